@@ -1,0 +1,141 @@
+# fastc — build, test, run.  GNU make.
+#
+#   make            build ./fastc (release: -O3, native CPU)
+#   make deps       install the missing Debian packages (and only those)
+#   make run        deps + build + get Fashion-MNIST + train configs/fashion_mnist.ini
+#   make test       deps + build + every Check suite, then again under ASan + UBSan
+#   make check      the Check suites only (no deps, no sanitizers)
+#   make fuzz       libFuzzer on the config parser (FUZZ_TIME seconds, default 600)
+#   make bench      speed against PyTorch/PIL in the same run (needs python3-torch)
+#   make accuracy   long training runs that report accuracy
+#
+# Objects go to $(BUILD) (build/release by default); `make BUILD=build/x` keeps
+# separate trees apart.
+
+CC       ?= cc
+BUILD    ?= build/release
+SAN_BUILD = build/san
+PKGS_RUN  = openblas libpng libjpeg inih
+PKGS_TEST = check
+
+# Debian packages: the build needs these; `make deps` installs what is missing.
+DEB_BUILD = gcc make pkg-config libc6-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libinih-dev check
+DEB_DATA  = dataset-fashion-mnist
+DEB_FUZZ  = clang libclang-rt-14-dev
+DEB_BENCH = python3-torch python3-torchvision python3-pil
+
+OPT      ?= -O3 -march=native
+WARN      = -Wall -Wextra -Wno-unused-parameter
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -Isrc -g \
+              $(shell pkg-config --cflags $(PKGS_RUN) 2>/dev/null)
+LIBS_RUN  = $(shell pkg-config --libs $(PKGS_RUN) 2>/dev/null) -lm -lpthread
+LIBS_TEST = $(shell pkg-config --libs $(PKGS_TEST) 2>/dev/null)
+SAN_FLAGS = -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+SRCS      := $(shell find src -name '*.c' ! -name main.c | sort)
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TEST_HELPERS := $(sort $(wildcard tests/helpers/*.c))
+
+objs = $(patsubst src/%.c,$(1)/obj/%.o,$(SRCS))
+tests_of = $(patsubst tests/%.c,$(1)/tests/%,$(TEST_SRCS))
+
+.PHONY: all deps run test check check-san fuzz bench accuracy clean
+.DEFAULT_GOAL := all
+
+all: fastc
+
+fastc: $(BUILD)/fastc
+	cp $< $@
+
+# ---- compile rules, parameterised by build dir -----------------------------
+define BUILD_RULES
+$(1)/obj/%.o: src/%.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_BASE) $(2) -MMD -MP -c $$< -o $$@
+
+$(1)/lib.a: $$(call objs,$(1))
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/fastc: src/main.c $(1)/lib.a
+	$$(CC) $$(CFLAGS_BASE) $(2) src/main.c $(1)/lib.a -o $$@ $$(LIBS_RUN)
+
+$(1)/tests/helpers.a: $$(patsubst tests/%.c,$(1)/tests/%.o,$$(TEST_HELPERS))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/tests/%.o: tests/%.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_BASE) $(2) -Itests -Itests/helpers -MMD -MP -c $$< -o $$@
+
+$(1)/tests/test_%: $(1)/tests/test_%.o $(1)/tests/helpers.a $(1)/lib.a
+	$$(CC) $$(CFLAGS_BASE) $(2) $$^ -o $$@ $$(LIBS_TEST) $$(LIBS_RUN)
+endef
+
+$(eval $(call BUILD_RULES,$(BUILD),$(OPT)))
+ifneq ($(BUILD),$(SAN_BUILD))
+$(eval $(call BUILD_RULES,$(SAN_BUILD),$(SAN_FLAGS)))
+endif
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- set-up -----------------------------------------------------------------
+deps:
+	@./tools/deps.sh $(DEB_BUILD)
+
+# ---- tests ------------------------------------------------------------------
+# Each tests/test_*.c is one Check suite (one per module) and its own program.
+check: $(BUILD)/fastc $(call tests_of,$(BUILD))
+	@FASTC=$(CURDIR)/$(BUILD)/fastc ./tests/run.sh $(call tests_of,$(BUILD))
+
+check-san: $(SAN_BUILD)/fastc $(call tests_of,$(SAN_BUILD))
+	@FASTC=$(CURDIR)/$(SAN_BUILD)/fastc FASTC_SANITIZED=1 \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ./tests/run.sh $(call tests_of,$(SAN_BUILD))
+
+test: deps
+	$(MAKE) fastc
+	$(MAKE) check
+	$(MAKE) check-san
+
+# ---- the main job -----------------------------------------------------------
+run: deps
+	@./tools/deps.sh $(DEB_DATA)
+	$(MAKE) fastc
+	./fastc validate configs/fashion_mnist.ini --quiet
+	./fastc get fashion_mnist data/fashion_mnist
+	./fastc train configs/fashion_mnist.ini
+
+# ---- fuzzing ----------------------------------------------------------------
+FUZZ_TIME ?= 600
+FUZZ_SRCS := $(shell find src/config src/core -name '*.c' | sort)
+build/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fopenmp=libgomp -Isrc \
+	  $(shell pkg-config --cflags $(PKGS_RUN)) $^ -o $@ $(LIBS_RUN)
+
+fuzz:
+	@./tools/deps.sh $(DEB_BUILD) $(DEB_FUZZ)
+	$(MAKE) build/fuzz/fuzz_config
+	@mkdir -p build/fuzz/corpus
+	build/fuzz/fuzz_config -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	  -dict=tests/fuzz/config.dict build/fuzz/corpus tests/fuzz/corpus
+
+# ---- long runs ----------------------------------------------------------------
+bench: deps
+	@./tools/deps.sh $(DEB_BENCH) $(DEB_DATA)
+	$(MAKE) fastc
+	./bench/run.sh
+
+accuracy: deps
+	@./tools/deps.sh $(DEB_DATA)
+	$(MAKE) fastc
+	./bench/accuracy.sh
+
+clean:
+	rm -rf build fastc
+
+# Keep test objects (make would delete them as intermediates).
+.SECONDARY:

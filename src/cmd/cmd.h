@@ -1,0 +1,43 @@
+/* cmd.h — the subcommands.  main.c parses argv into CmdArgs and calls one of
+ * these; each wires the shared pieces (config → data → model → learner) and
+ * does its one thing.  They return 0 or an exit status with err filled; they
+ * never print errors themselves (main.c does). */
+#ifndef FASTC_CMD_H
+#define FASTC_CMD_H
+
+#include "core/ctx.h"
+#include "core/err.h"
+
+typedef struct CmdArgs {
+    const char *command;       /* "train", "lr_find", ... */
+    const char *config_path;   /* CONFIG, or NULL (predict --model) */
+    const char **sets;         /* --set section.key=value, in order */
+    int n_sets;
+    const char **inputs;       /* remaining positionals: predict inputs; get DATASET [DIR] */
+    int n_inputs;
+    int resume;                /* train --resume */
+    const char *checkpoint;    /* interpret --checkpoint FILE */
+    const char *model_path;    /* predict --model FILE */
+    int most_confused;         /* interpret --most-confused */
+    int min_count;             /* interpret --min N (default 1) */
+    int confusion;             /* interpret --confusion */
+    int top_losses;            /* interpret --top-losses K (0 = off) */
+    int thresholds;            /* interpret --thresholds */
+    const char *similar;       /* interpret --similar ITEM */
+    int all;                   /* predict --all */
+    const char *unknown;       /* predict --unknown bias */
+    int n;                     /* show_batch --n N */
+    const char *out;           /* show_batch --out FILE */
+    Ctx ctx;                   /* --threads, --quiet, --json, seed once the config is read */
+} CmdArgs;
+
+int cmd_train(const CmdArgs *a, Err *err);
+int cmd_lr_find(const CmdArgs *a, Err *err);
+int cmd_interpret(const CmdArgs *a, Err *err);
+int cmd_predict(const CmdArgs *a, Err *err);
+int cmd_show_batch(const CmdArgs *a, Err *err);
+int cmd_summary(const CmdArgs *a, Err *err);
+int cmd_validate(const CmdArgs *a, Err *err);
+int cmd_get(const CmdArgs *a, Err *err);
+
+#endif

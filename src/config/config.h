@@ -1,0 +1,95 @@
+/* config.h — the typed, validated configuration every command starts from.
+ *
+ * A config is an INI file (read with inih) whose values use fastai's call
+ * syntax:  numbers (1e-3), quoted strings with escapes ('a\tb', "x"), bare
+ * identifiers (imagenet_stats, True), tuples ((0, 5.5)), slice(lo, hi), calls
+ * Name(a, b, k=v) (dotted names allowed: Normalize.from_stats(...)), and
+ * comma-separated lists at the top level (metrics = error_rate, accuracy).
+ *
+ * Every section and key, and every component (Resize, RandomSplitter, ...) with
+ * its arguments, lives in ONE table (schema.c).  From it come validation,
+ * `--help`, `fastc validate` and the resolved config.ini a run writes.
+ * Precedence: schema defaults < file < --set overrides.
+ *
+ * After config_load() succeeds, every schema key has a value (its default if
+ * the file did not give one; optional keys with no default are NULL), and
+ * every call's arguments are resolved by name: positional arguments are named,
+ * missing ones filled with their defaults, so consumers ask by name only.
+ */
+#ifndef FASTC_CONFIG_H
+#define FASTC_CONFIG_H
+
+#include "core/err.h"
+
+#include <stddef.h>
+
+typedef enum CfgKind {
+    CV_NUM,    /* number: num */
+    CV_STR,    /* quoted string: str (escapes decoded) */
+    CV_IDENT,  /* bare identifier: str (True/False/None are CV_BOOL/CV_NONE) */
+    CV_BOOL,   /* True/False/true/false: num = 1 or 0 */
+    CV_NONE,   /* None */
+    CV_TUPLE,  /* (a, b, ...): items */
+    CV_LIST,   /* top-level comma list or [a, b]: items */
+    CV_SLICE,  /* slice(lo, hi) / slice(hi): items[0] = lo (CV_NONE if absent), items[1] = hi */
+    CV_CALL    /* Name(args): str = name, items = args, names[i] = keyword (all named once resolved) */
+} CfgKind;
+
+typedef struct CfgValue CfgValue;
+struct CfgValue {
+    CfgKind kind;
+    double num;
+    char *str;
+    int n;              /* number of items / args */
+    CfgValue **items;
+    char **names;       /* CV_CALL only: argument names, parallel to items */
+    int line;           /* line in the config file (0 for defaults and --set) */
+};
+
+typedef struct Config Config;
+
+/* Parse `path`, apply `n_sets` overrides of the form "section.key=value", check
+ * everything against the schema.  On error returns NULL with err set (code
+ * ERR_USAGE, one line "file:line: [section] key: found X, expected Y"). */
+Config *config_load(const char *path, const char *const *sets, int n_sets, Err *err);
+void    config_free(Config *cfg);
+
+const char *config_file(const Config *cfg);   /* path as given */
+const char *config_dir(const Config *cfg);    /* folder relative paths resolve against */
+const char *config_stem(const Config *cfg);   /* file name without .ini: default run dir name */
+
+/* The value of section.key: never NULL for keys with a default; NULL for an
+ * optional key the file does not set.  Asking for a key not in the schema is a
+ * programmer error (asserts). */
+const CfgValue *cfg_get(const Config *cfg, const char *section, const char *key);
+double      cfg_num(const Config *cfg, const char *section, const char *key);
+int         cfg_int(const Config *cfg, const char *section, const char *key);
+const char *cfg_str(const Config *cfg, const char *section, const char *key); /* STR or IDENT */
+/* A path value resolved against config_dir(); written into buf.  Returns buf,
+ * or NULL when the key is unset. */
+const char *cfg_path(const Config *cfg, const char *section, const char *key, char *buf, size_t cap);
+/* Resolve any relative path against config_dir() into buf. */
+const char *cfg_resolve(const Config *cfg, const char *rel, char *buf, size_t cap);
+/* Whether the key was given in the file or by --set (not a default). */
+int         cfg_is_set(const Config *cfg, const char *section, const char *key);
+
+/* Arguments of a resolved call, by name (defaults filled by the schema). NULL
+ * only for an optional argument with no default that was not given. */
+const CfgValue *cfg_arg(const CfgValue *call, const char *name);
+double      cfg_arg_num(const CfgValue *call, const char *name);
+const char *cfg_arg_str(const CfgValue *call, const char *name);
+/* The items of a list value; a single (non-list) value is a list of one. */
+int         cfg_list_len(const CfgValue *v);
+const CfgValue *cfg_list_at(const CfgValue *v, int i);
+
+/* Write the resolved config (every key, defaults included) as INI text. */
+int config_write(const Config *cfg, const char *path, Err *err);
+/* Format one value back into fastai syntax. */
+void cfg_value_format(const CfgValue *v, char *buf, size_t cap);
+
+/* Parse one value string (exposed for tests and the fuzzer). Returns NULL and
+ * sets err on a syntax error. */
+CfgValue *cfg_value_parse(const char *text, const char *file, int line, Err *err);
+void      cfg_value_free(CfgValue *v);
+
+#endif

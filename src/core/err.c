@@ -1,0 +1,43 @@
+/* err.c — see err.h. */
+#include "core/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int err_vset(Err *err, int code, const char *fmt, va_list ap)
+{
+    if (err) {
+        err->code = code;
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    }
+    return code;
+}
+
+int err_set(Err *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    err_vset(err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int err_prefix(Err *err, const char *fmt, ...)
+{
+    if (!err) return ERR_RUNTIME;
+    char head[512], old[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    snprintf(err->msg, sizeof err->msg, "%s%s", head, old);
+    return err->code;
+}
+
+void fastc_assert_fail(const char *what, const char *file, int line)
+{
+    fprintf(stderr, "fastc: internal error: assertion `%s` failed at %s:%d\n", what, file, line);
+    abort();
+}

@@ -1,0 +1,41 @@
+/* dataset.h — the items of an image task after the data block ran: paths,
+ * targets, vocab and the train/valid split.  Built from the [data] section by
+ * datablock_build(); consumed by the loader, interpretation and summary.
+ *
+ * Targets are kept raw here (points in the image's own pixels); the loader
+ * moves and scales them with every transform.
+ */
+#ifndef FASTC_DATASET_H
+#define FASTC_DATASET_H
+
+#include "core/err.h"
+#include "data/batch.h"
+
+#include <stdint.h>
+
+typedef struct Config Config;
+
+typedef struct Dataset {
+    TargetKind kind;      /* TARGET_CATEGORY, TARGET_MULTI or TARGET_POINTS */
+    int n_items;
+    char **paths;         /* [n_items] absolute or config-relative-resolved file paths */
+    /* vocab (category / multi-label): sorted unique labels of the training split */
+    int n_vocab;
+    char **vocab;
+    /* targets, per item */
+    int32_t *yi;          /* [n_items] class index (CATEGORY); -1 = label not in vocab */
+    int n_y;              /* floats per item in y: n_vocab (MULTI), 2 * n_points (POINTS) */
+    float *y;             /* [n_items, n_y]: multi-hot, or points x0,y0,x1,y1.. in pixels */
+    /* split: indices into the item arrays, in item order */
+    int32_t *train_idx;
+    int n_train;
+    int32_t *valid_idx;
+    int n_valid;
+} Dataset;
+
+/* Run the data block of cfg ([data] get_items/csv, get_x, get_y, splitter,
+ * blocks) and fill ds.  Errors name the file, line or item. */
+int  datablock_build(const Config *cfg, Dataset *ds, Err *err);
+void dataset_free(Dataset *ds);   /* NULL-safe; zeroes the struct */
+
+#endif

@@ -1,0 +1,94 @@
+/* testutil.c — see testutil.h. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *tu_tmpdir(char *buf, size_t cap)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(buf, cap, "%s/fastc-test-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(buf)) {
+        perror("mkdtemp");
+        abort();
+    }
+    return buf;
+}
+
+void tu_rmtree(const char *path)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", path);
+}
+
+static void mkdirs_for(const char *file)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", file);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    }
+}
+
+const char *tu_write(const char *dir, const char *name, const void *data, size_t n, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s", dir, name);
+    mkdirs_for(buf);
+    FILE *f = fopen(buf, "wb");
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
+        fprintf(stderr, "tu_write %s: %s\n", buf, strerror(errno));
+        abort();
+    }
+    return buf;
+}
+
+double tu_max_rel_err(const float *a, const float *b, size_t n, double floor)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        double s = fmax(fmax(fabs((double)a[i]), fabs((double)b[i])), floor);
+        if (!(d / s <= worst)) worst = d / s;  /* NaN counts as worst */
+        if (isnan(worst)) return INFINITY;
+    }
+    return worst;
+}
+
+int tu_run(const char *cmd, char *out, size_t cap)
+{
+    char full[8192];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t len = 0;
+    if (cap) out[0] = 0;
+    char tmp[4096];
+    size_t k;
+    while ((k = fread(tmp, 1, sizeof tmp, p)) > 0) {
+        if (cap && len + 1 < cap) {
+            size_t take = k < cap - 1 - len ? k : cap - 1 - len;
+            memcpy(out + len, tmp, take);
+            len += take;
+            out[len] = 0;
+        }
+    }
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+const char *tu_fastc(void)
+{
+    const char *f = getenv("FASTC");
+    return f && *f ? f : "./fastc";
+}

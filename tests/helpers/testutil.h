@@ -1,0 +1,21 @@
+/* testutil.h — small helpers shared by the suites: temporary folders, files,
+ * comparing float arrays. */
+#ifndef FASTC_TESTUTIL_H
+#define FASTC_TESTUTIL_H
+
+#include <stddef.h>
+
+/* A fresh empty folder under $TMPDIR (or /tmp); path written to buf. */
+const char *tu_tmpdir(char *buf, size_t cap);
+/* Remove a folder tree (rm -rf). */
+void tu_rmtree(const char *path);
+/* Write text/bytes to dir/name (creating sub-folders); returns the full path in buf. */
+const char *tu_write(const char *dir, const char *name, const void *data, size_t n, char *buf, size_t cap);
+/* Largest |a-b| / max(|a|,|b|,floor) over n elements. */
+double tu_max_rel_err(const float *a, const float *b, size_t n, double floor);
+/* Run a shell command, capture stdout+stderr into out (truncated); returns exit status. */
+int tu_run(const char *cmd, char *out, size_t cap);
+/* Path of the fastc binary under test ($FASTC, else ./fastc). */
+const char *tu_fastc(void);
+
+#endif

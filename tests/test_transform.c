@@ -68,7 +68,7 @@ START_TEST(resize_crop_valid_takes_the_centre_and_moves_points)
     ItemTfm t = resize_tfm(10, 10, RESIZE_CROP);
     int x0, y0, cw, ch, rw, rh;
     item_tfm_geometry(&t, 40, 20, 0, NULL, &x0, &y0, &cw, &ch, &rw, &rh);
-    ck_assert_int_eq(x0, 10), ck_assert_int_eq(y0, 0), ck_assert_int_eq(cw, 20), ck_assert_int_eq(ch, 20);
+    ck_assert_int_eq(x0, 10); ck_assert_int_eq(y0, 0); ck_assert_int_eq(cw, 20); ck_assert_int_eq(ch, 20);
     ck_assert_int_eq(rw, 0);
 
     Image im = make_image(40, 20, 3, zero_px);
@@ -81,14 +81,14 @@ START_TEST(resize_crop_valid_takes_the_centre_and_moves_points)
     TfmScratch s = {0};
     Err err = {0};
     ck_assert_int_eq(item_tfm_apply(&t, &im, 0, NULL, &out, pts, 1, &s, &err), 0);
-    ck_assert_int_eq(out.img.w, 10), ck_assert_int_eq(out.img.h, 10);
-    ck_assert_float_eq_tol(pts[0], 2.5f, 1e-6), ck_assert_float_eq_tol(pts[1], 2.5f, 1e-6);
+    ck_assert_int_eq(out.img.w, 10); ck_assert_int_eq(out.img.h, 10);
+    ck_assert_float_eq_tol(pts[0], 2.5f, 1e-6); ck_assert_float_eq_tol(pts[1], 2.5f, 1e-6);
     /* the block lands on output pixel (2, 2), whose centre is (2.5, 2.5) */
     int best = -1, bi = 0;
     for (int i = 0; i < 100; i++)
         if (out.img.px[i * 3] > best) best = out.img.px[i * 3], bi = i;
-    ck_assert_int_eq(bi % 10, 2), ck_assert_int_eq(bi / 10, 2);
-    image_free(&im), image_buf_free(&out), tfm_scratch_free(&s);
+    ck_assert_int_eq(bi % 10, 2); ck_assert_int_eq(bi / 10, 2);
+    image_free(&im); image_buf_free(&out); tfm_scratch_free(&s);
 }
 END_TEST
 
@@ -106,8 +106,8 @@ START_TEST(resize_crop_train_is_random_inside_and_keyed)
         if (x0 < seen_min) seen_min = x0;
         if (x0 > seen_max) seen_max = x0;
     }
-    ck_assert_int_le(seen_min, 2), ck_assert_int_ge(seen_max, 18);
-    ck_assert(item_tfm_is_random(&t, 1)), ck_assert(!item_tfm_is_random(&t, 0));
+    ck_assert_int_le(seen_min, 2); ck_assert_int_ge(seen_max, 18);
+    ck_assert(item_tfm_is_random(&t, 1)); ck_assert(!item_tfm_is_random(&t, 0));
 }
 END_TEST
 
@@ -117,7 +117,7 @@ START_TEST(resize_pad_reflects_and_points_shift)
     ItemTfm t = resize_tfm(10, 10, RESIZE_PAD);
     int x0, y0, cw, ch, rw, rh;
     item_tfm_geometry(&t, 40, 20, 0, NULL, &x0, &y0, &cw, &ch, &rw, &rh);
-    ck_assert_int_eq(x0, 0), ck_assert_int_eq(y0, -10), ck_assert_int_eq(cw, 40), ck_assert_int_eq(ch, 40);
+    ck_assert_int_eq(x0, 0); ck_assert_int_eq(y0, -10); ck_assert_int_eq(cw, 40); ck_assert_int_eq(ch, 40);
     Image im = make_image(40, 20, 1, rf_pixel);
     uint8_t *pad = malloc(40 * 40);
     tfm_crop_pad(pad, im.px, 40, 20, 1, 0, -10, 40, 40, PAD_REFLECTION);
@@ -137,8 +137,8 @@ START_TEST(resize_pad_reflects_and_points_shift)
     TfmScratch s = {0};
     Err err = {0};
     ck_assert_int_eq(item_tfm_apply(&t, &im, 0, NULL, &out, pts, 1, &s, &err), 0);
-    ck_assert_float_eq_tol(pts[0], 5.0f, 1e-6), ck_assert_float_eq_tol(pts[1], 5.0f, 1e-6);
-    image_free(&im), image_buf_free(&out), tfm_scratch_free(&s);
+    ck_assert_float_eq_tol(pts[0], 5.0f, 1e-6); ck_assert_float_eq_tol(pts[1], 5.0f, 1e-6);
+    image_free(&im); image_buf_free(&out); tfm_scratch_free(&s);
 }
 END_TEST
 
@@ -151,11 +151,11 @@ START_TEST(resize_squish_and_tuple_size_is_height_width)
     TfmScratch s = {0};
     Err err = {0};
     ck_assert_int_eq(item_tfm_apply(&t, &im, 1, NULL, &out, pts, 2, &s, &err), 0);
-    ck_assert_int_eq(out.img.w, 10), ck_assert_int_eq(out.img.h, 5);
-    ck_assert_float_eq_tol(pts[0], 5.0f, 1e-6), ck_assert_float_eq_tol(pts[1], 2.5f, 1e-6);
-    ck_assert_float_eq_tol(pts[2], 10.0f, 1e-6), ck_assert_float_eq_tol(pts[3], 0.0f, 1e-6);
+    ck_assert_int_eq(out.img.w, 10); ck_assert_int_eq(out.img.h, 5);
+    ck_assert_float_eq_tol(pts[0], 5.0f, 1e-6); ck_assert_float_eq_tol(pts[1], 2.5f, 1e-6);
+    ck_assert_float_eq_tol(pts[2], 10.0f, 1e-6); ck_assert_float_eq_tol(pts[3], 0.0f, 1e-6);
     ck_assert(!item_tfm_is_random(&t, 1));
-    image_free(&im), image_buf_free(&out), tfm_scratch_free(&s);
+    image_free(&im); image_buf_free(&out); tfm_scratch_free(&s);
 }
 END_TEST
 
@@ -166,22 +166,22 @@ START_TEST(rrc_valid_resizes_with_val_xtra_then_centre_crops)
     int x0, y0, cw, ch, rw, rh;
     item_tfm_geometry(&t, 100, 50, 0, NULL, &x0, &y0, &cw, &ch, &rw, &rh);
     /* xtra = ceil(64*0.14/8)*8 = 16: squish to 80x80, centre crop 64 at offset 8 */
-    ck_assert_int_eq(rw, 80), ck_assert_int_eq(rh, 80);
+    ck_assert_int_eq(rw, 80); ck_assert_int_eq(rh, 80);
     Image im = make_image(100, 50, 3, rf_pixel);
     float pts[2] = {50.0f, 25.0f};
     ImageBuf out = {0};
     TfmScratch s = {0};
     Err err = {0};
     ck_assert_int_eq(item_tfm_apply(&t, &im, 0, NULL, &out, pts, 1, &s, &err), 0);
-    ck_assert_int_eq(out.img.w, 64), ck_assert_int_eq(out.img.h, 64);
-    ck_assert_float_eq_tol(pts[0], 32.0f, 1e-5), ck_assert_float_eq_tol(pts[1], 32.0f, 1e-5);
+    ck_assert_int_eq(out.img.w, 64); ck_assert_int_eq(out.img.h, 64);
+    ck_assert_float_eq_tol(pts[0], 32.0f, 1e-5); ck_assert_float_eq_tol(pts[1], 32.0f, 1e-5);
     /* the output is the centre of the full squish */
     uint8_t *full = malloc(80 * 80 * 3);
     tfm_resize_bilinear(full, 80, 80, im.px, 100, 50, 3, 0, 0, 100, 50, &s);
     for (int y = 0; y < 64; y++)
         ck_assert(!memcmp(out.img.px + y * 64 * 3, full + ((y + 8) * 80 + 8) * 3, 64 * 3));
     free(full);
-    image_free(&im), image_buf_free(&out), tfm_scratch_free(&s);
+    image_free(&im); image_buf_free(&out); tfm_scratch_free(&s);
 }
 END_TEST
 
@@ -203,7 +203,7 @@ START_TEST(rrc_train_crops_within_scale_and_ratio_with_centre_fallback)
     Rng r = rng_make(1, 1);
     int x0, y0, cw, ch, rw, rh;
     item_tfm_geometry(&t, 100, 50, 1, &r, &x0, &y0, &cw, &ch, &rw, &rh);
-    ck_assert_int_eq(cw, 66), ck_assert_int_eq(ch, 50), ck_assert_int_eq(x0, 17), ck_assert_int_eq(y0, 0);
+    ck_assert_int_eq(cw, 66); ck_assert_int_eq(ch, 50); ck_assert_int_eq(x0, 17); ck_assert_int_eq(y0, 0);
     /* points shift by the crop and scale by the resize */
     Image im = make_image(100, 50, 3, rf_pixel);
     float pts[2] = {50.0f, 25.0f};
@@ -214,7 +214,7 @@ START_TEST(rrc_train_crops_within_scale_and_ratio_with_centre_fallback)
     ck_assert_int_eq(item_tfm_apply(&t, &im, 1, &r, &out, pts, 1, &s, &err), 0);
     ck_assert_float_eq_tol(pts[0], (50.0f - 17) * 32 / 66, 1e-4);
     ck_assert_float_eq_tol(pts[1], 16.0f, 1e-4);
-    image_free(&im), image_buf_free(&out), tfm_scratch_free(&s);
+    image_free(&im); image_buf_free(&out); tfm_scratch_free(&s);
 }
 END_TEST
 

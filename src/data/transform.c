@@ -368,10 +368,26 @@ static int size_from_cfg(const CfgValue *v, int *h, int *w, Err *err, int line)
                    line);
 }
 
-static double arg_num_or(const CfgValue *call, const char *name, double def)
+/* The argument `name` of a call, or its positional argument `pos` when the call
+ * was not resolved by name (the config module names every argument; tests may not). */
+const CfgValue *tfm_call_arg(const CfgValue *call, const char *name, int pos)
 {
-    const CfgValue *v = cfg_arg(call, name);
+    for (int i = 0; i < call->n; i++)
+        if (call->names && call->names[i] && !strcmp(call->names[i], name)) return call->items[i];
+    if (pos >= 0 && pos < call->n && (!call->names || !call->names[pos])) return call->items[pos];
+    return NULL;
+}
+
+static double arg_num_or(const CfgValue *call, const char *name, int pos, double def)
+{
+    const CfgValue *v = tfm_call_arg(call, name, pos);
     return v && (v->kind == CV_NUM || v->kind == CV_BOOL) ? v->num : def;
+}
+
+static const char *arg_str_or(const CfgValue *call, const char *name, int pos, const char *def)
+{
+    const CfgValue *v = tfm_call_arg(call, name, pos);
+    return v && (v->kind == CV_STR || v->kind == CV_IDENT) && v->str ? v->str : def;
 }
 
 int item_tfm_from_cfg(ItemTfm *t, const CfgValue *call, Err *err)
@@ -383,9 +399,9 @@ int item_tfm_from_cfg(ItemTfm *t, const CfgValue *call, Err *err)
                        line);
     if (!strcmp(call->str, "Resize")) {
         t->kind = ITFM_RESIZE;
-        if (size_from_cfg(cfg_arg(call, "size"), &t->h, &t->w, err, line)) return err->code;
-        const char *m = cfg_arg_str(call, "method");
-        if (!m || !strcmp(m, "crop"))
+        if (size_from_cfg(tfm_call_arg(call, "size", 0), &t->h, &t->w, err, line)) return err->code;
+        const char *m = arg_str_or(call, "method", 1, "crop");
+        if (!strcmp(m, "crop"))
             t->method = RESIZE_CROP;
         else if (!strcmp(m, "pad"))
             t->method = RESIZE_PAD;
@@ -393,8 +409,7 @@ int item_tfm_from_cfg(ItemTfm *t, const CfgValue *call, Err *err)
             t->method = RESIZE_SQUISH;
         else
             return err_set(err, ERR_USAGE, "line %d: [data] Resize: method '%s': expected crop, pad or squish", line, m);
-        const CfgValue *pv = cfg_arg(call, "pad_mode");
-        const char *pm = pv && pv->str ? pv->str : "reflection";
+        const char *pm = arg_str_or(call, "pad_mode", 2, "reflection");
         if (!strcmp(pm, "reflection"))
             t->pad_mode = PAD_REFLECTION;
         else if (!strcmp(pm, "zeros"))
@@ -408,12 +423,12 @@ int item_tfm_from_cfg(ItemTfm *t, const CfgValue *call, Err *err)
     }
     if (!strcmp(call->str, "RandomResizedCrop")) {
         t->kind = ITFM_RRC;
-        if (size_from_cfg(cfg_arg(call, "size"), &t->h, &t->w, err, line)) return err->code;
-        t->min_scale = arg_num_or(call, "min_scale", 0.08);
-        t->max_scale = arg_num_or(call, "max_scale", 1.0);
-        t->val_xtra = arg_num_or(call, "val_xtra", 0.14);
+        if (size_from_cfg(tfm_call_arg(call, "size", 0), &t->h, &t->w, err, line)) return err->code;
+        t->min_scale = arg_num_or(call, "min_scale", 1, 0.08);
+        t->max_scale = arg_num_or(call, "max_scale", 5, 1.0);
+        t->val_xtra = arg_num_or(call, "val_xtra", 4, 0.14);
         t->ratio_lo = 3.0 / 4, t->ratio_hi = 4.0 / 3;
-        const CfgValue *r = cfg_arg(call, "ratio");
+        const CfgValue *r = tfm_call_arg(call, "ratio", 2);
         if (r && (r->kind == CV_TUPLE || r->kind == CV_LIST) && r->n == 2 && r->items[0]->kind == CV_NUM &&
             r->items[1]->kind == CV_NUM) {
             t->ratio_lo = r->items[0]->num, t->ratio_hi = r->items[1]->num;

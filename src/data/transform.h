@@ -62,6 +62,9 @@ typedef struct TfmScratch {
 /* Fill t from one item_tfms component (Resize(...) / RandomResizedCrop(...)).
  * Unknown names or bad arguments: ERR_USAGE naming the config line. */
 int  item_tfm_from_cfg(ItemTfm *t, const CfgValue *call, Err *err);
+/* The argument `name` of a call value, else its positional argument `pos`
+ * (unnamed), else NULL.  Shared by the transform parsers. */
+const CfgValue *tfm_call_arg(const CfgValue *call, const char *name, int pos);
 /* Whether the result on this split depends on the Rng (crop on train, RRC on train). */
 int  item_tfm_is_random(const ItemTfm *t, int train);
 /* Smallest decoded size the transform needs at full quality (JPEG DCT-scaling

@@ -282,6 +282,74 @@ START_TEST(get_preds_collects_the_split_in_order)
 }
 END_TEST
 
+/* Text a report function wrote into a memory stream. */
+#define CAPTURE(buf, call)                                  \
+    do {                                                    \
+        size_t _len;                                        \
+        FILE *f = open_memstream(&(buf), &_len);            \
+        call;                                               \
+        fclose(f);                                          \
+    } while (0)
+
+START_TEST(csv_reports_are_exact)
+{
+    char *vocab[] = {"a cat", "dog,x", "say \"hi\""};
+    const int64_t cm[9] = {5, 1, 0, 2, 7, 0, 0, 3, 4};
+    char *s = NULL;
+    CAPTURE(s, interp_csv_confusion(f, cm, 3, vocab));
+    ck_assert_str_eq(s, "actual\\predicted,a cat,\"dog,x\",\"say \"\"hi\"\"\"\n"
+                        "a cat,5,1,0\n\"dog,x\",2,7,0\n\"say \"\"hi\"\"\",0,3,4\n");
+    free(s);
+    Confused mc[9];
+    int n = interp_most_confused(mc, cm, 3, 1);
+    CAPTURE(s, interp_csv_most_confused(f, mc, n, vocab));
+    ck_assert_str_eq(s, "actual,predicted,count\n\"say \"\"hi\"\"\",\"dog,x\",3\n"
+                        "\"dog,x\",a cat,2\na cat,\"dog,x\",1\n");
+    free(s);
+    CAPTURE(s, interp_print_confusion(f, cm, 3, vocab));
+    ck_assert_str_eq(s, "actual\\predicted  a cat  dog,x  say \"hi\"\n"
+                        "a cat                 5      1         0\n"
+                        "dog,x                 2      7         0\n"
+                        "say \"hi\"              0      3         4\n");
+    free(s);
+}
+END_TEST
+
+START_TEST(top_losses_csv_category_and_multi)
+{
+    /* 3 items, 2 classes; raw logits chosen so the losses are known:
+     * item0 actual 0, logits (0, 0): loss ln 2, p = .5/.5, predicted 0 (first max)
+     * item1 actual 1, logits (2, 0): predicted 0, loss = ln(1 + e^2) = 2.126928
+     * item2 actual 0, logits (3, 0): right, loss = ln(1 + e^-3) = 0.048587 */
+    char *vocab[] = {"cat", "dog"};
+    const char *paths[] = {"x/0.jpg", "x/1.jpg", "x/2.jpg"};
+    float raw[] = {0, 0, 2, 0, 3, 0}, probs[6], loss[3];
+    int32_t yi[] = {0, 1, 0}, index[] = {0, 1, 2};
+    Preds p = {.kind = TARGET_CATEGORY, .n = 3, .n_out = 2, .raw = raw, .probs = probs,
+               .yi = yi, .loss = loss, .index = index};
+    interp_fill_probs_losses(&p);
+    int32_t idx[3];
+    int k = interp_top_losses(idx, loss, 3, 2);
+    char *s = NULL;
+    CAPTURE(s, interp_csv_top_losses(f, &p, idx, k, paths, vocab, 0.5));
+    ck_assert_str_eq(s, "path,actual,predicted,loss,prob_predicted,prob_actual\n"
+                        "x/1.jpg,dog,cat,2.126928,0.880797,0.119203\n"
+                        "x/0.jpg,cat,cat,0.693147,0.500000,0.500000\n");
+    free(s);
+    /* multi-label: 1 image, labels cat dog; logit 2 -> .8808 (predicted), -1 -> .2689 */
+    float mraw[] = {2, -1}, mprobs[2], my[] = {0, 1}, mloss[1];
+    int32_t midx[] = {0};
+    Preds m = {.kind = TARGET_MULTI, .n = 1, .n_out = 2, .n_y = 2, .raw = mraw, .probs = mprobs,
+               .y = my, .loss = mloss, .index = midx};
+    interp_fill_probs_losses(&m);
+    CAPTURE(s, interp_csv_top_losses(f, &m, midx, 1, paths, vocab, 0.5));
+    /* BCE: (2 + ln(1+e^-2)) and (ln(1+e^-1) + 1)... mean = (2.126928 + 1.313262) / 2 */
+    ck_assert_str_eq(s, "path,actual,predicted,loss,wrong\n"
+                        "x/0.jpg,dog,cat,1.720095,missed: dog; extra: cat\n");
+    free(s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("interp");
@@ -297,6 +365,8 @@ static Suite *suite(void)
     tcase_add_test(tc, wrong_labels_and_labels_above);
     tcase_add_test(tc, point_errors_in_pixels);
     tcase_add_test(tc, get_preds_collects_the_split_in_order);
+    tcase_add_test(tc, csv_reports_are_exact);
+    tcase_add_test(tc, top_losses_csv_category_and_multi);
     suite_add_tcase(s, tc);
     return s;
 }

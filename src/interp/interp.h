@@ -26,6 +26,7 @@
 #include "data/batch.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct Model Model;
 typedef struct Loaders Loaders;
@@ -146,5 +147,33 @@ int  interp_get_preds(Model *m, Loaders *l, int split, Preds *out, Err *err);
  * tests with hand-made outputs). */
 void interp_fill_probs_losses(Preds *p);
 void interp_preds_free(Preds *p);   /* NULL-safe; zeroes */
+
+/* ---- reports: CSV files and printed tables ------------------------------
+ * CSV: RFC 4180 (a field with a comma, quote or newline is quoted, quotes
+ * doubled); numbers with %.6g except losses and probabilities (%.6f). */
+
+void interp_csv_field(FILE *f, const char *s);
+/* confusion.csv: header "actual\predicted,<vocab...>", one row per actual class. */
+void interp_csv_confusion(FILE *f, const int64_t *cm, int nc, char *const *vocab);
+/* The matrix as an aligned text table (rows actual, columns predicted). */
+void interp_print_confusion(FILE *f, const int64_t *cm, int nc, char *const *vocab);
+/* most_confused.csv: actual,predicted,count. */
+void interp_csv_most_confused(FILE *f, const Confused *c, int n, char *const *vocab);
+void interp_print_most_confused(FILE *f, const Confused *c, int n, char *const *vocab);
+/* thresholds.csv: threshold,accuracy_multi,f1_samples. */
+void interp_csv_thresholds(FILE *f, const ThreshRow *rows, int n);
+/* per_class.csv: label,precision,recall,tp,fp,fn,support. */
+void interp_csv_class_stats(FILE *f, const ClassStats *s, int c, char *const *vocab);
+void interp_print_class_stats(FILE *f, const ClassStats *s, int c, char *const *vocab,
+                              double thresh);
+
+/* top_losses.csv for the k items idx[0..k) of p; item_paths[j] is the path of
+ * split item j (p->index maps rows to split items).  Columns by task:
+ *   CATEGORY: path,actual,predicted,loss,prob_predicted,prob_actual
+ *   MULTI:    path,actual,predicted,loss,wrong   (labels joined by ' ', at thresh)
+ *   POINTS:   path,loss,error_px                 (pixels of the model input)
+ * vocab may be NULL for POINTS. */
+void interp_csv_top_losses(FILE *f, const Preds *p, const int32_t *idx, int k,
+                           const char *const *item_paths, char *const *vocab, double thresh);
 
 #endif

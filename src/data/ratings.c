@@ -4,6 +4,7 @@
 #include "data/ratings.h"
 
 #include "core/rng.h"
+#include "data/csv.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,115 +14,6 @@
 #include <string.h>
 
 enum { RNG_STREAM_SPLIT = 0x53504c4954ULL, RNG_STREAM_SHUFFLE = 0x53485546ULL };
-
-/* ---- whole-file reading and delimited records ------------------------------ */
-
-static int read_file(const char *path, char **buf, size_t *len, Err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(err, ERR_RUNTIME, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap + 1);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            char *nb = realloc(b, cap + 1);
-            if (!nb) { free(b); fclose(f); return err_set(err, ERR_RUNTIME, "%s: out of memory", path); }
-            b = nb;
-        }
-        size_t r = fread(b + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) { free(b); return err_set(err, ERR_RUNTIME, "%s: read error", path); }
-    b[n] = 0;
-    *buf = b, *len = n;
-    return 0;
-}
-
-/* A record reader over a buffer: fields are copied (quotes removed, "" → ")
- * into `scratch`, NUL-terminated, pointed to by `field`. */
-typedef struct Rec {
-    const char *p, *end;
-    int line;              /* line number of the record just read (1-based) */
-    int next_line;
-    char *scratch;
-    size_t scap;
-    char **field;
-    int n, fcap;
-} Rec;
-
-static void rec_init(Rec *r, const char *buf, size_t len)
-{
-    memset(r, 0, sizeof *r);
-    r->p = buf, r->end = buf + len, r->next_line = 1;
-    /* skip a UTF-8 byte order mark */
-    if (len >= 3 && (unsigned char)buf[0] == 0xEF && (unsigned char)buf[1] == 0xBB &&
-        (unsigned char)buf[2] == 0xBF)
-        r->p += 3;
-}
-
-static void rec_free(Rec *r) { free(r->scratch), free(r->field); }
-
-/* Read the next non-blank record; returns its field count, or 0 at the end. */
-static int rec_next(Rec *r, char sep)
-{
-    for (;;) {
-        if (r->p >= r->end) return 0;
-        r->line = r->next_line;
-        /* a record's fields never need more than the rest of the buffer */
-        size_t need = (size_t)(r->end - r->p) + 2;
-        if (need > r->scap) {
-            r->scap = need;
-            free(r->scratch);
-            r->scratch = malloc(r->scap);
-        }
-        char *o = r->scratch;
-        r->n = 0;
-        int blank = 1;
-        const char *p = r->p;
-        for (;;) {
-            if (r->n == r->fcap) {
-                r->fcap = r->fcap ? r->fcap * 2 : 16;
-                r->field = realloc(r->field, sizeof(char *) * (size_t)r->fcap);
-            }
-            r->field[r->n++] = o;
-            if (p < r->end && *p == '"') {
-                p++;
-                for (;;) {
-                    if (p >= r->end) break;
-                    if (*p == '"') {
-                        if (p + 1 < r->end && p[1] == '"') { *o++ = '"'; p += 2; continue; }
-                        p++;
-                        break;
-                    }
-                    if (*p == '\n') r->next_line++;
-                    *o++ = *p++;
-                }
-                blank = 0;
-                /* text after the closing quote up to the separator is kept */
-                while (p < r->end && *p != sep && *p != '\n') {
-                    if (*p != '\r') *o++ = *p;
-                    p++;
-                }
-            } else {
-                while (p < r->end && *p != sep && *p != '\n') {
-                    if (*p != '\r') { *o++ = *p; blank = 0; }
-                    p++;
-                }
-            }
-            *o++ = 0;
-            if (p < r->end && *p == sep) { p++; blank = 0; continue; }
-            break;
-        }
-        if (p < r->end && *p == '\n') p++;
-        r->next_line++;
-        r->p = p;
-        if (!blank) return r->n;
-    }
-}
 
 /* ---- id interning -------------------------------------------------------- */
 
@@ -234,98 +126,58 @@ static char **build_vocab(Intern *t, int32_t *remap, int *numeric)
     return vocab;
 }
 
-/* ---- text encoding -------------------------------------------------------- */
+/* ---- loading -------------------------------------------------------------- */
 
 static int valid_utf8(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
         unsigned char c = s[i];
-        int k = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-        if (k < 0 || i + (size_t)k >= n + (k ? 0 : 1)) return 0;
-        for (int j = 1; j <= k; j++)
+        size_t k = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
+        if (k == 9 || i + k >= n + (k == 0)) return 0;
+        for (size_t j = 1; j <= k; j++)
             if ((s[i + j] & 0xC0) != 0x80) return 0;
-        i += (size_t)k + 1;
+        i += k + 1;
     }
     return 1;
 }
 
-static char *latin1_to_utf8(const char *s)
-{
-    size_t n = strlen(s);
-    char *o = malloc(2 * n + 1), *q = o;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x80) *q++ = (char)*p;
-        else { *q++ = (char)(0xC0 | (*p >> 6)); *q++ = (char)(0x80 | (*p & 0x3F)); }
-    }
-    *q = 0;
-    return o;
-}
-
-/* ---- loading -------------------------------------------------------------- */
-
-static int find_col(char *const *names, int n, const char *want)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(names[i], want) == 0) return i;
-    return -1;
-}
-
-static int pick_cols(const RatingsSpec *s, char *const *names, int n, int col[3], Err *err)
-{
-    const char *want[3] = {s->user_col, s->item_col, s->rating_col};
-    const char *what[3] = {"user", "item", "rating"};
-    for (int k = 0; k < 3; k++) {
-        if (!want[k]) { col[k] = k; continue; }
-        col[k] = find_col(names, n, want[k]);
-        if (col[k] < 0) {
-            char list[512] = "";
-            for (int i = 0; i < n; i++) {
-                size_t l = strlen(list);
-                snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", names[i]);
-            }
-            return err_set(err, ERR_USAGE, "%s: CollabBlock %s='%s' is not a column (columns: %s)",
-                           s->path, what[k], want[k], list);
-        }
-    }
-    return 0;
-}
-
 static int read_titles(RatingsData *d, const char *path, Err *err)
 {
-    char *buf;
-    size_t len;
-    int rc = read_file(path, &buf, &len, err);
+    /* Sniff the layout and encoding from the bytes: '|' on the first line →
+     * u.item (no header); not valid UTF-8 → Latin-1. */
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(err, ERR_RUNTIME, "%s: cannot open item names: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap);
+    for (size_t r; (r = fread(buf + n, 1, cap - n, f)) > 0;) {
+        n += r;
+        if (n == cap) buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    const unsigned char *nl = memchr(buf, '\n', n);
+    int pipe = memchr(buf, '|', nl ? (size_t)(nl - buf) : n) != NULL;
+    int utf8 = valid_utf8(buf, n);
+    CsvOptions o = {.sep = pipe ? '|' : ',', .header = !pipe, .latin1 = !utf8};
+    CsvTable t;
+    int rc = csv_parse((const char *)buf, n, path, &o, &t, err);
+    free(buf);
     if (rc) return rc;
-    int utf8 = valid_utf8((const unsigned char *)buf, len);
-    const char *nl = memchr(buf, '\n', len);
-    size_t first = nl ? (size_t)(nl - buf) : len;
-    int pipe = memchr(buf, '|', first) != NULL;
-    char sep = pipe ? '|' : ',';
-    Rec r;
-    rec_init(&r, buf, len);
-    int id_col = 0, title_col = 1;
-    if (!pipe) {   /* header line */
-        int n = rec_next(&r, sep);
-        if (n >= 2) {
-            int t = find_col(r.field, n, "title");
-            if (t >= 0) title_col = t;
-        }
+    int id_col = 0, title_col = t.names && csv_col(&t, "title") >= 0 ? csv_col(&t, "title") : 1;
+    if (t.n_cols <= title_col) {
+        rc = err_set(err, ERR_RUNTIME, "%s: expected an id and a title column, found %d column%s", path,
+                     t.n_cols, t.n_cols == 1 ? "" : "s");
+        csv_free(&t);
+        return rc;
     }
     d->item_titles = calloc((size_t)d->n_items, sizeof(char *));
     d->has_titles = 1;
-    int n;
-    while ((n = rec_next(&r, sep)) > 0) {
-        if (n <= title_col || n <= id_col) {
-            rec_free(&r), free(buf);
-            return err_set(err, ERR_RUNTIME, "%s:%d: expected an id and a title, found %d field%s",
-                           path, r.line, n, n == 1 ? "" : "s");
-        }
-        int idx = ratings_item_index(d, r.field[id_col]);
+    for (int r = 0; r < t.n_rows; r++) {
+        int idx = ratings_item_index(d, csv_cell(&t, r, id_col));
         if (idx <= 0 || d->item_titles[idx]) continue;   /* not rated, or a repeated id */
-        d->item_titles[idx] = utf8 ? strdup(r.field[title_col]) : latin1_to_utf8(r.field[title_col]);
+        d->item_titles[idx] = strdup(csv_cell(&t, r, title_col));
     }
-    rec_free(&r), free(buf);
+    csv_free(&t);
     return 0;
 }
 
@@ -352,70 +204,52 @@ int ratings_load(RatingsData **out, const RatingsSpec *spec, Err *err)
     if (!(spec->valid_pct >= 0 && spec->valid_pct < 1))
         return err_set(err, ERR_USAGE, "RandomSplitter: valid_pct %g: expected 0 <= valid_pct < 1",
                        spec->valid_pct);
-    char *buf;
-    size_t len;
-    int rc = read_file(spec->path, &buf, &len, err);
+    CsvOptions o = {.sep = spec->sep, .header = spec->n_names == 0, .names = spec->names,
+                    .n_names = spec->n_names};
+    CsvTable t;
+    int rc = csv_read(spec->path, &o, &t, err);
     if (rc) return rc;
-    Rec r;
-    rec_init(&r, buf, len);
     int col[3];
-    if (spec->n_names > 0) {
-        rc = pick_cols(spec, (char *const *)spec->names, spec->n_names, col, err);
-    } else {
-        int n = rec_next(&r, spec->sep);
-        if (n == 0) rc = err_set(err, ERR_RUNTIME, "%s: empty file: expected a header line", spec->path);
-        else rc = pick_cols(spec, r.field, n, col, err);
+    const char *want[3] = {spec->user_col, spec->item_col, spec->rating_col};
+    for (int k = 0; k < 3 && !rc; k++) {
+        if (want[k]) rc = csv_require_col(&t, want[k], &col[k], err);
+        else if (k >= t.n_cols)
+            rc = err_set(err, ERR_RUNTIME, "%s: %d column%s (separated by '%s'): expected at least 3 "
+                         "(user, item, rating)", spec->path, t.n_cols, t.n_cols == 1 ? "" : "s",
+                         spec->sep == '\t' ? "\\t" : (char[2]){spec->sep, 0});
+        else col[k] = k;
     }
-    if (rc) { rec_free(&r), free(buf); return rc; }
-    int need = col[0] > col[1] ? col[0] : col[1];
-    if (col[2] > need) need = col[2];
-    need++;
+    if (!rc && t.n_rows == 0) rc = err_set(err, ERR_RUNTIME, "%s: no ratings", spec->path);
+    if (rc) { csv_free(&t); return rc; }
 
     RatingsData *d = calloc(1, sizeof *d);
     snprintf(d->path, sizeof d->path, "%s", spec->path);
     Intern users, items;
     intern_init(&users), intern_init(&items);
-    int64_t cap = 1024;
-    d->user = malloc(sizeof(int32_t) * (size_t)cap);
-    d->item = malloc(sizeof(int32_t) * (size_t)cap);
-    d->rating = malloc(sizeof(float) * (size_t)cap);
-    int n;
-    while ((n = rec_next(&r, spec->sep)) > 0) {
-        if (n < need) {
-            const char *what = n <= col[0] ? "user" : n <= col[1] ? "item" : "rating";
-            rc = err_set(err, ERR_RUNTIME,
-                         "%s:%d: missing %s field: found %d field%s, expected at least %d "
-                         "(separated by '%s')",
-                         spec->path, r.line, what, n, n == 1 ? "" : "s", need,
-                         spec->sep == '\t' ? "\\t" : (char[2]){spec->sep, 0});
-            break;
-        }
-        const char *us = r.field[col[0]], *is = r.field[col[1]], *rs = r.field[col[2]];
-        if (!*us || !*is) {
-            rc = err_set(err, ERR_RUNTIME, "%s:%d: empty %s id", spec->path, r.line, *us ? "item" : "user");
+    d->n = t.n_rows;
+    d->user = malloc(sizeof(int32_t) * (size_t)d->n);
+    d->item = malloc(sizeof(int32_t) * (size_t)d->n);
+    d->rating = malloc(sizeof(float) * (size_t)d->n);
+    for (int64_t i = 0; i < d->n && !rc; i++) {
+        const char *us = csv_cell(&t, (int)i, col[0]), *is = csv_cell(&t, (int)i, col[1]);
+        const char *rs = csv_cell(&t, (int)i, col[2]);
+        const char *what = !*us ? "user" : !*is ? "item" : !*rs ? "rating" : NULL;
+        if (what) {
+            rc = err_set(err, ERR_RUNTIME, "%s:%d: missing %s (empty field)", spec->path, t.lines[i], what);
             break;
         }
         char *e;
         double v = strtod(rs, &e);
         while (*e == ' ') e++;
         if (e == rs || *e || !isfinite(v)) {
-            rc = err_set(err, ERR_RUNTIME, "%s:%d: rating '%s' is not a number", spec->path, r.line, rs);
+            rc = err_set(err, ERR_RUNTIME, "%s:%d: rating '%s' is not a number", spec->path, t.lines[i], rs);
             break;
         }
-        if (d->n == cap) {
-            cap *= 2;
-            d->user = realloc(d->user, sizeof(int32_t) * (size_t)cap);
-            d->item = realloc(d->item, sizeof(int32_t) * (size_t)cap);
-            d->rating = realloc(d->rating, sizeof(float) * (size_t)cap);
-        }
-        d->user[d->n] = intern_add(&users, us);
-        d->item[d->n] = intern_add(&items, is);
-        d->rating[d->n] = (float)v;
-        d->n++;
-        if (d->n >= INT32_MAX) { rc = err_set(err, ERR_RUNTIME, "%s: too many rows", spec->path); break; }
+        d->user[i] = intern_add(&users, us);
+        d->item[i] = intern_add(&items, is);
+        d->rating[i] = (float)v;
     }
-    rec_free(&r), free(buf);
-    if (!rc && d->n == 0) rc = err_set(err, ERR_RUNTIME, "%s: no ratings", spec->path);
+    csv_free(&t);
     if (rc) { intern_free(&users), intern_free(&items), ratings_free(d); return rc; }
 
     int32_t *ur = malloc(sizeof(int32_t) * (size_t)users.n), *ir = malloc(sizeof(int32_t) * (size_t)items.n);

@@ -5,6 +5,7 @@
 #include "data/loader.h"
 #include "interp/interp.h"
 #include "models/model.h"
+#include "testutil.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -350,6 +351,111 @@ START_TEST(top_losses_csv_category_and_multi)
 }
 END_TEST
 
+/* The whole text of dir/name (caller frees). */
+static char *slurp(const char *dir, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = calloc(1, 1 << 16);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+START_TEST(report_category_writes_confusion_most_confused_top_losses)
+{
+    /* 6 items, 3 classes a b c; logits put the argmax where we want it and
+     * make the wrong ones costly: actual -> predicted:
+     *   0:a->a 1:a->b 2:b->b 3:c->a 4:c->a 5:c->b  */
+    char *vocab[] = {"a", "b", "c"};
+    const char *paths[] = {"i0.png", "i1.png", "i2.png", "i3.png", "i4.png", "i5.png"};
+    float raw[18] = {5, 0, 0,  0, 4, 0,  0, 6, 0,  3, 0, 0,  2, 0, 0,  0, 1, 0};
+    float probs[18], loss[6];
+    int32_t yi[6] = {0, 0, 1, 2, 2, 2}, index[6] = {0, 1, 2, 3, 4, 5};
+    Preds p = {.kind = TARGET_CATEGORY, .n = 6, .n_out = 3, .raw = raw, .probs = probs, .yi = yi,
+               .loss = loss, .index = index, .h = 8, .w = 8};
+    interp_fill_probs_losses(&p);
+    char dir[256];
+    tu_tmpdir(dir, sizeof dir);
+    InterpOpts o = {.most_confused = 1, .min_count = 1, .confusion = 1, .top_losses = 2, .thresh = 0.5};
+    InterpSummary sum;
+    Err err = {0};
+    char *printed = NULL;
+    size_t plen;
+    FILE *out = open_memstream(&printed, &plen);
+    ck_assert_int_eq(interp_report(&o, &p, paths, vocab, 3, dir, out, &sum, &err), 0);
+    fclose(out);
+    char *s = slurp(dir, "confusion.csv");
+    ck_assert_str_eq(s, "actual\\predicted,a,b,c\na,1,1,0\nb,0,1,0\nc,2,1,0\n");
+    free(s);
+    s = slurp(dir, "most_confused.csv");
+    ck_assert_str_eq(s, "actual,predicted,count\nc,a,2\na,b,1\nc,b,1\n");
+    free(s);
+    /* top losses: item1 (a->b, logit gap 4) loss = ln(1 + e^4 + 1) ... item3 (c->a, gap 3) */
+    s = slurp(dir, "top_losses.csv");
+    char want[512];
+    snprintf(want, sizeof want,
+             "path,actual,predicted,loss,prob_predicted,prob_actual\n"
+             "i1.png,a,b,%.6f,%.6f,%.6f\ni3.png,c,a,%.6f,%.6f,%.6f\n",
+             log(2 + exp(4)) , exp(4) / (2 + exp(4)), 1 / (2 + exp(4)),
+             log(2 + exp(3)), exp(3) / (2 + exp(3)), 1 / (2 + exp(3)));
+    ck_assert_str_eq(s, want);
+    free(s);
+    ck_assert_msg(strstr(printed, "\nc       a              2\n"), "%s", printed);
+    ck_assert_ptr_nonnull(strstr(printed, "actual\\predicted  a  b  c\n"));
+    free(printed);
+    interp_summary_free(&sum);
+    tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(report_multi_writes_thresholds_and_per_class)
+{
+    /* 4 images, labels x y; positives have prob .7 and .3, negatives .2:
+     * at 0.25 every cell is right; at 0.5 the .3 positives are missed. */
+    char *vocab[] = {"x", "y"};
+    const char *paths[] = {"a", "b", "c", "d"};
+    float probs[8] = {.7f, .2f, .2f, .3f, .7f, .3f, .2f, .2f};
+    float y[8] = {1, 0, 0, 1, 1, 1, 0, 0};
+    float raw[8], loss[4];
+    for (int k = 0; k < 8; k++) raw[k] = logf(probs[k] / (1 - probs[k]));
+    int32_t index[4] = {0, 1, 2, 3};
+    Preds p = {.kind = TARGET_MULTI, .n = 4, .n_out = 2, .n_y = 2, .raw = raw, .probs = probs,
+               .y = y, .loss = loss, .index = index};
+    interp_fill_probs_losses(&p);
+    char dir[256];
+    tu_tmpdir(dir, sizeof dir);
+    InterpOpts o = {.thresholds = 1, .most_confused = 1, .min_count = 1, .top_losses = 1, .thresh = 0.5};
+    InterpSummary sum;
+    Err err = {0};
+    FILE *out = fopen("/dev/null", "w");
+    ck_assert_int_eq(interp_report(&o, &p, paths, vocab, 2, dir, out, &sum, &err), 0);
+    fclose(out);
+    /* thresholds 0.05, 0.0821, 0.1143, 0.1464, 0.1786: below .2 -> all predicted (5/8 right);
+     * 0.2107 (index 5) is the first in [.2, .3): best. */
+    ck_assert_int_eq(sum.best_thresh, 5);
+    char *s = slurp(dir, "thresholds.csv");
+    ck_assert_ptr_nonnull(strstr(s, "threshold,accuracy_multi,f1_samples\n0.050000,0.500000,"));
+    ck_assert_ptr_nonnull(strstr(s, "\n0.210714,1.000000,0.750000\n"));   /* image d: 0/0 -> 0 */
+    ck_assert_ptr_nonnull(strstr(s, "\n0.950000,0.500000,0.000000\n"));
+    free(s);
+    s = slurp(dir, "per_class.csv");   /* at .5: x tp2 ; y tp0 fn2 */
+    ck_assert_str_eq(s, "label,precision,recall,tp,fp,fn,support\n"
+                        "x,1.000000,1.000000,2,0,0,2\ny,0.000000,0.000000,0,0,2,2\n");
+    free(s);
+    s = slurp(dir, "top_losses.csv");   /* image c: mean(-ln .7, -ln .3) is the largest BCE */
+    char want[128];
+    snprintf(want, sizeof want, "\nc,x y,x,%.6f,missed: y\n", (-log(.7) - log(.3)) / 2);
+    ck_assert_msg(strstr(s, want), "%s", s);
+    free(s);
+    interp_summary_free(&sum);
+    tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("interp");
@@ -367,6 +473,8 @@ static Suite *suite(void)
     tcase_add_test(tc, get_preds_collects_the_split_in_order);
     tcase_add_test(tc, csv_reports_are_exact);
     tcase_add_test(tc, top_losses_csv_category_and_multi);
+    tcase_add_test(tc, report_category_writes_confusion_most_confused_top_losses);
+    tcase_add_test(tc, report_multi_writes_thresholds_and_per_class);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -192,6 +192,20 @@ double interp_f1_samples(const float *probs, const float *t, int n, int c, doubl
     return sum / n;
 }
 
+void interp_multi_confusion(int64_t *pairs, const float *probs, const float *t, int n, int c,
+                            double thresh)
+{
+    memset(pairs, 0, sizeof(int64_t) * (size_t)c * c);
+    for (int i = 0; i < n; i++) {
+        const float *p = probs + (size_t)i * c, *y = t + (size_t)i * c;
+        for (int a = 0; a < c; a++) {
+            if (!(y[a] > 0.5f) || (double)p[a] > thresh) continue;   /* a not missed */
+            for (int b = 0; b < c; b++)
+                if ((double)p[b] > thresh && !(y[b] > 0.5f)) pairs[(size_t)a * c + b]++;
+        }
+    }
+}
+
 void interp_threshold_sweep(ThreshRow *rows, int *best, const float *probs, const float *t, int n,
                             int c)
 {

@@ -86,6 +86,12 @@ double interp_accuracy_multi(const float *probs, const float *t, int n, int c, d
  * zero_division="warn" (it warns and uses 0). */
 double interp_f1_samples(const float *probs, const float *t, int n, int c, double thresh);
 
+/* Multi-label "most confused": pairs[a * c + b] counts the images where
+ * label a was missed and label b predicted instead (at thresh).  Read it
+ * with interp_most_confused(): "a predicted as b". */
+void interp_multi_confusion(int64_t *pairs, const float *probs, const float *t, int n, int c,
+                            double thresh);
+
 typedef struct ThreshRow {
     double thresh, accuracy_multi, f1_samples;
 } ThreshRow;
@@ -175,5 +181,40 @@ void interp_print_class_stats(FILE *f, const ClassStats *s, int c, char *const *
  * vocab may be NULL for POINTS. */
 void interp_csv_top_losses(FILE *f, const Preds *p, const int32_t *idx, int k,
                            const char *const *item_paths, char *const *vocab, double thresh);
+
+/* ---- the whole report of `fastc interpret` (text and CSV; no pictures) -- */
+
+typedef struct InterpOpts {
+    int most_confused;     /* --most-confused */
+    int64_t min_count;     /* --min N */
+    int confusion;         /* --confusion: print the matrix */
+    int top_losses;        /* --top-losses K (0 = off) */
+    int thresholds;        /* --thresholds (multi-label) */
+    double thresh;         /* the multi-label threshold (metrics_multi_thresh) */
+} InterpOpts;
+
+/* What interp_report found, for the pictures the caller draws. */
+typedef struct InterpSummary {
+    int64_t *cm;           /* [nc, nc] CATEGORY confusion (owned) */
+    int nc;
+    int32_t *top;          /* [n_top] top-loss rows of p (owned) */
+    int n_top;
+    int best_thresh;       /* index into the sweep (MULTI with --thresholds) */
+    double mean_point_error; /* POINTS: mean over items, pixels of the model input */
+    int skipped;           /* CATEGORY items whose label is not in the vocab */
+} InterpSummary;
+
+/* Write into `dir` and print to `out` what the options ask for:
+ *   CATEGORY: confusion.csv always; --confusion prints it (vocab <= 30);
+ *             --most-confused: most_confused.csv + table; --top-losses K: top_losses.csv
+ *   MULTI:    per_class.csv + table always; --thresholds: thresholds.csv + table + best;
+ *             --most-confused: label pairs (missed a, predicted b) -> most_confused.csv;
+ *             --top-losses K: top_losses.csv (per-image BCE, wrong labels)
+ *   POINTS:   point_errors.csv (path,error_px) always, mean printed; --top-losses K
+ * Files are written whole or not at all (temporary name, then rename). */
+int  interp_report(const InterpOpts *o, const Preds *p, const char *const *item_paths,
+                   char *const *vocab, int n_vocab, const char *dir, FILE *out,
+                   InterpSummary *sum, Err *err);
+void interp_summary_free(InterpSummary *s);
 
 #endif

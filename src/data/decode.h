@@ -13,7 +13,7 @@
  * min_w/min_h (0 = no hint): JPEGs may be decoded with DCT scaling (1/2, 1/4,
  * 1/8) to the smallest size that is still >= min_w x min_h, the sizes the
  * caller's transform needs; other formats ignore the hint.  The original size is
- * reported in *orig_w/*orig_h (may be NULL) so point targets can be rescaled.
+ * reported in *orig_w and *orig_h (may be NULL) so point targets can be rescaled.
  * A corrupt, truncated, empty or unsupported file is an ERR_RUNTIME naming the file;
  * libjpeg/libpng error exits are caught (no exit, no leak). */
 int image_decode_file(const char *path, int channels, int min_w, int min_h, Image *out,

@@ -1,0 +1,44 @@
+/* loader.h — DataLoaders: what the learner iterates, for every task.
+ *
+ * An abstract pair of loaders (train, valid) behind a small table of functions,
+ * implemented by the image loader (image_loader.c: decode, item/batch
+ * transforms, background threads, cache) and the ratings loader (collab).
+ * Train batches are shuffled each epoch (deterministically from seed and epoch)
+ * with drop_last; valid batches come in order, the last one possibly short.
+ */
+#ifndef FASTC_LOADER_H
+#define FASTC_LOADER_H
+
+#include "core/err.h"
+#include "data/batch.h"
+
+enum { SPLIT_TRAIN = 0, SPLIT_VALID = 1 };
+
+typedef struct Loaders Loaders;
+
+typedef struct LoadersOps {
+    int  (*n_batches)(const Loaders *l, int split);
+    int  (*n_items)(const Loaders *l, int split);
+    /* Start an epoch of `split`: the train order is a function of (seed, epoch). */
+    int  (*begin)(Loaders *l, int split, int epoch, Err *err);
+    /* The next batch of the current epoch: returns 1 with *b set, 0 at the end,
+     * or an error status.  *b stays valid until the next call. */
+    int  (*next)(Loaders *l, Batch **b, Err *err);
+    void (*free)(Loaders *l);
+} LoadersOps;
+
+struct Loaders {
+    const LoadersOps *ops;
+    int bs;
+    TargetKind kind;
+    int n_out;        /* model outputs: classes, labels, 2*points, or 1 */
+    void *impl;
+};
+
+static inline int  loaders_n_batches(const Loaders *l, int s) { return l->ops->n_batches(l, s); }
+static inline int  loaders_n_items(const Loaders *l, int s) { return l->ops->n_items(l, s); }
+static inline int  loaders_begin(Loaders *l, int s, int epoch, Err *e) { return l->ops->begin(l, s, epoch, e); }
+static inline int  loaders_next(Loaders *l, Batch **b, Err *e) { return l->ops->next(l, b, e); }
+static inline void loaders_free(Loaders *l) { if (l && l->ops) l->ops->free(l); }
+
+#endif

@@ -1,0 +1,234 @@
+/* test_collab.c — src/models/collab: parameter layout as fastai's state_dict,
+ * initialisation, gradients of every model against finite differences, and
+ * BatchNorm running statistics. */
+#include "check_main.h"
+#include "core/rng.h"
+#include "models/collab.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static Model *make(CollabArch arch, int n_users, int n_items, int max_bs, int y_range)
+{
+    CollabSpec s = {.arch = arch, .n_users = n_users, .n_items = n_items, .n_factors = 5,
+                    .has_y_range = y_range, .y_lo = 0.0f, .y_hi = 5.5f, .max_bs = max_bs, .seed = 3};
+    if (arch == COLLAB_NN) {
+        s.n_layers = 2, s.layers[0] = 6, s.layers[1] = 4;
+        s.emb_user = 3, s.emb_item = 4;
+    }
+    Model *m;
+    Err e = {0};
+    ck_assert_msg(collab_model_new(&m, &s, &e) == 0, "%s", e.msg);
+    return m;
+}
+
+START_TEST(emb_sz_rule_matches_fastai)
+{
+    ck_assert_int_eq(collab_emb_sz_rule(944), 74);
+    ck_assert_int_eq(collab_emb_sz_rule(1665), 102);
+    ck_assert_int_eq(collab_emb_sz_rule(10000000), 600);
+}
+END_TEST
+
+START_TEST(params_are_named_and_shaped_as_fastai_state_dict)
+{
+    Model *m = make(COLLAB_DOT_BIAS, 11, 13, 4, 1);
+    ck_assert_int_eq(m->n_params, 4);
+    const char *names[] = {"u_weight.weight", "i_weight.weight", "u_bias.weight", "i_bias.weight"};
+    const int64_t rows[] = {11, 13, 11, 13}, cols[] = {5, 5, 1, 1};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_str_eq(m->params[i].name, names[i]);
+        ck_assert_int_eq(m->params[i].shape[0], rows[i]);
+        ck_assert_int_eq(m->params[i].shape[1], cols[i]);
+        /* fastai's norm_bias_params looks for `.bias` attributes: Embedding
+         * tables (bias tables included) get weight decay */
+        ck_assert_int_eq(m->params[i].no_wd, 0);
+        ck_assert_int_eq(m->params[i].group, 0);
+    }
+    ck_assert_int_eq(m->info.n_groups, 1);
+    model_free(m);
+
+    m = make(COLLAB_NN, 11, 13, 4, 1);
+    const char *nn[] = {"embeds.0.weight", "embeds.1.weight", "layers.0.0.weight", "layers.0.2.weight",
+                        "layers.0.2.bias", "layers.0.2.running_mean", "layers.0.2.running_var",
+                        "layers.0.2.num_batches_tracked", "layers.1.0.weight", "layers.1.2.weight",
+                        "layers.1.2.bias", "layers.1.2.running_mean", "layers.1.2.running_var",
+                        "layers.1.2.num_batches_tracked", "layers.2.0.weight", "layers.2.0.bias"};
+    ck_assert_int_eq(m->n_params, 16);
+    for (int i = 0; i < 16; i++) ck_assert_str_eq(m->params[i].name, nn[i]);
+    ck_assert_int_eq(model_param(m, "layers.0.0.weight")->shape[0], 6);
+    ck_assert_int_eq(model_param(m, "layers.0.0.weight")->shape[1], 7);
+    ck_assert_int_eq(model_param(m, "layers.2.0.weight")->shape[1], 4);
+    ck_assert_int_eq(model_param(m, "layers.0.0.weight")->no_wd, 0);
+    ck_assert_int_eq(model_param(m, "layers.0.2.weight")->no_wd, 1);
+    ck_assert_int_eq(model_param(m, "layers.0.2.weight")->is_norm, 1);
+    ck_assert_int_eq(model_param(m, "layers.2.0.bias")->no_wd, 1);
+    ck_assert_int_eq(model_param(m, "layers.2.0.bias")->is_norm, 0);
+    ck_assert_int_eq(model_param(m, "layers.0.2.running_var")->kind, PARAM_BUFFER);
+    ck_assert(model_param(m, "layers.0.2.running_var")->w[0] == 1.0f);
+    ck_assert(model_param(m, "layers.0.2.bias")->w[0] == 1e-3f);
+    ck_assert(model_param(m, "layers.0.2.weight")->w[0] == 1.0f);
+    model_free(m);
+}
+END_TEST
+
+START_TEST(embeddings_start_as_truncated_normal_std_001)
+{
+    Model *m = make(COLLAB_DOT_BIAS, 2000, 1000, 4, 1);
+    Param *p = &m->params[0];
+    double s = 0, s2 = 0;
+    for (size_t k = 0; k < p->n; k++) {
+        ck_assert(fabsf(p->w[k]) < 0.02f);
+        s += p->w[k], s2 += (double)p->w[k] * p->w[k];
+    }
+    double mean = s / p->n, sd = sqrt(s2 / p->n - mean * mean);
+    /* normal(0,1).fmod(2) has std 0.8659 (measured with torch over 1e7 draws); times 0.01 */
+    ck_assert_msg(fabs(mean) < 2e-4 && fabs(sd - 0.008659) < 1e-4, "mean %g sd %g", mean, sd);
+    model_free(m);
+}
+END_TEST
+
+/* L = Σ_b c_b·out_b, so dL/dout = c.  Compare every gradient entry with a
+ * central difference of L (in double over float forwards). */
+static void grad_check(CollabArch arch, int y_range)
+{
+    const int nu = 6, ni = 7, n = 9;
+    Model *m = make(arch, nu, ni, n, y_range);
+    Rng r = rng_make(11, arch * 2 + y_range);
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].kind == PARAM_WEIGHT)
+            for (size_t k = 0; k < m->params[i].n; k++) m->params[i].w[k] = (float)(0.5 * rng_normal(&r));
+    int32_t user[9] = {1, 2, 2, 5, 0, 3, 1, 4, 2}, item[9] = {1, 6, 6, 3, 2, 0, 4, 5, 1};
+    float c[9];
+    for (int b = 0; b < n; b++) c[b] = (float)rng_normal(&r);
+    Batch bt = {.n = n, .user = user, .item = item};
+    Err e = {0};
+    const float *out;
+    /* BN running stats change with every train forward; they do not affect
+     * train-mode outputs, so repeated forwards see the same function. */
+    model_zero_grad(m);
+    ck_assert_int_eq(m->ops->forward(m, &bt, MODE_TRAIN, 0, &out, &e), 0);
+    m->ops->backward(m, c);
+    const float h = 1e-3f;   /* small: ReLU kinks and BatchNorm curvature */
+    int checked = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        Param *p = &m->params[i];
+        if (p->kind != PARAM_WEIGHT) continue;
+        for (size_t k = 0; k < p->n; k++) {
+            float w0 = p->w[k];
+            double l[2];
+            for (int sgn = 0; sgn < 2; sgn++) {
+                p->w[k] = w0 + (sgn ? -h : h);
+                ck_assert_int_eq(m->ops->forward(m, &bt, MODE_TRAIN, 0, &out, &e), 0);
+                l[sgn] = 0;
+                for (int b = 0; b < n; b++) l[sgn] += (double)c[b] * out[b];
+            }
+            p->w[k] = w0;
+            double num = (l[0] - l[1]) / (2 * h), g = p->g[k];
+            ck_assert_msg(fabs(num - g) <= 2e-2 * fmax(fabs(num), fabs(g)) + 2e-3,
+                          "%s %s[%zu]: analytic %g, numeric %g", m->info.arch, p->name, k, g, num);
+            checked++;
+        }
+    }
+    ck_assert_int_gt(checked, 50);
+    model_free(m);
+}
+
+START_TEST(dot_product_gradients_match_finite_differences)
+{
+    grad_check(COLLAB_DOT, 1);
+    grad_check(COLLAB_DOT, 0);
+}
+END_TEST
+
+START_TEST(dot_product_bias_gradients_match_finite_differences)
+{
+    grad_check(COLLAB_DOT_BIAS, 1);
+    grad_check(COLLAB_DOT_BIAS, 0);
+}
+END_TEST
+
+START_TEST(embedding_nn_gradients_match_finite_differences)
+{
+    grad_check(COLLAB_NN, 1);
+    grad_check(COLLAB_NN, 0);
+}
+END_TEST
+
+START_TEST(dot_product_bias_forward_is_the_formula)
+{
+    Model *m = make(COLLAB_DOT_BIAS, 4, 5, 3, 1);
+    int32_t user[3] = {1, 3, 0}, item[3] = {4, 2, 0};
+    Batch bt = {.n = 3, .user = user, .item = item};
+    const float *out;
+    Err e = {0};
+    ck_assert_int_eq(m->ops->forward(m, &bt, MODE_EVAL, 0, &out, &e), 0);
+    for (int b = 0; b < 3; b++) {
+        double s = m->params[2].w[user[b]] + m->params[3].w[item[b]];
+        for (int f = 0; f < 5; f++) s += (double)m->params[0].w[user[b] * 5 + f] * m->params[1].w[item[b] * 5 + f];
+        double want = 5.5 / (1 + exp(-s));
+        ck_assert_msg(fabs(out[b] - want) < 1e-5, "%g vs %g", out[b], want);
+    }
+    /* out-of-range ids are an error, not a crash */
+    user[1] = 4;
+    ck_assert_int_eq(m->ops->forward(m, &bt, MODE_EVAL, 0, &out, &e), ERR_RUNTIME);
+    ck_assert_msg(strstr(e.msg, "user 4"), "%s", e.msg);
+    model_free(m);
+}
+END_TEST
+
+START_TEST(batchnorm_running_stats_follow_pytorch)
+{
+    Model *m = make(COLLAB_NN, 6, 7, 8, 1);
+    int32_t user[8] = {1, 2, 3, 4, 5, 1, 2, 3}, item[8] = {1, 2, 3, 4, 5, 6, 1, 2};
+    Batch bt = {.n = 8, .user = user, .item = item};
+    const float *out;
+    Err e = {0};
+    ck_assert_int_eq(m->ops->forward(m, &bt, MODE_TRAIN, 0, &out, &e), 0);
+    /* recompute layer 0's ReLU output from the embeddings and weights */
+    Param *W = model_param(m, "layers.0.0.weight");
+    Param *Eu = model_param(m, "embeds.0.weight"), *Ei = model_param(m, "embeds.1.weight");
+    Param *rm = model_param(m, "layers.0.2.running_mean"), *rv = model_param(m, "layers.0.2.running_var");
+    for (int j = 0; j < 6; j++) {
+        double a[8], s = 0, s2 = 0;
+        for (int b = 0; b < 8; b++) {
+            double z = 0;
+            for (int k = 0; k < 3; k++) z += (double)W->w[j * 7 + k] * Eu->w[user[b] * 3 + k];
+            for (int k = 0; k < 4; k++) z += (double)W->w[j * 7 + 3 + k] * Ei->w[item[b] * 4 + k];
+            a[b] = z > 0 ? z : 0;
+            s += a[b];
+        }
+        double mu = s / 8;
+        for (int b = 0; b < 8; b++) s2 += (a[b] - mu) * (a[b] - mu);
+        ck_assert(fabs(rm->w[j] - 0.1 * mu) < 1e-6);
+        ck_assert(fabs(rv->w[j] - (0.9 + 0.1 * s2 / 7)) < 1e-6);
+    }
+    ck_assert(model_param(m, "layers.0.2.num_batches_tracked")->w[0] == 1.0f);
+    /* a training batch of 1 cannot be normalised (PyTorch raises too) */
+    bt.n = 1;
+    ck_assert_int_eq(m->ops->forward(m, &bt, MODE_TRAIN, 0, &out, &e), ERR_RUNTIME);
+    ck_assert_int_eq(m->ops->forward(m, &bt, MODE_EVAL, 0, &out, &e), 0);
+    model_free(m);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("collab");
+    TCase *t = tcase_create("models");
+    tcase_add_test(t, emb_sz_rule_matches_fastai);
+    tcase_add_test(t, params_are_named_and_shaped_as_fastai_state_dict);
+    tcase_add_test(t, embeddings_start_as_truncated_normal_std_001);
+    tcase_add_test(t, dot_product_gradients_match_finite_differences);
+    tcase_add_test(t, dot_product_bias_gradients_match_finite_differences);
+    tcase_add_test(t, embedding_nn_gradients_match_finite_differences);
+    tcase_add_test(t, dot_product_bias_forward_is_the_formula);
+    tcase_add_test(t, batchnorm_running_stats_follow_pytorch);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+FASTC_CHECK_MAIN(suite)

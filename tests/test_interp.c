@@ -5,36 +5,48 @@
 #include "data/loader.h"
 #include "interp/interp.h"
 #include "models/model.h"
+#include "testutil.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Per-item losses through the loss API with the task's activation. */
+static void fill(Preds *p, TargetKind kind, LossKind lk, float *raw, int32_t *yi, float *y, int n, int c,
+                 float *probs, float *loss)
+{
+    *p = (Preds){.kind = kind, .loss_kind = lk, .n = n, .n_out = c, .n_y = c, .raw = raw, .probs = probs,
+                 .yi = yi, .y = y, .loss = loss};
+    interp_fill_probs_losses(p);
+}
+
 START_TEST(losses_match_pytorch)
 {
     /* torch.nn.functional.cross_entropy([[1,2,3],[.5,-1,.5]], [0,2], reduction='none') */
-    const float logits[] = {1, 2, 3, 0.5f, -1, 0.5f};
-    const int32_t y[] = {0, 2};
-    float loss[2];
-    interp_ce_losses(loss, logits, y, 2, 3);
+    float logits[] = {1, 2, 3, 0.5f, -1, 0.5f}, probs[6], loss[2];
+    int32_t y[] = {0, 2};
+    Preds p;
+    fill(&p, TARGET_CATEGORY, LOSS_CROSS_ENTROPY, logits, y, NULL, 2, 3, probs, loss);
     ck_assert_double_eq_tol(loss[0], 2.4076058864593506, 1e-6);
     ck_assert_double_eq_tol(loss[1], 0.798916220664978, 1e-6);
     /* A label outside the vocab has no loss. */
-    const int32_t bad[] = {-1, 3};
-    interp_ce_losses(loss, logits, bad, 2, 3);
+    int32_t bad[] = {-1, 3};
+    fill(&p, TARGET_CATEGORY, LOSS_CROSS_ENTROPY, logits, bad, NULL, 2, 3, probs, loss);
     ck_assert(isnan(loss[0]) && isnan(loss[1]));
     /* binary_cross_entropy_with_logits([[2,-1,0]], [[1,0,1]], reduction='none').mean(1) */
-    const float bl[] = {2, -1, 0}, bt[] = {1, 0, 1};
-    interp_bce_losses(loss, bl, bt, 1, 3);
+    float bl[] = {2, -1, 0}, bt[] = {1, 0, 1};
+    fill(&p, TARGET_MULTI, LOSS_BCE_LOGITS, bl, NULL, bt, 1, 3, probs, loss);
     ck_assert_double_eq_tol(loss[0], 0.3777789771556854, 1e-6);
+    ck_assert_double_eq_tol(probs[0], 0.8807970779778823, 1e-6);
     /* Large logits stay finite. */
-    const float big[] = {200, -200}, bt2[] = {0, 1};
-    interp_bce_losses(loss, big, bt2, 1, 2);
+    float big[] = {200, -200}, bt2[] = {0, 1};
+    fill(&p, TARGET_MULTI, LOSS_BCE_LOGITS, big, NULL, bt2, 1, 2, probs, loss);
     ck_assert_double_eq_tol(loss[0], 200.0, 1e-3);
-    const float p[] = {1, 2, 3, 4}, t[] = {1, 0, 3, 6};
-    interp_mse_losses(loss, p, t, 2, 2);
+    float pr[] = {1, 2, 3, 4}, t[] = {1, 0, 3, 6};
+    fill(&p, TARGET_POINTS, LOSS_MSE, pr, NULL, t, 2, 2, probs, loss);
     ck_assert_double_eq_tol(loss[0], 2.0, 1e-7);
     ck_assert_double_eq_tol(loss[1], 2.0, 1e-7);
+    ck_assert_double_eq(probs[3], 4.0f);
 }
 END_TEST
 
@@ -262,7 +274,7 @@ START_TEST(get_preds_collects_the_split_in_order)
     Model m = {.ops = &fm_ops, .info = {.n_out = 4}};
     Preds p;
     Err err = {0};
-    ck_assert_int_eq(interp_get_preds(&m, &l, SPLIT_VALID, &p, &err), 0);
+    ck_assert_int_eq(interp_get_preds(&m, &l, SPLIT_VALID, LOSS_CROSS_ENTROPY, &p, &err), 0);
     ck_assert_int_eq(p.n, 7);
     for (int i = 0; i < 7; i++) {
         ck_assert_int_eq(p.index[i], i);
@@ -274,7 +286,7 @@ START_TEST(get_preds_collects_the_split_in_order)
         }
         ck_assert_double_eq_tol(s, 1.0, 1e-6);
         float want;
-        interp_ce_losses(&want, p.raw + i * 4, p.yi + i, 1, 4);
+        loss_cross_entropy(NULL, &want, p.raw + i * 4, p.yi + i, 1, 4);
         ck_assert_double_eq_tol(p.loss[i], want, 1e-7);
     }
     interp_preds_free(&p);
@@ -339,7 +351,7 @@ START_TEST(top_losses_csv_category_and_multi)
     /* multi-label: 1 image, labels cat dog; logit 2 -> .8808 (predicted), -1 -> .2689 */
     float mraw[] = {2, -1}, mprobs[2], my[] = {0, 1}, mloss[1];
     int32_t midx[] = {0};
-    Preds m = {.kind = TARGET_MULTI, .n = 1, .n_out = 2, .n_y = 2, .raw = mraw, .probs = mprobs,
+    Preds m = {.kind = TARGET_MULTI, .loss_kind = LOSS_BCE_LOGITS, .n = 1, .n_out = 2, .n_y = 2, .raw = mraw, .probs = mprobs,
                .y = my, .loss = mloss, .index = midx};
     interp_fill_probs_losses(&m);
     CAPTURE(s, interp_csv_top_losses(f, &m, midx, 1, paths, vocab, 0.5));
@@ -347,6 +359,111 @@ START_TEST(top_losses_csv_category_and_multi)
     ck_assert_str_eq(s, "path,actual,predicted,loss,wrong\n"
                         "x/0.jpg,dog,cat,1.720095,missed: dog; extra: cat\n");
     free(s);
+}
+END_TEST
+
+/* The whole text of dir/name (caller frees). */
+static char *slurp(const char *dir, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = calloc(1, 1 << 16);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+START_TEST(report_category_writes_confusion_most_confused_top_losses)
+{
+    /* 6 items, 3 classes a b c; logits put the argmax where we want it and
+     * make the wrong ones costly: actual -> predicted:
+     *   0:a->a 1:a->b 2:b->b 3:c->a 4:c->a 5:c->b  */
+    char *vocab[] = {"a", "b", "c"};
+    const char *paths[] = {"i0.png", "i1.png", "i2.png", "i3.png", "i4.png", "i5.png"};
+    float raw[18] = {5, 0, 0,  0, 4, 0,  0, 6, 0,  3, 0, 0,  2, 0, 0,  0, 1, 0};
+    float probs[18], loss[6];
+    int32_t yi[6] = {0, 0, 1, 2, 2, 2}, index[6] = {0, 1, 2, 3, 4, 5};
+    Preds p = {.kind = TARGET_CATEGORY, .n = 6, .n_out = 3, .raw = raw, .probs = probs, .yi = yi,
+               .loss = loss, .index = index, .h = 8, .w = 8};
+    interp_fill_probs_losses(&p);
+    char dir[256];
+    tu_tmpdir(dir, sizeof dir);
+    InterpOpts o = {.most_confused = 1, .min_count = 1, .confusion = 1, .top_losses = 2, .thresh = 0.5};
+    InterpSummary sum;
+    Err err = {0};
+    char *printed = NULL;
+    size_t plen;
+    FILE *out = open_memstream(&printed, &plen);
+    ck_assert_int_eq(interp_report(&o, &p, paths, vocab, 3, dir, out, &sum, &err), 0);
+    fclose(out);
+    char *s = slurp(dir, "confusion.csv");
+    ck_assert_str_eq(s, "actual\\predicted,a,b,c\na,1,1,0\nb,0,1,0\nc,2,1,0\n");
+    free(s);
+    s = slurp(dir, "most_confused.csv");
+    ck_assert_str_eq(s, "actual,predicted,count\nc,a,2\na,b,1\nc,b,1\n");
+    free(s);
+    /* top losses: item1 (a->b, logit gap 4) loss = ln(1 + e^4 + 1) ... item3 (c->a, gap 3) */
+    s = slurp(dir, "top_losses.csv");
+    char want[512];
+    snprintf(want, sizeof want,
+             "path,actual,predicted,loss,prob_predicted,prob_actual\n"
+             "i1.png,a,b,%.6f,%.6f,%.6f\ni3.png,c,a,%.6f,%.6f,%.6f\n",
+             log(2 + exp(4)) , exp(4) / (2 + exp(4)), 1 / (2 + exp(4)),
+             log(2 + exp(3)), exp(3) / (2 + exp(3)), 1 / (2 + exp(3)));
+    ck_assert_str_eq(s, want);
+    free(s);
+    ck_assert_msg(strstr(printed, "\nc       a              2\n"), "%s", printed);
+    ck_assert_ptr_nonnull(strstr(printed, "actual\\predicted  a  b  c\n"));
+    free(printed);
+    interp_summary_free(&sum);
+    tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(report_multi_writes_thresholds_and_per_class)
+{
+    /* 4 images, labels x y; positives have prob .7 and .3, negatives .2:
+     * at 0.25 every cell is right; at 0.5 the .3 positives are missed. */
+    char *vocab[] = {"x", "y"};
+    const char *paths[] = {"a", "b", "c", "d"};
+    float probs[8] = {.7f, .2f, .2f, .3f, .7f, .3f, .2f, .2f};
+    float y[8] = {1, 0, 0, 1, 1, 1, 0, 0};
+    float raw[8], loss[4];
+    for (int k = 0; k < 8; k++) raw[k] = logf(probs[k] / (1 - probs[k]));
+    int32_t index[4] = {0, 1, 2, 3};
+    Preds p = {.kind = TARGET_MULTI, .loss_kind = LOSS_BCE_LOGITS, .n = 4, .n_out = 2, .n_y = 2, .raw = raw, .probs = probs,
+               .y = y, .loss = loss, .index = index};
+    interp_fill_probs_losses(&p);
+    char dir[256];
+    tu_tmpdir(dir, sizeof dir);
+    InterpOpts o = {.thresholds = 1, .most_confused = 1, .min_count = 1, .top_losses = 1, .thresh = 0.5};
+    InterpSummary sum;
+    Err err = {0};
+    FILE *out = fopen("/dev/null", "w");
+    ck_assert_int_eq(interp_report(&o, &p, paths, vocab, 2, dir, out, &sum, &err), 0);
+    fclose(out);
+    /* thresholds 0.05, 0.0821, 0.1143, 0.1464, 0.1786: below .2 -> all predicted (5/8 right);
+     * 0.2107 (index 5) is the first in [.2, .3): best. */
+    ck_assert_int_eq(sum.best_thresh, 5);
+    char *s = slurp(dir, "thresholds.csv");
+    ck_assert_ptr_nonnull(strstr(s, "threshold,accuracy_multi,f1_samples\n0.050000,0.500000,"));
+    ck_assert_ptr_nonnull(strstr(s, "\n0.210714,1.000000,0.750000\n"));   /* image d: 0/0 -> 0 */
+    ck_assert_ptr_nonnull(strstr(s, "\n0.950000,0.500000,0.000000\n"));
+    free(s);
+    s = slurp(dir, "per_class.csv");   /* at .5: x tp2 ; y tp0 fn2 */
+    ck_assert_str_eq(s, "label,precision,recall,tp,fp,fn,support\n"
+                        "x,1.000000,1.000000,2,0,0,2\ny,0.000000,0.000000,0,0,2,2\n");
+    free(s);
+    s = slurp(dir, "top_losses.csv");   /* image c: mean(-ln .7, -ln .3) is the largest BCE */
+    char want[128];
+    snprintf(want, sizeof want, "\nc,x y,x,%.6f,missed: y\n", (-log(.7) - log(.3)) / 2);
+    ck_assert_msg(strstr(s, want), "%s", s);
+    free(s);
+    interp_summary_free(&sum);
+    tu_rmtree(dir);
 }
 END_TEST
 
@@ -367,6 +484,8 @@ static Suite *suite(void)
     tcase_add_test(tc, get_preds_collects_the_split_in_order);
     tcase_add_test(tc, csv_reports_are_exact);
     tcase_add_test(tc, top_losses_csv_category_and_multi);
+    tcase_add_test(tc, report_category_writes_confusion_most_confused_top_losses);
+    tcase_add_test(tc, report_multi_writes_thresholds_and_per_class);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -30,46 +30,6 @@ void interp_sigmoid(float *p, const float *x, int n)
     for (int k = 0; k < n; k++) p[k] = (float)(1.0 / (1.0 + exp(-(double)x[k])));
 }
 
-void interp_ce_losses(float *loss, const float *logits, const int32_t *y, int n, int c)
-{
-    for (int i = 0; i < n; i++) {
-        const float *x = logits + (size_t)i * c;
-        if (y[i] < 0 || y[i] >= c) {
-            loss[i] = NAN;
-            continue;
-        }
-        double mx = -INFINITY, s = 0;
-        for (int j = 0; j < c; j++)
-            if (x[j] > mx) mx = x[j];
-        for (int j = 0; j < c; j++) s += exp((double)x[j] - mx);
-        loss[i] = (float)(mx + log(s) - x[y[i]]);
-    }
-}
-
-void interp_bce_losses(float *loss, const float *logits, const float *t, int n, int c)
-{
-    for (int i = 0; i < n; i++) {
-        double s = 0;
-        for (int j = 0; j < c; j++) {
-            double x = logits[(size_t)i * c + j], tt = t[(size_t)i * c + j];
-            s += (x > 0 ? x : 0) - x * tt + log1p(exp(-fabs(x)));
-        }
-        loss[i] = c > 0 ? (float)(s / c) : 0.0f;
-    }
-}
-
-void interp_mse_losses(float *loss, const float *pred, const float *t, int n, int c)
-{
-    for (int i = 0; i < n; i++) {
-        double s = 0;
-        for (int j = 0; j < c; j++) {
-            double d = (double)pred[(size_t)i * c + j] - t[(size_t)i * c + j];
-            s += d * d;
-        }
-        loss[i] = c > 0 ? (float)(s / c) : 0.0f;
-    }
-}
-
 void interp_argmax(int32_t *out, const float *x, int n, int c)
 {
     for (int i = 0; i < n; i++) {
@@ -190,6 +150,20 @@ double interp_f1_samples(const float *probs, const float *t, int n, int c, doubl
         sum += den ? 2.0 * tp / den : 0.0;   /* zero_division: 0, as sklearn's default */
     }
     return sum / n;
+}
+
+void interp_multi_confusion(int64_t *pairs, const float *probs, const float *t, int n, int c,
+                            double thresh)
+{
+    memset(pairs, 0, sizeof(int64_t) * (size_t)c * c);
+    for (int i = 0; i < n; i++) {
+        const float *p = probs + (size_t)i * c, *y = t + (size_t)i * c;
+        for (int a = 0; a < c; a++) {
+            if (!(y[a] > 0.5f) || (double)p[a] > thresh) continue;   /* a not missed */
+            for (int b = 0; b < c; b++)
+                if ((double)p[b] > thresh && !(y[b] > 0.5f)) pairs[(size_t)a * c + b]++;
+        }
+    }
 }
 
 void interp_threshold_sweep(ThreshRow *rows, int *best, const float *probs, const float *t, int n,

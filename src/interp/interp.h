@@ -9,21 +9,23 @@
  *   - interp_get_preds(): runs a model over a split of a loader in order and
  *     collects outputs, activations, targets and per-item losses into Preds.
  *
- * Conventions (fastai's):
- *   - CATEGORY: probs = softmax(logits); loss = cross-entropy per item;
- *     prediction = argmax (first maximum on ties, as torch.argmax on CPU).
+ * Conventions (fastai's): per-item losses come from the loss API (nn/loss.h,
+ * its per_item output) with the run's loss function:
+ *   - CATEGORY: probs = softmax(logits); loss = cross-entropy per item (NaN for
+ *     an item whose label is not in the vocab); prediction = argmax (first
+ *     maximum on ties, as torch.argmax on CPU).
  *   - MULTI: probs = sigmoid(logits); loss per image = mean over labels of
  *     BCE-with-logits (fastai flattens per cell; an image's mean is the number
  *     that makes "top losses" per image meaningful).
- *   - POINTS: probs = raw outputs (identity); loss per image = mean squared
- *     error over its coordinates (MSELossFlat per image).
- *   - RATING: identity; loss = squared error.
+ *   - POINTS, RATING: probs = raw outputs (identity); loss per item = mean of
+ *     its element losses (MSELossFlat, or L1LossFlat when configured).
  */
 #ifndef FASTC_INTERP_H
 #define FASTC_INTERP_H
 
 #include "core/err.h"
 #include "data/batch.h"
+#include "nn/loss.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -37,14 +39,6 @@ typedef struct Loaders Loaders;
 void interp_softmax(float *probs, const float *logits, int n, int c);
 /* p[k] = 1 / (1 + exp(-x[k])), k < n. */
 void interp_sigmoid(float *p, const float *x, int n);
-/* Cross-entropy per item: loss[i] = logsumexp(logits[i]) - logits[i][y[i]].
- * An item with y[i] outside [0, c) (label not in the vocab) gets NAN. */
-void interp_ce_losses(float *loss, const float *logits, const int32_t *y, int n, int c);
-/* Mean BCE-with-logits per image over its c labels, with targets t[n, c] in {0,1}:
- * max(x,0) - x*t + log(1 + exp(-|x|))  (PyTorch's stable form). */
-void interp_bce_losses(float *loss, const float *logits, const float *t, int n, int c);
-/* Mean squared error per item over its c values. */
-void interp_mse_losses(float *loss, const float *pred, const float *t, int n, int c);
 /* argmax of each row (first maximum on ties). */
 void interp_argmax(int32_t *out, const float *x, int n, int c);
 
@@ -85,6 +79,12 @@ double interp_accuracy_multi(const float *probs, const float *t, int n, int c, d
  * and no predicted label (0/0) counts as 0 — sklearn's default
  * zero_division="warn" (it warns and uses 0). */
 double interp_f1_samples(const float *probs, const float *t, int n, int c, double thresh);
+
+/* Multi-label "most confused": pairs[a * c + b] counts the images where
+ * label a was missed and label b predicted instead (at thresh).  Read it
+ * with interp_most_confused(): "a predicted as b". */
+void interp_multi_confusion(int64_t *pairs, const float *probs, const float *t, int n, int c,
+                            double thresh);
 
 typedef struct ThreshRow {
     double thresh, accuracy_multi, f1_samples;
@@ -127,6 +127,7 @@ double interp_point_error(const float *pred, const float *targ, int n_y, double 
 
 typedef struct Preds {
     TargetKind kind;
+    LossKind loss_kind; /* the run's loss function */
     int n;          /* items of the split */
     int n_out;      /* model outputs per item */
     float *raw;     /* [n, n_out] model outputs */
@@ -142,9 +143,11 @@ typedef struct Preds {
 /* fastai's get_preds(with_loss=True): MODE_EVAL forward over every batch of
  * `split` in loader order, collecting outputs, activations, targets and
  * per-item losses.  The loader must yield the split in order. */
-int  interp_get_preds(Model *m, Loaders *l, int split, Preds *out, Err *err);
-/* Fill probs and loss of p from raw and the targets (used by get_preds and by
- * tests with hand-made outputs). */
+int  interp_get_preds(Model *m, Loaders *l, int split, LossKind loss, Preds *out, Err *err);
+/* The loss fastai picks for a target kind (CE, BCE-with-logits, MSE). */
+LossKind interp_default_loss(TargetKind kind);
+/* Fill probs and loss of p from raw, the targets and p->loss_kind (used by
+ * get_preds and by tests with hand-made outputs). */
 void interp_fill_probs_losses(Preds *p);
 void interp_preds_free(Preds *p);   /* NULL-safe; zeroes */
 
@@ -175,5 +178,40 @@ void interp_print_class_stats(FILE *f, const ClassStats *s, int c, char *const *
  * vocab may be NULL for POINTS. */
 void interp_csv_top_losses(FILE *f, const Preds *p, const int32_t *idx, int k,
                            const char *const *item_paths, char *const *vocab, double thresh);
+
+/* ---- the whole report of `fastc interpret` (text and CSV; no pictures) -- */
+
+typedef struct InterpOpts {
+    int most_confused;     /* --most-confused */
+    int64_t min_count;     /* --min N */
+    int confusion;         /* --confusion: print the matrix */
+    int top_losses;        /* --top-losses K (0 = off) */
+    int thresholds;        /* --thresholds (multi-label) */
+    double thresh;         /* the multi-label threshold (metrics_multi_thresh) */
+} InterpOpts;
+
+/* What interp_report found, for the pictures the caller draws. */
+typedef struct InterpSummary {
+    int64_t *cm;           /* [nc, nc] CATEGORY confusion (owned) */
+    int nc;
+    int32_t *top;          /* [n_top] top-loss rows of p (owned) */
+    int n_top;
+    int best_thresh;       /* index into the sweep (MULTI with --thresholds) */
+    double mean_point_error; /* POINTS: mean over items, pixels of the model input */
+    int skipped;           /* CATEGORY items whose label is not in the vocab */
+} InterpSummary;
+
+/* Write into `dir` and print to `out` what the options ask for:
+ *   CATEGORY: confusion.csv always; --confusion prints it (vocab <= 30);
+ *             --most-confused: most_confused.csv + table; --top-losses K: top_losses.csv
+ *   MULTI:    per_class.csv + table always; --thresholds: thresholds.csv + table + best;
+ *             --most-confused: label pairs (missed a, predicted b) -> most_confused.csv;
+ *             --top-losses K: top_losses.csv (per-image BCE, wrong labels)
+ *   POINTS:   point_errors.csv (path,error_px) always, mean printed; --top-losses K
+ * Files are written whole or not at all (temporary name, then rename). */
+int  interp_report(const InterpOpts *o, const Preds *p, const char *const *item_paths,
+                   char *const *vocab, int n_vocab, const char *dir, FILE *out,
+                   InterpSummary *sum, Err *err);
+void interp_summary_free(InterpSummary *s);
 
 #endif

@@ -1,0 +1,562 @@
+/* augment.c — fastai's batch transforms (aug_transforms, Normalize) applied
+ * per item as one fused resample.  See augment.h for the pipeline and
+ * FASTAI_REFERENCE.md §7 for the distributions. */
+#include "data/augment.h"
+
+#include "config/config.h"
+#include "data/transform.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+void batch_tfm_init(BatchTfm *t)
+{
+    memset(t, 0, sizeof *t);
+    for (int c = 0; c < 3; c++) t->mean[c] = 0, t->std[c] = 1;
+    t->min_zoom = t->max_zoom = 1, t->min_scale = 1;
+}
+
+void aug_scratch_free(AugScratch *s)
+{
+    if (!s) return;
+    free(s->src), free(s->area);
+    memset(s, 0, sizeof *s);
+}
+
+int aug_stats(const char *name, float mean[3], float std[3])
+{
+    static const struct {
+        const char *name;
+        float mean[3], std[3];
+    } tab[] = {
+        {"imagenet_stats", {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}},
+        {"cifar_stats", {0.491f, 0.482f, 0.447f}, {0.247f, 0.243f, 0.261f}},
+        {"mnist_stats", {0.131f, 0.131f, 0.131f}, {0.308f, 0.308f, 0.308f}},
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if (!strcmp(name, tab[i].name)) {
+            memcpy(mean, tab[i].mean, sizeof tab[i].mean);
+            memcpy(std, tab[i].std, sizeof tab[i].std);
+            return 1;
+        }
+    return 0;
+}
+
+/* ---- random parameters --------------------------------------------------- */
+
+void aug_draw_neutral(AugDraw *d)
+{
+    memset(d, 0, sizeof *d);
+    d->zoom = 1, d->zoom_col = 0.5, d->zoom_row = 0.5;
+    d->brightness = 0.5, d->contrast = 1;
+}
+
+static double uni(Rng *r, double lo, double hi) { return lo + (hi - lo) * rng_uniform(r); }
+
+/* RandomResizedCropGPU(size, min_scale, ratio=(1, 1)): the box in the item's pixels. */
+static void rrc_gpu_box(const BatchTfm *t, int w, int h, int train, Rng *rng, AugDraw *d)
+{
+    d->crop = 1;
+    if (train)
+        for (int attempt = 0; attempt < 10; attempt++) {
+            double area = uni(rng, t->min_scale, 1.0) * w * h;
+            int nw = (int)nearbyint(sqrt(area)), nh = nw;   /* ratio (1, 1) */
+            if (nw <= w && nh <= h) {
+                d->crop_w = nw, d->crop_h = nh;
+                d->crop_y = (int)rng_below(rng, (uint64_t)(h - nh) + 1);
+                d->crop_x = (int)rng_below(rng, (uint64_t)(w - nw) + 1);
+                return;
+            }
+        }
+    int side = w < h ? w : h;   /* centre crop clipped to ratio 1 */
+    d->crop_w = d->crop_h = side;
+    d->crop_x = (w - side) / 2, d->crop_y = (h - side) / 2;
+}
+
+void batch_tfm_draw(const BatchTfm *t, int in_w, int in_h, int train, Rng *rng, AugDraw *d)
+{
+    aug_draw_neutral(d);
+    if (!t->aug) return;
+    if (!train) {
+        if (t->min_scale < 1) rrc_gpu_box(t, in_w, in_h, 0, rng, d);
+        return;
+    }
+    /* Every parameter is drawn whether or not its coin says yes, so a change
+     * of p never shifts the other draws. */
+    if (t->do_flip) {
+        int coin = rng_uniform(rng) < 0.5;
+        int k = (int)rng_below(rng, 8);
+        if (t->flip_vert)
+            d->dihedral = coin ? k : 0;
+        else
+            d->flip = coin;
+    }
+    if (t->max_warp > 0) {
+        int cx = rng_uniform(rng) < t->p_affine, cy = rng_uniform(rng) < t->p_affine;
+        double wx = uni(rng, -t->max_warp, t->max_warp), wy = uni(rng, -t->max_warp, t->max_warp);
+        d->warp_x = cx ? wx : 0, d->warp_y = cy ? wy : 0;
+    }
+    if (t->max_rotate > 0) {
+        int coin = rng_uniform(rng) < t->p_affine;
+        double a = uni(rng, -t->max_rotate, t->max_rotate);
+        d->rotate_deg = coin ? a : 0;
+    }
+    if (t->min_zoom < 1 || t->max_zoom > 1) {
+        int coin = rng_uniform(rng) < t->p_affine;
+        double z = uni(rng, t->min_zoom, t->max_zoom);
+        d->zoom = coin ? z : 1;
+        d->zoom_col = rng_uniform(rng);
+        d->zoom_row = rng_uniform(rng);
+    }
+    if (t->max_lighting > 0) {
+        double l = t->max_lighting;
+        int cb = rng_uniform(rng) < t->p_lighting;
+        double b = uni(rng, 0.5 * (1 - l), 0.5 * (1 + l));
+        int cc = rng_uniform(rng) < t->p_lighting;
+        double c = exp(uni(rng, log(1 - l), -log(1 - l)));
+        d->brightness = cb ? b : 0.5;
+        d->contrast = cc ? c : 1;
+    }
+    if (t->min_scale < 1) rrc_gpu_box(t, in_w, in_h, 1, rng, d);
+}
+
+/* ---- matrices ------------------------------------------------------------ */
+
+static void mat3_mul(double out[9], const double a[9], const double b[9])
+{
+    double r[9];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) r[3 * i + j] = a[3 * i] * b[j] + a[3 * i + 1] * b[3 + j] + a[3 * i + 2] * b[6 + j];
+    memcpy(out, r, sizeof r);
+}
+
+/* Solve the 8x8 system of fastai's find_coeffs: the homography taking p2[i] to p1[i]. */
+static void find_coeffs(const double p1[4][2], const double p2[4][2], double H[9])
+{
+    double a[8][9];
+    for (int i = 0; i < 4; i++) {
+        double r0[9] = {p2[i][0], p2[i][1], 1, 0, 0, 0, -p1[i][0] * p2[i][0], -p1[i][0] * p2[i][1], p1[i][0]};
+        double r1[9] = {0, 0, 0, p2[i][0], p2[i][1], 1, -p1[i][1] * p2[i][0], -p1[i][1] * p2[i][1], p1[i][1]};
+        memcpy(a[2 * i], r0, sizeof r0);
+        memcpy(a[2 * i + 1], r1, sizeof r1);
+    }
+    for (int col = 0; col < 8; col++) {   /* Gauss-Jordan with partial pivoting */
+        int piv = col;
+        for (int r = col + 1; r < 8; r++)
+            if (fabs(a[r][col]) > fabs(a[piv][col])) piv = r;
+        if (piv != col)
+            for (int j = 0; j < 9; j++) {
+                double tmp = a[col][j];
+                a[col][j] = a[piv][j], a[piv][j] = tmp;
+            }
+        for (int r = 0; r < 8; r++) {
+            if (r == col || a[col][col] == 0) continue;
+            double f = a[r][col] / a[col][col];
+            for (int j = col; j < 9; j++) a[r][j] -= f * a[col][j];
+        }
+    }
+    for (int i = 0; i < 8; i++) H[i] = a[i][i] != 0 ? a[i][8] / a[i][i] : 0;
+    H[8] = 1;
+}
+
+void aug_matrices(const AugDraw *d, int in_w, int in_h, double A[6], double H[9])
+{
+    double m[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    if (d->dihedral) {
+        static const int xs[8] = {1, -1, 1, -1, -1, 1, 1, -1}, ys[8] = {1, 1, -1, 1, -1, -1, 1, -1};
+        static const int m0[8] = {1, 1, 1, 0, 1, 0, 0, 0}, m1[8] = {0, 0, 0, 1, 0, 1, 1, 1};
+        int k = d->dihedral;
+        double f[9] = {xs[k] * m0[k], xs[k] * m1[k], 0, ys[k] * m1[k], ys[k] * m0[k], 0, 0, 0, 1};
+        mat3_mul(m, m, f);
+    }
+    if (d->flip) {
+        double f[9] = {-1, 0, 0, 0, 1, 0, 0, 0, 1};
+        mat3_mul(m, m, f);
+    }
+    if (d->rotate_deg != 0) {
+        double th = d->rotate_deg * M_PI / 180, c = cos(th), s = sin(th);
+        double r[9] = {c, s, 0, -s, c, 0, 0, 0, 1};
+        mat3_mul(m, m, r);
+    }
+    if (d->zoom != 1 || d->zoom_col != 0.5 || d->zoom_row != 0.5) {
+        double s = 1 / d->zoom;
+        double z[9] = {s, 0, (1 - s) * (2 * d->zoom_col - 1), 0, s, (1 - s) * (2 * d->zoom_row - 1), 0, 0, 1};
+        mat3_mul(m, m, z);
+    }
+    /* fastai's _prepare_mat: keep rotations square on non-square images */
+    m[1] *= (double)in_h / in_w;
+    m[3] *= (double)in_w / in_h;
+    if (d->crop) {
+        /* RandomResizedCropGPU resamples the box with align_corners=True: output
+         * u in [-1, 1] → box column x0 + (u+1)/2·(cw-1) → normalised u' of the item */
+        double sx = in_w > 1 ? (double)(d->crop_w - 1) / (in_w - 1) : 0;
+        double tx = in_w > 1 ? (2.0 * d->crop_x + d->crop_w - 1) / (in_w - 1) - 1 : 0;
+        double sy = in_h > 1 ? (double)(d->crop_h - 1) / (in_h - 1) : 0;
+        double ty = in_h > 1 ? (2.0 * d->crop_y + d->crop_h - 1) / (in_h - 1) - 1 : 0;
+        double c[9] = {sx, 0, tx, 0, sy, ty, 0, 0, 1};
+        mat3_mul(m, m, c);
+    }
+    memcpy(A, m, 6 * sizeof(double));
+    H[0] = 1, H[1] = 0, H[2] = 0, H[3] = 0, H[4] = 1, H[5] = 0, H[6] = 0, H[7] = 0, H[8] = 1;
+    if (d->warp_x != 0 || d->warp_y != 0) {
+        double x = d->warp_x, y = d->warp_y;
+        const double orig[4][2] = {{-1, -1}, {-1, 1}, {1, -1}, {1, 1}};
+        const double targ[4][2] = {{-1 - y, -1 - x}, {-1 + y, 1 + x}, {1 + y, -1 + x}, {1 - y, 1 - x}};
+        find_coeffs(orig, targ, H);   /* grid: targ → orig, as fastai's _WarpCoord */
+    }
+}
+
+static int mat3_inv(double out[9], const double m[9])
+{
+    double det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) +
+                 m[2] * (m[3] * m[7] - m[4] * m[6]);
+    if (det == 0) return -1;
+    double r[9] = {m[4] * m[8] - m[5] * m[7], m[2] * m[7] - m[1] * m[8], m[1] * m[5] - m[2] * m[4],
+                   m[5] * m[6] - m[3] * m[8], m[0] * m[8] - m[2] * m[6], m[2] * m[3] - m[0] * m[5],
+                   m[3] * m[7] - m[4] * m[6], m[1] * m[6] - m[0] * m[7], m[0] * m[4] - m[1] * m[3]};
+    for (int i = 0; i < 9; i++) out[i] = r[i] / det;
+    return 0;
+}
+
+static void map_point(const double A[6], const double H[9], int warp, double u, double v, double *x, double *y)
+{
+    double xa = A[0] * u + A[1] * v + A[2], ya = A[3] * u + A[4] * v + A[5];
+    if (warp) {
+        double den = H[6] * xa + H[7] * ya + H[8];
+        if (den != 0) {
+            double xw = (H[0] * xa + H[1] * ya + H[2]) / den;
+            ya = (H[3] * xa + H[4] * ya + H[5]) / den;
+            xa = xw;
+        }
+    }
+    *x = xa, *y = ya;
+}
+
+/* ---- fast logit-space lighting -------------------------------------------- */
+
+static inline float bits_f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static inline uint32_t f_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+/* log2(x) for normal positive x, |error| < 1e-6 */
+static inline float fast_log2(float x)
+{
+    uint32_t b = f_bits(x);
+    int e = (int)((b >> 23) & 255) - 127;
+    float m = bits_f((b & 0x7fffff) | 0x3f800000);       /* [1, 2) */
+    int big = m > 1.41421356f;
+    m = big ? m * 0.5f : m;
+    e += big;
+    float t = (m - 1) / (m + 1), t2 = t * t;               /* |t| < 0.172 */
+    float p = t * (2.0f + t2 * (0.6666667f + t2 * (0.4f + t2 * (0.2857143f + t2 * 0.2222222f))));
+    return (float)e + p * 1.44269504f;
+}
+
+/* 2^x, relative error < 2e-7 */
+static inline float fast_exp2(float x)
+{
+    x = x < -126.f ? -126.f : x > 126.f ? 126.f : x;
+    float fl = floorf(x), f = x - fl;
+    float p = 1.0f + f * (0.69314718f + f * (0.24022651f + f * (0.05550411f + f * (0.00961813f +
+                      f * (0.00133336f + f * 0.00015404f)))));
+    return p * bits_f((uint32_t)((int)fl + 127) << 23);
+}
+
+/* x ← sigmoid(c·(logit(x) + logit(b))) = 1 / (1 + K·((1-x)/x)^c), K = e^{-c·logit(b)} */
+static void lighting(float *x, size_t n, double b, double c)
+{
+    float K = (float)exp(-c * log(b / (1 - b))), cf = (float)c;
+    const float lo = 1e-7f, hi = 1 - 1e-7f;
+    if (cf == 1.0f) {
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+            x[i] = v / (v + K * (1 - v));
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+        float r = (1 - v) / v;
+        x[i] = 1.0f / (1.0f + K * fast_exp2(cf * fast_log2(r)));
+    }
+}
+
+/* ---- resampling ----------------------------------------------------------- */
+
+static int grow(void **p, size_t *cap, size_t need)
+{
+    if (need <= *cap) return 0;
+    size_t n = need + need / 4 + 64;
+    void *q = realloc(*p, n);
+    if (!q) return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* torch.nn.functional.interpolate(mode='area') = adaptive average pooling */
+static void area_down(float *dst, int dw, int dh, const float *src, int sw, int sh, int c, float *rowbuf)
+{
+    for (int oy = 0; oy < dh; oy++) {
+        int y0 = (int)floor((double)oy * sh / dh), y1 = (int)ceil((double)(oy + 1) * sh / dh);
+        memset(rowbuf, 0, sizeof(float) * (size_t)sw * c);
+        for (int y = y0; y < y1; y++)
+            for (int i = 0; i < sw * c; i++) rowbuf[i] += src[(size_t)y * sw * c + i];
+        for (int ox = 0; ox < dw; ox++) {
+            int x0 = (int)floor((double)ox * sw / dw), x1 = (int)ceil((double)(ox + 1) * sw / dw);
+            float inv = 1.0f / ((float)(y1 - y0) * (float)(x1 - x0));
+            for (int k = 0; k < c; k++) {
+                float s = 0;
+                for (int x = x0; x < x1; x++) s += rowbuf[x * c + k];
+                dst[((size_t)oy * dw + ox) * c + k] = s * inv;
+            }
+        }
+    }
+}
+
+/* torch grid_sampler's reflect_coordinates(in, 0, 2(size-1)) then clip (align_corners=True) */
+static inline float reflect_clip(float v, int size)
+{
+    if (size <= 1) return 0;
+    float span = (float)(size - 1);
+    v = fabsf(v);
+    float extra = fmodf(v, span);
+    int flips = (int)floorf(v / span);
+    v = (flips & 1) ? span - extra : extra;
+    return v < 0 ? 0 : v > span ? span : v;
+}
+
+void batch_tfm_out_size(const BatchTfm *t, int in_w, int in_h, int *out_w, int *out_h)
+{
+    if (t->aug && t->size_w > 0)
+        *out_w = t->size_w, *out_h = t->size_h;
+    else
+        *out_w = in_w, *out_h = in_h;
+}
+
+void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int train, float *out, int out_w,
+                     int out_h, float *pts, int n_pts, AugScratch *s)
+{
+    int c = in->c, w = in->w, h = in->h;
+    double A[6], H[9];
+    aug_matrices(d, w, h, A, H);
+    int warp = H[0] != 1 || H[1] != 0 || H[2] != 0 || H[3] != 0 || H[4] != 1 || H[5] != 0 || H[6] != 0 || H[7] != 0;
+    int identity = !warp && A[0] == 1 && A[1] == 0 && A[2] == 0 && A[3] == 0 && A[4] == 1 && A[5] == 0 &&
+                   out_w == w && out_h == h;
+    size_t n_out = (size_t)out_w * out_h * c;
+    const float inv255 = 1.0f / 255;
+    if (identity) {
+        for (size_t i = 0; i < n_out; i++) out[i] = in->px[i] * inv255;
+    } else {
+        if (grow((void **)&s->src, &s->cap_src, sizeof(float) * (size_t)w * h * c)) abort();
+        for (size_t i = 0; i < (size_t)w * h * c; i++) s->src[i] = in->px[i] * inv255;
+        const float *src = s->src;
+        int sw = w, sh = h;
+        /* fastai's _grid_sample: when shrinking by more than 2x (and zooming in
+         * less than that), average the image down first.  fastai's d reads
+         * min(in_h/out_w, in_w/2)/2 (coords.shape[-1] is 2); kept as is. */
+        double mn = 1e30, mx = -1e30;
+        for (int k = 0; k < 4; k++) {
+            double x, y;
+            map_point(A, H, warp, k & 1 ? 1 : -1, k & 2 ? 1 : -1, &x, &y);
+            mn = fmin(mn, fmin(x, y)), mx = fmax(mx, fmax(x, y));
+        }
+        double z = mx > mn ? 2 / (mx - mn) : 1e30;
+        double dd = fmin((double)h / out_w, (double)w / 2) / 2;
+        if (dd > 1 && dd > z) {
+            int aw = (int)floor(w * (1 / dd)), ah = (int)floor(h * (1 / dd));
+            if (aw >= 1 && ah >= 1) {
+                if (grow((void **)&s->area, &s->cap_area, sizeof(float) * ((size_t)aw * ah * c + (size_t)w * c)))
+                    abort();
+                area_down(s->area, aw, ah, src, w, h, c, s->area + (size_t)aw * ah * c);
+                src = s->area, sw = aw, sh = ah;
+            }
+        }
+        float a0 = (float)A[0], a1 = (float)A[1], a2 = (float)A[2], a3 = (float)A[3], a4 = (float)A[4],
+              a5 = (float)A[5];
+        float hx = 0.5f * (float)(sw - 1), hy = 0.5f * (float)(sh - 1);
+        for (int oy = 0; oy < out_h; oy++) {
+            float v = out_h > 1 ? -1.0f + 2.0f * (float)oy / (float)(out_h - 1) : 0.0f;
+            float *o = out + (size_t)oy * out_w * c;
+            for (int ox = 0; ox < out_w; ox++) {
+                float u = out_w > 1 ? -1.0f + 2.0f * (float)ox / (float)(out_w - 1) : 0.0f;
+                float xa = a0 * u + a1 * v + a2, ya = a3 * u + a4 * v + a5;
+                if (warp) {
+                    float den = (float)H[6] * xa + (float)H[7] * ya + 1.0f;
+                    if (den != 0) {
+                        float xw = ((float)H[0] * xa + (float)H[1] * ya + (float)H[2]) / den;
+                        ya = ((float)H[3] * xa + (float)H[4] * ya + (float)H[5]) / den;
+                        xa = xw;
+                    }
+                }
+                float ix = (xa + 1) * hx, iy = (ya + 1) * hy;
+                float *op = o + (size_t)ox * c;
+                if (t->pad_mode == PAD_ZEROS) {
+                    if (!(ix > -1 && ix < sw && iy > -1 && iy < sh)) {
+                        for (int k = 0; k < c; k++) op[k] = 0;
+                        continue;
+                    }
+                } else if (t->pad_mode == PAD_BORDER) {
+                    ix = ix < 0 ? 0 : ix > sw - 1 ? (float)(sw - 1) : ix;
+                    iy = iy < 0 ? 0 : iy > sh - 1 ? (float)(sh - 1) : iy;
+                } else {
+                    ix = reflect_clip(ix, sw), iy = reflect_clip(iy, sh);
+                }
+                int x0 = (int)floorf(ix), y0 = (int)floorf(iy);
+                float fx = ix - x0, fy = iy - y0;
+                float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+                int x1 = x0 + 1, y1 = y0 + 1;
+                int in00 = x0 >= 0 && y0 >= 0 && x0 < sw && y0 < sh, in01 = x1 >= 0 && y0 >= 0 && x1 < sw && y0 < sh;
+                int in10 = x0 >= 0 && y1 >= 0 && x0 < sw && y1 < sh, in11 = x1 >= 0 && y1 >= 0 && x1 < sw && y1 < sh;
+                for (int k = 0; k < c; k++) {
+                    float acc = 0;
+                    if (in00) acc += w00 * src[((size_t)y0 * sw + x0) * c + k];
+                    if (in01) acc += w01 * src[((size_t)y0 * sw + x1) * c + k];
+                    if (in10) acc += w10 * src[((size_t)y1 * sw + x0) * c + k];
+                    if (in11) acc += w11 * src[((size_t)y1 * sw + x1) * c + k];
+                    op[k] = acc;
+                }
+            }
+        }
+    }
+    if (train && t->aug && (d->brightness != 0.5 || d->contrast != 1)) lighting(out, n_out, d->brightness, d->contrast);
+    if (t->normalize) {
+        float sc[3], of[3];
+        for (int k = 0; k < c && k < 3; k++) sc[k] = 1.0f / t->std[k], of[k] = -t->mean[k] / t->std[k];
+        if (c == 3) {
+            for (size_t i = 0; i < n_out; i += 3) {
+                out[i] = out[i] * sc[0] + of[0];
+                out[i + 1] = out[i + 1] * sc[1] + of[1];
+                out[i + 2] = out[i + 2] * sc[2] + of[2];
+            }
+        } else {
+            for (size_t i = 0; i < n_out; i++) out[i] = out[i] * sc[i % c] + of[i % c];
+        }
+    }
+    if (n_pts > 0) {
+        /* points: output = A⁻¹(H⁻¹(p) − t), fastai's TensorPoint.affine_coord */
+        double A3[9] = {A[0], A[1], A[2], A[3], A[4], A[5], 0, 0, 1}, Ai[9], Hi[9];
+        int ok = mat3_inv(Ai, A3) == 0 && mat3_inv(Hi, H) == 0;
+        for (int i = 0; ok && i < n_pts; i++) {
+            double x = pts[2 * i], y = pts[2 * i + 1];
+            if (warp) {
+                double den = Hi[6] * x + Hi[7] * y + Hi[8];
+                if (den != 0) {
+                    double xw = (Hi[0] * x + Hi[1] * y + Hi[2]) / den;
+                    y = (Hi[3] * x + Hi[4] * y + Hi[5]) / den;
+                    x = xw;
+                }
+            }
+            pts[2 * i] = (float)(Ai[0] * x + Ai[1] * y + Ai[2]);
+            pts[2 * i + 1] = (float)(Ai[3] * x + Ai[4] * y + Ai[5]);
+        }
+    }
+}
+
+/* ---- from the config ----------------------------------------------------- */
+
+static double num_arg(const CfgValue *call, const char *name, int pos, double def)
+{
+    const CfgValue *v = tfm_call_arg(call, name, pos);
+    return v && (v->kind == CV_NUM || v->kind == CV_BOOL) ? v->num : def;
+}
+
+static int stats_from_value(const CfgValue *v, float mean[3], float std[3])
+{
+    if (!v) return 0;
+    if ((v->kind == CV_IDENT || v->kind == CV_STR) && v->str) return aug_stats(v->str, mean, std);
+    /* ((m0, m1, m2), (s0, s1, s2)) */
+    if ((v->kind == CV_TUPLE || v->kind == CV_LIST) && v->n == 2) {
+        for (int j = 0; j < 2; j++) {
+            const CfgValue *t = v->items[j];
+            float *dst = j ? std : mean;
+            if (t->kind == CV_NUM) {
+                dst[0] = dst[1] = dst[2] = (float)t->num;
+                continue;
+            }
+            if (!((t->kind == CV_TUPLE || t->kind == CV_LIST) && (t->n == 3 || t->n == 1))) return 0;
+            for (int k = 0; k < 3; k++) {
+                const CfgValue *e = t->items[t->n == 3 ? k : 0];
+                if (e->kind != CV_NUM) return 0;
+                dst[k] = (float)e->num;
+            }
+        }
+        return std[0] > 0 && std[1] > 0 && std[2] > 0;
+    }
+    return 0;
+}
+
+int batch_tfm_from_cfg(BatchTfm *t, const CfgValue *list, Err *err)
+{
+    batch_tfm_init(t);
+    if (!list || list->kind == CV_NONE) return 0;
+    int n = list->kind == CV_LIST ? list->n : 1;
+    for (int i = 0; i < n; i++) {
+        const CfgValue *call = list->kind == CV_LIST ? list->items[i] : list;
+        if (call->kind != CV_CALL || !call->str)
+            return err_set(err, ERR_USAGE, "line %d: [data] batch_tfms: expected aug_transforms(...) or "
+                           "Normalize.from_stats(...)", call->line);
+        if (!strcmp(call->str, "aug_transforms")) {
+            t->aug = 1;
+            double mult = num_arg(call, "mult", 0, 1.0);
+            t->do_flip = num_arg(call, "do_flip", 1, 1) != 0;
+            t->flip_vert = num_arg(call, "flip_vert", 2, 0) != 0;
+            t->max_rotate = num_arg(call, "max_rotate", 3, 10.0) * mult;
+            t->min_zoom = num_arg(call, "min_zoom", 4, 1.0);
+            t->max_zoom = num_arg(call, "max_zoom", 5, 1.1);
+            t->max_lighting = num_arg(call, "max_lighting", 6, 0.2) * mult;
+            t->max_warp = num_arg(call, "max_warp", 7, 0.2) * mult;
+            t->p_affine = num_arg(call, "p_affine", 8, 0.75);
+            t->p_lighting = num_arg(call, "p_lighting", 9, 0.75);
+            t->min_scale = num_arg(call, "min_scale", 16, 1.0);
+            const CfgValue *sz = tfm_call_arg(call, "size", 11);
+            if (sz && sz->kind == CV_NUM && sz->num >= 1) {
+                t->size_h = t->size_w = (int)sz->num;
+            } else if (sz && (sz->kind == CV_TUPLE || sz->kind == CV_LIST) && sz->n == 2 &&
+                       sz->items[0]->kind == CV_NUM && sz->items[1]->kind == CV_NUM) {
+                t->size_h = (int)sz->items[0]->num, t->size_w = (int)sz->items[1]->num;
+            } else if (sz && sz->kind != CV_NONE) {
+                return err_set(err, ERR_USAGE, "line %d: [data] aug_transforms: size: expected an integer or "
+                               "(height, width)", call->line);
+            }
+            const CfgValue *pm = tfm_call_arg(call, "pad_mode", 13);
+            const char *pms = pm && pm->str ? pm->str : "reflection";
+            t->pad_mode = !strcmp(pms, "zeros") ? PAD_ZEROS : !strcmp(pms, "border") ? PAD_BORDER : PAD_REFLECTION;
+            if (t->max_lighting >= 1 || t->max_lighting < 0 || t->min_zoom <= 0 || t->max_zoom < t->min_zoom ||
+                t->min_scale <= 0 || t->min_scale > 1)
+                return err_set(err, ERR_USAGE, "line %d: [data] aug_transforms: expected 0 <= max_lighting < 1, "
+                               "0 < min_zoom <= max_zoom and 0 < min_scale <= 1", call->line);
+            if (t->min_scale < 1 && t->size_w <= 0)
+                return err_set(err, ERR_USAGE, "line %d: [data] aug_transforms: min_scale < 1 needs size=",
+                               call->line);
+        } else if (!strcmp(call->str, "Normalize.from_stats") || !strcmp(call->str, "Normalize")) {
+            t->normalize = 1;
+            const CfgValue *mean = tfm_call_arg(call, "mean", 0), *std = tfm_call_arg(call, "std", 1);
+            int ok;
+            if (mean && std && mean->kind != CV_IDENT) {
+                CfgValue pair = {.kind = CV_TUPLE, .n = 2, .items = (CfgValue *[]){(CfgValue *)mean, (CfgValue *)std}};
+                ok = stats_from_value(&pair, t->mean, t->std);
+            } else {
+                ok = stats_from_value(mean ? mean : tfm_call_arg(call, "stats", 0), t->mean, t->std);
+            }
+            if (!ok)
+                return err_set(err, ERR_USAGE, "line %d: [data] %s: expected imagenet_stats, cifar_stats, "
+                               "mnist_stats or (mean, std)", call->line, call->str);
+        } else {
+            return err_set(err, ERR_USAGE, "line %d: [data] batch_tfms: unknown transform '%s' (expected "
+                           "aug_transforms or Normalize.from_stats)", call->line, call->str);
+        }
+    }
+    return 0;
+}

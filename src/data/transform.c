@@ -1,0 +1,446 @@
+/* transform.c — fastai's item transforms (Resize, RandomResizedCrop) on 8-bit
+ * HWC images, with PIL's bilinear resize reproduced bit for bit.  See transform.h. */
+#include "data/transform.h"
+
+#include "config/config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- buffers ------------------------------------------------------------- */
+
+static int grow(void **p, size_t *cap, size_t need)
+{
+    if (need <= *cap) return 0;
+    size_t n = need + need / 4 + 64;
+    void *q = realloc(*p, n);
+    if (!q) return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+int image_buf_reserve(ImageBuf *b, int w, int h, int c, Err *err)
+{
+    size_t need = (size_t)w * h * c;
+    if (grow((void **)&b->img.px, &b->cap, need ? need : 1))
+        return err_set(err, ERR_RUNTIME, "out of memory for a %dx%d image", w, h);
+    b->img.w = w, b->img.h = h, b->img.c = c;
+    return 0;
+}
+
+void image_buf_free(ImageBuf *b)
+{
+    if (!b) return;
+    free(b->img.px);
+    memset(b, 0, sizeof *b);
+}
+
+void tfm_scratch_free(TfmScratch *s)
+{
+    if (!s) return;
+    free(s->tmp), free(s->pad), free(s->k), free(s->bounds), free(s->kd);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- PIL's bilinear resample (Pillow libImaging/Resample.c) ---------------- */
+
+#define PRECISION_BITS (32 - 8 - 2)
+
+static double bilinear_filter(double x)
+{
+    if (x < 0.0) x = -x;
+    if (x < 1.0) return 1.0 - x;
+    return 0.0;
+}
+
+/* Coefficients for resizing in_size samples to out_size: for output xx the taps
+ * start at bounds[2xx] and number bounds[2xx+1]; k holds ksize fixed-point
+ * weights per output.  Returns ksize, or -1 when out of memory. */
+static int precompute_coeffs(int in_size, int out_size, TfmScratch *s, int *bounds, int32_t *k32)
+{
+    double scale = (double)(float)in_size / out_size, filterscale = scale;
+    if (filterscale < 1.0) filterscale = 1.0;
+    double support = 1.0 * filterscale;
+    int ksize = (int)ceil(support) * 2 + 1;
+    /* two coefficient sets live side by side in the scratch (horizontal, vertical) */
+    size_t nk = (size_t)out_size * ksize;
+    if (grow((void **)&s->kd, &s->cap_kd, nk * sizeof(double))) return -1;
+    double *kk = s->kd;
+    for (int xx = 0; xx < out_size; xx++) {
+        double center = (xx + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
+        int xmin = (int)(center - support + 0.5);
+        if (xmin < 0) xmin = 0;
+        int xmax = (int)(center + support + 0.5);
+        if (xmax > in_size) xmax = in_size;
+        xmax -= xmin;
+        double *k = &kk[(size_t)xx * ksize];
+        int x;
+        for (x = 0; x < xmax; x++) {
+            double w = bilinear_filter((x + xmin - center + 0.5) * ss);
+            k[x] = w;
+            ww += w;
+        }
+        for (x = 0; x < xmax; x++)
+            if (ww != 0.0) k[x] /= ww;
+        for (; x < ksize; x++) k[x] = 0;
+        bounds[xx * 2] = xmin;
+        bounds[xx * 2 + 1] = xmax;
+    }
+    for (size_t i = 0; i < nk; i++)
+        k32[i] = kk[i] < 0 ? (int32_t)(-0.5 + kk[i] * (1 << PRECISION_BITS))
+                           : (int32_t)(0.5 + kk[i] * (1 << PRECISION_BITS));
+    return ksize;
+}
+
+static inline uint8_t clip8(int v)
+{
+    if (v >= (1 << PRECISION_BITS << 8)) return 255;
+    if (v <= 0) return 0;
+    return (uint8_t)(v >> PRECISION_BITS);
+}
+
+/* dst [rows, dw, c] from rows y_first.. of src (row stride sstride, first
+ * column x0). */
+static void resample_h(uint8_t *dst, int dw, int rows, int c, const uint8_t *src, size_t sstride,
+                       int x0, int y_first, int ksize, const int *bounds, const int32_t *kk)
+{
+    for (int y = 0; y < rows; y++) {
+        const uint8_t *row = src + (size_t)(y + y_first) * sstride + (size_t)x0 * c;
+        uint8_t *o = dst + (size_t)y * dw * c;
+        for (int xx = 0; xx < dw; xx++) {
+            int xmin = bounds[2 * xx], xmax = bounds[2 * xx + 1];
+            const int32_t *k = kk + (size_t)xx * ksize;
+            const uint8_t *p = row + (size_t)xmin * c;
+            if (c == 3) {
+                int s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+                for (int x = 0; x < xmax; x++) {
+                    s0 += p[3 * x] * k[x];
+                    s1 += p[3 * x + 1] * k[x];
+                    s2 += p[3 * x + 2] * k[x];
+                }
+                o[3 * xx] = clip8(s0), o[3 * xx + 1] = clip8(s1), o[3 * xx + 2] = clip8(s2);
+            } else {
+                for (int ch = 0; ch < c; ch++) {
+                    int s0 = 1 << (PRECISION_BITS - 1);
+                    for (int x = 0; x < xmax; x++) s0 += p[c * x + ch] * k[x];
+                    o[c * xx + ch] = clip8(s0);
+                }
+            }
+        }
+    }
+}
+
+/* dst [dh, w, c] from src rows (row stride sstride, first column x0, w*c bytes used). */
+static void resample_v(uint8_t *dst, int dh, int w, int c, const uint8_t *src, size_t sstride, int x0,
+                       int ksize, const int *bounds, const int32_t *kk)
+{
+    int n = w * c;
+    for (int yy = 0; yy < dh; yy++) {
+        int ymin = bounds[2 * yy], ymax = bounds[2 * yy + 1];
+        const int32_t *k = kk + (size_t)yy * ksize;
+        uint8_t *o = dst + (size_t)yy * n;
+        const uint8_t *base = src + (size_t)x0 * c;
+        for (int i = 0; i < n; i++) {
+            int s0 = 1 << (PRECISION_BITS - 1);
+            for (int y = 0; y < ymax; y++) s0 += base[(size_t)(y + ymin) * sstride + i] * k[y];
+            o[i] = clip8(s0);
+        }
+    }
+}
+
+void tfm_resize_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c,
+                         int x0, int y0, int cw, int ch, TfmScratch *s)
+{
+    (void)sh;
+    size_t sstride = (size_t)sw * c;
+    const uint8_t *box = src + (size_t)y0 * sstride;  /* row y0, column offset x0 below */
+    int need_h = dw != cw, need_v = dh != ch;
+    if (!need_h && !need_v) {
+        for (int y = 0; y < ch; y++)
+            memcpy(dst + (size_t)y * dw * c, box + (size_t)y * sstride + (size_t)x0 * c, (size_t)cw * c);
+        return;
+    }
+    /* coefficient storage: horizontal then vertical, both as int32 + bounds */
+    int ksh = (int)ceil(dw < cw ? (double)cw / dw : 1.0) * 2 + 1;
+    int ksv = (int)ceil(dh < ch ? (double)ch / dh : 1.0) * 2 + 1;
+    size_t nkh = (size_t)dw * (ksh + 2), nkv = (size_t)dh * (ksv + 2);
+    if (grow((void **)&s->k, &s->cap_k, (nkh + nkv) * sizeof(int32_t)) ||
+        grow((void **)&s->bounds, &s->cap_bounds, (size_t)2 * (dw + dh) * sizeof(int)))
+        abort();  /* tiny: only fails when the machine is out of memory */
+    int *bh = s->bounds, *bv = s->bounds + 2 * dw;
+    int32_t *kh = s->k, *kv = s->k + nkh;
+    int kszh = precompute_coeffs(cw, dw, s, bh, kh);
+    int kszv = precompute_coeffs(ch, dh, s, bv, kv);
+    if (kszh < 0 || kszv < 0) abort();
+    if (need_h) {
+        int first = 0, last = ch;
+        if (need_v) {
+            first = bv[0];
+            last = bv[2 * dh - 2] + bv[2 * dh - 1];
+            for (int i = 0; i < dh; i++) bv[2 * i] -= first;
+        }
+        int rows = last - first;
+        uint8_t *tmp = need_v ? NULL : dst;
+        if (need_v) {
+            if (grow((void **)&s->tmp, &s->cap_tmp, (size_t)rows * dw * c)) abort();
+            tmp = s->tmp;
+        }
+        resample_h(tmp, dw, rows, c, box, sstride, x0, first, kszh, bh, kh);
+        if (need_v) resample_v(dst, dh, dw, c, tmp, (size_t)dw * c, 0, kszv, bv, kv);
+    } else {
+        resample_v(dst, dh, dw, c, box, sstride, x0, kszv, bv, kv);
+    }
+}
+
+/* ---- crop with padding --------------------------------------------------- */
+
+static int pad_index(int i, int n, PadMode mode)
+{
+    if (i >= 0 && i < n) return i;
+    if (mode == PAD_ZEROS) return -1;
+    if (mode == PAD_BORDER || n == 1) return i < 0 ? 0 : n - 1;
+    int period = 2 * (n - 1);           /* numpy 'reflect': the edge is not repeated */
+    int m = i % period;
+    if (m < 0) m += period;
+    return m < n ? m : period - m;
+}
+
+void tfm_crop_pad(uint8_t *dst, const uint8_t *src, int sw, int sh, int c, int x0, int y0, int cw, int ch,
+                  PadMode mode)
+{
+    for (int y = 0; y < ch; y++) {
+        int sy = pad_index(y0 + y, sh, mode);
+        uint8_t *o = dst + (size_t)y * cw * c;
+        for (int x = 0; x < cw; x++) {
+            int sx = pad_index(x0 + x, sw, mode);
+            if (sy < 0 || sx < 0)
+                memset(o + (size_t)x * c, 0, c);
+            else
+                memcpy(o + (size_t)x * c, src + ((size_t)sy * sw + sx) * c, c);
+        }
+    }
+}
+
+/* ---- geometry ------------------------------------------------------------ */
+
+void item_tfm_geometry(const ItemTfm *t, int w, int h, int train, Rng *rng, int *x0, int *y0, int *cw,
+                       int *ch, int *rw, int *rh)
+{
+    *rw = 0, *rh = 0;
+    if (t->kind == ITFM_RESIZE) {
+        if (t->method == RESIZE_SQUISH) {
+            *x0 = 0, *y0 = 0, *cw = w, *ch = h;
+            return;
+        }
+        double rx = (double)w / t->w, ry = (double)h / t->h;
+        int pick_x = t->method == RESIZE_PAD ? rx > ry : rx < ry;
+        double m = pick_x ? rx : ry;
+        *cw = (int)(m * t->w);
+        *ch = (int)(m * t->h);
+        double pw = 0.5, ph = 0.5;
+        if (train) {
+            pw = rng_uniform(rng);
+            ph = rng_uniform(rng);
+        }
+        *x0 = (int)(pw * (w - *cw));   /* C truncation toward zero, as Python's int() */
+        *y0 = (int)(ph * (h - *ch));
+        return;
+    }
+    if (t->kind == ITFM_RRC) {
+        if (!train) {
+            int xtra = (int)ceil((t->w > t->h ? t->w : t->h) * t->val_xtra / 8) * 8;
+            *rw = t->w + xtra, *rh = t->h + xtra;
+            *x0 = 0, *y0 = 0, *cw = w, *ch = h;
+            return;
+        }
+        double lr0 = log(t->ratio_lo), lr1 = log(t->ratio_hi);
+        for (int attempt = 0; attempt < 10; attempt++) {
+            double area = (t->min_scale + (t->max_scale - t->min_scale) * rng_uniform(rng)) * w * h;
+            double ratio = exp(lr0 + (lr1 - lr0) * rng_uniform(rng));
+            int nw = (int)nearbyint(sqrt(area * ratio));   /* Python round(): half to even */
+            int nh = (int)nearbyint(sqrt(area / ratio));
+            if (nw <= w && nh <= h) {
+                *cw = nw, *ch = nh;
+                *x0 = (int)rng_below(rng, (uint64_t)(w - nw) + 1);
+                *y0 = (int)rng_below(rng, (uint64_t)(h - nh) + 1);
+                return;
+            }
+        }
+        if ((double)w / h < t->ratio_lo)
+            *cw = w, *ch = (int)(w / t->ratio_lo);
+        else if ((double)w / h > t->ratio_hi)
+            *cw = (int)(h * t->ratio_hi), *ch = h;
+        else
+            *cw = w, *ch = h;
+        *x0 = (w - *cw) / 2, *y0 = (h - *ch) / 2;
+        return;
+    }
+    *x0 = 0, *y0 = 0, *cw = w, *ch = h;
+}
+
+int item_tfm_is_random(const ItemTfm *t, int train)
+{
+    if (!train) return 0;
+    if (t->kind == ITFM_RRC) return 1;
+    return t->kind == ITFM_RESIZE && t->method != RESIZE_SQUISH;
+}
+
+void item_tfm_decode_hint(const ItemTfm *t, int train, int *min_w, int *min_h)
+{
+    *min_w = 0, *min_h = 0;
+    /* A random crop can be a small part of the image: decode it at full size. */
+    if (t->kind == ITFM_RESIZE && t->method != RESIZE_PAD) *min_w = t->w, *min_h = t->h;
+    if (t->kind == ITFM_RRC && !train) *min_w = t->w, *min_h = t->h;
+}
+
+/* crop box (possibly outside the image) → resize to dw x dh, into out */
+static int crop_resize(const Image *in, int x0, int y0, int cw, int ch, int dw, int dh, PadMode pm,
+                       uint8_t *dst, TfmScratch *s, Err *err)
+{
+    int c = in->c;
+    if (x0 >= 0 && y0 >= 0 && x0 + cw <= in->w && y0 + ch <= in->h) {
+        tfm_resize_bilinear(dst, dw, dh, in->px, in->w, in->h, c, x0, y0, cw, ch, s);
+        return 0;
+    }
+    if (grow((void **)&s->pad, &s->cap_pad, (size_t)cw * ch * c))
+        return err_set(err, ERR_RUNTIME, "out of memory padding a %dx%d image", cw, ch);
+    tfm_crop_pad(s->pad, in->px, in->w, in->h, c, x0, y0, cw, ch, pm);
+    tfm_resize_bilinear(dst, dw, dh, s->pad, cw, ch, c, 0, 0, cw, ch, s);
+    return 0;
+}
+
+int item_tfm_apply(const ItemTfm *t, const Image *in, int train, Rng *rng, ImageBuf *out, float *pts,
+                   int n_pts, TfmScratch *s, Err *err)
+{
+    int c = in->c;
+    if (t->kind == ITFM_NONE) {
+        if (image_buf_reserve(out, in->w, in->h, c, err)) return err->code;
+        memcpy(out->img.px, in->px, (size_t)in->w * in->h * c);
+        return 0;
+    }
+    int x0, y0, cw, ch, rw, rh;
+    item_tfm_geometry(t, in->w, in->h, train, rng, &x0, &y0, &cw, &ch, &rw, &rh);
+    if (cw < 1 || ch < 1)
+        return err_set(err, ERR_RUNTIME, "image of %dx%d is too small for a %dx%d %s", in->w, in->h, t->w,
+                       t->h, t->kind == ITFM_RRC ? "RandomResizedCrop" : "Resize");
+    if (rw == 0) {
+        if (image_buf_reserve(out, t->w, t->h, c, err)) return err->code;
+        if (crop_resize(in, x0, y0, cw, ch, t->w, t->h, t->pad_mode, out->img.px, s, err)) return err->code;
+        for (int i = 0; i < n_pts; i++) {
+            pts[2 * i] = (float)((pts[2 * i] - x0) * ((double)t->w / cw));
+            pts[2 * i + 1] = (float)((pts[2 * i + 1] - y0) * ((double)t->h / ch));
+        }
+        return 0;
+    }
+    /* RandomResizedCrop on valid: squish to rw x rh, then a centre crop of t->w x t->h */
+    if (grow((void **)&s->pad, &s->cap_pad, (size_t)rw * rh * c))
+        return err_set(err, ERR_RUNTIME, "out of memory resizing to %dx%d", rw, rh);
+    tfm_resize_bilinear(s->pad, rw, rh, in->px, in->w, in->h, c, 0, 0, in->w, in->h, s);
+    int cx = (rw - t->w) / 2, cy = (rh - t->h) / 2;
+    if (image_buf_reserve(out, t->w, t->h, c, err)) return err->code;
+    for (int y = 0; y < t->h; y++)
+        memcpy(out->img.px + (size_t)y * t->w * c, s->pad + ((size_t)(y + cy) * rw + cx) * c, (size_t)t->w * c);
+    for (int i = 0; i < n_pts; i++) {
+        pts[2 * i] = (float)(pts[2 * i] * ((double)rw / in->w) - cx);
+        pts[2 * i + 1] = (float)(pts[2 * i + 1] * ((double)rh / in->h) - cy);
+    }
+    return 0;
+}
+
+/* ---- from the config ----------------------------------------------------- */
+
+/* size: an integer, or a (height, width) tuple */
+static int size_from_cfg(const CfgValue *v, int *h, int *w, Err *err, int line)
+{
+    if (v && v->kind == CV_NUM && v->num >= 1 && v->num == floor(v->num)) {
+        *h = *w = (int)v->num;
+        return 0;
+    }
+    if (v && (v->kind == CV_TUPLE || v->kind == CV_LIST) && v->n == 2 && v->items[0]->kind == CV_NUM &&
+        v->items[1]->kind == CV_NUM && v->items[0]->num >= 1 && v->items[1]->num >= 1) {
+        *h = (int)v->items[0]->num;
+        *w = (int)v->items[1]->num;
+        return 0;
+    }
+    return err_set(err, ERR_USAGE, "line %d: [data] item_tfms: size: expected an integer or (height, width)",
+                   line);
+}
+
+/* The argument `name` of a call, or its positional argument `pos` when the call
+ * was not resolved by name (the config module names every argument; tests may not). */
+const CfgValue *tfm_call_arg(const CfgValue *call, const char *name, int pos)
+{
+    for (int i = 0; i < call->n; i++)
+        if (call->names && call->names[i] && !strcmp(call->names[i], name)) return call->items[i];
+    if (pos >= 0 && pos < call->n && (!call->names || !call->names[pos])) return call->items[pos];
+    return NULL;
+}
+
+static double arg_num_or(const CfgValue *call, const char *name, int pos, double def)
+{
+    const CfgValue *v = tfm_call_arg(call, name, pos);
+    return v && (v->kind == CV_NUM || v->kind == CV_BOOL) ? v->num : def;
+}
+
+static const char *arg_str_or(const CfgValue *call, const char *name, int pos, const char *def)
+{
+    const CfgValue *v = tfm_call_arg(call, name, pos);
+    return v && (v->kind == CV_STR || v->kind == CV_IDENT) && v->str ? v->str : def;
+}
+
+int item_tfm_from_cfg(ItemTfm *t, const CfgValue *call, Err *err)
+{
+    memset(t, 0, sizeof *t);
+    int line = call ? call->line : 0;
+    if (!call || call->kind != CV_CALL || !call->str)
+        return err_set(err, ERR_USAGE, "line %d: [data] item_tfms: expected Resize(...) or RandomResizedCrop(...)",
+                       line);
+    if (!strcmp(call->str, "Resize")) {
+        t->kind = ITFM_RESIZE;
+        if (size_from_cfg(tfm_call_arg(call, "size", 0), &t->h, &t->w, err, line)) return err->code;
+        const char *m = arg_str_or(call, "method", 1, "crop");
+        if (!strcmp(m, "crop"))
+            t->method = RESIZE_CROP;
+        else if (!strcmp(m, "pad"))
+            t->method = RESIZE_PAD;
+        else if (!strcmp(m, "squish"))
+            t->method = RESIZE_SQUISH;
+        else
+            return err_set(err, ERR_USAGE, "line %d: [data] Resize: method '%s': expected crop, pad or squish", line, m);
+        const char *pm = arg_str_or(call, "pad_mode", 2, "reflection");
+        if (!strcmp(pm, "reflection"))
+            t->pad_mode = PAD_REFLECTION;
+        else if (!strcmp(pm, "zeros"))
+            t->pad_mode = PAD_ZEROS;
+        else if (!strcmp(pm, "border"))
+            t->pad_mode = PAD_BORDER;
+        else
+            return err_set(err, ERR_USAGE, "line %d: [data] Resize: pad_mode '%s': expected reflection, zeros or border",
+                           line, pm);
+        return 0;
+    }
+    if (!strcmp(call->str, "RandomResizedCrop")) {
+        t->kind = ITFM_RRC;
+        if (size_from_cfg(tfm_call_arg(call, "size", 0), &t->h, &t->w, err, line)) return err->code;
+        t->min_scale = arg_num_or(call, "min_scale", 1, 0.08);
+        t->max_scale = arg_num_or(call, "max_scale", 5, 1.0);
+        t->val_xtra = arg_num_or(call, "val_xtra", 4, 0.14);
+        t->ratio_lo = 3.0 / 4, t->ratio_hi = 4.0 / 3;
+        const CfgValue *r = tfm_call_arg(call, "ratio", 2);
+        if (r && (r->kind == CV_TUPLE || r->kind == CV_LIST) && r->n == 2 && r->items[0]->kind == CV_NUM &&
+            r->items[1]->kind == CV_NUM) {
+            t->ratio_lo = r->items[0]->num, t->ratio_hi = r->items[1]->num;
+        }
+        if (!(t->min_scale > 0 && t->min_scale <= t->max_scale && t->max_scale <= 1 && t->ratio_lo > 0 &&
+              t->ratio_lo <= t->ratio_hi))
+            return err_set(err, ERR_USAGE,
+                           "line %d: [data] RandomResizedCrop: expected 0 < min_scale <= max_scale <= 1 and "
+                           "0 < ratio[0] <= ratio[1]",
+                           line);
+        return 0;
+    }
+    return err_set(err, ERR_USAGE, "line %d: [data] item_tfms: unknown transform '%s' (expected Resize or "
+                   "RandomResizedCrop)", line, call->str);
+}

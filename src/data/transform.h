@@ -1,0 +1,99 @@
+/* transform.h — item transforms: fastai's Resize and RandomResizedCrop on
+ * decoded 8-bit HWC images, with the point targets moved along.
+ *
+ * Geometry follows fastai 2.7.12 (FASTAI_REFERENCE.md §7):
+ *  - Resize(size, method): crop = the largest crop of the target aspect
+ *    (m = min(w/W, h/H), crop (int(m·W), int(m·H))), placed at
+ *    (int(pw·(w-cw)), int(ph·(h-ch))) with pw, ph ~ U(0,1) on train and 0.5 on
+ *    valid; pad = the same with m = max(...) and reflection/zeros/border padding
+ *    around the image; squish = the whole image.  Then a resize to W x H.
+ *  - RandomResizedCrop(size, min_scale, ratio, val_xtra, max_scale): train =
+ *    up to 10 tries of a random area/aspect crop, else a centre crop clipped to
+ *    `ratio`; valid = squish to size + ceil(max(size)·val_xtra/8)·8, then a
+ *    centre crop of size.
+ * Resampling is PIL's BILINEAR resize reproduced exactly (a triangle filter
+ * whose support grows with the downscale factor, 22-bit fixed point, a
+ * horizontal then a vertical pass through an 8-bit intermediate).
+ *
+ * Points are pixel coordinates (x, y) with 0 at the left/top edge and w at the
+ * right edge (fastai's convention): a crop shifts them, a resize scales them.
+ * Randomness comes from the caller's Rng, so an item's result is a pure
+ * function of the Rng's key.
+ */
+#ifndef FASTC_TRANSFORM_H
+#define FASTC_TRANSFORM_H
+
+#include "core/err.h"
+#include "core/rng.h"
+#include "data/image.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct CfgValue CfgValue;
+
+typedef enum ItemTfmKind { ITFM_NONE, ITFM_RESIZE, ITFM_RRC } ItemTfmKind;
+typedef enum ResizeMethod { RESIZE_CROP, RESIZE_PAD, RESIZE_SQUISH } ResizeMethod;
+typedef enum PadMode { PAD_REFLECTION, PAD_ZEROS, PAD_BORDER } PadMode;
+
+typedef struct ItemTfm {
+    ItemTfmKind kind;
+    int h, w;                 /* target size */
+    ResizeMethod method;      /* Resize */
+    PadMode pad_mode;         /* Resize(method='pad') */
+    double min_scale, max_scale, ratio_lo, ratio_hi, val_xtra; /* RandomResizedCrop */
+} ItemTfm;
+
+/* A growable 8-bit image buffer (reused across items: no allocation once warm). */
+typedef struct ImageBuf {
+    Image img;
+    size_t cap;
+} ImageBuf;
+
+/* Scratch memory of the resampler (one per thread). */
+typedef struct TfmScratch {
+    uint8_t *tmp;  size_t cap_tmp;    /* horizontal-pass intermediate */
+    uint8_t *pad;  size_t cap_pad;    /* padded / cropped copy */
+    int32_t *k;    size_t cap_k;      /* fixed-point coefficients */
+    int *bounds;   size_t cap_bounds;
+    double *kd;    size_t cap_kd;
+} TfmScratch;
+
+/* Fill t from one item_tfms component (Resize(...) / RandomResizedCrop(...)).
+ * Unknown names or bad arguments: ERR_USAGE naming the config line. */
+int  item_tfm_from_cfg(ItemTfm *t, const CfgValue *call, Err *err);
+/* The argument `name` of a call value, else its positional argument `pos`
+ * (unnamed), else NULL.  Shared by the transform parsers. */
+const CfgValue *tfm_call_arg(const CfgValue *call, const char *name, int pos);
+/* Whether the result on this split depends on the Rng (crop on train, RRC on train). */
+int  item_tfm_is_random(const ItemTfm *t, int train);
+/* Smallest decoded size the transform needs at full quality (JPEG DCT-scaling
+ * hint for image_decode_*; 0 = decode at full size). */
+void item_tfm_decode_hint(const ItemTfm *t, int train, int *min_w, int *min_h);
+
+/* Apply t to `in` (c channels) into out; pts [n_pts][2] move in place.
+ * train selects the random/centre behaviour; rng is used only when random. */
+int  item_tfm_apply(const ItemTfm *t, const Image *in, int train, Rng *rng, ImageBuf *out,
+                    float *pts, int n_pts, TfmScratch *s, Err *err);
+
+/* The crop/pad box the transform takes from a w x h image before resizing to
+ * t->w x t->h (x0, y0 may be negative for pad), and, for RandomResizedCrop
+ * valid, the intermediate squish size *rw x *rh followed by a centre crop.
+ * Exposed for tests. */
+void item_tfm_geometry(const ItemTfm *t, int w, int h, int train, Rng *rng,
+                       int *x0, int *y0, int *cw, int *ch, int *rw, int *rh);
+
+/* PIL's Image.crop((x0, y0, x0+cw, y0+ch)).resize((dw, dh), BILINEAR), exact;
+ * the box must lie inside the src image.  dst: [dh, dw, c]. */
+void tfm_resize_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c,
+                         int x0, int y0, int cw, int ch, TfmScratch *s);
+/* Copy the box (x0, y0, cw, ch) of src, which may reach outside it, padding
+ * with `mode` (reflection = numpy 'reflect', border = 'edge').  dst: [ch, cw, c]. */
+void tfm_crop_pad(uint8_t *dst, const uint8_t *src, int sw, int sh, int c,
+                  int x0, int y0, int cw, int ch, PadMode mode);
+
+int  image_buf_reserve(ImageBuf *b, int w, int h, int c, Err *err);
+void image_buf_free(ImageBuf *b);
+void tfm_scratch_free(TfmScratch *s);
+
+#endif

@@ -1,0 +1,55 @@
+/* modelfile.h — what a saved model file is, from its safetensors metadata:
+ * task, architecture, inputs, outputs, vocab, preprocessing and threshold —
+ * everything `fastc predict --model FILE` needs and nothing else — and the
+ * check that refuses a file given to the wrong config ("X is a resnet34
+ * single-label model; the config expects resnet18").
+ *
+ * Metadata keys (io/safetensors.h conventions): fastc_format, arch, n_in,
+ * n_out, task, vocab, norm_mean, norm_std, size, resize_method, y_range,
+ * threshold, and item_tfms / batch_tfms: the resolved config values in fastai
+ * syntax, so predict rebuilds the validation transforms with the data
+ * module's own parsers.
+ */
+#ifndef FASTC_INTERP_MODELFILE_H
+#define FASTC_INTERP_MODELFILE_H
+
+#include "core/err.h"
+
+#include <stddef.h>
+
+typedef struct Config Config;
+typedef struct StMeta StMeta;
+
+typedef struct ModelFileInfo {
+    char path[4096];
+    char arch[64];          /* "resnet18", "DotProductBias", ... */
+    char task[32];          /* "single_label" | "multi_label" | "points" | "regression" | "collab" */
+    int n_in, n_out;
+    char **vocab;           /* NULL when absent */
+    size_t n_vocab;
+    int has_y_range;
+    double y_lo, y_hi;
+    double threshold;       /* multi-label; 0.5 when absent */
+    const char *item_tfms;  /* borrowed from the metadata; NULL when absent */
+    const char *batch_tfms;
+} ModelFileInfo;
+
+/* Read the info from a file's metadata.  A file without fastc metadata
+ * (e.g. a torchvision checkpoint) is refused naming the missing key. */
+int  modelfile_info(ModelFileInfo *mi, const char *path, const StMeta *meta, Err *err);
+void modelfile_info_free(ModelFileInfo *mi);
+
+/* "a resnet34 multi_label model with 20 outputs (n_in 3)" into buf. */
+void modelfile_describe(const ModelFileInfo *mi, char *buf, size_t cap);
+
+/* The task a config trains: from [data] blocks (CategoryBlock → single_label,
+ * MultiCategoryBlock → multi_label, PointBlock → points, RegressionBlock →
+ * regression, CollabBlock → collab), and its architecture name. */
+const char *modelfile_config_task(const Config *cfg);
+void modelfile_config_arch(const Config *cfg, char *buf, size_t cap);
+
+/* Refuse a model file that does not fit the config (task, arch, n_in), with a
+ * one-line ERR_USAGE saying what the file is and what was expected. */
+int modelfile_check(const ModelFileInfo *mi, const Config *cfg, Err *err);
+
+#endif

@@ -437,8 +437,7 @@ static void collab_free(Model *m)
     free(m);
 }
 
-static const ModelOps COLLAB_OPS = {collab_forward, collab_backward, collab_summary, collab_free,
-                                     collab_zero_grad};
+static const ModelOps COLLAB_OPS = {collab_forward, collab_backward, collab_summary, collab_free};
 
 const CollabSpec *collab_spec(const Model *m)
 {
@@ -474,6 +473,7 @@ int collab_model_new(Model **out, const CollabSpec *spec, Err *err)
     c->s = *s;
     m->ops = &COLLAB_OPS;
     m->impl = c;
+    m->zero_grad = collab_zero_grad;
     snprintf(m->info.arch, sizeof m->info.arch, "%s",
              s->arch == COLLAB_DOT ? "DotProduct" : s->arch == COLLAB_DOT_BIAS ? "DotProductBias" : "EmbeddingNN");
     m->info.n_in = 2;

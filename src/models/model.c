@@ -5,8 +5,8 @@
 
 void model_zero_grad(Model *m)
 {
-    if (m->ops && m->ops->zero_grad) {
-        m->ops->zero_grad(m);
+    if (m->zero_grad) {
+        m->zero_grad(m);
         return;
     }
     for (int i = 0; i < m->n_params; i++)

@@ -62,11 +62,6 @@ typedef struct ModelOps {
     /* FLOPs of one forward per item, and a printed layer table (fastc summary). */
     void (*summary)(const Model *m, int h, int w, FILE *out);
     void (*free)(Model *m);
-    /* Optional (NULL: model_zero_grad memsets every gradient).  Clears every
-     * Param.g; a model whose gradients are sparse (embedding rows) may clear
-     * only what its backward passes touched since the last zero_grad (so
-     * gradients must be written only by backward). */
-    void (*zero_grad)(Model *m);
 } ModelOps;
 
 typedef struct ModelInfo {
@@ -83,6 +78,11 @@ struct Model {
     Param *params;         /* weights first in state_dict order, buffers included */
     int n_params;
     void *impl;            /* the concrete model */
+    /* Optional (NULL: model_zero_grad memsets every gradient).  Clears every
+     * Param.g; a model whose gradients are sparse (embedding rows) may clear
+     * only what its backward passes touched since the last zero_grad (so
+     * gradients must be written only by backward). */
+    void (*zero_grad)(Model *m);
 };
 
 void model_zero_grad(Model *m);

@@ -33,6 +33,10 @@ struct Loaders {
     TargetKind kind;
     int n_out;        /* model outputs: classes, labels, 2*points, or 1 */
     void *impl;
+    /* Statistics kept by next() (zero for loaders that have none): */
+    double wait_s;    /* seconds next() spent waiting for data, all epochs */
+    int n_skipped;    /* files skipped as bad (on_bad_item = skip), each listed once */
+    char **skipped;   /* [n_skipped] their paths, owned by the loader */
 };
 
 static inline int  loaders_n_batches(const Loaders *l, int s) { return l->ops->n_batches(l, s); }

@@ -1,0 +1,805 @@
+/* resnet.c — torchvision resnet18/34/50 + fastai head as a Model (see resnet.h).
+ *
+ * Data flow of one training step (NHWC; n images of h x w):
+ *
+ *   x ─conv1─▶ c0 ─bn1+relu─▶ a0 ─maxpool─▶ p0 ─layer1..4 (blocks)─▶ f [n,fh,fw,nf]
+ *   f ─concat pool─▶ hp [n,2nf] ─bn─▶ hb1 ─drop─▶ hd1 ─linear─▶ hl1 [n,512] ─relu─▶ hr
+ *     ─bn─▶ hb2 ─drop─▶ hd2 ─linear─▶ hl2 [n,n_out] (─sigmoid_range─▶ out)
+ *
+ *   BasicBlock:  c1 = conv1(x); a1 = relu(bn1(c1)); c2 = conv2(a1);
+ *                out = relu(bn2(c2) + (downsample ? bnd(convd(x)) : x))
+ *   Bottleneck:  c1 = conv1(x) 1x1; a1 = relu(bn1(c1)); c2 = conv2(a1) 3x3/stride;
+ *                a2 = relu(bn2(c2)); c3 = conv3(a2) 1x1; out = relu(bn3(c3) + residual)
+ *
+ * Kept for backward: every conv output (BN input) and every BN+ReLU output (the
+ * next conv's input and the ReLU mask).  a0 is not kept: it lives in the big
+ * gradient buffer during forward (maxpool backward needs only the argmax, and
+ * the stem's ReLU mask is recomputed from c0).  The downsample branch's BN
+ * output is written straight into the block output and the main branch is added
+ * on top, in place.
+ *
+ * Backward walks the same graph in reverse with three rotating gradient buffers
+ * of the largest block tensor (see block_backward) plus one of the stem's size.
+ */
+#include "models/resnet.h"
+
+#include "core/rng.h"
+#include "nn/batchnorm.h"
+#include "nn/conv.h"
+#include "nn/dropout.h"
+#include "nn/linear.h"
+#include "nn/pool.h"
+#include "nn/relu.h"
+#include "nn/sigmoid_range.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Column buffer cap (floats): convolutions are tiled over whole images so
+ * their im2col stays under this (16 MB); GEMM rows stay in the thousands. */
+#define RESNET_COL_CAP ((size_t)4 << 20)
+#define MAX_PARAMS 512
+
+typedef struct ConvL {
+    int p;                  /* index of the weight Param */
+    int cin, cout, k, stride, pad;
+    Conv2dDims d;           /* of the last forward */
+} ConvL;
+
+typedef struct BnL {
+    int p;                  /* index of the weight Param; bias, running_mean, running_var, counter follow */
+    int c;
+    float *save_mean, *save_invstd;
+} BnL;
+
+typedef struct Block {
+    int bottleneck, nconv;
+    ConvL conv[3];
+    BnL bn[3];
+    int has_down;
+    ConvL down;
+    BnL down_bn;
+    const float *in;        /* input (previous output) [n,h,w,cin] */
+    float *c[3];            /* conv outputs */
+    float *a[2];            /* BN+ReLU outputs feeding conv[i+1] */
+    float *cd;              /* downsample conv output */
+    float *out;             /* block output */
+} Block;
+
+typedef struct Resnet {
+    ResnetSpec spec;
+    char arch[32];
+    int bottleneck, nf;
+    int layers[4];
+    Param params[MAX_PARAMS];
+    int np;
+    float *wmem, *gmem;     /* all parameter values / gradients */
+
+    ConvL conv1;
+    BnL bn1;
+    Block *blocks;
+    int nblocks;
+    int stage_start[5];     /* first block of each stage */
+    /* head (fastai) */
+    BnL hbn1, hbn2;
+    int hlin1, hlin2;       /* Param indices */
+    int fc_w, fc_b;         /* plain_fc */
+    int hidden;             /* 512 */
+
+    /* activations */
+    float *x;               /* copy of the input [n,h,w,n_in] */
+    float *c0;              /* stem conv output */
+    float *p0;              /* maxpool output */
+    int32_t *pidx;          /* maxpool argmax */
+    PoolDims pd;
+    float *hp, *hb1, *hd1, *hl1, *hr, *hb2, *hd2, *hl2, *hout;
+    int32_t *hidx;
+    /* gradients of activations and scratch */
+    float *gbig, *g[3];
+    float *hg1, *hg2;       /* head gradient scratch [max_bs, 2nf] */
+    float *col;
+    size_t col_cap;
+    size_t ws_bytes;
+
+    /* last forward */
+    int n, h, w, fh, fw, train;
+    uint64_t key;
+    Model model;
+} Resnet;
+
+/* ---- allocation ---------------------------------------------------------- */
+
+static void *xalloc(Resnet *r, size_t bytes)
+{
+    size_t b = (bytes + 63) & ~(size_t)63;
+    if (b == 0) b = 64;
+    void *p = aligned_alloc(64, b);
+    if (p) {
+        memset(p, 0, b);
+        r->ws_bytes += b;
+    }
+    return p;
+}
+
+/* ---- parameters ---------------------------------------------------------- */
+
+static int add_param(Resnet *r, const char *name, ParamKind kind, int ndim, const int64_t *shape,
+                     int group)
+{
+    FASTC_ASSERT(r->np < MAX_PARAMS);
+    Param *p = &r->params[r->np];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->kind = kind;
+    p->layout = (ndim == 4) ? LAYOUT_OHWI : LAYOUT_PLAIN;
+    p->ndim = ndim;
+    p->n = 1;
+    for (int i = 0; i < ndim; i++) p->shape[i] = shape[i], p->n *= (size_t)shape[i];
+    p->group = group;
+    return r->np++;
+}
+
+static int add_conv_param(Resnet *r, ConvL *c, const char *name, int cin, int cout, int k,
+                          int stride, int pad, int group)
+{
+    int64_t sh[4] = {cout, cin, k, k};
+    c->cin = cin, c->cout = cout, c->k = k, c->stride = stride, c->pad = pad;
+    c->p = add_param(r, name, PARAM_WEIGHT, 4, sh, group);
+    return c->p;
+}
+
+static void add_bn_params(Resnet *r, BnL *b, const char *prefix, int c, int group)
+{
+    char nm[96];
+    int64_t sh[1] = {c};
+    b->c = c;
+    snprintf(nm, sizeof nm, "%s.weight", prefix);
+    b->p = add_param(r, nm, PARAM_WEIGHT, 1, sh, group);
+    snprintf(nm, sizeof nm, "%s.bias", prefix);
+    add_param(r, nm, PARAM_WEIGHT, 1, sh, group);
+    snprintf(nm, sizeof nm, "%s.running_mean", prefix);
+    add_param(r, nm, PARAM_BUFFER, 1, sh, group);
+    snprintf(nm, sizeof nm, "%s.running_var", prefix);
+    add_param(r, nm, PARAM_BUFFER, 1, sh, group);
+    snprintf(nm, sizeof nm, "%s.num_batches_tracked", prefix);
+    add_param(r, nm, PARAM_COUNTER, 0, NULL, group);
+    for (int i = 0; i < 4; i++) r->params[b->p + i].is_norm = 1;
+    for (int i = 0; i < 2; i++) r->params[b->p + i].no_wd = 1;
+}
+
+static BnState bn_state(Resnet *r, BnL *b)
+{
+    Param *p = &r->params[b->p];
+    BnState s = {p[0].w, p[1].w, p[2].w, p[3].w, p[4].w, b->save_mean, b->save_invstd};
+    return s;
+}
+
+static float *bn_dgamma(Resnet *r, BnL *b) { Param *p = &r->params[b->p]; return p[0].frozen ? NULL : p[0].g; }
+static float *bn_dbeta(Resnet *r, BnL *b) { Param *p = &r->params[b->p + 1]; return p->frozen ? NULL : p->g; }
+static float *pw(Resnet *r, int i) { return r->params[i].w; }
+static float *pg(Resnet *r, int i) { return r->params[i].frozen ? NULL : r->params[i].g; }
+
+/* ---- architecture ---------------------------------------------------------- */
+
+int resnet_arch_known(const char *arch)
+{
+    return arch && (!strcmp(arch, "resnet18") || !strcmp(arch, "resnet34") || !strcmp(arch, "resnet50"));
+}
+
+ResnetSpec resnet_spec_default(const char *arch, int n_out, int max_bs, int max_h, int max_w)
+{
+    ResnetSpec s;
+    memset(&s, 0, sizeof s);
+    s.arch = arch, s.n_in = 3, s.n_out = n_out, s.ps = 0.5f;
+    s.max_bs = max_bs, s.max_h = max_h, s.max_w = max_w, s.threads = 1;
+    return s;
+}
+
+/* Body module names: fastai's Sequential(body, head) ("0.4.1.conv2") or torchvision's. */
+static void body_name(char *buf, size_t cap, const Resnet *r, int stage, int blk, const char *leaf)
+{
+    if (r->spec.plain_fc) {
+        if (stage < 0) snprintf(buf, cap, "%s", leaf);
+        else snprintf(buf, cap, "layer%d.%d.%s", stage + 1, blk, leaf);
+    } else {
+        if (stage < 0) snprintf(buf, cap, "0.%s", leaf);
+        else snprintf(buf, cap, "0.%d.%d.%s", stage + 4, blk, leaf);
+    }
+}
+
+static void build_params(Resnet *r)
+{
+    char nm[96];
+    int n_in = r->spec.n_in;
+    body_name(nm, sizeof nm, r, -1, 0, r->spec.plain_fc ? "conv1.weight" : "0.weight");
+    add_conv_param(r, &r->conv1, nm, n_in, 64, 7, 2, 3, 0);
+    body_name(nm, sizeof nm, r, -1, 0, r->spec.plain_fc ? "bn1" : "1");
+    add_bn_params(r, &r->bn1, nm, 64, 0);
+
+    int cin = 64, bi = 0;
+    for (int s = 0; s < 4; s++) {
+        int width = 64 << s, group = s < 2 ? 0 : 1;
+        r->stage_start[s] = bi;
+        for (int j = 0; j < r->layers[s]; j++, bi++) {
+            Block *b = &r->blocks[bi];
+            int stride = (j == 0 && s > 0) ? 2 : 1;
+            int cout = r->bottleneck ? width * 4 : width;
+            b->bottleneck = r->bottleneck;
+            char leaf[32];
+            if (!r->bottleneck) {
+                b->nconv = 2;
+                body_name(nm, sizeof nm, r, s, j, "conv1.weight");
+                add_conv_param(r, &b->conv[0], nm, cin, width, 3, stride, 1, group);
+                body_name(nm, sizeof nm, r, s, j, "bn1");
+                add_bn_params(r, &b->bn[0], nm, width, group);
+                body_name(nm, sizeof nm, r, s, j, "conv2.weight");
+                add_conv_param(r, &b->conv[1], nm, width, width, 3, 1, 1, group);
+                body_name(nm, sizeof nm, r, s, j, "bn2");
+                add_bn_params(r, &b->bn[1], nm, width, group);
+            } else {
+                b->nconv = 3;
+                int ks[3] = {1, 3, 1}, cins[3] = {cin, width, width}, couts[3] = {width, width, cout};
+                int strides[3] = {1, stride, 1};
+                for (int k = 0; k < 3; k++) {
+                    snprintf(leaf, sizeof leaf, "conv%d.weight", k + 1);
+                    body_name(nm, sizeof nm, r, s, j, leaf);
+                    add_conv_param(r, &b->conv[k], nm, cins[k], couts[k], ks[k], strides[k], ks[k] / 2, group);
+                    snprintf(leaf, sizeof leaf, "bn%d", k + 1);
+                    body_name(nm, sizeof nm, r, s, j, leaf);
+                    add_bn_params(r, &b->bn[k], nm, couts[k], group);
+                }
+            }
+            if (stride != 1 || cin != cout) {
+                b->has_down = 1;
+                body_name(nm, sizeof nm, r, s, j, "downsample.0.weight");
+                add_conv_param(r, &b->down, nm, cin, cout, 1, stride, 0, group);
+                body_name(nm, sizeof nm, r, s, j, "downsample.1");
+                add_bn_params(r, &b->down_bn, nm, cout, group);
+            }
+            cin = cout;
+        }
+    }
+    r->stage_start[4] = bi;
+    r->nf = cin;
+
+    if (r->spec.plain_fc) {
+        int64_t sw[2] = {r->spec.n_out, r->nf}, sb[1] = {r->spec.n_out};
+        r->fc_w = add_param(r, "fc.weight", PARAM_WEIGHT, 2, sw, 2);
+        r->fc_b = add_param(r, "fc.bias", PARAM_WEIGHT, 1, sb, 2);
+        r->params[r->fc_b].no_wd = 1;
+    } else {
+        r->hidden = 512;
+        add_bn_params(r, &r->hbn1, "1.2", 2 * r->nf, 2);
+        int64_t s1[2] = {r->hidden, 2 * r->nf}, s2[2] = {r->spec.n_out, r->hidden};
+        r->hlin1 = add_param(r, "1.4.weight", PARAM_WEIGHT, 2, s1, 2);
+        add_bn_params(r, &r->hbn2, "1.6", r->hidden, 2);
+        r->hlin2 = add_param(r, "1.8.weight", PARAM_WEIGHT, 2, s2, 2);
+    }
+}
+
+/* torchvision init for the body, fastai init for the head. */
+static void init_params(Resnet *r)
+{
+    for (int i = 0; i < r->np; i++) {
+        Param *p = &r->params[i];
+        Rng g = rng_make(r->spec.seed, 1000 + (uint64_t)i);
+        const char *leaf = strrchr(p->name, '.');
+        leaf = leaf ? leaf + 1 : p->name;
+        int in_head = !r->spec.plain_fc ? (p->name[0] == '1') : !strncmp(p->name, "fc.", 3);
+        if (p->ndim == 4) {
+            /* kaiming_normal_(mode='fan_out', nonlinearity='relu') */
+            double std = sqrt(2.0 / (double)(p->shape[0] * p->shape[2] * p->shape[3]));
+            for (size_t k = 0; k < p->n; k++) p->w[k] = (float)(std * rng_normal(&g));
+        } else if (p->ndim == 2) {
+            if (in_head && !r->spec.plain_fc) {
+                /* fastai apply_init(head, kaiming_normal_): fan_in, gain sqrt(2) */
+                double std = sqrt(2.0 / (double)p->shape[1]);
+                for (size_t k = 0; k < p->n; k++) p->w[k] = (float)(std * rng_normal(&g));
+            } else {
+                /* torchvision fc: nn.Linear default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
+                double b = 1.0 / sqrt((double)p->shape[1]);
+                for (size_t k = 0; k < p->n; k++) p->w[k] = (float)(b * (2 * rng_uniform(&g) - 1));
+            }
+        } else if (!strcmp(leaf, "weight") || !strcmp(leaf, "running_var")) {
+            for (size_t k = 0; k < p->n; k++) p->w[k] = 1.0f;
+        } else if (!strcmp(leaf, "bias")) {
+            if (r->spec.plain_fc && in_head) {
+                double b = 1.0 / sqrt((double)r->nf);
+                for (size_t k = 0; k < p->n; k++) p->w[k] = (float)(b * (2 * rng_uniform(&g) - 1));
+            } else {
+                float v = in_head ? 1e-3f : 0.0f;   /* fastai BatchNorm: bias 1e-3 */
+                for (size_t k = 0; k < p->n; k++) p->w[k] = v;
+            }
+        } else {
+            for (size_t k = 0; k < p->n; k++) p->w[k] = 0.0f;   /* running_mean, counter */
+        }
+    }
+}
+
+/* ---- shapes ---------------------------------------------------------------- */
+
+/* Output size of each stage's input for an h x w image (stem → 1/4). */
+static void set_dims(Resnet *r, int n, int h, int w)
+{
+    r->conv1.d = conv2d_dims(n, h, w, r->spec.n_in, 64, 7, 2, 3);
+    int h1 = r->conv1.d.oh, w1 = r->conv1.d.ow;
+    r->pd = maxpool2d_dims(n, h1, w1, 64, 3, 2, 1);
+    int ch = r->pd.oh, cw = r->pd.ow;
+    for (int i = 0; i < r->nblocks; i++) {
+        Block *b = &r->blocks[i];
+        int hh = ch, ww = cw;
+        for (int k = 0; k < b->nconv; k++) {
+            ConvL *c = &b->conv[k];
+            c->d = conv2d_dims(n, hh, ww, c->cin, c->cout, c->k, c->stride, c->pad);
+            hh = c->d.oh, ww = c->d.ow;
+        }
+        if (b->has_down)
+            b->down.d = conv2d_dims(n, ch, cw, b->down.cin, b->down.cout, 1, b->down.stride, 0);
+        ch = hh, cw = ww;
+    }
+    r->fh = ch, r->fw = cw;
+}
+
+static size_t conv_out_floats(const ConvL *c) { return (size_t)c->d.n * c->d.oh * c->d.ow * c->cout; }
+static size_t conv_in_floats(const ConvL *c) { return (size_t)c->d.n * c->d.h * c->d.w * c->cin; }
+
+/* ---- allocation of activations ---------------------------------------------------- */
+
+static int alloc_workspace(Resnet *r)
+{
+    const ResnetSpec *s = &r->spec;
+    int n = s->max_bs;
+    set_dims(r, n, s->max_h, s->max_w);
+#define A(ptr, count) do { if (!((ptr) = xalloc(r, sizeof(*(ptr)) * (size_t)(count)))) return -1; } while (0)
+    A(r->x, (size_t)n * s->max_h * s->max_w * s->n_in);
+    A(r->c0, conv_out_floats(&r->conv1));
+    A(r->gbig, conv_out_floats(&r->conv1));
+    A(r->p0, (size_t)n * r->pd.oh * r->pd.ow * 64);
+    A(r->pidx, (size_t)n * r->pd.oh * r->pd.ow * 64);
+    size_t gmax = (size_t)n * r->pd.oh * r->pd.ow * 64, colmax = conv2d_col_floats(&r->conv1.d, RESNET_COL_CAP);
+    for (int i = 0; i < r->nblocks; i++) {
+        Block *b = &r->blocks[i];
+        for (int k = 0; k < b->nconv; k++) {
+            A(b->c[k], conv_out_floats(&b->conv[k]));
+            if (k + 1 < b->nconv) A(b->a[k], conv_out_floats(&b->conv[k]));
+            if (conv_out_floats(&b->conv[k]) > gmax) gmax = conv_out_floats(&b->conv[k]);
+            if (conv_in_floats(&b->conv[k]) > gmax) gmax = conv_in_floats(&b->conv[k]);
+            size_t cf = conv2d_col_floats(&b->conv[k].d, RESNET_COL_CAP);
+            if (cf > colmax) colmax = cf;
+        }
+        for (int k = 0; k < b->nconv; k++) {
+            BnL *bn = &b->bn[k];
+            A(bn->save_mean, bn->c);
+            A(bn->save_invstd, bn->c);
+        }
+        A(b->out, conv_out_floats(&b->conv[b->nconv - 1]));
+        if (b->has_down) {
+            A(b->cd, conv_out_floats(&b->down));
+            A(b->down_bn.save_mean, b->down_bn.c);
+            A(b->down_bn.save_invstd, b->down_bn.c);
+            size_t cf = conv2d_col_floats(&b->down.d, RESNET_COL_CAP);
+            if (cf > colmax) colmax = cf;
+        }
+    }
+    for (int k = 0; k < 3; k++) A(r->g[k], gmax);
+    A(r->bn1.save_mean, 64);
+    A(r->bn1.save_invstd, 64);
+    r->col_cap = colmax;
+    A(r->col, colmax);
+    int nf2 = 2 * r->nf, hid = r->hidden, no = s->n_out;
+    A(r->hp, (size_t)n * nf2);
+    A(r->hidx, (size_t)n * r->nf);
+    A(r->hg1, (size_t)n * nf2);
+    A(r->hg2, (size_t)n * nf2);
+    A(r->hl2, (size_t)n * no);
+    A(r->hout, (size_t)n * no);
+    if (!s->plain_fc) {
+        A(r->hb1, (size_t)n * nf2);
+        A(r->hd1, (size_t)n * nf2);
+        A(r->hl1, (size_t)n * hid);
+        A(r->hr, (size_t)n * hid);
+        A(r->hb2, (size_t)n * hid);
+        A(r->hd2, (size_t)n * hid);
+        A(r->hbn1.save_mean, nf2);
+        A(r->hbn1.save_invstd, nf2);
+        A(r->hbn2.save_mean, hid);
+        A(r->hbn2.save_invstd, hid);
+    }
+#undef A
+    return 0;
+}
+
+/* ---- forward --------------------------------------------------------------- */
+
+static void block_forward(Resnet *r, Block *b, const float *x, int train)
+{
+    b->in = x;
+    const float *cur = x;
+    for (int k = 0; k < b->nconv; k++) {
+        ConvL *c = &b->conv[k];
+        conv2d_forward(b->c[k], cur, pw(r, c->p), &c->d, r->col, r->col_cap);
+        if (k + 1 < b->nconv) {
+            BnState s = bn_state(r, &b->bn[k]);
+            bn_forward(b->a[k], b->c[k], NULL, 1, train, &s, conv_out_floats(c) / c->cout, c->cout);
+            cur = b->a[k];
+        }
+    }
+    ConvL *last = &b->conv[b->nconv - 1];
+    size_t rows = conv_out_floats(last) / last->cout;
+    const float *res = x;
+    if (b->has_down) {
+        conv2d_forward(b->cd, x, pw(r, b->down.p), &b->down.d, r->col, r->col_cap);
+        BnState s = bn_state(r, &b->down_bn);
+        bn_forward(b->out, b->cd, NULL, 0, train, &s, rows, last->cout);
+        res = b->out;
+    }
+    BnState s = bn_state(r, &b->bn[b->nconv - 1]);
+    bn_forward(b->out, b->c[b->nconv - 1], res, 1, train, &s, rows, last->cout);
+}
+
+static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t step_key,
+                          const float **out, Err *err)
+{
+    Resnet *r = m->impl;
+    const ResnetSpec *s = &r->spec;
+    int train = mode == MODE_TRAIN;
+    if (!bt->x || bt->c != s->n_in || bt->n < 1 || bt->n > s->max_bs || bt->h < 1 || bt->w < 1 ||
+        bt->h > s->max_h || bt->w > s->max_w)
+        return err_set(err, ERR_RUNTIME,
+                       "%s: batch of %d x %dx%dx%d does not fit the model (at most %d images of "
+                       "%dx%d with %d channels)", r->arch, bt->n, bt->h, bt->w, bt->c, s->max_bs,
+                       s->max_h, s->max_w, s->n_in);
+    if (train && bt->n < 2 && !s->plain_fc)
+        return err_set(err, ERR_RUNTIME,
+                       "%s: a training batch needs at least 2 items (BatchNorm1d statistics)", r->arch);
+    int n = bt->n;
+    r->n = n, r->h = bt->h, r->w = bt->w, r->train = train, r->key = step_key;
+    set_dims(r, n, bt->h, bt->w);
+    memcpy(r->x, bt->x, sizeof(float) * (size_t)n * bt->h * bt->w * s->n_in);
+
+    /* stem: c0 = conv1(x); a0 = relu(bn1(c0)) (in gbig); p0 = maxpool(a0) */
+    conv2d_forward(r->c0, r->x, pw(r, r->conv1.p), &r->conv1.d, r->col, r->col_cap);
+    BnState bs = bn_state(r, &r->bn1);
+    size_t rows0 = conv_out_floats(&r->conv1) / 64;
+    bn_forward(r->gbig, r->c0, NULL, 1, train, &bs, rows0, 64);
+    maxpool2d_forward(r->p0, r->pidx, r->gbig, &r->pd);
+
+    const float *cur = r->p0;
+    for (int i = 0; i < r->nblocks; i++) {
+        block_forward(r, &r->blocks[i], cur, train);
+        cur = r->blocks[i].out;
+    }
+
+    int hw = r->fh * r->fw, nf = r->nf, no = s->n_out;
+    if (s->plain_fc) {
+        avgpool_global_forward(r->hp, cur, n, hw, nf);
+        linear_forward(r->hl2, r->hp, pw(r, r->fc_w), pw(r, r->fc_b), n, nf, no);
+        *out = r->hl2;
+        return 0;
+    }
+    /* head: concat pool → BN1d → dropout(ps/2) → linear → relu → BN1d → dropout(ps) → linear */
+    int hid = r->hidden;
+    concatpool_forward(r->hp, r->hidx, cur, n, hw, nf);
+    BnState h1 = bn_state(r, &r->hbn1), h2 = bn_state(r, &r->hbn2);
+    bn_forward(r->hb1, r->hp, NULL, 0, train, &h1, (size_t)n, 2 * nf);
+    dropout_forward(r->hd1, r->hb1, (size_t)n * 2 * nf, train ? s->ps / 2 : 0.0f, step_key, 1);
+    linear_forward(r->hl1, r->hd1, pw(r, r->hlin1), NULL, n, 2 * nf, hid);
+    relu_forward(r->hr, r->hl1, (size_t)n * hid);
+    bn_forward(r->hb2, r->hr, NULL, 0, train, &h2, (size_t)n, hid);
+    dropout_forward(r->hd2, r->hb2, (size_t)n * hid, train ? s->ps : 0.0f, step_key, 2);
+    linear_forward(r->hl2, r->hd2, pw(r, r->hlin2), NULL, n, hid, no);
+    if (s->has_y_range) {
+        sigmoid_range_forward(r->hout, r->hl2, (size_t)n * no, s->y_lo, s->y_hi);
+        *out = r->hout;
+    } else {
+        *out = r->hl2;
+    }
+    return 0;
+}
+
+/* ---- backward -------------------------------------------------------------- */
+
+/* dout in bufs[0] (gradient wrt b->out; masked in place); bufs[1], bufs[2] free.
+ * Returns the index of the buffer holding d(input). */
+static int block_backward(Resnet *r, Block *b, float *bufs[3])
+{
+    int train = r->train;
+    float *g0 = bufs[0];
+    ConvL *last = &b->conv[b->nconv - 1];
+    size_t rows = conv_out_floats(last) / last->cout;
+    /* out = relu(bn_last(c_last) + res): dz = dout·[out>0] → g0 (in place); d c_last → t */
+    int t = 1, f = 2;
+    BnState s = bn_state(r, &b->bn[b->nconv - 1]);
+    bn_backward(bufs[t], g0, bn_dgamma(r, &b->bn[b->nconv - 1]), bn_dbeta(r, &b->bn[b->nconv - 1]),
+                g0, b->c[b->nconv - 1], b->out, 1, train, &s, rows, last->cout);
+    for (int k = b->nconv - 1; k >= 0; k--) {
+        ConvL *c = &b->conv[k];
+        const float *in = k ? b->a[k - 1] : b->in;
+        /* d(conv input) → bufs[f] (overwritten) */
+        conv2d_backward(bufs[f], 0, pg(r, c->p), bufs[t], in, pw(r, c->p), &c->d, r->col, r->col_cap);
+        int tmp = t; t = f; f = tmp;
+        if (k) {
+            /* a[k-1] = relu(bn(c[k-1])): in place on bufs[t] */
+            ConvL *pc = &b->conv[k - 1];
+            BnState ps = bn_state(r, &b->bn[k - 1]);
+            bn_backward(bufs[t], NULL, bn_dgamma(r, &b->bn[k - 1]), bn_dbeta(r, &b->bn[k - 1]),
+                        bufs[t], b->c[k - 1], b->a[k - 1], 1, train, &ps,
+                        conv_out_floats(pc) / pc->cout, pc->cout);
+        }
+    }
+    /* bufs[t] = d(input) through the main branch; add the shortcut's */
+    if (b->has_down) {
+        BnState ds = bn_state(r, &b->down_bn);
+        bn_backward(g0, NULL, bn_dgamma(r, &b->down_bn), bn_dbeta(r, &b->down_bn), g0, b->cd, NULL,
+                    0, train, &ds, rows, last->cout);
+        conv2d_backward(bufs[t], 1, pg(r, b->down.p), g0, b->in, pw(r, b->down.p), &b->down.d,
+                        r->col, r->col_cap);
+    } else {
+        add_backward_acc(bufs[t], g0, conv_in_floats(&b->conv[0]));
+    }
+    return t;
+}
+
+static void resnet_backward(Model *m, const float *dout)
+{
+    Resnet *r = m->impl;
+    const ResnetSpec *s = &r->spec;
+    int n = r->n, hw = r->fh * r->fw, nf = r->nf, no = s->n_out, train = r->train;
+    float *bufs[3] = {r->g[0], r->g[1], r->g[2]};
+
+    if (s->plain_fc) {
+        linear_backward(r->hg1, pg(r, r->fc_w), pg(r, r->fc_b), dout, r->hp, pw(r, r->fc_w), n, nf, no);
+        avgpool_global_backward(bufs[0], r->hg1, n, hw, nf);
+    } else {
+        int hid = r->hidden;
+        const float *d = dout;
+        if (s->has_y_range) {
+            sigmoid_range_backward(r->hg1, dout, r->hout, (size_t)n * no, s->y_lo, s->y_hi);
+            d = r->hg1;
+        }
+        /* linear 2: d hd2 → hg2 */
+        linear_backward(r->hg2, pg(r, r->hlin2), NULL, d, r->hd2, pw(r, r->hlin2), n, hid, no);
+        dropout_backward(r->hg2, r->hg2, (size_t)n * hid, train ? s->ps : 0.0f, r->key, 2);
+        BnState h2 = bn_state(r, &r->hbn2), h1 = bn_state(r, &r->hbn1);
+        bn_backward(r->hg2, NULL, bn_dgamma(r, &r->hbn2), bn_dbeta(r, &r->hbn2), r->hg2, r->hr, NULL,
+                    0, train, &h2, (size_t)n, hid);
+        relu_backward(r->hg2, r->hg2, r->hr, (size_t)n * hid);
+        /* linear 1: d hd1 → hg1 */
+        linear_backward(r->hg1, pg(r, r->hlin1), NULL, r->hg2, r->hd1, pw(r, r->hlin1), n, 2 * nf, hid);
+        dropout_backward(r->hg1, r->hg1, (size_t)n * 2 * nf, train ? s->ps / 2 : 0.0f, r->key, 1);
+        bn_backward(r->hg1, NULL, bn_dgamma(r, &r->hbn1), bn_dbeta(r, &r->hbn1), r->hg1, r->hp, NULL,
+                    0, train, &h1, (size_t)n, 2 * nf);
+        concatpool_backward(bufs[0], r->hg1, r->hidx, n, hw, nf);
+    }
+
+    for (int i = r->nblocks - 1; i >= 0; i--) {
+        int t = block_backward(r, &r->blocks[i], bufs);
+        float *nb[3] = {bufs[t], bufs[(t + 1) % 3], bufs[(t + 2) % 3]};
+        memcpy(bufs, nb, sizeof nb);
+    }
+    /* stem: d p0 in bufs[0] → maxpool backward → gbig → bn1+relu (mask from c0) → conv1 dW */
+    maxpool2d_backward(r->gbig, bufs[0], r->pidx, &r->pd);
+    BnState bs = bn_state(r, &r->bn1);
+    bn_backward(r->gbig, NULL, bn_dgamma(r, &r->bn1), bn_dbeta(r, &r->bn1), r->gbig, r->c0, NULL, 1,
+                train, &bs, conv_out_floats(&r->conv1) / 64, 64);
+    float *dw = pg(r, r->conv1.p);
+    if (dw) conv2d_backward(NULL, 0, dw, r->gbig, r->x, pw(r, r->conv1.p), &r->conv1.d, r->col, r->col_cap);
+}
+
+/* ---- summary --------------------------------------------------------------- */
+
+typedef struct SumAcc {
+    FILE *out;
+    double flops;
+    int64_t params;
+} SumAcc;
+
+static void sum_row(SumAcc *a, const char *name, const char *type, int n1, int n2, int n3,
+                    int64_t params, double macs)
+{
+    char shape[64];
+    if (n2 > 0) snprintf(shape, sizeof shape, "%d x %d x %d", n1, n2, n3);
+    else snprintf(shape, sizeof shape, "%d", n1);
+    if (a->out)
+        fprintf(a->out, "%-24s %-20s %-16s %12lld %14.0f\n", name, type, shape, (long long)params,
+                2 * macs);
+    a->flops += 2 * macs;
+    a->params += params;
+}
+
+static int64_t bn_count(const BnL *b) { return 2 * (int64_t)b->c; }
+
+static int64_t head_params(const Resnet *r)
+{
+    int64_t k = 0;
+    for (int i = 0; i < r->np; i++)
+        if (r->params[i].kind == PARAM_WEIGHT && r->params[i].group == 2) k += (int64_t)r->params[i].n;
+    return k;
+}
+
+static void summarize(const Resnet *rc, int h, int w, FILE *out, double *flops, int64_t *params)
+{
+    Resnet *r = (Resnet *)rc;   /* set_dims writes the per-forward dims; restored below */
+    int sv_n = r->n, sv_h = r->h, sv_w = r->w;
+    set_dims(r, 1, h, w);
+    SumAcc a = {out, 0, 0};
+    if (out) {
+        fprintf(out, "%s (input %d x %d x %d, channels last; per image)\n", r->arch, h, w, r->spec.n_in);
+        fprintf(out, "%-24s %-20s %-16s %12s %14s\n", "layer", "type", "output (h x w x c)", "params", "FLOPs");
+    }
+    char nm[96];
+    const Conv2dDims *d = &r->conv1.d;
+    sum_row(&a, r->params[r->conv1.p].name, "Conv2d 7x7/2", d->oh, d->ow, 64,
+            (int64_t)r->params[r->conv1.p].n, conv2d_macs_per_image(d));
+    sum_row(&a, r->params[r->bn1.p].name, "BatchNorm2d+ReLU", d->oh, d->ow, 64, bn_count(&r->bn1), 0);
+    sum_row(&a, "maxpool", "MaxPool2d 3/2", r->pd.oh, r->pd.ow, 64, 0, 0);
+    for (int i = 0; i < r->nblocks; i++) {
+        Block *b = &r->blocks[i];
+        for (int k = 0; k < b->nconv; k++) {
+            ConvL *c = &b->conv[k];
+            char type[32];
+            snprintf(type, sizeof type, "Conv2d %dx%d/%d", c->k, c->k, c->stride);
+            sum_row(&a, r->params[c->p].name, type, c->d.oh, c->d.ow, c->cout,
+                    (int64_t)r->params[c->p].n, conv2d_macs_per_image(&c->d));
+            sum_row(&a, r->params[b->bn[k].p].name, k + 1 < b->nconv ? "BatchNorm2d+ReLU" : "BatchNorm2d",
+                    c->d.oh, c->d.ow, c->cout, bn_count(&b->bn[k]), 0);
+        }
+        if (b->has_down) {
+            ConvL *c = &b->down;
+            sum_row(&a, r->params[c->p].name, "Conv2d 1x1 (down)", c->d.oh, c->d.ow, c->cout,
+                    (int64_t)r->params[c->p].n, conv2d_macs_per_image(&c->d));
+            sum_row(&a, r->params[b->down_bn.p].name, "BatchNorm2d", c->d.oh, c->d.ow, c->cout,
+                    bn_count(&b->down_bn), 0);
+        }
+        ConvL *lc = &b->conv[b->nconv - 1];
+        snprintf(nm, sizeof nm, "block %d", i);
+        sum_row(&a, nm, "add+ReLU", lc->d.oh, lc->d.ow, lc->cout, 0, 0);
+    }
+    int nf = r->nf, no = r->spec.n_out;
+    if (r->spec.plain_fc) {
+        sum_row(&a, "avgpool", "AdaptiveAvgPool2d", nf, 0, 0, 0, 0);
+        sum_row(&a, "fc", "Linear", no, 0, 0, (int64_t)nf * no + no, (double)nf * no);
+    } else {
+        int hid = r->hidden;
+        sum_row(&a, "1.0", "AdaptiveConcatPool2d", 2 * nf, 0, 0, 0, 0);
+        sum_row(&a, "1.1", "Flatten", 2 * nf, 0, 0, 0, 0);
+        sum_row(&a, "1.2", "BatchNorm1d", 2 * nf, 0, 0, bn_count(&r->hbn1), 0);
+        sum_row(&a, "1.3", "Dropout", 2 * nf, 0, 0, 0, 0);
+        sum_row(&a, "1.4", "Linear (no bias)", hid, 0, 0, (int64_t)2 * nf * hid, 2.0 * nf * hid);
+        sum_row(&a, "1.5", "ReLU", hid, 0, 0, 0, 0);
+        sum_row(&a, "1.6", "BatchNorm1d", hid, 0, 0, bn_count(&r->hbn2), 0);
+        sum_row(&a, "1.7", "Dropout", hid, 0, 0, 0, 0);
+        sum_row(&a, "1.8", "Linear (no bias)", no, 0, 0, (int64_t)hid * no, (double)hid * no);
+        if (r->spec.has_y_range) sum_row(&a, "1.9", "SigmoidRange", no, 0, 0, 0, 0);
+    }
+    if (out) {
+        int64_t trainable = 0;
+        for (int i = 0; i < r->np; i++)
+            if (r->params[i].kind == PARAM_WEIGHT) trainable += (int64_t)r->params[i].n;
+        fprintf(out, "Total params: %lld (body %lld, head %lld)\n", (long long)a.params,
+                (long long)(trainable - head_params(r)), (long long)head_params(r));
+        fprintf(out, "Forward FLOPs per image: %.3f G (multiply-adds x 2 of convs and linears)\n",
+                a.flops / 1e9);
+    }
+    *flops = a.flops;
+    *params = a.params;
+    if (sv_n > 0) set_dims(r, sv_n, sv_h, sv_w);
+}
+
+static void resnet_summary_op(const Model *m, int h, int w, FILE *out)
+{
+    double f;
+    int64_t p;
+    summarize(m->impl, h, w, out, &f, &p);
+}
+
+void resnet_summary(const Model *m, int h, int w, FILE *out) { resnet_summary_op(m, h, w, out); }
+
+double resnet_flops_per_image(const Model *m, int h, int w)
+{
+    double f;
+    int64_t p;
+    summarize(m->impl, h, w, NULL, &f, &p);
+    return f;
+}
+
+int64_t resnet_param_count(const Model *m)
+{
+    int64_t k = 0;
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].kind == PARAM_WEIGHT) k += (int64_t)m->params[i].n;
+    return k;
+}
+
+size_t resnet_workspace_bytes(const Model *m) { return ((const Resnet *)m->impl)->ws_bytes; }
+
+/* ---- lifetime ---------------------------------------------------------------- */
+
+static void resnet_free(Model *m)
+{
+    Resnet *r = m->impl;
+    free(r->wmem);
+    free(r->gmem);
+    free(r->x), free(r->c0), free(r->gbig), free(r->p0), free(r->pidx);
+    for (int i = 0; r->blocks && i < r->nblocks; i++) {
+        Block *b = &r->blocks[i];
+        for (int k = 0; k < 3; k++) free(b->c[k]), free(b->bn[k].save_mean), free(b->bn[k].save_invstd);
+        free(b->a[0]), free(b->a[1]), free(b->cd), free(b->out);
+        free(b->down_bn.save_mean), free(b->down_bn.save_invstd);
+    }
+    free(r->blocks);
+    for (int k = 0; k < 3; k++) free(r->g[k]);
+    free(r->bn1.save_mean), free(r->bn1.save_invstd);
+    free(r->col);
+    free(r->hp), free(r->hidx), free(r->hg1), free(r->hg2), free(r->hl2), free(r->hout);
+    free(r->hb1), free(r->hd1), free(r->hl1), free(r->hr), free(r->hb2), free(r->hd2);
+    free(r->hbn1.save_mean), free(r->hbn1.save_invstd), free(r->hbn2.save_mean), free(r->hbn2.save_invstd);
+    free(r);
+}
+
+static const ModelOps resnet_ops = {resnet_forward, resnet_backward, resnet_summary_op, resnet_free};
+
+int resnet_new(Model **out, const ResnetSpec *spec, Err *err)
+{
+    *out = NULL;
+    if (!resnet_arch_known(spec->arch))
+        return err_set(err, ERR_USAGE, "arch: expected resnet18, resnet34 or resnet50, got '%s'",
+                       spec->arch ? spec->arch : "(none)");
+    if (spec->n_in < 1 || spec->n_in > 64)
+        return err_set(err, ERR_USAGE, "%s: n_in must be in 1..64, got %d", spec->arch, spec->n_in);
+    if (spec->n_out < 1)
+        return err_set(err, ERR_USAGE, "%s: n_out must be >= 1, got %d", spec->arch, spec->n_out);
+    if (spec->max_bs < 1 || spec->max_h < 1 || spec->max_w < 1 || spec->max_h > 4096 || spec->max_w > 4096)
+        return err_set(err, ERR_USAGE, "%s: batch %d of %dx%d images: sizes must be in 1..4096",
+                       spec->arch, spec->max_bs, spec->max_h, spec->max_w);
+    if (!(spec->ps >= 0.0f && spec->ps < 1.0f))
+        return err_set(err, ERR_USAGE, "%s: ps must be in [0, 1), got %g", spec->arch, spec->ps);
+    if (spec->has_y_range && !(spec->y_hi > spec->y_lo))
+        return err_set(err, ERR_USAGE, "%s: y_range needs low < high, got (%g, %g)", spec->arch,
+                       spec->y_lo, spec->y_hi);
+    Resnet *r = calloc(1, sizeof *r);
+    if (!r) return err_set(err, ERR_RUNTIME, "%s: out of memory", spec->arch);
+    r->spec = *spec;
+    snprintf(r->arch, sizeof r->arch, "%s", spec->arch);
+    r->spec.arch = r->arch;
+    static const int L18[4] = {2, 2, 2, 2}, L34[4] = {3, 4, 6, 3};
+    const int *L = !strcmp(spec->arch, "resnet18") ? L18 : L34;
+    r->bottleneck = !strcmp(spec->arch, "resnet50");
+    memcpy(r->layers, L, sizeof r->layers);
+    r->nblocks = L[0] + L[1] + L[2] + L[3];
+    r->model.ops = &resnet_ops;
+    r->model.impl = r;
+    r->blocks = calloc((size_t)r->nblocks, sizeof *r->blocks);
+    if (!r->blocks) {
+        resnet_free(&r->model);
+        return err_set(err, ERR_RUNTIME, "%s: out of memory", spec->arch);
+    }
+    build_params(r);
+    /* one allocation for values and one for gradients, each tensor 64-byte aligned */
+    size_t total = 0;
+    for (int i = 0; i < r->np; i++) total += (r->params[i].n + 15) & ~(size_t)15;
+    r->wmem = xalloc(r, total * sizeof(float));
+    r->gmem = xalloc(r, total * sizeof(float));
+    r->ws_bytes = 0;   /* count activations and scratch only */
+    if (!r->wmem || !r->gmem || alloc_workspace(r) != 0) {
+        resnet_free(&r->model);
+        return err_set(err, ERR_RUNTIME, "%s: out of memory for batch %d of %dx%d", spec->arch,
+                       spec->max_bs, spec->max_h, spec->max_w);
+    }
+    size_t off = 0;
+    for (int i = 0; i < r->np; i++) {
+        Param *p = &r->params[i];
+        p->w = r->wmem + off;
+        p->g = p->kind == PARAM_WEIGHT ? r->gmem + off : NULL;
+        off += (p->n + 15) & ~(size_t)15;
+    }
+    init_params(r);
+    r->model.params = r->params;
+    r->model.n_params = r->np;
+    ModelInfo *mi = &r->model.info;
+    snprintf(mi->arch, sizeof mi->arch, "%s", spec->arch);
+    mi->n_in = spec->n_in, mi->n_out = spec->n_out, mi->n_groups = 3, mi->max_bs = spec->max_bs;
+    *out = &r->model;
+    return 0;
+}

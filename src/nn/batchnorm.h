@@ -1,0 +1,58 @@
+/* batchnorm.h — BatchNorm2d (per channel over N·H·W, NHWC) and BatchNorm1d
+ * (per feature over N), both as "rows × channels" with channels contiguous,
+ * optionally fused with the ReLU that follows and the residual add before it.
+ *
+ *   train:  mean_c = Σ_r x[r,c]/R,  var_c = Σ_r (x−mean)²/R   (biased, used to normalise)
+ *           running_mean ← (1−m)·running_mean + m·mean
+ *           running_var  ← (1−m)·running_var  + m·var·R/(R−1)   (unbiased), m = 0.1
+ *   eval:   mean, var = running statistics
+ *   y = γ·(x − mean)·invstd + β, invstd = 1/sqrt(var + eps), eps = 1e-5
+ *   fused:  out = relu(y [+ residual])
+ *
+ * Backward (x̂ = (x−mean)·invstd, g = dL/dy, already masked by the ReLU):
+ *   dβ += Σ_r g,  dγ += Σ_r g·x̂
+ *   train: dx = γ·invstd/R · (R·g − Σ_r g − x̂·Σ_r g·x̂)
+ *   eval:  dx = γ·invstd·g
+ * Reductions are split in a fixed number of row chunks (independent of the
+ * thread count) and combined in order in double: thread-count independent.
+ */
+#ifndef FASTC_NN_BATCHNORM_H
+#define FASTC_NN_BATCHNORM_H
+
+#include <stddef.h>
+
+#define BN_EPS 1e-5f
+#define BN_MOMENTUM 0.1f
+
+typedef struct BnState {
+    /* parameters [c] */
+    const float *gamma, *beta;
+    float *running_mean, *running_var;   /* updated in training */
+    float *num_batches;                  /* [1] num_batches_tracked (may be NULL) */
+    /* saved by forward for backward [c] */
+    float *save_mean, *save_invstd;
+} BnState;
+
+/* out[rows,c] = relu?(bn(in) + residual?).  residual (NULL: none) [rows,c] may
+ * alias out.  train: batch statistics and running-statistics update; else eval. */
+void bn_forward(float *out, const float *in, const float *residual, int relu, int train,
+                BnState *s, size_t rows, int c);
+
+/* Backward of bn_forward.  dout [rows,c] = dL/d(out); out = forward's output,
+ * used for the ReLU mask when relu; with relu and out == NULL the mask is
+ * recomputed from in (so the forward's output need not be kept).  in = forward's input.
+ * din [rows,c] may alias dout (but not dres).  When dres != NULL (fused residual), dres [rows,c]
+ * receives the masked gradient (the residual's gradient): overwritten.
+ * dgamma/dbeta [c] accumulate (NULL: skipped).  train must match the forward. */
+void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
+                 const float *in, const float *out, int relu, int train, const BnState *s,
+                 size_t rows, int c);
+
+/* Plain two-pass reference in double (same contract, for the tests). */
+void bn_forward_ref(float *out, const float *in, const float *residual, int relu, int train,
+                    BnState *s, size_t rows, int c);
+void bn_backward_ref(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
+                     const float *in, const float *out, int relu, int train, const BnState *s,
+                     size_t rows, int c);
+
+#endif

@@ -1,0 +1,59 @@
+/* conv.h — 2-D convolution without bias (resnets), channels-last NHWC float32.
+ *
+ * Shapes: in [n, h, w, c_in], out [n, oh, ow, c_out], weight OHWI
+ * [c_out, kh, kw, c_in] (PyTorch keeps OIHW; the model's Param says LAYOUT_OHWI).
+ * oh = (h + 2·pad − kh)/stride + 1, same for ow.
+ *
+ * Fast path: im2col over a tile of whole images then ONE cblas_sgemm per tile
+ * (M = tile·oh·ow rows, K = kh·kw·c_in, N = c_out).  The tile is chosen from the
+ * dimensions and the column-buffer capacity only (never from the thread count),
+ * so the numbers do not depend on threads.  A 1x1 stride-1 unpadded convolution
+ * is a plain GEMM on the input: no copy.
+ * The reference path (conv2d_forward_ref/backward_ref) is the direct 7-loop
+ * convolution in double, kept to test the fast one against.
+ */
+#ifndef FASTC_NN_CONV_H
+#define FASTC_NN_CONV_H
+
+#include <stddef.h>
+
+typedef struct Conv2dDims {
+    int n, h, w, c_in;       /* input */
+    int c_out, kh, kw, stride, pad;
+    int oh, ow;              /* output (filled by conv2d_dims) */
+} Conv2dDims;
+
+/* Fill d for a square kernel k; computes oh/ow. */
+Conv2dDims conv2d_dims(int n, int h, int w, int c_in, int c_out, int k, int stride, int pad);
+
+/* Whether the convolution is a plain GEMM on the input (1x1, stride 1, no pad). */
+int conv2d_is_pointwise(const Conv2dDims *d);
+
+/* Floats of column buffer the fast path wants for these dims with at most
+ * `cap` floats (0 = no cap); at least one image's columns.  0 for pointwise. */
+size_t conv2d_col_floats(const Conv2dDims *d, size_t cap);
+
+/* out[n,oh,ow,c_out] = conv(in[n,h,w,c_in], w[c_out,kh,kw,c_in]).
+ * col: scratch of col_cap floats (>= conv2d_col_floats(d, col_cap)); may be NULL when pointwise. */
+void conv2d_forward(float *out, const float *in, const float *w, const Conv2dDims *d,
+                    float *col, size_t col_cap);
+
+/* Backward, accumulating the weight gradient:
+ *     dW[c_out, K] += dout^T[c_out, M] · col(in)[M, K]
+ *     dcol[M, K]    = dout[M, c_out] · W[c_out, K]   → din = col2im(dcol)
+ * din [n,h,w,c_in] (NULL: not wanted, e.g. the first layer): overwritten, or
+ * accumulated (+=) when din_accumulate.  dw [c_out,kh,kw,c_in] (NULL: frozen,
+ * the weight GEMM is skipped). */
+void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dout,
+                     const float *in, const float *w, const Conv2dDims *d,
+                     float *col, size_t col_cap);
+
+/* Plain direct convolution (double accumulation), same contract. */
+void conv2d_forward_ref(float *out, const float *in, const float *w, const Conv2dDims *d);
+void conv2d_backward_ref(float *din, int din_accumulate, float *dw, const float *dout,
+                         const float *in, const float *w, const Conv2dDims *d);
+
+/* Multiply-accumulates of one forward per image. */
+double conv2d_macs_per_image(const Conv2dDims *d);
+
+#endif

@@ -1,0 +1,27 @@
+/* dropout.c — inverted dropout keyed by a counter RNG (see dropout.h). */
+#include "nn/dropout.h"
+
+#include "core/rng.h"
+
+int dropout_keep(uint64_t key, uint64_t stream, size_t i, float p)
+{
+    float u = (float)(rng_hash(key, stream, i) >> 40) * 0x1.0p-24f;
+    return u >= p;
+}
+
+void dropout_forward(float *out, const float *in, size_t n, float p, uint64_t key, uint64_t stream)
+{
+    if (p <= 0.0f) {
+        if (out != in)
+            for (size_t i = 0; i < n; i++) out[i] = in[i];
+        return;
+    }
+    float scale = 1.0f / (1.0f - p);
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = dropout_keep(key, stream, i, p) ? in[i] * scale : 0.0f;
+}
+
+void dropout_backward(float *din, const float *dout, size_t n, float p, uint64_t key, uint64_t stream)
+{
+    dropout_forward(din, dout, n, p, key, stream);   /* the same mask and scale */
+}

@@ -304,7 +304,7 @@ static int il_next(Loaders *l, Batch **out, Err *err)
     int status = s->status;
     if (status) *err = s->err;
     pthread_mutex_unlock(&il->mu);
-    if (status) return status;
+    if (status) return -1;
 
     /* drop bad items (skip mode), keeping the order of the others */
     const Dataset *ds = il->ds;

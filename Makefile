@@ -123,7 +123,7 @@ fuzz:
 	build/fuzz/fuzz_config -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
 	  -dict=tests/fuzz/config.dict build/fuzz/corpus tests/fuzz/corpus
 
-# ---- benchmark programs (bench/*.c: one program each, linked against the library) ----
+# ---- bench programs (bench/*.c against the library; bench/*.sh build them) ----
 $(BUILD)/bench/%: bench/%.c $(BUILD)/lib.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(OPT) $< $(BUILD)/lib.a -o $@ $(LIBS_RUN)

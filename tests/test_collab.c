@@ -215,6 +215,42 @@ START_TEST(batchnorm_running_stats_follow_pytorch)
 }
 END_TEST
 
+static int all_grads_zero(const Model *m)
+{
+    for (int i = 0; i < m->n_params; i++)
+        for (size_t k = 0; m->params[i].g && k < m->params[i].n; k++)
+            if (m->params[i].g[k] != 0) return 0;
+    return 1;
+}
+
+START_TEST(sparse_zero_grad_clears_every_gradient)
+{
+    for (int arch = COLLAB_DOT; arch <= COLLAB_NN; arch++) {
+        Model *m = make((CollabArch)arch, 30, 40, 4, 1);
+        int32_t u1[4] = {1, 5, 5, 29}, i1[4] = {39, 2, 7, 7}, u2[4] = {3, 4, 6, 8}, i2[4] = {9, 10, 11, 12};
+        float c[4] = {1, -2, 0.5f, 3};
+        Batch b1 = {.n = 4, .user = u1, .item = i1}, b2 = {.n = 4, .user = u2, .item = i2};
+        const float *out;
+        Err e = {0};
+        /* one backward, then an eval forward on other rows (validation) */
+        ck_assert_int_eq(m->ops->forward(m, &b1, MODE_TRAIN, 0, &out, &e), 0);
+        m->ops->backward(m, c);
+        ck_assert(!all_grads_zero(m));
+        ck_assert_int_eq(m->ops->forward(m, &b2, MODE_EVAL, 0, &out, &e), 0);
+        model_zero_grad(m);
+        ck_assert(all_grads_zero(m));
+        /* two backwards accumulate before one zero_grad */
+        ck_assert_int_eq(m->ops->forward(m, &b1, MODE_TRAIN, 0, &out, &e), 0);
+        m->ops->backward(m, c);
+        ck_assert_int_eq(m->ops->forward(m, &b2, MODE_TRAIN, 0, &out, &e), 0);
+        m->ops->backward(m, c);
+        model_zero_grad(m);
+        ck_assert(all_grads_zero(m));
+        model_free(m);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("collab");
@@ -227,6 +263,7 @@ static Suite *suite(void)
     tcase_add_test(t, embedding_nn_gradients_match_finite_differences);
     tcase_add_test(t, dot_product_bias_forward_is_the_formula);
     tcase_add_test(t, batchnorm_running_stats_follow_pytorch);
+    tcase_add_test(t, sparse_zero_grad_clears_every_gradient);
     suite_add_tcase(s, t);
     return s;
 }

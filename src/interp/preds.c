@@ -106,6 +106,7 @@ int interp_get_preds(Model *m, Loaders *l, int split, LossKind loss, Preds *out,
         out->h = b->h, out->w = b->w;
         k += b->n;
     }
+    if (rc < 0) rc = err->code;   /* loaders_next fails with -1 */
     if (rc) goto fail;
     out->n = k;
     if (out->kind != TARGET_CATEGORY && !out->y) {   /* empty split */

@@ -144,8 +144,8 @@ const SchemaComp schema_comps[] = {
     {"RegressionBlock", SLOT_BLOCK, {{"n_out", {.type = ST_INT, .def = "None", .lo = 1, .hi = 1e6}}},
      "continuous targets"},
     {"CollabBlock", SLOT_BLOCK,
-     {{"user", S_STR("'user'")}, {"item", S_STR("'item'")}, {"rating", S_STR("'rating'")}},
-     "collaborative filtering: column names of user, item and rating"},
+     {{"user", S_TYPE(ST_STR, "None")}, {"item", S_TYPE(ST_STR, "None")}, {"rating", S_TYPE(ST_STR, "None")}},
+     "collaborative filtering: column names of user, item and rating (None: columns 0, 1, 2)"},
 
     /* get_items */
     {"get_image_files", SLOT_ITEMS, {{"folders", S_TYPE(ST_NAMES, "None")}, {"recurse", S_BOOL("True")}},

@@ -15,11 +15,11 @@
 CC       ?= cc
 BUILD    ?= build/release
 SAN_BUILD = build/san
-PKGS_RUN  = openblas libpng libjpeg inih
+PKGS_RUN  = openblas libpng libjpeg inih zlib
 PKGS_TEST = check
 
 # Debian packages: the build needs these; `make deps` installs what is missing.
-DEB_BUILD = gcc make pkg-config libc6-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libinih-dev check
+DEB_BUILD = gcc make pkg-config libc6-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libinih-dev zlib1g-dev check
 DEB_DATA  = dataset-fashion-mnist
 DEB_FUZZ  = clang libclang-rt-14-dev
 DEB_BENCH = python3-torch python3-torchvision python3-pil

@@ -251,6 +251,26 @@ START_TEST(schema_defaults_pass_their_checks)
 }
 END_TEST
 
+START_TEST(value_parse_key_resolves_like_load)
+{
+    Err err = {0};
+    CfgValue *v = cfg_value_parse_key("data", "item_tfms", "Resize(128, 'squish')", "meta", 0, &err);
+    ck_assert_msg(v, "%s", err.msg);
+    ck_assert_int_eq(cfg_list_len(v), 1);
+    const CfgValue *r = cfg_list_at(v, 0);
+    ck_assert_double_eq(cfg_arg_num(r, "size"), 128);
+    ck_assert_str_eq(cfg_arg_str(r, "method"), "squish");
+    ck_assert_str_eq(cfg_arg_str(r, "pad_mode"), "reflection");
+    cfg_value_free(v);
+    ck_assert_ptr_null(cfg_value_parse_key("data", "item_tfms", "Resise(1)", "meta", 2, &err));
+    ck_assert_str_eq(err.msg, "meta:2: [data] item_tfms: found unknown Resise, expected one of Resize, "
+                              "RandomResizedCrop (did you mean Resize?)");
+    v = cfg_value_parse_key("data", "val_bs", "None", "meta", 0, &err);
+    ck_assert(v && v->kind == CV_NONE);
+    cfg_value_free(v);
+}
+END_TEST
+
 /* ---- loading ------------------------------------------------------------------- */
 
 START_TEST(load_resolves_components_by_name_with_defaults)
@@ -681,6 +701,7 @@ static Suite *suite(void)
     tcase_add_test(v, value_syntax_errors_name_the_column);
     tcase_add_test(v, value_format_round_trips);
     tcase_add_test(v, schema_defaults_pass_their_checks);
+    tcase_add_test(v, value_parse_key_resolves_like_load);
     suite_add_tcase(s, v);
     TCase *l = tcase_create("load");
     tcase_add_checked_fixture(l, setup, teardown);

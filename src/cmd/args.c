@@ -36,8 +36,8 @@ static const CmdInfo commands[] = {
     {"interpret", cmd_interpret,
      F_SET | F_CHECKPOINT | F_MOST_CONFUSED | F_MIN | F_CONFUSION | F_TOP_LOSSES | F_THRESHOLDS | F_SIMILAR,
      POS_CONFIG,
-     "CONFIG [--checkpoint FILE] [--most-confused [--min N]] [--confusion] [--top-losses K]\n"
-     "                       [--thresholds] [--similar ITEM]",
+     "CONFIG [--checkpoint FILE] [--most-confused [--min N]] [--confusion]\n"
+     "                   [--top-losses K] [--thresholds] [--similar ITEM]",
      "Interpret a trained model on the validation set: confusion matrix, most confused pairs,\n"
      "top losses, per-label thresholds (multi-label), similar items (collab)."},
     {"predict", cmd_predict, F_SET | F_MODEL | F_ALL | F_UNKNOWN, POS_PREDICT,

@@ -455,6 +455,29 @@ static int apply_set(Loader *L, const char *arg)
     return 0;
 }
 
+CfgValue *cfg_value_parse_key(const char *section, const char *name, const char *text, const char *file, int line,
+                              Err *err)
+{
+    int k = key_index(section, name);
+    FASTC_ASSERT(k >= 0);
+    const SchemaKey *key = &schema_keys[k];
+    char where[WHERE_CAP];
+    snprintf(where, sizeof where, "%s:%d: [%s] %s", file ? file : "<value>", line, section, name);
+    while (*text == ' ' || *text == '\t') text++;
+    CfgValue *v;
+    if (key->spec.type == ST_PATH && *text && !is_quoted(text)) {
+        v = cv_new(CV_STR, line);
+        if (v && !(v->str = strdup(text))) cfg_value_free(v), v = NULL;
+        if (!v) err_set(err, ERR_RUNTIME, "%s: out of memory", where);
+    } else {
+        v = cv_parse(text, where, line, err);
+    }
+    CfgValue *r = v ? check_value(v, &key->spec, err, where) : NULL;
+    cfg_value_free(v);
+    if (!r) cv_one_line(err);
+    return r;
+}
+
 /* ---- cross-key checks (light: the modules check deeper) --------------------------- */
 
 static Entry *entry(Config *cfg, const char *section, const char *name)
@@ -664,6 +687,7 @@ Config *config_load(const char *path, const char *const *sets, int n_sets, Err *
     free(buf);
     return cfg;
 fail:
+    cv_one_line(err);
     free(L.line_off);
     free(buf);
     config_free(cfg);

@@ -485,6 +485,12 @@ START_TEST(continuation_lines_crlf_and_bom)
     ck_assert_str_eq(cfg_get(cfg, "data", "get_y")->str, "parent_label");
     ck_assert_int_eq(cfg_int(cfg, "data", "bs"), 9);
     config_free(cfg);
+    /* ' ;' inside quotes is text, outside it starts a comment */
+    cfg = load_text("c.ini", replace("get_y", "get_y = RegexLabeller(pat='a ;b\\' ;c') ; comment 'x"), NULL, 0, &err,
+                    path, sizeof path);
+    ck_assert_msg(cfg, "%s", err.msg);
+    ck_assert_str_eq(cfg_arg_str(cfg_get(cfg, "data", "get_y"), "pat"), "a ;b' ;c");
+    config_free(cfg);
 }
 END_TEST
 

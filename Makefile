@@ -123,6 +123,11 @@ fuzz:
 	build/fuzz/fuzz_config -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
 	  -dict=tests/fuzz/config.dict build/fuzz/corpus tests/fuzz/corpus
 
+# ---- bench programs (bench/*.c against the library; bench/*.sh build them) ----
+$(BUILD)/bench/%: bench/%.c $(BUILD)/lib.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(OPT) $< $(BUILD)/lib.a -o $@ $(LIBS_RUN)
+
 # ---- long runs ----------------------------------------------------------------
 bench: deps
 	@./tools/deps.sh $(DEB_BENCH) $(DEB_DATA)

@@ -198,7 +198,8 @@ START_TEST(value_format_round_trips)
 {
     const char *in[] = {"64", "0.2", "1e-05", "'a\\tb'", "r'^(.+)_\\d+$'", "\"it's\"", "(0, 5.5)", "(1,)",
                         "[]", "slice(1e-06, 0.0001)", "slice(0.003)", "f(1, k=(2, 3), s='x')", "a, b, c",
-                        "True", "None", "Normalize.from_stats(imagenet_stats)", "[1, [2, 3]]", "0.1"};
+                        "True", "None", "Normalize.from_stats(imagenet_stats)", "[1, [2, 3]]", "0.1",
+                        "[learner] ," /* found by the fuzzer */};
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
         char a[512], b[512];
         CfgValue *v = parse_ok(in[i]);

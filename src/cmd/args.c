@@ -269,6 +269,8 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
         break;
     case POS_PREDICT: {
         int k = 0;
+        if (a->model_path && n_pos > 0 && strlen(pos[0]) > 4 && !strcmp(pos[0] + strlen(pos[0]) - 4, ".ini"))
+            return err_set(err, ERR_USAGE, "fastc predict: found both %s and --model, expected one of them", pos[0]);
         if (!a->model_path) {
             if (n_pos < 1)
                 return err_set(err, ERR_USAGE, "fastc predict: found no arguments, expected CONFIG (or --model "

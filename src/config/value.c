@@ -670,6 +670,8 @@ static void format_value(Out *o, const CfgValue *v, int top)
             format_value(o, v->items[i], 0);
         }
         if (!top || v->n == 0) out_s(o, "]");
+        /* a lone list item keeps a trailing comma, or "[a]," would read back as "[a]" */
+        if (top && v->n == 1 && v->items[0]->kind == CV_LIST) out_s(o, ",");
         break;
     case CV_SLICE:
         out_s(o, "slice(");

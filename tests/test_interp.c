@@ -11,31 +11,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Per-item losses through the loss API with the task's activation. */
+static void fill(Preds *p, TargetKind kind, LossKind lk, float *raw, int32_t *yi, float *y, int n, int c,
+                 float *probs, float *loss)
+{
+    *p = (Preds){.kind = kind, .loss_kind = lk, .n = n, .n_out = c, .n_y = c, .raw = raw, .probs = probs,
+                 .yi = yi, .y = y, .loss = loss};
+    interp_fill_probs_losses(p);
+}
+
 START_TEST(losses_match_pytorch)
 {
     /* torch.nn.functional.cross_entropy([[1,2,3],[.5,-1,.5]], [0,2], reduction='none') */
-    const float logits[] = {1, 2, 3, 0.5f, -1, 0.5f};
-    const int32_t y[] = {0, 2};
-    float loss[2];
-    interp_ce_losses(loss, logits, y, 2, 3);
+    float logits[] = {1, 2, 3, 0.5f, -1, 0.5f}, probs[6], loss[2];
+    int32_t y[] = {0, 2};
+    Preds p;
+    fill(&p, TARGET_CATEGORY, LOSS_CROSS_ENTROPY, logits, y, NULL, 2, 3, probs, loss);
     ck_assert_double_eq_tol(loss[0], 2.4076058864593506, 1e-6);
     ck_assert_double_eq_tol(loss[1], 0.798916220664978, 1e-6);
     /* A label outside the vocab has no loss. */
-    const int32_t bad[] = {-1, 3};
-    interp_ce_losses(loss, logits, bad, 2, 3);
+    int32_t bad[] = {-1, 3};
+    fill(&p, TARGET_CATEGORY, LOSS_CROSS_ENTROPY, logits, bad, NULL, 2, 3, probs, loss);
     ck_assert(isnan(loss[0]) && isnan(loss[1]));
     /* binary_cross_entropy_with_logits([[2,-1,0]], [[1,0,1]], reduction='none').mean(1) */
-    const float bl[] = {2, -1, 0}, bt[] = {1, 0, 1};
-    interp_bce_losses(loss, bl, bt, 1, 3);
+    float bl[] = {2, -1, 0}, bt[] = {1, 0, 1};
+    fill(&p, TARGET_MULTI, LOSS_BCE_LOGITS, bl, NULL, bt, 1, 3, probs, loss);
     ck_assert_double_eq_tol(loss[0], 0.3777789771556854, 1e-6);
+    ck_assert_double_eq_tol(probs[0], 0.8807970779778823, 1e-6);
     /* Large logits stay finite. */
-    const float big[] = {200, -200}, bt2[] = {0, 1};
-    interp_bce_losses(loss, big, bt2, 1, 2);
+    float big[] = {200, -200}, bt2[] = {0, 1};
+    fill(&p, TARGET_MULTI, LOSS_BCE_LOGITS, big, NULL, bt2, 1, 2, probs, loss);
     ck_assert_double_eq_tol(loss[0], 200.0, 1e-3);
-    const float p[] = {1, 2, 3, 4}, t[] = {1, 0, 3, 6};
-    interp_mse_losses(loss, p, t, 2, 2);
+    float pr[] = {1, 2, 3, 4}, t[] = {1, 0, 3, 6};
+    fill(&p, TARGET_POINTS, LOSS_MSE, pr, NULL, t, 2, 2, probs, loss);
     ck_assert_double_eq_tol(loss[0], 2.0, 1e-7);
     ck_assert_double_eq_tol(loss[1], 2.0, 1e-7);
+    ck_assert_double_eq(probs[3], 4.0f);
 }
 END_TEST
 
@@ -263,7 +274,7 @@ START_TEST(get_preds_collects_the_split_in_order)
     Model m = {.ops = &fm_ops, .info = {.n_out = 4}};
     Preds p;
     Err err = {0};
-    ck_assert_int_eq(interp_get_preds(&m, &l, SPLIT_VALID, &p, &err), 0);
+    ck_assert_int_eq(interp_get_preds(&m, &l, SPLIT_VALID, LOSS_CROSS_ENTROPY, &p, &err), 0);
     ck_assert_int_eq(p.n, 7);
     for (int i = 0; i < 7; i++) {
         ck_assert_int_eq(p.index[i], i);
@@ -275,7 +286,7 @@ START_TEST(get_preds_collects_the_split_in_order)
         }
         ck_assert_double_eq_tol(s, 1.0, 1e-6);
         float want;
-        interp_ce_losses(&want, p.raw + i * 4, p.yi + i, 1, 4);
+        loss_cross_entropy(NULL, &want, p.raw + i * 4, p.yi + i, 1, 4);
         ck_assert_double_eq_tol(p.loss[i], want, 1e-7);
     }
     interp_preds_free(&p);
@@ -340,7 +351,7 @@ START_TEST(top_losses_csv_category_and_multi)
     /* multi-label: 1 image, labels cat dog; logit 2 -> .8808 (predicted), -1 -> .2689 */
     float mraw[] = {2, -1}, mprobs[2], my[] = {0, 1}, mloss[1];
     int32_t midx[] = {0};
-    Preds m = {.kind = TARGET_MULTI, .n = 1, .n_out = 2, .n_y = 2, .raw = mraw, .probs = mprobs,
+    Preds m = {.kind = TARGET_MULTI, .loss_kind = LOSS_BCE_LOGITS, .n = 1, .n_out = 2, .n_y = 2, .raw = mraw, .probs = mprobs,
                .y = my, .loss = mloss, .index = midx};
     interp_fill_probs_losses(&m);
     CAPTURE(s, interp_csv_top_losses(f, &m, midx, 1, paths, vocab, 0.5));
@@ -423,7 +434,7 @@ START_TEST(report_multi_writes_thresholds_and_per_class)
     float raw[8], loss[4];
     for (int k = 0; k < 8; k++) raw[k] = logf(probs[k] / (1 - probs[k]));
     int32_t index[4] = {0, 1, 2, 3};
-    Preds p = {.kind = TARGET_MULTI, .n = 4, .n_out = 2, .n_y = 2, .raw = raw, .probs = probs,
+    Preds p = {.kind = TARGET_MULTI, .loss_kind = LOSS_BCE_LOGITS, .n = 4, .n_out = 2, .n_y = 2, .raw = raw, .probs = probs,
                .y = y, .loss = loss, .index = index};
     interp_fill_probs_losses(&p);
     char dir[256];

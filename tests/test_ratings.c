@@ -1,6 +1,7 @@
 /* test_ratings.c — src/data/ratings: reading ratings files, Categorify vocab,
  * titles, the random split and the ratings loaders. */
 #include "check_main.h"
+#include "config/config.h"
 #include "data/ratings.h"
 #include "testutil.h"
 
@@ -247,6 +248,42 @@ START_TEST(loaders_shuffle_train_per_epoch_drop_last_and_keep_valid_in_order)
 }
 END_TEST
 
+START_TEST(loaders_from_a_collab_config)
+{
+    char p[1024], c[1024];
+    write_text("u.data", "1\t10\t3\t0\n2\t10\t4\t0\n3\t11\t5\t0\n1\t11\t2\t0\n2\t12\t1\t0\n", p);
+    write_text("u.item", "10|Ten (1990)|x\n11|Eleven (1991)|x\n12|Twelve (1992)|x\n", p);
+    write_text("c.ini",
+               "[data]\ncsv = u.data\ncsv_sep = '\\t'\ncsv_names = user, item, rating, timestamp\n"
+               "item_names = u.item\nblocks = CollabBlock(user='user', item='item', rating='rating')\n"
+               "splitter = RandomSplitter(valid_pct=0.4, seed=3)\nbs = 2\n"
+               "[model]\narch = DotProductBias(n_factors=4, y_range=(0, 5.5))\n"
+               "[train]\nschedule = fit_one_cycle(1, 5e-3)\n", c);
+    Err e = {0};
+    Config *cfg = config_load(c, NULL, 0, &e);
+    ck_assert_msg(cfg != NULL, "%s", e.msg);
+    Ctx ctx = {.threads = 1, .seed = 42};
+    Loaders *l;
+    RatingsData *d;
+    ck_assert_msg(ratings_loaders_new(&l, cfg, &ctx, &d, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(d->n, 5);
+    ck_assert_int_eq(d->n_valid, 2);
+    ck_assert_int_eq(l->bs, 2);
+    ck_assert_int_eq(d->n_users, 4);
+    ck_assert_str_eq(ratings_item_label(d, 2), "Eleven (1991)");
+    ck_assert_int_eq(loaders_n_batches(l, SPLIT_TRAIN), 1);
+    loaders_free(l);
+    config_free(cfg);
+    /* a column that is not there: a usage error naming it */
+    const char *set = "data.blocks=CollabBlock(user='uid')";
+    cfg = config_load(c, &set, 1, &e);
+    ck_assert_msg(cfg != NULL, "%s", e.msg);
+    ck_assert_int_eq(ratings_loaders_new(&l, cfg, &ctx, &d, &e), ERR_USAGE);
+    ck_assert_msg(strstr(e.msg, "'uid'"), "%s", e.msg);
+    config_free(cfg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ratings");
@@ -260,6 +297,7 @@ static Suite *suite(void)
     tcase_add_test(t, titles_from_latin1_pipe_file);
     tcase_add_test(t, random_split_is_seeded_disjoint_and_vocab_covers_validation_only_items);
     tcase_add_test(t, loaders_shuffle_train_per_epoch_drop_last_and_keep_valid_in_order);
+    tcase_add_test(t, loaders_from_a_collab_config);
     suite_add_tcase(s, t);
     return s;
 }

@@ -8,6 +8,8 @@
 #include "core/ctx.h"
 #include "core/err.h"
 
+#include <stdio.h>
+
 typedef struct CmdArgs {
     const char *command;       /* "train", "lr_find", ... */
     const char *config_path;   /* CONFIG, or NULL (predict --model) */
@@ -30,6 +32,22 @@ typedef struct CmdArgs {
     const char *out;           /* show_batch --out FILE */
     Ctx ctx;                   /* --threads, --quiet, --json, seed once the config is read */
 } CmdArgs;
+
+/* What main() should do after cmd_parse(). */
+enum { CMD_RUN, CMD_HELP, CMD_VERSION };
+
+/* Parse argv into a (argv[0] is the program).  Returns 0 and sets *action; on a
+ * usage error returns ERR_USAGE with a one-line message naming the flag or
+ * argument.  For CMD_HELP, a->command is the topic (NULL = overview, a command
+ * name, or "config").  a->ctx.threads is 0 unless --threads was given.
+ * cmd_args_free releases what cmd_parse allocated. */
+int  cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err);
+void cmd_args_free(CmdArgs *a);
+/* --help text: the overview (NULL), one command, or "config" (every key). */
+void cmd_print_help(const char *topic, FILE *out);
+/* The function behind a command name (NULL if unknown). */
+typedef int (*CmdFn)(const CmdArgs *a, Err *err);
+CmdFn cmd_lookup(const char *command);
 
 int cmd_train(const CmdArgs *a, Err *err);
 int cmd_lr_find(const CmdArgs *a, Err *err);

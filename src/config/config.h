@@ -15,6 +15,28 @@
  * the file did not give one; optional keys with no default are NULL), and
  * every call's arguments are resolved by name: positional arguments are named,
  * missing ones filled with their defaults, so consumers ask by name only.
+ *
+ * Resolved representation (what consumers see):
+ *  - A component is always a CV_CALL, also when written bare: `resnet18`,
+ *    `error_rate`, `parent_label`, `freeze` are CV_CALL with str = the name and
+ *    every argument of the schema present and named (n = schema arg count, 0 for
+ *    argument-less ones).  Bare is allowed when every argument has a default.
+ *  - Keys that take components (blocks, item_tfms, batch_tfms, metrics, cbs,
+ *    schedule, suggest_funcs) are a CV_LIST of CV_CALLs, even with one item;
+ *    single-component keys (get_items, get_x, get_y, splitter, arch, loss_func,
+ *    opt_func) are one CV_CALL.  Iterate with cfg_list_len / cfg_list_at.
+ *  - None, explicit or by default, reads as NULL from cfg_get and cfg_arg.
+ *  - Strings and names are CV_STR (a bare name given where a string is expected
+ *    becomes its text); choices are CV_STR with the schema's spelling
+ *    (method=ResizeMethod.Squish and 'squish' both give "squish").
+ *  - Sizes are a CV_NUM or a CV_TUPLE (h, w); learning rates a CV_NUM or a
+ *    CV_SLICE; name lists (csv_names, vocab, folders) a CV_LIST of CV_STR.
+ *  - Normalize.from_stats(imagenet_stats) is resolved to mean=(...), std=(...)
+ *    tuples (mnist_stats gives one channel).
+ *  - [output] dir defaults to <current folder>/runs/<config stem> (absolute).
+ *  - data.csv and data.item_names are relative to data.path when it is set
+ *    (fastai reads path/'train.csv'), else to the config's folder; cfg_path
+ *    does this.
  */
 #ifndef FASTC_CONFIG_H
 #define FASTC_CONFIG_H
@@ -22,6 +44,7 @@
 #include "core/err.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 typedef enum CfgKind {
     CV_NUM,    /* number: num */
@@ -78,12 +101,20 @@ int         cfg_is_set(const Config *cfg, const char *section, const char *key);
 const CfgValue *cfg_arg(const CfgValue *call, const char *name);
 double      cfg_arg_num(const CfgValue *call, const char *name);
 const char *cfg_arg_str(const CfgValue *call, const char *name);
-/* The items of a list value; a single (non-list) value is a list of one. */
+/* The items of a list or tuple value; any other value is a list of one; NULL
+ * (unset) is an empty list. */
 int         cfg_list_len(const CfgValue *v);
 const CfgValue *cfg_list_at(const CfgValue *v, int i);
 
-/* Write the resolved config (every key, defaults included) as INI text. */
+/* Write the resolved config (every key, defaults included) as INI text, paths
+ * made absolute so it loads from anywhere; atomically (temp file + rename). */
 int config_write(const Config *cfg, const char *path, Err *err);
+/* The same text to a stream (fastc validate), and as one JSON object
+ * {"section": {"key": "value as text" or null}}.  0 or -1 on a write error. */
+int config_print(const Config *cfg, FILE *out);
+int config_print_json(const Config *cfg, FILE *out);
+/* The table of every section, key and component (fastc --help config). */
+void config_print_help(FILE *out);
 /* Format one value back into fastai syntax. */
 void cfg_value_format(const CfgValue *v, char *buf, size_t cap);
 
@@ -91,5 +122,11 @@ void cfg_value_format(const CfgValue *v, char *buf, size_t cap);
  * sets err on a syntax error. */
 CfgValue *cfg_value_parse(const char *text, const char *file, int line, Err *err);
 void      cfg_value_free(CfgValue *v);
+/* Parse text as the value of section.key and resolve it exactly as
+ * config_load() does (components checked, arguments named, defaults filled):
+ * for values kept elsewhere, e.g. item_tfms saved in a model's metadata.
+ * None gives a CV_NONE value; NULL means an error (err set, ERR_USAGE). */
+CfgValue *cfg_value_parse_key(const char *section, const char *key, const char *text, const char *file, int line,
+                              Err *err);
 
 #endif

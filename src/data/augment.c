@@ -8,6 +8,9 @@
 
 #include <math.h>
 #include <stdint.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +24,7 @@ void batch_tfm_init(BatchTfm *t)
 void aug_scratch_free(AugScratch *s)
 {
     if (!s) return;
-    free(s->src), free(s->area);
+    free(s->src), free(s->area), free(s->coord);
     memset(s, 0, sizeof *s);
 }
 
@@ -236,17 +239,16 @@ static void map_point(const double A[6], const double H[9], int warp, double u, 
 
 /* ---- fast logit-space lighting -------------------------------------------- */
 
+/* bit casts through a union (defined in C; vectorises, unlike memcpy) */
 static inline float bits_f(uint32_t u)
 {
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
+    union { uint32_t u; float f; } v = {.u = u};
+    return v.f;
 }
 static inline uint32_t f_bits(float f)
 {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
+    union { float f; uint32_t u; } v = {.f = f};
+    return v.u;
 }
 
 /* log2(x) for normal positive x, |error| < 1e-6 */
@@ -255,12 +257,11 @@ static inline float fast_log2(float x)
     uint32_t b = f_bits(x);
     int e = (int)((b >> 23) & 255) - 127;
     float m = bits_f((b & 0x7fffff) | 0x3f800000);       /* [1, 2) */
-    int big = m > 1.41421356f;
-    m = big ? m * 0.5f : m;
-    e += big;
+    float big = m > 1.41421356f ? 1.0f : 0.0f;
+    m = m * (1.0f - 0.5f * big);
     float t = (m - 1) / (m + 1), t2 = t * t;               /* |t| < 0.172 */
     float p = t * (2.0f + t2 * (0.6666667f + t2 * (0.4f + t2 * (0.2857143f + t2 * 0.2222222f))));
-    return (float)e + p * 1.44269504f;
+    return (float)e + big + p * 1.44269504f;
 }
 
 /* 2^x, relative error < 2e-7 */
@@ -273,22 +274,59 @@ static inline float fast_exp2(float x)
     return p * bits_f((uint32_t)((int)fl + 127) << 23);
 }
 
-/* x ← sigmoid(c·(logit(x) + logit(b))) = 1 / (1 + K·((1-x)/x)^c), K = e^{-c·logit(b)} */
-static void lighting(float *x, size_t n, double b, double c)
+/* x ← sigmoid(c·(logit(x) + logit(b))) = 1 / (1 + K·((1-x)/x)^c), K = e^{-c·logit(b)};
+ * x is clamped to [1e-7, 1-1e-7] first, as fastai's logit does. */
+static void lighting(float *restrict x, size_t n, double b, double c)
 {
-    float K = (float)exp(-c * log(b / (1 - b))), cf = (float)c;
+    const float K = (float)exp(-c * log(b / (1 - b))), cf = (float)c;
     const float lo = 1e-7f, hi = 1 - 1e-7f;
     if (cf == 1.0f) {
+#pragma omp simd
         for (size_t i = 0; i < n; i++) {
             float v = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
             x[i] = v / (v + K * (1 - v));
         }
         return;
     }
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+#ifdef __AVX2__
+    /* the same polynomials, 8 lanes at a time (GCC does not vectorise the bit casts) */
+    const __m256 one = _mm256_set1_ps(1.0f), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    const __m256 vK = _mm256_set1_ps(K), vc = _mm256_set1_ps(cf);
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(x + i), vlo), vhi);
+        __m256 r = _mm256_div_ps(_mm256_sub_ps(one, v), v);
+        /* log2(r) */
+        __m256i b = _mm256_castps_si256(r);
+        __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(127)));
+        __m256 m = _mm256_castsi256_ps(
+            _mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x7fffff)), _mm256_set1_epi32(0x3f800000)));
+        __m256 big = _mm256_and_ps(_mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ), one);
+        m = _mm256_mul_ps(m, _mm256_sub_ps(one, _mm256_mul_ps(_mm256_set1_ps(0.5f), big)));
+        __m256 t = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one)), t2 = _mm256_mul_ps(t, t);
+        __m256 p = _mm256_fmadd_ps(t2, _mm256_set1_ps(0.2222222f), _mm256_set1_ps(0.2857143f));
+        p = _mm256_fmadd_ps(t2, p, _mm256_set1_ps(0.4f));
+        p = _mm256_fmadd_ps(t2, p, _mm256_set1_ps(0.6666667f));
+        p = _mm256_fmadd_ps(t2, p, _mm256_set1_ps(2.0f));
+        __m256 lg = _mm256_fmadd_ps(_mm256_mul_ps(t, p), _mm256_set1_ps(1.44269504f), _mm256_add_ps(e, big));
+        /* 2^(c·log2 r) */
+        __m256 y = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(vc, lg), _mm256_set1_ps(-126.f)), _mm256_set1_ps(126.f));
+        __m256 fl = _mm256_floor_ps(y), f = _mm256_sub_ps(y, fl);
+        __m256 q = _mm256_fmadd_ps(f, _mm256_set1_ps(0.00015404f), _mm256_set1_ps(0.00133336f));
+        q = _mm256_fmadd_ps(f, q, _mm256_set1_ps(0.00961813f));
+        q = _mm256_fmadd_ps(f, q, _mm256_set1_ps(0.05550411f));
+        q = _mm256_fmadd_ps(f, q, _mm256_set1_ps(0.24022651f));
+        q = _mm256_fmadd_ps(f, q, _mm256_set1_ps(0.69314718f));
+        q = _mm256_fmadd_ps(f, q, one);
+        __m256 scale = _mm256_castsi256_ps(
+            _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fl), _mm256_set1_epi32(127)), 23));
+        __m256 pw = _mm256_mul_ps(q, scale);
+        _mm256_storeu_ps(x + i, _mm256_div_ps(one, _mm256_fmadd_ps(vK, pw, one)));
+    }
+#endif
+    for (; i < n; i++) {
         float v = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
-        float r = (1 - v) / v;
-        x[i] = 1.0f / (1.0f + K * fast_exp2(cf * fast_log2(r)));
+        x[i] = 1.0f / (1.0f + K * fast_exp2(cf * fast_log2((1 - v) / v)));
     }
 }
 
@@ -328,13 +366,30 @@ static void area_down(float *dst, int dw, int dh, const float *src, int sw, int 
 /* torch grid_sampler's reflect_coordinates(in, 0, 2(size-1)) then clip (align_corners=True) */
 static inline float reflect_clip(float v, int size)
 {
-    if (size <= 1) return 0;
     float span = (float)(size - 1);
+    if (v >= 0 && v <= span) return v;
+    if (size <= 1) return 0;
     v = fabsf(v);
     float extra = fmodf(v, span);
     int flips = (int)floorf(v / span);
     v = (flips & 1) ? span - extra : extra;
     return v < 0 ? 0 : v > span ? span : v;
+}
+
+/* bilinear with zero padding (torch's within_bounds test per corner) */
+static void sample_zeros(float *op, const uint8_t *px, const float *fsrc, int sw, int sh, int c, float ix, float iy,
+                         float scale)
+{
+    int x0 = (int)floorf(ix), y0 = (int)floorf(iy), x1 = x0 + 1, y1 = y0 + 1;
+    float fx = ix - x0, fy = iy - y0;
+    float wt[4] = {(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
+    int xs[4] = {x0, x1, x0, x1}, ys[4] = {y0, y0, y1, y1};
+    for (int k = 0; k < c; k++) op[k] = 0;
+    for (int j = 0; j < 4; j++) {
+        if (xs[j] < 0 || ys[j] < 0 || xs[j] >= sw || ys[j] >= sh) continue;
+        size_t i = ((size_t)ys[j] * sw + xs[j]) * c;
+        for (int k = 0; k < c; k++) op[k] += wt[j] * (fsrc ? fsrc[i + k] : px[i + k] * scale);
+    }
 }
 
 void batch_tfm_out_size(const BatchTfm *t, int in_w, int in_h, int *out_w, int *out_h)
@@ -359,10 +414,8 @@ void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int t
     if (identity) {
         for (size_t i = 0; i < n_out; i++) out[i] = in->px[i] * inv255;
     } else {
-        if (grow((void **)&s->src, &s->cap_src, sizeof(float) * (size_t)w * h * c)) abort();
-        for (size_t i = 0; i < (size_t)w * h * c; i++) s->src[i] = in->px[i] * inv255;
-        const float *src = s->src;
         int sw = w, sh = h;
+        const float *fsrc = NULL;   /* float source after an area step, else the uint8 item */
         /* fastai's _grid_sample: when shrinking by more than 2x (and zooming in
          * less than that), average the image down first.  fastai's d reads
          * min(in_h/out_w, in_w/2)/2 (coords.shape[-1] is 2); kept as is. */
@@ -377,55 +430,84 @@ void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int t
         if (dd > 1 && dd > z) {
             int aw = (int)floor(w * (1 / dd)), ah = (int)floor(h * (1 / dd));
             if (aw >= 1 && ah >= 1) {
-                if (grow((void **)&s->area, &s->cap_area, sizeof(float) * ((size_t)aw * ah * c + (size_t)w * c)))
+                if (grow((void **)&s->src, &s->cap_src, sizeof(float) * (size_t)w * h * c) ||
+                    grow((void **)&s->area, &s->cap_area, sizeof(float) * ((size_t)aw * ah * c + (size_t)w * c)))
                     abort();
-                area_down(s->area, aw, ah, src, w, h, c, s->area + (size_t)aw * ah * c);
-                src = s->area, sw = aw, sh = ah;
+                for (size_t i = 0; i < (size_t)w * h * c; i++) s->src[i] = in->px[i] * inv255;
+                area_down(s->area, aw, ah, s->src, w, h, c, s->area + (size_t)aw * ah * c);
+                fsrc = s->area, sw = aw, sh = ah;
             }
         }
-        float a0 = (float)A[0], a1 = (float)A[1], a2 = (float)A[2], a3 = (float)A[3], a4 = (float)A[4],
-              a5 = (float)A[5];
-        float hx = 0.5f * (float)(sw - 1), hy = 0.5f * (float)(sh - 1);
+        if (grow((void **)&s->coord, &s->cap_coord, sizeof(float) * 2 * (size_t)out_w)) abort();
+        float *cx = s->coord, *cy = s->coord + out_w;
+        const float a0 = (float)A[0], a1 = (float)A[1], a2 = (float)A[2], a3 = (float)A[3], a4 = (float)A[4],
+                    a5 = (float)A[5];
+        const float h0 = (float)H[0], h1 = (float)H[1], h2 = (float)H[2], h3 = (float)H[3], h4 = (float)H[4],
+                    h5 = (float)H[5], h6 = (float)H[6], h7 = (float)H[7];
+        const float hx = 0.5f * (float)(sw - 1), hy = 0.5f * (float)(sh - 1);
+        const float du = out_w > 1 ? 2.0f / (float)(out_w - 1) : 0.0f;
+        const float spanx = (float)(sw - 1), spany = (float)(sh - 1);
+        const float scale = fsrc ? 1.0f : inv255;
+        const uint8_t *px = in->px;
         for (int oy = 0; oy < out_h; oy++) {
             float v = out_h > 1 ? -1.0f + 2.0f * (float)oy / (float)(out_h - 1) : 0.0f;
+            /* pass 1: the row's sampling coordinates in source pixels (vectorises) */
+            if (warp) {
+                for (int ox = 0; ox < out_w; ox++) {
+                    float u = out_w > 1 ? -1.0f + du * (float)ox : 0.0f;
+                    float xa = a0 * u + a1 * v + a2, ya = a3 * u + a4 * v + a5;
+                    float den = h6 * xa + h7 * ya + 1.0f;
+                    den = den != 0 ? den : 1.0f;
+                    float xw = (h0 * xa + h1 * ya + h2) / den, yw = (h3 * xa + h4 * ya + h5) / den;
+                    cx[ox] = (xw + 1) * hx, cy[ox] = (yw + 1) * hy;
+                }
+            } else {
+                for (int ox = 0; ox < out_w; ox++) {
+                    float u = out_w > 1 ? -1.0f + du * (float)ox : 0.0f;
+                    cx[ox] = (a0 * u + a1 * v + a2 + 1) * hx, cy[ox] = (a3 * u + a4 * v + a5 + 1) * hy;
+                }
+            }
+            /* pass 2: padding and the bilinear blend */
             float *o = out + (size_t)oy * out_w * c;
             for (int ox = 0; ox < out_w; ox++) {
-                float u = out_w > 1 ? -1.0f + 2.0f * (float)ox / (float)(out_w - 1) : 0.0f;
-                float xa = a0 * u + a1 * v + a2, ya = a3 * u + a4 * v + a5;
-                if (warp) {
-                    float den = (float)H[6] * xa + (float)H[7] * ya + 1.0f;
-                    if (den != 0) {
-                        float xw = ((float)H[0] * xa + (float)H[1] * ya + (float)H[2]) / den;
-                        ya = ((float)H[3] * xa + (float)H[4] * ya + (float)H[5]) / den;
-                        xa = xw;
-                    }
-                }
-                float ix = (xa + 1) * hx, iy = (ya + 1) * hy;
+                float ix = cx[ox], iy = cy[ox];
                 float *op = o + (size_t)ox * c;
-                if (t->pad_mode == PAD_ZEROS) {
-                    if (!(ix > -1 && ix < sw && iy > -1 && iy < sh)) {
-                        for (int k = 0; k < c; k++) op[k] = 0;
+                if (!(ix >= 0 && ix <= spanx && iy >= 0 && iy <= spany)) {
+                    if (t->pad_mode == PAD_ZEROS) {
+                        if (!(ix > -1 && ix < sw && iy > -1 && iy < sh)) {
+                            for (int k = 0; k < c; k++) op[k] = 0;
+                            continue;
+                        }
+                        sample_zeros(op, px, fsrc, sw, sh, c, ix, iy, scale);
                         continue;
                     }
-                } else if (t->pad_mode == PAD_BORDER) {
-                    ix = ix < 0 ? 0 : ix > sw - 1 ? (float)(sw - 1) : ix;
-                    iy = iy < 0 ? 0 : iy > sh - 1 ? (float)(sh - 1) : iy;
-                } else {
-                    ix = reflect_clip(ix, sw), iy = reflect_clip(iy, sh);
+                    if (t->pad_mode == PAD_BORDER) {
+                        ix = ix < 0 ? 0 : ix > spanx ? spanx : ix;
+                        iy = iy < 0 ? 0 : iy > spany ? spany : iy;
+                    } else {
+                        ix = reflect_clip(ix, sw), iy = reflect_clip(iy, sh);
+                    }
                 }
-                int x0 = (int)floorf(ix), y0 = (int)floorf(iy);
+                /* ix, iy in [0, size-1]: truncation is floor; a corner past the
+                 * last pixel has weight 0, so clamping it changes nothing */
+                int x0 = (int)ix, y0 = (int)iy;
                 float fx = ix - x0, fy = iy - y0;
+                int x1 = x0 + 1 < sw ? x0 + 1 : x0, y1 = y0 + 1 < sh ? y0 + 1 : y0;
                 float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-                int x1 = x0 + 1, y1 = y0 + 1;
-                int in00 = x0 >= 0 && y0 >= 0 && x0 < sw && y0 < sh, in01 = x1 >= 0 && y0 >= 0 && x1 < sw && y0 < sh;
-                int in10 = x0 >= 0 && y1 >= 0 && x0 < sw && y1 < sh, in11 = x1 >= 0 && y1 >= 0 && x1 < sw && y1 < sh;
-                for (int k = 0; k < c; k++) {
-                    float acc = 0;
-                    if (in00) acc += w00 * src[((size_t)y0 * sw + x0) * c + k];
-                    if (in01) acc += w01 * src[((size_t)y0 * sw + x1) * c + k];
-                    if (in10) acc += w10 * src[((size_t)y1 * sw + x0) * c + k];
-                    if (in11) acc += w11 * src[((size_t)y1 * sw + x1) * c + k];
-                    op[k] = acc;
+                size_t i00 = ((size_t)y0 * sw + x0) * c, i01 = ((size_t)y0 * sw + x1) * c;
+                size_t i10 = ((size_t)y1 * sw + x0) * c, i11 = ((size_t)y1 * sw + x1) * c;
+                if (fsrc) {
+                    for (int k = 0; k < c; k++)
+                        op[k] = w00 * fsrc[i00 + k] + w01 * fsrc[i01 + k] + w10 * fsrc[i10 + k] + w11 * fsrc[i11 + k];
+                } else if (c == 3) {
+                    w00 *= scale, w01 *= scale, w10 *= scale, w11 *= scale;
+                    op[0] = w00 * px[i00] + w01 * px[i01] + w10 * px[i10] + w11 * px[i11];
+                    op[1] = w00 * px[i00 + 1] + w01 * px[i01 + 1] + w10 * px[i10 + 1] + w11 * px[i11 + 1];
+                    op[2] = w00 * px[i00 + 2] + w01 * px[i01 + 2] + w10 * px[i10 + 2] + w11 * px[i11 + 2];
+                } else {
+                    w00 *= scale, w01 *= scale, w10 *= scale, w11 *= scale;
+                    for (int k = 0; k < c; k++)
+                        op[k] = w00 * px[i00 + k] + w01 * px[i01 + k] + w10 * px[i10 + k] + w11 * px[i11 + k];
                 }
             }
         }
@@ -544,7 +626,7 @@ int batch_tfm_from_cfg(BatchTfm *t, const CfgValue *list, Err *err)
             t->normalize = 1;
             const CfgValue *mean = tfm_call_arg(call, "mean", 0), *std = tfm_call_arg(call, "std", 1);
             int ok;
-            if (mean && std && mean->kind != CV_IDENT) {
+            if (mean && std && std->kind != CV_NONE && mean->kind != CV_IDENT && mean->kind != CV_STR) {
                 CfgValue pair = {.kind = CV_TUPLE, .n = 2, .items = (CfgValue *[]){(CfgValue *)mean, (CfgValue *)std}};
                 ok = stats_from_value(&pair, t->mean, t->std);
             } else {

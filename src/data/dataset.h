@@ -31,6 +31,9 @@ typedef struct Dataset {
     int n_train;
     int32_t *valid_idx;
     int n_valid;
+    /* items left out by `on_bad_item = skip` ("path: reason"), for the run to report */
+    int n_skipped;
+    char **skipped;
 } Dataset;
 
 /* Run the data block of cfg ([data] get_items/csv, get_x, get_y, splitter,

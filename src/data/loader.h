@@ -22,7 +22,8 @@ typedef struct LoadersOps {
     /* Start an epoch of `split`: the train order is a function of (seed, epoch). */
     int  (*begin)(Loaders *l, int split, int epoch, Err *err);
     /* The next batch of the current epoch: returns 1 with *b set, 0 at the end,
-     * or an error status.  *b stays valid until the next call. */
+     * or -1 on failure with err set (err->code is the exit status: ERR_RUNTIME
+     * would be ambiguous with 1).  *b stays valid until the next call. */
     int  (*next)(Loaders *l, Batch **b, Err *err);
     void (*free)(Loaders *l);
 } LoadersOps;
@@ -33,6 +34,10 @@ struct Loaders {
     TargetKind kind;
     int n_out;        /* model outputs: classes, labels, 2*points, or 1 */
     void *impl;
+    /* Statistics kept by next() (zero for loaders that have none): */
+    double wait_s;    /* seconds next() spent waiting for data, all epochs */
+    int n_skipped;    /* files skipped as bad (on_bad_item = skip), each listed once */
+    char **skipped;   /* [n_skipped] their paths, owned by the loader */
 };
 
 static inline int  loaders_n_batches(const Loaders *l, int s) { return l->ops->n_batches(l, s); }

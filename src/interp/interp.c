@@ -30,46 +30,6 @@ void interp_sigmoid(float *p, const float *x, int n)
     for (int k = 0; k < n; k++) p[k] = (float)(1.0 / (1.0 + exp(-(double)x[k])));
 }
 
-void interp_ce_losses(float *loss, const float *logits, const int32_t *y, int n, int c)
-{
-    for (int i = 0; i < n; i++) {
-        const float *x = logits + (size_t)i * c;
-        if (y[i] < 0 || y[i] >= c) {
-            loss[i] = NAN;
-            continue;
-        }
-        double mx = -INFINITY, s = 0;
-        for (int j = 0; j < c; j++)
-            if (x[j] > mx) mx = x[j];
-        for (int j = 0; j < c; j++) s += exp((double)x[j] - mx);
-        loss[i] = (float)(mx + log(s) - x[y[i]]);
-    }
-}
-
-void interp_bce_losses(float *loss, const float *logits, const float *t, int n, int c)
-{
-    for (int i = 0; i < n; i++) {
-        double s = 0;
-        for (int j = 0; j < c; j++) {
-            double x = logits[(size_t)i * c + j], tt = t[(size_t)i * c + j];
-            s += (x > 0 ? x : 0) - x * tt + log1p(exp(-fabs(x)));
-        }
-        loss[i] = c > 0 ? (float)(s / c) : 0.0f;
-    }
-}
-
-void interp_mse_losses(float *loss, const float *pred, const float *t, int n, int c)
-{
-    for (int i = 0; i < n; i++) {
-        double s = 0;
-        for (int j = 0; j < c; j++) {
-            double d = (double)pred[(size_t)i * c + j] - t[(size_t)i * c + j];
-            s += d * d;
-        }
-        loss[i] = c > 0 ? (float)(s / c) : 0.0f;
-    }
-}
-
 void interp_argmax(int32_t *out, const float *x, int n, int c)
 {
     for (int i = 0; i < n; i++) {

@@ -9,21 +9,23 @@
  *   - interp_get_preds(): runs a model over a split of a loader in order and
  *     collects outputs, activations, targets and per-item losses into Preds.
  *
- * Conventions (fastai's):
- *   - CATEGORY: probs = softmax(logits); loss = cross-entropy per item;
- *     prediction = argmax (first maximum on ties, as torch.argmax on CPU).
+ * Conventions (fastai's): per-item losses come from the loss API (nn/loss.h,
+ * its per_item output) with the run's loss function:
+ *   - CATEGORY: probs = softmax(logits); loss = cross-entropy per item (NaN for
+ *     an item whose label is not in the vocab); prediction = argmax (first
+ *     maximum on ties, as torch.argmax on CPU).
  *   - MULTI: probs = sigmoid(logits); loss per image = mean over labels of
  *     BCE-with-logits (fastai flattens per cell; an image's mean is the number
  *     that makes "top losses" per image meaningful).
- *   - POINTS: probs = raw outputs (identity); loss per image = mean squared
- *     error over its coordinates (MSELossFlat per image).
- *   - RATING: identity; loss = squared error.
+ *   - POINTS, RATING: probs = raw outputs (identity); loss per item = mean of
+ *     its element losses (MSELossFlat, or L1LossFlat when configured).
  */
 #ifndef FASTC_INTERP_H
 #define FASTC_INTERP_H
 
 #include "core/err.h"
 #include "data/batch.h"
+#include "nn/loss.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -37,14 +39,6 @@ typedef struct Loaders Loaders;
 void interp_softmax(float *probs, const float *logits, int n, int c);
 /* p[k] = 1 / (1 + exp(-x[k])), k < n. */
 void interp_sigmoid(float *p, const float *x, int n);
-/* Cross-entropy per item: loss[i] = logsumexp(logits[i]) - logits[i][y[i]].
- * An item with y[i] outside [0, c) (label not in the vocab) gets NAN. */
-void interp_ce_losses(float *loss, const float *logits, const int32_t *y, int n, int c);
-/* Mean BCE-with-logits per image over its c labels, with targets t[n, c] in {0,1}:
- * max(x,0) - x*t + log(1 + exp(-|x|))  (PyTorch's stable form). */
-void interp_bce_losses(float *loss, const float *logits, const float *t, int n, int c);
-/* Mean squared error per item over its c values. */
-void interp_mse_losses(float *loss, const float *pred, const float *t, int n, int c);
 /* argmax of each row (first maximum on ties). */
 void interp_argmax(int32_t *out, const float *x, int n, int c);
 
@@ -133,6 +127,7 @@ double interp_point_error(const float *pred, const float *targ, int n_y, double 
 
 typedef struct Preds {
     TargetKind kind;
+    LossKind loss_kind; /* the run's loss function */
     int n;          /* items of the split */
     int n_out;      /* model outputs per item */
     float *raw;     /* [n, n_out] model outputs */
@@ -148,9 +143,11 @@ typedef struct Preds {
 /* fastai's get_preds(with_loss=True): MODE_EVAL forward over every batch of
  * `split` in loader order, collecting outputs, activations, targets and
  * per-item losses.  The loader must yield the split in order. */
-int  interp_get_preds(Model *m, Loaders *l, int split, Preds *out, Err *err);
-/* Fill probs and loss of p from raw and the targets (used by get_preds and by
- * tests with hand-made outputs). */
+int  interp_get_preds(Model *m, Loaders *l, int split, LossKind loss, Preds *out, Err *err);
+/* The loss fastai picks for a target kind (CE, BCE-with-logits, MSE). */
+LossKind interp_default_loss(TargetKind kind);
+/* Fill probs and loss of p from raw, the targets and p->loss_kind (used by
+ * get_preds and by tests with hand-made outputs). */
 void interp_fill_probs_losses(Preds *p);
 void interp_preds_free(Preds *p);   /* NULL-safe; zeroes */
 

@@ -5,6 +5,7 @@
 #include "interp/interp.h"
 #include "models/model.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,30 +21,45 @@ void interp_preds_free(Preds *p)
     memset(p, 0, sizeof *p);
 }
 
-void interp_fill_probs_losses(Preds *p)
+LossKind interp_default_loss(TargetKind kind)
 {
-    switch (p->kind) {
-    case TARGET_CATEGORY:
-        interp_softmax(p->probs, p->raw, p->n, p->n_out);
-        interp_ce_losses(p->loss, p->raw, p->yi, p->n, p->n_out);
-        break;
-    case TARGET_MULTI:
-        interp_sigmoid(p->probs, p->raw, p->n * p->n_out);
-        interp_bce_losses(p->loss, p->raw, p->y, p->n, p->n_out);
-        break;
-    case TARGET_POINTS:
-    case TARGET_RATING:
-        memcpy(p->probs, p->raw, sizeof(float) * (size_t)p->n * p->n_out);
-        interp_mse_losses(p->loss, p->raw, p->y, p->n, p->n_out);
-        break;
+    switch (kind) {
+    case TARGET_CATEGORY: return LOSS_CROSS_ENTROPY;
+    case TARGET_MULTI: return LOSS_BCE_LOGITS;
+    default: return LOSS_MSE;
     }
 }
 
-int interp_get_preds(Model *m, Loaders *l, int split, Preds *out, Err *err)
+void interp_fill_probs_losses(Preds *p)
+{
+    int c = p->n_out;
+    switch (p->kind) {
+    case TARGET_CATEGORY:
+        interp_softmax(p->probs, p->raw, p->n, c);
+        for (int i = 0; i < p->n; i++) {
+            if (p->yi[i] < 0 || p->yi[i] >= c)
+                p->loss[i] = NAN;   /* a label the training split never had */
+            else
+                loss_cross_entropy(NULL, p->loss + i, p->raw + (size_t)i * c, p->yi + i, 1, c);
+        }
+        return;
+    case TARGET_MULTI:
+        interp_sigmoid(p->probs, p->raw, p->n * c);
+        break;
+    case TARGET_POINTS:
+    case TARGET_RATING:
+        memcpy(p->probs, p->raw, sizeof(float) * (size_t)p->n * c);
+        break;
+    }
+    if (p->n > 0) loss_compute(p->loss_kind, NULL, p->loss, p->raw, NULL, p->y, p->n, c);
+}
+
+int interp_get_preds(Model *m, Loaders *l, int split, LossKind loss, Preds *out, Err *err)
 {
     memset(out, 0, sizeof *out);
     int n = loaders_n_items(l, split), c = m->info.n_out;
     out->kind = l->kind;
+    out->loss_kind = loss;
     out->n_out = c;
     out->raw = malloc(sizeof(float) * ((size_t)n * c + 1));
     out->probs = malloc(sizeof(float) * ((size_t)n * c + 1));
@@ -90,6 +106,7 @@ int interp_get_preds(Model *m, Loaders *l, int split, Preds *out, Err *err)
         out->h = b->h, out->w = b->w;
         k += b->n;
     }
+    if (rc < 0) rc = err->code;   /* loaders_next fails with -1 */
     if (rc) goto fail;
     out->n = k;
     if (out->kind != TARGET_CATEGORY && !out->y) {   /* empty split */

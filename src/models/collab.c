@@ -51,6 +51,11 @@ typedef struct Collab {
     int32_t *user, *item;       /* [max_bs] */
     float *raw;                 /* [max_bs] value before SigmoidRange */
     float *out;                 /* [max_bs] */
+    /* embedding rows whose gradients the backward passes since the last
+     * zero_grad touched: the rows of one batch, or "all" after a second one */
+    int32_t *dirty_user, *dirty_item;   /* [max_bs] */
+    int n_dirty;
+    int dirty_all;
 } Collab;
 
 int collab_emb_sz_rule(int n_cat)
@@ -335,8 +340,36 @@ static void collab_backward(Model *m, const float *dout)
     } else {
         for (int b = 0; b < c->n; b++) dr[b] = dout[b];
     }
+    if (c->n_dirty > 0) c->dirty_all = 1;
+    memcpy(c->dirty_user, c->user, sizeof(int32_t) * (size_t)c->n);
+    memcpy(c->dirty_item, c->item, sizeof(int32_t) * (size_t)c->n);
+    c->n_dirty = c->n;
     if (c->s.arch == COLLAB_NN) nn_backward(c, dr);
     else dot_backward(c, dr);
+}
+
+/* Gradients are zero except in the embedding rows of the batches backward saw
+ * (and in EmbeddingNN's small dense layers): clear just those, O(bs·width)
+ * instead of a pass over every table. */
+static void collab_zero_grad(Model *m)
+{
+    Collab *c = m->impl;
+    if (c->dirty_all) {
+        memset(c->garena, 0, c->n_g * sizeof(float));
+    } else if (c->n_dirty > 0) {
+        const int wu = c->s.arch == COLLAB_NN ? c->du : c->s.n_factors;
+        const int wi = c->s.arch == COLLAB_NN ? c->di : c->s.n_factors;
+        for (int b = 0; b < c->n_dirty; b++) {
+            memset(c->gWu + (size_t)c->dirty_user[b] * wu, 0, sizeof(float) * (size_t)wu);
+            memset(c->gWi + (size_t)c->dirty_item[b] * wi, 0, sizeof(float) * (size_t)wi);
+            if (c->gbu) c->gbu[c->dirty_user[b]] = 0, c->gbi[c->dirty_item[b]] = 0;
+        }
+        for (int i = 2; i < m->n_params; i++)   /* everything after the embedding tables */
+            if (m->params[i].g && m->params[i].g != c->gbu && m->params[i].g != c->gbi)
+                memset(m->params[i].g, 0, m->params[i].n * sizeof(float));
+    }
+    c->n_dirty = 0;
+    c->dirty_all = 0;
 }
 
 static void collab_summary(const Model *m, int h, int w, FILE *out)
@@ -397,6 +430,7 @@ static void collab_free(Model *m)
         }
         free(c->dx), free(c->dx2), free(c->stat);
         free(c->user), free(c->item), free(c->raw), free(c->out);
+        free(c->dirty_user), free(c->dirty_item);
         free(c);
     }
     free(m->params);
@@ -439,6 +473,7 @@ int collab_model_new(Model **out, const CollabSpec *spec, Err *err)
     c->s = *s;
     m->ops = &COLLAB_OPS;
     m->impl = c;
+    m->zero_grad = collab_zero_grad;
     snprintf(m->info.arch, sizeof m->info.arch, "%s",
              s->arch == COLLAB_DOT ? "DotProduct" : s->arch == COLLAB_DOT_BIAS ? "DotProductBias" : "EmbeddingNN");
     m->info.n_in = 2;
@@ -528,6 +563,8 @@ int collab_model_new(Model **out, const CollabSpec *spec, Err *err)
     c->user = malloc(sizeof(int32_t) * (size_t)bs);
     c->item = malloc(sizeof(int32_t) * (size_t)bs);
     c->raw = malloc(sizeof(float) * (size_t)bs);
+    c->dirty_user = malloc(sizeof(int32_t) * (size_t)bs);
+    c->dirty_item = malloc(sizeof(int32_t) * (size_t)bs);
     c->out = malloc(sizeof(float) * (size_t)bs);
 
     /* init, one RNG stream per parameter (state_dict position) */

@@ -5,6 +5,10 @@
 
 void model_zero_grad(Model *m)
 {
+    if (m->zero_grad) {
+        m->zero_grad(m);
+        return;
+    }
     for (int i = 0; i < m->n_params; i++)
         if (m->params[i].g) memset(m->params[i].g, 0, m->params[i].n * sizeof(float));
 }

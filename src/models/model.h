@@ -78,6 +78,11 @@ struct Model {
     Param *params;         /* weights first in state_dict order, buffers included */
     int n_params;
     void *impl;            /* the concrete model */
+    /* Optional (NULL: model_zero_grad memsets every gradient).  Clears every
+     * Param.g; a model whose gradients are sparse (embedding rows) may clear
+     * only what its backward passes touched since the last zero_grad (so
+     * gradients must be written only by backward). */
+    void (*zero_grad)(Model *m);
 };
 
 void model_zero_grad(Model *m);

@@ -1,0 +1,302 @@
+/* predict.c — `fastc predict (CONFIG | --model FILE) INPUT... [--all]`.
+ *
+ * Everything comes from the model file: architecture, inputs, outputs, vocab,
+ * threshold and the validation preprocessing (the data module's item and
+ * batch transforms, rebuilt from the config text saved in the metadata).
+ * Inputs are image files, folders (their images, recursively, sorted) or `-`
+ * (one path per line on stdin); they are predicted in batches, in input order,
+ * and printed as CSV on stdout:
+ *   single_label  path,prediction,probability[,<p of each class> with --all]
+ *   multi_label   path,prediction,probability   labels above the threshold and
+ *                 their probabilities, each joined by ';' [--all: every label]
+ *   points        path,x0,y0,x1,y1,...          in the input image's own pixels
+ *   regression    path,prediction
+ * A file that cannot be read or decoded gets `path,error: <message>` on its row
+ * and a line on stderr; the others are still predicted and the exit status is 1.
+ * Collab models take USER,ITEM pairs (collab_interp.h). */
+#include "cmd/cmd.h"
+
+#include "config/config.h"
+#include "data/items.h"
+#include "interp/collab_interp.h"
+#include "interp/interp.h"
+#include "interp/modelfile.h"
+#include "interp/prep.h"
+#include "io/safetensors.h"
+#include "models/model.h"
+#include "models/resnet.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum { PREDICT_MAX_BS = 16 };
+
+/* ---- inputs ------------------------------------------------------------------ */
+
+typedef struct Inputs {
+    char **v;
+    int n, cap;
+} Inputs;
+
+static int inputs_add(Inputs *in, const char *s, Err *err)
+{
+    if (in->n == in->cap) {
+        int cap = in->cap ? in->cap * 2 : 64;
+        char **v = realloc(in->v, sizeof(char *) * (size_t)cap);
+        if (!v) return err_set(err, ERR_RUNTIME, "predict: out of memory");
+        in->v = v, in->cap = cap;
+    }
+    if (!(in->v[in->n] = strdup(s))) return err_set(err, ERR_RUNTIME, "predict: out of memory");
+    in->n++;
+    return 0;
+}
+
+static void inputs_free(Inputs *in)
+{
+    for (int i = 0; i < in->n; i++) free(in->v[i]);
+    free(in->v);
+    memset(in, 0, sizeof *in);
+}
+
+/* The images under a folder, recursively, sorted (fastai's get_image_files). */
+static int add_folder(Inputs *in, const char *dir, Err *err)
+{
+    StrList files = {0};
+    int rc = items_image_files(dir, NULL, 0, 1, &files, err);
+    for (int i = 0; !rc && i < files.n; i++) rc = inputs_add(in, files.v[i], err);
+    strlist_free(&files);
+    return rc;
+}
+
+static int gather_inputs(Inputs *in, const char *const *args, int n, Err *err)
+{
+    for (int i = 0; i < n; i++) {
+        int rc = 0;
+        struct stat st;
+        if (!strcmp(args[i], "-")) {
+            char *line = NULL;
+            size_t cap = 0;
+            ssize_t len;
+            while (!rc && (len = getline(&line, &cap, stdin)) >= 0) {
+                while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+                if (len > 0) rc = inputs_add(in, line, err);
+            }
+            free(line);
+        } else if (!stat(args[i], &st) && S_ISDIR(st.st_mode)) {
+            rc = add_folder(in, args[i], err);
+        } else {
+            rc = inputs_add(in, args[i], err);   /* missing files are reported on their row */
+        }
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+static void print_header(const ModelFileInfo *mi, int all, int n_points)
+{
+    if (!strcmp(mi->task, "points")) {
+        fputs("path", stdout);
+        for (int k = 0; k < n_points; k++) printf(",x%d,y%d", k, k);
+    } else if (!strcmp(mi->task, "regression")) {
+        fputs("path,prediction", stdout);
+    } else {
+        fputs("path,prediction,probability", stdout);
+        if (all)
+            for (size_t j = 0; j < mi->n_vocab; j++) fputc(',', stdout), interp_csv_field(stdout, mi->vocab[j]);
+    }
+    fputc('\n', stdout);
+}
+
+static void print_row(const ModelFileInfo *mi, int all, const char *path, const float *out,
+                      const double map[4])
+{
+    int c = mi->n_out;
+    interp_csv_field(stdout, path);
+    if (!strcmp(mi->task, "single_label")) {
+        float *p = malloc(sizeof(float) * (size_t)c);
+        int32_t k;
+        FASTC_ASSERT(p);
+        interp_softmax(p, out, 1, c);
+        interp_argmax(&k, out, 1, c);
+        fputc(',', stdout);
+        interp_csv_field(stdout, mi->vocab[k]);
+        printf(",%.6f", p[k]);
+        if (all)
+            for (int j = 0; j < c; j++) printf(",%.6f", p[j]);
+        free(p);
+    } else if (!strcmp(mi->task, "multi_label")) {
+        float *p = malloc(sizeof(float) * (size_t)c);
+        FASTC_ASSERT(p);
+        interp_sigmoid(p, out, c);
+        size_t cap = 64;
+        for (int j = 0; j < c; j++) cap += strlen(mi->vocab[j]) + 12;
+        char *labels = calloc(1, cap), *probs = calloc(1, cap);
+        FASTC_ASSERT(labels && probs);
+        size_t nl = 0, np = 0;
+        for (int j = 0; j < c; j++) {
+            if (!((double)p[j] > mi->threshold)) continue;
+            nl += (size_t)snprintf(labels + nl, cap - nl, "%s%s", nl ? ";" : "", mi->vocab[j]);
+            np += (size_t)snprintf(probs + np, cap - np, "%s%.6f", np ? ";" : "", p[j]);
+        }
+        fputc(',', stdout);
+        interp_csv_field(stdout, labels);
+        fputc(',', stdout);
+        fputs(probs, stdout);
+        if (all)
+            for (int j = 0; j < c; j++) printf(",%.6f", p[j]);
+        free(labels), free(probs), free(p);
+    } else if (!strcmp(mi->task, "points")) {
+        /* model output in [-1, 1] of its input → the file's own pixels */
+        for (int k = 0; k + 1 < c; k += 2)
+            printf(",%.2f,%.2f", (out[k] - map[1]) / map[0], (out[k + 1] - map[3]) / map[2]);
+    } else {
+        printf(",%.6g", out[0]);
+    }
+    fputc('\n', stdout);
+}
+
+static void print_error_row(const char *path, const char *msg)
+{
+    char buf[1200];
+    interp_csv_field(stdout, path);
+    snprintf(buf, sizeof buf, "error: %s", msg);
+    fputc(',', stdout);
+    interp_csv_field(stdout, buf);
+    fputc('\n', stdout);
+}
+
+/* ---- the command ---------------------------------------------------------------- */
+
+static int model_path_of(const CmdArgs *a, const Config *cfg, char *buf, size_t cap)
+{
+    if (a->model_path) {
+        snprintf(buf, cap, "%s", a->model_path);
+    } else {
+        char dir[3800];
+        if (!cfg_path(cfg, "output", "dir", dir, sizeof dir)) snprintf(dir, sizeof dir, "runs/%s", config_stem(cfg));
+        snprintf(buf, cap, "%s/model.safetensors", dir);
+    }
+    return 0;
+}
+
+static int predict_images(const CmdArgs *a, const ModelFileInfo *mi, const StFile *sf, Err *err)
+{
+    Inputs in = {0};
+    Prep prep = {0};
+    Model *m = NULL;
+    float *x = NULL;
+    double *maps = NULL;
+    int *ok = NULL, rc, failed = 0;
+    char (*msgs)[1024] = NULL;
+    if ((rc = gather_inputs(&in, a->inputs, a->n_inputs, err))) return rc;
+    if (in.n == 0) {
+        inputs_free(&in);
+        return err_set(err, ERR_USAGE, "predict: no input images (give files, folders or - for stdin)");
+    }
+    if ((rc = prep_init_meta(&prep, mi, &sf->meta, err))) goto done;
+    int bs = in.n < PREDICT_MAX_BS ? in.n : PREDICT_MAX_BS;
+    ResnetSpec spec = resnet_spec_default(mi->arch, mi->n_out, bs, prep.h, prep.w);
+    spec.n_in = mi->n_in;
+    spec.has_y_range = mi->has_y_range, spec.y_lo = (float)mi->y_lo, spec.y_hi = (float)mi->y_hi;
+    spec.threads = a->ctx.threads;
+    if ((rc = resnet_new(&m, &spec, err))) goto done;
+    if ((rc = st_load_model(m, sf, ST_LOAD_FULL, NULL, 0, err))) goto done;
+    size_t per = (size_t)prep.h * prep.w * mi->n_in;
+    x = malloc(sizeof(float) * per * (size_t)bs);
+    maps = malloc(sizeof(double) * 4 * (size_t)bs);
+    ok = malloc(sizeof(int) * (size_t)bs);
+    msgs = malloc(sizeof *msgs * (size_t)bs);
+    if (!x || !maps || !ok || !msgs) {
+        rc = err_set(err, ERR_RUNTIME, "predict: out of memory");
+        goto done;
+    }
+    print_header(mi, a->all, mi->n_out / 2);
+    for (int start = 0; start < in.n; start += bs) {
+        int n = in.n - start < bs ? in.n - start : bs, k = 0;
+        for (int i = 0; i < n; i++) {
+            Err e = {0};
+            ok[i] = !prep_item(&prep, in.v[start + i], x + per * (size_t)k, maps + 4 * k, &e);
+            if (ok[i]) {
+                k++;
+            } else {
+                snprintf(msgs[i], sizeof msgs[i], "%s", e.msg);
+                failed++;
+            }
+        }
+        const float *out = NULL;
+        if (k > 0) {
+            Batch b = {.n = k, .h = prep.h, .w = prep.w, .c = mi->n_in, .x = x, .kind = TARGET_CATEGORY};
+            if ((rc = m->ops->forward(m, &b, MODE_EVAL, 0, &out, err))) goto done;
+        }
+        for (int i = 0, j = 0; i < n; i++) {
+            if (ok[i]) {
+                print_row(mi, a->all, in.v[start + i], out + (size_t)j * mi->n_out, maps + 4 * j);
+                j++;
+            } else {
+                print_error_row(in.v[start + i], msgs[i]);
+                fprintf(stderr, "fastc predict: %s\n", msgs[i]);
+            }
+        }
+    }
+    fflush(stdout);
+    if (failed) rc = err_set(err, ERR_RUNTIME, "predict: %d of %d input(s) could not be read", failed, in.n);
+done:
+    free(x), free(maps), free(ok), free(msgs);
+    model_free(m);
+    prep_free(&prep);
+    inputs_free(&in);
+    return rc;
+}
+
+/* Collab: USER,ITEM pairs against the model file's own vocab (collab_interp.h). */
+static int predict_collab(const CmdArgs *a, const StFile *sf, Err *err)
+{
+    if (a->unknown && strcmp(a->unknown, "bias") != 0)
+        return err_set(err, ERR_USAGE, "predict: --unknown %s: expected --unknown bias", a->unknown);
+    if (a->n_inputs < 1) return err_set(err, ERR_USAGE, "predict: give USER,ITEM pairs, e.g. 196,242");
+    Model *m;
+    RatingsData *v;
+    int rc = collab_from_file(sf, &m, &v, err);
+    if (rc) return rc;
+    rc = collab_predict_pairs(m, v, a->inputs, a->n_inputs, a->unknown != NULL, stdout, err);
+    model_free(m);
+    ratings_free(v);
+    return rc;
+}
+
+int cmd_predict(const CmdArgs *a, Err *err)
+{
+    Config *cfg = NULL;
+    StFile *sf = NULL;
+    ModelFileInfo mi;
+    char path[4096];
+    int rc;
+    memset(&mi, 0, sizeof mi);
+    if (!a->model_path && !a->config_path)
+        return err_set(err, ERR_USAGE, "predict: give a CONFIG or --model FILE, then the inputs");
+    if (a->config_path && !(cfg = config_load(a->config_path, a->sets, a->n_sets, err))) return err->code;
+    model_path_of(a, cfg, path, sizeof path);
+    if ((rc = st_open(path, &sf, err))) goto done;
+    if ((rc = modelfile_info(&mi, path, &sf->meta, err))) goto done;
+    if (cfg && (rc = modelfile_check(&mi, cfg, err))) goto done;
+    ctx_apply_threads(&a->ctx);
+    if (!strcmp(mi.task, "collab")) {
+        rc = predict_collab(a, sf, err);
+        goto done;
+    }
+    if (!resnet_arch_known(mi.arch)) {
+        rc = err_set(err, ERR_USAGE, "%s: unknown image architecture '%s'", path, mi.arch);
+        goto done;
+    }
+    rc = predict_images(a, &mi, sf, err);
+done:
+    modelfile_info_free(&mi);
+    st_close(sf);
+    config_free(cfg);
+    return rc;
+}

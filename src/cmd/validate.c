@@ -1,0 +1,65 @@
+/* validate.c — `fastc validate CONFIG`: load and check the config (every
+ * error is a config error, exit 2), print the resolved config, and note data
+ * that is not there yet.  Absent data is not a config mistake (`fastc get`
+ * may fetch it later), so it is a note on stderr and the exit status stays 0. */
+#include "cmd/cmd.h"
+#include "config/config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct Note {
+    char text[4400];
+} Note;
+
+static int missing(const Config *cfg, const char *section, const char *key, Note *note)
+{
+    char path[4200];
+    struct stat st;
+    if (!cfg_path(cfg, section, key, path, sizeof path)) return 0;
+    if (stat(path, &st) == 0) return 0;
+    snprintf(note->text, sizeof note->text, "note: [%s] %s: data not found: %s", section, key, path);
+    return 1;
+}
+
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
+        else if (c < 0x20) fprintf(out, "\\u%04x", c);
+        else fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+int cmd_validate(const CmdArgs *a, Err *err)
+{
+    Config *cfg = config_load(a->config_path, a->sets, a->n_sets, err);
+    if (!cfg) return err->code;
+    static const char *const paths[][2] = {
+        {"data", "path"}, {"data", "csv"}, {"data", "item_names"}, {"model", "pretrained"}};
+    Note notes[4];
+    int n_notes = 0;
+    for (int i = 0; i < 4; i++) n_notes += missing(cfg, paths[i][0], paths[i][1], &notes[n_notes]);
+    int rc = 0;
+    if (a->ctx.json) {
+        printf("{\"valid\": true, \"config\": ");
+        rc = config_print_json(cfg, stdout);
+        printf(", \"notes\": [");
+        for (int i = 0; i < n_notes; i++) {
+            if (i) printf(", ");
+            json_string(stdout, notes[i].text);
+        }
+        printf("]}\n");
+    } else if (!a->ctx.quiet) {
+        rc = config_print(cfg, stdout);
+        for (int i = 0; i < n_notes; i++) fprintf(stderr, "%s\n", notes[i].text);
+    }
+    if (fflush(stdout) != 0) rc = -1;
+    config_free(cfg);
+    if (rc) return err_set(err, ERR_RUNTIME, "fastc validate: cannot write to stdout");
+    return 0;
+}

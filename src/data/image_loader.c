@@ -1,0 +1,530 @@
+/* image_loader.c — the image DataLoaders: worker threads, prefetch ring,
+ * decoded-item cache, skip list.  See image_loader.h.
+ *
+ * Threading: one mutex guards the epoch state.  Items of an epoch are claimed
+ * in order (item k goes to batch k/bs, slot k%bs); a worker only claims an item
+ * whose batch fits in the ring (batch < released + ring size), processes it
+ * without the lock, writing only its own slot of the batch, and counts it
+ * done under the lock.  next() waits until its batch is complete.  Each
+ * item's result depends only on (seed, epoch, item), never on which thread or
+ * when, so the batches are bit-identical for any number of workers. */
+#include "data/image_loader.h"
+
+#include "data/decode.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { STAGE_NONE = 0, STAGE_DECODED, STAGE_FINAL };
+
+/* RNG purposes (the stream of rng_make): */
+enum { PURPOSE_SHUFFLE = 1, PURPOSE_ITEM_TFM = 2, PURPOSE_BATCH_TFM = 3 };
+
+typedef struct CacheEntry {
+    int stage;               /* STAGE_*: what img holds */
+    Image img;
+    float *pts;              /* points at that stage (pixels of img) */
+} CacheEntry;
+
+typedef struct Slot {
+    Batch b;
+    int32_t *index;          /* [bs] */
+    uint8_t *bad;            /* [bs] */
+    int batch_no;            /* batch of the current epoch it holds, -1 = none */
+    int n_items, n_done;
+    int status;              /* first error status among its items (fail mode) */
+    Err err;
+} Slot;
+
+typedef struct Worker {
+    struct ImageLoaders *il;
+    pthread_t thread;
+    TfmScratch tfm;
+    AugScratch aug;
+    ImageBuf item;           /* after the item transform */
+    float *pts;              /* [n_pts * 2] */
+} Worker;
+
+typedef struct ImageLoaders {
+    Loaders base;
+    ImageLoaderOpts o;
+    const Dataset *ds;
+    int h, w, c;             /* batch image shape */
+    int n_pts;
+    /* epoch */
+    int split, epoch, bs_cur, n_batches_cur, total_items;
+    int32_t *order;          /* [max split size] positions in the split */
+    int next_item, released, next_batch, holding, in_flight, active;
+    int ring;
+    Slot *slots;
+    /* threads */
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv, done_cv, idle_cv;
+    int quit;
+    Worker *workers;
+    int n_workers, n_started;
+    /* cache and bad files */
+    CacheEntry *cache;       /* [n_items] */
+    size_t cache_used;
+    uint8_t *bad_known;      /* [n_items] set by workers */
+    uint8_t *listed;         /* [n_items] consumer-side: already in skipped */
+    atomic_long decodes, cache_hits;
+    int cached_items;
+} ImageLoaders;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int split_size(const ImageLoaders *il, int split)
+{
+    return split == SPLIT_TRAIN ? il->ds->n_train : il->ds->n_valid;
+}
+
+static int split_bs(const ImageLoaders *il, int split)
+{
+    return split == SPLIT_TRAIN ? il->o.bs : (il->o.val_bs > 0 ? il->o.val_bs : il->o.bs);
+}
+
+static int il_n_items(const Loaders *l, int split) { return split_size(l->impl, split); }
+
+static int il_n_batches(const Loaders *l, int split)
+{
+    const ImageLoaders *il = l->impl;
+    int n = split_size(il, split), bs = split_bs(il, split);
+    return split == SPLIT_TRAIN ? n / bs : (n + bs - 1) / bs;
+}
+
+/* ---- one item -------------------------------------------------------------- */
+
+static size_t image_bytes(const Image *im) { return (size_t)im->w * im->h * im->c; }
+
+/* Try to keep a copy of img (and its points) in the cache; budget permitting. */
+static void cache_put(ImageLoaders *il, int item, int stage, const Image *img, const float *pts)
+{
+    size_t bytes = image_bytes(img) + sizeof(float) * 2 * il->n_pts;
+    if (!il->cache || il->o.cache_bytes == 0) return;
+    pthread_mutex_lock(&il->mu);
+    int ok = il->cache_used + bytes <= il->o.cache_bytes;
+    if (ok) il->cache_used += bytes, il->cached_items++;
+    pthread_mutex_unlock(&il->mu);
+    if (!ok) return;
+    CacheEntry *e = &il->cache[item];
+    e->img = *img;
+    e->img.px = malloc(image_bytes(img));
+    e->pts = il->n_pts ? malloc(sizeof(float) * 2 * il->n_pts) : NULL;
+    if (!e->img.px || (il->n_pts && !e->pts)) {
+        free(e->img.px), free(e->pts);
+        memset(e, 0, sizeof *e);
+        return;
+    }
+    memcpy(e->img.px, img->px, image_bytes(img));
+    if (il->n_pts) memcpy(e->pts, pts, sizeof(float) * 2 * il->n_pts);
+    e->stage = stage;
+}
+
+/* Decode (or fetch) item and run the item transform into wk->item, points in wk->pts. */
+static int item_stage(ImageLoaders *il, Worker *wk, int item, int train, int epoch, int use_cache, Err *err)
+{
+    const Dataset *ds = il->ds;
+    const ItemTfm *it = &il->o.item;
+    int random = item_tfm_is_random(it, train);
+    Rng r = rng_make(rng_hash(il->o.seed, (uint64_t)epoch, (uint64_t)item), PURPOSE_ITEM_TFM);
+    CacheEntry *e = il->cache && use_cache ? &il->cache[item] : NULL;
+    if (e && e->stage == STAGE_FINAL) {
+        atomic_fetch_add(&il->cache_hits, 1);
+        if (image_buf_reserve(&wk->item, e->img.w, e->img.h, e->img.c, err)) return err->code;
+        memcpy(wk->item.img.px, e->img.px, image_bytes(&e->img));
+        if (il->n_pts) memcpy(wk->pts, e->pts, sizeof(float) * 2 * il->n_pts);
+        return 0;
+    }
+    if (il->n_pts) memcpy(wk->pts, ds->y + (size_t)item * ds->n_y, sizeof(float) * 2 * il->n_pts);
+    Image dec = {0};
+    const Image *src;
+    if (e && e->stage == STAGE_DECODED) {
+        atomic_fetch_add(&il->cache_hits, 1);
+        src = &e->img;
+        if (il->n_pts) memcpy(wk->pts, e->pts, sizeof(float) * 2 * il->n_pts);
+    } else {
+        int mw, mh, ow, oh;
+        item_tfm_decode_hint(it, train, &mw, &mh);
+        atomic_fetch_add(&il->decodes, 1);
+        if (image_decode_file(ds->paths[item], il->c, mw, mh, &dec, &ow, &oh, err)) return err->code;
+        if (il->n_pts && (dec.w != ow || dec.h != oh))   /* decoded with DCT scaling */
+            for (int i = 0; i < il->n_pts; i++) {
+                wk->pts[2 * i] *= (float)dec.w / ow;
+                wk->pts[2 * i + 1] *= (float)dec.h / oh;
+            }
+        src = &dec;
+        if (random && e) cache_put(il, item, STAGE_DECODED, &dec, wk->pts);
+    }
+    int st = item_tfm_apply(it, src, train, &r, &wk->item, wk->pts, il->n_pts, &wk->tfm, err);
+    if (st) {
+        image_free(&dec);
+        return err_prefix(err, "%s: ", ds->paths[item]);
+    }
+    if (!random && e && e->stage == STAGE_NONE) cache_put(il, item, STAGE_FINAL, &wk->item.img, wk->pts);
+    image_free(&dec);
+    return 0;
+}
+
+/* The whole pipeline for position `pos` of the epoch's order, into slot s at j. */
+static int process_item(ImageLoaders *il, Worker *wk, int split, int epoch, int pos, Slot *s, int j, Err *err)
+{
+    const Dataset *ds = il->ds;
+    int train = split == SPLIT_TRAIN;
+    int item = train ? ds->train_idx[pos] : ds->valid_idx[pos];
+    s->index[j] = pos;
+    if (il->bad_known[item]) return -1;
+    if (item_stage(il, wk, item, train, epoch, 1, err)) return err->code;
+    const Image *im = &wk->item.img;
+    int ow, oh;
+    batch_tfm_out_size(&il->o.batch, im->w, im->h, &ow, &oh);
+    if (ow != il->w || oh != il->h)
+        return err_set(err, ERR_RUNTIME, "%s: item is %dx%d after the item transform, the batch is %dx%d: "
+                       "add an item transform such as Resize(%d)", ds->paths[item], ow, oh, il->w, il->h, il->w);
+    /* points to [-1, 1] (fastai's PointScaler, on the item-transformed image) */
+    for (int i = 0; i < il->n_pts; i++) {
+        wk->pts[2 * i] = wk->pts[2 * i] / im->w * 2 - 1;
+        wk->pts[2 * i + 1] = wk->pts[2 * i + 1] / im->h * 2 - 1;
+    }
+    AugDraw d;
+    Rng r = rng_make(rng_hash(il->o.seed, (uint64_t)epoch, (uint64_t)item), PURPOSE_BATCH_TFM);
+    batch_tfm_draw(&il->o.batch, im->w, im->h, train, &r, &d);
+    float *x = s->b.x + (size_t)j * il->h * il->w * il->c;
+    batch_tfm_apply(&il->o.batch, &d, im, train, x, il->w, il->h, wk->pts, il->n_pts, &wk->aug);
+    switch (ds->kind) {
+    case TARGET_CATEGORY: s->b.yi[j] = ds->yi[item]; break;
+    case TARGET_POINTS: memcpy(s->b.y + (size_t)j * ds->n_y, wk->pts, sizeof(float) * ds->n_y); break;
+    default: memcpy(s->b.y + (size_t)j * ds->n_y, ds->y + (size_t)item * ds->n_y, sizeof(float) * ds->n_y); break;
+    }
+    return 0;
+}
+
+/* ---- threads ---------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    Worker *wk = arg;
+    ImageLoaders *il = wk->il;
+    pthread_mutex_lock(&il->mu);
+    for (;;) {
+        while (!il->quit && !(il->active && il->next_item < il->total_items &&
+                              il->next_item / il->bs_cur < il->released + il->ring))
+            pthread_cond_wait(&il->work_cv, &il->mu);
+        if (il->quit) break;
+        int k = il->next_item++, b = k / il->bs_cur, j = k % il->bs_cur;
+        Slot *s = &il->slots[b % il->ring];
+        if (j == 0) {
+            s->batch_no = b;
+            s->n_items = il->total_items - b * il->bs_cur < il->bs_cur ? il->total_items - b * il->bs_cur : il->bs_cur;
+            s->n_done = 0;
+            s->status = 0;
+        }
+        int split = il->split, epoch = il->epoch, pos = il->order[k];
+        il->in_flight++;
+        pthread_mutex_unlock(&il->mu);
+
+        Err err = {0};
+        int st = process_item(il, wk, split, epoch, pos, s, j, &err);
+        int item = split == SPLIT_TRAIN ? il->ds->train_idx[pos] : il->ds->valid_idx[pos];
+        s->bad[j] = st != 0;
+        if (st > 0 && il->o.skip_bad) il->bad_known[item] = 1;
+
+        pthread_mutex_lock(&il->mu);
+        if (st > 0 && !il->o.skip_bad && (s->status == 0)) {
+            s->status = st;
+            s->err = err;
+        }
+        il->in_flight--;
+        if (++s->n_done == s->n_items) pthread_cond_broadcast(&il->done_cv);
+        if (il->in_flight == 0) pthread_cond_broadcast(&il->idle_cv);
+    }
+    pthread_mutex_unlock(&il->mu);
+    return NULL;
+}
+
+/* Stop the current epoch: no new claims, wait for items in flight. Lock held. */
+static void quiesce(ImageLoaders *il)
+{
+    il->active = 0;
+    while (il->in_flight > 0) pthread_cond_wait(&il->idle_cv, &il->mu);
+}
+
+static int il_begin(Loaders *l, int split, int epoch, Err *err)
+{
+    ImageLoaders *il = l->impl;
+    pthread_mutex_lock(&il->mu);
+    quiesce(il);
+    int n = split_size(il, split);
+    il->split = split, il->epoch = epoch;
+    il->bs_cur = split_bs(il, split);
+    il->n_batches_cur = il_n_batches(l, split);
+    il->total_items = split == SPLIT_TRAIN ? il->n_batches_cur * il->bs_cur : n;
+    for (int i = 0; i < n; i++) il->order[i] = i;
+    if (split == SPLIT_TRAIN) {
+        Rng r = rng_make(rng_hash(il->o.seed, (uint64_t)epoch, 0), PURPOSE_SHUFFLE);
+        rng_shuffle_i32(&r, il->order, n);
+    }
+    for (int i = 0; i < il->ring; i++) il->slots[i].batch_no = -1;
+    il->next_item = 0, il->released = 0, il->next_batch = 0, il->holding = 0;
+    il->active = 1;
+    pthread_cond_broadcast(&il->work_cv);
+    pthread_mutex_unlock(&il->mu);
+    (void)err;
+    return 0;
+}
+
+static int il_next(Loaders *l, Batch **out, Err *err)
+{
+    ImageLoaders *il = l->impl;
+    pthread_mutex_lock(&il->mu);
+    if (il->holding) {
+        il->holding = 0;
+        il->released++;
+        pthread_cond_broadcast(&il->work_cv);
+    }
+    if (!il->active || il->next_batch >= il->n_batches_cur) {
+        pthread_mutex_unlock(&il->mu);
+        return 0;
+    }
+    Slot *s = &il->slots[il->next_batch % il->ring];
+    double t0 = now_s();
+    while (!(s->batch_no == il->next_batch && s->n_done == s->n_items)) pthread_cond_wait(&il->done_cv, &il->mu);
+    l->wait_s += now_s() - t0;
+    il->next_batch++;
+    il->holding = 1;
+    int status = s->status;
+    if (status) *err = s->err;
+    pthread_mutex_unlock(&il->mu);
+    if (status) return -1;
+
+    /* drop bad items (skip mode), keeping the order of the others */
+    const Dataset *ds = il->ds;
+    int n = 0;
+    size_t px = (size_t)il->h * il->w * il->c;
+    for (int j = 0; j < s->n_items; j++) {
+        if (s->bad[j]) {
+            int item = il->split == SPLIT_TRAIN ? ds->train_idx[s->index[j]] : ds->valid_idx[s->index[j]];
+            if (!il->listed[item]) {
+                char **grown = realloc(l->skipped, sizeof(char *) * (l->n_skipped + 1));
+                if (grown) {
+                    l->skipped = grown;
+                    l->skipped[l->n_skipped++] = strdup(ds->paths[item]);
+                    il->listed[item] = 1;
+                }
+            }
+            continue;
+        }
+        if (n != j) {
+            memmove(s->b.x + n * px, s->b.x + j * px, sizeof(float) * px);
+            s->index[n] = s->index[j];
+            if (s->b.yi) s->b.yi[n] = s->b.yi[j];
+            if (s->b.y) memmove(s->b.y + (size_t)n * ds->n_y, s->b.y + (size_t)j * ds->n_y, sizeof(float) * ds->n_y);
+        }
+        n++;
+    }
+    s->b.n = n;
+    *out = &s->b;
+    return 1;
+}
+
+static void il_free(Loaders *l)
+{
+    if (!l) return;
+    ImageLoaders *il = l->impl;
+    pthread_mutex_lock(&il->mu);
+    quiesce(il);
+    il->quit = 1;
+    pthread_cond_broadcast(&il->work_cv);
+    pthread_mutex_unlock(&il->mu);
+    for (int i = 0; i < il->n_started; i++) pthread_join(il->workers[i].thread, NULL);
+    for (int i = 0; il->workers && i < il->n_workers; i++) {
+        tfm_scratch_free(&il->workers[i].tfm);
+        aug_scratch_free(&il->workers[i].aug);
+        image_buf_free(&il->workers[i].item);
+        free(il->workers[i].pts);
+    }
+    free(il->workers);
+    for (int i = 0; il->slots && i < il->ring; i++) {
+        Slot *s = &il->slots[i];
+        free(s->b.x), free(s->b.yi), free(s->b.y), free(s->index), free(s->bad);
+    }
+    free(il->slots);
+    if (il->cache)
+        for (int i = 0; i < il->ds->n_items; i++) free(il->cache[i].img.px), free(il->cache[i].pts);
+    free(il->cache);
+    free(il->bad_known), free(il->listed), free(il->order);
+    for (int i = 0; i < l->n_skipped; i++) free(l->skipped[i]);
+    free(l->skipped);
+    pthread_mutex_destroy(&il->mu);
+    pthread_cond_destroy(&il->work_cv);
+    pthread_cond_destroy(&il->done_cv);
+    pthread_cond_destroy(&il->idle_cv);
+    free(il);
+}
+
+static const LoadersOps IMAGE_LOADER_OPS = {
+    .n_batches = il_n_batches,
+    .n_items = il_n_items,
+    .begin = il_begin,
+    .next = il_next,
+    .free = il_free,
+};
+
+/* ---- construction ------------------------------------------------------------ */
+
+/* The batch shape: the first item of the train (else valid) split that decodes. */
+static int probe_shape(ImageLoaders *il, Err *err)
+{
+    Worker *wk = &il->workers[0];
+    const Dataset *ds = il->ds;
+    Err first = {0};
+    for (int split = 0; split < 2; split++) {
+        int n = split_size(il, split);
+        for (int p = 0; p < n; p++) {
+            int item = split == SPLIT_TRAIN ? ds->train_idx[p] : ds->valid_idx[p];
+            Err e = {0};
+            /* the valid-mode (deterministic) transform gives the shape of every item */
+            if (item_stage(il, wk, item, 0, 0, 0, &e)) {
+                if (!il->o.skip_bad) return err_set(err, e.code, "%s", e.msg);
+                if (!first.code) first = e;
+                continue;
+            }
+            batch_tfm_out_size(&il->o.batch, wk->item.img.w, wk->item.img.h, &il->w, &il->h);
+            return 0;
+        }
+    }
+    if (first.code) return err_set(err, ERR_RUNTIME, "no item could be read; the first failure: %s", first.msg);
+    return err_set(err, ERR_USAGE, "the dataset has no items");
+}
+
+int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Dataset *ds, Err *err)
+{
+    *out = NULL;
+    if (o->bs < 1) return err_set(err, ERR_USAGE, "[data] bs: expected a positive integer, found %d", o->bs);
+    if (o->channels != 1 && o->channels != 3)
+        return err_set(err, ERR_USAGE, "[model] n_in: expected 1 or 3 channels, found %d", o->channels);
+    if (ds->n_train > 0 && ds->n_train < o->bs)
+        return err_set(err, ERR_USAGE, "[data] bs: %d is more than the %d training items (batches drop the "
+                       "last partial one, so there would be none)", o->bs, ds->n_train);
+    ImageLoaders *il = calloc(1, sizeof *il);
+    if (!il) return err_set(err, ERR_RUNTIME, "out of memory");
+    il->o = *o;
+    il->ds = ds;
+    il->c = o->channels;
+    il->n_pts = ds->kind == TARGET_POINTS ? ds->n_y / 2 : 0;
+    il->ring = o->prefetch > 0 ? o->prefetch : 3;
+    il->n_workers = o->n_workers > 0 ? o->n_workers : 1;
+    il->base.ops = &IMAGE_LOADER_OPS;
+    il->base.bs = o->bs;
+    il->base.kind = ds->kind;
+    il->base.n_out = ds->kind == TARGET_CATEGORY || ds->kind == TARGET_MULTI ? ds->n_vocab : ds->n_y;
+    il->base.impl = il;
+    pthread_mutex_init(&il->mu, NULL);
+    pthread_cond_init(&il->work_cv, NULL);
+    pthread_cond_init(&il->done_cv, NULL);
+    pthread_cond_init(&il->idle_cv, NULL);
+    int n_max = ds->n_train > ds->n_valid ? ds->n_train : ds->n_valid;
+    il->order = calloc((size_t)n_max + 1, sizeof(int32_t));
+    il->bad_known = calloc((size_t)ds->n_items + 1, 1);
+    il->listed = calloc((size_t)ds->n_items + 1, 1);
+    il->cache = o->cache_bytes ? calloc((size_t)ds->n_items + 1, sizeof(CacheEntry)) : NULL;
+    il->workers = calloc((size_t)il->n_workers, sizeof(Worker));
+    il->slots = calloc((size_t)il->ring, sizeof(Slot));
+    if (!il->order || !il->bad_known || !il->listed || (o->cache_bytes && !il->cache) || !il->workers || !il->slots)
+        goto oom;
+    for (int i = 0; i < il->n_workers; i++) {
+        il->workers[i].il = il;
+        il->workers[i].pts = calloc((size_t)il->n_pts * 2 + 2, sizeof(float));
+        if (!il->workers[i].pts) goto oom;
+    }
+    int st = probe_shape(il, err);
+    if (st) {
+        il_free(&il->base);
+        return st;
+    }
+    int bs_max = o->bs > o->val_bs ? o->bs : o->val_bs;
+    size_t px = (size_t)il->h * il->w * il->c;
+    for (int i = 0; i < il->ring; i++) {
+        Slot *s = &il->slots[i];
+        s->batch_no = -1;
+        s->b.h = il->h, s->b.w = il->w, s->b.c = il->c;
+        s->b.kind = ds->kind;
+        s->b.n_y = ds->kind == TARGET_CATEGORY ? 1 : ds->n_y;
+        s->b.x = malloc(sizeof(float) * px * bs_max);
+        s->index = calloc((size_t)bs_max, sizeof(int32_t));
+        s->bad = calloc((size_t)bs_max, 1);
+        if (ds->kind == TARGET_CATEGORY)
+            s->b.yi = calloc((size_t)bs_max, sizeof(int32_t));
+        else
+            s->b.y = calloc((size_t)bs_max * (ds->n_y > 0 ? ds->n_y : 1), sizeof(float));
+        s->b.index = s->index;
+        if (!s->b.x || !s->index || !s->bad || (!s->b.yi && !s->b.y)) goto oom;
+    }
+    for (int i = 0; i < il->n_workers; i++)
+        if (pthread_create(&il->workers[i].thread, NULL, worker_main, &il->workers[i])) {
+            il_free(&il->base);
+            return err_set(err, ERR_RUNTIME, "cannot start loader thread %d", i);
+        } else {
+            il->n_started++;
+        }
+    *out = &il->base;
+    return 0;
+oom:
+    il_free(&il->base);
+    return err_set(err, ERR_RUNTIME, "out of memory creating the image loaders");
+}
+
+void image_loaders_stats(const Loaders *l, ImageLoaderStats *st)
+{
+    ImageLoaders *il = l->impl;
+    memset(st, 0, sizeof *st);
+    pthread_mutex_lock(&il->mu);
+    st->cached_items = il->cached_items;
+    st->cached_bytes = il->cache_used;
+    pthread_mutex_unlock(&il->mu);
+    st->decodes = atomic_load(&il->decodes);
+    st->cache_hits = atomic_load(&il->cache_hits);
+    st->h = il->h, st->w = il->w, st->c = il->c;
+}
+
+int image_item_describe(const Dataset *ds, int channels, char *buf, size_t cap, Err *err)
+{
+    if (ds->n_train < 1) return err_set(err, ERR_USAGE, "the training split is empty");
+    int item = ds->train_idx[0];
+    Image im = {0};
+    int ow, oh;
+    if (image_decode_file(ds->paths[item], channels, 0, 0, &im, &ow, &oh, err)) return err->code;
+    image_free(&im);
+    int n = snprintf(buf, cap, "(PILImage mode=%s size=%dx%d, ", channels == 1 ? "L" : "RGB", ow, oh);
+    if (n < 0 || (size_t)n >= cap) return 0;
+    char *p = buf + n;
+    size_t left = cap - n;
+    if (ds->kind == TARGET_CATEGORY) {
+        snprintf(p, left, "TensorCategory(%d))", ds->yi[item]);
+    } else if (ds->kind == TARGET_MULTI) {
+        int k = snprintf(p, left, "TensorMultiCategory([");
+        int first = 1;
+        for (int v = 0; v < ds->n_y && k > 0 && (size_t)k < left; v++)
+            if (ds->y[(size_t)item * ds->n_y + v] != 0) {
+                k += snprintf(p + k, left - k, "%s%d", first ? "" : ", ", v);
+                first = 0;
+            }
+        if (k > 0 && (size_t)k < left) snprintf(p + k, left - k, "]))");
+    } else {
+        int k = snprintf(p, left, "TensorPoint([");
+        for (int i = 0; i < ds->n_y / 2 && k > 0 && (size_t)k < left; i++)
+            k += snprintf(p + k, left - k, "%s[%.4f, %.4f]", i ? ", " : "", ds->y[(size_t)item * ds->n_y + 2 * i],
+                          ds->y[(size_t)item * ds->n_y + 2 * i + 1]);
+        if (k > 0 && (size_t)k < left) snprintf(p + k, left - k, "]))");
+    }
+    return 0;
+}

@@ -1,0 +1,116 @@
+/* items.c — see items.h. */
+#include "data/items.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+int strlist_push(StrList *l, const char *s)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 64;
+        char **v = realloc(l->v, sizeof(char *) * cap);
+        if (!v) return -1;
+        l->v = v, l->cap = cap;
+    }
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (!d) return -1;
+    memcpy(d, s, n);
+    l->v[l->n++] = d;
+    return 0;
+}
+
+void strlist_free(StrList *l)
+{
+    if (!l) return;
+    for (int i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void strlist_sort(StrList *l)
+{
+    if (l->n > 1) qsort(l->v, (size_t)l->n, sizeof(char *), cmp_str);
+}
+
+int items_is_image_name(const char *name)
+{
+    static const char *const exts[] = {"jpg", "jpeg", "jpe", "png", "gif", "bmp", "webp", "tif", "tiff"};
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name) return 0;
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (strcasecmp(dot + 1, exts[i]) == 0) return 1;
+    return 0;
+}
+
+/* Walk dir (depth levels deep so far); symlinked folders are followed, with a
+ * depth limit against cycles. */
+static int walk(const char *dir, int recurse, int depth, StrList *out, Err *err)
+{
+    if (depth > 64) return err_set(err, ERR_RUNTIME, "%s: folders nested more than 64 deep (a symlink loop?)", dir);
+    DIR *d = opendir(dir);
+    if (!d) return err_set(err, ERR_RUNTIME, "%s: cannot list folder: %s", dir, strerror(errno));
+    StrList subdirs = {0};
+    int rc = 0;
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;   /* hidden, '.' and '..' */
+        int n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (n < 0 || (size_t)n >= sizeof path) {
+            rc = err_set(err, ERR_RUNTIME, "%s/%s: path too long", dir, e->d_name);
+            break;
+        }
+        int is_dir = e->d_type == DT_DIR, is_file = e->d_type == DT_REG;
+        if (e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) {
+            struct stat st;
+            if (stat(path, &st) != 0) continue;  /* dangling link */
+            is_dir = S_ISDIR(st.st_mode), is_file = S_ISREG(st.st_mode);
+        }
+        if (is_dir) {
+            if (recurse && strlist_push(&subdirs, path)) rc = err_set(err, ERR_RUNTIME, "out of memory");
+        } else if (is_file && items_is_image_name(e->d_name)) {
+            if (strlist_push(out, path)) rc = err_set(err, ERR_RUNTIME, "out of memory");
+        }
+        if (rc) break;
+    }
+    closedir(d);
+    for (int i = 0; !rc && i < subdirs.n; i++) rc = walk(subdirs.v[i], recurse, depth + 1, out, err);
+    strlist_free(&subdirs);
+    return rc;
+}
+
+int items_image_files(const char *root, const char *const *folders, int n_folders, int recurse, StrList *out,
+                      Err *err)
+{
+    memset(out, 0, sizeof *out);
+    struct stat st;
+    if (stat(root, &st) != 0)
+        return err_set(err, ERR_RUNTIME, "%s: no such folder (the [data] path): %s", root, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return err_set(err, ERR_RUNTIME, "%s: not a folder (the [data] path)", root);
+    int rc = 0;
+    if (folders && n_folders > 0) {
+        char path[4096];
+        for (int i = 0; !rc && i < n_folders; i++) {
+            snprintf(path, sizeof path, "%s/%s", root, folders[i]);
+            if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+                rc = err_set(err, ERR_RUNTIME, "%s: no such folder (get_image_files folders=...)", path);
+            else rc = walk(path, recurse, 0, out, err);
+        }
+    } else {
+        rc = walk(root, recurse, 0, out, err);
+    }
+    if (rc) {
+        strlist_free(out);
+        return rc;
+    }
+    strlist_sort(out);
+    return 0;
+}

@@ -1,0 +1,136 @@
+/* prep.c — one file prepared as the validation set prepares it; see prep.h. */
+#include "interp/prep.h"
+
+#include "config/config.h"
+#include "core/rng.h"
+#include "data/decode.h"
+#include "interp/modelfile.h"
+#include "io/safetensors.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int prep_init(Prep *p, const ItemTfm *item, const BatchTfm *batch, int n_in, int h, int w, Err *err)
+{
+    memset(p, 0, sizeof *p);
+    p->n_in = n_in;
+    p->batch = *batch;
+    if (item && item->kind != ITFM_NONE) p->item[0] = *item, p->n_item = 1;
+    if (p->batch.aug && p->batch.size_w > 0)
+        p->h = p->batch.size_h, p->w = p->batch.size_w;
+    else if (p->n_item)
+        p->h = p->item[0].h, p->w = p->item[0].w;
+    else
+        p->h = h, p->w = w;
+    if (p->h <= 0 || p->w <= 0) return err_set(err, ERR_USAGE, "no input size: the transforms set none");
+    return 0;
+}
+
+int prep_init_meta(Prep *p, const ModelFileInfo *mi, const StMeta *meta, Err *err)
+{
+    memset(p, 0, sizeof *p);
+    p->n_in = mi->n_in;
+    batch_tfm_init(&p->batch);
+    if (mi->item_tfms && *mi->item_tfms) {
+        CfgValue *v = cfg_value_parse(mi->item_tfms, mi->path, 0, err);
+        if (!v) return err_prefix(err, "%s: metadata item_tfms: ", mi->path);
+        int n = cfg_list_len(v), rc = 0;
+        if (n > PREP_MAX_ITEM_TFMS) rc = err_set(err, ERR_USAGE, "%s: more than %d item_tfms", mi->path, PREP_MAX_ITEM_TFMS);
+        for (int i = 0; !rc && i < n; i++) rc = item_tfm_from_cfg(&p->item[i], cfg_list_at(v, i), err);
+        cfg_value_free(v);
+        if (rc) return err_prefix(err, "%s: metadata item_tfms: ", mi->path);
+        p->n_item = n;
+    }
+    if (mi->batch_tfms && *mi->batch_tfms) {
+        CfgValue *v = cfg_value_parse(mi->batch_tfms, mi->path, 0, err);
+        if (!v) return err_prefix(err, "%s: metadata batch_tfms: ", mi->path);
+        int rc = batch_tfm_from_cfg(&p->batch, v, err);
+        cfg_value_free(v);
+        if (rc) return err_prefix(err, "%s: metadata batch_tfms: ", mi->path);
+    }
+    /* Normalisation added by the learner (fastai adds it for pretrained models). */
+    if (!p->batch.normalize && st_meta_get(meta, "norm_mean") && st_meta_get(meta, "norm_std")) {
+        double m[3], s[3];
+        size_t nm, ns;
+        if (st_meta_get_numbers(meta, "norm_mean", m, 3, &nm, err) ||
+            st_meta_get_numbers(meta, "norm_std", s, 3, &ns, err))
+            return err_prefix(err, "%s: ", mi->path);
+        p->batch.normalize = 1;
+        for (int c = 0; c < 3; c++) {
+            p->batch.mean[c] = (float)m[nm == 1 ? 0 : c];
+            p->batch.std[c] = (float)s[ns == 1 ? 0 : c];
+        }
+    }
+    /* Input size: the batch transform's size, else the last item transform's,
+     * else the metadata's (a dataset of same-sized images). */
+    if (p->batch.aug && p->batch.size_w > 0)
+        p->h = p->batch.size_h, p->w = p->batch.size_w;
+    else if (p->n_item)
+        p->h = p->item[p->n_item - 1].h, p->w = p->item[p->n_item - 1].w;
+    else if (st_meta_get(meta, "size")) {
+        double hw[2];
+        size_t n;
+        if (st_meta_get_numbers(meta, "size", hw, 2, &n, err) || n != 2)
+            return err->code ? err_prefix(err, "%s: ", mi->path)
+                             : err_set(err, ERR_USAGE, "%s: metadata size: expected [h, w]", mi->path);
+        p->h = (int)hw[0], p->w = (int)hw[1];
+    } else {
+        return err_set(err, ERR_USAGE, "%s: the metadata gives no input size (item_tfms, batch_tfms or size)",
+                       mi->path);
+    }
+    return 0;
+}
+
+void prep_free(Prep *p)
+{
+    image_buf_free(&p->buf[0]);
+    image_buf_free(&p->buf[1]);
+    tfm_scratch_free(&p->ts);
+    aug_scratch_free(&p->as);
+}
+
+/* Decode and transform one file into x [h, w, c] floats.  The map from the
+ * file's pixels to the model input's [-1, 1] coordinates is axis-aligned
+ * affine for the validation transforms: u = ax*x + bx, v = ay*y + by. */
+int prep_item(Prep *p, const char *path, float *x, double map[4], Err *err)
+{
+    Image img = {0};
+    int mw = 0, mh = 0, ow, oh;
+    if (p->n_item) item_tfm_decode_hint(&p->item[0], 0, &mw, &mh);
+    if (image_decode_file(path, p->n_in == 1 ? 1 : 3, mw, mh, &img, &ow, &oh, err)) return err->code;
+    /* probe points: the image's corners (0,0) and (ow,oh) in its own pixels,
+     * rescaled to the decoded size (DCT scaling may have shrunk it) */
+    float pts[4] = {0, 0, (float)img.w, (float)img.h};
+    const Image *cur = &img;
+    for (int i = 0; i < p->n_item; i++) {
+        ImageBuf *dst = &p->buf[i & 1];
+        if (item_tfm_apply(&p->item[i], cur, 0, NULL, dst, pts, 2, &p->ts, err)) {
+            image_free(&img);
+            return err_prefix(err, "%s: ", path);
+        }
+        cur = &dst->img;
+    }
+    int w, h;
+    batch_tfm_out_size(&p->batch, cur->w, cur->h, &w, &h);
+    if (w != p->w || h != p->h) {
+        image_free(&img);
+        return err_set(err, ERR_RUNTIME, "%s: image is %dx%d after the transforms but the model takes %dx%d",
+                       path, w, h, p->w, p->h);
+    }
+    for (int k = 0; k < 2; k++) {   /* pixels → [-1, 1] of the item (fastai's PointScaler) */
+        pts[2 * k] = (float)(pts[2 * k] * 2.0 / cur->w - 1.0);
+        pts[2 * k + 1] = (float)(pts[2 * k + 1] * 2.0 / cur->h - 1.0);
+    }
+    AugDraw d;
+    Rng unused = rng_make(0, 0);   /* the validation draw is deterministic */
+    batch_tfm_draw(&p->batch, cur->w, cur->h, 0, &unused, &d);
+    batch_tfm_apply(&p->batch, &d, cur, 0, x, w, h, pts, 2, &p->as);
+    /* (0,0) → pts[0..1], (ow,oh) → pts[2..3] */
+    if (map) {
+        map[0] = (pts[2] - pts[0]) / ow, map[1] = pts[0];
+        map[2] = (pts[3] - pts[1]) / oh, map[3] = pts[1];
+    }
+    image_free(&img);
+    return 0;
+}
+

@@ -1,0 +1,929 @@
+/* learner.c — the fit loop, validation, callbacks, outputs and resume state.
+ * See learner.h; FASTAI_REFERENCE.md §1 (Learner, Recorder, trackers) and §3. */
+#include "learn/learner.h"
+
+#include "config/config.h"
+#include "io/atomic.h"
+#include "io/state.h"
+#include "learn/lr_find.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- options --------------------------------------------------------------- */
+
+static void tracker_init(Tracker *t, const char *monitor)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->monitor, sizeof t->monitor, "%s", monitor);
+    t->less = strstr(monitor, "loss") || strstr(monitor, "error");
+    t->patience = 1;
+    snprintf(t->fname, sizeof t->fname, "best");
+}
+
+void learner_opts_default(LearnerOpts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->opt = OPT_ADAM;
+    o->hyper = optim_default_hyper(OPT_ADAM);
+    o->decouple_wd = 1;
+    o->lr = 1e-3;
+    o->train_bn = 1;
+    tracker_init(&o->save, "valid_loss");
+    tracker_init(&o->early, "valid_loss");
+    o->threads = 1;
+    o->out = stdout;
+    o->progress = stderr;
+}
+
+static const CfgValue *cb_arg(const CfgValue *c, int pos, const char *name)
+{
+    for (int i = 0; i < c->n; i++)
+        if (c->names && c->names[i] ? strcmp(c->names[i], name) == 0 : i == pos) return c->items[i];
+    return NULL;
+}
+
+int learner_parse_cbs(const void *value, const char *file, LearnerOpts *o, Err *err)
+{
+    const CfgValue *v = value;
+    if (!v || v->kind == CV_NONE) return 0;
+    int n = v->kind == CV_LIST ? v->n : 1;
+    for (int i = 0; i < n; i++) {
+        const CfgValue *c = v->kind == CV_LIST ? v->items[i] : v;
+        if ((c->kind != CV_CALL && c->kind != CV_IDENT) || !c->str)
+            return err_set(err, ERR_USAGE, "%s:%d: [learner] cbs: expected SaveModelCallback(...) or "
+                                           "EarlyStoppingCallback(...)", file, c->line);
+        int save = strcmp(c->str, "SaveModelCallback") == 0, early = strcmp(c->str, "EarlyStoppingCallback") == 0;
+        if (!save && !early)
+            return err_set(err, ERR_USAGE,
+                           "%s:%d: [learner] cbs: unknown callback '%s', expected SaveModelCallback or "
+                           "EarlyStoppingCallback", file, c->line, c->str);
+        static const char *save_args[] = {"monitor", "comp", "min_delta", "fname", "every_epoch", "at_end",
+                                          "with_opt", "reset_on_fit", NULL};
+        static const char *early_args[] = {"monitor", "comp", "min_delta", "patience", "reset_on_fit", NULL};
+        const char **names = save ? save_args : early_args;
+        for (int k = 0; c->kind == CV_CALL && k < c->n; k++) {
+            const char *nm = c->names ? c->names[k] : NULL;
+            int ok = 0, cnt = 0;
+            for (; names[cnt]; cnt++) ok |= nm && strcmp(nm, names[cnt]) == 0;
+            if (!nm && k >= cnt) ok = 0;
+            else if (!nm) ok = 1;
+            if (!ok)
+                return err_set(err, ERR_USAGE, "%s:%d: [learner] cbs: %s has no argument '%s'", file, c->line,
+                               c->str, nm ? nm : "(positional)");
+        }
+        Tracker *t = save ? &o->save : &o->early;
+        const CfgValue *a = c->kind == CV_CALL ? cb_arg(c, 0, "monitor") : NULL;
+        const char *mon = "valid_loss";
+        if (a && a->kind != CV_NONE) {
+            if ((a->kind != CV_STR && a->kind != CV_IDENT) || !a->str)
+                return err_set(err, ERR_USAGE, "%s:%d: [learner] cbs: %s(monitor=...): expected a name like "
+                                               "'valid_loss'", file, c->line, c->str);
+            mon = a->str;
+        }
+        tracker_init(t, mon);
+        t->on = 1;
+        if (c->kind != CV_CALL) continue;
+        a = cb_arg(c, 1, "comp");
+        if (a && a->kind != CV_NONE) {
+            if (a->kind == CV_IDENT && (!strcmp(a->str, "np.less") || !strcmp(a->str, "less"))) t->less = 1;
+            else if (a->kind == CV_IDENT && (!strcmp(a->str, "np.greater") || !strcmp(a->str, "greater")))
+                t->less = 0;
+            else
+                return err_set(err, ERR_USAGE, "%s:%d: [learner] cbs: %s(comp=...): expected np.less or np.greater",
+                               file, c->line, c->str);
+        }
+        a = cb_arg(c, 2, "min_delta");
+        if (a && a->kind != CV_NONE) {
+            if (a->kind != CV_NUM)
+                return err_set(err, ERR_USAGE, "%s:%d: [learner] cbs: %s(min_delta=...): expected a number", file,
+                               c->line, c->str);
+            t->min_delta = a->num;
+        }
+        if (save) {
+            a = cb_arg(c, 3, "fname");
+            if (a && a->kind != CV_NONE) {
+                if (a->kind != CV_STR || !a->str[0] || strchr(a->str, '/') || strlen(a->str) > 40)
+                    return err_set(err, ERR_USAGE,
+                                   "%s:%d: [learner] cbs: SaveModelCallback(fname=...): expected a short file name",
+                                   file, c->line);
+                snprintf(t->fname, sizeof t->fname, "%s", a->str);
+            }
+            a = cb_arg(c, 4, "every_epoch");
+            if (a && (a->kind == CV_NUM || a->kind == CV_BOOL)) t->every_epoch = (int)a->num;
+            a = cb_arg(c, 5, "at_end");
+            if (a && (a->kind == CV_NUM || a->kind == CV_BOOL)) t->at_end = a->num != 0;
+        } else {
+            a = cb_arg(c, 3, "patience");
+            if (a && a->kind != CV_NONE) {
+                if (a->kind != CV_NUM || a->num < 1 || a->num != floor(a->num))
+                    return err_set(err, ERR_USAGE,
+                                   "%s:%d: [learner] cbs: EarlyStoppingCallback(patience=...): expected a whole "
+                                   "number >= 1", file, c->line);
+                t->patience = (int)a->num;
+            }
+        }
+        if (t->less) t->min_delta = -fabs(t->min_delta) * (t->min_delta < 0 ? -1 : 1);
+    }
+    return 0;
+}
+
+/* ---- construction ------------------------------------------------------------ */
+
+Learner *learner_new(Model *m, Loaders *dls, const LearnerOpts *o, Err *err)
+{
+    Learner *l = calloc(1, sizeof *l);
+    if (!l) return err_set(err, ERR_RUNTIME, "learner: out of memory"), NULL;
+    l->model = m, l->dls = dls, l->o = *o;
+    l->n_out = m->info.n_out;
+    int bs = dls->bs > m->info.max_bs ? dls->bs : m->info.max_bs;
+    l->dout = malloc(sizeof(float) * (size_t)(bs > 0 ? bs : 1) * (l->n_out > 0 ? l->n_out : 1));
+    if (!l->dout) {
+        free(l);
+        err_set(err, ERR_RUNTIME, "learner: out of memory");
+        return NULL;
+    }
+    OptHyper h = o->hyper;
+    h.lr = o->lr;
+    l->opt = optim_new(o->opt, &h, o->decouple_wd, m, o->threads, err);
+    if (!l->opt) {
+        learner_free(l);
+        return NULL;
+    }
+    const char *names[METRICS_MAX];
+    for (int i = 0; i < o->metrics.n; i++) names[i] = o->metrics.m[i].name;
+    table_init(&l->table, names, o->metrics.n);
+    l->logging = 1;
+    return l;
+}
+
+void learner_free(Learner *l)
+{
+    if (!l) return;
+    optim_free(l->opt);
+    free(l->dout), free(l->rec_loss), free(l->val_loss), free(l->val_iter);
+    free(l);
+}
+
+void learner_freeze_to(Learner *l, int n)
+{
+    int ng = l->opt->n_groups;
+    int idx = n >= 0 ? n : ng + n;
+    for (int i = 0; i < l->model->n_params; i++) {
+        Param *p = &l->model->params[i];
+        if (p->kind != PARAM_WEIGHT) continue;
+        p->frozen = p->group < idx && !(l->o.train_bn && p->is_norm);
+    }
+    l->frozen_n = idx;
+    optim_clear_state(l->opt);
+}
+
+/* ---- one batch ------------------------------------------------------------- */
+
+double learner_train_batch(Learner *l, const Batch *b, Err *err, int *failed)
+{
+    Model *m = l->model;
+    const float *out;
+    *failed = 0;
+    model_zero_grad(m);
+    if (m->ops->forward(m, b, MODE_TRAIN, (uint64_t)l->iter, &out, err)) {
+        *failed = 1;
+        return NAN;
+    }
+    float loss = l->o.loss(l->o.loss_ctx, l->dout, NULL, out, l->n_out, b);
+    if (!isfinite(loss)) return loss;
+    m->ops->backward(m, l->dout);
+    optim_step(l->opt);
+    return loss;
+}
+
+int learner_validate(Learner *l, double *vals, Err *err)
+{
+    Model *m = l->model;
+    Metrics *ms = &l->o.metrics;
+    metrics_reset(ms);
+    if (loaders_begin(l->dls, SPLIT_VALID, l->epoch, err)) return err->code;
+    double sum = 0, count = 0;
+    Batch *b;
+    int r;
+    while ((r = loaders_next(l->dls, &b, err)) == 1) {
+        const float *out;
+        if (m->ops->forward(m, b, MODE_EVAL, 0, &out, err)) return err->code;
+        float loss = l->o.loss(l->o.loss_ctx, NULL, NULL, out, l->n_out, b);
+        sum += (double)loss * b->n, count += b->n;
+        metrics_add(ms, out, l->n_out, b);
+        if (l->o.stop && *l->o.stop) break;
+    }
+    if (r < 0 || (r > 1)) return err->code ? err->code : ERR_RUNTIME;
+    vals[0] = count ? sum / count : NAN;
+    for (int i = 0; i < ms->n; i++) vals[1 + i] = metrics_value(ms, i);
+    return 0;
+}
+
+/* ---- recorder ---------------------------------------------------------------- */
+
+static int rec_push(Learner *l, float v)
+{
+    if (l->n_rec == l->cap_rec) {
+        int64_t nc = l->cap_rec ? 2 * l->cap_rec : 1024;
+        float *p = realloc(l->rec_loss, sizeof *p * nc);
+        if (!p) return -1;
+        l->rec_loss = p, l->cap_rec = nc;
+    }
+    l->rec_loss[l->n_rec++] = v;
+    return 0;
+}
+
+static int val_push(Learner *l, double v)
+{
+    if (l->n_val == l->cap_val) {
+        int nc = l->cap_val ? 2 * l->cap_val : 64;
+        double *p = realloc(l->val_loss, sizeof *p * nc);
+        int64_t *q = p ? realloc(l->val_iter, sizeof *q * nc) : NULL;
+        if (p) l->val_loss = p;
+        if (!q) return -1;
+        l->val_iter = q, l->cap_val = nc;
+    }
+    l->val_loss[l->n_val] = v, l->val_iter[l->n_val] = l->n_rec;
+    l->n_val++;
+    return 0;
+}
+
+static void out_path(const Learner *l, const char *name, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s", l->o.out_dir, name);
+}
+
+/* ---- progress -------------------------------------------------------------- */
+
+typedef struct Progress {
+    double t0, last;
+    int shown;
+} Progress;
+
+static void progress_update(Learner *l, Progress *p, const char *what, int done, int total, double loss)
+{
+    if (l->o.quiet || !l->o.is_tty || !l->o.progress || !l->logging) return;
+    double t = now();
+    if (done < total && t - p->last < 0.2 && p->shown) return;
+    p->last = t, p->shown = 1;
+    double el = t - p->t0, eta = done > 0 ? el / done * (total - done) : 0;
+    char a[16], b[16];
+    format_time(el, a, sizeof a), format_time(eta, b, sizeof b);
+    int w = 30, fill = total ? (int)((double)done / total * w) : w;
+    char bar[64];
+    for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '-';
+    bar[w] = 0;
+    fprintf(l->o.progress, "\r%s |%s| %d/%d %s<%s", what, bar, done, total, a, b);
+    if (isfinite(loss)) fprintf(l->o.progress, " loss %.4f", loss);
+    fprintf(l->o.progress, "\033[K");
+    fflush(l->o.progress);
+}
+
+static void progress_clear(Learner *l, Progress *p)
+{
+    if (p->shown && l->o.progress) {
+        fprintf(l->o.progress, "\r\033[K");
+        fflush(l->o.progress);
+    }
+    p->shown = 0;
+}
+
+static void say(Learner *l, const char *line)
+{
+    if (!l->logging) return;
+    FILE *f = l->o.json ? l->o.progress : l->o.out;
+    if (!f) return;
+    fprintf(f, "%s\n", line);
+    fflush(f);
+}
+
+/* ---- trackers ---------------------------------------------------------------- */
+
+static int tracker_index(const Learner *l, const Tracker *t)
+{
+    /* recorder.metric_names[1:]: train_loss, valid_loss, metrics...; time excluded */
+    for (int i = 1; i < l->table.n - 1; i++)
+        if (strcmp(l->table.names[i], t->monitor) == 0) return i - 1;
+    return -1;
+}
+
+static void tracker_reset(Tracker *t)
+{
+    t->best = t->less ? INFINITY : -INFINITY;
+    t->wait = 0, t->new_best = 0;
+}
+
+static void tracker_update(Tracker *t, double v)
+{
+    int better = t->less ? (v - t->min_delta < t->best) : (v - t->min_delta > t->best);
+    if (better) t->best = v, t->new_best = 1;
+    else t->new_best = 0;
+}
+
+static int save_model(Learner *l, const char *name, Err *err)
+{
+    if (!l->o.out_dir || !l->o.ckpt.save) return 0;
+    char p[4096];
+    out_path(l, name, p, sizeof p);
+    return l->o.ckpt.save(l->o.ckpt.ctx, l->model, p, err);
+}
+
+/* ---- the fit loop -------------------------------------------------------------- */
+
+static int csv_write_header(Learner *l, Err *err)
+{
+    if (!l->o.out_dir || l->csv_started) return 0;
+    char p[4096], line[1024];
+    out_path(l, "metrics.csv", p, sizeof p);
+    table_csv_header(&l->table, line, sizeof line);
+    char text[1100];
+    snprintf(text, sizeof text, "%s\n", line);
+    if (atomic_write_file(p, text, strlen(text), err)) return err->code;
+    l->csv_started = 1;
+    return 0;
+}
+
+static int set_hypers_fit(Learner *l, const Stage *st, double *lr_max, Err *err)
+{
+    int ng = l->opt->n_groups;
+    LrSpec spec = st->lr;
+    if (spec.kind == LR_NONE) spec = lr_num(l->o.lr);
+    if (lr_resolve(&spec, ng, lr_max, err)) return err->code;
+    if (st->has_wd) optim_set_wd(l->opt, st->wd);
+    optim_set_lr(l->opt, lr_max);
+    return 0;
+}
+
+static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
+{
+    int ng = l->opt->n_groups;
+    double lr_max[LR_MAX_LIST > 64 ? LR_MAX_LIST : 64], lr[64], mom;
+    FASTC_ASSERT(ng <= 64);
+    if (set_hypers_fit(l, st, lr_max, err)) return err->code;
+    int nb = loaders_n_batches(l->dls, SPLIT_TRAIN);
+    if (l->o.max_batches > 0 && nb > l->o.max_batches) nb = l->o.max_batches;
+    if (nb <= 0)
+        return err_set(err, ERR_RUNTIME, "train: the training set has no full batch (%d items, bs %d)",
+                       loaders_n_items(l->dls, SPLIT_TRAIN), l->dls->bs);
+    const int ncol = l->table.n;
+    int save_idx = l->o.save.on ? tracker_index(l, &l->o.save) : -1;
+    int early_idx = l->o.early.on ? tracker_index(l, &l->o.early) : -1;
+    if (l->o.save.on && save_idx < 0)
+        return err_set(err, ERR_USAGE, "SaveModelCallback: monitor '%s' is not a column (train_loss, valid_loss "
+                                       "or a metric)", l->o.save.monitor);
+    if (l->o.early.on && early_idx < 0)
+        return err_set(err, ERR_USAGE, "EarlyStoppingCallback: monitor '%s' is not a column (train_loss, "
+                                       "valid_loss or a metric)", l->o.early.monitor);
+    if (l->stage_epoch == 0) {
+        /* before_fit: smoothed loss and trackers reset (reset_on_fit) */
+        smooth_reset(&l->smooth);
+        tracker_reset(&l->o.save);
+        tracker_reset(&l->o.early);
+    }
+    if (!l->o.json && l->logging && l->stage_epoch < st->n_epoch) {
+        char h[1024];
+        table_header(&l->table, h, sizeof h);
+        say(l, h);
+    }
+    int stopped = 0;
+    for (int e = l->stage_epoch; e < st->n_epoch && !stopped; e++) {
+        double t0 = now();
+        Progress pg = {.t0 = t0};
+        if (loaders_begin(l->dls, SPLIT_TRAIN, l->epoch, err)) return err->code;
+        for (int i = 0; i < nb; i++) {
+            Batch *b;
+            int r = loaders_next(l->dls, &b, err);
+            if (r < 0 || r > 1) return err->code ? err->code : ERR_RUNTIME;
+            if (r == 0) break;
+            double pos = (double)(e * nb + i) / ((double)st->n_epoch * nb);
+            if (st->kind == STAGE_ONE_CYCLE) {
+                one_cycle_at(st, lr_max, ng, pos, lr, &mom);
+                optim_set_lr(l->opt, lr);
+                optim_set_mom(l->opt, mom);
+            }
+            int failed;
+            double loss = learner_train_batch(l, b, err, &failed);
+            if (failed) return err->code;
+            if (!isfinite(loss)) {
+                progress_clear(l, &pg);
+                return err_set(err, ERR_RUNTIME,
+                               "train: the loss is %s at epoch %d, batch %d (stage %d); stopped without writing "
+                               "a checkpoint (try a lower learning rate)",
+                               isnan(loss) ? "NaN" : "infinite", e, i, stage_idx + 1);
+            }
+            double sm = smooth_add(&l->smooth, loss);
+            if (rec_push(l, (float)sm)) return err_set(err, ERR_RUNTIME, "train: out of memory");
+            l->iter++;
+            progress_update(l, &pg, "train", i + 1, nb, sm);
+            if (l->o.stop && *l->o.stop) {
+                progress_clear(l, &pg);
+                int sig = *l->o.stop;
+                err_set(err, ERR_RUNTIME,
+                        "train: stopped by signal %d at epoch %d, batch %d; the state of the last completed epoch "
+                        "is kept: continue with --resume", sig, l->epoch, i);
+                return 128 + sig;
+            }
+        }
+        progress_clear(l, &pg);
+        double vals[TABLE_MAX_COLS];
+        vals[0] = smooth_value(&l->smooth);
+        if (learner_validate(l, vals + 1, err)) return err->code;
+        if (l->o.stop && *l->o.stop) {
+            int sig = *l->o.stop;
+            err_set(err, ERR_RUNTIME, "train: stopped by signal %d at epoch %d (validation); continue with --resume",
+                    sig, l->epoch);
+            return 128 + sig;
+        }
+        if (!isfinite(vals[1]))
+            return err_set(err, ERR_RUNTIME,
+                           "train: the validation loss is %s at epoch %d (stage %d); stopped without writing a "
+                           "checkpoint", isnan(vals[1]) ? "NaN" : "infinite", e, stage_idx + 1);
+        double secs = now() - t0;
+        memcpy(l->last_values, vals, sizeof(double) * (ncol - 2));
+        if (val_push(l, vals[1])) return err_set(err, ERR_RUNTIME, "train: out of memory");
+        if (l->logging) {
+            char line[2048];
+            if (l->o.json) {
+                table_json_row(&l->table, e, vals, secs, line, sizeof line);
+                fprintf(l->o.out, "%s\n", line);
+                fflush(l->o.out);
+            } else {
+                table_row(&l->table, e, vals, secs, line, sizeof line);
+                say(l, line);
+            }
+            if (l->o.out_dir) {
+                char p[4096];
+                out_path(l, "metrics.csv", p, sizeof p);
+                if (csv_write_header(l, err)) return err->code;
+                table_csv_row(&l->table, l->epoch, vals, secs, line, sizeof line);
+                if (atomic_append_line(p, line, err)) return err->code;
+            }
+        }
+        /* SaveModelCallback.after_epoch */
+        Tracker *sv = &l->o.save;
+        if (sv->on && l->logging) {
+            if (sv->every_epoch) {
+                if (e % sv->every_epoch == 0) {
+                    char nm[96];
+                    snprintf(nm, sizeof nm, "%s_%d.safetensors", sv->fname, e);
+                    if (save_model(l, nm, err)) return err->code;
+                }
+            } else {
+                tracker_update(sv, vals[save_idx]);
+                if (sv->new_best) {
+                    char line[256], num[64];
+                    format_pyfloat(sv->best, num, sizeof num);
+                    snprintf(line, sizeof line, "Better model found at epoch %d with %s value: %s.", e, sv->monitor,
+                             num);
+                    say(l, line);
+                    char nm[96];
+                    snprintf(nm, sizeof nm, "%s.safetensors", sv->fname);
+                    if (save_model(l, nm, err)) return err->code;
+                }
+            }
+        }
+        /* EarlyStoppingCallback.after_epoch */
+        Tracker *es = &l->o.early;
+        if (es->on && l->logging) {
+            tracker_update(es, vals[early_idx]);
+            if (es->new_best) es->wait = 0;
+            else if (++es->wait >= es->patience) {
+                char line[128];
+                snprintf(line, sizeof line, "No improvement since epoch %d: early stopping", e - es->wait);
+                say(l, line);
+                stopped = 1;
+            }
+        }
+        l->epoch++;
+        l->stage_epoch = e + 1;
+        if (stopped) l->stage_epoch = st->n_epoch;   /* CancelFitException: this fit is over */
+        if (l->o.out_dir && l->logging) {
+            if (learner_plot_losses(l, err)) return err->code;
+            if (learner_save_state(l, err)) return err->code;
+        }
+    }
+    /* SaveModelCallback.after_fit */
+    Tracker *sv = &l->o.save;
+    if (sv->on && l->logging && l->o.out_dir && st->n_epoch > 0) {
+        char nm[96], p[4096];
+        snprintf(nm, sizeof nm, "%s.safetensors", sv->fname);
+        if (sv->at_end) {
+            if (save_model(l, nm, err)) return err->code;
+        } else if (!sv->every_epoch && l->o.ckpt.load) {
+            out_path(l, nm, p, sizeof p);
+            if (l->o.ckpt.load(l->o.ckpt.ctx, l->model, p, err)) return err->code;
+        }
+    }
+    return 0;
+}
+
+int learner_fit_schedule(Learner *l, const Schedule *s, Err *err)
+{
+    l->total_epochs = schedule_total_epochs(s);
+    for (; l->stage < s->n; l->stage++) {
+        const Stage *st = &s->stages[l->stage];
+        if (st->kind == STAGE_FREEZE_TO) {
+            learner_freeze_to(l, st->freeze_n);
+            l->stage_epoch = 0;
+            continue;
+        }
+        int r = run_stage(l, st, l->stage, err);
+        if (r) return r;
+        l->stage_epoch = 0;
+    }
+    return 0;
+}
+
+/* ---- resume state ---------------------------------------------------------------
+ * state.safetensors (io/state.h): the model's params as "model.<name>", Adam
+ * moments "opt.avg.<name>" / "opt.sqr.<name>", per-param step counters and
+ * frozen flags, the per-group hypers as exact double bit patterns, the
+ * recorder's per-batch losses, and the loop position as metadata. */
+
+static uint64_t dbits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    return u;
+}
+static double bitsd(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+int learner_save_state(Learner *l, Err *err)
+{
+    if (!l->o.out_dir) return 0;
+    char p[4096], name[256], seed[32];
+    out_path(l, "state.safetensors", p, sizeof p);
+    Model *m = l->model;
+    Optimizer *o = l->opt;
+    int np = m->n_params, ng = o->n_groups, rc = 0;
+    StateWriter *w = state_writer_new(m);
+    uint64_t *steps = malloc(sizeof(uint64_t) * (np + 1)), *frozen = malloc(sizeof(uint64_t) * (np + 1));
+    uint64_t *hyp = malloc(sizeof(uint64_t) * ng * 5), *vl = malloc(sizeof(uint64_t) * (l->n_val + 1));
+    uint64_t *vi = malloc(sizeof(uint64_t) * (l->n_val + 1));
+    float sval = l->smooth.val;
+    if (!w || !steps || !frozen || !hyp || !vl || !vi) {
+        rc = err_set(err, ERR_RUNTIME, "%s: out of memory", p);
+        goto done;
+    }
+    for (int i = 0; i < np; i++) steps[i] = (uint64_t)o->step[i], frozen[i] = (uint64_t)m->params[i].frozen;
+    for (int g = 0; g < ng; g++) {
+        const OptHyper *h = &o->hyper[g];
+        hyp[5 * g] = dbits(h->lr), hyp[5 * g + 1] = dbits(h->mom), hyp[5 * g + 2] = dbits(h->sqr_mom);
+        hyp[5 * g + 3] = dbits(h->eps), hyp[5 * g + 4] = dbits(h->wd);
+    }
+    for (int i = 0; i < l->n_val; i++) vl[i] = dbits(l->val_loss[i]), vi[i] = (uint64_t)l->val_iter[i];
+    if ((rc = state_put_params(w, "model.", m->params, np, err))) goto done;
+    for (int i = 0; i < np && !rc; i++) {
+        if (o->grad_avg[i]) {
+            snprintf(name, sizeof name, "opt.avg.%s", m->params[i].name);
+            rc = state_put_f32(w, name, o->grad_avg[i], m->params[i].n, err);
+        }
+        if (!rc && o->sqr_avg[i]) {
+            snprintf(name, sizeof name, "opt.sqr.%s", m->params[i].name);
+            rc = state_put_f32(w, name, o->sqr_avg[i], m->params[i].n, err);
+        }
+    }
+    if (rc || (rc = state_put_u64(w, "opt.step", steps, np, err)) ||
+        (rc = state_put_u64(w, "frozen", frozen, np, err)) || (rc = state_put_u64(w, "opt.hyper", hyp, 5 * ng, err)) ||
+        (rc = state_put_f32(w, "smooth.val", &sval, 1, err)))
+        goto done;
+    if (l->n_rec && (rc = state_put_f32(w, "rec.loss", l->rec_loss, l->n_rec, err))) goto done;
+    if (l->n_val && ((rc = state_put_u64(w, "rec.valid_loss", vl, l->n_val, err)) ||
+                     (rc = state_put_u64(w, "rec.valid_iter", vi, l->n_val, err))))
+        goto done;
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)l->o.seed);
+    if (state_set(w, "seed", seed) || state_set_int(w, "stage", l->stage) ||
+        state_set_int(w, "stage_epoch", l->stage_epoch) || state_set_int(w, "epoch", l->epoch) ||
+        state_set_int(w, "iter", l->iter) || state_set_int(w, "frozen_n", l->frozen_n) ||
+        state_set_int(w, "smooth.count", l->smooth.count) || state_set_int(w, "csv_started", l->csv_started) ||
+        state_set_int(w, "n_groups", ng) || state_set_double(w, "save.best", l->o.save.best) ||
+        state_set_int(w, "save.wait", l->o.save.wait) || state_set_double(w, "early.best", l->o.early.best) ||
+        state_set_int(w, "early.wait", l->o.early.wait) || state_set_int(w, "n_epochs_total", l->total_epochs) ||
+        state_set_int(w, "rec.n", l->n_rec)) {
+        rc = err_set(err, ERR_RUNTIME, "%s: out of memory", p);
+        goto done;
+    }
+    rc = state_write(w, p, err);
+done:
+    state_writer_free(w);
+    free(steps), free(frozen), free(hyp), free(vl), free(vi);
+    return rc;
+}
+
+/* metrics.csv keeps its header and the rows of the epochs the state holds: a
+ * row appended after the last state was written (a kill in between) goes. */
+static int csv_truncate(Learner *l, Err *err)
+{
+    char p[4096];
+    out_path(l, "metrics.csv", p, sizeof p);
+    FILE *f = fopen(p, "rb");
+    if (!f) {
+        l->csv_started = 0;
+        return 0;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0, keep = 0;
+    int lines = 0, c;
+    while ((c = fgetc(f)) != EOF) {
+        if (len + 1 >= cap) {
+            cap = cap ? 2 * cap : 4096;
+            char *t = realloc(text, cap);
+            if (!t) {
+                fclose(f), free(text);
+                return err_set(err, ERR_RUNTIME, "%s: out of memory", p);
+            }
+            text = t;
+        }
+        text[len++] = (char)c;
+        if (c == '\n' && ++lines <= l->epoch + 1) keep = len;
+    }
+    fclose(f);
+    int rc = 0;
+    if (keep < len) rc = atomic_write_file(p, text, keep, err);
+    if (lines == 0) l->csv_started = 0;
+    free(text);
+    return rc;
+}
+
+static int get_int(const StateFile *f, const char *key, long long lo, long long hi, long long *out, Err *err)
+{
+    if (state_get_int(f, key, out, err)) return err->code;
+    if (*out < lo || *out > hi) return err_set(err, ERR_RUNTIME, "resume state: %s = %lld is out of range", key, *out);
+    return 0;
+}
+
+int learner_resume(Learner *l, const Schedule *s, Err *err)
+{
+    if (!l->o.out_dir) return 1;
+    char p[4096], name[256], seed[32];
+    out_path(l, "state.safetensors", p, sizeof p);
+    if (access(p, F_OK) != 0) return 1;
+    Model *m = l->model;
+    Optimizer *o = l->opt;
+    int np = m->n_params, ng = o->n_groups;
+    StateFile *f;
+    l->total_epochs = schedule_total_epochs(s);
+    if (state_open(p, m, &f, err)) return err->code;
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)l->o.seed);
+    long long stage, stage_epoch, epoch, iter, frozen_n, count, csv, ngs, save_wait, early_wait, total;
+    double save_best, early_best;
+    int rc = 0;
+    if ((rc = state_require(f, "seed", seed, err)) || (rc = get_int(f, "n_groups", ng, ng, &ngs, err)) ||
+        (rc = get_int(f, "n_epochs_total", l->total_epochs, l->total_epochs, &total, err)) ||
+        (rc = get_int(f, "stage", 0, s->n - 1, &stage, err)) ||
+        (rc = get_int(f, "stage_epoch", 0, 1000000, &stage_epoch, err)) ||
+        (rc = get_int(f, "epoch", 0, 1000000, &epoch, err)) || (rc = get_int(f, "iter", 0, INT64_MAX, &iter, err)) ||
+        (rc = get_int(f, "frozen_n", -1000, 1000, &frozen_n, err)) ||
+        (rc = get_int(f, "smooth.count", 0, INT32_MAX, &count, err)) ||
+        (rc = get_int(f, "csv_started", 0, 1, &csv, err)) || (rc = get_int(f, "save.wait", 0, 1 << 30, &save_wait, err)) ||
+        (rc = get_int(f, "early.wait", 0, 1 << 30, &early_wait, err)) ||
+        (rc = state_get_double(f, "save.best", &save_best, err)) ||
+        (rc = state_get_double(f, "early.best", &early_best, err))) {
+        if (rc == ERR_RUNTIME && strstr(err->msg, "written with"))
+            err_prefix(err, "the config changed since the run started: ");
+        goto done;
+    }
+    if (s->stages[stage].kind != STAGE_FREEZE_TO && stage_epoch > s->stages[stage].n_epoch) {
+        rc = err_set(err, ERR_USAGE, "%s: the state is at stage %lld epoch %lld, which this schedule does not have", p,
+                     stage + 1, stage_epoch);
+        goto done;
+    }
+    /* everything present before anything changes */
+    for (int i = 0; i < np; i++) {
+        snprintf(name, sizeof name, "opt.avg.%s", m->params[i].name);
+        int ha = state_has(f, name);
+        snprintf(name, sizeof name, "opt.sqr.%s", m->params[i].name);
+        int hs = state_has(f, name);
+        if (ha != (o->grad_avg[i] != NULL) || hs != (o->sqr_avg[i] != NULL)) {
+            rc = err_set(err, ERR_USAGE, "%s: the optimizer in the state differs from the config's (%s)", p,
+                         m->params[i].name);
+            goto done;
+        }
+    }
+    /* replay the freeze stages before the saved position (they clear the optimizer) */
+    for (int i = 0; i < stage; i++)
+        if (s->stages[i].kind == STAGE_FREEZE_TO) learner_freeze_to(l, s->stages[i].freeze_n);
+    uint64_t *u = malloc(sizeof(uint64_t) * (np + 5 * ng + 1));
+    if (!u) {
+        rc = err_set(err, ERR_RUNTIME, "out of memory");
+        goto done;
+    }
+    if ((rc = state_get_params(f, "model.", m->params, np, err))) goto freeu;
+    for (int i = 0; i < np && !rc; i++) {
+        if (o->grad_avg[i]) {
+            snprintf(name, sizeof name, "opt.avg.%s", m->params[i].name);
+            rc = state_get_f32(f, name, o->grad_avg[i], m->params[i].n, err);
+        }
+        if (!rc && o->sqr_avg[i]) {
+            snprintf(name, sizeof name, "opt.sqr.%s", m->params[i].name);
+            rc = state_get_f32(f, name, o->sqr_avg[i], m->params[i].n, err);
+        }
+    }
+    if (rc || (rc = state_get_u64(f, "opt.step", u, np, err))) goto freeu;
+    for (int i = 0; i < np; i++) o->step[i] = (int64_t)u[i];
+    if ((rc = state_get_u64(f, "frozen", u, np, err))) goto freeu;
+    for (int i = 0; i < np; i++)
+        if (m->params[i].kind == PARAM_WEIGHT) m->params[i].frozen = u[i] != 0;
+    if ((rc = state_get_u64(f, "opt.hyper", u, 5 * ng, err))) goto freeu;
+    for (int g = 0; g < ng; g++) {
+        OptHyper *h = &o->hyper[g];
+        h->lr = bitsd(u[5 * g]), h->mom = bitsd(u[5 * g + 1]), h->sqr_mom = bitsd(u[5 * g + 2]);
+        h->eps = bitsd(u[5 * g + 3]), h->wd = bitsd(u[5 * g + 4]);
+    }
+    float sval;
+    if ((rc = state_get_f32(f, "smooth.val", &sval, 1, err))) goto freeu;
+    /* recorder */
+    l->n_rec = 0, l->n_val = 0;
+    if (state_has(f, "rec.loss")) {
+        long long n;
+        if ((rc = get_int(f, "rec.n", 1, INT64_MAX, &n, err))) goto freeu;
+        float *tmp = malloc(sizeof(float) * (n ? n : 1));
+        if (!tmp || (rc = state_get_f32(f, "rec.loss", tmp, (size_t)n, err))) {
+            if (!tmp) rc = err_set(err, ERR_RUNTIME, "out of memory");
+            free(tmp);
+            goto freeu;
+        }
+        for (long long i = 0; i < n; i++) rec_push(l, tmp[i]);
+        free(tmp);
+    }
+    if (state_has(f, "rec.valid_loss")) {
+        uint64_t *a = malloc(sizeof(uint64_t) * (epoch + 1)), *b = malloc(sizeof(uint64_t) * (epoch + 1));
+        if (!a || !b || (rc = state_get_u64(f, "rec.valid_loss", a, epoch, err)) ||
+            (rc = state_get_u64(f, "rec.valid_iter", b, epoch, err))) {
+            if (!rc) rc = err_set(err, ERR_RUNTIME, "out of memory");
+            free(a), free(b);
+            goto freeu;
+        }
+        for (long long i = 0; i < epoch; i++) {
+            int64_t keep = l->n_rec;
+            l->n_rec = (int64_t)b[i];
+            val_push(l, bitsd(a[i]));
+            l->n_rec = keep;
+        }
+        free(a), free(b);
+    }
+    l->stage = (int)stage, l->stage_epoch = (int)stage_epoch, l->epoch = (int)epoch, l->iter = iter;
+    l->frozen_n = (int)frozen_n, l->smooth.val = sval, l->smooth.count = (int)count, l->csv_started = (int)csv;
+    l->o.save.best = save_best, l->o.save.wait = (int)save_wait;
+    l->o.early.best = early_best, l->o.early.wait = (int)early_wait;
+    rc = csv_truncate(l, err);
+freeu:
+    free(u);
+done:
+    state_close(f);
+    return rc;
+}
+
+/* ---- in-memory snapshot (lr_find) ---------------------------------------------- */
+
+struct LearnerSnap {
+    float *w;          /* every param's values, in order */
+    float *opt_state;
+    int64_t *step;
+    OptHyper *hyper;
+    size_t n_w;
+};
+
+LearnerSnap *learner_snapshot(const Learner *l)
+{
+    LearnerSnap *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    for (int i = 0; i < l->model->n_params; i++) s->n_w += l->model->params[i].n;
+    s->w = malloc(sizeof(float) * (s->n_w ? s->n_w : 1));
+    s->opt_state = malloc(sizeof(float) * (l->opt->state_n ? l->opt->state_n : 1));
+    s->step = malloc(sizeof(int64_t) * (l->model->n_params ? l->model->n_params : 1));
+    s->hyper = malloc(sizeof(OptHyper) * l->opt->n_groups);
+    if (!s->w || !s->opt_state || !s->step || !s->hyper) {
+        learner_snap_free(s);
+        return NULL;
+    }
+    size_t off = 0;
+    for (int i = 0; i < l->model->n_params; i++) {
+        memcpy(s->w + off, l->model->params[i].w, sizeof(float) * l->model->params[i].n);
+        off += l->model->params[i].n;
+    }
+    memcpy(s->opt_state, l->opt->state, sizeof(float) * l->opt->state_n);
+    memcpy(s->step, l->opt->step, sizeof(int64_t) * l->model->n_params);
+    memcpy(s->hyper, l->opt->hyper, sizeof(OptHyper) * l->opt->n_groups);
+    return s;
+}
+
+void learner_restore(Learner *l, const LearnerSnap *s)
+{
+    size_t off = 0;
+    for (int i = 0; i < l->model->n_params; i++) {
+        memcpy(l->model->params[i].w, s->w + off, sizeof(float) * l->model->params[i].n);
+        off += l->model->params[i].n;
+    }
+    memcpy(l->opt->state, s->opt_state, sizeof(float) * l->opt->state_n);
+    memcpy(l->opt->step, s->step, sizeof(int64_t) * l->model->n_params);
+    memcpy(l->opt->hyper, s->hyper, sizeof(OptHyper) * l->opt->n_groups);
+}
+
+void learner_snap_free(LearnerSnap *s)
+{
+    if (!s) return;
+    free(s->w), free(s->opt_state), free(s->step), free(s->hyper);
+    free(s);
+}
+
+int learner_plot_losses(Learner *l, Err *err)
+{
+    (void)l, (void)err;
+    return 0;
+}
+
+/* ---- lr_find (fastai Learner.lr_find, §2) ------------------------------------ */
+
+int learner_lr_find(Learner *l, double start_lr, double end_lr, int num_it, LrFindResult *res, Err *err)
+{
+    memset(res, 0, sizeof *res);
+    int nb = loaders_n_batches(l->dls, SPLIT_TRAIN);
+    if (l->o.max_batches > 0 && nb > l->o.max_batches) nb = l->o.max_batches;
+    if (nb <= 0)
+        return err_set(err, ERR_RUNTIME, "lr_find: the training set has no full batch (%d items, bs %d)",
+                       loaders_n_items(l->dls, SPLIT_TRAIN), l->dls->bs);
+    res->lrs = malloc(sizeof(double) * num_it);
+    res->losses = malloc(sizeof(double) * num_it);
+    LearnerSnap *snap = learner_snapshot(l);
+    if (!res->lrs || !res->losses || !snap) {
+        learner_snap_free(snap);
+        lr_find_result_free(res);
+        return err_set(err, ERR_RUNTIME, "lr_find: out of memory");
+    }
+    int n_epoch = num_it / nb + 1, it = 0, rc = 0, done = 0;
+    double best = INFINITY, lrs[64];
+    SmoothLoss sm;
+    smooth_reset(&sm);
+    int ng = l->opt->n_groups;
+    for (int e = 0; e < n_epoch && !done; e++) {
+        if ((rc = loaders_begin(l->dls, SPLIT_TRAIN, e, err))) break;
+        for (int i = 0; i < nb && !done; i++) {
+            Batch *b;
+            int r = loaders_next(l->dls, &b, err);
+            if (r != 1) {
+                if (r != 0) rc = err->code ? err->code : ERR_RUNTIME;
+                break;
+            }
+            double lr = lr_find_lr(start_lr, end_lr, num_it, it);
+            for (int g = 0; g < ng; g++) lrs[g] = lr;
+            optim_set_lr(l->opt, lrs);
+            int failed;
+            double loss = learner_train_batch(l, b, err, &failed);
+            if (failed) {
+                rc = err->code;
+                done = 1;
+                break;
+            }
+            double s = smooth_add(&sm, loss);   /* NaN propagates: fastai truncates before it */
+            res->lrs[it] = lr, res->losses[it] = s;
+            it++;
+            l->iter++;
+            if (s < best) best = s;
+            if (s > 4 * best || !isfinite(s) || it >= num_it) done = 1;
+            if (l->o.stop && *l->o.stop) {
+                rc = err_set(err, ERR_RUNTIME, "lr_find: stopped by signal %d", (int)*l->o.stop);
+                rc = 128 + *l->o.stop;
+                done = 1;
+            }
+            if (l->o.progress && l->o.is_tty && !l->o.quiet) {
+                fprintf(l->o.progress, "\rlr_find %d/%d lr %.3g loss %.4f\033[K", it, num_it, lr, s);
+                fflush(l->o.progress);
+            }
+        }
+    }
+    if (l->o.progress && l->o.is_tty && !l->o.quiet) {
+        fprintf(l->o.progress, "\r\033[K");
+        fflush(l->o.progress);
+    }
+    learner_restore(l, snap);
+    learner_snap_free(snap);
+    model_zero_grad(l->model);
+    res->n = it;
+    if (rc) {
+        lr_find_result_free(res);
+        return rc;
+    }
+    if ((rc = lr_suggest(res->lrs, res->losses, res->n, num_it, &res->sug, err))) {
+        lr_find_result_free(res);
+        return rc;
+    }
+    return 0;
+}

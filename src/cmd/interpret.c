@@ -9,19 +9,24 @@
  *   top_losses.png  grid titled Prediction/Actual/Loss/Probability (--top-losses)
  *   results.png     points: target (green +) and prediction (red x) on the
  *                   first validation images, fastai's show_results
- * Collaborative-filtering configs go to the collab helper's interpretation. */
+ * Collaborative filtering ([data] blocks = CollabBlock(...)) goes to the collab
+ * helper's collab_interpret: item_bias.csv, lowest/highest item biases,
+ * pca.csv/pca.png, or --similar ITEM. */
 #include "cmd/cmd.h"
 
 #include "config/config.h"
 #include "data/dataset.h"
 #include "data/image_loader.h"
 #include "data/loader.h"
+#include "data/ratings.h"
+#include "interp/collab_interp.h"
 #include "interp/interp.h"
 #include "interp/modelfile.h"
 #include "interp/prep.h"
 #include "io/plot.h"
 #include "io/safetensors.h"
 #include "learn/metrics.h"
+#include "models/collab.h"
 #include "models/model.h"
 #include "models/resnet.h"
 
@@ -135,10 +140,31 @@ static int draw_grid(const Preds *p, const int32_t *rows, int n, const char *con
     return rc;
 }
 
+static int interpret_collab(const CmdArgs *a, const Config *cfg, Err *err)
+{
+    char dir[4096], path[4200];
+    if (!cfg_path(cfg, "output", "dir", dir, sizeof dir)) snprintf(dir, sizeof dir, "runs/%s", config_stem(cfg));
+    if (a->checkpoint) snprintf(path, sizeof path, "%s", a->checkpoint);
+    else snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    RatingsData *d = NULL;
+    Model *m = NULL;
+    int rc = ratings_from_config(&d, cfg, &a->ctx, err);
+    if (!rc) rc = collab_model_from_config(&m, cfg, &a->ctx, d->n_users, d->n_items, 1024, err);
+    if (!rc) rc = st_load_model_file(m, path, ST_LOAD_FULL, NULL, 0, err);
+    if (!rc) {
+        CollabInterpOpts o = {.out_dir = dir, .similar = a->similar, .out = stdout};
+        rc = collab_interpret(m, d, &o, err);
+    }
+    model_free(m);
+    ratings_free(d);
+    return rc;
+}
+
 /* ---- the command ------------------------------------------------------------------ */
 
 int cmd_interpret(const CmdArgs *a, Err *err)
 {
+    if (!a->config_path) return err_set(err, ERR_USAGE, "interpret: expected a CONFIG file");
     Config *cfg = config_load(a->config_path, a->sets, a->n_sets, err);
     if (!cfg) return err->code;
     Dataset ds = {0};
@@ -164,7 +190,7 @@ int cmd_interpret(const CmdArgs *a, Err *err)
     if ((rc = modelfile_info(&mi, ckpt, &sf->meta, err))) goto done;
     if ((rc = modelfile_check(&mi, cfg, err))) goto done;
     if (!strcmp(mi.task, "collab")) {
-        rc = err_set(err, ERR_USAGE, "interpret: collaborative filtering is not wired yet");
+        rc = interpret_collab(a, cfg, err);
         goto done;
     }
 

@@ -15,11 +15,11 @@
 CC       ?= cc
 BUILD    ?= build/release
 SAN_BUILD = build/san
-PKGS_RUN  = openblas libpng libjpeg inih
+PKGS_RUN  = openblas libpng libjpeg inih zlib
 PKGS_TEST = check
 
 # Debian packages: the build needs these; `make deps` installs what is missing.
-DEB_BUILD = gcc make pkg-config libc6-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libinih-dev check
+DEB_BUILD = gcc make pkg-config libc6-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libinih-dev zlib1g-dev check
 DEB_DATA  = dataset-fashion-mnist
 DEB_FUZZ  = clang libclang-rt-14-dev
 DEB_BENCH = python3-torch python3-torchvision python3-pil
@@ -122,6 +122,11 @@ fuzz:
 	@mkdir -p build/fuzz/corpus
 	build/fuzz/fuzz_config -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
 	  -dict=tests/fuzz/config.dict build/fuzz/corpus tests/fuzz/corpus
+
+# ---- bench programs (bench/*.c against the library; bench/*.sh build them) ----
+$(BUILD)/bench/%: bench/%.c $(BUILD)/lib.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(OPT) $< $(BUILD)/lib.a -o $@ $(LIBS_RUN)
 
 # ---- long runs ----------------------------------------------------------------
 bench: deps

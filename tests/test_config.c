@@ -198,7 +198,8 @@ START_TEST(value_format_round_trips)
 {
     const char *in[] = {"64", "0.2", "1e-05", "'a\\tb'", "r'^(.+)_\\d+$'", "\"it's\"", "(0, 5.5)", "(1,)",
                         "[]", "slice(1e-06, 0.0001)", "slice(0.003)", "f(1, k=(2, 3), s='x')", "a, b, c",
-                        "True", "None", "Normalize.from_stats(imagenet_stats)", "[1, [2, 3]]", "0.1"};
+                        "True", "None", "Normalize.from_stats(imagenet_stats)", "[1, [2, 3]]", "0.1",
+                        "[learner] ," /* found by the fuzzer */};
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
         char a[512], b[512];
         CfgValue *v = parse_ok(in[i]);
@@ -248,6 +249,26 @@ START_TEST(schema_defaults_pass_their_checks)
             cfg_value_free(r);
         }
     }
+}
+END_TEST
+
+START_TEST(value_parse_key_resolves_like_load)
+{
+    Err err = {0};
+    CfgValue *v = cfg_value_parse_key("data", "item_tfms", "Resize(128, 'squish')", "meta", 0, &err);
+    ck_assert_msg(v, "%s", err.msg);
+    ck_assert_int_eq(cfg_list_len(v), 1);
+    const CfgValue *r = cfg_list_at(v, 0);
+    ck_assert_double_eq(cfg_arg_num(r, "size"), 128);
+    ck_assert_str_eq(cfg_arg_str(r, "method"), "squish");
+    ck_assert_str_eq(cfg_arg_str(r, "pad_mode"), "reflection");
+    cfg_value_free(v);
+    ck_assert_ptr_null(cfg_value_parse_key("data", "item_tfms", "Resise(1)", "meta", 2, &err));
+    ck_assert_str_eq(err.msg, "meta:2: [data] item_tfms: found unknown Resise, expected one of Resize, "
+                              "RandomResizedCrop (did you mean Resize?)");
+    v = cfg_value_parse_key("data", "val_bs", "None", "meta", 0, &err);
+    ck_assert(v && v->kind == CV_NONE);
+    cfg_value_free(v);
 }
 END_TEST
 
@@ -465,6 +486,12 @@ START_TEST(continuation_lines_crlf_and_bom)
     ck_assert_str_eq(cfg_get(cfg, "data", "get_y")->str, "parent_label");
     ck_assert_int_eq(cfg_int(cfg, "data", "bs"), 9);
     config_free(cfg);
+    /* ' ;' inside quotes is text, outside it starts a comment */
+    cfg = load_text("c.ini", replace("get_y", "get_y = RegexLabeller(pat='a ;b\\' ;c') ; comment 'x"), NULL, 0, &err,
+                    path, sizeof path);
+    ck_assert_msg(cfg, "%s", err.msg);
+    ck_assert_str_eq(cfg_arg_str(cfg_get(cfg, "data", "get_y"), "pat"), "a ;b' ;c");
+    config_free(cfg);
 }
 END_TEST
 
@@ -681,6 +708,7 @@ static Suite *suite(void)
     tcase_add_test(v, value_syntax_errors_name_the_column);
     tcase_add_test(v, value_format_round_trips);
     tcase_add_test(v, schema_defaults_pass_their_checks);
+    tcase_add_test(v, value_parse_key_resolves_like_load);
     suite_add_tcase(s, v);
     TCase *l = tcase_create("load");
     tcase_add_checked_fixture(l, setup, teardown);

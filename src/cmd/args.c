@@ -36,8 +36,8 @@ static const CmdInfo commands[] = {
     {"interpret", cmd_interpret,
      F_SET | F_CHECKPOINT | F_MOST_CONFUSED | F_MIN | F_CONFUSION | F_TOP_LOSSES | F_THRESHOLDS | F_SIMILAR,
      POS_CONFIG,
-     "CONFIG [--checkpoint FILE] [--most-confused [--min N]] [--confusion] [--top-losses K]\n"
-     "                       [--thresholds] [--similar ITEM]",
+     "CONFIG [--checkpoint FILE] [--most-confused [--min N]] [--confusion]\n"
+     "                   [--top-losses K] [--thresholds] [--similar ITEM]",
      "Interpret a trained model on the validation set: confusion matrix, most confused pairs,\n"
      "top losses, per-label thresholds (multi-label), similar items (collab)."},
     {"predict", cmd_predict, F_SET | F_MODEL | F_ALL | F_UNKNOWN, POS_PREDICT,
@@ -52,8 +52,9 @@ static const CmdInfo commands[] = {
     {"validate", cmd_validate, F_SET, POS_CONFIG, "CONFIG [--set ...]",
      "Parse and check everything and print the resolved config (every default written out).\n"
      "Absent data paths are reported as notes (exit 0); any config mistake exits 2."},
-    {"get", cmd_get, 0, POS_GET, "DATASET [DIR]",
-     "Materialise a known dataset into DIR (see data/README.md)."},
+    {"get", cmd_get, F_N, POS_GET, "DATASET [DIR] [--n N]",
+     "Materialise a known dataset into DIR (default data/DATASET; see data/README.md):\n"
+     "fashion_mnist (from Debian's dataset-fashion-mnist), shapes (--n images, default 2000)."},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
@@ -77,7 +78,7 @@ static const FlagInfo flags[] = {
     {"--model", F_MODEL, "FILE", "predict from a saved model without its config"},
     {"--all", F_ALL, NULL, "print every class probability"},
     {"--unknown", F_UNKNOWN, "POLICY", "collab: what to do with unknown users/items (bias)"},
-    {"--n", F_N, "N", "number of items to show (default 9)"},
+    {"--n", F_N, "N", "show_batch: items to show (default 9); get shapes: images (default 2000)"},
     {"--out", F_OUT, "FILE", "where to write the picture (default: <output dir>/show_batch.png)"},
     {"--threads", 0, "N", "threads for BLAS, kernels and the loader (default: all cores)"},
     {"--quiet", 0, NULL, "no progress output"},
@@ -177,6 +178,7 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
                        "interpret, predict, show_batch, summary, validate, get", first);
     }
     a->command = cmd->name;
+    if (cmd->pos == POS_GET) a->n = 0;  /* get: 0 = the dataset's own size */
     a->sets = calloc((size_t)argc, sizeof *a->sets);
     a->inputs = calloc((size_t)argc, sizeof *a->inputs);
     if (!a->sets || !a->inputs) return err_set(err, ERR_RUNTIME, "fastc: out of memory");
@@ -244,7 +246,8 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
         else if (!strcmp(name, "--model")) a->model_path = val;
         else if (!strcmp(name, "--all")) a->all = 1;
         else if (!strcmp(name, "--unknown")) a->unknown = val;
-        else if (!strcmp(name, "--n")) rc = parse_count(name, val, 1, 1024, &a->n, err);
+        else if (!strcmp(name, "--n"))
+            rc = parse_count(name, val, 1, cmd->pos == POS_GET ? 10000000 : 1024, &a->n, err);
         else if (!strcmp(name, "--out")) a->out = val;
         else if (!strcmp(name, "--threads")) rc = parse_count(name, val, 1, 4096, &a->ctx.threads, err);
         else if (!strcmp(name, "--quiet")) a->ctx.quiet = 1;
@@ -266,6 +269,8 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
         break;
     case POS_PREDICT: {
         int k = 0;
+        if (a->model_path && n_pos > 0 && strlen(pos[0]) > 4 && !strcmp(pos[0] + strlen(pos[0]) - 4, ".ini"))
+            return err_set(err, ERR_USAGE, "fastc predict: found both %s and --model, expected one of them", pos[0]);
         if (!a->model_path) {
             if (n_pos < 1)
                 return err_set(err, ERR_USAGE, "fastc predict: found no arguments, expected CONFIG (or --model "

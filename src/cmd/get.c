@@ -1,8 +1,45 @@
-/* get.c — `fastc get` (lands with issue 4; see cmd.h). */
+/* get.c — `fastc get DATASET [DIR] [--n N]`: materialise a known dataset
+ * (data/datasets.c does the work; data/README.md documents the datasets). */
 #include "cmd/cmd.h"
+
+#include "data/datasets.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define SHAPES_DEFAULT_N 2000
+#define SHAPES_SEED 42
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 int cmd_get(const CmdArgs *a, Err *err)
 {
-    (void)a;
-    return err_set(err, ERR_RUNTIME, "fastc get: not available yet (lands with issue 4)");
+    if (a->n_inputs < 1 || a->n_inputs > 2)
+        return err_set(err, ERR_USAGE, "fastc get: expected DATASET [DIR] (datasets: fashion_mnist, shapes)");
+    const char *name = a->inputs[0];
+    int reused = 0, rc;
+    char dflt[256];
+    snprintf(dflt, sizeof dflt, "data/%s", name);
+    const char *dir = a->n_inputs > 1 ? a->inputs[1] : dflt;
+    double t0 = now_s();
+    if (strcmp(name, "fashion_mnist") == 0) {
+        rc = datasets_fashion_mnist(NULL, dir, 0, a->ctx.threads, &reused, err);
+    } else if (strcmp(name, "shapes") == 0) {
+        int n = a->n > 0 ? a->n : SHAPES_DEFAULT_N;
+        rc = datasets_shapes(dir, n, SHAPES_SEED, a->ctx.threads, &reused, err);
+    } else {
+        return err_set(err, ERR_USAGE, "fastc get: found dataset '%s', expected fashion_mnist or shapes", name);
+    }
+    if (rc) return rc;
+    if (!a->ctx.quiet) {
+        if (reused) fprintf(stderr, "%s: already complete in %s\n", name, dir);
+        else fprintf(stderr, "%s: written to %s in %.1f s\n", name, dir, now_s() - t0);
+    }
+    return 0;
 }

@@ -185,9 +185,46 @@ static void unknown_section(Loader *L, int line, const char *section)
           section, list, hint);
 }
 
-static int on_pair(void *user, const char *section, const char *name, const char *value)
+static int on_pair_value(Loader *L, const char *section, const char *name, const char *value);
+
+/* Strip an inline comment: ';' after whitespace, outside quotes (inih's own
+ * stripping would cut pat=' ;' inside a string).  Returns a malloc'd copy. */
+static char *strip_comment(const char *value)
+{
+    char *v = strdup(value);
+    if (!v) return NULL;
+    char quote = 0;
+    for (char *p = v; *p; p++) {
+        if (quote) {
+            if (*p == '\\' && p[1]) p++;
+            else if (*p == quote) quote = 0;
+        } else if (*p == '\'' || *p == '"') {
+            quote = *p;
+        } else if (*p == ';' && (p == v || p[-1] == ' ' || p[-1] == '\t')) {
+            *p = 0;
+            break;
+        }
+    }
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r')) v[--n] = 0;
+    return v;
+}
+
+static int on_pair(void *user, const char *section, const char *name, const char *raw_value)
 {
     Loader *L = user;
+    char *value = strip_comment(raw_value);
+    if (!value) {
+        notef(L, L->lineno, "%s:%d: out of memory", L->cfg->file, L->lineno);
+        return 1;
+    }
+    int rc = on_pair_value(L, section, name, value);
+    free(value);
+    return rc;
+}
+
+static int on_pair_value(Loader *L, const char *section, const char *name, const char *value)
+{
     int line = L->lineno;
     Config *cfg = L->cfg;
     /* inih's Python-style continuation: an indented line after a key extends its value */
@@ -455,6 +492,29 @@ static int apply_set(Loader *L, const char *arg)
     return 0;
 }
 
+CfgValue *cfg_value_parse_key(const char *section, const char *name, const char *text, const char *file, int line,
+                              Err *err)
+{
+    int k = key_index(section, name);
+    FASTC_ASSERT(k >= 0);
+    const SchemaKey *key = &schema_keys[k];
+    char where[WHERE_CAP];
+    snprintf(where, sizeof where, "%s:%d: [%s] %s", file ? file : "<value>", line, section, name);
+    while (*text == ' ' || *text == '\t') text++;
+    CfgValue *v;
+    if (key->spec.type == ST_PATH && *text && !is_quoted(text)) {
+        v = cv_new(CV_STR, line);
+        if (v && !(v->str = strdup(text))) cfg_value_free(v), v = NULL;
+        if (!v) err_set(err, ERR_RUNTIME, "%s: out of memory", where);
+    } else {
+        v = cv_parse(text, where, line, err);
+    }
+    CfgValue *r = v ? check_value(v, &key->spec, err, where) : NULL;
+    cfg_value_free(v);
+    if (!r) cv_one_line(err);
+    return r;
+}
+
 /* ---- cross-key checks (light: the modules check deeper) --------------------------- */
 
 static Entry *entry(Config *cfg, const char *section, const char *name)
@@ -618,6 +678,7 @@ Config *config_load(const char *path, const char *const *sets, int n_sets, Err *
     ini_use_stack = false;
     ini_allow_realloc = true;
     ini_allow_multiline = true;
+    ini_allow_inline_comments = false; /* strip_comment() does it, knowing quotes */
     ini_max_line = len + 3 > (size_t)INT_MAX / 2 ? INT_MAX / 2 : (int)(len + 3);
     if (ini_max_line < 256) ini_max_line = 256;
     L.pos = start;
@@ -664,6 +725,7 @@ Config *config_load(const char *path, const char *const *sets, int n_sets, Err *
     free(buf);
     return cfg;
 fail:
+    cv_one_line(err);
     free(L.line_off);
     free(buf);
     config_free(cfg);

@@ -122,5 +122,11 @@ void cfg_value_format(const CfgValue *v, char *buf, size_t cap);
  * sets err on a syntax error. */
 CfgValue *cfg_value_parse(const char *text, const char *file, int line, Err *err);
 void      cfg_value_free(CfgValue *v);
+/* Parse text as the value of section.key and resolve it exactly as
+ * config_load() does (components checked, arguments named, defaults filled):
+ * for values kept elsewhere, e.g. item_tfms saved in a model's metadata.
+ * None gives a CV_NONE value; NULL means an error (err set, ERR_USAGE). */
+CfgValue *cfg_value_parse_key(const char *section, const char *key, const char *text, const char *file, int line,
+                              Err *err);
 
 #endif

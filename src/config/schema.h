@@ -89,6 +89,8 @@ int schema_stats(const char *name, double mean[3], double std[3], int *n);
 
 /* Value parser with an error prefix ("file:line: [section] key"). */
 CfgValue *cv_parse(const char *text, const char *where, int line, Err *err);
+/* Replace control characters in err->msg by '?': messages stay one line. */
+void cv_one_line(Err *err);
 CfgValue *cv_new(CfgKind kind, int line);
 int cv_push(CfgValue *v, CfgValue *item, char *name); /* 0 ok, -1 out of memory */
 CfgValue *cv_clone(const CfgValue *v);

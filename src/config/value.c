@@ -562,11 +562,20 @@ CfgValue *cv_parse(const char *text, const char *where, int line, Err *err)
     return list;
 }
 
+void cv_one_line(Err *err)
+{
+    if (!err) return;
+    for (char *p = err->msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+}
+
 CfgValue *cfg_value_parse(const char *text, const char *file, int line, Err *err)
 {
     char where[1100];
     snprintf(where, sizeof where, "%s:%d", file ? file : "<value>", line);
-    return cv_parse(text, where, line, err);
+    CfgValue *v = cv_parse(text, where, line, err);
+    if (!v) cv_one_line(err);
+    return v;
 }
 
 /* ---- formatting ---------------------------------------------------------------- */
@@ -661,6 +670,8 @@ static void format_value(Out *o, const CfgValue *v, int top)
             format_value(o, v->items[i], 0);
         }
         if (!top || v->n == 0) out_s(o, "]");
+        /* a lone list item keeps a trailing comma, or "[a]," would read back as "[a]" */
+        if (top && v->n == 1 && v->items[0]->kind == CV_LIST) out_s(o, ",");
         break;
     case CV_SLICE:
         out_s(o, "slice(");

@@ -1,5 +1,4 @@
 /* blas.c — see blas.h. */
-#define _GNU_SOURCE
 #include "core/blas.h"
 
 #include <cblas.h>

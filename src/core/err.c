@@ -32,7 +32,13 @@ int err_prefix(Err *err, const char *fmt, ...)
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s%s", head, old);
+    size_t h = strlen(head);
+    if (h >= sizeof err->msg) h = sizeof err->msg - 1;
+    memcpy(err->msg, head, h);
+    size_t room = sizeof err->msg - 1 - h, o = strnlen(old, sizeof old);
+    if (o > room) o = room;
+    memcpy(err->msg + h, old, o);
+    err->msg[h + o] = 0;
     return err->code;
 }
 

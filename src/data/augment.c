@@ -8,6 +8,9 @@
 
 #include <math.h>
 #include <stdint.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,17 +239,16 @@ static void map_point(const double A[6], const double H[9], int warp, double u, 
 
 /* ---- fast logit-space lighting -------------------------------------------- */
 
+/* bit casts through a union (defined in C; vectorises, unlike memcpy) */
 static inline float bits_f(uint32_t u)
 {
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
+    union { uint32_t u; float f; } v = {.u = u};
+    return v.f;
 }
 static inline uint32_t f_bits(float f)
 {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
+    union { float f; uint32_t u; } v = {.f = f};
+    return v.u;
 }
 
 /* log2(x) for normal positive x, |error| < 1e-6 */
@@ -255,12 +257,11 @@ static inline float fast_log2(float x)
     uint32_t b = f_bits(x);
     int e = (int)((b >> 23) & 255) - 127;
     float m = bits_f((b & 0x7fffff) | 0x3f800000);       /* [1, 2) */
-    int big = m > 1.41421356f;
-    m = big ? m * 0.5f : m;
-    e += big;
+    float big = m > 1.41421356f ? 1.0f : 0.0f;
+    m = m * (1.0f - 0.5f * big);
     float t = (m - 1) / (m + 1), t2 = t * t;               /* |t| < 0.172 */
     float p = t * (2.0f + t2 * (0.6666667f + t2 * (0.4f + t2 * (0.2857143f + t2 * 0.2222222f))));
-    return (float)e + p * 1.44269504f;
+    return (float)e + big + p * 1.44269504f;
 }
 
 /* 2^x, relative error < 2e-7 */
@@ -273,22 +274,59 @@ static inline float fast_exp2(float x)
     return p * bits_f((uint32_t)((int)fl + 127) << 23);
 }
 
-/* x ← sigmoid(c·(logit(x) + logit(b))) = 1 / (1 + K·((1-x)/x)^c), K = e^{-c·logit(b)} */
-static void lighting(float *x, size_t n, double b, double c)
+/* x ← sigmoid(c·(logit(x) + logit(b))) = 1 / (1 + K·((1-x)/x)^c), K = e^{-c·logit(b)};
+ * x is clamped to [1e-7, 1-1e-7] first, as fastai's logit does. */
+static void lighting(float *restrict x, size_t n, double b, double c)
 {
-    float K = (float)exp(-c * log(b / (1 - b))), cf = (float)c;
+    const float K = (float)exp(-c * log(b / (1 - b))), cf = (float)c;
     const float lo = 1e-7f, hi = 1 - 1e-7f;
     if (cf == 1.0f) {
+#pragma omp simd
         for (size_t i = 0; i < n; i++) {
             float v = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
             x[i] = v / (v + K * (1 - v));
         }
         return;
     }
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+#ifdef __AVX2__
+    /* the same polynomials, 8 lanes at a time (GCC does not vectorise the bit casts) */
+    const __m256 one = _mm256_set1_ps(1.0f), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    const __m256 vK = _mm256_set1_ps(K), vc = _mm256_set1_ps(cf);
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(x + i), vlo), vhi);
+        __m256 r = _mm256_div_ps(_mm256_sub_ps(one, v), v);
+        /* log2(r) */
+        __m256i b = _mm256_castps_si256(r);
+        __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(127)));
+        __m256 m = _mm256_castsi256_ps(
+            _mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x7fffff)), _mm256_set1_epi32(0x3f800000)));
+        __m256 big = _mm256_and_ps(_mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ), one);
+        m = _mm256_mul_ps(m, _mm256_sub_ps(one, _mm256_mul_ps(_mm256_set1_ps(0.5f), big)));
+        __m256 t = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one)), t2 = _mm256_mul_ps(t, t);
+        __m256 p = _mm256_fmadd_ps(t2, _mm256_set1_ps(0.2222222f), _mm256_set1_ps(0.2857143f));
+        p = _mm256_fmadd_ps(t2, p, _mm256_set1_ps(0.4f));
+        p = _mm256_fmadd_ps(t2, p, _mm256_set1_ps(0.6666667f));
+        p = _mm256_fmadd_ps(t2, p, _mm256_set1_ps(2.0f));
+        __m256 lg = _mm256_fmadd_ps(_mm256_mul_ps(t, p), _mm256_set1_ps(1.44269504f), _mm256_add_ps(e, big));
+        /* 2^(c·log2 r) */
+        __m256 y = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(vc, lg), _mm256_set1_ps(-126.f)), _mm256_set1_ps(126.f));
+        __m256 fl = _mm256_floor_ps(y), f = _mm256_sub_ps(y, fl);
+        __m256 q = _mm256_fmadd_ps(f, _mm256_set1_ps(0.00015404f), _mm256_set1_ps(0.00133336f));
+        q = _mm256_fmadd_ps(f, q, _mm256_set1_ps(0.00961813f));
+        q = _mm256_fmadd_ps(f, q, _mm256_set1_ps(0.05550411f));
+        q = _mm256_fmadd_ps(f, q, _mm256_set1_ps(0.24022651f));
+        q = _mm256_fmadd_ps(f, q, _mm256_set1_ps(0.69314718f));
+        q = _mm256_fmadd_ps(f, q, one);
+        __m256 scale = _mm256_castsi256_ps(
+            _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fl), _mm256_set1_epi32(127)), 23));
+        __m256 pw = _mm256_mul_ps(q, scale);
+        _mm256_storeu_ps(x + i, _mm256_div_ps(one, _mm256_fmadd_ps(vK, pw, one)));
+    }
+#endif
+    for (; i < n; i++) {
         float v = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
-        float r = (1 - v) / v;
-        x[i] = 1.0f / (1.0f + K * fast_exp2(cf * fast_log2(r)));
+        x[i] = 1.0f / (1.0f + K * fast_exp2(cf * fast_log2((1 - v) / v)));
     }
 }
 
@@ -328,8 +366,9 @@ static void area_down(float *dst, int dw, int dh, const float *src, int sw, int 
 /* torch grid_sampler's reflect_coordinates(in, 0, 2(size-1)) then clip (align_corners=True) */
 static inline float reflect_clip(float v, int size)
 {
-    if (size <= 1) return 0;
     float span = (float)(size - 1);
+    if (v >= 0 && v <= span) return v;
+    if (size <= 1) return 0;
     v = fabsf(v);
     float extra = fmodf(v, span);
     int flips = (int)floorf(v / span);
@@ -417,6 +456,15 @@ void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int t
                 float fx = ix - x0, fy = iy - y0;
                 float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
                 int x1 = x0 + 1, y1 = y0 + 1;
+                if (t->pad_mode != PAD_ZEROS) {
+                    /* in range after reflection/clamping; a corner past the last
+                     * pixel has weight 0, so clamping it changes nothing */
+                    x1 = x1 < sw ? x1 : sw - 1, y1 = y1 < sh ? y1 : sh - 1;
+                    const float *p00 = src + ((size_t)y0 * sw + x0) * c, *p01 = src + ((size_t)y0 * sw + x1) * c;
+                    const float *p10 = src + ((size_t)y1 * sw + x0) * c, *p11 = src + ((size_t)y1 * sw + x1) * c;
+                    for (int k = 0; k < c; k++) op[k] = w00 * p00[k] + w01 * p01[k] + w10 * p10[k] + w11 * p11[k];
+                    continue;
+                }
                 int in00 = x0 >= 0 && y0 >= 0 && x0 < sw && y0 < sh, in01 = x1 >= 0 && y0 >= 0 && x1 < sw && y0 < sh;
                 int in10 = x0 >= 0 && y1 >= 0 && x0 < sw && y1 < sh, in11 = x1 >= 0 && y1 >= 0 && x1 < sw && y1 < sh;
                 for (int k = 0; k < c; k++) {
@@ -544,7 +592,7 @@ int batch_tfm_from_cfg(BatchTfm *t, const CfgValue *list, Err *err)
             t->normalize = 1;
             const CfgValue *mean = tfm_call_arg(call, "mean", 0), *std = tfm_call_arg(call, "std", 1);
             int ok;
-            if (mean && std && mean->kind != CV_IDENT) {
+            if (mean && std && std->kind != CV_NONE && mean->kind != CV_IDENT && mean->kind != CV_STR) {
                 CfgValue pair = {.kind = CV_TUPLE, .n = 2, .items = (CfgValue *[]){(CfgValue *)mean, (CfgValue *)std}};
                 ok = stats_from_value(&pair, t->mean, t->std);
             } else {

@@ -57,6 +57,7 @@ typedef struct TfmScratch {
     int32_t *k;    size_t cap_k;      /* fixed-point coefficients */
     int *bounds;   size_t cap_bounds;
     double *kd;    size_t cap_kd;
+    int32_t *acc;  size_t cap_acc;    /* vertical-pass row accumulator */
 } TfmScratch;
 
 /* Fill t from one item_tfms component (Resize(...) / RandomResizedCrop(...)).

@@ -1,0 +1,216 @@
+/* test_cli.c — the fastc command line, run as a user runs it: exit status
+ * 0 / 1 / 2, one-line errors on stderr, --help for every command, --version
+ * with the BLAS core, validate's output, --set from the command line, and
+ * every example config in configs/ passing validate. */
+#include "check_main.h"
+#include "testutil.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char out[1 << 16];
+static char tmpdir[1024];
+
+static void setup(void) { tu_tmpdir(tmpdir, sizeof tmpdir); }
+static void teardown(void) { tu_rmtree(tmpdir); }
+
+/* Run `fastc <args>`; stdout+stderr in out.  stderr_only drops stdout. */
+static int run(int stderr_only, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int run(int stderr_only, const char *fmt, ...)
+{
+    char args[4096], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    if (stderr_only) snprintf(cmd, sizeof cmd, "{ %s %s 2>&1 >/dev/null; }", tu_fastc(), args);
+    else snprintf(cmd, sizeof cmd, "%s %s", tu_fastc(), args);
+    return tu_run(cmd, out, sizeof out);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static const char *COMMANDS[] = {"train", "lr_find", "interpret", "predict", "show_batch", "summary", "validate", "get"};
+
+static const char *VALID = "[data]\npath = images\nblocks = ImageBlock, CategoryBlock\nget_y = parent_label\n"
+                           "[model]\narch = resnet18\n[train]\nschedule = fit_one_cycle(1)\n";
+
+static const char *write_config(const char *name, const char *text)
+{
+    static char path[2048];
+    return tu_write(tmpdir, name, text, strlen(text), path, sizeof path);
+}
+
+START_TEST(version_names_blas_core_and_threads)
+{
+    ck_assert_int_eq(run(0, "--version"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "fastc "));
+    ck_assert_ptr_nonnull(strstr(out, "core in use: "));
+    ck_assert_ptr_nonnull(strstr(out, "threads: "));
+    ck_assert_int_eq(run(0, "--version --threads 1"), 0); /* flags after --version are ignored */
+}
+END_TEST
+
+START_TEST(help_for_every_command)
+{
+    ck_assert_int_eq(run(0, "--help"), 0);
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        ck_assert_msg(strstr(out, COMMANDS[i]), "overview lacks %s", COMMANDS[i]);
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "Usage: fastc %s ", COMMANDS[i]);
+        ck_assert_int_eq(run(0, "%s --help", COMMANDS[i]), 0);
+        ck_assert_msg(strstr(out, want), "%s --help: %s", COMMANDS[i], out);
+        ck_assert_ptr_nonnull(strstr(out, "--threads N"));
+        ck_assert_int_eq(run(0, "--help %s", COMMANDS[i]), 0);
+        ck_assert_msg(strstr(out, want), "--help %s", COMMANDS[i]);
+    }
+    ck_assert_int_eq(run(0, "interpret -h"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "--most-confused"));
+}
+END_TEST
+
+START_TEST(help_config_lists_every_key_and_component)
+{
+    ck_assert_int_eq(run(0, "--help config"), 0);
+    const char *want[] = {"[data]", "[model]", "[learner]", "[train]", "[output]", "  bs ", "on_bad_item",
+                          "Resize(size, method='crop', pad_mode='reflection')", "fine_tune(epochs, base_lr=2e-3",
+                          "Normalize.from_stats(mean, std=None)", "RandomSplitter(valid_pct=0.2, seed=None)"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(out, want[i]), "--help config lacks %s", want[i]);
+    ck_assert_int_eq(run(0, "validate --help"), 0);
+    ck_assert_ptr_nonnull(strstr(out, "on_bad_item"));
+}
+END_TEST
+
+START_TEST(usage_errors_exit_2_with_one_line)
+{
+    struct { const char *args, *text; } cases[] = {
+        {"", "Usage:"},
+        {"trian x.ini", "fastc: found unknown command 'trian', expected a command (did you mean train?)\n"},
+        {"validate", "fastc validate: found 0 arguments, expected one CONFIG file"},
+        {"validate a.ini b.ini", "found 2 arguments"},
+        {"validate a.ini --thread 2", "fastc validate: found unknown option --thread, expected an option of validate "
+                                      "(did you mean --threads?)\n"},
+        {"validate a.ini --top-losses 3", "fastc validate: found option --top-losses, expected options of validate only"},
+        {"validate a.ini --threads 0", "fastc: --threads: found '0', expected an integer in [1, 4096]\n"},
+        {"validate a.ini --threads", "fastc validate: found --threads at the end, expected --threads N\n"},
+        {"interpret a.ini --top-losses x", "fastc: --top-losses: found 'x', expected an integer"},
+        {"interpret a.ini --min 3", "fastc interpret: found --min without --most-confused, expected both\n"},
+        {"predict a.ini", "fastc predict: found no INPUT"},
+        {"predict --model m.safetensors", "fastc predict: found no INPUT"},
+        {"predict c.ini --model m.safetensors x.png", "fastc predict: found both c.ini and --model, expected one of them\n"},
+        {"get", "fastc get: found 0 arguments, expected DATASET [DIR]\n"},
+        {"get a b c", "fastc get: found 3 arguments, expected DATASET [DIR]\n"},
+        {"train a.ini --set bs", "fastc train: --set bs: found no '=', expected SECTION.KEY=VALUE\n"},
+        {"--help nothing", "fastc --help: found 'nothing', expected a command or 'config'\n"},
+        {"--quiet validate a.ini", "found option --quiet before a command"},
+        {"validate a.ini --quiet=1", "expected --quiet without a value"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = run(1, "%s", cases[i].args);
+        ck_assert_msg(rc == 2, "fastc %s: exit %d, output %s", cases[i].args, rc, out);
+        ck_assert_msg(strstr(out, cases[i].text), "fastc %s: %s", cases[i].args, out);
+        if (i > 0) ck_assert_msg(count_lines(out) == 1, "fastc %s: not one line: %s", cases[i].args, out);
+    }
+}
+END_TEST
+
+START_TEST(validate_prints_resolved_config)
+{
+    const char *cfg = write_config("v.ini", VALID);
+    ck_assert_int_eq(run(0, "validate '%s'", cfg), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\nbs = 64\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\narch = resnet18\n"));
+    ck_assert_ptr_nonnull(strstr(out, "schedule = fit_one_cycle(n_epoch=1, lr_max=None"));
+    ck_assert_ptr_nonnull(strstr(out, "note: [data] path: data not found: ")); /* absent data: a note, exit 0 */
+    /* --set on the command line, both spellings */
+    ck_assert_int_eq(run(0, "validate '%s' --set data.bs=32 --set=learner.lr=3e-3", cfg), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\nbs = 32\n"));
+    ck_assert_ptr_nonnull(strstr(out, "\nlr = 0.003\n"));
+    /* --quiet: nothing at all on success */
+    ck_assert_int_eq(run(0, "validate --quiet '%s'", cfg), 0);
+    ck_assert_str_eq(out, "");
+    ck_assert_int_eq(run(0, "validate --json '%s' 2>/dev/null", cfg), 0);
+    ck_assert_ptr_nonnull(strstr(out, "{\"valid\": true, \"config\": {\"data\": {"));
+    ck_assert_ptr_nonnull(strstr(out, "\"bs\": \"64\""));
+    ck_assert_ptr_nonnull(strstr(out, "\"notes\": [\"note: [data] path: data not found"));
+}
+END_TEST
+
+START_TEST(config_errors_exit_2_with_file_line)
+{
+    char want[4096];
+    const char *cfg = write_config("bad.ini", "[data]\nbsz = 3\n");
+    ck_assert_int_eq(run(1, "validate '%s'", cfg), 2);
+    snprintf(want, sizeof want, "%s:2: [data] bsz: found unknown key bsz, expected a key of [data] (did you mean bs?)\n",
+             cfg);
+    ck_assert_str_eq(out, want);
+    cfg = write_config("ok.ini", VALID);
+    ck_assert_int_eq(run(1, "validate '%s' --set data.bs=0", cfg), 2);
+    ck_assert_str_eq(out, "--set data.bs=0: [data] bs: found number 0, expected an integer in [1, 65536]\n");
+    ck_assert_int_eq(run(1, "validate '%s/none.ini'", tmpdir), 2);
+    ck_assert_int_eq(count_lines(out), 1);
+    ck_assert_int_eq(run(1, "validate '%s'", tmpdir), 2);
+    ck_assert_ptr_nonnull(strstr(out, "found a directory"));
+    /* config errors exit 2 from every command that reads a config */
+    cfg = write_config("bad.ini", "[data]\nbsz = 3\n");
+    const char *cmds[] = {"train", "lr_find", "interpret", "show_batch", "summary"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        int rc = run(1, "%s '%s'", cmds[i], cfg);
+        ck_assert_msg(rc == 2 || strstr(out, "not available yet"), "%s: exit %d: %s", cmds[i], rc, out);
+    }
+}
+END_TEST
+
+START_TEST(runtime_failure_exits_1)
+{
+    /* valid config, absent data: training cannot run */
+    const char *cfg = write_config("nodata.ini", VALID);
+    ck_assert_int_eq(run(1, "train '%s' --quiet", cfg), 1);
+    ck_assert_int_ge(count_lines(out), 1);
+    ck_assert(strlen(out) > 0);
+}
+END_TEST
+
+START_TEST(example_configs_validate)
+{
+    const char *configs[] = {"fashion_mnist", "pets", "multilabel", "points", "collab", "collab_latest"};
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
+        int rc = run(1, "validate configs/%s.ini", configs[i]);
+        ck_assert_msg(rc == 0, "configs/%s.ini: exit %d: %s", configs[i], rc, out);
+        /* stderr holds only notes about absent data */
+        for (const char *p = out; *p; p = strchr(p, '\n') + 1) {
+            ck_assert_msg(!strncmp(p, "note: ", 6), "configs/%s.ini: %s", configs[i], p);
+            if (!strchr(p, '\n')) break;
+        }
+    }
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *t = tcase_create("cli");
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, version_names_blas_core_and_threads);
+    tcase_add_test(t, help_for_every_command);
+    tcase_add_test(t, help_config_lists_every_key_and_component);
+    tcase_add_test(t, usage_errors_exit_2_with_one_line);
+    tcase_add_test(t, validate_prints_resolved_config);
+    tcase_add_test(t, config_errors_exit_2_with_file_line);
+    tcase_add_test(t, runtime_failure_exits_1);
+    tcase_add_test(t, example_configs_validate);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+FASTC_CHECK_MAIN(suite)

@@ -18,6 +18,7 @@
 
 #include "config/config.h"
 #include "data/items.h"
+#include "interp/collab_interp.h"
 #include "interp/interp.h"
 #include "interp/modelfile.h"
 #include "interp/prep.h"
@@ -252,6 +253,22 @@ done:
     return rc;
 }
 
+/* Collab: USER,ITEM pairs against the model file's own vocab (collab_interp.h). */
+static int predict_collab(const CmdArgs *a, const StFile *sf, Err *err)
+{
+    if (a->unknown && strcmp(a->unknown, "bias") != 0)
+        return err_set(err, ERR_USAGE, "predict: --unknown %s: expected --unknown bias", a->unknown);
+    if (a->n_inputs < 1) return err_set(err, ERR_USAGE, "predict: give USER,ITEM pairs, e.g. 196,242");
+    Model *m;
+    RatingsData *v;
+    int rc = collab_from_file(sf, &m, &v, err);
+    if (rc) return rc;
+    rc = collab_predict_pairs(m, v, a->inputs, a->n_inputs, a->unknown != NULL, stdout, err);
+    model_free(m);
+    ratings_free(v);
+    return rc;
+}
+
 int cmd_predict(const CmdArgs *a, Err *err)
 {
     Config *cfg = NULL;
@@ -269,7 +286,7 @@ int cmd_predict(const CmdArgs *a, Err *err)
     if (cfg && (rc = modelfile_check(&mi, cfg, err))) goto done;
     ctx_apply_threads(&a->ctx);
     if (!strcmp(mi.task, "collab")) {
-        rc = err_set(err, ERR_USAGE, "predict: collaborative-filtering models are not wired yet");
+        rc = predict_collab(a, sf, err);
         goto done;
     }
     if (!resnet_arch_known(mi.arch)) {

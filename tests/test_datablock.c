@@ -2,6 +2,7 @@
  * (folders, csv tables, point files): items, split, labels, vocab, and every
  * way an item can fail (error by default, listed when skipped). */
 #include "check_main.h"
+#include "config/config.h"
 #include "data/datablock.h"
 #include "testutil.h"
 
@@ -257,6 +258,108 @@ START_TEST(empty_folder_and_all_valid_are_errors)
 }
 END_TEST
 
+
+/* ---- through the config ([data] as users write it) ---- */
+
+static const char *TAIL = "[model]\narch = resnet18\n[train]\nschedule = fit_one_cycle(1)\n";
+
+static int build_cfg(const char *ini, Dataset *ds, Err *err)
+{
+    char text[4096], p[1100];
+    snprintf(text, sizeof text, "%s%s", ini, TAIL);
+    tu_write(dir, "cfg/run.ini", text, strlen(text), p, sizeof p);
+    Config *cfg = config_load(p, NULL, 0, err);
+    if (!cfg) return err->code;
+    int rc = datablock_build(cfg, ds, err);
+    config_free(cfg);
+    return rc;
+}
+
+START_TEST(config_pets_regex_random_split)
+{
+    const char *breeds[] = {"Bengal", "beagle", "pug"};
+    char name[64];
+    for (int b = 0; b < 3; b++)
+        for (int k = 1; k <= 10; k++) {
+            snprintf(name, sizeof name, "cfg/pets/images/%s_%d.jpg", breeds[b], k);
+            put(name, "x");
+        }
+    Dataset a, b, c;
+    Err err = {0};
+    const char *ini = "[data]\npath = pets/images\nblocks = ImageBlock, CategoryBlock\nget_items = get_image_files\n"
+                      "get_y = RegexLabeller(pat='^(.+)_\\d+\\.jpg$')\nsplitter = RandomSplitter(valid_pct=0.2, seed=42)\n";
+    ck_assert_msg(build_cfg(ini, &a, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(a.n_items, 30);
+    ck_assert_int_eq(a.n_valid, 6);
+    ck_assert_int_eq(a.n_vocab, 3);
+    ck_assert_str_eq(a.vocab[0], "Bengal");
+    /* seed=None takes [learner] seed (42 by default): the same split */
+    ck_assert_msg(build_cfg("[data]\npath = pets/images\nblocks = ImageBlock, CategoryBlock\n"
+                            "get_y = RegexLabeller('^(.+)_\\d+\\.jpg$')\nsplitter = RandomSplitter(0.2)\n",
+                            &b, &err) == 0, "%s", err.msg);
+    ck_assert(memcmp(a.valid_idx, b.valid_idx, sizeof(int32_t) * 6) == 0);
+    ck_assert_msg(build_cfg("[data]\npath = pets/images\nblocks = ImageBlock, CategoryBlock\n"
+                            "get_y = RegexLabeller('^(.+)_\\d+\\.jpg$')\nsplitter = RandomSplitter(0.2)\n"
+                            "[learner]\nseed = 7\n", &c, &err) == 0, "%s", err.msg);
+    ck_assert(memcmp(a.valid_idx, c.valid_idx, sizeof(int32_t) * 6) != 0);
+    dataset_free(&a), dataset_free(&b), dataset_free(&c);
+    /* a given vocab is sorted (CategoryBlock(sort=True)) and checked */
+    ck_assert_int_eq(build_cfg("[data]\npath = pets/images\nblocks = ImageBlock, CategoryBlock(vocab=['pug', 'beagle'])\n"
+                               "get_y = RegexLabeller('^(.+)_\\d+\\.jpg$')\n", &a, &err), ERR_RUNTIME);
+    ck_assert_msg(strstr(err.msg, "not in the given vocab (2 labels): 'Bengal'"), "%s", err.msg);
+    ck_assert_int_eq(build_cfg("[data]\npath = pets/images\nblocks = ImageBlock, CategoryBlock(vocab=['pug', 'beagle', 'Bengal'])\n"
+                               "get_y = RegexLabeller('^(.+)_\\d+\\.jpg$')\n", &a, &err), 0);
+    ck_assert_str_eq(a.vocab[0], "Bengal");
+    ck_assert_str_eq(a.vocab[2], "pug");
+    dataset_free(&a);
+}
+END_TEST
+
+START_TEST(config_pascal_csv_and_biwi_points)
+{
+    put("cfg/pascal/train.csv", "fname,labels,is_valid\nx1.jpg,dog,False\nx2.jpg,cat dog,True\nx3.jpg,cat,False\n");
+    Dataset ds;
+    Err err = {0};
+    ck_assert_msg(build_cfg("[data]\npath = pascal\ncsv = train.csv\nblocks = ImageBlock, MultiCategoryBlock\n"
+                            "get_x = ColReader('fname', pref='train/')\nget_y = ColReader('labels', label_delim=' ')\n"
+                            "splitter = ColSplitter('is_valid')\n", &ds, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ds.kind, TARGET_MULTI);
+    ck_assert_int_eq(ds.n_train, 2);
+    ck_assert_int_eq(ds.n_vocab, 2);
+    ck_assert_float_eq(ds.y[1 * 2 + 0], 1);
+    ck_assert_float_eq(ds.y[1 * 2 + 1], 1);
+    ck_assert(strstr(ds.paths[0], "cfg/pascal/train/x1.jpg") != NULL);
+    dataset_free(&ds);
+
+    /* a headerless TSV; get_x defaults to the first column; columns by index */
+    put("cfg/t.tsv", "a.png\tcat\nb.png\tdog\nc.png\tcat\n");
+    ck_assert_msg(build_cfg("[data]\ncsv = t.tsv\ncsv_sep = '\\t'\ncsv_names = f, y\n"
+                            "blocks = ImageBlock, CategoryBlock\nget_y = ColReader(1)\nsplitter = RandomSplitter(0.0)\n", &ds, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_int_eq(ds.n_train, 3);
+    ck_assert_int_eq(ds.yi[1], 1);
+    dataset_free(&ds);
+
+    put("cfg/biwi/01/a.jpg", "x");
+    put("cfg/biwi/13/b.jpg", "x");
+    put("cfg/biwi/centers.csv", "a.jpg,1,2\nb.jpg,3,4\n");
+    ck_assert_msg(build_cfg("[data]\npath = biwi\nblocks = ImageBlock, PointBlock\nget_items = get_image_files\n"
+                            "get_y = PointsFromCSV('centers.csv')\nsplitter = FuncSplitter(parent_name='13')\n",
+                            &ds, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ds.n_valid, 1);
+    ck_assert_float_eq(ds.y[ds.valid_idx[0] * 2], 3);
+    dataset_free(&ds);
+
+    ck_assert_int_eq(build_cfg("[data]\npath = biwi\nblocks = ImageBlock\n", &ds, &err), ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "[data] blocks"), "%s", err.msg);
+    ck_assert_int_eq(build_cfg("[data]\npath = biwi\nblocks = ImageBlock, PointBlock\n", &ds, &err), ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "[data] get_y"), "%s", err.msg);
+    ck_assert_int_eq(build_cfg("[data]\npath = biwi\nblocks = ImageBlock, CategoryBlock\nget_x = ColReader('f')\nget_y = parent_label\n",
+                               &ds, &err), ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "csv"), "%s", err.msg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("datablock");
@@ -269,6 +372,8 @@ static Suite *suite(void)
     tcase_add_test(tc, csv_multilabel_unknown_valid_labels_and_bad_cells);
     tcase_add_test(tc, points_from_csv_func_splitter);
     tcase_add_test(tc, empty_folder_and_all_valid_are_errors);
+    tcase_add_test(tc, config_pets_regex_random_split);
+    tcase_add_test(tc, config_pascal_csv_and_biwi_points);
     suite_add_tcase(s, tc);
     return s;
 }

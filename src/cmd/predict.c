@@ -17,6 +17,8 @@
 #include "cmd/cmd.h"
 
 #include "config/config.h"
+#include "data/items.h"
+#include "interp/collab_interp.h"
 #include "interp/interp.h"
 #include "interp/modelfile.h"
 #include "interp/prep.h"
@@ -24,12 +26,10 @@
 #include "models/model.h"
 #include "models/resnet.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 enum { PREDICT_MAX_BS = 16 };
@@ -61,48 +61,13 @@ static void inputs_free(Inputs *in)
     memset(in, 0, sizeof *in);
 }
 
-static int is_image_name(const char *name)
-{
-    static const char *const ext[] = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"};
-    const char *dot = strrchr(name, '.');
-    if (!dot) return 0;
-    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
-        if (!strcasecmp(dot, ext[i])) return 1;
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The images under a folder, recursively (folders starting with '.' skipped),
- * sorted by path. */
+/* The images under a folder, recursively, sorted (fastai's get_image_files). */
 static int add_folder(Inputs *in, const char *dir, Err *err)
 {
-    DIR *d = opendir(dir);
-    if (!d) return err_set(err, ERR_RUNTIME, "%s: cannot open folder", dir);
-    Inputs here = {0};
-    struct dirent *e;
-    int rc = 0;
-    while (!rc && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(path, &st)) continue;
-        if (S_ISDIR(st.st_mode) || is_image_name(e->d_name)) rc = inputs_add(&here, path, err);
-    }
-    closedir(d);
-    if (!rc) qsort(here.v, (size_t)here.n, sizeof(char *), cmp_str);
-    for (int i = 0; !rc && i < here.n; i++) {
-        struct stat st;
-        if (!stat(here.v[i], &st) && S_ISDIR(st.st_mode))
-            rc = add_folder(in, here.v[i], err);
-        else
-            rc = inputs_add(in, here.v[i], err);
-    }
-    inputs_free(&here);
+    StrList files = {0};
+    int rc = items_image_files(dir, NULL, 0, 1, &files, err);
+    for (int i = 0; !rc && i < files.n; i++) rc = inputs_add(in, files.v[i], err);
+    strlist_free(&files);
     return rc;
 }
 
@@ -288,6 +253,22 @@ done:
     return rc;
 }
 
+/* Collab: USER,ITEM pairs against the model file's own vocab (collab_interp.h). */
+static int predict_collab(const CmdArgs *a, const StFile *sf, Err *err)
+{
+    if (a->unknown && strcmp(a->unknown, "bias") != 0)
+        return err_set(err, ERR_USAGE, "predict: --unknown %s: expected --unknown bias", a->unknown);
+    if (a->n_inputs < 1) return err_set(err, ERR_USAGE, "predict: give USER,ITEM pairs, e.g. 196,242");
+    Model *m;
+    RatingsData *v;
+    int rc = collab_from_file(sf, &m, &v, err);
+    if (rc) return rc;
+    rc = collab_predict_pairs(m, v, a->inputs, a->n_inputs, a->unknown != NULL, stdout, err);
+    model_free(m);
+    ratings_free(v);
+    return rc;
+}
+
 int cmd_predict(const CmdArgs *a, Err *err)
 {
     Config *cfg = NULL;
@@ -305,7 +286,7 @@ int cmd_predict(const CmdArgs *a, Err *err)
     if (cfg && (rc = modelfile_check(&mi, cfg, err))) goto done;
     ctx_apply_threads(&a->ctx);
     if (!strcmp(mi.task, "collab")) {
-        rc = err_set(err, ERR_USAGE, "predict: collaborative-filtering models are not wired yet");
+        rc = predict_collab(a, sf, err);
         goto done;
     }
     if (!resnet_arch_known(mi.arch)) {

@@ -62,6 +62,7 @@ typedef struct AugDraw {
 typedef struct AugScratch {
     float *src;  size_t cap_src;
     float *area; size_t cap_area;
+    float *coord; size_t cap_coord;
 } AugScratch;
 
 /* Defaults: no augmentation, no normalisation. */

@@ -166,7 +166,7 @@ static int do_split(Build *b, Err *err)
     case DB_SPLIT_COL: {
         if (!s->csv) return err_set(err, ERR_USAGE, "ColSplitter needs [data] csv (the items' table)");
         int col;
-        int rc = col_index(&b->csv, s->split_col, -1, "ColSplitter", &col, err);
+        int rc = col_index(&b->csv, s->split_col, s->split_col_idx, "ColSplitter", &col, err);
         if (rc) return rc;
         return split_col(&b->csv, col, b->rows, b->n, b->split, err);
     }
@@ -298,8 +298,13 @@ static int make_vocab(Build *b, StrList *vocab, Err *err)
     const DbSpec *s = b->s;
     if (s->add_na && strlist_push(vocab, "#na#")) return err_set(err, ERR_RUNTIME, "out of memory");
     if (s->vocab) {
+        StrList given = {0};
         for (int i = 0; i < s->n_vocab; i++)
-            if (strlist_push(vocab, s->vocab[i])) return err_set(err, ERR_RUNTIME, "out of memory");
+            if (strlist_push(&given, s->vocab[i])) return strlist_free(&given), err_set(err, ERR_RUNTIME, "out of memory");
+        if (!s->vocab_unsorted) strlist_sort(&given);
+        for (int i = 0; i < given.n; i++)
+            if (strlist_push(vocab, given.v[i])) return strlist_free(&given), err_set(err, ERR_RUNTIME, "out of memory");
+        strlist_free(&given);
         return 0;
     }
     StrList all = {0};

@@ -45,7 +45,8 @@ typedef struct DbSpec {
     TargetKind kind;                  /* TARGET_CATEGORY, TARGET_MULTI, TARGET_POINTS */
     const char *const *vocab;         /* given vocab, or NULL */
     int n_vocab;
-    int vocab_unsorted;               /* CategoryBlock(sort=False): order of first appearance */
+    int vocab_unsorted;               /* keep the given vocab's order / the order of first appearance
+                                       * (CategoryBlock(sort=False)); else sorted */
     int add_na;                       /* insert '#na#' first */
     /* get_y */
     DbYKind y;
@@ -60,7 +61,8 @@ typedef struct DbSpec {
     double valid_pct;
     uint64_t seed;
     const char *train_name, *valid_name;  /* GrandparentSplitter */
-    const char *split_col;                /* ColSplitter */
+    const char *split_col;                /* ColSplitter: name, or NULL to use split_col_idx */
+    int split_col_idx;
     const char *parent_name;              /* FuncSplitter */
     int skip_bad;                         /* on_bad_item = skip */
 } DbSpec;

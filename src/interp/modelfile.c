@@ -58,6 +58,16 @@ int modelfile_info(ModelFileInfo *mi, const char *path, const StMeta *meta, Err 
         modelfile_info_free(mi);
         return err_prefix(err, "%s: ", path);
     }
+    if (st_meta_get(meta, "size")) {
+        double hw[2];
+        size_t n;
+        if ((rc = st_meta_get_numbers(meta, "size", hw, 2, &n, err)) || n != 2) {
+            modelfile_info_free(mi);
+            return rc ? err_prefix(err, "%s: ", path)
+                      : err_set(err, ERR_USAGE, "%s: metadata size: expected [h, w]", path);
+        }
+        mi->size_h = (int)hw[0], mi->size_w = (int)hw[1];
+    }
     mi->item_tfms = st_meta_get(meta, "item_tfms");
     mi->batch_tfms = st_meta_get(meta, "batch_tfms");
     if ((!strcmp(mi->task, "single_label") || !strcmp(mi->task, "multi_label")) &&

@@ -30,6 +30,7 @@ typedef struct ModelFileInfo {
     int has_y_range;
     double y_lo, y_hi;
     double threshold;       /* multi-label; 0.5 when absent */
+    int size_h, size_w;     /* model input size from "size"; 0 when absent */
     const char *item_tfms;  /* borrowed from the metadata; NULL when absent */
     const char *batch_tfms;
 } ModelFileInfo;

@@ -1,0 +1,417 @@
+/* collab_interp.c — collab model files, rating prediction, item biases,
+ * similar items and the PCA of item factors; see collab_interp.h. */
+#include "interp/collab_interp.h"
+
+#include "interp/interp.h"
+#include "io/atomic.h"
+#include "io/json.h"
+#include "io/plot.h"
+#include "io/safetensors.h"
+#include "models/collab.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { PCA_TOP = 1000, PCA_PLOT = 50, SIMILAR_N = 10, PREDICT_BS = 1024 };
+
+/* ---- metadata ------------------------------------------------------------------ */
+
+int collab_meta_add(StMeta *meta, const Model *m, const RatingsData *d, Err *err)
+{
+    const CollabSpec *s = collab_spec(m);
+    if (!s) return err_set(err, ERR_RUNTIME, "collab_meta_add: %s is not a collab model", m->info.arch);
+    int bad = st_meta_set(meta, "task", "collab");
+    if (s->arch != COLLAB_NN) bad |= st_meta_set_int(meta, "n_factors", s->n_factors);
+    if (s->has_y_range) {
+        double yr[2] = {s->y_lo, s->y_hi};
+        bad |= st_meta_set_numbers(meta, "y_range", yr, 2);
+    }
+    bad |= st_meta_set_strings(meta, "user_ids", (const char *const *)d->user_ids, (size_t)d->n_users);
+    bad |= st_meta_set_strings(meta, "item_ids", (const char *const *)d->item_ids, (size_t)d->n_items);
+    if (d->item_titles) {
+        const char **t = malloc(sizeof(char *) * (size_t)d->n_items);
+        if (!t) return err_set(err, ERR_RUNTIME, "collab model metadata: out of memory");
+        for (int i = 0; i < d->n_items; i++) t[i] = d->item_titles[i] ? d->item_titles[i] : "";
+        bad |= st_meta_set_strings(meta, "item_titles", t, (size_t)d->n_items);
+        free(t);
+    }
+    return bad ? err_set(err, ERR_RUNTIME, "collab model metadata: out of memory") : 0;
+}
+
+static int all_int(char **v, int n)
+{
+    for (int i = 1; i < n; i++) {
+        char *e;
+        strtoll(v[i], &e, 10);
+        if (e == v[i] || *e) return 0;
+    }
+    return 1;
+}
+
+int collab_from_file(const StFile *f, Model **mout, RatingsData **vout, Err *err)
+{
+    *mout = NULL, *vout = NULL;
+    const StMeta *meta = &f->meta;
+    const char *arch = st_meta_get(meta, "arch");
+    CollabSpec s = {0};
+    if (!arch) return err_set(err, ERR_USAGE, "%s: no 'arch' in the metadata", f->path);
+    if (!strcmp(arch, "DotProduct")) s.arch = COLLAB_DOT;
+    else if (!strcmp(arch, "DotProductBias")) s.arch = COLLAB_DOT_BIAS;
+    else if (!strcmp(arch, "EmbeddingNN")) s.arch = COLLAB_NN;
+    else return err_set(err, ERR_USAGE, "%s: arch '%s' is not a collab model", f->path, arch);
+    /* sizes from the tensors themselves (any fastc collab file has them) */
+    double yr[2];
+    size_t n;
+    const StTensor *t;
+    if (s.arch != COLLAB_NN) {
+        if (!(t = st_find(f, "u_weight.weight")) || t->ndim != 2)
+            return err_set(err, ERR_USAGE, "%s: no 2-d tensor u_weight.weight for %s", f->path, arch);
+        s.n_factors = (int)t->shape[1];
+    } else {
+        const StTensor *eu = st_find(f, "embeds.0.weight"), *ei = st_find(f, "embeds.1.weight");
+        if (!eu || !ei || eu->ndim != 2 || ei->ndim != 2)
+            return err_set(err, ERR_USAGE, "%s: EmbeddingNN needs 2-d tensors embeds.0.weight and embeds.1.weight",
+                           f->path);
+        s.emb_user = (int)eu->shape[1], s.emb_item = (int)ei->shape[1];
+        char name[64];
+        for (int k = 0;; k++) {
+            snprintf(name, sizeof name, "layers.%d.2.weight", k);   /* a hidden layer has a BatchNorm */
+            if (!st_find(f, name)) break;
+            if (k == COLLAB_MAX_LAYERS)
+                return err_set(err, ERR_USAGE, "%s: more than %d hidden layers", f->path, COLLAB_MAX_LAYERS);
+            snprintf(name, sizeof name, "layers.%d.0.weight", k);
+            if (!(t = st_find(f, name)) || t->ndim != 2)
+                return err_set(err, ERR_USAGE, "%s: no 2-d tensor %s", f->path, name);
+            s.layers[s.n_layers++] = (int)t->shape[0];
+        }
+    }
+    if (st_meta_get(meta, "y_range")) {
+        if (st_meta_get_numbers(meta, "y_range", yr, 2, &n, err) || n != 2)
+            return err->code ? err_prefix(err, "%s: ", f->path)
+                             : err_set(err, ERR_USAGE, "%s: y_range: expected [lo, hi]", f->path);
+        s.has_y_range = 1, s.y_lo = (float)yr[0], s.y_hi = (float)yr[1];
+    }
+    RatingsData *d = calloc(1, sizeof *d);
+    if (!d) return err_set(err, ERR_RUNTIME, "out of memory");
+    snprintf(d->path, sizeof d->path, "%.1000s", f->path);
+    size_t nu, ni;
+    int rc = st_meta_get_strings(meta, "user_ids", &d->user_ids, &nu, err);
+    if (!rc) rc = st_meta_get_strings(meta, "item_ids", &d->item_ids, &ni, err);
+    if (rc) {
+        ratings_free(d);
+        return err_prefix(err, "%s: ", f->path);
+    }
+    d->n_users = (int)nu, d->n_items = (int)ni;
+    d->user_numeric = all_int(d->user_ids, d->n_users);
+    d->item_numeric = all_int(d->item_ids, d->n_items);
+    if (st_meta_get(meta, "item_titles")) {
+        size_t nt;
+        if ((rc = st_meta_get_strings(meta, "item_titles", &d->item_titles, &nt, err))) {
+            ratings_free(d);
+            return err_prefix(err, "%s: ", f->path);
+        }
+        if ((int)nt != d->n_items) {
+            ratings_free(d);
+            return err_set(err, ERR_USAGE, "%s: collab_titles has %zu entries for %d items", f->path, nt, d->n_items);
+        }
+        for (int i = 0; i < d->n_items; i++)
+            if (!d->item_titles[i][0]) free(d->item_titles[i]), d->item_titles[i] = NULL;
+        d->has_titles = 1;
+    }
+    s.n_users = d->n_users, s.n_items = d->n_items, s.max_bs = PREDICT_BS;
+    Model *m;
+    if ((rc = collab_model_new(&m, &s, err))) {
+        ratings_free(d);
+        return err_prefix(err, "%s: ", f->path);
+    }
+    if ((rc = st_load_model(m, f, ST_LOAD_FULL, NULL, 0, err))) {
+        model_free(m);
+        ratings_free(d);
+        return rc;
+    }
+    *mout = m, *vout = d;
+    return 0;
+}
+
+/* ---- predict ---------------------------------------------------------------------- */
+
+static float sigmoid_range(const CollabSpec *s, float x)
+{
+    return s->has_y_range ? 1.0f / (1.0f + expf(-x)) * (s->y_hi - s->y_lo) + s->y_lo : x;
+}
+
+int collab_predict_pairs(Model *m, const RatingsData *v, const char *const *pairs, int n, int unknown_bias,
+                         FILE *out, Err *err)
+{
+    const CollabSpec *s = collab_spec(m);
+    int32_t *u = malloc(sizeof(int32_t) * (size_t)(n ? n : 1)), *it = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+    float *pred = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    char **us = calloc((size_t)(n ? n : 1), sizeof(char *));
+    int rc = 0;
+    if (!u || !it || !pred || !us) { rc = err_set(err, ERR_RUNTIME, "predict: out of memory"); goto done; }
+    for (int k = 0; k < n; k++) {
+        const char *p = pairs[k], *comma = strchr(p, ',');
+        if (!comma || comma == p || !comma[1]) {
+            rc = err_set(err, ERR_USAGE, "predict: input %d '%s': expected USER,ITEM (e.g. 196,242)", k + 1, p);
+            goto done;
+        }
+        us[k] = strndup(p, (size_t)(comma - p));
+        u[k] = ratings_user_index(v, us[k]);
+        it[k] = ratings_item_index(v, comma + 1);
+        if ((u[k] < 0 || it[k] < 0) && !unknown_bias) {
+            rc = err_set(err, ERR_USAGE, "predict: input %d: unknown %s '%s' (the model knows %d %s); "
+                         "--unknown bias predicts from the known side's bias", k + 1, u[k] < 0 ? "user" : "item",
+                         u[k] < 0 ? us[k] : comma + 1, u[k] < 0 ? v->n_users - 1 : v->n_items - 1,
+                         u[k] < 0 ? "users" : "items");
+            goto done;
+        }
+    }
+    /* known pairs in batches; pairs with an unknown side through the fallback */
+    {
+        int32_t *bu = malloc(sizeof(int32_t) * (size_t)(n ? n : 1)), *bi = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+        for (int k = 0; k < n; k++) {
+            bu[k] = u[k] < 0 ? 0 : u[k];   /* '#na#' for EmbeddingNN's fallback */
+            bi[k] = it[k] < 0 ? 0 : it[k];
+        }
+        rc = collab_predict(m, bu, bi, n, pred, err);
+        free(bu), free(bi);
+        if (rc) goto done;
+    }
+    if (s->arch != COLLAB_NN) {
+        Param *pub = model_param(m, "u_bias.weight"), *pib = model_param(m, "i_bias.weight");
+        for (int k = 0; k < n; k++) {
+            if (u[k] >= 0 && it[k] >= 0) continue;
+            float x = 0;
+            if (pub && u[k] >= 0) x += pub->w[u[k]];
+            if (pib && it[k] >= 0) x += pib->w[it[k]];
+            pred[k] = sigmoid_range(s, x);
+        }
+    }
+    fputs("user,item,prediction\n", out);
+    for (int k = 0; k < n; k++) {
+        const char *item = strchr(pairs[k], ',') + 1;
+        interp_csv_field(out, us[k]);
+        fputc(',', out);
+        interp_csv_field(out, item);
+        fprintf(out, ",%.6g\n", pred[k]);
+    }
+    fflush(out);
+done:
+    for (int k = 0; us && k < n; k++) free(us[k]);
+    free(us), free(u), free(it), free(pred);
+    return rc;
+}
+
+/* ---- interpretation ----------------------------------------------------------------- */
+
+static const Param *item_factors(Model *m)
+{
+    const Param *p = model_param(m, "i_weight.weight");
+    return p ? p : model_param(m, "embeds.1.weight");
+}
+
+typedef struct Ranked {
+    double v;
+    int i;
+} Ranked;
+
+static int cmp_ranked(const void *a, const void *b)
+{
+    const Ranked *x = a, *y = b;
+    if (x->v != y->v) return x->v < y->v ? -1 : 1;
+    return x->i - y->i;
+}
+
+static int write_item_bias(const Param *bias, const RatingsData *d, const Ranked *r, int n, const char *dir,
+                           Err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/item_bias.csv", dir);
+    AtomicFile af;
+    if (atomic_open(&af, path, err)) return err->code;
+    fputs("item,title,bias,n_ratings\n", af.f);
+    for (int k = 0; k < n; k++) {
+        int i = r[k].i;
+        interp_csv_field(af.f, d->item_ids[i]);
+        fputc(',', af.f);
+        interp_csv_field(af.f, d->item_titles && d->item_titles[i] ? d->item_titles[i] : "");
+        fprintf(af.f, ",%.7g,%d\n", bias->w[i], d->item_count ? d->item_count[i] : 0);
+    }
+    return atomic_commit(&af, err);
+}
+
+void collab_pca(double *out, const float *x, int n, int d, int k)
+{
+    double *mean = calloc((size_t)d, sizeof(double)), *cov = calloc((size_t)d * d, sizeof(double));
+    double *vec = malloc(sizeof(double) * (size_t)d * k), *v = malloc(sizeof(double) * d), *w = malloc(sizeof(double) * d);
+    for (int r = 0; r < n; r++)
+        for (int j = 0; j < d; j++) mean[j] += x[(size_t)r * d + j];
+    for (int j = 0; j < d; j++) mean[j] /= n > 0 ? n : 1;
+    for (int r = 0; r < n; r++)
+        for (int a = 0; a < d; a++) {
+            double xa = x[(size_t)r * d + a] - mean[a];
+            for (int b = 0; b < d; b++) cov[a * d + b] += xa * (x[(size_t)r * d + b] - mean[b]);
+        }
+    for (int c = 0; c < k; c++) {
+        /* deterministic start, then power iteration on the deflated covariance */
+        for (int j = 0; j < d; j++) v[j] = 1.0 + 0.01 * j;
+        double lambda = 0;
+        for (int it = 0; it < 1000; it++) {
+            for (int a = 0; a < d; a++) {
+                double s = 0;
+                for (int b = 0; b < d; b++) s += cov[a * d + b] * v[b];
+                w[a] = s;
+            }
+            double nrm = 0;
+            for (int a = 0; a < d; a++) nrm += w[a] * w[a];
+            nrm = sqrt(nrm);
+            if (nrm == 0) break;
+            double diff = 0;
+            for (int a = 0; a < d; a++) {
+                double nv = w[a] / nrm;
+                diff += fabs(nv - v[a]);
+                v[a] = nv;
+            }
+            lambda = nrm;
+            if (diff < 1e-12 * d) break;
+        }
+        int big = 0;
+        for (int a = 1; a < d; a++)
+            if (fabs(v[a]) > fabs(v[big])) big = a;
+        double sgn = v[big] < 0 ? -1 : 1;
+        for (int a = 0; a < d; a++) vec[c * d + a] = sgn * v[a];
+        for (int a = 0; a < d; a++)
+            for (int b = 0; b < d; b++) cov[a * d + b] -= lambda * vec[c * d + a] * vec[c * d + b];
+    }
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < k; c++) {
+            double s = 0;
+            for (int j = 0; j < d; j++) s += (x[(size_t)r * d + j] - mean[j]) * vec[c * d + j];
+            out[(size_t)r * k + c] = s;
+        }
+    free(mean), free(cov), free(vec), free(v), free(w);
+}
+
+static int cmp_count_desc(const void *a, const void *b)
+{
+    const Ranked *x = a, *y = b;
+    if (x->v != y->v) return x->v > y->v ? -1 : 1;
+    return x->i - y->i;
+}
+
+static int write_pca(const Param *fac, const RatingsData *d, const char *dir, FILE *out, Err *err)
+{
+    const int nf = (int)fac->shape[1];
+    Ranked *r = malloc(sizeof(Ranked) * (size_t)d->n_items);
+    int n = 0;
+    for (int i = 1; i < d->n_items; i++) r[n].v = d->item_count ? d->item_count[i] : 0, r[n].i = i, n++;
+    qsort(r, (size_t)n, sizeof(Ranked), cmp_count_desc);   /* most rated first, ties by index */
+    if (n > PCA_TOP) n = PCA_TOP;
+    const int k = nf < 3 ? nf : 3;
+    float *x = malloc(sizeof(float) * (size_t)n * nf);
+    double *pc = malloc(sizeof(double) * (size_t)n * k);
+    for (int j = 0; j < n; j++) memcpy(x + (size_t)j * nf, fac->w + (size_t)r[j].i * nf, sizeof(float) * nf);
+    collab_pca(pc, x, n, nf, k);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/pca.csv", dir);
+    AtomicFile af;
+    int rc = atomic_open(&af, path, err);
+    if (!rc) {
+        fputs("item,title,n_ratings", af.f);
+        for (int c = 0; c < k; c++) fprintf(af.f, ",pc%d", c);
+        fputc('\n', af.f);
+        for (int j = 0; j < n; j++) {
+            int i = r[j].i;
+            interp_csv_field(af.f, d->item_ids[i]);
+            fputc(',', af.f);
+            interp_csv_field(af.f, d->item_titles && d->item_titles[i] ? d->item_titles[i] : "");
+            fprintf(af.f, ",%d", (int)r[j].v);
+            for (int c = 0; c < k; c++) fprintf(af.f, ",%.6g", pc[(size_t)j * k + c]);
+            fputc('\n', af.f);
+        }
+        rc = atomic_commit(&af, err);
+    }
+    if (!rc && k >= 2) {
+        /* the book plots components 0 and 2 of the 50 most-rated movies */
+        const int cy = k >= 3 ? 2 : 1, np = n < PCA_PLOT ? n : PCA_PLOT;
+        double *px = malloc(sizeof(double) * (size_t)np), *py = malloc(sizeof(double) * (size_t)np);
+        const char **lab = malloc(sizeof(char *) * (size_t)np);
+        for (int j = 0; j < np; j++) {
+            px[j] = pc[(size_t)j * k], py[j] = pc[(size_t)j * k + cy];
+            lab[j] = ratings_item_label(d, r[j].i);
+        }
+        char title[128], yl[32];
+        snprintf(title, sizeof title, "Item factors: PCA of the %d most-rated items (%d shown)", n, np);
+        snprintf(yl, sizeof yl, "component %d", cy);
+        Scatter sc = {.title = title, .xlabel = "component 0", .ylabel = yl, .width = 1000, .height = 1000,
+                      .n = np, .x = px, .y = py, .labels = lab};
+        snprintf(path, sizeof path, "%s/pca.png", dir);
+        rc = plot_scatter(&sc, path, err);
+        free(px), free(py), free(lab);
+    }
+    if (!rc && out) fprintf(out, "wrote %s/pca.csv and %s/pca.png (PCA of the factors of the %d most-rated items)\n",
+                            dir, dir, n);
+    free(r), free(x), free(pc);
+    return rc;
+}
+
+static int print_similar(const Param *fac, const RatingsData *d, const char *what, int n_show, FILE *out, Err *err)
+{
+    int q = ratings_item_index(d, what);
+    if (q <= 0)
+        return err_set(err, ERR_USAGE, "interpret --similar: unknown item '%s' (not an item id%s)", what,
+                       d->item_titles ? " or title" : "");
+    const int nf = (int)fac->shape[1];
+    const float *a = fac->w + (size_t)q * nf;
+    double na = 0;
+    for (int f = 0; f < nf; f++) na += (double)a[f] * a[f];
+    Ranked *r = malloc(sizeof(Ranked) * (size_t)d->n_items);
+    int n = 0;
+    for (int i = 1; i < d->n_items; i++) {
+        if (i == q) continue;
+        const float *b = fac->w + (size_t)i * nf;
+        double dot = 0, nb = 0;
+        for (int f = 0; f < nf; f++) dot += (double)a[f] * b[f], nb += (double)b[f] * b[f];
+        r[n].v = -(na > 0 && nb > 0 ? dot / sqrt(na * nb) : 0), r[n].i = i, n++;
+    }
+    qsort(r, (size_t)n, sizeof(Ranked), cmp_ranked);
+    fprintf(out, "items most similar to %s (cosine of the item factors):\n", ratings_item_label(d, q));
+    for (int k = 0; k < n && k < n_show; k++)
+        fprintf(out, "%3d  %.4f  %s\n", k + 1, -r[k].v, ratings_item_label(d, r[k].i));
+    free(r);
+    return 0;
+}
+
+int collab_interpret(Model *m, const RatingsData *d, const CollabInterpOpts *o, Err *err)
+{
+    const CollabSpec *s = collab_spec(m);
+    if (!s) return err_set(err, ERR_RUNTIME, "interpret: %s is not a collab model", m->info.arch);
+    FILE *out = o->out ? o->out : stdout;
+    const int n_show = o->n_show > 0 ? o->n_show : 5;
+    const Param *fac = item_factors(m);
+    if (o->similar) return print_similar(fac, d, o->similar, n_show > SIMILAR_N ? n_show : SIMILAR_N, out, err);
+    int rc = 0;
+    const Param *bias = model_param(m, "i_bias.weight");
+    if (bias) {
+        Ranked *r = malloc(sizeof(Ranked) * (size_t)d->n_items);
+        int n = 0;
+        for (int i = 1; i < d->n_items; i++) r[n].v = bias->w[i], r[n].i = i, n++;
+        qsort(r, (size_t)n, sizeof(Ranked), cmp_ranked);
+        if (o->out_dir) rc = write_item_bias(bias, d, r, n, o->out_dir, err);
+        if (!rc) {
+            fprintf(out, "lowest item bias (liked less than their factors predict):\n");
+            for (int k = 0; k < n && k < n_show; k++)
+                fprintf(out, "  %9.4f  %s\n", r[k].v, ratings_item_label(d, r[k].i));
+            fprintf(out, "highest item bias:\n");
+            for (int k = 0; k < n && k < n_show; k++)
+                fprintf(out, "  %9.4f  %s\n", r[n - 1 - k].v, ratings_item_label(d, r[n - 1 - k].i));
+            if (o->out_dir) fprintf(out, "wrote %s/item_bias.csv\n", o->out_dir);
+        }
+        free(r);
+    } else {
+        fprintf(out, "%s has no item bias: item_bias.csv not written\n", m->info.arch);
+    }
+    if (!rc && o->out_dir) rc = write_pca(fac, d, o->out_dir, out, err);
+    return rc;
+}

@@ -1,0 +1,244 @@
+/* test_collab_interp.c — src/interp/collab_interp: PCA, model files with their
+ * vocab, predicting user,item pairs (unknowns), item biases and similar items. */
+#include "check_main.h"
+#include "core/rng.h"
+#include "interp/collab_interp.h"
+#include "io/safetensors.h"
+#include "models/collab.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+START_TEST(pca_finds_the_directions_of_largest_variance)
+{
+    /* 2000 points in 6-d: variances 9, 4, 1 along three orthonormal directions
+     * (rotated off the axes), tiny noise elsewhere, and an offset */
+    const int n = 2000, d = 6;
+    double dir[3][6] = {{1, 1, 0, 0, 0, 0}, {1, -1, 0, 0, 1, 1}, {0, 0, 1, 0, 0, 0}};
+    for (int c = 0; c < 3; c++) {
+        double s = 0;
+        for (int j = 0; j < d; j++) s += dir[c][j] * dir[c][j];
+        for (int j = 0; j < d; j++) dir[c][j] /= sqrt(s);
+    }
+    const double sd[3] = {3, 2, 1};
+    float *x = malloc(sizeof(float) * n * d);
+    double *z = malloc(sizeof(double) * n * 3);
+    Rng r = rng_make(9, 9);
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < d; j++) x[i * d + j] = (float)(5.0 + 0.01 * rng_normal(&r));
+        for (int c = 0; c < 3; c++) {
+            z[i * 3 + c] = sd[c] * rng_normal(&r);
+            for (int j = 0; j < d; j++) x[i * d + j] += (float)(z[i * 3 + c] * dir[c][j]);
+        }
+    }
+    double *pc = malloc(sizeof(double) * n * 3);
+    collab_pca(pc, x, n, d, 3);
+    for (int c = 0; c < 3; c++) {
+        /* component c is ±z_c: correlation magnitude ~1, variance ~sd² */
+        double sxy = 0, sxx = 0, syy = 0, m = 0;
+        for (int i = 0; i < n; i++) m += pc[i * 3 + c];
+        ck_assert_msg(fabs(m / n) < 1e-6, "component %d not centred: mean %g", c, m / n);
+        for (int i = 0; i < n; i++) {
+            sxy += pc[i * 3 + c] * z[i * 3 + c];
+            sxx += pc[i * 3 + c] * pc[i * 3 + c];
+            syy += z[i * 3 + c] * z[i * 3 + c];
+        }
+        double corr = fabs(sxy) / sqrt(sxx * syy);
+        ck_assert_msg(corr > 0.995, "component %d: correlation %g", c, corr);
+        ck_assert_msg(fabs(sqrt(sxx / n) - sd[c]) < 0.15 * sd[c], "component %d: sd %g", c, sqrt(sxx / n));
+    }
+    free(x), free(z), free(pc);
+}
+END_TEST
+
+/* A tiny vocab + DotProductBias with hand-set weights. */
+static RatingsData *make_data(void)
+{
+    RatingsData *d = calloc(1, sizeof *d);
+    const char *users[] = {"#na#", "1", "2", "10"};
+    const char *items[] = {"#na#", "5", "7", "9", "11"};
+    const char *titles[] = {NULL, "Five (1995)", "Seven, The (1997)", NULL, "Eleven (2001)"};
+    const int counts[] = {0, 30, 20, 10, 40};
+    d->n_users = 4, d->n_items = 5, d->user_numeric = d->item_numeric = 1, d->has_titles = 1;
+    d->user_ids = malloc(sizeof(char *) * 4);
+    d->item_ids = malloc(sizeof(char *) * 5);
+    d->item_titles = calloc(5, sizeof(char *));
+    d->item_count = malloc(sizeof(int32_t) * 5);
+    for (int i = 0; i < 4; i++) d->user_ids[i] = strdup(users[i]);
+    for (int i = 0; i < 5; i++) {
+        d->item_ids[i] = strdup(items[i]);
+        if (titles[i]) d->item_titles[i] = strdup(titles[i]);
+        d->item_count[i] = counts[i];
+    }
+    return d;
+}
+
+static Model *make_model(void)
+{
+    CollabSpec s = {.arch = COLLAB_DOT_BIAS, .n_users = 4, .n_items = 5, .n_factors = 2, .has_y_range = 1,
+                    .y_lo = 0, .y_hi = 5.5f, .max_bs = 8, .seed = 1};
+    Model *m;
+    Err e = {0};
+    ck_assert_int_eq(collab_model_new(&m, &s, &e), 0);
+    /* item factors: 5 and 9 point the same way; 7 opposite; biases ascending 7 < 11 < 5 < 9 */
+    const float iw[] = {0, 0, 1, 2, -1, -2, 2, 4, 0.5f, -0.3f};
+    const float ib[] = {0, 0.2f, -0.5f, 0.4f, 0.1f};
+    memcpy(model_param(m, "i_weight.weight")->w, iw, sizeof iw);
+    memcpy(model_param(m, "i_bias.weight")->w, ib, sizeof ib);
+    float *ub = model_param(m, "u_bias.weight")->w;
+    ub[1] = 0.3f, ub[2] = -0.2f, ub[3] = 0.05f;
+    return m;
+}
+
+static float expected(Model *m, int u, int i)
+{
+    const float *U = model_param(m, "u_weight.weight")->w, *I = model_param(m, "i_weight.weight")->w;
+    double x = model_param(m, "u_bias.weight")->w[u] + model_param(m, "i_bias.weight")->w[i];
+    for (int f = 0; f < 2; f++) x += (double)U[u * 2 + f] * I[i * 2 + f];
+    return (float)(5.5 / (1 + exp(-x)));
+}
+
+START_TEST(model_file_round_trip_and_predict_pairs)
+{
+    char dir[512], path[1024], outp[1024];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    RatingsData *d = make_data();
+    Model *m = make_model();
+    Err e = {0};
+    StMeta meta;
+    st_meta_init(&meta);
+    ck_assert_int_eq(collab_meta_add(&meta, m, d, &e), 0);
+    ck_assert_msg(st_save_model(m, &meta, path, &e) == 0, "%s", e.msg);
+    st_meta_free(&meta);
+
+    StFile *f;
+    ck_assert_msg(st_open(path, &f, &e) == 0, "%s", e.msg);
+    Model *m2;
+    RatingsData *v;
+    ck_assert_msg(collab_from_file(f, &m2, &v, &e) == 0, "%s", e.msg);
+    st_close(f);
+    ck_assert_int_eq(v->n_users, 4);
+    ck_assert_str_eq(ratings_item_label(v, 2), "Seven, The (1997)");
+    ck_assert_int_eq(ratings_user_index(v, "10"), 3);
+
+    /* predictions: by id, by title (with a comma in it) */
+    const char *pairs[] = {"10,9", "1,Seven, The (1997)", "2,5"};
+    snprintf(outp, sizeof outp, "%s/out.csv", dir);
+    FILE *o = fopen(outp, "w");
+    ck_assert_msg(collab_predict_pairs(m2, v, pairs, 3, 0, o, &e) == 0, "%s", e.msg);
+    fclose(o);
+    char buf[1024] = "";
+    o = fopen(outp, "r");
+    size_t nr = fread(buf, 1, sizeof buf - 1, o);
+    buf[nr] = 0;
+    fclose(o);
+    char want[1024];
+    snprintf(want, sizeof want, "user,item,prediction\n10,9,%.6g\n1,\"Seven, The (1997)\",%.6g\n2,5,%.6g\n",
+             expected(m, 3, 3), expected(m, 1, 2), expected(m, 2, 1));
+    ck_assert_str_eq(buf, want);
+
+    /* unknown user: an error naming it; with --unknown bias: the item's bias alone */
+    const char *unk[] = {"1,5", "99,11"};
+    o = fopen(outp, "w");
+    ck_assert_int_eq(collab_predict_pairs(m2, v, unk, 2, 0, o, &e), ERR_USAGE);
+    ck_assert_msg(strstr(e.msg, "unknown user '99'"), "%s", e.msg);
+    const char *unk_item[] = {"1,Nope (1900)"};
+    ck_assert_int_eq(collab_predict_pairs(m2, v, unk_item, 1, 0, o, &e), ERR_USAGE);
+    ck_assert_msg(strstr(e.msg, "unknown item 'Nope (1900)'"), "%s", e.msg);
+    fclose(o);
+    o = fopen(outp, "w");
+    ck_assert_int_eq(collab_predict_pairs(m2, v, unk, 2, 1, o, &e), 0);
+    fclose(o);
+    o = fopen(outp, "r");
+    nr = fread(buf, 1, sizeof buf - 1, o);
+    buf[nr] = 0;
+    fclose(o);
+    snprintf(want, sizeof want, "user,item,prediction\n1,5,%.6g\n99,11,%.6g\n", expected(m, 1, 1),
+             (float)(5.5 / (1 + exp(-(double)0.1f))));
+    ck_assert_str_eq(buf, want);
+    model_free(m), model_free(m2);
+    ratings_free(d), ratings_free(v);
+    tu_rmtree(dir);
+}
+END_TEST
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = calloc(1, 1 << 16);
+    size_t n = fread(b, 1, (1 << 16) - 1, f);
+    b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+START_TEST(interpret_writes_item_bias_pca_and_finds_similar_items)
+{
+    char dir[512], p[1024];
+    tu_tmpdir(dir, sizeof dir);
+    RatingsData *d = make_data();
+    Model *m = make_model();
+    Err e = {0};
+    snprintf(p, sizeof p, "%s/printed.txt", dir);
+    FILE *out = fopen(p, "w");
+    CollabInterpOpts o = {.out_dir = dir, .out = out, .n_show = 2};
+    ck_assert_msg(collab_interpret(m, d, &o, &e) == 0, "%s", e.msg);
+    fclose(out);
+    char *printed = slurp(p);
+    snprintf(p, sizeof p, "%s/item_bias.csv", dir);
+    char *csv = slurp(p);
+    ck_assert_ptr_nonnull(csv);
+    const char *head = "item,title,bias,n_ratings\n7,\"Seven, The (1997)\",-0.5,20\n11,Eleven (2001),0.1,40\n";
+    ck_assert_msg(strncmp(csv, head, strlen(head)) == 0, "%s", csv);
+    ck_assert_msg(strstr(csv, "\n9,,0.4") != NULL, "%s", csv);   /* no title: empty field */
+    ck_assert_msg(strstr(printed, "lowest item bias") && strstr(printed, "Seven, The (1997)") &&
+                      strstr(printed, "highest item bias"), "%s", printed);
+    /* highest first in its list: 9 (no title → its id), then Five */
+    const char *hi = strstr(printed, "highest item bias");
+    ck_assert_msg(strstr(hi, "0.4000  9\n") && strstr(hi, "Five (1995)"), "%s", hi);
+    snprintf(p, sizeof p, "%s/pca.png", dir);
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_int_gt(st.st_size, 1000);
+    snprintf(p, sizeof p, "%s/pca.csv", dir);
+    char *pca = slurp(p);
+    const char *phead = "item,title,n_ratings,pc0,pc1\n11,Eleven (2001),40,";
+    ck_assert_msg(strncmp(pca, phead, strlen(phead)) == 0, "%s", pca);
+    free(printed), free(csv), free(pca);
+
+    /* --similar by title: 9 is parallel to 5 (cosine 1), 7 opposite (−1) last */
+    snprintf(p, sizeof p, "%s/similar.txt", dir);
+    out = fopen(p, "w");
+    CollabInterpOpts s = {.similar = "Five (1995)", .out = out};
+    ck_assert_msg(collab_interpret(m, d, &s, &e) == 0, "%s", e.msg);
+    fclose(out);
+    char *sim = slurp(p);
+    ck_assert_msg(strstr(sim, "  1  1.0000  9\n") && strstr(sim, "  3  -1.0000  Seven, The (1997)\n"), "%s", sim);
+    free(sim);
+    s.similar = "Star Wars (1977)";
+    ck_assert_int_eq(collab_interpret(m, d, &s, &e), ERR_USAGE);
+    ck_assert_msg(strstr(e.msg, "unknown item 'Star Wars (1977)'"), "%s", e.msg);
+    model_free(m);
+    ratings_free(d);
+    tu_rmtree(dir);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("collab_interp");
+    TCase *t = tcase_create("collab_interp");
+    tcase_add_test(t, pca_finds_the_directions_of_largest_variance);
+    tcase_add_test(t, model_file_round_trip_and_predict_pairs);
+    tcase_add_test(t, interpret_writes_item_bias_pca_and_finds_similar_items);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+FASTC_CHECK_MAIN(suite)

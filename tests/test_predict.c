@@ -1,0 +1,235 @@
+/* test_predict.c — `fastc predict --model FILE` against a model whose
+ * predictions are known: a resnet18 built and saved here (random weights, with
+ * the metadata fastc writes), whose outputs the test computes itself by
+ * running the same model on the same validation preprocessing.  Checks the
+ * CSV rows, --all, stdin and folder inputs, bad files on their rows with exit
+ * status 1, multi-label thresholds, points mapped back to the file's pixels,
+ * and refusals of files that are not fastc models. */
+#include "check_main.h"
+#include "interp/interp.h"
+#include "interp/modelfile.h"
+#include "interp/prep.h"
+#include "io/safetensors.h"
+#include "models/resnet.h"
+#include "testimg.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *vocab3[] = {"blue", "green", "red sky"};   /* a label with a space */
+
+static void write_img(const char *path, int w, int h, unsigned seed)
+{
+    uint8_t *px = malloc((size_t)w * h * 3);
+    for (int i = 0; i < w * h * 3; i++) {
+        seed = seed * 1103515245u + 12345u;
+        px[i] = (uint8_t)(seed >> 16);
+    }
+    ti_write_png(path, w, h, 3, px);
+    free(px);
+}
+
+/* Save a resnet18 with n_out outputs and fastc's metadata into dir/name. */
+static void save_model(const char *path, const char *task, int n_out, int vocab, int y_range)
+{
+    Model *m = NULL;
+    Err err = {0};
+    ResnetSpec spec = resnet_spec_default("resnet18", n_out, 4, 32, 32);
+    spec.seed = 7;
+    if (y_range) spec.has_y_range = 1, spec.y_lo = -1, spec.y_hi = 1;
+    ck_assert_msg(resnet_new(&m, &spec, &err) == 0, "%s", err.msg);
+    StMeta meta;
+    st_meta_init(&meta);
+    st_meta_set(&meta, "task", task);
+    if (vocab) st_meta_set_strings(&meta, "vocab", (const char *const *)vocab3, 3);
+    st_meta_set(&meta, "item_tfms", "Resize(32)");
+    st_meta_set(&meta, "batch_tfms", "Normalize.from_stats(imagenet_stats)");
+    if (y_range) st_meta_set(&meta, "y_range", "[-1, 1]");
+    st_meta_set(&meta, "threshold", "0.3");
+    ck_assert_msg(st_save_model(m, &meta, path, &err) == 0, "%s", err.msg);
+    st_meta_free(&meta);
+    model_free(m);
+}
+
+/* The model's raw outputs for one file, computed here: the same file loaded
+ * into a fresh model, the same preprocessing (prep.h), one forward. */
+static void expected_outputs(const char *model_path, const char *img, float *out, double map[4])
+{
+    Err err = {0};
+    StFile *sf;
+    ck_assert_msg(st_open(model_path, &sf, &err) == 0, "%s", err.msg);
+    ModelFileInfo mi;
+    ck_assert_msg(modelfile_info(&mi, model_path, &sf->meta, &err) == 0, "%s", err.msg);
+    Prep prep;
+    ck_assert_msg(prep_init_meta(&prep, &mi, &sf->meta, &err) == 0, "%s", err.msg);
+    ResnetSpec spec = resnet_spec_default("resnet18", mi.n_out, 1, prep.h, prep.w);
+    if (mi.has_y_range) spec.has_y_range = 1, spec.y_lo = (float)mi.y_lo, spec.y_hi = (float)mi.y_hi;
+    Model *m;
+    ck_assert(resnet_new(&m, &spec, &err) == 0);
+    ck_assert_msg(st_load_model(m, sf, ST_LOAD_FULL, NULL, 0, &err) == 0, "%s", err.msg);
+    float *x = malloc(sizeof(float) * prep.h * prep.w * 3);
+    ck_assert_msg(prep_item(&prep, img, x, map, &err) == 0, "%s", err.msg);
+    Batch b = {.n = 1, .h = prep.h, .w = prep.w, .c = 3, .x = x};
+    const float *o;
+    ck_assert(m->ops->forward(m, &b, MODE_EVAL, 0, &o, &err) == 0);
+    memcpy(out, o, sizeof(float) * mi.n_out);
+    free(x);
+    model_free(m);
+    prep_free(&prep);
+    modelfile_info_free(&mi);
+    st_close(sf);
+}
+
+static int split_lines(char *s, char **lines, int max)
+{
+    int n = 0;
+    for (char *save, *l = strtok_r(s, "\n", &save); l && n < max; l = strtok_r(NULL, "\n", &save)) lines[n++] = l;
+    return n;
+}
+
+START_TEST(single_label_rows_match_the_model_and_bad_files_are_reported)
+{
+    char dir[256], path[4200], model[4200], cmd[8192], out[16384];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(model, sizeof model, "%s/model.safetensors", dir);
+    save_model(model, "single_label", 3, 1, 0);
+    snprintf(path, sizeof path, "%s/a.png", dir);
+    write_img(path, 40, 32, 1);
+    snprintf(path, sizeof path, "%s/sub/b,c.png", dir);   /* a comma: the CSV quotes it */
+    tu_write(dir, "sub/b,c.png", "", 0, path, sizeof path);
+    write_img(path, 32, 50, 2);
+    tu_write(dir, "broken.png", "\x89PNG\r\n\x1a\nxx", 10, path, sizeof path);
+    snprintf(cmd, sizeof cmd, "cd %s && (%s predict --model model.safetensors a.png nope.jpg broken.png sub --all 2>err.txt)",
+             dir, tu_fastc());
+    int rc = tu_run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 1, "rc %d: %s", rc, out);
+    char *l[10];
+    int n = split_lines(out, l, 10);
+    ck_assert_int_eq(n, 5);
+    ck_assert_str_eq(l[0], "path,prediction,probability,blue,green,red sky");
+    const char *files[] = {"a.png", "sub/b,c.png"};
+    const char *rows[] = {l[1], l[4]};
+    for (int f = 0; f < 2; f++) {
+        float o[3], p[3];
+        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        expected_outputs(model, path, o, NULL);
+        interp_softmax(p, o, 1, 3);
+        int32_t k;
+        interp_argmax(&k, o, 1, 3);
+        char want[512];
+        snprintf(want, sizeof want, f == 0 ? "%s,%s,%.6f,%.6f,%.6f,%.6f" : "\"%s\",%s,%.6f,%.6f,%.6f,%.6f",
+                 files[f], vocab3[k], p[k], p[0], p[1], p[2]);
+        ck_assert_str_eq(rows[f], want);
+    }
+    ck_assert_msg(!strncmp(l[2], "nope.jpg,error: ", 16), "%s", l[2]);
+    ck_assert_msg(!strncmp(l[3], "broken.png,error: ", 18), "%s", l[3]);
+    /* the same from stdin, one path per line */
+    snprintf(cmd, sizeof cmd, "cd %s && (printf 'a.png\\n' | %s predict --model model.safetensors - 2>/dev/null)", dir,
+             tu_fastc());
+    rc = tu_run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "rc %d: %s", rc, out);
+    ck_assert_msg(!strncmp(out, "path,prediction,probability\na.png,", 34), "%s", out);
+    tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(multi_label_lists_labels_above_the_threshold)
+{
+    char dir[256], path[4200], model[4200], cmd[8192], out[16384];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(model, sizeof model, "%s/model.safetensors", dir);
+    save_model(model, "multi_label", 3, 1, 0);
+    snprintf(path, sizeof path, "%s/a.png", dir);
+    write_img(path, 32, 32, 3);
+    snprintf(cmd, sizeof cmd, "cd %s && %s predict --model model.safetensors a.png", dir, tu_fastc());
+    int rc = tu_run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "%s", out);
+    float o[3], p[3];
+    expected_outputs(model, path, o, NULL);
+    interp_sigmoid(p, o, 3);
+    char labels[256] = "", probs[256] = "";
+    for (int j = 0; j < 3; j++)
+        if (p[j] > 0.3f) {   /* the file's threshold */
+            snprintf(labels + strlen(labels), 100, "%s%s", *labels ? ";" : "", vocab3[j]);
+            snprintf(probs + strlen(probs), 100, "%s%.6f", *probs ? ";" : "", p[j]);
+        }
+    char want[1024];
+    snprintf(want, sizeof want, "path,prediction,probability\na.png,%s,%s\n", labels, probs);
+    ck_assert_str_eq(out, want);
+    tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(points_come_back_in_the_files_own_pixels)
+{
+    char dir[256], path[4200], model[4200], cmd[8192], out[16384];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(model, sizeof model, "%s/model.safetensors", dir);
+    save_model(model, "points", 4, 0, 1);   /* two points */
+    snprintf(path, sizeof path, "%s/wide.png", dir);
+    write_img(path, 64, 48, 4);
+    snprintf(cmd, sizeof cmd, "cd %s && %s predict --model model.safetensors wide.png", dir, tu_fastc());
+    int rc = tu_run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "%s", out);
+    float o[4];
+    double map[4];
+    expected_outputs(model, path, o, map);
+    /* Resize(32) on 64x48 (crop, centred on validation): a 48x48 box at x0 = 8,
+     * scaled by 32/48; so u = ((x - 8) * 32/48) * 2/32 - 1 and back:
+     * x = (u + 1) * 16 * 48/32 + 8, y = (v + 1) * 16 * 48/32. */
+    ck_assert_double_eq_tol(map[0], 1.0 / 24, 1e-6);
+    ck_assert_double_eq_tol(map[1], -8.0 / 24 - 1, 1e-6);
+    ck_assert_double_eq_tol(map[2], 1.0 / 24, 1e-6);
+    ck_assert_double_eq_tol(map[3], -1, 1e-6);
+    char want[512];
+    snprintf(want, sizeof want, "path,x0,y0,x1,y1\nwide.png,%.2f,%.2f,%.2f,%.2f\n", (o[0] + 1) * 24 + 8,
+             (o[1] + 1) * 24, (o[2] + 1) * 24 + 8, (o[3] + 1) * 24);
+    ck_assert_str_eq(out, want);
+    tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(files_that_are_not_fastc_models_are_refused)
+{
+    char dir[256], path[4200], cmd[8192], out[16384];
+    tu_tmpdir(dir, sizeof dir);
+    /* a safetensors file with a tensor but no fastc metadata (e.g. torchvision weights) */
+    StWriter *w = st_writer_new();
+    float v[2] = {1, 2};
+    int64_t shape[1] = {2};
+    Err err = {0};
+    ck_assert(st_writer_add(w, "fc.bias", ST_F32, 1, shape, v, &err) == 0);
+    snprintf(path, sizeof path, "%s/tv.safetensors", dir);
+    ck_assert(st_writer_write(w, path, &err) == 0);
+    st_writer_free(w);
+    snprintf(cmd, sizeof cmd, "cd %s && %s predict --model tv.safetensors x.png", dir, tu_fastc());
+    int rc = tu_run(cmd, out, sizeof out);
+    ck_assert_int_eq(rc, 2);
+    ck_assert_msg(strstr(out, "tv.safetensors: not a fastc model file"), "%s", out);
+    /* no inputs at all */
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    save_model(path, "single_label", 3, 1, 0);
+    snprintf(cmd, sizeof cmd, "cd %s && %s predict --model model.safetensors", dir, tu_fastc());
+    rc = tu_run(cmd, out, sizeof out);
+    ck_assert_int_eq(rc, 2);
+    tu_rmtree(dir);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("predict");
+    TCase *tc = tcase_create("predict");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, single_label_rows_match_the_model_and_bad_files_are_reported);
+    tcase_add_test(tc, multi_label_lists_labels_above_the_threshold);
+    tcase_add_test(tc, points_come_back_in_the_files_own_pixels);
+    tcase_add_test(tc, files_that_are_not_fastc_models_are_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FASTC_CHECK_MAIN(suite)

@@ -206,6 +206,24 @@ START_TEST(shapes_deterministic_and_consistent)
 }
 END_TEST
 
+
+START_TEST(cli_get)
+{
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' get shapes --n 5 --threads 1", dir, tu_fastc());
+    ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "shapes: written to data/shapes"), "%s", out);
+    ck_assert(exists(pth("data/shapes/labels.csv")));
+    ck_assert_msg(tu_run(cmd, out, sizeof out) == 0 && strstr(out, "already complete"), "%s", out);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' get shapes --n 6", dir, tu_fastc());
+    ck_assert_int_eq(tu_run(cmd, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "data/shapes: holds a different dataset"), "%s", out);
+    snprintf(cmd, sizeof cmd, "'%s' get mnist", tu_fastc());
+    ck_assert_int_eq(tu_run(cmd, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "expected fashion_mnist or shapes"), "%s", out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("datasets");
@@ -214,6 +232,7 @@ static Suite *suite(void)
     tcase_add_test(tc, fashion_mnist_png_tree);
     tcase_add_test(tc, fashion_mnist_errors);
     tcase_add_test(tc, shapes_deterministic_and_consistent);
+    tcase_add_test(tc, cli_get);
     suite_add_tcase(s, tc);
     return s;
 }

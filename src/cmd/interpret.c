@@ -160,6 +160,25 @@ static int interpret_collab(const CmdArgs *a, const Config *cfg, Err *err)
     return rc;
 }
 
+/* Points: the map from each validation file's pixels to the model input, so
+ * errors can be given in the images' own pixels.  NULL when a file cannot be
+ * prepared again (errors are then in model-input pixels only). */
+static double *file_maps(const Preds *p, const char *const *paths, Prep *prep)
+{
+    double *maps = malloc(sizeof(double) * 4 * ((size_t)p->n + 1));
+    float *x = malloc(sizeof(float) * (size_t)prep->h * prep->w * prep->n_in);
+    for (int i = 0; maps && x && i < p->n; i++) {
+        Err e = {0};
+        if (prep_item(prep, paths[p->index[i]], x, maps + 4 * (size_t)i, &e)) {
+            free(maps);
+            maps = NULL;
+        }
+    }
+    if (!x) free(maps), maps = NULL;
+    free(x);
+    return maps;
+}
+
 /* ---- the command ------------------------------------------------------------------ */
 
 int cmd_interpret(const CmdArgs *a, Err *err)
@@ -176,6 +195,7 @@ int cmd_interpret(const CmdArgs *a, Err *err)
     InterpSummary sum = {0};
     Prep prep = {0};
     const char **paths = NULL;
+    double *maps = NULL;
     int rc;
     char dir[3800], ckpt[4096];
     run_dir_of(cfg, dir, sizeof dir);
@@ -222,6 +242,7 @@ int cmd_interpret(const CmdArgs *a, Err *err)
         goto done;
     }
     for (int j = 0; j < ds.n_valid; j++) paths[j] = ds.paths[ds.valid_idx[j]];
+    if (p.kind == TARGET_POINTS) o.maps = maps = file_maps(&p, paths, &prep);
     if ((rc = interp_report(&o, &p, paths, ds.vocab, ds.n_vocab, dir, stdout, &sum, err))) goto done;
 
     if (p.kind == TARGET_CATEGORY && (rc = draw_confusion(&sum, ds.vocab, dir, err))) goto done;
@@ -244,6 +265,7 @@ int cmd_interpret(const CmdArgs *a, Err *err)
     fflush(stdout);
 done:
     free(paths);
+    free(maps);
     prep_free(&prep);
     interp_summary_free(&sum);
     interp_preds_free(&p);

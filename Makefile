@@ -159,3 +159,10 @@ clean:
 
 # Keep test objects (make would delete them as intermediates).
 .SECONDARY:
+
+# ---- engine benchmark program (bench/bench_engine.sh) ---------------------------
+$(BUILD)/bench_engine: bench/bench_engine.c $(BUILD)/lib.a
+	$(CC) $(CFLAGS_BASE) $(OPT) $< $(BUILD)/lib.a -o $@ $(LIBS_RUN)
+
+bench-engine: $(BUILD)/bench_engine
+.PHONY: bench-engine

@@ -625,6 +625,10 @@ int batch_tfm_from_cfg(BatchTfm *t, const CfgValue *list, Err *err)
         } else if (!strcmp(call->str, "Normalize.from_stats") || !strcmp(call->str, "Normalize")) {
             t->normalize = 1;
             const CfgValue *mean = tfm_call_arg(call, "mean", 0), *std = tfm_call_arg(call, "std", 1);
+            if (!strcmp(call->str, "Normalize") && (!mean || mean->kind == CV_NONE)) {
+                t->normalize_from_batch = 1;   /* fastai: stats of one training batch */
+                continue;
+            }
             int ok;
             if (mean && std && std->kind != CV_NONE && mean->kind != CV_IDENT && mean->kind != CV_STR) {
                 CfgValue pair = {.kind = CV_TUPLE, .n = 2, .items = (CfgValue *[]){(CfgValue *)mean, (CfgValue *)std}};

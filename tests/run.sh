@@ -7,7 +7,9 @@ export CK_DEFAULT_TIMEOUT
 : "${OPENBLAS_CORETYPE:=}"
 failed=""
 for t in "$@"; do
+    start=$(date +%s.%N)
     if ! "$t"; then failed="$failed $(basename "$t")"; fi
+    printf '  (%s: %.1f s)\n' "$(basename "$t")" "$(awk "BEGIN{print $(date +%s.%N) - $start}")"
 done
 if [ -n "$failed" ]; then
     echo "FAILED:$failed"

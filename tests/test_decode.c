@@ -418,6 +418,51 @@ START_TEST(bad_channel_count_is_usage_error)
 }
 END_TEST
 
+
+START_TEST(random_corruption_never_crashes)
+{
+    /* Flip, zero and cut bytes all over valid files: every result is either
+     * an image or an error naming the file (ASan/UBSan watch the rest). */
+    uint8_t *px = quad_rgb(48, 40);
+    ti_write_jpeg(pth("c.jpg"), 48, 40, 3, px, 90, 0);
+    ti_write_jpeg(pth("cp.jpg"), 48, 40, 3, px, 90, TI_JPEG_PROGRESSIVE);
+    ti_write_png_raw(pth("ci.png"), 48, 40, PNG_COLOR_TYPE_RGB, 8, 1, px, 48 * 3, NULL, 0, NULL, 0, NULL);
+    free(px);
+    const char *srcs[] = {"c.jpg", "cp.jpg", "ci.png"};
+    int rounds = getenv("FASTC_SANITIZED") ? 60 : 300;
+    uint64_t st = 12345;
+    for (int s = 0; s < 3; s++) {
+        size_t n;
+        uint8_t *d = ti_read_all(pth(srcs[s]), &n);
+        uint8_t *m = malloc(n);
+        for (int r = 0; r < rounds; r++) {
+            memcpy(m, d, n);
+            size_t len = n;
+            int k = 1 + r % 8;
+            for (int j = 0; j < k; j++) {
+                st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+                size_t at = (size_t)(st >> 33) % n;
+                m[at] = (r & 1) ? (uint8_t)(st >> 20) : (uint8_t)(m[at] ^ (1u << (st >> 60 & 7)));
+            }
+            if (r % 5 == 4) len = 3 + (size_t)(st >> 40) % (n - 3);
+            Image im;
+            Err err = {0};
+            int rc = image_decode_mem(m, len, "fuzzed", 3, r % 3 ? 0 : 20, r % 3 ? 0 : 20, &im, NULL, NULL, &err);
+            if (rc == 0) {
+                ck_assert(im.w > 0 && im.h > 0 && im.px);
+                image_free(&im);
+            } else {
+                ck_assert_int_eq(rc, ERR_RUNTIME);
+                ck_assert_msg(strncmp(err.msg, "fuzzed: ", 8) == 0, "%s", err.msg);
+                ck_assert_ptr_null(im.px);
+            }
+        }
+        free(m);
+        free(d);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("decode");
@@ -435,6 +480,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bad_files_are_clear_errors);
     tcase_add_test(tc, truncated_and_corrupt_files_are_errors);
     tcase_add_test(tc, bad_channel_count_is_usage_error);
+    tcase_add_test(tc, random_corruption_never_crashes);
     suite_add_tcase(s, tc);
     return s;
 }

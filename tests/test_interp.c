@@ -448,6 +448,8 @@ START_TEST(report_multi_writes_thresholds_and_per_class)
     /* thresholds 0.05, 0.0821, 0.1143, 0.1464, 0.1786: below .2 -> all predicted (5/8 right);
      * 0.2107 (index 5) is the first in [.2, .3): best. */
     ck_assert_int_eq(sum.best_thresh, 5);
+    ck_assert_double_eq_tol(sum.baseline_accuracy_multi, 0.5, 1e-12);   /* 4 of 8 cells negative */
+    ck_assert_double_eq_tol(sum.accuracy_multi, 6.0 / 8, 1e-12);        /* the .3 positives missed */
     char *s = slurp(dir, "thresholds.csv");
     ck_assert_ptr_nonnull(strstr(s, "threshold,accuracy_multi,f1_samples\n0.050000,0.500000,"));
     ck_assert_ptr_nonnull(strstr(s, "\n0.210714,1.000000,0.750000\n"));   /* image d: 0/0 -> 0 */
@@ -461,6 +463,41 @@ START_TEST(report_multi_writes_thresholds_and_per_class)
     char want[128];
     snprintf(want, sizeof want, "\nc,x y,x,%.6f,missed: y\n", (-log(.7) - log(.3)) / 2);
     ck_assert_msg(strstr(s, want), "%s", s);
+    free(s);
+    interp_summary_free(&sum);
+    tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(report_points_errors_and_mean_point_baseline)
+{
+    /* 2 images, 1 point, model input 100x100.  Targets (0,0) and (0.5,0):
+     * mean target (0.25, 0).  Predictions (0.1, 0) and (0.5, 0.2):
+     * errors 0.1*50 = 5 px and 0.2*50 = 10 px -> mean 7.5;
+     * baseline errors 0.25*50 = 12.5 px each -> 12.5.
+     * File maps: image 0 is 200 px wide (u = x/100 - 1), image 1 50 px
+     * (u = x/25 - 1): errors 10 and 5 px of the files; baseline 25 and 6.25. */
+    const char *paths[] = {"p0.png", "p1.png"};
+    float raw[4] = {0.1f, 0, 0.5f, 0.2f}, y[4] = {0, 0, 0.5f, 0}, probs[4], loss[2];
+    int32_t index[2] = {0, 1};
+    Preds p = {.kind = TARGET_POINTS, .loss_kind = LOSS_MSE, .n = 2, .n_out = 2, .n_y = 2, .raw = raw,
+               .probs = probs, .y = y, .loss = loss, .index = index, .h = 100, .w = 100};
+    interp_fill_probs_losses(&p);
+    const double maps[8] = {1.0 / 100, -1, 1.0 / 100, -1, 1.0 / 25, -1, 1.0 / 25, -1};
+    char dir[256];
+    tu_tmpdir(dir, sizeof dir);
+    InterpOpts o = {.thresh = 0.5, .maps = maps};
+    InterpSummary sum;
+    Err err = {0};
+    FILE *out = fopen("/dev/null", "w");
+    ck_assert_int_eq(interp_report(&o, &p, paths, NULL, 0, dir, out, &sum, &err), 0);
+    fclose(out);
+    ck_assert_double_eq_tol(sum.mean_point_error, 7.5, 1e-5);
+    ck_assert_double_eq_tol(sum.baseline_point_error, 12.5, 1e-5);
+    ck_assert_double_eq_tol(sum.mean_point_error_file, 7.5, 1e-5);
+    ck_assert_double_eq_tol(sum.baseline_point_error_file, (25 + 6.25) / 2, 1e-5);
+    char *s = slurp(dir, "point_errors.csv");
+    ck_assert_str_eq(s, "path,error_px,error_input_px\np0.png,10.0000,5.0000\np1.png,5.0000,10.0000\n");
     free(s);
     interp_summary_free(&sum);
     tu_rmtree(dir);
@@ -486,6 +523,7 @@ static Suite *suite(void)
     tcase_add_test(tc, top_losses_csv_category_and_multi);
     tcase_add_test(tc, report_category_writes_confusion_most_confused_top_losses);
     tcase_add_test(tc, report_multi_writes_thresholds_and_per_class);
+    tcase_add_test(tc, report_points_errors_and_mean_point_baseline);
     suite_add_tcase(s, tc);
     return s;
 }

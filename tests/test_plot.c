@@ -196,13 +196,16 @@ START_TEST(losses_plot_has_both_series_and_a_legend)
         int x = (int)lround(plot_px_x(&a, ep[k])), y = (int)lround(plot_px_y(&a, va[k]));
         ck_assert_msg(same(px(&im, x, y), orange), "valid point %d", k);
     }
-    /* legend: a blue and an orange sample line in the same small box */
+    /* legend: a blue and an orange sample line, 24 pixels long, one above
+     * the other within a few text lines */
     int found = 0;
     for (int y = a.y0; y < a.y1 && !found; y++)
-        for (int x = a.x0; x + 24 < a.x1 && !found; x++)
-            if (count_color(&im, x, y, x + 24, y + 2, orange) >= 40 &&
-                count_color(&im, x, y - 2 * FONT_H, x + 24, y + 2 * FONT_H, blue) >= 40)
-                found = 1;
+        for (int x = a.x0; x + 24 < a.x1 && !found; x++) {
+            if (!same(px(&im, x, y), orange) || !same(px(&im, x + 23, y), orange)) continue;
+            if (count_color(&im, x, y, x + 24, y + 1, orange) < 24) continue;
+            for (int dy = 1; dy < 3 * FONT_H && !found; dy++)
+                if (y - dy >= 0 && count_color(&im, x, y - dy, x + 24, y - dy + 1, blue) == 24) found = 1;
+        }
     ck_assert_msg(found, "no legend with both colours");
     image_free(&im);
 }

@@ -5,10 +5,12 @@
 #include "io/atomic.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "models/resnet.h"
 #include "testutil.h"
 #include "fakemodel.h"
 
 #include <math.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,10 +33,15 @@ static char *slurp(const char *path, size_t *n)
     return b;
 }
 
+/* Plain stdio (no fsync): the tests write thousands of small files.  A new
+ * file each time: truncating one makes ext4 flush it to disk on close. */
 static void put(const char *path, const void *b, size_t n)
 {
-    Err err = {0};
-    ck_assert_msg(atomic_write_file(path, b, n, &err) == 0, "%s", err.msg);
+    unlink(path);
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    ck_assert(fwrite(b, 1, n, f) == n || n == 0);
+    fclose(f);
 }
 
 /* A file from a header text and `data_len` bytes of data. */
@@ -620,6 +627,228 @@ START_TEST(random_corruption_never_reads_out_of_bounds)
 }
 END_TEST
 
+
+/* ---- real resnets (models/resnet) -------------------------------------------- */
+
+static Model *resnet(const char *arch, int n_in, int n_out, int plain_fc, uint64_t seed)
+{
+    ResnetSpec sp = resnet_spec_default(arch, n_out, 1, 32, 32);
+    sp.n_in = n_in;
+    sp.plain_fc = plain_fc;
+    sp.seed = seed;
+    Model *m = NULL;
+    Err err = {0};
+    ck_assert_msg(resnet_new(&m, &sp, &err) == 0, "%s", err.msg);
+    /* Buffers and counters away from their initial values, so they must round-trip too. */
+    Rng r = rng_make(seed, 5);
+    for (int i = 0; i < m->n_params; i++) {
+        Param *p = &m->params[i];
+        if (p->kind == PARAM_COUNTER) p->w[0] = (float)(1000 + i);
+        else if (p->kind == PARAM_BUFFER)
+            for (size_t k = 0; k < p->n; k++) p->w[k] = (float)rng_uniform(&r) + 0.5f;
+    }
+    return m;
+}
+
+/* Built once in the parent process (Check forks each test from it): resnet_new
+ * takes seconds, mostly drawing the initial weights. */
+static Model *g_r18, *g_r34;
+
+static void resnets_setup(void)
+{
+    g_r18 = resnet("resnet18", 3, 10, 0, 1);
+    g_r34 = resnet("resnet34", 3, 10, 0, 1);
+}
+
+static void resnets_teardown(void)
+{
+    model_free(g_r18);
+    model_free(g_r34);
+}
+
+static float **snapshot(const Model *m)
+{
+    float **v = calloc(m->n_params > 0 ? (size_t)m->n_params : 1, sizeof *v);
+    for (int i = 0; i < m->n_params; i++) {
+        v[i] = malloc(m->params[i].n * sizeof(float));
+        memcpy(v[i], m->params[i].w, m->params[i].n * sizeof(float));
+    }
+    return v;
+}
+
+static void snapshot_free(float **v, const Model *m)
+{
+    for (int i = 0; i < m->n_params; i++) free(v[i]);
+    free(v);
+}
+
+static void scramble(Model *m, uint64_t seed)
+{
+    Rng r = rng_make(seed, 9);
+    for (int i = 0; i < m->n_params; i++)
+        for (size_t k = 0; k < m->params[i].n; k++) m->params[i].w[k] = (float)rng_uniform(&r);
+}
+
+START_TEST(resnet18_round_trips_bit_identically)
+{
+    char tmp[256], path[512];
+    tu_tmpdir(tmp, sizeof tmp);
+    const char *keep = getenv("FASTC_EXPORT_DIR");   /* for tests/reference/load_fastc_resnet.py */
+    snprintf(path, sizeof path, "%s/resnet18.safetensors", keep && *keep ? keep : tmp);
+    Model *m = g_r18;
+    float **before = snapshot(m);
+    StMeta meta;
+    st_meta_init(&meta);
+    const char *vocab[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+    st_meta_set_strings(&meta, "vocab", vocab, 10);
+    Err err = {0};
+    ck_assert_msg(st_save_model(m, &meta, path, &err) == 0, "%s", err.msg);
+    st_meta_free(&meta);
+    scramble(m, 3);
+    ck_assert(memcmp(m->params[0].w, before[0], 16) != 0);
+    ck_assert_msg(st_load_model_file(m, path, ST_LOAD_FULL, NULL, 0, &err) == 0, "%s", err.msg);
+    for (int i = 0; i < m->n_params; i++)
+        ck_assert_msg(memcmp(m->params[i].w, before[i], m->params[i].n * sizeof(float)) == 0, "%s differs",
+                      m->params[i].name);
+    snapshot_free(before, m);
+    tu_rmtree(tmp);
+}
+END_TEST
+
+START_TEST(resnet34_file_is_refused_by_resnet18)
+{
+    char tmp[256], path[512];
+    tu_tmpdir(tmp, sizeof tmp);
+    snprintf(path, sizeof path, "%s/r34.safetensors", tmp);
+    Err err = {0};
+    float **before = snapshot(g_r18);
+    ck_assert_int_eq(st_save_model(g_r34, NULL, path, &err), 0);
+    ck_assert_int_eq(st_load_model_file(g_r18, path, ST_LOAD_FULL, NULL, 0, &err), ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "the file holds a resnet34 model; expected resnet18"), "%s", err.msg);
+    /* without metadata: the first tensor resnet18 does not have */
+    StWriter *w = st_writer_new();
+    ck_assert_int_eq(st_writer_add_params(w, g_r34->params, g_r34->n_params, &err), 0);
+    ck_assert_int_eq(st_writer_write(w, path, &err), 0);
+    st_writer_free(w);
+    ck_assert_int_eq(st_load_model_file(g_r18, path, ST_LOAD_PRETRAINED, NULL, 0, &err), ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "tensor '0.4.2.conv1.weight' has no place in a resnet18 model"), "%s", err.msg);
+    ck_assert_int_eq(st_load_model_file(g_r18, path, ST_LOAD_FULL, NULL, 0, &err), ERR_USAGE);
+    for (int i = 0; i < g_r18->n_params; i++)
+        ck_assert_msg(memcmp(g_r18->params[i].w, before[i], g_r18->params[i].n * 4) == 0, "refused file changed %s",
+                      g_r18->params[i].name);
+    snapshot_free(before, g_r18);
+    tu_rmtree(tmp);
+}
+END_TEST
+
+/* fastai name -> torchvision name (the inverse of the loader's mapping, written
+ * out independently here). */
+static void tv_name(const char *in, char *out, size_t cap)
+{
+    static const char *body[8] = {"conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"};
+    if (in[0] == '0' && in[1] == '.' && in[2] >= '0' && in[2] <= '7' && in[3] == '.')
+        snprintf(out, cap, "%s.%s", body[in[2] - '0'], in + 4);
+    else
+        snprintf(out, cap, "%s", in);
+}
+
+START_TEST(pretrained_torchvision_resnet_loads_into_the_fastai_body)
+{
+    /* resnet18's body under torchvision names, with a 1000-class fc, as a
+     * pretrained file: the body comes back, the head is left alone. */
+    char tmp[256], path[512];
+    tu_tmpdir(tmp, sizeof tmp);
+    snprintf(path, sizeof path, "%s/tv.safetensors", tmp);
+    Model *m = g_r18;
+    Param *tvp = calloc(m->n_params > 0 ? (size_t)m->n_params : 1, sizeof *tvp);
+    int n = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        if (strncmp(m->params[i].name, "0.", 2)) continue;
+        tvp[n] = m->params[i];
+        tv_name(m->params[i].name, tvp[n].name, sizeof tvp[n].name);
+        n++;
+    }
+    ck_assert_int_eq(n, 6 + 96 + 18); /* conv1+bn1, 8 blocks x 2 x (conv+bn), 3 downsamples */
+    static float fcw[1000 * 512], fcb[1000];
+    Err err = {0};
+    StWriter *w = st_writer_new();
+    ck_assert_int_eq(st_writer_add_params(w, tvp, n, &err), 0);
+    ck_assert_int_eq(st_writer_add(w, "fc.weight", ST_F32, 2, (int64_t[]){1000, 512}, fcw, &err), 0);
+    ck_assert_int_eq(st_writer_add(w, "fc.bias", ST_F32, 1, (int64_t[]){1000}, fcb, &err), 0);
+    ck_assert_int_eq(st_writer_write(w, path, &err), 0);
+    st_writer_free(w);
+    float **before = snapshot(m);
+    scramble(m, 4);
+    float **scrambled = snapshot(m);
+    char note[512];
+    ck_assert_msg(st_load_model_file(m, path, ST_LOAD_PRETRAINED, note, sizeof note, &err) == 0, "%s", err.msg);
+    ck_assert_msg(strstr(note, "skipped 2 classifier tensors (fc.*)"), "%s", note);
+    for (int i = 0; i < m->n_params; i++) {
+        const Param *p = &m->params[i];
+        const float *want = strncmp(p->name, "0.", 2) == 0 ? before[i] : scrambled[i];
+        ck_assert_msg(memcmp(p->w, want, p->n * sizeof(float)) == 0, "%s", p->name);
+    }
+    snapshot_free(before, m);
+    snapshot_free(scrambled, m);
+    free(tvp);
+    tu_rmtree(tmp);
+}
+END_TEST
+
+START_TEST(pytorch_resnet_files_load_when_given)
+{
+    /* tests/reference/load_fastc_resnet.py writes torchvision resnets and the
+     * fastai bodies torch builds from them; FASTC_TV_DIR points at them.
+     * Without it (make test has no torch) there is nothing to check. */
+    const char *dir_ = getenv("FASTC_TV_DIR");
+    if (!dir_ || !*dir_) return;
+    const char *archs[] = {"resnet18", "resnet50"};
+    for (int k = 0; k < 2; k++) {
+        char tvp[512], fap[512], note[512];
+        snprintf(tvp, sizeof tvp, "%s/torchvision_%s.safetensors", dir_, archs[k]);
+        snprintf(fap, sizeof fap, "%s/fastai_%s_body.safetensors", dir_, archs[k]);
+        Model *m = resnet(archs[k], 3, 37, 0, 2);
+        Err err = {0};
+        ck_assert_msg(st_load_model_file(m, tvp, ST_LOAD_PRETRAINED, note, sizeof note, &err) == 0, "%s", err.msg);
+        StFile *f;
+        ck_assert_msg(st_open(fap, &f, &err) == 0, "%s", err.msg);
+        int checked = 0;
+        for (size_t t = 0; t < f->n_tensors; t++) {
+            const StTensor *tt = &f->tensors[t];
+            Param *p = model_param(m, tt->name);
+            ck_assert_msg(p != NULL, "%s: %s not in the model", archs[k], tt->name);
+            float *v = malloc(tt->numel * sizeof *v);
+            if (p->kind == PARAM_COUNTER) {
+                int64_t c;
+                ck_assert_int_eq(st_read_i64(f, tt, &c, 1, &err), 0);
+                v[0] = (float)c;
+            } else {
+                ck_assert_int_eq(st_read_f32(f, tt, v, tt->numel, &err), 0);
+            }
+            for (size_t e = 0; e < p->n; e++) {
+                /* the torch file is OIHW; p is OHWI for convs */
+                float got = p->w[e];
+                size_t idx = e;
+                if (p->layout == LAYOUT_OHWI) {
+                    int64_t I = p->shape[1], KH = p->shape[2], KW = p->shape[3];
+                    int64_t c = (int64_t)e % I, x = (int64_t)e / I % KW, y = (int64_t)e / I / KW % KH, o = (int64_t)e / I / KW / KH;
+                    idx = (size_t)(((o * I + c) * KH + y) * KW + x);
+                }
+                ck_assert_msg(got == v[idx], "%s %s[%zu]", archs[k], tt->name, e);
+            }
+            free(v);
+            checked++;
+        }
+        int n_body = 0;
+        for (int i = 0; i < m->n_params; i++) n_body += strncmp(m->params[i].name, "0.", 2) == 0;
+        ck_assert_int_eq(checked, n_body);
+        st_close(f);
+        model_free(m);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("safetensors");
@@ -638,6 +867,13 @@ static Suite *suite(void)
     tcase_add_test(t, refuses_absurd_header_lengths);
     tcase_add_test(t, random_corruption_never_reads_out_of_bounds);
     suite_add_tcase(s, t);
+    TCase *r = tcase_create("resnet");
+    tcase_add_unchecked_fixture(r, resnets_setup, resnets_teardown);
+    tcase_add_test(r, resnet18_round_trips_bit_identically);
+    tcase_add_test(r, resnet34_file_is_refused_by_resnet18);
+    tcase_add_test(r, pretrained_torchvision_resnet_loads_into_the_fastai_body);
+    tcase_add_test(r, pytorch_resnet_files_load_when_given);
+    suite_add_tcase(s, r);
     return s;
 }
 

@@ -1,28 +1,143 @@
-/* interpret.c — `fastc interpret` (image tasks land with issue 6; see cmd.h).
+/* interpret.c — `fastc interpret CONFIG [--checkpoint FILE] [--most-confused
+ * [--min N]] [--confusion] [--top-losses K] [--thresholds] [--similar ITEM]`.
  *
- * Collaborative filtering ([data] blocks = CollabBlock(...)): rebuild the data
- * from the config, load the trained model (--checkpoint FILE, else
- * <output dir>/model.safetensors) and run collab_interpret: item_bias.csv,
- * lowest/highest item biases, pca.csv/pca.png, or --similar ITEM. */
+ * fastai's ClassificationInterpretation.from_learner: the run's model (or the
+ * checkpoint) predicts the validation set in order with per-item losses; the
+ * reports go into the run folder (interp/interp.h says which), the pictures
+ * through the one plotting module (io/plot.h):
+ *   confusion.png   heat map (single-label)
+ *   top_losses.png  grid titled Prediction/Actual/Loss/Probability (--top-losses)
+ *   results.png     points: target (green +) and prediction (red x) on the
+ *                   first validation images, fastai's show_results
+ * Collaborative filtering ([data] blocks = CollabBlock(...)) goes to the collab
+ * helper's collab_interpret: item_bias.csv, lowest/highest item biases,
+ * pca.csv/pca.png, or --similar ITEM. */
 #include "cmd/cmd.h"
 
 #include "config/config.h"
+#include "data/dataset.h"
+#include "data/image_loader.h"
+#include "data/loader.h"
 #include "data/ratings.h"
 #include "interp/collab_interp.h"
+#include "interp/interp.h"
+#include "interp/modelfile.h"
+#include "interp/prep.h"
+#include "io/plot.h"
 #include "io/safetensors.h"
+#include "learn/metrics.h"
 #include "models/collab.h"
+#include "models/model.h"
+#include "models/resnet.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static int config_is_collab(const Config *cfg)
+enum { RESULTS_N = 9, CAPTION_CAP = 512 };
+
+static void run_dir_of(const Config *cfg, char *buf, size_t cap)
 {
-    const CfgValue *b = cfg_get(cfg, "data", "blocks");
-    for (int i = 0; b && i < cfg_list_len(b); i++) {
-        const CfgValue *v = cfg_list_at(b, i);
-        if ((v->kind == CV_CALL || v->kind == CV_IDENT) && v->str && !strcmp(v->str, "CollabBlock")) return 1;
+    if (!cfg_path(cfg, "output", "dir", buf, cap)) snprintf(buf, cap, "runs/%s", config_stem(cfg));
+}
+
+/* The run's loss: [learner] loss_func, else the target block's default. */
+static LossKind loss_of(const Config *cfg, TargetKind kind, double *bce_thresh)
+{
+    const CfgValue *v = cfg_get(cfg, "learner", "loss_func");
+    *bce_thresh = 0.5;
+    if (!v || !v->str) return interp_default_loss(kind);
+    if (!strcmp(v->str, "BCEWithLogitsLossFlat")) {
+        if (v->kind == CV_CALL && cfg_arg(v, "thresh")) *bce_thresh = cfg_arg_num(v, "thresh");
+        return LOSS_BCE_LOGITS;
     }
-    return 0;
+    if (!strcmp(v->str, "MSELossFlat")) return LOSS_MSE;
+    if (!strcmp(v->str, "L1LossFlat")) return LOSS_L1;
+    if (!strcmp(v->str, "CrossEntropyLossFlat")) return LOSS_CROSS_ENTROPY;
+    return interp_default_loss(kind);
+}
+
+/* ---- pictures ----------------------------------------------------------------- */
+
+static int draw_confusion(const InterpSummary *sum, char *const *vocab, const char *dir, Err *err)
+{
+    int nc = sum->nc;
+    double *v = malloc(sizeof(double) * ((size_t)nc * nc + 1));
+    if (!v) return err_set(err, ERR_RUNTIME, "interpret: out of memory");
+    for (int k = 0; k < nc * nc; k++) v[k] = (double)sum->cm[k];
+    HeatMap hm = {.title = "Confusion matrix", .xlabel = "Predicted", .ylabel = "Actual", .rows = nc,
+                  .cols = nc, .values = v, .row_labels = (const char *const *)vocab,
+                  .col_labels = (const char *const *)vocab, .show_values = 1, .decimals = 0};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/confusion.png", dir);
+    int rc = plot_heatmap(&hm, path, err);
+    free(v);
+    return rc;
+}
+
+/* A grid of validation images rows[0..n) of p, captioned by task, with points
+ * for the points task. */
+static int draw_grid(const Preds *p, const int32_t *rows, int n, const char *const *paths, char *const *vocab,
+                     double thresh, Prep *prep, const char *title, const char *file, const char *dir, Err *err)
+{
+    size_t per = (size_t)prep->h * prep->w * prep->n_in;
+    float *x = calloc((size_t)n * per + 1, sizeof(float));
+    GridCell *cells = calloc((size_t)n + 1, sizeof(GridCell));
+    char (*cap)[CAPTION_CAP] = calloc((size_t)n + 1, CAPTION_CAP);
+    int n_pts = p->kind == TARGET_POINTS ? p->n_out / 2 : 0;
+    GridPoint *pts = calloc((size_t)n * 2 * n_pts + 1, sizeof(GridPoint));
+    if (!x || !cells || !cap || !pts) {
+        free(x), free(cells), free(cap), free(pts);
+        return err_set(err, ERR_RUNTIME, "interpret: out of memory");
+    }
+    for (int r = 0; r < n; r++) {
+        int i = rows[r];
+        const float *pr = p->probs + (size_t)i * p->n_out;
+        const char *path = paths[p->index[i]];
+        Err e = {0};
+        GridCell *c = &cells[r];
+        c->f = x + per * (size_t)r;
+        c->w = prep->w, c->h = prep->h, c->c = prep->n_in;
+        if (prep->batch.normalize) c->mean = prep->batch.mean, c->std = prep->batch.std;
+        int ok = prep_item(prep, path, x + per * (size_t)r, NULL, &e) == 0;
+        if (p->kind == TARGET_CATEGORY) {
+            int32_t k;
+            interp_argmax(&k, p->raw + (size_t)i * p->n_out, 1, p->n_out);
+            int a = p->yi[i];
+            /* fastai: f'{pred}/{actual} / {loss:.2f} / {max_prob:.2f}' */
+            snprintf(cap[r], CAPTION_CAP, "%s/%s / %.2f / %.2f", vocab[k],
+                     a >= 0 && a < p->n_out ? vocab[a] : "?", p->loss[i], pr[k]);
+            c->caption_color = k == a ? (Rgb){0, 128, 0} : (Rgb){200, 0, 0};
+        } else if (p->kind == TARGET_MULTI) {
+            char pl[200], al[200];
+            interp_labels_above(pl, sizeof pl, pr, p->n_out, thresh, vocab);
+            interp_labels_above(al, sizeof al, p->y + (size_t)i * p->n_y, p->n_out, 0.5, vocab);
+            snprintf(cap[r], CAPTION_CAP, "%s/%s / %.2f", *pl ? pl : "-", *al ? al : "-", p->loss[i]);
+            c->caption_color = PLOT_BLACK;
+        } else {
+            double e_px = interp_point_error(pr, p->y + (size_t)i * p->n_y, p->n_y, p->w, p->h);
+            snprintf(cap[r], CAPTION_CAP, "error %.1f px / loss %.4f", e_px, p->loss[i]);
+            GridPoint *g = pts + (size_t)r * 2 * n_pts;
+            for (int k = 0; k < n_pts; k++) {
+                const float *t = p->y + (size_t)i * p->n_y;
+                g[k] = (GridPoint){(t[2 * k] + 1) * prep->w / 2.0, (t[2 * k + 1] + 1) * prep->h / 2.0,
+                                   (Rgb){0, 200, 0}, MARK_PLUS};
+                g[n_pts + k] = (GridPoint){(pr[2 * k] + 1) * prep->w / 2.0, (pr[2 * k + 1] + 1) * prep->h / 2.0,
+                                           (Rgb){230, 0, 0}, MARK_CROSS};
+            }
+            c->points = g, c->n_points = 2 * n_pts;
+            c->caption_color = PLOT_BLACK;
+        }
+        if (!ok) snprintf(cap[r], CAPTION_CAP, "unreadable: %s", path);
+        c->caption = cap[r];
+    }
+    ImageGrid g = {.title = title, .cells = cells, .n = n};
+    char out[4200];
+    snprintf(out, sizeof out, "%s/%s", dir, file);
+    int rc = plot_grid(&g, out, err);
+    free(x), free(cells), free(cap), free(pts);
+    return rc;
 }
 
 static int interpret_collab(const CmdArgs *a, const Config *cfg, Err *err)
@@ -45,14 +160,120 @@ static int interpret_collab(const CmdArgs *a, const Config *cfg, Err *err)
     return rc;
 }
 
+/* Points: the map from each validation file's pixels to the model input, so
+ * errors can be given in the images' own pixels.  NULL when a file cannot be
+ * prepared again (errors are then in model-input pixels only). */
+static double *file_maps(const Preds *p, const char *const *paths, Prep *prep)
+{
+    double *maps = malloc(sizeof(double) * 4 * ((size_t)p->n + 1));
+    float *x = malloc(sizeof(float) * (size_t)prep->h * prep->w * prep->n_in);
+    for (int i = 0; maps && x && i < p->n; i++) {
+        Err e = {0};
+        if (prep_item(prep, paths[p->index[i]], x, maps + 4 * (size_t)i, &e)) {
+            free(maps);
+            maps = NULL;
+        }
+    }
+    if (!x) free(maps), maps = NULL;
+    free(x);
+    return maps;
+}
+
+/* ---- the command ------------------------------------------------------------------ */
+
 int cmd_interpret(const CmdArgs *a, Err *err)
 {
     if (!a->config_path) return err_set(err, ERR_USAGE, "interpret: expected a CONFIG file");
     Config *cfg = config_load(a->config_path, a->sets, a->n_sets, err);
     if (!cfg) return err->code;
-    int rc = config_is_collab(cfg)
-                 ? interpret_collab(a, cfg, err)
-                 : err_set(err, ERR_RUNTIME, "fastc interpret: not available yet for image tasks (lands with issue 6)");
+    Dataset ds = {0};
+    Loaders *l = NULL;
+    Model *m = NULL;
+    StFile *sf = NULL;
+    ModelFileInfo mi = {0};
+    Preds p = {0};
+    InterpSummary sum = {0};
+    Prep prep = {0};
+    const char **paths = NULL;
+    double *maps = NULL;
+    int rc;
+    char dir[3800], ckpt[4096];
+    run_dir_of(cfg, dir, sizeof dir);
+    if (a->checkpoint)
+        snprintf(ckpt, sizeof ckpt, "%s", a->checkpoint);
+    else
+        snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", dir);
+    ctx_apply_threads(&a->ctx);
+
+    /* the model file first: a wrong file is refused before any data is read */
+    if ((rc = st_open(ckpt, &sf, err))) goto done;
+    if ((rc = modelfile_info(&mi, ckpt, &sf->meta, err))) goto done;
+    if ((rc = modelfile_check(&mi, cfg, err))) goto done;
+    if (!strcmp(mi.task, "collab")) {
+        rc = interpret_collab(a, cfg, err);
+        goto done;
+    }
+
+    if ((rc = datablock_build(cfg, &ds, err))) goto done;
+    if ((rc = image_loaders_new(&l, cfg, &ds, &a->ctx, err))) goto done;
+    ImageLoaderOpts lo;
+    if ((rc = image_loader_opts_from_cfg(&lo, cfg, &a->ctx, err))) goto done;
+    if ((rc = prep_init(&prep, &lo.item, &lo.batch, lo.channels, mi.size_h, mi.size_w, err))) goto done;
+    int vbs = lo.val_bs > 0 ? lo.val_bs : lo.bs;
+    ResnetSpec spec = resnet_spec_default(mi.arch, l->n_out, vbs, prep.h, prep.w);
+    spec.n_in = mi.n_in;
+    spec.has_y_range = mi.has_y_range, spec.y_lo = (float)mi.y_lo, spec.y_hi = (float)mi.y_hi;
+    spec.threads = a->ctx.threads;
+    if ((rc = resnet_new(&m, &spec, err))) goto done;
+    if ((rc = st_load_model(m, sf, ST_LOAD_FULL, NULL, 0, err))) goto done;
+
+    double bce_thresh;
+    LossKind lk = loss_of(cfg, ds.kind, &bce_thresh);
+    Metrics ms = {0};
+    if ((rc = metrics_parse(cfg_get(cfg, "learner", "metrics"), config_file(cfg), &ms, err))) goto done;
+    InterpOpts o = {.most_confused = a->most_confused, .min_count = a->min_count, .confusion = a->confusion,
+                    .top_losses = a->top_losses, .thresholds = a->thresholds,
+                    .thresh = metrics_multi_thresh(&ms, bce_thresh)};
+    if (!a->ctx.quiet) fprintf(stderr, "predicting %d validation items with %s\n", ds.n_valid, ckpt);
+    if ((rc = interp_get_preds(m, l, SPLIT_VALID, lk, &p, err))) goto done;
+    paths = malloc(sizeof(char *) * ((size_t)ds.n_valid + 1));
+    if (!paths) {
+        rc = err_set(err, ERR_RUNTIME, "interpret: out of memory");
+        goto done;
+    }
+    for (int j = 0; j < ds.n_valid; j++) paths[j] = ds.paths[ds.valid_idx[j]];
+    if (p.kind == TARGET_POINTS) o.maps = maps = file_maps(&p, paths, &prep);
+    if ((rc = interp_report(&o, &p, paths, ds.vocab, ds.n_vocab, dir, stdout, &sum, err))) goto done;
+
+    if (p.kind == TARGET_CATEGORY && (rc = draw_confusion(&sum, ds.vocab, dir, err))) goto done;
+    if (sum.n_top > 0) {
+        const char *title = p.kind == TARGET_CATEGORY ? "Prediction/Actual/Loss/Probability"
+                            : p.kind == TARGET_MULTI  ? "Prediction/Actual/Loss"
+                                                      : "Target (+) / Prediction (x)";
+        if ((rc = draw_grid(&p, sum.top, sum.n_top, paths, ds.vocab, o.thresh, &prep, title, "top_losses.png", dir,
+                            err)))
+            goto done;
+    }
+    if (p.kind == TARGET_POINTS && p.n > 0) {
+        int32_t rows[RESULTS_N];
+        int n = p.n < RESULTS_N ? p.n : RESULTS_N;
+        for (int i = 0; i < n; i++) rows[i] = i;
+        if ((rc = draw_grid(&p, rows, n, paths, NULL, o.thresh, &prep, "Target (+) / Prediction (x)",
+                            "results.png", dir, err)))
+            goto done;
+    }
+    fflush(stdout);
+done:
+    free(paths);
+    free(maps);
+    prep_free(&prep);
+    interp_summary_free(&sum);
+    interp_preds_free(&p);
+    model_free(m);
+    loaders_free(l);
+    dataset_free(&ds);
+    modelfile_info_free(&mi);
+    st_close(sf);
     config_free(cfg);
     return rc;
 }

@@ -1,8 +1,109 @@
-/* show_batch.c — `fastc show_batch` (lands with issue 4; see cmd.h). */
+/* show_batch.c — `fastc show_batch CONFIG [--n N] [--out FILE.png]`: a grid of
+ * the first N items of the first training batch (epoch 0), after the item and
+ * batch transforms (augmentation included, as fastai's dls.show_batch() shows
+ * them), each label under its image and point targets drawn as crosses. */
 #include "cmd/cmd.h"
+
+#include "config/config.h"
+#include "data/dataset.h"
+#include "data/image_loader.h"
+#include "io/atomic.h"
+#include "io/plot.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "label" (category), "a;b" (multi-label, fastai's separator), "" (points) */
+static void caption_of(const Batch *b, const Dataset *ds, int i, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    if (b->kind == TARGET_CATEGORY) {
+        int y = b->yi[i];
+        snprintf(buf, cap, "%s", y >= 0 && y < ds->n_vocab ? ds->vocab[y] : "#na#");
+    } else if (b->kind == TARGET_MULTI) {
+        size_t n = 0;
+        for (int v = 0; v < b->n_y && n + 1 < cap; v++)
+            if (b->y[(size_t)i * b->n_y + v] > 0.5f)
+                n += snprintf(buf + n, cap - n, "%s%s", n ? ";" : "", v < ds->n_vocab ? ds->vocab[v] : "?");
+    }
+}
 
 int cmd_show_batch(const CmdArgs *a, Err *err)
 {
-    (void)a;
-    return err_set(err, ERR_RUNTIME, "fastc show_batch: not available yet (lands with issue 4)");
+    Config *cfg = config_load(a->config_path, a->sets, a->n_sets, err);
+    if (!cfg) return err->code;
+    Ctx ctx = a->ctx;
+    ctx.seed = (uint64_t)cfg_num(cfg, "learner", "seed");
+    Dataset ds;
+    memset(&ds, 0, sizeof ds);
+    Loaders *l = NULL;
+    GridCell *cells = NULL;
+    GridPoint *pts = NULL;
+    char (*caps)[256] = NULL;
+    int rc = datablock_build(cfg, &ds, err);
+    if (rc) goto done;
+    ImageLoaderOpts o;
+    if ((rc = image_loader_opts_from_cfg(&o, cfg, &ctx, err))) goto done;
+    o.cache_bytes = 0;   /* one batch: nothing to reuse */
+    if ((rc = image_loaders_new_opts(&l, &o, &ds, err))) goto done;
+    if ((rc = loaders_begin(l, SPLIT_TRAIN, 0, err))) goto done;
+    Batch *b;
+    int st = loaders_next(l, &b, err);
+    if (st < 0) {
+        rc = err->code;
+        goto done;
+    }
+    if (st == 0) {
+        rc = err_set(err, ERR_USAGE, "%s: the training split has no full batch of %d items", config_file(cfg), o.bs);
+        goto done;
+    }
+    int n = a->n > 0 ? a->n : 9;
+    if (n > b->n) n = b->n;
+    int n_pts = b->kind == TARGET_POINTS ? b->n_y / 2 : 0;
+    cells = calloc((size_t)n, sizeof *cells);
+    caps = calloc((size_t)n, sizeof *caps);
+    pts = calloc((size_t)n * n_pts + 1, sizeof *pts);
+    if (!cells || !caps || !pts) {
+        rc = err_set(err, ERR_RUNTIME, "out of memory");
+        goto done;
+    }
+    size_t px = (size_t)b->h * b->w * b->c;
+    const BatchTfm *bt = image_loaders_batch_tfm(l);
+    for (int i = 0; i < n; i++) {
+        GridCell *c = &cells[i];
+        c->f = b->x + i * px;
+        if (bt->normalize) c->mean = bt->mean, c->std = bt->std;
+        c->w = b->w, c->h = b->h, c->c = b->c;
+        caption_of(b, &ds, i, caps[i], sizeof caps[i]);
+        c->caption = caps[i];
+        c->caption_color = PLOT_BLACK;
+        for (int p = 0; p < n_pts; p++) {   /* [-1, 1] back to the shown image's pixels */
+            GridPoint *g = &pts[i * n_pts + p];
+            g->x = (b->y[(size_t)i * b->n_y + 2 * p] + 1) / 2 * b->w;
+            g->y = (b->y[(size_t)i * b->n_y + 2 * p + 1] + 1) / 2 * b->h;
+            g->color = plot_color(3);
+            g->marker = MARK_CROSS;
+        }
+        c->points = n_pts ? &pts[i * n_pts] : NULL;
+        c->n_points = n_pts;
+    }
+    char path[4200];
+    if (a->out) {
+        snprintf(path, sizeof path, "%s", a->out);
+    } else {
+        char dir[4096];
+        if (!cfg_path(cfg, "output", "dir", dir, sizeof dir)) snprintf(dir, sizeof dir, "runs/%s", config_stem(cfg));
+        if ((rc = atomic_mkdirs(dir, err))) goto done;
+        snprintf(path, sizeof path, "%s/show_batch.png", dir);
+    }
+    ImageGrid g = {.cells = cells, .n = n};
+    if ((rc = plot_grid(&g, path, err))) goto done;
+    if (!a->ctx.quiet) printf("wrote %s (%d training items after item and batch transforms)\n", path, n);
+done:
+    free(cells), free(caps), free(pts);
+    loaders_free(l);
+    dataset_free(&ds);
+    config_free(cfg);
+    return rc;
 }

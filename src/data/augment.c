@@ -24,7 +24,7 @@ void batch_tfm_init(BatchTfm *t)
 void aug_scratch_free(AugScratch *s)
 {
     if (!s) return;
-    free(s->src), free(s->area);
+    free(s->src), free(s->area), free(s->coord);
     memset(s, 0, sizeof *s);
 }
 
@@ -376,6 +376,22 @@ static inline float reflect_clip(float v, int size)
     return v < 0 ? 0 : v > span ? span : v;
 }
 
+/* bilinear with zero padding (torch's within_bounds test per corner) */
+static void sample_zeros(float *op, const uint8_t *px, const float *fsrc, int sw, int sh, int c, float ix, float iy,
+                         float scale)
+{
+    int x0 = (int)floorf(ix), y0 = (int)floorf(iy), x1 = x0 + 1, y1 = y0 + 1;
+    float fx = ix - x0, fy = iy - y0;
+    float wt[4] = {(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
+    int xs[4] = {x0, x1, x0, x1}, ys[4] = {y0, y0, y1, y1};
+    for (int k = 0; k < c; k++) op[k] = 0;
+    for (int j = 0; j < 4; j++) {
+        if (xs[j] < 0 || ys[j] < 0 || xs[j] >= sw || ys[j] >= sh) continue;
+        size_t i = ((size_t)ys[j] * sw + xs[j]) * c;
+        for (int k = 0; k < c; k++) op[k] += wt[j] * (fsrc ? fsrc[i + k] : px[i + k] * scale);
+    }
+}
+
 void batch_tfm_out_size(const BatchTfm *t, int in_w, int in_h, int *out_w, int *out_h)
 {
     if (t->aug && t->size_w > 0)
@@ -398,10 +414,8 @@ void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int t
     if (identity) {
         for (size_t i = 0; i < n_out; i++) out[i] = in->px[i] * inv255;
     } else {
-        if (grow((void **)&s->src, &s->cap_src, sizeof(float) * (size_t)w * h * c)) abort();
-        for (size_t i = 0; i < (size_t)w * h * c; i++) s->src[i] = in->px[i] * inv255;
-        const float *src = s->src;
         int sw = w, sh = h;
+        const float *fsrc = NULL;   /* float source after an area step, else the uint8 item */
         /* fastai's _grid_sample: when shrinking by more than 2x (and zooming in
          * less than that), average the image down first.  fastai's d reads
          * min(in_h/out_w, in_w/2)/2 (coords.shape[-1] is 2); kept as is. */
@@ -416,64 +430,84 @@ void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int t
         if (dd > 1 && dd > z) {
             int aw = (int)floor(w * (1 / dd)), ah = (int)floor(h * (1 / dd));
             if (aw >= 1 && ah >= 1) {
-                if (grow((void **)&s->area, &s->cap_area, sizeof(float) * ((size_t)aw * ah * c + (size_t)w * c)))
+                if (grow((void **)&s->src, &s->cap_src, sizeof(float) * (size_t)w * h * c) ||
+                    grow((void **)&s->area, &s->cap_area, sizeof(float) * ((size_t)aw * ah * c + (size_t)w * c)))
                     abort();
-                area_down(s->area, aw, ah, src, w, h, c, s->area + (size_t)aw * ah * c);
-                src = s->area, sw = aw, sh = ah;
+                for (size_t i = 0; i < (size_t)w * h * c; i++) s->src[i] = in->px[i] * inv255;
+                area_down(s->area, aw, ah, s->src, w, h, c, s->area + (size_t)aw * ah * c);
+                fsrc = s->area, sw = aw, sh = ah;
             }
         }
-        float a0 = (float)A[0], a1 = (float)A[1], a2 = (float)A[2], a3 = (float)A[3], a4 = (float)A[4],
-              a5 = (float)A[5];
-        float hx = 0.5f * (float)(sw - 1), hy = 0.5f * (float)(sh - 1);
+        if (grow((void **)&s->coord, &s->cap_coord, sizeof(float) * 2 * (size_t)out_w)) abort();
+        float *cx = s->coord, *cy = s->coord + out_w;
+        const float a0 = (float)A[0], a1 = (float)A[1], a2 = (float)A[2], a3 = (float)A[3], a4 = (float)A[4],
+                    a5 = (float)A[5];
+        const float h0 = (float)H[0], h1 = (float)H[1], h2 = (float)H[2], h3 = (float)H[3], h4 = (float)H[4],
+                    h5 = (float)H[5], h6 = (float)H[6], h7 = (float)H[7];
+        const float hx = 0.5f * (float)(sw - 1), hy = 0.5f * (float)(sh - 1);
+        const float du = out_w > 1 ? 2.0f / (float)(out_w - 1) : 0.0f;
+        const float spanx = (float)(sw - 1), spany = (float)(sh - 1);
+        const float scale = fsrc ? 1.0f : inv255;
+        const uint8_t *px = in->px;
         for (int oy = 0; oy < out_h; oy++) {
             float v = out_h > 1 ? -1.0f + 2.0f * (float)oy / (float)(out_h - 1) : 0.0f;
+            /* pass 1: the row's sampling coordinates in source pixels (vectorises) */
+            if (warp) {
+                for (int ox = 0; ox < out_w; ox++) {
+                    float u = out_w > 1 ? -1.0f + du * (float)ox : 0.0f;
+                    float xa = a0 * u + a1 * v + a2, ya = a3 * u + a4 * v + a5;
+                    float den = h6 * xa + h7 * ya + 1.0f;
+                    den = den != 0 ? den : 1.0f;
+                    float xw = (h0 * xa + h1 * ya + h2) / den, yw = (h3 * xa + h4 * ya + h5) / den;
+                    cx[ox] = (xw + 1) * hx, cy[ox] = (yw + 1) * hy;
+                }
+            } else {
+                for (int ox = 0; ox < out_w; ox++) {
+                    float u = out_w > 1 ? -1.0f + du * (float)ox : 0.0f;
+                    cx[ox] = (a0 * u + a1 * v + a2 + 1) * hx, cy[ox] = (a3 * u + a4 * v + a5 + 1) * hy;
+                }
+            }
+            /* pass 2: padding and the bilinear blend */
             float *o = out + (size_t)oy * out_w * c;
             for (int ox = 0; ox < out_w; ox++) {
-                float u = out_w > 1 ? -1.0f + 2.0f * (float)ox / (float)(out_w - 1) : 0.0f;
-                float xa = a0 * u + a1 * v + a2, ya = a3 * u + a4 * v + a5;
-                if (warp) {
-                    float den = (float)H[6] * xa + (float)H[7] * ya + 1.0f;
-                    if (den != 0) {
-                        float xw = ((float)H[0] * xa + (float)H[1] * ya + (float)H[2]) / den;
-                        ya = ((float)H[3] * xa + (float)H[4] * ya + (float)H[5]) / den;
-                        xa = xw;
-                    }
-                }
-                float ix = (xa + 1) * hx, iy = (ya + 1) * hy;
+                float ix = cx[ox], iy = cy[ox];
                 float *op = o + (size_t)ox * c;
-                if (t->pad_mode == PAD_ZEROS) {
-                    if (!(ix > -1 && ix < sw && iy > -1 && iy < sh)) {
-                        for (int k = 0; k < c; k++) op[k] = 0;
+                if (!(ix >= 0 && ix <= spanx && iy >= 0 && iy <= spany)) {
+                    if (t->pad_mode == PAD_ZEROS) {
+                        if (!(ix > -1 && ix < sw && iy > -1 && iy < sh)) {
+                            for (int k = 0; k < c; k++) op[k] = 0;
+                            continue;
+                        }
+                        sample_zeros(op, px, fsrc, sw, sh, c, ix, iy, scale);
                         continue;
                     }
-                } else if (t->pad_mode == PAD_BORDER) {
-                    ix = ix < 0 ? 0 : ix > sw - 1 ? (float)(sw - 1) : ix;
-                    iy = iy < 0 ? 0 : iy > sh - 1 ? (float)(sh - 1) : iy;
-                } else {
-                    ix = reflect_clip(ix, sw), iy = reflect_clip(iy, sh);
+                    if (t->pad_mode == PAD_BORDER) {
+                        ix = ix < 0 ? 0 : ix > spanx ? spanx : ix;
+                        iy = iy < 0 ? 0 : iy > spany ? spany : iy;
+                    } else {
+                        ix = reflect_clip(ix, sw), iy = reflect_clip(iy, sh);
+                    }
                 }
-                int x0 = (int)floorf(ix), y0 = (int)floorf(iy);
+                /* ix, iy in [0, size-1]: truncation is floor; a corner past the
+                 * last pixel has weight 0, so clamping it changes nothing */
+                int x0 = (int)ix, y0 = (int)iy;
                 float fx = ix - x0, fy = iy - y0;
+                int x1 = x0 + 1 < sw ? x0 + 1 : x0, y1 = y0 + 1 < sh ? y0 + 1 : y0;
                 float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-                int x1 = x0 + 1, y1 = y0 + 1;
-                if (t->pad_mode != PAD_ZEROS) {
-                    /* in range after reflection/clamping; a corner past the last
-                     * pixel has weight 0, so clamping it changes nothing */
-                    x1 = x1 < sw ? x1 : sw - 1, y1 = y1 < sh ? y1 : sh - 1;
-                    const float *p00 = src + ((size_t)y0 * sw + x0) * c, *p01 = src + ((size_t)y0 * sw + x1) * c;
-                    const float *p10 = src + ((size_t)y1 * sw + x0) * c, *p11 = src + ((size_t)y1 * sw + x1) * c;
-                    for (int k = 0; k < c; k++) op[k] = w00 * p00[k] + w01 * p01[k] + w10 * p10[k] + w11 * p11[k];
-                    continue;
-                }
-                int in00 = x0 >= 0 && y0 >= 0 && x0 < sw && y0 < sh, in01 = x1 >= 0 && y0 >= 0 && x1 < sw && y0 < sh;
-                int in10 = x0 >= 0 && y1 >= 0 && x0 < sw && y1 < sh, in11 = x1 >= 0 && y1 >= 0 && x1 < sw && y1 < sh;
-                for (int k = 0; k < c; k++) {
-                    float acc = 0;
-                    if (in00) acc += w00 * src[((size_t)y0 * sw + x0) * c + k];
-                    if (in01) acc += w01 * src[((size_t)y0 * sw + x1) * c + k];
-                    if (in10) acc += w10 * src[((size_t)y1 * sw + x0) * c + k];
-                    if (in11) acc += w11 * src[((size_t)y1 * sw + x1) * c + k];
-                    op[k] = acc;
+                size_t i00 = ((size_t)y0 * sw + x0) * c, i01 = ((size_t)y0 * sw + x1) * c;
+                size_t i10 = ((size_t)y1 * sw + x0) * c, i11 = ((size_t)y1 * sw + x1) * c;
+                if (fsrc) {
+                    for (int k = 0; k < c; k++)
+                        op[k] = w00 * fsrc[i00 + k] + w01 * fsrc[i01 + k] + w10 * fsrc[i10 + k] + w11 * fsrc[i11 + k];
+                } else if (c == 3) {
+                    w00 *= scale, w01 *= scale, w10 *= scale, w11 *= scale;
+                    op[0] = w00 * px[i00] + w01 * px[i01] + w10 * px[i10] + w11 * px[i11];
+                    op[1] = w00 * px[i00 + 1] + w01 * px[i01 + 1] + w10 * px[i10 + 1] + w11 * px[i11 + 1];
+                    op[2] = w00 * px[i00 + 2] + w01 * px[i01 + 2] + w10 * px[i10 + 2] + w11 * px[i11 + 2];
+                } else {
+                    w00 *= scale, w01 *= scale, w10 *= scale, w11 *= scale;
+                    for (int k = 0; k < c; k++)
+                        op[k] = w00 * px[i00 + k] + w01 * px[i01 + k] + w10 * px[i10 + k] + w11 * px[i11 + k];
                 }
             }
         }
@@ -591,6 +625,10 @@ int batch_tfm_from_cfg(BatchTfm *t, const CfgValue *list, Err *err)
         } else if (!strcmp(call->str, "Normalize.from_stats") || !strcmp(call->str, "Normalize")) {
             t->normalize = 1;
             const CfgValue *mean = tfm_call_arg(call, "mean", 0), *std = tfm_call_arg(call, "std", 1);
+            if (!strcmp(call->str, "Normalize") && (!mean || mean->kind == CV_NONE)) {
+                t->normalize_from_batch = 1;   /* fastai: stats of one training batch */
+                continue;
+            }
             int ok;
             if (mean && std && std->kind != CV_NONE && mean->kind != CV_IDENT && mean->kind != CV_STR) {
                 CfgValue pair = {.kind = CV_TUPLE, .n = 2, .items = (CfgValue *[]){(CfgValue *)mean, (CfgValue *)std}};

@@ -40,7 +40,7 @@ void image_buf_free(ImageBuf *b)
 void tfm_scratch_free(TfmScratch *s)
 {
     if (!s) return;
-    free(s->tmp), free(s->pad), free(s->k), free(s->bounds), free(s->kd), free(s->acc);
+    free(s->tmp), free(s->pad), free(s->k), free(s->bounds), free(s->kd), free(s->acc), free(s->pad2);
     memset(s, 0, sizeof *s);
 }
 
@@ -101,35 +101,28 @@ static inline uint8_t clip8(int v)
     return (uint8_t)(v >> PRECISION_BITS);
 }
 
-/* dst [rows, dw, c] from rows y_first.. of src (row stride sstride, first
- * column x0). */
-static void resample_h(uint8_t *dst, int dw, int rows, int c, const uint8_t *src, size_t sstride,
-                       int x0, int y_first, int ksize, const int *bounds, const int32_t *kk)
+/* dst [cols, rows*c] = the transpose of the rows x cols pixel box at src
+ * (row stride sstride): pixel (y, x) goes to (x, y). */
+static void transpose_px(uint8_t *restrict dst, const uint8_t *restrict src, size_t sstride, int rows, int cols, int c)
 {
-    for (int y = 0; y < rows; y++) {
-        const uint8_t *row = src + (size_t)(y + y_first) * sstride + (size_t)x0 * c;
-        uint8_t *o = dst + (size_t)y * dw * c;
-        for (int xx = 0; xx < dw; xx++) {
-            int xmin = bounds[2 * xx], xmax = bounds[2 * xx + 1];
-            const int32_t *k = kk + (size_t)xx * ksize;
-            const uint8_t *p = row + (size_t)xmin * c;
-            if (c == 3) {
-                int s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
-                for (int x = 0; x < xmax; x++) {
-                    s0 += p[3 * x] * k[x];
-                    s1 += p[3 * x + 1] * k[x];
-                    s2 += p[3 * x + 2] * k[x];
-                }
-                o[3 * xx] = clip8(s0), o[3 * xx + 1] = clip8(s1), o[3 * xx + 2] = clip8(s2);
-            } else {
-                for (int ch = 0; ch < c; ch++) {
-                    int s0 = 1 << (PRECISION_BITS - 1);
-                    for (int x = 0; x < xmax; x++) s0 += p[c * x + ch] * k[x];
-                    o[c * xx + ch] = clip8(s0);
+    size_t dstride = (size_t)rows * c;
+    for (int y0 = 0; y0 < rows; y0 += 16)          /* 16x16 tiles keep both sides in cache */
+        for (int x0 = 0; x0 < cols; x0 += 16)
+            for (int y = y0; y < rows && y < y0 + 16; y++) {
+                const uint8_t *r = src + (size_t)y * sstride;
+                int xe = cols < x0 + 16 ? cols : x0 + 16;
+                uint8_t *d = dst + (size_t)y * c;
+                if (c == 3) {
+                    for (int x = x0; x < xe; x++) {
+                        uint8_t *q = d + (size_t)x * dstride;
+                        const uint8_t *p = r + (size_t)x * 3;
+                        q[0] = p[0], q[1] = p[1], q[2] = p[2];
+                    }
+                } else {
+                    for (int x = x0; x < xe; x++)
+                        for (int k = 0; k < c; k++) d[(size_t)x * dstride + k] = r[(size_t)x * c + k];
                 }
             }
-        }
-    }
 }
 
 /* dst [dh, w, c] from src rows (row stride sstride, first column x0, w*c bytes
@@ -186,12 +179,18 @@ void tfm_resize_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int s
             for (int i = 0; i < dh; i++) bv[2 * i] -= first;
         }
         int rows = last - first;
-        uint8_t *tmp = need_v ? NULL : dst;
-        if (need_v) {
-            if (grow((void **)&s->tmp, &s->cap_tmp, (size_t)rows * dw * c)) abort();
-            tmp = s->tmp;
-        }
-        resample_h(tmp, dw, rows, c, box, sstride, x0, first, kszh, bh, kh);
+        /* The horizontal pass runs as a vertical one on the transposed box:
+         * the same integer sums as PIL's, over whole rows (vectorises). */
+        size_t nt = (size_t)cw * rows * c, nt2 = (size_t)dw * rows * c;
+        if (grow((void **)&s->pad2, &s->cap_pad2, nt + nt2) ||
+            grow((void **)&s->acc, &s->cap_acc, (size_t)(rows > dw ? rows : dw) * c * sizeof(int32_t)) ||
+            (need_v && grow((void **)&s->tmp, &s->cap_tmp, (size_t)rows * dw * c)))
+            abort();
+        uint8_t *tr = s->pad2, *tr2 = s->pad2 + nt;
+        transpose_px(tr, box + (size_t)first * sstride + (size_t)x0 * c, sstride, rows, cw, c);
+        resample_v(tr2, dw, rows, c, tr, (size_t)rows * c, 0, kszh, bh, kh, s->acc);
+        uint8_t *tmp = need_v ? s->tmp : dst;
+        transpose_px(tmp, tr2, (size_t)rows * c, dw, rows, c);
         if (need_v) resample_v(dst, dh, dw, c, tmp, (size_t)dw * c, 0, kszv, bv, kv, s->acc);
     } else {
         resample_v(dst, dh, dw, c, box, sstride, x0, kszv, bv, kv, s->acc);

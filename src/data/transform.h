@@ -58,6 +58,7 @@ typedef struct TfmScratch {
     int *bounds;   size_t cap_bounds;
     double *kd;    size_t cap_kd;
     int32_t *acc;  size_t cap_acc;    /* vertical-pass row accumulator */
+    uint8_t *pad2; size_t cap_pad2;   /* transposed boxes of the horizontal pass */
 } TfmScratch;
 
 /* Fill t from one item_tfms component (Resize(...) / RandomResizedCrop(...)).

@@ -260,3 +260,16 @@ double interp_point_error(const float *pred, const float *targ, int n_y, double 
     }
     return s / np;
 }
+
+double interp_point_error_mapped(const float *pred, const float *targ, int n_y, const double map[4])
+{
+    int np = n_y / 2;
+    if (np == 0) return 0;
+    double s = 0;
+    for (int k = 0; k < np; k++) {
+        double dx = ((double)pred[2 * k] - targ[2 * k]) / map[0];
+        double dy = ((double)pred[2 * k + 1] - targ[2 * k + 1]) / map[2];
+        s += sqrt(dx * dx + dy * dy);
+    }
+    return s / np;
+}

@@ -123,6 +123,10 @@ void interp_points_to_pixels(float *px, const float *scaled, int n_y, double w, 
  * one image (both scaled to [-1, 1]) of size w x h. */
 double interp_point_error(const float *pred, const float *targ, int n_y, double w, double h);
 
+/* The same in a file's own pixels, given the map from its pixels to the
+ * model input's [-1, 1] (prep.h): u = map[0] x + map[1], v = map[2] y + map[3]. */
+double interp_point_error_mapped(const float *pred, const float *targ, int n_y, const double map[4]);
+
 /* ---- predictions over a split ------------------------------------------ */
 
 typedef struct Preds {
@@ -188,6 +192,8 @@ typedef struct InterpOpts {
     int top_losses;        /* --top-losses K (0 = off) */
     int thresholds;        /* --thresholds (multi-label) */
     double thresh;         /* the multi-label threshold (metrics_multi_thresh) */
+    const double *maps;    /* POINTS: [n, 4] per row of the preds, file pixels → model
+                            * input (prep.h), for errors in the images' own pixels; may be NULL */
 } InterpOpts;
 
 /* What interp_report found, for the pictures the caller draws. */
@@ -198,6 +204,9 @@ typedef struct InterpSummary {
     int n_top;
     int best_thresh;       /* index into the sweep (MULTI with --thresholds) */
     double mean_point_error; /* POINTS: mean over items, pixels of the model input */
+    double baseline_point_error; /* ... predicting the mean validation target for every image */
+    double mean_point_error_file, baseline_point_error_file; /* the same in the files' pixels (maps) */
+    double accuracy_multi, baseline_accuracy_multi; /* MULTI at o->thresh; all-negative prediction */
     int skipped;           /* CATEGORY items whose label is not in the vocab */
 } InterpSummary;
 
@@ -207,7 +216,10 @@ typedef struct InterpSummary {
  *   MULTI:    per_class.csv + table always; --thresholds: thresholds.csv + table + best;
  *             --most-confused: label pairs (missed a, predicted b) -> most_confused.csv;
  *             --top-losses K: top_losses.csv (per-image BCE, wrong labels)
- *   POINTS:   point_errors.csv (path,error_px) always, mean printed; --top-losses K
+ *   MULTI also prints the all-negative baseline (every label predicted absent);
+ *   POINTS:   point_errors.csv (path,error_px[,error_input_px]) always, the mean
+ *             printed beside the baseline of predicting the mean target point;
+ *             --top-losses K
  * Files are written whole or not at all (temporary name, then rename). */
 int  interp_report(const InterpOpts *o, const Preds *p, const char *const *item_paths,
                    char *const *vocab, int n_vocab, const char *dir, FILE *out,

@@ -94,8 +94,11 @@ static int report_multi(const InterpOpts *o, const Preds *p, char *const *vocab,
     ClassStats *cs = malloc(sizeof(ClassStats) * ((size_t)nc + 1));
     if (!cs) return err_set(err, ERR_RUNTIME, "interpret: out of memory");
     interp_class_stats(cs, p->probs, p->y, p->n, nc, o->thresh);
-    fprintf(out, "accuracy_multi at threshold %.4g: %.6f\n", o->thresh,
-            interp_accuracy_multi(p->probs, p->y, p->n, nc, o->thresh));
+    sum->accuracy_multi = interp_accuracy_multi(p->probs, p->y, p->n, nc, o->thresh);
+    /* all-negative baseline: every label predicted absent (a threshold above every probability) */
+    sum->baseline_accuracy_multi = interp_accuracy_multi(p->y, p->y, p->n, nc, 2.0);
+    fprintf(out, "accuracy_multi at threshold %.4g: %.6f (all-negative baseline: %.6f)\n", o->thresh,
+            sum->accuracy_multi, sum->baseline_accuracy_multi);
     interp_print_class_stats(out, cs, nc, vocab, o->thresh);
     text_open(&t);
     interp_csv_class_stats(t.f, cs, nc, vocab);
@@ -135,23 +138,54 @@ static int report_multi(const InterpOpts *o, const Preds *p, char *const *vocab,
     return 0;
 }
 
-static int report_points(const Preds *p, const char *const *item_paths, const char *dir,
-                         FILE *out, InterpSummary *sum, Err *err)
+static int report_points(const InterpOpts *o, const Preds *p, const char *const *item_paths,
+                         const char *dir, FILE *out, InterpSummary *sum, Err *err)
 {
+    int n_y = p->n_y;
+    double *mean = calloc((size_t)n_y + 1, sizeof(double));
+    float *meanf = calloc((size_t)n_y + 1, sizeof(float));
+    if (!mean || !meanf) {
+        free(mean), free(meanf);
+        return err_set(err, ERR_RUNTIME, "interpret: out of memory");
+    }
+    for (int i = 0; i < p->n; i++)
+        for (int k = 0; k < n_y; k++) mean[k] += p->y[(size_t)i * n_y + k];
+    for (int k = 0; k < n_y; k++) meanf[k] = (float)(p->n ? mean[k] / p->n : 0);
     Text t;
     text_open(&t);
-    fputs("path,error_px\n", t.f);
-    double s = 0;
+    fputs(o->maps ? "path,error_px,error_input_px\n" : "path,error_input_px\n", t.f);
+    double s = 0, b = 0, sf = 0, bf = 0;
     for (int i = 0; i < p->n; i++) {
-        double e = interp_point_error(p->probs + (size_t)i * p->n_out, p->y + (size_t)i * p->n_y,
-                                      p->n_y, p->w, p->h);
+        const float *pr = p->probs + (size_t)i * p->n_out, *y = p->y + (size_t)i * n_y;
+        double e = interp_point_error(pr, y, n_y, p->w, p->h);
         s += e;
+        b += interp_point_error(meanf, y, n_y, p->w, p->h);
         interp_csv_field(t.f, item_paths[p->index[i]]);
+        if (o->maps) {
+            double ef = interp_point_error_mapped(pr, y, n_y, o->maps + 4 * (size_t)i);
+            sf += ef;
+            bf += interp_point_error_mapped(meanf, y, n_y, o->maps + 4 * (size_t)i);
+            fprintf(t.f, ",%.4f", ef);
+        }
         fprintf(t.f, ",%.4f\n", e);
     }
-    sum->mean_point_error = p->n ? s / p->n : 0;
-    fprintf(out, "mean point error: %.3f pixels of the %dx%d model input (%d validation images)\n",
-            sum->mean_point_error, p->w, p->h, p->n);
+    free(mean), free(meanf);
+    int n = p->n > 0 ? p->n : 1;
+    sum->mean_point_error = s / n, sum->baseline_point_error = b / n;
+    sum->mean_point_error_file = sf / n, sum->baseline_point_error_file = bf / n;
+    if (o->maps) {
+        fprintf(out, "mean point error: %.3f pixels of the images (%.3f of the %dx%d model input), "
+                     "%d validation images\n",
+                sum->mean_point_error_file, sum->mean_point_error, p->w, p->h, p->n);
+        fprintf(out, "baseline, the mean target point for every image: %.3f pixels of the images "
+                     "(%.3f of the model input)\n",
+                sum->baseline_point_error_file, sum->baseline_point_error);
+    } else {
+        fprintf(out, "mean point error: %.3f pixels of the %dx%d model input (%d validation images)\n",
+                sum->mean_point_error, p->w, p->h, p->n);
+        fprintf(out, "baseline, the mean target point for every image: %.3f pixels of the model input\n",
+                sum->baseline_point_error);
+    }
     return text_save(&t, dir, "point_errors.csv", err);
 }
 
@@ -167,7 +201,7 @@ int interp_report(const InterpOpts *o, const Preds *p, const char *const *item_p
     switch (p->kind) {
     case TARGET_CATEGORY: rc = report_category(o, p, vocab, n_vocab, dir, out, sum, err); break;
     case TARGET_MULTI: rc = report_multi(o, p, vocab, n_vocab, dir, out, sum, err); break;
-    case TARGET_POINTS: rc = report_points(p, item_paths, dir, out, sum, err); break;
+    case TARGET_POINTS: rc = report_points(o, p, item_paths, dir, out, sum, err); break;
     case TARGET_RATING: break;
     }
     if (rc) return rc;

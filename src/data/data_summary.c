@@ -1,0 +1,114 @@
+/* data_summary.c — see data_summary.h. */
+#include "data/data_summary.h"
+
+#include "config/config.h"
+#include "data/dataset.h"
+#include "data/image_loader.h"
+#include "data/ratings.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int is_collab(const Config *cfg)
+{
+    const CfgValue *blocks = cfg_get(cfg, "data", "blocks");
+    for (int i = 0; blocks && i < cfg_list_len(blocks); i++) {
+        const CfgValue *b = cfg_list_at(blocks, i);
+        if (b->str && !strcmp(b->str, "CollabBlock")) return 1;
+    }
+    return 0;
+}
+
+static void print_splits(FILE *out, const Loaders *l)
+{
+    for (int s = 0; s < 2; s++) {
+        int n = loaders_n_items(l, s), nb = loaders_n_batches(l, s), bs = l->bs;
+        fprintf(out, "  %-6s %d items, %d batches", s ? "valid:" : "train:", n, nb);
+        if (s == SPLIT_TRAIN)
+            fprintf(out, " of %d (shuffled, drop_last%s)\n", bs, n % bs ? "" : "; nothing dropped");
+        else
+            fprintf(out, " (in order%s)\n", nb && n % nb ? ", the last one short" : "");
+    }
+}
+
+static const char *kind_name(TargetKind k)
+{
+    switch (k) {
+    case TARGET_CATEGORY: return "TensorCategory";
+    case TARGET_MULTI: return "TensorMultiCategory";
+    case TARGET_POINTS: return "TensorPoint";
+    default: return "rating";
+    }
+}
+
+static int image_summary(FILE *out, const Config *cfg, const Ctx *ctx, Err *err)
+{
+    Dataset ds;
+    memset(&ds, 0, sizeof ds);
+    Loaders *l = NULL;
+    int rc = datablock_build(cfg, &ds, err);
+    if (rc) return rc;
+    ImageLoaderOpts o;
+    if ((rc = image_loader_opts_from_cfg(&o, cfg, ctx, err))) goto done;
+    o.cache_bytes = 0;
+    o.n_workers = 1;
+    if ((rc = image_loaders_new_opts(&l, &o, &ds, err))) goto done;
+    ImageLoaderStats st;
+    image_loaders_stats(l, &st);
+    fprintf(out, "Data (%s)\n", kind_name(ds.kind));
+    fprintf(out, "  items: %d (train %d, valid %d)\n", ds.n_items, ds.n_train, ds.n_valid);
+    print_splits(out, l);
+    if (ds.kind != TARGET_POINTS) {
+        fprintf(out, "  vocab (%d): ", ds.n_vocab);
+        for (int v = 0; v < ds.n_vocab; v++) {
+            if (v == 30 && ds.n_vocab > 32) {
+                fprintf(out, ", ... (%d more)", ds.n_vocab - 30);
+                break;
+            }
+            fprintf(out, "%s%s", v ? ", " : "", ds.vocab[v]);
+        }
+        fputc('\n', out);
+    } else {
+        fprintf(out, "  points per item: %d\n", ds.n_y / 2);
+    }
+    int bs = o.bs;
+    fprintf(out, "  batch: x [%d, %d, %d, %d] float32 (NHWC)", bs, st.h, st.w, st.c);
+    if (ds.kind == TARGET_CATEGORY)
+        fprintf(out, ", y [%d] int32\n", bs);
+    else
+        fprintf(out, ", y [%d, %d] float32\n", bs, ds.n_y);
+    char item[512];
+    if ((rc = image_item_describe(&ds, o.channels, item, sizeof item, err))) goto done;
+    fprintf(out, "  dsets.train[0]: %s\n", item);
+    if (ds.n_skipped) fprintf(out, "  skipped while building the data: %d items\n", ds.n_skipped);
+done:
+    loaders_free(l);
+    dataset_free(&ds);
+    return rc;
+}
+
+static int collab_summary(FILE *out, const Config *cfg, const Ctx *ctx, Err *err)
+{
+    Loaders *l = NULL;
+    RatingsData *d = NULL;
+    int rc = ratings_loaders_new(&l, cfg, ctx, &d, err);
+    if (rc) return rc;
+    fprintf(out, "Data (collab)\n");
+    fprintf(out, "  ratings: %lld (train %lld, valid %lld)\n", (long long)d->n, (long long)d->n_train,
+            (long long)d->n_valid);
+    print_splits(out, l);
+    fprintf(out, "  users: %d, items: %d (each with '#na#' at index 0)\n", d->n_users, d->n_items);
+    fprintf(out, "  batch: user [%d] int32, item [%d] int32, y [%d] float32\n", l->bs, l->bs, l->bs);
+    if (d->n_train > 0) {
+        int64_t r = d->train_idx[0];
+        fprintf(out, "  dsets.train[0]: user %s, item %s, rating %g\n", d->user_ids[d->user[r]],
+                ratings_item_label(d, d->item[r]), d->rating[r]);
+    }
+    loaders_free(l);
+    return 0;
+}
+
+int data_summary_print(FILE *out, const Config *cfg, const Ctx *ctx, Err *err)
+{
+    return is_collab(cfg) ? collab_summary(out, cfg, ctx, err) : image_summary(out, cfg, ctx, err);
+}

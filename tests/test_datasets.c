@@ -161,8 +161,8 @@ START_TEST(shapes_deterministic_and_consistent)
                      0);
     for (int r = 0; r < n; r++) {
         char p1[1100], p2[1100];
-        snprintf(p1, sizeof p1, "%s/s1/images/%s", dir, csv_cell(&t, r, cf));
-        snprintf(p2, sizeof p2, "%s/s2/images/%s", dir, csv_cell(&t, r, cf));
+        snprintf(p1, sizeof p1, "%s/s1/%s", dir, csv_cell(&t, r, cf));
+        snprintf(p2, sizeof p2, "%s/s2/%s", dir, csv_cell(&t, r, cf));
         ck_assert_msg(files_equal(p1, p2), "%s differs between 1 and 2 threads", p1);
         n_png += strstr(p1, ".png") != NULL;
         n_valid += strcmp(csv_cell(&t, r, cv), "True") == 0;
@@ -185,7 +185,7 @@ START_TEST(shapes_deterministic_and_consistent)
 
     /* the three tasks build from it */
     Dataset ds;
-    DbSpec m = {.path = pth("s1"), .csv = pth("s1/labels.csv"), .x_col = "fname", .x_pref = "images/",
+    DbSpec m = {.path = pth("s1"), .csv = pth("s1/labels.csv"), .x_col = "fname",
                 .kind = TARGET_MULTI, .y = DB_Y_COL, .y_col = "labels", .label_delim = " ",
                 .split = DB_SPLIT_RANDOM, .valid_pct = 0.2, .seed = 1};
     ck_assert_msg(datablock_build_spec(&m, &ds, &err) == 0, "%s", err.msg);
@@ -202,7 +202,7 @@ START_TEST(shapes_deterministic_and_consistent)
     ck_assert_int_eq(datasets_shapes(pth("s1"), n, 7, 2, &reused, &err), 0);
     ck_assert_int_eq(reused, 1);
     ck_assert_int_eq(datasets_shapes(pth("s1"), n + 1, 7, 2, &reused, &err), ERR_RUNTIME);
-    ck_assert_msg(strstr(err.msg, "holds a different dataset (shapes v1 n=24 seed=7)"), "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "holds a different dataset (shapes v2 n=24 seed=7)"), "%s", err.msg);
 }
 END_TEST
 

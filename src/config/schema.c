@@ -351,9 +351,9 @@ static void range_text(const SchemaSpec *s, char *buf, size_t cap)
     if (s->hi >= BIG && s->lo == 0 && s->lo_open)
         snprintf(buf, cap, " > 0");
     else if (s->hi >= BIG)
-        snprintf(buf, cap, " >= %g", s->lo);
+        snprintf(buf, cap, " >= %.15g", s->lo);
     else
-        snprintf(buf, cap, " in %c%g, %g%c", s->lo_open ? '(' : '[', s->lo, s->hi, s->hi_open ? ')' : ']');
+        snprintf(buf, cap, " in %c%.15g, %.15g%c", s->lo_open ? '(' : '[', s->lo, s->hi, s->hi_open ? ')' : ']');
 }
 
 void schema_expected(const SchemaSpec *s, char *buf, size_t cap)

@@ -414,7 +414,7 @@ int datasets_shapes(const char *dir, int n, uint64_t seed, int threads, int *reu
     *reused = 0;
     if (n < 1 || n > 10000000) return err_set(err, ERR_USAGE, "fastc get shapes: n = %d, expected 1 to 10000000", n);
     char marker[128];
-    snprintf(marker, sizeof marker, "shapes v1 n=%d seed=%llu\n", n, (unsigned long long)seed);
+    snprintf(marker, sizeof marker, "shapes v2 n=%d seed=%llu\n", n, (unsigned long long)seed);
     int ex = check_existing(dir, marker, err);
     if (ex < 0) return err->code;
     if (ex == 1) return *reused = 1, 0;
@@ -467,9 +467,9 @@ int datasets_shapes(const char *dir, int n, uint64_t seed, int threads, int *reu
                         strcat(labels, shape_names[k]);
                     }
                 }
-                fprintf(lf, "%s,%s,%s,%s,%.1f,%.1f\n", name, shape_names[im->s[0].kind], labels,
+                fprintf(lf, "images/%s,%s,%s,%s,%.1f,%.1f\n", name, shape_names[im->s[0].kind], labels,
                         im->is_valid ? "True" : "False", im->s[0].cx, im->s[0].cy);
-                fprintf(cf, "%s,%.1f,%.1f\n", name, im->s[0].cx, im->s[0].cy);
+                fprintf(cf, "images/%s,%.1f,%.1f\n", name, im->s[0].cx, im->s[0].cy);
             }
         }
         int bad = !lf || !cf;

@@ -30,7 +30,7 @@ int datasets_fashion_mnist(const char *src_dir, const char *dir, int limit, int 
 /* The synthetic shapes dataset: n images (JPEG and PNG, 96-200 px a side)
  * with 1-4 non-overlapping coloured shapes each (circle, cross, square,
  * triangle) in dir/images/, dir/labels.csv (fname,label,labels,is_valid,x,y)
- * and dir/centers.csv (fname,x,y).  label = the biggest shape's class,
+ * and dir/centers.csv (fname,x,y); fname is the path under dir (images/000000.jpg).  label = the biggest shape's class,
  * labels = every class present (sorted, space-separated), x,y = centre of the
  * biggest shape in pixels, is_valid = a seeded 20%.  The same (n, seed) gives
  * the same bytes on every run and thread count. */

@@ -10,51 +10,101 @@
 #include <string.h>
 
 #define BN_CB 16
+#define BN_RB 32   /* rows summed in float before folding into the double totals */
 
-/* s1[c] = Σ_r a[r,c], s2[c] = Σ_r a[r,c]² (s2 NULL: skipped). */
-static void col_sums(double *s1, double *s2, const float *a, size_t rows, int c)
+/* s1[c] = Σ_r (a[r,c] − k_c), s2[c] = Σ_r (a[r,c] − k_c)² with the shift
+ * k_c = a[0,c] written to k[c] (so E[x²] − E[x]² does not cancel when the mean
+ * is large against the spread).  Each block of BN_CB channels is summed over
+ * BN_RB rows in float (one vector per sum), then folded into double: the order
+ * is fixed and the loop vectorises. */
+static void col_sums(double *s1, double *s2, float *k, const float *a, size_t rows, int c)
 {
     int nb = (c + BN_CB - 1) / BN_CB;
     #pragma omp parallel for schedule(static)
     for (int b = 0; b < nb; b++) {
         int c0 = b * BN_CB, cw = c - c0 < BN_CB ? c - c0 : BN_CB;
-        double a1[BN_CB] = {0}, a2[BN_CB] = {0};
-        for (size_t r = 0; r < rows; r++) {
-            const float *p = a + r * c + c0;
-            for (int j = 0; j < cw; j++) {
-                double v = p[j];
-                a1[j] += v;
-                a2[j] += v * v;
+        double d1[BN_CB] = {0}, d2[BN_CB] = {0};
+        float kk[BN_CB] = {0};
+        for (int j = 0; j < cw; j++) kk[j] = k[c0 + j] = a[c0 + j];
+        for (size_t r0 = 0; r0 < rows; r0 += BN_RB) {
+            size_t r1 = r0 + BN_RB < rows ? r0 + BN_RB : rows;
+            float f1[BN_CB] = {0}, f2[BN_CB] = {0};
+            if (cw == BN_CB) {
+                for (size_t r = r0; r < r1; r++) {
+                    const float *p = a + r * c + c0;
+                    for (int j = 0; j < BN_CB; j++) {
+                        float v = p[j] - kk[j];
+                        f1[j] += v, f2[j] += v * v;
+                    }
+                }
+            } else {
+                for (size_t r = r0; r < r1; r++) {
+                    const float *p = a + r * c + c0;
+                    for (int j = 0; j < cw; j++) {
+                        float v = p[j] - kk[j];
+                        f1[j] += v, f2[j] += v * v;
+                    }
+                }
             }
+            for (int j = 0; j < BN_CB; j++) d1[j] += f1[j], d2[j] += f2[j];
         }
         for (int j = 0; j < cw; j++) {
-            s1[c0 + j] = a1[j];
-            if (s2) s2[c0 + j] = a2[j];
+            s1[c0 + j] = d1[j];
+            if (s2) s2[c0 + j] = d2[j];
         }
     }
 }
 
-/* For backward: sg[c] = Σ_r g, sgx[c] = Σ_r g·x with g = dout·[out > 0 when relu]. */
+/* For backward: sg[c] = Σ_r g, sgx[c] = Σ_r g·(x − mean) with g = dout masked by the ReLU. */
 static void grad_sums(double *sg, double *sgx, const float *dout, const float *in,
                       const float *out, int relu, const float *scale, const float *shift,
-                      size_t rows, int c)
+                      const float *mean, size_t rows, int c)
 {
     int nb = (c + BN_CB - 1) / BN_CB;
     #pragma omp parallel for schedule(static)
     for (int b = 0; b < nb; b++) {
         int c0 = b * BN_CB, cw = c - c0 < BN_CB ? c - c0 : BN_CB;
-        double a1[BN_CB] = {0}, a2[BN_CB] = {0};
-        for (size_t r = 0; r < rows; r++) {
-            const float *g = dout + r * c + c0, *x = in + r * c + c0, *o = out ? out + r * c + c0 : NULL;
-            for (int j = 0; j < cw; j++) {
-                float gv = !relu ? g[j]
-                         : o ? (o[j] > 0.0f ? g[j] : 0.0f)
-                             : (x[j] * scale[c0 + j] + shift[c0 + j] > 0.0f ? g[j] : 0.0f);
-                a1[j] += gv;
-                a2[j] += (double)gv * x[j];
+        double d1[BN_CB] = {0}, d2[BN_CB] = {0};
+        float sc[BN_CB] = {0}, sh[BN_CB] = {0}, mu[BN_CB] = {0};
+        for (int j = 0; j < cw; j++) sc[j] = scale[c0 + j], sh[j] = shift[c0 + j], mu[j] = mean[c0 + j];
+        for (size_t r0 = 0; r0 < rows; r0 += BN_RB) {
+            size_t r1 = r0 + BN_RB < rows ? r0 + BN_RB : rows;
+            float f1[BN_CB] = {0}, f2[BN_CB] = {0};
+            if (cw == BN_CB && !relu) {
+                for (size_t r = r0; r < r1; r++) {
+                    const float *g = dout + r * c + c0, *x = in + r * c + c0;
+                    for (int j = 0; j < BN_CB; j++) f1[j] += g[j], f2[j] += g[j] * (x[j] - mu[j]);
+                }
+            } else if (cw == BN_CB && out) {
+                for (size_t r = r0; r < r1; r++) {
+                    const float *g = dout + r * c + c0, *x = in + r * c + c0, *o = out + r * c + c0;
+                    for (int j = 0; j < BN_CB; j++) {
+                        float gv = o[j] > 0.0f ? g[j] : 0.0f;
+                        f1[j] += gv, f2[j] += gv * (x[j] - mu[j]);
+                    }
+                }
+            } else if (cw == BN_CB) {
+                for (size_t r = r0; r < r1; r++) {
+                    const float *g = dout + r * c + c0, *x = in + r * c + c0;
+                    for (int j = 0; j < BN_CB; j++) {
+                        float gv = x[j] * sc[j] + sh[j] > 0.0f ? g[j] : 0.0f;
+                        f1[j] += gv, f2[j] += gv * (x[j] - mu[j]);
+                    }
+                }
+            } else {
+                for (size_t r = r0; r < r1; r++) {
+                    const float *g = dout + r * c + c0, *x = in + r * c + c0;
+                    const float *o = out ? out + r * c + c0 : NULL;
+                    for (int j = 0; j < cw; j++) {
+                        float gv = g[j];
+                        if (relu && !(o ? o[j] > 0.0f : x[j] * sc[j] + sh[j] > 0.0f)) gv = 0.0f;
+                        f1[j] += gv, f2[j] += gv * (x[j] - mu[j]);
+                    }
+                }
             }
+            for (int j = 0; j < BN_CB; j++) d1[j] += f1[j], d2[j] += f2[j];
         }
-        for (int j = 0; j < cw; j++) sg[c0 + j] = a1[j], sgx[c0 + j] = a2[j];
+        for (int j = 0; j < cw; j++) sg[c0 + j] = d1[j], sgx[c0 + j] = d2[j];
     }
 }
 
@@ -62,11 +112,11 @@ void bn_forward(float *out, const float *in, const float *residual, int relu, in
                 BnState *s, size_t rows, int c)
 {
     double s1[c], s2[c];
-    float scale[c], shift[c];
+    float scale[c], shift[c], k[c];
     if (train) {
-        col_sums(s1, s2, in, rows, c);
+        col_sums(s1, s2, k, in, rows, c);
         for (int j = 0; j < c; j++) {
-            double mean = s1[j] / rows, var = s2[j] / rows - mean * mean;
+            double ms = s1[j] / rows, var = s2[j] / rows - ms * ms, mean = k[j] + ms;
             if (var < 0) var = 0;
             s->save_mean[j] = (float)mean;
             s->save_invstd[j] = (float)(1.0 / sqrt(var + BN_EPS));
@@ -119,10 +169,10 @@ void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const flo
         scale[j] = s->gamma[j] * s->save_invstd[j];
         shift[j] = s->beta[j] - s->save_mean[j] * scale[j];
     }
-    grad_sums(sg, sgx, dout, in, out, relu, scale, shift, rows, c);
+    grad_sums(sg, sgx, dout, in, out, relu, scale, shift, s->save_mean, rows, c);
     for (int j = 0; j < c; j++) {
         double mean = s->save_mean[j], inv = s->save_invstd[j];
-        double sgxh = inv * (sgx[j] - mean * sg[j]);           /* Σ g·x̂ */
+        double sgxh = inv * sgx[j];                              /* Σ g·x̂ */
         if (dgamma) dgamma[j] += (float)sgxh;
         if (dbeta) dbeta[j] += (float)sg[j];
         double gi = (double)s->gamma[j] * inv;
@@ -138,14 +188,31 @@ void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const flo
     }
     #pragma omp parallel for schedule(static)
     for (size_t r = 0; r < rows; r++) {
-        const float *g = dout + r * c, *x = in + r * c, *o = relu && out ? out + r * c : NULL;
+        const float *g = dout + r * c, *x = in + r * c;
         float *dx = din + r * c, *dr = dres ? dres + r * c : NULL;
-        for (int j = 0; j < c; j++) {
-            float gv = !relu ? g[j]
-                     : o ? (o[j] > 0.0f ? g[j] : 0.0f)
-                         : (x[j] * scale[j] + shift[j] > 0.0f ? g[j] : 0.0f);
-            if (dr) dr[j] = gv;
-            dx[j] = k1[j] * gv + k2[j] * x[j] + k3[j];
+        if (!relu) {
+            if (dr)
+                for (int j = 0; j < c; j++) dr[j] = g[j];
+            for (int j = 0; j < c; j++) dx[j] = k1[j] * g[j] + k2[j] * x[j] + k3[j];
+        } else if (out) {
+            const float *o = out + r * c;
+            if (dr)
+                for (int j = 0; j < c; j++) {
+                    float gv = o[j] > 0.0f ? g[j] : 0.0f;
+                    dr[j] = gv;
+                    dx[j] = k1[j] * gv + k2[j] * x[j] + k3[j];
+                }
+            else
+                for (int j = 0; j < c; j++) {
+                    float gv = o[j] > 0.0f ? g[j] : 0.0f;
+                    dx[j] = k1[j] * gv + k2[j] * x[j] + k3[j];
+                }
+        } else {
+            for (int j = 0; j < c; j++) {
+                float gv = x[j] * scale[j] + shift[j] > 0.0f ? g[j] : 0.0f;
+                if (dr) dr[j] = gv;
+                dx[j] = k1[j] * gv + k2[j] * x[j] + k3[j];
+            }
         }
     }
 }

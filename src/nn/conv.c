@@ -1,7 +1,7 @@
 /* conv.c — 2-D convolution, NHWC, im2col + one GEMM per batch tile (see conv.h). */
 #include "nn/conv.h"
 
-#include <cblas.h>
+#include "nn/gemm.h"
 #include <string.h>
 
 Conv2dDims conv2d_dims(int n, int h, int w, int c_in, int c_out, int k, int stride, int pad)
@@ -120,7 +120,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const Conv2dDim
     if (conv2d_is_pointwise(d)) {
         /* out[M, c_out] = in[M, c_in] · W[c_out, c_in]^T */
         int M = d->n * d->h * d->w;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, d->c_out, d->c_in, 1.0f, in,
+        nn_sgemm(0, 1, M, d->c_out, d->c_in, 1.0f, in,
                     d->c_in, w, d->c_in, 0.0f, out, d->c_out);
         return;
     }
@@ -130,7 +130,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const Conv2dDim
         int M = t * d->oh * d->ow;
         im2col(col, in + i0 * in_img, d, t);
         /* out_tile[M, c_out] = col[M, K] · W[c_out, K]^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, d->c_out, K, 1.0f, col, K, w, K,
+        nn_sgemm(0, 1, M, d->c_out, K, 1.0f, col, K, w, K,
                     0.0f, out + i0 * out_img, d->c_out);
     }
 }
@@ -144,10 +144,10 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
     if (conv2d_is_pointwise(d)) {
         int M = d->n * d->h * d->w;
         if (dw) /* dW[c_out, c_in] += dout[M, c_out]^T · in[M, c_in] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->c_out, d->c_in, M, 1.0f, dout,
+            nn_sgemm(1, 0, d->c_out, d->c_in, M, 1.0f, dout,
                         d->c_out, in, d->c_in, 1.0f, dw, d->c_in);
         if (din) /* din[M, c_in] (+)= dout[M, c_out] · W[c_out, c_in] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, d->c_in, d->c_out, 1.0f,
+            nn_sgemm(0, 0, M, d->c_in, d->c_out, 1.0f,
                         dout, d->c_out, w, d->c_in, din_accumulate ? 1.0f : 0.0f, din, d->c_in);
         return;
     }
@@ -159,12 +159,12 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
         if (dw) {
             im2col(col, in + i0 * in_img, d, t);
             /* dW[c_out, K] += dout_t[M, c_out]^T · col[M, K] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->c_out, K, M, 1.0f, dout_t,
+            nn_sgemm(1, 0, d->c_out, K, M, 1.0f, dout_t,
                         d->c_out, col, K, 1.0f, dw, K);
         }
         if (din) {
             /* dcol[M, K] = dout_t[M, c_out] · W[c_out, K], then scattered back */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, d->c_out, 1.0f, dout_t,
+            nn_sgemm(0, 0, M, K, d->c_out, 1.0f, dout_t,
                         d->c_out, w, K, 0.0f, col, K);
             col2im(din + i0 * in_img, din_accumulate, col, d, t);
         }

@@ -1,14 +1,14 @@
 /* linear.c — fully connected layer with one sgemm per pass (see linear.h). */
 #include "nn/linear.h"
 
-#include <cblas.h>
+#include "nn/gemm.h"
 #include <string.h>
 
 void linear_forward(float *out, const float *in, const float *w, const float *b,
                     int n, int in_f, int out_f)
 {
     /* out[n, o] = in[n, i] · W[o, i]^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out_f, in_f, 1.0f, in, in_f, w, in_f,
+    nn_sgemm(0, 1, n, out_f, in_f, 1.0f, in, in_f, w, in_f,
                 0.0f, out, out_f);
     if (b)
         for (int r = 0; r < n; r++)
@@ -19,7 +19,7 @@ void linear_backward(float *din, float *dw, float *db, const float *dout, const 
                      const float *w, int n, int in_f, int out_f)
 {
     if (dw) /* dW[o, i] += dout[n, o]^T · in[n, i] */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_f, in_f, n, 1.0f, dout, out_f,
+        nn_sgemm(1, 0, out_f, in_f, n, 1.0f, dout, out_f,
                     in, in_f, 1.0f, dw, in_f);
     if (db)
         for (int j = 0; j < out_f; j++) {
@@ -28,7 +28,7 @@ void linear_backward(float *din, float *dw, float *db, const float *dout, const 
             db[j] += (float)s;
         }
     if (din) /* din[n, i] = dout[n, o] · W[o, i] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in_f, out_f, 1.0f, dout, out_f,
+        nn_sgemm(0, 0, n, in_f, out_f, 1.0f, dout, out_f,
                     w, in_f, 0.0f, din, in_f);
 }
 

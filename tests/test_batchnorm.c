@@ -1,0 +1,190 @@
+/* test_batchnorm.c — src/nn/batchnorm.c: the fused fast passes against the
+ * two-pass double reference, finite-difference gradients in train and eval mode
+ * (with ReLU, residual and the recomputed ReLU mask), running statistics as
+ * PyTorch updates them, and thread-count independence. */
+#include "check_main.h"
+#include "gradcheck.h"
+#include "nn/batchnorm.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Bn {
+    size_t rows;
+    int c;
+    float *gamma, *beta, *rm, *rv, *nb, *sm, *si;
+    BnState s;
+} Bn;
+
+static Bn bn_make(size_t rows, int c, uint64_t seed)
+{
+    Bn b = {rows, c, 0, 0, 0, 0, 0, 0, 0, {0}};
+    b.gamma = malloc(c * 4), b.beta = malloc(c * 4), b.rm = malloc(c * 4), b.rv = malloc(c * 4);
+    b.nb = calloc(1, 4), b.sm = malloc(c * 4), b.si = malloc(c * 4);
+    gc_randn(b.gamma, c, seed, 0.5f);
+    gc_randn(b.beta, c, seed + 1, 0.5f);
+    gc_randn(b.rm, c, seed + 2, 0.3f);
+    for (int j = 0; j < c; j++) b.rv[j] = 0.5f + fabsf(b.rm[j]), b.gamma[j] += 1.0f;
+    BnState s = {b.gamma, b.beta, b.rm, b.rv, b.nb, b.sm, b.si};
+    b.s = s;
+    return b;
+}
+
+static void bn_drop(Bn *b)
+{
+    free(b->gamma), free(b->beta), free(b->rm), free(b->rv), free(b->nb), free(b->sm), free(b->si);
+}
+
+static Bn bn_copy(const Bn *a)
+{
+    Bn b = bn_make(a->rows, a->c, 1);
+    memcpy(b.gamma, a->gamma, a->c * 4), memcpy(b.beta, a->beta, a->c * 4);
+    memcpy(b.rm, a->rm, a->c * 4), memcpy(b.rv, a->rv, a->c * 4), memcpy(b.nb, a->nb, 4);
+    return b;
+}
+
+static float *randv(size_t n, uint64_t seed, float scale, float shift)
+{
+    float *a = malloc(n * 4);
+    gc_randn(a, n, seed, scale);
+    for (size_t i = 0; i < n; i++) a[i] += shift;
+    return a;
+}
+
+START_TEST(fast_matches_reference)
+{
+    /* channel counts off the 16-wide blocks, rows off the 128-row chunks */
+    const int cs[3] = {5, 64, 37};
+    const size_t rs[3] = {3, 300, 129};
+    for (int t = 0; t < 3; t++)
+        for (int mode = 0; mode < 8; mode++) {
+            int train = mode & 1, relu = (mode >> 1) & 1, res = (mode >> 2) & 1;
+            size_t rows = rs[t], n = rows * cs[t];
+            int c = cs[t];
+            Bn a = bn_make(rows, c, 10 + t), b = bn_copy(&a);
+            float *x = randv(n, 20 + t, 2.0f, 3.0f), *r = res ? randv(n, 30, 1, 0) : NULL;
+            float *y1 = malloc(n * 4), *y2 = malloc(n * 4), *g = randv(n, 40, 1, 0);
+            bn_forward(y1, x, r, relu, train, &a.s, rows, c);
+            bn_forward_ref(y2, x, r, relu, train, &b.s, rows, c);
+            ck_assert_msg(tu_max_rel_err(y1, y2, n, 1.0) < 2e-6, "fwd t%d mode %d: %g", t, mode,
+                          tu_max_rel_err(y1, y2, n, 1.0));
+            ck_assert_msg(tu_max_rel_err(a.rm, b.rm, c, 1.0) < 1e-6 && tu_max_rel_err(a.rv, b.rv, c, 1.0) < 1e-5, "t%d mode %d rm %g rv %g", t, mode, tu_max_rel_err(a.rm, b.rm, c, 1e-3), tu_max_rel_err(a.rv, b.rv, c, 1e-3));
+            ck_assert_float_eq(a.nb[0], train ? 1.0f : 0.0f);
+            float *d1 = malloc(n * 4), *d2 = malloc(n * 4), *r1 = malloc(n * 4), *r2 = malloc(n * 4);
+            float dg1[64] = {0}, db1[64] = {0}, dg2[64] = {0}, db2[64] = {0};
+            /* with out given, and (relu) with the mask recomputed from in */
+            for (int rec = 0; rec < 1 + relu; rec++) {
+                const float *o1 = rec ? NULL : y1;
+                bn_backward(d1, res ? r1 : NULL, dg1, db1, g, x, res ? y1 : o1, relu, train, &a.s, rows, c);
+                bn_backward_ref(d2, res ? r2 : NULL, dg2, db2, g, x, res ? y2 : o1 ? y2 : NULL, relu, train,
+                                &b.s, rows, c);
+                ck_assert_msg(tu_max_rel_err(d1, d2, n, 1.0) < 1e-5, "bwd t%d mode %d rec %d: %g", t, mode,
+                              rec, tu_max_rel_err(d1, d2, n, 1.0));
+                ck_assert_msg(tu_max_rel_err(dg1, dg2, c, 10.0) < 1e-5 && tu_max_rel_err(db1, db2, c, 10.0) < 1e-5, "t%d mode %d rec %d dg %g db %g", t, mode, rec, tu_max_rel_err(dg1, dg2, c, 1.0), tu_max_rel_err(db1, db2, c, 1.0));
+                if (res) ck_assert(tu_max_rel_err(r1, r2, n, 1.0) == 0);
+            }
+            free(x), free(r), free(y1), free(y2), free(g), free(d1), free(d2), free(r1), free(r2);
+            bn_drop(&a), bn_drop(&b);
+        }
+}
+END_TEST
+
+START_TEST(running_statistics_follow_pytorch)
+{
+    /* two rows per channel: mean, biased var for normalising, unbiased var (n/(n-1)) and momentum 0.1 */
+    float x[4] = {1, 10, 3, 30}; /* c = 2: channel 0 {1,3}, channel 1 {10,30} */
+    Bn b = bn_make(2, 2, 3);
+    float rm0[2] = {b.rm[0], b.rm[1]}, rv0[2] = {b.rv[0], b.rv[1]};
+    float y[4];
+    for (int j = 0; j < 2; j++) b.gamma[j] = 1, b.beta[j] = 0;
+    bn_forward(y, x, NULL, 0, 1, &b.s, 2, 2);
+    ck_assert_float_eq_tol(b.rm[0], 0.9f * rm0[0] + 0.1f * 2.0f, 1e-6);
+    ck_assert_float_eq_tol(b.rv[0], 0.9f * rv0[0] + 0.1f * 2.0f, 1e-6);      /* unbiased: ((1)^2+(1)^2)/1 */
+    ck_assert_float_eq_tol(b.rv[1], 0.9f * rv0[1] + 0.1f * 200.0f, 1e-4);
+    ck_assert_float_eq_tol(y[0], -1.0f / sqrtf(1.0f + 1e-5f), 1e-6);       /* biased var 1 */
+    ck_assert_float_eq(b.nb[0], 1.0f);
+    bn_drop(&b);
+}
+END_TEST
+
+typedef struct Gc {
+    Bn *b;
+    float *x, *res, *r, *y;
+    int relu, train;
+    size_t n;
+} Gc;
+
+static double gc_loss(void *p)
+{
+    Gc *c = p;
+    /* running statistics must not drift between evaluations */
+    float rm[64], rv[64], nb = c->b->nb[0];
+    memcpy(rm, c->b->rm, c->b->c * 4), memcpy(rv, c->b->rv, c->b->c * 4);
+    bn_forward(c->y, c->x, c->res, c->relu, c->train, &c->b->s, c->b->rows, c->b->c);
+    memcpy(c->b->rm, rm, c->b->c * 4), memcpy(c->b->rv, rv, c->b->c * 4), c->b->nb[0] = nb;
+    return gc_dot(c->r, c->y, c->n);
+}
+
+START_TEST(gradients_match_finite_differences)
+{
+    for (int mode = 0; mode < 8; mode++) {
+        int train = mode & 1, relu = (mode >> 1) & 1, res = (mode >> 2) & 1;
+        size_t rows = 24;
+        int c = 6;
+        size_t n = rows * c;
+        Bn b = bn_make(rows, c, 50);
+        Gc g = {&b, randv(n, 51, 1.5f, 0.5f), res ? randv(n, 52, 1, 0) : NULL, randv(n, 53, 1, 0),
+                malloc(n * 4), relu, train, n};
+        gc_loss(&g);
+        float *dx = malloc(n * 4), *dr = malloc(n * 4), dgm[6] = {0}, dbt[6] = {0};
+        bn_backward(dx, res ? dr : NULL, dgm, dbt, g.r, g.x, g.y, relu, train, &b.s, rows, c);
+        double ex = gc_max_err(gc_loss, &g, g.x, dx, n, n, 1e-3f, 1e-2);
+        double eg = gc_max_err(gc_loss, &g, b.gamma, dgm, c, c, 1e-3f, 1e-2);
+        double eb = gc_max_err(gc_loss, &g, b.beta, dbt, c, c, 1e-3f, 1e-2);
+        double er = res ? gc_max_err(gc_loss, &g, g.res, dr, n, n, 1e-3f, 1e-2) : 0;
+        ck_assert_msg(ex < 5e-3 && eg < 5e-3 && eb < 5e-3 && er < 5e-3,
+                      "mode %d: dx %g dgamma %g dbeta %g dres %g", mode, ex, eg, eb, er);
+        free(g.x), free(g.res), free(g.r), free(g.y), free(dx), free(dr);
+        bn_drop(&b);
+    }
+}
+END_TEST
+
+START_TEST(results_do_not_depend_on_thread_count)
+{
+    size_t rows = 1000;
+    int c = 96;
+    size_t n = rows * c;
+    float *x = randv(n, 60, 1, 0.2f), *g = randv(n, 61, 1, 0);
+    float *y[2], *d[2], dg[2][96], db[2][96];
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t + 1);
+        Bn b = bn_make(rows, c, 62);
+        y[t] = malloc(n * 4), d[t] = malloc(n * 4);
+        memset(dg[t], 0, sizeof dg[t]), memset(db[t], 0, sizeof db[t]);
+        bn_forward(y[t], x, NULL, 1, 1, &b.s, rows, c);
+        bn_backward(d[t], NULL, dg[t], db[t], g, x, y[t], 1, 1, &b.s, rows, c);
+        bn_drop(&b);
+    }
+    ck_assert(memcmp(y[0], y[1], n * 4) == 0 && memcmp(d[0], d[1], n * 4) == 0);
+    ck_assert(memcmp(dg[0], dg[1], sizeof dg[0]) == 0 && memcmp(db[0], db[1], sizeof db[0]) == 0);
+    free(x), free(g), free(y[0]), free(y[1]), free(d[0]), free(d[1]);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("batchnorm");
+    TCase *tc = tcase_create("batchnorm");
+    tcase_add_test(tc, fast_matches_reference);
+    tcase_add_test(tc, running_statistics_follow_pytorch);
+    tcase_add_test(tc, gradients_match_finite_differences);
+    tcase_add_test(tc, results_do_not_depend_on_thread_count);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FASTC_CHECK_MAIN(suite)

@@ -1,0 +1,131 @@
+/* test_conv.c — src/nn/conv.c: the im2col+GEMM convolution against the direct
+ * one, and both against finite differences. */
+#include "check_main.h"
+#include "gradcheck.h"
+#include "nn/conv.h"
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Case { int n, h, w, cin, cout, k, s, p; } Case;
+
+/* resnet shapes (small), odd sizes, every kernel/stride/pad kind used */
+static const Case cases[] = {
+    {2, 9, 7, 3, 8, 7, 2, 3},     /* stem */
+    {3, 8, 8, 16, 16, 3, 1, 1},   /* basic block 3x3 */
+    {2, 9, 9, 8, 16, 3, 2, 1},    /* 3x3 stride 2, odd input */
+    {2, 6, 5, 8, 24, 1, 1, 0},    /* pointwise: plain GEMM */
+    {2, 7, 7, 8, 16, 1, 2, 0},    /* downsample 1x1 stride 2 */
+    {1, 5, 6, 5, 3, 2, 1, 0},     /* even kernel, odd channels */
+    {2, 4, 4, 4, 4, 5, 1, 2},     /* kernel larger than input after pad */
+};
+
+static float *alloc_rand(size_t n, uint64_t seed, float scale)
+{
+    float *a = malloc(n * sizeof(float));
+    gc_randn(a, n, seed, scale);
+    return a;
+}
+
+START_TEST(fast_matches_direct_forward_and_backward)
+{
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        Case c = cases[ci];
+        Conv2dDims d = conv2d_dims(c.n, c.h, c.w, c.cin, c.cout, c.k, c.s, c.p);
+        size_t nin = (size_t)c.n * c.h * c.w * c.cin, nout = (size_t)c.n * d.oh * d.ow * c.cout;
+        size_t nw = (size_t)c.cout * c.k * c.k * c.cin;
+        float *x = alloc_rand(nin, 1 + ci, 1), *w = alloc_rand(nw, 100 + ci, 0.3f);
+        float *g = alloc_rand(nout, 200 + ci, 1);
+        float *y1 = malloc(nout * 4), *y2 = malloc(nout * 4);
+        float *dx1 = alloc_rand(nin, 5, 1), *dx2 = malloc(nin * 4), *dw1 = alloc_rand(nw, 6, 1), *dw2 = malloc(nw * 4);
+        memcpy(dx2, dx1, nin * 4);
+        memcpy(dw2, dw1, nw * 4);
+        /* caps: whole batch, and one image per tile (forces tiling) */
+        size_t caps[2] = {0, 1};
+        for (int t = 0; t < 2; t++) {
+            size_t cf = conv2d_col_floats(&d, caps[t]);
+            float *col = cf ? malloc(cf * 4) : NULL;
+            conv2d_forward(y1, x, w, &d, col, cf);
+            conv2d_forward_ref(y2, x, w, &d);
+            ck_assert_msg(tu_max_rel_err(y1, y2, nout, 1.0) < 1e-5, "case %zu fwd err %g", ci,
+                          tu_max_rel_err(y1, y2, nout, 1.0));
+            /* accumulate into non-zero buffers on both sides */
+            float *a1 = malloc(nin * 4), *a2 = malloc(nin * 4), *w1 = malloc(nw * 4), *w2 = malloc(nw * 4);
+            memcpy(a1, dx1, nin * 4), memcpy(a2, dx2, nin * 4), memcpy(w1, dw1, nw * 4), memcpy(w2, dw2, nw * 4);
+            conv2d_backward(a1, 1, w1, g, x, w, &d, col, cf);
+            conv2d_backward_ref(a2, 1, w2, g, x, w, &d);
+            ck_assert_msg(tu_max_rel_err(a1, a2, nin, 1.0) < 1e-5, "case %zu din", ci);
+            ck_assert_msg(tu_max_rel_err(w1, w2, nw, 1.0) < 1e-5, "case %zu dw", ci);
+            /* overwrite mode and din only */
+            conv2d_backward(a1, 0, NULL, g, x, w, &d, col, cf);
+            conv2d_backward_ref(a2, 0, NULL, g, x, w, &d);
+            ck_assert_msg(tu_max_rel_err(a1, a2, nin, 1.0) < 1e-5, "case %zu din overwrite", ci);
+            free(a1), free(a2), free(w1), free(w2), free(col);
+        }
+        free(x), free(w), free(g), free(y1), free(y2), free(dx1), free(dx2), free(dw1), free(dw2);
+    }
+}
+END_TEST
+
+typedef struct GcCtx {
+    Conv2dDims d;
+    float *x, *w, *r, *y, *col;
+    size_t cf, nout;
+} GcCtx;
+
+static double gc_loss(void *p)
+{
+    GcCtx *c = p;
+    conv2d_forward(c->y, c->x, c->w, &c->d, c->col, c->cf);
+    return gc_dot(c->r, c->y, c->nout);
+}
+
+START_TEST(gradients_match_finite_differences)
+{
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        Case k = cases[ci];
+        GcCtx c;
+        c.d = conv2d_dims(k.n, k.h, k.w, k.cin, k.cout, k.k, k.s, k.p);
+        size_t nin = (size_t)k.n * k.h * k.w * k.cin, nw = (size_t)k.cout * k.k * k.k * k.cin;
+        c.nout = (size_t)k.n * c.d.oh * c.d.ow * k.cout;
+        c.x = alloc_rand(nin, 11 + ci, 1), c.w = alloc_rand(nw, 12 + ci, 0.3f);
+        c.r = alloc_rand(c.nout, 13 + ci, 1), c.y = malloc(c.nout * 4);
+        c.cf = conv2d_col_floats(&c.d, 0);
+        c.col = c.cf ? malloc(c.cf * 4) : NULL;
+        float *dx = calloc(nin, 4), *dw = calloc(nw, 4);
+        conv2d_backward(dx, 0, dw, c.r, c.x, c.w, &c.d, c.col, c.cf);
+        double ex = gc_max_err(gc_loss, &c, c.x, dx, nin, 60, 1e-2f, 1e-3);
+        double ew = gc_max_err(gc_loss, &c, c.w, dw, nw, 60, 1e-2f, 1e-3);
+        ck_assert_msg(ex < 2e-3 && ew < 2e-3, "case %zu: din err %g, dw err %g", ci, ex, ew);
+        free(c.x), free(c.w), free(c.r), free(c.y), free(c.col), free(dx), free(dw);
+    }
+}
+END_TEST
+
+START_TEST(pointwise_needs_no_column_buffer)
+{
+    Conv2dDims d = conv2d_dims(4, 8, 8, 64, 256, 1, 1, 0);
+    ck_assert(conv2d_is_pointwise(&d));
+    ck_assert_uint_eq(conv2d_col_floats(&d, 0), 0);
+    Conv2dDims e = conv2d_dims(4, 8, 8, 64, 64, 3, 1, 1);
+    /* the tile never goes below one image, and respects the cap above that */
+    ck_assert_uint_eq(conv2d_col_floats(&e, 1), (size_t)8 * 8 * 9 * 64);
+    ck_assert_uint_eq(conv2d_col_floats(&e, (size_t)2 * 8 * 8 * 9 * 64 + 5), (size_t)2 * 8 * 8 * 9 * 64);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("conv");
+    TCase *tc = tcase_create("conv");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, fast_matches_direct_forward_and_backward);
+    tcase_add_test(tc, gradients_match_finite_differences);
+    tcase_add_test(tc, pointwise_needs_no_column_buffer);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FASTC_CHECK_MAIN(suite)

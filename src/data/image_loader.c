@@ -547,7 +547,7 @@ int image_item_describe(const Dataset *ds, int channels, char *buf, size_t cap, 
     int ow, oh;
     if (image_decode_file(ds->paths[item], channels, 0, 0, &im, &ow, &oh, err)) return err->code;
     image_free(&im);
-    int n = snprintf(buf, cap, "(PILImage mode=%s size=%dx%d, ", channels == 1 ? "L" : "RGB", ow, oh);
+    int n = snprintf(buf, cap, "(%s size=%dx%d, ", channels == 1 ? "PILImageBW mode=L" : "PILImage mode=RGB", ow, oh);
     if (n < 0 || (size_t)n >= cap) return 0;
     char *p = buf + n;
     size_t left = cap - n;

@@ -348,6 +348,34 @@ START_TEST(rgb_fast_path_matches_the_plain_path_per_channel)
 }
 END_TEST
 
+START_TEST(lighting_fast_path_matches_the_formula)
+{
+    /* 3·37 values: the vector loop (8 at a time) and its scalar tail */
+    BatchTfm t = plain();
+    Image im = {37, 1, 3, malloc(37 * 3)};
+    for (int i = 0; i < 37 * 3; i++) im.px[i] = (uint8_t)(i * 29 % 256);
+    im.px[0] = 0, im.px[1] = 255;
+    float out[37 * 3];
+    AugScratch s = {0};
+    const double bs[3] = {0.41, 0.5, 0.59}, cs[3] = {0.81, 1.0, 1.23};
+    for (int j = 0; j < 3; j++) {
+        AugDraw d;
+        aug_draw_neutral(&d);
+        d.brightness = bs[j], d.contrast = cs[2 - j];
+        batch_tfm_apply(&t, &d, &im, 1, out, 37, 1, NULL, 0, &s);
+        for (int i = 0; i < 37 * 3; i++) {
+            double x = im.px[i] / 255.0;
+            x = x < 1e-7 ? 1e-7 : x > 1 - 1e-7 ? 1 - 1e-7 : x;
+            double z = (log(x / (1 - x)) + log(bs[j] / (1 - bs[j]))) * cs[2 - j];
+            ck_assert_msg(fabs(out[i] - 1 / (1 + exp(-z))) < 2e-6, "b %g c %g x %d: %.8g vs %.8g", bs[j], cs[2 - j],
+                          im.px[i], out[i], 1 / (1 + exp(-z)));
+        }
+    }
+    image_free(&im);
+    aug_scratch_free(&s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("augment");
@@ -364,6 +392,7 @@ static Suite *suite(void)
     tcase_add_test(tc, strong_downscale_averages_first_like_fastai);
     tcase_add_test(tc, batch_tfms_parse_from_config_values);
     tcase_add_test(tc, rgb_fast_path_matches_the_plain_path_per_channel);
+    tcase_add_test(tc, lighting_fast_path_matches_the_formula);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -333,6 +333,7 @@ static int il_next(Loaders *l, Batch **out, Err *err)
         n++;
     }
     s->b.n = n;
+    if (n == 0) return il_next(l, out, err);   /* every item of the batch was bad: the next one */
     *out = &s->b;
     return 1;
 }

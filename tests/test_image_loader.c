@@ -451,7 +451,7 @@ START_TEST(summary_and_show_batch_commands)
     int st = tu_run(cmd, out, sizeof out);
     ck_assert_msg(st == 0, "summary failed: %s", out);
     ck_assert_msg(strstr(out, "train: 10 items, 2 batches of 4") != NULL, "%s", out);
-    ck_assert_msg(strstr(out, "valid: 4 items, 1 batches") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "valid: 4 items, 1 batches of 4") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "vocab (2): cat, dog") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "x [4, 16, 16, 3] float32") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "dsets.train[0]: (PILImage mode=RGB size=40x30, TensorCategory(0))") != NULL, "%s", out);

@@ -427,6 +427,34 @@ START_TEST(image_grid_shrinks_large_images_by_averaging)
 END_TEST
 
 
+START_TEST(plots_survive_extreme_ranges)
+{
+    double cases[][2] = {{1e300, -1e300}, {1e-300, 2e-300}, {1e17, 1e17 + 16}, {-5, -5}, {0, 1e-310},
+                         {1e-300, 1e300}, {3, 3.0000000000000004}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        for (int logx = 0; logx < 2; logx++) {
+            double x[2] = {fabs(cases[k][0]) + 1e-300, fabs(cases[k][1]) + 2e-300}, y[2] = {cases[k][0], cases[k][1]};
+            PlotSeries s = {"s", x, y, 2, plot_color(0), PLOT_LINE | PLOT_POINTS};
+            PlotVLine v = {x[0], "v", plot_color(1)};
+            LinePlot p = {.title = "t", .series = &s, .n_series = 1, .log_x = logx, .vlines = &v, .n_vlines = 1};
+            Err err = {0};
+            Canvas *c = plot_lines_render(&p, NULL, &err);
+            ck_assert_msg(c, "case %zu: %s", k, err.msg);
+            canvas_free(c);
+            Scatter sc = {.n = 2, .x = y, .y = x};
+            c = plot_scatter_render(&sc, NULL, &err);
+            ck_assert_msg(c, "case %zu: %s", k, err.msg);
+            canvas_free(c);
+        }
+    double hm[4] = {NAN, INFINITY, -1e300, 1e300};
+    HeatMap m = {.rows = 2, .cols = 2, .values = hm, .show_values = 1, .decimals = 2};
+    Err err = {0};
+    Canvas *c = plot_heatmap_render(&m, NULL, &err);
+    ck_assert_msg(c, "%s", err.msg);
+    canvas_free(c);
+}
+END_TEST
+
 /* ---- fastai figures -------------------------------------------------------- */
 
 START_TEST(fig_lr_find_skips_the_last_points_and_marks_suggestions)
@@ -488,6 +516,7 @@ static Suite *suite(void)
     tcase_add_test(t, lr_find_plot_marks_the_suggestion_at_its_lr);
     tcase_add_test(t, losses_plot_has_both_series_and_a_legend);
     tcase_add_test(t, line_plot_survives_bad_data);
+    tcase_add_test(t, plots_survive_extreme_ranges);
     tcase_add_test(t, confusion_heatmap_is_legible_with_37_classes);
     tcase_add_test(t, scatter_draws_points_and_their_labels);
     tcase_add_test(t, image_grid_shows_images_captions_and_points);

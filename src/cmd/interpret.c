@@ -221,6 +221,8 @@ int cmd_interpret(const CmdArgs *a, Err *err)
     if ((rc = prep_init(&prep, &lo.item, &lo.batch, lo.channels, mi.size_h, mi.size_w, err))) goto done;
     int vbs = lo.val_bs > 0 ? lo.val_bs : lo.bs;
     ResnetSpec spec = resnet_spec_default(mi.arch, l->n_out, vbs, prep.h, prep.w);
+    spec.no_init = 1;   /* every weight comes from the file (ST_LOAD_FULL) */
+    spec.eval_only = 1;
     spec.n_in = mi.n_in;
     spec.has_y_range = mi.has_y_range, spec.y_lo = (float)mi.y_lo, spec.y_hi = (float)mi.y_hi;
     spec.threads = a->ctx.threads;

@@ -76,7 +76,12 @@ int cmd_train(const CmdArgs *a, Err *err)
         rc = err_set(err, ERR_RUNTIME, "%s: cannot remove the old resume state: %s", path, strerror(errno));
         goto restore;
     }
-    if ((rc = learner_fit_schedule(l, &s, err))) goto restore;
+    rc = learner_fit_schedule(l, &s, err);
+    /* what the image loader met while training: unreadable files, time the steps waited for data */
+    for (int i = 0; p.dls && i < p.dls->n_skipped; i++)
+        note(&p, "skipped (on_bad_item = skip, could not be read): %s\n", p.dls->skipped[i]);
+    if (p.dls && !p.ctx.quiet && !p.ctx.json) fprintf(stderr, "time waiting for data: %.2f s\n", p.dls->wait_s);
+    if (rc) goto restore;
     snprintf(path, sizeof path, "%s/model.safetensors", p.out_dir);
     if ((rc = pipeline_save_model(&p, p.model, path, metrics_multi_thresh(&o.metrics, p.loss_thresh), err)) ||
         (rc = learner_plot_losses(l, err)))

@@ -333,6 +333,7 @@ static int il_next(Loaders *l, Batch **out, Err *err)
         n++;
     }
     s->b.n = n;
+    if (n == 0) return il_next(l, out, err);   /* every item of the batch was bad: the next one */
     *out = &s->b;
     return 1;
 }
@@ -547,7 +548,7 @@ int image_item_describe(const Dataset *ds, int channels, char *buf, size_t cap, 
     int ow, oh;
     if (image_decode_file(ds->paths[item], channels, 0, 0, &im, &ow, &oh, err)) return err->code;
     image_free(&im);
-    int n = snprintf(buf, cap, "(PILImage mode=%s size=%dx%d, ", channels == 1 ? "L" : "RGB", ow, oh);
+    int n = snprintf(buf, cap, "(%s size=%dx%d, ", channels == 1 ? "PILImageBW mode=L" : "PILImage mode=RGB", ow, oh);
     if (n < 0 || (size_t)n >= cap) return 0;
     char *p = buf + n;
     size_t left = cap - n;

@@ -48,7 +48,7 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     if (p.pretrained) learner_freeze_to(l, -1);
     double start = cfg_num(p.cfg, "lr_find", "start_lr"), end = cfg_num(p.cfg, "lr_find", "end_lr");
     int num_it = cfg_int(p.cfg, "lr_find", "num_it");
-    if ((rc = learner_lr_find(l, start, end, num_it, &r, err))) goto done;
+    if ((rc = learner_lr_find(l, start, end, num_it, cfg_int(p.cfg, "lr_find", "stop_div") != 0, &r, err))) goto done;
     if ((rc = write_csv(p.out_dir, &r, err))) goto done;
     if ((rc = lr_find_plot(&r, p.out_dir, err))) goto done;
     const LrSuggest *s = &r.sug;

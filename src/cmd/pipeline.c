@@ -5,6 +5,7 @@
 #include "data/augment.h"
 #include "data/image_loader.h"
 #include "data/ratings.h"
+#include "interp/collab_interp.h"
 #include "interp/modelfile.h"
 #include "io/atomic.h"
 #include "io/json.h"
@@ -181,19 +182,11 @@ int pipeline_save_model(Pipeline *p, const Model *m, const char *path, double th
             bad |= st_meta_set_numbers(&meta, "norm_mean", mu, n) | st_meta_set_numbers(&meta, "norm_std", sd, n);
         }
         if (p->ds.kind == TARGET_MULTI) bad |= st_meta_set_double(&meta, "threshold", threshold);
-    } else {
-        RatingsData *r = p->ratings;
-        bad |= st_meta_set_strings(&meta, "user_ids", (const char *const *)r->user_ids, r->n_users);
-        bad |= st_meta_set_strings(&meta, "item_ids", (const char *const *)r->item_ids, r->n_items);
-        if (r->has_titles) {
-            const char **t = malloc(sizeof(char *) * r->n_items);
-            if (!t) bad = 1;
-            else {
-                for (int i = 0; i < r->n_items; i++) t[i] = r->item_titles[i] ? r->item_titles[i] : "";
-                bad |= st_meta_set_strings(&meta, "item_titles", t, r->n_items);
-                free(t);
-            }
-        }
+    } else if (collab_meta_add(&meta, m, p->ratings, err)) {
+        /* user_ids, item_ids, item_titles and the arch's own y_range
+         * (DotProductBias(..., y_range=(0, 5.5))), which predict needs */
+        st_meta_free(&meta);
+        return err->code;
     }
     const CfgValue *yr = cfg_get(p->cfg, "model", "y_range");
     if (yr && yr->n == 2) {

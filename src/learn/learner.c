@@ -874,7 +874,7 @@ done:
 
 /* ---- lr_find (fastai Learner.lr_find, §2) ------------------------------------ */
 
-int learner_lr_find(Learner *l, double start_lr, double end_lr, int num_it, LrFindResult *res, Err *err)
+int learner_lr_find(Learner *l, double start_lr, double end_lr, int num_it, int stop_div, LrFindResult *res, Err *err)
 {
     memset(res, 0, sizeof *res);
     int nb = loaders_n_batches(l->dls, SPLIT_TRAIN);
@@ -919,7 +919,7 @@ int learner_lr_find(Learner *l, double start_lr, double end_lr, int num_it, LrFi
             it++;
             l->iter++;
             if (s < best) best = s;
-            if (s > 4 * best || !isfinite(s) || it >= num_it) done = 1;
+            if ((stop_div && (s > 4 * best || !isfinite(s))) || it >= num_it) done = 1;
             if (l->o.stop && *l->o.stop) {
                 rc = err_set(err, ERR_RUNTIME, "lr_find: stopped by signal %d", (int)*l->o.stop);
                 rc = 128 + *l->o.stop;

@@ -51,6 +51,7 @@ int cmd_train(const CmdArgs *a, Err *err)
 
     stop_signal = 0;
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;   /* loader threads reading files must not see EINTR */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);

@@ -199,7 +199,8 @@ START_TEST(a_model_file_for_another_task_is_refused)
                                  "[model]\narch = DotProductBias(n_factors=4, y_range=(0, 5.5))\n"
                                  "[train]\nschedule = fit_one_cycle(1, 5e-3)\n";
     tu_write(g_dir, "collab.ini", collab, sizeof collab - 1, path, sizeof path);
-    tu_write(g_dir, "r.csv", "user,item,rating\n1,1,3\n2,1,4\n1,2,5\n2,2,1\n1,3,2\n", 49, path, sizeof path);
+    static const char ratings[] = "user,item,rating\n1,1,3\n2,1,4\n1,2,5\n2,2,1\n1,3,2\n";
+    tu_write(g_dir, "r.csv", ratings, sizeof ratings - 1, path, sizeof path);
     snprintf(cmd, sizeof cmd, "cd %s && %s predict collab.ini 1,2 --set output.dir=run", g_dir, tu_fastc());
     rc = tu_run(cmd, out, sizeof out);
     ck_assert_int_eq(rc, 2);

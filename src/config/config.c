@@ -925,7 +925,9 @@ static char *format_key(const Config *cfg, int k)
 
 int config_print(const Config *cfg, FILE *out)
 {
-    fprintf(out, "; resolved from %s: every key, defaults included\n", cfg->file);
+    fputs("; resolved from ", out);
+    for (const char *p = cfg->file; *p; p++) fputc((unsigned char)*p < 0x20 ? '?' : *p, out);
+    fputs(": every key, defaults included\n", out);
     for (int s = 0; s < schema_n_sections; s++) {
         fprintf(out, "%s[%s]\n", s ? "\n" : "", schema_sections[s]);
         for (int k = 0; k < schema_n_keys; k++) {

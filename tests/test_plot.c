@@ -436,12 +436,13 @@ START_TEST(plots_survive_extreme_ranges)
             double x[2] = {fabs(cases[k][0]) + 1e-300, fabs(cases[k][1]) + 2e-300}, y[2] = {cases[k][0], cases[k][1]};
             PlotSeries s = {"s", x, y, 2, plot_color(0), PLOT_LINE | PLOT_POINTS};
             PlotVLine v = {x[0], "v", plot_color(1)};
-            LinePlot p = {.title = "t", .series = &s, .n_series = 1, .log_x = logx, .vlines = &v, .n_vlines = 1};
+            LinePlot p = {.title = "t", .series = &s, .n_series = 1, .log_x = logx, .vlines = &v, .n_vlines = 1,
+                          .width = 260, .height = 180};
             Err err = {0};
             Canvas *c = plot_lines_render(&p, NULL, &err);
             ck_assert_msg(c, "case %zu: %s", k, err.msg);
             canvas_free(c);
-            Scatter sc = {.n = 2, .x = y, .y = x};
+            Scatter sc = {.n = 2, .x = y, .y = x, .width = 260, .height = 180};
             c = plot_scatter_render(&sc, NULL, &err);
             ck_assert_msg(c, "case %zu: %s", k, err.msg);
             canvas_free(c);

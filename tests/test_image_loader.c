@@ -393,6 +393,40 @@ START_TEST(points_are_scaled_to_minus_one_one_after_the_item_transform)
 END_TEST
 
 
+START_TEST(points_outside_the_image_are_kept_not_clamped)
+{
+    /* fastai keeps points that fall outside the image (issue 7): a negative
+     * coordinate in the file, or one beyond the right edge, stays outside
+     * [-1, 1] after the transforms. */
+    Fixture f;
+    make_fixture(&f, 4, 2, TARGET_POINTS, NULL, 0);
+    for (int i = 0; i < f.ds.n_items; i++) {
+        int w = 30 + i % 7;
+        f.ds.y[i * 4 + 0] = -5, f.ds.y[i * 4 + 1] = -3;      /* above and left of the image */
+        f.ds.y[i * 4 + 2] = (float)(w + 6), f.ds.y[i * 4 + 3] = 1;
+    }
+    ImageLoaderOpts o = base_opts(1);
+    o.item = (ItemTfm){.kind = ITFM_RESIZE, .h = 10, .w = 20, .method = RESIZE_SQUISH};
+    batch_tfm_init(&o.batch);
+    Loaders *l;
+    Err err = {0};
+    ck_assert_msg(image_loaders_new_opts(&l, &o, &f.ds, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(loaders_begin(l, SPLIT_VALID, 0, &err), 0);
+    Batch *b;
+    ck_assert_int_eq(loaders_next(l, &b, &err), 1);
+    for (int j = 0; j < b->n; j++) {
+        int item = f.ds.valid_idx[b->index[j]];
+        int w = 30 + item % 7, h = 20 + item % 5;
+        ck_assert_float_eq_tol(b->y[j * 4], -5.0f / w * 2 - 1, 1e-5);
+        ck_assert_float_eq_tol(b->y[j * 4 + 1], -3.0f / h * 2 - 1, 1e-5);
+        ck_assert_float_eq_tol(b->y[j * 4 + 2], (w + 6.0f) / w * 2 - 1, 1e-5);
+        ck_assert(b->y[j * 4] < -1 && b->y[j * 4 + 1] < -1 && b->y[j * 4 + 2] > 1);
+    }
+    loaders_free(l);
+    free_fixture(&f);
+}
+END_TEST
+
 START_TEST(normalize_without_stats_uses_one_training_batch)
 {
     Fixture f;
@@ -478,6 +512,7 @@ static Suite *suite(void)
     tcase_add_test(tc, skip_mode_lists_every_bad_file_once);
     tcase_add_test(tc, cache_makes_the_second_epoch_decode_nothing);
     tcase_add_test(tc, points_are_scaled_to_minus_one_one_after_the_item_transform);
+    tcase_add_test(tc, points_outside_the_image_are_kept_not_clamped);
     tcase_add_test(tc, normalize_without_stats_uses_one_training_batch);
     tcase_add_test(tc, summary_and_show_batch_commands);
     suite_add_tcase(s, tc);

@@ -212,6 +212,14 @@ START_TEST(points_from_csv)
     ck_assert_int_eq(points_table_load(p, 0, &pt, &err), 0);
     ck_assert_int_eq(pt.n_points, 1);
     ck_assert_int_eq(pt.n_rows, 2);
+    /* negative coordinates (a point outside the image) are kept as given */
+    txt = "neg.jpg,-4.5,-2\n";
+    tu_write(dir, "neg.csv", txt, strlen(txt), p, sizeof p);
+    PointsTable pn;
+    ck_assert_int_eq(points_table_load(p, 0, &pn, &err), 0);
+    ck_assert_float_eq(pn.xy[0], -4.5f);
+    ck_assert_float_eq(pn.xy[1], -2.0f);
+    points_table_free(&pn);
     points_table_free(&pt);
 
     struct { const char *txt, *want; } bad[] = {

@@ -6,6 +6,7 @@
 #   make test       deps + build + every Check suite, then again under ASan + UBSan
 #   make check      the Check suites only (no deps, no sanitizers)
 #   make fuzz       libFuzzer on the config parser (FUZZ_TIME seconds, default 600)
+#   make fuzz-safetensors  libFuzzer on the safetensors reader and JSON parser
 #   make bench      speed against PyTorch/PIL in the same run (needs python3-torch)
 #   make accuracy   long training runs that report accuracy
 #
@@ -39,7 +40,7 @@ TEST_HELPERS := $(sort $(wildcard tests/helpers/*.c))
 objs = $(patsubst src/%.c,$(1)/obj/%.o,$(SRCS))
 tests_of = $(patsubst tests/%.c,$(1)/tests/%,$(TEST_SRCS))
 
-.PHONY: all deps run test check check-san fuzz bench accuracy clean
+.PHONY: all deps run test check check-san fuzz fuzz-safetensors bench accuracy clean
 .DEFAULT_GOAL := all
 
 all: fastc
@@ -127,6 +128,20 @@ fuzz:
 $(BUILD)/bench/%: bench/%.c $(BUILD)/lib.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(OPT) $< $(BUILD)/lib.a -o $@ $(LIBS_RUN)
+
+# libFuzzer on the safetensors reader and the JSON parser (src/io).
+FUZZ_ST_SRCS := src/io/safetensors.c src/io/json.c src/io/atomic.c src/core/err.c src/core/rng.c \
+                src/models/model.c tests/helpers/fakemodel.c
+build/fuzz/fuzz_safetensors: tests/fuzz/fuzz_safetensors.c $(FUZZ_ST_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Itests/helpers $^ -o $@ -lm
+
+fuzz-safetensors:
+	@./tools/deps.sh $(DEB_BUILD) $(DEB_FUZZ)
+	$(MAKE) build/fuzz/fuzz_safetensors
+	@mkdir -p build/fuzz/corpus_safetensors
+	build/fuzz/fuzz_safetensors -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=65536 build/fuzz/corpus_safetensors tests/fuzz/corpus_safetensors
 
 # ---- long runs ----------------------------------------------------------------
 bench: deps

@@ -24,8 +24,8 @@ for bs in 64 1024; do
         c=$("$BUILD/bench/bench_collab" "$data/ratings.csv" "$bs" "$ep" 2 | awk '{print $4}')
         t=$($PY bench/collab_torch.py time "$data/ratings.csv" "$bs" "$ep" | awk '{print $2}')
         echo "  round $r bs $bs: fastc train epoch ${c}s, pytorch ${t}s"
-        best_c=$(echo "$best_c $c" | awk '{print ($1 == "" || $2 < $1) ? $2 : $1}')
-        best_t=$(echo "$best_t $t" | awk '{print ($1 == "" || $2 < $1) ? $2 : $1}')
+        best_c=$(echo "${best_c:-$c} $c" | awk '{print ($2 < $1) ? $2 : $1}')
+        best_t=$(echo "${best_t:-$t} $t" | awk '{print ($2 < $1) ? $2 : $1}')
     done
     echo "$best_c $best_t" | awk -v bs="$bs" '{printf "collab DotProductBias(50) epoch of 80,000 ratings, bs %d: fastc %.4f s, PyTorch %.4f s, fastc is %.1fx faster\n", bs, $1, $2, $2 / $1}'
 done

@@ -17,6 +17,7 @@ Prints one line: "pil[-draft] procs=N images=M seconds=S images_per_s=R".
 import math
 import os
 import random
+import resource
 import sys
 import time
 
@@ -105,19 +106,25 @@ def run(dirname, procs, epochs, draft, size):
     images = sum(len(j[0]) for j in jobs)
     if procs > 1:
         import multiprocessing as mp
-        with mp.get_context("fork").Pool(procs) as pool:
-            pool.map(work, jobs[:procs])  # warm the workers
-            t0 = time.perf_counter()
-            pool.map(work, jobs, chunksize=1)
-            dt = time.perf_counter() - t0
+        pool = mp.get_context("fork").Pool(procs)
+        pool.map(work, jobs[:procs])  # warm the workers
+        t0 = time.perf_counter()
+        pool.map(work, jobs, chunksize=1)
+        dt = time.perf_counter() - t0
+        pool.close()
+        pool.join()
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)   # the workers, warm-up included
+        dc = ru.ru_utime + ru.ru_stime
+        images_cpu = images + sum(len(j[0]) for j in jobs[:procs])
     else:
         work(jobs[0])
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for j in jobs:
             work(j)
-        dt = time.perf_counter() - t0
-    print("pil%s procs=%d images=%d seconds=%.3f images_per_s=%.1f"
-          % ("-draft" if draft else "", procs, images, dt, images / dt))
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        images_cpu = images
+    print("pil%s procs=%d images=%d seconds=%.3f images_per_s=%.1f images_per_cpu_s=%.1f"
+          % ("-draft" if draft else "", procs, images, dt, images / dt, images_cpu / dc))
 
 
 def main():

@@ -51,9 +51,17 @@ START_TEST(write_file_replaces_content_and_leaves_no_temporary)
     ck_assert_str_eq(s, "second");
     free(s);
     ck_assert_int_eq(count_entries(dir), 1);
+    /* the mode open(2) gives: 0666 less the umask */
+    mode_t um = umask(022);
+    ck_assert_int_eq(atomic_write_file(path, "x", 1, &err), 0);
     struct stat st;
     stat(path, &st);
-    ck_assert_msg((st.st_mode & 0444) == 0444 || (st.st_mode & 0400), "mode %o", st.st_mode);
+    ck_assert_msg((st.st_mode & 0777) == 0644, "mode %o", st.st_mode);
+    umask(077);
+    ck_assert_int_eq(atomic_write_file(path, "x", 1, &err), 0);
+    stat(path, &st);
+    ck_assert_msg((st.st_mode & 0777) == 0600, "mode %o", st.st_mode);
+    umask(um);
     tu_rmtree(dir);
 }
 END_TEST

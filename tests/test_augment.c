@@ -2,6 +2,7 @@
  * inputs, points mapped exactly as the image is resampled, lighting and
  * Normalize formulas, and fastai's random distributions. */
 #include "check_main.h"
+#include "config/config.h"
 #include "data/augment.h"
 #include "data/transform.h"
 
@@ -288,6 +289,93 @@ START_TEST(strong_downscale_averages_first_like_fastai)
 }
 END_TEST
 
+START_TEST(batch_tfms_parse_from_config_values)
+{
+    Err err = {0};
+    BatchTfm t;
+    CfgValue *v = cfg_value_parse("aug_transforms(size=224, min_scale=0.75, max_rotate=5), "
+                                  "Normalize.from_stats(imagenet_stats)", "t.ini", 3, &err);
+    ck_assert_msg(v != NULL, "%s", err.msg);
+    ck_assert_int_eq(batch_tfm_from_cfg(&t, v, &err), 0);
+    ck_assert(t.aug && t.size_w == 224 && t.size_h == 224 && t.do_flip && t.normalize);
+    ck_assert_double_eq_tol(t.min_scale, 0.75, 1e-12); ck_assert_double_eq_tol(t.max_rotate, 5, 1e-12);
+    ck_assert_double_eq_tol(t.max_zoom, 1.1, 1e-12); ck_assert_double_eq_tol(t.p_affine, 0.75, 1e-12);
+    ck_assert_float_eq_tol(t.mean[0], 0.485f, 1e-6); ck_assert_float_eq_tol(t.std[2], 0.225f, 1e-6);
+    cfg_value_free(v);
+    v = cfg_value_parse("Normalize.from_stats((0.5, 0.4, 0.3), (0.2, 0.2, 0.1))", "t.ini", 3, &err);
+    ck_assert_int_eq(batch_tfm_from_cfg(&t, v, &err), 0);
+    ck_assert_float_eq_tol(t.mean[2], 0.3f, 1e-6); ck_assert_float_eq_tol(t.std[2], 0.1f, 1e-6);
+    cfg_value_free(v);
+    v = cfg_value_parse("Normalize()", "t.ini", 3, &err);
+    ck_assert_int_eq(batch_tfm_from_cfg(&t, v, &err), 0);
+    ck_assert(t.normalize && t.normalize_from_batch);
+    cfg_value_free(v);
+    v = cfg_value_parse("Normalize.from_stats(imagenette_stats)", "t.ini", 9, &err);
+    ck_assert_int_eq(batch_tfm_from_cfg(&t, v, &err), ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "line 9") != NULL, "%s", err.msg);
+    cfg_value_free(v);
+}
+END_TEST
+
+START_TEST(rgb_fast_path_matches_the_plain_path_per_channel)
+{
+    /* RGB items take a vectorised blend; gray ones the plain loop: each channel
+     * of an RGB result must equal that channel resampled alone, bit for bit. */
+    BatchTfm t = plain();
+    t.do_flip = 1, t.max_rotate = 20, t.min_zoom = 1, t.max_zoom = 1.3, t.max_warp = 0.2, t.p_affine = 1;
+    t.size_w = 37, t.size_h = 29;
+    Image rgb = pattern(50, 41, 3);
+    Image ch = {50, 41, 1, malloc(50 * 41)};
+    float *o3 = malloc(sizeof(float) * 37 * 29 * 3), *o1 = malloc(sizeof(float) * 37 * 29);
+    AugScratch s = {0};
+    for (int k = 0; k < 20; k++) {
+        Rng r = rng_make(11, k);
+        AugDraw d;
+        batch_tfm_draw(&t, 50, 41, 1, &r, &d);
+        d.brightness = 0.5, d.contrast = 1;
+        batch_tfm_apply(&t, &d, &rgb, 1, o3, 37, 29, NULL, 0, &s);
+        for (int c = 0; c < 3; c++) {
+            for (int i = 0; i < 50 * 41; i++) ch.px[i] = rgb.px[i * 3 + c];
+            batch_tfm_apply(&t, &d, &ch, 1, o1, 37, 29, NULL, 0, &s);
+            for (int i = 0; i < 37 * 29; i++)
+                ck_assert_msg(o3[i * 3 + c] == o1[i], "draw %d channel %d pixel %d: %.9g vs %.9g", k, c, i,
+                              o3[i * 3 + c], o1[i]);
+        }
+    }
+    free(o3), free(o1);
+    image_free(&rgb), image_free(&ch);
+    aug_scratch_free(&s);
+}
+END_TEST
+
+START_TEST(lighting_fast_path_matches_the_formula)
+{
+    /* 3·37 values: the vector loop (8 at a time) and its scalar tail */
+    BatchTfm t = plain();
+    Image im = {37, 1, 3, malloc(37 * 3)};
+    for (int i = 0; i < 37 * 3; i++) im.px[i] = (uint8_t)(i * 29 % 256);
+    im.px[0] = 0, im.px[1] = 255;
+    float out[37 * 3];
+    AugScratch s = {0};
+    const double bs[3] = {0.41, 0.5, 0.59}, cs[3] = {0.81, 1.0, 1.23};
+    for (int j = 0; j < 3; j++) {
+        AugDraw d;
+        aug_draw_neutral(&d);
+        d.brightness = bs[j], d.contrast = cs[2 - j];
+        batch_tfm_apply(&t, &d, &im, 1, out, 37, 1, NULL, 0, &s);
+        for (int i = 0; i < 37 * 3; i++) {
+            double x = im.px[i] / 255.0;
+            x = x < 1e-7 ? 1e-7 : x > 1 - 1e-7 ? 1 - 1e-7 : x;
+            double z = (log(x / (1 - x)) + log(bs[j] / (1 - bs[j]))) * cs[2 - j];
+            ck_assert_msg(fabs(out[i] - 1 / (1 + exp(-z))) < 2e-6, "b %g c %g x %d: %.8g vs %.8g", bs[j], cs[2 - j],
+                          im.px[i], out[i], 1 / (1 + exp(-z)));
+        }
+    }
+    image_free(&im);
+    aug_scratch_free(&s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("augment");
@@ -302,6 +390,9 @@ static Suite *suite(void)
     tcase_add_test(tc, draws_follow_fastai_defaults);
     tcase_add_test(tc, min_scale_crops_on_train_and_takes_the_centre_square_on_valid);
     tcase_add_test(tc, strong_downscale_averages_first_like_fastai);
+    tcase_add_test(tc, batch_tfms_parse_from_config_values);
+    tcase_add_test(tc, rgb_fast_path_matches_the_plain_path_per_channel);
+    tcase_add_test(tc, lighting_fast_path_matches_the_formula);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -230,6 +230,56 @@ START_TEST(interpret_writes_item_bias_pca_and_finds_similar_items)
 }
 END_TEST
 
+/* The commands end to end on a small generated ratings file. */
+START_TEST(train_interpret_predict_from_the_command_line)
+{
+    char dir[512], p[1024], cmd[4096], out[8192];
+    tu_tmpdir(dir, sizeof dir);
+    size_t cap = 1 << 20, len = 0;
+    char *csv = malloc(cap);
+    Rng r = rng_make(3, 3);
+    for (int u = 1; u <= 40; u++)
+        for (int i = 1; i <= 30; i++)
+            if (rng_uniform(&r) < 0.6)
+                len += (size_t)snprintf(csv + len, cap - len, "%d\t%d\t%d\t0\n", u, i, 1 + (u * i) % 5);
+    tu_write(dir, "u.data", csv, len, p, sizeof p);
+    len = 0;
+    for (int i = 1; i <= 30; i++) len += (size_t)snprintf(csv + len, cap - len, "%d|Movie %d (19%02d)|x\n", i, i, i);
+    tu_write(dir, "u.item", csv, len, p, sizeof p);
+    free(csv);
+    const char *ini = "[data]\ncsv = u.data\ncsv_sep = '\\t'\ncsv_names = user, item, rating, timestamp\n"
+                      "item_names = u.item\nblocks = CollabBlock(user='user', item='item', rating='rating')\n"
+                      "splitter = RandomSplitter(valid_pct=0.2, seed=42)\nbs = 32\n"
+                      "[model]\narch = DotProductBias(n_factors=4, y_range=(0, 5.5))\n"
+                      "[train]\nschedule = fit_one_cycle(2, 5e-3, wd=0.1)\n[output]\ndir = run\n";
+    char cfgp[1024];
+    tu_write(dir, "c.ini", ini, strlen(ini), cfgp, sizeof cfgp);
+    snprintf(cmd, sizeof cmd, "%s train %s --quiet --threads 1", tu_fastc(), cfgp);
+    ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s/run/model.safetensors 3,7 '1,Movie 2 (1902)'", tu_fastc(), dir);
+    ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
+    const char *pre = "user,item,prediction\n3,7,";
+    ck_assert_msg(strncmp(out, pre, strlen(pre)) == 0, "%s", out);
+    double v = atof(out + strlen(pre));
+    ck_assert_msg(v > 0.5 && v < 5.5, "%s", out);   /* through SigmoidRange: y_range kept in the file */
+    ck_assert_msg(strstr(out, "\n1,Movie 2 (1902),"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s/run/model.safetensors 99,7", tu_fastc(), dir);
+    ck_assert_int_eq(tu_run(cmd, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "unknown user '99'"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s interpret %s --similar 'Movie 3 (1903)'", tu_fastc(), cfgp);
+    ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "items most similar to Movie 3 (1903)"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s interpret %s", tu_fastc(), cfgp);
+    ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
+    snprintf(p, sizeof p, "%s/run/item_bias.csv", dir);
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    snprintf(p, sizeof p, "%s/run/pca.png", dir);
+    ck_assert_int_eq(stat(p, &st), 0);
+    tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("collab_interp");
@@ -237,6 +287,7 @@ static Suite *suite(void)
     tcase_add_test(t, pca_finds_the_directions_of_largest_variance);
     tcase_add_test(t, model_file_round_trip_and_predict_pairs);
     tcase_add_test(t, interpret_writes_item_bias_pca_and_finds_similar_items);
+    tcase_add_test(t, train_interpret_predict_from_the_command_line);
     suite_add_tcase(s, t);
     return s;
 }

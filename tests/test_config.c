@@ -56,6 +56,15 @@ static char *with(const char *extra)
     return buf;
 }
 
+/* BASE with a MultiCategoryBlock target, plus extra. */
+static char *with_multi(const char *extra)
+{
+    static char buf[8192];
+    const char *p = strstr(BASE, "CategoryBlock");
+    snprintf(buf, sizeof buf, "%.*sMulti%s%s", (int)(p - BASE), BASE, p, extra);
+    return buf;
+}
+
 /* BASE with its line `key = ...` replaced by `line`. */
 static char *replace(const char *key_prefix, const char *line)
 {
@@ -279,10 +288,10 @@ START_TEST(load_resolves_components_by_name_with_defaults)
     char path[2048];
     Err err;
     Config *cfg = load_text("pets.ini",
-                            with("[data]\nitem_tfms = Resize(460)\n"
+                            with_multi("[data]\nitem_tfms = Resize(460)\n"
                                  "batch_tfms = aug_transforms(size=224, min_scale=0.75), "
                                  "Normalize.from_stats(imagenet_stats)\n"
-                                 "[learner]\nmetrics = error_rate, accuracy_multi(0.2)\n"),
+                                 "[learner]\nmetrics = accuracy_multi(0.2), accuracy_multi\n"),
                             NULL, 0, &err, path, sizeof path);
     ck_assert_msg(cfg, "%s", err.msg);
     ck_assert_str_eq(config_stem(cfg), "pets");
@@ -305,7 +314,8 @@ START_TEST(load_resolves_components_by_name_with_defaults)
     ck_assert(std->kind == CV_TUPLE && std->n == 3 && std->items[2]->num == 0.225);
     const CfgValue *m = cfg_get(cfg, "learner", "metrics");
     ck_assert_int_eq(cfg_list_len(m), 2);
-    ck_assert_double_eq(cfg_arg_num(cfg_list_at(m, 1), "thresh"), 0.2); /* positional → thresh */
+    ck_assert_double_eq(cfg_arg_num(cfg_list_at(m, 0), "thresh"), 0.2); /* positional → thresh */
+    ck_assert_double_eq(cfg_arg_num(cfg_list_at(m, 1), "thresh"), 0.5); /* bare → defaults */
     ck_assert_int_eq(cfg_list_len(cfg_get(cfg, "train", "schedule")), 1);
     /* defaults everywhere, None reads as NULL */
     ck_assert_int_eq(cfg_int(cfg, "data", "bs"), 64);
@@ -502,7 +512,7 @@ START_TEST(write_round_trips)
     const char *sched[] = {"train.schedule=fit_one_cycle(3, 3e-3), unfreeze(), "
                            "fit_one_cycle(12, lr_max=slice(1e-6, 1e-4))"};
     Config *cfg = load_text("c.ini",
-                            with("[data]\ncsv = t.csv\nget_x = ColReader('fname', pref='train/')\n"
+                            with_multi("[data]\ncsv = t.csv\nget_x = ColReader('fname', pref='train/')\n"
                                  "splitter = ColSplitter('is_valid')\n"
                                  "item_tfms = RandomResizedCrop(128, min_scale=0.35)\n"
                                  "batch_tfms = aug_transforms(size=(240, 320)), Normalize.from_stats(mnist_stats)\n"
@@ -674,6 +684,15 @@ START_TEST(error_missing_and_cross_checks)
                  "CategoryBlock, MultiCategoryBlock, PointBlock, RegressionBlock; or CollabBlock alone");
     expect_error(replace("arch", "arch = DotProduct"), NULL, 0,
                  ":6: [model] arch: found DotProduct, expected resnet18, resnet34 or resnet50 for ImageBlock data");
+    expect_error(with("[learner]\nmetrics = error_rate, accuracy_multi\n"), NULL, 0,
+                 ":10: [learner] metrics: found accuracy_multi, expected a metric for CategoryBlock: error_rate, "
+                 "accuracy");
+    expect_error(with("[learner]\nloss_func = MSELossFlat()\n"), NULL, 0,
+                 ":10: [learner] loss_func: found MSELossFlat, expected a loss for CategoryBlock: "
+                 "CrossEntropyLossFlat");
+    expect_error("[data]\ncsv = r.csv\nblocks = CollabBlock\n[model]\narch = DotProduct\n[learner]\n"
+                 "metrics = rmse, accuracy\n[train]\nschedule = fit(1)\n",
+                 NULL, 0, ":7: [learner] metrics: found accuracy, expected a metric for CollabBlock: mse, rmse, mae");
     expect_error(replace("get_y", "get_y = ColReader('label')"), NULL, 0,
                  ":4: [data] get_y: found ColReader without [data] csv, expected a csv to read columns from");
 }

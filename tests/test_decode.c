@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include <png.h>
+#include <zlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,10 @@ START_TEST(jpeg_grayscale_replicates_to_rgb)
     decode_ok(pth("g.jpg"), 1, 0, 0, &im, NULL, NULL);
     ck_assert_int_le(abs(im.px[5 * 40 + 3] - 50), 4);
     image_free(&im);
+    decode_ok(pth("g.jpg"), 4, 0, 0, &im, NULL, NULL);
+    const uint8_t *q = im.px + (5 * 40 + 30) * 4;
+    ck_assert(q[0] == q[1] && q[1] == q[2] && abs(q[0] - 200) <= 4 && q[3] == 255);
+    image_free(&im);
 }
 END_TEST
 
@@ -139,6 +144,17 @@ static void check_cmyk(const char *name, int flags, int inverted)
             int got = im.px[(y * w + x) * 3 + k];
             ck_assert_msg(abs(got - e) <= 5, "%s quadrant %d channel %d: %d, expected %d", name, q, k, got, e);
         }
+    }
+    image_free(&im);
+    /* one channel: PIL's luma of the RGB */
+    decode_ok(pth(name), 1, 0, 0, &im, NULL, NULL);
+    for (int q = 0; q < 4; q++) {
+        int x = (q & 1) ? 24 : 8, y = (q & 2) ? 24 : 8;
+        const uint8_t *c = cmyk_cols[q];
+        int e[3];
+        for (int k = 0; k < 3; k++) e[k] = (255 - c[k]) * (255 - c[3]) / 255;
+        int l = (e[0] * 299 + e[1] * 587 + e[2] * 114) / 1000;
+        ck_assert_msg(abs(im.px[y * w + x] - l) <= 5, "%s gray quadrant %d: %d, expected %d", name, q, im.px[y * w + x], l);
     }
     image_free(&im);
     free(px);
@@ -394,6 +410,19 @@ START_TEST(truncated_and_corrupt_files_are_errors)
         snprintf(name, sizeof name, "hdr_%s", srcs[s]);
         write_bytes(name, bad, n);
         expect_bad(pth(name), s == 2 ? "corrupt PNG" : "corrupt JPEG");
+        /* a header claiming a huge image (PNG: refused before allocating) */
+        if (s == 2) {
+            uint8_t *big = malloc(n);
+            memcpy(big, d, n);
+            big[16] = 0, big[17] = 0, big[18] = 0x30, big[19] = 0;  /* width 12288 */
+            big[20] = 0, big[21] = 0, big[22] = 0x30, big[23] = 0;  /* height 12288 */
+            uLong crc = crc32(0L, big + 12, 17);                   /* keep the IHDR CRC valid */
+            big[29] = (uint8_t)(crc >> 24), big[30] = (uint8_t)(crc >> 16), big[31] = (uint8_t)(crc >> 8),
+            big[32] = (uint8_t)crc;
+            write_bytes("huge.png", big, n);
+            expect_bad(pth("huge.png"), "12288x12288 pixels cannot come from");
+            free(big);
+        }
         /* a corrupt middle (PNG: the IDAT CRC catches it) */
         if (s == 2) {
             memcpy(bad, d, n);

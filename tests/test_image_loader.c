@@ -393,6 +393,70 @@ START_TEST(points_are_scaled_to_minus_one_one_after_the_item_transform)
 END_TEST
 
 
+START_TEST(points_outside_the_image_are_kept_not_clamped)
+{
+    /* fastai keeps points that fall outside the image (issue 7): a negative
+     * coordinate in the file, or one beyond the right edge, stays outside
+     * [-1, 1] after the transforms. */
+    Fixture f;
+    make_fixture(&f, 4, 2, TARGET_POINTS, NULL, 0);
+    for (int i = 0; i < f.ds.n_items; i++) {
+        int w = 30 + i % 7;
+        f.ds.y[i * 4 + 0] = -5, f.ds.y[i * 4 + 1] = -3;      /* above and left of the image */
+        f.ds.y[i * 4 + 2] = (float)(w + 6), f.ds.y[i * 4 + 3] = 1;
+    }
+    ImageLoaderOpts o = base_opts(1);
+    o.item = (ItemTfm){.kind = ITFM_RESIZE, .h = 10, .w = 20, .method = RESIZE_SQUISH};
+    batch_tfm_init(&o.batch);
+    Loaders *l;
+    Err err = {0};
+    ck_assert_msg(image_loaders_new_opts(&l, &o, &f.ds, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(loaders_begin(l, SPLIT_VALID, 0, &err), 0);
+    Batch *b;
+    ck_assert_int_eq(loaders_next(l, &b, &err), 1);
+    for (int j = 0; j < b->n; j++) {
+        int item = f.ds.valid_idx[b->index[j]];
+        int w = 30 + item % 7, h = 20 + item % 5;
+        ck_assert_float_eq_tol(b->y[j * 4], -5.0f / w * 2 - 1, 1e-5);
+        ck_assert_float_eq_tol(b->y[j * 4 + 1], -3.0f / h * 2 - 1, 1e-5);
+        ck_assert_float_eq_tol(b->y[j * 4 + 2], (w + 6.0f) / w * 2 - 1, 1e-5);
+        ck_assert(b->y[j * 4] < -1 && b->y[j * 4 + 1] < -1 && b->y[j * 4 + 2] > 1);
+    }
+    loaders_free(l);
+    free_fixture(&f);
+}
+END_TEST
+
+START_TEST(normalize_without_stats_uses_one_training_batch)
+{
+    Fixture f;
+    make_fixture(&f, 23, 9, TARGET_CATEGORY, NULL, 0);
+    ImageLoaderOpts o = base_opts(2);
+    o.batch.normalize = 1, o.batch.normalize_from_batch = 1;
+    Loaders *l;
+    Err err = {0};
+    ck_assert_msg(image_loaders_new_opts(&l, &o, &f.ds, &err) == 0, "%s", err.msg);
+    const BatchTfm *bt = image_loaders_batch_tfm(l);
+    ck_assert(bt->normalize);
+    ck_assert(bt->std[0] > 0.01f && bt->mean[0] > 0.05f && bt->mean[0] < 0.95f);
+    /* the first training batch of epoch 0, normalised with its own statistics */
+    ck_assert_int_eq(loaders_begin(l, SPLIT_TRAIN, 0, &err), 0);
+    Batch *b;
+    ck_assert_int_eq(loaders_next(l, &b, &err), 1);
+    size_t n = (size_t)b->n * b->h * b->w;
+    for (int k = 0; k < 3; k++) {
+        double m = 0, v = 0;
+        for (size_t i = 0; i < n; i++) m += b->x[i * 3 + k];
+        m /= n;
+        for (size_t i = 0; i < n; i++) v += (b->x[i * 3 + k] - m) * (b->x[i * 3 + k] - m);
+        v /= n - 1;
+        ck_assert_msg(fabs(m) < 1e-4 && fabs(v - 1) < 1e-3, "channel %d: mean %g var %g", k, m, v);
+    }
+    loaders_free(l);
+    free_fixture(&f);
+}
+END_TEST
+
 /* `fastc summary` and `fastc show_batch` on a small folder tree. */
 START_TEST(summary_and_show_batch_commands)
 {
@@ -421,7 +485,7 @@ START_TEST(summary_and_show_batch_commands)
     int st = tu_run(cmd, out, sizeof out);
     ck_assert_msg(st == 0, "summary failed: %s", out);
     ck_assert_msg(strstr(out, "train: 10 items, 2 batches of 4") != NULL, "%s", out);
-    ck_assert_msg(strstr(out, "valid: 4 items, 1 batches") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "valid: 4 items, 1 batches of 4") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "vocab (2): cat, dog") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "x [4, 16, 16, 3] float32") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "dsets.train[0]: (PILImage mode=RGB size=40x30, TensorCategory(0))") != NULL, "%s", out);
@@ -448,6 +512,8 @@ static Suite *suite(void)
     tcase_add_test(tc, skip_mode_lists_every_bad_file_once);
     tcase_add_test(tc, cache_makes_the_second_epoch_decode_nothing);
     tcase_add_test(tc, points_are_scaled_to_minus_one_one_after_the_item_transform);
+    tcase_add_test(tc, points_outside_the_image_are_kept_not_clamped);
+    tcase_add_test(tc, normalize_without_stats_uses_one_training_batch);
     tcase_add_test(tc, summary_and_show_batch_commands);
     suite_add_tcase(s, tc);
     return s;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char dir[512];
 static void setup(void) { tu_tmpdir(dir, sizeof dir); }
@@ -36,6 +37,21 @@ START_TEST(image_files_recursive_sorted_skip_hidden_any_case)
     ck_assert_int_eq(l.n, 6);
     for (int i = 0; i < 6; i++) ck_assert_str_eq(rel(l.v[i]), want[i]);
     strlist_free(&l);
+
+    /* a symlinked folder is followed; a link back up (a loop) is not */
+    char target[600], link[600];
+    snprintf(target, sizeof target, "%s/b/c", dir);
+    snprintf(link, sizeof link, "%s/a/linked", dir);
+    ck_assert_int_eq(symlink(target, link), 0);
+    snprintf(link, sizeof link, "%s/b/c/up", dir);
+    ck_assert_int_eq(symlink(dir, link), 0);
+    ck_assert_int_eq(items_image_files(dir, NULL, 0, 1, &l, &err), 0);
+    ck_assert_int_eq(l.n, 7);
+    ck_assert_str_eq(rel(l.v[0]), "a/linked/d.jpeg");
+    strlist_free(&l);
+    unlink(link);
+    snprintf(link, sizeof link, "%s/a/linked", dir);
+    unlink(link);
 
     ck_assert_int_eq(items_image_files(dir, NULL, 0, 0, &l, &err), 0);  /* recurse=False */
     ck_assert_int_eq(l.n, 1);
@@ -196,6 +212,14 @@ START_TEST(points_from_csv)
     ck_assert_int_eq(points_table_load(p, 0, &pt, &err), 0);
     ck_assert_int_eq(pt.n_points, 1);
     ck_assert_int_eq(pt.n_rows, 2);
+    /* negative coordinates (a point outside the image) are kept as given */
+    txt = "neg.jpg,-4.5,-2\n";
+    tu_write(dir, "neg.csv", txt, strlen(txt), p, sizeof p);
+    PointsTable pn;
+    ck_assert_int_eq(points_table_load(p, 0, &pn, &err), 0);
+    ck_assert_float_eq(pn.xy[0], -4.5f);
+    ck_assert_float_eq(pn.xy[1], -2.0f);
+    points_table_free(&pn);
     points_table_free(&pt);
 
     struct { const char *txt, *want; } bad[] = {

@@ -346,7 +346,7 @@ START_TEST(lr_find_restores_model_and_optimizer)
     memcpy(W0, L->W, sizeof W0);
     double avg0 = r.l->opt->grad_avg[1][0];
     LrFindResult res;
-    ck_assert_msg(learner_lr_find(r.l, 1e-7, 10, 100, &res, &e) == 0, "%s", e.msg);
+    ck_assert_msg(learner_lr_find(r.l, 1e-7, 10, 100, 1, &res, &e) == 0, "%s", e.msg);
     ck_assert(memcmp(W0, L->W, sizeof W0) == 0);
     ck_assert_double_eq(r.l->opt->grad_avg[1][0], avg0);
     ck_assert_int_gt(res.n, 20);

@@ -3,6 +3,7 @@
  * FASTC_KEEP_PLOTS=DIR keeps the PNGs there for looking at. */
 #include "check_main.h"
 #include "data/decode.h"
+#include "io/figures.h"
 #include "io/font.h"
 #include "io/plot.h"
 #include "io/png_write.h"
@@ -425,6 +426,87 @@ START_TEST(image_grid_shrinks_large_images_by_averaging)
 }
 END_TEST
 
+
+START_TEST(plots_survive_extreme_ranges)
+{
+    double cases[][2] = {{1e300, -1e300}, {1e-300, 2e-300}, {1e17, 1e17 + 16}, {-5, -5}, {0, 1e-310},
+                         {1e-300, 1e300}, {3, 3.0000000000000004}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        for (int logx = 0; logx < 2; logx++) {
+            double x[2] = {fabs(cases[k][0]) + 1e-300, fabs(cases[k][1]) + 2e-300}, y[2] = {cases[k][0], cases[k][1]};
+            PlotSeries s = {"s", x, y, 2, plot_color(0), PLOT_LINE | PLOT_POINTS};
+            PlotVLine v = {x[0], "v", plot_color(1)};
+            LinePlot p = {.title = "t", .series = &s, .n_series = 1, .log_x = logx, .vlines = &v, .n_vlines = 1,
+                          .width = 260, .height = 180};
+            Err err = {0};
+            Canvas *c = plot_lines_render(&p, NULL, &err);
+            ck_assert_msg(c, "case %zu: %s", k, err.msg);
+            canvas_free(c);
+            Scatter sc = {.n = 2, .x = y, .y = x, .width = 260, .height = 180};
+            c = plot_scatter_render(&sc, NULL, &err);
+            ck_assert_msg(c, "case %zu: %s", k, err.msg);
+            canvas_free(c);
+        }
+    double hm[4] = {NAN, INFINITY, -1e300, 1e300};
+    HeatMap m = {.rows = 2, .cols = 2, .values = hm, .show_values = 1, .decimals = 2};
+    Err err = {0};
+    Canvas *c = plot_heatmap_render(&m, NULL, &err);
+    ck_assert_msg(c, "%s", err.msg);
+    canvas_free(c);
+}
+END_TEST
+
+/* ---- fastai figures -------------------------------------------------------- */
+
+START_TEST(fig_lr_find_skips_the_last_points_and_marks_suggestions)
+{
+    int n = 80;
+    double lr[80], loss[80];
+    for (int i = 0; i < n; i++) lr[i] = 1e-7 * pow(1.2, i), loss[i] = 2 - 0.01 * i + (i > 70 ? (i - 70) * 0.5 : 0);
+    FigSuggestion sug[2] = {{"valley", 3.1e-5, lr[30], loss[30]}, {"slide", 1e-4, lr[45], loss[45]}};
+    char path[512];
+    Err err = {0};
+    ck_assert_msg(fig_lr_find(out_path("fig_lr_find.png", path, sizeof path), lr, loss, n, sug, 2, &err) == 0, "%s",
+                  err.msg);
+    Image im = read_png(path);
+    /* The same figure through the generic call gives the geometry. */
+    PlotSeries s = {NULL, lr, loss, n - 5, plot_color(0), PLOT_LINE};
+    PlotMark mk[2] = {{lr[30], loss[30], "valley: 3.10e-05", plot_color(1), MARK_DOT},
+                      {lr[45], loss[45], "slide: 1.00e-04", plot_color(2), MARK_DOT}};
+    LinePlot p = {.xlabel = "Learning Rate", .ylabel = "Loss", .log_x = 1, .series = &s, .n_series = 1, .marks = mk, .n_marks = 2};
+    PlotAxes a;
+    Canvas *c = plot_lines_render(&p, &a, &err);
+    ck_assert(c && c->w == im.w && c->h == im.h && memcmp(c->px, im.px, (size_t)im.w * im.h * 3) == 0);
+    canvas_free(c);
+    ck_assert_msg(a.xmax < lr[n - 3], "the last 5 points are not shown (xmax %g)", a.xmax);
+    ck_assert(a.ymax < loss[n - 1]);
+    for (int k = 0; k < 2; k++)
+        ck_assert(same(px(&im, (int)lround(plot_px_x(&a, mk[k].x)), (int)lround(plot_px_y(&a, mk[k].y))), mk[k].color));
+    image_free(&im);
+    ck_assert_int_ne(fig_lr_find("/nonexistent-fastc/lr_find.png", lr, loss, n, sug, 2, &err), 0);
+    ck_assert_msg(strstr(err.msg, "/nonexistent-fastc/lr_find.png"), "%s", err.msg);
+}
+END_TEST
+
+START_TEST(fig_losses_draws_train_and_valid)
+{
+    double tr[120], vi[3] = {39, 79, 119}, va[3] = {1.0, 0.7, 0.65};
+    for (int i = 0; i < 120; i++) tr[i] = 2.0 * exp(-i / 30.0) + 0.4;
+    char path[512];
+    Err err = {0};
+    ck_assert_int_eq(fig_losses(out_path("fig_losses.png", path, sizeof path), tr, 120, vi, va, 3, &err), 0);
+    Image im = read_png(path);
+    ck_assert(count_color(&im, 0, 0, im.w, im.h, plot_color(0)) > 200);
+    ck_assert(count_color(&im, 0, 0, im.w, im.h, plot_color(1)) > 100);
+    image_free(&im);
+    /* one epoch: the valid loss is a single point */
+    ck_assert_int_eq(fig_losses(path, tr, 40, vi, va, 1, &err), 0);
+    im = read_png(path);
+    ck_assert(count_color(&im, 0, 0, im.w, im.h, plot_color(1)) > 20);
+    image_free(&im);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plot");
@@ -435,10 +517,13 @@ static Suite *suite(void)
     tcase_add_test(t, lr_find_plot_marks_the_suggestion_at_its_lr);
     tcase_add_test(t, losses_plot_has_both_series_and_a_legend);
     tcase_add_test(t, line_plot_survives_bad_data);
+    tcase_add_test(t, plots_survive_extreme_ranges);
     tcase_add_test(t, confusion_heatmap_is_legible_with_37_classes);
     tcase_add_test(t, scatter_draws_points_and_their_labels);
     tcase_add_test(t, image_grid_shows_images_captions_and_points);
     tcase_add_test(t, image_grid_shrinks_large_images_by_averaging);
+    tcase_add_test(t, fig_lr_find_skips_the_last_points_and_marks_suggestions);
+    tcase_add_test(t, fig_losses_draws_train_and_valid);
     suite_add_tcase(s, t);
     return s;
 }

@@ -219,6 +219,49 @@ START_TEST(files_that_are_not_fastc_models_are_refused)
 }
 END_TEST
 
+START_TEST(grayscale_and_rgba_inputs_predict_like_their_rgb_versions)
+{
+    /* A gray PNG must give the row of the RGB PNG with the value in all three
+     * channels (fastai's PILImage.create converts to RGB), an RGBA PNG the row
+     * of the same RGB without its alpha. */
+    char dir[256], path[4200], model[4200], cmd[8192], out[16384];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(model, sizeof model, "%s/model.safetensors", dir);
+    save_model(model, "single_label", 3, 1, 0);
+    enum { W = 36, H = 30 };
+    uint8_t g[W * H], rgb_g[W * H * 3], rgba[W * H * 4], rgb[W * H * 3];
+    unsigned seed = 5;
+    for (int i = 0; i < W * H; i++) {
+        seed = seed * 1103515245u + 12345u;
+        g[i] = (uint8_t)(seed >> 16);
+        for (int c = 0; c < 3; c++) {
+            rgb_g[i * 3 + c] = g[i];
+            seed = seed * 1103515245u + 12345u;
+            rgb[i * 3 + c] = rgba[i * 4 + c] = (uint8_t)(seed >> 16);
+        }
+        rgba[i * 4 + 3] = (uint8_t)(i * 7);   /* alpha is dropped, not blended */
+    }
+    snprintf(path, sizeof path, "%s/gray.png", dir);
+    ti_write_png(path, W, H, 1, g);
+    snprintf(path, sizeof path, "%s/gray_as_rgb.png", dir);
+    ti_write_png(path, W, H, 3, rgb_g);
+    snprintf(path, sizeof path, "%s/rgba.png", dir);
+    ti_write_png(path, W, H, 4, rgba);
+    snprintf(path, sizeof path, "%s/rgb.png", dir);
+    ti_write_png(path, W, H, 3, rgb);
+    snprintf(cmd, sizeof cmd, "cd %s && %s predict --model model.safetensors gray.png gray_as_rgb.png rgba.png rgb.png --all",
+             dir, tu_fastc());
+    int rc = tu_run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "%s", out);
+    char *l[8];
+    ck_assert_int_eq(split_lines(out, l, 8), 5);
+    ck_assert_str_eq(strchr(l[1], ','), strchr(l[2], ','));
+    ck_assert_str_eq(strchr(l[3], ','), strchr(l[4], ','));
+    ck_assert_str_ne(strchr(l[1], ','), strchr(l[3], ','));   /* different images differ */
+    tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("predict");
@@ -228,6 +271,7 @@ static Suite *suite(void)
     tcase_add_test(tc, multi_label_lists_labels_above_the_threshold);
     tcase_add_test(tc, points_come_back_in_the_files_own_pixels);
     tcase_add_test(tc, files_that_are_not_fastc_models_are_refused);
+    tcase_add_test(tc, grayscale_and_rgba_inputs_predict_like_their_rgb_versions);
     suite_add_tcase(s, tc);
     return s;
 }

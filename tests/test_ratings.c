@@ -244,6 +244,17 @@ START_TEST(loaders_shuffle_train_per_epoch_drop_last_and_keep_valid_in_order)
     }
     ck_assert_int_eq(k, 250);
     ck_assert_int_eq(last, 58);
+    /* val_bs: bigger validation batches, same order */
+    ck_assert_int_eq(ratings_loaders_set_val_bs(l, 100, &e), 0);
+    ck_assert_int_eq(loaders_n_batches(l, SPLIT_VALID), 3);
+    ck_assert_int_eq(loaders_begin(l, SPLIT_VALID, 0, &e), 0);
+    k = 0;
+    while (loaders_next(l, &b, &e) == 1) {
+        for (int i = 0; i < b->n; i++, k++) ck_assert_int_eq(b->index[i], k);
+        last = b->n;
+    }
+    ck_assert_int_eq(k, 250);
+    ck_assert_int_eq(last, 50);
     loaders_free(l);
 }
 END_TEST

@@ -711,6 +711,22 @@ START_TEST(resnet18_round_trips_bit_identically)
     for (int i = 0; i < m->n_params; i++)
         ck_assert_msg(memcmp(m->params[i].w, before[i], m->params[i].n * sizeof(float)) == 0, "%s differs",
                       m->params[i].name);
+    if (keep && *keep) {
+        /* An eval forward on a fixed input, for the script to compare with
+         * PyTorch on the same file: checks the OHWI <-> OIHW convention end to end. */
+        enum { HW = 32 };
+        static float x[HW * HW * 3];
+        for (int i = 0; i < HW * HW * 3; i++) x[i] = (float)sin(0.1 * i);
+        Batch b = {.n = 1, .h = HW, .w = HW, .c = 3, .x = x};
+        const float *out;
+        ck_assert_msg(m->ops->forward(m, &b, MODE_EVAL, 0, &out, &err) == 0, "%s", err.msg);
+        StWriter *w = st_writer_new();
+        ck_assert_int_eq(st_writer_add(w, "input_nhwc", ST_F32, 4, (int64_t[]){1, HW, HW, 3}, x, &err), 0);
+        ck_assert_int_eq(st_writer_add(w, "logits", ST_F32, 2, (int64_t[]){1, m->info.n_out}, out, &err), 0);
+        snprintf(path, sizeof path, "%s/resnet18_io.safetensors", keep);
+        ck_assert_int_eq(st_writer_write(w, path, &err), 0);
+        st_writer_free(w);
+    }
     snapshot_free(before, m);
     tu_rmtree(tmp);
 }

@@ -2,6 +2,7 @@
  * Resize / RandomResizedCrop geometry on train and valid, and points moving
  * with the image. */
 #include "check_main.h"
+#include "config/config.h"
 #include "data/transform.h"
 #include "reference/resize_fixture.h"
 
@@ -218,6 +219,28 @@ START_TEST(rrc_train_crops_within_scale_and_ratio_with_centre_fallback)
 }
 END_TEST
 
+START_TEST(item_tfms_parse_from_config_values)
+{
+    Err err = {0};
+    ItemTfm t;
+    CfgValue *v = cfg_value_parse("Resize((20, 30), method='pad', pad_mode='zeros')", "t.ini", 1, &err);
+    ck_assert_msg(v != NULL, "%s", err.msg);
+    ck_assert_int_eq(item_tfm_from_cfg(&t, v, &err), 0);
+    ck_assert(t.kind == ITFM_RESIZE && t.h == 20 && t.w == 30 && t.method == RESIZE_PAD && t.pad_mode == PAD_ZEROS);
+    cfg_value_free(v);
+    v = cfg_value_parse("RandomResizedCrop(128, min_scale=0.35)", "t.ini", 1, &err);
+    ck_assert_int_eq(item_tfm_from_cfg(&t, v, &err), 0);
+    ck_assert(t.kind == ITFM_RRC && t.h == 128 && t.w == 128);
+    ck_assert_double_eq_tol(t.min_scale, 0.35, 1e-12); ck_assert_double_eq_tol(t.val_xtra, 0.14, 1e-12);
+    ck_assert_double_eq_tol(t.ratio_lo, 0.75, 1e-12);
+    cfg_value_free(v);
+    v = cfg_value_parse("Resize(64, method='stretch')", "t.ini", 7, &err);
+    ck_assert_int_eq(item_tfm_from_cfg(&t, v, &err), ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "line 7") && strstr(err.msg, "stretch"), "%s", err.msg);
+    cfg_value_free(v);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("transform");
@@ -229,6 +252,7 @@ static Suite *suite(void)
     tcase_add_test(tc, resize_squish_and_tuple_size_is_height_width);
     tcase_add_test(tc, rrc_valid_resizes_with_val_xtra_then_centre_crops);
     tcase_add_test(tc, rrc_train_crops_within_scale_and_ratio_with_centre_fallback);
+    tcase_add_test(tc, item_tfms_parse_from_config_values);
     suite_add_tcase(s, tc);
     return s;
 }

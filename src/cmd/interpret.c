@@ -14,6 +14,8 @@
  * pca.csv/pca.png, or --similar ITEM. */
 #include "cmd/cmd.h"
 
+#include "cmd/pipeline.h"
+
 #include "config/config.h"
 #include "data/dataset.h"
 #include "data/image_loader.h"
@@ -40,22 +42,6 @@ enum { RESULTS_N = 9, CAPTION_CAP = 512 };
 static void run_dir_of(const Config *cfg, char *buf, size_t cap)
 {
     if (!cfg_path(cfg, "output", "dir", buf, cap)) snprintf(buf, cap, "runs/%s", config_stem(cfg));
-}
-
-/* The run's loss: [learner] loss_func, else the target block's default. */
-static LossKind loss_of(const Config *cfg, TargetKind kind, double *bce_thresh)
-{
-    const CfgValue *v = cfg_get(cfg, "learner", "loss_func");
-    *bce_thresh = 0.5;
-    if (!v || !v->str) return interp_default_loss(kind);
-    if (!strcmp(v->str, "BCEWithLogitsLossFlat")) {
-        if (v->kind == CV_CALL && cfg_arg(v, "thresh")) *bce_thresh = cfg_arg_num(v, "thresh");
-        return LOSS_BCE_LOGITS;
-    }
-    if (!strcmp(v->str, "MSELossFlat")) return LOSS_MSE;
-    if (!strcmp(v->str, "L1LossFlat")) return LOSS_L1;
-    if (!strcmp(v->str, "CrossEntropyLossFlat")) return LOSS_CROSS_ENTROPY;
-    return interp_default_loss(kind);
 }
 
 /* ---- pictures ----------------------------------------------------------------- */
@@ -186,8 +172,7 @@ int cmd_interpret(const CmdArgs *a, Err *err)
     if (!a->config_path) return err_set(err, ERR_USAGE, "interpret: expected a CONFIG file");
     Config *cfg = config_load(a->config_path, a->sets, a->n_sets, err);
     if (!cfg) return err->code;
-    Dataset ds = {0};
-    Loaders *l = NULL;
+    Pipeline pl = {0};
     Model *m = NULL;
     StFile *sf = NULL;
     ModelFileInfo mi = {0};
@@ -203,55 +188,61 @@ int cmd_interpret(const CmdArgs *a, Err *err)
         snprintf(ckpt, sizeof ckpt, "%s", a->checkpoint);
     else
         snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", dir);
-    ctx_apply_threads(&a->ctx);
 
     /* the model file first: a wrong file is refused before any data is read */
     if ((rc = st_open(ckpt, &sf, err))) goto done;
     if ((rc = modelfile_info(&mi, ckpt, &sf->meta, err))) goto done;
     if ((rc = modelfile_check(&mi, cfg, err))) goto done;
     if (!strcmp(mi.task, "collab")) {
+        ctx_apply_threads(&a->ctx);
         rc = interpret_collab(a, cfg, err);
         goto done;
     }
 
-    if ((rc = datablock_build(cfg, &ds, err))) goto done;
-    if ((rc = image_loaders_new(&l, cfg, &ds, &a->ctx, err))) goto done;
+    /* config → dataset → loaders, as training built them (pipeline.h) */
+    if ((rc = pipeline_open(&pl, a, PIPE_DATA, err))) goto done;
+    const Dataset *ds = &pl.ds;
     ImageLoaderOpts lo;
-    if ((rc = image_loader_opts_from_cfg(&lo, cfg, &a->ctx, err))) goto done;
-    if ((rc = prep_init(&prep, &lo.item, &lo.batch, lo.channels, mi.size_h, mi.size_w, err))) goto done;
+    if ((rc = image_loader_opts_from_cfg(&lo, pl.cfg, &pl.ctx, err))) goto done;
+    if (pl.norm_added) {
+        lo.batch.normalize = 1;
+        memcpy(lo.batch.mean, pl.norm_mean, sizeof lo.batch.mean);
+        memcpy(lo.batch.std, pl.norm_std, sizeof lo.batch.std);
+    }
+    if ((rc = prep_init(&prep, &lo.item, &lo.batch, lo.channels, pl.in_h, pl.in_w, err))) goto done;
     int vbs = lo.val_bs > 0 ? lo.val_bs : lo.bs;
-    ResnetSpec spec = resnet_spec_default(mi.arch, l->n_out, vbs, prep.h, prep.w);
+    ResnetSpec spec = resnet_spec_default(mi.arch, pl.dls->n_out, vbs, pl.in_h, pl.in_w);
+    spec.no_init = 1;   /* every weight comes from the file (ST_LOAD_FULL) */
+    spec.eval_only = 1;
     spec.n_in = mi.n_in;
     spec.has_y_range = mi.has_y_range, spec.y_lo = (float)mi.y_lo, spec.y_hi = (float)mi.y_hi;
-    spec.threads = a->ctx.threads;
+    spec.threads = pl.ctx.threads;
     if ((rc = resnet_new(&m, &spec, err))) goto done;
     if ((rc = st_load_model(m, sf, ST_LOAD_FULL, NULL, 0, err))) goto done;
 
-    double bce_thresh;
-    LossKind lk = loss_of(cfg, ds.kind, &bce_thresh);
     Metrics ms = {0};
-    if ((rc = metrics_parse(cfg_get(cfg, "learner", "metrics"), config_file(cfg), &ms, err))) goto done;
+    if ((rc = metrics_parse(cfg_get(pl.cfg, "learner", "metrics"), config_file(pl.cfg), &ms, err))) goto done;
     InterpOpts o = {.most_confused = a->most_confused, .min_count = a->min_count, .confusion = a->confusion,
                     .top_losses = a->top_losses, .thresholds = a->thresholds,
-                    .thresh = metrics_multi_thresh(&ms, bce_thresh)};
-    if (!a->ctx.quiet) fprintf(stderr, "predicting %d validation items with %s\n", ds.n_valid, ckpt);
-    if ((rc = interp_get_preds(m, l, SPLIT_VALID, lk, &p, err))) goto done;
-    paths = malloc(sizeof(char *) * ((size_t)ds.n_valid + 1));
+                    .thresh = metrics_multi_thresh(&ms, pl.loss_thresh)};
+    if (!a->ctx.quiet) fprintf(stderr, "predicting %d validation items with %s\n", ds->n_valid, ckpt);
+    if ((rc = interp_get_preds(m, pl.dls, SPLIT_VALID, pl.loss, &p, err))) goto done;
+    paths = malloc(sizeof(char *) * ((size_t)ds->n_valid + 1));
     if (!paths) {
         rc = err_set(err, ERR_RUNTIME, "interpret: out of memory");
         goto done;
     }
-    for (int j = 0; j < ds.n_valid; j++) paths[j] = ds.paths[ds.valid_idx[j]];
+    for (int j = 0; j < ds->n_valid; j++) paths[j] = ds->paths[ds->valid_idx[j]];
     if (p.kind == TARGET_POINTS) o.maps = maps = file_maps(&p, paths, &prep);
-    if ((rc = interp_report(&o, &p, paths, ds.vocab, ds.n_vocab, dir, stdout, &sum, err))) goto done;
+    if ((rc = interp_report(&o, &p, paths, ds->vocab, ds->n_vocab, dir, stdout, &sum, err))) goto done;
 
-    if (p.kind == TARGET_CATEGORY && (rc = draw_confusion(&sum, ds.vocab, dir, err))) goto done;
+    if (p.kind == TARGET_CATEGORY && (rc = draw_confusion(&sum, ds->vocab, dir, err))) goto done;
     if (sum.n_top > 0) {
         const char *title = p.kind == TARGET_CATEGORY ? "Prediction/Actual/Loss/Probability"
                             : p.kind == TARGET_MULTI  ? "Prediction/Actual/Loss"
                                                       : "Target (+) / Prediction (x)";
-        if ((rc = draw_grid(&p, sum.top, sum.n_top, paths, ds.vocab, o.thresh, &prep, title, "top_losses.png", dir,
-                            err)))
+        if ((rc = draw_grid(&p, sum.top, sum.n_top, paths, ds->vocab, o.thresh, &prep, title, "top_losses.png",
+                            dir, err)))
             goto done;
     }
     if (p.kind == TARGET_POINTS && p.n > 0) {
@@ -270,8 +261,7 @@ done:
     interp_summary_free(&sum);
     interp_preds_free(&p);
     model_free(m);
-    loaders_free(l);
-    dataset_free(&ds);
+    pipeline_close(&pl);
     modelfile_info_free(&mi);
     st_close(sf);
     config_free(cfg);

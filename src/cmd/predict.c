@@ -198,12 +198,19 @@ static int predict_images(const CmdArgs *a, const ModelFileInfo *mi, const StFil
         inputs_free(&in);
         return err_set(err, ERR_USAGE, "predict: no input images (give files, folders or - for stdin)");
     }
+    /* A thread per image at most: one image runs faster on one thread than it
+     * takes to start (and spin down) a pool. */
+    Ctx ctx = a->ctx;
+    if (ctx.threads > in.n) ctx.threads = in.n;
+    ctx_apply_threads(&ctx);
     if ((rc = prep_init_meta(&prep, mi, &sf->meta, err))) goto done;
     int bs = in.n < PREDICT_MAX_BS ? in.n : PREDICT_MAX_BS;
     ResnetSpec spec = resnet_spec_default(mi->arch, mi->n_out, bs, prep.h, prep.w);
+    spec.no_init = 1;   /* every weight comes from the file (ST_LOAD_FULL) */
+    spec.eval_only = 1;
     spec.n_in = mi->n_in;
     spec.has_y_range = mi->has_y_range, spec.y_lo = (float)mi->y_lo, spec.y_hi = (float)mi->y_hi;
-    spec.threads = a->ctx.threads;
+    spec.threads = ctx.threads;
     if ((rc = resnet_new(&m, &spec, err))) goto done;
     if ((rc = st_load_model(m, sf, ST_LOAD_FULL, NULL, 0, err))) goto done;
     size_t per = (size_t)prep.h * prep.w * mi->n_in;
@@ -284,8 +291,8 @@ int cmd_predict(const CmdArgs *a, Err *err)
     if ((rc = st_open(path, &sf, err))) goto done;
     if ((rc = modelfile_info(&mi, path, &sf->meta, err))) goto done;
     if (cfg && (rc = modelfile_check(&mi, cfg, err))) goto done;
-    ctx_apply_threads(&a->ctx);
     if (!strcmp(mi.task, "collab")) {
+        ctx_apply_threads(&a->ctx);
         rc = predict_collab(a, sf, err);
         goto done;
     }

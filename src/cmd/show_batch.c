@@ -69,10 +69,11 @@ int cmd_show_batch(const CmdArgs *a, Err *err)
         goto done;
     }
     size_t px = (size_t)b->h * b->w * b->c;
+    const BatchTfm *bt = image_loaders_batch_tfm(l);
     for (int i = 0; i < n; i++) {
         GridCell *c = &cells[i];
         c->f = b->x + i * px;
-        if (o.batch.normalize) c->mean = o.batch.mean, c->std = o.batch.std;
+        if (bt->normalize) c->mean = bt->mean, c->std = bt->std;
         c->w = b->w, c->h = b->h, c->c = b->c;
         caption_of(b, &ds, i, caps[i], sizeof caps[i]);
         c->caption = caps[i];

@@ -1,8 +1,99 @@
-/* train.c — `fastc train` (lands with issue 5; see cmd.h). */
+/* train.c — `fastc train CONFIG [--set ...] [--resume]`: the pipeline, then
+ * the [train] schedule through the learner; writes config.ini, metrics.csv,
+ * best.safetensors (SaveModelCallback), state.safetensors (every epoch),
+ * losses.png and, at the end, model.safetensors in the output dir.
+ *
+ * SIGINT/SIGTERM: the current batch finishes, the state of the last completed
+ * epoch stays on disk, exit 130/143; `--resume` continues from it. */
 #include "cmd/cmd.h"
+
+#include "cmd/pipeline.h"
+#include "config/config.h"
+#include "learn/learner.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The one piece of global state a signal handler needs: which signal arrived. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static void note(const Pipeline *p, const char *fmt, const char *s)
+{
+    if (p->ctx.quiet) return;
+    fprintf(stderr, fmt, s);
+}
 
 int cmd_train(const CmdArgs *a, Err *err)
 {
-    (void)a;
-    return err_set(err, ERR_RUNTIME, "fastc train: not available yet (lands with issue 5)");
+    Pipeline p;
+    Schedule s = {0};
+    Learner *l = NULL;
+    struct sigaction sa = {0}, old_int, old_term;
+    int rc = pipeline_open(&p, a, PIPE_MODEL, err);
+    if (rc) goto done;
+    LearnerOpts o;
+    if ((rc = pipeline_learner_opts(&p, &o, err)) || (rc = pipeline_schedule(&p, &s, err)) ||
+        (rc = pipeline_mkdir_out(&p, err)))
+        goto done;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.ini", p.out_dir);
+    if ((rc = config_write(p.cfg, path, err))) goto done;
+    if (p.note[0]) note(&p, "note: [model] pretrained: %s\n", p.note);
+    for (int i = 0; i < p.ds.n_skipped; i++) note(&p, "skipped (on_bad_item = skip): %s\n", p.ds.skipped[i]);
+
+    stop_signal = 0;
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;   /* loader threads reading files must not see EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    o.stop = &stop_signal;
+
+    if (!(l = learner_new(p.model, p.dls, &o, err))) {
+        rc = err->code;
+        goto restore;
+    }
+    if (p.pretrained) learner_freeze_to(l, -1);   /* vision_learner: pretrained → freeze() */
+    snprintf(path, sizeof path, "%s/state.safetensors", p.out_dir);
+    if (a->resume) {
+        rc = learner_resume(l, &s, err);
+        if (rc == 1) {
+            note(&p, "note: no resume state in %s: starting from the beginning\n", p.out_dir);
+            rc = 0;
+        } else if (rc) {
+            goto restore;
+        } else if (!p.ctx.quiet) {
+            fprintf(stderr, "resuming %s after epoch %d (schedule step %d)\n", p.out_dir, l->epoch, l->stage + 1);
+        }
+    } else if (unlink(path) != 0 && errno != ENOENT) {
+        rc = err_set(err, ERR_RUNTIME, "%s: cannot remove the old resume state: %s", path, strerror(errno));
+        goto restore;
+    }
+    rc = learner_fit_schedule(l, &s, err);
+    /* what the image loader met while training: unreadable files, time the steps waited for data */
+    for (int i = 0; p.dls && i < p.dls->n_skipped; i++)
+        note(&p, "skipped (on_bad_item = skip, could not be read): %s\n", p.dls->skipped[i]);
+    if (p.dls && !p.ctx.quiet && !p.ctx.json) fprintf(stderr, "time waiting for data: %.2f s\n", p.dls->wait_s);
+    if (rc) goto restore;
+    snprintf(path, sizeof path, "%s/model.safetensors", p.out_dir);
+    if ((rc = pipeline_save_model(&p, p.model, path, metrics_multi_thresh(&o.metrics, p.loss_thresh), err)) ||
+        (rc = learner_plot_losses(l, err)))
+        goto restore;
+    if (!p.ctx.quiet && !p.ctx.json) fprintf(stderr, "saved %s\n", path);
+restore:
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+done:
+    learner_free(l);
+    schedule_free(&s);
+    pipeline_close(&p);
+    return rc;
 }

@@ -548,6 +548,15 @@ static int uses(const CfgValue *list, const char *name)
     return 0;
 }
 
+/* Whether name is one of the comma-separated names in list. */
+static int in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)); p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ',' || !p[n])) return 1;
+    return 0;
+}
+
 static int cross_check(Config *cfg, Err *err)
 {
     char w[WHERE_CAP], found[256];
@@ -596,6 +605,35 @@ static int cross_check(Config *cfg, Err *err)
             return err_set(err, ERR_USAGE, "%s: found %s without [data] csv, expected a csv to read columns from", w,
                            needs_csv[i][1]);
         }
+    /* metrics and loss must fit the target (fastai would fail on shapes mid-run) */
+    const char *target = collab ? "CollabBlock" : b1;
+    static const struct {
+        const char *target, *metrics, *losses;
+    } fits[] = {
+        {"CategoryBlock", "error_rate, accuracy", "CrossEntropyLossFlat"},
+        {"MultiCategoryBlock", "accuracy_multi", "BCEWithLogitsLossFlat"},
+        {"PointBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
+        {"RegressionBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
+        {"CollabBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
+    };
+    for (size_t i = 0; i < sizeof fits / sizeof fits[0]; i++) {
+        if (strcmp(fits[i].target, target)) continue;
+        const CfgValue *metrics = entry(cfg, "learner", "metrics")->value;
+        for (int m = 0; m < cfg_list_len(metrics); m++) {
+            const char *name = call_name(cfg_list_at(metrics, m));
+            if (!in_list(fits[i].metrics, name)) {
+                where_of(cfg, "learner", "metrics", w, sizeof w);
+                return err_set(err, ERR_USAGE, "%s: found %s, expected a metric for %s: %s", w, name, target,
+                               fits[i].metrics);
+            }
+        }
+        const char *loss = call_name(entry(cfg, "learner", "loss_func")->value);
+        if (*loss && !in_list(fits[i].losses, loss)) {
+            where_of(cfg, "learner", "loss_func", w, sizeof w);
+            return err_set(err, ERR_USAGE, "%s: found %s, expected a loss for %s: %s", w, loss, target,
+                           fits[i].losses);
+        }
+    }
     if (cfg_num(cfg, "lr_find", "start_lr") >= cfg_num(cfg, "lr_find", "end_lr")) {
         where_of(cfg, "lr_find", "end_lr", w, sizeof w);
         return err_set(err, ERR_USAGE, "%s: found %g, expected a number above start_lr (%g)", w,
@@ -887,7 +925,9 @@ static char *format_key(const Config *cfg, int k)
 
 int config_print(const Config *cfg, FILE *out)
 {
-    fprintf(out, "; resolved from %s: every key, defaults included\n", cfg->file);
+    fputs("; resolved from ", out);
+    for (const char *p = cfg->file; *p; p++) fputc((unsigned char)*p < 0x20 ? '?' : *p, out);
+    fputs(": every key, defaults included\n", out);
     for (int s = 0; s < schema_n_sections; s++) {
         fprintf(out, "%s[%s]\n", s ? "\n" : "", schema_sections[s]);
         for (int k = 0; k < schema_n_keys; k++) {

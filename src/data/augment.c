@@ -400,6 +400,58 @@ void batch_tfm_out_size(const BatchTfm *t, int in_w, int in_h, int *out_w, int *
         *out_w = in_w, *out_h = in_h;
 }
 
+#ifdef __AVX2__
+/* The bilinear blend of pass 2 for RGB uint8 sources, 8 output pixels at a
+ * time with gathers, as long as all 8 sample inside the image (same
+ * arithmetic as the scalar path).  Returns how many pixels it did. */
+static int blend8_rgb(float *o, const uint8_t *px, int sw, int sh, const float *cx, const float *cy, int out_w,
+                      float scale)
+{
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), vs = _mm256_set1_ps(scale);
+    const __m256 spanx = _mm256_set1_ps((float)(sw - 1)), spany = _mm256_set1_ps((float)(sh - 1));
+    const __m256i sw1 = _mm256_set1_epi32(sw - 1), sh1 = _mm256_set1_epi32(sh - 1), vsw = _mm256_set1_epi32(sw);
+    const __m256i last = _mm256_set1_epi32(sw * sh * 3 - 4), m8 = _mm256_set1_epi32(255);
+    int ox = 0;
+    for (; ox + 8 <= out_w; ox += 8) {
+        __m256 ix = _mm256_loadu_ps(cx + ox), iy = _mm256_loadu_ps(cy + ox);
+        __m256 in = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(ix, zero, _CMP_GE_OQ), _mm256_cmp_ps(ix, spanx, _CMP_LE_OQ)),
+                                  _mm256_and_ps(_mm256_cmp_ps(iy, zero, _CMP_GE_OQ), _mm256_cmp_ps(iy, spany, _CMP_LE_OQ)));
+        if (_mm256_movemask_ps(in) != 0xff) break;
+        __m256i x0 = _mm256_cvttps_epi32(ix), y0 = _mm256_cvttps_epi32(iy);
+        __m256 fx = _mm256_sub_ps(ix, _mm256_cvtepi32_ps(x0)), fy = _mm256_sub_ps(iy, _mm256_cvtepi32_ps(y0));
+        __m256i x1 = _mm256_min_epi32(_mm256_add_epi32(x0, _mm256_set1_epi32(1)), sw1);
+        __m256i y1 = _mm256_min_epi32(_mm256_add_epi32(y0, _mm256_set1_epi32(1)), sh1);
+        __m256i r0 = _mm256_mullo_epi32(y0, vsw), r1 = _mm256_mullo_epi32(y1, vsw);
+        __m256i i00 = _mm256_mullo_epi32(_mm256_add_epi32(r0, x0), _mm256_set1_epi32(3));
+        __m256i i01 = _mm256_mullo_epi32(_mm256_add_epi32(r0, x1), _mm256_set1_epi32(3));
+        __m256i i10 = _mm256_mullo_epi32(_mm256_add_epi32(r1, x0), _mm256_set1_epi32(3));
+        __m256i i11 = _mm256_mullo_epi32(_mm256_add_epi32(r1, x1), _mm256_set1_epi32(3));
+        /* a 4-byte gather of the last pixel would read past the image */
+        if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(i11, last))) break;
+        __m256 gx = _mm256_sub_ps(one, fx), gy = _mm256_sub_ps(one, fy);
+        __m256 w00 = _mm256_mul_ps(_mm256_mul_ps(gx, gy), vs), w01 = _mm256_mul_ps(_mm256_mul_ps(fx, gy), vs);
+        __m256 w10 = _mm256_mul_ps(_mm256_mul_ps(gx, fy), vs), w11 = _mm256_mul_ps(_mm256_mul_ps(fx, fy), vs);
+        const int *base = (const int *)(const void *)px;
+        __m256i v00 = _mm256_i32gather_epi32(base, i00, 1), v01 = _mm256_i32gather_epi32(base, i01, 1);
+        __m256i v10 = _mm256_i32gather_epi32(base, i10, 1), v11 = _mm256_i32gather_epi32(base, i11, 1);
+        float rgb[3][8];
+        for (int k = 0; k < 3; k++) {
+            __m256 a = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v00, 8 * k), m8));
+            __m256 b = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v01, 8 * k), m8));
+            __m256 cc = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v10, 8 * k), m8));
+            __m256 d = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v11, 8 * k), m8));
+            /* w00·a + w01·b + w10·c + w11·d, summed left to right as the scalar path */
+            __m256 acc = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(w00, a), _mm256_mul_ps(w01, b)),
+                                                     _mm256_mul_ps(w10, cc)), _mm256_mul_ps(w11, d));
+            _mm256_storeu_ps(rgb[k], acc);
+        }
+        float *op = o + (size_t)ox * 3;
+        for (int j = 0; j < 8; j++) op[3 * j] = rgb[0][j], op[3 * j + 1] = rgb[1][j], op[3 * j + 2] = rgb[2][j];
+    }
+    return ox;
+}
+#endif
+
 void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int train, float *out, int out_w,
                      int out_h, float *pts, int n_pts, AugScratch *s)
 {
@@ -469,7 +521,11 @@ void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int t
             }
             /* pass 2: padding and the bilinear blend */
             float *o = out + (size_t)oy * out_w * c;
-            for (int ox = 0; ox < out_w; ox++) {
+            int ox = 0;
+#ifdef __AVX2__
+            if (!fsrc && c == 3) ox = blend8_rgb(o, px, sw, sh, cx, cy, out_w, scale);
+#endif
+            for (; ox < out_w; ox++) {
                 float ix = cx[ox], iy = cy[ox];
                 float *op = o + (size_t)ox * c;
                 if (!(ix >= 0 && ix <= spanx && iy >= 0 && iy <= spany)) {
@@ -625,6 +681,10 @@ int batch_tfm_from_cfg(BatchTfm *t, const CfgValue *list, Err *err)
         } else if (!strcmp(call->str, "Normalize.from_stats") || !strcmp(call->str, "Normalize")) {
             t->normalize = 1;
             const CfgValue *mean = tfm_call_arg(call, "mean", 0), *std = tfm_call_arg(call, "std", 1);
+            if (!strcmp(call->str, "Normalize") && (!mean || mean->kind == CV_NONE)) {
+                t->normalize_from_batch = 1;   /* fastai: stats of one training batch */
+                continue;
+            }
             int ok;
             if (mean && std && std->kind != CV_NONE && mean->kind != CV_IDENT && mean->kind != CV_STR) {
                 CfgValue pair = {.kind = CV_TUPLE, .n = 2, .items = (CfgValue *[]){(CfgValue *)mean, (CfgValue *)std}};

@@ -42,6 +42,7 @@ typedef struct BatchTfm {
     double p_affine, p_lighting, min_scale;
     int pad_mode;            /* PadMode of transform.h: reflection, zeros, border */
     int normalize;           /* Normalize.from_stats(...) present */
+    int normalize_from_batch;/* Normalize(): mean/std from one training batch (the loader sets them) */
     float mean[3], std[3];
 } BatchTfm;
 

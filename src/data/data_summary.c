@@ -19,15 +19,15 @@ static int is_collab(const Config *cfg)
     return 0;
 }
 
-static void print_splits(FILE *out, const Loaders *l)
+static void print_splits(FILE *out, const Loaders *l, int val_bs)
 {
     for (int s = 0; s < 2; s++) {
-        int n = loaders_n_items(l, s), nb = loaders_n_batches(l, s), bs = l->bs;
+        int n = loaders_n_items(l, s), nb = loaders_n_batches(l, s), bs = s ? val_bs : l->bs;
         fprintf(out, "  %-6s %d items, %d batches", s ? "valid:" : "train:", n, nb);
         if (s == SPLIT_TRAIN)
             fprintf(out, " of %d (shuffled, drop_last%s)\n", bs, n % bs ? "" : "; nothing dropped");
         else
-            fprintf(out, " (in order%s)\n", nb && n % nb ? ", the last one short" : "");
+            fprintf(out, " of %d (in order%s)\n", bs, n % bs ? ", the last one short" : "");
     }
 }
 
@@ -57,7 +57,7 @@ static int image_summary(FILE *out, const Config *cfg, const Ctx *ctx, Err *err)
     image_loaders_stats(l, &st);
     fprintf(out, "Data (%s)\n", kind_name(ds.kind));
     fprintf(out, "  items: %d (train %d, valid %d)\n", ds.n_items, ds.n_train, ds.n_valid);
-    print_splits(out, l);
+    print_splits(out, l, o.val_bs > 0 ? o.val_bs : o.bs);
     if (ds.kind != TARGET_POINTS) {
         fprintf(out, "  vocab (%d): ", ds.n_vocab);
         for (int v = 0; v < ds.n_vocab; v++) {
@@ -96,7 +96,7 @@ static int collab_summary(FILE *out, const Config *cfg, const Ctx *ctx, Err *err
     fprintf(out, "Data (collab)\n");
     fprintf(out, "  ratings: %lld (train %lld, valid %lld)\n", (long long)d->n, (long long)d->n_train,
             (long long)d->n_valid);
-    print_splits(out, l);
+    print_splits(out, l, l->bs);
     fprintf(out, "  users: %d, items: %d (each with '#na#' at index 0)\n", d->n_users, d->n_items);
     fprintf(out, "  batch: user [%d] int32, item [%d] int32, y [%d] float32\n", l->bs, l->bs, l->bs);
     if (d->n_train > 0) {

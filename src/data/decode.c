@@ -296,6 +296,16 @@ static int decode_png(const unsigned char *data, size_t n, const char *name, int
         return err->code;
     }
     int bit_depth = png_get_bit_depth(png, info), ct = png_get_color_type(png, info);
+    {
+        /* deflate expands at most ~1032:1: a header claiming far more pixels than
+         * the file can hold is corrupt; refuse it before allocating for it */
+        double raw = (double)H * ((double)W * png_get_channels(png, info) * bit_depth / 8 + 1);
+        if (raw > (double)n * 1100 + 65536) {
+            png_destroy_read_struct(&png, &info, NULL);
+            return err_set(err, ERR_RUNTIME, "%s: corrupt PNG: %ux%u pixels cannot come from %zu bytes", name,
+                           (unsigned)W, (unsigned)H, n);
+        }
+    }
     if (ct == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (ct == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     /* tRNS becomes an alpha channel only when alpha is wanted (the palette

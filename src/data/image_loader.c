@@ -12,6 +12,7 @@
 
 #include "data/decode.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -332,6 +333,7 @@ static int il_next(Loaders *l, Batch **out, Err *err)
         n++;
     }
     s->b.n = n;
+    if (n == 0) return il_next(l, out, err);   /* every item of the batch was bad: the next one */
     *out = &s->b;
     return 1;
 }
@@ -406,6 +408,41 @@ static int probe_shape(ImageLoaders *il, Err *err)
     return err_set(err, ERR_USAGE, "the dataset has no items");
 }
 
+/* fastai's Normalize() without stats: the per-channel mean and (unbiased)
+ * std + 1e-7 of the first training batch of epoch 0, augmented but not normalised. */
+static int stats_from_one_batch(ImageLoaders *il, Err *err)
+{
+    Loaders *l = &il->base;
+    int split = il->ds->n_train >= il->o.bs ? SPLIT_TRAIN : SPLIT_VALID;
+    Batch *b;
+    int st = il_begin(l, split, 0, err);
+    if (!st) st = il_next(l, &b, err);
+    if (st < 0) return err->code;
+    if (st == 0) return err_set(err, ERR_USAGE, "Normalize(): no batch to compute the statistics from");
+    int c = il->c;
+    double sum[4] = {0}, sq[4] = {0};
+    size_t n = (size_t)b->n * b->h * b->w;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < c; k++) sum[k] += b->x[i * c + k];
+    for (int k = 0; k < c; k++) sum[k] /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < c; k++) {
+            double d = b->x[i * c + k] - sum[k];
+            sq[k] += d * d;
+        }
+    pthread_mutex_lock(&il->mu);
+    quiesce(il);   /* no worker reads the options while they change */
+    for (int k = 0; k < 3; k++) {
+        int kk = k < c ? k : 0;
+        il->o.batch.mean[k] = (float)sum[kk];
+        il->o.batch.std[k] = (float)(sqrt(n > 1 ? sq[kk] / (double)(n - 1) : 0) + 1e-7);
+    }
+    il->o.batch.normalize = 1;
+    il->holding = 0;
+    pthread_mutex_unlock(&il->mu);
+    return 0;
+}
+
 int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Dataset *ds, Err *err)
 {
     *out = NULL;
@@ -469,6 +506,7 @@ int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Datase
         s->b.index = s->index;
         if (!s->b.x || !s->index || !s->bad || (!s->b.yi && !s->b.y)) goto oom;
     }
+    if (il->o.batch.normalize_from_batch) il->o.batch.normalize = 0;
     for (int i = 0; i < il->n_workers; i++)
         if (pthread_create(&il->workers[i].thread, NULL, worker_main, &il->workers[i])) {
             il_free(&il->base);
@@ -476,6 +514,10 @@ int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Datase
         } else {
             il->n_started++;
         }
+    if (il->o.batch.normalize_from_batch && (st = stats_from_one_batch(il, err))) {
+        il_free(&il->base);
+        return st;
+    }
     *out = &il->base;
     return 0;
 oom:
@@ -496,6 +538,8 @@ void image_loaders_stats(const Loaders *l, ImageLoaderStats *st)
     st->h = il->h, st->w = il->w, st->c = il->c;
 }
 
+const BatchTfm *image_loaders_batch_tfm(const Loaders *l) { return &((const ImageLoaders *)l->impl)->o.batch; }
+
 int image_item_describe(const Dataset *ds, int channels, char *buf, size_t cap, Err *err)
 {
     if (ds->n_train < 1) return err_set(err, ERR_USAGE, "the training split is empty");
@@ -504,7 +548,7 @@ int image_item_describe(const Dataset *ds, int channels, char *buf, size_t cap, 
     int ow, oh;
     if (image_decode_file(ds->paths[item], channels, 0, 0, &im, &ow, &oh, err)) return err->code;
     image_free(&im);
-    int n = snprintf(buf, cap, "(PILImage mode=%s size=%dx%d, ", channels == 1 ? "L" : "RGB", ow, oh);
+    int n = snprintf(buf, cap, "(%s size=%dx%d, ", channels == 1 ? "PILImageBW mode=L" : "PILImage mode=RGB", ow, oh);
     if (n < 0 || (size_t)n >= cap) return 0;
     char *p = buf + n;
     size_t left = cap - n;

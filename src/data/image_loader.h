@@ -64,6 +64,9 @@ typedef struct ImageLoaderStats {
 } ImageLoaderStats;
 void image_loaders_stats(const Loaders *l, ImageLoaderStats *st);
 
+/* The batch transforms in use (with Normalize()'s computed statistics). */
+const BatchTfm *image_loaders_batch_tfm(const Loaders *l);
+
 /* fastai's `dsets.train[0]`, e.g. "(PILImage mode=RGB size=500x375, TensorCategory(3))"
  * into buf, for `fastc summary`. */
 int image_item_describe(const Dataset *ds, int channels, char *buf, size_t cap, Err *err);

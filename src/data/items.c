@@ -50,13 +50,25 @@ int items_is_image_name(const char *name)
     return 0;
 }
 
-/* Walk dir (depth levels deep so far); symlinked folders are followed, with a
- * depth limit against cycles. */
-static int walk(const char *dir, int recurse, int depth, StrList *out, Err *err)
+/* The folders on the way down, to skip a symlink back to one of them (a loop). */
+typedef struct DirStack {
+    dev_t dev[64];
+    ino_t ino[64];
+    int n;
+} DirStack;
+
+/* Walk dir; symlinked folders are followed (datasets are often linked in),
+ * except one that leads back to a folder being walked. */
+static int walk(const char *dir, int recurse, DirStack *stk, StrList *out, Err *err)
 {
-    if (depth > 64) return err_set(err, ERR_RUNTIME, "%s: folders nested more than 64 deep (a symlink loop?)", dir);
+    struct stat ds;
+    if (stat(dir, &ds) != 0) return 0;
+    for (int i = 0; i < stk->n; i++)
+        if (stk->dev[i] == ds.st_dev && stk->ino[i] == ds.st_ino) return 0;  /* a loop */
+    if (stk->n == 64) return err_set(err, ERR_RUNTIME, "%s: folders nested more than 64 deep", dir);
     DIR *d = opendir(dir);
     if (!d) return err_set(err, ERR_RUNTIME, "%s: cannot list folder: %s", dir, strerror(errno));
+    stk->dev[stk->n] = ds.st_dev, stk->ino[stk->n] = ds.st_ino, stk->n++;
     StrList subdirs = {0};
     int rc = 0;
     struct dirent *e;
@@ -82,8 +94,9 @@ static int walk(const char *dir, int recurse, int depth, StrList *out, Err *err)
         if (rc) break;
     }
     closedir(d);
-    for (int i = 0; !rc && i < subdirs.n; i++) rc = walk(subdirs.v[i], recurse, depth + 1, out, err);
+    for (int i = 0; !rc && i < subdirs.n; i++) rc = walk(subdirs.v[i], recurse, stk, out, err);
     strlist_free(&subdirs);
+    stk->n--;
     return rc;
 }
 
@@ -102,10 +115,14 @@ int items_image_files(const char *root, const char *const *folders, int n_folder
             snprintf(path, sizeof path, "%s/%s", root, folders[i]);
             if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
                 rc = err_set(err, ERR_RUNTIME, "%s: no such folder (get_image_files folders=...)", path);
-            else rc = walk(path, recurse, 0, out, err);
+            else {
+                DirStack stk = {.n = 0};
+                rc = walk(path, recurse, &stk, out, err);
+            }
         }
     } else {
-        rc = walk(root, recurse, 0, out, err);
+        DirStack stk = {.n = 0};
+        rc = walk(root, recurse, &stk, out, err);
     }
     if (rc) {
         strlist_free(out);

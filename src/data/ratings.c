@@ -346,6 +346,7 @@ typedef struct RatingsLoaders {
     int32_t *order;      /* [max(n_train, n_valid)] rows of the current epoch */
     int64_t n_order, pos;
     int split;
+    int val_bs;          /* validation batch size ([data] val_bs, default bs) */
     int n_batches_left;
     Batch batch;
     int32_t *user, *item, *index;   /* [bs] */
@@ -356,7 +357,7 @@ static int rl_n_batches(const Loaders *l, int split)
 {
     const RatingsLoaders *r = l->impl;
     if (split == SPLIT_TRAIN) return (int)(r->d->n_train / l->bs);
-    return (int)((r->d->n_valid + l->bs - 1) / l->bs);
+    return (int)((r->d->n_valid + r->val_bs - 1) / r->val_bs);
 }
 
 static int rl_n_items(const Loaders *l, int split)
@@ -390,7 +391,8 @@ static int rl_next(Loaders *l, Batch **b, Err *err)
     if (r->n_batches_left <= 0) return 0;
     r->n_batches_left--;
     int64_t left = r->n_order - r->pos;
-    int n = left < l->bs ? (int)left : l->bs;
+    int bs = r->split == SPLIT_TRAIN ? l->bs : r->val_bs;
+    int n = left < bs ? (int)left : bs;
     const int32_t *rows = r->split == SPLIT_TRAIN ? r->d->train_idx : r->d->valid_idx;
     for (int i = 0; i < n; i++) {
         int32_t k = r->order[r->pos + i], row = rows[k];
@@ -420,7 +422,7 @@ int ratings_loaders_from_data(Loaders **out, RatingsData *d, int bs, uint64_t se
     *out = NULL;
     if (bs < 1) { ratings_free(d); return err_set(err, ERR_USAGE, "[data] bs: %d: expected >= 1", bs); }
     RatingsLoaders *r = calloc(1, sizeof *r);
-    r->d = d, r->seed = seed;
+    r->d = d, r->seed = seed, r->val_bs = bs;
     int64_t m = d->n_train > d->n_valid ? d->n_train : d->n_valid;
     r->order = malloc(sizeof(int32_t) * (size_t)(m ? m : 1));
     r->user = malloc(sizeof(int32_t) * (size_t)bs);
@@ -436,5 +438,26 @@ int ratings_loaders_from_data(Loaders **out, RatingsData *d, int bs, uint64_t se
     r->base.n_out = 1;
     r->base.impl = r;
     *out = &r->base;
+    return 0;
+}
+
+int ratings_loaders_set_val_bs(Loaders *l, int val_bs, Err *err)
+{
+    RatingsLoaders *r = l->impl;
+    if (val_bs < 1) return err_set(err, ERR_USAGE, "[data] val_bs: %d: expected >= 1", val_bs);
+    if (val_bs > l->bs && val_bs > r->val_bs) {
+        size_t n = (size_t)val_bs;
+        int32_t *u = realloc(r->user, sizeof(int32_t) * n);
+        if (u) r->user = u;
+        int32_t *i = realloc(r->item, sizeof(int32_t) * n);
+        if (i) r->item = i;
+        int32_t *x = realloc(r->index, sizeof(int32_t) * n);
+        if (x) r->index = x;
+        float *y = realloc(r->y, sizeof(float) * n);
+        if (y) r->y = y;
+        if (!u || !i || !x || !y) return err_set(err, ERR_RUNTIME, "ratings loader: out of memory");
+        r->batch.user = r->user, r->batch.item = r->item, r->batch.y = r->y, r->batch.index = r->index;
+    }
+    r->val_bs = val_bs;
     return 0;
 }

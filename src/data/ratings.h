@@ -92,11 +92,14 @@ const char *ratings_item_label(const RatingsData *d, int item);
 /* Loaders over d (which the loaders own and free).  Train: shuffled per epoch
  * from (seed, epoch), drop_last; valid: in split order, last batch short. */
 int ratings_loaders_from_data(Loaders **out, RatingsData *d, int bs, uint64_t seed, Err *err);
+/* Validation batches of val_bs items instead of bs (fastai's val_bs). */
+int ratings_loaders_set_val_bs(Loaders *l, int val_bs, Err *err);
 
 /* The whole [data] section of a collab config: csv, csv_sep, csv_names,
  * item_names, blocks = CollabBlock(user, item, rating), splitter =
  * RandomSplitter(valid_pct, seed) (seed None → ctx->seed), bs.  *data_out
- * (optional) is borrowed: it lives as long as the loaders. */
+ * (optional) is borrowed: it lives as long as the loaders.  [data] val_bs,
+ * when set, sizes the validation batches. */
 int ratings_loaders_new(Loaders **out, const Config *cfg, const Ctx *ctx, RatingsData **data_out,
                         Err *err);
 /* Just the data of a collab config (no loaders); the caller frees it. */

@@ -67,6 +67,12 @@ int ratings_loaders_new(Loaders **out, const Config *cfg, const Ctx *ctx, Rating
     if (rc) return rc;
     rc = ratings_loaders_from_data(out, d, cfg_int(cfg, "data", "bs"), ctx->seed, err);
     if (rc) return rc;
+    const CfgValue *vb = cfg_get(cfg, "data", "val_bs");
+    if (vb && vb->kind == CV_NUM && (rc = ratings_loaders_set_val_bs(*out, (int)vb->num, err))) {
+        loaders_free(*out);
+        *out = NULL;
+        return rc;
+    }
     if (data_out) *data_out = d;
     return 0;
 }

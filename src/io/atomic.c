@@ -34,6 +34,24 @@ int atomic_fsync_dir_of(const char *path, Err *err)
     return 0;
 }
 
+/* The umask without changing it: umask(2) can only be read by setting it,
+ * which would race with other threads creating files. */
+static mode_t current_umask(void)
+{
+    mode_t um = 022;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return um;
+    char line[256];
+    unsigned v;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Umask: %o", &v) == 1) {
+            um = (mode_t)v;
+            break;
+        }
+    fclose(f);
+    return um;
+}
+
 int atomic_open(AtomicFile *af, const char *path, Err *err)
 {
     af->f = NULL;
@@ -50,10 +68,8 @@ int atomic_open(AtomicFile *af, const char *path, Err *err)
         af->tmp[0] = 0;
         return err_set(err, ERR_RUNTIME, "%s: cannot create: %s", path, strerror(e));
     }
-    /* mkstemp makes 0600; give the usual umask-governed mode instead. */
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(fd, 0666 & ~um);
+    /* mkstemp makes 0600; give the mode open(2) would (0666 less the umask). */
+    fchmod(fd, 0666 & ~current_umask());
     af->f = fdopen(fd, "wb");
     if (!af->f) {
         int e = errno;

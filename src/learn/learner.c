@@ -4,6 +4,7 @@
 
 #include "config/config.h"
 #include "io/atomic.h"
+#include "io/plot.h"
 #include "io/state.h"
 #include "learn/lr_find.h"
 
@@ -846,13 +847,34 @@ void learner_snap_free(LearnerSnap *s)
 
 int learner_plot_losses(Learner *l, Err *err)
 {
-    (void)l, (void)err;
-    return 0;
+    /* fastai's recorder.plot_loss(): the smoothed train loss per batch and the
+     * valid loss at the batch count where each epoch ended */
+    if (!l->o.out_dir || l->n_rec == 0) return 0;
+    double *x = malloc(sizeof(double) * l->n_rec), *y = malloc(sizeof(double) * l->n_rec);
+    double *vx = malloc(sizeof(double) * (l->n_val + 1)), *vy = malloc(sizeof(double) * (l->n_val + 1));
+    int rc = 0;
+    if (!x || !y || !vx || !vy) {
+        rc = err_set(err, ERR_RUNTIME, "losses.png: out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < l->n_rec; i++) x[i] = (double)i, y[i] = l->rec_loss[i];
+    for (int i = 0; i < l->n_val; i++) vx[i] = (double)l->val_iter[i] - 1, vy[i] = l->val_loss[i];
+    PlotSeries s[2] = {
+        {.label = "train", .x = x, .y = y, .n = (int)l->n_rec, .color = plot_color(0), .style = PLOT_LINE},
+        {.label = "valid", .x = vx, .y = vy, .n = l->n_val, .color = plot_color(1), .style = PLOT_LINE | PLOT_POINTS},
+    };
+    LinePlot lp = {.title = "Loss", .xlabel = "batches", .ylabel = "loss", .series = s, .n_series = l->n_val ? 2 : 1};
+    char p[4096];
+    out_path(l, "losses.png", p, sizeof p);
+    rc = plot_lines(&lp, p, err);
+done:
+    free(x), free(y), free(vx), free(vy);
+    return rc;
 }
 
 /* ---- lr_find (fastai Learner.lr_find, §2) ------------------------------------ */
 
-int learner_lr_find(Learner *l, double start_lr, double end_lr, int num_it, LrFindResult *res, Err *err)
+int learner_lr_find(Learner *l, double start_lr, double end_lr, int num_it, int stop_div, LrFindResult *res, Err *err)
 {
     memset(res, 0, sizeof *res);
     int nb = loaders_n_batches(l->dls, SPLIT_TRAIN);
@@ -897,7 +919,7 @@ int learner_lr_find(Learner *l, double start_lr, double end_lr, int num_it, LrFi
             it++;
             l->iter++;
             if (s < best) best = s;
-            if (s > 4 * best || !isfinite(s) || it >= num_it) done = 1;
+            if ((stop_div && (s > 4 * best || !isfinite(s))) || it >= num_it) done = 1;
             if (l->o.stop && *l->o.stop) {
                 rc = err_set(err, ERR_RUNTIME, "lr_find: stopped by signal %d", (int)*l->o.stop);
                 rc = 128 + *l->o.stop;

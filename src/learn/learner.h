@@ -141,9 +141,9 @@ void learner_snap_free(LearnerSnap *s);
 double learner_train_batch(Learner *l, const Batch *b, Err *err, int *failed);
 
 /* fastai's lr_find on the training loader: lr from start_lr to end_lr over
- * num_it batches, stop at 4x the best smoothed loss; weights, BN statistics
+ * num_it batches, stop at 4x the best smoothed loss (stop_div); weights, BN statistics
  * and optimizer state restored afterwards; suggestions in res->sug. */
-int learner_lr_find(Learner *l, double start_lr, double end_lr, int num_it, LrFindResult *res, Err *err);
+int learner_lr_find(Learner *l, double start_lr, double end_lr, int num_it, int stop_div, LrFindResult *res, Err *err);
 
 /* Plot losses.png from the recorder (no-op without an output dir). */
 int learner_plot_losses(Learner *l, Err *err);

@@ -3,7 +3,10 @@
 #include "learn/lr_find.h"
 
 
+#include "io/plot.h"
+
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,4 +113,28 @@ void lr_find_result_free(LrFindResult *r)
     if (!r) return;
     free(r->lrs), free(r->losses);
     memset(r, 0, sizeof *r);
+}
+
+int lr_find_plot(const LrFindResult *r, const char *dir, Err *err)
+{
+    /* fastai's plot_lr_find: loss against lr on a log-x axis, skipping the last
+     * 5 points, with the suggestions marked */
+    int n = r->n > 5 ? r->n - 5 : r->n;
+    char path[4200], lab[4][64];
+    snprintf(path, sizeof path, "%s/lr_find.png", dir);
+    PlotSeries s = {.label = NULL, .x = r->lrs, .y = r->losses, .n = n, .color = plot_color(0), .style = PLOT_LINE};
+    const LrSuggest *g = &r->sug;
+    snprintf(lab[0], 64, "valley %.2e", g->valley);
+    snprintf(lab[1], 64, "minimum/10 %.2e", g->minimum);
+    snprintf(lab[2], 64, "steep %.2e", g->steep);
+    snprintf(lab[3], 64, "slide %.2e", g->slide);
+    PlotMark m[4] = {
+        {g->valley_pt[0], g->valley_pt[1], lab[0], plot_color(1), MARK_CIRCLE},
+        {g->minimum_pt[0], g->minimum_pt[1], lab[1], plot_color(2), MARK_CROSS},
+        {g->steep_pt[0], g->steep_pt[1], lab[2], plot_color(3), MARK_PLUS},
+        {g->slide_pt[0], g->slide_pt[1], lab[3], plot_color(4), MARK_DOT},
+    };
+    LinePlot lp = {.title = "Learning rate finder", .xlabel = "Learning Rate", .ylabel = "Loss", .log_x = 1,
+                   .series = &s, .n_series = 1, .marks = m, .n_marks = 4};
+    return plot_lines(&lp, path, err);
 }

@@ -30,6 +30,9 @@ typedef struct LrFindResult {
 } LrFindResult;
 
 /* The run itself is learner_lr_find (learner.h). */
+
+/* lr_find.png in dir: loss against lr (log x), suggestions marked. */
+int lr_find_plot(const LrFindResult *r, const char *dir, Err *err);
 void lr_find_result_free(LrFindResult *r);
 
 #endif

@@ -2,7 +2,7 @@
 #include "learn/optim.h"
 
 #include <math.h>
-#ifdef __AVX512F__
+#if defined(__SSE__)
 #include <immintrin.h>
 #endif
 #include <stdlib.h>
@@ -193,11 +193,30 @@ void optim_step(Optimizer *o)
         }
     }
     const int n = o->n_chunks;
-#pragma omp parallel for schedule(static) num_threads(o->threads)
-    for (int ci = 0; ci < n; ci++) {
-        const OptChunk *c = &o->chunks[ci];
-        if (!param_active(&o->params[c->param])) continue;
-        if (o->kind == OPT_ADAM) adam_chunk(o, c);
-        else sgd_chunk(o, c);
+    /* Flush denormals to zero (FTZ/DAZ) while sweeping the state.  With
+     * dense Adam, the moments of rows no batch touches decay geometrically
+     * (grad_avg by mom ≈ 0.9 per step) and become denormal after ~800 steps;
+     * every vector op on a denormal then takes a microcode assist, which made
+     * a collab epoch 25-40% slower.  A denormal moment (< 1.2e-38) moves a
+     * weight by ~lr·1e-38/eps ≈ 1e-36, far below the ulp of any weight that is
+     * not itself ~1e-28, so the weights come out the same: 5 epochs of
+     * DotProductBias training gave bit-identical weights with and without.
+     * The control register is per thread, set and restored here. */
+#pragma omp parallel num_threads(o->threads)
+    {
+#if defined(__SSE__)
+        const unsigned csr = _mm_getcsr();
+        _mm_setcsr(csr | 0x8040);   /* FTZ (bit 15) | DAZ (bit 6) */
+#endif
+#pragma omp for schedule(static)
+        for (int ci = 0; ci < n; ci++) {
+            const OptChunk *c = &o->chunks[ci];
+            if (!param_active(&o->params[c->param])) continue;
+            if (o->kind == OPT_ADAM) adam_chunk(o, c);
+            else sgd_chunk(o, c);
+        }
+#if defined(__SSE__)
+        _mm_setcsr(csr);
+#endif
     }
 }

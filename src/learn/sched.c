@@ -181,6 +181,7 @@ static int get_moms(const Call *c, Stage *st, Err *err)
         if (a->items[i]->kind != CV_NUM) return bad(c, err, "moms", "a tuple of 3 momentums");
         st->moms[i] = a->items[i]->num;
     }
+    st->has_moms = 1;
     return 0;
 }
 

@@ -48,6 +48,7 @@ typedef struct Stage {
     LrSpec lr;             /* FIT: lr; ONE_CYCLE: lr_max (LR_NONE → learner's lr) */
     double div, div_final, pct_start;
     double moms[3];        /* ONE_CYCLE */
+    int has_moms;          /* moms given in the call (else the learner's moms) */
     int has_wd;            /* wd given: set for this fit and later ones (fastai) */
     double wd;
     int freeze_n;          /* FREEZE_TO: freeze_to(n); -1 = freeze(), 0 = unfreeze() */

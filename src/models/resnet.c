@@ -382,7 +382,8 @@ static int alloc_workspace(Resnet *r)
             if (cf > colmax) colmax = cf;
         }
     }
-    for (int k = 0; k < 3; k++) A(r->g[k], gmax);
+    if (!s->eval_only)   /* backward buffers */
+        for (int k = 0; k < 3; k++) A(r->g[k], gmax);
     A(r->bn1.save_mean, 64);
     A(r->bn1.save_invstd, 64);
     r->col_cap = colmax;
@@ -780,9 +781,9 @@ int resnet_new(Model **out, const ResnetSpec *spec, Err *err)
     size_t total = 0;
     for (int i = 0; i < r->np; i++) total += (r->params[i].n + 15) & ~(size_t)15;
     r->wmem = xalloc(r, total * sizeof(float));
-    r->gmem = xalloc(r, total * sizeof(float));
+    r->gmem = spec->eval_only ? NULL : xalloc(r, total * sizeof(float));
     r->ws_bytes = 0;   /* count activations and scratch only */
-    if (!r->wmem || !r->gmem || alloc_workspace(r) != 0) {
+    if (!r->wmem || (!r->gmem && !spec->eval_only) || alloc_workspace(r) != 0) {
         resnet_free(&r->model);
         return err_set(err, ERR_RUNTIME, "%s: out of memory for batch %d of %dx%d", spec->arch,
                        spec->max_bs, spec->max_h, spec->max_w);
@@ -791,10 +792,10 @@ int resnet_new(Model **out, const ResnetSpec *spec, Err *err)
     for (int i = 0; i < r->np; i++) {
         Param *p = &r->params[i];
         p->w = r->wmem + off;
-        p->g = p->kind == PARAM_WEIGHT ? r->gmem + off : NULL;
+        p->g = p->kind == PARAM_WEIGHT && r->gmem ? r->gmem + off : NULL;
         off += (p->n + 15) & ~(size_t)15;
     }
-    init_params(r);
+    if (!spec->no_init) init_params(r);
     r->model.params = r->params;
     r->model.n_params = r->np;
     ModelInfo *mi = &r->model.info;

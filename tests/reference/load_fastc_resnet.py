@@ -5,8 +5,9 @@
 DIR/resnet18.safetensors (written by fastc's test_safetensors with
 FASTC_EXPORT_DIR=DIR) is loaded into fastai's model structure
 nn.Sequential(body, head) built here from torchvision (fastai itself is not
-installed) with load_state_dict(strict=True); every tensor must match the file
-and an eval forward must run.
+installed) with load_state_dict(strict=True); every tensor must match the file, and
+PyTorch's eval logits on fastc's fixed input must match fastc's
+(DIR/resnet18_io.safetensors) to 1e-4.
 
 Then torchvision resnet18/resnet50 state dicts (random init, seed 0) are written
 as DIR/torchvision_<arch>.safetensors, with DIR/fastai_<arch>_body.safetensors
@@ -60,11 +61,15 @@ def main():
     for k, v in tensors.items():
         assert sd[k].dtype == v.dtype and torch.equal(sd[k], v), k
     model.eval()
+    io, _ = safetensors_py.load_file(os.path.join(d, "resnet18_io.safetensors"))
     with torch.no_grad():
-        out = model(torch.randn(2, 3, 64, 64))
-    assert out.shape == (2, n_out) and torch.isfinite(out).all()
+        out = model(io["input_nhwc"].permute(0, 3, 1, 2).contiguous())
+    want = io["logits"]
+    rel = ((out - want).abs().max() / want.abs().max()).item()
+    assert out.shape == want.shape and rel < 1e-4, (out, want)
     print(f"{path}: load_state_dict(strict=True) OK, {len(tensors)} tensors, "
-          f"{sum(v.numel() for v in tensors.values())} values, vocab of {len(vocab)}, eval output {tuple(out.shape)}")
+          f"{sum(v.numel() for v in tensors.values())} values, vocab of {len(vocab)}; "
+          f"eval logits match fastc's to {rel:.1e} (max relative)")
 
     for arch in ("resnet18", "resnet50"):
         torch.manual_seed(0)

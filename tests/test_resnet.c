@@ -3,7 +3,10 @@
 #include "models/resnet.h"
 #include "testutil.h"
 
+#include "nn/loss.h"
+
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,12 +67,86 @@ START_TEST(fastai_head_names_and_groups)
 }
 END_TEST
 
+/* n_steps of plain SGD on a fixed batch; returns the weights (all params concatenated). */
+static float *train_steps(int threads, int n_steps, size_t *total)
+{
+    omp_set_num_threads(threads);
+    Model *m = make("resnet18", 3, 0, 4, 32, 123);
+    const int n = 4, hw = 32;
+    float *x = malloc(sizeof(float) * n * hw * hw * 3), dout[12];
+    for (int i = 0; i < n * hw * hw * 3; i++) x[i] = (float)sin(i * 0.37) + 0.1f * (i % 7);
+    int32_t y[4] = {0, 1, 2, 1};
+    Batch b = {.n = n, .h = hw, .w = hw, .c = 3, .x = x, .kind = TARGET_CATEGORY, .yi = y};
+    Err e = {0};
+    for (int s = 0; s < n_steps; s++) {
+        const float *out;
+        model_zero_grad(m);
+        ck_assert(m->ops->forward(m, &b, MODE_TRAIN, (uint64_t)s, &out, &e) == 0);
+        loss_cross_entropy(dout, NULL, out, y, n, 3);
+        m->ops->backward(m, dout);
+        for (int i = 0; i < m->n_params; i++)
+            if (m->params[i].g)
+                for (size_t k = 0; k < m->params[i].n; k++) m->params[i].w[k] -= 0.05f * m->params[i].g[k];
+    }
+    *total = 0;
+    for (int i = 0; i < m->n_params; i++) *total += m->params[i].n;
+    float *w = malloc(*total * sizeof(float)), *p = w;
+    for (int i = 0; i < m->n_params; i++) {
+        memcpy(p, m->params[i].w, m->params[i].n * sizeof(float));
+        p += m->params[i].n;
+    }
+    model_free(m);
+    free(x);
+    return w;
+}
+
+START_TEST(same_seed_same_weights_any_thread_count)
+{
+    size_t n1, n2, n3;
+    float *a = train_steps(2, 3, &n1), *b = train_steps(2, 3, &n2), *c = train_steps(1, 3, &n3);
+    ck_assert(n1 == n2 && n1 == n3);
+    ck_assert_msg(memcmp(a, b, n1 * sizeof(float)) == 0, "two runs differ");
+    ck_assert_msg(memcmp(a, c, n1 * sizeof(float)) == 0, "1 and 2 threads differ");
+    /* and training did move the weights (dropout on, BN stats updated) */
+    Model *m = make("resnet18", 3, 0, 4, 32, 123);
+    size_t off = 0, moved = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        for (size_t k = 0; k < m->params[i].n; k++) moved += m->params[i].w[k] != a[off + k];
+        off += m->params[i].n;
+    }
+    ck_assert_msg(moved > n1 / 4, "%zu of %zu moved", moved, n1);
+    model_free(m);
+    free(a), free(b), free(c);
+}
+END_TEST
+
+START_TEST(bad_specs_and_batches_are_refused)
+{
+    ResnetSpec s = resnet_spec_default("resnet19", 10, 4, 32, 32);
+    Model *m = NULL;
+    Err e = {0};
+    ck_assert_int_eq(resnet_new(&m, &s, &e), ERR_USAGE);
+    ck_assert(strstr(e.msg, "resnet19") != NULL);
+    m = make("resnet18", 2, 0, 4, 32, 1);
+    float x[4 * 64 * 64 * 3] = {0};
+    Batch b = {.n = 4, .h = 64, .w = 64, .c = 3, .x = x};
+    const float *out;
+    ck_assert_int_eq(m->ops->forward(m, &b, MODE_EVAL, 0, &out, &e), ERR_RUNTIME);  /* too big */
+    b.h = b.w = 32, b.n = 1;
+    ck_assert_int_eq(m->ops->forward(m, &b, MODE_TRAIN, 0, &out, &e), ERR_RUNTIME);  /* BN1d needs 2 */
+    ck_assert_int_eq(m->ops->forward(m, &b, MODE_EVAL, 0, &out, &e), 0);             /* eval takes 1 */
+    model_free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("resnet");
     TCase *tc = tcase_create("structure");
     tcase_add_test(tc, param_counts_match_torchvision);
     tcase_add_test(tc, fastai_head_names_and_groups);
+    tcase_add_test(tc, same_seed_same_weights_any_thread_count);
+    tcase_add_test(tc, bad_specs_and_batches_are_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -103,7 +103,7 @@ static int draw_grid(const Preds *p, const int32_t *rows, int n, const char *con
             c->caption_color = PLOT_BLACK;
         } else {
             double e_px = interp_point_error(pr, p->y + (size_t)i * p->n_y, p->n_y, p->w, p->h);
-            snprintf(cap[r], CAPTION_CAP, "error %.1f px / loss %.4f", e_px, p->loss[i]);
+            snprintf(cap[r], CAPTION_CAP, "error %.1f input px / loss %.4f", e_px, p->loss[i]);
             GridPoint *g = pts + (size_t)r * 2 * n_pts;
             for (int k = 0; k < n_pts; k++) {
                 const float *t = p->y + (size_t)i * p->n_y;

@@ -4,6 +4,7 @@
  * may fetch it later), so it is a note on stderr and the exit status stays 0. */
 #include "cmd/cmd.h"
 #include "config/config.h"
+#include "io/json.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -23,18 +24,6 @@ static int missing(const Config *cfg, const char *section, const char *key, Note
     return 1;
 }
 
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-        else if (c < 0x20) fprintf(out, "\\u%04x", c);
-        else fputc(c, out);
-    }
-    fputc('"', out);
-}
-
 int cmd_validate(const CmdArgs *a, Err *err)
 {
     Config *cfg = config_load(a->config_path, a->sets, a->n_sets, err);
@@ -51,7 +40,10 @@ int cmd_validate(const CmdArgs *a, Err *err)
         printf(", \"notes\": [");
         for (int i = 0; i < n_notes; i++) {
             if (i) printf(", ");
-            json_string(stdout, notes[i].text);
+            JsonBuf b = {0};
+            json_buf_str(&b, notes[i].text);
+            fputs(b.s ? b.s : "\"\"", stdout);
+            json_buf_free(&b);
         }
         printf("]}\n");
     } else if (!a->ctx.quiet) {

@@ -332,17 +332,6 @@ static void lighting(float *restrict x, size_t n, double b, double c)
 
 /* ---- resampling ----------------------------------------------------------- */
 
-static int grow(void **p, size_t *cap, size_t need)
-{
-    if (need <= *cap) return 0;
-    size_t n = need + need / 4 + 64;
-    void *q = realloc(*p, n);
-    if (!q) return -1;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 /* torch.nn.functional.interpolate(mode='area') = adaptive average pooling */
 static void area_down(float *dst, int dw, int dh, const float *src, int sw, int sh, int c, float *rowbuf)
 {
@@ -482,15 +471,15 @@ void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int t
         if (dd > 1 && dd > z) {
             int aw = (int)floor(w * (1 / dd)), ah = (int)floor(h * (1 / dd));
             if (aw >= 1 && ah >= 1) {
-                if (grow((void **)&s->src, &s->cap_src, sizeof(float) * (size_t)w * h * c) ||
-                    grow((void **)&s->area, &s->cap_area, sizeof(float) * ((size_t)aw * ah * c + (size_t)w * c)))
+                if (transform_buf_grow((void **)&s->src, &s->cap_src, sizeof(float) * (size_t)w * h * c) ||
+                    transform_buf_grow((void **)&s->area, &s->cap_area, sizeof(float) * ((size_t)aw * ah * c + (size_t)w * c)))
                     abort();
                 for (size_t i = 0; i < (size_t)w * h * c; i++) s->src[i] = in->px[i] * inv255;
                 area_down(s->area, aw, ah, s->src, w, h, c, s->area + (size_t)aw * ah * c);
                 fsrc = s->area, sw = aw, sh = ah;
             }
         }
-        if (grow((void **)&s->coord, &s->cap_coord, sizeof(float) * 2 * (size_t)out_w)) abort();
+        if (transform_buf_grow((void **)&s->coord, &s->cap_coord, sizeof(float) * 2 * (size_t)out_w)) abort();
         float *cx = s->coord, *cy = s->coord + out_w;
         const float a0 = (float)A[0], a1 = (float)A[1], a2 = (float)A[2], a3 = (float)A[3], a4 = (float)A[4],
                     a5 = (float)A[5];

@@ -10,7 +10,7 @@
 
 /* ---- buffers ------------------------------------------------------------- */
 
-static int grow(void **p, size_t *cap, size_t need)
+int transform_buf_grow(void **p, size_t *cap, size_t need)
 {
     if (need <= *cap) return 0;
     size_t n = need + need / 4 + 64;
@@ -24,7 +24,7 @@ static int grow(void **p, size_t *cap, size_t need)
 int image_buf_reserve(ImageBuf *b, int w, int h, int c, Err *err)
 {
     size_t need = (size_t)w * h * c;
-    if (grow((void **)&b->img.px, &b->cap, need ? need : 1))
+    if (transform_buf_grow((void **)&b->img.px, &b->cap, need ? need : 1))
         return err_set(err, ERR_RUNTIME, "out of memory for a %dx%d image", w, h);
     b->img.w = w, b->img.h = h, b->img.c = c;
     return 0;
@@ -66,7 +66,7 @@ static int precompute_coeffs(int in_size, int out_size, TfmScratch *s, int *boun
     int ksize = (int)ceil(support) * 2 + 1;
     /* two coefficient sets live side by side in the scratch (horizontal, vertical) */
     size_t nk = (size_t)out_size * ksize;
-    if (grow((void **)&s->kd, &s->cap_kd, nk * sizeof(double))) return -1;
+    if (transform_buf_grow((void **)&s->kd, &s->cap_kd, nk * sizeof(double))) return -1;
     double *kk = s->kd;
     for (int xx = 0; xx < out_size; xx++) {
         double center = (xx + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
@@ -162,10 +162,10 @@ void tfm_resize_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int s
     int ksh = (int)ceil(dw < cw ? (double)cw / dw : 1.0) * 2 + 1;
     int ksv = (int)ceil(dh < ch ? (double)ch / dh : 1.0) * 2 + 1;
     size_t nkh = (size_t)dw * (ksh + 2), nkv = (size_t)dh * (ksv + 2);
-    if (grow((void **)&s->k, &s->cap_k, (nkh + nkv) * sizeof(int32_t)) ||
-        grow((void **)&s->bounds, &s->cap_bounds, (size_t)2 * (dw + dh) * sizeof(int)))
+    if (transform_buf_grow((void **)&s->k, &s->cap_k, (nkh + nkv) * sizeof(int32_t)) ||
+        transform_buf_grow((void **)&s->bounds, &s->cap_bounds, (size_t)2 * (dw + dh) * sizeof(int)))
         abort();  /* tiny: only fails when the machine is out of memory */
-    if (grow((void **)&s->acc, &s->cap_acc, (size_t)dw * c * sizeof(int32_t))) abort();
+    if (transform_buf_grow((void **)&s->acc, &s->cap_acc, (size_t)dw * c * sizeof(int32_t))) abort();
     int *bh = s->bounds, *bv = s->bounds + 2 * dw;
     int32_t *kh = s->k, *kv = s->k + nkh;
     int kszh = precompute_coeffs(cw, dw, s, bh, kh);
@@ -182,9 +182,9 @@ void tfm_resize_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int s
         /* The horizontal pass runs as a vertical one on the transposed box:
          * the same integer sums as PIL's, over whole rows (vectorises). */
         size_t nt = (size_t)cw * rows * c, nt2 = (size_t)dw * rows * c;
-        if (grow((void **)&s->pad2, &s->cap_pad2, nt + nt2) ||
-            grow((void **)&s->acc, &s->cap_acc, (size_t)(rows > dw ? rows : dw) * c * sizeof(int32_t)) ||
-            (need_v && grow((void **)&s->tmp, &s->cap_tmp, (size_t)rows * dw * c)))
+        if (transform_buf_grow((void **)&s->pad2, &s->cap_pad2, nt + nt2) ||
+            transform_buf_grow((void **)&s->acc, &s->cap_acc, (size_t)(rows > dw ? rows : dw) * c * sizeof(int32_t)) ||
+            (need_v && transform_buf_grow((void **)&s->tmp, &s->cap_tmp, (size_t)rows * dw * c)))
             abort();
         uint8_t *tr = s->pad2, *tr2 = s->pad2 + nt;
         transpose_px(tr, box + (size_t)first * sstride + (size_t)x0 * c, sstride, rows, cw, c);
@@ -307,7 +307,7 @@ static int crop_resize(const Image *in, int x0, int y0, int cw, int ch, int dw, 
         tfm_resize_bilinear(dst, dw, dh, in->px, in->w, in->h, c, x0, y0, cw, ch, s);
         return 0;
     }
-    if (grow((void **)&s->pad, &s->cap_pad, (size_t)cw * ch * c))
+    if (transform_buf_grow((void **)&s->pad, &s->cap_pad, (size_t)cw * ch * c))
         return err_set(err, ERR_RUNTIME, "out of memory padding a %dx%d image", cw, ch);
     tfm_crop_pad(s->pad, in->px, in->w, in->h, c, x0, y0, cw, ch, pm);
     tfm_resize_bilinear(dst, dw, dh, s->pad, cw, ch, c, 0, 0, cw, ch, s);
@@ -338,7 +338,7 @@ int item_tfm_apply(const ItemTfm *t, const Image *in, int train, Rng *rng, Image
         return 0;
     }
     /* RandomResizedCrop on valid: squish to rw x rh, then a centre crop of t->w x t->h */
-    if (grow((void **)&s->pad, &s->cap_pad, (size_t)rw * rh * c))
+    if (transform_buf_grow((void **)&s->pad, &s->cap_pad, (size_t)rw * rh * c))
         return err_set(err, ERR_RUNTIME, "out of memory resizing to %dx%d", rw, rh);
     tfm_resize_bilinear(s->pad, rw, rh, in->px, in->w, in->h, c, 0, 0, in->w, in->h, s);
     int cx = (rw - t->w) / 2, cy = (rh - t->h) / 2;

@@ -98,4 +98,9 @@ int  image_buf_reserve(ImageBuf *b, int w, int h, int c, Err *err);
 void image_buf_free(ImageBuf *b);
 void tfm_scratch_free(TfmScratch *s);
 
+/* Grow a malloc'ed scratch buffer to at least `need` bytes (keeping its
+ * contents); 0 on success, -1 when out of memory.  Shared by the transforms so
+ * steady-state batches reuse their buffers instead of allocating. */
+int transform_buf_grow(void **p, size_t *cap, size_t need);
+
 #endif

@@ -28,17 +28,20 @@ static Image make_image(int w, int h, int c, uint8_t (*f)(int, int, int))
 START_TEST(resize_matches_pil_bilinear_exactly)
 {
     TfmScratch s = {0};
-    for (size_t i = 0; i < sizeof rf_cases / sizeof rf_cases[0]; i++) {
-        const ResizeCase *rc = &rf_cases[i];
+    /* both the fast resize and its plain reference */
+    for (size_t i = 0; i < 2 * sizeof rf_cases / sizeof rf_cases[0]; i++) {
+        const ResizeCase *rc = &rf_cases[i / 2];
+        void (*resize)(uint8_t *, int, int, const uint8_t *, int, int, int, int, int, int, int, TfmScratch *) =
+            i % 2 ? tfm_resize_bilinear_ref : tfm_resize_bilinear;
         Image im = make_image(RF_W, RF_H, rc->c, rf_pixel);
         uint8_t *out = malloc((size_t)rc->dw * rc->dh * rc->c);
         if (rc->pad) {
             uint8_t *pad = malloc((size_t)rc->cw * rc->ch * rc->c);
             tfm_crop_pad(pad, im.px, im.w, im.h, im.c, rc->x0, rc->y0, rc->cw, rc->ch, PAD_REFLECTION);
-            tfm_resize_bilinear(out, rc->dw, rc->dh, pad, rc->cw, rc->ch, rc->c, 0, 0, rc->cw, rc->ch, &s);
+            resize(out, rc->dw, rc->dh, pad, rc->cw, rc->ch, rc->c, 0, 0, rc->cw, rc->ch, &s);
             free(pad);
         } else {
-            tfm_resize_bilinear(out, rc->dw, rc->dh, im.px, im.w, im.h, im.c, rc->x0, rc->y0, rc->cw, rc->ch, &s);
+            resize(out, rc->dw, rc->dh, im.px, im.w, im.h, im.c, rc->x0, rc->y0, rc->cw, rc->ch, &s);
         }
         int worst = 0, n = rc->dw * rc->dh * rc->c;
         for (int j = 0; j < n; j++) {
@@ -46,9 +49,42 @@ START_TEST(resize_matches_pil_bilinear_exactly)
             if (d > worst) worst = d;
         }
         /* PIL's fixed-point arithmetic is reproduced, so the match is exact */
-        ck_assert_msg(worst == 0, "case %zu (%dx%d -> %dx%d): max |diff| %d", i, rc->cw, rc->ch, rc->dw, rc->dh,
+        ck_assert_msg(worst == 0, "case %zu%s (%dx%d -> %dx%d): max |diff| %d", i / 2, i % 2 ? " (plain)" : "", rc->cw, rc->ch, rc->dw, rc->dh,
                       worst);
         free(out);
+        image_free(&im);
+    }
+    tfm_scratch_free(&s);
+}
+END_TEST
+
+START_TEST(fast_resize_matches_the_plain_reference)
+{
+    /* random pixels, every channel count, crops, down/up/mixed, and downscales
+     * wide enough (> ~5x) that the fast pass falls back to its plain loop */
+    static const int sz[][6] = {   /* sw, sh, dw, dh, crop?, c */
+        {224, 224, 128, 128, 0, 3}, {224, 224, 128, 128, 1, 1}, {500, 375, 460, 460, 1, 3},
+        {37, 23, 16, 10, 0, 4},     {37, 23, 50, 31, 0, 3},     {640, 480, 64, 48, 0, 3},
+        {1000, 40, 7, 40, 0, 3},    {41, 1000, 41, 9, 0, 1},    {129, 67, 128, 66, 1, 3},
+        {17, 300, 33, 5, 0, 3},     {3, 3, 1, 1, 0, 3},         {300, 200, 299, 17, 1, 4},
+    };
+    TfmScratch s = {0};
+    Rng r = rng_make(5, 5);
+    for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++) {
+        int sw = sz[i][0], sh = sz[i][1], dw = sz[i][2], dh = sz[i][3], c = sz[i][5];
+        int x0 = 0, y0 = 0, cw = sw, ch = sh;
+        if (sz[i][4]) x0 = sw / 7, y0 = sh / 5, cw = sw - x0 - sw / 9, ch = sh - y0 - 1;
+        Image im = {sw, sh, c, malloc((size_t)sw * sh * c)};
+        for (size_t j = 0; j < (size_t)sw * sh * c; j++) im.px[j] = (uint8_t)rng_below(&r, 256);
+        size_t n = (size_t)dw * dh * c;
+        uint8_t *a = malloc(n), *b = malloc(n);
+        tfm_resize_bilinear(a, dw, dh, im.px, sw, sh, c, x0, y0, cw, ch, &s);
+        tfm_resize_bilinear_ref(b, dw, dh, im.px, sw, sh, c, x0, y0, cw, ch, &s);
+        size_t bad = 0;
+        for (size_t j = 0; j < n; j++) bad += a[j] != b[j];
+        ck_assert_msg(bad == 0, "case %zu (%dx%d box %dx%d -> %dx%d, c=%d): %zu bytes differ", i, sw, sh, cw, ch, dw,
+                      dh, c, bad);
+        free(a), free(b);
         image_free(&im);
     }
     tfm_scratch_free(&s);
@@ -246,6 +282,7 @@ static Suite *suite(void)
     Suite *s = suite_create("transform");
     TCase *tc = tcase_create("transform");
     tcase_add_test(tc, resize_matches_pil_bilinear_exactly);
+    tcase_add_test(tc, fast_resize_matches_the_plain_reference);
     tcase_add_test(tc, resize_crop_valid_takes_the_centre_and_moves_points);
     tcase_add_test(tc, resize_crop_train_is_random_inside_and_keyed);
     tcase_add_test(tc, resize_pad_reflects_and_points_shift);

@@ -57,8 +57,7 @@ typedef struct TfmScratch {
     int32_t *k;    size_t cap_k;      /* fixed-point coefficients */
     int *bounds;   size_t cap_bounds;
     double *kd;    size_t cap_kd;
-    int32_t *acc;  size_t cap_acc;    /* vertical-pass row accumulator */
-    uint8_t *pad2; size_t cap_pad2;   /* transposed boxes of the horizontal pass */
+    uint8_t *plan; size_t cap_plan;   /* horizontal-pass permute plan (fast path) */
 } TfmScratch;
 
 /* Fill t from one item_tfms component (Resize(...) / RandomResizedCrop(...)).
@@ -89,6 +88,10 @@ void item_tfm_geometry(const ItemTfm *t, int w, int h, int train, Rng *rng,
  * the box must lie inside the src image.  dst: [dh, dw, c]. */
 void tfm_resize_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c,
                          int x0, int y0, int cw, int ch, TfmScratch *s);
+/* The same, plain scalar loops (PIL's own); the reference the fast version
+ * (AVX-512 when compiled for it) is tested against. */
+void tfm_resize_bilinear_ref(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c,
+                             int x0, int y0, int cw, int ch, TfmScratch *s);
 /* Copy the box (x0, y0, cw, ch) of src, which may reach outside it, padding
  * with `mode` (reflection = numpy 'reflect', border = 'edge').  dst: [ch, cw, c]. */
 void tfm_crop_pad(uint8_t *dst, const uint8_t *src, int sw, int sh, int c,

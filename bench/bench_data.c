@@ -75,7 +75,8 @@ int main(int argc, char **argv)
     ImageLoaderOpts o;
     memset(&o, 0, sizeof o);
     o.bs = 64, o.n_workers = threads, o.channels = 3, o.seed = 42;
-    o.item = (ItemTfm){.kind = ITFM_RESIZE, .h = size, .w = size, .method = RESIZE_CROP};
+    o.item.n = 1;
+    o.item.t[0] = (ItemTfm){.kind = ITFM_RESIZE, .h = size, .w = size, .method = RESIZE_CROP};
     batch_tfm_init(&o.batch);
     o.batch.aug = 1, o.batch.do_flip = 1, o.batch.max_rotate = 10, o.batch.min_zoom = 1, o.batch.max_zoom = 1.1;
     o.batch.max_lighting = 0.2, o.batch.max_warp = 0.2, o.batch.p_affine = 0.75, o.batch.p_lighting = 0.75;

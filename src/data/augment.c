@@ -769,6 +769,9 @@ int batch_tfm_from_cfg(BatchTfm *t, const CfgValue *list, Err *err)
             if (!ok)
                 return err_set(err, ERR_USAGE, "line %d: [data] %s: expected imagenet_stats, cifar_stats, "
                                "mnist_stats or (mean, std)", call->line, call->str);
+        } else if (!strcmp(call->str, "Resize") || !strcmp(call->str, "RandomResizedCrop")) {
+            return err_set(err, ERR_USAGE, "line %d: [data] batch_tfms: %s is an item transform: move it to "
+                           "item_tfms (or use aug_transforms(size=..., min_scale=...))", call->line, call->str);
         } else {
             return err_set(err, ERR_USAGE, "line %d: [data] batch_tfms: unknown transform '%s' (expected "
                            "aug_transforms or Normalize.from_stats)", call->line, call->str);

@@ -568,3 +568,66 @@ int item_tfm_from_cfg(ItemTfm *t, const CfgValue *call, Err *err)
     return err_set(err, ERR_USAGE, "line %d: [data] item_tfms: unknown transform '%s' (expected Resize or "
                    "RandomResizedCrop)", line, call->str);
 }
+
+/* ---- sequences (item_tfms) ---------------------------------------------------- */
+
+ItemTfms item_tfms_one(const ItemTfm *t)
+{
+    ItemTfms ts;
+    memset(&ts, 0, sizeof ts);
+    if (t && t->kind != ITFM_NONE) ts.t[0] = *t, ts.n = 1;
+    return ts;
+}
+
+int item_tfms_is_random(const ItemTfms *ts, int train)
+{
+    for (int i = 0; i < ts->n; i++)
+        if (item_tfm_is_random(&ts->t[i], train)) return 1;
+    return 0;
+}
+
+void item_tfms_decode_hint(const ItemTfms *ts, int train, int *min_w, int *min_h)
+{
+    *min_w = 0, *min_h = 0;
+    if (ts->n > 0) item_tfm_decode_hint(&ts->t[0], train, min_w, min_h);
+}
+
+int item_tfms_apply(const ItemTfms *ts, const Image *in, int train, Rng *rng, ImageBuf *out, ImageBuf tmp[2],
+                    float *pts, int n_pts, TfmScratch *s, Err *err)
+{
+    if (ts->n == 0) {
+        ItemTfm none = {.kind = ITFM_NONE};
+        return item_tfm_apply(&none, in, train, rng, out, pts, n_pts, s, err);
+    }
+    const Image *cur = in;
+    for (int i = 0; i < ts->n; i++) {
+        ImageBuf *dst = i == ts->n - 1 ? out : &tmp[i & 1];
+        if (item_tfm_apply(&ts->t[i], cur, train, rng, dst, pts, n_pts, s, err)) return err->code;
+        cur = &dst->img;
+    }
+    return 0;
+}
+
+static const char *const BATCH_ONLY[] = {"aug_transforms", "Normalize", "Normalize.from_stats", "Flip", "Rotate",
+                                         "Zoom", "Warp", "Brightness", "Contrast", "RandomResizedCropGPU", "Dihedral"};
+
+int item_tfms_from_cfg(ItemTfms *ts, const CfgValue *list, Err *err)
+{
+    memset(ts, 0, sizeof *ts);
+    if (!list || list->kind == CV_NONE) return 0;
+    int n = cfg_list_len(list);
+    if (n > ITEM_TFMS_MAX)
+        return err_set(err, ERR_USAGE, "line %d: [data] item_tfms: %d transforms, at most %d are supported", list->line,
+                       n, ITEM_TFMS_MAX);
+    for (int i = 0; i < n; i++) {
+        const CfgValue *call = cfg_list_at(list, i);
+        if (call && call->kind == CV_CALL && call->str)
+            for (size_t k = 0; k < sizeof BATCH_ONLY / sizeof BATCH_ONLY[0]; k++)
+                if (!strcmp(call->str, BATCH_ONLY[k]))
+                    return err_set(err, ERR_USAGE, "line %d: [data] item_tfms: %s is a batch transform: move it to "
+                                   "batch_tfms", call->line, call->str);
+        if (item_tfm_from_cfg(&ts->t[i], call, err)) return err->code;
+    }
+    ts->n = n;
+    return 0;
+}

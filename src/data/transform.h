@@ -44,6 +44,18 @@ typedef struct ItemTfm {
     double min_scale, max_scale, ratio_lo, ratio_hi, val_xtra; /* RandomResizedCrop */
 } ItemTfm;
 
+/* item_tfms: the transforms in the order fastai applies them.  fastai sorts a
+ * Pipeline by each transform's `order` (stably); Resize and RandomResizedCrop
+ * both have order 1, so the config's order is kept:
+ * `item_tfms = Resize(460), RandomResizedCrop(224, min_scale=0.75)` resizes,
+ * then crops the result.  Each transform draws from the same per-item Rng in
+ * turn. */
+enum { ITEM_TFMS_MAX = 4 };
+typedef struct ItemTfms {
+    int n;
+    ItemTfm t[ITEM_TFMS_MAX];
+} ItemTfms;
+
 /* A growable 8-bit image buffer (reused across items: no allocation once warm). */
 typedef struct ImageBuf {
     Image img;
@@ -63,6 +75,20 @@ typedef struct TfmScratch {
 /* Fill t from one item_tfms component (Resize(...) / RandomResizedCrop(...)).
  * Unknown names or bad arguments: ERR_USAGE naming the config line. */
 int  item_tfm_from_cfg(ItemTfm *t, const CfgValue *call, Err *err);
+/* Fill ts from the whole [data] item_tfms value (one call or a list).  A batch
+ * transform there (aug_transforms, Normalize...) or more than ITEM_TFMS_MAX
+ * transforms: ERR_USAGE naming the line. */
+int  item_tfms_from_cfg(ItemTfms *ts, const CfgValue *list, Err *err);
+/* A sequence of one transform (t may be NULL or ITFM_NONE: none). */
+ItemTfms item_tfms_one(const ItemTfm *t);
+int  item_tfms_is_random(const ItemTfms *ts, int train);
+/* The first transform's hint: the later ones work on its output. */
+void item_tfms_decode_hint(const ItemTfms *ts, int train, int *min_w, int *min_h);
+/* Apply the sequence: the last result goes to out, the ones before it to
+ * tmp[0], tmp[1] in turn; pts move through every step. */
+int  item_tfms_apply(const ItemTfms *ts, const Image *in, int train, Rng *rng, ImageBuf *out, ImageBuf tmp[2],
+                     float *pts, int n_pts, TfmScratch *s, Err *err);
+
 /* The argument `name` of a call value, else its positional argument `pos`
  * (unnamed), else NULL.  Shared by the transform parsers. */
 const CfgValue *tfm_call_arg(const CfgValue *call, const char *name, int pos);

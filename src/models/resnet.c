@@ -750,6 +750,22 @@ static void resnet_free(Model *m)
     free(r);
 }
 
+/* All gradients live in one block (gmem): clear it in one parallel sweep. */
+static void resnet_zero_grad(Model *m)
+{
+    Resnet *r = m->impl;
+    if (!r->gmem) return;
+    size_t total = 0;
+    for (int i = 0; i < r->np; i++) total += (r->params[i].n + 15) & ~(size_t)15;
+    const size_t chunk = (size_t)1 << 16;
+    long nb = (long)((total + chunk - 1) / chunk);
+    #pragma omp parallel for schedule(static)
+    for (long b = 0; b < nb; b++) {
+        size_t lo = (size_t)b * chunk, n = total - lo < chunk ? total - lo : chunk;
+        memset(r->gmem + lo, 0, n * sizeof(float));
+    }
+}
+
 static const ModelOps resnet_ops = {resnet_forward, resnet_backward, resnet_summary_op, resnet_free};
 
 int resnet_new(Model **out, const ResnetSpec *spec, Err *err)
@@ -809,6 +825,7 @@ int resnet_new(Model **out, const ResnetSpec *spec, Err *err)
     if (!spec->no_init) init_params(r);
     r->model.params = r->params;
     r->model.n_params = r->np;
+    r->model.zero_grad = resnet_zero_grad;
     ModelInfo *mi = &r->model.info;
     snprintf(mi->arch, sizeof mi->arch, "%s", spec->arch);
     mi->n_in = spec->n_in, mi->n_out = spec->n_out, mi->n_groups = 3, mi->max_bs = spec->max_bs;

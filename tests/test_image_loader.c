@@ -89,7 +89,7 @@ static ImageLoaderOpts base_opts(int workers)
     ImageLoaderOpts o;
     memset(&o, 0, sizeof o);
     o.bs = 4, o.val_bs = 4, o.n_workers = workers, o.channels = 3, o.seed = 42;
-    o.item = (ItemTfm){.kind = ITFM_RRC, .h = 16, .w = 16, .min_scale = 0.35, .max_scale = 1, .ratio_lo = 0.75,
+    o.item.n = 1, o.item.t[0] = (ItemTfm){.kind = ITFM_RRC, .h = 16, .w = 16, .min_scale = 0.35, .max_scale = 1, .ratio_lo = 0.75,
                        .ratio_hi = 4.0 / 3, .val_xtra = 0.14};
     batch_tfm_init(&o.batch);
     o.batch.aug = 1, o.batch.do_flip = 1, o.batch.max_rotate = 10, o.batch.min_zoom = 1, o.batch.max_zoom = 1.1;
@@ -165,6 +165,43 @@ START_TEST(batches_are_bit_identical_for_1_2_and_4_workers)
     Bytes other = run_epochs(&o, &f.ds, 1);
     ck_assert(other.n != one.n || memcmp(other.p, one.p, other.n) != 0);
     free(one.p), free(cached.p), free(other.p);
+    free_fixture(&f);
+}
+END_TEST
+
+START_TEST(item_tfms_sequence_is_bit_identical_for_any_workers_and_sizes_the_batch)
+{
+    /* item_tfms = Resize(24), RandomResizedCrop(16, min_scale=0.75): random on
+     * train (both steps draw), deterministic on valid; no batch size= so the
+     * batch takes the last item transform's 16x16 */
+    Fixture f;
+    make_fixture(&f, 13, 6, TARGET_POINTS, NULL, 0);
+    ImageLoaderOpts o = base_opts(1);
+    o.item.n = 2;
+    o.item.t[0] = (ItemTfm){.kind = ITFM_RESIZE, .h = 24, .w = 24, .method = RESIZE_CROP};
+    o.item.t[1] = (ItemTfm){.kind = ITFM_RRC, .h = 16, .w = 16, .min_scale = 0.75, .max_scale = 1, .ratio_lo = 0.75,
+                            .ratio_hi = 4.0 / 3, .val_xtra = 0.14};
+    o.batch.size_w = o.batch.size_h = 0;
+    Loaders *l;
+    Err err = {0};
+    ck_assert_msg(image_loaders_new_opts(&l, &o, &f.ds, &err) == 0, "%s", err.msg);
+    ImageLoaderStats st;
+    image_loaders_stats(l, &st);
+    ck_assert_int_eq(st.w, 16); ck_assert_int_eq(st.h, 16);
+    loaders_free(l);
+    Bytes one = run_epochs(&o, &f.ds, 2);
+    o.n_workers = 3;
+    Bytes three = run_epochs(&o, &f.ds, 2);
+    ck_assert(three.n == one.n && !memcmp(three.p, one.p, one.n));
+    o.cache_bytes = 1 << 20;   /* train items cache the decoded image, valid ones the result */
+    Bytes cached = run_epochs(&o, &f.ds, 2);
+    ck_assert(cached.n == one.n && !memcmp(cached.p, one.p, one.n));
+    /* the second step changes the result: without it the batch differs */
+    o.item.n = 1;
+    o.item.t[0].h = o.item.t[0].w = 16;
+    Bytes single = run_epochs(&o, &f.ds, 1);
+    ck_assert(single.n != one.n || memcmp(single.p, one.p, single.n) != 0);
+    free(one.p), free(three.p), free(cached.p), free(single.p);
     free_fixture(&f);
 }
 END_TEST
@@ -305,7 +342,7 @@ START_TEST(cache_makes_the_second_epoch_decode_nothing)
     for (int variant = 0; variant < 2; variant++) {
         ImageLoaderOpts o = base_opts(2);
         /* random crop on train (decoded images cached), squish (final items cached) */
-        o.item = (ItemTfm){.kind = ITFM_RESIZE, .h = 16, .w = 16,
+        o.item.n = 1, o.item.t[0] = (ItemTfm){.kind = ITFM_RESIZE, .h = 16, .w = 16,
                            .method = variant ? RESIZE_SQUISH : RESIZE_CROP};
         o.cache_bytes = 1 << 20;
         Loaders *l;
@@ -367,7 +404,7 @@ START_TEST(points_are_scaled_to_minus_one_one_after_the_item_transform)
     Fixture f;
     make_fixture(&f, 4, 4, TARGET_POINTS, NULL, 0);
     ImageLoaderOpts o = base_opts(1);
-    o.item = (ItemTfm){.kind = ITFM_RESIZE, .h = 10, .w = 20, .method = RESIZE_SQUISH};
+    o.item.n = 1, o.item.t[0] = (ItemTfm){.kind = ITFM_RESIZE, .h = 10, .w = 20, .method = RESIZE_SQUISH};
     batch_tfm_init(&o.batch);
     Loaders *l;
     Err err = {0};
@@ -406,7 +443,7 @@ START_TEST(points_outside_the_image_are_kept_not_clamped)
         f.ds.y[i * 4 + 2] = (float)(w + 6), f.ds.y[i * 4 + 3] = 1;
     }
     ImageLoaderOpts o = base_opts(1);
-    o.item = (ItemTfm){.kind = ITFM_RESIZE, .h = 10, .w = 20, .method = RESIZE_SQUISH};
+    o.item.n = 1, o.item.t[0] = (ItemTfm){.kind = ITFM_RESIZE, .h = 10, .w = 20, .method = RESIZE_SQUISH};
     batch_tfm_init(&o.batch);
     Loaders *l;
     Err err = {0};
@@ -507,6 +544,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("image_loader");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, batches_are_bit_identical_for_1_2_and_4_workers);
+    tcase_add_test(tc, item_tfms_sequence_is_bit_identical_for_any_workers_and_sizes_the_batch);
     tcase_add_test(tc, train_is_shuffled_per_epoch_with_drop_last);
     tcase_add_test(tc, valid_is_in_order_with_a_short_last_batch);
     tcase_add_test(tc, skip_mode_lists_every_bad_file_once);

@@ -28,17 +28,20 @@ static Image make_image(int w, int h, int c, uint8_t (*f)(int, int, int))
 START_TEST(resize_matches_pil_bilinear_exactly)
 {
     TfmScratch s = {0};
-    for (size_t i = 0; i < sizeof rf_cases / sizeof rf_cases[0]; i++) {
-        const ResizeCase *rc = &rf_cases[i];
+    /* both the fast resize and its plain reference */
+    for (size_t i = 0; i < 2 * sizeof rf_cases / sizeof rf_cases[0]; i++) {
+        const ResizeCase *rc = &rf_cases[i / 2];
+        void (*resize)(uint8_t *, int, int, const uint8_t *, int, int, int, int, int, int, int, TfmScratch *) =
+            i % 2 ? tfm_resize_bilinear_ref : tfm_resize_bilinear;
         Image im = make_image(RF_W, RF_H, rc->c, rf_pixel);
         uint8_t *out = malloc((size_t)rc->dw * rc->dh * rc->c);
         if (rc->pad) {
             uint8_t *pad = malloc((size_t)rc->cw * rc->ch * rc->c);
             tfm_crop_pad(pad, im.px, im.w, im.h, im.c, rc->x0, rc->y0, rc->cw, rc->ch, PAD_REFLECTION);
-            tfm_resize_bilinear(out, rc->dw, rc->dh, pad, rc->cw, rc->ch, rc->c, 0, 0, rc->cw, rc->ch, &s);
+            resize(out, rc->dw, rc->dh, pad, rc->cw, rc->ch, rc->c, 0, 0, rc->cw, rc->ch, &s);
             free(pad);
         } else {
-            tfm_resize_bilinear(out, rc->dw, rc->dh, im.px, im.w, im.h, im.c, rc->x0, rc->y0, rc->cw, rc->ch, &s);
+            resize(out, rc->dw, rc->dh, im.px, im.w, im.h, im.c, rc->x0, rc->y0, rc->cw, rc->ch, &s);
         }
         int worst = 0, n = rc->dw * rc->dh * rc->c;
         for (int j = 0; j < n; j++) {
@@ -46,9 +49,42 @@ START_TEST(resize_matches_pil_bilinear_exactly)
             if (d > worst) worst = d;
         }
         /* PIL's fixed-point arithmetic is reproduced, so the match is exact */
-        ck_assert_msg(worst == 0, "case %zu (%dx%d -> %dx%d): max |diff| %d", i, rc->cw, rc->ch, rc->dw, rc->dh,
+        ck_assert_msg(worst == 0, "case %zu%s (%dx%d -> %dx%d): max |diff| %d", i / 2, i % 2 ? " (plain)" : "", rc->cw, rc->ch, rc->dw, rc->dh,
                       worst);
         free(out);
+        image_free(&im);
+    }
+    tfm_scratch_free(&s);
+}
+END_TEST
+
+START_TEST(fast_resize_matches_the_plain_reference)
+{
+    /* random pixels, every channel count, crops, down/up/mixed, and downscales
+     * wide enough (> ~5x) that the fast pass falls back to its plain loop */
+    static const int sz[][6] = {   /* sw, sh, dw, dh, crop?, c */
+        {224, 224, 128, 128, 0, 3}, {224, 224, 128, 128, 1, 1}, {500, 375, 460, 460, 1, 3},
+        {37, 23, 16, 10, 0, 4},     {37, 23, 50, 31, 0, 3},     {640, 480, 64, 48, 0, 3},
+        {1000, 40, 7, 40, 0, 3},    {41, 1000, 41, 9, 0, 1},    {129, 67, 128, 66, 1, 3},
+        {17, 300, 33, 5, 0, 3},     {3, 3, 1, 1, 0, 3},         {300, 200, 299, 17, 1, 4},
+    };
+    TfmScratch s = {0};
+    Rng r = rng_make(5, 5);
+    for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++) {
+        int sw = sz[i][0], sh = sz[i][1], dw = sz[i][2], dh = sz[i][3], c = sz[i][5];
+        int x0 = 0, y0 = 0, cw = sw, ch = sh;
+        if (sz[i][4]) x0 = sw / 7, y0 = sh / 5, cw = sw - x0 - sw / 9, ch = sh - y0 - 1;
+        Image im = {sw, sh, c, malloc((size_t)sw * sh * c)};
+        for (size_t j = 0; j < (size_t)sw * sh * c; j++) im.px[j] = (uint8_t)rng_below(&r, 256);
+        size_t n = (size_t)dw * dh * c;
+        uint8_t *a = malloc(n), *b = malloc(n);
+        tfm_resize_bilinear(a, dw, dh, im.px, sw, sh, c, x0, y0, cw, ch, &s);
+        tfm_resize_bilinear_ref(b, dw, dh, im.px, sw, sh, c, x0, y0, cw, ch, &s);
+        size_t bad = 0;
+        for (size_t j = 0; j < n; j++) bad += a[j] != b[j];
+        ck_assert_msg(bad == 0, "case %zu (%dx%d box %dx%d -> %dx%d, c=%d): %zu bytes differ", i, sw, sh, cw, ch, dw,
+                      dh, c, bad);
+        free(a), free(b);
         image_free(&im);
     }
     tfm_scratch_free(&s);
@@ -241,11 +277,123 @@ START_TEST(item_tfms_parse_from_config_values)
 }
 END_TEST
 
+START_TEST(item_tfms_sequence_applies_in_order_and_moves_points)
+{
+    /* Resize((10, 20), method='squish') then Resize(10) (crop) on a 40x20
+     * image: the squish halves everything (point (20, 10) -> (10, 5)), then the
+     * 20x10 result is centre-cropped to 10x10 at x0 = int(0.5*(20-10)) = 5
+     * (point -> (5, 5)). */
+    ItemTfms ts = {.n = 2};
+    ts.t[0] = resize_tfm(10, 20, RESIZE_SQUISH);
+    ts.t[1] = resize_tfm(10, 10, RESIZE_CROP);
+    Image im = make_image(40, 20, 3, zero_px);
+    for (int y = 8; y < 12; y++)   /* a bright 4x4 block centred on (20, 10) */
+        for (int x = 18; x < 22; x++) memset(im.px + ((size_t)y * 40 + x) * 3, 255, 3);
+    float pts[4] = {20.0f, 10.0f, 30.0f, 0.0f};
+    ImageBuf out = {0}, tmp[2] = {{.cap = 0}, {.cap = 0}};
+    TfmScratch s = {0};
+    Err err = {0};
+    ck_assert_int_eq(item_tfms_apply(&ts, &im, 0, NULL, &out, tmp, pts, 2, &s, &err), 0);
+    ck_assert_int_eq(out.img.w, 10); ck_assert_int_eq(out.img.h, 10);
+    ck_assert_float_eq_tol(pts[0], 5.0f, 1e-6); ck_assert_float_eq_tol(pts[1], 5.0f, 1e-6);
+    ck_assert_float_eq_tol(pts[2], 10.0f, 1e-6); ck_assert_float_eq_tol(pts[3], 0.0f, 1e-6);
+    /* the block (now 2x2 around (5, 5)) is the brightest part of the output */
+    int best = -1, bi = 0;
+    for (int i = 0; i < 100; i++)
+        if (out.img.px[i * 3] > best) best = out.img.px[i * 3], bi = i;
+    ck_assert_msg(bi % 10 >= 4 && bi % 10 <= 5 && bi / 10 >= 4 && bi / 10 <= 5, "brightest pixel %d", bi);
+    ck_assert(!item_tfms_is_random(&ts, 0));
+    ck_assert(item_tfms_is_random(&ts, 1));   /* the crop is random on train */
+    int mw, mh;
+    item_tfms_decode_hint(&ts, 0, &mw, &mh);  /* the first transform's: the squish needs 20x10 */
+    ck_assert_int_eq(mw, 20); ck_assert_int_eq(mh, 10);
+    image_free(&im); image_buf_free(&out); image_buf_free(&tmp[0]); image_buf_free(&tmp[1]);
+    tfm_scratch_free(&s);
+}
+END_TEST
+
+START_TEST(item_tfms_sequence_on_train_equals_the_steps_one_by_one)
+{
+    /* fastai's `item_tfms = [Resize(460), RandomResizedCrop(224, min_scale=0.75)]`, scaled
+     * down: Resize(46) then RandomResizedCrop(22, min_scale=0.75) on a 60x50
+     * image, random on train; each step draws from the same Rng in turn. */
+    ItemTfms ts = {.n = 2};
+    ts.t[0] = resize_tfm(46, 46, RESIZE_CROP);
+    ts.t[1] = (ItemTfm){.kind = ITFM_RRC, .h = 22, .w = 22, .min_scale = 0.75, .max_scale = 1,
+                        .ratio_lo = 0.75, .ratio_hi = 4.0 / 3, .val_xtra = 0.14};
+    Image im = make_image(60, 50, 3, rf_pixel);
+    TfmScratch s = {0};
+    Err err = {0};
+    for (int k = 0; k < 20; k++) {
+        Rng r = rng_make(3, k), r2 = rng_make(3, k);
+        float pts[2] = {31.0f, 17.0f}, want[2] = {31.0f, 17.0f};
+        ImageBuf out = {0}, tmp[2] = {{.cap = 0}, {.cap = 0}}, a = {0}, b = {0};
+        ck_assert_int_eq(item_tfms_apply(&ts, &im, 1, &r, &out, tmp, pts, 1, &s, &err), 0);
+        ck_assert_int_eq(item_tfm_apply(&ts.t[0], &im, 1, &r2, &a, want, 1, &s, &err), 0);
+        /* step 1's geometry: the largest 50x50 square at a random x, resized to 46 */
+        ck_assert_int_eq(a.img.w, 46); ck_assert_int_eq(a.img.h, 46);
+        ck_assert_int_eq(item_tfm_apply(&ts.t[1], &a.img, 1, &r2, &b, want, 1, &s, &err), 0);
+        ck_assert_int_eq(out.img.w, 22); ck_assert_int_eq(out.img.h, 22);
+        ck_assert(!memcmp(out.img.px, b.img.px, 22 * 22 * 3));
+        ck_assert(pts[0] == want[0] && pts[1] == want[1]);
+        image_buf_free(&out), image_buf_free(&tmp[0]), image_buf_free(&tmp[1]);
+        image_buf_free(&a), image_buf_free(&b);
+    }
+    /* on valid: Resize's centre crop (x0 = 5), then RandomResizedCrop's squish to
+     * 22 + ceil(22*0.14/8)*8 = 30 and centre crop 22 (offset 4): a point follows */
+    float pts[2] = {30.0f, 25.0f};
+    ImageBuf out = {0}, tmp[2] = {{.cap = 0}, {.cap = 0}};
+    ck_assert_int_eq(item_tfms_apply(&ts, &im, 0, NULL, &out, tmp, pts, 1, &s, &err), 0);
+    ck_assert_float_eq_tol(pts[0], (30.0f - 5) * 46 / 50 * 30 / 46 - 4, 1e-4);
+    ck_assert_float_eq_tol(pts[1], 25.0f * 46 / 50 * 30 / 46 - 4, 1e-4);
+    image_buf_free(&out), image_buf_free(&tmp[0]), image_buf_free(&tmp[1]);
+    image_free(&im);
+    tfm_scratch_free(&s);
+}
+END_TEST
+
+START_TEST(item_tfms_parse_a_list_and_refuse_bad_ones)
+{
+    Err err = {0};
+    ItemTfms ts;
+    CfgValue *v = cfg_value_parse("Resize(460), RandomResizedCrop(224, min_scale=0.75)", "t.ini", 3, &err);
+    ck_assert_msg(v != NULL, "%s", err.msg);
+    ck_assert_int_eq(item_tfms_from_cfg(&ts, v, &err), 0);
+    ck_assert_int_eq(ts.n, 2);
+    ck_assert(ts.t[0].kind == ITFM_RESIZE && ts.t[0].w == 460 && ts.t[1].kind == ITFM_RRC && ts.t[1].w == 224);
+    cfg_value_free(v);
+    v = cfg_value_parse("Resize(64)", "t.ini", 3, &err);
+    ck_assert_int_eq(item_tfms_from_cfg(&ts, v, &err), 0);
+    ck_assert_int_eq(ts.n, 1);
+    cfg_value_free(v);
+    /* a batch transform among the item transforms */
+    v = cfg_value_parse("Resize(460), aug_transforms(size=224)", "t.ini", 4, &err);
+    ck_assert_int_eq(item_tfms_from_cfg(&ts, v, &err), ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "line 4") && strstr(err.msg, "aug_transforms is a batch transform") &&
+                  strstr(err.msg, "batch_tfms"), "%s", err.msg);
+    cfg_value_free(v);
+    /* too many */
+    v = cfg_value_parse("Resize(8), Resize(8), Resize(8), Resize(8), Resize(8)", "t.ini", 5, &err);
+    ck_assert_int_eq(item_tfms_from_cfg(&ts, v, &err), ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "line 5") && strstr(err.msg, "at most"), "%s", err.msg);
+    cfg_value_free(v);
+    /* one bad member names itself */
+    v = cfg_value_parse("Resize(8), Resize(8, method='stretch')", "t.ini", 6, &err);
+    ck_assert_int_eq(item_tfms_from_cfg(&ts, v, &err), ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "stretch"), "%s", err.msg);
+    cfg_value_free(v);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("transform");
     TCase *tc = tcase_create("transform");
     tcase_add_test(tc, resize_matches_pil_bilinear_exactly);
+    tcase_add_test(tc, fast_resize_matches_the_plain_reference);
+    tcase_add_test(tc, item_tfms_sequence_applies_in_order_and_moves_points);
+    tcase_add_test(tc, item_tfms_sequence_on_train_equals_the_steps_one_by_one);
+    tcase_add_test(tc, item_tfms_parse_a_list_and_refuse_bad_ones);
     tcase_add_test(tc, resize_crop_valid_takes_the_centre_and_moves_points);
     tcase_add_test(tc, resize_crop_train_is_random_inside_and_keyed);
     tcase_add_test(tc, resize_pad_reflects_and_points_shift);

@@ -8,7 +8,7 @@
 
 #include <math.h>
 #include <stdint.h>
-#ifdef __AVX2__
+#if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 #include <stdlib.h>
@@ -289,6 +289,41 @@ static void lighting(float *restrict x, size_t n, double b, double c)
         return;
     }
     size_t i = 0;
+#if defined(__AVX512F__)
+    /* the AVX2 loop below, 16 lanes at a time (the same operations per lane) */
+    {
+        const __m512 one = _mm512_set1_ps(1.0f), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+        const __m512 vK = _mm512_set1_ps(K), vc = _mm512_set1_ps(cf);
+        for (; i + 16 <= n; i += 16) {
+            __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_loadu_ps(x + i), vlo), vhi);
+            __m512 r = _mm512_div_ps(_mm512_sub_ps(one, v), v);
+            __m512i b = _mm512_castps_si512(r);
+            __m512 e = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(b, 23), _mm512_set1_epi32(127)));
+            __m512 m = _mm512_castsi512_ps(
+                _mm512_or_si512(_mm512_and_si512(b, _mm512_set1_epi32(0x7fffff)), _mm512_set1_epi32(0x3f800000)));
+            __m512 big = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356f), _CMP_GT_OQ), one);
+            m = _mm512_mul_ps(m, _mm512_sub_ps(one, _mm512_mul_ps(_mm512_set1_ps(0.5f), big)));
+            __m512 t = _mm512_div_ps(_mm512_sub_ps(m, one), _mm512_add_ps(m, one)), t2 = _mm512_mul_ps(t, t);
+            __m512 p = _mm512_fmadd_ps(t2, _mm512_set1_ps(0.2222222f), _mm512_set1_ps(0.2857143f));
+            p = _mm512_fmadd_ps(t2, p, _mm512_set1_ps(0.4f));
+            p = _mm512_fmadd_ps(t2, p, _mm512_set1_ps(0.6666667f));
+            p = _mm512_fmadd_ps(t2, p, _mm512_set1_ps(2.0f));
+            __m512 lg = _mm512_fmadd_ps(_mm512_mul_ps(t, p), _mm512_set1_ps(1.44269504f), _mm512_add_ps(e, big));
+            __m512 y = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(vc, lg), _mm512_set1_ps(-126.f)), _mm512_set1_ps(126.f));
+            __m512 fl = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), f = _mm512_sub_ps(y, fl);
+            __m512 q = _mm512_fmadd_ps(f, _mm512_set1_ps(0.00015404f), _mm512_set1_ps(0.00133336f));
+            q = _mm512_fmadd_ps(f, q, _mm512_set1_ps(0.00961813f));
+            q = _mm512_fmadd_ps(f, q, _mm512_set1_ps(0.05550411f));
+            q = _mm512_fmadd_ps(f, q, _mm512_set1_ps(0.24022651f));
+            q = _mm512_fmadd_ps(f, q, _mm512_set1_ps(0.69314718f));
+            q = _mm512_fmadd_ps(f, q, one);
+            __m512 scale = _mm512_castsi512_ps(
+                _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fl), _mm512_set1_epi32(127)), 23));
+            __m512 pw = _mm512_mul_ps(q, scale);
+            _mm512_storeu_ps(x + i, _mm512_div_ps(one, _mm512_fmadd_ps(vK, pw, one)));
+        }
+    }
+#endif
 #ifdef __AVX2__
     /* the same polynomials, 8 lanes at a time (GCC does not vectorise the bit casts) */
     const __m256 one = _mm256_set1_ps(1.0f), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
@@ -389,55 +424,140 @@ void batch_tfm_out_size(const BatchTfm *t, int in_w, int in_h, int *out_w, int *
         *out_w = in_w, *out_h = in_h;
 }
 
-#ifdef __AVX2__
-/* The bilinear blend of pass 2 for RGB uint8 sources, 8 output pixels at a
- * time with gathers, as long as all 8 sample inside the image (same
- * arithmetic as the scalar path).  Returns how many pixels it did. */
-static int blend8_rgb(float *o, const uint8_t *px, int sw, int sh, const float *cx, const float *cy, int out_w,
-                      float scale)
+/* Reflection / border padding of sampling coordinates: those outside the
+ * image move inside (those inside are left alone), per axis. */
+static inline void pad_one(float *x, float *y, int sw, int sh, int mode)
 {
-    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), vs = _mm256_set1_ps(scale);
-    const __m256 spanx = _mm256_set1_ps((float)(sw - 1)), spany = _mm256_set1_ps((float)(sh - 1));
-    const __m256i sw1 = _mm256_set1_epi32(sw - 1), sh1 = _mm256_set1_epi32(sh - 1), vsw = _mm256_set1_epi32(sw);
-    const __m256i last = _mm256_set1_epi32(sw * sh * 3 - 4), m8 = _mm256_set1_epi32(255);
+    float ix = *x, iy = *y, spanx = (float)(sw - 1), spany = (float)(sh - 1);
+    if (ix >= 0 && ix <= spanx && iy >= 0 && iy <= spany) return;
+    if (mode == PAD_BORDER) {
+        *x = ix < 0 ? 0 : ix > spanx ? spanx : ix;
+        *y = iy < 0 ? 0 : iy > spany ? spany : iy;
+    } else {
+        *x = reflect_clip(ix, sw), *y = reflect_clip(iy, sh);
+    }
+}
+
+static void pad_coords(float *cx, float *cy, int n, int sw, int sh, int mode)
+{
+    int i = 0;
+#if defined(__AVX512F__)
+    /* most coordinates are inside: test 16 at a time, fix only the others */
+    const __m512 zero = _mm512_setzero_ps(), spanx = _mm512_set1_ps((float)(sw - 1)),
+                 spany = _mm512_set1_ps((float)(sh - 1));
+    for (; i + 16 <= n; i += 16) {
+        __m512 ix = _mm512_loadu_ps(cx + i), iy = _mm512_loadu_ps(cy + i);
+        unsigned in = _mm512_cmp_ps_mask(ix, zero, _CMP_GE_OQ) & _mm512_cmp_ps_mask(ix, spanx, _CMP_LE_OQ) &
+                      _mm512_cmp_ps_mask(iy, zero, _CMP_GE_OQ) & _mm512_cmp_ps_mask(iy, spany, _CMP_LE_OQ);
+        for (unsigned out = ~in & 0xffffu; out; out &= out - 1) {
+            int j = i + __builtin_ctz(out);
+            pad_one(cx + j, cy + j, sw, sh, mode);
+        }
+    }
+#endif
+    for (; i < n; i++) pad_one(cx + i, cy + i, sw, sh, mode);
+}
+
+/* One output pixel of pass 2: (ix, iy) already reflected/clamped into the
+ * image unless pad_mode is zeros.  The plain version of the vector blend. */
+static inline void blend_one(float *op, const uint8_t *px, const float *fsrc, int sw, int sh, int c, float ix,
+                             float iy, float scale)
+{
+    if (!(ix >= 0 && ix <= (float)(sw - 1) && iy >= 0 && iy <= (float)(sh - 1))) {
+        /* only zero padding leaves coordinates outside */
+        if (!(ix > -1 && ix < sw && iy > -1 && iy < sh)) {
+            for (int k = 0; k < c; k++) op[k] = 0;
+            return;
+        }
+        sample_zeros(op, px, fsrc, sw, sh, c, ix, iy, scale);
+        return;
+    }
+    /* ix, iy in [0, size-1]: truncation is floor; a corner past the last
+     * pixel has weight 0, so clamping it changes nothing */
+    int x0 = (int)ix, y0 = (int)iy;
+    float fx = ix - x0, fy = iy - y0;
+    int x1 = x0 + 1 < sw ? x0 + 1 : x0, y1 = y0 + 1 < sh ? y0 + 1 : y0;
+    float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+    size_t i00 = ((size_t)y0 * sw + x0) * c, i01 = ((size_t)y0 * sw + x1) * c;
+    size_t i10 = ((size_t)y1 * sw + x0) * c, i11 = ((size_t)y1 * sw + x1) * c;
+    if (fsrc) {
+        for (int k = 0; k < c; k++)
+            op[k] = w00 * fsrc[i00 + k] + w01 * fsrc[i01 + k] + w10 * fsrc[i10 + k] + w11 * fsrc[i11 + k];
+    } else {
+        w00 *= scale, w01 *= scale, w10 *= scale, w11 *= scale;
+        for (int k = 0; k < c; k++)
+            op[k] = w00 * px[i00 + k] + w01 * px[i01 + k] + w10 * px[i10 + k] + w11 * px[i11 + k];
+    }
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+#define BLEND_AVX512 1
+/* The blend of pass 2 for RGB uint8 sources, 16 output pixels at a time with
+ * gathers, when all 16 sample inside the image (the same arithmetic as
+ * blend_one, so the results are equal bit for bit); other groups go through
+ * blend_one. */
+static void blend16_rgb(float *o, const uint8_t *px, int sw, int sh, const float *cx, const float *cy, int out_w,
+                        float scale)
+{
+    const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f), vs = _mm512_set1_ps(scale);
+    const __m512 spanx = _mm512_set1_ps((float)(sw - 1)), spany = _mm512_set1_ps((float)(sh - 1));
+    const __m512i sw1 = _mm512_set1_epi32(sw - 1), sh1 = _mm512_set1_epi32(sh - 1), vsw = _mm512_set1_epi32(sw);
+    const __m512i three = _mm512_set1_epi32(3), m8 = _mm512_set1_epi32(255);
+    const __m512i last = _mm512_set1_epi32(sw * sh * 3 - 4);
+    /* interleave R, G, B (16 each) into 48 floats: output element j of vector v is
+     * pixel (16v+j)/3, channel (16v+j)%3 */
+    static const int32_t irg[3][16] = {
+        {0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5},
+        {21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26},
+        {0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0}};
+    static const int32_t ib[3][16] = {
+        {0, 0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 3, 0, 0, 4, 0},
+        {0, 5, 0, 0, 6, 0, 0, 7, 0, 0, 8, 0, 0, 9, 0, 0},
+        {10, 0, 0, 11, 0, 0, 12, 0, 0, 13, 0, 0, 14, 0, 0, 15}};
+    static const __mmask16 mb[3] = {0x4924, 0x2492, 0x9249};
     int ox = 0;
-    for (; ox + 8 <= out_w; ox += 8) {
-        __m256 ix = _mm256_loadu_ps(cx + ox), iy = _mm256_loadu_ps(cy + ox);
-        __m256 in = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(ix, zero, _CMP_GE_OQ), _mm256_cmp_ps(ix, spanx, _CMP_LE_OQ)),
-                                  _mm256_and_ps(_mm256_cmp_ps(iy, zero, _CMP_GE_OQ), _mm256_cmp_ps(iy, spany, _CMP_LE_OQ)));
-        if (_mm256_movemask_ps(in) != 0xff) break;
-        __m256i x0 = _mm256_cvttps_epi32(ix), y0 = _mm256_cvttps_epi32(iy);
-        __m256 fx = _mm256_sub_ps(ix, _mm256_cvtepi32_ps(x0)), fy = _mm256_sub_ps(iy, _mm256_cvtepi32_ps(y0));
-        __m256i x1 = _mm256_min_epi32(_mm256_add_epi32(x0, _mm256_set1_epi32(1)), sw1);
-        __m256i y1 = _mm256_min_epi32(_mm256_add_epi32(y0, _mm256_set1_epi32(1)), sh1);
-        __m256i r0 = _mm256_mullo_epi32(y0, vsw), r1 = _mm256_mullo_epi32(y1, vsw);
-        __m256i i00 = _mm256_mullo_epi32(_mm256_add_epi32(r0, x0), _mm256_set1_epi32(3));
-        __m256i i01 = _mm256_mullo_epi32(_mm256_add_epi32(r0, x1), _mm256_set1_epi32(3));
-        __m256i i10 = _mm256_mullo_epi32(_mm256_add_epi32(r1, x0), _mm256_set1_epi32(3));
-        __m256i i11 = _mm256_mullo_epi32(_mm256_add_epi32(r1, x1), _mm256_set1_epi32(3));
+    for (; ox < out_w; ox += 16) {
+        if (out_w - ox < 16) break;
+        __m512 ix = _mm512_loadu_ps(cx + ox), iy = _mm512_loadu_ps(cy + ox);
+        __mmask16 in = _mm512_cmp_ps_mask(ix, zero, _CMP_GE_OQ) & _mm512_cmp_ps_mask(ix, spanx, _CMP_LE_OQ) &
+                       _mm512_cmp_ps_mask(iy, zero, _CMP_GE_OQ) & _mm512_cmp_ps_mask(iy, spany, _CMP_LE_OQ);
+        __m512i x0 = _mm512_cvttps_epi32(ix), y0 = _mm512_cvttps_epi32(iy);
+        __m512i x1 = _mm512_min_epi32(_mm512_add_epi32(x0, _mm512_set1_epi32(1)), sw1);
+        __m512i y1 = _mm512_min_epi32(_mm512_add_epi32(y0, _mm512_set1_epi32(1)), sh1);
+        __m512i r0 = _mm512_mullo_epi32(y0, vsw), r1 = _mm512_mullo_epi32(y1, vsw);
+        __m512i i00 = _mm512_mullo_epi32(_mm512_add_epi32(r0, x0), three);
+        __m512i i01 = _mm512_mullo_epi32(_mm512_add_epi32(r0, x1), three);
+        __m512i i10 = _mm512_mullo_epi32(_mm512_add_epi32(r1, x0), three);
+        __m512i i11 = _mm512_mullo_epi32(_mm512_add_epi32(r1, x1), three);
         /* a 4-byte gather of the last pixel would read past the image */
-        if (_mm256_movemask_epi8(_mm256_cmpgt_epi32(i11, last))) break;
-        __m256 gx = _mm256_sub_ps(one, fx), gy = _mm256_sub_ps(one, fy);
-        __m256 w00 = _mm256_mul_ps(_mm256_mul_ps(gx, gy), vs), w01 = _mm256_mul_ps(_mm256_mul_ps(fx, gy), vs);
-        __m256 w10 = _mm256_mul_ps(_mm256_mul_ps(gx, fy), vs), w11 = _mm256_mul_ps(_mm256_mul_ps(fx, fy), vs);
-        const int *base = (const int *)(const void *)px;
-        __m256i v00 = _mm256_i32gather_epi32(base, i00, 1), v01 = _mm256_i32gather_epi32(base, i01, 1);
-        __m256i v10 = _mm256_i32gather_epi32(base, i10, 1), v11 = _mm256_i32gather_epi32(base, i11, 1);
-        float rgb[3][8];
+        if (in != 0xffff || _mm512_cmpgt_epi32_mask(i11, last)) {
+            for (int j = 0; j < 16; j++)
+                blend_one(o + (size_t)(ox + j) * 3, px, NULL, sw, sh, 3, cx[ox + j], cy[ox + j], scale);
+            continue;
+        }
+        __m512 fx = _mm512_sub_ps(ix, _mm512_cvtepi32_ps(x0)), fy = _mm512_sub_ps(iy, _mm512_cvtepi32_ps(y0));
+        __m512 gx = _mm512_sub_ps(one, fx), gy = _mm512_sub_ps(one, fy);
+        __m512 w00 = _mm512_mul_ps(_mm512_mul_ps(gx, gy), vs), w01 = _mm512_mul_ps(_mm512_mul_ps(fx, gy), vs);
+        __m512 w10 = _mm512_mul_ps(_mm512_mul_ps(gx, fy), vs), w11 = _mm512_mul_ps(_mm512_mul_ps(fx, fy), vs);
+        __m512i v00 = _mm512_i32gather_epi32(i00, px, 1), v01 = _mm512_i32gather_epi32(i01, px, 1);
+        __m512i v10 = _mm512_i32gather_epi32(i10, px, 1), v11 = _mm512_i32gather_epi32(i11, px, 1);
+        __m512 rgb[3];
         for (int k = 0; k < 3; k++) {
-            __m256 a = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v00, 8 * k), m8));
-            __m256 b = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v01, 8 * k), m8));
-            __m256 cc = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v10, 8 * k), m8));
-            __m256 d = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(v11, 8 * k), m8));
-            /* w00·a + w01·b + w10·c + w11·d, summed left to right as the scalar path */
-            __m256 acc = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(w00, a), _mm256_mul_ps(w01, b)),
-                                                     _mm256_mul_ps(w10, cc)), _mm256_mul_ps(w11, d));
-            _mm256_storeu_ps(rgb[k], acc);
+            __m512 a = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v00, 8 * k), m8));
+            __m512 b = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v01, 8 * k), m8));
+            __m512 cc = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v10, 8 * k), m8));
+            __m512 d = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(v11, 8 * k), m8));
+            /* w00·a + w01·b + w10·c + w11·d, summed left to right as blend_one */
+            rgb[k] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(w00, a), _mm512_mul_ps(w01, b)),
+                                                 _mm512_mul_ps(w10, cc)), _mm512_mul_ps(w11, d));
         }
         float *op = o + (size_t)ox * 3;
-        for (int j = 0; j < 8; j++) op[3 * j] = rgb[0][j], op[3 * j + 1] = rgb[1][j], op[3 * j + 2] = rgb[2][j];
+        for (int v = 0; v < 3; v++) {
+            __m512 t = _mm512_permutex2var_ps(rgb[0], _mm512_loadu_si512(irg[v]), rgb[1]);
+            _mm512_storeu_ps(op + 16 * v, _mm512_mask_permutexvar_ps(t, mb[v], _mm512_loadu_si512(ib[v]), rgb[2]));
+        }
     }
-    return ox;
+    for (; ox < out_w; ox++) blend_one(o + (size_t)ox * 3, px, NULL, sw, sh, 3, cx[ox], cy[ox], scale);
 }
 #endif
 
@@ -487,7 +607,7 @@ void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int t
                     h5 = (float)H[5], h6 = (float)H[6], h7 = (float)H[7];
         const float hx = 0.5f * (float)(sw - 1), hy = 0.5f * (float)(sh - 1);
         const float du = out_w > 1 ? 2.0f / (float)(out_w - 1) : 0.0f;
-        const float spanx = (float)(sw - 1), spany = (float)(sh - 1);
+
         const float scale = fsrc ? 1.0f : inv255;
         const uint8_t *px = in->px;
         for (int oy = 0; oy < out_h; oy++) {
@@ -508,53 +628,18 @@ void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int t
                     cx[ox] = (a0 * u + a1 * v + a2 + 1) * hx, cy[ox] = (a3 * u + a4 * v + a5 + 1) * hy;
                 }
             }
-            /* pass 2: padding and the bilinear blend */
+            /* pass 2a: reflection / border padding moves the coordinates into the image */
+            if (t->pad_mode != PAD_ZEROS) pad_coords(cx, cy, out_w, sw, sh, t->pad_mode);
+            /* pass 2b: the bilinear blend */
             float *o = out + (size_t)oy * out_w * c;
-            int ox = 0;
-#ifdef __AVX2__
-            if (!fsrc && c == 3) ox = blend8_rgb(o, px, sw, sh, cx, cy, out_w, scale);
-#endif
-            for (; ox < out_w; ox++) {
-                float ix = cx[ox], iy = cy[ox];
-                float *op = o + (size_t)ox * c;
-                if (!(ix >= 0 && ix <= spanx && iy >= 0 && iy <= spany)) {
-                    if (t->pad_mode == PAD_ZEROS) {
-                        if (!(ix > -1 && ix < sw && iy > -1 && iy < sh)) {
-                            for (int k = 0; k < c; k++) op[k] = 0;
-                            continue;
-                        }
-                        sample_zeros(op, px, fsrc, sw, sh, c, ix, iy, scale);
-                        continue;
-                    }
-                    if (t->pad_mode == PAD_BORDER) {
-                        ix = ix < 0 ? 0 : ix > spanx ? spanx : ix;
-                        iy = iy < 0 ? 0 : iy > spany ? spany : iy;
-                    } else {
-                        ix = reflect_clip(ix, sw), iy = reflect_clip(iy, sh);
-                    }
-                }
-                /* ix, iy in [0, size-1]: truncation is floor; a corner past the
-                 * last pixel has weight 0, so clamping it changes nothing */
-                int x0 = (int)ix, y0 = (int)iy;
-                float fx = ix - x0, fy = iy - y0;
-                int x1 = x0 + 1 < sw ? x0 + 1 : x0, y1 = y0 + 1 < sh ? y0 + 1 : y0;
-                float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-                size_t i00 = ((size_t)y0 * sw + x0) * c, i01 = ((size_t)y0 * sw + x1) * c;
-                size_t i10 = ((size_t)y1 * sw + x0) * c, i11 = ((size_t)y1 * sw + x1) * c;
-                if (fsrc) {
-                    for (int k = 0; k < c; k++)
-                        op[k] = w00 * fsrc[i00 + k] + w01 * fsrc[i01 + k] + w10 * fsrc[i10 + k] + w11 * fsrc[i11 + k];
-                } else if (c == 3) {
-                    w00 *= scale, w01 *= scale, w10 *= scale, w11 *= scale;
-                    op[0] = w00 * px[i00] + w01 * px[i01] + w10 * px[i10] + w11 * px[i11];
-                    op[1] = w00 * px[i00 + 1] + w01 * px[i01 + 1] + w10 * px[i10 + 1] + w11 * px[i11 + 1];
-                    op[2] = w00 * px[i00 + 2] + w01 * px[i01 + 2] + w10 * px[i10 + 2] + w11 * px[i11 + 2];
-                } else {
-                    w00 *= scale, w01 *= scale, w10 *= scale, w11 *= scale;
-                    for (int k = 0; k < c; k++)
-                        op[k] = w00 * px[i00 + k] + w01 * px[i01 + k] + w10 * px[i10 + k] + w11 * px[i11 + k];
-                }
+#ifdef BLEND_AVX512
+            if (!fsrc && c == 3) {
+                blend16_rgb(o, px, sw, sh, cx, cy, out_w, scale);
+                continue;
             }
+#endif
+            for (int ox = 0; ox < out_w; ox++)
+                blend_one(o + (size_t)ox * c, px, fsrc, sw, sh, c, cx[ox], cy[ox], scale);
         }
     }
     if (train && t->aug && (d->brightness != 0.5 || d->contrast != 1)) lighting(out, n_out, d->brightness, d->contrast);
@@ -684,6 +769,9 @@ int batch_tfm_from_cfg(BatchTfm *t, const CfgValue *list, Err *err)
             if (!ok)
                 return err_set(err, ERR_USAGE, "line %d: [data] %s: expected imagenet_stats, cifar_stats, "
                                "mnist_stats or (mean, std)", call->line, call->str);
+        } else if (!strcmp(call->str, "Resize") || !strcmp(call->str, "RandomResizedCrop")) {
+            return err_set(err, ERR_USAGE, "line %d: [data] batch_tfms: %s is an item transform: move it to "
+                           "item_tfms (or use aug_transforms(size=..., min_scale=...))", call->line, call->str);
         } else {
             return err_set(err, ERR_USAGE, "line %d: [data] batch_tfms: unknown transform '%s' (expected "
                            "aug_transforms or Normalize.from_stats)", call->line, call->str);

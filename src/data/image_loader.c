@@ -46,7 +46,8 @@ typedef struct Worker {
     pthread_t thread;
     TfmScratch tfm;
     AugScratch aug;
-    ImageBuf item;           /* after the item transform */
+    ImageBuf item;           /* after the item transforms */
+    ImageBuf stage[2];       /* between item transforms */
     float *pts;              /* [n_pts * 2] */
 } Worker;
 
@@ -135,8 +136,8 @@ static void cache_put(ImageLoaders *il, int item, int stage, const Image *img, c
 static int item_stage(ImageLoaders *il, Worker *wk, int item, int train, int epoch, int use_cache, Err *err)
 {
     const Dataset *ds = il->ds;
-    const ItemTfm *it = &il->o.item;
-    int random = item_tfm_is_random(it, train);
+    const ItemTfms *it = &il->o.item;
+    int random = item_tfms_is_random(it, train);
     Rng r = rng_make(rng_hash(il->o.seed, (uint64_t)epoch, (uint64_t)item), PURPOSE_ITEM_TFM);
     CacheEntry *e = il->cache && use_cache ? &il->cache[item] : NULL;
     if (e && e->stage == STAGE_FINAL) {
@@ -155,7 +156,7 @@ static int item_stage(ImageLoaders *il, Worker *wk, int item, int train, int epo
         if (il->n_pts) memcpy(wk->pts, e->pts, sizeof(float) * 2 * il->n_pts);
     } else {
         int mw, mh, ow, oh;
-        item_tfm_decode_hint(it, train, &mw, &mh);
+        item_tfms_decode_hint(it, train, &mw, &mh);
         atomic_fetch_add(&il->decodes, 1);
         if (image_decode_file(ds->paths[item], il->c, mw, mh, &dec, &ow, &oh, err)) return err->code;
         if (il->n_pts && (dec.w != ow || dec.h != oh))   /* decoded with DCT scaling */
@@ -166,7 +167,7 @@ static int item_stage(ImageLoaders *il, Worker *wk, int item, int train, int epo
         src = &dec;
         if (random && e) cache_put(il, item, STAGE_DECODED, &dec, wk->pts);
     }
-    int st = item_tfm_apply(it, src, train, &r, &wk->item, wk->pts, il->n_pts, &wk->tfm, err);
+    int st = item_tfms_apply(it, src, train, &r, &wk->item, wk->stage, wk->pts, il->n_pts, &wk->tfm, err);
     if (st) {
         image_free(&dec);
         return err_prefix(err, "%s: ", ds->paths[item]);
@@ -352,6 +353,8 @@ static void il_free(Loaders *l)
         tfm_scratch_free(&il->workers[i].tfm);
         aug_scratch_free(&il->workers[i].aug);
         image_buf_free(&il->workers[i].item);
+        image_buf_free(&il->workers[i].stage[0]);
+        image_buf_free(&il->workers[i].stage[1]);
         free(il->workers[i].pts);
     }
     free(il->workers);

@@ -43,7 +43,7 @@ typedef struct ImageLoaderOpts {
     int channels;            /* [model] n_in: 1 or 3 */
     uint64_t seed;           /* [learner] seed */
     int prefetch;            /* batches in flight (0 = 3) */
-    ItemTfm item;
+    ItemTfms item;           /* item_tfms, in order */
     BatchTfm batch;
 } ImageLoaderOpts;
 

@@ -20,14 +20,8 @@ int image_loader_opts_from_cfg(ImageLoaderOpts *o, const Config *cfg, const Ctx 
     o->skip_bad = bad && !strcmp(bad, "skip");
     o->channels = cfg_int(cfg, "model", "n_in");
     o->seed = ctx ? ctx->seed : (uint64_t)cfg_num(cfg, "learner", "seed");
-    const CfgValue *it = cfg_get(cfg, "data", "item_tfms");
-    if (it && it->kind != CV_NONE) {
-        if (cfg_list_len(it) > 1)
-            return err_set(err, ERR_USAGE, "%s:%d: [data] item_tfms: expected one transform (Resize or "
-                           "RandomResizedCrop), found %d", config_file(cfg), it->line, cfg_list_len(it));
-        if (item_tfm_from_cfg(&o->item, cfg_list_at(it, 0), err))
-            return err_prefix(err, "%s: ", config_file(cfg));
-    }
+    if (item_tfms_from_cfg(&o->item, cfg_get(cfg, "data", "item_tfms"), err))
+        return err_prefix(err, "%s: ", config_file(cfg));
     if (batch_tfm_from_cfg(&o->batch, cfg_get(cfg, "data", "batch_tfms"), err))
         return err_prefix(err, "%s: ", config_file(cfg));
     return 0;

@@ -40,7 +40,7 @@ void image_buf_free(ImageBuf *b)
 void tfm_scratch_free(TfmScratch *s)
 {
     if (!s) return;
-    free(s->tmp), free(s->pad), free(s->k), free(s->bounds), free(s->kd), free(s->acc), free(s->pad2);
+    free(s->tmp), free(s->pad), free(s->k), free(s->bounds), free(s->kd), free(s->plan);
     memset(s, 0, sizeof *s);
 }
 
@@ -101,55 +101,157 @@ static inline uint8_t clip8(int v)
     return (uint8_t)(v >> PRECISION_BITS);
 }
 
-/* dst [cols, rows*c] = the transpose of the rows x cols pixel box at src
- * (row stride sstride): pixel (y, x) goes to (x, y). */
-static void transpose_px(uint8_t *restrict dst, const uint8_t *restrict src, size_t sstride, int rows, int cols, int c)
+/* The two passes, each in a plain version (PIL's loops, the reference) and a
+ * fast one (AVX-512 when the compiler targets it).  Both compute the same
+ * integer sums, so they agree bit for bit (tests/test_transform.c checks). */
+
+/* Horizontal pass, plain: dst [rows, dw, c] from the rows at src (row stride
+ * sstride, first column x0). */
+static void resample_h_ref(uint8_t *dst, int dw, int rows, int c, const uint8_t *src, size_t sstride, int x0,
+                           int ksize, const int *bounds, const int32_t *kk)
 {
-    size_t dstride = (size_t)rows * c;
-    for (int y0 = 0; y0 < rows; y0 += 16)          /* 16x16 tiles keep both sides in cache */
-        for (int x0 = 0; x0 < cols; x0 += 16)
-            for (int y = y0; y < rows && y < y0 + 16; y++) {
-                const uint8_t *r = src + (size_t)y * sstride;
-                int xe = cols < x0 + 16 ? cols : x0 + 16;
-                uint8_t *d = dst + (size_t)y * c;
-                if (c == 3) {
-                    for (int x = x0; x < xe; x++) {
-                        uint8_t *q = d + (size_t)x * dstride;
-                        const uint8_t *p = r + (size_t)x * 3;
-                        q[0] = p[0], q[1] = p[1], q[2] = p[2];
-                    }
-                } else {
-                    for (int x = x0; x < xe; x++)
-                        for (int k = 0; k < c; k++) d[(size_t)x * dstride + k] = r[(size_t)x * c + k];
-                }
+    for (int y = 0; y < rows; y++) {
+        const uint8_t *row = src + (size_t)y * sstride + (size_t)x0 * c;
+        uint8_t *o = dst + (size_t)y * dw * c;
+        for (int xx = 0; xx < dw; xx++) {
+            int xmin = bounds[2 * xx], xmax = bounds[2 * xx + 1];
+            const int32_t *k = kk + (size_t)xx * ksize;
+            for (int ch = 0; ch < c; ch++) {
+                int32_t ss = 1 << (PRECISION_BITS - 1);
+                for (int x = 0; x < xmax; x++) ss += row[(x + xmin) * c + ch] * k[x];
+                o[xx * c + ch] = clip8(ss);
             }
+        }
+    }
 }
 
-/* dst [dh, w, c] from src rows (row stride sstride, first column x0, w*c bytes
- * used).  Tap by tap over whole rows (vectorises); the same sums as PIL's. */
-static void resample_v(uint8_t *dst, int dh, int w, int c, const uint8_t *src, size_t sstride, int x0,
-                       int ksize, const int *bounds, const int32_t *kk, int32_t *restrict acc)
+/* Vertical pass, plain: dst [dh, w, c] from rows at src (row stride sstride,
+ * first column x0, w*c bytes used). */
+static void resample_v_ref(uint8_t *dst, int dh, int w, int c, const uint8_t *src, size_t sstride, int x0,
+                           int ksize, const int *bounds, const int32_t *kk)
 {
     int n = w * c;
     const uint8_t *base = src + (size_t)x0 * c;
     for (int yy = 0; yy < dh; yy++) {
         int ymin = bounds[2 * yy], ymax = bounds[2 * yy + 1];
         const int32_t *k = kk + (size_t)yy * ksize;
-        uint8_t *o = dst + (size_t)yy * n;
-        for (int i = 0; i < n; i++) acc[i] = 1 << (PRECISION_BITS - 1);
-        for (int y = 0; y < ymax; y++) {
-            const uint8_t *restrict row = base + (size_t)(y + ymin) * sstride;
-            int32_t ky = k[y];
-            for (int i = 0; i < n; i++) acc[i] += row[i] * ky;
+        for (int i = 0; i < n; i++) {
+            int32_t ss = 1 << (PRECISION_BITS - 1);
+            for (int y = 0; y < ymax; y++) ss += base[(size_t)(y + ymin) * sstride + i] * k[y];
+            dst[(size_t)yy * n + i] = clip8(ss);
         }
-        for (int i = 0; i < n; i++) o[i] = clip8(acc[i]);
     }
 }
 
-void tfm_resize_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c,
-                         int x0, int y0, int cw, int ch, TfmScratch *s)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VBMI__)
+#include <immintrin.h>
+#define RESIZE_AVX512 1
+
+/* clip8 of 16 sums, packed to bytes: max(v >> 22, 0), then unsigned saturation to 255 */
+static inline __m128i clip8x16(__m512i acc)
 {
-    (void)sh;
+    return _mm512_cvtusepi32_epi8(_mm512_max_epi32(_mm512_srai_epi32(acc, PRECISION_BITS), _mm512_setzero_si512()));
+}
+
+/* Vertical pass, fast: 16 outputs of a row at a time, the taps summed in a register. */
+static void resample_v_fast(uint8_t *dst, int dh, int w, int c, const uint8_t *src, size_t sstride, int x0,
+                            int ksize, const int *bounds, const int32_t *kk)
+{
+    int n = w * c;
+    const uint8_t *base = src + (size_t)x0 * c;
+    const __m512i init = _mm512_set1_epi32(1 << (PRECISION_BITS - 1));
+    for (int yy = 0; yy < dh; yy++) {
+        int ymin = bounds[2 * yy], ymax = bounds[2 * yy + 1];
+        const int32_t *k = kk + (size_t)yy * ksize;
+        const uint8_t *r0 = base + (size_t)ymin * sstride;
+        uint8_t *o = dst + (size_t)yy * n;
+        for (int i = 0; i < n; i += 16) {
+            __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+            __m512i acc = init;
+            for (int y = 0; y < ymax; y++) {
+                __m512i v = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, r0 + (size_t)y * sstride + i));
+                acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(v, _mm512_set1_epi32(k[y])));
+            }
+            _mm_mask_storeu_epi8(o + i, m, clip8x16(acc));
+        }
+    }
+}
+
+/* Horizontal pass, fast.  The outputs of a row, as bytes (pixel x, channel
+ * ch) → element x*c + ch, go 16 at a time; the source bytes those 16 read
+ * span at most 128 bytes whenever the downscale is below ~5x, so two loads and
+ * one byte permute per tap bring each lane its pixel (no gather, no
+ * transpose).  The plan (window start, permute indices, weights per tap) is
+ * the same for every row; a group whose window is wider runs the plain loop. */
+typedef struct HGroup {
+    int ws, wlen, taps;      /* window start and length in bytes; taps = 0: plain loop */
+} HGroup;
+
+static void resample_h_fast(uint8_t *dst, int dw, int rows, int c, const uint8_t *src, size_t sstride, int x0,
+                            int ksize, const int *bounds, const int32_t *kk, TfmScratch *s)
+{
+    int n = dw * c, ng = (n + 15) / 16;
+    size_t need = (size_t)ng * sizeof(HGroup) + 64 + (size_t)ng * ksize * 128;
+    if (transform_buf_grow((void **)&s->plan, &s->cap_plan, need)) abort();
+    HGroup *g = (HGroup *)(void *)s->plan;
+    uint8_t *tabs = s->plan + (((size_t)ng * sizeof(HGroup) + 63) & ~(size_t)63);
+    for (int j = 0; j < ng; j++) {
+        int e0 = 16 * j, e1 = n - e0 < 16 ? n : e0 + 16;
+        int lo = 1 << 30, hi = 0, taps = 0;
+        for (int e = e0; e < e1; e++) {
+            int x = e / c, a = bounds[2 * x] * c, b = (bounds[2 * x] + bounds[2 * x + 1]) * c;
+            lo = a < lo ? a : lo, hi = b > hi ? b : hi;
+            taps = bounds[2 * x + 1] > taps ? bounds[2 * x + 1] : taps;
+        }
+        g[j].ws = lo, g[j].wlen = hi - lo, g[j].taps = hi - lo <= 128 ? taps : 0;
+        uint8_t *t = tabs + (size_t)j * ksize * 128;
+        memset(t, 0, (size_t)ksize * 128);
+        for (int tap = 0; tap < g[j].taps; tap++)
+            for (int e = e0; e < e1; e++) {
+                int x = e / c, ch = e % c, i = e - e0;
+                int32_t *wt = (int32_t *)(void *)(t + (size_t)tap * 128 + 64);
+                if (tap < bounds[2 * x + 1]) {
+                    t[(size_t)tap * 128 + 4 * i] = (uint8_t)((bounds[2 * x] + tap) * c + ch - lo);
+                    wt[i] = kk[(size_t)x * ksize + tap];
+                }
+            }
+    }
+    const __m512i init = _mm512_set1_epi32(1 << (PRECISION_BITS - 1));
+    for (int y = 0; y < rows; y++) {
+        const uint8_t *row = src + (size_t)y * sstride + (size_t)x0 * c;
+        uint8_t *o = dst + (size_t)y * n;
+        for (int j = 0; j < ng; j++) {
+            int e0 = 16 * j, cnt = n - e0 < 16 ? n - e0 : 16;
+            if (!g[j].taps) {
+                for (int e = e0; e < e0 + cnt; e++) {
+                    int x = e / c, ch = e % c, xmin = bounds[2 * x], xmax = bounds[2 * x + 1];
+                    const int32_t *k = kk + (size_t)x * ksize;
+                    int32_t ss = 1 << (PRECISION_BITS - 1);
+                    for (int xi = 0; xi < xmax; xi++) ss += row[(xi + xmin) * c + ch] * k[xi];
+                    o[e] = clip8(ss);
+                }
+                continue;
+            }
+            int wl = g[j].wlen;
+            __mmask64 m0 = wl >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << wl) - 1);
+            __mmask64 m1 = wl <= 64 ? 0 : wl >= 128 ? ~(__mmask64)0 : (((__mmask64)1 << (wl - 64)) - 1);
+            const uint8_t *w0 = row + g[j].ws;
+            __m512i a = _mm512_maskz_loadu_epi8(m0, w0), b = _mm512_maskz_loadu_epi8(m1, w0 + 64);
+            const uint8_t *t = tabs + (size_t)j * ksize * 128;
+            __m512i acc = init;
+            for (int tap = 0; tap < g[j].taps; tap++, t += 128) {
+                __m512i v = _mm512_maskz_permutex2var_epi8(0x1111111111111111ULL, a, _mm512_loadu_si512(t), b);
+                acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(v, _mm512_loadu_si512(t + 64)));
+            }
+            _mm_mask_storeu_epi8(o + e0, (__mmask16)(cnt == 16 ? 0xffff : (1u << cnt) - 1), clip8x16(acc));
+        }
+    }
+}
+#endif
+
+static void resize_impl(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int c, int x0, int y0, int cw,
+                        int ch, TfmScratch *s, int fast)
+{
     size_t sstride = (size_t)sw * c;
     const uint8_t *box = src + (size_t)y0 * sstride;  /* row y0, column offset x0 below */
     int need_h = dw != cw, need_v = dh != ch;
@@ -165,36 +267,55 @@ void tfm_resize_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int s
     if (transform_buf_grow((void **)&s->k, &s->cap_k, (nkh + nkv) * sizeof(int32_t)) ||
         transform_buf_grow((void **)&s->bounds, &s->cap_bounds, (size_t)2 * (dw + dh) * sizeof(int)))
         abort();  /* tiny: only fails when the machine is out of memory */
-    if (transform_buf_grow((void **)&s->acc, &s->cap_acc, (size_t)dw * c * sizeof(int32_t))) abort();
     int *bh = s->bounds, *bv = s->bounds + 2 * dw;
     int32_t *kh = s->k, *kv = s->k + nkh;
     int kszh = precompute_coeffs(cw, dw, s, bh, kh);
     int kszv = precompute_coeffs(ch, dh, s, bv, kv);
     if (kszh < 0 || kszv < 0) abort();
-    if (need_h) {
-        int first = 0, last = ch;
-        if (need_v) {
-            first = bv[0];
-            last = bv[2 * dh - 2] + bv[2 * dh - 1];
-            for (int i = 0; i < dh; i++) bv[2 * i] -= first;
-        }
-        int rows = last - first;
-        /* The horizontal pass runs as a vertical one on the transposed box:
-         * the same integer sums as PIL's, over whole rows (vectorises). */
-        size_t nt = (size_t)cw * rows * c, nt2 = (size_t)dw * rows * c;
-        if (transform_buf_grow((void **)&s->pad2, &s->cap_pad2, nt + nt2) ||
-            transform_buf_grow((void **)&s->acc, &s->cap_acc, (size_t)(rows > dw ? rows : dw) * c * sizeof(int32_t)) ||
-            (need_v && transform_buf_grow((void **)&s->tmp, &s->cap_tmp, (size_t)rows * dw * c)))
-            abort();
-        uint8_t *tr = s->pad2, *tr2 = s->pad2 + nt;
-        transpose_px(tr, box + (size_t)first * sstride + (size_t)x0 * c, sstride, rows, cw, c);
-        resample_v(tr2, dw, rows, c, tr, (size_t)rows * c, 0, kszh, bh, kh, s->acc);
-        uint8_t *tmp = need_v ? s->tmp : dst;
-        transpose_px(tmp, tr2, (size_t)rows * c, dw, rows, c);
-        if (need_v) resample_v(dst, dh, dw, c, tmp, (size_t)dw * c, 0, kszv, bv, kv, s->acc);
-    } else {
-        resample_v(dst, dh, dw, c, box, sstride, x0, kszv, bv, kv, s->acc);
+#ifdef RESIZE_AVX512
+    void (*pass_v)(uint8_t *, int, int, int, const uint8_t *, size_t, int, int, const int *, const int32_t *) =
+        fast ? resample_v_fast : resample_v_ref;
+#else
+    void (*pass_v)(uint8_t *, int, int, int, const uint8_t *, size_t, int, int, const int *, const int32_t *) =
+        resample_v_ref;
+    (void)fast;
+#endif
+    if (!need_h) {
+        pass_v(dst, dh, dw, c, box, sstride, x0, kszv, bv, kv);
+        return;
     }
+    /* PIL's order: the horizontal pass first, over the rows the vertical pass reads */
+    int first = 0, last = ch;
+    if (need_v) {
+        first = bv[0];
+        last = bv[2 * dh - 2] + bv[2 * dh - 1];
+        for (int i = 0; i < dh; i++) bv[2 * i] -= first;
+    }
+    int rows = last - first;
+    if (need_v && transform_buf_grow((void **)&s->tmp, &s->cap_tmp, (size_t)rows * dw * c)) abort();
+    uint8_t *tmp = need_v ? s->tmp : dst;
+    const uint8_t *hsrc = box + (size_t)first * sstride;
+#ifdef RESIZE_AVX512
+    if (fast)
+        resample_h_fast(tmp, dw, rows, c, hsrc, sstride, x0, kszh, bh, kh, s);
+    else
+#endif
+        resample_h_ref(tmp, dw, rows, c, hsrc, sstride, x0, kszh, bh, kh);
+    if (need_v) pass_v(dst, dh, dw, c, tmp, (size_t)dw * c, 0, kszv, bv, kv);
+}
+
+void tfm_resize_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c, int x0, int y0,
+                         int cw, int ch, TfmScratch *s)
+{
+    (void)sh;
+    resize_impl(dst, dw, dh, src, sw, c, x0, y0, cw, ch, s, 1);
+}
+
+void tfm_resize_bilinear_ref(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c, int x0,
+                             int y0, int cw, int ch, TfmScratch *s)
+{
+    (void)sh;
+    resize_impl(dst, dw, dh, src, sw, c, x0, y0, cw, ch, s, 0);
 }
 
 /* ---- crop with padding --------------------------------------------------- */
@@ -446,4 +567,67 @@ int item_tfm_from_cfg(ItemTfm *t, const CfgValue *call, Err *err)
     }
     return err_set(err, ERR_USAGE, "line %d: [data] item_tfms: unknown transform '%s' (expected Resize or "
                    "RandomResizedCrop)", line, call->str);
+}
+
+/* ---- sequences (item_tfms) ---------------------------------------------------- */
+
+ItemTfms item_tfms_one(const ItemTfm *t)
+{
+    ItemTfms ts;
+    memset(&ts, 0, sizeof ts);
+    if (t && t->kind != ITFM_NONE) ts.t[0] = *t, ts.n = 1;
+    return ts;
+}
+
+int item_tfms_is_random(const ItemTfms *ts, int train)
+{
+    for (int i = 0; i < ts->n; i++)
+        if (item_tfm_is_random(&ts->t[i], train)) return 1;
+    return 0;
+}
+
+void item_tfms_decode_hint(const ItemTfms *ts, int train, int *min_w, int *min_h)
+{
+    *min_w = 0, *min_h = 0;
+    if (ts->n > 0) item_tfm_decode_hint(&ts->t[0], train, min_w, min_h);
+}
+
+int item_tfms_apply(const ItemTfms *ts, const Image *in, int train, Rng *rng, ImageBuf *out, ImageBuf tmp[2],
+                    float *pts, int n_pts, TfmScratch *s, Err *err)
+{
+    if (ts->n == 0) {
+        ItemTfm none = {.kind = ITFM_NONE};
+        return item_tfm_apply(&none, in, train, rng, out, pts, n_pts, s, err);
+    }
+    const Image *cur = in;
+    for (int i = 0; i < ts->n; i++) {
+        ImageBuf *dst = i == ts->n - 1 ? out : &tmp[i & 1];
+        if (item_tfm_apply(&ts->t[i], cur, train, rng, dst, pts, n_pts, s, err)) return err->code;
+        cur = &dst->img;
+    }
+    return 0;
+}
+
+static const char *const BATCH_ONLY[] = {"aug_transforms", "Normalize", "Normalize.from_stats", "Flip", "Rotate",
+                                         "Zoom", "Warp", "Brightness", "Contrast", "RandomResizedCropGPU", "Dihedral"};
+
+int item_tfms_from_cfg(ItemTfms *ts, const CfgValue *list, Err *err)
+{
+    memset(ts, 0, sizeof *ts);
+    if (!list || list->kind == CV_NONE) return 0;
+    int n = cfg_list_len(list);
+    if (n > ITEM_TFMS_MAX)
+        return err_set(err, ERR_USAGE, "line %d: [data] item_tfms: %d transforms, at most %d are supported", list->line,
+                       n, ITEM_TFMS_MAX);
+    for (int i = 0; i < n; i++) {
+        const CfgValue *call = cfg_list_at(list, i);
+        if (call && call->kind == CV_CALL && call->str)
+            for (size_t k = 0; k < sizeof BATCH_ONLY / sizeof BATCH_ONLY[0]; k++)
+                if (!strcmp(call->str, BATCH_ONLY[k]))
+                    return err_set(err, ERR_USAGE, "line %d: [data] item_tfms: %s is a batch transform: move it to "
+                                   "batch_tfms", call->line, call->str);
+        if (item_tfm_from_cfg(&ts->t[i], call, err)) return err->code;
+    }
+    ts->n = n;
+    return 0;
 }

@@ -44,6 +44,18 @@ typedef struct ItemTfm {
     double min_scale, max_scale, ratio_lo, ratio_hi, val_xtra; /* RandomResizedCrop */
 } ItemTfm;
 
+/* item_tfms: the transforms in the order fastai applies them.  fastai sorts a
+ * Pipeline by each transform's `order` (stably); Resize and RandomResizedCrop
+ * both have order 1, so the config's order is kept:
+ * `item_tfms = Resize(460), RandomResizedCrop(224, min_scale=0.75)` resizes,
+ * then crops the result.  Each transform draws from the same per-item Rng in
+ * turn. */
+enum { ITEM_TFMS_MAX = 4 };
+typedef struct ItemTfms {
+    int n;
+    ItemTfm t[ITEM_TFMS_MAX];
+} ItemTfms;
+
 /* A growable 8-bit image buffer (reused across items: no allocation once warm). */
 typedef struct ImageBuf {
     Image img;
@@ -57,13 +69,26 @@ typedef struct TfmScratch {
     int32_t *k;    size_t cap_k;      /* fixed-point coefficients */
     int *bounds;   size_t cap_bounds;
     double *kd;    size_t cap_kd;
-    int32_t *acc;  size_t cap_acc;    /* vertical-pass row accumulator */
-    uint8_t *pad2; size_t cap_pad2;   /* transposed boxes of the horizontal pass */
+    uint8_t *plan; size_t cap_plan;   /* horizontal-pass permute plan (fast path) */
 } TfmScratch;
 
 /* Fill t from one item_tfms component (Resize(...) / RandomResizedCrop(...)).
  * Unknown names or bad arguments: ERR_USAGE naming the config line. */
 int  item_tfm_from_cfg(ItemTfm *t, const CfgValue *call, Err *err);
+/* Fill ts from the whole [data] item_tfms value (one call or a list).  A batch
+ * transform there (aug_transforms, Normalize...) or more than ITEM_TFMS_MAX
+ * transforms: ERR_USAGE naming the line. */
+int  item_tfms_from_cfg(ItemTfms *ts, const CfgValue *list, Err *err);
+/* A sequence of one transform (t may be NULL or ITFM_NONE: none). */
+ItemTfms item_tfms_one(const ItemTfm *t);
+int  item_tfms_is_random(const ItemTfms *ts, int train);
+/* The first transform's hint: the later ones work on its output. */
+void item_tfms_decode_hint(const ItemTfms *ts, int train, int *min_w, int *min_h);
+/* Apply the sequence: the last result goes to out, the ones before it to
+ * tmp[0], tmp[1] in turn; pts move through every step. */
+int  item_tfms_apply(const ItemTfms *ts, const Image *in, int train, Rng *rng, ImageBuf *out, ImageBuf tmp[2],
+                     float *pts, int n_pts, TfmScratch *s, Err *err);
+
 /* The argument `name` of a call value, else its positional argument `pos`
  * (unnamed), else NULL.  Shared by the transform parsers. */
 const CfgValue *tfm_call_arg(const CfgValue *call, const char *name, int pos);
@@ -89,6 +114,10 @@ void item_tfm_geometry(const ItemTfm *t, int w, int h, int train, Rng *rng,
  * the box must lie inside the src image.  dst: [dh, dw, c]. */
 void tfm_resize_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c,
                          int x0, int y0, int cw, int ch, TfmScratch *s);
+/* The same, plain scalar loops (PIL's own); the reference the fast version
+ * (AVX-512 when compiled for it) is tested against. */
+void tfm_resize_bilinear_ref(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c,
+                             int x0, int y0, int cw, int ch, TfmScratch *s);
 /* Copy the box (x0, y0, cw, ch) of src, which may reach outside it, padding
  * with `mode` (reflection = numpy 'reflect', border = 'edge').  dst: [ch, cw, c]. */
 void tfm_crop_pad(uint8_t *dst, const uint8_t *src, int sw, int sh, int c,

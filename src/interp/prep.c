@@ -10,16 +10,17 @@
 #include <stdio.h>
 #include <string.h>
 
-int prep_init(Prep *p, const ItemTfm *item, const BatchTfm *batch, int n_in, int h, int w, Err *err)
+int prep_init(Prep *p, const ItemTfms *items, const BatchTfm *batch, int n_in, int h, int w, Err *err)
 {
     memset(p, 0, sizeof *p);
     p->n_in = n_in;
     p->batch = *batch;
-    if (item && item->kind != ITFM_NONE) p->item[0] = *item, p->n_item = 1;
+    for (int i = 0; items && i < items->n && p->n_item < PREP_MAX_ITEM_TFMS; i++)
+        if (items->t[i].kind != ITFM_NONE) p->item[p->n_item++] = items->t[i];
     if (p->batch.aug && p->batch.size_w > 0)
         p->h = p->batch.size_h, p->w = p->batch.size_w;
     else if (p->n_item)
-        p->h = p->item[0].h, p->w = p->item[0].w;
+        p->h = p->item[p->n_item - 1].h, p->w = p->item[p->n_item - 1].w;
     else
         p->h = h, p->w = w;
     if (p->h <= 0 || p->w <= 0) return err_set(err, ERR_USAGE, "no input size: the transforms set none");
@@ -34,12 +35,11 @@ int prep_init_meta(Prep *p, const ModelFileInfo *mi, const StMeta *meta, Err *er
     if (mi->item_tfms && *mi->item_tfms) {
         CfgValue *v = cfg_value_parse(mi->item_tfms, mi->path, 0, err);
         if (!v) return err_prefix(err, "%s: metadata item_tfms: ", mi->path);
-        int n = cfg_list_len(v), rc = 0;
-        if (n > PREP_MAX_ITEM_TFMS) rc = err_set(err, ERR_USAGE, "%s: more than %d item_tfms", mi->path, PREP_MAX_ITEM_TFMS);
-        for (int i = 0; !rc && i < n; i++) rc = item_tfm_from_cfg(&p->item[i], cfg_list_at(v, i), err);
+        ItemTfms ts;
+        int rc = item_tfms_from_cfg(&ts, v, err);
         cfg_value_free(v);
         if (rc) return err_prefix(err, "%s: metadata item_tfms: ", mi->path);
-        p->n_item = n;
+        for (int i = 0; i < ts.n && p->n_item < PREP_MAX_ITEM_TFMS; i++) p->item[p->n_item++] = ts.t[i];
     }
     if (mi->batch_tfms && *mi->batch_tfms) {
         CfgValue *v = cfg_value_parse(mi->batch_tfms, mi->path, 0, err);

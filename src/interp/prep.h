@@ -20,7 +20,7 @@
 typedef struct StMeta StMeta;
 typedef struct ModelFileInfo ModelFileInfo;
 
-enum { PREP_MAX_ITEM_TFMS = 4 };
+enum { PREP_MAX_ITEM_TFMS = ITEM_TFMS_MAX };
 
 typedef struct Prep {
     int n_in;                   /* channels decoded (1 or 3) */
@@ -35,9 +35,9 @@ typedef struct Prep {
 
 /* From a model file's metadata (item_tfms, batch_tfms, norm_mean/norm_std, size). */
 int  prep_init_meta(Prep *p, const ModelFileInfo *mi, const StMeta *meta, Err *err);
-/* From transforms already built (e.g. the image loader's options); item may be
+/* From transforms already built (e.g. the image loader's options); items may be
  * NULL (no item transform); h, w: the input size when no transform sets it. */
-int  prep_init(Prep *p, const ItemTfm *item, const BatchTfm *batch, int n_in, int h, int w, Err *err);
+int  prep_init(Prep *p, const ItemTfms *items, const BatchTfm *batch, int n_in, int h, int w, Err *err);
 /* Decode and transform one file into x [h, w, n_in] floats; map[4] = {ax, bx,
  * ay, by} (may be NULL).  Errors name the file. */
 int  prep_item(Prep *p, const char *path, float *x, double map[4], Err *err);

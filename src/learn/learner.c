@@ -400,7 +400,7 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
     }
     int stopped = 0;
     for (int e = l->stage_epoch; e < st->n_epoch && !stopped; e++) {
-        double t0 = now();
+        double t0 = now(), wait0 = l->dls->wait_s;
         Progress pg = {.t0 = t0};
         if (loaders_begin(l->dls, SPLIT_TRAIN, l->epoch, err)) return err->code;
         for (int i = 0; i < nb; i++) {
@@ -438,6 +438,7 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
             }
         }
         progress_clear(l, &pg);
+        double train_wait = l->dls->wait_s - wait0;   /* the training steps' wait for data */
         double vals[TABLE_MAX_COLS];
         vals[0] = smooth_value(&l->smooth);
         if (learner_validate(l, vals + 1, err)) return err->code;
@@ -457,7 +458,7 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
         if (l->logging) {
             char line[2048];
             if (l->o.json) {
-                table_json_row(&l->table, e, vals, secs, line, sizeof line);
+                table_json_row(&l->table, e, vals, secs, train_wait, line, sizeof line);
                 fprintf(l->o.out, "%s\n", line);
                 fflush(l->o.out);
             } else {

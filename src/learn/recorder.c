@@ -125,7 +125,8 @@ void table_csv_row(const Table *t, int epoch, const double *v, double seconds, c
     put(buf, cap, &len, ",%s", cell);
 }
 
-void table_json_row(const Table *t, int epoch, const double *v, double seconds, char *buf, size_t cap)
+void table_json_row(const Table *t, int epoch, const double *v, double seconds, double data_wait_s, char *buf,
+                    size_t cap)
 {
     size_t len = 0;
     char cell[64];
@@ -137,5 +138,7 @@ void table_json_row(const Table *t, int epoch, const double *v, double seconds, 
         put(buf, cap, &len, ", \"%s\": %s", t->names[i], cell);
     }
     format_time(seconds, cell, sizeof cell);
-    put(buf, cap, &len, ", \"time\": \"%s\", \"seconds\": %.3f}", cell, seconds);
+    put(buf, cap, &len, ", \"time\": \"%s\", \"seconds\": %.3f", cell, seconds);
+    if (data_wait_s >= 0) put(buf, cap, &len, ", \"data_wait_s\": %.3f", data_wait_s);
+    put(buf, cap, &len, "}");
 }

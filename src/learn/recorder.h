@@ -44,8 +44,11 @@ void table_row(const Table *t, int epoch, const double *values, double seconds, 
  * full precision (%.17g shortest round-trip like Python's str) and mm:ss. */
 void table_csv_header(const Table *t, char *buf, size_t cap);
 void table_csv_row(const Table *t, int epoch, const double *values, double seconds, char *buf, size_t cap);
-/* --json: {"epoch": 0, "train_loss": ..., ..., "time": "00:12"} */
-void table_json_row(const Table *t, int epoch, const double *values, double seconds, char *buf, size_t cap);
+/* --json: {"epoch": 0, "train_loss": ..., ..., "time": "00:12", "seconds": 12.0,
+ * "data_wait_s": 0.01}; data_wait_s (the seconds the training steps waited for
+ * their batches) is left out when negative. */
+void table_json_row(const Table *t, int epoch, const double *values, double seconds, double data_wait_s, char *buf,
+                    size_t cap);
 
 /* Python's repr of a float (shortest string that reads back the same). */
 void format_pyfloat(double v, char *buf, size_t cap);

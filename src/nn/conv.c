@@ -3,12 +3,18 @@
 
 #include "core/err.h"
 #include "nn/gemm.h"
+#include "nn/winograd.h"
 #include <cblas.h>
 #include <omp.h>
 #include <string.h>
 
 /* Big-path tiles may hold this many times the tile cap. */
 #define CONV_BIG_FACTOR 8
+/* Winograd (3x3 stride 1 pad 1) from this many channels in and out.  Measured
+ * here (resnet18 at 128 px, one thread): forward 1.4x (64 channels) to 2x (512)
+ * faster than columns + GEMM, din 1.1x to 1.3x; below 64 channels untested for
+ * speed, so columns. */
+#define CONV_WINOGRAD_MIN_C 64
 /* Tile-parallel when a tile has at least this many GEMM rows per output channel. */
 #define CONV_ROWS_PER_COUT 4
 
@@ -75,14 +81,23 @@ static Plan make_plan(const Conv2dDims *d, size_t cap)
     return p;
 }
 
+static int use_winograd(const Conv2dDims *d)
+{
+    return winograd_applies(d) && d->c_in >= CONV_WINOGRAD_MIN_C && d->c_out >= CONV_WINOGRAD_MIN_C;
+}
+
 size_t conv2d_scratch_floats(const Conv2dDims *d, size_t cap, int threads)
 {
     if (conv2d_is_pointwise(d)) return 0;
     Plan p = make_plan(d, cap);
-    if (!p.par) return p.tile_floats;
-    if (threads < 1) threads = 1;
-    if (threads > p.ntiles) threads = p.ntiles;
-    return (size_t)threads * p.tile_floats + (size_t)(p.groups - 1) * p.nw;
+    size_t f = p.tile_floats;
+    if (p.par) {
+        if (threads < 1) threads = 1;
+        if (threads > p.ntiles) threads = p.ntiles;
+        f = (size_t)threads * p.tile_floats + (size_t)(p.groups - 1) * p.nw;
+    }
+    if (use_winograd(d) && winograd_scratch_floats(d) > f) f = winograd_scratch_floats(d);
+    return f;
 }
 
 double conv2d_macs_per_image(const Conv2dDims *d)
@@ -201,6 +216,10 @@ void conv2d_forward(float *out, const float *in, const float *w, const Conv2dDim
         nn_sgemm(0, 1, M, d->c_out, d->c_in, 1.0f, in, d->c_in, w, d->c_in, 0.0f, out, d->c_out);
         return;
     }
+    if (use_winograd(d)) {
+        winograd_conv(out, 0, in, w, d, 0, s->buf);
+        return;
+    }
     Plan p = make_plan(d, s->tile_cap);
     if (p.par) {
         int nth = par_threads(&p, s, 0);
@@ -234,6 +253,12 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
         if (din) /* din[M, c_in] (+)= dout[M, c_out] · W[c_out, c_in] */
             nn_sgemm(0, 0, M, d->c_in, d->c_out, 1.0f, dout, d->c_out, w, d->c_in,
                      din_accumulate ? 1.0f : 0.0f, din, d->c_in);
+        return;
+    }
+    if (din && use_winograd(d)) {
+        /* the weight gradient by columns as below, din as a convolution of dout */
+        if (dw) conv2d_backward(NULL, 0, dw, dout, in, w, d, s);
+        winograd_conv(din, din_accumulate, dout, w, d, 1, s->buf);
         return;
     }
     Plan p = make_plan(d, s->tile_cap);

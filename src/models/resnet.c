@@ -23,6 +23,7 @@
  */
 #include "models/resnet.h"
 
+#include "core/mem.h"
 #include "core/rng.h"
 #include "nn/batchnorm.h"
 #include "nn/conv.h"
@@ -116,6 +117,7 @@ static void *xalloc(Resnet *r, size_t bytes)
     if (b == 0) b = 64;
     void *p = aligned_alloc(64, b);
     if (p) {
+        mem_advise_huge(p, b);   /* big buffers: fewer page faults (core/mem.h) */
         memset(p, 0, b);
         r->ws_bytes += b;
     }

@@ -4,7 +4,7 @@
   collab_torch.py make-data OUT.csv      write a MovieLens-100k-shaped ratings file
                                          (943 users, 1682 items, 100,000 ratings,
                                          userId,movieId,rating header) from a fixed seed
-  collab_torch.py time RATINGS.csv BS EPOCHS
+  collab_torch.py time RATINGS.csv BS EPOCHS [THREADS]
                                          train fastai's EmbeddingDotBias(50, y_range=(0,5.5))
                                          on the first 80% of a seeded row permutation
                                          (80,000 ratings) with MSE and fastai's Adam
@@ -15,7 +15,7 @@
 
 The loop is as lean as PyTorch allows (indices pre-tensorised, one randperm per
 epoch, slicing), so the comparison is against PyTorch itself, not fastai's
-DataLoader overhead.  torch.set_num_threads(2).
+DataLoader overhead.  torch.set_num_threads(THREADS), 2 by default.
 """
 import sys
 import time
@@ -63,8 +63,8 @@ class EmbeddingDotBias(nn.Module):
         return torch.sigmoid(res) * (hi - lo) + lo
 
 
-def time_epochs(path, bs, epochs):
-    torch.set_num_threads(2)
+def time_epochs(path, bs, epochs, threads=2):
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     raw = np.loadtxt(path, delimiter=",", skiprows=1)
     users = {v: k + 1 for k, v in enumerate(sorted(set(raw[:, 0])))}
@@ -96,8 +96,8 @@ def time_epochs(path, bs, epochs):
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "make-data":
         make_data(sys.argv[2])
-    elif len(sys.argv) == 5 and sys.argv[1] == "time":
-        time_epochs(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif len(sys.argv) in (5, 6) and sys.argv[1] == "time":
+        time_epochs(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]) if len(sys.argv) == 6 else 2)
     else:
         sys.exit(__doc__)
 

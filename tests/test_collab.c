@@ -464,6 +464,77 @@ START_TEST(recovers_a_known_latent_factor_model_to_the_noise_floor)
 }
 END_TEST
 
+/* Same seed => the same weights whatever the thread count: one epoch of
+ * training through the learner with 1 and with 2 threads, for a small model
+ * (swept on one thread by the optimizer's policy) and for one above
+ * OPTIM_PAR_MIN weights (swept by both threads). */
+static float *train_weights(CollabArch arch, int n_factors, int threads, const char *path, size_t *n_out)
+{
+    RatingsSpec s = {.path = path, .sep = ',', .valid_pct = 0.2, .split_seed = 3};
+    RatingsData *d;
+    Err e = {0};
+    ck_assert_msg(ratings_load(&d, &s, &e) == 0, "%s", e.msg);
+    Loaders *dls;
+    ck_assert_int_eq(ratings_loaders_from_data(&dls, d, 32, 5, &e), 0);
+    CollabSpec cs = {.arch = arch, .n_users = d->n_users, .n_items = d->n_items, .n_factors = n_factors,
+                     .has_y_range = 1, .y_lo = 0, .y_hi = 5.5f, .max_bs = 32, .seed = 9};
+    if (arch == COLLAB_NN) cs.n_layers = 1, cs.layers[0] = 8;
+    Model *m;
+    ck_assert_int_eq(collab_model_new(&m, &cs, &e), 0);
+    LearnerOpts o;
+    learner_opts_default(&o);
+    o.loss = mse_loss;
+    o.quiet = 1;
+    o.threads = threads;
+    FILE *null = fopen("/dev/null", "w");
+    o.out = null, o.progress = null;
+    Learner *l = learner_new(m, dls, &o, &e);
+    ck_assert_msg(l != NULL, "%s", e.msg);
+    size_t n = 0;
+    for (int i = 0; i < m->n_params; i++) n += m->params[i].n;
+    if (n_factors > 1000) ck_assert(n >= OPTIM_PAR_MIN);
+    ck_assert_int_eq(l->opt->threads, n >= OPTIM_PAR_MIN ? threads : 1);
+    Stage st = {.kind = STAGE_ONE_CYCLE, .n_epoch = 1, .lr = lr_num(5e-3), .div = 25, .div_final = 1e5,
+                .pct_start = 0.25, .moms = {0.95, 0.85, 0.95}, .has_wd = 1, .wd = 0.1};
+    Schedule sch = {.n = 1, .stages = &st};
+    ck_assert_msg(learner_fit_schedule(l, &sch, &e) == 0, "%s", e.msg);
+    float *w = malloc(sizeof(float) * n), *p = w;
+    for (int i = 0; i < m->n_params; i++, p += m->params[i - 1].n)
+        memcpy(p, m->params[i].w, sizeof(float) * m->params[i].n);
+    *n_out = n;
+    learner_free(l);
+    loaders_free(dls);
+    model_free(m);
+    fclose(null);
+    return w;
+}
+
+START_TEST(training_is_independent_of_the_thread_count)
+{
+    char dir[512], path[1024];
+    tu_tmpdir(dir, sizeof dir);
+    char *csv = malloc(64 * 1024);
+    size_t len = (size_t)sprintf(csv, "user,item,rating\n");
+    Rng r = rng_make(77, 1);
+    for (int k = 0; k < 1500; k++)
+        len += (size_t)sprintf(csv + len, "%d,%d,%.1f\n", (int)(rng_uniform(&r) * 300),
+                               (int)(rng_uniform(&r) * 400), 0.5 * (1 + (int)(rng_uniform(&r) * 10)));
+    tu_write(dir, "r.csv", csv, len, path, sizeof path);
+    free(csv);
+    const struct { CollabArch arch; int nf; } cases[] = {
+        {COLLAB_DOT_BIAS, 20}, {COLLAB_NN, 0}, {COLLAB_DOT_BIAS, 3100}};   /* the last: > OPTIM_PAR_MIN */
+    for (int c = 0; c < 3; c++) {
+        size_t n1, n2;
+        float *a = train_weights(cases[c].arch, cases[c].nf, 1, path, &n1);
+        float *b = train_weights(cases[c].arch, cases[c].nf, 2, path, &n2);
+        ck_assert(n1 == n2);
+        ck_assert_msg(memcmp(a, b, sizeof(float) * n1) == 0, "case %d: weights differ between 1 and 2 threads", c);
+        free(a), free(b);
+    }
+    tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("collab");
@@ -480,6 +551,7 @@ static Suite *suite(void)
     tcase_add_test(t, sparse_zero_grad_clears_every_gradient);
     tcase_add_test(t, adam_steps_follow_fastai_formulas_on_every_row);
     tcase_add_test(t, recovers_a_known_latent_factor_model_to_the_noise_floor);
+    tcase_add_test(t, training_is_independent_of_the_thread_count);
     suite_add_tcase(s, t);
     return s;
 }

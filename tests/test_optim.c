@@ -179,9 +179,11 @@ START_TEST(clear_state_resets_moments_and_steps)
 }
 END_TEST
 
+/* Above OPTIM_PAR_MIN weights the sweep is split over the threads, and the
+ * result is bit-identical to one thread's. */
 START_TEST(step_is_independent_of_thread_count)
 {
-    const size_t n[1] = {100000};
+    const size_t n[1] = {OPTIM_PAR_MIN + 12345};
     const int group[1] = {0}, no_wd[1] = {0}, frozen[1] = {0};
     Fake a, b;
     fake_init(&a, n, group, no_wd, frozen, 1, 1);
@@ -189,10 +191,33 @@ START_TEST(step_is_independent_of_thread_count)
     for (size_t k = 0; k < n[0]; k++) a.p[0].g[k] = b.p[0].g[k] = (float)sin((double)k);
     OptHyper h = optim_default_hyper(OPT_ADAM);
     Optimizer *oa = optim_new(OPT_ADAM, &h, 1, &a.m, 1, NULL), *ob = optim_new(OPT_ADAM, &h, 1, &b.m, 2, NULL);
+    ck_assert_int_eq(ob->threads, 2);
     for (int s = 0; s < 3; s++) optim_step(oa), optim_step(ob);
     ck_assert(memcmp(a.p[0].w, b.p[0].w, sizeof(float) * n[0]) == 0);
     optim_free(oa), optim_free(ob);
     fake_free(&a), fake_free(&b);
+}
+END_TEST
+
+/* The threads policy: a model under OPTIM_PAR_MIN weights sweeps on one
+ * thread whatever it is given; one at the threshold uses them all. */
+START_TEST(small_models_sweep_on_one_thread)
+{
+    const size_t n[2] = {OPTIM_PAR_MIN / 2, OPTIM_PAR_MIN / 2 - 1};
+    const int group[2] = {0, 0}, no_wd[2] = {0, 0}, frozen[2] = {0, 0};
+    Fake f;
+    fake_init(&f, n, group, no_wd, frozen, 2, 1);
+    OptHyper h = optim_default_hyper(OPT_ADAM);
+    Optimizer *o = optim_new(OPT_ADAM, &h, 1, &f.m, 2, NULL);
+    ck_assert_int_eq(o->threads, 1);
+    optim_free(o);
+    fake_free(&f);
+    const size_t m[2] = {OPTIM_PAR_MIN / 2, OPTIM_PAR_MIN / 2};
+    fake_init(&f, m, group, no_wd, frozen, 2, 1);
+    o = optim_new(OPT_ADAM, &h, 1, &f.m, 2, NULL);
+    ck_assert_int_eq(o->threads, 2);
+    optim_free(o);
+    fake_free(&f);
 }
 END_TEST
 
@@ -207,6 +232,7 @@ static Suite *suite(void)
     tcase_add_test(tc, adam_first_step_is_lr_times_sign_of_grad);
     tcase_add_test(tc, clear_state_resets_moments_and_steps);
     tcase_add_test(tc, step_is_independent_of_thread_count);
+    tcase_add_test(tc, small_models_sweep_on_one_thread);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -274,8 +274,12 @@ START_TEST(confusion_heatmap_is_legible_with_37_classes)
             ck_assert_msg(same(got, want), "cell %d,%d: %d,%d,%d vs %d,%d,%d", i, j, got.r, got.g, got.b, want.r, want.g,
                           want.b);
         }
-    /* counts are written: white text on the dark diagonal, dark text on light cells, none on zeros */
+    /* counts are written: white text on the dark diagonal, dark text on light cells, zeros in light grey */
     int x = L.x0, y = L.y0;
+    ck_assert(cm[1 * K + 3] == 0);
+    ck_assert_int_eq(count_dark(&im, L.x0 + 3 * L.cell + 1, L.y0 + 1 * L.cell + 1, L.x0 + 4 * L.cell, L.y0 + 2 * L.cell), 0);
+    ck_assert(count_color(&im, L.x0 + 3 * L.cell + 1, L.y0 + 1 * L.cell + 1, L.x0 + 4 * L.cell, L.y0 + 2 * L.cell,
+                          (Rgb){190, 190, 190}) > 5);
     ck_assert(count_color(&im, x + 2, y + 2, x + L.cell - 1, y + L.cell - 1, PLOT_WHITE) > 10);
     int i1 = 1, j1 = 3; /* (1*7 + 3*3) % 11 = 5: zero; find a small nonzero one */
     for (int i = 0; i < K; i++)

@@ -528,6 +528,7 @@ int plot_scatter(const Scatter *s, const char *path, Err *err)
 /* ---- heat map ----------------------------------------------------------- */
 
 #define MAX_LABEL 32
+#define HEAT_ZERO_INK ((Rgb){190, 190, 190})
 
 /* Label i, shortened to MAX_LABEL characters with ".." */
 static void short_label(const char *const *labels, int i, char *buf)
@@ -609,8 +610,11 @@ Canvas *plot_heatmap_render(const HeatMap *m, HeatLayout *layout, Err *err)
             if (m->show_values && isfinite(v)) {
                 snprintf(buf, sizeof buf, "%.*f", dec, v);
                 int w = font_text_width(buf, s);
-                /* white on dark cells, as fastai's plot_confusion_matrix */
-                canvas_text(c, x + (cell - w) / 2, y + (cell - th) / 2 + s, buf, s, t > 0.5 ? PLOT_WHITE : PLOT_BLACK);
+                /* white on dark cells, as fastai's plot_confusion_matrix; zeros in
+                 * light grey, so that with 37 classes the few nonzero cells off
+                 * the diagonal stand out from ~1300 zeros */
+                Rgb ink = t > 0.5 ? PLOT_WHITE : v == 0 ? HEAT_ZERO_INK : PLOT_BLACK;
+                canvas_text(c, x + (cell - w) / 2, y + (cell - th) / 2 + s, buf, s, ink);
             }
         }
     /* thin separators keep 37 x 37 cells countable */

@@ -1,6 +1,7 @@
 /* safetensors.c — safetensors reader/writer and Model save/load (see safetensors.h). */
 #include "io/safetensors.h"
 
+#include "core/mem.h"
 #include "io/atomic.h"
 #include "io/json.h"
 
@@ -864,6 +865,7 @@ int st_load_model(Model *m, const StFile *f, StLoadMode mode, char *note, size_t
         if (plan[i]) total += (size_t)plan[i]->numel;
     float *stage = rc ? NULL : malloc((total ? total : 1) * sizeof *stage);
     if (!rc && !stage) rc = err_set(err, ERR_RUNTIME, "%s: out of memory", f->path);
+    mem_advise_huge(stage, total * sizeof *stage);
     size_t off = 0;
     for (int i = 0; i < m->n_params && !rc; i++) {
         const StTensor *t = plan[i];

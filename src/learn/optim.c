@@ -48,6 +48,10 @@ Optimizer *optim_new(OptKind kind, const OptHyper *h, int decouple_wd, Model *m,
         nch += (int)((p->n + CHUNK - 1) / CHUNK);
     }
     o->state_n = total;
+    size_t n_weights = 0;
+    for (int i = 0; i < m->n_params; i++)
+        if (m->params[i].kind == PARAM_WEIGHT) n_weights += m->params[i].n;
+    if (n_weights < OPTIM_PAR_MIN) o->threads = 1;   /* threads policy: see optim.h */
     o->state = calloc(total ? total : 1, sizeof(float));
     o->chunks = malloc(sizeof *o->chunks * (nch ? nch : 1));
     if (!o->state || !o->chunks) goto oom;
@@ -99,7 +103,7 @@ void optim_set_wd(Optimizer *o, double wd)
 
 /* Per-param coefficients, computed once per step in double:
  *   c[0] = weight-decay factor (1 − lr·wd, or 1)   c[1] = L2 coefficient (wd or 0)
- *   c[2] = step size (Adam: lr/debias1; SGD: lr)   c[3] = debias2 (Adam)          */
+ *   c[2] = step size (Adam: lr/debias1; SGD: lr)   c[3] = 1/debias2 (Adam)        */
 static int param_active(const Param *p)
 {
     return p->kind == PARAM_WEIGHT && !p->frozen;
@@ -110,7 +114,7 @@ static void adam_chunk(const Optimizer *o, const OptChunk *c)
     const Param *p = &o->params[c->param];
     const OptHyper *h = &o->hyper[p->group];
     const double *k = &o->coef[4 * c->param];
-    const float decay = (float)k[0], l2 = (float)k[1], step = (float)k[2], db2 = (float)k[3];
+    const float decay = (float)k[0], l2 = (float)k[1], step = (float)k[2], idb2 = (float)k[3];
     const float mom = (float)h->mom, m1 = (float)(1 - h->mom);
     const float sq = (float)h->sqr_mom, s1 = (float)(1 - h->sqr_mom), eps = (float)h->eps;
     float *w = p->w + c->start;
@@ -126,7 +130,7 @@ static void adam_chunk(const Optimizer *o, const OptChunk *c)
     {
         const __m512 vl2 = _mm512_set1_ps(l2), vdec = _mm512_set1_ps(decay), vmom = _mm512_set1_ps(mom);
         const __m512 vm1 = _mm512_set1_ps(m1), vsq = _mm512_set1_ps(sq), vs1 = _mm512_set1_ps(s1);
-        const __m512 vdb2 = _mm512_set1_ps(db2), veps = _mm512_set1_ps(eps), vstep = _mm512_set1_ps(step);
+        const __m512 vidb2 = _mm512_set1_ps(idb2), veps = _mm512_set1_ps(eps), vstep = _mm512_set1_ps(step);
         for (; i + 16 <= c->len; i += 16) {
             __m512 wv = _mm512_loadu_ps(w + i);
             __m512 gi = _mm512_add_ps(_mm512_loadu_ps(g + i), _mm512_mul_ps(vl2, wv));
@@ -136,7 +140,7 @@ static void adam_chunk(const Optimizer *o, const OptChunk *c)
                                      _mm512_mul_ps(_mm512_mul_ps(vs1, gi), gi));
             _mm512_storeu_ps(ga + i, a);
             _mm512_storeu_ps(sa + i, s);
-            __m512 den = _mm512_add_ps(_mm512_sqrt_ps(_mm512_div_ps(s, vdb2)), veps);
+            __m512 den = _mm512_add_ps(_mm512_sqrt_ps(_mm512_mul_ps(s, vidb2)), veps);
             _mm512_storeu_ps(w + i, _mm512_sub_ps(wi, _mm512_div_ps(_mm512_mul_ps(vstep, a), den)));
         }
     }
@@ -147,7 +151,7 @@ static void adam_chunk(const Optimizer *o, const OptChunk *c)
         float a = mom * ga[i] + m1 * gi;
         float s = sq * sa[i] + s1 * gi * gi;
         ga[i] = a, sa[i] = s;
-        w[i] = wi - step * a / (sqrtf(s / db2) + eps);
+        w[i] = wi - step * a / (sqrtf(s * idb2) + eps);
     }
 }
 
@@ -185,7 +189,7 @@ void optim_step(Optimizer *o)
         if (o->kind == OPT_ADAM) {
             int64_t t = ++o->step[i];
             k[2] = h->lr / (1 - pow(h->mom, (double)t));
-            k[3] = 1 - pow(h->sqr_mom, (double)t);
+            k[3] = 1 / (1 - pow(h->sqr_mom, (double)t));
         } else {
             o->step[i]++;
             k[2] = h->lr;
@@ -202,7 +206,7 @@ void optim_step(Optimizer *o)
      * not itself ~1e-28, so the weights come out the same: 5 epochs of
      * DotProductBias training gave bit-identical weights with and without.
      * The control register is per thread, set and restored here. */
-#pragma omp parallel num_threads(o->threads)
+#pragma omp parallel num_threads(o->threads) if (o->threads > 1)
     {
 #if defined(__SSE__)
         const unsigned csr = _mm_getcsr();

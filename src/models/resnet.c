@@ -23,6 +23,7 @@
  */
 #include "models/resnet.h"
 
+#include "core/mem.h"
 #include "core/rng.h"
 #include "nn/batchnorm.h"
 #include "nn/conv.h"
@@ -36,9 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Column buffer cap (floats): convolutions are tiled over whole images so
- * their im2col stays under this (16 MB); GEMM rows stay in the thousands. */
-#define RESNET_COL_CAP ((size_t)4 << 20)
+/* Column tile cap (floats, 2.4 MB): early convolutions run tiles of this
+ * size in parallel, each in one core's cache; late ones take tiles up to
+ * CONV_BIG_FACTOR times larger (see conv.c). */
+#define RESNET_COL_CAP ((size_t)600 << 10)
 #define MAX_PARAMS 512
 
 typedef struct ConvL {
@@ -98,8 +100,7 @@ typedef struct Resnet {
     /* gradients of activations and scratch */
     float *gbig, *g[3];
     float *hg1, *hg2;       /* head gradient scratch [max_bs, 2nf] */
-    float *col;
-    size_t col_cap;
+    ConvScratch cs;         /* column buffers of the convolutions */
     size_t ws_bytes;
 
     /* last forward */
@@ -116,6 +117,7 @@ static void *xalloc(Resnet *r, size_t bytes)
     if (b == 0) b = 64;
     void *p = aligned_alloc(64, b);
     if (p) {
+        mem_advise_huge(p, b);   /* big buffers: fewer page faults (core/mem.h) */
         memset(p, 0, b);
         r->ws_bytes += b;
     }
@@ -278,6 +280,19 @@ static void build_params(Resnet *r)
     }
 }
 
+/* w[k] = std·(the k-th normal of g): rng_normal takes two counters per value, so
+ * value k is a function of k alone and the fill splits over threads with the
+ * same numbers as the plain loop. */
+static void fill_normal(float *w, size_t n, double std, Rng g)
+{
+    #pragma omp parallel for schedule(static)
+    for (size_t k = 0; k < n; k++) {
+        Rng gk = g;
+        gk.counter += 2 * (uint64_t)k;
+        w[k] = (float)(std * rng_normal(&gk));
+    }
+}
+
 /* torchvision init for the body, fastai init for the head. */
 static void init_params(Resnet *r)
 {
@@ -289,13 +304,11 @@ static void init_params(Resnet *r)
         int in_head = !r->spec.plain_fc ? (p->name[0] == '1') : !strncmp(p->name, "fc.", 3);
         if (p->ndim == 4) {
             /* kaiming_normal_(mode='fan_out', nonlinearity='relu') */
-            double std = sqrt(2.0 / (double)(p->shape[0] * p->shape[2] * p->shape[3]));
-            for (size_t k = 0; k < p->n; k++) p->w[k] = (float)(std * rng_normal(&g));
+            fill_normal(p->w, p->n, sqrt(2.0 / (double)(p->shape[0] * p->shape[2] * p->shape[3])), g);
         } else if (p->ndim == 2) {
             if (in_head && !r->spec.plain_fc) {
                 /* fastai apply_init(head, kaiming_normal_): fan_in, gain sqrt(2) */
-                double std = sqrt(2.0 / (double)p->shape[1]);
-                for (size_t k = 0; k < p->n; k++) p->w[k] = (float)(std * rng_normal(&g));
+                fill_normal(p->w, p->n, sqrt(2.0 / (double)p->shape[1]), g);
             } else {
                 /* torchvision fc: nn.Linear default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
                 double b = 1.0 / sqrt((double)p->shape[1]);
@@ -349,7 +362,7 @@ static size_t conv_in_floats(const ConvL *c) { return (size_t)c->d.n * c->d.h * 
 static int alloc_workspace(Resnet *r)
 {
     const ResnetSpec *s = &r->spec;
-    int n = s->max_bs;
+    int n = s->max_bs, nth = s->threads > 1 ? s->threads : 1;
     set_dims(r, n, s->max_h, s->max_w);
 #define A(ptr, count) do { if (!((ptr) = xalloc(r, sizeof(*(ptr)) * (size_t)(count)))) return -1; } while (0)
     A(r->x, (size_t)n * s->max_h * s->max_w * s->n_in);
@@ -357,7 +370,7 @@ static int alloc_workspace(Resnet *r)
     A(r->gbig, conv_out_floats(&r->conv1));
     A(r->p0, (size_t)n * r->pd.oh * r->pd.ow * 64);
     A(r->pidx, (size_t)n * r->pd.oh * r->pd.ow * 64);
-    size_t gmax = (size_t)n * r->pd.oh * r->pd.ow * 64, colmax = conv2d_col_floats(&r->conv1.d, RESNET_COL_CAP);
+    size_t gmax = (size_t)n * r->pd.oh * r->pd.ow * 64, colmax = conv2d_scratch_floats(&r->conv1.d, RESNET_COL_CAP, nth);
     for (int i = 0; i < r->nblocks; i++) {
         Block *b = &r->blocks[i];
         for (int k = 0; k < b->nconv; k++) {
@@ -365,7 +378,7 @@ static int alloc_workspace(Resnet *r)
             if (k + 1 < b->nconv) A(b->a[k], conv_out_floats(&b->conv[k]));
             if (conv_out_floats(&b->conv[k]) > gmax) gmax = conv_out_floats(&b->conv[k]);
             if (conv_in_floats(&b->conv[k]) > gmax) gmax = conv_in_floats(&b->conv[k]);
-            size_t cf = conv2d_col_floats(&b->conv[k].d, RESNET_COL_CAP);
+            size_t cf = conv2d_scratch_floats(&b->conv[k].d, RESNET_COL_CAP, nth);
             if (cf > colmax) colmax = cf;
         }
         for (int k = 0; k < b->nconv; k++) {
@@ -378,7 +391,7 @@ static int alloc_workspace(Resnet *r)
             A(b->cd, conv_out_floats(&b->down));
             A(b->down_bn.save_mean, b->down_bn.c);
             A(b->down_bn.save_invstd, b->down_bn.c);
-            size_t cf = conv2d_col_floats(&b->down.d, RESNET_COL_CAP);
+            size_t cf = conv2d_scratch_floats(&b->down.d, RESNET_COL_CAP, nth);
             if (cf > colmax) colmax = cf;
         }
     }
@@ -386,8 +399,8 @@ static int alloc_workspace(Resnet *r)
         for (int k = 0; k < 3; k++) A(r->g[k], gmax);
     A(r->bn1.save_mean, 64);
     A(r->bn1.save_invstd, 64);
-    r->col_cap = colmax;
-    A(r->col, colmax);
+    r->cs.floats = colmax, r->cs.tile_cap = RESNET_COL_CAP;
+    A(r->cs.buf, colmax);
     int nf2 = 2 * r->nf, hid = r->hidden, no = s->n_out;
     A(r->hp, (size_t)n * nf2);
     A(r->hidx, (size_t)n * r->nf);
@@ -419,7 +432,7 @@ static void block_forward(Resnet *r, Block *b, const float *x, int train)
     const float *cur = x;
     for (int k = 0; k < b->nconv; k++) {
         ConvL *c = &b->conv[k];
-        conv2d_forward(b->c[k], cur, pw(r, c->p), &c->d, r->col, r->col_cap);
+        conv2d_forward(b->c[k], cur, pw(r, c->p), &c->d, &r->cs);
         if (k + 1 < b->nconv) {
             BnState s = bn_state(r, &b->bn[k]);
             bn_forward(b->a[k], b->c[k], NULL, 1, train, &s, conv_out_floats(c) / c->cout, c->cout);
@@ -430,7 +443,7 @@ static void block_forward(Resnet *r, Block *b, const float *x, int train)
     size_t rows = conv_out_floats(last) / last->cout;
     const float *res = x;
     if (b->has_down) {
-        conv2d_forward(b->cd, x, pw(r, b->down.p), &b->down.d, r->col, r->col_cap);
+        conv2d_forward(b->cd, x, pw(r, b->down.p), &b->down.d, &r->cs);
         BnState s = bn_state(r, &b->down_bn);
         bn_forward(b->out, b->cd, NULL, 0, train, &s, rows, last->cout);
         res = b->out;
@@ -460,7 +473,7 @@ static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t st
     memcpy(r->x, bt->x, sizeof(float) * (size_t)n * bt->h * bt->w * s->n_in);
 
     /* stem: c0 = conv1(x); a0 = relu(bn1(c0)) (in gbig); p0 = maxpool(a0) */
-    conv2d_forward(r->c0, r->x, pw(r, r->conv1.p), &r->conv1.d, r->col, r->col_cap);
+    conv2d_forward(r->c0, r->x, pw(r, r->conv1.p), &r->conv1.d, &r->cs);
     BnState bs = bn_state(r, &r->bn1);
     size_t rows0 = conv_out_floats(&r->conv1) / 64;
     bn_forward(r->gbig, r->c0, NULL, 1, train, &bs, rows0, 64);
@@ -518,7 +531,7 @@ static int block_backward(Resnet *r, Block *b, float *bufs[3])
         ConvL *c = &b->conv[k];
         const float *in = k ? b->a[k - 1] : b->in;
         /* d(conv input) → bufs[f] (overwritten) */
-        conv2d_backward(bufs[f], 0, pg(r, c->p), bufs[t], in, pw(r, c->p), &c->d, r->col, r->col_cap);
+        conv2d_backward(bufs[f], 0, pg(r, c->p), bufs[t], in, pw(r, c->p), &c->d, &r->cs);
         int tmp = t; t = f; f = tmp;
         if (k) {
             /* a[k-1] = relu(bn(c[k-1])): in place on bufs[t] */
@@ -535,7 +548,7 @@ static int block_backward(Resnet *r, Block *b, float *bufs[3])
         bn_backward(g0, NULL, bn_dgamma(r, &b->down_bn), bn_dbeta(r, &b->down_bn), g0, b->cd, NULL,
                     0, train, &ds, rows, last->cout);
         conv2d_backward(bufs[t], 1, pg(r, b->down.p), g0, b->in, pw(r, b->down.p), &b->down.d,
-                        r->col, r->col_cap);
+                        &r->cs);
     } else {
         add_backward_acc(bufs[t], g0, conv_in_floats(&b->conv[0]));
     }
@@ -585,7 +598,7 @@ static void resnet_backward(Model *m, const float *dout)
     bn_backward(r->gbig, NULL, bn_dgamma(r, &r->bn1), bn_dbeta(r, &r->bn1), r->gbig, r->c0, NULL, 1,
                 train, &bs, conv_out_floats(&r->conv1) / 64, 64);
     float *dw = pg(r, r->conv1.p);
-    if (dw) conv2d_backward(NULL, 0, dw, r->gbig, r->x, pw(r, r->conv1.p), &r->conv1.d, r->col, r->col_cap);
+    if (dw) conv2d_backward(NULL, 0, dw, r->gbig, r->x, pw(r, r->conv1.p), &r->conv1.d, &r->cs);
 }
 
 /* ---- summary --------------------------------------------------------------- */
@@ -732,11 +745,27 @@ static void resnet_free(Model *m)
     free(r->blocks);
     for (int k = 0; k < 3; k++) free(r->g[k]);
     free(r->bn1.save_mean), free(r->bn1.save_invstd);
-    free(r->col);
+    free(r->cs.buf);
     free(r->hp), free(r->hidx), free(r->hg1), free(r->hg2), free(r->hl2), free(r->hout);
     free(r->hb1), free(r->hd1), free(r->hl1), free(r->hr), free(r->hb2), free(r->hd2);
     free(r->hbn1.save_mean), free(r->hbn1.save_invstd), free(r->hbn2.save_mean), free(r->hbn2.save_invstd);
     free(r);
+}
+
+/* All gradients live in one block (gmem): clear it in one parallel sweep. */
+static void resnet_zero_grad(Model *m)
+{
+    Resnet *r = m->impl;
+    if (!r->gmem) return;
+    size_t total = 0;
+    for (int i = 0; i < r->np; i++) total += (r->params[i].n + 15) & ~(size_t)15;
+    const size_t chunk = (size_t)1 << 16;
+    long nb = (long)((total + chunk - 1) / chunk);
+    #pragma omp parallel for schedule(static)
+    for (long b = 0; b < nb; b++) {
+        size_t lo = (size_t)b * chunk, n = total - lo < chunk ? total - lo : chunk;
+        memset(r->gmem + lo, 0, n * sizeof(float));
+    }
 }
 
 static const ModelOps resnet_ops = {resnet_forward, resnet_backward, resnet_summary_op, resnet_free};
@@ -798,6 +827,7 @@ int resnet_new(Model **out, const ResnetSpec *spec, Err *err)
     if (!spec->no_init) init_params(r);
     r->model.params = r->params;
     r->model.n_params = r->np;
+    r->model.zero_grad = resnet_zero_grad;
     ModelInfo *mi = &r->model.info;
     snprintf(mi->arch, sizeof mi->arch, "%s", spec->arch);
     mi->n_in = spec->n_in, mi->n_out = spec->n_out, mi->n_groups = 3, mi->max_bs = spec->max_bs;

@@ -4,11 +4,16 @@
  * [c_out, kh, kw, c_in] (PyTorch keeps OIHW; the model's Param says LAYOUT_OHWI).
  * oh = (h + 2·pad − kh)/stride + 1, same for ow.
  *
- * Fast path: im2col over a tile of whole images then ONE cblas_sgemm per tile
- * (M = tile·oh·ow rows, K = kh·kw·c_in, N = c_out).  The tile is chosen from the
- * dimensions and the column-buffer capacity only (never from the thread count),
- * so the numbers do not depend on threads.  A 1x1 stride-1 unpadded convolution
- * is a plain GEMM on the input: no copy.
+ * Fast path: im2col over a tile of whole images then one GEMM per tile
+ * (M = tile·oh·ow rows, K = kh·kw·c_in, N = c_out).  Early layers (many rows
+ * per output channel) run their tiles in parallel, one thread and one
+ * single-threaded GEMM per tile with the tile's columns kept in that core's
+ * cache; late layers (few rows, big weights) take one large tile after the
+ * other with the GEMM split over the threads (nn_sgemm).  Tiles, the choice of
+ * path and the grouping of the weight-gradient sums come from the dimensions
+ * and the tile cap only (never from the thread count), so the numbers do not
+ * depend on threads.  A 1x1 stride-1 unpadded convolution is a plain GEMM on
+ * the input: no copy.
  * The reference path (conv2d_forward_ref/backward_ref) is the direct 7-loop
  * convolution in double, kept to test the fast one against.
  */
@@ -29,14 +34,28 @@ Conv2dDims conv2d_dims(int n, int h, int w, int c_in, int c_out, int k, int stri
 /* Whether the convolution is a plain GEMM on the input (1x1, stride 1, no pad). */
 int conv2d_is_pointwise(const Conv2dDims *d);
 
-/* Floats of column buffer the fast path wants for these dims with at most
- * `cap` floats (0 = no cap); at least one image's columns.  0 for pointwise. */
-size_t conv2d_col_floats(const Conv2dDims *d, size_t cap);
+/* Groups of tiles whose weight-gradient sums are kept apart (fixed, so the
+ * summation order never depends on the thread count). */
+#define CONV_GROUPS 4
+
+/* Scratch of the fast path.  tile_cap: column floats per tile (0 = the whole
+ * batch in one tile; at least one image per tile); the tiling depends only on
+ * the dims and tile_cap.  floats: size of buf, at least
+ * conv2d_scratch_floats(d, tile_cap, 1); more lets more threads work at once. */
+typedef struct ConvScratch {
+    float *buf;
+    size_t floats;
+    size_t tile_cap;
+} ConvScratch;
+
+/* Floats of scratch the fast path wants for these dims and tile cap when run
+ * by up to `threads` threads.  0 for pointwise. */
+size_t conv2d_scratch_floats(const Conv2dDims *d, size_t tile_cap, int threads);
 
 /* out[n,oh,ow,c_out] = conv(in[n,h,w,c_in], w[c_out,kh,kw,c_in]).
- * col: scratch of col_cap floats (>= conv2d_col_floats(d, col_cap)); may be NULL when pointwise. */
+ * s->buf may be NULL when pointwise. */
 void conv2d_forward(float *out, const float *in, const float *w, const Conv2dDims *d,
-                    float *col, size_t col_cap);
+                    const ConvScratch *s);
 
 /* Backward, accumulating the weight gradient:
  *     dW[c_out, K] += dout^T[c_out, M] · col(in)[M, K]
@@ -45,8 +64,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const Conv2dDim
  * accumulated (+=) when din_accumulate.  dw [c_out,kh,kw,c_in] (NULL: frozen,
  * the weight GEMM is skipped). */
 void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dout,
-                     const float *in, const float *w, const Conv2dDims *d,
-                     float *col, size_t col_cap);
+                     const float *in, const float *w, const Conv2dDims *d, const ConvScratch *s);
 
 /* Plain direct convolution (double accumulation), same contract. */
 void conv2d_forward_ref(float *out, const float *in, const float *w, const Conv2dDims *d);

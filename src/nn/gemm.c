@@ -22,7 +22,9 @@ void nn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
     }
     /* blocks of a multiple of 16 rows/columns (one AVX-512 vector) */
     int step = ((dim + nb - 1) / nb + 15) / 16 * 16;
-    #pragma omp parallel for schedule(static)
+    /* dynamic: a block waits for whichever thread is free (a shared CPU often
+     * runs one thread slower); which thread runs a block never changes a number */
+    #pragma omp parallel for schedule(dynamic, 1)
     for (int b = 0; b < nb; b++) {
         int lo = b * step, hi = lo + step < dim ? lo + step : dim;
         if (lo >= hi) continue;

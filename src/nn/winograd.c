@@ -1,0 +1,166 @@
+/* winograd.c — F(2x2, 3x3) convolution (see winograd.h). */
+#include "nn/winograd.h"
+
+#include <cblas.h>
+#include <string.h>
+
+/* V and M of one chunk of tiles stay under this many floats (16 MB). */
+#define WG_CHUNK_FLOATS ((size_t)4 << 20)
+
+int winograd_applies(const Conv2dDims *d)
+{
+    return d->kh == 3 && d->kw == 3 && d->stride == 1 && d->pad == 1;
+}
+
+typedef struct WgPlan {
+    int th, tw, timg, chunk;    /* tiles per row / column / image; images per chunk */
+    int ci, co;                 /* channels in and out of this direction */
+} WgPlan;
+
+static WgPlan wg_plan(const Conv2dDims *d, int flip)
+{
+    WgPlan p;
+    p.th = (d->h + 1) / 2, p.tw = (d->w + 1) / 2, p.timg = p.th * p.tw;
+    p.ci = flip ? d->c_out : d->c_in, p.co = flip ? d->c_in : d->c_out;
+    size_t per = (size_t)16 * p.timg * (d->c_in + d->c_out);
+    size_t c = WG_CHUNK_FLOATS / per;
+    p.chunk = c < 1 ? 1 : c > (size_t)d->n ? d->n : (int)c;
+    return p;
+}
+
+size_t winograd_scratch_floats(const Conv2dDims *d)
+{
+    WgPlan p = wg_plan(d, 0);
+    /* U, then V and M of one chunk, then a zero row of max(c) floats */
+    int cm = d->c_in > d->c_out ? d->c_in : d->c_out;
+    return (size_t)16 * d->c_in * d->c_out + (size_t)16 * p.chunk * p.timg * (d->c_in + d->c_out) + cm;
+}
+
+/* U_ξ[o][i] (ξ-major, [c_out][c_in] row-major) = (G g Gᵀ)_ξ of the 3x3 kernel
+ * g = w[o][ky][kx][i] (forward) or w[o][2−ky][2−kx][i] (din: rotated 180°).
+ * The inner loop runs over the contiguous c_in. */
+static void weights(float *U, const float *w, const Conv2dDims *d, int flip)
+{
+    const int CO = d->c_out, CI = d->c_in;
+    const size_t S = (size_t)CO * CI;   /* stride between ξ */
+    #pragma omp parallel for schedule(static)
+    for (int o = 0; o < CO; o++) {
+        const float *gp[3][3];
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++)
+                gp[ky][kx] = w + (((size_t)o * 3 + (flip ? 2 - ky : ky)) * 3 + (flip ? 2 - kx : kx)) * CI;
+        float *u = U + (size_t)o * CI;
+        #pragma omp simd
+        for (int i = 0; i < CI; i++) {
+            float t[4][3];   /* G g */
+            for (int c = 0; c < 3; c++) {
+                float g0 = gp[0][c][i], g1 = gp[1][c][i], g2 = gp[2][c][i];
+                t[0][c] = g0;
+                t[1][c] = 0.5f * (g0 + g1 + g2);
+                t[2][c] = 0.5f * (g0 - g1 + g2);
+                t[3][c] = g2;
+            }
+            for (int r = 0; r < 4; r++) {   /* (G g) Gᵀ */
+                u[(r * 4 + 0) * S + i] = t[r][0];
+                u[(r * 4 + 1) * S + i] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
+                u[(r * 4 + 2) * S + i] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
+                u[(r * 4 + 3) * S + i] = t[r][2];
+            }
+        }
+    }
+}
+
+/* V_ξ[t][c] = (Bᵀ d B)_ξ for the tiles of images [i0, i0+ni); rows outside
+ * the image read the zero row z. */
+static void input_tf(float *V, const float *in, const Conv2dDims *d, const WgPlan *p, int i0, int ni,
+                     const float *z)
+{
+    const int C = p->ci, H = d->h, W = d->w;
+    const size_t T = (size_t)ni * p->timg;
+    #pragma omp parallel for schedule(static)
+    for (size_t t = 0; t < T; t++) {
+        int i = i0 + (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
+        const float *x[4][4];
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 4; b++) {
+                int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
+                x[a][b] = (y < 0 || y >= H || xx < 0 || xx >= W) ? z
+                          : in + (((size_t)i * H + y) * W + xx) * C;
+            }
+        float *restrict v = V + t * C;
+        const size_t S = T * C;   /* stride between ξ */
+        #pragma omp simd
+        for (int c = 0; c < C; c++) {
+            float q[4][4];
+            for (int b = 0; b < 4; b++) {   /* Bᵀ d */
+                float d0 = x[0][b][c], d1 = x[1][b][c], d2 = x[2][b][c], d3 = x[3][b][c];
+                q[0][b] = d0 - d2, q[1][b] = d1 + d2, q[2][b] = d2 - d1, q[3][b] = d1 - d3;
+            }
+            for (int a = 0; a < 4; a++) {   /* (Bᵀ d) B */
+                float e0 = q[a][0], e1 = q[a][1], e2 = q[a][2], e3 = q[a][3];
+                v[(a * 4 + 0) * S + c] = e0 - e2;
+                v[(a * 4 + 1) * S + c] = e1 + e2;
+                v[(a * 4 + 2) * S + c] = e2 - e1;
+                v[(a * 4 + 3) * S + c] = e1 - e3;
+            }
+        }
+    }
+}
+
+/* out[i, 2ty+a, 2tx+b, c] (+)= (Aᵀ m A)[a][b] for the tiles of the chunk. */
+static void output_tf(float *out, int accumulate, const float *M, const Conv2dDims *d, const WgPlan *p,
+                      int i0, int ni)
+{
+    const int C = p->co, H = d->h, W = d->w;
+    const size_t T = (size_t)ni * p->timg, S = T * C;
+    #pragma omp parallel for schedule(static)
+    for (size_t t = 0; t < T; t++) {
+        int i = i0 + (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
+        const float *restrict m = M + t * C;
+        float *o[2][2];
+        int in[2][2];
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++) {
+                int y = 2 * ty + a, x = 2 * tx + b;
+                in[a][b] = y < H && x < W;
+                o[a][b] = in[a][b] ? out + (((size_t)i * H + y) * W + x) * C : NULL;
+            }
+        #pragma omp simd
+        for (int c = 0; c < C; c++) {
+            float s[2][4];
+            for (int b = 0; b < 4; b++) {   /* Aᵀ m */
+                float m0 = m[(0 + b) * S + c], m1 = m[(4 + b) * S + c], m2 = m[(8 + b) * S + c],
+                      m3 = m[(12 + b) * S + c];
+                s[0][b] = m0 + m1 + m2, s[1][b] = m1 - m2 - m3;
+            }
+            for (int a = 0; a < 2; a++) {   /* (Aᵀ m) A */
+                float y0 = s[a][0] + s[a][1] + s[a][2], y1 = s[a][1] - s[a][2] - s[a][3];
+                if (in[a][0]) o[a][0][c] = accumulate ? o[a][0][c] + y0 : y0;
+                if (in[a][1]) o[a][1][c] = accumulate ? o[a][1][c] + y1 : y1;
+            }
+        }
+    }
+}
+
+void winograd_conv(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
+                   int flip, float *scratch)
+{
+    WgPlan p = wg_plan(d, flip);
+    float *U = scratch;
+    float *V = U + (size_t)16 * d->c_in * d->c_out;
+    float *Mb = V + (size_t)16 * p.chunk * p.timg * p.ci;
+    float *z = Mb + (size_t)16 * p.chunk * p.timg * p.co;
+    memset(z, 0, sizeof(float) * (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out));
+    weights(U, w, d, flip);
+    for (int i0 = 0; i0 < d->n; i0 += p.chunk) {
+        int ni = d->n - i0 < p.chunk ? d->n - i0 : p.chunk;
+        int T = ni * p.timg;
+        input_tf(V, in, d, &p, i0, ni, z);
+        #pragma omp parallel for schedule(dynamic, 1)
+        for (int x = 0; x < 16; x++)   /* M_ξ = V_ξ · U_ξᵀ (forward), V_ξ · U_ξ (din) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, flip ? CblasNoTrans : CblasTrans, T, p.co, p.ci, 1.0f,
+                        V + (size_t)x * T * p.ci, p.ci, U + (size_t)x * d->c_in * d->c_out, d->c_in, 0.0f,
+                        Mb + (size_t)x * T * p.co, p.co);
+        output_tf(out, accumulate, Mb, d, &p, i0, ni);
+    }
+}

@@ -1,0 +1,40 @@
+/* winograd.h — 3x3 stride-1 pad-1 convolution by Winograd's F(2x2, 3x3), NHWC.
+ *
+ * Each 2x2 block of outputs ("tile") comes from a 4x4 input patch d:
+ *     Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
+ *         Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
+ *         G  = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1],  Aᵀ = [1 1 1 0; 0 1 −1 −1]
+ * so the 16 elementwise products over channels become 16 GEMMs
+ *     M_ξ[tiles, c_out] = V_ξ[tiles, c_in] · U_ξ[c_out, c_in]ᵀ     (ξ = 0..15)
+ * with 16 multiplies per tile instead of 36 (2.25x fewer).
+ *
+ * The adjoint of a 3x3 stride-1 pad-1 convolution with respect to its input is
+ * the same convolution of dout with the kernel rotated by 180° and its two
+ * channel axes swapped, so the same code computes din (flip = 1).
+ *
+ * Tiles are taken in chunks of whole images fixed by the dims; within a chunk
+ * the transforms split over tiles and the 16 GEMMs over ξ (one single-threaded
+ * BLAS call each), so every number is computed the same way whatever the
+ * thread count.  The plain reference is conv2d_forward_ref / backward_ref
+ * (conv.h); tests compare the two.
+ */
+#ifndef FASTC_NN_WINOGRAD_H
+#define FASTC_NN_WINOGRAD_H
+
+#include "nn/conv.h"
+
+#include <stddef.h>
+
+/* Whether d is a convolution this path computes (3x3, stride 1, pad 1). */
+int winograd_applies(const Conv2dDims *d);
+
+/* Scratch floats winograd_conv wants for d (either direction). */
+size_t winograd_scratch_floats(const Conv2dDims *d);
+
+/* flip = 0: out[n,h,w,c_out] (+)= conv(in[n,h,w,c_in], w)            (forward)
+ * flip = 1: out[n,h,w,c_in]  (+)= conv^T(in = dout[n,h,w,c_out], w)  (din)
+ * accumulate: add to out instead of overwriting it.  w is OHWI [c_out,3,3,c_in]. */
+void winograd_conv(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
+                   int flip, float *scratch);
+
+#endif

@@ -25,7 +25,9 @@ static int available_cores(void)
 
 int main(int argc, char **argv)
 {
-    blas_ensure_fast_core(argv);
+    int reexec = ctx_default_wait_policy();   /* libgomp reads it at load time: a new image */
+    blas_ensure_fast_core(argv);              /* re-executes when it must, with the policy set */
+    if (reexec) execv("/proc/self/exe", argv); /* failing that, carry on spinning */
     CmdArgs a;
     Err err = {0};
     int action = CMD_RUN;
@@ -43,8 +45,8 @@ int main(int argc, char **argv)
     a.ctx.is_tty = isatty(STDOUT_FILENO);
     ctx_apply_threads(&a.ctx);
     if (action == CMD_VERSION) {
-        printf("fastc 0.1.0\nBLAS: %s; core in use: %s; threads: %d\n", openblas_get_config(), blas_core_name(),
-               blas_threads());
+        printf("fastc 0.1.0\nBLAS: %s; core in use: %s; threads: %d\nOpenMP wait policy: %s\n", openblas_get_config(),
+               blas_core_name(), blas_threads(), ctx_wait_policy());
     } else if (action == CMD_HELP) {
         cmd_print_help(a.command, stdout);
     } else {

@@ -58,6 +58,23 @@ START_TEST(version_names_blas_core_and_threads)
 }
 END_TEST
 
+/* Waiting OpenMP threads sleep unless the user asks otherwise (ctx_default_wait_policy):
+ * fastc re-executes itself with OMP_WAIT_POLICY=PASSIVE, and a user's setting stands. */
+START_TEST(version_shows_passive_wait_policy_by_default)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "env -u OMP_WAIT_POLICY %s --version", tu_fastc());
+    ck_assert_int_eq(tu_run(cmd, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "OpenMP wait policy: PASSIVE\n"), "%s", out);
+    snprintf(cmd, sizeof cmd, "env OMP_WAIT_POLICY=ACTIVE %s --version", tu_fastc());
+    ck_assert_int_eq(tu_run(cmd, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "OpenMP wait policy: ACTIVE\n"), "%s", out);
+    snprintf(cmd, sizeof cmd, "env -u OMP_WAIT_POLICY %s validate /nonexistent.ini", tu_fastc());
+    ck_assert_int_eq(tu_run(cmd, out, sizeof out), 2);   /* the re-executed program keeps argv and exit status */
+    ck_assert_msg(strstr(out, "/nonexistent.ini"), "%s", out);
+}
+END_TEST
+
 START_TEST(help_for_every_command)
 {
     ck_assert_int_eq(run(0, "--help"), 0);
@@ -202,6 +219,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_set_timeout(t, 120);
     tcase_add_test(t, version_names_blas_core_and_threads);
+    tcase_add_test(t, version_shows_passive_wait_policy_by_default);
     tcase_add_test(t, help_for_every_command);
     tcase_add_test(t, help_config_lists_every_key_and_component);
     tcase_add_test(t, usage_errors_exit_2_with_one_line);

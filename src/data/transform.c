@@ -143,7 +143,7 @@ static void resample_v_ref(uint8_t *dst, int dh, int w, int c, const uint8_t *sr
     }
 }
 
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VBMI__)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VBMI__)
 #include <immintrin.h>
 #define RESIZE_AVX512 1
 

@@ -1,0 +1,78 @@
+/* bench_conv.c — CPU time of each convolution of a resnet18 training step.
+ *
+ *   build/release/bench/bench_conv [THREADS] [BS] [SIZE]      (make build/release/bench/bench_conv)
+ *
+ * For every distinct convolution of resnet18 on BS images of SIZE x SIZE
+ * (stem, the 3x3s of each stage, the strided 3x3s and 1x1 downsamples), the
+ * fastest of three forward and three backward (dW and din; dW only for the
+ * stem) passes, as CPU seconds (process CPU time: robust to a shared machine,
+ * unlike wall time) and as useful GFLOP per CPU second (direct-convolution
+ * FLOPs, so Winograd shows above the GEMM's peak), then the step's total with
+ * each convolution counted as often as resnet18 has it. */
+#include "core/ctx.h"
+#include "nn/conv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+typedef struct Shape { int h, cin, cout, k, s, p, count; } Shape;
+
+int main(int argc, char **argv)
+{
+    int th = argc > 1 ? atoi(argv[1]) : 1, n = argc > 2 ? atoi(argv[2]) : 64, sz = argc > 3 ? atoi(argv[3]) : 128;
+    Ctx ctx = {.threads = th};
+    ctx_apply_threads(&ctx);
+    int q = sz / 4;
+    const Shape sh[] = {{sz, 3, 64, 7, 2, 3, 1},         {q, 64, 64, 3, 1, 1, 4},
+                        {q, 64, 128, 3, 2, 1, 1},        {q / 2, 128, 128, 3, 1, 1, 3},
+                        {q, 64, 128, 1, 2, 0, 1},        {q / 2, 128, 256, 3, 2, 1, 1},
+                        {q / 4, 256, 256, 3, 1, 1, 3},   {q / 2, 128, 256, 1, 2, 0, 1},
+                        {q / 4, 256, 512, 3, 2, 1, 1},   {q / 8, 512, 512, 3, 1, 1, 3},
+                        {q / 4, 256, 512, 1, 2, 0, 1}};
+    const size_t cap = (size_t)600 << 10;   /* as RESNET_COL_CAP */
+    double tf = 0, tb = 0, flops = 0;
+    printf("%-26s %10s %10s %10s %10s\n", "conv (h, in>out, k/s)", "fwd ms", "GF/cpu-s", "bwd ms", "GF/cpu-s");
+    for (size_t i = 0; i < sizeof sh / sizeof *sh; i++) {
+        const Shape *s = &sh[i];
+        Conv2dDims d = conv2d_dims(n, s->h, s->h, s->cin, s->cout, s->k, s->s, s->p);
+        size_t nin = (size_t)n * d.h * d.w * d.c_in, nout = (size_t)n * d.oh * d.ow * d.c_out;
+        size_t nw = (size_t)d.c_out * d.kh * d.kw * d.c_in, nsc = conv2d_scratch_floats(&d, cap, th);
+        float *x = malloc(nin * 4), *y = malloc(nout * 4), *w = malloc(nw * 4), *dw = calloc(nw, 4);
+        float *dx = malloc(nin * 4);
+        ConvScratch cs = {nsc ? malloc(nsc * 4) : NULL, nsc, cap};
+        for (size_t j = 0; j < nin; j++) x[j] = (float)(j % 13) * 0.1f - 0.6f;
+        for (size_t j = 0; j < nw; j++) w[j] = (float)(j % 7) * 0.01f;
+        for (size_t j = 0; j < nout; j++) y[j] = (float)(j % 11) * 0.1f - 0.5f;
+        int stem = i == 0;
+        conv2d_forward(y, x, w, &d, &cs);   /* warm-up */
+        double cf = 1e30, cb = 1e30;
+        for (int rep = 0; rep < 3; rep++) {
+            double c0 = cpu_now();
+            conv2d_forward(y, x, w, &d, &cs);
+            double c1 = cpu_now();
+            conv2d_backward(stem ? NULL : dx, 0, dw, y, x, w, &d, &cs);
+            double c2 = cpu_now();
+            if (c1 - c0 < cf) cf = c1 - c0;
+            if (c2 - c1 < cb) cb = c2 - c1;
+        }
+        double mac = conv2d_macs_per_image(&d) * n;
+        char name[64];
+        snprintf(name, sizeof name, "%d, %d>%d, %dx%d/%d x%d", s->h, s->cin, s->cout, s->k, s->k, s->s, s->count);
+        printf("%-26s %10.1f %10.1f %10.1f %10.1f\n", name, cf * 1e3, 2 * mac / cf / 1e9, cb * 1e3,
+               (stem ? 2 : 4) * mac / cb / 1e9);
+        tf += cf * s->count, tb += cb * s->count, flops += mac * s->count * (stem ? 4 : 6);
+        free(x), free(y), free(w), free(dw), free(dx), free(cs.buf);
+    }
+    printf("step: forward %.3f cpu-s, backward %.3f cpu-s, %.1f GFLOP -> %.1f GF/cpu-s\n", tf, tb, flops / 1e9,
+           flops / (tf + tb) / 1e9);
+    return 0;
+}

@@ -194,11 +194,10 @@ static void check_fixture(const char *arch, const char *mode, double grad_floor)
  * whole tensors, both ill-conditioned).  Held to 2e-2 until a better-conditioned
  * train-mode fixture (larger batch and images) replaces this one.
  *
- * KNOWN GAP, resnet50 eval: of the seeds searched, the best still has a kink
- * within float32 reach (sensitivity 6e-3); OpenBLAS's SkylakeX and Haswell
- * kernels fall on the other side of it than Cooperlake's and float64, moving
- * 0.4.0.conv3.weight by 4.4e-3.  Held to 1e-2 until a longer seed search (the
- * script's PARITY_SEEDS_EVAL) finds a clean seed, as it did for resnet18/34. */
+ * resnet50 eval: no seed of the 32 searched is clean of kinks (the best, 23,
+ * moves by up to 2e-3 under float32-sized noise), so most of its tensors carry
+ * their measured sensitivity as the bar; the three OpenBLAS kernels tried
+ * (Cooperlake, SkylakeX, Haswell) all land within it. */
 START_TEST(resnet18_train) { check_fixture("resnet18", "train", 1e-3); }
 END_TEST
 START_TEST(resnet18_eval) { check_fixture("resnet18", "eval", 1e-3); }
@@ -209,7 +208,7 @@ START_TEST(resnet34_eval) { check_fixture("resnet34", "eval", 1e-3); }
 END_TEST
 START_TEST(resnet50_train) { check_fixture("resnet50", "train", 2e-2); }
 END_TEST
-START_TEST(resnet50_eval) { check_fixture("resnet50", "eval", 1e-2); }
+START_TEST(resnet50_eval) { check_fixture("resnet50", "eval", 1e-3); }
 END_TEST
 
 static Suite *suite(void)

@@ -401,6 +401,57 @@ static float mse_loss(void *ctx, float *dout, float *per_item, const float *out,
  * parameters estimated from its own ~n ratings, so the excess over the floor
  * is about σ²·(k+1)·(1/n_user + 1/n_item): dense data (90% of a 400x400 matrix,
  * ~290 training ratings per row) keeps that near 3%. */
+/* A collab model trained through the learner on a ratings CSV, quietly:
+ * loaders (split_seed, bs, loader seed), model (arch, n_factors, model_seed;
+ * EmbeddingNN gets one hidden layer of 8), learner with `threads`. */
+typedef struct {
+    Loaders *dls;
+    Model *m;
+    Learner *l;
+    FILE *null;
+} CollabRun;
+
+static void collab_run_start(CollabRun *run, const char *path, uint64_t split_seed, CollabArch arch,
+                             int n_factors, uint64_t model_seed, int bs, uint64_t loader_seed, int threads)
+{
+    RatingsSpec s = {.path = path, .sep = ',', .valid_pct = 0.2, .split_seed = split_seed};
+    RatingsData *d;
+    Err e = {0};
+    ck_assert_msg(ratings_load(&d, &s, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(ratings_loaders_from_data(&run->dls, d, bs, loader_seed, &e), 0);
+    CollabSpec cs = {.arch = arch, .n_users = d->n_users, .n_items = d->n_items, .n_factors = n_factors,
+                     .has_y_range = 1, .y_lo = 0, .y_hi = 5.5f, .max_bs = bs, .seed = model_seed};
+    if (arch == COLLAB_NN) cs.n_layers = 1, cs.layers[0] = 8;
+    ck_assert_int_eq(collab_model_new(&run->m, &cs, &e), 0);
+    LearnerOpts o;
+    learner_opts_default(&o);
+    o.loss = mse_loss;
+    o.quiet = 1;
+    o.threads = threads;
+    run->null = fopen("/dev/null", "w");
+    o.out = run->null, o.progress = run->null;
+    run->l = learner_new(run->m, run->dls, &o, &e);
+    ck_assert_msg(run->l != NULL, "%s", e.msg);
+}
+
+/* fit_one_cycle(n_epoch, lr, wd) with fastai's other defaults. */
+static void collab_run_fit(CollabRun *run, int n_epoch, double lr, double wd)
+{
+    Err e = {0};
+    Stage st = {.kind = STAGE_ONE_CYCLE, .n_epoch = n_epoch, .lr = lr_num(lr), .div = 25, .div_final = 1e5,
+                .pct_start = 0.25, .moms = {0.95, 0.85, 0.95}, .has_wd = 1, .wd = wd};
+    Schedule sch = {.n = 1, .stages = &st};
+    ck_assert_msg(learner_fit_schedule(run->l, &sch, &e) == 0, "%s", e.msg);
+}
+
+static void collab_run_free(CollabRun *run)
+{
+    learner_free(run->l);
+    loaders_free(run->dls);
+    model_free(run->m);
+    fclose(run->null);
+}
+
 START_TEST(recovers_a_known_latent_factor_model_to_the_noise_floor)
 {
     const int nu = 400, ni = 400, k = 3;
@@ -428,38 +479,17 @@ START_TEST(recovers_a_known_latent_factor_model_to_the_noise_floor)
     tu_write(dir, "r.csv", csv, len, path, sizeof path);
     free(csv), free(U), free(V), free(bu), free(bi);
 
-    RatingsSpec s = {.path = path, .sep = ',', .valid_pct = 0.2, .split_seed = 7};
-    RatingsData *d;
+    CollabRun run;
+    collab_run_start(&run, path, 7, COLLAB_DOT_BIAS, k, 1, 64, 1, 1);
+    collab_run_fit(&run, 8, 1e-2, 0.01);
     Err e = {0};
-    ck_assert_msg(ratings_load(&d, &s, &e) == 0, "%s", e.msg);
-    Loaders *dls;
-    ck_assert_int_eq(ratings_loaders_from_data(&dls, d, 64, 1, &e), 0);
-    CollabSpec cs = {.arch = COLLAB_DOT_BIAS, .n_users = d->n_users, .n_items = d->n_items, .n_factors = k,
-                     .has_y_range = 1, .y_lo = 0, .y_hi = 5.5f, .max_bs = 64, .seed = 1};
-    Model *m;
-    ck_assert_int_eq(collab_model_new(&m, &cs, &e), 0);
-    LearnerOpts o;
-    learner_opts_default(&o);
-    o.loss = mse_loss;
-    o.quiet = 1;
-    FILE *null = fopen("/dev/null", "w");
-    o.out = null, o.progress = null;
-    Learner *l = learner_new(m, dls, &o, &e);
-    ck_assert_msg(l != NULL, "%s", e.msg);
-    Stage st = {.kind = STAGE_ONE_CYCLE, .n_epoch = 8, .lr = lr_num(1e-2), .div = 25, .div_final = 1e5,
-                .pct_start = 0.25, .moms = {0.95, 0.85, 0.95}, .has_wd = 1, .wd = 0.01};
-    Schedule sch = {.n = 1, .stages = &st};
-    ck_assert_msg(learner_fit_schedule(l, &sch, &e) == 0, "%s", e.msg);
     double vals[4];
-    ck_assert_int_eq(learner_validate(l, vals, &e), 0);
+    ck_assert_int_eq(learner_validate(run.l, vals, &e), 0);
     double floor = sigma * sigma;
     ck_assert_msg(vals[0] <= 1.1 * floor, "valid MSE %.5f, noise floor %.5f (ratio %.3f)", vals[0], floor,
                   vals[0] / floor);
     fprintf(stderr, "recovery: valid MSE %.5f = %.3f x the noise floor %.3f\n", vals[0], vals[0] / floor, floor);
-    learner_free(l);
-    loaders_free(dls);
-    model_free(m);
-    fclose(null);
+    collab_run_free(&run);
     tu_rmtree(dir);
 }
 END_TEST
@@ -470,42 +500,19 @@ END_TEST
  * OPTIM_PAR_MIN weights (swept by both threads). */
 static float *train_weights(CollabArch arch, int n_factors, int threads, const char *path, size_t *n_out)
 {
-    RatingsSpec s = {.path = path, .sep = ',', .valid_pct = 0.2, .split_seed = 3};
-    RatingsData *d;
-    Err e = {0};
-    ck_assert_msg(ratings_load(&d, &s, &e) == 0, "%s", e.msg);
-    Loaders *dls;
-    ck_assert_int_eq(ratings_loaders_from_data(&dls, d, 32, 5, &e), 0);
-    CollabSpec cs = {.arch = arch, .n_users = d->n_users, .n_items = d->n_items, .n_factors = n_factors,
-                     .has_y_range = 1, .y_lo = 0, .y_hi = 5.5f, .max_bs = 32, .seed = 9};
-    if (arch == COLLAB_NN) cs.n_layers = 1, cs.layers[0] = 8;
-    Model *m;
-    ck_assert_int_eq(collab_model_new(&m, &cs, &e), 0);
-    LearnerOpts o;
-    learner_opts_default(&o);
-    o.loss = mse_loss;
-    o.quiet = 1;
-    o.threads = threads;
-    FILE *null = fopen("/dev/null", "w");
-    o.out = null, o.progress = null;
-    Learner *l = learner_new(m, dls, &o, &e);
-    ck_assert_msg(l != NULL, "%s", e.msg);
+    CollabRun run;
+    collab_run_start(&run, path, 3, arch, n_factors, 9, 32, 5, threads);
+    Model *m = run.m;
     size_t n = 0;
     for (int i = 0; i < m->n_params; i++) n += m->params[i].n;
     if (n_factors > 1000) ck_assert(n >= OPTIM_PAR_MIN);
-    ck_assert_int_eq(l->opt->threads, n >= OPTIM_PAR_MIN ? threads : 1);
-    Stage st = {.kind = STAGE_ONE_CYCLE, .n_epoch = 1, .lr = lr_num(5e-3), .div = 25, .div_final = 1e5,
-                .pct_start = 0.25, .moms = {0.95, 0.85, 0.95}, .has_wd = 1, .wd = 0.1};
-    Schedule sch = {.n = 1, .stages = &st};
-    ck_assert_msg(learner_fit_schedule(l, &sch, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(run.l->opt->threads, n >= OPTIM_PAR_MIN ? threads : 1);
+    collab_run_fit(&run, 1, 5e-3, 0.1);
     float *w = malloc(sizeof(float) * n), *p = w;
     for (int i = 0; i < m->n_params; i++, p += m->params[i - 1].n)
         memcpy(p, m->params[i].w, sizeof(float) * m->params[i].n);
     *n_out = n;
-    learner_free(l);
-    loaders_free(dls);
-    model_free(m);
-    fclose(null);
+    collab_run_free(&run);
     return w;
 }
 

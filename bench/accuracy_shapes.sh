@@ -7,7 +7,11 @@
 #   - points: resnet18 regressing the centre of the biggest shape (configs/points.ini),
 #     the mean distance in pixels of the images against predicting the mean point.
 # Both must beat their baseline clearly (accuracy: at least half of the way from the
-# baseline to 1; points: at most half the baseline's error), else the script fails.
+# baseline to 1, and above a model that would find only the biggest shape of each image
+# — labels.csv's `label` column — and nothing else; points: at most half the baseline's
+# error), else the script fails.  accuracy_multi is read at the configured threshold
+# (0.5, fixed before training), not at the sweep's best, which is chosen on the same
+# validation images and printed for information only.
 # Writes the figures to runs/accuracy_shapes.txt.
 set -eu
 cd "$(dirname "$0")/.."
@@ -30,8 +34,14 @@ say "$line"
 say "$(grep '^best threshold' runs/accuracy_shapes_multilabel.txt)"
 acc=$(echo "$line" | sed 's/.*: \([0-9.]*\) (all-negative.*/\1/')
 base=$(echo "$line" | sed 's/.*all-negative baseline: \([0-9.]*\)).*/\1/')
-ok_ml=$(awk -v a="$acc" -v b="$base" 'BEGIN { print (a >= b + (1 - b) / 2) ? 1 : 0 }')
-say "multi-label: accuracy_multi $acc vs all-negative $base -> $( [ "$ok_ml" = 1 ] && echo PASS || echo FAIL )"
+# only the biggest shape, right every time: an image with k kinds of shape misses k - 1 of
+# the C label cells (C = the labels seen in the table)
+big=$(awk -F, 'NR > 1 { n = split($3, l, " "); for (i = 1; i <= n; i++) seen[l[i]] = 1 }
+               NR > 1 && $4 == "True" { m++; miss += n - 1 }
+               END { for (k in seen) c++; printf "%.6f", 1 - miss / (m * c) }' data/shapes/labels.csv)
+say "reference, only the biggest shape of each image found: $big"
+ok_ml=$(awk -v a="$acc" -v b="$base" -v g="$big" 'BEGIN { print (a >= b + (1 - b) / 2 && a > g) ? 1 : 0 }')
+say "multi-label: accuracy_multi $acc vs all-negative $base (bar $(awk -v b="$base" 'BEGIN { printf "%.4f", b + (1 - b) / 2 }')) and biggest-shape-only $big -> $( [ "$ok_ml" = 1 ] && echo PASS || echo FAIL )"
 
 say "== points (configs/points.ini)"
 start=$(date +%s)

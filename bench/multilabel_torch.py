@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""multilabel_torch.py DATA_DIR [SIZE] [EPOCHS] [LR] [BS] [THREADS] [SEED] — PyTorch reference
-for bench/accuracy_shapes.sh's multi-label run (configs/multilabel.ini).
+"""multilabel_torch.py DATA_DIR [SIZE] [EPOCHS] [LR] [BS] [THREADS] [SEED] [MODEL] — PyTorch
+reference for bench/accuracy_shapes.sh's multi-label run (configs/multilabel.ini).
 
 The same recipe as fastc, written in plain PyTorch (fastai is not installed here):
 labels.csv (fname, labels space-separated, is_valid), Resize(SIZE, squish) with PIL
@@ -10,7 +10,12 @@ Adam(betas=(0.9, 0.99), eps=1e-5) with decoupled wd 0.01 off BN/bias, fastai's
 fit_one_cycle (pct 0.25, div 25, cosine, momentum 0.95-0.85-0.95), drop_last.
 Prints one line per epoch (train loss, valid loss, accuracy_multi at 0.5) and the
 all-negative baseline: whether a from-scratch resnet18 learns this set at all, and how
-well, independent of fastc."""
+well, independent of fastc.
+
+MODEL (default resnet18) swaps the network to see what is hard about the set:
+  small      4 x (3x3 conv, BN, ReLU) with max pools, global max pool, linear
+  stem       resnet's stem (7x7/2 conv, BN, ReLU, 3x3/2 max pool) then 3 such convs
+  stem_head  the stem network with fastai's head (concat pool, BN, dropout, 512, BN, dropout)"""
 import csv
 import math
 import sys
@@ -41,6 +46,30 @@ def fastai_resnet(n_out, ps=0.5):
     return nn.Sequential(body, head)
 
 
+def probe_model(kind, n_out, ps=0.5):
+    def blk(i, o):
+        return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
+
+    if kind == "small":
+        return nn.Sequential(*blk(3, 32), nn.MaxPool2d(2), *blk(32, 64), nn.MaxPool2d(2), *blk(64, 128),
+                             nn.MaxPool2d(2), *blk(128, 128), nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+                             nn.Linear(128, n_out))
+    stem = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2, 1), *blk(64, 64), *blk(64, 128), nn.MaxPool2d(2), *blk(128, 128)]
+    if kind == "stem":
+        return nn.Sequential(*stem, nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(128, n_out))
+    assert kind == "stem_head", kind
+
+    class ConcatPool(nn.Module):
+        def forward(self, x):
+            return torch.cat([nn.functional.adaptive_max_pool2d(x, 1),
+                              nn.functional.adaptive_avg_pool2d(x, 1)], 1)
+
+    return nn.Sequential(*stem, ConcatPool(), nn.Flatten(), nn.BatchNorm1d(256), nn.Dropout(ps / 2),
+                         nn.Linear(256, 512, bias=False), nn.ReLU(inplace=True),
+                         nn.BatchNorm1d(512), nn.Dropout(ps), nn.Linear(512, n_out, bias=False))
+
+
 def load(data_dir, size):
     rows = list(csv.DictReader(open(f"{data_dir}/labels.csv")))
     vocab = sorted({l for r in rows for l in r["labels"].split()})
@@ -68,10 +97,11 @@ def main():
     bs = int(a[4]) if len(a) > 4 else 32
     torch.set_num_threads(int(a[5]) if len(a) > 5 else 1)
     torch.manual_seed(int(a[6]) if len(a) > 6 else 0)
+    kind = a[7] if len(a) > 7 else "resnet18"
     d = load(data_dir, size)
     xt, yt = d["train"]
     xv, yv = d["valid"]
-    model = fastai_resnet(yt.shape[1])
+    model = fastai_resnet(yt.shape[1]) if kind == "resnet18" else probe_model(kind, yt.shape[1])
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
@@ -82,7 +112,7 @@ def main():
                                                 div_factor=25, final_div_factor=1e5 / 25,
                                                 base_momentum=0.85, max_momentum=0.95)
     lossf = nn.BCEWithLogitsLoss()
-    print(f"train {len(xt)} valid {len(xv)} size {size} bs {bs} lr {lr} epochs {epochs}")
+    print(f"{kind}: train {len(xt)} valid {len(xv)} size {size} bs {bs} lr {lr} epochs {epochs}")
     print(f"all-negative baseline: {(yv == 0).float().mean():.4f}")
     for ep in range(epochs):
         model.train()

@@ -175,10 +175,10 @@ static float *abs_copy(const float *a, size_t n)
     return r;
 }
 
-/* Winograd against the direct convolution: forward (overwrite) and din
- * (accumulated onto a non-zero buffer) within 1e-6 of the terms' size
- * (float32 GEMMs sum in the same range); odd sizes cut the 2x2 tiles, the
- * first case runs over several chunks of images (8 + 1). */
+/* Winograd against the direct convolution: forward (overwrite), din and dW
+ * (accumulated onto non-zero buffers) within 1e-6 (dW 2e-6) of the terms'
+ * size; odd sizes cut the 2x2 tiles, the first case runs over several chunks
+ * of images (8 + 1). */
 START_TEST(winograd_matches_direct)
 {
     const Case cs[] = {{9, 32, 32, 64, 64, 3, 1, 1}, {2, 7, 5, 6, 10, 3, 1, 1}, {3, 1, 2, 4, 5, 3, 1, 1},
@@ -205,23 +205,29 @@ START_TEST(winograd_matches_direct)
         conv2d_backward_ref(d2, 1, NULL, g, x, w, &d);
         double eb = err_vs_terms(d1, d2, sd, nin);
         ck_assert_msg(eb < 1e-6, "case %zu din err %g", ci, eb);
-        if (c.cin >= 64 && c.cout >= 64 && c.n * c.h * c.w <= 64) {   /* (small: dW refs are slow) */
-            /* wide enough that conv2d_* take this path: same bits forward, din
-             * likewise, and dW (by columns, summed over many pixels here) within
-             * 1e-6 of its terms' size too */
+        /* weight gradient, accumulated onto a non-zero buffer: its sums over
+         * tiles of transformed values measure up to ~8e-7 of the terms here */
+        float *gw1 = alloc_rand(nw, 45 + ci, 1), *gw2 = malloc(nw * 4), *sgw = calloc(nw, 4);
+        memcpy(gw2, gw1, nw * 4);
+        winograd_weight_grad(gw1, g, x, &d, s);
+        conv2d_backward_ref(NULL, 0, gw2, g, x, w, &d);
+        conv2d_backward_ref(NULL, 0, sgw, ag, ax, aw, &d);
+        double egw = err_vs_terms(gw1, gw2, sgw, nw);
+        ck_assert_msg(egw < 2e-6, "case %zu dw err %g", ci, egw);
+        free(gw1), free(gw2), free(sgw);
+        if (c.cin >= 64 && c.cout >= 64) {
+            /* wide enough that conv2d_* take this path: the same bits */
             size_t cf = conv2d_scratch_floats(&d, 1, 2);
             ConvScratch sc = {malloc(cf * 4), cf, 1};
-            float *w1 = calloc(nw, 4), *w2 = calloc(nw, 4), *dd = malloc(nin * 4), *sw = calloc(nw, 4);
+            float *w1 = calloc(nw, 4), *w2 = calloc(nw, 4), *dd = malloc(nin * 4);
             conv2d_forward(y2, x, w, &d, &sc);
             ck_assert(!memcmp(y1, y2, nout * 4));
             winograd_conv(d1, 0, g, w, &d, 1, s);
             conv2d_backward(dd, 0, w1, g, x, w, &d, &sc);
             ck_assert(!memcmp(d1, dd, nin * 4));
-            conv2d_backward_ref(NULL, 0, w2, g, x, w, &d);
-            conv2d_backward_ref(NULL, 0, sw, ag, ax, aw, &d);
-            double ew = err_vs_terms(w1, w2, sw, nw);
-            ck_assert_msg(ew < 1e-6, "case %zu dw err %g", ci, ew);
-            free(sc.buf), free(w1), free(w2), free(dd), free(sw);
+            winograd_weight_grad(w2, g, x, &d, s);
+            ck_assert(!memcmp(w1, w2, nw * 4));
+            free(sc.buf), free(w1), free(w2), free(dd);
         }
         free(x), free(w), free(g), free(y1), free(y2), free(d1), free(d2), free(s);
         free(ax), free(aw), free(ag), free(sy), free(sd);

@@ -255,10 +255,10 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
                      din_accumulate ? 1.0f : 0.0f, din, d->c_in);
         return;
     }
-    if (din && use_winograd(d)) {
-        /* the weight gradient by columns as below, din as a convolution of dout */
-        if (dw) conv2d_backward(NULL, 0, dw, dout, in, w, d, s);
-        winograd_conv(din, din_accumulate, dout, w, d, 1, s->buf);
+    if (use_winograd(d)) {
+        /* dW through the transposed transforms, din as a convolution of dout */
+        if (dw) winograd_weight_grad(dw, dout, in, d, s->buf);
+        if (din) winograd_conv(din, din_accumulate, dout, w, d, 1, s->buf);
         return;
     }
     Plan p = make_plan(d, s->tile_cap);

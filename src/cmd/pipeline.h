@@ -49,6 +49,7 @@ typedef struct Pipeline {
     float norm_mean[3], norm_std[3];
     LossKind loss;
     double loss_thresh;       /* BCEWithLogitsLossFlat(thresh) */
+    double loss_eps;          /* LabelSmoothingCrossEntropy(eps) */
     char out_dir[4096];
     char note[512];           /* what loading pretrained weights skipped/adapted */
 } Pipeline;

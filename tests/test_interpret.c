@@ -244,10 +244,10 @@ static const char *MULTI_LABELS[3] = {"navy blue;cool", "green;cool", "red"};
 /* The labels of the prediction column of each row of predict's CSV (rows
  * "path,labels,probs,p0,p1,p2,p3" with --all) against those above thresh. */
 static void check_rows_against(char *csv, double thresh, const char *const *vocab, int *n_rows, int *n_listed,
-                               double *min_listed)
+                               double *min_listed, double *max_unlisted)
 {
     *n_rows = *n_listed = 0;
-    *min_listed = 2;
+    *min_listed = 2, *max_unlisted = -1;
     char *save, *l = strtok_r(csv, "\n", &save);   /* header */
     for (l = strtok_r(NULL, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
         char *f[8];
@@ -261,6 +261,8 @@ static void check_rows_against(char *csv, double thresh, const char *const *voca
                 snprintf(want + strlen(want), 64, "%s%s", *want ? ";" : "", vocab[j]);
                 (*n_listed)++;
                 if (atof(f[nf - 4 + j]) < *min_listed) *min_listed = atof(f[nf - 4 + j]);
+            } else if (atof(f[nf - 4 + j]) > *max_unlisted) {
+                *max_unlisted = atof(f[nf - 4 + j]);
             }
         ck_assert_str_eq(nf == 7 ? f[1] : "", want);
         (*n_rows)++;
@@ -333,16 +335,20 @@ START_TEST(multi_label_end_to_end_with_one_threshold)
     ck_assert_msg(strstr(out, "\nvalid/red/v2.png,red,"), "%s", out);
     ck_assert_msg(strstr(out, "\ngray8.png,,\n"), "%s", out);
     /* the labels listed are those above the threshold in force: the config's
-     * (0.3), the file's with --model (0.3), and --set ones: 0.02, and just
-     * above the least probability listed at 0.3 (so one label fewer at least) */
+     * (0.3), the file's with --model (0.3), and --set ones just below the
+     * greatest probability left out at 0.3 (one label more at least) and just
+     * above the least one listed (one label fewer) */
     char runs[4][256], thresh[4][32];
     snprintf(runs[0], sizeof runs[0], "multi.ini"), snprintf(thresh[0], sizeof thresh[0], "0.3");
     snprintf(runs[1], sizeof runs[1], "--model multi/model.safetensors"), snprintf(thresh[1], sizeof thresh[1], "0.3");
-    snprintf(thresh[2], sizeof thresh[2], "0.02");
     int listed[4];
-    double least = 2, dummy;
+    double least = 2, most_left = -1, d1, d2;
     for (int r = 0; r < 4; r++) {
-        if (r == 3) snprintf(thresh[3], sizeof thresh[3], "%.6f", least + 1e-6);
+        if (r == 2) {
+            ck_assert_msg(most_left >= 2e-6 && least <= 1 - 2e-6, "probabilities %g %g", most_left, least);
+            snprintf(thresh[2], sizeof thresh[2], "%.6f", most_left - 1e-6);
+            snprintf(thresh[3], sizeof thresh[3], "%.6f", least + 1e-6);
+        }
         if (r >= 2) snprintf(runs[r], sizeof runs[r], "multi.ini --set 'learner.metrics=accuracy_multi(thresh=%s)'", thresh[r]);
         snprintf(cmd, sizeof cmd, "cd %s && %s predict %s data/valid data/gray8.png --all 2>/dev/null", g_dir,
                  tu_fastc(), runs[r]);
@@ -350,7 +356,8 @@ START_TEST(multi_label_end_to_end_with_one_threshold)
         ck_assert_msg(rc == 0, "%s: %s", runs[r], out);
         ck_assert_msg(!strncmp(out, "path,prediction,probability,cool,green,navy blue,red\n", 53), "%s", out);
         int rows;
-        check_rows_against(out, atof(thresh[r]), vocab, &rows, &listed[r], r == 0 ? &least : &dummy);
+        check_rows_against(out, atof(thresh[r]), vocab, &rows, &listed[r], r == 0 ? &least : &d1,
+                           r == 0 ? &most_left : &d2);
         ck_assert_int_eq(rows, 16);   /* 12 clean + 3 planted + gray8 */
     }
     /* the thresholds made a difference on this model (else the checks above prove little) */

@@ -498,7 +498,7 @@ void optim_step(Optimizer *o)
                 rows_flush(o, i);
             const OptRowStep *c = &z->cur;
             OptRowPre *p0 = &z->pre[z->n_log], *p1 = p0 + 1;
-            p1->dc = p0->dc * c->dec, p1->pc = p0->pc * c->mom, p1->rc = p0->rc * c->rsq;
+            p1->dc = p0->dc * c->dec, p1->pc = p0->pc * c->mom, p1->rc = p0->rc * sqrt((double)c->sq);   /* not the float rsq: no drift over the log */
             p0->kap = (float)(c->step * p1->pc / p1->dc), p0->rho = (float)(p1->rc * c->c);
             z->log[z->n_log++] = *c;
             const Param *p = &o->params[i];

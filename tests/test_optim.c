@@ -42,6 +42,19 @@ typedef struct Ref {
     long step;
 } Ref;
 
+/* Reference state of params[0..np) in double: the weights, zero moments. */
+static void refs_init(Ref *ref, const Param *params, int np)
+{
+    for (int i = 0; i < np; i++) {
+        size_t n = params[i].n;
+        ref[i].w = malloc(sizeof(double) * n);
+        ref[i].ga = calloc(n, sizeof(double));
+        ref[i].sa = calloc(n, sizeof(double));
+        ref[i].step = 0;
+        for (size_t k = 0; k < n; k++) ref[i].w[k] = params[i].w[k];
+    }
+}
+
 static void check_close(const float *got, const double *want, size_t n, double tol, const char *what, int step)
 {
     for (size_t k = 0; k < n; k++) {
@@ -63,13 +76,7 @@ static void run_case(OptKind kind, int decouple, double init_mom)
     Optimizer *o = optim_new(kind, &h, decouple, &f.m, 2, &err);
     ck_assert_msg(o != NULL, "%s", err.msg);
     Ref ref[3];
-    for (int i = 0; i < 3; i++) {
-        ref[i].w = malloc(sizeof(double) * n[i]);
-        ref[i].ga = calloc(n[i], sizeof(double));
-        ref[i].sa = calloc(n[i], sizeof(double));
-        ref[i].step = 0;
-        for (size_t k = 0; k < n[i]; k++) ref[i].w[k] = f.p[i].w[k];
-    }
+    refs_init(ref, f.p, 3);
     Rng r = rng_make(5, 7);
     for (int step = 0; step < 6; step++) {
         double lrs[2] = {1e-2 * (step + 1), 3e-3 / (step + 1)};
@@ -268,13 +275,7 @@ START_TEST(lazy_rows_match_fastai_formulas_and_the_eager_sweep)
     Optimizer *ol = optim_new(OPT_ADAM, &h, 1, &lz.m, 1, NULL), *oe = optim_new(OPT_ADAM, &h, 1, &eg.m, 2, NULL);
     ck_assert_int_eq(ol->n_lazy, 1);   /* the table; the bias (row_len 1) is swept */
     Ref ref[2];
-    for (int i = 0; i < 2; i++) {
-        ref[i].w = malloc(sizeof(double) * n[i]);
-        ref[i].ga = calloc(n[i], sizeof(double));
-        ref[i].sa = calloc(n[i], sizeof(double));
-        ref[i].step = 0;
-        for (size_t k = 0; k < n[i]; k++) ref[i].w[k] = lz.p[i].w[k];
-    }
+    refs_init(ref, lz.p, 2);
     Rng r = rng_make(9, 1);
     int32_t users[BS];
     Batch b = {.n = BS, .user = users};

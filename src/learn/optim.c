@@ -291,6 +291,32 @@ static void rows_chunk(const Optimizer *o, const OptChunk *c)
  * (k1·d2 + k2·d1)/(d1·d2) (d ≥ eps: no underflow), 64 lanes at a time held in
  * registers: per weight and missed step one fused multiply-add for d, and
  * half a division. */
+#ifdef __AVX512F__
+/* row_replay's sum for 256-bit lanes: a row's last 1-8 elements cost half a
+ * 512-bit division (50 factors = 3 full vectors + 2 lanes). */
+static void replay_tail8(float *w, float *a, float *r, int64_t len, const OptRowPre *pre, float eps, int t0, int T,
+                         const float f[5])
+{
+    const __mmask8 m = (__mmask8)((1u << len) - 1);
+    const __m256 veps = _mm256_set1_ps(eps);
+    __m256 rt = _mm256_mul_ps(_mm256_maskz_loadu_ps(m, r), _mm256_set1_ps(f[4])), sum = _mm256_setzero_ps();
+    int t = t0;
+    for (; t + 2 <= T; t += 2) {
+        __m256 d1 = _mm256_fmadd_ps(rt, _mm256_set1_ps(pre[t].rho), veps);
+        __m256 d2 = _mm256_fmadd_ps(rt, _mm256_set1_ps(pre[t + 1].rho), veps);
+        __m256 num = _mm256_fmadd_ps(_mm256_set1_ps(pre[t + 1].kap), d1, _mm256_mul_ps(_mm256_set1_ps(pre[t].kap), d2));
+        sum = _mm256_add_ps(sum, _mm256_div_ps(num, _mm256_mul_ps(d1, d2)));
+    }
+    if (t < T)
+        sum = _mm256_add_ps(sum, _mm256_div_ps(_mm256_set1_ps(pre[t].kap), _mm256_fmadd_ps(rt, _mm256_set1_ps(pre[t].rho), veps)));
+    __m256 wv = _mm256_maskz_loadu_ps(m, w), av = _mm256_maskz_loadu_ps(m, a), rv = _mm256_maskz_loadu_ps(m, r);
+    __m256 sv = _mm256_mul_ps(sum, _mm256_set1_ps(f[3]));
+    _mm256_mask_storeu_ps(w, m, _mm256_sub_ps(_mm256_mul_ps(wv, _mm256_set1_ps(f[0])), _mm256_mul_ps(av, sv)));
+    _mm256_mask_storeu_ps(a, m, _mm256_mul_ps(av, _mm256_set1_ps(f[1])));
+    _mm256_mask_storeu_ps(r, m, _mm256_mul_ps(rv, _mm256_set1_ps(f[2])));
+}
+#endif
+
 static void row_replay(float *w, float *a, float *r, int64_t len, const OptRowPre *pre, float eps, int t0, int T)
 {
     const float fw = (float)(pre[T].dc / pre[t0].dc), fa = (float)(pre[T].pc / pre[t0].pc);
@@ -298,6 +324,12 @@ static void row_replay(float *w, float *a, float *r, int64_t len, const OptRowPr
     const float ir = (float)(1 / pre[t0].rc);
 #ifdef __AVX512F__
     const __m512 veps = _mm512_set1_ps(eps);
+    const int64_t tail = len % 16 && len % 16 <= 8 ? len % 16 : 0;
+    if (tail) {
+        const float f[5] = {fw, fa, fr, fs, ir};
+        replay_tail8(w + len - tail, a + len - tail, r + len - tail, tail, pre, eps, t0, T, f);
+        len -= tail;
+    }
     for (int64_t j = 0; j < len; j += 64) {
         __mmask16 m[4];
         __m512 Rt[4], S[4];

@@ -131,7 +131,8 @@ static void check_fixture(const char *arch, const char *mode, double grad_floor)
     int ngrad = 0;
     double worst_g = 0, worst_b = 0;   /* error / tolerance */
     double spec_g = 0;                 /* largest error among tensors held to the 1e-3 spec */
-    char worst_name[128] = "";
+    double max_g = 0;                  /* largest error of any tensor */
+    char worst_name[128] = "", max_name[128] = "";
     while (fgets(line, sizeof line, f)) {
         char name[128];
         if (!strncmp(line, "grad ", 5)) {
@@ -157,6 +158,7 @@ static void check_fixture(const char *arch, const char *mode, double grad_floor)
             }
             if (e / tol > worst_g) worst_g = e / tol, snprintf(worst_name, sizeof worst_name, "%.60s (err %.3g, bar %.3g)", name, e, tol);
             if (tol <= 1e-3 && e > spec_g) spec_g = e;
+            if (e > max_g) max_g = e, snprintf(max_name, sizeof max_name, "%.60s (bar %.3g)", name, tol);
             ngrad++;
         } else if (!strncmp(line, "buf ", 4)) {
             double tn;
@@ -174,25 +176,29 @@ static void check_fixture(const char *arch, const char *mode, double grad_floor)
     ck_assert_msg(worst_g < 1, "%s %s: gradient of %s", arch, mode, worst_name);
     ck_assert_msg(worst_b < 1, "%s %s: running statistics err %g x the bar", arch, mode, worst_b);
     if (getenv("FASTC_PARITY_VERBOSE"))
-        fprintf(stderr, "%s %s: logits err %.2g, worst gradient %s, worst spec-held gradient err %.2g\n",
-                arch, mode, lerr / lmax, worst_name, spec_g);
+        fprintf(stderr, "%s %s: logits err %.2g (bar %.2g), closest to its bar %s, largest gradient err %.2g in %s, "
+                "largest among tensors held to 1e-3 %.2g\n", arch, mode, lerr / lmax, ltol, worst_name, max_g, max_name,
+                spec_g);
     free(x), free(dout);
     model_free(m);
 }
 
-/* Train mode over 8 images is the ill-conditioned case: layer4's BatchNorm
- * sees 32 values per channel, so float32-sized noise moves the float64
- * gradients of resnet34/resnet50 by up to a few percent on every seed tried;
- * those tensors carry their measured sensitivity as the bar (the script prints
- * how many).  Everything else is held to the spec's 1e-3.
+/* Train mode is the ill-conditioned case: BatchNorm couples every position of
+ * a channel, so one ReLU input within float32 rounding of its kink moves every
+ * gradient by ~1/sqrt(positions in its layer) (one flip in resnet34's layer4:
+ * 1.4% median).  On most input seeds float32 PyTorch itself is off by 10-500%
+ * on some elements; the script searches for a seed where it is not (resnet34:
+ * seed 36 of 40, every element of every gradient within 9.4e-4 on all three of
+ * PyTorch's convolution paths), and there we are held to the spec.  A larger
+ * batch or larger images make it worse (more kinks, each flip only sqrt-less
+ * harmful) — see the script's docstring for the numbers.
  *
  * KNOWN GAP, resnet50 train only: float32 forward error there is ~1e-4 (ours
  * and PyTorch's alike), and one input of the head's ReLU lies 1.4e-5·rms from
  * its kink in float64.  Float32 PyTorch happens to fall on float64's side, we
  * do not, and the head's gradients (1.2.*, 1.4.weight) move by ~1% — the body's
  * gradients are as close to float64 as PyTorch's (median 2.2% vs 1.9% over
- * whole tensors, both ill-conditioned).  Held to 2e-2 until a better-conditioned
- * train-mode fixture (larger batch and images) replaces this one.
+ * whole tensors, both ill-conditioned).  Held to 2e-2.
  *
  * resnet50 eval: no seed of the 32 searched is clean of kinks (the best, 23,
  * moves by up to 2e-3 under float32-sized noise), so most of its tensors carry

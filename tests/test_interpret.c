@@ -209,6 +209,151 @@ START_TEST(a_model_file_for_another_task_is_refused)
 }
 END_TEST
 
+/* Multi-label on the same pictures, from a CSV: blue is "navy blue;cool" (a label
+ * with a space, ';' as label_delim), green "green;cool", red "red"; nine plain
+ * gray pictures have no label at all (valid items, all-zero targets).  The
+ * config's threshold (accuracy_multi(thresh=0.3)) must be the one of the
+ * metric, interpret and predict CONFIG; a --set threshold overrides it for
+ * both; predict --model uses the one saved at training. */
+static const char MULTI_CONFIG[] =
+    "[data]\n"
+    "path       = data\n"
+    "csv        = multi.csv\n"
+    "blocks     = ImageBlock, MultiCategoryBlock\n"
+    "get_x      = ColReader('fname')\n"
+    "get_y      = ColReader('labels', label_delim=';')\n"
+    "splitter   = ColSplitter('is_valid')\n"
+    "item_tfms  = Resize(32)\n"
+    "bs         = 8\n"
+    "[model]\n"
+    "arch       = resnet18\n"
+    "[learner]\n"
+    "metrics    = accuracy_multi(thresh=0.3)\n"
+    "[train]\n"
+    "schedule   = fit_one_cycle(10, 1e-2)\n"
+    "[output]\n"
+    "dir        = multi\n";
+
+static const char *MULTI_LABELS[3] = {"navy blue;cool", "green;cool", "red"};
+
+/* The labels of the prediction column of each row of predict's CSV (rows
+ * "path,labels,probs,p0,p1,p2,p3" with --all) against those above thresh. */
+static void check_rows_against(char *csv, double thresh, const char *const *vocab, int *n_rows, int *n_listed,
+                               double *min_listed)
+{
+    *n_rows = *n_listed = 0;
+    *min_listed = 2;
+    char *save, *l = strtok_r(csv, "\n", &save);   /* header */
+    for (l = strtok_r(NULL, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char *f[8];
+        int nf = 0;
+        for (char *s2, *t = strtok_r(l, ",", &s2); t && nf < 8; t = strtok_r(NULL, ",", &s2)) f[nf++] = t;
+        /* an empty prediction leaves 6 fields (strtok skips empty ones) */
+        ck_assert_msg(nf == 7 || nf == 5, "%d fields", nf);
+        char want[256] = "";
+        for (int j = 0; j < 4; j++)
+            if (atof(f[nf - 4 + j]) > thresh) {
+                snprintf(want + strlen(want), 64, "%s%s", *want ? ";" : "", vocab[j]);
+                (*n_listed)++;
+                if (atof(f[nf - 4 + j]) < *min_listed) *min_listed = atof(f[nf - 4 + j]);
+            }
+        ck_assert_str_eq(nf == 7 ? f[1] : "", want);
+        (*n_rows)++;
+    }
+}
+
+START_TEST(multi_label_end_to_end_with_one_threshold)
+{
+    ck_assert_msg(train_once(), "the colour data is missing");
+    char path[4200], out[16384], cmd[8192];
+    /* the table, and nine gray pictures without labels (8 train, 1 valid: gray8) */
+    static char csv[8192];
+    size_t n = (size_t)snprintf(csv, sizeof csv, "fname,labels,is_valid\n");
+    for (int c = 0; c < 3; c++) {
+        for (int i = 0; i < 16; i++)
+            n += (size_t)snprintf(csv + n, sizeof csv - n, "train/%s/t%02d.png,%s,False\n", NAMES[c], i, MULTI_LABELS[c]);
+        for (int i = 0; i < 4; i++)
+            n += (size_t)snprintf(csv + n, sizeof csv - n, "valid/%s/v%d.png,%s,True\n", NAMES[c], i, MULTI_LABELS[c]);
+    }
+    uint8_t gray[32 * 32 * 3];
+    for (int g = 0; g < 9; g++) {
+        memset(gray, 90 + 10 * g, sizeof gray);
+        snprintf(path, sizeof path, "%s/data/gray%d.png", g_dir, g);
+        ti_write_png(path, 32, 32, 3, gray);
+        n += (size_t)snprintf(csv + n, sizeof csv - n, "gray%d.png,,%s\n", g, g == 8 ? "True" : "False");
+    }
+    tu_write(g_dir, "data/multi.csv", csv, n, path, sizeof path);
+    tu_write(g_dir, "multi.ini", MULTI_CONFIG, sizeof MULTI_CONFIG - 1, path, sizeof path);
+    snprintf(cmd, sizeof cmd, "cd %s && %s train multi.ini --quiet --threads 2", g_dir, tu_fastc());
+    int rc = tu_run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "multi-label training failed (%d): %s", rc, out);
+
+    /* interpret: the configured threshold, the 29-step sweep in thresholds.csv */
+    snprintf(cmd, sizeof cmd, "cd %s && %s interpret multi.ini --thresholds --top-losses 3 2>/dev/null", g_dir,
+             tu_fastc());
+    rc = tu_run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "%s", out);
+    ck_assert_msg(strstr(out, "accuracy_multi at threshold 0.3: "), "%s", out);
+    ck_assert_msg(strstr(out, "best threshold: "), "%s", out);
+    ck_assert_msg(strstr(out, "navy blue"), "%s", out);   /* per-class table */
+    char *s = slurp("multi/thresholds.csv");
+    ck_assert_ptr_nonnull(s);
+    int lines = 0;
+    for (char *q = s; *q; q++) lines += *q == '\n';
+    ck_assert_int_eq(lines, 30);
+    ck_assert_msg(!strncmp(s, "threshold,accuracy_multi,f1_samples\n0.050000,", 45), "%s", s);
+    ck_assert_msg(strstr(s, "\n0.950000,"), "%s", s);
+    free(s);
+    s = slurp("multi/per_class.csv");
+    ck_assert_msg(s && strstr(s, "navy blue,"), "%s", s ? s : "per_class.csv missing");
+    free(s);
+    s = slurp("multi/top_losses.csv");
+    ck_assert_msg(s && !strncmp(s, "path,actual,predicted,loss,wrong\n", 33), "%s", s ? s : "top_losses.csv missing");
+    free(s);
+
+    /* predict: trained well enough that every clean validation picture gets
+     * exactly its labels, and the gray one none */
+    const char *vocab[4] = {"cool", "green", "navy blue", "red"};
+    snprintf(cmd, sizeof cmd,
+             "cd %s/data && %s predict ../multi.ini valid/blue/v0.png valid/green/v1.png valid/red/v2.png gray8.png "
+             "2>/dev/null",
+             g_dir, tu_fastc());
+    rc = tu_run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "%s", out);
+    char *metrics = slurp("multi/metrics.csv");
+    ck_assert_msg(strstr(out, "\nvalid/blue/v0.png,navy blue;cool,") || strstr(out, "\nvalid/blue/v0.png,cool;navy blue,"),
+                  "%s\ntraining:\n%s", out, metrics);
+    free(metrics);
+    ck_assert_msg(strstr(out, "\nvalid/green/v1.png,cool;green,"), "%s", out);
+    ck_assert_msg(strstr(out, "\nvalid/red/v2.png,red,"), "%s", out);
+    ck_assert_msg(strstr(out, "\ngray8.png,,\n"), "%s", out);
+    /* the labels listed are those above the threshold in force: the config's
+     * (0.3), the file's with --model (0.3), and --set ones: 0.02, and just
+     * above the least probability listed at 0.3 (so one label fewer at least) */
+    char runs[4][256], thresh[4][32];
+    snprintf(runs[0], sizeof runs[0], "multi.ini"), snprintf(thresh[0], sizeof thresh[0], "0.3");
+    snprintf(runs[1], sizeof runs[1], "--model multi/model.safetensors"), snprintf(thresh[1], sizeof thresh[1], "0.3");
+    snprintf(thresh[2], sizeof thresh[2], "0.02");
+    int listed[4];
+    double least = 2, dummy;
+    for (int r = 0; r < 4; r++) {
+        if (r == 3) snprintf(thresh[3], sizeof thresh[3], "%.6f", least + 1e-6);
+        if (r >= 2) snprintf(runs[r], sizeof runs[r], "multi.ini --set 'learner.metrics=accuracy_multi(thresh=%s)'", thresh[r]);
+        snprintf(cmd, sizeof cmd, "cd %s && %s predict %s data/valid data/gray8.png --all 2>/dev/null", g_dir,
+                 tu_fastc(), runs[r]);
+        rc = tu_run(cmd, out, sizeof out);
+        ck_assert_msg(rc == 0, "%s: %s", runs[r], out);
+        ck_assert_msg(!strncmp(out, "path,prediction,probability,cool,green,navy blue,red\n", 53), "%s", out);
+        int rows;
+        check_rows_against(out, atof(thresh[r]), vocab, &rows, &listed[r], r == 0 ? &least : &dummy);
+        ck_assert_int_eq(rows, 16);   /* 12 clean + 3 planted + gray8 */
+    }
+    /* the thresholds made a difference on this model (else the checks above prove little) */
+    ck_assert_msg(listed[2] > listed[0] && listed[0] > listed[3] && listed[1] == listed[0],
+                  "labels listed: %d %d %d %d", listed[0], listed[1], listed[2], listed[3]);
+}
+END_TEST
+
 static void setup(void)
 {
     train_once();   /* in the parent process, once: the tests are forked from it */
@@ -228,6 +373,7 @@ static Suite *suite(void)
     tcase_add_test(tc, interpret_writes_the_known_confusion);
     tcase_add_test(tc, predict_names_colours_and_reports_bad_files);
     tcase_add_test(tc, a_model_file_for_another_task_is_refused);
+    tcase_add_test(tc, multi_label_end_to_end_with_one_threshold);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -220,11 +220,9 @@ int cmd_interpret(const CmdArgs *a, Err *err)
     if ((rc = resnet_new(&m, &spec, err))) goto done;
     if ((rc = st_load_model(m, sf, ST_LOAD_FULL, NULL, 0, err))) goto done;
 
-    Metrics ms = {0};
-    if ((rc = metrics_parse(cfg_get(pl.cfg, "learner", "metrics"), config_file(pl.cfg), &ms, err))) goto done;
     InterpOpts o = {.most_confused = a->most_confused, .min_count = a->min_count, .confusion = a->confusion,
-                    .top_losses = a->top_losses, .thresholds = a->thresholds,
-                    .thresh = metrics_multi_thresh(&ms, pl.loss_thresh)};
+                    .top_losses = a->top_losses, .thresholds = a->thresholds};
+    if ((rc = pipeline_threshold(pl.cfg, &o.thresh, err))) goto done;
     if (!a->ctx.quiet) fprintf(stderr, "predicting %d validation items with %s\n", ds->n_valid, ckpt);
     if ((rc = interp_get_preds(m, pl.dls, SPLIT_VALID, pl.loss, &p, err))) goto done;
     paths = malloc(sizeof(char *) * ((size_t)ds->n_valid + 1));

@@ -32,7 +32,6 @@ static int blocks_have(const Config *cfg, const char *name)
 static int pick_loss(Pipeline *p, TargetKind kind, Err *err)
 {
     const CfgValue *v = cfg_get(p->cfg, "learner", "loss_func");
-    p->loss_thresh = 0.5;
     if (!v || v->kind == CV_NONE) {
         p->loss = kind == TARGET_CATEGORY ? LOSS_CROSS_ENTROPY : kind == TARGET_MULTI ? LOSS_BCE_LOGITS : LOSS_MSE;
         return 0;
@@ -40,15 +39,25 @@ static int pick_loss(Pipeline *p, TargetKind kind, Err *err)
     const char *n = v->str ? v->str : "";
     int ok;
     if (!strcmp(n, "CrossEntropyLossFlat")) p->loss = LOSS_CROSS_ENTROPY, ok = kind == TARGET_CATEGORY;
-    else if (!strcmp(n, "BCEWithLogitsLossFlat")) {
-        p->loss = LOSS_BCE_LOGITS, ok = kind == TARGET_MULTI;
-        if (v->kind == CV_CALL && cfg_arg(v, "thresh")) p->loss_thresh = cfg_arg_num(v, "thresh");
-    } else if (!strcmp(n, "MSELossFlat")) p->loss = LOSS_MSE, ok = kind == TARGET_POINTS || kind == TARGET_RATING;
+    else if (!strcmp(n, "BCEWithLogitsLossFlat")) p->loss = LOSS_BCE_LOGITS, ok = kind == TARGET_MULTI;
+    else if (!strcmp(n, "MSELossFlat")) p->loss = LOSS_MSE, ok = kind == TARGET_POINTS || kind == TARGET_RATING;
     else if (!strcmp(n, "L1LossFlat")) p->loss = LOSS_L1, ok = kind == TARGET_POINTS || kind == TARGET_RATING;
     else return err_set(err, ERR_USAGE, "%s:%d: [learner] loss_func: unknown '%s'", config_file(p->cfg), v->line, n);
     if (!ok)
         return err_set(err, ERR_USAGE, "%s:%d: [learner] loss_func: %s does not fit the targets of [data] blocks",
                        config_file(p->cfg), v->line, n);
+    return 0;
+}
+
+int pipeline_threshold(const Config *cfg, double *thresh, Err *err)
+{
+    const CfgValue *v = cfg_get(cfg, "learner", "loss_func");
+    double loss_thresh = 0.5;
+    if (v && v->kind == CV_CALL && v->str && !strcmp(v->str, "BCEWithLogitsLossFlat") && cfg_arg(v, "thresh"))
+        loss_thresh = cfg_arg_num(v, "thresh");
+    Metrics ms = {0};
+    if (metrics_parse(cfg_get(cfg, "learner", "metrics"), config_file(cfg), &ms, err)) return err->code;
+    *thresh = metrics_multi_thresh(&ms, loss_thresh);
     return 0;
 }
 
@@ -243,7 +252,8 @@ int pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err)
         return err->code;
     o->loss = pipeline_loss, o->loss_ctx = p;
     static CkptCtx ck;   /* one pipeline per process */
-    ck.p = p, ck.threshold = metrics_multi_thresh(&o->metrics, p->loss_thresh);
+    ck.p = p;
+    if (pipeline_threshold(cfg, &ck.threshold, err)) return err->code;
     o->ckpt = (LearnCkpt){ckpt_save, ckpt_load, &ck};
     o->out_dir = p->out_dir;
     o->seed = p->ctx.seed;

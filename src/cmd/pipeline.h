@@ -48,7 +48,6 @@ typedef struct Pipeline {
     int norm_added;           /* imagenet_stats normalisation added (pretrained) */
     float norm_mean[3], norm_std[3];
     LossKind loss;
-    double loss_thresh;       /* BCEWithLogitsLossFlat(thresh) */
     char out_dir[4096];
     char note[512];           /* what loading pretrained weights skipped/adapted */
 } Pipeline;
@@ -65,6 +64,12 @@ int  pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err);
 
 /* The schedule of [train] with [learner] moms as fit_one_cycle's default. */
 int  pipeline_schedule(Pipeline *p, Schedule *s, Err *err);
+
+/* The multi-label threshold of this config — the one decision used by the
+ * metric, the saved model file, interpret and `predict CONFIG`: [learner]
+ * metrics accuracy_multi(thresh) when that metric is used, else
+ * loss_func BCEWithLogitsLossFlat(thresh), else 0.5 (metrics_multi_thresh). */
+int  pipeline_threshold(const Config *cfg, double *thresh, Err *err);
 
 /* Save the model with metadata: arch, n_in, n_out, task, vocab, size,
  * item_tfms/batch_tfms (config text), norm_mean/std, y_range, threshold;

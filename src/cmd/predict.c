@@ -1,7 +1,10 @@
 /* predict.c — `fastc predict (CONFIG | --model FILE) INPUT... [--all]`.
  *
  * Everything comes from the model file: architecture, inputs, outputs, vocab,
- * threshold and the validation preprocessing (the data module's item and
+ * threshold (except that with a CONFIG the multi-label threshold is the
+ * config's, pipeline_threshold: the one the metric and interpret use, so a
+ * threshold chosen with `interpret --thresholds` after training applies) and
+ * the validation preprocessing (the data module's item and
  * batch transforms, rebuilt from the config text saved in the metadata).
  * Inputs are image files, folders (their images, recursively, sorted) or `-`
  * (one path per line on stdin); they are predicted in batches, in input order,
@@ -15,6 +18,7 @@
  * and a line on stderr; the others are still predicted and the exit status is 1.
  * Collab models take USER,ITEM pairs (collab_interp.h). */
 #include "cmd/cmd.h"
+#include "cmd/pipeline.h"
 
 #include "config/config.h"
 #include "data/items.h"
@@ -291,6 +295,8 @@ int cmd_predict(const CmdArgs *a, Err *err)
     if ((rc = st_open(path, &sf, err))) goto done;
     if ((rc = modelfile_info(&mi, path, &sf->meta, err))) goto done;
     if (cfg && (rc = modelfile_check(&mi, cfg, err))) goto done;
+    /* with a config, its threshold (as interpret and the metric use it), not the one saved at training */
+    if (cfg && !strcmp(mi.task, "multi_label") && (rc = pipeline_threshold(cfg, &mi.threshold, err))) goto done;
     if (!strcmp(mi.task, "collab")) {
         ctx_apply_threads(&a->ctx);
         rc = predict_collab(a, sf, err);

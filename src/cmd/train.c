@@ -84,7 +84,8 @@ int cmd_train(const CmdArgs *a, Err *err)
     if (p.dls && !p.ctx.quiet && !p.ctx.json) fprintf(stderr, "time waiting for data: %.2f s\n", p.dls->wait_s);
     if (rc) goto restore;
     snprintf(path, sizeof path, "%s/model.safetensors", p.out_dir);
-    if ((rc = pipeline_save_model(&p, p.model, path, metrics_multi_thresh(&o.metrics, p.loss_thresh), err)) ||
+    double thresh;
+    if ((rc = pipeline_threshold(p.cfg, &thresh, err)) || (rc = pipeline_save_model(&p, p.model, path, thresh, err)) ||
         (rc = learner_plot_losses(l, err)))
         goto restore;
     if (!p.ctx.quiet && !p.ctx.json) fprintf(stderr, "saved %s\n", path);

@@ -1,6 +1,6 @@
 /* bench_conv.c — CPU time of each convolution of a resnet18 training step.
  *
- *   build/release/bench/bench_conv [THREADS] [BS] [SIZE]      (make build/release/bench/bench_conv)
+ *   build/release/bench/bench_conv [THREADS] [BS] [SIZE] [N_IN]   (make build/release/bench/bench_conv)
  *
  * For every distinct convolution of resnet18 on BS images of SIZE x SIZE
  * (stem, the 3x3s of each stage, the strided 3x3s and 1x1 downsamples), the
@@ -11,6 +11,7 @@
  * each convolution counted as often as resnet18 has it. */
 #include "core/ctx.h"
 #include "nn/conv.h"
+#include "nn/conv_taps.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,18 +30,22 @@ typedef struct Shape { int h, cin, cout, k, s, p, count; } Shape;
 int main(int argc, char **argv)
 {
     int th = argc > 1 ? atoi(argv[1]) : 1, n = argc > 2 ? atoi(argv[2]) : 64, sz = argc > 3 ? atoi(argv[3]) : 128;
+    int n_in = argc > 4 ? atoi(argv[4]) : 3;
     Ctx ctx = {.threads = th};
     ctx_apply_threads(&ctx);
-    int q = sz / 4;
-    const Shape sh[] = {{sz, 3, 64, 7, 2, 3, 1},         {q, 64, 64, 3, 1, 1, 4},
-                        {q, 64, 128, 3, 2, 1, 1},        {q / 2, 128, 128, 3, 1, 1, 3},
-                        {q, 64, 128, 1, 2, 0, 1},        {q / 2, 128, 256, 3, 2, 1, 1},
-                        {q / 4, 256, 256, 3, 1, 1, 3},   {q / 2, 128, 256, 1, 2, 0, 1},
-                        {q / 4, 256, 512, 3, 2, 1, 1},   {q / 8, 512, 512, 3, 1, 1, 3},
-                        {q / 4, 256, 512, 1, 2, 0, 1}};
+    /* map sizes as resnet18 has them: stem /2, maxpool /2, then /2 per stage
+     * (k=3, s=2, p=1 each: (h − 1)/2 + 1) */
+    int q = (((sz - 1) / 2 + 1) - 1) / 2 + 1, q2 = (q - 1) / 2 + 1, q3 = (q2 - 1) / 2 + 1, q4 = (q3 - 1) / 2 + 1;
+    const Shape sh[] = {{sz, n_in, 64, 7, 2, 3, 1},      {q, 64, 64, 3, 1, 1, 4},
+                        {q, 64, 128, 3, 2, 1, 1},     {q2, 128, 128, 3, 1, 1, 3},
+                        {q, 64, 128, 1, 2, 0, 1},     {q2, 128, 256, 3, 2, 1, 1},
+                        {q3, 256, 256, 3, 1, 1, 3},   {q2, 128, 256, 1, 2, 0, 1},
+                        {q3, 256, 512, 3, 2, 1, 1},   {q4, 512, 512, 3, 1, 1, 3},
+                        {q3, 256, 512, 1, 2, 0, 1}};
     const size_t cap = (size_t)600 << 10;   /* as RESNET_COL_CAP */
     double tf = 0, tb = 0, flops = 0;
-    printf("%-26s %10s %10s %10s %10s\n", "conv (h, in>out, k/s)", "fwd ms", "GF/cpu-s", "bwd ms", "GF/cpu-s");
+    printf("%-26s %10s %10s %10s %10s %10s %10s %6s\n", "conv (h, in>out, k/s)", "fwd ms", "GF/cpu-s", "bwd ms",
+           "GF/cpu-s", "taps fwd", "taps bwd", "used");
     for (size_t i = 0; i < sizeof sh / sizeof *sh; i++) {
         const Shape *s = &sh[i];
         Conv2dDims d = conv2d_dims(n, s->h, s->h, s->cin, s->cout, s->k, s->s, s->p);
@@ -64,11 +69,26 @@ int main(int argc, char **argv)
             if (c1 - c0 < cf) cf = c1 - c0;
             if (c2 - c1 < cb) cb = c2 - c1;
         }
+        /* the taps path (conv_taps.h) on the same data, for comparison */
+        double tpf = 0, tpb = 0;
+        if (d.kh > 1) {
+            tpf = tpb = 1e30;
+            for (int rep = 0; rep < 3; rep++) {
+                double c0 = cpu_now();
+                conv_taps_forward(y, x, w, &d);
+                double c1 = cpu_now();
+                conv_taps_backward(stem ? NULL : dx, 0, dw, y, x, w, &d);
+                double c2 = cpu_now();
+                if (c1 - c0 < tpf) tpf = c1 - c0;
+                if (c2 - c1 < tpb) tpb = c2 - c1;
+            }
+        }
         double mac = conv2d_macs_per_image(&d) * n;
         char name[64];
         snprintf(name, sizeof name, "%d, %d>%d, %dx%d/%d x%d", s->h, s->cin, s->cout, s->k, s->k, s->s, s->count);
-        printf("%-26s %10.1f %10.1f %10.1f %10.1f\n", name, cf * 1e3, 2 * mac / cf / 1e9, cb * 1e3,
-               (stem ? 2 : 4) * mac / cb / 1e9);
+        printf("%-26s %10.1f %10.1f %10.1f %10.1f %10.1f %10.1f %5.0f%%\n", name, cf * 1e3, 2 * mac / cf / 1e9,
+               cb * 1e3, (stem ? 2 : 4) * mac / cb / 1e9, tpf * 1e3, tpb * 1e3,
+               100.0 * conv_taps_used(&d) / conv_taps_full(&d));
         tf += cf * s->count, tb += cb * s->count, flops += mac * s->count * (stem ? 4 : 6);
         free(x), free(y), free(w), free(dw), free(dx), free(cs.buf);
     }

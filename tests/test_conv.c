@@ -3,6 +3,7 @@
 #include "check_main.h"
 #include "gradcheck.h"
 #include "nn/conv.h"
+#include "nn/conv_taps.h"
 #include "nn/winograd.h"
 #include "testutil.h"
 
@@ -229,12 +230,72 @@ START_TEST(winograd_matches_direct)
 }
 END_TEST
 
+/* The taps path against the direct convolution, on the maps it is for and the
+ * odd ones: 1x1 (centre tap only), 2x2 (4 of 9 taps each), stride 2 onto 1x1
+ * and 2x2, odd and non-square maps, an even kernel, a kernel wider than the
+ * padded input, and padding so wide that some outputs see no input at all.
+ * Forward overwrites; din is checked accumulated onto a non-zero buffer and
+ * overwritten, dW accumulated.  Then through conv2d_*: where more than half
+ * the products would read padding (1x1 and 2x2 maps) it takes this path at any
+ * batch size, and must give the same bits. */
+START_TEST(taps_match_direct)
+{
+    const Case cs[] = {{3, 1, 1, 16, 8, 3, 1, 1},  {3, 2, 2, 8, 16, 3, 1, 1},  {2, 2, 2, 8, 8, 3, 2, 1},
+                       {2, 4, 4, 8, 8, 3, 2, 1},   {2, 3, 5, 6, 7, 3, 1, 1},   {2, 7, 7, 5, 9, 3, 2, 1},
+                       {2, 5, 6, 5, 3, 2, 1, 0},   {2, 3, 3, 4, 4, 7, 2, 3},   {2, 2, 3, 3, 4, 3, 1, 3},
+                       {2, 9, 7, 3, 8, 7, 2, 3},   {1, 1, 2, 4, 4, 5, 1, 2}};
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        Setup u = setup(cs[ci], 71 + 3 * ci, 0.3f);
+        Conv2dDims d = u.d;
+        size_t nin = u.nin, nout = u.nout, nw = u.nw;
+        float *y1 = alloc_rand(nout, 7, 1), *y2 = malloc(nout * 4);
+        float *a1 = alloc_rand(nin, 8, 1), *a2 = malloc(nin * 4), *w1 = alloc_rand(nw, 9, 1), *w2 = malloc(nw * 4);
+        memcpy(a2, a1, nin * 4), memcpy(w2, w1, nw * 4);
+        conv_taps_forward(y1, u.x, u.w, &d);
+        conv2d_forward_ref(y2, u.x, u.w, &d);
+        ck_assert_msg(tu_max_rel_err(y1, y2, nout, 1.0) < 1e-5, "case %zu fwd", ci);
+        conv_taps_backward(a1, 1, w1, u.g, u.x, u.w, &d);
+        conv2d_backward_ref(a2, 1, w2, u.g, u.x, u.w, &d);
+        ck_assert_msg(tu_max_rel_err(a1, a2, nin, 1.0) < 1e-5, "case %zu din", ci);
+        ck_assert_msg(tu_max_rel_err(w1, w2, nw, 1.0) < 1e-5, "case %zu dw", ci);
+        conv_taps_backward(a1, 0, NULL, u.g, u.x, u.w, &d);
+        conv2d_backward_ref(a2, 0, NULL, u.g, u.x, u.w, &d);
+        ck_assert_msg(tu_max_rel_err(a1, a2, nin, 1.0) < 1e-5, "case %zu din overwrite", ci);
+        /* the products that were skipped are exactly the ones reading padding */
+        long used = 0;
+        for (int oy = 0; oy < d.oh; oy++)
+            for (int ox = 0; ox < d.ow; ox++)
+                for (int ky = 0; ky < d.kh; ky++)
+                    for (int kx = 0; kx < d.kw; kx++) {
+                        int iy = oy * d.stride - d.pad + ky, ix = ox * d.stride - d.pad + kx;
+                        used += iy >= 0 && iy < d.h && ix >= 0 && ix < d.w;
+                    }
+        ck_assert_int_eq(conv_taps_used(&d), used);
+        if (2 * conv_taps_used(&d) <= conv_taps_full(&d)) {   /* conv2d_* policy: taps */
+            size_t cf = conv2d_scratch_floats(&d, 0, 2);
+            ConvScratch sc = {cf ? malloc(cf * 4) : NULL, cf, 0};
+            float *y3 = malloc(nout * 4), *a3 = malloc(nin * 4), *w3 = calloc(nw, 4), *w4 = calloc(nw, 4);
+            conv2d_forward(y3, u.x, u.w, &d, &sc);
+            ck_assert_msg(!memcmp(y1, y3, nout * 4), "case %zu conv2d_forward takes the taps", ci);
+            conv2d_backward(a3, 0, w3, u.g, u.x, u.w, &d, &sc);
+            conv_taps_backward(a1, 0, w4, u.g, u.x, u.w, &d);
+            ck_assert_msg(!memcmp(a1, a3, nin * 4) && !memcmp(w3, w4, nw * 4), "case %zu backward", ci);
+            free(sc.buf), free(y3), free(a3), free(w3), free(w4);
+        }
+        free(u.x), free(u.w), free(u.g), free(y1), free(y2), free(a1), free(a2), free(w1), free(w2);
+    }
+}
+END_TEST
+
 /* Same inputs, 1 or 2 threads, any scratch size: bit-identical outputs and
  * gradients (the tiling and the weight-gradient groups never follow the threads). */
 START_TEST(same_bits_with_any_thread_count)
 {
+    /* the last three take the taps path: a 1x1 and a 2x2 map, and a batch of
+     * 128 on a 7x7 map (taps for the backward, Winograd forward) */
     const Case cs[] = {{7, 6, 6, 4, 4, 3, 1, 1}, {5, 10, 10, 8, 8, 3, 2, 1}, {3, 8, 8, 16, 16, 3, 1, 1},
-                       {5, 9, 9, 8, 8, 3, 1, 0}, {3, 4, 3, 256, 256, 3, 1, 1}};
+                       {5, 9, 9, 8, 8, 3, 1, 0}, {3, 4, 3, 256, 256, 3, 1, 1}, {40, 1, 1, 64, 96, 3, 1, 1},
+                       {40, 2, 2, 96, 64, 3, 1, 1}, {128, 7, 7, 64, 64, 3, 1, 1}};
     for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
         Setup u = setup(cs[ci], 131 + 3 * ci, 0.3f);
         Conv2dDims d = u.d;
@@ -270,6 +331,7 @@ static Suite *suite(void)
     tcase_add_test(tc, scratch_sizes_follow_the_plan);
     tcase_add_test(tc, same_bits_with_any_thread_count);
     tcase_add_test(tc, winograd_matches_direct);
+    tcase_add_test(tc, taps_match_direct);
     suite_add_tcase(s, tc);
     return s;
 }

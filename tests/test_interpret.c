@@ -2,7 +2,12 @@
  * generated dataset whose answers are known.
  *
  * Three classes of noisy solid colours (blue, green, red); a resnet18 trains
- * from scratch on them until it gets every clean image right.  The validation
+ * from scratch on them until it gets every clean image right.  The recipe
+ * (48 steps: bs 8, fit_one_cycle(8, 3e-3)) gets there with margin: measured
+ * with seeds 1-16, on two engines whose convolutions round differently, all
+ * 32 runs give this exact confusion (the former 18 steps, bs 16 and
+ * fit_one_cycle(6, 1e-2), did for 1 or 2 seeds of 6: a last-bit change
+ * anywhere in the engine flipped it).  The validation
  * set holds 4 clean images per class plus planted mistakes: two red images in
  * valid/green and one blue image in valid/red.  So, in vocab order
  * (blue, green, red), the confusion matrix must be
@@ -47,13 +52,13 @@ static const char CONFIG[] =
     "get_y      = parent_label\n"
     "splitter   = GrandparentSplitter(train_name='train', valid_name='valid')\n"
     "item_tfms  = Resize(32)\n"
-    "bs         = 16\n"
+    "bs         = 8\n"
     "[model]\n"
     "arch       = resnet18\n"
     "[learner]\n"
     "metrics    = error_rate\n"
     "[train]\n"
-    "schedule   = fit_one_cycle(6, 1e-2)\n"
+    "schedule   = fit_one_cycle(8, 3e-3)\n"
     "[output]\n"
     "dir        = run\n";
 

@@ -2,6 +2,7 @@
 #include "nn/conv.h"
 
 #include "core/err.h"
+#include "nn/conv_taps.h"
 #include "nn/gemm.h"
 #include "nn/winograd.h"
 #include <cblas.h>
@@ -84,6 +85,24 @@ static Plan make_plan(const Conv2dDims *d, size_t cap)
 static int use_winograd(const Conv2dDims *d)
 {
     return winograd_applies(d) && d->c_in >= CONV_WINOGRAD_MIN_C && d->c_out >= CONV_WINOGRAD_MIN_C;
+}
+
+/* By taps when padding would waste products: always when more than half of
+ * the kernel's products would read padding (1x1 and 2x2 maps: Winograd or
+ * columns do 2.25x to 16x the work there); when at least a tenth would (7x7
+ * and 4x4 maps, strided convolutions onto small maps, the stem at 28 px) for
+ * convolutions Winograd does not take, and for the backward of those it does
+ * when the batch is large enough (>= 128) for per-position GEMMs of n rows to
+ * run well.  Measured with bench_conv at 28 px / batch 256, 64 px and 128 px
+ * / batch 64. */
+static int use_taps(const Conv2dDims *d, int backward)
+{
+    if (conv2d_is_pointwise(d)) return 0;
+    double f = (double)conv_taps_used(d) / (double)conv_taps_full(d);
+    if (f <= 0.5) return 1;
+    if (f >= 0.9) return 0;
+    if (!use_winograd(d)) return 1;
+    return backward && d->n >= 128;
 }
 
 size_t conv2d_scratch_floats(const Conv2dDims *d, size_t cap, int threads)
@@ -216,6 +235,10 @@ void conv2d_forward(float *out, const float *in, const float *w, const Conv2dDim
         nn_sgemm(0, 1, M, d->c_out, d->c_in, 1.0f, in, d->c_in, w, d->c_in, 0.0f, out, d->c_out);
         return;
     }
+    if (use_taps(d, 0)) {
+        conv_taps_forward(out, in, w, d);
+        return;
+    }
     if (use_winograd(d)) {
         winograd_conv(out, 0, in, w, d, 0, s->buf);
         return;
@@ -253,6 +276,10 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
         if (din) /* din[M, c_in] (+)= dout[M, c_out] · W[c_out, c_in] */
             nn_sgemm(0, 0, M, d->c_in, d->c_out, 1.0f, dout, d->c_out, w, d->c_in,
                      din_accumulate ? 1.0f : 0.0f, din, d->c_in);
+        return;
+    }
+    if (use_taps(d, 1)) {
+        conv_taps_backward(din, din_accumulate, dw, dout, in, w, d);
         return;
     }
     if (din && use_winograd(d)) {

@@ -13,7 +13,9 @@
  * path and the grouping of the weight-gradient sums come from the dimensions
  * and the tile cap only (never from the thread count), so the numbers do not
  * depend on threads.  A 1x1 stride-1 unpadded convolution is a plain GEMM on
- * the input: no copy.
+ * the input: no copy.  On small maps, where padding would waste many products,
+ * the convolution goes by kernel taps instead (conv_taps.h); 3x3 stride-1
+ * convolutions with >= 64 channels by Winograd (winograd.h).
  * The reference path (conv2d_forward_ref/backward_ref) is the direct 7-loop
  * convolution in double, kept to test the fast one against.
  */

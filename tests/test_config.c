@@ -689,7 +689,7 @@ START_TEST(error_missing_and_cross_checks)
                  "accuracy");
     expect_error(with("[learner]\nloss_func = MSELossFlat()\n"), NULL, 0,
                  ":10: [learner] loss_func: found MSELossFlat, expected a loss for CategoryBlock: "
-                 "CrossEntropyLossFlat");
+                 "CrossEntropyLossFlat, LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyFlat");
     expect_error("[data]\ncsv = r.csv\nblocks = CollabBlock\n[model]\narch = DotProduct\n[learner]\n"
                  "metrics = rmse, accuracy\n[train]\nschedule = fit(1)\n",
                  NULL, 0, ":7: [learner] metrics: found accuracy, expected a metric for CollabBlock: mse, rmse, mae");

@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 START_TEST(cross_entropy_matches_pytorch_values)
 {
@@ -23,6 +24,29 @@ START_TEST(cross_entropy_matches_pytorch_values)
     const float big[2] = {1000.0f, -1000.0f};
     const int32_t y1[1] = {1};
     ck_assert_float_eq_tol(loss_cross_entropy(NULL, NULL, big, y1, 1, 2), 2000.0f, 1e-2);
+}
+END_TEST
+
+START_TEST(label_smoothing_matches_pytorch_values)
+{
+    /* torch.nn.functional.cross_entropy(x, y, label_smoothing=eps) is fastai's
+     * LabelSmoothingCrossEntropy(eps): x = [[1,2,3],[0.5,-1,4]], y = [0,2];
+     * eps 0.1: 1.3136044, per item [2.3076060, 0.3196029];
+     * eps 0.3: 1.4969378, dL/dx = [[-0.3549847, 0.0723642, 0.2826205], [-0.0354391, -0.0467510, 0.0821902]] */
+    const float x[6] = {1, 2, 3, 0.5f, -1, 4};
+    const int32_t y[2] = {0, 2};
+    float per[2], dx[6];
+    ck_assert_float_eq_tol(loss_label_smoothing(NULL, per, x, y, 2, 3, 0.1), 1.3136044f, 1e-6);
+    ck_assert_float_eq_tol(per[0], 2.3076060f, 1e-6);
+    ck_assert_float_eq_tol(per[1], 0.3196029f, 1e-6);
+    ck_assert_float_eq_tol(loss_compute(LOSS_LABEL_SMOOTHING, 0.3, dx, NULL, x, y, NULL, 2, 3), 1.4969378f, 1e-6);
+    const float want[6] = {-0.3549847f, 0.0723642f, 0.2826205f, -0.0354391f, -0.0467510f, 0.0821902f};
+    for (int i = 0; i < 6; i++) ck_assert_float_eq_tol(dx[i], want[i], 1e-6);
+    /* eps 0 is cross-entropy, bit for bit (loss, per item, gradient) */
+    float l0, l1, per0[2], per1[2], d0[6], d1[6];
+    l0 = loss_label_smoothing(d0, per0, x, y, 2, 3, 0.0);
+    l1 = loss_cross_entropy(d1, per1, x, y, 2, 3);
+    ck_assert(l0 == l1 && !memcmp(per0, per1, sizeof per0) && !memcmp(d0, d1, sizeof d0));
 }
 END_TEST
 
@@ -44,12 +68,12 @@ START_TEST(bce_mse_l1_match_formulas)
 }
 END_TEST
 
-typedef struct Gc { LossKind k; float *x; const int32_t *yi; const float *y; int n, c; } Gc;
+typedef struct Gc { LossKind k; double eps; float *x; const int32_t *yi; const float *y; int n, c; } Gc;
 
 static double gc_loss(void *p)
 {
     Gc *g = p;
-    return loss_compute(g->k, NULL, NULL, g->x, g->yi, g->y, g->n, g->c);
+    return loss_compute(g->k, g->eps, NULL, NULL, g->x, g->yi, g->y, g->n, g->c);
 }
 
 START_TEST(gradients_and_per_item_losses)
@@ -59,9 +83,9 @@ START_TEST(gradients_and_per_item_losses)
     float x[20], y[20], dx[20], per[5];
     gc_randn(x, 20, 1, 2);
     for (int i = 0; i < 20; i++) y[i] = (i * 7 % 3) == 0 ? 1.0f : 0.0f;
-    for (int k = 0; k < 4; k++) {
-        Gc g = {(LossKind)k, x, yi, y, n, c};
-        float l = loss_compute(g.k, dx, per, x, yi, y, n, c);
+    for (int k = 0; k <= LOSS_LABEL_SMOOTHING; k++) {
+        Gc g = {(LossKind)k, 0.2, x, yi, y, n, c};
+        float l = loss_compute(g.k, g.eps, dx, per, x, yi, y, n, c);
         double mean = 0;
         for (int i = 0; i < n; i++) mean += per[i] / n;
         ck_assert_float_eq_tol(mean, l, 1e-6);
@@ -75,6 +99,7 @@ static Suite *suite(void)
     Suite *s = suite_create("loss");
     TCase *tc = tcase_create("loss");
     tcase_add_test(tc, cross_entropy_matches_pytorch_values);
+    tcase_add_test(tc, label_smoothing_matches_pytorch_values);
     tcase_add_test(tc, bce_mse_l1_match_formulas);
     tcase_add_test(tc, gradients_and_per_item_losses);
     suite_add_tcase(s, tc);

@@ -39,6 +39,10 @@ static int pick_loss(Pipeline *p, TargetKind kind, Err *err)
     const char *n = v->str ? v->str : "";
     int ok;
     if (!strcmp(n, "CrossEntropyLossFlat")) p->loss = LOSS_CROSS_ENTROPY, ok = kind == TARGET_CATEGORY;
+    else if (!strcmp(n, "LabelSmoothingCrossEntropy") || !strcmp(n, "LabelSmoothingCrossEntropyFlat")) {
+        p->loss = LOSS_LABEL_SMOOTHING, ok = kind == TARGET_CATEGORY;
+        p->loss_eps = v->kind == CV_CALL && cfg_arg(v, "eps") ? cfg_arg_num(v, "eps") : 0.1;
+    }
     else if (!strcmp(n, "BCEWithLogitsLossFlat")) p->loss = LOSS_BCE_LOGITS, ok = kind == TARGET_MULTI;
     else if (!strcmp(n, "MSELossFlat")) p->loss = LOSS_MSE, ok = kind == TARGET_POINTS || kind == TARGET_RATING;
     else if (!strcmp(n, "L1LossFlat")) p->loss = LOSS_L1, ok = kind == TARGET_POINTS || kind == TARGET_RATING;
@@ -153,7 +157,7 @@ int pipeline_mkdir_out(Pipeline *p, Err *err)
 float pipeline_loss(void *ctx, float *dout, float *per_item, const float *out, int c, const Batch *b)
 {
     const Pipeline *p = ctx;
-    return loss_compute(p->loss, dout, per_item, out, b->yi, b->y, b->n, c);
+    return loss_compute(p->loss, p->loss_eps, dout, per_item, out, b->yi, b->y, b->n, c);
 }
 
 /* ---- checkpoints ---------------------------------------------------------------- */

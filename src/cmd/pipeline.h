@@ -48,6 +48,7 @@ typedef struct Pipeline {
     int norm_added;           /* imagenet_stats normalisation added (pretrained) */
     float norm_mean[3], norm_std[3];
     LossKind loss;
+    double loss_eps;          /* LabelSmoothingCrossEntropy(eps) */
     char out_dir[4096];
     char note[512];           /* what loading pretrained weights skipped/adapted */
 } Pipeline;

@@ -610,7 +610,8 @@ static int cross_check(Config *cfg, Err *err)
     static const struct {
         const char *target, *metrics, *losses;
     } fits[] = {
-        {"CategoryBlock", "error_rate, accuracy", "CrossEntropyLossFlat"},
+        {"CategoryBlock", "error_rate, accuracy",
+         "CrossEntropyLossFlat, LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyFlat"},
         {"MultiCategoryBlock", "accuracy_multi", "BCEWithLogitsLossFlat"},
         {"PointBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
         {"RegressionBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},

@@ -231,6 +231,10 @@ const SchemaComp schema_comps[] = {
 
     /* loss_func */
     {"CrossEntropyLossFlat", SLOT_LOSS, {{0}}, "single-label classification"},
+    {"LabelSmoothingCrossEntropy", SLOT_LOSS, {{"eps", S_FRAC("0.1")}},
+     "single-label classification against (1-eps)*onehot + eps/n_classes"},
+    {"LabelSmoothingCrossEntropyFlat", SLOT_LOSS, {{"eps", S_FRAC("0.1")}},
+     "the same as LabelSmoothingCrossEntropy (fastai's Flat twin)"},
     {"BCEWithLogitsLossFlat", SLOT_LOSS, {{"thresh", S_FRAC("0.5")}}, "multi-label classification"},
     {"MSELossFlat", SLOT_LOSS, {{0}}, "regression, squared error"},
     {"L1LossFlat", SLOT_LOSS, {{0}}, "regression, absolute error"},

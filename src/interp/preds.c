@@ -51,7 +51,7 @@ void interp_fill_probs_losses(Preds *p)
         memcpy(p->probs, p->raw, sizeof(float) * (size_t)p->n * c);
         break;
     }
-    if (p->n > 0) loss_compute(p->loss_kind, NULL, p->loss, p->raw, NULL, p->y, p->n, c);
+    if (p->n > 0) loss_compute(p->loss_kind, 0.0, NULL, p->loss, p->raw, NULL, p->y, p->n, c);
 }
 
 int interp_get_preds(Model *m, Loaders *l, int split, LossKind loss, Preds *out, Err *err)

@@ -12,9 +12,9 @@ float64 run — the logits, the cross-entropy loss (targets i % 4), for every
 trainable tensor the L2 norm of its gradient and a few sampled elements, and
 for every BN running buffer its L2 norm after the forward (train mode updates
 them).  Each quantity carries its tolerance: the spec's (1e-4 forward, 1e-3
-gradients) or, where float32 PyTorch itself misses half of it on this fixture,
-twice float32 PyTorch's error (worst of its convolution paths, VARIANTS, on the
-same norm and samples the C test compares).  fastai itself is not installed; the
+gradients) or, for a tensor where float32 PyTorch itself misses it (on any
+element, on any of its convolution paths, VARIANTS), twice PyTorch's worst
+error there.  fastai itself is not installed; the
 structure and the names are fastai's (see FASTAI_REFERENCE.md §6).  The files
 are small text (11-27 KB); `make test` only reads them.
 
@@ -36,7 +36,15 @@ seeds (the noise term of the input formula, SEEDS) until float32 PyTorch, on
 every one of its convolution paths, meets the spec on every element of every
 gradient tensor — a fixture no kink flip of float32 rounding reaches — or keeps
 the seed where it misses on the fewest tensors.  It also prints how many
-positions lie within NEAR_KINK times float32's error of a kink (the margin).
+positions lie within NEAR_KINK times float32's error of a kink.  Found: resnet18
+train seed 0, resnet34 train seed 36 (of 40; seed 0 came closest before it at
+1.4e-3), every eval mode within two seeds.  resnet50 train has none: ~800
+positions within 10x float32's error of a kink (resnet34: ~60), float32 PyTorch
+off on 163-165 of 165 gradient tensors on each of seeds 0-5 (and at 32x32 images too), logits
+by 2-3e-4; its fixture (seed 1) carries PyTorch's own errors as bars.
+
+    OMP_NUM_THREADS=1 PARITY_ONLY=resnet34_train PARITY_SEEDS=36 \
+        /usr/bin/python3 tests/reference/make_resnet_parity.py    # one fixture, one seed
 """
 import os
 
@@ -202,10 +210,9 @@ def kink_distance(x, kind):
 
 def measure(arch, mode, seed):
     """float64 reference, every float32 PyTorch variant and the kink margins of
-    one input seed.  Returns (whole, sampled, lerr, margin, near, float64
-    results, float32 results): per tensor the variants' worst error over every
-    element and on what the C test compares (norm and samples), their worst
-    logits error, the smallest kink distance in units of that layer's float32
+    one input seed.  Returns (whole, lerr, margin, near, float64 results,
+    float32 results): per tensor the variants' worst error over every element
+    (grad_err's metric), their worst logits error, the smallest kink distance in units of that layer's float32
     error (the variants' largest rms error on the layer's input) and how many
     positions lie within NEAR_KINK of those units."""
     rec64 = []
@@ -223,9 +230,8 @@ def measure(arch, mode, seed):
         margin = min(margin, d.min().item()) if d.numel() else margin
         near += (d < NEAR_KINK).sum().item()
     whole = {name: max(grad_err(r[2][name], g, every=True) for r in r32s) for name, g in r64[2].items()}
-    sampled = {name: max(grad_err(r[2][name], g) for r in r32s) for name, g in r64[2].items()}
     lerr = max(((r[0] - r64[0]).abs().max() / r64[0].abs().max()).item() for r in r32s)
-    return whole, sampled, lerr, margin, near, r64, r32s
+    return whole, lerr, margin, near, r64, r32s
 
 
 def pick_seed(arch, mode):
@@ -234,14 +240,14 @@ def pick_seed(arch, mode):
     then has the smallest worst error; stops at the first that meets it on all."""
     best = None
     for seed in SEEDS[mode]:
-        whole, sampled, lerr, margin, near, r64, r32s = measure(arch, mode, seed)
+        whole, lerr, margin, near, r64, r32s = measure(arch, mode, seed)
         over = sum(e > 1e-3 for e in whole.values()) + (lerr > 1e-4)
         key = (over, max(max(whole.values()) / 1e-3, lerr / 1e-4))
         print(f"  {arch} {mode} seed {seed}: float32 PyTorch misses 1e-3 on {over} tensors (worst element "
               f"err {max(whole.values()):.2g}, logits err {lerr:.2g}); {near} positions within {NEAR_KINK}x "
               f"float32's error of a kink, nearest {margin:.2g}x", flush=True)
         if best is None or key < best[0]:
-            best = (key, seed, sampled, lerr, r64, r32s)
+            best = (key, seed, whole, lerr, r64, r32s)
         if over == 0:
             break
     return best[1:]
@@ -256,21 +262,21 @@ def main():
             if only and only != f"{arch}_{mode}":
                 continue
             # the reference is float64 PyTorch; where float32 PyTorch's own error
-            # (worst variant, on what the C test compares) exceeds half the spec
-            # (1e-4 forward, 1e-3 gradients), the bar is twice that error
-            seed, sampled, lerr, (l64, loss64, g64, b64), r32s = pick_seed(arch, mode)
-            bars = {name: max(1e-3, 2 * e) for name, e in sampled.items()}
-            lbar = max(1e-4, 2 * lerr)
+            # (worst variant, worst element) exceeds the spec (1e-4 forward, 1e-3
+            # gradients), the bar is twice that error
+            seed, whole, lerr, (l64, loss64, g64, b64), r32s = pick_seed(arch, mode)
+            bars = {name: 1e-3 if e <= 1e-3 else 2 * e for name, e in whole.items()}
+            lbar = 1e-4 if lerr <= 1e-4 else 2 * lerr
             loss_err = max(abs(r[1] - loss64) / abs(loss64) for r in r32s)
             lines = [f"model {arch} mode {mode} n {N} c {C} h {H} w {W} n_out {N_OUT} seed {seed}",
                      f"logits {lbar:.3g} " + " ".join(f"{v:.12g}" for v in l64.tolist()),
-                     f"loss {max(1e-4, 2 * loss_err):.3g} {loss64:.12g}"]
+                     f"loss {1e-4 if loss_err <= 1e-4 else 2 * loss_err:.3g} {loss64:.12g}"]
             for name, g in g64.items():
                 lines.append(f"grad {name} {g.numel()} {bars[name]:.3g} {g.norm().item():.12g} " +
                              " ".join(f"{i}:{g[i].item():.12g}" for i in sample_indices(g.numel())))
             for name, t in b64.items():
-                tol = max(1e-4, 2 * max(abs(r[3][name].norm().item() - t.norm().item()) for r in r32s)
-                          / t.norm().item())
+                e = max(abs(r[3][name].norm().item() - t.norm().item()) for r in r32s) / t.norm().item()
+                tol = 1e-4 if e <= 1e-4 else 2 * e
                 lines.append(f"buf {name} {tol:.3g} {t.norm().item():.12g}")
             path = os.path.join(out_dir, f"{arch}_{mode}.txt")
             with open(path + ".tmp", "w") as f:

@@ -42,6 +42,19 @@ typedef struct Ref {
     long step;
 } Ref;
 
+/* Reference state of params[0..np) in double: the weights, zero moments. */
+static void refs_init(Ref *ref, const Param *params, int np)
+{
+    for (int i = 0; i < np; i++) {
+        size_t n = params[i].n;
+        ref[i].w = malloc(sizeof(double) * n);
+        ref[i].ga = calloc(n, sizeof(double));
+        ref[i].sa = calloc(n, sizeof(double));
+        ref[i].step = 0;
+        for (size_t k = 0; k < n; k++) ref[i].w[k] = params[i].w[k];
+    }
+}
+
 static void check_close(const float *got, const double *want, size_t n, double tol, const char *what, int step)
 {
     for (size_t k = 0; k < n; k++) {
@@ -63,13 +76,7 @@ static void run_case(OptKind kind, int decouple, double init_mom)
     Optimizer *o = optim_new(kind, &h, decouple, &f.m, 2, &err);
     ck_assert_msg(o != NULL, "%s", err.msg);
     Ref ref[3];
-    for (int i = 0; i < 3; i++) {
-        ref[i].w = malloc(sizeof(double) * n[i]);
-        ref[i].ga = calloc(n[i], sizeof(double));
-        ref[i].sa = calloc(n[i], sizeof(double));
-        ref[i].step = 0;
-        for (size_t k = 0; k < n[i]; k++) ref[i].w[k] = f.p[i].w[k];
-    }
+    refs_init(ref, f.p, 3);
     Rng r = rng_make(5, 7);
     for (int step = 0; step < 6; step++) {
         double lrs[2] = {1e-2 * (step + 1), 3e-3 / (step + 1)};
@@ -221,6 +228,156 @@ START_TEST(small_models_sweep_on_one_thread)
 }
 END_TEST
 
+
+/* ---- lazy rows ------------------------------------------------------------------ */
+
+/* The fake's table (param 0) and bias (param 1, row_len 1: stays eager) are
+ * read at the batch's user rows. */
+static int fake_batch_rows(const Model *m, const Batch *b, int param, const int32_t **rows)
+{
+    if (m->params[param].row_len <= 0) return -1;
+    *rows = b->user;
+    return b->n;
+}
+
+/* fastai's Adam in double on one param (decoupled wd), as run_case. */
+static void ref_adam(Ref *q, const float *g, size_t n, double lr, double mom, double wd)
+{
+    q->step++;
+    double db1 = 1 - pow(mom, (double)q->step), db2 = 1 - pow(0.99, (double)q->step);
+    for (size_t k = 0; k < n; k++) {
+        q->w[k] *= 1 - lr * wd;
+        q->ga[k] = mom * q->ga[k] + (1 - mom) * g[k];
+        q->sa[k] = 0.99 * q->sa[k] + 0.01 * (double)g[k] * g[k];
+        q->w[k] -= lr / db1 * q->ga[k] / (sqrt(q->sa[k] / db2) + 1e-5);
+    }
+}
+
+/* Rows absent from a batch catch up lazily (optim_prepare / optim_flush); the
+ * result must match fastai's dense formulas in double, and the eager sweep,
+ * over 700 steps (the log fills and flushes at 256) of a one-cycle-like
+ * schedule with a few rows touched per step and many never or rarely. */
+START_TEST(lazy_rows_match_fastai_formulas_and_the_eager_sweep)
+{
+    enum { ROWS = 40, D = 50, BS = 6, STEPS = 700 };
+    const size_t n[2] = {ROWS * D, ROWS};
+    const int group[2] = {0, 0}, no_wd[2] = {0, 0}, frozen[2] = {0, 0};
+    Fake lz, eg;
+    fake_init(&lz, n, group, no_wd, frozen, 2, 1);
+    fake_init(&eg, n, group, no_wd, frozen, 2, 1);
+    for (int i = 0; i < 2; i++) {
+        lz.p[i].row_len = eg.p[i].row_len = i == 0 ? D : 1;
+        for (size_t k = 0; k < n[i]; k++) lz.p[i].w[k] = eg.p[i].w[k] = 0.05f * lz.p[i].w[k];
+    }
+    lz.m.batch_rows = eg.m.batch_rows = fake_batch_rows;
+    OptHyper h = optim_default_hyper(OPT_ADAM);
+    h.wd = 0.1;
+    Optimizer *ol = optim_new(OPT_ADAM, &h, 1, &lz.m, 1, NULL), *oe = optim_new(OPT_ADAM, &h, 1, &eg.m, 2, NULL);
+    ck_assert_int_eq(ol->n_lazy, 1);   /* the table; the bias (row_len 1) is swept */
+    Ref ref[2];
+    refs_init(ref, lz.p, 2);
+    Rng r = rng_make(9, 1);
+    int32_t users[BS];
+    Batch b = {.n = BS, .user = users};
+    float *sq = malloc(sizeof(float) * n[0]);
+    for (int t = 0; t < STEPS; t++) {
+        double pos = (double)t / STEPS;
+        double lr = 5e-3 * (pos < 0.25 ? 0.04 + 0.96 * pos / 0.25 : (1 + cos(M_PI * (pos - 0.25) / 0.75)) / 2 + 1e-5);
+        double mom = pos < 0.25 ? 0.95 - 0.1 * pos / 0.25 : 0.85 + 0.1 * (pos - 0.25) / 0.75;
+        optim_set_lr(ol, &lr), optim_set_lr(oe, &lr), optim_set_mom(ol, mom), optim_set_mom(oe, mom);
+        /* rows 0..4 never touched, 5..9 only in the first 50 steps, the rest at random (repeats too) */
+        for (int k = 0; k < BS; k++) {
+            int lo = t < 50 ? 5 : 10;
+            users[k] = lo + (int)(rng_uniformf(&r) * (ROWS - lo));
+            if (users[k] >= ROWS) users[k] = ROWS - 1;
+        }
+        if (t % 7 == 3) users[1] = users[0];
+        optim_prepare(ol, &lz.m, &b);
+        for (int i = 0; i < 2; i++) memset(lz.p[i].g, 0, sizeof(float) * n[i]);
+        for (int k = 0; k < BS; k++) {
+            float gb = 0.05f * (float)rng_normal(&r);
+            lz.p[1].g[users[k]] += gb;
+            for (int f = 0; f < D; f++) lz.p[0].g[users[k] * D + f] += f % 11 == 5 ? 0 : 0.02f * (float)rng_normal(&r);
+        }
+        for (int i = 0; i < 2; i++) memcpy(eg.p[i].g, lz.p[i].g, sizeof(float) * n[i]);
+        optim_step(ol), optim_step(oe);
+        for (int i = 0; i < 2; i++) ref_adam(&ref[i], lz.p[i].g, n[i], lr, mom, 0.1);
+        if (t == 20) {
+            /* lazy for real: a row this batch did not touch has not moved yet */
+            ck_assert(lz.p[0].w[0] != eg.p[0].w[0]);
+        }
+        if (t % 97 == 0 || t == STEPS - 1) {
+            optim_flush(ol);
+            for (int i = 0; i < 2; i++) {
+                double ma = 0;
+                for (size_t k = 0; k < n[i]; k++) ma = fmax(ma, fabs(ref[i].ga[k]));
+                check_close(lz.p[i].w, ref[i].w, n[i], 2e-5, "lazy w", t);
+                check_close(eg.p[i].w, ref[i].w, n[i], 2e-5, "eager w", t);
+                for (size_t k = 0; k < n[i]; k++) {
+                    ck_assert_msg(fabs(lz.p[i].w[k] - eg.p[i].w[k]) <= 2e-5 * fabs(eg.p[i].w[k]) + 2e-6,
+                                  "step %d %s[%zu]: lazy %.9g eager %.9g", t, lz.p[i].name, k, lz.p[i].w[k], eg.p[i].w[k]);
+                    ck_assert_msg(fabs(ol->grad_avg[i][k] - ref[i].ga[k]) <= 1e-6 * ma,
+                                  "step %d grad_avg[%zu]: %.9g vs %.9g", t, k, ol->grad_avg[i][k], ref[i].ga[k]);
+                }
+            }
+            optim_export_sqr_avg(ol, 0, sq);
+            double ms = 0;
+            for (size_t k = 0; k < n[0]; k++) ms = fmax(ms, ref[0].sa[k]);
+            for (size_t k = 0; k < n[0]; k++)
+                ck_assert_msg(fabs(sq[k] - ref[0].sa[k]) <= 5e-6 * ms, "step %d sqr_avg[%zu]: %.9g vs %.9g",
+                              t, k, sq[k], ref[0].sa[k]);
+        }
+    }
+    /* rows never touched only decayed: momentum and sqr_avg stay exactly 0 */
+    for (int k = 0; k < 5 * D; k++) ck_assert(ol->grad_avg[0][k] == 0 && ol->sqr_avg[0][k] == 0);
+    /* import undoes export */
+    memcpy(ol->sqr_avg[0], sq, sizeof(float) * n[0]);
+    optim_import_sqr_avg(ol, 0);
+    optim_export_sqr_avg(ol, 0, ol->sqr_avg[0]);
+    for (size_t k = 0; k < n[0]; k++) ck_assert(fabs(ol->sqr_avg[0][k] - sq[k]) <= 1e-6 * sq[k]);
+    for (int i = 0; i < 2; i++) free(ref[i].w), free(ref[i].ga), free(ref[i].sa);
+    free(sq);
+    optim_free(ol), optim_free(oe);
+    fake_free(&lz), fake_free(&eg);
+}
+END_TEST
+
+/* optim_step without a prepare (or after a batch the model cannot name)
+ * flushes first: a pending row is never left behind. */
+START_TEST(unprepared_step_flushes_pending_rows)
+{
+    const size_t n[1] = {8 * 16};
+    const int group[1] = {0}, no_wd[1] = {0}, frozen[1] = {0};
+    Fake a, b;
+    fake_init(&a, n, group, no_wd, frozen, 1, 1);
+    fake_init(&b, n, group, no_wd, frozen, 1, 1);
+    a.p[0].row_len = b.p[0].row_len = 16;
+    a.m.batch_rows = b.m.batch_rows = fake_batch_rows;
+    OptHyper h = optim_default_hyper(OPT_ADAM);
+    Optimizer *oa = optim_new(OPT_ADAM, &h, 1, &a.m, 1, NULL), *ob = optim_new(OPT_ADAM, &h, 1, &b.m, 1, NULL);
+    int32_t u[1] = {3};
+    Batch bt = {.n = 1, .user = u};
+    for (int s = 0; s < 5; s++) {
+        memset(a.p[0].g, 0, sizeof(float) * n[0]);
+        for (int f = 0; f < 16; f++) a.p[0].g[3 * 16 + f] = 0.1f * (float)(f - 7);
+        memcpy(b.p[0].g, a.p[0].g, sizeof(float) * n[0]);
+        if (s < 3) optim_prepare(oa, &a.m, &bt);   /* steps 3, 4: unprepared */
+        optim_step(oa), optim_step(ob);
+    }
+    for (size_t k = 0; k < n[0]; k++)
+        ck_assert_msg(fabs(a.p[0].w[k] - b.p[0].w[k]) <= 1e-6 * fabs(b.p[0].w[k]), "[%zu] %.9g vs %.9g", k,
+                      a.p[0].w[k], b.p[0].w[k]);
+    /* clear_state flushes, then zeroes */
+    optim_prepare(oa, &a.m, &bt);
+    optim_step(oa);
+    optim_step(ob);
+    optim_clear_state(oa);
+    for (size_t k = 0; k < n[0]; k++) ck_assert(fabs(a.p[0].w[k] - b.p[0].w[k]) <= 1e-6 * fabs(b.p[0].w[k]));
+    optim_free(oa), optim_free(ob);
+    fake_free(&a), fake_free(&b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("optim");
@@ -233,6 +390,8 @@ static Suite *suite(void)
     tcase_add_test(tc, clear_state_resets_moments_and_steps);
     tcase_add_test(tc, step_is_independent_of_thread_count);
     tcase_add_test(tc, small_models_sweep_on_one_thread);
+    tcase_add_test(tc, lazy_rows_match_fastai_formulas_and_the_eager_sweep);
+    tcase_add_test(tc, unprepared_step_flushes_pending_rows);
     suite_add_tcase(s, tc);
     return s;
 }

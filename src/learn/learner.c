@@ -198,6 +198,7 @@ double learner_train_batch(Learner *l, const Batch *b, Err *err, int *failed)
     const float *out;
     *failed = 0;
     model_zero_grad(m);
+    optim_prepare(l->opt, m, b);   /* the rows b reads are up to date (lazy rows, optim.h) */
     if (m->ops->forward(m, b, MODE_TRAIN, (uint64_t)l->iter, &out, err)) {
         *failed = 1;
         return NAN;
@@ -406,7 +407,10 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
         for (int i = 0; i < nb; i++) {
             Batch *b;
             int r = loaders_next(l->dls, &b, err);
-            if (r < 0 || r > 1) return err->code ? err->code : ERR_RUNTIME;
+            if (r < 0 || r > 1) {
+                optim_flush(l->opt);
+                return err->code ? err->code : ERR_RUNTIME;
+            }
             if (r == 0) break;
             double pos = (double)(e * nb + i) / ((double)st->n_epoch * nb);
             if (st->kind == STAGE_ONE_CYCLE) {
@@ -416,6 +420,7 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
             }
             int failed;
             double loss = learner_train_batch(l, b, err, &failed);
+            if (failed || !isfinite(loss)) optim_flush(l->opt);
             if (failed) return err->code;
             if (!isfinite(loss)) {
                 progress_clear(l, &pg);
@@ -425,10 +430,14 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
                                isnan(loss) ? "NaN" : "infinite", e, i, stage_idx + 1);
             }
             double sm = smooth_add(&l->smooth, loss);
-            if (rec_push(l, (float)sm)) return err_set(err, ERR_RUNTIME, "train: out of memory");
+            if (rec_push(l, (float)sm)) {
+                optim_flush(l->opt);
+                return err_set(err, ERR_RUNTIME, "train: out of memory");
+            }
             l->iter++;
             progress_update(l, &pg, "train", i + 1, nb, sm);
             if (l->o.stop && *l->o.stop) {
+                optim_flush(l->opt);
                 progress_clear(l, &pg);
                 int sig = *l->o.stop;
                 err_set(err, ERR_RUNTIME,
@@ -437,6 +446,7 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
                 return 128 + sig;
             }
         }
+        optim_flush(l->opt);   /* every lazy row up to date before validation reads them */
         progress_clear(l, &pg);
         double train_wait = l->dls->wait_s - wait0;   /* the training steps' wait for data */
         double vals[TABLE_MAX_COLS];
@@ -575,12 +585,17 @@ int learner_save_state(Learner *l, Err *err)
     Model *m = l->model;
     Optimizer *o = l->opt;
     int np = m->n_params, ng = o->n_groups, rc = 0;
+    optim_flush(o);
+    size_t n_sqr = 0;   /* fastai's sqr_avg, converted from the optimizer's form (optim_export_sqr_avg) */
+    for (int i = 0; i < np; i++)
+        if (o->sqr_avg[i]) n_sqr += m->params[i].n;
+    float *sqr = malloc(sizeof(float) * (n_sqr ? n_sqr : 1)), *sq = sqr;
     StateWriter *w = state_writer_new(m);
     uint64_t *steps = malloc(sizeof(uint64_t) * (np + 1)), *frozen = malloc(sizeof(uint64_t) * (np + 1));
     uint64_t *hyp = malloc(sizeof(uint64_t) * ng * 5), *vl = malloc(sizeof(uint64_t) * (l->n_val + 1));
     uint64_t *vi = malloc(sizeof(uint64_t) * (l->n_val + 1));
     float sval = l->smooth.val;
-    if (!w || !steps || !frozen || !hyp || !vl || !vi) {
+    if (!w || !steps || !frozen || !hyp || !vl || !vi || !sqr) {
         rc = err_set(err, ERR_RUNTIME, "%s: out of memory", p);
         goto done;
     }
@@ -599,7 +614,9 @@ int learner_save_state(Learner *l, Err *err)
         }
         if (!rc && o->sqr_avg[i]) {
             snprintf(name, sizeof name, "opt.sqr.%s", m->params[i].name);
-            rc = state_put_f32(w, name, o->sqr_avg[i], m->params[i].n, err);
+            optim_export_sqr_avg(o, i, sq);
+            rc = state_put_f32(w, name, sq, m->params[i].n, err);
+            sq += m->params[i].n;
         }
     }
     if (rc || (rc = state_put_u64(w, "opt.step", steps, np, err)) ||
@@ -625,7 +642,7 @@ int learner_save_state(Learner *l, Err *err)
     rc = state_write(w, p, err);
 done:
     state_writer_free(w);
-    free(steps), free(frozen), free(hyp), free(vl), free(vi);
+    free(steps), free(frozen), free(hyp), free(vl), free(vi), free(sqr);
     return rc;
 }
 
@@ -727,6 +744,7 @@ int learner_resume(Learner *l, const Schedule *s, Err *err)
         rc = err_set(err, ERR_RUNTIME, "out of memory");
         goto done;
     }
+    optim_flush(o);   /* nothing pending may be replayed onto the loaded state */
     if ((rc = state_get_params(f, "model.", m->params, np, err))) goto freeu;
     for (int i = 0; i < np && !rc; i++) {
         if (o->grad_avg[i]) {
@@ -736,6 +754,7 @@ int learner_resume(Learner *l, const Schedule *s, Err *err)
         if (!rc && o->sqr_avg[i]) {
             snprintf(name, sizeof name, "opt.sqr.%s", m->params[i].name);
             rc = state_get_f32(f, name, o->sqr_avg[i], m->params[i].n, err);
+            if (!rc) optim_import_sqr_avg(o, i);
         }
     }
     if (rc || (rc = state_get_u64(f, "opt.step", u, np, err))) goto freeu;
@@ -829,6 +848,7 @@ LearnerSnap *learner_snapshot(const Learner *l)
 
 void learner_restore(Learner *l, const LearnerSnap *s)
 {
+    optim_flush(l->opt);   /* no pending lazy rows may outlive the state they were logged against */
     size_t off = 0;
     for (int i = 0; i < l->model->n_params; i++) {
         memcpy(l->model->params[i].w, s->w + off, sizeof(float) * l->model->params[i].n);

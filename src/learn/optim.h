@@ -22,6 +22,34 @@
  * run with OpenMP; each element is updated independently, so the result does
  * not depend on the thread count.
  *
+ * Embedding tables (Param.row_len > 0, a model with batch_rows, Adam with
+ * decoupled weight decay): "lazy rows".  fastai's Adam is dense: a row that
+ * no batch touches still moves every step (g = 0: grad_avg and sqr_avg decay,
+ * weight decay and the momentum step apply), and that sweep over every row
+ * was ~75% of a collab epoch, bound by one square root and one division per
+ * weight.  For these params the optimizer keeps r = sqrt(sqr_avg) instead of
+ * sqr_avg and updates each element per step as
+ *     g ≠ 0:  a ← mom·a + (1−mom)·g      r ← sqrt(sqr_mom·r² + (1−sqr_mom)·g²)
+ *     g = 0:  a ← mom·a                  r ← r·sqrt(sqr_mom)
+ *     w ← w·(1 − lr·wd) − lr/(1−mom^t) · a / (r·sqrt(1/(1−sqr_mom^t)) + eps)
+ which is fastai's formula in exact arithmetic (float rounding differs: one
+ * square root per touched element, none for the others).  Rows absent from a
+ * batch are then not swept at all: each step's coefficients go into a log,
+ * and a row catches up on the steps it missed only when a batch is about to
+ * read it (optim_prepare), when the log is full, or at optim_flush.  With
+ * g = 0 those k steps have a closed form in prefix products of the logged
+ * coefficients (optim.c, row_replay):
+ *     a_k = a·Πmom   r_k = r·Πrsq   w_k = Πdec·w − a·Σ_t K_t / (r·q_t + eps)
+ * one fused multiply-add and half a division per weight and missed step, the
+ * row held in registers: no sweep over memory, and 1/4 of the sqrt+division
+ * work of the dense update.  It equals the step-by-step update within float
+ * rounding (tests: test_optim, against fastai's formulas in double and
+ * against the eager sweep).  The learner calls optim_prepare(batch) before
+ * each forward and optim_flush whenever it leaves the batch loop, so the
+ * result depends only on the data and the schedule, never on threads; an
+ * optim_step without a prepare flushes and sweeps every row eagerly with the
+ * per-step formula.  Other params keep the dense sweep below, unchanged.
+ *
  * Threads policy: the sweep is split over `threads` only when the model has
  * at least OPTIM_PAR_MIN weights; smaller models (collab embeddings: 134k
  * weights for MovieLens 100k, 520k for ml-latest-small) sweep on the calling
@@ -48,6 +76,31 @@ typedef struct OptHyper {
     double lr, mom, sqr_mom, eps, wd;
 } OptHyper;
 
+/* One step's coefficients for a lazy-rows param (see above), in float. */
+typedef struct OptRowStep {
+    float dec, mom, m1, sq, s1, rsq, step, c, eps;
+} OptRowStep;
+
+/* Prefix products over the log (entry t: the steps before t) and the
+ * per-step constants of the replay (optim.c, row_replay). */
+typedef struct OptRowPre {
+    double dc, pc, rc;     /* Π dec, Π mom, Π rsq over log entries < t */
+    float kap, rho;        /* step·pc[t+1]/dc[t+1], rc[t+1]·c of entry t */
+} OptRowPre;
+
+typedef struct OptRows {   /* lazy-rows state of one param (row_len 0: not lazy) */
+    int64_t row_len, n_rows;
+    int32_t *done;         /* [n_rows] log entries already applied to each row */
+    OptRowStep *log;       /* [OPTIM_LOG_CAP] steps taken since the last flush */
+    OptRowPre *pre;        /* [OPTIM_LOG_CAP + 1] */
+    int n_log;
+    OptRowStep cur;        /* the current step's coefficients */
+    int32_t *rows;         /* [cap] rows of the prepared batch */
+    int n_batch, cap;
+} OptRows;
+
+enum { OPTIM_LOG_CAP = 256 };   /* steps a row may lag behind before a flush */
+
 typedef struct OptChunk {
     int param;           /* index into params */
     int64_t start, len;  /* element range inside that param */
@@ -62,7 +115,7 @@ typedef struct Optimizer {
     Param *params;       /* the model's, not owned */
     int n_params;
     float **grad_avg;    /* [n_params] -> [param.n] (NULL for buffers) */
-    float **sqr_avg;     /* [n_params] -> [param.n] (Adam only) */
+    float **sqr_avg;     /* [n_params] -> [param.n] (Adam only); sqrt(sqr_avg) for lazy rows */
     int64_t *step;       /* [n_params] steps taken by each param */
     float *state;        /* one block holding every moment */
     size_t state_n;      /* floats in state */
@@ -70,6 +123,9 @@ typedef struct Optimizer {
     int n_chunks;
     double *coef;        /* [n_params * 4] scratch for one step */
     int threads;         /* threads of the sweep: 1 below OPTIM_PAR_MIN weights */
+    OptRows *lazy;       /* [n_params] */
+    int n_lazy;          /* params with lazy rows */
+    int prepared;        /* optim_prepare ran since the last step */
 } Optimizer;
 
 /* Defaults as fastai: Adam(mom=0.9, sqr_mom=0.99, eps=1e-5, wd=0.01),
@@ -80,10 +136,25 @@ OptHyper optim_default_hyper(OptKind kind);
 Optimizer *optim_new(OptKind kind, const OptHyper *h, int decouple_wd, Model *m, int threads, Err *err);
 void optim_free(Optimizer *o);   /* NULL-safe */
 
-/* One step over every non-frozen weight, using Param.g. */
+/* One step over every non-frozen weight, using Param.g.  After an
+ * optim_prepare for this batch, lazy rows the batch did not touch are left
+ * pending (see above); otherwise everything is brought up to date. */
 void optim_step(Optimizer *o);
-/* Zero moments and step counters (fastai's clear_state). */
+/* Before the forward of batch b: bring the rows b reads up to date and note
+ * them for the next optim_step.  Never fails: when m cannot name the rows (or
+ * memory runs out) the next step simply runs eagerly. */
+void optim_prepare(Optimizer *o, Model *m, const Batch *b);
+/* Apply every pending step to every lazy row: the weights and moments are
+ * then exactly what the eager sweep gives.  Call before anything other than
+ * the next prepared forward reads the weights or the optimizer state. */
+void optim_flush(Optimizer *o);
+/* Zero moments and step counters (fastai's clear_state); flushes first. */
 void optim_clear_state(Optimizer *o);
+/* fastai's sqr_avg of param i into dst[n] (the state keeps its square root
+ * for lazy-rows params), and back: optim_import_sqr_avg converts
+ * o->sqr_avg[i] in place after fastai's sqr_avg was read into it. */
+void optim_export_sqr_avg(const Optimizer *o, int i, float *dst);
+void optim_import_sqr_avg(Optimizer *o, int i);
 
 void optim_set_lr(Optimizer *o, const double *lr);   /* [n_groups] */
 void optim_set_mom(Optimizer *o, double mom);         /* every group */

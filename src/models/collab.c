@@ -439,6 +439,16 @@ static void collab_free(Model *m)
 
 static const ModelOps COLLAB_OPS = {collab_forward, collab_backward, collab_summary, collab_free};
 
+/* The embedding tables (params 0..3: user/item factors, then user/item biases
+ * for DotProductBias) are read and written at the batch's user and item rows
+ * only. */
+static int collab_batch_rows(const Model *m, const Batch *b, int param, const int32_t **rows)
+{
+    if (param < 0 || param >= m->n_params || m->params[param].row_len <= 0) return -1;
+    *rows = param % 2 == 0 ? b->user : b->item;
+    return b->n;
+}
+
 const CollabSpec *collab_spec(const Model *m)
 {
     if (!m || m->ops != &COLLAB_OPS) return NULL;
@@ -474,6 +484,7 @@ int collab_model_new(Model **out, const CollabSpec *spec, Err *err)
     m->ops = &COLLAB_OPS;
     m->impl = c;
     m->zero_grad = collab_zero_grad;
+    m->batch_rows = collab_batch_rows;
     snprintf(m->info.arch, sizeof m->info.arch, "%s",
              s->arch == COLLAB_DOT ? "DotProduct" : s->arch == COLLAB_DOT_BIAS ? "DotProductBias" : "EmbeddingNN");
     m->info.n_in = 2;
@@ -492,6 +503,7 @@ int collab_model_new(Model **out, const CollabSpec *spec, Err *err)
             add_param(m, "u_bias.weight", PARAM_WEIGHT, 2, s->n_users, 1, 0, 0);
             add_param(m, "i_bias.weight", PARAM_WEIGHT, 2, s->n_items, 1, 0, 0);
         }
+        for (int i = 0; i < m->n_params; i++) m->params[i].row_len = m->params[i].shape[1];
         place_params(m, c);
         c->Wu = m->params[0].w, c->gWu = m->params[0].g;
         c->Wi = m->params[1].w, c->gWi = m->params[1].g;
@@ -505,6 +517,7 @@ int collab_model_new(Model **out, const CollabSpec *spec, Err *err)
         c->s.emb_user = c->du, c->s.emb_item = c->di;
         add_param(m, "embeds.0.weight", PARAM_WEIGHT, 2, s->n_users, c->du, 0, 0);
         add_param(m, "embeds.1.weight", PARAM_WEIGHT, 2, s->n_items, c->di, 0, 0);
+        m->params[0].row_len = c->du, m->params[1].row_len = c->di;
         c->n_lin = s->n_layers + 1;
         int in = c->du + c->di;
         char nm[96];

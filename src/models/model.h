@@ -43,6 +43,8 @@ typedef struct Param {
     int is_norm;           /* BatchNorm weight/bias: stays trainable when frozen (train_bn) */
     int no_wd;             /* no weight decay: norm params and every bias (wd_bn_bias=False) */
     int frozen;            /* set by the learner (freeze_to); frozen weights get no update */
+    int64_t row_len;       /* > 0: an embedding table of n / row_len rows: a batch reads, and its
+                              gradient touches, only the rows Model.batch_rows names */
 } Param;
 
 typedef enum ModelMode { MODE_TRAIN, MODE_EVAL } ModelMode;
@@ -83,6 +85,13 @@ struct Model {
      * only what its backward passes touched since the last zero_grad (so
      * gradients must be written only by backward). */
     void (*zero_grad)(Model *m);
+    /* Optional (NULL: no param has row_len > 0).  For a param with row_len > 0:
+     * the rows a MODE_TRAIN forward over b reads and its backward writes
+     * gradients into (repeats allowed); every other row's gradient stays zero.
+     * Returns their count and points *rows at them (valid while b is), or -1
+     * when it cannot tell.  The optimizer uses it to update untouched rows
+     * lazily (learn/optim.h). */
+    int (*batch_rows)(const Model *m, const Batch *b, int param, const int32_t **rows);
 };
 
 void model_zero_grad(Model *m);

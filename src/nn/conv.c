@@ -91,18 +91,20 @@ static int use_winograd(const Conv2dDims *d)
  * the kernel's products would read padding (1x1 and 2x2 maps: Winograd or
  * columns do 2.25x to 16x the work there); when at least a tenth would (7x7
  * and 4x4 maps, strided convolutions onto small maps, the stem at 28 px) for
- * convolutions Winograd does not take, and for the backward of those it does
- * when the batch is large enough (>= 128) for per-position GEMMs of n rows to
- * run well.  Measured with bench_conv at 28 px / batch 256, 64 px and 128 px
- * / batch 64. */
-static int use_taps(const Conv2dDims *d, int backward)
+ * convolutions Winograd does not take, and for the 64-channel ones it does
+ * when the batch is large (>= 128 rows per position GEMM): Winograd's GEMMs
+ * are thin there (K = 64) and a 7x7 map wastes a quarter of its 2x2 tiles.
+ * Measured with bench_conv at 28 px / batch 256 (7x7 map, 64 channels: taps
+ * 9.4 + 16.0 ms, Winograd 11.9 + 29.9; 4x4 map, 128 channels: taps
+ * 10.5 + 21.3, Winograd 9.1 + 17.9), 64 px and 128 px / batch 64. */
+static int use_taps(const Conv2dDims *d)
 {
     if (conv2d_is_pointwise(d)) return 0;
     double f = (double)conv_taps_used(d) / (double)conv_taps_full(d);
     if (f <= 0.5) return 1;
     if (f >= 0.9) return 0;
     if (!use_winograd(d)) return 1;
-    return backward && d->n >= 128;
+    return d->n >= 128 && d->c_in < 128;
 }
 
 size_t conv2d_scratch_floats(const Conv2dDims *d, size_t cap, int threads)
@@ -235,7 +237,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const Conv2dDim
         nn_sgemm(0, 1, M, d->c_out, d->c_in, 1.0f, in, d->c_in, w, d->c_in, 0.0f, out, d->c_out);
         return;
     }
-    if (use_taps(d, 0)) {
+    if (use_taps(d)) {
         conv_taps_forward(out, in, w, d);
         return;
     }
@@ -278,14 +280,14 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
                      din_accumulate ? 1.0f : 0.0f, din, d->c_in);
         return;
     }
-    if (use_taps(d, 1)) {
+    if (use_taps(d)) {
         conv_taps_backward(din, din_accumulate, dw, dout, in, w, d);
         return;
     }
-    if (din && use_winograd(d)) {
-        /* the weight gradient by columns as below, din as a convolution of dout */
-        if (dw) conv2d_backward(NULL, 0, dw, dout, in, w, d, s);
-        winograd_conv(din, din_accumulate, dout, w, d, 1, s->buf);
+    if (use_winograd(d)) {
+        /* dW through the transposed transforms, din as a convolution of dout */
+        if (dw) winograd_weight_grad(dw, dout, in, d, s->buf);
+        if (din) winograd_conv(din, din_accumulate, dout, w, d, 1, s->buf);
         return;
     }
     Plan p = make_plan(d, s->tile_cap);

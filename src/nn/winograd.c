@@ -164,3 +164,89 @@ void winograd_conv(float *out, int accumulate, const float *in, const float *w, 
         output_tf(out, accumulate, Mb, d, &p, i0, ni);
     }
 }
+
+/* Ŷ_ξ[t][c] = (A y Aᵀ)_ξ of the 2x2 block y of dout[n,h,w,c_out] of each tile
+ * (zero outside the image); A = (Aᵀ)ᵀ = [1 0; 1 1; 1 −1; 0 −1]. */
+static void grad_tf(float *Y, const float *dout, const Conv2dDims *d, const WgPlan *p, int i0, int ni,
+                    const float *z)
+{
+    const int C = d->c_out, H = d->h, W = d->w;
+    const size_t T = (size_t)ni * p->timg, S = T * C;
+    #pragma omp parallel for schedule(static)
+    for (size_t t = 0; t < T; t++) {
+        int i = i0 + (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
+        const float *y[2][2];
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++) {
+                int yy = 2 * ty + a, xx = 2 * tx + b;
+                y[a][b] = yy < H && xx < W ? dout + (((size_t)i * H + yy) * W + xx) * C : z;
+            }
+        float *restrict v = Y + t * C;
+        #pragma omp simd
+        for (int c = 0; c < C; c++) {
+            float q[4][2];   /* A y */
+            for (int b = 0; b < 2; b++) {
+                float y0 = y[0][b][c], y1 = y[1][b][c];
+                q[0][b] = y0, q[1][b] = y0 + y1, q[2][b] = y0 - y1, q[3][b] = -y1;
+            }
+            for (int a = 0; a < 4; a++) {   /* (A y) Aᵀ */
+                float e0 = q[a][0], e1 = q[a][1];
+                v[(a * 4 + 0) * S + c] = e0;
+                v[(a * 4 + 1) * S + c] = e0 + e1;
+                v[(a * 4 + 2) * S + c] = e0 - e1;
+                v[(a * 4 + 3) * S + c] = -e1;
+            }
+        }
+    }
+}
+
+/* dw[o][ky][kx][i] += (Gᵀ dU_o,i G)[ky][kx], dU ξ-major [c_out][c_in];
+ * Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1]. */
+static void weights_grad(float *dw, const float *dU, const Conv2dDims *d)
+{
+    const int CO = d->c_out, CI = d->c_in;
+    const size_t S = (size_t)CO * CI;
+    #pragma omp parallel for schedule(static)
+    for (int o = 0; o < CO; o++) {
+        const float *u = dU + (size_t)o * CI;
+        float *g = dw + (size_t)o * 9 * CI;
+        #pragma omp simd
+        for (int i = 0; i < CI; i++) {
+            float t[3][4];   /* Gᵀ dU */
+            for (int c = 0; c < 4; c++) {
+                float u0 = u[(0 + c) * S + i], u1 = u[(4 + c) * S + i], u2 = u[(8 + c) * S + i],
+                      u3 = u[(12 + c) * S + i];
+                t[0][c] = u0 + 0.5f * (u1 + u2);
+                t[1][c] = 0.5f * (u1 - u2);
+                t[2][c] = 0.5f * (u1 + u2) + u3;
+            }
+            for (int r = 0; r < 3; r++) {   /* (Gᵀ dU) G */
+                g[(r * 3 + 0) * CI + i] += t[r][0] + 0.5f * (t[r][1] + t[r][2]);
+                g[(r * 3 + 1) * CI + i] += 0.5f * (t[r][1] - t[r][2]);
+                g[(r * 3 + 2) * CI + i] += 0.5f * (t[r][1] + t[r][2]) + t[r][3];
+            }
+        }
+    }
+}
+
+void winograd_weight_grad(float *dw, const float *dout, const float *in, const Conv2dDims *d, float *scratch)
+{
+    WgPlan p = wg_plan(d, 0);
+    float *dU = scratch;
+    float *V = dU + (size_t)16 * d->c_in * d->c_out;
+    float *Y = V + (size_t)16 * p.chunk * p.timg * d->c_in;
+    float *z = Y + (size_t)16 * p.chunk * p.timg * d->c_out;
+    memset(z, 0, sizeof(float) * (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out));
+    for (int i0 = 0; i0 < d->n; i0 += p.chunk) {
+        int ni = d->n - i0 < p.chunk ? d->n - i0 : p.chunk;
+        int T = ni * p.timg;
+        input_tf(V, in, d, &p, i0, ni, z);
+        grad_tf(Y, dout, d, &p, i0, ni, z);
+        #pragma omp parallel for schedule(dynamic, 1)
+        for (int x = 0; x < 16; x++)   /* dU_ξ (+)= Ŷ_ξᵀ · V_ξ, chunk after chunk */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->c_out, d->c_in, T, 1.0f,
+                        Y + (size_t)x * T * d->c_out, d->c_out, V + (size_t)x * T * d->c_in, d->c_in,
+                        i0 ? 1.0f : 0.0f, dU + (size_t)x * d->c_in * d->c_out, d->c_in);
+    }
+    weights_grad(dw, dU, d);
+}

@@ -10,7 +10,8 @@
  *
  * The adjoint of a 3x3 stride-1 pad-1 convolution with respect to its input is
  * the same convolution of dout with the kernel rotated by 180° and its two
- * channel axes swapped, so the same code computes din (flip = 1).
+ * channel axes swapped, so the same code computes din (flip = 1).  The
+ * weight gradient takes the transposed route (winograd_weight_grad).
  *
  * Tiles are taken in chunks of whole images fixed by the dims; within a chunk
  * the transforms split over tiles and the 16 GEMMs over ξ (one single-threaded
@@ -36,5 +37,11 @@ size_t winograd_scratch_floats(const Conv2dDims *d);
  * accumulate: add to out instead of overwriting it.  w is OHWI [c_out,3,3,c_in]. */
 void winograd_conv(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
                    int flip, float *scratch);
+
+/* dw[c_out,3,3,c_in] += ∂/∂w of Σ dout·conv(in, w), the adjoint of the
+ * forward's transforms:  dU_ξ = Σ_tiles (A dy Aᵀ)_ξ ⊗ (Bᵀ d B)_ξ  (16 GEMMs
+ * with the tiles as K, accumulated chunk after chunk), dw += Gᵀ dU G. */
+void winograd_weight_grad(float *dw, const float *dout, const float *in, const Conv2dDims *d,
+                          float *scratch);
 
 #endif

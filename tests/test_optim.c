@@ -378,6 +378,36 @@ START_TEST(unprepared_step_flushes_pending_rows)
 }
 END_TEST
 
+/* A batch naming a quarter of a table's rows or more sweeps the table that
+ * step (nothing deferred): bit-identical to the unprepared eager step. */
+START_TEST(big_batches_sweep_lazy_tables)
+{
+    const size_t n[1] = {8 * 16};
+    const int group[1] = {0}, no_wd[1] = {0}, frozen[1] = {0};
+    Fake a, b;
+    fake_init(&a, n, group, no_wd, frozen, 1, 1);
+    fake_init(&b, n, group, no_wd, frozen, 1, 1);
+    a.p[0].row_len = b.p[0].row_len = 16;
+    a.m.batch_rows = b.m.batch_rows = fake_batch_rows;
+    OptHyper h = optim_default_hyper(OPT_ADAM);
+    Optimizer *oa = optim_new(OPT_ADAM, &h, 1, &a.m, 1, NULL), *ob = optim_new(OPT_ADAM, &h, 1, &b.m, 1, NULL);
+    int32_t u[3] = {1, 5, 6};
+    Batch bt = {.n = 3, .user = u};
+    for (int s = 0; s < 4; s++) {
+        memset(a.p[0].g, 0, sizeof(float) * n[0]);
+        for (int k = 0; k < 3; k++)
+            for (int f = 0; f < 16; f++) a.p[0].g[u[k] * 16 + f] = 0.01f * (float)(f - 7 + s);
+        memcpy(b.p[0].g, a.p[0].g, sizeof(float) * n[0]);
+        optim_prepare(oa, &a.m, &bt);
+        ck_assert_int_eq(oa->lazy[0].n_batch, -1);
+        optim_step(oa), optim_step(ob);
+        ck_assert(memcmp(a.p[0].w, b.p[0].w, sizeof(float) * n[0]) == 0);
+    }
+    optim_free(oa), optim_free(ob);
+    fake_free(&a), fake_free(&b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("optim");
@@ -392,6 +422,7 @@ static Suite *suite(void)
     tcase_add_test(tc, small_models_sweep_on_one_thread);
     tcase_add_test(tc, lazy_rows_match_fastai_formulas_and_the_eager_sweep);
     tcase_add_test(tc, unprepared_step_flushes_pending_rows);
+    tcase_add_test(tc, big_batches_sweep_lazy_tables);
     suite_add_tcase(s, tc);
     return s;
 }

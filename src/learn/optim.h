@@ -48,7 +48,9 @@
  * each forward and optim_flush whenever it leaves the batch loop, so the
  * result depends only on the data and the schedule, never on threads; an
  * optim_step without a prepare flushes and sweeps every row eagerly with the
- * per-step formula.  Other params keep the dense sweep below, unchanged.
+ * per-step formula, and so does a step whose batch names a quarter of a
+ * param's rows or more (little to defer; the sweep is then faster).  Other
+ * params keep the dense sweep below, unchanged.
  *
  * Threads policy: the sweep is split over `threads` only when the model has
  * at least OPTIM_PAR_MIN weights; smaller models (collab embeddings: 134k
@@ -96,7 +98,7 @@ typedef struct OptRows {   /* lazy-rows state of one param (row_len 0: not lazy)
     int n_log;
     OptRowStep cur;        /* the current step's coefficients */
     int32_t *rows;         /* [cap] rows of the prepared batch */
-    int n_batch, cap;
+    int n_batch, cap;      /* n_batch -1: this step sweeps the param (a batch naming most rows) */
 } OptRows;
 
 enum { OPTIM_LOG_CAP = 256 };   /* steps a row may lag behind before a flush */

@@ -6,17 +6,16 @@
  * gradient elements, and BN running-buffer norms to fixtures/<arch>_<mode>.txt.
  * Here the same formula fills fastc's model (conv weights converted to OHWI),
  * and everything must agree with float64 PyTorch: logits and loss to 1e-4
- * relative, gradients to 1e-3, running statistics to 1e-4 — or, for the few
+ * relative, gradients to 1e-3, running statistics to 1e-4 — or, for the
  * quantities where float32 PyTorch itself is further than that from float64
  * (resnet50 in train mode), to twice float32 PyTorch's own error (the bar is
  * stored with each value in the fixture).
  *
- * The fixture's header names the input seed the script picked: the one whose
- * float64 gradients move least under float32-sized noise, so that no ReLU or
- * max-pool sits within rounding of its kink (a flip there moves a layer4
- * channel's gradients by percents, and which way float32 falls changed with
- * OpenBLAS's kernels on a new CPU).  A tensor whose gradients stay sensitive on
- * every seed tried carries 3x that sensitivity as its bar. */
+ * The fixture's header names the input seed the script picked: one on which
+ * float32 PyTorch (default, channels_last and non-mkldnn convolutions) meets
+ * the spec on every element, so no ReLU or max-pool kink that float32 rounding
+ * reaches moves the gradients (which way float32 falls at a kink changes with
+ * OpenBLAS's kernels). */
 #include "check_main.h"
 #include "models/resnet.h"
 #include "nn/loss.h"
@@ -70,7 +69,7 @@ static double norm(const float *a, size_t n)
     return sqrt(s);
 }
 
-static void check_fixture(const char *arch, const char *mode, double grad_floor)
+static void check_fixture(const char *arch, const char *mode)
 {
     char path[512], line[8192];
     snprintf(path, sizeof path, "%s/%s_%s.txt", FIXTURE_DIR, arch, mode);
@@ -131,7 +130,8 @@ static void check_fixture(const char *arch, const char *mode, double grad_floor)
     int ngrad = 0;
     double worst_g = 0, worst_b = 0;   /* error / tolerance */
     double spec_g = 0;                 /* largest error among tensors held to the 1e-3 spec */
-    char worst_name[128] = "";
+    double max_g = 0;                  /* largest error of any tensor */
+    char worst_name[128] = "", max_name[128] = "";
     while (fgets(line, sizeof line, f)) {
         char name[128];
         if (!strncmp(line, "grad ", 5)) {
@@ -140,7 +140,6 @@ static void check_fixture(const char *arch, const char *mode, double grad_floor)
             int used;
             ck_assert(sscanf(line, "grad %127s %zu %lf %lf%n", name, &numel, &tol, &tn, &used) == 4);
             Param *p = model_param(m, name);
-            if (tol < grad_floor) tol = grad_floor;
             ck_assert_msg(p && p->g && p->n == numel, "%s: no gradient tensor %s of %zu", arch, name, numel);
             double gn = norm(p->g, p->n);
             double e = fabs(gn - tn) / fmax(tn, 1e-12);
@@ -157,6 +156,7 @@ static void check_fixture(const char *arch, const char *mode, double grad_floor)
             }
             if (e / tol > worst_g) worst_g = e / tol, snprintf(worst_name, sizeof worst_name, "%.60s (err %.3g, bar %.3g)", name, e, tol);
             if (tol <= 1e-3 && e > spec_g) spec_g = e;
+            if (e > max_g) max_g = e, snprintf(max_name, sizeof max_name, "%.60s (bar %.3g)", name, tol);
             ngrad++;
         } else if (!strncmp(line, "buf ", 4)) {
             double tn;
@@ -174,41 +174,43 @@ static void check_fixture(const char *arch, const char *mode, double grad_floor)
     ck_assert_msg(worst_g < 1, "%s %s: gradient of %s", arch, mode, worst_name);
     ck_assert_msg(worst_b < 1, "%s %s: running statistics err %g x the bar", arch, mode, worst_b);
     if (getenv("FASTC_PARITY_VERBOSE"))
-        fprintf(stderr, "%s %s: logits err %.2g, worst gradient %s, worst spec-held gradient err %.2g\n",
-                arch, mode, lerr / lmax, worst_name, spec_g);
+        fprintf(stderr, "%s %s: logits err %.2g (bar %.2g), closest to its bar %s, largest gradient err %.2g in %s, "
+                "largest among tensors held to 1e-3 %.2g\n", arch, mode, lerr / lmax, ltol, worst_name, max_g, max_name,
+                spec_g);
     free(x), free(dout);
     model_free(m);
 }
 
-/* Train mode over 8 images is the ill-conditioned case: layer4's BatchNorm
- * sees 32 values per channel, so float32-sized noise moves the float64
- * gradients of resnet34/resnet50 by up to a few percent on every seed tried;
- * those tensors carry their measured sensitivity as the bar (the script prints
- * how many).  Everything else is held to the spec's 1e-3.
+/* Train mode is the ill-conditioned case: BatchNorm couples every position of
+ * a channel, so one ReLU input within float32 rounding of its kink moves every
+ * gradient by ~1/sqrt(positions in its layer) (one flip in resnet34's layer4:
+ * 1.4% median).  On most input seeds float32 PyTorch itself is off by 10-500%
+ * on some elements; the script searches for a seed where, on all three of
+ * PyTorch's convolution paths, it is within the spec on every element of every
+ * gradient, and there we are held to the spec (1e-3; logits 1e-4): resnet18
+ * train seed 0, resnet34 train seed 36 (the only one of 40), and every eval
+ * fixture.  A larger batch or larger images make it worse (more kinks, each
+ * flip only sqrt-less harmful) — see the script's docstring.
  *
- * KNOWN GAP, resnet50 train only: float32 forward error there is ~1e-4 (ours
- * and PyTorch's alike), and one input of the head's ReLU lies 1.4e-5·rms from
- * its kink in float64.  Float32 PyTorch happens to fall on float64's side, we
- * do not, and the head's gradients (1.2.*, 1.4.weight) move by ~1% — the body's
- * gradients are as close to float64 as PyTorch's (median 2.2% vs 1.9% over
- * whole tensors, both ill-conditioned).  Held to 2e-2 until a better-conditioned
- * train-mode fixture (larger batch and images) replaces this one.
- *
- * resnet50 eval: no seed of the 32 searched is clean of kinks (the best, 23,
- * moves by up to 2e-3 under float32-sized noise), so most of its tensors carry
- * their measured sensitivity as the bar; the three OpenBLAS kernels tried
- * (Cooperlake, SkylakeX, Haswell) all land within it. */
-START_TEST(resnet18_train) { check_fixture("resnet18", "train", 1e-3); }
+ * KNOWN GAP, resnet50 train: no such seed exists among those tried (float32
+ * PyTorch misses the spec on 163-165 of 165 tensors on each of seeds 0-5, single
+ * elements by up to 250%, logits by 2-3e-4; ~800 positions lie within 10x
+ * float32's error of a kink, against ~60 in resnet34).  Its fixture (seed 1)
+ * holds each tensor to twice float32 PyTorch's worst error over the whole
+ * tensor and all three paths; we land inside that with OpenBLAS's Cooperlake,
+ * SkylakeX and Haswell kernels, but it is a statement about float32 on this
+ * network, not a 1e-3 parity check. */
+START_TEST(resnet18_train) { check_fixture("resnet18", "train"); }
 END_TEST
-START_TEST(resnet18_eval) { check_fixture("resnet18", "eval", 1e-3); }
+START_TEST(resnet18_eval) { check_fixture("resnet18", "eval"); }
 END_TEST
-START_TEST(resnet34_train) { check_fixture("resnet34", "train", 1e-3); }
+START_TEST(resnet34_train) { check_fixture("resnet34", "train"); }
 END_TEST
-START_TEST(resnet34_eval) { check_fixture("resnet34", "eval", 1e-3); }
+START_TEST(resnet34_eval) { check_fixture("resnet34", "eval"); }
 END_TEST
-START_TEST(resnet50_train) { check_fixture("resnet50", "train", 2e-2); }
+START_TEST(resnet50_train) { check_fixture("resnet50", "train"); }
 END_TEST
-START_TEST(resnet50_eval) { check_fixture("resnet50", "eval", 1e-3); }
+START_TEST(resnet50_eval) { check_fixture("resnet50", "eval"); }
 END_TEST
 
 static Suite *suite(void)

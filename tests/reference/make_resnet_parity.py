@@ -12,27 +12,40 @@ float64 run — the logits, the cross-entropy loss (targets i % 4), for every
 trainable tensor the L2 norm of its gradient and a few sampled elements, and
 for every BN running buffer its L2 norm after the forward (train mode updates
 them).  Each quantity carries its tolerance: the spec's (1e-4 forward, 1e-3
-gradients) or, where float32 PyTorch itself is further than that from float64
-(train-mode BatchNorm over small batches amplifies rounding: bias gradients of
-a BN followed by another BN are near-zero sums), twice float32 PyTorch's error.  fastai itself is not
-installed; the structure and the names are fastai's (see FASTAI_REFERENCE.md §6).
-The files are small text (a few KB); `make test` only reads them.
+gradients) or, for a tensor where float32 PyTorch itself misses it (on any
+element, on any of its convolution paths, VARIANTS), twice PyTorch's worst
+error there.  fastai itself is not installed; the
+structure and the names are fastai's (see FASTAI_REFERENCE.md §6).  The files
+are small text (11-27 KB); `make test` only reads them.
 
 Conditioning.  A ReLU network's gradient is discontinuous: a ReLU input (or a
-max-pool pair) lying within float32 rounding of its kink sends a whole
-position's gradient one way or the other, and in layer4, where a channel has
-only 8x2x2 = 32 positions, one such flip moves that channel's gradients by
-percents.  Which way a float32 implementation falls is luck (it changed with
-OpenBLAS's kernel choice on a new CPU), so a fixture must not sit on a kink.
-For each model and mode the script tries input seeds (the noise term of the
-input formula) and keeps the one whose float64 gradients move least when every
-ReLU / max-pool input is perturbed by float32-sized noise (1e-6 of its rms,
-PERTURB_TRIALS draws).  That sensitivity is also recorded: a tensor's bar is
-max(spec, 2x float32 PyTorch's worst error over the whole tensor, 3x the
-sensitivity) — what no float32 implementation can be held below on this
-fixture.  (Train mode of resnet34/50 with hash weights over 8 images is badly
-conditioned: float32 PyTorch itself is off by over 100% on single elements of
-deep conv gradients there, while logits, loss and running statistics agree.)
+max-pool pair) lying within float32 rounding of its kink sends one position's
+gradient one way or the other.  Train-mode BatchNorm couples every position of
+a channel, so one such flip in layer4 (8x2x2 positions per channel) moves every
+gradient of the network by about 1/sqrt(positions at that layer) — measured:
+one flipped ReLU of resnet34's layer4 moves the median tensor by 1.4% (L2) and
+single elements by up to 220%.  Float32 PyTorch does flip: on most input seeds
+its own three convolution paths are off from float64 by 10-500% on some
+elements in train mode.  A larger batch or larger images do not help: the
+positions near a kink grow with the number of positions while a flip's effect
+shrinks only as its square root.  Measured on resnet34 train, float32 PyTorch's
+worst element error against float64: batch 4 (BatchNorm over 4 images amplifies
+rounding smoothly) — 1e-2 at best over 12 seeds; batch 8 — under 1e-3 on 1 seed
+of 40 (36), under 2e-3 on 2 more; batch 16 — 0.37 at best over 8 seeds; 16
+images of 128x128 — 0.77 on seed 0.  So the batch stays 8 images of 3x64x64, and the script tries input
+seeds (the noise term of the input formula, SEEDS) until float32 PyTorch, on
+every one of its convolution paths, meets the spec on every element of every
+gradient tensor — a fixture no kink flip of float32 rounding reaches — or keeps
+the seed where it misses on the fewest tensors.  It also prints how many
+positions lie within NEAR_KINK times float32's error of a kink.  Found: resnet18
+train seed 0, resnet34 train seed 36 (of 40; seed 0 came closest before it at
+1.4e-3), every eval mode within two seeds.  resnet50 train has none: ~800
+positions within 10x float32's error of a kink (resnet34: ~60), float32 PyTorch
+off on 163-165 of 165 gradient tensors on each of seeds 0-5 (and at 32x32 images too), logits
+by 2-3e-4; its fixture (seed 1) carries PyTorch's own errors as bars.
+
+    OMP_NUM_THREADS=1 PARITY_ONLY=resnet34_train PARITY_SEEDS=36 \
+        /usr/bin/python3 tests/reference/make_resnet_parity.py    # one fixture, one seed
 """
 import os
 
@@ -44,11 +57,16 @@ import torchvision
 
 N, C, H, W, N_OUT = 8, 3, 64, 64, 4
 SAMPLES = 4
-# input seeds tried per model: eval mode's sensitivity is all discrete kink flips,
-# so a clean seed exists and is worth looking for; train mode's is smooth
-SEEDS = {"eval": int(os.environ.get("PARITY_SEEDS_EVAL", "32")), "train": int(os.environ.get("PARITY_SEEDS_TRAIN", "4"))}
-PERTURB_EPS = 1e-6                                    # float32-sized noise, relative to rms
-PERTURB_TRIALS = 2
+# input seeds tried per model (PARITY_SEEDS="a-b" or "a,b,c" overrides, e.g. to
+# resume a search or to re-measure a chosen seed)
+SEEDS = {"eval": range(32), "train": range(40)}
+if os.environ.get("PARITY_SEEDS"):
+    spec = os.environ["PARITY_SEEDS"]
+    lo, _, hi = spec.partition("-")
+    SEEDS = dict.fromkeys(SEEDS, range(int(lo), int(hi) + 1) if hi else [int(x) for x in spec.split(",")])
+# PyTorch's float32 convolution paths: (channels_last, mkldnn); each rounds differently
+VARIANTS = [(False, True), (True, True), (False, False)]
+NEAR_KINK = 10          # a kink this many times float32's error away could flip in another implementation
 
 
 def hash_u(i, t):
@@ -131,29 +149,30 @@ def inputs(seed):
     return (0.5 * (2 * u - 1) + torch.cos(0.21 * (b + 1) * y + 0.37 * (c + 1) * x + b) * (1 + 0.5 * b)).float()
 
 
-def run(arch, mode, dtype, seed, perturb=None):
-    """One forward/backward; perturb = (trial, eps) adds eps·rms noise to every
-    ReLU and max-pool input (float64 only, for the conditioning check)."""
+def run(arch, mode, dtype, seed, record=None, variant=(False, True)):
+    """One forward/backward.  variant = (channels_last, mkldnn) picks PyTorch's
+    convolution path (float32 only: each rounds differently).  record = a list:
+    (module type, input) of every ReLU / max-pool call is appended to it."""
     model = fastai_model(arch)
     with torch.no_grad():
         for t, (name, ten) in enumerate(model.state_dict().items()):
             ten.copy_(tensor_values(name, list(ten.shape), t).to(ten.dtype))
     model = model.to(dtype)
     model.train(mode == "train")
-    if perturb is not None:
-        trial, eps = perturb
-        gen = torch.Generator().manual_seed(trial)
-
-        def noisy(mod, inp):
-            x = inp[0]
-            rms = x.detach().pow(2).mean().sqrt()
-            return (x + eps * rms * torch.randn(x.shape, generator=gen, dtype=x.dtype),)
+    x = inputs(seed).to(dtype)
+    if variant[0]:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    if record is not None:
+        def hook(mod, inp):
+            record.append((type(mod).__name__, inp[0].detach().double().clone()))
         for mod in model.modules():
             if isinstance(mod, (nn.ReLU, nn.MaxPool2d, AdaptiveConcatPool2d)):
-                mod.register_forward_pre_hook(noisy)
-    logits = model(inputs(seed).to(dtype))
-    loss = nn.functional.cross_entropy(logits, torch.arange(N) % N_OUT)
-    loss.backward()
+                mod.register_forward_pre_hook(hook)
+    with torch.backends.mkldnn.flags(enabled=variant[1]):
+        logits = model(x)
+        loss = nn.functional.cross_entropy(logits, torch.arange(N) % N_OUT)
+        loss.backward()
     grads = {n: p.grad.detach().flatten().double() for n, p in model.named_parameters()}
     bufs = {n: t.double() for n, t in model.state_dict().items()
             if n.endswith("running_mean") or n.endswith("running_var")}
@@ -173,60 +192,99 @@ def grad_err(g, ref, every=False):
     return e
 
 
-def sensitivity(arch, mode, seed, g64):
-    """Per tensor, the largest grad_err of perturbed float64 runs against g64."""
-    sens = {name: 0.0 for name in g64}
-    for trial in range(PERTURB_TRIALS):
-        _, _, gp, _ = run(arch, mode, torch.float64, seed, perturb=(trial, PERTURB_EPS))
-        for name, g in g64.items():
-            sens[name] = max(sens[name], grad_err(gp[name], g))
-    return sens
+def kink_distance(x, kind):
+    """Per position, how far the input is from where the gradient's routing
+    changes: |x| for a ReLU; for a max-pool window whose max is positive (a
+    zero max comes after a ReLU and passes no gradient), the gap between its
+    two largest values."""
+    if kind == "ReLU":
+        return x.abs().flatten()
+    if kind == "MaxPool2d":
+        w = nn.functional.unfold(x, 3, padding=1, stride=2).reshape(x.shape[0], x.shape[1], 9, -1)
+    else:
+        w = x.reshape(x.shape[0], x.shape[1], -1, 1)
+    if w.shape[2] < 2:                        # a 1x1 map: the max is the value itself
+        return x.new_zeros(0)
+    top = w.topk(2, dim=2).values
+    return (top[:, :, 0] - top[:, :, 1])[top[:, :, 0] > 0]
+
+
+def measure(arch, mode, seed):
+    """float64 reference, every float32 PyTorch variant and the kink margins of
+    one input seed.  Returns (whole, lerr, margin, near, float64 results,
+    float32 results): per tensor the variants' worst error over every element
+    (grad_err's metric), their worst logits error, the smallest kink distance in units of that layer's float32
+    error (the variants' largest rms error on the layer's input) and how many
+    positions lie within NEAR_KINK of those units."""
+    rec64 = []
+    r64 = run(arch, mode, torch.float64, seed, record=rec64)
+    r32s, errs = [], None
+    for v in VARIANTS:
+        rec32 = []
+        r32s.append(run(arch, mode, torch.float32, seed, record=rec32, variant=v))
+        e = [(b - a).pow(2).mean().sqrt().item() for (_, a), (_, b) in zip(rec64, rec32)]
+        errs = e if errs is None else [max(p, q) for p, q in zip(errs, e)]
+        del rec32
+    margin, near = float("inf"), 0
+    for (kind, x), e in zip(rec64, errs):
+        d = kink_distance(x, kind) / max(e, 1e-300)
+        margin = min(margin, d.min().item()) if d.numel() else margin
+        near += (d < NEAR_KINK).sum().item()
+    whole = {name: max(grad_err(r[2][name], g, every=True) for r in r32s) for name, g in r64[2].items()}
+    lerr = max(((r[0] - r64[0]).abs().max() / r64[0].abs().max()).item() for r in r32s)
+    return whole, lerr, margin, near, r64, r32s
 
 
 def pick_seed(arch, mode):
-    """The input seed whose gradients are least sensitive to float32-sized noise."""
+    """Of the SEEDS tried, the input seed on which float32 PyTorch (every
+    variant) meets the spec on the most gradient tensors, over every element,
+    then has the smallest worst error; stops at the first that meets it on all."""
     best = None
-    for seed in range(SEEDS[mode]):
-        l64, loss64, g64, b64 = run(arch, mode, torch.float64, seed)
-        sens = sensitivity(arch, mode, seed, g64)
-        worst = max(sens.values())
-        if best is None or worst < best[0]:
-            best = (worst, seed, (l64, loss64, g64, b64), sens)
-        if worst < 1e-5:      # comfortably away from every kink: stop looking
+    for seed in SEEDS[mode]:
+        whole, lerr, margin, near, r64, r32s = measure(arch, mode, seed)
+        over = sum(e > 1e-3 for e in whole.values()) + (lerr > 1e-4)
+        key = (over, max(max(whole.values()) / 1e-3, lerr / 1e-4))
+        print(f"  {arch} {mode} seed {seed}: float32 PyTorch misses 1e-3 on {over} tensors (worst element "
+              f"err {max(whole.values()):.2g}, logits err {lerr:.2g}); {near} positions within {NEAR_KINK}x "
+              f"float32's error of a kink, nearest {margin:.2g}x", flush=True)
+        if best is None or key < best[0]:
+            best = (key, seed, whole, lerr, r64, r32s)
+        if over == 0:
             break
-    return best
+    return best[1:]
 
 
 def main():
-    torch.set_num_threads(2)
-    out_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    out_dir = os.environ.get("PARITY_OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
     only = os.environ.get("PARITY_ONLY")   # e.g. "resnet18_eval" to redo one fixture
     for arch in ("resnet18", "resnet34", "resnet50"):
         for mode in ("train", "eval"):
             if only and only != f"{arch}_{mode}":
                 continue
-            # the reference is float64 PyTorch; float32 PyTorch's own error against
-            # it, and the float64 gradients' own sensitivity to float32-sized noise,
-            # set the bar where they exceed the spec (1e-4 forward, 1e-3 gradients)
-            worst_sens, seed, (l64, loss64, g64, b64), sens = pick_seed(arch, mode)
-            l32, loss32, g32, b32 = run(arch, mode, torch.float32, seed)
-            lerr = ((l32 - l64).abs().max() / l64.abs().max()).item()
+            # the reference is float64 PyTorch; where float32 PyTorch's own error
+            # (worst variant, worst element) exceeds the spec (1e-4 forward, 1e-3
+            # gradients), the bar is twice that error
+            seed, whole, lerr, (l64, loss64, g64, b64), r32s = pick_seed(arch, mode)
+            bars = {name: 1e-3 if e <= 1e-3 else 2 * e for name, e in whole.items()}
+            lbar = 1e-4 if lerr <= 1e-4 else 2 * lerr
+            loss_err = max(abs(r[1] - loss64) / abs(loss64) for r in r32s)
             lines = [f"model {arch} mode {mode} n {N} c {C} h {H} w {W} n_out {N_OUT} seed {seed}",
-                     f"logits {max(1e-4, 2 * lerr):.3g} " + " ".join(f"{v:.12g}" for v in l64.tolist()),
-                     f"loss {max(1e-4, 2 * abs(loss32 - loss64) / abs(loss64)):.3g} {loss64:.12g}"]
+                     f"logits {lbar:.3g} " + " ".join(f"{v:.12g}" for v in l64.tolist()),
+                     f"loss {1e-4 if loss_err <= 1e-4 else 2 * loss_err:.3g} {loss64:.12g}"]
             for name, g in g64.items():
-                tol = max(1e-3, 2 * grad_err(g32[name], g, every=True), 3 * sens[name])
-                lines.append(f"grad {name} {g.numel()} {tol:.3g} {g.norm().item():.12g} " +
+                lines.append(f"grad {name} {g.numel()} {bars[name]:.3g} {g.norm().item():.12g} " +
                              " ".join(f"{i}:{g[i].item():.12g}" for i in sample_indices(g.numel())))
             for name, t in b64.items():
-                tol = max(1e-4, 2 * abs(b32[name].norm().item() - t.norm().item()) / t.norm().item())
+                e = max(abs(r[3][name].norm().item() - t.norm().item()) for r in r32s) / t.norm().item()
+                tol = 1e-4 if e <= 1e-4 else 2 * e
                 lines.append(f"buf {name} {tol:.3g} {t.norm().item():.12g}")
             path = os.path.join(out_dir, f"{arch}_{mode}.txt")
             with open(path + ".tmp", "w") as f:
                 f.write("\n".join(lines) + "\n")
             os.replace(path + ".tmp", path)
-            print(path, "seed", seed, "sensitivity %.2g" % worst_sens, "float32 PyTorch logits err %.2g" % lerr,
-                  "; tensors above the 1e-3 bar:", sum(1 for x in lines if x.startswith("grad") and float(x.split()[3]) > 1e-3))
+            print(path, "seed", seed, "worst bar %.2g" % max(bars.values()), "logits bar %.2g" % lbar,
+                  "; tensors above the 1e-3 bar:", sum(b > 1e-3 for b in bars.values()), flush=True)
 
 
 if __name__ == "__main__":

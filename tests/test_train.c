@@ -289,11 +289,17 @@ static void setup(void)
     if (!root[0]) make_data();
 }
 
+/* Each run writes ~0.9 GB of checkpoints (resnet18 states): never leave them in /tmp. */
+static void teardown(void)
+{
+    if (root[0]) tu_rmtree(root);
+}
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("train");
     TCase *tc = tcase_create("train");
-    tcase_add_unchecked_fixture(tc, setup, NULL);
+    tcase_add_unchecked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, train_prints_the_table_and_leaves_its_files);
     tcase_add_test(tc, same_seed_same_metrics_and_model);

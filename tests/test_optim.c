@@ -342,39 +342,58 @@ START_TEST(lazy_rows_match_fastai_formulas_and_the_eager_sweep)
 }
 END_TEST
 
+/* Two identical models holding one 8-row embedding table (rows of 16), each
+ * with its own fastai Adam: one side is driven lazily, the other eagerly. */
+typedef struct TablePair { Fake a, b; Optimizer *oa, *ob; } TablePair;
+enum { PAIR_ROWS = 8, PAIR_ROW_LEN = 16 };
+
+static void pair_init(TablePair *t)
+{
+    const size_t n[1] = {PAIR_ROWS * PAIR_ROW_LEN};
+    const int group[1] = {0}, no_wd[1] = {0}, frozen[1] = {0};
+    fake_init(&t->a, n, group, no_wd, frozen, 1, 1);
+    fake_init(&t->b, n, group, no_wd, frozen, 1, 1);
+    t->a.p[0].row_len = t->b.p[0].row_len = PAIR_ROW_LEN;
+    t->a.m.batch_rows = t->b.m.batch_rows = fake_batch_rows;
+    OptHyper h = optim_default_hyper(OPT_ADAM);
+    t->oa = optim_new(OPT_ADAM, &h, 1, &t->a.m, 1, NULL);
+    t->ob = optim_new(OPT_ADAM, &h, 1, &t->b.m, 1, NULL);
+}
+
+static void pair_free(TablePair *t)
+{
+    optim_free(t->oa), optim_free(t->ob);
+    fake_free(&t->a), fake_free(&t->b);
+}
+
 /* optim_step without a prepare (or after a batch the model cannot name)
  * flushes first: a pending row is never left behind. */
 START_TEST(unprepared_step_flushes_pending_rows)
 {
-    const size_t n[1] = {8 * 16};
-    const int group[1] = {0}, no_wd[1] = {0}, frozen[1] = {0};
-    Fake a, b;
-    fake_init(&a, n, group, no_wd, frozen, 1, 1);
-    fake_init(&b, n, group, no_wd, frozen, 1, 1);
-    a.p[0].row_len = b.p[0].row_len = 16;
-    a.m.batch_rows = b.m.batch_rows = fake_batch_rows;
-    OptHyper h = optim_default_hyper(OPT_ADAM);
-    Optimizer *oa = optim_new(OPT_ADAM, &h, 1, &a.m, 1, NULL), *ob = optim_new(OPT_ADAM, &h, 1, &b.m, 1, NULL);
+    const size_t n[1] = {PAIR_ROWS * PAIR_ROW_LEN};
+    TablePair t;
+    pair_init(&t);
+    Fake *a = &t.a, *b = &t.b;
+    Optimizer *oa = t.oa, *ob = t.ob;
     int32_t u[1] = {3};
     Batch bt = {.n = 1, .user = u};
     for (int s = 0; s < 5; s++) {
-        memset(a.p[0].g, 0, sizeof(float) * n[0]);
-        for (int f = 0; f < 16; f++) a.p[0].g[3 * 16 + f] = 0.1f * (float)(f - 7);
-        memcpy(b.p[0].g, a.p[0].g, sizeof(float) * n[0]);
-        if (s < 3) optim_prepare(oa, &a.m, &bt);   /* steps 3, 4: unprepared */
+        memset(a->p[0].g, 0, sizeof(float) * n[0]);
+        for (int f = 0; f < 16; f++) a->p[0].g[3 * 16 + f] = 0.1f * (float)(f - 7);
+        memcpy(b->p[0].g, a->p[0].g, sizeof(float) * n[0]);
+        if (s < 3) optim_prepare(oa, &a->m, &bt);   /* steps 3, 4: unprepared */
         optim_step(oa), optim_step(ob);
     }
     for (size_t k = 0; k < n[0]; k++)
-        ck_assert_msg(fabs(a.p[0].w[k] - b.p[0].w[k]) <= 1e-6 * fabs(b.p[0].w[k]), "[%zu] %.9g vs %.9g", k,
-                      a.p[0].w[k], b.p[0].w[k]);
+        ck_assert_msg(fabs(a->p[0].w[k] - b->p[0].w[k]) <= 1e-6 * fabs(b->p[0].w[k]), "[%zu] %.9g vs %.9g", k,
+                      a->p[0].w[k], b->p[0].w[k]);
     /* clear_state flushes, then zeroes */
-    optim_prepare(oa, &a.m, &bt);
+    optim_prepare(oa, &a->m, &bt);
     optim_step(oa);
     optim_step(ob);
     optim_clear_state(oa);
-    for (size_t k = 0; k < n[0]; k++) ck_assert(fabs(a.p[0].w[k] - b.p[0].w[k]) <= 1e-6 * fabs(b.p[0].w[k]));
-    optim_free(oa), optim_free(ob);
-    fake_free(&a), fake_free(&b);
+    for (size_t k = 0; k < n[0]; k++) ck_assert(fabs(a->p[0].w[k] - b->p[0].w[k]) <= 1e-6 * fabs(b->p[0].w[k]));
+    pair_free(&t);
 }
 END_TEST
 
@@ -382,29 +401,24 @@ END_TEST
  * step (nothing deferred): bit-identical to the unprepared eager step. */
 START_TEST(big_batches_sweep_lazy_tables)
 {
-    const size_t n[1] = {8 * 16};
-    const int group[1] = {0}, no_wd[1] = {0}, frozen[1] = {0};
-    Fake a, b;
-    fake_init(&a, n, group, no_wd, frozen, 1, 1);
-    fake_init(&b, n, group, no_wd, frozen, 1, 1);
-    a.p[0].row_len = b.p[0].row_len = 16;
-    a.m.batch_rows = b.m.batch_rows = fake_batch_rows;
-    OptHyper h = optim_default_hyper(OPT_ADAM);
-    Optimizer *oa = optim_new(OPT_ADAM, &h, 1, &a.m, 1, NULL), *ob = optim_new(OPT_ADAM, &h, 1, &b.m, 1, NULL);
+    const size_t n[1] = {PAIR_ROWS * PAIR_ROW_LEN};
+    TablePair t;
+    pair_init(&t);
+    Fake *a = &t.a, *b = &t.b;
+    Optimizer *oa = t.oa, *ob = t.ob;
     int32_t u[3] = {1, 5, 6};
     Batch bt = {.n = 3, .user = u};
     for (int s = 0; s < 4; s++) {
-        memset(a.p[0].g, 0, sizeof(float) * n[0]);
+        memset(a->p[0].g, 0, sizeof(float) * n[0]);
         for (int k = 0; k < 3; k++)
-            for (int f = 0; f < 16; f++) a.p[0].g[u[k] * 16 + f] = 0.01f * (float)(f - 7 + s);
-        memcpy(b.p[0].g, a.p[0].g, sizeof(float) * n[0]);
-        optim_prepare(oa, &a.m, &bt);
+            for (int f = 0; f < 16; f++) a->p[0].g[u[k] * 16 + f] = 0.01f * (float)(f - 7 + s);
+        memcpy(b->p[0].g, a->p[0].g, sizeof(float) * n[0]);
+        optim_prepare(oa, &a->m, &bt);
         ck_assert_int_eq(oa->lazy[0].n_batch, -1);
         optim_step(oa), optim_step(ob);
-        ck_assert(memcmp(a.p[0].w, b.p[0].w, sizeof(float) * n[0]) == 0);
+        ck_assert(memcmp(a->p[0].w, b->p[0].w, sizeof(float) * n[0]) == 0);
     }
-    optim_free(oa), optim_free(ob);
-    fake_free(&a), fake_free(&b);
+    pair_free(&t);
 }
 END_TEST
 

@@ -391,12 +391,16 @@ static int stop_mid_epoch(Learner *l, int batch, double secs, double wait, Err *
     return 128 + sig;
 }
 
-/* Test hook (LearnerOpts.pause_after): say so on stderr and wait, up to a
- * minute, for the stop signal the test sends from outside. */
+/* Test hook (LearnerOpts.pause_after): say so on the progress stream (even
+ * with --quiet) and wait, up to a minute, for the stop signal the test sends
+ * from outside. */
 static void pause_for_test(Learner *l)
 {
-    fprintf(stderr, "fastc: paused after batch %lld of the run (FASTC_TEST_PAUSE_AFTER)\n", (long long)l->iter);
-    fflush(stderr);
+    if (l->o.progress) {
+        fprintf(l->o.progress, "fastc: paused after batch %lld of the run (FASTC_TEST_PAUSE_AFTER)\n",
+                (long long)l->iter);
+        fflush(l->o.progress);
+    }
     for (int k = 0; k < 6000 && !(l->o.stop && *l->o.stop); k++) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);

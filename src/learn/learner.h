@@ -87,7 +87,7 @@ typedef struct LearnerOpts {
     const volatile sig_atomic_t *stop;  /* set to a signal number to stop after the batch */
     int max_batches;       /* > 0: cap batches per train epoch (hidden test knob) */
     int64_t pause_after;   /* > 0: test hook (FASTC_TEST_PAUSE_AFTER): after that many training
-                              batches of the run, print "fastc: paused after batch N" on stderr
+                              batches of the run, print "fastc: paused after batch N" on progress
                               and wait up to 60 s for *stop, so a test can kill the process at a
                               known batch */
 } LearnerOpts;

@@ -217,9 +217,11 @@ END_TEST
 /* Start `fastc train CFG --quiet --threads 1 --set output.dir=DIR [--resume]`
  * (in root) with the test hook FASTC_TEST_PAUSE_AFTER=k (learner.h: after
  * training batch k of the run it says so on stderr and waits), wait until it
- * has said it, send it SIGTERM from here, and return its wait status; its
- * stderr goes to err. */
-static int train_killed_after(const char *cfg, const char *dir, int resume, long k, char *err, size_t cap)
+ * has said it, send it SIGTERM from here (twice: SIGINT then SIGTERM, both
+ * delivered before it runs on), and return its wait status; its stderr goes
+ * to err. */
+static int train_signalled_after(const char *cfg, const char *dir, int resume, long k, int twice, char *err,
+                                 size_t cap)
 {
     char c[8400], o[8400], hook[64];
     snprintf(c, sizeof c, "%s/%s", root, cfg);
@@ -253,7 +255,14 @@ static int train_killed_after(const char *cfg, const char *dir, int resume, long
         len += (size_t)r;
         err[len] = 0;
         if (!killed && strstr(err, "paused after batch")) {
-            kill(pid, SIGTERM);
+            if (twice) {   /* stopped, the two stay pending and arrive together on SIGCONT */
+                kill(pid, SIGSTOP);
+                kill(pid, SIGINT);
+                kill(pid, SIGTERM);
+                kill(pid, SIGCONT);
+            } else {
+                kill(pid, SIGTERM);
+            }
             killed = 1;
         }
         if (len + 1 >= cap) len = 0;   /* never expected: keep reading */
@@ -263,6 +272,11 @@ static int train_killed_after(const char *cfg, const char *dir, int resume, long
     waitpid(pid, &status, 0);
     ck_assert_msg(killed, "the run never paused: %s", err);
     return status;
+}
+
+static int train_killed_after(const char *cfg, const char *dir, int resume, long k, char *err, size_t cap)
+{
+    return train_signalled_after(cfg, dir, resume, k, 0, err, cap);
 }
 
 /* A metadata value of dir/state.safetensors (a safetensors header) as an integer. */
@@ -322,6 +336,33 @@ START_TEST(killed_mid_epoch_twice_and_resumed_run_ends_bit_identical)
     /* a finished run's state is the end of its last epoch */
     ck_assert_int_eq(state_meta("runs/mid", "batch"), 0);
     ck_assert_int_eq(state_meta("runs/mid", "epoch"), 3);
+}
+END_TEST
+
+START_TEST(a_second_signal_stops_at_once_and_the_last_whole_state_stays)
+{
+    /* Two signals in a row after run batch 9 (epoch 1, batch 3): the process
+     * dies of the second at once, before writing the mid-epoch state; the
+     * state on disk is still the one written after epoch 0.  A temporary a
+     * state writer would leave when stopped mid-write goes at the next start,
+     * and the resumed run ends bit-identical to the run never stopped. */
+    char out[1 << 14], err[1 << 14], p[8400], tmp[8400];
+    ensure_full_run();
+    int st = train_signalled_after("tiny.ini", "runs/twice", 0, 9, 1, err, sizeof err);
+    ck_assert_msg(WIFSIGNALED(st) && (WTERMSIG(st) == SIGINT || WTERMSIG(st) == SIGTERM), "status %d: %s", st, err);
+    ck_assert_msg(!strstr(err, "stopped by signal"), "%s", err);
+    ck_assert_int_eq(state_meta("runs/twice", "epoch"), 1);
+    ck_assert_int_eq(state_meta("runs/twice", "batch"), 0);
+    snprintf(p, sizeof p, "%s/runs/twice", root);
+    tu_write(p, "state.safetensors.tmp.Ab12Cd", "half a state", 12, tmp, sizeof tmp);
+    int rc = run("train tiny.ini --resume --set output.dir=runs/twice", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(access(tmp, F_OK) != 0, "%s is still there", tmp);
+    ck_assert_msg(same_file("runs/a", "runs/twice", "model.safetensors"), "resumed model differs");
+    char *a = csv_no_time("runs/a"), *b = csv_no_time("runs/twice");
+    ck_assert_str_eq(a, b);
+    free(a), free(b);
+    tu_rmtree(p);
 }
 END_TEST
 
@@ -549,6 +590,7 @@ static Suite *suite(void)
     tcase_add_test(tc, same_seed_same_metrics_and_model);
     tcase_add_test(tc, killed_and_resumed_run_ends_bit_identical);
     tcase_add_test(tc, killed_mid_epoch_twice_and_resumed_run_ends_bit_identical);
+    tcase_add_test(tc, a_second_signal_stops_at_once_and_the_last_whole_state_stays);
     tcase_add_test(tc, resume_after_a_left_out_batch_continues_at_the_loaders_position);
     tcase_add_test(tc, collab_killed_mid_epoch_resumes_its_pending_lazy_rows_bit_identically);
     tcase_add_test(tc, lr_find_writes_its_files_and_four_suggestions);

@@ -118,6 +118,17 @@ static int same_file(const char *d1, const char *d2, const char *name)
     return same;
 }
 
+/* dir's model (and best model, when `best`) and metrics.csv (time aside)
+ * are those of ref: a stopped and resumed run ends as the one never stopped. */
+static void assert_same_run(const char *ref, const char *dir, int best)
+{
+    ck_assert_msg(same_file(ref, dir, "model.safetensors"), "%s: resumed model differs", dir);
+    ck_assert_msg(!best || same_file(ref, dir, "best.safetensors"), "%s: resumed best model differs", dir);
+    char *a = csv_no_time(ref), *b = csv_no_time(dir);
+    ck_assert_str_eq(a, b);
+    free(a), free(b);
+}
+
 START_TEST(train_prints_the_table_and_leaves_its_files)
 {
     char out[1 << 14];
@@ -206,11 +217,7 @@ START_TEST(killed_and_resumed_run_ends_bit_identical)
     int rc = run("train tiny.ini --resume --set output.dir=runs/killed", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     ck_assert_msg(strstr(out, "resuming "), "%s", out);
-    ck_assert_msg(same_file("runs/a", "runs/killed", "model.safetensors"), "resumed model differs");
-    ck_assert_msg(same_file("runs/a", "runs/killed", "best.safetensors"), "resumed best model differs");
-    char *a = csv_no_time("runs/a"), *b = csv_no_time("runs/killed");
-    ck_assert_str_eq(a, b);
-    free(a), free(b);
+    assert_same_run("runs/a", "runs/killed", 1);
 }
 END_TEST
 
@@ -328,11 +335,7 @@ START_TEST(killed_mid_epoch_twice_and_resumed_run_ends_bit_identical)
     int rc = run("train tiny.ini --resume --set output.dir=runs/mid", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     ck_assert_msg(strstr(out, "resuming ") && strstr(out, " in epoch 2 after batch 2 of 6 "), "%s", out);
-    ck_assert_msg(same_file("runs/a", "runs/mid", "model.safetensors"), "resumed model differs");
-    ck_assert_msg(same_file("runs/a", "runs/mid", "best.safetensors"), "resumed best model differs");
-    char *a = csv_no_time("runs/a"), *b = csv_no_time("runs/mid");
-    ck_assert_str_eq(a, b);
-    free(a), free(b);
+    assert_same_run("runs/a", "runs/mid", 1);
     /* a finished run's state is the end of its last epoch */
     ck_assert_int_eq(state_meta("runs/mid", "batch"), 0);
     ck_assert_int_eq(state_meta("runs/mid", "epoch"), 3);
@@ -358,10 +361,7 @@ START_TEST(a_second_signal_stops_at_once_and_the_last_whole_state_stays)
     int rc = run("train tiny.ini --resume --set output.dir=runs/twice", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     ck_assert_msg(access(tmp, F_OK) != 0, "%s is still there", tmp);
-    ck_assert_msg(same_file("runs/a", "runs/twice", "model.safetensors"), "resumed model differs");
-    char *a = csv_no_time("runs/a"), *b = csv_no_time("runs/twice");
-    ck_assert_str_eq(a, b);
-    free(a), free(b);
+    assert_same_run("runs/a", "runs/twice", 1);
     tu_rmtree(p);
 }
 END_TEST
@@ -421,11 +421,7 @@ START_TEST(resume_after_a_left_out_batch_continues_at_the_loaders_position)
     ck_assert_int_eq(state_meta("runs/badk", "iter"), 9);
     rc = run("train bad.ini --quiet --resume --set output.dir=runs/badk", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
-    ck_assert_msg(same_file("runs/bad", "runs/badk", "model.safetensors"), "resumed model differs");
-    ck_assert_msg(same_file("runs/bad", "runs/badk", "best.safetensors"), "resumed best model differs");
-    char *a = csv_no_time("runs/bad"), *b = csv_no_time("runs/badk");
-    ck_assert_str_eq(a, b);
-    free(a), free(b);
+    assert_same_run("runs/bad", "runs/badk", 1);
     ck_assert_int_eq(state_meta("runs/badk", "iter"), 17);
     char p[8400];
     snprintf(p, sizeof p, "%s/runs/bad", root);
@@ -491,10 +487,7 @@ START_TEST(collab_killed_mid_epoch_resumes_its_pending_lazy_rows_bit_identically
                   !strchr(strchr(out, '\n') ? strchr(out, '\n') + 1 : out, '\n'), "exit %d: %s", rc, out);
     rc = run("train collab.ini --quiet --resume --set output.dir=runs/cfk", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
-    ck_assert_msg(same_file("runs/cf", "runs/cfk", "model.safetensors"), "resumed collab model differs");
-    char *a = csv_no_time("runs/cf"), *b = csv_no_time("runs/cfk");
-    ck_assert_str_eq(a, b);
-    free(a), free(b);
+    assert_same_run("runs/cf", "runs/cfk", 0);
 }
 END_TEST
 

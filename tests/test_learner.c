@@ -429,9 +429,37 @@ static int same_params(Model *a, Model *b)
     return 1;
 }
 
+/* A fresh process's view of the run stopped in d2: a new model (same init)
+ * over loaders leaving out batch `left_out` (-1: none) resumes at epoch and
+ * batch at[0], at[1], finishes s, and ends as the run `a` never stopped in d1
+ * (weights, per-batch losses, metrics.csv apart from the time). */
+static void resume_and_compare(Run *a, const char *d1, const char *d2, const Schedule *s, int left_out,
+                               const int at[2], int stop)
+{
+    char p[4200];
+    Err e = {0};
+    Run c;
+    run_init(&c, d2, "error_rate");
+    ((Blobs *)c.dls->impl)->left_out = left_out;
+    ck_assert_msg(learner_resume(c.l, s, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(c.l->epoch, at[0]);
+    ck_assert_int_eq(c.l->batch, at[1]);
+    ck_assert_msg(learner_fit_schedule(c.l, s, &e) == 0, "%s", e.msg);
+    ck_assert_msg(same_params(a->m, c.m), "weights differ after resume (stop %d)", stop);
+    ck_assert_int_eq(c.l->n_rec, a->l->n_rec);
+    ck_assert(memcmp(c.l->rec_loss, a->l->rec_loss, sizeof(float) * a->l->n_rec) == 0);
+    snprintf(p, sizeof p, "%s/metrics.csv", d1);
+    char *x = csv_no_time(p);
+    snprintf(p, sizeof p, "%s/metrics.csv", d2);
+    char *y = csv_no_time(p);
+    ck_assert_str_eq(x, y);
+    free(x), free(y);
+    run_free(&c);
+}
+
 START_TEST(stopped_and_resumed_run_is_bit_identical)
 {
-    char d1[4096], d2[4096], p[4200];
+    char d1[4096], d2[4096];
     tu_tmpdir(d1, sizeof d1), tu_tmpdir(d2, sizeof d2);
     Run a;
     run_init(&a, d1, "error_rate");
@@ -455,23 +483,7 @@ START_TEST(stopped_and_resumed_run_is_bit_identical)
         ck_assert_int_eq(rc, 128 + 15);
         ck_assert_msg(strstr(e.msg, "--resume") != NULL, "%s", e.msg);
         run_free(&b);
-        /* a fresh process: new model (same init), resume, finish */
-        Run c;
-        run_init(&c, d2, "error_rate");
-        ck_assert_msg(learner_resume(c.l, &s, &e) == 0, "%s", e.msg);
-        ck_assert_int_eq(c.l->epoch, at[k][0]);
-        ck_assert_int_eq(c.l->batch, at[k][1]);
-        ck_assert_msg(learner_fit_schedule(c.l, &s, &e) == 0, "%s", e.msg);
-        ck_assert_msg(same_params(a.m, c.m), "weights differ after resume (stop %d)", stops[k]);
-        ck_assert_int_eq(c.l->n_rec, a.l->n_rec);
-        ck_assert(memcmp(c.l->rec_loss, a.l->rec_loss, sizeof(float) * a.l->n_rec) == 0);
-        snprintf(p, sizeof p, "%s/metrics.csv", d1);
-        char *x = csv_no_time(p);
-        snprintf(p, sizeof p, "%s/metrics.csv", d2);
-        char *y = csv_no_time(p);
-        ck_assert_str_eq(x, y);
-        free(x), free(y);
-        run_free(&c);
+        resume_and_compare(&a, d1, d2, &s, -1, at[k], stops[k]);
     }
     free(s.stages);
     run_free(&a);
@@ -487,7 +499,7 @@ START_TEST(a_left_out_batch_keeps_positions_and_resumes_bit_identically)
      * a gap), and stops after batch 1 (the next one left out), batch 3 (just
      * after the gap: the position is 4, not the 3 steps taken) and the
      * epoch's last batch resume to the same weights, losses and metrics.csv. */
-    char d1[4096], d2[4096], d3[4096], p[4200];
+    char d1[4096], d2[4096], d3[4096];
     tu_tmpdir(d1, sizeof d1), tu_tmpdir(d2, sizeof d2), tu_tmpdir(d3, sizeof d3);
     const int nb = NTR / BS;
     Schedule s = fine_tune_like(0.05);
@@ -514,23 +526,7 @@ START_TEST(a_left_out_batch_keeps_positions_and_resumes_bit_identically)
         ((Blobs *)b.dls->impl)->stop_after = stops[k];
         ck_assert_int_eq(learner_fit_schedule(b.l, &s, &e), 128 + 15);
         run_free(&b);
-        Run c;
-        run_init(&c, d2, "error_rate");
-        ((Blobs *)c.dls->impl)->left_out = 2;
-        ck_assert_msg(learner_resume(c.l, &s, &e) == 0, "%s", e.msg);
-        ck_assert_int_eq(c.l->epoch, at[k][0]);
-        ck_assert_int_eq(c.l->batch, at[k][1]);
-        ck_assert_msg(learner_fit_schedule(c.l, &s, &e) == 0, "%s", e.msg);
-        ck_assert_msg(same_params(a.m, c.m), "weights differ after resume (stop %d)", stops[k]);
-        ck_assert_int_eq(c.l->n_rec, a.l->n_rec);
-        ck_assert(memcmp(c.l->rec_loss, a.l->rec_loss, sizeof(float) * a.l->n_rec) == 0);
-        snprintf(p, sizeof p, "%s/metrics.csv", d1);
-        char *x = csv_no_time(p);
-        snprintf(p, sizeof p, "%s/metrics.csv", d2);
-        char *y = csv_no_time(p);
-        ck_assert_str_eq(x, y);
-        free(x), free(y);
-        run_free(&c);
+        resume_and_compare(&a, d1, d2, &s, 2, at[k], stops[k]);
     }
     free(s.stages);
     run_free(&a), run_free(&full);

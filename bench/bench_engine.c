@@ -1,9 +1,9 @@
 /* bench_engine.c — training-step throughput of the fastc engine.
  *
- *   bench_engine ARCH SIZE [BS] [STEPS] [THREADS]
+ *   bench_engine ARCH SIZE [BS] [STEPS] [THREADS] [N_IN]
  *
  * Builds ARCH (resnet18/34/50 + fastai head, 10 classes) for BS images of
- * SIZE x SIZE, then times STEPS training steps (forward, cross-entropy, backward,
+ * SIZE x SIZE with N_IN channels (default 3; the default job has 1), then times STEPS training steps (forward, cross-entropy, backward,
  * an Adam-like update of every trainable parameter) after one warm-up step, and
  * prints one line:  ARCH SIZE BS img_per_s best_img_per_s peak_rss_mb cpu_s_per_step
  * (best = fastest single step; img/s = over all timed steps). */
@@ -58,24 +58,26 @@ int main(int argc, char **argv)
 {
     blas_ensure_fast_core(argv);
     if (argc < 3) {
-        fprintf(stderr, "usage: %s ARCH SIZE [BS] [STEPS] [THREADS]\n", argv[0]);
+        fprintf(stderr, "usage: %s ARCH SIZE [BS] [STEPS] [THREADS] [N_IN]\n", argv[0]);
         return 2;
     }
     const char *arch = argv[1];
     int size = atoi(argv[2]), bs = argc > 3 ? atoi(argv[3]) : 64;
     int steps = argc > 4 ? atoi(argv[4]) : 5, threads = argc > 5 ? atoi(argv[5]) : 2;
+    int n_in = argc > 6 ? atoi(argv[6]) : 3;
     Ctx ctx = {.threads = threads, .seed = 42};
     ctx_apply_threads(&ctx);
     ResnetSpec spec = resnet_spec_default(arch, 10, bs, size, size);
     spec.seed = 42;
     spec.threads = threads;
+    spec.n_in = n_in;
     Model *m;
     Err err = {0};
     if (resnet_new(&m, &spec, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 2;
     }
-    size_t nx = (size_t)bs * size * size * 3;
+    size_t nx = (size_t)bs * size * size * n_in;
     float *x = malloc(nx * sizeof(float)), *dout = malloc(sizeof(float) * bs * 10);
     int32_t *y = malloc(sizeof(int32_t) * bs);
     Rng r = rng_make(1, 2);
@@ -87,7 +89,7 @@ int main(int argc, char **argv)
             m1[i] = calloc(m->params[i].n, sizeof(float));
             m2[i] = calloc(m->params[i].n, sizeof(float));
         }
-    Batch b = {.n = bs, .h = size, .w = size, .c = 3, .x = x, .kind = TARGET_CATEGORY, .yi = y};
+    Batch b = {.n = bs, .h = size, .w = size, .c = n_in, .x = x, .kind = TARGET_CATEGORY, .yi = y};
     double total = 0, best = 1e30, cpu0 = 0;
     float loss = 0;
     for (int s = 0; s <= steps; s++) {

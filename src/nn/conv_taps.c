@@ -65,20 +65,22 @@ static size_t w_off(const Conv2dDims *d, int ky, const Taps *t)
  * (one wake-up of the other thread instead of one per GEMM: several hundred
  * per step on a 7x7 map, each costing a sleep and a wake on a shared CPU). */
 #define TAPS_CHUNK_ROWS 64   /* batch rows per unit, about */
+#define TAPS_MIN_ROWS 16     /* never fewer rows per unit (one AVX-512 vector) */
 #define TAPS_MIN_UNITS 4     /* at least this many units when the sizes allow */
 
 static int row_chunks(int n)
 {
     int c = (n + TAPS_CHUNK_ROWS - 1) / TAPS_CHUNK_ROWS;
-    if (c < TAPS_MIN_UNITS) c = n < TAPS_MIN_UNITS ? n : TAPS_MIN_UNITS;
-    return c;
+    if (c < TAPS_MIN_UNITS) c = n / TAPS_MIN_ROWS < TAPS_MIN_UNITS ? n / TAPS_MIN_ROWS : TAPS_MIN_UNITS;
+    return c < 1 ? 1 : c;
 }
 
 /* Output-channel blocks of the weight gradient: 4 (8 from 256 channels),
- * each a multiple of 16 channels wide (one AVX-512 vector); *width set. */
-static int cout_blocks(int c_out, int *width)
+ * each a multiple of 16 channels wide (one AVX-512 vector); one block for a
+ * batch too small to split its rows (the work is too small to share); *width set. */
+static int cout_blocks(int n, int c_out, int *width)
 {
-    int nb = c_out >= 256 ? 8 : TAPS_MIN_UNITS;
+    int nb = n < 2 * TAPS_MIN_ROWS ? 1 : c_out >= 256 ? 8 : TAPS_MIN_UNITS;
     int wd = ((c_out + nb - 1) / nb + 15) / 16 * 16;
     *width = wd;
     return (c_out + wd - 1) / wd;
@@ -161,7 +163,7 @@ static void din_rows(float *din, int accumulate, const float *dout, const float 
 void conv_taps_backward(float *din, int din_accumulate, float *dw, const float *dout, const float *in,
                         const float *w, const Conv2dDims *d)
 {
-    int bw, nb = dw ? cout_blocks(d->c_out, &bw) : 0, nc = din ? row_chunks(d->n) : 0;
+    int bw, nb = dw ? cout_blocks(d->n, d->c_out, &bw) : 0, nc = din ? row_chunks(d->n) : 0;
     /* the dW blocks and the din chunks write disjoint memory: one region for both */
     #pragma omp parallel for schedule(dynamic, 1)
     for (int u = 0; u < nb + nc; u++) {

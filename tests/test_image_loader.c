@@ -116,6 +116,23 @@ static void put(Bytes *b, const void *src, size_t n)
     b->n += n;
 }
 
+/* One split of one epoch, begun at batch `first`, appended to out. */
+static void put_epoch(Bytes *out, Loaders *l, int split, int epoch, int first)
+{
+    Err err = {0};
+    ck_assert_int_eq(loaders_begin_at(l, split, epoch, first, &err), 0);
+    Batch *b;
+    int st;
+    while ((st = loaders_next(l, &b, &err)) == 1) {
+        put(out, &b->n, sizeof b->n);
+        put(out, b->x, sizeof(float) * b->n * b->h * b->w * b->c);
+        put(out, b->index, sizeof(int32_t) * b->n);
+        if (b->yi) put(out, b->yi, sizeof(int32_t) * b->n);
+        if (b->y) put(out, b->y, sizeof(float) * b->n * b->n_y);
+    }
+    ck_assert_msg(st == 0, "%s", err.msg);
+}
+
 static Bytes run_epochs(const ImageLoaderOpts *o, const Dataset *ds, int epochs)
 {
     Bytes out = {0};
@@ -123,19 +140,7 @@ static Bytes run_epochs(const ImageLoaderOpts *o, const Dataset *ds, int epochs)
     Err err = {0};
     ck_assert_msg(image_loaders_new_opts(&l, o, ds, &err) == 0, "%s", err.msg);
     for (int e = 0; e < epochs; e++)
-        for (int split = 0; split < 2; split++) {
-            ck_assert_int_eq(loaders_begin(l, split, e, &err), 0);
-            Batch *b;
-            int st;
-            while ((st = loaders_next(l, &b, &err)) == 1) {
-                put(&out, &b->n, sizeof b->n);
-                put(&out, b->x, sizeof(float) * b->n * b->h * b->w * b->c);
-                put(&out, b->index, sizeof(int32_t) * b->n);
-                if (b->yi) put(&out, b->yi, sizeof(int32_t) * b->n);
-                if (b->y) put(&out, b->y, sizeof(float) * b->n * b->n_y);
-            }
-            ck_assert_msg(st == 0, "%s", err.msg);
-        }
+        for (int split = 0; split < 2; split++) put_epoch(&out, l, split, e, 0);
     loaders_free(l);
     return out;
 }
@@ -250,6 +255,39 @@ START_TEST(train_is_shuffled_per_epoch_with_drop_last)
     Batch *bt;
     ck_assert_int_eq(loaders_next(l, &bt, &err), 1);
     for (int j = 0; j < bt->n; j++) ck_assert_int_eq(bt->yi[j], f.ds.yi[f.ds.train_idx[bt->index[j]]]);
+    loaders_free(l);
+    free_fixture(&f);
+}
+END_TEST
+
+static Bytes epoch_from(Loaders *l, int split, int epoch, int first)
+{
+    Bytes out = {0};
+    put_epoch(&out, l, split, epoch, first);
+    return out;
+}
+
+START_TEST(an_epoch_begun_at_batch_k_gives_the_rest_of_the_full_epoch)
+{
+    /* a resumed epoch (learner.h): batches k.. of epoch 3, augmented, are the
+     * bytes the full epoch gives after its first k batches (2 workers, ring
+     * smaller than the epoch); k = n_batches gives nothing */
+    Fixture f;
+    make_fixture(&f, 29, 6, TARGET_CATEGORY, NULL, 0);
+    ImageLoaderOpts o = base_opts(2);
+    Loaders *l;
+    Err err = {0};
+    ck_assert_msg(image_loaders_new_opts(&l, &o, &f.ds, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(loaders_n_batches(l, SPLIT_TRAIN), 7);
+    Bytes full = epoch_from(l, SPLIT_TRAIN, 3, 0);
+    size_t per = full.n / 7;
+    for (int k = 1; k <= 7; k++) {
+        Bytes rest = epoch_from(l, SPLIT_TRAIN, 3, k);
+        ck_assert_msg(rest.n == full.n - k * per && (!rest.n || !memcmp(rest.p, full.p + k * per, rest.n)),
+                      "from batch %d", k);
+        free(rest.p);
+    }
+    free(full.p);
     loaders_free(l);
     free_fixture(&f);
 }
@@ -546,6 +584,7 @@ static Suite *suite(void)
     tcase_add_test(tc, batches_are_bit_identical_for_1_2_and_4_workers);
     tcase_add_test(tc, item_tfms_sequence_is_bit_identical_for_any_workers_and_sizes_the_batch);
     tcase_add_test(tc, train_is_shuffled_per_epoch_with_drop_last);
+    tcase_add_test(tc, an_epoch_begun_at_batch_k_gives_the_rest_of_the_full_epoch);
     tcase_add_test(tc, valid_is_in_order_with_a_short_last_batch);
     tcase_add_test(tc, skip_mode_lists_every_bad_file_once);
     tcase_add_test(tc, cache_makes_the_second_epoch_decode_nothing);

@@ -236,7 +236,12 @@ typedef struct FakeLoader {
 
 static int fl_n_batches(const Loaders *l, int s) { FakeLoader *f = l->impl; return (f->n + f->bs - 1) / f->bs; }
 static int fl_n_items(const Loaders *l, int s) { FakeLoader *f = l->impl; return s == SPLIT_VALID ? f->n : 0; }
-static int fl_begin(Loaders *l, int s, int e, Err *err) { ((FakeLoader *)l->impl)->pos = 0; return 0; }
+static int fl_begin(Loaders *l, int s, int e, int first, Err *err)
+{
+    FakeLoader *f = l->impl;
+    f->pos = first * f->bs;
+    return 0;
+}
 static int fl_next(Loaders *l, Batch **b, Err *err)
 {
     FakeLoader *f = l->impl;

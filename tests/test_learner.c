@@ -118,10 +118,10 @@ typedef struct Blobs {
 
 static int bl_n_batches(const Loaders *l, int s) { return s == SPLIT_TRAIN ? NTR / BS : (NVA + BS - 1) / BS; }
 static int bl_n_items(const Loaders *l, int s) { return s == SPLIT_TRAIN ? NTR : NVA; }
-static int bl_begin(Loaders *l, int s, int epoch, Err *err)
+static int bl_begin(Loaders *l, int s, int epoch, int first, Err *err)
 {
     Blobs *B = l->impl;
-    B->split = s, B->pos = 0, B->epoch = epoch;
+    B->split = s, B->pos = first * BS, B->epoch = epoch;
     if (s == SPLIT_TRAIN) {
         for (int i = 0; i < NTR; i++) B->perm[i] = i;
         Rng r = rng_make(B->seed, 100 + (uint64_t)epoch);
@@ -432,9 +432,14 @@ START_TEST(stopped_and_resumed_run_is_bit_identical)
     Schedule s = fine_tune_like(0.05);
     Err e = {0};
     ck_assert_int_eq(learner_fit_schedule(a.l, &s, &e), 0);
-    /* the same run stopped in the middle of epoch 3 (stage 2, after one epoch of it) */
-    const int stops[] = {3 * (NTR / BS) + 5, 1 * (NTR / BS) + 2};
-    for (int k = 0; k < 2; k++) {
+    /* the same run stopped after batch 5 of epoch 3 (stage 2, after one epoch of
+     * it), batch 2 of epoch 1, batch 3 of epoch 0 (the first epoch of a stage:
+     * its smoothed loss must not be reset on resume) and after the last batch of
+     * epoch 1 (its validation still to run) */
+    const int nb = NTR / BS;
+    const int stops[] = {3 * nb + 5, 1 * nb + 2, 3, 2 * nb};
+    const int at[][2] = {{3, 5}, {1, 2}, {0, 3}, {1, nb}};
+    for (int k = 0; k < 4; k++) {
         tu_rmtree(d2);
         mkdir(d2, 0755);
         Run b;
@@ -448,7 +453,8 @@ START_TEST(stopped_and_resumed_run_is_bit_identical)
         Run c;
         run_init(&c, d2, "error_rate");
         ck_assert_msg(learner_resume(c.l, &s, &e) == 0, "%s", e.msg);
-        ck_assert_int_eq(c.l->epoch, k == 0 ? 3 : 1);
+        ck_assert_int_eq(c.l->epoch, at[k][0]);
+        ck_assert_int_eq(c.l->batch, at[k][1]);
         ck_assert_msg(learner_fit_schedule(c.l, &s, &e) == 0, "%s", e.msg);
         ck_assert_msg(same_params(a.m, c.m), "weights differ after resume (stop %d)", stops[k]);
         ck_assert_int_eq(c.l->n_rec, a.l->n_rec);

@@ -422,6 +422,56 @@ START_TEST(big_batches_sweep_lazy_tables)
 }
 END_TEST
 
+/* A mid-epoch resume (learner.c): the weights and moments as they stand plus
+ * the pending log (optim_lazy_log) put into a fresh optimizer continue
+ * bit-identically to the optimizer that never stopped. */
+START_TEST(pending_lazy_log_restored_continues_bit_identically)
+{
+    const size_t n = PAIR_ROWS * PAIR_ROW_LEN;
+    TablePair t;
+    pair_init(&t);
+    Fake *a = &t.a, *b = &t.b;
+    Rng r = rng_make(4, 4);
+    int32_t u[1];
+    Batch bt = {.n = 1, .user = u};
+    for (int s = 0; s < 14; s++) {
+        if (s == 7) {
+            /* "stop" a, "resume" into b: a's state as it is, not flushed */
+            int n_log;
+            const int32_t *done;
+            int64_t n_rows;
+            const OptRowStep *log = optim_lazy_log(t.oa, 0, &n_log, &done, &n_rows);
+            ck_assert_int_eq(n_log, 7);
+            ck_assert_int_eq(n_rows, PAIR_ROWS);
+            memcpy(b->p[0].w, a->p[0].w, sizeof(float) * n);
+            memcpy(t.ob->grad_avg[0], t.oa->grad_avg[0], sizeof(float) * n);
+            memcpy(t.ob->sqr_avg[0], t.oa->sqr_avg[0], sizeof(float) * n);
+            t.ob->step[0] = t.oa->step[0];
+            ck_assert_int_eq(optim_lazy_restore(t.ob, 0, log, n_log, done), 0);
+            int32_t ahead[PAIR_ROWS] = {0, 0, 9};
+            ck_assert_int_eq(optim_lazy_restore(t.ob, 0, log, n_log, ahead), -1);   /* refused, nothing changed */
+        }
+        u[0] = s % 3 == 0 ? 2 : (int)rng_below(&r, PAIR_ROWS);
+        double lr = 1e-2 * (1 + s % 4);
+        optim_set_lr(t.oa, &lr), optim_set_lr(t.ob, &lr);
+        memset(a->p[0].g, 0, sizeof(float) * n);
+        for (int f = 0; f < PAIR_ROW_LEN; f++) a->p[0].g[u[0] * PAIR_ROW_LEN + f] = 0.1f * (float)rng_normal(&r);
+        memcpy(b->p[0].g, a->p[0].g, sizeof(float) * n);
+        optim_prepare(t.oa, &a->m, &bt);
+        optim_step(t.oa);
+        if (s >= 7) {
+            optim_prepare(t.ob, &b->m, &bt);
+            optim_step(t.ob);
+        }
+    }
+    optim_flush(t.oa), optim_flush(t.ob);
+    ck_assert(memcmp(a->p[0].w, b->p[0].w, sizeof(float) * n) == 0);
+    ck_assert(memcmp(t.oa->grad_avg[0], t.ob->grad_avg[0], sizeof(float) * n) == 0);
+    ck_assert(memcmp(t.oa->sqr_avg[0], t.ob->sqr_avg[0], sizeof(float) * n) == 0);
+    pair_free(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("optim");
@@ -437,6 +487,7 @@ static Suite *suite(void)
     tcase_add_test(tc, lazy_rows_match_fastai_formulas_and_the_eager_sweep);
     tcase_add_test(tc, unprepared_step_flushes_pending_rows);
     tcase_add_test(tc, big_batches_sweep_lazy_tables);
+    tcase_add_test(tc, pending_lazy_log_restored_continues_bit_identically);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -235,6 +235,22 @@ START_TEST(loaders_shuffle_train_per_epoch_drop_last_and_keep_valid_in_order)
     }
     ck_assert(memcmp(first[0], first[1], sizeof first[0]) != 0);
     ck_assert_mem_eq(first[0], first[2], sizeof first[0]);
+    /* an epoch begun at batch k (a resumed epoch) gives the full epoch's batches k.. */
+    {
+        static int32_t full[11][64];
+        Batch *b;
+        ck_assert_int_eq(loaders_begin(l, SPLIT_TRAIN, 1, &e), 0);
+        for (int nb = 0; loaders_next(l, &b, &e) == 1; nb++) memcpy(full[nb], b->index, sizeof full[nb]);
+        for (int k = 1; k <= 11; k++) {
+            ck_assert_int_eq(loaders_begin_at(l, SPLIT_TRAIN, 1, k, &e), 0);
+            int nb = k;
+            for (; loaders_next(l, &b, &e) == 1; nb++) {
+                ck_assert_int_eq(b->n, 64);
+                ck_assert_mem_eq(b->index, full[nb], sizeof full[nb]);
+            }
+            ck_assert_int_eq(nb, 11);
+        }
+    }
     ck_assert_int_eq(loaders_begin(l, SPLIT_VALID, 0, &e), 0);
     Batch *b;
     int k = 0, last = 0;

@@ -6,17 +6,18 @@
  * gradient elements, and BN running-buffer norms to fixtures/<arch>_<mode>.txt.
  * Here the same formula fills fastc's model (conv weights converted to OHWI),
  * and everything must agree with float64 PyTorch: logits and loss to 1e-4
- * relative, gradients to 1e-3, running statistics to 1e-4 — or, for the
- * quantities where float32 PyTorch itself is further than that from float64
- * (resnet50 in train mode), to twice float32 PyTorch's own error (the bar is
- * stored with each value in the fixture).
+ * relative, gradients to 1e-3, running statistics to 1e-4.  The bar is stored
+ * with each value (the script would write twice float32 PyTorch's own error
+ * where that misses the spec); a bar looser than the spec fails the test.
  *
- * The fixture's header names the input seed the script picked: one on which
- * float32 PyTorch (default, channels_last and non-mkldnn convolutions) meets
- * the spec on every element, so no ReLU or max-pool kink that float32 rounding
- * reaches moves the gradients (which way float32 falls at a kink changes with
- * OpenBLAS's kernels). */
+ * The fixture's header names the batch, the image size and the input seed the
+ * script picked: one on which float32 PyTorch (default, channels_last and
+ * non-mkldnn convolutions, and 12 more runs on inputs perturbed by about one
+ * rounding) meets the spec on every element, so no ReLU or max-pool kink that
+ * float32 rounding reaches moves the gradients (which way float32 falls at a
+ * kink changes with OpenBLAS's kernels). */
 #include "check_main.h"
+#include "core/ctx.h"
 #include "models/resnet.h"
 #include "nn/loss.h"
 
@@ -25,9 +26,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The spec's bars (issue 3, item 4): relative error of the forward (logits,
+ * loss; the running statistics with it) and of each gradient.  A fixture may
+ * carry a tighter bar, never a looser one. */
+#define SPEC_FWD 1e-4
+#define SPEC_GRAD 1e-3
+
 #ifndef FIXTURE_DIR
 #define FIXTURE_DIR "tests/reference/fixtures"
 #endif
+
+/* Scale of the weight of each residual branch's last BN (bn2 of a BasicBlock,
+ * bn3 of a Bottleneck), as in the script. */
+#define RESIDUAL_GAMMA 0.1
 
 static double hash_u(uint32_t i, uint32_t t)
 {
@@ -40,13 +51,16 @@ static double hash_u(uint32_t i, uint32_t t)
     return h / 4294967296.0;
 }
 
-/* PyTorch-order element i of tensor t, as the Python script computes it. */
-static float formula(const Param *p, size_t i, int t)
+/* PyTorch-order element i of tensor t, as the Python script computes it;
+ * last_bn = the name ending of a residual branch's last BN weight. */
+static float formula(const Param *p, size_t i, int t, const char *last_bn)
 {
     double u = hash_u((uint32_t)i, (uint32_t)t);
     const char *leaf = strrchr(p->name, '.') + 1;
     if (p->ndim == 4) return (float)((2 * u - 1) * sqrt(3.0 / (double)(p->shape[1] * p->shape[2] * p->shape[3])));
     if (p->ndim == 2) return (float)((2 * u - 1) * sqrt(3.0 / (double)p->shape[1]));
+    size_t nl = strlen(p->name), nb = strlen(last_bn);
+    if (nl >= nb && !strcmp(p->name + nl - nb, last_bn)) return (float)(RESIDUAL_GAMMA * (1 + 0.2 * (2 * u - 1)));
     if (!strcmp(leaf, "weight")) return (float)(1 + 0.2 * (2 * u - 1));
     if (!strcmp(leaf, "bias") || !strcmp(leaf, "running_mean")) return (float)(0.1 * (2 * u - 1));
     if (!strcmp(leaf, "running_var")) return (float)(1 + 0.5 * u);
@@ -73,6 +87,10 @@ static void check_fixture(const char *arch, const char *mode)
 {
     char path[512], line[8192];
     snprintf(path, sizeof path, "%s/%s_%s.txt", FIXTURE_DIR, arch, mode);
+    /* as fastc sets threads up (single-threaded OpenBLAS under OpenMP), with one
+     * thread: the fixture is small, the numbers do not depend on the count, and
+     * two idle pools spinning against each other took 60% of this suite's CPU */
+    ctx_apply_threads(&(Ctx){.threads = 1});
     FILE *f = fopen(path, "r");
     ck_assert_msg(f != NULL, "cannot open %s", path);
     int n, c, h, w, n_out, seed;
@@ -84,12 +102,14 @@ static void check_fixture(const char *arch, const char *mode)
     ResnetSpec spec = resnet_spec_default(arch, n_out, n, h, w);
     spec.n_in = c;
     spec.ps = 0.0f;   /* the reference has p = 0 dropout: PyTorch's RNG cannot be matched */
+    spec.no_init = 1; /* every tensor is set from the formula below */
     Model *m = NULL;
     Err err = {0};
     ck_assert_msg(resnet_new(&m, &spec, &err) == 0, "%s", err.msg);
+    const char *last_bn = strcmp(arch, "resnet50") ? "bn2.weight" : "bn3.weight";
     for (int t = 0; t < m->n_params; t++) {
         Param *p = &m->params[t];
-        for (size_t i = 0; i < p->n; i++) p->w[our_index(p, i)] = formula(p, i, t);
+        for (size_t i = 0; i < p->n; i++) p->w[our_index(p, i)] = formula(p, i, t, last_bn);
     }
     size_t nx = (size_t)n * c * h * w;
     float *x = malloc(nx * sizeof(float));
@@ -117,6 +137,7 @@ static void check_fixture(const char *arch, const char *mode)
     ck_assert(fgets(line, sizeof line, f) && !strncmp(line, "logits ", 7));
     char *s = line + 7;
     double lmax = 0, lerr = 0, ltol = strtod(s, &s);
+    ck_assert_msg(ltol <= SPEC_FWD, "%s: logits bar %g looser than the spec's", path, ltol);
     for (int i = 0; i < n * n_out; i++) {
         double v = strtod(s, &s);
         lmax = fmax(lmax, fabs(v));
@@ -125,13 +146,12 @@ static void check_fixture(const char *arch, const char *mode)
     ck_assert_msg(lerr / lmax < ltol, "%s %s: logits rel err %g (bar %g)", arch, mode, lerr / lmax, ltol);
     double tl, tol;
     ck_assert(fgets(line, sizeof line, f) && sscanf(line, "loss %lf %lf", &tol, &tl) == 2);
+    ck_assert_msg(tol <= SPEC_FWD, "%s: loss bar %g looser than the spec's", path, tol);
     ck_assert_msg(fabs(loss - tl) / fabs(tl) < tol, "%s %s: loss %g vs %g", arch, mode, loss, tl);
 
     int ngrad = 0;
     double worst_g = 0, worst_b = 0;   /* error / tolerance */
-    double spec_g = 0;                 /* largest error among tensors held to the 1e-3 spec */
-    double max_g = 0;                  /* largest error of any tensor */
-    char worst_name[128] = "", max_name[128] = "";
+    char worst_name[128] = "";
     while (fgets(line, sizeof line, f)) {
         char name[128];
         if (!strncmp(line, "grad ", 5)) {
@@ -139,6 +159,7 @@ static void check_fixture(const char *arch, const char *mode)
             double tn;
             int used;
             ck_assert(sscanf(line, "grad %127s %zu %lf %lf%n", name, &numel, &tol, &tn, &used) == 4);
+            ck_assert_msg(tol <= SPEC_GRAD, "%s: bar %g of %s looser than the spec's", path, tol, name);
             Param *p = model_param(m, name);
             ck_assert_msg(p && p->g && p->n == numel, "%s: no gradient tensor %s of %zu", arch, name, numel);
             double gn = norm(p->g, p->n);
@@ -155,12 +176,11 @@ static void check_fixture(const char *arch, const char *mode)
                 q += k;
             }
             if (e / tol > worst_g) worst_g = e / tol, snprintf(worst_name, sizeof worst_name, "%.60s (err %.3g, bar %.3g)", name, e, tol);
-            if (tol <= 1e-3 && e > spec_g) spec_g = e;
-            if (e > max_g) max_g = e, snprintf(max_name, sizeof max_name, "%.60s (bar %.3g)", name, tol);
             ngrad++;
         } else if (!strncmp(line, "buf ", 4)) {
             double tn;
             ck_assert(sscanf(line, "buf %127s %lf %lf", name, &tol, &tn) == 3);
+            ck_assert_msg(tol <= SPEC_FWD, "%s: bar %g of %s looser than the spec's", path, tol, name);
             Param *p = model_param(m, name);
             ck_assert_msg(p != NULL, "no buffer %s", name);
             double e = fabs(norm(p->w, p->n) - tn) / tn / tol;
@@ -174,32 +194,24 @@ static void check_fixture(const char *arch, const char *mode)
     ck_assert_msg(worst_g < 1, "%s %s: gradient of %s", arch, mode, worst_name);
     ck_assert_msg(worst_b < 1, "%s %s: running statistics err %g x the bar", arch, mode, worst_b);
     if (getenv("FASTC_PARITY_VERBOSE"))
-        fprintf(stderr, "%s %s: logits err %.2g (bar %.2g), closest to its bar %s, largest gradient err %.2g in %s, "
-                "largest among tensors held to 1e-3 %.2g\n", arch, mode, lerr / lmax, ltol, worst_name, max_g, max_name,
-                spec_g);
+        fprintf(stderr, "%s %s (%dx%dpx, seed %d): logits err %.2g (bar %.2g), worst gradient %s\n", arch, mode, n,
+                h, seed, lerr / lmax, ltol, worst_name);
     free(x), free(dout);
     model_free(m);
 }
 
 /* Train mode is the ill-conditioned case: BatchNorm couples every position of
  * a channel, so one ReLU input within float32 rounding of its kink moves every
- * gradient by ~1/sqrt(positions in its layer) (one flip in resnet34's layer4:
- * 1.4% median).  On most input seeds float32 PyTorch itself is off by 10-500%
- * on some elements; the script searches for a seed where, on all three of
- * PyTorch's convolution paths, it is within the spec on every element of every
- * gradient, and there we are held to the spec (1e-3; logits 1e-4): resnet18
- * train seed 0, resnet34 train seed 36 (the only one of 40), and every eval
- * fixture.  A larger batch or larger images make it worse (more kinks, each
- * flip only sqrt-less harmful) — see the script's docstring.
- *
- * KNOWN GAP, resnet50 train: no such seed exists among those tried (float32
- * PyTorch misses the spec on 163-165 of 165 tensors on each of seeds 0-5, single
- * elements by up to 250%, logits by 2-3e-4; ~800 positions lie within 10x
- * float32's error of a kink, against ~60 in resnet34).  Its fixture (seed 1)
- * holds each tensor to twice float32 PyTorch's worst error over the whole
- * tensor and all three paths; we land inside that with OpenBLAS's Cooperlake,
- * SkylakeX and Haswell kernels, but it is a statement about float32 on this
- * network, not a 1e-3 parity check. */
+ * gradient upstream by ~1/sqrt(positions per channel in its layer) (one flip
+ * in resnet34's layer4: 1.4% median, 220% on single elements).  The script
+ * keeps such kinks out of reach (its docstring has the measurements): the last
+ * BN weight of each residual branch is 0.1 (1 +- 0.2) (resnet50 at 32x32:
+ * float32's error before the last ReLU 4e-6 instead of 2.5e-4 with weights
+ * near 1, which grow it ~1.1x per layer); resnet50 in train mode runs on 8
+ * images of 32x32 (64x64 has 4x the positions and still flips); and a seed counts only
+ * if 12 perturbed float32 runs also meet the spec.  Picked: resnet18 and
+ * resnet34 train seed 0, resnet50 train seed 4, resnet18 and resnet34 eval
+ * seed 1, resnet50 eval seed 0; every quantity is held to the spec's bar. */
 START_TEST(resnet18_train) { check_fixture("resnet18", "train"); }
 END_TEST
 START_TEST(resnet18_eval) { check_fixture("resnet18", "eval"); }

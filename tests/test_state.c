@@ -131,16 +131,23 @@ START_TEST(refuses_truncated_and_foreign_and_future_files)
     ck_assert_int_eq(state_open(cut, &a->m, &s, &err), ERR_USAGE);
     ck_assert_msg(strstr(err.msg, "not a fastc resume state"), "%s", err.msg);
 
-    /* A newer format. */
+    /* A newer format, and an older one (1: end-of-epoch states only) which says what to do. */
     char fp[256];
     state_model_fingerprint(&a->m, fp, sizeof fp);
-    w = st_writer_new();
-    st_meta_set(st_writer_meta(w), "fastc_state", "7");
-    st_meta_set(st_writer_meta(w), "model", fp);
-    ck_assert_int_eq(st_writer_write(w, cut, &err), 0);
-    st_writer_free(w);
-    ck_assert_int_eq(state_open(cut, &a->m, &s, &err), ERR_USAGE);
-    ck_assert_msg(strstr(err.msg, "resume state format 7; this fastc reads format 1"), "%s", err.msg);
+    const char *vers[2] = {"7", "1"};
+    const char *want[2] = {"resume state format 7; this fastc reads format 2",
+                           "resume state format 1; this fastc reads format 2 (an older fastc wrote it: train again "
+                           "without --resume)"};
+    for (int k = 0; k < 2; k++) {
+        w = st_writer_new();
+        st_meta_set(st_writer_meta(w), "fastc_state", vers[k]);
+        st_meta_set(st_writer_meta(w), "model", fp);
+        ck_assert_int_eq(st_writer_write(w, cut, &err), 0);
+        st_writer_free(w);
+        ck_assert_int_eq(state_open(cut, &a->m, &s, &err), ERR_USAGE);
+        ck_assert_msg(strstr(err.msg, want[k]) && !strchr(err.msg, '\n'), "%s", err.msg);
+        ck_assert_msg(k == 1 || !strstr(err.msg, "older"), "%s", err.msg);
+    }
     fake_free(a);
     tu_rmtree(dir);
 }

@@ -213,6 +213,180 @@ START_TEST(killed_and_resumed_run_ends_bit_identical)
 }
 END_TEST
 
+/* Start `fastc train CFG --quiet --threads 1 --set output.dir=DIR [--resume]`
+ * (in root) with the test hook FASTC_TEST_PAUSE_AFTER=k (learner.h: after
+ * training batch k of the run it says so on stderr and waits), wait until it
+ * has said it, send it SIGTERM from here, and return its wait status; its
+ * stderr goes to err. */
+static int train_killed_after(const char *cfg, const char *dir, int resume, long k, char *err, size_t cap)
+{
+    char c[8400], o[8400], hook[64];
+    snprintf(c, sizeof c, "%s/%s", root, cfg);
+    snprintf(o, sizeof o, "output.dir=%s/%s", root, dir);
+    snprintf(hook, sizeof hook, "FASTC_TEST_PAUSE_AFTER=%ld", k);
+    char *argv[] = {(char *)tu_fastc(), "train", c, "--quiet", "--threads", "1", "--set", o,
+                    resume ? "--resume" : NULL, NULL};
+    int n_env = 0;
+    while (environ[n_env]) n_env++;
+    char **envp = calloc(n_env + 2, sizeof *envp);
+    for (int i = 0; i < n_env; i++) envp[i] = environ[i];
+    envp[n_env] = hook;
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    pid_t pid;
+    ck_assert_int_eq(posix_spawn(&pid, tu_fastc(), &fa, NULL, argv, envp), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    free(envp);
+    close(fds[1]);
+    size_t len = 0;
+    err[0] = 0;
+    int killed = 0;
+    ssize_t r;
+    /* the child's stderr until it pauses; then the kill, then the rest until it exits */
+    while ((r = read(fds[0], err + len, cap - 1 - len)) > 0) {
+        len += (size_t)r;
+        err[len] = 0;
+        if (!killed && strstr(err, "paused after batch")) {
+            kill(pid, SIGTERM);
+            killed = 1;
+        }
+        if (len + 1 >= cap) len = 0;   /* never expected: keep reading */
+    }
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert_msg(killed, "the run never paused: %s", err);
+    return status;
+}
+
+/* A metadata value of dir/state.safetensors (a safetensors header) as an integer. */
+static long state_meta(const char *dir, const char *key)
+{
+    size_t n;
+    char *t = slurp(dir, "state.safetensors", &n), pat[128];
+    ck_assert_msg(t && n > 8, "no %s/state.safetensors", dir);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | (uint8_t)t[i];
+    ck_assert(hl < n - 8);
+    char *h = strndup(t + 8, (size_t)hl);
+    free(t);
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    char *q = strstr(h, pat);
+    ck_assert_msg(q != NULL, "%s not in the state's metadata: %.300s", key, h);
+    q += strlen(pat);
+    while (*q == ' ' || *q == '"') q++;
+    long v = strtol(q, NULL, 10);
+    free(h);
+    return v;
+}
+
+START_TEST(killed_mid_epoch_twice_and_resumed_run_ends_bit_identical)
+{
+    /* 6 training batches per epoch (72 items / bs 12; the sanitizer build 36 / 6),
+     * epoch 0 = stage 1, epochs 1-2 = stage 2.  Killed for real (SIGTERM from
+     * here) after batch 3 of epoch 1 (run batch 9), resumed and killed again
+     * after batch 2 of epoch 2 (run batch 14), resumed to the end: the model,
+     * best model and metrics.csv (time aside) are those of the run never killed. */
+    char out[1 << 14], err[1 << 14];
+    ensure_full_run();
+    int st = train_killed_after("tiny.ini", "runs/mid", 0, 9, err, sizeof err);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 143, "status %d: %s", st, err);
+    ck_assert_msg(strstr(err, "stopped by signal 15 in epoch 1 after batch 3 of 6; ") && strstr(err, "--resume"),
+                  "%s", err);
+    /* the state is mid-epoch, not the end of epoch 0 */
+    ck_assert_int_eq(state_meta("runs/mid", "epoch"), 1);
+    ck_assert_int_eq(state_meta("runs/mid", "batch"), 3);
+    ck_assert_int_eq(state_meta("runs/mid", "n_batches"), 6);
+    ck_assert_int_eq(state_meta("runs/mid", "iter"), 9);
+    size_t n;
+    ck_assert_msg(!slurp("runs/mid", "model.safetensors", &n), "the killed run wrote model.safetensors");
+    st = train_killed_after("tiny.ini", "runs/mid", 1, 14, err, sizeof err);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 143, "status %d: %s", st, err);
+    ck_assert_msg(strstr(err, "in epoch 2 after batch 2 of 6"), "%s", err);
+    ck_assert_int_eq(state_meta("runs/mid", "epoch"), 2);
+    ck_assert_int_eq(state_meta("runs/mid", "batch"), 2);
+    int rc = run("train tiny.ini --resume --set output.dir=runs/mid", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "resuming ") && strstr(out, " in epoch 2 after batch 2 of 6 "), "%s", out);
+    ck_assert_msg(same_file("runs/a", "runs/mid", "model.safetensors"), "resumed model differs");
+    ck_assert_msg(same_file("runs/a", "runs/mid", "best.safetensors"), "resumed best model differs");
+    char *a = csv_no_time("runs/a"), *b = csv_no_time("runs/mid");
+    ck_assert_str_eq(a, b);
+    free(a), free(b);
+    /* a finished run's state is the end of its last epoch */
+    ck_assert_int_eq(state_meta("runs/mid", "batch"), 0);
+    ck_assert_int_eq(state_meta("runs/mid", "epoch"), 3);
+}
+END_TEST
+
+/* Ratings for collab: 200 users x 200 items, 4000 of them (a bias-and-factor
+ * model plus noise) in root/ratings.csv, and collab.ini training
+ * DotProductBias(n_factors=8) with bs 16: each batch names far fewer than a
+ * quarter of the rows of each table, so the optimizer updates them lazily
+ * (optim.h) and a stop leaves steps pending. */
+static void make_collab(void)
+{
+    Rng r = rng_make(8, 8);
+    FILE *f;
+    char p[8400];
+    snprintf(p, sizeof p, "%s/ratings.csv", root);
+    ck_assert((f = fopen(p, "w")) != NULL);
+    fprintf(f, "user,item,rating\n");
+    for (int k = 0; k < 4000; k++) {
+        int u = (int)rng_below(&r, 200), i = (int)rng_below(&r, 200);
+        double x = 3 + 0.8 * sin(u * 0.37) * cos(i * 0.23) + 0.3 * rng_normal(&r);
+        fprintf(f, "%d,%d,%.1f\n", u, i, x < 0.5 ? 0.5 : x > 5 ? 5 : x);
+    }
+    fclose(f);
+    const char *ini = "[data]\ncsv = ratings.csv\nblocks = CollabBlock(user='user', item='item', rating='rating')\n"
+                      "splitter = RandomSplitter(valid_pct=0.2, seed=42)\nbs = 16\n"
+                      "[model]\narch = DotProductBias(n_factors=8, y_range=(0, 5.5))\n"
+                      "[learner]\nmetrics = mse\n"
+                      "[train]\nschedule = fit_one_cycle(2, 5e-3, wd=0.1)\n";
+    tu_write(root, "collab.ini", ini, strlen(ini), p, sizeof p);
+}
+
+START_TEST(collab_killed_mid_epoch_resumes_its_pending_lazy_rows_bit_identically)
+{
+    /* 3200 training ratings / bs 16 = 200 batches per epoch; killed after
+     * batch 100 of epoch 1, where 100 optimizer steps are pending in the
+     * embedding tables (the log is flushed at each epoch's end) */
+    char out[1 << 14], err[1 << 14], p[8400], q[8400];
+    make_collab();
+    int rc = run("train collab.ini --quiet --set output.dir=runs/cf", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    int st = train_killed_after("collab.ini", "runs/cfk", 0, 300, err, sizeof err);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 143, "status %d: %s", st, err);
+    ck_assert_int_eq(state_meta("runs/cfk", "epoch"), 1);
+    ck_assert_int_eq(state_meta("runs/cfk", "batch"), 100);
+    ck_assert_int_eq(state_meta("runs/cfk", "opt.lazy_n.u_weight.weight"), 100);
+    ck_assert_int_eq(state_meta("runs/cfk", "opt.lazy_n.i_weight.weight"), 100);
+    /* a state from the format before mid-epoch states: one line, exit 2 */
+    size_t n;
+    char *t = slurp("runs/cfk", "state.safetensors", &n), *v = t ? memmem(t, n, "\"fastc_state\":\"2\"", 17) : NULL;
+    ck_assert_msg(v != NULL, "no fastc_state in the state");
+    v[15] = '1';
+    snprintf(p, sizeof p, "%s/runs/old", root);
+    mkdir(p, 0755);
+    tu_write(p, "state.safetensors", t, n, q, sizeof q);
+    free(t);
+    rc = run("train collab.ini --quiet --resume --set output.dir=runs/old", out, sizeof out);
+    ck_assert_msg(rc == 2 && strstr(out, "state.safetensors: resume state format 1; this fastc reads format 2 (") &&
+                  !strchr(strchr(out, '\n') ? strchr(out, '\n') + 1 : out, '\n'), "exit %d: %s", rc, out);
+    rc = run("train collab.ini --quiet --resume --set output.dir=runs/cfk", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(same_file("runs/cf", "runs/cfk", "model.safetensors"), "resumed collab model differs");
+    char *a = csv_no_time("runs/cf"), *b = csv_no_time("runs/cfk");
+    ck_assert_str_eq(a, b);
+    free(a), free(b);
+}
+END_TEST
+
 START_TEST(lr_find_writes_its_files_and_four_suggestions)
 {
     char out[1 << 14];
@@ -304,6 +478,8 @@ static Suite *suite(void)
     tcase_add_test(tc, train_prints_the_table_and_leaves_its_files);
     tcase_add_test(tc, same_seed_same_metrics_and_model);
     tcase_add_test(tc, killed_and_resumed_run_ends_bit_identical);
+    tcase_add_test(tc, killed_mid_epoch_twice_and_resumed_run_ends_bit_identical);
+    tcase_add_test(tc, collab_killed_mid_epoch_resumes_its_pending_lazy_rows_bit_identically);
     tcase_add_test(tc, lr_find_writes_its_files_and_four_suggestions);
     tcase_add_test(tc, label_smoothing_loss_reaches_the_learner);
     tcase_add_test(tc, diverging_run_stops_naming_epoch_and_batch);

@@ -267,6 +267,8 @@ int pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err)
     o->out = stdout, o->progress = stderr;
     const char *mb = getenv("FASTC_MAX_BATCHES");   /* hidden knob for quick tests */
     if (mb && atoi(mb) > 0) o->max_batches = atoi(mb);
+    const char *pa = getenv("FASTC_TEST_PAUSE_AFTER");   /* test hook: LearnerOpts.pause_after */
+    if (pa && atoll(pa) > 0) o->pause_after = atoll(pa);
     return 0;
 }
 

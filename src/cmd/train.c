@@ -3,8 +3,9 @@
  * best.safetensors (SaveModelCallback), state.safetensors (every epoch),
  * losses.png and, at the end, model.safetensors in the output dir.
  *
- * SIGINT/SIGTERM: the current batch finishes, the state of the last completed
- * epoch stays on disk, exit 130/143; `--resume` continues from it. */
+ * SIGINT/SIGTERM: the current batch finishes, the resume state as of that
+ * batch is written, exit 130/143; `--resume` continues with the next batch
+ * (learner.h). */
 #include "cmd/cmd.h"
 
 #include "cmd/pipeline.h"
@@ -70,6 +71,9 @@ int cmd_train(const CmdArgs *a, Err *err)
             rc = 0;
         } else if (rc) {
             goto restore;
+        } else if (!p.ctx.quiet && l->batch > 0) {
+            fprintf(stderr, "resuming %s in epoch %d after batch %d of %d (schedule step %d)\n", p.out_dir, l->epoch,
+                    l->batch, l->n_batches, l->stage + 1);
         } else if (!p.ctx.quiet) {
             fprintf(stderr, "resuming %s after epoch %d (schedule step %d)\n", p.out_dir, l->epoch, l->stage + 1);
         }

@@ -260,7 +260,7 @@ static void quiesce(ImageLoaders *il)
     while (il->in_flight > 0) pthread_cond_wait(&il->idle_cv, &il->mu);
 }
 
-static int il_begin(Loaders *l, int split, int epoch, Err *err)
+static int il_begin(Loaders *l, int split, int epoch, int first, Err *err)
 {
     ImageLoaders *il = l->impl;
     pthread_mutex_lock(&il->mu);
@@ -276,7 +276,10 @@ static int il_begin(Loaders *l, int split, int epoch, Err *err)
         rng_shuffle_i32(&r, il->order, n);
     }
     for (int i = 0; i < il->ring; i++) il->slots[i].batch_no = -1;
-    il->next_item = 0, il->released = 0, il->next_batch = 0, il->holding = 0;
+    if (first < 0) first = 0;
+    if (first > il->n_batches_cur) first = il->n_batches_cur;
+    /* a resumed epoch: the workers start claiming at the first item of batch `first` */
+    il->next_item = first * il->bs_cur, il->released = first, il->next_batch = first, il->holding = 0;
     il->active = 1;
     pthread_cond_broadcast(&il->work_cv);
     pthread_mutex_unlock(&il->mu);
@@ -418,7 +421,7 @@ static int stats_from_one_batch(ImageLoaders *il, Err *err)
     Loaders *l = &il->base;
     int split = il->ds->n_train >= il->o.bs ? SPLIT_TRAIN : SPLIT_VALID;
     Batch *b;
-    int st = il_begin(l, split, 0, err);
+    int st = il_begin(l, split, 0, 0, err);
     if (!st) st = il_next(l, &b, err);
     if (st < 0) return err->code;
     if (st == 0) return err_set(err, ERR_USAGE, "Normalize(): no batch to compute the statistics from");

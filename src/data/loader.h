@@ -19,8 +19,12 @@ typedef struct Loaders Loaders;
 typedef struct LoadersOps {
     int  (*n_batches)(const Loaders *l, int split);
     int  (*n_items)(const Loaders *l, int split);
-    /* Start an epoch of `split`: the train order is a function of (seed, epoch). */
-    int  (*begin)(Loaders *l, int split, int epoch, Err *err);
+    /* Start an epoch of `split`: the train order is a function of (seed, epoch).
+     * The epoch starts at batch `first` (0, or a resumed mid-epoch position):
+     * batches before it are neither made nor returned, and the ones after are
+     * exactly those of an epoch started at 0 (every item's augmentation is a
+     * function of (seed, epoch, item), never of what was loaded before). */
+    int  (*begin)(Loaders *l, int split, int epoch, int first, Err *err);
     /* The next batch of the current epoch: returns 1 with *b set, 0 at the end,
      * or -1 on failure with err set (err->code is the exit status: ERR_RUNTIME
      * would be ambiguous with 1).  *b stays valid until the next call. */
@@ -42,7 +46,11 @@ struct Loaders {
 
 static inline int  loaders_n_batches(const Loaders *l, int s) { return l->ops->n_batches(l, s); }
 static inline int  loaders_n_items(const Loaders *l, int s) { return l->ops->n_items(l, s); }
-static inline int  loaders_begin(Loaders *l, int s, int epoch, Err *e) { return l->ops->begin(l, s, epoch, e); }
+static inline int  loaders_begin(Loaders *l, int s, int epoch, Err *e) { return l->ops->begin(l, s, epoch, 0, e); }
+static inline int  loaders_begin_at(Loaders *l, int s, int epoch, int first, Err *e)
+{
+    return l->ops->begin(l, s, epoch, first, e);
+}
 static inline int  loaders_next(Loaders *l, Batch **b, Err *e) { return l->ops->next(l, b, e); }
 static inline void loaders_free(Loaders *l) { if (l && l->ops) l->ops->free(l); }
 

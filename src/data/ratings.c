@@ -366,7 +366,7 @@ static int rl_n_items(const Loaders *l, int split)
     return (int)(split == SPLIT_TRAIN ? r->d->n_train : r->d->n_valid);
 }
 
-static int rl_begin(Loaders *l, int split, int epoch, Err *err)
+static int rl_begin(Loaders *l, int split, int epoch, int first, Err *err)
 {
     RatingsLoaders *r = l->impl;
     r->split = split;
@@ -382,6 +382,11 @@ static int rl_begin(Loaders *l, int split, int epoch, Err *err)
         for (int64_t i = 0; i < r->n_order; i++) r->order[i] = (int32_t)i;
     }
     r->n_batches_left = rl_n_batches(l, split);
+    if (first > r->n_batches_left) first = r->n_batches_left;
+    if (first > 0) {   /* a resumed epoch: batches before `first` are skipped */
+        r->n_batches_left -= first;
+        r->pos = (int64_t)first * (split == SPLIT_TRAIN ? l->bs : r->val_bs);
+    }
     return 0;
 }
 

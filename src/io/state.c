@@ -125,8 +125,10 @@ int state_open(const char *path, const Model *m, StateFile **out, Err *err)
     if (!ver || !fp)
         rc = err_set(err, ERR_USAGE, "%s: not a fastc resume state (no 'fastc_state' metadata)", path);
     else if (strcmp(ver, STATE_FORMAT_VERSION) != 0)
-        rc = err_set(err, ERR_USAGE, "%s: resume state format %.20s; this fastc reads format %s", path, ver,
-                     STATE_FORMAT_VERSION);
+        rc = err_set(err, ERR_USAGE, "%s: resume state format %.20s; this fastc reads format %s%s", path, ver,
+                     STATE_FORMAT_VERSION,
+                     atoi(ver) < atoi(STATE_FORMAT_VERSION) ? " (an older fastc wrote it: train again without --resume)"
+                                                            : "");
     else if (strcmp(fp, want) != 0) {
         char a[160], b[160];
         describe(fp, a, sizeof a);

@@ -1,7 +1,7 @@
 /* state.h — the resume state container (state.safetensors in a run folder).
  *
  * One file holds everything `fastc train --resume` needs, written atomically
- * every epoch so a crash leaves the previous complete state: named float and
+ * every epoch and when a run is stopped, so a crash leaves the previous complete state: named float and
  * uint64 arrays (weights, optimizer moments, RNG words...) and string values
  * (epoch, schedule position, best metric...).  The learner decides what goes
  * in; this module stores it and, on reading, checks that the file is a fastc
@@ -9,10 +9,10 @@
  * n_in, n_out and the list of parameter names/shapes), with clear errors:
  *
  *     runs/x/state.safetensors: truncated file: tensor 'opt.0.0.weight.avg' needs ...
- *     runs/x/state.safetensors: resume state format 7; this fastc reads format 1
+ *     runs/x/state.safetensors: resume state format 7; this fastc reads format 2
  *     runs/x/state.safetensors: written for a resnet34 model (n_in 3, n_out 10); this run's model is resnet18 (...)
  *
- * It is a safetensors file (metadata "fastc_state": "1"), so it can be
+ * It is a safetensors file (metadata "fastc_state": "2"), so it can be
  * inspected with any safetensors tool.  Arrays are stored in fastc's own
  * memory layout (conv weights OHWI): this file is for fastc, not PyTorch.
  *
@@ -38,7 +38,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STATE_FORMAT_VERSION "1"
+/* 2: a state can be written in the middle of an epoch (batch, n_batches,
+ * epoch_secs, epoch_wait; pending lazy optimizer rows; opt.rsqr. arrays) */
+#define STATE_FORMAT_VERSION "2"
 
 typedef struct StateWriter StateWriter;
 typedef struct StateFile StateFile;

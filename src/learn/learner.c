@@ -270,8 +270,8 @@ static void out_path(const Learner *l, const char *name, char *buf, size_t cap)
 /* ---- progress -------------------------------------------------------------- */
 
 typedef struct Progress {
-    double t0, last;
-    int shown;
+    double t0, last;   /* t0: when the bar started (a resumed epoch: at batch `first`) */
+    int shown, first;
 } Progress;
 
 static void progress_update(Learner *l, Progress *p, const char *what, int done, int total, double loss)
@@ -280,7 +280,7 @@ static void progress_update(Learner *l, Progress *p, const char *what, int done,
     double t = now();
     if (done < total && t - p->last < 0.2 && p->shown) return;
     p->last = t, p->shown = 1;
-    double el = t - p->t0, eta = done > 0 ? el / done * (total - done) : 0;
+    double el = t - p->t0, eta = done > p->first ? el / (done - p->first) * (total - done) : 0;
     char a[16], b[16];
     format_time(el, a, sizeof a), format_time(eta, b, sizeof b);
     int w = 30, fill = total ? (int)((double)done / total * w) : w;
@@ -368,6 +368,45 @@ static int set_hypers_fit(Learner *l, const Stage *st, double *lr_max, Err *err)
     return 0;
 }
 
+/* A stop signal after training batch `batch` of the current epoch (batch =
+ * n_batches: during its validation): the resume state as things stand, so
+ * that --resume goes on with the next batch (or the validation); returns
+ * 128 + the signal.  The lazy optimizer rows are saved pending and only then
+ * flushed (optim.h: flushing first would round differently from a run that
+ * never stopped).  secs and wait: the epoch's time and data wait so far. */
+static int stop_mid_epoch(Learner *l, int batch, double secs, double wait, Err *err)
+{
+    const int sig = *l->o.stop;
+    l->batch = batch, l->epoch_secs = secs, l->epoch_wait = wait;
+    int rc = l->o.out_dir && l->logging ? learner_save_state(l, err) : 0;
+    optim_flush(l->opt);   /* whoever reads the weights next sees every row up to date */
+    if (rc) return err_prefix(err, "train: stopped by signal %d; the resume state could not be written: ", sig);
+    if (l->o.out_dir)
+        err_set(err, ERR_RUNTIME, "train: stopped by signal %d in epoch %d after batch %d of %d; %s/state.safetensors "
+                                  "holds the run up to there: continue with --resume", sig, l->epoch, batch,
+                l->n_batches, l->o.out_dir);
+    else
+        err_set(err, ERR_RUNTIME, "train: stopped by signal %d in epoch %d after batch %d of %d", sig, l->epoch,
+                batch, l->n_batches);
+    return 128 + sig;
+}
+
+/* Test hook (LearnerOpts.pause_after): say so on the progress stream (even
+ * with --quiet) and wait, up to a minute, for the stop signal the test sends
+ * from outside. */
+static void pause_for_test(Learner *l)
+{
+    if (l->o.progress) {
+        fprintf(l->o.progress, "fastc: paused after batch %lld of the run (FASTC_TEST_PAUSE_AFTER)\n",
+                (long long)l->iter);
+        fflush(l->o.progress);
+    }
+    for (int k = 0; k < 6000 && !(l->o.stop && *l->o.stop); k++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
 {
     int ng = l->opt->n_groups;
@@ -388,7 +427,10 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
     if (l->o.early.on && early_idx < 0)
         return err_set(err, ERR_USAGE, "EarlyStoppingCallback: monitor '%s' is not a column (train_loss, "
                                        "valid_loss or a metric)", l->o.early.monitor);
-    if (l->stage_epoch == 0) {
+    if (l->batch > 0 && l->n_batches != nb)
+        return err_set(err, ERR_USAGE, "resume state: written with %d training batches per epoch; this run has %d "
+                                       "(bs or the training set changed?)", l->n_batches, nb);
+    if (l->stage_epoch == 0 && l->batch == 0) {
         /* before_fit: smoothed loss and trackers reset (reset_on_fit) */
         smooth_reset(&l->smooth);
         tracker_reset(&l->o.save);
@@ -400,11 +442,14 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
         say(l, h);
     }
     int stopped = 0;
+    l->n_batches = nb;
     for (int e = l->stage_epoch; e < st->n_epoch && !stopped; e++) {
-        double t0 = now(), wait0 = l->dls->wait_s;
-        Progress pg = {.t0 = t0};
-        if (loaders_begin(l->dls, SPLIT_TRAIN, l->epoch, err)) return err->code;
-        for (int i = 0; i < nb; i++) {
+        /* a resumed epoch starts at l->batch, with the time it had already taken */
+        const int first = l->batch;
+        double t0 = now() - l->epoch_secs, wait0 = l->dls->wait_s - l->epoch_wait;
+        Progress pg = {.t0 = now(), .first = first};
+        if (first < nb && loaders_begin_at(l->dls, SPLIT_TRAIN, l->epoch, first, err)) return err->code;
+        for (int i = first; i < nb; i++) {
             Batch *b;
             int r = loaders_next(l->dls, &b, err);
             if (r < 0 || r > 1) {
@@ -436,28 +481,21 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
             }
             l->iter++;
             progress_update(l, &pg, "train", i + 1, nb, sm);
+            if (l->o.pause_after > 0 && l->iter == l->o.pause_after) pause_for_test(l);
             if (l->o.stop && *l->o.stop) {
-                optim_flush(l->opt);
                 progress_clear(l, &pg);
-                int sig = *l->o.stop;
-                err_set(err, ERR_RUNTIME,
-                        "train: stopped by signal %d at epoch %d, batch %d; the state of the last completed epoch "
-                        "is kept: continue with --resume", sig, l->epoch, i);
-                return 128 + sig;
+                return stop_mid_epoch(l, i + 1, now() - t0, l->dls->wait_s - wait0, err);
             }
         }
         optim_flush(l->opt);   /* every lazy row up to date before validation reads them */
         progress_clear(l, &pg);
         double train_wait = l->dls->wait_s - wait0;   /* the training steps' wait for data */
+        double train_secs = now() - t0;
         double vals[TABLE_MAX_COLS];
         vals[0] = smooth_value(&l->smooth);
         if (learner_validate(l, vals + 1, err)) return err->code;
-        if (l->o.stop && *l->o.stop) {
-            int sig = *l->o.stop;
-            err_set(err, ERR_RUNTIME, "train: stopped by signal %d at epoch %d (validation); continue with --resume",
-                    sig, l->epoch);
-            return 128 + sig;
-        }
+        if (l->o.stop && *l->o.stop)   /* the epoch's training is done, its validation starts again */
+            return stop_mid_epoch(l, nb, train_secs, train_wait, err);
         if (!isfinite(vals[1]))
             return err_set(err, ERR_RUNTIME,
                            "train: the validation loss is %s at epoch %d (stage %d); stopped without writing a "
@@ -520,6 +558,7 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
         }
         l->epoch++;
         l->stage_epoch = e + 1;
+        l->batch = 0, l->epoch_secs = 0, l->epoch_wait = 0;
         if (stopped) l->stage_epoch = st->n_epoch;   /* CancelFitException: this fit is over */
         if (l->o.out_dir && l->logging) {
             if (learner_plot_losses(l, err)) return err->code;
@@ -577,25 +616,38 @@ static double bitsd(uint64_t u)
     return d;
 }
 
+/* Array names of param i's optimizer state.  Adam's second moment is fastai's
+ * sqr_avg ("opt.sqr."), or for a lazy-rows param (optim.h) its square root
+ * exactly as the optimizer holds it ("opt.rsqr."): converting would not round
+ * trip bit for bit, and a resumed run must continue bit-identically. */
+static void opt_name(const Optimizer *o, const Model *m, int i, const char *what, char *buf, size_t cap)
+{
+    if (!strcmp(what, "sqr") && o->lazy[i].row_len) what = "rsqr";
+    snprintf(buf, cap, "opt.%s.%s", what, m->params[i].name);
+}
+
 int learner_save_state(Learner *l, Err *err)
 {
     if (!l->o.out_dir) return 0;
-    char p[4096], name[256], seed[32];
+    char p[4096], name[300], seed[32];
     out_path(l, "state.safetensors", p, sizeof p);
     Model *m = l->model;
     Optimizer *o = l->opt;
     int np = m->n_params, ng = o->n_groups, rc = 0;
-    optim_flush(o);
-    size_t n_sqr = 0;   /* fastai's sqr_avg, converted from the optimizer's form (optim_export_sqr_avg) */
-    for (int i = 0; i < np; i++)
-        if (o->sqr_avg[i]) n_sqr += m->params[i].n;
-    float *sqr = malloc(sizeof(float) * (n_sqr ? n_sqr : 1)), *sq = sqr;
+    size_t n_done = 0;   /* the lazy rows' pending steps (a mid-epoch state): optim_lazy_log */
+    for (int i = 0; i < np; i++) {
+        int n_log;
+        const int32_t *done;
+        int64_t n_rows;
+        optim_lazy_log(o, i, &n_log, &done, &n_rows);
+        if (n_log) n_done += (size_t)n_rows;
+    }
     StateWriter *w = state_writer_new(m);
     uint64_t *steps = malloc(sizeof(uint64_t) * (np + 1)), *frozen = malloc(sizeof(uint64_t) * (np + 1));
     uint64_t *hyp = malloc(sizeof(uint64_t) * ng * 5), *vl = malloc(sizeof(uint64_t) * (l->n_val + 1));
-    uint64_t *vi = malloc(sizeof(uint64_t) * (l->n_val + 1));
+    uint64_t *vi = malloc(sizeof(uint64_t) * (l->n_val + 1)), *dn = malloc(sizeof(uint64_t) * (n_done + 1)), *d = dn;
     float sval = l->smooth.val;
-    if (!w || !steps || !frozen || !hyp || !vl || !vi || !sqr) {
+    if (!w || !steps || !frozen || !hyp || !vl || !vi || !dn) {
         rc = err_set(err, ERR_RUNTIME, "%s: out of memory", p);
         goto done;
     }
@@ -609,15 +661,30 @@ int learner_save_state(Learner *l, Err *err)
     if ((rc = state_put_params(w, "model.", m->params, np, err))) goto done;
     for (int i = 0; i < np && !rc; i++) {
         if (o->grad_avg[i]) {
-            snprintf(name, sizeof name, "opt.avg.%s", m->params[i].name);
+            opt_name(o, m, i, "avg", name, sizeof name);
             rc = state_put_f32(w, name, o->grad_avg[i], m->params[i].n, err);
         }
         if (!rc && o->sqr_avg[i]) {
-            snprintf(name, sizeof name, "opt.sqr.%s", m->params[i].name);
-            optim_export_sqr_avg(o, i, sq);
-            rc = state_put_f32(w, name, sq, m->params[i].n, err);
-            sq += m->params[i].n;
+            opt_name(o, m, i, "sqr", name, sizeof name);
+            rc = state_put_f32(w, name, o->sqr_avg[i], m->params[i].n, err);
         }
+        int n_log;
+        const int32_t *done;
+        int64_t n_rows;
+        const OptRowStep *log = optim_lazy_log(o, i, &n_log, &done, &n_rows);
+        if (rc || !n_log) continue;
+        snprintf(name, sizeof name, "opt.lazy_n.%s", m->params[i].name);
+        if (state_set_int(w, name, n_log)) {
+            rc = err_set(err, ERR_RUNTIME, "%s: out of memory", p);
+            break;
+        }
+        _Static_assert(sizeof(OptRowStep) == OPT_ROW_STEP_FLOATS * sizeof(float), "OptRowStep is floats only");
+        opt_name(o, m, i, "lazy_log", name, sizeof name);
+        if ((rc = state_put_f32(w, name, (const float *)log, (size_t)n_log * OPT_ROW_STEP_FLOATS, err))) break;
+        for (int64_t r = 0; r < n_rows; r++) d[r] = (uint64_t)done[r];
+        opt_name(o, m, i, "lazy_done", name, sizeof name);
+        rc = state_put_u64(w, name, d, (size_t)n_rows, err);
+        d += n_rows;
     }
     if (rc || (rc = state_put_u64(w, "opt.step", steps, np, err)) ||
         (rc = state_put_u64(w, "frozen", frozen, np, err)) || (rc = state_put_u64(w, "opt.hyper", hyp, 5 * ng, err)) ||
@@ -630,6 +697,8 @@ int learner_save_state(Learner *l, Err *err)
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)l->o.seed);
     if (state_set(w, "seed", seed) || state_set_int(w, "stage", l->stage) ||
         state_set_int(w, "stage_epoch", l->stage_epoch) || state_set_int(w, "epoch", l->epoch) ||
+        state_set_int(w, "batch", l->batch) || state_set_int(w, "n_batches", l->n_batches) ||
+        state_set_double(w, "epoch_secs", l->epoch_secs) || state_set_double(w, "epoch_wait", l->epoch_wait) ||
         state_set_int(w, "iter", l->iter) || state_set_int(w, "frozen_n", l->frozen_n) ||
         state_set_int(w, "smooth.count", l->smooth.count) || state_set_int(w, "csv_started", l->csv_started) ||
         state_set_int(w, "n_groups", ng) || state_set_double(w, "save.best", l->o.save.best) ||
@@ -642,7 +711,7 @@ int learner_save_state(Learner *l, Err *err)
     rc = state_write(w, p, err);
 done:
     state_writer_free(w);
-    free(steps), free(frozen), free(hyp), free(vl), free(vi), free(sqr);
+    free(steps), free(frozen), free(hyp), free(vl), free(vi), free(dn);
     return rc;
 }
 
@@ -688,6 +757,41 @@ static int get_int(const StateFile *f, const char *key, long long lo, long long 
     return 0;
 }
 
+/* The pending lazy-row steps of param i (a state written mid-epoch), after
+ * its weights and moments are loaded; none in the state: nothing pending. */
+static int load_lazy_log(const StateFile *f, Optimizer *o, const Model *m, int i, const char *path, Err *err)
+{
+    char key[300];
+    snprintf(key, sizeof key, "opt.lazy_n.%s", m->params[i].name);
+    if (!state_get(f, key)) return 0;
+    int n_log;
+    const int32_t *cur;
+    int64_t n_rows;
+    optim_lazy_log(o, i, &n_log, &cur, &n_rows);
+    long long n;
+    if (!n_rows) return err_set(err, ERR_USAGE, "%s: the optimizer in the state differs from the config's (%s)", path,
+                                m->params[i].name);
+    if (get_int(f, key, 1, OPTIM_LOG_CAP, &n, err)) return err->code;
+    OptRowStep *log = malloc(sizeof *log * (size_t)n);
+    uint64_t *d = malloc(sizeof *d * (size_t)n_rows);
+    int32_t *done = malloc(sizeof *done * (size_t)n_rows);
+    int rc = !log || !d || !done ? err_set(err, ERR_RUNTIME, "%s: out of memory", path) : 0;
+    if (!rc) {
+        opt_name(o, m, i, "lazy_log", key, sizeof key);
+        rc = state_get_f32(f, key, (float *)log, (size_t)n * OPT_ROW_STEP_FLOATS, err);
+    }
+    if (!rc) {
+        opt_name(o, m, i, "lazy_done", key, sizeof key);
+        rc = state_get_u64(f, key, d, (size_t)n_rows, err);
+    }
+    for (int64_t r = 0; !rc && r < n_rows; r++) done[r] = d[r] > (uint64_t)n ? -1 : (int32_t)d[r];
+    if (!rc && optim_lazy_restore(o, i, log, (int)n, done))
+        rc = err_set(err, ERR_RUNTIME, "%s: the pending optimizer steps of %s are inconsistent", path,
+                     m->params[i].name);
+    free(log), free(d), free(done);
+    return rc;
+}
+
 int learner_resume(Learner *l, const Schedule *s, Err *err)
 {
     if (!l->o.out_dir) return 1;
@@ -701,8 +805,8 @@ int learner_resume(Learner *l, const Schedule *s, Err *err)
     l->total_epochs = schedule_total_epochs(s);
     if (state_open(p, m, &f, err)) return err->code;
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)l->o.seed);
-    long long stage, stage_epoch, epoch, iter, frozen_n, count, csv, ngs, save_wait, early_wait, total;
-    double save_best, early_best;
+    long long stage, stage_epoch, epoch, iter, frozen_n, count, csv, ngs, save_wait, early_wait, total, batch, n_batches;
+    double save_best, early_best, epoch_secs, epoch_wait;
     int rc = 0;
     if ((rc = state_require(f, "seed", seed, err)) || (rc = get_int(f, "n_groups", ng, ng, &ngs, err)) ||
         (rc = get_int(f, "n_epochs_total", l->total_epochs, l->total_epochs, &total, err)) ||
@@ -714,21 +818,26 @@ int learner_resume(Learner *l, const Schedule *s, Err *err)
         (rc = get_int(f, "csv_started", 0, 1, &csv, err)) || (rc = get_int(f, "save.wait", 0, 1 << 30, &save_wait, err)) ||
         (rc = get_int(f, "early.wait", 0, 1 << 30, &early_wait, err)) ||
         (rc = state_get_double(f, "save.best", &save_best, err)) ||
-        (rc = state_get_double(f, "early.best", &early_best, err))) {
+        (rc = state_get_double(f, "early.best", &early_best, err)) ||
+        (rc = get_int(f, "n_batches", 0, 1 << 30, &n_batches, err)) ||
+        (rc = get_int(f, "batch", 0, n_batches, &batch, err)) ||
+        (rc = state_get_double(f, "epoch_secs", &epoch_secs, err)) ||
+        (rc = state_get_double(f, "epoch_wait", &epoch_wait, err))) {
         if (rc == ERR_RUNTIME && strstr(err->msg, "written with"))
             err_prefix(err, "the config changed since the run started: ");
         goto done;
     }
-    if (s->stages[stage].kind != STAGE_FREEZE_TO && stage_epoch > s->stages[stage].n_epoch) {
+    if (s->stages[stage].kind != STAGE_FREEZE_TO &&
+        (stage_epoch > s->stages[stage].n_epoch || (batch > 0 && stage_epoch == s->stages[stage].n_epoch))) {
         rc = err_set(err, ERR_USAGE, "%s: the state is at stage %lld epoch %lld, which this schedule does not have", p,
                      stage + 1, stage_epoch);
         goto done;
     }
     /* everything present before anything changes */
     for (int i = 0; i < np; i++) {
-        snprintf(name, sizeof name, "opt.avg.%s", m->params[i].name);
+        opt_name(o, m, i, "avg", name, sizeof name);
         int ha = state_has(f, name);
-        snprintf(name, sizeof name, "opt.sqr.%s", m->params[i].name);
+        opt_name(o, m, i, "sqr", name, sizeof name);
         int hs = state_has(f, name);
         if (ha != (o->grad_avg[i] != NULL) || hs != (o->sqr_avg[i] != NULL)) {
             rc = err_set(err, ERR_USAGE, "%s: the optimizer in the state differs from the config's (%s)", p,
@@ -748,14 +857,14 @@ int learner_resume(Learner *l, const Schedule *s, Err *err)
     if ((rc = state_get_params(f, "model.", m->params, np, err))) goto freeu;
     for (int i = 0; i < np && !rc; i++) {
         if (o->grad_avg[i]) {
-            snprintf(name, sizeof name, "opt.avg.%s", m->params[i].name);
+            opt_name(o, m, i, "avg", name, sizeof name);
             rc = state_get_f32(f, name, o->grad_avg[i], m->params[i].n, err);
         }
         if (!rc && o->sqr_avg[i]) {
-            snprintf(name, sizeof name, "opt.sqr.%s", m->params[i].name);
+            opt_name(o, m, i, "sqr", name, sizeof name);
             rc = state_get_f32(f, name, o->sqr_avg[i], m->params[i].n, err);
-            if (!rc) optim_import_sqr_avg(o, i);
         }
+        if (!rc) rc = load_lazy_log(f, o, m, i, p, err);
     }
     if (rc || (rc = state_get_u64(f, "opt.step", u, np, err))) goto freeu;
     for (int i = 0; i < np; i++) o->step[i] = (int64_t)u[i];
@@ -801,6 +910,7 @@ int learner_resume(Learner *l, const Schedule *s, Err *err)
         free(a), free(b);
     }
     l->stage = (int)stage, l->stage_epoch = (int)stage_epoch, l->epoch = (int)epoch, l->iter = iter;
+    l->batch = (int)batch, l->n_batches = (int)n_batches, l->epoch_secs = epoch_secs, l->epoch_wait = epoch_wait;
     l->frozen_n = (int)frozen_n, l->smooth.val = sval, l->smooth.count = (int)count, l->csv_started = (int)csv;
     l->o.save.best = save_best, l->o.save.wait = (int)save_wait;
     l->o.early.best = early_best, l->o.early.wait = (int)early_wait;

@@ -9,6 +9,18 @@
  * table row, one metrics.csv row (fsync'ed), one --json line, the callbacks
  * (SaveModelCallback, EarlyStoppingCallback), the resume state.
  *
+ * Stopping (*LearnerOpts.stop set by a signal): the batch running finishes,
+ * then the resume state is written as of that batch and fit returns 128 +
+ * the signal.  Everything the rest of the epoch depends on is in it or is a
+ * function of what is: weights and buffers, optimizer moments and the lazy
+ * rows' pending steps (not flushed: optim.h), the batch counter (dropout key
+ * and one-cycle position), the batch within the epoch (the loader restarts
+ * the epoch's shuffled order there; augmentation is keyed by seed, epoch and
+ * item), the smoothed loss, the recorder's per-batch losses, the trackers, and
+ * the epoch's time so far.  A resumed run therefore ends bit-identical to one
+ * that never stopped, with the same metrics.csv apart from the time column.
+ * A NaN/inf loss never writes a state (the last good one stays).
+ *
  * Output dir files (when LearnerOpts.out_dir is set): metrics.csv,
  * best.safetensors (SaveModelCallback), state.safetensors (resume), losses.png.
  * model.safetensors is written by the caller (cmd/train.c) once fit returns 0.
@@ -74,6 +86,10 @@ typedef struct LearnerOpts {
     FILE *out, *progress;  /* table/json (stdout) and progress (stderr) */
     const volatile sig_atomic_t *stop;  /* set to a signal number to stop after the batch */
     int max_batches;       /* > 0: cap batches per train epoch (hidden test knob) */
+    int64_t pause_after;   /* > 0: test hook (FASTC_TEST_PAUSE_AFTER): after that many training
+                              batches of the run, print "fastc: paused after batch N" on progress
+                              and wait up to 60 s for *stop, so a test can kill the process at a
+                              known batch */
 } LearnerOpts;
 
 /* Parse `[learner] cbs` (SaveModelCallback(...), EarlyStoppingCallback(...)). */
@@ -94,6 +110,10 @@ typedef struct Learner {
     int stage_epoch;        /* epochs of that stage completed */
     int epoch;              /* epochs completed over the run (loader epoch key) */
     int64_t iter;           /* training batches over the run (dropout key) */
+    int batch;              /* training batches of the current epoch done: 0, or where a stop
+                               left it (n_batches: the epoch's validation is still to run) */
+    int n_batches;          /* training batches per epoch of the stage running */
+    double epoch_secs, epoch_wait;   /* time and data wait of the current epoch before a stop */
     int frozen_n;           /* last freeze_to index applied (for reporting) */
     /* recorder */
     int64_t n_rec, cap_rec;
@@ -115,18 +135,20 @@ void learner_free(Learner *l);   /* NULL-safe; does not free model or loaders */
 void learner_freeze_to(Learner *l, int n);
 
 /* Run the whole schedule from l->stage/l->stage_epoch (0,0 for a fresh run;
- * after learner_resume, where it stopped).  Returns 0, an error (NaN loss:
- * ERR_RUNTIME naming epoch and batch), or 128+signal when stopped by *o.stop. */
+ * after learner_resume, where it stopped, possibly mid-epoch).  Returns 0, an
+ * error (NaN loss: ERR_RUNTIME naming epoch and batch), or 128+signal when
+ * stopped by *o.stop, after writing the resume state (see the top). */
 int learner_fit_schedule(Learner *l, const Schedule *s, Err *err);
 
 /* One validation pass: loss and metric values (out[0] = loss, out[1+i] = metric i). */
 int learner_validate(Learner *l, double *out, Err *err);
 
-/* Resume state (state.safetensors in out_dir): weights, buffers, optimizer moments and
- * hypers, schedule position, counters, smoothed loss, trackers, recorder.
- * learner_save_state writes atomically; learner_resume loads it and replays
- * the freeze stages of s before the saved position.  Returns 1 when no state
- * file exists (fresh start), 0 when resumed. */
+/* Resume state (state.safetensors in out_dir): weights, buffers, optimizer moments,
+ * pending lazy rows and hypers, schedule position (stage, epoch, batch within
+ * the epoch), counters, smoothed loss, trackers, recorder.  learner_save_state
+ * writes atomically, at the end of every epoch and at a stop; learner_resume
+ * loads it and replays the freeze stages of s before the saved position.
+ * Returns 1 when no state file exists (fresh start), 0 when resumed. */
 int learner_save_state(Learner *l, Err *err);
 int learner_resume(Learner *l, const Schedule *s, Err *err);
 

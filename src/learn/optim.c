@@ -413,6 +413,37 @@ static void rows_flush(Optimizer *o, int i)
     memset(z->done, 0, sizeof *z->done * (size_t)z->n_rows);
 }
 
+/* Append one step to the log of a lazy param, with its prefix products. */
+static void log_push(OptRows *z, const OptRowStep *c)
+{
+    OptRowPre *p0 = &z->pre[z->n_log], *p1 = p0 + 1;
+    p1->dc = p0->dc * c->dec, p1->pc = p0->pc * c->mom, p1->rc = p0->rc * sqrt((double)c->sq);   /* not the float rsq: no drift over the log */
+    p0->kap = (float)(c->step * p1->pc / p1->dc), p0->rho = (float)(p1->rc * c->c);
+    z->log[z->n_log++] = *c;
+}
+
+const OptRowStep *optim_lazy_log(const Optimizer *o, int i, int *n_log, const int32_t **done, int64_t *n_rows)
+{
+    const OptRows *z = &o->lazy[i];
+    *n_log = z->row_len ? z->n_log : 0;
+    *done = z->row_len ? z->done : NULL;
+    *n_rows = z->row_len ? z->n_rows : 0;
+    return z->row_len ? z->log : NULL;
+}
+
+int optim_lazy_restore(Optimizer *o, int i, const OptRowStep *log, int n_log, const int32_t *done)
+{
+    OptRows *z = &o->lazy[i];
+    if (!z->row_len || n_log < 0 || n_log > OPTIM_LOG_CAP) return -1;
+    for (int64_t r = 0; r < z->n_rows; r++)
+        if (done[r] < 0 || done[r] > n_log) return -1;
+    z->n_log = 0;
+    for (int t = 0; t < n_log; t++) log_push(z, &log[t]);
+    memcpy(z->done, done, sizeof *z->done * (size_t)z->n_rows);
+    o->prepared = 0;
+    return 0;
+}
+
 /* FTZ/DAZ while the optimizer works (see optim_step); returns the old MXCSR. */
 static unsigned ftz_on(void)
 {
@@ -532,11 +563,7 @@ void optim_step(Optimizer *o)
             if (z->n_log == OPTIM_LOG_CAP || q->dc < 1e-20 || q->pc < 1e-20 || q->rc < 1e-20 ||
                 (z->n_log && z->log[0].eps != z->cur.eps))
                 rows_flush(o, i);
-            const OptRowStep *c = &z->cur;
-            OptRowPre *p0 = &z->pre[z->n_log], *p1 = p0 + 1;
-            p1->dc = p0->dc * c->dec, p1->pc = p0->pc * c->mom, p1->rc = p0->rc * sqrt((double)c->sq);   /* not the float rsq: no drift over the log */
-            p0->kap = (float)(c->step * p1->pc / p1->dc), p0->rho = (float)(p1->rc * c->c);
-            z->log[z->n_log++] = *c;
+            log_push(z, &z->cur);
             const Param *p = &o->params[i];
             for (int k = 0; k < z->n_batch; k++) {
                 int64_t row = z->rows[k], off = row * z->row_len;

@@ -82,6 +82,7 @@ typedef struct OptHyper {
 typedef struct OptRowStep {
     float dec, mom, m1, sq, s1, rsq, step, c, eps;
 } OptRowStep;
+enum { OPT_ROW_STEP_FLOATS = 9 };   /* floats in an OptRowStep (a resume state stores them as such) */
 
 /* Prefix products over the log (entry t: the steps before t) and the
  * per-step constants of the replay (optim.c, row_replay). */
@@ -157,6 +158,18 @@ void optim_clear_state(Optimizer *o);
  * o->sqr_avg[i] in place after fastai's sqr_avg was read into it. */
 void optim_export_sqr_avg(const Optimizer *o, int i, float *dst);
 void optim_import_sqr_avg(Optimizer *o, int i);
+
+/* The lazy-rows steps of param i not yet applied to every row: n_log log
+ * entries and done[n_rows], how many of them each row has applied (NULL, 0
+ * and 0 when param i has no lazy rows; n_log 0 after optim_flush).  A resume
+ * state written in the middle of an epoch keeps them with the weights and
+ * moments as they stand: flushing there instead would round differently from
+ * a run that never stopped.  optim_lazy_restore puts them back (after the
+ * weights and moments are loaded; the log must be empty, as after optim_new or
+ * optim_flush); -1 when they cannot be this optimizer's (param i not lazy,
+ * n_log above OPTIM_LOG_CAP, a row ahead of the log). */
+const OptRowStep *optim_lazy_log(const Optimizer *o, int i, int *n_log, const int32_t **done, int64_t *n_rows);
+int optim_lazy_restore(Optimizer *o, int i, const OptRowStep *log, int n_log, const int32_t *done);
 
 void optim_set_lr(Optimizer *o, const double *lr);   /* [n_groups] */
 void optim_set_mom(Optimizer *o, double mom);         /* every group */

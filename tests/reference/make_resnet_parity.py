@@ -7,42 +7,68 @@ Builds fastai's model nn.Sequential(body, head) (torchvision resnet18/34/50 body
 cut before avgpool/fc, create_head(nf, 4) with ps = 0 so dropout is the identity)
 in PyTorch, sets EVERY state_dict tensor (weights and BN buffers) from a shared
 integer-hash formula that tests/test_resnet_parity.c recomputes in C, feeds a
-batch of 8 inputs of 3x64x64 from the same formulas, and records — from a
-float64 run — the logits, the cross-entropy loss (targets i % 4), for every
-trainable tensor the L2 norm of its gradient and a few sampled elements, and
-for every BN running buffer its L2 norm after the forward (train mode updates
-them).  Each quantity carries its tolerance: the spec's (1e-4 forward, 1e-3
-gradients) or, for a tensor where float32 PyTorch itself misses it (on any
-element, on any of its convolution paths, VARIANTS), twice PyTorch's worst
-error there.  fastai itself is not installed; the
-structure and the names are fastai's (see FASTAI_REFERENCE.md §6).  The files
-are small text (11-27 KB); `make test` only reads them.
+batch of inputs from the same formulas (8 images of 3x64x64; 3x32x32 for
+resnet50 in train mode, SIZES), and records — from a float64 run — the logits,
+the cross-entropy loss (targets i % 4), for every trainable tensor the L2 norm
+of its gradient and a few sampled elements, and for every BN running buffer its
+L2 norm after the forward (train mode updates them).  Each quantity carries its
+tolerance: the spec's (1e-4 forward, 1e-3 gradients) or, for a tensor where
+float32 PyTorch itself misses it (on any element, on any of its convolution
+paths, VARIANTS, or perturbed runs, below), twice PyTorch's worst error there.
+fastai itself is not installed; the structure and the names are fastai's (see
+FASTAI_REFERENCE.md §6).  The files are small text (11-27 KB); `make test`
+only reads them.
 
 Conditioning.  A ReLU network's gradient is discontinuous: a ReLU input (or a
 max-pool pair) lying within float32 rounding of its kink sends one position's
 gradient one way or the other.  Train-mode BatchNorm couples every position of
-a channel, so one such flip in layer4 (8x2x2 positions per channel) moves every
-gradient of the network by about 1/sqrt(positions at that layer) — measured:
-one flipped ReLU of resnet34's layer4 moves the median tensor by 1.4% (L2) and
-single elements by up to 220%.  Float32 PyTorch does flip: on most input seeds
-its own three convolution paths are off from float64 by 10-500% on some
-elements in train mode.  A larger batch or larger images do not help: the
-positions near a kink grow with the number of positions while a flip's effect
-shrinks only as its square root.  Measured on resnet34 train, float32 PyTorch's
-worst element error against float64: batch 4 (BatchNorm over 4 images amplifies
-rounding smoothly) — 1e-2 at best over 12 seeds; batch 8 — under 1e-3 on 1 seed
-of 40 (36), under 2e-3 on 2 more; batch 16 — 0.37 at best over 8 seeds; 16
-images of 128x128 — 0.77 on seed 0.  So the batch stays 8 images of 3x64x64, and the script tries input
-seeds (the noise term of the input formula, SEEDS) until float32 PyTorch, on
-every one of its convolution paths, meets the spec on every element of every
-gradient tensor — a fixture no kink flip of float32 rounding reaches — or keeps
-the seed where it misses on the fewest tensors.  It also prints how many
-positions lie within NEAR_KINK times float32's error of a kink.  Found: resnet18
-train seed 0, resnet34 train seed 36 (of 40; seed 0 came closest before it at
-1.4e-3), every eval mode within two seeds.  resnet50 train has none: ~800
-positions within 10x float32's error of a kink (resnet34: ~60), float32 PyTorch
-off on 163-165 of 165 gradient tensors on each of seeds 0-5 (and at 32x32 images too), logits
-by 2-3e-4; its fixture (seed 1) carries PyTorch's own errors as bars.
+a channel, so one such flip moves every gradient upstream of it by about
+1/sqrt(positions per channel at that layer) — measured: one flipped ReLU of
+resnet34's layer4 moves the median tensor by 1.4% (L2) and single elements by
+up to 220%; one flip in resnet50's layer2 (32x32 images) moves every tensor of
+the stem and layer1-2 by 0.1-5%.  A fixture is usable only if no ReLU lies
+within float32's error of its kink; their number grows with the number of
+positions and with float32's error there, so the fixtures keep both small:
+
+- float32's error.  With every BN weight near 1 (1 +- 0.2), float32's relative
+  error at the ReLU inputs grows ~1.1x per layer in train mode (resnet50, 8x64px,
+  seed 1: 6e-7 after the stem, 1.6e-4 before the head's last ReLU), and float32
+  PyTorch missed 1e-3 on 163-165 of resnet50's 165 gradient tensors on every
+  seed tried and met it on resnet34 on 1 seed of 40.  So the weight of the last
+  BN of each residual branch (bn2 of a BasicBlock, bn3 of a Bottleneck) is
+  RESIDUAL_GAMMA = 0.1 times (1 +- 0.2): each branch starts small against the
+  identity path, as with torchvision's zero_init_residual and Goyal et al.
+  (2017), who set it to 0 (0 exactly would zero the branch's gradients).
+  resnet50, 8x32px, float32's error before the last ReLU: 2.5e-4 with 1,
+  1.1e-5 with 0.25, 4e-6 with 0.1; seeds where all three paths meet the
+  spec: 0 of 2 (1 and 0.5), 2 of 6 (0.25), 6 of 12 (0.1).  resnet34 train at
+  8x64px: 4 of 6 seeds with 0.1.
+- positions.  resnet50 in train mode at 8x64px still flips with 0.1 (2 and 6
+  flipped ReLUs on the two seeds tried); at 32x32 (a quarter of the positions)
+  half the seeds are clean, so its train fixture is 8 images of 32x32.  Its
+  layer4 is then 1x1 and BatchNorm there averages over the 8 images only;
+  fewer images make train-mode BatchNorm amplify rounding smoothly (4 images
+  of 32x32, no flip: 1.5e-2; 6 images: 4 seeds of 8 within the spec), more add
+  positions (resnet34, all BN weights near 1, 16 images of 64x64: 0.37 at best
+  over 8 seeds; of 128x128: 0.77).
+- robustness.  A seed where PyTorch's three paths happen not to flip may still
+  hold a ReLU nearer its kink than float32's error, where another
+  implementation (ours, another OpenBLAS kernel, a changed kernel) flips.  So a
+  seed is taken only if PERTURB more float32 runs (the paths in turn) on
+  inputs multiplied by 1 + 2^-24 N(0, 1) — about one rounding, which reroutes
+  the rounding of the whole network — meet the spec too.  The earlier
+  fixtures (all BN weights near 1) did not: resnet18 train seed 0 missed on 3
+  of 12 perturbed runs, resnet34 train seed 36 on 5; resnet50 (0.1, 32x32)
+  seed 0 misses on 1 of 5, seed 6 on 10 of 12, seed 4 on none.
+
+The script tries input seeds (the noise term of the input formula, SEEDS)
+until float32 PyTorch, on every path and perturbed run, meets the spec on
+every element of every gradient tensor, or keeps the seed where it misses on
+the fewest tensors.  It also prints how many positions lie within NEAR_KINK
+times float32's error (the paths' rms error on that layer) of a kink.  Found:
+seed 0 for resnet18 and resnet34 train, 4 for resnet50 train (0-3 flip); 1 for
+resnet18 and resnet34 eval (seed 0 flips: in eval mode a flip moves only the
+gradient elements it feeds, by up to 160%), 0 for resnet50 eval.
 
     OMP_NUM_THREADS=1 PARITY_ONLY=resnet34_train PARITY_SEEDS=36 \
         /usr/bin/python3 tests/reference/make_resnet_parity.py    # one fixture, one seed
@@ -55,7 +81,13 @@ import torch
 import torch.nn as nn
 import torchvision
 
-N, C, H, W, N_OUT = 8, 3, 64, 64, 4
+C, N_OUT = 3, 4
+# batch size and image side per fixture (default 8 images of 64x64); see the
+# docstring for why resnet50 in train mode uses 32x32
+SIZES = {"resnet50_train": (8, 32)}
+DEFAULT_SIZE = (8, 64)
+RESIDUAL_GAMMA = 0.1    # scale of the weight of each residual branch's last BN; see the docstring
+PERTURB = 12            # extra float32 runs on inputs perturbed by about one rounding; see the docstring
 SAMPLES = 4
 # input seeds tried per model (PARITY_SEEDS="a-b" or "a,b,c" overrides, e.g. to
 # resume a search or to re-measure a chosen seed)
@@ -93,7 +125,12 @@ def hash_u_all(n, t):
     return torch.from_numpy(h.astype(np.float64) / 4294967296.0)
 
 
-def tensor_values(name, shape, t):
+def last_bn(arch):
+    """The name ending of the last BatchNorm weight of a residual branch."""
+    return "bn3.weight" if arch == "resnet50" else "bn2.weight"
+
+
+def tensor_values(name, shape, t, arch):
     """The formula for tensor number t (state_dict order) named name, PyTorch memory order."""
     n = 1
     for s in shape:
@@ -105,6 +142,8 @@ def tensor_values(name, shape, t):
         v = (2 * u - 1) * (3.0 / fan_in) ** 0.5
     elif len(shape) == 2:                     # linear [out, in]
         v = (2 * u - 1) * (3.0 / shape[1]) ** 0.5
+    elif name.endswith(last_bn(arch)):       # a residual branch's last BN: the branch starts small
+        v = RESIDUAL_GAMMA * (1 + 0.2 * (2 * u - 1))
     elif leaf == "weight":
         v = 1 + 0.2 * (2 * u - 1)
     elif leaf == "bias":
@@ -137,10 +176,11 @@ def sample_indices(n):
     return sorted({(k * 7919 + 13) % n for k in range(SAMPLES)})
 
 
-def inputs(seed):
+def inputs(seed, N, H):
     """Noise plus a low-frequency pattern that differs per image (iid noise alone
     gives near-identical deep features across the batch, which makes train-mode
     BatchNorm ill-conditioned).  The noise is hash tensor 100000 + seed."""
+    W = H
     u = hash_u_all(N * C * H * W, 100000 + seed).reshape(N, C, H, W)
     b = torch.arange(N, dtype=torch.float64).reshape(N, 1, 1, 1)
     c = torch.arange(C, dtype=torch.float64).reshape(1, C, 1, 1)
@@ -149,17 +189,24 @@ def inputs(seed):
     return (0.5 * (2 * u - 1) + torch.cos(0.21 * (b + 1) * y + 0.37 * (c + 1) * x + b) * (1 + 0.5 * b)).float()
 
 
-def run(arch, mode, dtype, seed, record=None, variant=(False, True)):
+def run(arch, mode, dtype, seed, size, record=None, variant=(False, True), noise=None):
     """One forward/backward.  variant = (channels_last, mkldnn) picks PyTorch's
     convolution path (float32 only: each rounds differently).  record = a list:
-    (module type, input) of every ReLU / max-pool call is appended to it."""
+    (module type, input) of every ReLU / max-pool call is appended to it.
+    noise = k: multiply the input by 1 + 2^-24 N(0, 1) (torch seed k), about
+    one float32 rounding, which reroutes the rounding of the whole network."""
     model = fastai_model(arch)
     with torch.no_grad():
         for t, (name, ten) in enumerate(model.state_dict().items()):
-            ten.copy_(tensor_values(name, list(ten.shape), t).to(ten.dtype))
+            ten.copy_(tensor_values(name, list(ten.shape), t, arch).to(ten.dtype))
     model = model.to(dtype)
     model.train(mode == "train")
-    x = inputs(seed).to(dtype)
+    N, H = size
+    x = inputs(seed, N, H)
+    if noise is not None:
+        g = torch.Generator().manual_seed(noise)
+        x = (x.double() * (1 + 2.0 ** -24 * torch.randn(x.shape, generator=g, dtype=torch.float64))).float()
+    x = x.to(dtype)
     if variant[0]:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -209,19 +256,31 @@ def kink_distance(x, kind):
     return (top[:, :, 0] - top[:, :, 1])[top[:, :, 0] > 0]
 
 
-def measure(arch, mode, seed):
+def errors(r32s, r64):
+    """Per gradient tensor the worst error of the float32 runs r32s against the
+    float64 run r64 over every element (grad_err's metric); their worst logits
+    error; how many quantities miss the spec (1e-3 gradients, 1e-4 logits)."""
+    whole = {name: max(grad_err(r[2][name], g, every=True) for r in r32s) for name, g in r64[2].items()}
+    lerr = max(((r[0] - r64[0]).abs().max() / r64[0].abs().max()).item() for r in r32s)
+    return whole, lerr, sum(e > 1e-3 for e in whole.values()) + (lerr > 1e-4)
+
+
+def measure(arch, mode, seed, size):
     """float64 reference, every float32 PyTorch variant and the kink margins of
-    one input seed.  Returns (whole, lerr, margin, near, float64 results,
-    float32 results): per tensor the variants' worst error over every element
-    (grad_err's metric), their worst logits error, the smallest kink distance in units of that layer's float32
-    error (the variants' largest rms error on the layer's input) and how many
-    positions lie within NEAR_KINK of those units."""
+    one input seed; where the variants meet the spec everywhere, PERTURB more
+    float32 runs (variants in turn) on inputs perturbed by about one rounding,
+    stopping at the first that misses.  Returns (whole, lerr, over, margin,
+    near, perturbed runs passed (None: not tried), float64 results, float32
+    results): errors() of all float32 runs, the smallest kink distance in
+    units of that layer's float32 error (the variants' largest rms error on
+    the layer's input) and how many positions lie within NEAR_KINK of those
+    units."""
     rec64 = []
-    r64 = run(arch, mode, torch.float64, seed, record=rec64)
+    r64 = run(arch, mode, torch.float64, seed, size, record=rec64)
     r32s, errs = [], None
     for v in VARIANTS:
         rec32 = []
-        r32s.append(run(arch, mode, torch.float32, seed, record=rec32, variant=v))
+        r32s.append(run(arch, mode, torch.float32, seed, size, record=rec32, variant=v))
         e = [(b - a).pow(2).mean().sqrt().item() for (_, a), (_, b) in zip(rec64, rec32)]
         errs = e if errs is None else [max(p, q) for p, q in zip(errs, e)]
         del rec32
@@ -230,23 +289,29 @@ def measure(arch, mode, seed):
         d = kink_distance(x, kind) / max(e, 1e-300)
         margin = min(margin, d.min().item()) if d.numel() else margin
         near += (d < NEAR_KINK).sum().item()
-    whole = {name: max(grad_err(r[2][name], g, every=True) for r in r32s) for name, g in r64[2].items()}
-    lerr = max(((r[0] - r64[0]).abs().max() / r64[0].abs().max()).item() for r in r32s)
-    return whole, lerr, margin, near, r64, r32s
+    whole, lerr, over = errors(r32s, r64)
+    passed = None if over else 0       # None: the paths already miss, no perturbed run
+    while over == 0 and passed < PERTURB:
+        r32s.append(run(arch, mode, torch.float32, seed, size, variant=VARIANTS[passed % len(VARIANTS)], noise=passed))
+        whole, lerr, over = errors(r32s, r64)
+        passed += over == 0
+    return whole, lerr, over, margin, near, passed, r64, r32s
 
 
-def pick_seed(arch, mode):
+def pick_seed(arch, mode, size):
     """Of the SEEDS tried, the input seed on which float32 PyTorch (every
-    variant) meets the spec on the most gradient tensors, over every element,
-    then has the smallest worst error; stops at the first that meets it on all."""
+    variant, every perturbed run) meets the spec on the most gradient tensors,
+    over every element, then has the smallest worst error; stops at the first
+    that meets it on all."""
     best = None
     for seed in SEEDS[mode]:
-        whole, lerr, margin, near, r64, r32s = measure(arch, mode, seed)
-        over = sum(e > 1e-3 for e in whole.values()) + (lerr > 1e-4)
+        whole, lerr, over, margin, near, passed, r64, r32s = measure(arch, mode, seed, size)
         key = (over, max(max(whole.values()) / 1e-3, lerr / 1e-4))
-        print(f"  {arch} {mode} seed {seed}: float32 PyTorch misses 1e-3 on {over} tensors (worst element "
-              f"err {max(whole.values()):.2g}, logits err {lerr:.2g}); {near} positions within {NEAR_KINK}x "
-              f"float32's error of a kink, nearest {margin:.2g}x", flush=True)
+        tried = "no perturbed run" if passed is None else f"{passed} of {PERTURB} perturbed runs passed"
+        print(f"  {arch} {mode} {size[0]}x{size[1]}px seed {seed}: float32 PyTorch misses 1e-3 on {over} tensors "
+              f"(worst element err {max(whole.values()):.2g}, logits err {lerr:.2g}; {len(VARIANTS)} paths, "
+              f"{tried}); {near} positions within {NEAR_KINK}x float32's error of a kink, nearest {margin:.2g}x",
+              flush=True)
         if best is None or key < best[0]:
             best = (key, seed, whole, lerr, r64, r32s)
         if over == 0:
@@ -265,7 +330,9 @@ def main():
             # the reference is float64 PyTorch; where float32 PyTorch's own error
             # (worst variant, worst element) exceeds the spec (1e-4 forward, 1e-3
             # gradients), the bar is twice that error
-            seed, whole, lerr, (l64, loss64, g64, b64), r32s = pick_seed(arch, mode)
+            N, H = size = SIZES.get(f"{arch}_{mode}", DEFAULT_SIZE)
+            W = H
+            seed, whole, lerr, (l64, loss64, g64, b64), r32s = pick_seed(arch, mode, size)
             bars = {name: 1e-3 if e <= 1e-3 else 2 * e for name, e in whole.items()}
             lbar = 1e-4 if lerr <= 1e-4 else 2 * lerr
             loss_err = max(abs(r[1] - loss64) / abs(loss64) for r in r32s)

@@ -95,9 +95,10 @@ static void check_fixture(const char *arch, const char *mode)
     ck_assert_msg(f != NULL, "cannot open %s", path);
     int n, c, h, w, n_out, seed;
     char a2[32], m2[32];
+    double torch_lerr, torch_gerr;   /* float32 PyTorch's own worst errors, for the report */
     ck_assert(fgets(line, sizeof line, f));
-    ck_assert_int_eq(sscanf(line, "model %31s mode %31s n %d c %d h %d w %d n_out %d seed %d", a2, m2, &n, &c, &h,
-                            &w, &n_out, &seed), 8);
+    ck_assert_int_eq(sscanf(line, "model %31s mode %31s n %d c %d h %d w %d n_out %d seed %d torch_f32_err logits %lf "
+                            "grad %lf", a2, m2, &n, &c, &h, &w, &n_out, &seed, &torch_lerr, &torch_gerr), 10);
 
     ResnetSpec spec = resnet_spec_default(arch, n_out, n, h, w);
     spec.n_in = c;
@@ -194,8 +195,9 @@ static void check_fixture(const char *arch, const char *mode)
     ck_assert_msg(worst_g < 1, "%s %s: gradient of %s", arch, mode, worst_name);
     ck_assert_msg(worst_b < 1, "%s %s: running statistics err %g x the bar", arch, mode, worst_b);
     if (getenv("FASTC_PARITY_VERBOSE"))
-        fprintf(stderr, "%s %s (%dx%dpx, seed %d): logits err %.2g (bar %.2g), worst gradient %s\n", arch, mode, n,
-                h, seed, lerr / lmax, ltol, worst_name);
+        fprintf(stderr, "%s %s (%dx%dpx, seed %d): logits err %.2g (float32 PyTorch %.2g, bar %.2g), worst gradient %s "
+                "(float32 PyTorch, every element: %.2g)\n", arch, mode, n, h, seed, lerr / lmax, torch_lerr, ltol, worst_name,
+                torch_gerr);
     free(x), free(dout);
     model_free(m);
 }

@@ -336,7 +336,10 @@ def main():
             bars = {name: 1e-3 if e <= 1e-3 else 2 * e for name, e in whole.items()}
             lbar = 1e-4 if lerr <= 1e-4 else 2 * lerr
             loss_err = max(abs(r[1] - loss64) / abs(loss64) for r in r32s)
-            lines = [f"model {arch} mode {mode} n {N} c {C} h {H} w {W} n_out {N_OUT} seed {seed}",
+            # float32 PyTorch's own worst errors against float64 (every path and
+            # perturbed run): the test prints them beside ours
+            lines = [f"model {arch} mode {mode} n {N} c {C} h {H} w {W} n_out {N_OUT} seed {seed} "
+                     f"torch_f32_err logits {lerr:.3g} grad {max(whole.values()):.3g}",
                      f"logits {lbar:.3g} " + " ".join(f"{v:.12g}" for v in l64.tolist()),
                      f"loss {1e-4 if loss_err <= 1e-4 else 2 * loss_err:.3g} {loss64:.12g}"]
             for name, g in g64.items():

@@ -114,6 +114,20 @@ START_TEST(killed_writer_never_leaves_a_partial_file)
     char *s = slurp(path, NULL);
     ck_assert_str_eq(s, "old");
     free(s);
+    /* its temporary is left over until atomic_remove_stale; other names stay */
+    ck_assert_int_eq(count_entries(dir), 2);
+    char keep[600];
+    const char *others[] = {"ckpt.bin", "notes.tmp.txt", "a.tmp.12345", "b.tmp.1234567"};
+    for (int i = 1; i < 4; i++) tu_write(dir, others[i], "x", 1, keep, sizeof keep);
+    ck_assert_int_eq(atomic_remove_stale(dir), 1);
+    ck_assert_int_eq(count_entries(dir), 4);
+    for (int i = 0; i < 4; i++) {
+        snprintf(keep, sizeof keep, "%s/%s", dir, others[i]);
+        ck_assert_msg(access(keep, F_OK) == 0, "%s was removed", others[i]);
+    }
+    ck_assert_int_eq(atomic_remove_stale(dir), 0);
+    snprintf(keep, sizeof keep, "%s/none", dir);
+    ck_assert_int_eq(atomic_remove_stale(keep), -1);
     tu_rmtree(dir);
 }
 END_TEST

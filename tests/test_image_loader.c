@@ -373,6 +373,87 @@ START_TEST(skip_mode_lists_every_bad_file_once)
 }
 END_TEST
 
+/* The items of batch k of a train epoch (positions in the split) into pos. */
+static int batch_items(Loaders *l, int epoch, int k, int32_t *pos)
+{
+    Err err = {0};
+    Batch *b = NULL;
+    ck_assert_int_eq(loaders_begin_at(l, SPLIT_TRAIN, epoch, k, &err), 0);
+    ck_assert_int_eq(loaders_next(l, &b, &err), 1);
+    ck_assert_int_eq(b->batch_no, k);
+    memcpy(pos, b->index, sizeof(int32_t) * b->n);
+    return b->n;
+}
+
+START_TEST(a_batch_of_only_bad_files_is_left_out_and_batch_no_says_so)
+{
+    /* skip mode, every file of batch 2 of epoch 1 broken: that epoch gives
+     * batches 0, 1, 3, 4, 5 numbered so (the learner's position, learner.h),
+     * each the same bytes as with readable files; an epoch begun at 2 starts
+     * with batch 3; the other epochs lose those items one by one */
+    Fixture f;
+    make_fixture(&f, 24, 6, TARGET_CATEGORY, NULL, 0);
+    ImageLoaderOpts o = base_opts(2);
+    Loaders *l;
+    Err err = {0};
+    ck_assert_msg(image_loaders_new_opts(&l, &o, &f.ds, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(loaders_n_batches(l, SPLIT_TRAIN), 6);
+    Bytes clean[6];
+    for (int k = 0; k < 6; k++) {
+        Bytes one = {0};
+        ck_assert_int_eq(loaders_begin_at(l, SPLIT_TRAIN, 1, k, &err), 0);
+        Batch *b;
+        ck_assert_int_eq(loaders_next(l, &b, &err), 1);
+        ck_assert_int_eq(b->batch_no, k);
+        put(&one, b->x, sizeof(float) * b->n * b->h * b->w * b->c);
+        put(&one, b->index, sizeof(int32_t) * b->n);
+        clean[k] = one;
+    }
+    int32_t pos[8];
+    int n = batch_items(l, 1, 2, pos);
+    ck_assert_int_eq(n, 4);
+    loaders_free(l);
+    char path[1024];
+    for (int j = 0; j < n; j++) {
+        const char *name = strrchr(f.ds.paths[f.ds.train_idx[pos[j]]], '/') + 1;
+        tu_write(f.dir, name, "not an image", 12, path, sizeof path);
+    }
+    o.skip_bad = 1;
+    ck_assert_msg(image_loaders_new_opts(&l, &o, &f.ds, &err) == 0, "%s", err.msg);
+    for (int first = 0; first <= 3; first++) {
+        ck_assert_int_eq(loaders_begin_at(l, SPLIT_TRAIN, 1, first, &err), 0);
+        Batch *b;
+        int st, want = first == 2 ? 3 : first;
+        while ((st = loaders_next(l, &b, &err)) == 1) {
+            ck_assert_int_eq(b->batch_no, want);
+            ck_assert_int_eq(b->n, 4);
+            Bytes one = {0};
+            put(&one, b->x, sizeof(float) * b->n * b->h * b->w * b->c);
+            put(&one, b->index, sizeof(int32_t) * b->n);
+            ck_assert_msg(one.n == clean[want].n && !memcmp(one.p, clean[want].p, one.n), "batch %d", want);
+            free(one.p);
+            want += want == 1 ? 2 : 1;
+        }
+        ck_assert_msg(st == 0, "%s", err.msg);
+        ck_assert_int_eq(want, 6);
+    }
+    ck_assert_int_eq(l->n_skipped, 4);
+    /* epoch 0: the same items are spread over batches, which come shorter, none left out */
+    ck_assert_int_eq(loaders_begin(l, SPLIT_TRAIN, 0, &err), 0);
+    Batch *b;
+    int k = 0, items = 0;
+    while (loaders_next(l, &b, &err) == 1) {
+        ck_assert_int_eq(b->batch_no, k++);
+        items += b->n;
+    }
+    ck_assert_int_eq(items, 20);
+    ck_assert_int_eq(k, 6);
+    for (int i = 0; i < 6; i++) free(clean[i].p);
+    loaders_free(l);
+    free_fixture(&f);
+}
+END_TEST
+
 START_TEST(cache_makes_the_second_epoch_decode_nothing)
 {
     Fixture f;
@@ -587,6 +668,7 @@ static Suite *suite(void)
     tcase_add_test(tc, an_epoch_begun_at_batch_k_gives_the_rest_of_the_full_epoch);
     tcase_add_test(tc, valid_is_in_order_with_a_short_last_batch);
     tcase_add_test(tc, skip_mode_lists_every_bad_file_once);
+    tcase_add_test(tc, a_batch_of_only_bad_files_is_left_out_and_batch_no_says_so);
     tcase_add_test(tc, cache_makes_the_second_epoch_decode_nothing);
     tcase_add_test(tc, points_are_scaled_to_minus_one_one_after_the_item_transform);
     tcase_add_test(tc, points_outside_the_image_are_kept_not_clamped);

@@ -254,7 +254,7 @@ static int fl_next(Loaders *l, Batch **b, Err *err)
         f->index[i] = item;
     }
     f->b = (Batch){.n = n, .h = 1, .w = 1, .c = f->c, .x = f->x, .kind = TARGET_CATEGORY,
-                   .yi = f->yi, .index = f->index};
+                   .yi = f->yi, .index = f->index, .batch_no = f->pos / f->bs};
     f->pos += n;
     *b = &f->b;
     return 1;

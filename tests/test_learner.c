@@ -141,7 +141,8 @@ static int bl_next(Loaders *l, Batch **out, Err *err)
         B->by[i] = B->y[idx], B->bi[i] = B->pos + i;
     }
     B->pos += n;
-    B->b = (Batch){.n = n, .h = 1, .w = 1, .c = D, .x = B->bx, .kind = TARGET_CATEGORY, .yi = B->by, .index = B->bi};
+    B->b = (Batch){.n = n, .h = 1, .w = 1, .c = D, .x = B->bx, .kind = TARGET_CATEGORY, .yi = B->by, .index = B->bi,
+                   .batch_no = (B->pos - n) / BS};
     *out = &B->b;
     if (B->split == SPLIT_TRAIN && ++B->batches_served == B->stop_after && B->stop) *B->stop = 15;
     return 1;

@@ -320,7 +320,8 @@ START_TEST(lazy_rows_match_fastai_formulas_and_the_eager_sweep)
                                   "step %d grad_avg[%zu]: %.9g vs %.9g", t, k, ol->grad_avg[i][k], ref[i].ga[k]);
                 }
             }
-            optim_export_sqr_avg(ol, 0, sq);
+            /* the lazy table keeps r = sqrt(sqr_avg) (optim.h) */
+            for (size_t k = 0; k < n[0]; k++) sq[k] = ol->sqr_avg[0][k] * ol->sqr_avg[0][k];
             double ms = 0;
             for (size_t k = 0; k < n[0]; k++) ms = fmax(ms, ref[0].sa[k]);
             for (size_t k = 0; k < n[0]; k++)
@@ -330,11 +331,6 @@ START_TEST(lazy_rows_match_fastai_formulas_and_the_eager_sweep)
     }
     /* rows never touched only decayed: momentum and sqr_avg stay exactly 0 */
     for (int k = 0; k < 5 * D; k++) ck_assert(ol->grad_avg[0][k] == 0 && ol->sqr_avg[0][k] == 0);
-    /* import undoes export */
-    memcpy(ol->sqr_avg[0], sq, sizeof(float) * n[0]);
-    optim_import_sqr_avg(ol, 0);
-    optim_export_sqr_avg(ol, 0, ol->sqr_avg[0]);
-    for (size_t k = 0; k < n[0]; k++) ck_assert(fabs(ol->sqr_avg[0][k] - sq[k]) <= 1e-6 * sq[k]);
     for (int i = 0; i < 2; i++) free(ref[i].w), free(ref[i].ga), free(ref[i].sa);
     free(sq);
     optim_free(ol), optim_free(oe);

@@ -6,6 +6,7 @@
  * writes its files, a diverging run stops with exit 1 naming epoch and batch,
  * and label smoothing reaches the learner. */
 #include "check_main.h"
+#include "cmd/pipeline.h"
 #include "core/rng.h"
 #include "testimg.h"
 #include "testutil.h"
@@ -117,6 +118,17 @@ static int same_file(const char *d1, const char *d2, const char *name)
     return same;
 }
 
+/* dir's model (and best model, when `best`) and metrics.csv (time aside)
+ * are those of ref: a stopped and resumed run ends as the one never stopped. */
+static void assert_same_run(const char *ref, const char *dir, int best)
+{
+    ck_assert_msg(same_file(ref, dir, "model.safetensors"), "%s: resumed model differs", dir);
+    ck_assert_msg(!best || same_file(ref, dir, "best.safetensors"), "%s: resumed best model differs", dir);
+    char *a = csv_no_time(ref), *b = csv_no_time(dir);
+    ck_assert_str_eq(a, b);
+    free(a), free(b);
+}
+
 START_TEST(train_prints_the_table_and_leaves_its_files)
 {
     char out[1 << 14];
@@ -205,20 +217,18 @@ START_TEST(killed_and_resumed_run_ends_bit_identical)
     int rc = run("train tiny.ini --resume --set output.dir=runs/killed", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     ck_assert_msg(strstr(out, "resuming "), "%s", out);
-    ck_assert_msg(same_file("runs/a", "runs/killed", "model.safetensors"), "resumed model differs");
-    ck_assert_msg(same_file("runs/a", "runs/killed", "best.safetensors"), "resumed best model differs");
-    char *a = csv_no_time("runs/a"), *b = csv_no_time("runs/killed");
-    ck_assert_str_eq(a, b);
-    free(a), free(b);
+    assert_same_run("runs/a", "runs/killed", 1);
 }
 END_TEST
 
 /* Start `fastc train CFG --quiet --threads 1 --set output.dir=DIR [--resume]`
  * (in root) with the test hook FASTC_TEST_PAUSE_AFTER=k (learner.h: after
  * training batch k of the run it says so on stderr and waits), wait until it
- * has said it, send it SIGTERM from here, and return its wait status; its
- * stderr goes to err. */
-static int train_killed_after(const char *cfg, const char *dir, int resume, long k, char *err, size_t cap)
+ * has said it, send it SIGTERM from here (twice: SIGINT then SIGTERM, both
+ * delivered before it runs on), and return its wait status; its stderr goes
+ * to err. */
+static int train_signalled_after(const char *cfg, const char *dir, int resume, long k, int twice, char *err,
+                                 size_t cap)
 {
     char c[8400], o[8400], hook[64];
     snprintf(c, sizeof c, "%s/%s", root, cfg);
@@ -252,7 +262,14 @@ static int train_killed_after(const char *cfg, const char *dir, int resume, long
         len += (size_t)r;
         err[len] = 0;
         if (!killed && strstr(err, "paused after batch")) {
-            kill(pid, SIGTERM);
+            if (twice) {   /* stopped, the two stay pending and arrive together on SIGCONT */
+                kill(pid, SIGSTOP);
+                kill(pid, SIGINT);
+                kill(pid, SIGTERM);
+                kill(pid, SIGCONT);
+            } else {
+                kill(pid, SIGTERM);
+            }
             killed = 1;
         }
         if (len + 1 >= cap) len = 0;   /* never expected: keep reading */
@@ -262,6 +279,11 @@ static int train_killed_after(const char *cfg, const char *dir, int resume, long
     waitpid(pid, &status, 0);
     ck_assert_msg(killed, "the run never paused: %s", err);
     return status;
+}
+
+static int train_killed_after(const char *cfg, const char *dir, int resume, long k, char *err, size_t cap)
+{
+    return train_signalled_after(cfg, dir, resume, k, 0, err, cap);
 }
 
 /* A metadata value of dir/state.safetensors (a safetensors header) as an integer. */
@@ -313,14 +335,99 @@ START_TEST(killed_mid_epoch_twice_and_resumed_run_ends_bit_identical)
     int rc = run("train tiny.ini --resume --set output.dir=runs/mid", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     ck_assert_msg(strstr(out, "resuming ") && strstr(out, " in epoch 2 after batch 2 of 6 "), "%s", out);
-    ck_assert_msg(same_file("runs/a", "runs/mid", "model.safetensors"), "resumed model differs");
-    ck_assert_msg(same_file("runs/a", "runs/mid", "best.safetensors"), "resumed best model differs");
-    char *a = csv_no_time("runs/a"), *b = csv_no_time("runs/mid");
-    ck_assert_str_eq(a, b);
-    free(a), free(b);
+    assert_same_run("runs/a", "runs/mid", 1);
     /* a finished run's state is the end of its last epoch */
     ck_assert_int_eq(state_meta("runs/mid", "batch"), 0);
     ck_assert_int_eq(state_meta("runs/mid", "epoch"), 3);
+}
+END_TEST
+
+START_TEST(a_second_signal_stops_at_once_and_the_last_whole_state_stays)
+{
+    /* Two signals in a row after run batch 9 (epoch 1, batch 3): the process
+     * dies of the second at once, before writing the mid-epoch state; the
+     * state on disk is still the one written after epoch 0.  A temporary a
+     * state writer would leave when stopped mid-write goes at the next start,
+     * and the resumed run ends bit-identical to the run never stopped. */
+    char out[1 << 14], err[1 << 14], p[8400], tmp[8400];
+    ensure_full_run();
+    int st = train_signalled_after("tiny.ini", "runs/twice", 0, 9, 1, err, sizeof err);
+    ck_assert_msg(WIFSIGNALED(st) && (WTERMSIG(st) == SIGINT || WTERMSIG(st) == SIGTERM), "status %d: %s", st, err);
+    ck_assert_msg(!strstr(err, "stopped by signal"), "%s", err);
+    ck_assert_int_eq(state_meta("runs/twice", "epoch"), 1);
+    ck_assert_int_eq(state_meta("runs/twice", "batch"), 0);
+    snprintf(p, sizeof p, "%s/runs/twice", root);
+    tu_write(p, "state.safetensors.tmp.Ab12Cd", "half a state", 12, tmp, sizeof tmp);
+    int rc = run("train tiny.ini --resume --set output.dir=runs/twice", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(access(tmp, F_OK) != 0, "%s is still there", tmp);
+    assert_same_run("runs/a", "runs/twice", 1);
+    tu_rmtree(p);
+}
+END_TEST
+
+/* bad.ini: tiny.ini on a copy of the data (root/databad) with on_bad_item =
+ * skip, where every file of batch 2 of epoch 1 in that epoch's shuffled order
+ * is broken (found with the loader itself, as `fastc train` builds it). */
+static void make_bad_batch_data(void)
+{
+    char out[1 << 12], cmd[8400], p[8400];
+    snprintf(cmd, sizeof cmd, "cd '%s' && rm -rf databad && cp -r data databad", root);
+    ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
+    size_t n;
+    char *ini = slurp(".", "tiny.ini", &n), *at = ini ? memmem(ini, n, "path = data\n", 12) : NULL;
+    ck_assert(at != NULL);
+    char text[4096];
+    snprintf(text, sizeof text, "%.*spath = databad\non_bad_item = skip\n%.*s", (int)(at - ini), ini,
+             (int)(n - (size_t)(at - ini) - 12), at + 12);
+    free(ini);
+    tu_write(root, "bad.ini", text, strlen(text), p, sizeof p);
+    CmdArgs a = {.command = "train", .config_path = p, .ctx = {.threads = 1, .quiet = 1}};
+    Pipeline pl;
+    Err err = {0};
+    ck_assert_msg(pipeline_open(&pl, &a, PIPE_DATA, &err) == 0, "%s", err.msg);
+    Batch *b;
+    ck_assert_int_eq(loaders_begin_at(pl.dls, SPLIT_TRAIN, 1, 2, &err), 0);
+    ck_assert_int_eq(loaders_next(pl.dls, &b, &err), 1);
+    ck_assert_int_eq(b->batch_no, 2);
+    ck_assert_int_eq(b->n, pl.dls->bs);
+    for (int j = 0; j < b->n; j++) {
+        FILE *f = fopen(pl.ds.paths[pl.ds.train_idx[b->index[j]]], "wb");
+        ck_assert(f != NULL);
+        fputs("not a png", f);
+        fclose(f);
+    }
+    pipeline_close(&pl);
+}
+
+START_TEST(resume_after_a_left_out_batch_continues_at_the_loaders_position)
+{
+    /* Epoch 1 of bad.ini gives batches 0, 1, 3, 4, 5 (batch 2 has no readable
+     * file, image_loader.h): the run takes 6 + 5 + 6 steps.  Killed after its
+     * 9th step (epoch 1's batch 3), the state's position is 4, the loader's,
+     * not the 3 batches trained that epoch (resuming at 3 would train batch 3
+     * twice); resumed, the run ends bit-identical to the one never stopped. */
+    char out[1 << 14], err[1 << 14];
+    make_bad_batch_data();
+    int rc = run("train bad.ini --set output.dir=runs/bad", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "skipped (on_bad_item = skip, could not be read): "), "%s", out);
+    ck_assert_int_eq(state_meta("runs/bad", "iter"), 17);
+    int st = train_killed_after("bad.ini", "runs/badk", 0, 9, err, sizeof err);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 143, "status %d: %s", st, err);
+    ck_assert_msg(strstr(err, "stopped by signal 15 in epoch 1 after batch 4 of 6; "), "%s", err);
+    ck_assert_int_eq(state_meta("runs/badk", "epoch"), 1);
+    ck_assert_int_eq(state_meta("runs/badk", "batch"), 4);
+    ck_assert_int_eq(state_meta("runs/badk", "iter"), 9);
+    rc = run("train bad.ini --quiet --resume --set output.dir=runs/badk", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    assert_same_run("runs/bad", "runs/badk", 1);
+    ck_assert_int_eq(state_meta("runs/badk", "iter"), 17);
+    char p[8400];
+    snprintf(p, sizeof p, "%s/runs/bad", root);
+    tu_rmtree(p);
+    snprintf(p, sizeof p, "%s/runs/badk", root);
+    tu_rmtree(p);
 }
 END_TEST
 
@@ -380,10 +487,7 @@ START_TEST(collab_killed_mid_epoch_resumes_its_pending_lazy_rows_bit_identically
                   !strchr(strchr(out, '\n') ? strchr(out, '\n') + 1 : out, '\n'), "exit %d: %s", rc, out);
     rc = run("train collab.ini --quiet --resume --set output.dir=runs/cfk", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
-    ck_assert_msg(same_file("runs/cf", "runs/cfk", "model.safetensors"), "resumed collab model differs");
-    char *a = csv_no_time("runs/cf"), *b = csv_no_time("runs/cfk");
-    ck_assert_str_eq(a, b);
-    free(a), free(b);
+    assert_same_run("runs/cf", "runs/cfk", 0);
 }
 END_TEST
 
@@ -479,6 +583,8 @@ static Suite *suite(void)
     tcase_add_test(tc, same_seed_same_metrics_and_model);
     tcase_add_test(tc, killed_and_resumed_run_ends_bit_identical);
     tcase_add_test(tc, killed_mid_epoch_twice_and_resumed_run_ends_bit_identical);
+    tcase_add_test(tc, a_second_signal_stops_at_once_and_the_last_whole_state_stays);
+    tcase_add_test(tc, resume_after_a_left_out_batch_continues_at_the_loaders_position);
     tcase_add_test(tc, collab_killed_mid_epoch_resumes_its_pending_lazy_rows_bit_identically);
     tcase_add_test(tc, lr_find_writes_its_files_and_four_suggestions);
     tcase_add_test(tc, label_smoothing_loss_reaches_the_learner);

@@ -5,25 +5,53 @@
  *
  * SIGINT/SIGTERM: the current batch finishes, the resume state as of that
  * batch is written, exit 130/143; `--resume` continues with the next batch
- * (learner.h). */
+ * (learner.h).  A second signal before that is done ends the process at
+ * once, killed by that signal: the state being written is a temporary file
+ * (io/atomic.h), so the last state written whole stays; the next run removes
+ * the temporary. */
 #include "cmd/cmd.h"
 
 #include "cmd/pipeline.h"
 #include "config/config.h"
+#include "io/atomic.h"
 #include "learn/learner.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-/* The one piece of global state a signal handler needs: which signal arrived. */
-static volatile sig_atomic_t stop_signal;
+/* The global state a signal handler needs: which signal arrived, and
+ * whether to say what happens (not with --quiet). */
+static volatile sig_atomic_t stop_signal, stop_say;
+
+static void say_now(const char *msg, size_t n)
+{
+    ssize_t w = write(STDERR_FILENO, msg, n);   /* async-signal-safe, unlike stdio */
+    (void)w;
+}
 
 static void on_signal(int sig)
 {
+    if (stop_signal) {
+        /* the second: die of it now (the default action, so a calling shell
+         * sees the signal), only async-signal-safe calls */
+        static const char m[] = "\nfastc: stopped at once (second signal); the last resume state written stays\n";
+        if (stop_say) say_now(m, sizeof m - 1);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        signal(sig, SIG_DFL);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        raise(sig);
+        _exit(128 + sig);
+    }
     stop_signal = sig;
+    static const char m[] = "\nfastc: stopping after the current batch to write the resume state (Ctrl-C again: quit at "
+                            "once)\n";
+    if (stop_say) say_now(m, sizeof m - 1);
 }
 
 static void note(const Pipeline *p, const char *fmt, const char *s)
@@ -50,7 +78,10 @@ int cmd_train(const CmdArgs *a, Err *err)
     if (p.note[0]) note(&p, "note: [model] pretrained: %s\n", p.note);
     for (int i = 0; i < p.ds.n_skipped; i++) note(&p, "skipped (on_bad_item = skip): %s\n", p.ds.skipped[i]);
 
+    /* temporaries of a run stopped at once (a second signal) or killed while writing */
+    atomic_remove_stale(p.out_dir);
     stop_signal = 0;
+    stop_say = !p.ctx.quiet;
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART;   /* loader threads reading files must not see EINTR */
     sigemptyset(&sa.sa_mask);

@@ -29,6 +29,10 @@ typedef struct Batch {
     int32_t *yi;           /* [n] (TARGET_CATEGORY) */
     float *y;              /* [n, n_y] (other kinds) */
     const int32_t *index;  /* [n] index of each item in its split (for interpretation) */
+    int batch_no;          /* this batch's number in its epoch (0 .. n_batches-1, in the order the
+                              loader makes them): the train loop's position in the epoch.  A loader
+                              may leave a batch out (image_loader.h: every item unreadable), so the
+                              numbers it gives can jump, never go back. */
 } Batch;
 
 #endif

@@ -304,7 +304,7 @@ static int il_next(Loaders *l, Batch **out, Err *err)
     double t0 = now_s();
     while (!(s->batch_no == il->next_batch && s->n_done == s->n_items)) pthread_cond_wait(&il->done_cv, &il->mu);
     l->wait_s += now_s() - t0;
-    il->next_batch++;
+    s->b.batch_no = il->next_batch++;
     il->holding = 1;
     int status = s->status;
     if (status) *err = s->err;

@@ -17,7 +17,9 @@
  *   transform) is left out of its batch, which is then one item shorter (so
  *   the remaining items keep their slots and their random draws, whatever the
  *   thread count); the file is remembered and never decoded again, and listed
- *   once in Loaders.skipped.  fail: the error names the file.
+ *   once in Loaders.skipped.  A batch whose every item is bad is not given:
+ *   next() goes on to the following one, whose Batch.batch_no tells the
+ *   caller which batch of the epoch it is.  fail: the error names the file.
  * - Loaders.wait_s accumulates the time next() spent waiting for a batch.
  */
 #ifndef FASTC_IMAGE_LOADER_H

@@ -25,7 +25,8 @@ typedef struct LoadersOps {
      * exactly those of an epoch started at 0 (every item's augmentation is a
      * function of (seed, epoch, item), never of what was loaded before). */
     int  (*begin)(Loaders *l, int split, int epoch, int first, Err *err);
-    /* The next batch of the current epoch: returns 1 with *b set, 0 at the end,
+    /* The next batch of the current epoch: returns 1 with *b set (b->batch_no
+     * its number in the epoch, increasing; a loader may leave a batch out), 0 at the end,
      * or -1 on failure with err set (err->code is the exit status: ERR_RUNTIME
      * would be ambiguous with 1).  *b stays valid until the next call. */
     int  (*next)(Loaders *l, Batch **b, Err *err);

@@ -408,6 +408,7 @@ static int rl_next(Loaders *l, Batch **b, Err *err)
     }
     r->pos += n;
     r->batch.n = n;
+    r->batch.batch_no = rl_n_batches(l, r->split) - r->n_batches_left - 1;
     *b = &r->batch;
     return 1;
 }

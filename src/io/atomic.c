@@ -1,6 +1,8 @@
 /* atomic.c — write-to-temporary, fsync, rename (see atomic.h). */
 #include "io/atomic.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -110,6 +112,25 @@ int atomic_commit(AtomicFile *af, Err *err)
     }
     af->tmp[0] = 0;
     return atomic_fsync_dir_of(af->path, err);
+}
+
+int atomic_remove_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        const char *tail = len > 11 ? e->d_name + len - 11 : NULL;   /* ".tmp.XXXXXX" */
+        int ours = tail && !strncmp(tail, ".tmp.", 5);
+        for (int k = 5; ours && k < 11; k++) ours = isalnum((unsigned char)tail[k]);
+        char p[8400];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (ours && unlink(p) == 0) n++;
+    }
+    closedir(d);
+    return n;
 }
 
 int atomic_write_file(const char *path, const void *data, size_t n, Err *err)

@@ -47,6 +47,12 @@ int atomic_append_line(const char *path, const char *line, Err *err);
 /* fsync the folder that holds `path` (the part before the last '/', or "."). */
 int atomic_fsync_dir_of(const char *path, Err *err);
 
+/* Remove from folder `dir` the temporary files of writers that were killed
+ * before their rename (names ending in ".tmp." and mkstemp's 6 characters):
+ * fastc calls it on a run's own output folder when the run starts.  Returns
+ * how many it removed (-1: the folder cannot be read). */
+int atomic_remove_stale(const char *dir);
+
 /* mkdir -p; existing folders are fine. */
 int atomic_mkdirs(const char *dir, Err *err);
 

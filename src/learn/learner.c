@@ -449,7 +449,12 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
         double t0 = now() - l->epoch_secs, wait0 = l->dls->wait_s - l->epoch_wait;
         Progress pg = {.t0 = now(), .first = first};
         if (first < nb && loaders_begin_at(l->dls, SPLIT_TRAIN, l->epoch, first, err)) return err->code;
-        for (int i = first; i < nb; i++) {
+        /* i: the loader's number for the batch in hand (Batch.batch_no), which is
+         * the epoch's position for everything keyed by it (the one-cycle position,
+         * the progress bar, a stop's resume point).  It can jump over a batch the
+         * loader left out (every item unreadable under on_bad_item = skip): no
+         * step is taken for that one and the later batches keep their positions. */
+        for (int i = first - 1; i + 1 < nb;) {
             Batch *b;
             int r = loaders_next(l->dls, &b, err);
             if (r < 0 || r > 1) {
@@ -457,6 +462,13 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
                 return err->code ? err->code : ERR_RUNTIME;
             }
             if (r == 0) break;
+            if (b->batch_no <= i || b->batch_no >= loaders_n_batches(l->dls, SPLIT_TRAIN)) {
+                optim_flush(l->opt);
+                return err_set(err, ERR_RUNTIME, "train: the loader gave batch %d of epoch %d after batch %d",
+                               b->batch_no, l->epoch, i);
+            }
+            i = b->batch_no;
+            if (i >= nb) break;   /* the batches up to the max_batches cap were left out */
             double pos = (double)(e * nb + i) / ((double)st->n_epoch * nb);
             if (st->kind == STAGE_ONE_CYCLE) {
                 one_cycle_at(st, lr_max, ng, pos, lr, &mom);

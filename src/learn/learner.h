@@ -3,7 +3,7 @@
  * and everything a run shows and leaves behind.
  *
  * Per training batch (fastai's order): set the scheduled lr/mom, zero_grad,
- * forward (MODE_TRAIN, dropout keyed by the run's batch counter), loss and
+ * forward (MODE_TRAIN, dropout keyed by the run's step counter), loss and
  * dL/dout, backward, optimizer step, smoothed loss.  After each epoch the
  * validation loop (MODE_EVAL): loss weighted by batch size, metrics; then one
  * table row, one metrics.csv row (fsync'ed), one --json line, the callbacks
@@ -13,11 +13,12 @@
  * then the resume state is written as of that batch and fit returns 128 +
  * the signal.  Everything the rest of the epoch depends on is in it or is a
  * function of what is: weights and buffers, optimizer moments and the lazy
- * rows' pending steps (not flushed: optim.h), the batch counter (dropout key
- * and one-cycle position), the batch within the epoch (the loader restarts
- * the epoch's shuffled order there; augmentation is keyed by seed, epoch and
- * item), the smoothed loss, the recorder's per-batch losses, the trackers, and
- * the epoch's time so far.  A resumed run therefore ends bit-identical to one
+ * rows' pending steps (not flushed: optim.h), the count of steps taken
+ * (dropout key), the position within the epoch (the loader's number of the
+ * next batch, Batch.batch_no: the loader restarts the epoch's shuffled order
+ * there, augmentation is keyed by seed, epoch and item, and the one-cycle
+ * position is a function of epoch and position), the smoothed loss, the
+ * recorder's per-batch losses, the trackers, and the epoch's time so far.  A resumed run therefore ends bit-identical to one
  * that never stopped, with the same metrics.csv apart from the time column.
  * A NaN/inf loss never writes a state (the last good one stays).
  *
@@ -109,9 +110,11 @@ typedef struct Learner {
     int stage;              /* index of the stage running / next to run */
     int stage_epoch;        /* epochs of that stage completed */
     int epoch;              /* epochs completed over the run (loader epoch key) */
-    int64_t iter;           /* training batches over the run (dropout key) */
-    int batch;              /* training batches of the current epoch done: 0, or where a stop
-                               left it (n_batches: the epoch's validation is still to run) */
+    int64_t iter;           /* training steps taken over the run (dropout key) */
+    int batch;              /* position in the current epoch: the loader's number of the next
+                               training batch (Batch.batch_no); 0, or where a stop left it
+                               (n_batches: the epoch's validation is still to run).  With
+                               on_bad_item = skip it can exceed the steps taken this epoch. */
     int n_batches;          /* training batches per epoch of the stage running */
     double epoch_secs, epoch_wait;   /* time and data wait of the current epoch before a stop */
     int frozen_n;           /* last freeze_to index applied (for reporting) */

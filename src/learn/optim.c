@@ -508,21 +508,6 @@ void optim_prepare(Optimizer *o, Model *m, const Batch *b)
     o->prepared = 1;
 }
 
-void optim_export_sqr_avg(const Optimizer *o, int i, float *dst)
-{
-    const float *s = o->sqr_avg[i];
-    size_t n = o->params[i].n;
-    if (o->lazy[i].row_len) for (size_t k = 0; k < n; k++) dst[k] = s[k] * s[k];
-    else memcpy(dst, s, sizeof(float) * n);
-}
-
-void optim_import_sqr_avg(Optimizer *o, int i)
-{
-    if (!o->lazy[i].row_len) return;
-    float *s = o->sqr_avg[i];
-    for (size_t k = 0; k < o->params[i].n; k++) s[k] = sqrtf(s[k]);
-}
-
 void optim_step(Optimizer *o)
 {
     const int lazy = o->prepared;

@@ -153,11 +153,6 @@ void optim_prepare(Optimizer *o, Model *m, const Batch *b);
 void optim_flush(Optimizer *o);
 /* Zero moments and step counters (fastai's clear_state); flushes first. */
 void optim_clear_state(Optimizer *o);
-/* fastai's sqr_avg of param i into dst[n] (the state keeps its square root
- * for lazy-rows params), and back: optim_import_sqr_avg converts
- * o->sqr_avg[i] in place after fastai's sqr_avg was read into it. */
-void optim_export_sqr_avg(const Optimizer *o, int i, float *dst);
-void optim_import_sqr_avg(Optimizer *o, int i);
 
 /* The lazy-rows steps of param i not yet applied to every row: n_log log
  * entries and done[n_rows], how many of them each row has applied (NULL, 0

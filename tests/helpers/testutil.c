@@ -10,10 +10,34 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Every folder tu_tmpdir makes lies in one folder per test program, made
+ * before main() and removed when that process exits: a test that fails (Check
+ * ends its forked process at the failed assertion, before the test's own
+ * clean-up) or times out leaves nothing behind.  Only the process that made it
+ * removes it (forked tests exit too). */
+static char tmp_base[4096];
+static pid_t tmp_owner;
+
+static void tmp_base_remove(void)
+{
+    if (tmp_base[0] && getpid() == tmp_owner) tu_rmtree(tmp_base);
+}
+
+__attribute__((constructor)) static void tmp_base_make(void)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(tmp_base, sizeof tmp_base, "%s/fastc-test-XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(tmp_base)) {
+        perror("mkdtemp");
+        abort();
+    }
+    tmp_owner = getpid();
+    atexit(tmp_base_remove);
+}
+
 const char *tu_tmpdir(char *buf, size_t cap)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(buf, cap, "%s/fastc-test-XXXXXX", base && *base ? base : "/tmp");
+    snprintf(buf, cap, "%s/XXXXXX", tmp_base);
     if (!mkdtemp(buf)) {
         perror("mkdtemp");
         abort();

@@ -5,7 +5,8 @@
 
 #include <stddef.h>
 
-/* A fresh empty folder under $TMPDIR (or /tmp); path written to buf. */
+/* A fresh empty folder in this test program's own folder under $TMPDIR (or
+ * /tmp), which goes when the program exits, whatever failed; path written to buf. */
 const char *tu_tmpdir(char *buf, size_t cap);
 /* Remove a folder tree (rm -rf). */
 void tu_rmtree(const char *path);

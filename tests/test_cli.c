@@ -199,7 +199,7 @@ END_TEST
 
 START_TEST(example_configs_validate)
 {
-    const char *configs[] = {"fashion_mnist", "pets", "multilabel", "points", "collab", "collab_latest"};
+    const char *configs[] = {"fashion_mnist", "pets", "multilabel", "shapes_pretrain", "points", "collab", "collab_latest"};
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
         int rc = run(1, "validate configs/%s.ini", configs[i]);
         ck_assert_msg(rc == 0, "configs/%s.ini: exit %d: %s", configs[i], rc, out);

@@ -591,7 +591,7 @@ START_TEST(error_structure)
                  ":10: [data] arch: found unknown key arch, expected a key of [data] (arch belongs in [model])");
     expect_error(with("[model]\nzzz = 1\n"), NULL, 0,
                  ":10: [model] zzz: found unknown key zzz, expected one of arch, pretrained, precision, n_in, "
-                 "y_range, ps");
+                 "y_range, ps, head");
     expect_error(with("[data]\nbs = 3\n[model]\nn_in = 1\n[data]\nbs = 4\n"), NULL, 0,
                  ":14: [data] bs: found a second value, expected each key once (first set on line 10)");
     expect_error(with("oops\n"), NULL, 0, ":9: found 'oops', expected key = value or [section]");

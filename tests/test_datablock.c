@@ -240,7 +240,7 @@ START_TEST(points_from_csv_func_splitter)
     ck_assert_int_eq(ds.n_skipped, 1);
     dataset_free(&ds);
     put("biwi/centers.csv", "file,x,y\n01/a.jpg,10,20\nb.jpg,30.5\n");
-    build_bad(&s, ERR_USAGE, "centers.csv:3: expected 3 fields");
+    build_bad(&s, ERR_RUNTIME, "centers.csv:3: expected 3 fields");
     s.kind = TARGET_CATEGORY;
     build_bad(&s, ERR_USAGE, "PointBlock");
 }

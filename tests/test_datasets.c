@@ -143,9 +143,9 @@ START_TEST(shapes_deterministic_and_consistent)
     const int n = 24;
     int reused;
     Err err = {0};
-    ck_assert_msg(datasets_shapes(pth("s1"), n, 7, 1, &reused, &err) == 0, "%s", err.msg);
-    ck_assert_msg(datasets_shapes(pth("s2"), n, 7, 2, &reused, &err) == 0, "%s", err.msg);
-    ck_assert_msg(datasets_shapes(pth("s3"), n, 8, 2, &reused, &err) == 0, "%s", err.msg);
+    ck_assert_msg(datasets_shapes(pth("s1"), n, 7, 0, 1, &reused, &err) == 0, "%s", err.msg);
+    ck_assert_msg(datasets_shapes(pth("s2"), n, 7, 0, 2, &reused, &err) == 0, "%s", err.msg);
+    ck_assert_msg(datasets_shapes(pth("s3"), n, 8, 0, 2, &reused, &err) == 0, "%s", err.msg);
     ck_assert(files_equal(pth("s1/labels.csv"), pth("s2/labels.csv")));
     ck_assert(files_equal(pth("s1/centers.csv"), pth("s2/centers.csv")));
     ck_assert(!files_equal(pth("s1/labels.csv"), pth("s3/labels.csv")));
@@ -199,10 +199,59 @@ START_TEST(shapes_deterministic_and_consistent)
     dataset_free(&ds);
 
     /* idempotent; a different n in the same folder is refused */
-    ck_assert_int_eq(datasets_shapes(pth("s1"), n, 7, 2, &reused, &err), 0);
+    ck_assert_int_eq(datasets_shapes(pth("s1"), n, 7, 0, 2, &reused, &err), 0);
     ck_assert_int_eq(reused, 1);
-    ck_assert_int_eq(datasets_shapes(pth("s1"), n + 1, 7, 2, &reused, &err), ERR_RUNTIME);
+    ck_assert_int_eq(datasets_shapes(pth("s1"), n + 1, 7, 0, 2, &reused, &err), ERR_RUNTIME);
     ck_assert_msg(strstr(err.msg, "holds a different dataset (shapes v2 n=24 seed=7)"), "%s", err.msg);
+}
+END_TEST
+
+/* The pretraining variant: one shape per image (label = labels), its size
+ * spanning small to big, every kind present; the centre is on the shape. */
+START_TEST(shapes_single_variant)
+{
+    const int n = 40;
+    int reused;
+    Err err = {0};
+    ck_assert_msg(datasets_shapes(pth("one"), n, 7, 1, 2, &reused, &err) == 0, "%s", err.msg);
+    CsvTable t;
+    CsvOptions o = {.header = 1};
+    ck_assert_int_eq(csv_read(pth("one/labels.csv"), &o, &t, &err), 0);
+    ck_assert_int_eq(t.n_rows, n);
+    int cf, cl, cls, cx, cy, kinds[4] = {0};
+    const char *names[4] = {"circle", "cross", "square", "triangle"};
+    ck_assert_int_eq(csv_require_col(&t, "fname", &cf, &err) | csv_require_col(&t, "label", &cl, &err) |
+                         csv_require_col(&t, "labels", &cls, &err) | csv_require_col(&t, "x", &cx, &err) |
+                         csv_require_col(&t, "y", &cy, &err),
+                     0);
+    double fmin = 1, fmax = 0;
+    for (int r = 0; r < n; r++) {
+        ck_assert_str_eq(csv_cell(&t, r, cl), csv_cell(&t, r, cls));
+        for (int k = 0; k < 4; k++) kinds[k] += strcmp(csv_cell(&t, r, cl), names[k]) == 0;
+        char p[1100];
+        snprintf(p, sizeof p, "%s/one/%s", dir, csv_cell(&t, r, cf));
+        Image im;
+        ck_assert_int_eq(image_decode_file(p, 3, 0, 0, &im, NULL, NULL, &err), 0);
+        size_t coloured = 0;
+        for (size_t q = 0; q < (size_t)im.w * im.h; q++) {
+            const uint8_t *c = im.px + q * 3;
+            int mx = c[0] > c[1] ? c[0] : c[1], mn = c[0] < c[1] ? c[0] : c[1];
+            mx = c[2] > mx ? c[2] : mx, mn = c[2] < mn ? c[2] : mn;
+            coloured += mx - mn > 90;
+        }
+        int x = (int)atof(csv_cell(&t, r, cx)), y = (int)atof(csv_cell(&t, r, cy));
+        const uint8_t *c = im.px + ((size_t)y * im.w + x) * 3;
+        ck_assert_msg(c[0] < 180 || c[1] < 180 || c[2] < 180, "%s: centre not on the shape", p);
+        double f = (double)coloured / ((double)im.w * im.h);
+        fmin = f < fmin ? f : fmin, fmax = f > fmax ? f : fmax;
+        image_free(&im);
+    }
+    for (int k = 0; k < 4; k++) ck_assert_msg(kinds[k] > 0, "no %s among %d images", names[k], n);
+    ck_assert_msg(fmin > 0 && fmin < 0.02 && fmax > 0.08, "shape area from %.3f to %.3f of the image", fmin, fmax);
+    csv_free(&t);
+    /* its own marker: the multi-shape set is not mistaken for it */
+    ck_assert_int_eq(datasets_shapes(pth("one"), n, 7, 0, 1, &reused, &err), ERR_RUNTIME);
+    ck_assert_msg(strstr(err.msg, "holds a different dataset (shapes_single v2 n=40 seed=7)"), "%s", err.msg);
 }
 END_TEST
 
@@ -220,7 +269,7 @@ START_TEST(cli_get)
     ck_assert_msg(strstr(out, "data/shapes: holds a different dataset"), "%s", out);
     snprintf(cmd, sizeof cmd, "'%s' get mnist", tu_fastc());
     ck_assert_int_eq(tu_run(cmd, out, sizeof out), 2);
-    ck_assert_msg(strstr(out, "expected fashion_mnist or shapes"), "%s", out);
+    ck_assert_msg(strstr(out, "expected fashion_mnist, shapes or shapes_single"), "%s", out);
 }
 END_TEST
 
@@ -232,6 +281,7 @@ static Suite *suite(void)
     tcase_add_test(tc, fashion_mnist_png_tree);
     tcase_add_test(tc, fashion_mnist_errors);
     tcase_add_test(tc, shapes_deterministic_and_consistent);
+    tcase_add_test(tc, shapes_single_variant);
     tcase_add_test(tc, cli_get);
     suite_add_tcase(s, tc);
     return s;

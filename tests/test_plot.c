@@ -334,6 +334,18 @@ END_TEST
 
 /* ---- image grid ------------------------------------------------------------ */
 
+/* The grid rendered, written as a PNG named `name` and read back. */
+static Image grid_png(const ImageGrid *g, const char *name)
+{
+    Err err = {0};
+    Canvas *c = plot_grid_render(g, &err);
+    ck_assert_msg(c, "%s", err.msg);
+    char path[512];
+    ck_assert_int_eq(canvas_write_png(c, out_path(name, path, sizeof path), &err), 0);
+    canvas_free(c);
+    return read_png(path);
+}
+
 START_TEST(image_grid_shows_images_captions_and_points)
 {
     enum { W = 32, H = 24 };
@@ -359,13 +371,7 @@ START_TEST(image_grid_shows_images_captions_and_points)
         {.rgb = gray, .w = 40, .h = 10, .c = 1, .caption = "\xc3\xa9t\xc3\xa9"},
     };
     ImageGrid g = {"Prediction/Actual/Loss/Probability", cells, 5, 0, 120, 1};
-    Err err = {0};
-    Canvas *c = plot_grid_render(&g, &err);
-    ck_assert_msg(c, "%s", err.msg);
-    char path[512];
-    ck_assert_int_eq(canvas_write_png(c, out_path("grid.png", path, sizeof path), &err), 0);
-    canvas_free(c);
-    Image im = read_png(path);
+    Image im = grid_png(&g, "grid.png");
     /* 5 cells -> 3 columns, 2 rows */
     int x, y, box, cy;
     plot_grid_cell_rect(&g, 4, &x, &y, &box, &cy);
@@ -406,6 +412,33 @@ START_TEST(image_grid_shows_images_captions_and_points)
     Rgb g0 = px(&im, x + 3 * 7 + 1, y + 60);
     ck_assert_int_eq(g0.r, 7 * 6);
     ck_assert(g0.r == g0.g && g0.g == g0.b);
+    image_free(&im);
+}
+END_TEST
+
+/* A point at exactly +1 maps to x = w, just past the last pixel (and a prediction may
+ * lie anywhere): its marker is drawn on the tile's edge, not beside the tile. */
+START_TEST(image_grid_points_outside_the_image_stay_on_the_tile)
+{
+    enum { W = 32, H = 24 };
+    static uint8_t img[H * W * 3];
+    memset(img, 200, sizeof img);
+    Rgb mag = {255, 0, 255}, yel = {255, 255, 0};
+    GridPoint pts[2] = {{W, H / 2.0, mag, MARK_PLUS}, {-40, -3, yel, MARK_PLUS}};
+    GridCell cell = {.rgb = img, .w = W, .h = H, .c = 3, .caption = "edge", .points = pts, .n_points = 2};
+    ImageGrid g = {NULL, &cell, 1, 0, 120, 1};
+    Image im = grid_png(&g, "grid_edge.png");
+    int x, y, box, cy;
+    plot_grid_cell_rect(&g, 0, &x, &y, &box, &cy);
+    int ox = x, oy = y + 15, dw = 120, dh = 90;   /* 32x24 fitted in 120: 120 x 90 */
+    /* the plus's vertical bar on the tile's last column, centred at the point's height */
+    int my = (int)lround(oy + (H / 2.0 + 0.5) * 3.75 - 0.5);
+    ck_assert(same(px(&im, ox + dw - 1, my), mag));
+    ck_assert(same(px(&im, ox + dw - 1, my - 2), mag) && same(px(&im, ox + dw - 1, my + 2), mag));
+    /* nothing of it two pixels or more right of the tile beyond the plus's arm */
+    ck_assert_int_eq(count_color(&im, ox + dw + 4, oy, im.w, oy + dh, mag), 0);
+    /* the far-away prediction sits in the top-left corner of the tile */
+    ck_assert(same(px(&im, ox, oy), yel) && same(px(&im, ox, oy + 2), yel) && same(px(&im, ox + 2, oy), yel));
     image_free(&im);
 }
 END_TEST
@@ -525,6 +558,7 @@ static Suite *suite(void)
     tcase_add_test(t, confusion_heatmap_is_legible_with_37_classes);
     tcase_add_test(t, scatter_draws_points_and_their_labels);
     tcase_add_test(t, image_grid_shows_images_captions_and_points);
+    tcase_add_test(t, image_grid_points_outside_the_image_stay_on_the_tile);
     tcase_add_test(t, image_grid_shrinks_large_images_by_averaging);
     tcase_add_test(t, fig_lr_find_skips_the_last_points_and_marks_suggestions);
     tcase_add_test(t, fig_losses_draws_train_and_valid);

@@ -652,18 +652,20 @@ static Model *resnet(const char *arch, int n_in, int n_out, int plain_fc, uint64
 
 /* Built once in the parent process (Check forks each test from it): resnet_new
  * takes seconds, mostly drawing the initial weights. */
-static Model *g_r18, *g_r34;
+static Model *g_r18, *g_r34, *g_r18tv;   /* g_r18tv: torchvision's head (avgpool + fc) */
 
 static void resnets_setup(void)
 {
     g_r18 = resnet("resnet18", 3, 10, 0, 1);
     g_r34 = resnet("resnet34", 3, 10, 0, 1);
+    g_r18tv = resnet("resnet18", 3, 4, 1, 7);
 }
 
 static void resnets_teardown(void)
 {
     model_free(g_r18);
     model_free(g_r34);
+    model_free(g_r18tv);
 }
 
 static float **snapshot(const Model *m)
@@ -812,6 +814,49 @@ START_TEST(pretrained_torchvision_resnet_loads_into_the_fastai_body)
 }
 END_TEST
 
+/* [model] head = 'torchvision' (pretraining a body on our own data): fastc saves the
+ * model under torchvision's names; the file loads back whole into the same kind of
+ * model (the names are not mapped onto fastai's), and as `pretrained =` into a
+ * fastai-headed resnet its body comes back and its fc is skipped. */
+START_TEST(torchvision_head_model_saves_loads_and_pretrains)
+{
+    char tmp[256], path[512], note[512];
+    tu_tmpdir(tmp, sizeof tmp);
+    snprintf(path, sizeof path, "%s/plain.safetensors", tmp);
+    Model *pl = g_r18tv;
+    ck_assert_ptr_nonnull(model_param(pl, "conv1.weight"));
+    ck_assert_ptr_nonnull(model_param(pl, "fc.bias"));
+    Err err = {0};
+    ck_assert_msg(st_save_model(pl, NULL, path, &err) == 0, "%s", err.msg);
+    float **saved = snapshot(pl);
+    scramble(pl, 9);
+    ck_assert_msg(st_load_model_file(pl, path, ST_LOAD_FULL, NULL, 0, &err) == 0, "%s", err.msg);
+    for (int i = 0; i < pl->n_params; i++)
+        ck_assert_msg(memcmp(pl->params[i].w, saved[i], pl->params[i].n * sizeof(float)) == 0, "%s",
+                      pl->params[i].name);
+
+    Model *m = g_r18;
+    float **scrambled = (scramble(m, 11), snapshot(m));
+    ck_assert_msg(st_load_model_file(m, path, ST_LOAD_PRETRAINED, note, sizeof note, &err) == 0, "%s", err.msg);
+    ck_assert_msg(strstr(note, "skipped 2 classifier tensors (fc.*)"), "%s", note);
+    for (int i = 0; i < m->n_params; i++) {
+        const Param *p = &m->params[i];
+        if (strncmp(p->name, "0.", 2)) {
+            ck_assert_msg(memcmp(p->w, scrambled[i], p->n * sizeof(float)) == 0, "%s: the head was touched", p->name);
+            continue;
+        }
+        char tvn[128];
+        tv_name(p->name, tvn, sizeof tvn);
+        const Param *q = model_param(pl, tvn);
+        ck_assert_msg(q && q->n == p->n, "%s -> %s", p->name, tvn);
+        ck_assert_msg(memcmp(p->w, q->w, p->n * sizeof(float)) == 0, "%s differs from %s", p->name, tvn);
+    }
+    snapshot_free(saved, pl);
+    snapshot_free(scrambled, m);
+    tu_rmtree(tmp);
+}
+END_TEST
+
 START_TEST(pytorch_resnet_files_load_when_given)
 {
     /* tests/reference/load_fastc_resnet.py writes torchvision resnets and the
@@ -888,6 +933,7 @@ static Suite *suite(void)
     tcase_add_test(r, resnet18_round_trips_bit_identically);
     tcase_add_test(r, resnet34_file_is_refused_by_resnet18);
     tcase_add_test(r, pretrained_torchvision_resnet_loads_into_the_fastai_body);
+    tcase_add_test(r, torchvision_head_model_saves_loads_and_pretrains);
     tcase_add_test(r, pytorch_resnet_files_load_when_given);
     suite_add_tcase(s, r);
     return s;

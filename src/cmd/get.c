@@ -10,6 +10,7 @@
 
 #define SHAPES_DEFAULT_N 2000
 #define SHAPES_SEED 42
+#define SHAPES_SINGLE_SEED 43   /* not 42: no layout shared with the shapes set */
 
 static double now_s(void)
 {
@@ -21,7 +22,7 @@ static double now_s(void)
 int cmd_get(const CmdArgs *a, Err *err)
 {
     if (a->n_inputs < 1 || a->n_inputs > 2)
-        return err_set(err, ERR_USAGE, "fastc get: expected DATASET [DIR] (datasets: fashion_mnist, shapes)");
+        return err_set(err, ERR_USAGE, "fastc get: expected DATASET [DIR] (datasets: fashion_mnist, shapes, shapes_single)");
     const char *name = a->inputs[0];
     int reused = 0, rc;
     char dflt[256];
@@ -30,11 +31,13 @@ int cmd_get(const CmdArgs *a, Err *err)
     double t0 = now_s();
     if (strcmp(name, "fashion_mnist") == 0) {
         rc = datasets_fashion_mnist(NULL, dir, 0, a->ctx.threads, &reused, err);
-    } else if (strcmp(name, "shapes") == 0) {
+    } else if (strcmp(name, "shapes") == 0 || strcmp(name, "shapes_single") == 0) {
+        int single = strcmp(name, "shapes_single") == 0;
         int n = a->n > 0 ? a->n : SHAPES_DEFAULT_N;
-        rc = datasets_shapes(dir, n, SHAPES_SEED, a->ctx.threads, &reused, err);
+        rc = datasets_shapes(dir, n, single ? SHAPES_SINGLE_SEED : SHAPES_SEED, single, a->ctx.threads, &reused, err);
     } else {
-        return err_set(err, ERR_USAGE, "fastc get: found dataset '%s', expected fashion_mnist or shapes", name);
+        return err_set(err, ERR_USAGE, "fastc get: found dataset '%s', expected fashion_mnist, shapes or shapes_single",
+                       name);
     }
     if (rc) return rc;
     if (!a->ctx.quiet) {

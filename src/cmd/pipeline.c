@@ -99,6 +99,15 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
     spec.ps = (float)cfg_num(cfg, "model", "ps");
     const CfgValue *yr = cfg_get(cfg, "model", "y_range");
     if (yr && yr->n == 2) spec.has_y_range = 1, spec.y_lo = (float)yr->items[0]->num, spec.y_hi = (float)yr->items[1]->num;
+    /* head = 'torchvision': the network torchvision trains on ImageNet (avgpool + fc,
+     * torchvision's parameter names), so that its saved file is a body another
+     * config loads with `pretrained =` (the fc is skipped, a fastai head is new). */
+    const char *head = cfg_str(cfg, "model", "head");
+    p->torchvision_head = spec.plain_fc = head && !strcmp(head, "torchvision");
+    if (spec.plain_fc && (spec.has_y_range || p->pretrained))
+        return err_set(err, ERR_USAGE, "%s:%d: [model] head = 'torchvision' takes no %s (it is for training a body "
+                       "from scratch; use the default fastai head)", config_file(cfg), cfg_get(cfg, "model", "head")->line,
+                       spec.has_y_range ? "y_range" : "pretrained weights");
     spec.seed = p->ctx.seed;
     spec.threads = p->ctx.threads;
     if (resnet_new(&p->model, &spec, err)) return err->code;
@@ -195,6 +204,7 @@ int pipeline_save_model(Pipeline *p, const Model *m, const char *path, double th
             bad |= st_meta_set_numbers(&meta, "norm_mean", mu, n) | st_meta_set_numbers(&meta, "norm_std", sd, n);
         }
         if (p->ds.kind == TARGET_MULTI) bad |= st_meta_set_double(&meta, "threshold", threshold);
+        if (p->torchvision_head) bad |= st_meta_set(&meta, "head", "torchvision");
     } else if (collab_meta_add(&meta, m, p->ratings, err)) {
         /* user_ids, item_ids, item_titles and the arch's own y_range
          * (DotProductBias(..., y_range=(0, 5.5))), which predict needs */

@@ -45,6 +45,7 @@ typedef struct Pipeline {
     Model *model;
     int in_h, in_w, in_c;     /* image batch shape */
     int pretrained;           /* weights loaded from [model] pretrained */
+    int torchvision_head;     /* [model] head = 'torchvision': avgpool + fc, torchvision names */
     int norm_added;           /* imagenet_stats normalisation added (pretrained) */
     float norm_mean[3], norm_std[3];
     LossKind loss;

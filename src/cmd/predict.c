@@ -213,6 +213,7 @@ static int predict_images(const CmdArgs *a, const ModelFileInfo *mi, const StFil
     spec.no_init = 1;   /* every weight comes from the file (ST_LOAD_FULL) */
     spec.eval_only = 1;
     spec.n_in = mi->n_in;
+    spec.plain_fc = mi->torchvision_head;
     spec.has_y_range = mi->has_y_range, spec.y_lo = (float)mi->y_lo, spec.y_hi = (float)mi->y_hi;
     spec.threads = ctx.threads;
     if ((rc = resnet_new(&m, &spec, err))) goto done;

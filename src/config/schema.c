@@ -95,6 +95,8 @@ const SchemaKey schema_keys[] = {
     {"model", "y_range", {.type = ST_NUMS, .optional = 1, .count = 2}, NULL, "(lo, hi): sigmoid range of the output"},
     {"model", "ps", {.type = ST_NUM, .def = "0.5", .lo = 0, .hi = 1, .hi_open = 1}, NULL,
      "dropout of the head"},
+    {"model", "head", S_CHOICE("'fastai'", "fastai|torchvision"), NULL,
+     "fastai's create_head, or torchvision's avgpool + fc (pretraining a body for `pretrained =`)"},
 
     /* [learner] --------------------------------------------------------------------- */
     {"learner", "metrics", S_LIST_OPT(SLOT_METRIC), NULL, "reported each epoch"},

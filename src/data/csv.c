@@ -116,7 +116,7 @@ int csv_parse(const char *data, size_t n, const char *name, const CsvOptions *op
                 i++;
                 for (;;) {
                     if (i >= n) {
-                        status = err_set(err, ERR_USAGE, "%s:%d: a quoted field is never closed (missing \")",
+                        status = err_set(err, ERR_RUNTIME, "%s:%d: a quoted field is never closed (missing \")",
                                          name, qline);
                         goto done;
                     }
@@ -155,7 +155,7 @@ int csv_parse(const char *data, size_t n, const char *name, const CsvOptions *op
             expect = opt->n_names > 0 ? opt->n_names : nf;
         }
         if (nf != expect) {
-            status = err_set(err, ERR_USAGE, "%s:%d: expected %d fields (separated by '%s'), found %d", name,
+            status = err_set(err, ERR_RUNTIME, "%s:%d: expected %d fields (separated by '%s'), found %d", name,
                              row_line, expect, sep == '\t' ? "\\t" : (char[2]){sep, 0}, nf);
             goto done;
         }

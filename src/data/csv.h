@@ -37,7 +37,8 @@ typedef struct CsvTable {
     char *text_;       /* storage behind cells and names */
 } CsvTable;
 
-/* Read a file.  A missing file is ERR_RUNTIME; a malformed one names file:line. */
+/* Read a file.  A missing or malformed file is ERR_RUNTIME (a bad data file is a run-time
+ * failure, exit 1, not a config error); a malformed one names file:line. */
 int  csv_read(const char *path, const CsvOptions *opt, CsvTable *t, Err *err);
 /* Parse bytes already in memory; `name` is used in messages. */
 int  csv_parse(const char *data, size_t n, const char *name, const CsvOptions *opt, CsvTable *t, Err *err);

@@ -333,8 +333,10 @@ static int inside(const Shape *s, float x, float y)
     return 0;
 }
 
-/* The layout of image i: a pure function of (seed, i). */
-static void shapes_layout(uint64_t seed, int i, ShapeImage *im)
+/* The layout of image i: a pure function of (seed, i, single).  single: one
+ * shape whose radius spans both ranges of the multi-shape images (small to
+ * big), the pretraining set of bench/accuracy_shapes.sh. */
+static void shapes_layout(uint64_t seed, int single, int i, ShapeImage *im)
 {
     Rng r = rng_make(seed, 0x5348415045ULL + (uint64_t)i);  /* "SHAPE" + i */
     memset(im, 0, sizeof *im);
@@ -342,13 +344,14 @@ static void shapes_layout(uint64_t seed, int i, ShapeImage *im)
     im->h = 96 + (int)rng_below(&r, 105);
     im->is_png = rng_uniform(&r) < 0.35;
     im->is_valid = rng_uniform(&r) < 0.2;
-    int want = 1 + (int)rng_below(&r, 4);
+    int want = single ? 1 : 1 + (int)rng_below(&r, 4);
     float m = (float)(im->w < im->h ? im->w : im->h);
     for (int k = 0; k < want; k++) {
         Shape s;
         s.kind = (int)rng_below(&r, SH_N);
         /* the first shape is the biggest, by radius and by area whatever the kinds */
-        s.r = k == 0 ? m * (0.22f + 0.10f * rng_uniformf(&r)) : m * (0.07f + 0.06f * rng_uniformf(&r));
+        s.r = single ? m * (0.07f + 0.25f * rng_uniformf(&r))
+              : k == 0 ? m * (0.22f + 0.10f * rng_uniformf(&r)) : m * (0.07f + 0.06f * rng_uniformf(&r));
         s.angle = s.kind == SH_CIRCLE ? 0 : 6.2831853f * rng_uniformf(&r);
         memcpy(s.col, palette[rng_below(&r, N_PALETTE)], 3);
         shape_prepare(&s);
@@ -409,12 +412,14 @@ static void shape_fname(const ShapeImage *im, int i, char *buf, size_t cap)
     snprintf(buf, cap, "%06d.%s", i, im->is_png ? "png" : "jpg");
 }
 
-int datasets_shapes(const char *dir, int n, uint64_t seed, int threads, int *reused, Err *err)
+int datasets_shapes(const char *dir, int n, uint64_t seed, int single, int threads, int *reused, Err *err)
 {
     *reused = 0;
-    if (n < 1 || n > 10000000) return err_set(err, ERR_USAGE, "fastc get shapes: n = %d, expected 1 to 10000000", n);
+    const char *what = single ? "shapes_single" : "shapes";
+    if (n < 1 || n > 10000000)
+        return err_set(err, ERR_USAGE, "fastc get %s: n = %d, expected 1 to 10000000", what, n);
     char marker[128];
-    snprintf(marker, sizeof marker, "shapes v2 n=%d seed=%llu\n", n, (unsigned long long)seed);
+    snprintf(marker, sizeof marker, "%s v2 n=%d seed=%llu\n", what, n, (unsigned long long)seed);
     int ex = check_existing(dir, marker, err);
     if (ex < 0) return err->code;
     if (ex == 1) return *reused = 1, 0;
@@ -429,7 +434,7 @@ int datasets_shapes(const char *dir, int n, uint64_t seed, int threads, int *reu
 #pragma omp parallel for schedule(static) num_threads(n_threads(threads))
         for (int i = 0; i < n; i++) {
             ShapeImage *im = &ims[i];
-            shapes_layout(seed, i, im);
+            shapes_layout(seed, single, i, im);
             uint8_t *rgb = malloc((size_t)im->w * im->h * 3);
             char name[32], p[4400];
             shape_fname(im, i, name, sizeof name);

@@ -34,6 +34,10 @@ int datasets_fashion_mnist(const char *src_dir, const char *dir, int limit, int 
  * labels = every class present (sorted, space-separated), x,y = centre of the
  * biggest shape in pixels, is_valid = a seeded 20%.  The same (n, seed) gives
  * the same bytes on every run and thread count. */
-int datasets_shapes(const char *dir, int n, uint64_t seed, int threads, int *reused, Err *err);
+/* single = 1: the pretraining variant (`fastc get shapes_single`): one shape
+ * per image, radius from the smallest to the biggest of the multi-shape images
+ * (7-32% of the shorter side); the same files and columns (label = labels =
+ * that shape's class). */
+int datasets_shapes(const char *dir, int n, uint64_t seed, int single, int threads, int *reused, Err *err);
 
 #endif

@@ -52,6 +52,12 @@ int modelfile_info(ModelFileInfo *mi, const char *path, const StMeta *meta, Err 
         }
         mi->has_y_range = 1, mi->y_lo = yr[0], mi->y_hi = yr[1];
     }
+    const char *head = st_meta_get(meta, "head");
+    if (head && strcmp(head, "torchvision") && strcmp(head, "fastai")) {
+        modelfile_info_free(mi);
+        return err_set(err, ERR_USAGE, "%s: metadata head = '%.40s', expected fastai or torchvision", path, head);
+    }
+    mi->torchvision_head = head && !strcmp(head, "torchvision");
     mi->threshold = 0.5;
     if (st_meta_get(meta, "threshold") &&
         (rc = st_meta_get_double(meta, "threshold", &mi->threshold, err))) {
@@ -132,6 +138,13 @@ int modelfile_check(const ModelFileInfo *mi, const Config *cfg, Err *err)
                            mi->path, what, config_file(cfg), arch);
         return err_set(err, ERR_USAGE, "%s is %s; %s expects a %s %s model (%d input channel%s)",
                        mi->path, what, config_file(cfg), arch, task, n_in, n_in == 1 ? "" : "s");
+    }
+    if (strcmp(task, "collab")) {
+        const char *head = cfg_str(cfg, "model", "head");
+        int tv = head && !strcmp(head, "torchvision");
+        if (tv != mi->torchvision_head)
+            return err_set(err, ERR_USAGE, "%s has a %s head; %s expects [model] head = '%s'", mi->path,
+                           mi->torchvision_head ? "torchvision" : "fastai", config_file(cfg), tv ? "torchvision" : "fastai");
     }
     return 0;
 }

@@ -29,6 +29,7 @@ typedef struct ModelFileInfo {
     size_t n_vocab;
     int has_y_range;
     double y_lo, y_hi;
+    int torchvision_head;   /* metadata head = "torchvision": avgpool + fc ([model] head) */
     double threshold;       /* multi-label; 0.5 when absent */
     int size_h, size_w;     /* model input size from "size"; 0 when absent */
     const char *item_tfms;  /* borrowed from the metadata; NULL when absent */

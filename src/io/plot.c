@@ -780,9 +780,13 @@ Canvas *plot_grid_render(const ImageGrid *g, Err *err)
             free(tmp);
             int ms = box / 20 < 5 ? 5 : box / 20;
             for (int k = 0; k < cell->n_points; k++) {
+                /* A point outside the image (a target at exactly +1 lies on the far edge,
+                 * one pixel past the last; a prediction may lie anywhere) is drawn on the
+                 * tile's edge, not over the neighbouring tile or caption. */
                 const GridPoint *pt = &cell->points[k];
-                canvas_marker(c, ox + (pt->x + 0.5) * dw / cell->w - 0.5, oy + (pt->y + 0.5) * dh / cell->h - 0.5, ms,
-                              pt->marker, pt->color);
+                double mx = ox + (pt->x + 0.5) * dw / cell->w - 0.5, my = oy + (pt->y + 0.5) * dh / cell->h - 0.5;
+                mx = fmin(fmax(mx, ox), ox + dw - 1), my = fmin(fmax(my, oy), oy + dh - 1);
+                canvas_marker(c, mx, my, ms, pt->marker, pt->color);
             }
         }
         if (cell->caption) {

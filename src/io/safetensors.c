@@ -793,7 +793,9 @@ int st_load_model(Model *m, const StFile *f, StLoadMode mode, char *note, size_t
     if (note && note_cap) note[0] = 0;
     int rc = check_metadata(m, f, mode, err);
     if (rc) return rc;
-    int tv = st_find(f, "conv1.weight") != NULL;
+    /* torchvision names, to be mapped onto fastai's Sequential(body, head) — unless the
+     * model itself is torchvision-named ([model] head = 'torchvision') */
+    int tv = st_find(f, "conv1.weight") != NULL && !model_param(m, "conv1.weight");
     int pre = mode == ST_LOAD_PRETRAINED;
     /* plan[i]: file tensor for param i, or NULL. */
     const StTensor **plan = calloc((size_t)m->n_params + 1, sizeof *plan);

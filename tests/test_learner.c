@@ -2,7 +2,8 @@
  * this file's own over synthetic blobs: it learns, schedules reach the
  * optimizer, freeze keeps norm params training, lr_find restores everything,
  * trackers print fastai's messages, a stopped-and-resumed run ends
- * bit-identical, same seed → same metrics.csv, a NaN loss stops cleanly. */
+ * bit-identical (also across a batch the loader leaves out), same seed → same
+ * metrics.csv, a NaN loss stops cleanly. */
 #include "check_main.h"
 #include "core/rng.h"
 #include "config/config.h"
@@ -109,6 +110,8 @@ typedef struct Blobs {
     int32_t y[NTR + NVA];
     int32_t perm[NTR];
     int split, pos, epoch, batches_served, stop_after;
+    int left_out;            /* train batch number left out of every epoch (as the image loader
+                                leaves out a batch of unreadable files), -1: none */
     volatile sig_atomic_t *stop;
     uint64_t seed;
     float bx[BS * D];
@@ -133,6 +136,7 @@ static int bl_next(Loaders *l, Batch **out, Err *err)
 {
     Blobs *B = l->impl;
     int total = B->split == SPLIT_TRAIN ? NTR : NVA;
+    if (B->split == SPLIT_TRAIN && B->pos == B->left_out * BS) B->pos += BS;
     int n = total - B->pos < BS ? total - B->pos : BS;
     if (n <= 0 || (B->split == SPLIT_TRAIN && n < BS)) return 0;
     for (int i = 0; i < n; i++) {
@@ -162,6 +166,7 @@ static Loaders *blobs_new(uint64_t seed)
         for (int j = 0; j < D; j++) B->x[i * D + j] = centre[c][j] + 0.6f * (float)rng_normal(&r);
     }
     B->seed = seed;
+    B->left_out = -1;
     l->ops = &BL_OPS, l->impl = B, l->bs = BS, l->kind = TARGET_CATEGORY, l->n_out = C;
     return l;
 }
@@ -424,9 +429,37 @@ static int same_params(Model *a, Model *b)
     return 1;
 }
 
+/* A fresh process's view of the run stopped in d2: a new model (same init)
+ * over loaders leaving out batch `left_out` (-1: none) resumes at epoch and
+ * batch at[0], at[1], finishes s, and ends as the run `a` never stopped in d1
+ * (weights, per-batch losses, metrics.csv apart from the time). */
+static void resume_and_compare(Run *a, const char *d1, const char *d2, const Schedule *s, int left_out,
+                               const int at[2], int stop)
+{
+    char p[4200];
+    Err e = {0};
+    Run c;
+    run_init(&c, d2, "error_rate");
+    ((Blobs *)c.dls->impl)->left_out = left_out;
+    ck_assert_msg(learner_resume(c.l, s, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(c.l->epoch, at[0]);
+    ck_assert_int_eq(c.l->batch, at[1]);
+    ck_assert_msg(learner_fit_schedule(c.l, s, &e) == 0, "%s", e.msg);
+    ck_assert_msg(same_params(a->m, c.m), "weights differ after resume (stop %d)", stop);
+    ck_assert_int_eq(c.l->n_rec, a->l->n_rec);
+    ck_assert(memcmp(c.l->rec_loss, a->l->rec_loss, sizeof(float) * a->l->n_rec) == 0);
+    snprintf(p, sizeof p, "%s/metrics.csv", d1);
+    char *x = csv_no_time(p);
+    snprintf(p, sizeof p, "%s/metrics.csv", d2);
+    char *y = csv_no_time(p);
+    ck_assert_str_eq(x, y);
+    free(x), free(y);
+    run_free(&c);
+}
+
 START_TEST(stopped_and_resumed_run_is_bit_identical)
 {
-    char d1[4096], d2[4096], p[4200];
+    char d1[4096], d2[4096];
     tu_tmpdir(d1, sizeof d1), tu_tmpdir(d2, sizeof d2);
     Run a;
     run_init(&a, d1, "error_rate");
@@ -450,27 +483,54 @@ START_TEST(stopped_and_resumed_run_is_bit_identical)
         ck_assert_int_eq(rc, 128 + 15);
         ck_assert_msg(strstr(e.msg, "--resume") != NULL, "%s", e.msg);
         run_free(&b);
-        /* a fresh process: new model (same init), resume, finish */
-        Run c;
-        run_init(&c, d2, "error_rate");
-        ck_assert_msg(learner_resume(c.l, &s, &e) == 0, "%s", e.msg);
-        ck_assert_int_eq(c.l->epoch, at[k][0]);
-        ck_assert_int_eq(c.l->batch, at[k][1]);
-        ck_assert_msg(learner_fit_schedule(c.l, &s, &e) == 0, "%s", e.msg);
-        ck_assert_msg(same_params(a.m, c.m), "weights differ after resume (stop %d)", stops[k]);
-        ck_assert_int_eq(c.l->n_rec, a.l->n_rec);
-        ck_assert(memcmp(c.l->rec_loss, a.l->rec_loss, sizeof(float) * a.l->n_rec) == 0);
-        snprintf(p, sizeof p, "%s/metrics.csv", d1);
-        char *x = csv_no_time(p);
-        snprintf(p, sizeof p, "%s/metrics.csv", d2);
-        char *y = csv_no_time(p);
-        ck_assert_str_eq(x, y);
-        free(x), free(y);
-        run_free(&c);
+        resume_and_compare(&a, d1, d2, &s, -1, at[k], stops[k]);
     }
     free(s.stages);
     run_free(&a);
     tu_rmtree(d1), tu_rmtree(d2);
+}
+END_TEST
+
+START_TEST(a_left_out_batch_keeps_positions_and_resumes_bit_identically)
+{
+    /* The loader leaves out batch 2 of every epoch (Batch.batch_no jumps from
+     * 1 to 3).  The run takes nb - 1 steps per epoch, its one-cycle position
+     * follows the loader's numbers (so the last lr is the one of a run without
+     * a gap), and stops after batch 1 (the next one left out), batch 3 (just
+     * after the gap: the position is 4, not the 3 steps taken) and the
+     * epoch's last batch resume to the same weights, losses and metrics.csv. */
+    char d1[4096], d2[4096], d3[4096];
+    tu_tmpdir(d1, sizeof d1), tu_tmpdir(d2, sizeof d2), tu_tmpdir(d3, sizeof d3);
+    const int nb = NTR / BS;
+    Schedule s = fine_tune_like(0.05);
+    Err e = {0};
+    Run full, a;
+    run_init(&full, d3, "error_rate");
+    ck_assert_int_eq(learner_fit_schedule(full.l, &s, &e), 0);
+    run_init(&a, d1, "error_rate");
+    ((Blobs *)a.dls->impl)->left_out = 2;
+    ck_assert_int_eq(learner_fit_schedule(a.l, &s, &e), 0);
+    ck_assert_int_eq(a.l->iter, 5 * (nb - 1));
+    ck_assert_int_eq(full.l->iter, 5 * nb);
+    for (int g = 0; g < a.l->opt->n_groups; g++)
+        ck_assert_msg(a.l->opt->hyper[g].lr == full.l->opt->hyper[g].lr, "group %d: last lr %g, without the gap %g", g,
+                      a.l->opt->hyper[g].lr, full.l->opt->hyper[g].lr);
+    const int stops[] = {(nb - 1) + 2, (nb - 1) + 3, nb - 1};   /* in batches served */
+    const int at[][2] = {{1, 2}, {1, 4}, {0, nb}};
+    for (int k = 0; k < 3; k++) {
+        tu_rmtree(d2);
+        mkdir(d2, 0755);
+        Run b;
+        run_init(&b, d2, "error_rate");
+        ((Blobs *)b.dls->impl)->left_out = 2;
+        ((Blobs *)b.dls->impl)->stop_after = stops[k];
+        ck_assert_int_eq(learner_fit_schedule(b.l, &s, &e), 128 + 15);
+        run_free(&b);
+        resume_and_compare(&a, d1, d2, &s, 2, at[k], stops[k]);
+    }
+    free(s.stages);
+    run_free(&a), run_free(&full);
+    tu_rmtree(d1), tu_rmtree(d2), tu_rmtree(d3);
 }
 END_TEST
 
@@ -528,6 +588,7 @@ static Suite *suite(void)
     tcase_add_test(tc, lr_find_restores_model_and_optimizer);
     tcase_add_test(tc, same_seed_same_metrics_csv);
     tcase_add_test(tc, stopped_and_resumed_run_is_bit_identical);
+    tcase_add_test(tc, a_left_out_batch_keeps_positions_and_resumes_bit_identically);
     tcase_add_test(tc, nan_loss_stops_naming_epoch_and_batch);
     tcase_add_test(tc, trackers_print_fastai_messages);
     suite_add_tcase(s, tc);

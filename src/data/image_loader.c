@@ -287,7 +287,8 @@ static int il_begin(Loaders *l, int split, int epoch, int first, Err *err)
     return 0;
 }
 
-static int il_next(Loaders *l, Batch **out, Err *err)
+/* The next batch as il_next gives it, or 2 when every item of it was bad. */
+static int next_batch(Loaders *l, Batch **out, Err *err)
 {
     ImageLoaders *il = l->impl;
     pthread_mutex_lock(&il->mu);
@@ -337,9 +338,17 @@ static int il_next(Loaders *l, Batch **out, Err *err)
         n++;
     }
     s->b.n = n;
-    if (n == 0) return il_next(l, out, err);   /* every item of the batch was bad: the next one */
+    if (n == 0) return 2;
     *out = &s->b;
     return 1;
+}
+
+static int il_next(Loaders *l, Batch **out, Err *err)
+{
+    int st;
+    while ((st = next_batch(l, out, err)) == 2) {   /* every item was bad: the batch is left out */
+    }
+    return st;
 }
 
 static void il_free(Loaders *l)

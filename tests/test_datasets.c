@@ -267,6 +267,10 @@ START_TEST(cli_get)
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' get shapes --n 6", dir, tu_fastc());
     ck_assert_int_eq(tu_run(cmd, out, sizeof out), 1);
     ck_assert_msg(strstr(out, "data/shapes: holds a different dataset"), "%s", out);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' get shapes_single --n 3 --threads 1", dir, tu_fastc());
+    ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "shapes_single: written to data/shapes_single"), "%s", out);
+    ck_assert(exists(pth("data/shapes_single/labels.csv")));
     snprintf(cmd, sizeof cmd, "'%s' get mnist", tu_fastc());
     ck_assert_int_eq(tu_run(cmd, out, sizeof out), 2);
     ck_assert_msg(strstr(out, "expected fashion_mnist, shapes or shapes_single"), "%s", out);

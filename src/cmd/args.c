@@ -54,7 +54,8 @@ static const CmdInfo commands[] = {
      "Absent data paths are reported as notes (exit 0); any config mistake exits 2."},
     {"get", cmd_get, F_N, POS_GET, "DATASET [DIR] [--n N]",
      "Materialise a known dataset into DIR (default data/DATASET; see data/README.md):\n"
-     "fashion_mnist (from Debian's dataset-fashion-mnist), shapes (--n images, default 2000)."},
+     "fashion_mnist (from Debian's dataset-fashion-mnist), shapes (--n images, default 2000),\n"
+     "shapes_single (one shape per image: the pretraining set of bench/accuracy_shapes.sh)."},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
@@ -78,7 +79,7 @@ static const FlagInfo flags[] = {
     {"--model", F_MODEL, "FILE", "predict from a saved model without its config"},
     {"--all", F_ALL, NULL, "print every class probability"},
     {"--unknown", F_UNKNOWN, "POLICY", "collab: what to do with unknown users/items (bias)"},
-    {"--n", F_N, "N", "show_batch: items to show (default 9); get shapes: images (default 2000)"},
+    {"--n", F_N, "N", "show_batch: items to show (default 9); get shapes[_single]: images (default 2000)"},
     {"--out", F_OUT, "FILE", "where to write the picture (default: <output dir>/show_batch.png)"},
     {"--threads", 0, "N", "threads for BLAS, kernels and the loader (default: all cores)"},
     {"--quiet", 0, NULL, "no progress output"},

@@ -1,15 +1,16 @@
 /* bench_engine.c — training-step throughput of the fastc engine.
  *
- *   bench_engine ARCH SIZE [BS] [STEPS] [THREADS]
+ *   bench_engine ARCH SIZE [BS] [STEPS] [THREADS] [N_IN]
  *
  * Builds ARCH (resnet18/34/50 + fastai head, 10 classes) for BS images of
- * SIZE x SIZE, then times STEPS training steps (forward, cross-entropy, backward,
- * an Adam-like update of every trainable parameter) after one warm-up step, and
+ * SIZE x SIZE with N_IN channels (default 3; the default job has 1), then times STEPS training steps (forward, cross-entropy, backward,
+ * the learner's Adam step over every trainable parameter) after one warm-up step, and
  * prints one line:  ARCH SIZE BS img_per_s best_img_per_s peak_rss_mb cpu_s_per_step
  * (best = fastest single step; img/s = over all timed steps). */
 #include "core/blas.h"
 #include "core/ctx.h"
 #include "core/rng.h"
+#include "learn/optim.h"
 #include "models/resnet.h"
 #include "nn/loss.h"
 
@@ -34,60 +35,44 @@ static double now(void)
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-/* fastai Adam (decoupled wd), the optimizer's cost is part of the step */
-static void adam_step(Model *m, float **m1, float **m2, int step, float lr)
-{
-    float b1 = 0.9f, b2 = 0.99f, eps = 1e-5f, wd = 0.01f;
-    float d1 = 1.0f - powf(b1, (float)step), d2 = 1.0f - powf(b2, (float)step);
-    for (int i = 0; i < m->n_params; i++) {
-        Param *p = &m->params[i];
-        if (p->kind != PARAM_WEIGHT || p->frozen) continue;
-        float *w = p->w, *g = p->g, *a = m1[i], *s = m2[i];
-        float decay = p->no_wd ? 1.0f : 1.0f - lr * wd;
-        #pragma omp parallel for schedule(static)
-        for (size_t k = 0; k < p->n; k++) {
-            w[k] *= decay;
-            a[k] = b1 * a[k] + (1 - b1) * g[k];
-            s[k] = b2 * s[k] + (1 - b2) * g[k] * g[k];
-            w[k] -= lr / d1 * a[k] / (sqrtf(s[k] / d2) + eps);
-        }
-    }
-}
-
 int main(int argc, char **argv)
 {
     blas_ensure_fast_core(argv);
     if (argc < 3) {
-        fprintf(stderr, "usage: %s ARCH SIZE [BS] [STEPS] [THREADS]\n", argv[0]);
+        fprintf(stderr, "usage: %s ARCH SIZE [BS] [STEPS] [THREADS] [N_IN]\n", argv[0]);
         return 2;
     }
     const char *arch = argv[1];
     int size = atoi(argv[2]), bs = argc > 3 ? atoi(argv[3]) : 64;
     int steps = argc > 4 ? atoi(argv[4]) : 5, threads = argc > 5 ? atoi(argv[5]) : 2;
+    int n_in = argc > 6 ? atoi(argv[6]) : 3;
     Ctx ctx = {.threads = threads, .seed = 42};
     ctx_apply_threads(&ctx);
     ResnetSpec spec = resnet_spec_default(arch, 10, bs, size, size);
     spec.seed = 42;
     spec.threads = threads;
+    spec.n_in = n_in;
     Model *m;
     Err err = {0};
     if (resnet_new(&m, &spec, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 2;
     }
-    size_t nx = (size_t)bs * size * size * 3;
+    size_t nx = (size_t)bs * size * size * n_in;
     float *x = malloc(nx * sizeof(float)), *dout = malloc(sizeof(float) * bs * 10);
     int32_t *y = malloc(sizeof(int32_t) * bs);
     Rng r = rng_make(1, 2);
     for (size_t i = 0; i < nx; i++) x[i] = (float)rng_normal(&r);
     for (int i = 0; i < bs; i++) y[i] = i % 10;
-    float **m1 = calloc(m->n_params, sizeof(float *)), **m2 = calloc(m->n_params, sizeof(float *));
-    for (int i = 0; i < m->n_params; i++)
-        if (m->params[i].kind == PARAM_WEIGHT) {
-            m1[i] = calloc(m->params[i].n, sizeof(float));
-            m2[i] = calloc(m->params[i].n, sizeof(float));
-        }
-    Batch b = {.n = bs, .h = size, .w = size, .c = 3, .x = x, .kind = TARGET_CATEGORY, .yi = y};
+    /* fastai's Adam as the learner runs it (decoupled wd 0.01, lr 1e-4) */
+    OptHyper h = optim_default_hyper(OPT_ADAM);
+    h.lr = 1e-4;
+    Optimizer *opt = optim_new(OPT_ADAM, &h, 1, m, threads, &err);
+    if (!opt) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    Batch b = {.n = bs, .h = size, .w = size, .c = n_in, .x = x, .kind = TARGET_CATEGORY, .yi = y};
     double total = 0, best = 1e30, cpu0 = 0;
     float loss = 0;
     for (int s = 0; s <= steps; s++) {
@@ -101,7 +86,7 @@ int main(int argc, char **argv)
         }
         loss = loss_cross_entropy(dout, NULL, out, y, bs, 10);
         m->ops->backward(m, dout);
-        adam_step(m, m1, m2, s + 1, 1e-4f);
+        optim_step(opt);
         double dt = now() - t0;
         if (s > 0) {
             total += dt;
@@ -112,8 +97,8 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     printf("%s %d %d %.2f %.2f %.0f cpu_s_per_step=%.3f loss=%.4f\n", arch, size, bs, steps * bs / total,
            bs / best, ru.ru_maxrss / 1024.0, (cpu_now() - cpu0) / steps, loss);
-    for (int i = 0; i < m->n_params; i++) free(m1[i]), free(m2[i]);
-    free(m1), free(m2), free(x), free(dout), free(y);
+    optim_free(opt);
+    free(x), free(dout), free(y);
     model_free(m);
     return 0;
 }

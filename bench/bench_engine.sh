@@ -4,6 +4,7 @@
 # 128x128, batch 64 (forward + cross-entropy + backward + Adam step).
 #
 #   sh bench/bench_engine.sh [STEPS]        (make bench runs it under flock)
+#   ARCHS="resnet18" sh bench/bench_engine.sh   (some archs only: shorter lock holds)
 #
 # PyTorch: 2 threads, OMP_WAIT_POLICY=PASSIVE, best of channels_last and
 # contiguous.  fastc: 2 threads, same environment.  Each number is img/s over
@@ -17,7 +18,7 @@ export OMP_WAIT_POLICY=PASSIVE
 make -s bench-engine >/dev/null
 BIN=build/release/bench_engine
 printf '%-9s %5s %10s %10s %7s %10s %10s\n' arch size fastc_img/s torch_img/s ratio fastc_MB torch_MB
-for arch in resnet18 resnet34 resnet50; do
+for arch in ${ARCHS:-resnet18 resnet34 resnet50}; do
     for size in 64 128; do
         t1=$($PY bench/engine_torch.py $arch $size 64 $STEPS channels_last 2)
         f1=$($BIN $arch $size 64 $STEPS 2)

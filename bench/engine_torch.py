@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""engine_torch.py ARCH SIZE [BS] [STEPS] [MODE] [THREADS] — PyTorch side of bench_engine.sh.
+"""engine_torch.py ARCH SIZE [BS] [STEPS] [MODE] [THREADS] [N_IN] — PyTorch side of bench_engine.sh.
 
 The same model as fastc (torchvision ARCH body cut before avgpool/fc + fastai's
 create_head for 10 classes), the same training step (forward, cross-entropy,
 backward, Adam step), 2 threads.  MODE is channels_last (default) or contiguous.
+N_IN input channels (default 3; the default job has 1, as bench_engine's N_IN).
 Prints:  ARCH SIZE BS img_per_s best_img_per_s peak_rss_mb  (as bench_engine)."""
 import resource
 import sys
@@ -14,8 +15,10 @@ import torch.nn as nn
 import torchvision
 
 
-def fastai_resnet(arch, n_out, ps=0.5):
+def fastai_resnet(arch, n_out, ps=0.5, n_in=3):
     body = getattr(torchvision.models, arch)(weights=None)
+    if n_in != 3:
+        body.conv1 = nn.Conv2d(n_in, 64, kernel_size=7, stride=2, padding=3, bias=False)
     body = nn.Sequential(*list(body.children())[:-2])
     nf = 2048 if arch == "resnet50" else 512
 
@@ -36,9 +39,10 @@ def main():
     steps = int(sys.argv[4]) if len(sys.argv) > 4 else 5
     mode = sys.argv[5] if len(sys.argv) > 5 else "channels_last"
     torch.set_num_threads(int(sys.argv[6]) if len(sys.argv) > 6 else 2)
+    n_in = int(sys.argv[7]) if len(sys.argv) > 7 else 3
     torch.manual_seed(0)
-    model = fastai_resnet(arch, 10)
-    x = torch.randn(bs, 3, size, size)
+    model = fastai_resnet(arch, 10, n_in=n_in)
+    x = torch.randn(bs, n_in, size, size)
     if mode == "channels_last":
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)

@@ -179,7 +179,7 @@ static float *abs_copy(const float *a, size_t n)
 /* Winograd against the direct convolution: forward (overwrite), din and dW
  * (accumulated onto non-zero buffers) within 1e-6 (dW 2e-6) of the terms'
  * size; odd sizes cut the 2x2 tiles, the first case runs over several chunks
- * of images (8 + 1). */
+ * of images (2 + 2 + 2 + 2 + 1). */
 START_TEST(winograd_matches_direct)
 {
     const Case cs[] = {{9, 32, 32, 64, 64, 3, 1, 1}, {2, 7, 5, 6, 10, 3, 1, 1}, {3, 1, 2, 4, 5, 3, 1, 1},

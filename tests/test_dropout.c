@@ -37,6 +37,8 @@ START_TEST(mask_depends_on_key_only)
     omp_set_num_threads(2);
     dropout_forward(b, x, n, 0.5f, 7, 2);
     ck_assert(memcmp(a, b, n * 4) == 0);
+    for (size_t i = 0; i < n; i++)   /* the mask is dropout_keep's */
+        ck_assert(dropout_keep(7, 2, i, 0.5f) ? a[i] == x[i] * 2.0f : a[i] == 0.0f);
     dropout_forward(c, x, n, 0.5f, 8, 2);       /* another step: another mask */
     ck_assert(memcmp(a, c, n * 4) != 0);
     dropout_forward(c, x, n, 0.5f, 7, 3);       /* another layer: another mask */

@@ -2,7 +2,9 @@
  * generated image set (3 kinds of 16x16 stripes, resnet18 from scratch):
  * the table and files a run leaves, same seed → same metrics.csv and the same
  * model bytes, a run killed for real with SIGTERM and resumed ends with a
- * model bit-identical to an uninterrupted run, lr_find restores the model and
+ * model bit-identical to an uninterrupted run (also when stopped mid-epoch,
+ * just after a batch of unreadable files the loader left out, or by two
+ * signals in a row, which end it at once), lr_find restores the model and
  * writes its files, a diverging run stops with exit 1 naming epoch and batch,
  * and label smoothing reaches the learner. */
 #include "check_main.h"

@@ -19,27 +19,35 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-/* The global state a signal handler needs: which signal arrived, and
- * whether to say what happens (not with --quiet). */
-static volatile sig_atomic_t stop_signal, stop_say;
+/* The global state a signal handler needs: which signal arrived, whether
+ * to say what happens (not with --quiet), and whether stderr is a terminal
+ * (a progress bar may be on the line). */
+static volatile sig_atomic_t stop_signal, stop_say, stop_tty;
+/* Signals so far: counted atomically, since two can arrive at once in two
+ * threads (a lock-free atomic is async-signal-safe). */
+static atomic_int n_signals;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal handler needs a lock-free atomic_int");
 
+/* msg starts with a newline, written only on a terminal */
 static void say_now(const char *msg, size_t n)
 {
-    ssize_t w = write(STDERR_FILENO, msg, n);   /* async-signal-safe, unlike stdio */
+    if (!stop_say) return;
+    ssize_t w = write(STDERR_FILENO, msg + !stop_tty, n - !stop_tty);   /* async-signal-safe, unlike stdio */
     (void)w;
 }
 
 static void on_signal(int sig)
 {
-    if (stop_signal) {
+    if (atomic_fetch_add(&n_signals, 1) > 0) {
         /* the second: die of it now (the default action, so a calling shell
          * sees the signal), only async-signal-safe calls */
-        static const char m[] = "\nfastc: stopped at once (second signal); the last resume state written stays\n";
-        if (stop_say) say_now(m, sizeof m - 1);
+        static const char m[] = "\nfastc: stopped at once (second signal); the resume state on disk stays as it was\n";
+        say_now(m, sizeof m - 1);
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, sig);
@@ -51,7 +59,7 @@ static void on_signal(int sig)
     stop_signal = sig;
     static const char m[] = "\nfastc: stopping after the current batch to write the resume state (Ctrl-C again: quit at "
                             "once)\n";
-    if (stop_say) say_now(m, sizeof m - 1);
+    say_now(m, sizeof m - 1);
 }
 
 static void note(const Pipeline *p, const char *fmt, const char *s)
@@ -81,7 +89,8 @@ int cmd_train(const CmdArgs *a, Err *err)
     /* temporaries of a run stopped at once (a second signal) or killed while writing */
     atomic_remove_stale(p.out_dir);
     stop_signal = 0;
-    stop_say = !p.ctx.quiet;
+    atomic_store(&n_signals, 0);
+    stop_say = !p.ctx.quiet, stop_tty = isatty(STDERR_FILENO);
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART;   /* loader threads reading files must not see EINTR */
     sigemptyset(&sa.sa_mask);

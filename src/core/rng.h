@@ -15,6 +15,21 @@
 /* Pure 64-bit hash of (seed, stream, counter). */
 uint64_t rng_hash(uint64_t seed, uint64_t stream, uint64_t counter);
 
+/* The same hash in two steps, for loops over many counters of one (seed,
+ * stream): rng_hash_at(rng_hash_key(seed, stream), counter) ==
+ * rng_hash(seed, stream, counter), with the per-counter part inlined. */
+uint64_t rng_hash_key(uint64_t seed, uint64_t stream);
+static inline uint64_t rng_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+static inline uint64_t rng_hash_at(uint64_t key, uint64_t counter)
+{
+    return rng_mix64(key ^ (counter * 0x9e3779b97f4a7c15ULL + 0x8cb92ba72f3d8dd7ULL));
+}
+
 typedef struct Rng {
     uint64_t seed, stream, counter;
 } Rng;

@@ -1,110 +1,122 @@
 /* batchnorm.c — BatchNorm (2d over N·H·W, 1d over N) with fused ReLU/residual (see batchnorm.h).
  *
- * Reductions run per block of BN_CB channels, each block summed over all rows
- * in order in double by one thread: channels are contiguous, so a block is one
- * cache line per row, the tensor is read once in total, and the result never
- * depends on the thread count.  The elementwise passes are split over rows. */
+ * Reductions run over fixed chunks of rows (see col_sums), each chunk read
+ * front to back with per-channel partial sums in double, added in chunk
+ * order: the result never depends on the thread count.  The elementwise
+ * passes are split over rows. */
 #include "nn/batchnorm.h"
 
 #include <math.h>
 #include <string.h>
 
-#define BN_CB 16
 #define BN_RB 32   /* rows summed in float before folding into the double totals */
+
+/* The reductions are cut into fixed chunks of whole BN_RB-row blocks (a
+ * function of rows only): each chunk streams its rows front to back, all
+ * channels at once, and leaves per-channel partial sums in double; the
+ * partials are then added in chunk order.  Sequential reads (rather than one
+ * channel block down all rows at a stride of c floats) and a result that does
+ * not depend on the thread count. */
+#define BN_MAX_CHUNKS 8
+#define BN_CHUNK_BLOCKS 4   /* at least this many BN_RB-row blocks per chunk */
+
+static int red_chunks(size_t rows)
+{
+    size_t nb = (rows + BN_RB - 1) / BN_RB, k = nb / BN_CHUNK_BLOCKS;
+    return k < 1 ? 1 : k > BN_MAX_CHUNKS ? BN_MAX_CHUNKS : (int)k;
+}
+
+/* Rows [*r0, *r1) of chunk ch of nch. */
+static void chunk_rows(size_t rows, int ch, int nch, size_t *r0, size_t *r1)
+{
+    size_t nb = (rows + BN_RB - 1) / BN_RB;
+    *r0 = nb * ch / nch * BN_RB;
+    *r1 = nb * (ch + 1) / nch * BN_RB;
+    if (*r1 > rows) *r1 = rows;
+}
 
 /* s1[c] = Σ_r (a[r,c] − k_c), s2[c] = Σ_r (a[r,c] − k_c)² with the shift
  * k_c = a[0,c] written to k[c] (so E[x²] − E[x]² does not cancel when the mean
- * is large against the spread).  Each block of BN_CB channels is summed over
- * BN_RB rows in float (one vector per sum), then folded into double: the order
- * is fixed and the loop vectorises. */
-static void col_sums(double *s1, double *s2, float *k, const float *a, size_t rows, int c)
+ * is large against the spread).  Each run of BN_RB rows is summed in float
+ * (vectorised over channels), then folded into the chunk's double sums.
+ * part: 2·red_chunks(rows)·c doubles of scratch. */
+static void col_sums(double *s1, double *s2, float *k, const float *a, size_t rows, int c, double *part)
 {
-    int nb = (c + BN_CB - 1) / BN_CB;
+    for (int j = 0; j < c; j++) k[j] = a[j];
+    const int nch = red_chunks(rows);
     #pragma omp parallel for schedule(static)
-    for (int b = 0; b < nb; b++) {
-        int c0 = b * BN_CB, cw = c - c0 < BN_CB ? c - c0 : BN_CB;
-        double d1[BN_CB] = {0}, d2[BN_CB] = {0};
-        float kk[BN_CB] = {0};
-        for (int j = 0; j < cw; j++) kk[j] = k[c0 + j] = a[c0 + j];
-        for (size_t r0 = 0; r0 < rows; r0 += BN_RB) {
-            size_t r1 = r0 + BN_RB < rows ? r0 + BN_RB : rows;
-            float f1[BN_CB] = {0}, f2[BN_CB] = {0};
-            if (cw == BN_CB) {
-                for (size_t r = r0; r < r1; r++) {
-                    const float *p = a + r * c + c0;
-                    for (int j = 0; j < BN_CB; j++) {
-                        float v = p[j] - kk[j];
-                        f1[j] += v, f2[j] += v * v;
-                    }
-                }
-            } else {
-                for (size_t r = r0; r < r1; r++) {
-                    const float *p = a + r * c + c0;
-                    for (int j = 0; j < cw; j++) {
-                        float v = p[j] - kk[j];
-                        f1[j] += v, f2[j] += v * v;
-                    }
+    for (int ch = 0; ch < nch; ch++) {
+        double *d1 = part + (size_t)2 * ch * c, *d2 = d1 + c;
+        float f1[c], f2[c];
+        size_t lo, hi;
+        chunk_rows(rows, ch, nch, &lo, &hi);
+        for (int j = 0; j < c; j++) d1[j] = 0, d2[j] = 0;
+        for (size_t r0 = lo; r0 < hi; r0 += BN_RB) {
+            size_t r1 = r0 + BN_RB < hi ? r0 + BN_RB : hi;
+            for (int j = 0; j < c; j++) f1[j] = 0, f2[j] = 0;
+            for (size_t r = r0; r < r1; r++) {
+                const float *p = a + r * c;
+                #pragma omp simd
+                for (int j = 0; j < c; j++) {
+                    float v = p[j] - k[j];
+                    f1[j] += v, f2[j] += v * v;
                 }
             }
-            for (int j = 0; j < BN_CB; j++) d1[j] += f1[j], d2[j] += f2[j];
+            for (int j = 0; j < c; j++) d1[j] += f1[j], d2[j] += f2[j];
         }
-        for (int j = 0; j < cw; j++) {
-            s1[c0 + j] = d1[j];
-            if (s2) s2[c0 + j] = d2[j];
-        }
+    }
+    for (int j = 0; j < c; j++) {
+        double t1 = 0, t2 = 0;
+        for (int ch = 0; ch < nch; ch++) t1 += part[(size_t)2 * ch * c + j], t2 += part[(size_t)(2 * ch + 1) * c + j];
+        s1[j] = t1, s2[j] = t2;
     }
 }
 
-/* For backward: sg[c] = Σ_r g, sgx[c] = Σ_r g·(x − mean) with g = dout masked by the ReLU. */
+/* For backward: sg[c] = Σ_r g, sgx[c] = Σ_r g·(x − mean) with g = dout masked
+ * by the ReLU (mask from out when given, else recomputed from in).  Chunked
+ * as col_sums; part as there. */
 static void grad_sums(double *sg, double *sgx, const float *dout, const float *in,
                       const float *out, int relu, const float *scale, const float *shift,
-                      const float *mean, size_t rows, int c)
+                      const float *mean, size_t rows, int c, double *part)
 {
-    int nb = (c + BN_CB - 1) / BN_CB;
+    const int nch = red_chunks(rows);
     #pragma omp parallel for schedule(static)
-    for (int b = 0; b < nb; b++) {
-        int c0 = b * BN_CB, cw = c - c0 < BN_CB ? c - c0 : BN_CB;
-        double d1[BN_CB] = {0}, d2[BN_CB] = {0};
-        float sc[BN_CB] = {0}, sh[BN_CB] = {0}, mu[BN_CB] = {0};
-        for (int j = 0; j < cw; j++) sc[j] = scale[c0 + j], sh[j] = shift[c0 + j], mu[j] = mean[c0 + j];
-        for (size_t r0 = 0; r0 < rows; r0 += BN_RB) {
-            size_t r1 = r0 + BN_RB < rows ? r0 + BN_RB : rows;
-            float f1[BN_CB] = {0}, f2[BN_CB] = {0};
-            if (cw == BN_CB && !relu) {
-                for (size_t r = r0; r < r1; r++) {
-                    const float *g = dout + r * c + c0, *x = in + r * c + c0;
-                    for (int j = 0; j < BN_CB; j++) f1[j] += g[j], f2[j] += g[j] * (x[j] - mu[j]);
-                }
-            } else if (cw == BN_CB && out) {
-                for (size_t r = r0; r < r1; r++) {
-                    const float *g = dout + r * c + c0, *x = in + r * c + c0, *o = out + r * c + c0;
-                    for (int j = 0; j < BN_CB; j++) {
+    for (int ch = 0; ch < nch; ch++) {
+        double *d1 = part + (size_t)2 * ch * c, *d2 = d1 + c;
+        float f1[c], f2[c];
+        size_t lo, hi;
+        chunk_rows(rows, ch, nch, &lo, &hi);
+        for (int j = 0; j < c; j++) d1[j] = 0, d2[j] = 0;
+        for (size_t r0 = lo; r0 < hi; r0 += BN_RB) {
+            size_t r1 = r0 + BN_RB < hi ? r0 + BN_RB : hi;
+            for (int j = 0; j < c; j++) f1[j] = 0, f2[j] = 0;
+            for (size_t r = r0; r < r1; r++) {
+                const float *g = dout + r * c, *x = in + r * c;
+                if (!relu) {
+                    #pragma omp simd
+                    for (int j = 0; j < c; j++) f1[j] += g[j], f2[j] += g[j] * (x[j] - mean[j]);
+                } else if (out) {
+                    const float *o = out + r * c;
+                    #pragma omp simd
+                    for (int j = 0; j < c; j++) {
                         float gv = o[j] > 0.0f ? g[j] : 0.0f;
-                        f1[j] += gv, f2[j] += gv * (x[j] - mu[j]);
+                        f1[j] += gv, f2[j] += gv * (x[j] - mean[j]);
                     }
-                }
-            } else if (cw == BN_CB) {
-                for (size_t r = r0; r < r1; r++) {
-                    const float *g = dout + r * c + c0, *x = in + r * c + c0;
-                    for (int j = 0; j < BN_CB; j++) {
-                        float gv = x[j] * sc[j] + sh[j] > 0.0f ? g[j] : 0.0f;
-                        f1[j] += gv, f2[j] += gv * (x[j] - mu[j]);
-                    }
-                }
-            } else {
-                for (size_t r = r0; r < r1; r++) {
-                    const float *g = dout + r * c + c0, *x = in + r * c + c0;
-                    const float *o = out ? out + r * c + c0 : NULL;
-                    for (int j = 0; j < cw; j++) {
-                        float gv = g[j];
-                        if (relu && !(o ? o[j] > 0.0f : x[j] * sc[j] + sh[j] > 0.0f)) gv = 0.0f;
-                        f1[j] += gv, f2[j] += gv * (x[j] - mu[j]);
+                } else {
+                    #pragma omp simd
+                    for (int j = 0; j < c; j++) {
+                        float gv = x[j] * scale[j] + shift[j] > 0.0f ? g[j] : 0.0f;
+                        f1[j] += gv, f2[j] += gv * (x[j] - mean[j]);
                     }
                 }
             }
-            for (int j = 0; j < BN_CB; j++) d1[j] += f1[j], d2[j] += f2[j];
+            for (int j = 0; j < c; j++) d1[j] += f1[j], d2[j] += f2[j];
         }
-        for (int j = 0; j < cw; j++) sg[c0 + j] = d1[j], sgx[c0 + j] = d2[j];
+    }
+    for (int j = 0; j < c; j++) {
+        double t1 = 0, t2 = 0;
+        for (int ch = 0; ch < nch; ch++) t1 += part[(size_t)2 * ch * c + j], t2 += part[(size_t)(2 * ch + 1) * c + j];
+        sg[j] = t1, sgx[j] = t2;
     }
 }
 
@@ -114,7 +126,8 @@ void bn_forward(float *out, const float *in, const float *residual, int relu, in
     double s1[c], s2[c];
     float scale[c], shift[c], k[c];
     if (train) {
-        col_sums(s1, s2, k, in, rows, c);
+        double part[2 * red_chunks(rows) * c];
+        col_sums(s1, s2, k, in, rows, c, part);
         for (int j = 0; j < c; j++) {
             double ms = s1[j] / rows, var = s2[j] / rows - ms * ms, mean = k[j] + ms;
             if (var < 0) var = 0;
@@ -135,25 +148,32 @@ void bn_forward(float *out, const float *in, const float *residual, int relu, in
         scale[j] = s->gamma[j] * s->save_invstd[j];
         shift[j] = s->beta[j] - s->save_mean[j] * scale[j];
     }
+    /* omp simd: out may alias in or residual, element by element (same
+     * index), which the compiler's alias check would refuse and run scalar */
     #pragma omp parallel for schedule(static)
     for (size_t r = 0; r < rows; r++) {
         const float *x = in + r * c;
         const float *res = residual ? residual + r * c : NULL;
         float *y = out + r * c;
         if (res) {
-            if (relu)
+            if (relu) {
+                #pragma omp simd
                 for (int j = 0; j < c; j++) {
                     float v = x[j] * scale[j] + shift[j] + res[j];
                     y[j] = v > 0.0f ? v : 0.0f;
                 }
-            else
+            } else {
+                #pragma omp simd
                 for (int j = 0; j < c; j++) y[j] = x[j] * scale[j] + shift[j] + res[j];
+            }
         } else if (relu) {
+            #pragma omp simd
             for (int j = 0; j < c; j++) {
                 float v = x[j] * scale[j] + shift[j];
                 y[j] = v > 0.0f ? v : 0.0f;
             }
         } else {
+            #pragma omp simd
             for (int j = 0; j < c; j++) y[j] = x[j] * scale[j] + shift[j];
         }
     }
@@ -169,7 +189,8 @@ void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const flo
         scale[j] = s->gamma[j] * s->save_invstd[j];
         shift[j] = s->beta[j] - s->save_mean[j] * scale[j];
     }
-    grad_sums(sg, sgx, dout, in, out, relu, scale, shift, s->save_mean, rows, c);
+    double part[2 * red_chunks(rows) * c];
+    grad_sums(sg, sgx, dout, in, out, relu, scale, shift, s->save_mean, rows, c, part);
     for (int j = 0; j < c; j++) {
         double mean = s->save_mean[j], inv = s->save_invstd[j];
         double sgxh = inv * sgx[j];                              /* Σ g·x̂ */
@@ -186,31 +207,51 @@ void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const flo
             k1[j] = (float)gi, k2[j] = 0.0f, k3[j] = 0.0f;
         }
     }
+    /* omp simd: din may alias dout and dres may alias dout (in place, same
+     * index), which the compiler's alias check would refuse and run scalar */
     #pragma omp parallel for schedule(static)
     for (size_t r = 0; r < rows; r++) {
         const float *g = dout + r * c, *x = in + r * c;
         float *dx = din + r * c, *dr = dres ? dres + r * c : NULL;
         if (!relu) {
-            if (dr)
-                for (int j = 0; j < c; j++) dr[j] = g[j];
-            for (int j = 0; j < c; j++) dx[j] = k1[j] * g[j] + k2[j] * x[j] + k3[j];
+            if (dr) {
+                #pragma omp simd
+                for (int j = 0; j < c; j++) {
+                    float gv = g[j];
+                    dr[j] = gv;
+                    dx[j] = k1[j] * gv + k2[j] * x[j] + k3[j];
+                }
+            } else {
+                #pragma omp simd
+                for (int j = 0; j < c; j++) dx[j] = k1[j] * g[j] + k2[j] * x[j] + k3[j];
+            }
         } else if (out) {
             const float *o = out + r * c;
-            if (dr)
+            if (dr) {
+                #pragma omp simd
                 for (int j = 0; j < c; j++) {
                     float gv = o[j] > 0.0f ? g[j] : 0.0f;
                     dr[j] = gv;
                     dx[j] = k1[j] * gv + k2[j] * x[j] + k3[j];
                 }
-            else
+            } else {
+                #pragma omp simd
                 for (int j = 0; j < c; j++) {
                     float gv = o[j] > 0.0f ? g[j] : 0.0f;
                     dx[j] = k1[j] * gv + k2[j] * x[j] + k3[j];
                 }
-        } else {
+            }
+        } else if (dr) {
+            #pragma omp simd
             for (int j = 0; j < c; j++) {
                 float gv = x[j] * scale[j] + shift[j] > 0.0f ? g[j] : 0.0f;
-                if (dr) dr[j] = gv;
+                dr[j] = gv;
+                dx[j] = k1[j] * gv + k2[j] * x[j] + k3[j];
+            }
+        } else {
+            #pragma omp simd
+            for (int j = 0; j < c; j++) {
+                float gv = x[j] * scale[j] + shift[j] > 0.0f ? g[j] : 0.0f;
                 dx[j] = k1[j] * gv + k2[j] * x[j] + k3[j];
             }
         }

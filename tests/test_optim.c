@@ -375,7 +375,7 @@ START_TEST(unprepared_step_flushes_pending_rows)
     Batch bt = {.n = 1, .user = u};
     for (int s = 0; s < 5; s++) {
         memset(a->p[0].g, 0, sizeof(float) * n[0]);
-        for (int f = 0; f < 16; f++) a->p[0].g[3 * 16 + f] = 0.1f * (float)(f - 7);
+        for (int f = 0; f < PAIR_ROW_LEN; f++) a->p[0].g[3 * PAIR_ROW_LEN + f] = 0.1f * (float)(f - 7);
         memcpy(b->p[0].g, a->p[0].g, sizeof(float) * n[0]);
         if (s < 3) optim_prepare(oa, &a->m, &bt);   /* steps 3, 4: unprepared */
         optim_step(oa), optim_step(ob);
@@ -407,7 +407,7 @@ START_TEST(big_batches_sweep_lazy_tables)
     for (int s = 0; s < 4; s++) {
         memset(a->p[0].g, 0, sizeof(float) * n[0]);
         for (int k = 0; k < 3; k++)
-            for (int f = 0; f < 16; f++) a->p[0].g[u[k] * 16 + f] = 0.01f * (float)(f - 7 + s);
+            for (int f = 0; f < PAIR_ROW_LEN; f++) a->p[0].g[u[k] * PAIR_ROW_LEN + f] = 0.01f * (float)(f - 7 + s);
         memcpy(b->p[0].g, a->p[0].g, sizeof(float) * n[0]);
         optim_prepare(oa, &a->m, &bt);
         ck_assert_int_eq(oa->lazy[0].n_batch, -1);

@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A temporary is PATH + TMP_TAG + mkstemp's 6 characters (atomic_remove_stale knows it by that). */
+#define TMP_TAG ".tmp."
+
 int atomic_fsync_dir_of(const char *path, Err *err)
 {
     char dir[4096];
@@ -63,7 +66,7 @@ int atomic_open(AtomicFile *af, const char *path, Err *err)
     snprintf(af->path, sizeof af->path, "%s", path);
     /* Same folder (rename is atomic only within one file system); a unique
      * suffix so two processes never share a temporary. */
-    snprintf(af->tmp, sizeof af->tmp, "%s.tmp.XXXXXX", path);
+    snprintf(af->tmp, sizeof af->tmp, "%s" TMP_TAG "XXXXXX", path);
     int fd = mkstemp(af->tmp);
     if (fd < 0) {
         int e = errno;
@@ -122,9 +125,10 @@ int atomic_remove_stale(const char *dir)
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
-        const char *tail = len > 11 ? e->d_name + len - 11 : NULL;   /* ".tmp.XXXXXX" */
-        int ours = tail && !strncmp(tail, ".tmp.", 5);
-        for (int k = 5; ours && k < 11; k++) ours = isalnum((unsigned char)tail[k]);
+        const size_t tag = sizeof TMP_TAG - 1, tail_len = tag + 6;   /* TMP_TAG and mkstemp's XXXXXX */
+        const char *tail = len > tail_len ? e->d_name + len - tail_len : NULL;
+        int ours = tail && !strncmp(tail, TMP_TAG, tag);
+        for (size_t k = tag; ours && k < tail_len; k++) ours = isalnum((unsigned char)tail[k]);
         char p[8400];
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
         if (ours && unlink(p) == 0) n++;

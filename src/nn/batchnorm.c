@@ -35,6 +35,17 @@ static void chunk_rows(size_t rows, int ch, int nch, size_t *r0, size_t *r1)
     if (*r1 > rows) *r1 = rows;
 }
 
+/* t1[j], t2[j]: the chunks' two partial sums of channel j (part: chunk ch's
+ * pair at part + 2·ch·c), added in chunk order. */
+static void fold_chunks(double *t1, double *t2, const double *part, int nch, int c)
+{
+    for (int j = 0; j < c; j++) {
+        double a = 0, b = 0;
+        for (int ch = 0; ch < nch; ch++) a += part[(size_t)2 * ch * c + j], b += part[(size_t)(2 * ch + 1) * c + j];
+        t1[j] = a, t2[j] = b;
+    }
+}
+
 /* s1[c] = Σ_r (a[r,c] − k_c), s2[c] = Σ_r (a[r,c] − k_c)² with the shift
  * k_c = a[0,c] written to k[c] (so E[x²] − E[x]² does not cancel when the mean
  * is large against the spread).  Each run of BN_RB rows is summed in float
@@ -65,11 +76,7 @@ static void col_sums(double *s1, double *s2, float *k, const float *a, size_t ro
             for (int j = 0; j < c; j++) d1[j] += f1[j], d2[j] += f2[j];
         }
     }
-    for (int j = 0; j < c; j++) {
-        double t1 = 0, t2 = 0;
-        for (int ch = 0; ch < nch; ch++) t1 += part[(size_t)2 * ch * c + j], t2 += part[(size_t)(2 * ch + 1) * c + j];
-        s1[j] = t1, s2[j] = t2;
-    }
+    fold_chunks(s1, s2, part, nch, c);
 }
 
 /* For backward: sg[c] = Σ_r g, sgx[c] = Σ_r g·(x − mean) with g = dout masked
@@ -113,11 +120,7 @@ static void grad_sums(double *sg, double *sgx, const float *dout, const float *i
             for (int j = 0; j < c; j++) d1[j] += f1[j], d2[j] += f2[j];
         }
     }
-    for (int j = 0; j < c; j++) {
-        double t1 = 0, t2 = 0;
-        for (int ch = 0; ch < nch; ch++) t1 += part[(size_t)2 * ch * c + j], t2 += part[(size_t)(2 * ch + 1) * c + j];
-        sg[j] = t1, sgx[j] = t2;
-    }
+    fold_chunks(sg, sgx, part, nch, c);
 }
 
 void bn_forward(float *out, const float *in, const float *residual, int relu, int train,

@@ -3,7 +3,7 @@
 #   make            build ./fastc (release: -O3, native CPU)
 #   make deps       install the missing Debian packages (and only those)
 #   make run        deps + build + get Fashion-MNIST + train configs/fashion_mnist.ini
-#   make test       deps + build + every Check suite, then again under ASan + UBSan
+#   make test       deps + build + every Check suite under ASan + UBSan, then release
 #   make check      the Check suites only (no deps, no sanitizers)
 #   make fuzz       libFuzzer on the config parser (FUZZ_TIME seconds, default 600)
 #   make fuzz-safetensors  libFuzzer on the safetensors reader and JSON parser
@@ -96,10 +96,12 @@ check-san: $(SAN_BUILD)/fastc $(call tests_of,$(SAN_BUILD))
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ./tests/run.sh $(call tests_of,$(SAN_BUILD))
 
+# The sanitizer build runs first: a read past a buffer fails loudly there,
+# where the release build might pass by luck.
 test: deps
 	$(MAKE) fastc
-	$(MAKE) check
 	$(MAKE) check-san
+	$(MAKE) check
 
 # ---- the main job -----------------------------------------------------------
 run: deps

@@ -94,8 +94,12 @@ uint8_t *ti_read_all(const char *path, size_t *n)
     fseek(f, 0, SEEK_END);
     long len = ftell(f);
     fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(len ? (size_t)len : 1);
-    if (fread(buf, 1, (size_t)len, f) != (size_t)len) abort();
+    if (len < 0) abort();
+    /* One byte more than the file, always 0: callers may treat text files
+     * as C strings (strtok_r, strstr) without reading past the block. */
+    uint8_t *buf = malloc((size_t)len + 1);
+    if (!buf || fread(buf, 1, (size_t)len, f) != (size_t)len) abort();
+    buf[len] = 0;
     fclose(f);
     *n = (size_t)len;
     return buf;

@@ -20,7 +20,8 @@ void ti_write_png_raw(const char *path, int w, int h, int color_type, int bit_de
 enum { TI_JPEG_PROGRESSIVE = 1, TI_JPEG_YCCK = 2, TI_JPEG_NO_ADOBE = 4, TI_JPEG_444 = 8 };
 /* A JPEG: c = 1 (gray), 3 (RGB) or 4 (CMYK samples as stored in the file). */
 void ti_write_jpeg(const char *path, int w, int h, int c, const uint8_t *px, int quality, int flags);
-/* Read a whole file (malloc'd; *n set). */
+/* Read a whole file (malloc'd; *n set to its length; one 0 byte follows the
+ * data, so a text file is also a C string). */
 uint8_t *ti_read_all(const char *path, size_t *n);
 
 #endif

@@ -6,6 +6,10 @@
  * load any MPI library. */
 #include "dist/dist.h"
 
+#include "data/augment.h"
+#include "data/image_loader.h"
+#include "data/ratings.h"
+#include "testimg.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -62,6 +66,170 @@ START_TEST(single_process_loads_no_mpi)
     fclose(f);
     ck_assert_msg(!mapped, "libmpi is mapped in a process started without mpirun");
     dist_close(&d);
+}
+END_TEST
+
+/* ---- loaders taking a share ----------------------------------------------- */
+
+/* One batch as its items: index, target and pixels, item after item. */
+typedef struct Items {
+    int n, batch_no;
+    int32_t index[64], yi[64];
+    float x[64 * 8 * 8], y[64];
+} Items;
+
+static void append(Items *it, const Batch *b)
+{
+    size_t px = (size_t)b->h * b->w * b->c;
+    for (int i = 0; i < b->n; i++) {
+        it->index[it->n] = b->index[i];
+        it->yi[it->n] = b->yi ? b->yi[i] : 0;
+        it->y[it->n] = b->y ? b->y[i * b->n_y] : 0;
+        if (b->x) memcpy(it->x + it->n * px, b->x + i * px, sizeof(float) * px);
+        it->n++;
+    }
+    it->batch_no = b->batch_no;
+}
+
+/* The batches of one epoch of one split, from `first` on, one Items each. */
+static int epoch_items(Loaders *l, int split, int epoch, int first, Items *out, int cap)
+{
+    Err err = {0};
+    ck_assert_int_eq(loaders_begin_at(l, split, epoch, first, &err), 0);
+    Batch *b;
+    int st, k = 0;
+    while ((st = loaders_next(l, &b, &err)) == 1) {
+        ck_assert_int_lt(k, cap);
+        memset(&out[k], 0, sizeof out[k]);
+        append(&out[k++], b);
+    }
+    ck_assert_msg(st == 0, "%s", err.msg);
+    return k;
+}
+
+/* Every rank's batches of an epoch, put back together rank after rank, are
+ * the single process's batches: the same items in the same order, the same
+ * pixels and targets (so no item twice, none left out), the same batch
+ * numbers, and a rank whose share is empty still walks every batch. */
+static void check_shards(Loaders **by_size, int max_size, int split, int epoch, int first)
+{
+    Items whole[16], part[9][16];
+    int nb = epoch_items(by_size[0], split, epoch, first, whole, 16);
+    for (int size = 2; size <= max_size; size++) {
+        Loaders *l = by_size[size - 1];
+        int n_rank[9];
+        for (int r = 0; r < size; r++) {
+            loaders_set_shard(l, r, size);
+            n_rank[r] = epoch_items(l, split, epoch, first, part[r], 16);
+        }
+        int kr[9] = {0};   /* each rank's next batch */
+        for (int b = 0; b < nb; b++) {
+            Items joined = {0};
+            for (int r = 0; r < size; r++) {
+                /* a batch whose every item was bad is left out of the whole; its shares come empty */
+                while (kr[r] < n_rank[r] && part[r][kr[r]].batch_no < whole[b].batch_no)
+                    ck_assert_int_eq(part[r][kr[r]++].n, 0);
+                ck_assert_int_lt(kr[r], n_rank[r]);
+                const Items *p = &part[r][kr[r]++];
+                ck_assert_int_eq(p->batch_no, whole[b].batch_no);
+                Batch pb = {.n = p->n, .h = 8, .w = 8, .c = 1, .x = (float *)p->x, .yi = (int32_t *)p->yi,
+                            .y = (float *)p->y, .n_y = 1, .index = p->index, .batch_no = p->batch_no};
+                append(&joined, &pb);
+            }
+            ck_assert_int_eq(joined.n, whole[b].n);
+            ck_assert(memcmp(joined.index, whole[b].index, sizeof(int32_t) * joined.n) == 0);
+            ck_assert(memcmp(joined.yi, whole[b].yi, sizeof(int32_t) * joined.n) == 0);
+            ck_assert(memcmp(joined.y, whole[b].y, sizeof(float) * joined.n) == 0);
+            ck_assert(memcmp(joined.x, whole[b].x, sizeof(float) * 64 * joined.n) == 0);
+        }
+        for (int r = 0; r < size; r++)   /* nothing after the last batch of the whole but empty shares */
+            while (kr[r] < n_rank[r]) ck_assert_int_eq(part[r][kr[r]++].n, 0);
+        loaders_set_shard(l, 0, 1);
+    }
+}
+
+START_TEST(image_loader_shares_make_up_every_batch)
+{
+    /* 26 train items (bs 8: 3 batches, 2 items dropped), 11 valid (val_bs 4: 4, 4, 3); items 5 and 6 are
+     * broken files (skipped) */
+    char dir[512], path[1024];
+    tu_tmpdir(dir, sizeof dir);
+    Dataset ds = {0};
+    int n = 37;
+    ds.kind = TARGET_CATEGORY, ds.n_items = n;
+    ds.paths = calloc(n, sizeof(char *)), ds.yi = calloc(n, sizeof(int32_t));
+    ds.n_vocab = 3, ds.vocab = calloc(3, sizeof(char *));
+    for (int v = 0; v < 3; v++) ds.vocab[v] = strdup(v == 0 ? "a" : v == 1 ? "b" : "c");
+    ds.train_idx = calloc(n, sizeof(int32_t)), ds.valid_idx = calloc(n, sizeof(int32_t));
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "i%02d.png", i);
+        if (i == 5 || i == 6) {
+            tu_write(dir, name, "junk", 4, path, sizeof path);
+        } else {
+            uint8_t px[64];
+            for (int p = 0; p < 64; p++) px[p] = (uint8_t)(i * 7 + p * 3);
+            tu_write(dir, name, "", 0, path, sizeof path);
+            ti_write_png(path, 8, 8, 1, px);
+        }
+        ds.paths[i] = strdup(path);
+        ds.yi[i] = i % 3;
+        if (i < 26) ds.train_idx[ds.n_train++] = i;
+        else ds.valid_idx[ds.n_valid++] = i;
+    }
+    ImageLoaderOpts o;
+    memset(&o, 0, sizeof o);
+    o.bs = 8, o.val_bs = 4, o.n_workers = 2, o.channels = 1, o.seed = 7, o.skip_bad = 1;
+    o.cache_bytes = 1 << 20;
+    batch_tfm_init(&o.batch);
+    o.batch.aug = 1, o.batch.do_flip = 1, o.batch.max_lighting = 0.2, o.batch.p_lighting = 0.75;
+    Loaders *ls[4];
+    Err err = {0};
+    for (int k = 0; k < 4; k++) ck_assert_msg(image_loaders_new_opts(&ls[k], &o, &ds, &err) == 0, "%s", err.msg);
+    for (int epoch = 0; epoch < 2; epoch++) {
+        check_shards(ls, 4, SPLIT_TRAIN, epoch, 0);
+        check_shards(ls, 4, SPLIT_VALID, epoch, 0);
+    }
+    check_shards(ls, 4, SPLIT_TRAIN, 1, 2);   /* an epoch resumed at batch 2 */
+    /* 3 ranks: the short valid batch of 3 gives each rank one item; 4 ranks: one rank none */
+    loaders_set_shard(ls[3], 3, 4);
+    Items it[8];
+    ck_assert_int_eq(epoch_items(ls[3], SPLIT_VALID, 0, 0, it, 8), 3);
+    ck_assert_int_eq(it[2].n, 0);
+    ck_assert_int_eq(it[2].batch_no, 2);
+    for (int k = 0; k < 4; k++) loaders_free(ls[k]);
+    for (int i = 0; i < n; i++) free(ds.paths[i]);
+    for (int v = 0; v < 3; v++) free(ds.vocab[v]);
+    free(ds.paths), free(ds.yi), free(ds.vocab), free(ds.train_idx), free(ds.valid_idx);
+    tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(ratings_loader_shares_make_up_every_batch)
+{
+    char dir[512], path[1024];
+    tu_tmpdir(dir, sizeof dir);
+    char text[4096];
+    int k = 0;
+    for (int i = 0; i < 53; i++) k += snprintf(text + k, sizeof text - k, "%d\t%d\t%d\t0\n", i % 9, i % 11, 1 + i % 5);
+    tu_write(dir, "u.data", text, (size_t)k, path, sizeof path);
+    static const char *const names[] = {"user", "item", "rating", "timestamp"};
+    RatingsSpec spec = {.path = path, .sep = '\t', .names = names, .n_names = 4, .valid_pct = 0.2, .split_seed = 3};
+    Loaders *ls[4];
+    Err err = {0};
+    for (int q = 0; q < 4; q++) {
+        RatingsData *d;
+        ck_assert_msg(ratings_load(&d, &spec, &err) == 0, "%s", err.msg);
+        ck_assert_msg(ratings_loaders_from_data(&ls[q], d, 7, 11, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(ratings_loaders_set_val_bs(ls[q], 4, &err), 0);
+    }
+    for (int epoch = 0; epoch < 2; epoch++) {
+        check_shards(ls, 4, SPLIT_TRAIN, epoch, 0);
+        check_shards(ls, 4, SPLIT_VALID, epoch, 0);
+    }
+    check_shards(ls, 4, SPLIT_TRAIN, 1, 3);
+    for (int q = 0; q < 4; q++) loaders_free(ls[q]);
+    tu_rmtree(dir);
 }
 END_TEST
 
@@ -263,6 +431,8 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, share_covers_the_batch_once_in_rank_order);
     tcase_add_test(tc, single_process_loads_no_mpi);
+    tcase_add_test(tc, image_loader_shares_make_up_every_batch);
+    tcase_add_test(tc, ratings_loader_shares_make_up_every_batch);
     tcase_add_test(tc, collectives_under_mpirun);
     tcase_add_test(tc, gradient_buckets_under_mpirun);
     suite_add_tcase(s, tc);

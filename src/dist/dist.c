@@ -9,6 +9,8 @@
  * MPI's ABI, which is what Debian ships (libopenmpi3). */
 #include "dist/dist.h"
 
+#include "data/loader.h"
+
 #include <mpi.h>
 
 #include <dlfcn.h>
@@ -139,12 +141,7 @@ void dist_close(Dist *d)
     d->size = d->local_size = 1;
 }
 
-void dist_share(int n, int rank, int size, int *first, int *count)
-{
-    int q = n / size, r = n % size;
-    *count = q + (rank < r);
-    *first = rank * q + (rank < r ? rank : r);
-}
+void dist_share(int n, int rank, int size, int *first, int *count) { loaders_share(n, rank, size, first, count); }
 
 /* ---- collectives ----------------------------------------------------------- */
 

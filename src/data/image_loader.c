@@ -473,10 +473,21 @@ static int stats_from_one_batch(ImageLoaders *il, Err *err)
     return 0;
 }
 
+/* The most items a batch can hold: a batch size beyond its split's size is
+ * only that split in one batch. */
+static int batch_capacity(const ImageLoaderOpts *o, const Dataset *ds)
+{
+    int vbs = o->val_bs > 0 ? o->val_bs : o->bs;
+    int t = o->bs < ds->n_train ? o->bs : ds->n_train, v = vbs < ds->n_valid ? vbs : ds->n_valid;
+    int m = t > v ? t : v;
+    return m > 0 ? m : 1;
+}
+
 int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Dataset *ds, Err *err)
 {
     *out = NULL;
     if (o->bs < 1) return err_set(err, ERR_USAGE, "[data] bs: expected a positive integer, found %d", o->bs);
+    if (o->val_bs < 0) return err_set(err, ERR_USAGE, "[data] val_bs: expected a positive integer, found %d", o->val_bs);
     if (o->channels != 1 && o->channels != 3)
         return err_set(err, ERR_USAGE, "[model] n_in: expected 1 or 3 channels, found %d", o->channels);
     if (ds->n_train > 0 && ds->n_train < o->bs)
@@ -492,6 +503,7 @@ int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Datase
     il->n_workers = o->n_workers > 0 ? o->n_workers : 1;
     il->base.ops = &IMAGE_LOADER_OPS;
     il->base.bs = o->bs;
+    il->base.max_batch = batch_capacity(o, ds);
     il->base.kind = ds->kind;
     il->base.n_out = ds->kind == TARGET_CATEGORY || ds->kind == TARGET_MULTI ? ds->n_vocab : ds->n_y;
     il->base.impl = il;
@@ -518,7 +530,7 @@ int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Datase
         il_free(&il->base);
         return st;
     }
-    int bs_max = o->bs > o->val_bs ? o->bs : o->val_bs;
+    int bs_max = il->base.max_batch;
     size_t px = (size_t)il->h * il->w * il->c;
     for (int i = 0; i < il->ring; i++) {
         Slot *s = &il->slots[i];

@@ -36,6 +36,9 @@ typedef struct LoadersOps {
 struct Loaders {
     const LoadersOps *ops;
     int bs;
+    int max_batch;    /* the most items next() ever gives: min(bs, split size), the larger of the
+                         two splits.  Batch buffers (the loader's and the model's) are sized by it,
+                         so a batch size beyond the data costs no memory. */
     TargetKind kind;
     int n_out;        /* model outputs: classes, labels, 2*points, or 1 */
     void *impl;

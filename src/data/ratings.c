@@ -424,26 +424,60 @@ static void rl_free(Loaders *l)
 
 static const LoadersOps RATINGS_LOADER_OPS = {rl_n_batches, rl_n_items, rl_begin, rl_next, rl_free};
 
+/* The most rows a batch of either split holds: a batch size beyond a split's
+ * size is that split in one batch, and costs no more memory than it. */
+static int rl_capacity(const RatingsData *d, int bs, int val_bs)
+{
+    int64_t t = bs < d->n_train ? bs : d->n_train, v = val_bs < d->n_valid ? val_bs : d->n_valid;
+    int64_t m = t > v ? t : v;
+    return m > 0 ? (int)m : 1;
+}
+
+/* Batch buffers for `cap` rows (grown only). */
+static int rl_reserve(RatingsLoaders *r, int cap)
+{
+    if (cap <= r->base.max_batch) return 0;
+    size_t n = (size_t)cap;
+    int32_t *u = realloc(r->user, sizeof(int32_t) * n);
+    if (u) r->user = u;
+    int32_t *i = realloc(r->item, sizeof(int32_t) * n);
+    if (i) r->item = i;
+    int32_t *x = realloc(r->index, sizeof(int32_t) * n);
+    if (x) r->index = x;
+    float *y = realloc(r->y, sizeof(float) * n);
+    if (y) r->y = y;
+    r->batch.user = r->user, r->batch.item = r->item, r->batch.y = r->y, r->batch.index = r->index;
+    if (!u || !i || !x || !y) return -1;
+    r->base.max_batch = cap;
+    return 0;
+}
+
 int ratings_loaders_from_data(Loaders **out, RatingsData *d, int bs, uint64_t seed, Err *err)
 {
     *out = NULL;
     if (bs < 1) { ratings_free(d); return err_set(err, ERR_USAGE, "[data] bs: %d: expected >= 1", bs); }
+    if (d->n_train > 0 && d->n_train < bs) {
+        int64_t n = d->n_train;
+        ratings_free(d);
+        return err_set(err, ERR_USAGE, "[data] bs: %d is more than the %lld training rows (batches drop the "
+                       "last partial one, so there would be none)", bs, (long long)n);
+    }
     RatingsLoaders *r = calloc(1, sizeof *r);
+    if (!r) { ratings_free(d); return err_set(err, ERR_RUNTIME, "ratings loader: out of memory"); }
     r->d = d, r->seed = seed, r->val_bs = bs;
     int64_t m = d->n_train > d->n_valid ? d->n_train : d->n_valid;
     r->order = malloc(sizeof(int32_t) * (size_t)(m ? m : 1));
-    r->user = malloc(sizeof(int32_t) * (size_t)bs);
-    r->item = malloc(sizeof(int32_t) * (size_t)bs);
-    r->index = malloc(sizeof(int32_t) * (size_t)bs);
-    r->y = malloc(sizeof(float) * (size_t)bs);
     r->batch.kind = TARGET_RATING;
     r->batch.n_y = 1;
-    r->batch.user = r->user, r->batch.item = r->item, r->batch.y = r->y, r->batch.index = r->index;
     r->base.ops = &RATINGS_LOADER_OPS;
     r->base.bs = bs;
     r->base.kind = TARGET_RATING;
     r->base.n_out = 1;
     r->base.impl = r;
+    if (!r->order || rl_reserve(r, rl_capacity(d, bs, bs))) {
+        rl_free(&r->base);
+        return err_set(err, ERR_RUNTIME, "ratings loader: out of memory");
+    }
     *out = &r->base;
     return 0;
 }
@@ -452,19 +486,7 @@ int ratings_loaders_set_val_bs(Loaders *l, int val_bs, Err *err)
 {
     RatingsLoaders *r = l->impl;
     if (val_bs < 1) return err_set(err, ERR_USAGE, "[data] val_bs: %d: expected >= 1", val_bs);
-    if (val_bs > l->bs && val_bs > r->val_bs) {
-        size_t n = (size_t)val_bs;
-        int32_t *u = realloc(r->user, sizeof(int32_t) * n);
-        if (u) r->user = u;
-        int32_t *i = realloc(r->item, sizeof(int32_t) * n);
-        if (i) r->item = i;
-        int32_t *x = realloc(r->index, sizeof(int32_t) * n);
-        if (x) r->index = x;
-        float *y = realloc(r->y, sizeof(float) * n);
-        if (y) r->y = y;
-        if (!u || !i || !x || !y) return err_set(err, ERR_RUNTIME, "ratings loader: out of memory");
-        r->batch.user = r->user, r->batch.item = r->item, r->batch.y = r->y, r->batch.index = r->index;
-    }
+    if (rl_reserve(r, rl_capacity(r->d, l->bs, val_bs))) return err_set(err, ERR_RUNTIME, "ratings loader: out of memory");
     r->val_bs = val_bs;
     return 0;
 }

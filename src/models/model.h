@@ -50,6 +50,7 @@ typedef struct Param {
 typedef enum ModelMode { MODE_TRAIN, MODE_EVAL } ModelMode;
 
 typedef struct Model Model;
+typedef struct ModelSum ModelSum;
 
 typedef struct ModelOps {
     /* Forward a batch.  MODE_TRAIN uses batch statistics, updates BN running
@@ -61,8 +62,9 @@ typedef struct ModelOps {
     /* Backward from dL/dout [n, n_out] of the last MODE_TRAIN forward; gradients
      * are accumulated (+=) into Param.g. */
     void (*backward)(Model *m, const float *dout);
-    /* FLOPs of one forward per item, and a printed layer table (fastc summary). */
-    void (*summary)(const Model *m, int h, int w, FILE *out);
+    /* The layer table of one item of h x w (images; collab ignores them):
+     * shapes, params with the current freeze flags, FLOPs (models/modelsum.h). */
+    void (*summary)(const Model *m, int h, int w, ModelSum *sum);
     void (*free)(Model *m);
 } ModelOps;
 

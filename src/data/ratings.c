@@ -384,17 +384,18 @@ static int rl_next(Loaders *l, Batch **b, Err *err)
     r->n_batches_left--;
     int64_t left = r->n_order - r->pos;
     int bs = r->split == SPLIT_TRAIN ? l->bs : r->val_bs;
-    int n = left < bs ? (int)left : bs;
+    int n = left < bs ? (int)left : bs, first = 0, count = n;
+    if (l->shard_size > 1) loaders_share(n, l->shard_rank, l->shard_size, &first, &count);   /* loader.h */
     const int32_t *rows = r->split == SPLIT_TRAIN ? r->d->train_idx : r->d->valid_idx;
-    for (int i = 0; i < n; i++) {
-        int32_t k = r->order[r->pos + i], row = rows[k];
+    for (int i = 0; i < count; i++) {
+        int32_t k = r->order[r->pos + first + i], row = rows[k];
         r->user[i] = r->d->user[row];
         r->item[i] = r->d->item[row];
         r->y[i] = r->d->rating[row];
         r->index[i] = k;
     }
     r->pos += n;
-    r->batch.n = n;
+    r->batch.n = count;
     r->batch.batch_no = rl_n_batches(l, r->split) - r->n_batches_left - 1;
     *b = &r->batch;
     return 1;

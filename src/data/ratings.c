@@ -4,6 +4,7 @@
 #include "data/ratings.h"
 
 #include "core/rng.h"
+#include "core/utf8.h"
 #include "data/csv.h"
 
 #include <ctype.h>
@@ -128,20 +129,6 @@ static char **build_vocab(Intern *t, int32_t *remap, int *numeric)
 
 /* ---- loading -------------------------------------------------------------- */
 
-static int valid_utf8(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t k = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
-        if (k == 9 || i + k >= n + (k == 0)) return 0;
-        for (size_t j = 1; j <= k; j++)
-            if ((s[i + j] & 0xC0) != 0x80) return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 static int read_titles(RatingsData *d, const char *path, Err *err)
 {
     /* Sniff the layout and encoding from the bytes: '|' on the first line →
@@ -157,7 +144,7 @@ static int read_titles(RatingsData *d, const char *path, Err *err)
     fclose(f);
     const unsigned char *nl = memchr(buf, '\n', n);
     int pipe = memchr(buf, '|', nl ? (size_t)(nl - buf) : n) != NULL;
-    int utf8 = valid_utf8(buf, n);
+    int utf8 = utf8_valid((const char *)buf, n, NULL);
     CsvOptions o = {.sep = pipe ? '|' : ',', .header = !pipe, .latin1 = !utf8};
     CsvTable t;
     int rc = csv_parse((const char *)buf, n, path, &o, &t, err);
@@ -397,17 +384,18 @@ static int rl_next(Loaders *l, Batch **b, Err *err)
     r->n_batches_left--;
     int64_t left = r->n_order - r->pos;
     int bs = r->split == SPLIT_TRAIN ? l->bs : r->val_bs;
-    int n = left < bs ? (int)left : bs;
+    int n = left < bs ? (int)left : bs, first = 0, count = n;
+    if (l->shard_size > 1) loaders_share(n, l->shard_rank, l->shard_size, &first, &count);   /* loader.h */
     const int32_t *rows = r->split == SPLIT_TRAIN ? r->d->train_idx : r->d->valid_idx;
-    for (int i = 0; i < n; i++) {
-        int32_t k = r->order[r->pos + i], row = rows[k];
+    for (int i = 0; i < count; i++) {
+        int32_t k = r->order[r->pos + first + i], row = rows[k];
         r->user[i] = r->d->user[row];
         r->item[i] = r->d->item[row];
         r->y[i] = r->d->rating[row];
         r->index[i] = k;
     }
     r->pos += n;
-    r->batch.n = n;
+    r->batch.n = count;
     r->batch.batch_no = rl_n_batches(l, r->split) - r->n_batches_left - 1;
     *b = &r->batch;
     return 1;

@@ -142,6 +142,88 @@ START_TEST(a_training_batch_size_beyond_the_data_is_refused_before_allocating)
 }
 END_TEST
 
+/* ---- item 4: labels that are not UTF-8 ---------------------------------------------------- */
+
+START_TEST(a_class_folder_that_is_not_utf8_trains_and_its_model_reads_back)
+{
+    /* A Latin-1 folder name "caf\xe9": the class is kept, spelled as Python's
+     * backslashreplace spells it, so the model file's vocab is UTF-8 and
+     * predict reads it (it used to refuse: "expected valid UTF-8 text"). */
+    tu_tmpdir(root, sizeof root);
+    char name[256];
+    for (int split = 0; split < 2; split++)
+        for (int c = 0; c < 2; c++)
+            for (int k = 0; k < (split ? 2 : 4); k++) {
+                snprintf(name, sizeof name, "data/%s/%s/%d.png", split ? "valid" : "train", c ? "caf\xe9" : "b", k);
+                noise_png(name, (uint64_t)(split * 100 + c * 10 + k));
+            }
+    write_text("latin1.ini",
+               "[data]\npath = data\nblocks = ImageBlock(cls=PILImageBW), CategoryBlock\nget_y = parent_label\n"
+               "splitter = GrandparentSplitter()\nbatch_tfms = Normalize.from_stats(mnist_stats)\nbs = 4\n"
+               "[model]\narch = resnet18\nn_in = 1\n[train]\nschedule = fit_one_cycle(1, 1e-2)\n");
+    int rc = run_fastc(0, NULL, 0, "train latin1.ini --quiet --set output.dir=runs/l1");
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    rc = run_fastc(0, NULL, 0, "predict --model runs/l1/model.safetensors --all data/valid/b/0.png");
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "path,prediction,probability,b,caf\\xe9\n"), "%s", out);
+    rc = run_fastc(0, NULL, 0, "interpret latin1.ini --checkpoint runs/l1/model.safetensors --confusion "
+                               "--set output.dir=runs/l1");
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "caf\\xe9"), "%s", out);
+}
+END_TEST
+
+/* images/{0..7}.png, labels.csv with rows "images/<i>.png,<label i>,<is_valid>"
+ * (lens[i] bytes of label i when given and not 0, for labels holding a NUL;
+ * the last two rows validate), and csv.ini over them. */
+static void csv_images(const char *const *labels, const size_t *lens)
+{
+    tu_tmpdir(root, sizeof root);
+    char name[256], csv[4096];
+    size_t n = 0;
+    n += (size_t)snprintf(csv + n, sizeof csv - n, "fname,label,is_valid\n");
+    for (int i = 0; i < 8; i++) {
+        snprintf(name, sizeof name, "images/%d.png", i);
+        noise_png(name, (uint64_t)i);
+        n += (size_t)snprintf(csv + n, sizeof csv - n, "images/%d.png,", i);
+        size_t len = lens && lens[i] ? lens[i] : strlen(labels[i]);
+        memcpy(csv + n, labels[i], len);
+        n += len;
+        n += (size_t)snprintf(csv + n, sizeof csv - n, ",%s\n", i >= 6 ? "True" : "False");
+    }
+    char path[8400];
+    tu_write(root, "labels.csv", csv, n, path, sizeof path);
+    write_text("csv.ini",
+               "[data]\npath = .\ncsv = labels.csv\nblocks = ImageBlock(cls=PILImageBW), CategoryBlock\n"
+               "get_x = ColReader('fname')\nget_y = ColReader('label')\nsplitter = ColSplitter('is_valid')\n"
+               "batch_tfms = Normalize.from_stats(mnist_stats)\nbs = 2\n"
+               "[model]\narch = resnet18\nn_in = 1\n[train]\nschedule = fit_one_cycle(1, 1e-2)\n");
+}
+
+START_TEST(a_latin1_csv_is_refused_naming_file_and_line)
+{
+    /* pandas reads CSV files as UTF-8 and stops at the first byte that is
+     * not; so does fastc, naming the line, before anything is trained. */
+    const char *labels[8] = {"cafe", "caf\xe9", "cafe", "caf\xe9", "cafe", "caf\xe9", "cafe", "caf\xe9"};
+    csv_images(labels, NULL);
+    int rc = run_fastc(0, NULL, 1, "train csv.ini --quiet");
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "labels.csv:3: found byte 0xE9 at column 17, expected UTF-8 text"), "%s", out);
+}
+END_TEST
+
+START_TEST(a_nul_byte_in_a_csv_label_is_refused_naming_file_and_line)
+{
+    /* "ca\0t" must not become a new class "ca" */
+    const char *labels[8] = {"cat", "dog", "cat", "dog", "ca\0t", "dog", "cat", "dog"};
+    const size_t lens[8] = {0, 0, 0, 0, 4, 0, 0, 0};
+    csv_images(labels, lens);
+    int rc = run_fastc(0, NULL, 1, "train csv.ini --quiet");
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "labels.csv:6: found a NUL byte at column 16"), "%s", out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("hostile_data");
@@ -149,6 +231,9 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, a_validation_batch_size_beyond_the_data_costs_no_memory);
     tcase_add_test(tc, a_training_batch_size_beyond_the_data_is_refused_before_allocating);
+    tcase_add_test(tc, a_class_folder_that_is_not_utf8_trains_and_its_model_reads_back);
+    tcase_add_test(tc, a_latin1_csv_is_refused_naming_file_and_line);
+    tcase_add_test(tc, a_nul_byte_in_a_csv_label_is_refused_naming_file_and_line);
     suite_add_tcase(s, tc);
     return s;
 }

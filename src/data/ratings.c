@@ -4,6 +4,7 @@
 #include "data/ratings.h"
 
 #include "core/rng.h"
+#include "core/utf8.h"
 #include "data/csv.h"
 
 #include <ctype.h>
@@ -128,20 +129,6 @@ static char **build_vocab(Intern *t, int32_t *remap, int *numeric)
 
 /* ---- loading -------------------------------------------------------------- */
 
-static int valid_utf8(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t k = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
-        if (k == 9 || i + k >= n + (k == 0)) return 0;
-        for (size_t j = 1; j <= k; j++)
-            if ((s[i + j] & 0xC0) != 0x80) return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 static int read_titles(RatingsData *d, const char *path, Err *err)
 {
     /* Sniff the layout and encoding from the bytes: '|' on the first line →
@@ -157,7 +144,7 @@ static int read_titles(RatingsData *d, const char *path, Err *err)
     fclose(f);
     const unsigned char *nl = memchr(buf, '\n', n);
     int pipe = memchr(buf, '|', nl ? (size_t)(nl - buf) : n) != NULL;
-    int utf8 = valid_utf8(buf, n);
+    int utf8 = utf8_valid((const char *)buf, n, NULL);
     CsvOptions o = {.sep = pipe ? '|' : ',', .header = !pipe, .latin1 = !utf8};
     CsvTable t;
     int rc = csv_parse((const char *)buf, n, path, &o, &t, err);

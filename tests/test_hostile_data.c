@@ -224,6 +224,43 @@ START_TEST(a_nul_byte_in_a_csv_label_is_refused_naming_file_and_line)
 }
 END_TEST
 
+/* ---- item 13: data warnings are never quiet ------------------------------------------------ */
+
+START_TEST(quiet_still_lists_every_skipped_item_with_its_reason)
+{
+    /* --quiet silences progress, never warnings about the data: each item
+     * left out is on stderr with what is wrong with it, then the count. */
+    tiny_images();
+    char path[8400];
+    static const char gif[] = "GIF89a\x10\x00\x10\x00\x80\x00\x00junk";
+    tu_write(root, "data/valid/a/anim.gif", gif, sizeof gif - 1, path, sizeof path);
+    tu_write(root, "data/valid/a/empty.png", "", 0, path, sizeof path);
+    static uint8_t px[96 * 96];
+    Rng r = rng_make(3, 3);
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (uint8_t)rng_below(&r, 256);
+    tu_write(root, "data/valid/b/cut.jpg", "", 0, path, sizeof path);
+    ti_write_jpeg(path, 96, 96, 1, px, 90, 0);
+    size_t n;
+    uint8_t *jpg = ti_read_all(path, &n);
+    tu_write(root, "data/valid/b/cut.jpg", jpg, n * 3 / 4, path, sizeof path);   /* cut in the scan data */
+    free(jpg);
+    noise_png("data/valid/zebra/0.png", 77);   /* a label the training split lacks */
+    int rc = run_fastc(0, NULL, 1, "train tiny.ini --quiet --set data.on_bad_item=skip");
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "warning: skipped (on_bad_item = skip): ") && strstr(out, "zebra/0.png: label 'zebra'"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "valid/a/anim.gif: not a JPEG or PNG image (looks like GIF)"), "%s", out);
+    ck_assert_msg(strstr(out, "valid/a/empty.png: empty file"), "%s", out);
+    ck_assert_msg(strstr(out, "valid/b/cut.jpg: truncated JPEG"), "%s", out);
+    ck_assert_msg(strstr(out, "warning: 4 items left out (on_bad_item = skip): 1 while building the data, 3 unreadable"),
+                  "%s", out);
+    /* and nothing else: quiet is quiet */
+    int lines = 0;
+    for (const char *p = out; *p; p++) lines += *p == '\n';
+    ck_assert_msg(lines == 5, "%d lines: %s", lines, out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("hostile_data");
@@ -234,6 +271,7 @@ static Suite *suite(void)
     tcase_add_test(tc, a_class_folder_that_is_not_utf8_trains_and_its_model_reads_back);
     tcase_add_test(tc, a_latin1_csv_is_refused_naming_file_and_line);
     tcase_add_test(tc, a_nul_byte_in_a_csv_label_is_refused_naming_file_and_line);
+    tcase_add_test(tc, quiet_still_lists_every_skipped_item_with_its_reason);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -74,6 +74,7 @@ typedef struct ImageLoaders {
     CacheEntry *cache;       /* [n_items] */
     size_t cache_used;
     uint8_t *bad_known;      /* [n_items] set by workers */
+    char **bad_reason;       /* [n_items] "path: what is wrong", set by the worker that found it */
     uint8_t *listed;         /* [n_items] consumer-side: already in skipped */
     atomic_long decodes, cache_hits;
     int cached_items;
@@ -251,7 +252,12 @@ static void *worker_main(void *arg)
         int st = process_item(il, wk, split, epoch, pos, s, j, &err);
         int item = split == SPLIT_TRAIN ? il->ds->train_idx[pos] : il->ds->valid_idx[pos];
         s->bad[j] = st != 0;
-        if (st > 0 && il->o.skip_bad) il->bad_known[item] = 1;
+        if (st > 0 && il->o.skip_bad) {
+            /* one worker at a time holds an item; next() reads this after the
+             * slot is done, under the lock, so it sees the write */
+            if (!il->bad_reason[item]) il->bad_reason[item] = strdup(err.msg);
+            il->bad_known[item] = 1;
+        }
 
         pthread_mutex_lock(&il->mu);
         if (st > 0 && !il->o.skip_bad && (s->status == 0)) {
@@ -336,10 +342,13 @@ static int next_batch(Loaders *l, Batch **out, Err *err)
             int item = il->split == SPLIT_TRAIN ? ds->train_idx[s->index[j]] : ds->valid_idx[s->index[j]];
             if (!il->listed[item]) {
                 char **grown = realloc(l->skipped, sizeof(char *) * (l->n_skipped + 1));
-                if (grown) {
-                    l->skipped = grown;
-                    l->skipped[l->n_skipped++] = strdup(ds->paths[item]);
+                char *line = strdup(il->bad_reason[item] ? il->bad_reason[item] : ds->paths[item]);
+                if (grown) l->skipped = grown;
+                if (grown && line) {
+                    l->skipped[l->n_skipped++] = line;
                     il->listed[item] = 1;
+                } else {
+                    free(line);
                 }
             }
             continue;
@@ -393,7 +402,8 @@ static void il_free(Loaders *l)
     if (il->cache)
         for (int i = 0; i < il->ds->n_items; i++) free(il->cache[i].img.px), free(il->cache[i].pts);
     free(il->cache);
-    free(il->bad_known), free(il->listed), free(il->order);
+    for (int i = 0; il->bad_reason && i < il->ds->n_items; i++) free(il->bad_reason[i]);
+    free(il->bad_known), free(il->bad_reason), free(il->listed), free(il->order);
     for (int i = 0; i < l->n_skipped; i++) free(l->skipped[i]);
     free(l->skipped);
     pthread_mutex_destroy(&il->mu);
@@ -514,11 +524,12 @@ int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Datase
     int n_max = ds->n_train > ds->n_valid ? ds->n_train : ds->n_valid;
     il->order = calloc((size_t)n_max + 1, sizeof(int32_t));
     il->bad_known = calloc((size_t)ds->n_items + 1, 1);
+    il->bad_reason = calloc((size_t)ds->n_items + 1, sizeof(char *));
     il->listed = calloc((size_t)ds->n_items + 1, 1);
     il->cache = o->cache_bytes ? calloc((size_t)ds->n_items + 1, sizeof(CacheEntry)) : NULL;
     il->workers = calloc((size_t)il->n_workers, sizeof(Worker));
     il->slots = calloc((size_t)il->ring, sizeof(Slot));
-    if (!il->order || !il->bad_known || !il->listed || (o->cache_bytes && !il->cache) || !il->workers || !il->slots)
+    if (!il->order || !il->bad_known || !il->bad_reason || !il->listed || (o->cache_bytes && !il->cache) || !il->workers || !il->slots)
         goto oom;
     for (int i = 0; i < il->n_workers; i++) {
         il->workers[i].il = il;

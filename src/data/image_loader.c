@@ -134,6 +134,26 @@ static void cache_put(ImageLoaders *il, int item, int stage, const Image *img, c
     e->stage = stage;
 }
 
+/* The points of an item against its image (w x h pixels), once it is read:
+ * fastai keeps points a little outside the image (a crop moves them out), but
+ * one more than a whole image width or height beyond its edges is a typo or a
+ * wrong unit (1e30 trains into infinities, blamed on the learning rate), so it
+ * is reported naming the points file's line. */
+static int check_points(const Dataset *ds, int item, const float *pts, int n_pts, int w, int h, Err *err)
+{
+    for (int i = 0; i < n_pts; i++) {
+        float x = pts[2 * i], y = pts[2 * i + 1];
+        if (x >= -(float)w && x <= 2.0f * w && y >= -(float)h && y <= 2.0f * h) continue;
+        char where[4200] = "";
+        if (ds->y_file && ds->y_line) snprintf(where, sizeof where, "%s:%d: ", ds->y_file, ds->y_line[item]);
+        return err_set(err, ERR_RUNTIME,
+                       "%s%s: point %d (%g, %g) is far outside the %dx%d image (expected pixels from %d to %d "
+                       "across, %d to %d down: the image, or at most its size beyond an edge)",
+                       where, ds->paths[item], i + 1, x, y, w, h, -w, 2 * w, -h, 2 * h);
+    }
+    return 0;
+}
+
 /* Decode (or fetch) item and run the item transform into wk->item, points in wk->pts. */
 static int item_stage(ImageLoaders *il, Worker *wk, int item, int train, int epoch, int use_cache, Err *err)
 {
@@ -161,6 +181,10 @@ static int item_stage(ImageLoaders *il, Worker *wk, int item, int train, int epo
         item_tfms_decode_hint(it, train, &mw, &mh);
         atomic_fetch_add(&il->decodes, 1);
         if (image_decode_file(ds->paths[item], il->c, mw, mh, &dec, &ow, &oh, err)) return err->code;
+        if (il->n_pts && check_points(ds, item, wk->pts, il->n_pts, ow, oh, err)) {
+            image_free(&dec);
+            return err->code;
+        }
         if (il->n_pts && (dec.w != ow || dec.h != oh))   /* decoded with DCT scaling */
             for (int i = 0; i < il->n_pts; i++) {
                 wk->pts[2 * i] *= (float)dec.w / ow;

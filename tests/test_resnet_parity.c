@@ -1,4 +1,4 @@
-/* test_resnet_parity.c — resnet18/34/50 with fastai's head against PyTorch.
+/* test_resnet_parity.c — resnet18/34/50/101/152 with fastai's head against PyTorch.
  *
  * tests/reference/make_resnet_parity.py set every tensor of fastai's
  * nn.Sequential(body, head) from an integer-hash formula, ran one batch in train
@@ -107,7 +107,8 @@ static void check_fixture(const char *arch, const char *mode)
     Model *m = NULL;
     Err err = {0};
     ck_assert_msg(resnet_new(&m, &spec, &err) == 0, "%s", err.msg);
-    const char *last_bn = strcmp(arch, "resnet50") ? "bn2.weight" : "bn3.weight";
+    /* Bottleneck blocks end with bn3, BasicBlocks with bn2 */
+    const char *last_bn = model_param(m, "0.4.0.conv3.weight") ? "bn3.weight" : "bn2.weight";
     for (int t = 0; t < m->n_params; t++) {
         Param *p = &m->params[t];
         for (size_t i = 0; i < p->n; i++) p->w[our_index(p, i)] = formula(p, i, t, last_bn);
@@ -226,6 +227,14 @@ START_TEST(resnet50_train) { check_fixture("resnet50", "train"); }
 END_TEST
 START_TEST(resnet50_eval) { check_fixture("resnet50", "eval"); }
 END_TEST
+START_TEST(resnet101_train) { check_fixture("resnet101", "train"); }
+END_TEST
+START_TEST(resnet101_eval) { check_fixture("resnet101", "eval"); }
+END_TEST
+START_TEST(resnet152_train) { check_fixture("resnet152", "train"); }
+END_TEST
+START_TEST(resnet152_eval) { check_fixture("resnet152", "eval"); }
+END_TEST
 
 static Suite *suite(void)
 {
@@ -242,6 +251,10 @@ static Suite *suite(void)
     tcase_add_test(tc, resnet34_eval);
     tcase_add_test(tc, resnet50_train);
     tcase_add_test(tc, resnet50_eval);
+    tcase_add_test(tc, resnet101_train);
+    tcase_add_test(tc, resnet101_eval);
+    tcase_add_test(tc, resnet152_train);
+    tcase_add_test(tc, resnet152_eval);
     suite_add_tcase(s, tc);
     return s;
 }

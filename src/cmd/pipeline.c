@@ -90,9 +90,12 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
 
     const CfgValue *arch = cfg_get(cfg, "model", "arch");
     const char *an = arch && arch->str ? arch->str : "";
-    if (!resnet_arch_known(an))
-        return err_set(err, ERR_USAGE, "%s:%d: [model] arch: '%s' is not an image model (resnet18, resnet34, resnet50)",
-                       config_file(cfg), arch ? arch->line : 0, an);
+    if (!resnet_arch_known(an)) {
+        char archs[128];
+        resnet_arch_list(archs, sizeof archs);
+        return err_set(err, ERR_USAGE, "%s:%d: [model] arch: '%s' is not an image model (%s)", config_file(cfg),
+                       arch ? arch->line : 0, an, archs);
+    }
     int bs = o.bs > o.val_bs ? o.bs : o.val_bs;
     ResnetSpec spec = resnet_spec_default(an, p->dls->n_out, bs, p->in_h, p->in_w);
     spec.n_in = cfg_int(cfg, "model", "n_in");

@@ -579,7 +579,7 @@ static int cross_check(Config *cfg, Err *err)
     if (image != resnet) {
         where_of(cfg, "model", "arch", w, sizeof w);
         return err_set(err, ERR_USAGE, "%s: found %s, expected %s for %s data", w, arch,
-                       image ? "resnet18, resnet34 or resnet50" : "DotProduct, DotProductBias or EmbeddingNN",
+                       image ? "resnet18, resnet34, resnet50, resnet101 or resnet152" : "DotProduct, DotProductBias or EmbeddingNN",
                        b0);
     }
     int has_csv = entry(cfg, "data", "csv")->value != NULL;

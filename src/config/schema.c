@@ -205,6 +205,8 @@ const SchemaComp schema_comps[] = {
     {"resnet18", SLOT_ARCH, {{0}}, "ResNet-18 (torchvision layout) + fastai head"},
     {"resnet34", SLOT_ARCH, {{0}}, "ResNet-34 (torchvision layout) + fastai head"},
     {"resnet50", SLOT_ARCH, {{0}}, "ResNet-50 (torchvision layout) + fastai head"},
+    {"resnet101", SLOT_ARCH, {{0}}, "ResNet-101 (torchvision layout) + fastai head"},
+    {"resnet152", SLOT_ARCH, {{0}}, "ResNet-152 (torchvision layout) + fastai head"},
     {"DotProduct", SLOT_ARCH, {{"n_factors", S_INT("50", 1, 1e6)}, {"y_range", S_NUMS("None", 2)}},
      "collab: user . item factors"},
     {"DotProductBias", SLOT_ARCH, {{"n_factors", S_INT("50", 1, 1e6)}, {"y_range", S_NUMS("None", 2)}},

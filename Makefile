@@ -7,6 +7,7 @@
 #   make check      the Check suites only (no deps, no sanitizers)
 #   make fuzz       libFuzzer on the config parser (FUZZ_TIME seconds, default 600)
 #   make fuzz-safetensors  libFuzzer on the safetensors reader and JSON parser
+#   make fuzz-pth   libFuzzer on the PyTorch .pth reader (zip, pickle, views)
 #   make bench      speed against PyTorch/PIL in the same run (needs python3-torch)
 #   make accuracy   long training runs that report accuracy
 #
@@ -40,7 +41,7 @@ TEST_HELPERS := $(sort $(wildcard tests/helpers/*.c))
 objs = $(patsubst src/%.c,$(1)/obj/%.o,$(SRCS))
 tests_of = $(patsubst tests/%.c,$(1)/tests/%,$(TEST_SRCS))
 
-.PHONY: all deps run test check check-san fuzz fuzz-safetensors bench accuracy clean
+.PHONY: all deps run test check check-san fuzz fuzz-safetensors fuzz-pth bench accuracy clean
 .DEFAULT_GOAL := all
 
 all: fastc
@@ -144,6 +145,22 @@ fuzz-safetensors:
 	@mkdir -p build/fuzz/corpus_safetensors
 	build/fuzz/fuzz_safetensors -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
 	  -max_len=65536 build/fuzz/corpus_safetensors tests/fuzz/corpus_safetensors
+
+# libFuzzer on the PyTorch .pth reader (src/io/pth.c): checksums are not
+# enforced in this build (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION), so the
+# fuzzer reaches the pickle machine behind them.
+FUZZ_PTH_SRCS := src/io/pth.c src/core/mem.c $(FUZZ_ST_SRCS)
+build/fuzz/fuzz_pth: tests/fuzz/fuzz_pth.c $(FUZZ_PTH_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -g -O1 \
+	  -fsanitize=fuzzer,address,undefined -Isrc -Itests/helpers $^ -o $@ -lz -lm
+
+fuzz-pth:
+	@./tools/deps.sh $(DEB_BUILD) $(DEB_FUZZ)
+	$(MAKE) build/fuzz/fuzz_pth
+	@mkdir -p build/fuzz/corpus_pth
+	build/fuzz/fuzz_pth -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=65536 build/fuzz/corpus_pth tests/fuzz/corpus_pth
 
 # ---- long runs ----------------------------------------------------------------
 bench: deps

@@ -361,6 +361,16 @@ static char *read_file(const char *path, size_t *len, Err *err)
 
 /* ---- checking -------------------------------------------------------------------- */
 
+static int is_quoted(const char *s);
+
+/* Unquoted path text is taken as it is; for ST_PATH_BOOL a bare True or
+ * False is the boolean (model.pretrained = True). */
+static int verbatim_path(SchemaType type, const char *raw)
+{
+    if (type == ST_PATH_BOOL && (!strcmp(raw, "True") || !strcmp(raw, "False"))) return 0;
+    return (type == ST_PATH || type == ST_PATH_BOOL) && !is_quoted(raw);
+}
+
 static int is_quoted(const char *s)
 {
     return *s == '\'' || *s == '"' || ((*s == 'r' || *s == 'R') && (s[1] == '\'' || s[1] == '"'));
@@ -386,7 +396,7 @@ static void resolve_entry(Loader *L, int k)
     }
     Err err = {0};
     CfgValue *v;
-    if (key->spec.type == ST_PATH && !is_quoted(raw)) {
+    if (verbatim_path(key->spec.type, raw)) {
         /* paths are taken verbatim: oxford-iiit-pet/images */
         v = cv_new(CV_STR, e->line);
         if (v && !(v->str = strdup(raw))) cfg_value_free(v), v = NULL;
@@ -502,7 +512,7 @@ CfgValue *cfg_value_parse_key(const char *section, const char *name, const char 
     snprintf(where, sizeof where, "%s:%d: [%s] %s", file ? file : "<value>", line, section, name);
     while (*text == ' ' || *text == '\t') text++;
     CfgValue *v;
-    if (key->spec.type == ST_PATH && *text && !is_quoted(text)) {
+    if (*text && verbatim_path(key->spec.type, text)) {
         v = cv_new(CV_STR, line);
         if (v && !(v->str = strdup(text))) cfg_value_free(v), v = NULL;
         if (!v) err_set(err, ERR_RUNTIME, "%s: out of memory", where);
@@ -881,9 +891,9 @@ const char *cfg_resolve(const Config *cfg, const char *rel, char *buf, size_t ca
 const char *cfg_path(const Config *cfg, const char *section, const char *key, char *buf, size_t cap)
 {
     int k = key_index(section, key);
-    FASTC_ASSERT(k >= 0 && schema_keys[k].spec.type == ST_PATH);
+    FASTC_ASSERT(k >= 0 && (schema_keys[k].spec.type == ST_PATH || schema_keys[k].spec.type == ST_PATH_BOOL));
     const CfgValue *v = cfg->e[k].value;
-    if (!v) return NULL;
+    if (!v || v->kind == CV_BOOL) return NULL;
     const char *rel_to = schema_keys[k].rel_to;
     if (rel_to && v->str[0] != '/') {
         char sec[32], name[32], base[4096];
@@ -911,7 +921,7 @@ static char *format_key(const Config *cfg, int k)
     for (;;) {
         char *buf = malloc(cap);
         if (!buf) return NULL;
-        if (key->spec.type == ST_PATH) {
+        if ((key->spec.type == ST_PATH || key->spec.type == ST_PATH_BOOL) && v && v->kind != CV_BOOL) {
             char path[4200];
             CfgValue tmp = {.kind = CV_STR, .str = (char *)cfg_path(cfg, key->section, key->name, path, sizeof path)};
             cfg_value_format(&tmp, buf, cap);

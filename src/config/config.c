@@ -1013,6 +1013,13 @@ int config_write(const Config *cfg, const char *path, Err *err)
 
 /* ---- help -------------------------------------------------------------------------- */
 
+const char *config_key_at(int i, char *buf, size_t cap)
+{
+    if (i < 0 || i >= schema_n_keys) return NULL;
+    snprintf(buf, cap, "%s.%s", schema_keys[i].section, schema_keys[i].name);
+    return buf;
+}
+
 void config_print_help(FILE *out)
 {
     fprintf(out, "Config keys (section, key, default or [required], what it takes):\n");

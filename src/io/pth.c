@@ -39,6 +39,23 @@ static int read_at(int fd, void *dst, size_t n, uint64_t off)
     return 0;
 }
 
+/* s with control bytes shown as '?', cut to fit: names from the file in
+ * one-line messages. */
+static const char *printable(char *buf, size_t cap, const char *s)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < cap; i++) buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    buf[i] = 0;
+    return buf;
+}
+
+static int has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 1;
+    return 0;
+}
+
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
@@ -182,8 +199,9 @@ static int zip_open(Zip *z, Err *err)
         uint16_t flags = le16(h + 8), method = le16(h + 10);
         uint64_t csize = le32(h + 20), usize = le32(h + 24), loff = le32(h + 42);
         e->crc = le32(h + 16);
-        if (memchr(e->name, 0, nlen))
-            rc = err_set(err, ERR_RUNTIME, "%s: zip entry %llu has a NUL in its name", z->path, (unsigned long long)i);
+        if (memchr(e->name, 0, nlen) || has_control(e->name))
+            rc = err_set(err, ERR_RUNTIME, "%s: zip entry %llu has a control character in its name", z->path,
+                         (unsigned long long)i);
         else if (zip64_extra(h + 46 + nlen, xlen, &usize, &csize, &loff))
             rc = err_set(err, ERR_RUNTIME, "%s: zip entry '%.200s': malformed zip64 extra field", z->path, e->name);
         else if (flags & 1)
@@ -418,7 +436,9 @@ static int global_of(Vm *vm, const char *mod, const char *name, size_t at)
             if (!strcmp(name, STORAGES[s].name)) k = (int)s;
         if (k < 0) {
             char msg[200];
-            snprintf(msg, sizeof msg, "global %.60s.%.60s is not one a state_dict needs: refused", mod, name);
+            char pm[64], pn[64];
+            snprintf(msg, sizeof msg, "global %s.%s is not one a state_dict needs: refused", printable(pm, sizeof pm, mod),
+                     printable(pn, sizeof pn, name));
             return vm_fail(vm, at, msg);
         }
         g->i = G_STORAGE, g->dtype = STORAGES[k].dtype;
@@ -443,8 +463,8 @@ static int persistent_load(Vm *vm, Val *pid, size_t at)
     StDtype dt = pid->items[1]->dtype;
     uint64_t numel = (uint64_t)pid->items[4]->i, es = st_dtype_size(dt);
     if (!e) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "storage '%.300s' names no entry of the archive", name);
+        char msg[600], pn[300];
+        snprintf(msg, sizeof msg, "storage '%s' names no entry of the archive", printable(pn, sizeof pn, name));
         return vm_fail(vm, at, msg);
     }
     if (numel > UINT64_MAX / es || e->size != numel * es) {
@@ -802,6 +822,10 @@ static int fill_tensors(PthFile *f, Zip *z, const Val *sd, Err *err)
         const Val *k = sd->items[2 * i], *v = sd->items[2 * i + 1];
         if (k->kind != V_STR) {
             rc = err_set(err, ERR_RUNTIME, "%s: state_dict key %zu is not a string", f->path, i);
+            break;
+        }
+        if (has_control(k->s) || !k->s[0]) {
+            rc = err_set(err, ERR_RUNTIME, "%s: state_dict key %zu is empty or has a control character", f->path, i);
             break;
         }
         PthTensor *t = &f->tensors[f->n_tensors];

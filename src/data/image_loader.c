@@ -59,6 +59,7 @@ typedef struct ImageLoaders {
     int n_pts;
     /* epoch */
     int split, epoch, bs_cur, n_batches_cur, total_items;
+    int stride;              /* claims per batch: bs_cur, or the largest share of one (sharded) */
     int32_t *order;          /* [max split size] positions in the split */
     int next_item, released, next_batch, holding, in_flight, active;
     int ring;
@@ -73,6 +74,7 @@ typedef struct ImageLoaders {
     CacheEntry *cache;       /* [n_items] */
     size_t cache_used;
     uint8_t *bad_known;      /* [n_items] set by workers */
+    char **bad_reason;       /* [n_items] "path: what is wrong", set by the worker that found it */
     uint8_t *listed;         /* [n_items] consumer-side: already in skipped */
     atomic_long decodes, cache_hits;
     int cached_items;
@@ -132,6 +134,26 @@ static void cache_put(ImageLoaders *il, int item, int stage, const Image *img, c
     e->stage = stage;
 }
 
+/* The points of an item against its image (w x h pixels), once it is read:
+ * fastai keeps points a little outside the image (a crop moves them out), but
+ * one more than a whole image width or height beyond its edges is a typo or a
+ * wrong unit (1e30 trains into infinities, blamed on the learning rate), so it
+ * is reported naming the points file's line. */
+static int check_points(const Dataset *ds, int item, const float *pts, int n_pts, int w, int h, Err *err)
+{
+    for (int i = 0; i < n_pts; i++) {
+        float x = pts[2 * i], y = pts[2 * i + 1];
+        if (x >= -(float)w && x <= 2.0f * w && y >= -(float)h && y <= 2.0f * h) continue;
+        char where[4200] = "";
+        if (ds->y_file && ds->y_line) snprintf(where, sizeof where, "%s:%d: ", ds->y_file, ds->y_line[item]);
+        return err_set(err, ERR_RUNTIME,
+                       "%s%s: point %d (%g, %g) is far outside the %dx%d image (expected pixels from %d to %d "
+                       "across, %d to %d down: the image, or at most its size beyond an edge)",
+                       where, ds->paths[item], i + 1, x, y, w, h, -w, 2 * w, -h, 2 * h);
+    }
+    return 0;
+}
+
 /* Decode (or fetch) item and run the item transform into wk->item, points in wk->pts. */
 static int item_stage(ImageLoaders *il, Worker *wk, int item, int train, int epoch, int use_cache, Err *err)
 {
@@ -159,6 +181,10 @@ static int item_stage(ImageLoaders *il, Worker *wk, int item, int train, int epo
         item_tfms_decode_hint(it, train, &mw, &mh);
         atomic_fetch_add(&il->decodes, 1);
         if (image_decode_file(ds->paths[item], il->c, mw, mh, &dec, &ow, &oh, err)) return err->code;
+        if (il->n_pts && check_points(ds, item, wk->pts, il->n_pts, ow, oh, err)) {
+            image_free(&dec);
+            return err->code;
+        }
         if (il->n_pts && (dec.w != ow || dec.h != oh))   /* decoded with DCT scaling */
             for (int i = 0; i < il->n_pts; i++) {
                 wk->pts[2 * i] *= (float)dec.w / ow;
@@ -212,25 +238,37 @@ static int process_item(ImageLoaders *il, Worker *wk, int split, int epoch, int 
 
 /* ---- threads ---------------------------------------------------------------- */
 
+/* The items of batch b this loader makes: [first, first + count) of the
+ * batch's own positions (the whole batch unless sharded: loader.h). */
+static void batch_share(const ImageLoaders *il, int b, int *first, int *count)
+{
+    int left = il->total_items - b * il->bs_cur, n = left < il->bs_cur ? left : il->bs_cur;
+    if (il->base.shard_size > 1) loaders_share(n, il->base.shard_rank, il->base.shard_size, first, count);
+    else *first = 0, *count = n;
+}
+
 static void *worker_main(void *arg)
 {
     Worker *wk = arg;
     ImageLoaders *il = wk->il;
     pthread_mutex_lock(&il->mu);
     for (;;) {
-        while (!il->quit && !(il->active && il->next_item < il->total_items &&
-                              il->next_item / il->bs_cur < il->released + il->ring))
+        while (!il->quit && !(il->active && il->next_item < il->n_batches_cur * il->stride &&
+                              il->next_item / il->stride < il->released + il->ring))
             pthread_cond_wait(&il->work_cv, &il->mu);
         if (il->quit) break;
-        int k = il->next_item++, b = k / il->bs_cur, j = k % il->bs_cur;
+        int k = il->next_item++, b = k / il->stride, j = k % il->stride, first, count;
+        batch_share(il, b, &first, &count);
         Slot *s = &il->slots[b % il->ring];
         if (j == 0) {
             s->batch_no = b;
-            s->n_items = il->total_items - b * il->bs_cur < il->bs_cur ? il->total_items - b * il->bs_cur : il->bs_cur;
+            s->n_items = count;
             s->n_done = 0;
             s->status = 0;
+            if (count == 0) pthread_cond_broadcast(&il->done_cv);   /* an empty share is complete */
         }
-        int split = il->split, epoch = il->epoch, pos = il->order[k];
+        if (j >= count) continue;   /* a shorter share than the stride: no item in this slot */
+        int split = il->split, epoch = il->epoch, pos = il->order[b * il->bs_cur + first + j];
         il->in_flight++;
         pthread_mutex_unlock(&il->mu);
 
@@ -238,7 +276,12 @@ static void *worker_main(void *arg)
         int st = process_item(il, wk, split, epoch, pos, s, j, &err);
         int item = split == SPLIT_TRAIN ? il->ds->train_idx[pos] : il->ds->valid_idx[pos];
         s->bad[j] = st != 0;
-        if (st > 0 && il->o.skip_bad) il->bad_known[item] = 1;
+        if (st > 0 && il->o.skip_bad) {
+            /* one worker at a time holds an item; next() reads this after the
+             * slot is done, under the lock, so it sees the write */
+            if (!il->bad_reason[item]) il->bad_reason[item] = strdup(err.msg);
+            il->bad_known[item] = 1;
+        }
 
         pthread_mutex_lock(&il->mu);
         if (st > 0 && !il->o.skip_bad && (s->status == 0)) {
@@ -270,6 +313,8 @@ static int il_begin(Loaders *l, int split, int epoch, int first, Err *err)
     il->bs_cur = split_bs(il, split);
     il->n_batches_cur = il_n_batches(l, split);
     il->total_items = split == SPLIT_TRAIN ? il->n_batches_cur * il->bs_cur : n;
+    int shards = il->base.shard_size > 1 ? il->base.shard_size : 1;
+    il->stride = (il->bs_cur + shards - 1) / shards;
     for (int i = 0; i < n; i++) il->order[i] = i;
     if (split == SPLIT_TRAIN) {
         Rng r = rng_make(rng_hash(il->o.seed, (uint64_t)epoch, 0), PURPOSE_SHUFFLE);
@@ -279,7 +324,7 @@ static int il_begin(Loaders *l, int split, int epoch, int first, Err *err)
     if (first < 0) first = 0;
     if (first > il->n_batches_cur) first = il->n_batches_cur;
     /* a resumed epoch: the workers start claiming at the first item of batch `first` */
-    il->next_item = first * il->bs_cur, il->released = first, il->next_batch = first, il->holding = 0;
+    il->next_item = first * il->stride, il->released = first, il->next_batch = first, il->holding = 0;
     il->active = 1;
     pthread_cond_broadcast(&il->work_cv);
     pthread_mutex_unlock(&il->mu);
@@ -321,10 +366,13 @@ static int next_batch(Loaders *l, Batch **out, Err *err)
             int item = il->split == SPLIT_TRAIN ? ds->train_idx[s->index[j]] : ds->valid_idx[s->index[j]];
             if (!il->listed[item]) {
                 char **grown = realloc(l->skipped, sizeof(char *) * (l->n_skipped + 1));
-                if (grown) {
-                    l->skipped = grown;
-                    l->skipped[l->n_skipped++] = strdup(ds->paths[item]);
+                char *line = strdup(il->bad_reason[item] ? il->bad_reason[item] : ds->paths[item]);
+                if (grown) l->skipped = grown;
+                if (grown && line) {
+                    l->skipped[l->n_skipped++] = line;
                     il->listed[item] = 1;
+                } else {
+                    free(line);
                 }
             }
             continue;
@@ -338,7 +386,7 @@ static int next_batch(Loaders *l, Batch **out, Err *err)
         n++;
     }
     s->b.n = n;
-    if (n == 0) return 2;
+    if (n == 0 && l->shard_size <= 1) return 2;   /* sharded: given anyway (loader.h) */
     *out = &s->b;
     return 1;
 }
@@ -378,7 +426,8 @@ static void il_free(Loaders *l)
     if (il->cache)
         for (int i = 0; i < il->ds->n_items; i++) free(il->cache[i].img.px), free(il->cache[i].pts);
     free(il->cache);
-    free(il->bad_known), free(il->listed), free(il->order);
+    for (int i = 0; il->bad_reason && i < il->ds->n_items; i++) free(il->bad_reason[i]);
+    free(il->bad_known), free(il->bad_reason), free(il->listed), free(il->order);
     for (int i = 0; i < l->n_skipped; i++) free(l->skipped[i]);
     free(l->skipped);
     pthread_mutex_destroy(&il->mu);
@@ -458,10 +507,21 @@ static int stats_from_one_batch(ImageLoaders *il, Err *err)
     return 0;
 }
 
+/* The most items a batch can hold: a batch size beyond its split's size is
+ * only that split in one batch. */
+static int batch_capacity(const ImageLoaderOpts *o, const Dataset *ds)
+{
+    int vbs = o->val_bs > 0 ? o->val_bs : o->bs;
+    int t = o->bs < ds->n_train ? o->bs : ds->n_train, v = vbs < ds->n_valid ? vbs : ds->n_valid;
+    int m = t > v ? t : v;
+    return m > 0 ? m : 1;
+}
+
 int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Dataset *ds, Err *err)
 {
     *out = NULL;
     if (o->bs < 1) return err_set(err, ERR_USAGE, "[data] bs: expected a positive integer, found %d", o->bs);
+    if (o->val_bs < 0) return err_set(err, ERR_USAGE, "[data] val_bs: expected a positive integer, found %d", o->val_bs);
     if (o->channels != 1 && o->channels != 3)
         return err_set(err, ERR_USAGE, "[model] n_in: expected 1 or 3 channels, found %d", o->channels);
     if (ds->n_train > 0 && ds->n_train < o->bs)
@@ -477,6 +537,7 @@ int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Datase
     il->n_workers = o->n_workers > 0 ? o->n_workers : 1;
     il->base.ops = &IMAGE_LOADER_OPS;
     il->base.bs = o->bs;
+    il->base.max_batch = batch_capacity(o, ds);
     il->base.kind = ds->kind;
     il->base.n_out = ds->kind == TARGET_CATEGORY || ds->kind == TARGET_MULTI ? ds->n_vocab : ds->n_y;
     il->base.impl = il;
@@ -487,11 +548,12 @@ int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Datase
     int n_max = ds->n_train > ds->n_valid ? ds->n_train : ds->n_valid;
     il->order = calloc((size_t)n_max + 1, sizeof(int32_t));
     il->bad_known = calloc((size_t)ds->n_items + 1, 1);
+    il->bad_reason = calloc((size_t)ds->n_items + 1, sizeof(char *));
     il->listed = calloc((size_t)ds->n_items + 1, 1);
     il->cache = o->cache_bytes ? calloc((size_t)ds->n_items + 1, sizeof(CacheEntry)) : NULL;
     il->workers = calloc((size_t)il->n_workers, sizeof(Worker));
     il->slots = calloc((size_t)il->ring, sizeof(Slot));
-    if (!il->order || !il->bad_known || !il->listed || (o->cache_bytes && !il->cache) || !il->workers || !il->slots)
+    if (!il->order || !il->bad_known || !il->bad_reason || !il->listed || (o->cache_bytes && !il->cache) || !il->workers || !il->slots)
         goto oom;
     for (int i = 0; i < il->n_workers; i++) {
         il->workers[i].il = il;
@@ -503,7 +565,7 @@ int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Datase
         il_free(&il->base);
         return st;
     }
-    int bs_max = o->bs > o->val_bs ? o->bs : o->val_bs;
+    int bs_max = il->base.max_batch;
     size_t px = (size_t)il->h * il->w * il->c;
     for (int i = 0; i < il->ring; i++) {
         Slot *s = &il->slots[i];

@@ -327,7 +327,7 @@ START_TEST(crafted_metadata_is_refused_before_use)
         {"size", "[32.5, 32]", "metadata size = '[32.5, 32]'"},
         {"size", "[32]", "metadata size = '[32]'"},
         {"task", "segmentation", "metadata task = 'segmentation': expected single_label, multi_label"},
-        {"arch", "resnet101", "metadata arch = 'resnet101': expected resnet18, resnet34 or resnet50"},
+        {"arch", "resnet99", "metadata arch = 'resnet99': expected resnet18, resnet34, resnet50"},
         {"vocab", "[\"a\", \"a\"]", "metadata vocab: the label 'a' appears twice"},
         {"vocab", "[\"a\"]", "metadata vocab has 1 labels but the model has 2 outputs"},
         {"threshold", "nan", "metadata threshold = 'nan': expected a number in [0, 1]"},

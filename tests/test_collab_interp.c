@@ -207,6 +207,9 @@ START_TEST(crafted_collab_metadata_is_refused)
         {"user_ids", "[\"#na#\", \"10\", \"2\", \"1\"]", "metadata user_ids: not in ascending order"},
         {"item_ids", "[\"#na#\", \"5\", \"5\", \"9\", \"11\"]", "metadata item_ids: not in ascending order"},
         {"user_ids", "[]", "metadata user_ids is empty"},
+        /* after user_ids were read (they leaked), and fewer titles than items
+         * (ratings_free read past them) */
+        {"item_ids", "[1, 2]", "metadata key 'item_ids': item 0 is a number, expected a string"},
         {"user_ids", "[\"#na#\", \"1\", \"2\"]", "expected a tensor u_weight.weight shaped [3, n] with n, m >= 1"},
         {"item_titles", "[\"a\"]", "metadata item_titles has 1 entries for 5 items"},
         {"y_range", "[5.5, 0]", "metadata y_range = '[5.5, 0]': expected [lo, hi], finite numbers with lo < hi"},

@@ -113,14 +113,17 @@ int collab_from_file(const StFile *f, Model **mout, RatingsData **vout, Err *err
     RatingsData *d = calloc(1, sizeof *d);
     if (!d) return err_set(err, ERR_RUNTIME, "out of memory");
     snprintf(d->path, sizeof d->path, "%.1000s", f->path);
-    size_t nu, ni;
+    size_t nu = 0, ni = 0;
+    /* the counts are set as soon as each list is held, so ratings_free frees it
+     * (json strings in a <= 100 MB header: fewer than INT_MAX) */
     int rc = st_meta_get_strings(meta, "user_ids", &d->user_ids, &nu, err);
+    d->n_users = (int)nu;
     if (!rc) rc = st_meta_get_strings(meta, "item_ids", &d->item_ids, &ni, err);
+    d->n_items = (int)ni;
     if (rc) {
         ratings_free(d);
         return err_prefix(err, "%s: ", f->path);
     }
-    d->n_users = (int)nu, d->n_items = (int)ni;   /* json strings in a <= 100 MB header: < INT_MAX */
     if (nu < 1 || ni < 1) {
         ratings_free(d);
         return err_set(err, ERR_RUNTIME, "%s: metadata %s is empty: expected the ids the model was trained on", f->path,
@@ -141,9 +144,12 @@ int collab_from_file(const StFile *f, Model **mout, RatingsData **vout, Err *err
             return err_prefix(err, "%s: ", f->path);
         }
         if ((int)nt != d->n_items) {
+            rc = err_set(err, ERR_RUNTIME, "%s: metadata item_titles has %zu entries for %d items", f->path, nt,
+                         d->n_items);
+            json_strings_free(d->item_titles, nt);   /* ratings_free would free n_items of them */
+            d->item_titles = NULL;
             ratings_free(d);
-            return err_set(err, ERR_RUNTIME, "%s: metadata item_titles has %zu entries for %d items", f->path, nt,
-                           d->n_items);
+            return rc;
         }
         for (int i = 0; i < d->n_items; i++)
             if (!d->item_titles[i][0]) free(d->item_titles[i]), d->item_titles[i] = NULL;

@@ -113,6 +113,19 @@ START_TEST(err_keeps_code_and_message)
 }
 END_TEST
 
+START_TEST(err_messages_stay_one_line)
+{
+    /* a tensor name read from a file held a newline (found by fuzz_modelfile):
+     * quoted data cannot break the one-line rule */
+    Err e = {0};
+    err_set(&e, ERR_RUNTIME, "m.safetensors: tensor '%s' has no place", "a\nb\tc\x7f");
+    ck_assert_str_eq(e.msg, "m.safetensors: tensor 'a?b?c?' has no place");
+    err_prefix(&e, "%s: ", "x\r");
+    ck_assert_str_eq(e.msg, "x?: m.safetensors: tensor 'a?b?c?' has no place");
+    ck_assert_int_eq(e.code, ERR_RUNTIME);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("core");
@@ -123,6 +136,7 @@ static Suite *suite(void)
     tcase_add_test(tc, rng_uniform_and_normal_have_right_moments);
     tcase_add_test(tc, rng_shuffle_is_a_permutation);
     tcase_add_test(tc, err_keeps_code_and_message);
+    tcase_add_test(tc, err_messages_stay_one_line);
     suite_add_tcase(s, tc);
     return s;
 }

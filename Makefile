@@ -148,9 +148,10 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/lib.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(OPT) $< $(BUILD)/lib.a -o $@ $(LIBS_RUN)
 
-# libFuzzer on the safetensors reader and the JSON parser (src/io).
-FUZZ_ST_SRCS := src/io/safetensors.c src/io/json.c src/io/atomic.c src/core/err.c src/core/rng.c \
-                src/models/model.c tests/helpers/fakemodel.c
+# libFuzzer on the safetensors reader, the JSON parser (src/io) and loading a
+# model from what they read (src/models/weights.c).
+FUZZ_ST_SRCS := src/io/safetensors.c src/io/json.c src/io/atomic.c src/core/err.c src/core/rng.c src/core/mem.c \
+                src/models/model.c src/models/weights.c tests/helpers/fakemodel.c
 build/fuzz/fuzz_safetensors: tests/fuzz/fuzz_safetensors.c $(FUZZ_ST_SRCS)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Itests/helpers $^ -o $@ -lm
@@ -165,7 +166,7 @@ fuzz-safetensors:
 # libFuzzer on the PyTorch .pth reader (src/io/pth.c): checksums are not
 # enforced in this build (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION), so the
 # fuzzer reaches the pickle machine behind them.
-FUZZ_PTH_SRCS := src/io/pth.c src/core/mem.c $(FUZZ_ST_SRCS)
+FUZZ_PTH_SRCS := src/io/pth.c $(FUZZ_ST_SRCS)
 build/fuzz/fuzz_pth: tests/fuzz/fuzz_pth.c $(FUZZ_PTH_SRCS)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -g -O1 \

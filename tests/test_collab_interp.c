@@ -5,6 +5,7 @@
 #include "interp/collab_interp.h"
 #include "io/safetensors.h"
 #include "models/collab.h"
+#include "models/weights.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -113,7 +114,7 @@ START_TEST(model_file_round_trip_and_predict_pairs)
     StMeta meta;
     st_meta_init(&meta);
     ck_assert_int_eq(collab_meta_add(&meta, m, d, &e), 0);
-    ck_assert_msg(st_save_model(m, &meta, path, &e) == 0, "%s", e.msg);
+    ck_assert_msg(weights_save(m, &meta, path, &e) == 0, "%s", e.msg);
     st_meta_free(&meta);
 
     StFile *f;
@@ -177,7 +178,7 @@ static void save_crafted(const char *path, const char *key, const char *val)
     st_meta_init(&meta);
     ck_assert_int_eq(collab_meta_add(&meta, m, d, &e), 0);
     if (key) st_meta_set(&meta, key, val);
-    ck_assert_msg(st_save_model(m, &meta, path, &e) == 0, "%s", e.msg);
+    ck_assert_msg(weights_save(m, &meta, path, &e) == 0, "%s", e.msg);
     st_meta_free(&meta);
     model_free(m);
     ratings_free(d);

@@ -11,6 +11,7 @@
 #include "interp/prep.h"
 #include "io/safetensors.h"
 #include "models/resnet.h"
+#include "models/weights.h"
 #include "testimg.h"
 #include "testutil.h"
 
@@ -49,7 +50,7 @@ static void save_model(const char *path, const char *task, int n_out, int vocab,
     st_meta_set(&meta, "batch_tfms", "Normalize.from_stats(imagenet_stats)");
     if (y_range) st_meta_set(&meta, "y_range", "[-1, 1]");
     st_meta_set(&meta, "threshold", "0.3");
-    ck_assert_msg(st_save_model(m, &meta, path, &err) == 0, "%s", err.msg);
+    ck_assert_msg(weights_save(m, &meta, path, &err) == 0, "%s", err.msg);
     st_meta_free(&meta);
     model_free(m);
 }
@@ -69,7 +70,7 @@ static void expected_outputs(const char *model_path, const char *img, float *out
     if (mi.has_y_range) spec.has_y_range = 1, spec.y_lo = (float)mi.y_lo, spec.y_hi = (float)mi.y_hi;
     Model *m;
     ck_assert(resnet_new(&m, &spec, &err) == 0);
-    ck_assert_msg(st_load_model(m, sf, ST_LOAD_FULL, NULL, 0, &err) == 0, "%s", err.msg);
+    ck_assert_msg(weights_load(m, sf, WEIGHTS_FULL, NULL, 0, &err) == 0, "%s", err.msg);
     float *x = malloc(sizeof(float) * prep.h * prep.w * 3);
     ck_assert_msg(prep_item(&prep, img, x, map, &err) == 0, "%s", err.msg);
     Batch b = {.n = 1, .h = prep.h, .w = prep.w, .c = 3, .x = x};
@@ -282,7 +283,7 @@ static void save_crafted(const char *path, int n_in, int n_out, const char *cons
     st_meta_set(&meta, "norm_mean", "[0.5, 0.5, 0.5]");
     st_meta_set(&meta, "norm_std", "[0.25, 0.25, 0.25]");
     for (int i = 0; over && over[i]; i += 2) st_meta_set(&meta, over[i], over[i + 1]);
-    ck_assert_msg(st_save_model(m, &meta, path, &err) == 0, "%s", err.msg);
+    ck_assert_msg(weights_save(m, &meta, path, &err) == 0, "%s", err.msg);
     st_meta_free(&meta);
     model_free(m);
 }
@@ -385,7 +386,7 @@ START_TEST(a_model_with_nan_weights_is_refused)
     st_meta_set(&meta, "vocab", "[\"a\", \"b\"]");
     st_meta_set(&meta, "item_tfms", "Resize(32)");
     snprintf(path, sizeof path, "%s/nan.safetensors", dir);
-    ck_assert_msg(st_save_model(m, &meta, path, &err) == 0, "%s", err.msg);
+    ck_assert_msg(weights_save(m, &meta, path, &err) == 0, "%s", err.msg);
     st_meta_free(&meta);
     model_free(m);
     expect_refused(dir, "predict --model nan.safetensors a.png",
@@ -426,7 +427,7 @@ static void write_variant(const char *path, StDtype counter_dt, const char *as_i
             ck_assert(p->n <= 4096);
             ck_assert(st_writer_add(w, p->name, ST_I64, p->ndim, p->shape, zeros, &err) == 0);
         } else {
-            ck_assert(st_writer_add_params(w, p, 1, &err) == 0);
+            ck_assert(weights_add(w, p, 1, &err) == 0);
         }
     }
     ck_assert_msg(st_writer_write(w, path, &err) == 0, "%s", err.msg);
@@ -482,7 +483,7 @@ START_TEST(unusable_model_files_follow_one_exit_status_rule)
     Model *m3;
     ResnetSpec spec = resnet_spec_default("resnet18", 3, 1, 32, 32);
     ck_assert(resnet_new(&m3, &spec, &err) == 0);
-    ck_assert_int_eq(st_load_model(m3, f, ST_LOAD_FULL, NULL, 0, &err), ERR_RUNTIME);
+    ck_assert_int_eq(weights_load(m3, f, WEIGHTS_FULL, NULL, 0, &err), ERR_RUNTIME);
     ck_assert_msg(strstr(err.msg, "tensor '1.8.weight': shape [2, 512], expected [3, 512]"), "%s", err.msg);
     model_free(m3);
     st_close(f);

@@ -10,6 +10,7 @@
 #include "io/pth.h"
 #include "io/safetensors.h"
 #include "models/resnet.h"
+#include "models/weights.h"
 #include "testimg.h"
 #include "testutil.h"
 
@@ -140,7 +141,7 @@ START_TEST(a_checkpoint_dict_gives_the_state_dict_under_model)
 }
 END_TEST
 
-/* As an StFile for st_load_model: names, shapes and values the same, read
+/* As an StFile for weights_load: names, shapes and values the same, read
  * with the safetensors readers (st_read_f32 converts F64, F16, BF16). */
 START_TEST(weights_open_presents_a_pth_as_an_stfile)
 {

@@ -1,11 +1,13 @@
-/* test_safetensors.c — src/io/safetensors: model round trip, file layout,
- * torchvision names, dtype conversions against torch, every refusal, fuzzing. */
+/* test_safetensors.c — src/io/safetensors and src/models/weights (a model's
+ * weights through it): model round trip, file layout, torchvision names, dtype
+ * conversions against torch, every refusal, fuzzing. */
 #include "check_main.h"
 #include "core/rng.h"
 #include "io/atomic.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "models/resnet.h"
+#include "models/weights.h"
 #include "testutil.h"
 #include "fakemodel.h"
 
@@ -55,9 +57,9 @@ static void put_raw(const char *path, const char *header, size_t data_len)
     free(b);
 }
 
-static int load(Fake *f, const char *path, StLoadMode mode, char *note, Err *err)
+static int load(Fake *f, const char *path, WeightsMode mode, char *note, Err *err)
 {
-    return st_load_model_file(&f->m, path, mode, note, note ? 512 : 0, err);
+    return weights_load_file(&f->m, path, mode, note, note ? 512 : 0, err);
 }
 
 /* ---- round trip ----------------------------------------------------------- */
@@ -77,10 +79,10 @@ START_TEST(model_round_trip_is_bit_identical)
     st_meta_set_double(&meta, "threshold", 0.2);
     st_meta_set(&meta, "resize_method", "crop");
     Err err = {0};
-    ck_assert_msg(st_save_model(&a->m, &meta, path, &err) == 0, "%s", err.msg);
+    ck_assert_msg(weights_save(&a->m, &meta, path, &err) == 0, "%s", err.msg);
     st_meta_free(&meta);
     char note[512];
-    ck_assert_msg(load(b, path, ST_LOAD_FULL, note, &err) == 0, "%s", err.msg);
+    ck_assert_msg(load(b, path, WEIGHTS_FULL, note, &err) == 0, "%s", err.msg);
     ck_assert_str_eq(note, "");
     assert_same_params(a, b);
 
@@ -121,7 +123,7 @@ START_TEST(file_layout_is_pytorch_layout)
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
     Fake *a = fake_new("resnet18", 3, 5, 1);
     Err err = {0};
-    ck_assert_int_eq(st_save_model(&a->m, NULL, path, &err), 0);
+    ck_assert_int_eq(weights_save(&a->m, NULL, path, &err), 0);
     size_t n;
     char *b = slurp(path, &n);
     uint64_t hl = 0;
@@ -211,7 +213,7 @@ START_TEST(reads_a_file_written_from_pytorch)
     ck_assert(nv == 2 && strcmp(v[1], "dog \"big\"") == 0);
     json_strings_free(v, nv);
     /* Loaded as a whole model, the extra x.* tensors are refused by name. */
-    ck_assert_int_ne(st_load_model(&a->m, f, ST_LOAD_FULL, NULL, 0, &err), 0);
+    ck_assert_int_ne(weights_load(&a->m, f, WEIGHTS_FULL, NULL, 0, &err), 0);
     ck_assert_msg(strstr(err.msg, "tensor 'x.f16' has no place in a tiny model"), "%s", err.msg);
     st_close(f);
 
@@ -276,7 +278,7 @@ START_TEST(loads_pytorch_values_into_ohwi_params)
     Model m = a->m;
     m.params = keep;
     m.n_params = k;
-    ck_assert_msg(st_load_model_file(&m, path, ST_LOAD_FULL, NULL, 0, &err) == 0, "%s", err.msg);
+    ck_assert_msg(weights_load_file(&m, path, WEIGHTS_FULL, NULL, 0, &err) == 0, "%s", err.msg);
     const Param *c = &keep[0];
     for (int o = 0; o < 8; o++)
         for (int i = 0; i < 3; i++)
@@ -310,7 +312,7 @@ static void write_torchvision(const char *path, Fake *src, int with_counters, in
         else snprintf(name, sizeof name, "layer%d.%s", p->name[2] - '3', p->name + 4);
         Param one = *p;
         snprintf(one.name, sizeof one.name, "%s", name);
-        ck_assert_int_eq(st_writer_add_params(w, &one, 1, &err), 0);
+        ck_assert_int_eq(weights_add(w, &one, 1, &err), 0);
     }
     static float fcw[10 * 8], fcb[10];
     ck_assert_int_eq(st_writer_add(w, "fc.weight", ST_F32, 2, (int64_t[]){10, 8}, fcw, &err), 0);
@@ -331,7 +333,7 @@ START_TEST(pretrained_maps_torchvision_names_and_skips_fc)
     write_torchvision(path, src, 0, 0);
     Err err = {0};
     char note[512];
-    ck_assert_msg(load(dst, path, ST_LOAD_PRETRAINED, note, &err) == 0, "%s", err.msg);
+    ck_assert_msg(load(dst, path, WEIGHTS_PRETRAINED, note, &err) == 0, "%s", err.msg);
     for (int i = 0; i < dst->m.n_params; i++) {
         const Param *p = &dst->p[i];
         if (!strncmp(p->name, "0.", 2) && p->kind != PARAM_COUNTER)
@@ -344,11 +346,11 @@ START_TEST(pretrained_maps_torchvision_names_and_skips_fc)
     ck_assert_msg(strstr(note, "skipped 2 classifier tensors (fc.*)"), "%s", note);
     ck_assert_msg(strstr(note, "num_batches_tracked"), "%s", note);
     /* A torchvision file is not a complete model. */
-    ck_assert_int_eq(load(dst, path, ST_LOAD_FULL, NULL, &err), ERR_USAGE);
+    ck_assert_int_eq(load(dst, path, WEIGHTS_FULL, NULL, &err), ERR_USAGE);
     ck_assert_msg(strstr(err.msg, "'fc.weight'"), "%s", err.msg);
     /* A deeper net's tensors are refused by name. */
     write_torchvision(path, src, 1, 1);
-    ck_assert_int_eq(load(dst, path, ST_LOAD_PRETRAINED, note, &err), ERR_USAGE);
+    ck_assert_int_eq(load(dst, path, WEIGHTS_PRETRAINED, note, &err), ERR_USAGE);
     ck_assert_msg(strstr(err.msg, "tensor 'layer1.1.conv1.weight' has no place in a resnet18 model"), "%s", err.msg);
     fake_free(src), fake_free(dst), fake_free(orig);
     tu_rmtree(dir);
@@ -367,7 +369,7 @@ START_TEST(pretrained_adapts_first_conv_to_n_in_as_fastai)
         Fake *dst = fake_new("resnet18", n_in, 10, 2);
         Err err = {0};
         char note[512];
-        ck_assert_msg(load(dst, path, ST_LOAD_PRETRAINED, note, &err) == 0, "n_in %d: %s", n_in, err.msg);
+        ck_assert_msg(load(dst, path, WEIGHTS_PRETRAINED, note, &err) == 0, "n_in %d: %s", n_in, err.msg);
         const float *d = dst->p[0].w; /* OHWI [8][3][3][n_in] */
         for (int o = 0; o < 8; o++)
             for (int yx = 0; yx < 9; yx++)
@@ -391,9 +393,9 @@ START_TEST(pretrained_from_a_fastc_model_keeps_the_new_head)
     snprintf(path, sizeof path, "%s/pre.safetensors", dir);
     Fake *src = fake_new("resnet18", 3, 5, 1), *dst = fake_new("resnet18", 3, 7, 2), *orig = fake_new("resnet18", 3, 7, 2);
     Err err = {0};
-    ck_assert_int_eq(st_save_model(&src->m, NULL, path, &err), 0);
+    ck_assert_int_eq(weights_save(&src->m, NULL, path, &err), 0);
     char note[512];
-    ck_assert_msg(load(dst, path, ST_LOAD_PRETRAINED, note, &err) == 0, "%s", err.msg);
+    ck_assert_msg(load(dst, path, WEIGHTS_PRETRAINED, note, &err) == 0, "%s", err.msg);
     for (int i = 0; i < dst->m.n_params; i++) {
         const Param *p = &dst->p[i];
         const float *want = !strncmp(p->name, "0.", 2) ? src->p[i].w : orig->p[i].w;
@@ -401,7 +403,7 @@ START_TEST(pretrained_from_a_fastc_model_keeps_the_new_head)
     }
     ck_assert_msg(strstr(note, "skipped 3 head tensors (1.*)"), "%s", note);
     /* Full load of the 5-class model into a 7-class one: refused on the head. */
-    ck_assert_int_eq(load(dst, path, ST_LOAD_FULL, NULL, &err), ERR_USAGE);
+    ck_assert_int_eq(load(dst, path, WEIGHTS_FULL, NULL, &err), ERR_USAGE);
     ck_assert_msg(strstr(err.msg, "n_out = 5; expected 7"), "%s", err.msg);
     fake_free(src), fake_free(dst), fake_free(orig);
     tu_rmtree(dir);
@@ -410,12 +412,12 @@ END_TEST
 
 /* ---- refusals ---------------------------------------------------------------- */
 
-static void expect_refused(const char *path, Fake *into, const char *want, StLoadMode mode)
+static void expect_refused(const char *path, Fake *into, const char *want, WeightsMode mode)
 {
     Fake *before = fake_new(into->m.info.arch, into->m.info.n_in, into->m.info.n_out, 77);
     for (int i = 0; i < into->m.n_params; i++) memcpy(into->p[i].w, before->p[i].w, into->p[i].n * 4);
     Err err = {0};
-    int rc = st_load_model_file(&into->m, path, mode, NULL, 0, &err);
+    int rc = weights_load_file(&into->m, path, mode, NULL, 0, &err);
     ck_assert_msg(rc != 0, "accepted; expected refusal with '%s'", want);
     ck_assert_msg(strstr(err.msg, want), "message '%s' lacks '%s'", err.msg, want);
     ck_assert_msg(strstr(err.msg, path), "message '%s' lacks the path", err.msg);
@@ -434,24 +436,24 @@ START_TEST(refuses_wrong_arch_shape_dtype_and_missing_tensors)
 
     /* missing tensor */
     a->m.n_params--;
-    ck_assert_int_eq(st_save_model(&a->m, NULL, path, &err), 0);
+    ck_assert_int_eq(weights_save(&a->m, NULL, path, &err), 0);
     a->m.n_params++;
-    expect_refused(path, b, "tensor '1.8.weight' is missing", ST_LOAD_FULL);
+    expect_refused(path, b, "tensor '1.8.weight' is missing", WEIGHTS_FULL);
 
     /* wrong arch in metadata */
     snprintf(a->m.info.arch, sizeof a->m.info.arch, "resnet34");
-    ck_assert_int_eq(st_save_model(&a->m, NULL, path, &err), 0);
-    expect_refused(path, b, "the file holds a resnet34 model; expected resnet18", ST_LOAD_FULL);
-    expect_refused(path, b, "the file holds a resnet34 model; expected resnet18", ST_LOAD_PRETRAINED);
+    ck_assert_int_eq(weights_save(&a->m, NULL, path, &err), 0);
+    expect_refused(path, b, "the file holds a resnet34 model; expected resnet18", WEIGHTS_FULL);
+    expect_refused(path, b, "the file holds a resnet34 model; expected resnet18", WEIGHTS_PRETRAINED);
     snprintf(a->m.info.arch, sizeof a->m.info.arch, "resnet18");
 
     /* wrong shape, without metadata to give it away */
     Fake *c = fake_new("resnet18", 3, 6, 3);
     StWriter *w = st_writer_new();
-    ck_assert_int_eq(st_writer_add_params(w, c->p, c->m.n_params, &err), 0);
+    ck_assert_int_eq(weights_add(w, c->p, c->m.n_params, &err), 0);
     ck_assert_int_eq(st_writer_write(w, path, &err), 0);
     st_writer_free(w);
-    expect_refused(path, b, "tensor '1.8.weight': shape [6, 8], expected [5, 8]", ST_LOAD_FULL);
+    expect_refused(path, b, "tensor '1.8.weight': shape [6, 8], expected [5, 8]", WEIGHTS_FULL);
     fake_free(c);
 
     /* wrong dtype: a weight stored as I64 */
@@ -459,19 +461,19 @@ START_TEST(refuses_wrong_arch_shape_dtype_and_missing_tensors)
     static int64_t ints[8 * 3 * 9];
     for (int i = 0; i < a->m.n_params; i++) {
         if (i == 1) ck_assert_int_eq(st_writer_add(w, a->p[1].name, ST_I64, 1, a->p[1].shape, ints, &err), 0);
-        else ck_assert_int_eq(st_writer_add_params(w, &a->p[i], 1, &err), 0);
+        else ck_assert_int_eq(weights_add(w, &a->p[i], 1, &err), 0);
     }
     ck_assert_int_eq(st_writer_write(w, path, &err), 0);
     st_writer_free(w);
-    expect_refused(path, b, "tensor '0.1.weight': dtype I64, expected F32", ST_LOAD_FULL);
+    expect_refused(path, b, "tensor '0.1.weight': dtype I64, expected F32", WEIGHTS_FULL);
 
     /* format from the future */
     w = st_writer_new();
-    ck_assert_int_eq(st_writer_add_params(w, a->p, a->m.n_params, &err), 0);
+    ck_assert_int_eq(weights_add(w, a->p, a->m.n_params, &err), 0);
     st_meta_set(st_writer_meta(w), "fastc_format", "2");
     ck_assert_int_eq(st_writer_write(w, path, &err), 0);
     st_writer_free(w);
-    expect_refused(path, b, "fastc file format '2'", ST_LOAD_FULL);
+    expect_refused(path, b, "fastc file format '2'", WEIGHTS_FULL);
 
     fake_free(a), fake_free(b);
     tu_rmtree(dir);
@@ -493,19 +495,19 @@ START_TEST(non_finite_weights_are_refused_naming_the_tensor)
     for (int k = 0; k < 3; k++) {
         float keep = a->p[0].w[7];
         a->p[0].w[7] = bad[k];   /* 0.0.weight: the first convolution (OHWI; the file is OIHW) */
-        ck_assert_int_eq(st_save_model(&a->m, NULL, path, &err), 0);
+        ck_assert_int_eq(weights_save(&a->m, NULL, path, &err), 0);
         a->p[0].w[7] = keep;
         char want[128];
         snprintf(want, sizeof want, "tensor '0.0.weight': value %d of 216 %s; weights must be finite",
                  /* OHWI index 7 = (o 0, y 0, x 2, i 1) -> OIHW (o 0, i 1, y 0, x 2) = 11 */ 11, what[k]);
-        expect_refused(path, b, want, ST_LOAD_FULL);
-        expect_refused(path, b, want, ST_LOAD_PRETRAINED);
-        ck_assert_int_eq(st_load_model_file(&b->m, path, ST_LOAD_FULL, NULL, 0, &err), ERR_RUNTIME);
+        expect_refused(path, b, want, WEIGHTS_FULL);
+        expect_refused(path, b, want, WEIGHTS_PRETRAINED);
+        ck_assert_int_eq(weights_load_file(&b->m, path, WEIGHTS_FULL, NULL, 0, &err), ERR_RUNTIME);
     }
     /* a BatchNorm buffer too, and an F16 file (its infinities are real) */
     a->p[4].w[1] = NAN;   /* 0.1.running_var */
-    ck_assert_int_eq(st_save_model(&a->m, NULL, path, &err), 0);
-    expect_refused(path, b, "tensor '0.1.running_var': value 1 of 8 is NaN", ST_LOAD_FULL);
+    ck_assert_int_eq(weights_save(&a->m, NULL, path, &err), 0);
+    expect_refused(path, b, "tensor '0.1.running_var': value 1 of 8 is NaN", WEIGHTS_FULL);
     StWriter *w = st_writer_new();
     uint16_t h[8] = {0x3c00, 0x7c00};   /* 1.0, +inf */
     ck_assert_int_eq(st_writer_add(w, "x", ST_F16, 1, (int64_t[]){8}, h, &err), 0);
@@ -529,7 +531,7 @@ START_TEST(refuses_truncated_files_at_every_length)
     snprintf(cut, sizeof cut, "%s/cut.safetensors", dir);
     Fake *a = fake_new("resnet18", 3, 5, 1), *b = fake_new("resnet18", 3, 5, 2);
     Err err = {0};
-    ck_assert_int_eq(st_save_model(&a->m, NULL, path, &err), 0);
+    ck_assert_int_eq(weights_save(&a->m, NULL, path, &err), 0);
     size_t n;
     char *bytes = slurp(path, &n);
     int step = getenv("FASTC_SANITIZED") ? 7 : 1;
@@ -542,7 +544,7 @@ START_TEST(refuses_truncated_files_at_every_length)
     }
     /* Data cut short: the message names the tensor. */
     put(cut, bytes, n - 3);
-    expect_refused(cut, b, "truncated file: tensor '1.8.weight' needs data bytes", ST_LOAD_FULL);
+    expect_refused(cut, b, "truncated file: tensor '1.8.weight' needs data bytes", WEIGHTS_FULL);
     free(bytes);
     fake_free(a), fake_free(b);
     tu_rmtree(dir);
@@ -641,7 +643,7 @@ START_TEST(random_corruption_never_reads_out_of_bounds)
     StMeta meta;
     st_meta_init(&meta);
     st_meta_set(&meta, "vocab", "[\"a\",\"b\"]");
-    ck_assert_int_eq(st_save_model(&a->m, &meta, path, &err), 0);
+    ck_assert_int_eq(weights_save(&a->m, &meta, path, &err), 0);
     st_meta_free(&meta);
     size_t n;
     char *orig = slurp(path, &n);
@@ -659,7 +661,7 @@ START_TEST(random_corruption_never_reads_out_of_bounds)
             buf[pos] = rng_uniform(&r) < 0.5 ? (char)rng_below(&r, 256) : "0123456789[]{},:\"-"[rng_below(&r, 18)];
         }
         put(bad, buf, n);
-        if (st_load_model_file(&b->m, bad, ST_LOAD_FULL, NULL, 0, &err) == 0) accepted++;
+        if (weights_load_file(&b->m, bad, WEIGHTS_FULL, NULL, 0, &err) == 0) accepted++;
         else ck_assert(err.msg[0] && !strchr(err.msg, '\n'));
     }
     ck_assert_msg(accepted < iters, "every mutation accepted?");
@@ -748,11 +750,11 @@ START_TEST(resnet18_round_trips_bit_identically)
                              "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
     st_meta_set_strings(&meta, "vocab", vocab, 10);
     Err err = {0};
-    ck_assert_msg(st_save_model(m, &meta, path, &err) == 0, "%s", err.msg);
+    ck_assert_msg(weights_save(m, &meta, path, &err) == 0, "%s", err.msg);
     st_meta_free(&meta);
     scramble(m, 3);
     ck_assert(memcmp(m->params[0].w, before[0], 16) != 0);
-    ck_assert_msg(st_load_model_file(m, path, ST_LOAD_FULL, NULL, 0, &err) == 0, "%s", err.msg);
+    ck_assert_msg(weights_load_file(m, path, WEIGHTS_FULL, NULL, 0, &err) == 0, "%s", err.msg);
     for (int i = 0; i < m->n_params; i++)
         ck_assert_msg(memcmp(m->params[i].w, before[i], m->params[i].n * sizeof(float)) == 0, "%s differs",
                       m->params[i].name);
@@ -784,17 +786,17 @@ START_TEST(resnet34_file_is_refused_by_resnet18)
     snprintf(path, sizeof path, "%s/r34.safetensors", tmp);
     Err err = {0};
     float **before = snapshot(g_r18);
-    ck_assert_int_eq(st_save_model(g_r34, NULL, path, &err), 0);
-    ck_assert_int_eq(st_load_model_file(g_r18, path, ST_LOAD_FULL, NULL, 0, &err), ERR_USAGE);
+    ck_assert_int_eq(weights_save(g_r34, NULL, path, &err), 0);
+    ck_assert_int_eq(weights_load_file(g_r18, path, WEIGHTS_FULL, NULL, 0, &err), ERR_USAGE);
     ck_assert_msg(strstr(err.msg, "the file holds a resnet34 model; expected resnet18"), "%s", err.msg);
     /* without metadata: the first tensor resnet18 does not have */
     StWriter *w = st_writer_new();
-    ck_assert_int_eq(st_writer_add_params(w, g_r34->params, g_r34->n_params, &err), 0);
+    ck_assert_int_eq(weights_add(w, g_r34->params, g_r34->n_params, &err), 0);
     ck_assert_int_eq(st_writer_write(w, path, &err), 0);
     st_writer_free(w);
-    ck_assert_int_eq(st_load_model_file(g_r18, path, ST_LOAD_PRETRAINED, NULL, 0, &err), ERR_USAGE);
+    ck_assert_int_eq(weights_load_file(g_r18, path, WEIGHTS_PRETRAINED, NULL, 0, &err), ERR_USAGE);
     ck_assert_msg(strstr(err.msg, "tensor '0.4.2.conv1.weight' has no place in a resnet18 model"), "%s", err.msg);
-    ck_assert_int_eq(st_load_model_file(g_r18, path, ST_LOAD_FULL, NULL, 0, &err), ERR_USAGE);
+    ck_assert_int_eq(weights_load_file(g_r18, path, WEIGHTS_FULL, NULL, 0, &err), ERR_USAGE);
     for (int i = 0; i < g_r18->n_params; i++)
         ck_assert_msg(memcmp(g_r18->params[i].w, before[i], g_r18->params[i].n * 4) == 0, "refused file changed %s",
                       g_r18->params[i].name);
@@ -834,7 +836,7 @@ START_TEST(pretrained_torchvision_resnet_loads_into_the_fastai_body)
     static float fcw[1000 * 512], fcb[1000];
     Err err = {0};
     StWriter *w = st_writer_new();
-    ck_assert_int_eq(st_writer_add_params(w, tvp, n, &err), 0);
+    ck_assert_int_eq(weights_add(w, tvp, n, &err), 0);
     ck_assert_int_eq(st_writer_add(w, "fc.weight", ST_F32, 2, (int64_t[]){1000, 512}, fcw, &err), 0);
     ck_assert_int_eq(st_writer_add(w, "fc.bias", ST_F32, 1, (int64_t[]){1000}, fcb, &err), 0);
     ck_assert_int_eq(st_writer_write(w, path, &err), 0);
@@ -843,7 +845,7 @@ START_TEST(pretrained_torchvision_resnet_loads_into_the_fastai_body)
     scramble(m, 4);
     float **scrambled = snapshot(m);
     char note[512];
-    ck_assert_msg(st_load_model_file(m, path, ST_LOAD_PRETRAINED, note, sizeof note, &err) == 0, "%s", err.msg);
+    ck_assert_msg(weights_load_file(m, path, WEIGHTS_PRETRAINED, note, sizeof note, &err) == 0, "%s", err.msg);
     ck_assert_msg(strstr(note, "skipped 2 classifier tensors (fc.*)"), "%s", note);
     for (int i = 0; i < m->n_params; i++) {
         const Param *p = &m->params[i];
@@ -870,17 +872,17 @@ START_TEST(torchvision_head_model_saves_loads_and_pretrains)
     ck_assert_ptr_nonnull(model_param(pl, "conv1.weight"));
     ck_assert_ptr_nonnull(model_param(pl, "fc.bias"));
     Err err = {0};
-    ck_assert_msg(st_save_model(pl, NULL, path, &err) == 0, "%s", err.msg);
+    ck_assert_msg(weights_save(pl, NULL, path, &err) == 0, "%s", err.msg);
     float **saved = snapshot(pl);
     scramble(pl, 9);
-    ck_assert_msg(st_load_model_file(pl, path, ST_LOAD_FULL, NULL, 0, &err) == 0, "%s", err.msg);
+    ck_assert_msg(weights_load_file(pl, path, WEIGHTS_FULL, NULL, 0, &err) == 0, "%s", err.msg);
     for (int i = 0; i < pl->n_params; i++)
         ck_assert_msg(memcmp(pl->params[i].w, saved[i], pl->params[i].n * sizeof(float)) == 0, "%s",
                       pl->params[i].name);
 
     Model *m = g_r18;
     float **scrambled = (scramble(m, 11), snapshot(m));
-    ck_assert_msg(st_load_model_file(m, path, ST_LOAD_PRETRAINED, note, sizeof note, &err) == 0, "%s", err.msg);
+    ck_assert_msg(weights_load_file(m, path, WEIGHTS_PRETRAINED, note, sizeof note, &err) == 0, "%s", err.msg);
     ck_assert_msg(strstr(note, "skipped 2 classifier tensors (fc.*)"), "%s", note);
     for (int i = 0; i < m->n_params; i++) {
         const Param *p = &m->params[i];
@@ -914,7 +916,7 @@ START_TEST(pytorch_resnet_files_load_when_given)
         snprintf(fap, sizeof fap, "%s/fastai_%s_body.safetensors", dir_, archs[k]);
         Model *m = resnet(archs[k], 3, 37, 0, 2);
         Err err = {0};
-        ck_assert_msg(st_load_model_file(m, tvp, ST_LOAD_PRETRAINED, note, sizeof note, &err) == 0, "%s", err.msg);
+        ck_assert_msg(weights_load_file(m, tvp, WEIGHTS_PRETRAINED, note, sizeof note, &err) == 0, "%s", err.msg);
         StFile *f;
         ck_assert_msg(st_open(fap, &f, &err) == 0, "%s", err.msg);
         int checked = 0;

@@ -4,6 +4,7 @@
 #include "io/atomic.h"
 #include "io/safetensors.h"
 #include "io/state.h"
+#include "models/weights.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -126,7 +127,7 @@ START_TEST(refuses_truncated_and_foreign_and_future_files)
 
     /* A model file is not a state file. */
     StWriter *w = st_writer_new();
-    ck_assert_int_eq(st_writer_add_params(w, a->p, a->m.n_params, &err), 0);
+    ck_assert_int_eq(weights_add(w, a->p, a->m.n_params, &err), 0);
     ck_assert_int_eq(st_writer_write(w, cut, &err), 0);
     st_writer_free(w);
     ck_assert_int_eq(state_open(cut, &a->m, &s, &err), ERR_USAGE);

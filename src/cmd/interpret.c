@@ -30,7 +30,7 @@
 #include "learn/metrics.h"
 #include "models/collab.h"
 #include "models/model.h"
-#include "models/resnet.h"
+#include "models/weights.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -136,7 +136,7 @@ static int interpret_collab(const CmdArgs *a, const Config *cfg, Err *err)
     Model *m = NULL;
     int rc = ratings_from_config(&d, cfg, &a->ctx, err);
     if (!rc) rc = collab_model_from_config(&m, cfg, &a->ctx, d->n_users, d->n_items, 1024, err);
-    if (!rc) rc = st_load_model_file(m, path, ST_LOAD_FULL, NULL, 0, err);
+    if (!rc) rc = weights_load_file(m, path, WEIGHTS_FULL, NULL, 0, err);
     if (!rc) {
         CollabInterpOpts o = {.out_dir = dir, .similar = a->similar, .out = stdout};
         rc = collab_interpret(m, d, &o, err);
@@ -210,15 +210,9 @@ int cmd_interpret(const CmdArgs *a, Err *err)
         memcpy(lo.batch.std, pl.norm_std, sizeof lo.batch.std);
     }
     if ((rc = prep_init(&prep, &lo.item, &lo.batch, lo.channels, pl.in_h, pl.in_w, err))) goto done;
-    ResnetSpec spec = resnet_spec_default(mi.arch, pl.dls->n_out, pl.dls->max_batch, pl.in_h, pl.in_w);
-    spec.no_init = 1;   /* every weight comes from the file (ST_LOAD_FULL) */
-    spec.eval_only = 1;
-    spec.n_in = mi.n_in;
-    spec.plain_fc = mi.torchvision_head;
-    spec.has_y_range = mi.has_y_range, spec.y_lo = (float)mi.y_lo, spec.y_hi = (float)mi.y_hi;
-    spec.threads = pl.ctx.threads;
-    if ((rc = resnet_new(&m, &spec, err))) goto done;
-    if ((rc = st_load_model(m, sf, ST_LOAD_FULL, NULL, 0, err))) goto done;
+    if ((rc = modelfile_eval_net(&m, &mi, sf, pl.dls->n_out, pl.dls->max_batch, pl.in_h, pl.in_w, pl.ctx.threads,
+                                 err)))
+        goto done;
 
     InterpOpts o = {.most_confused = a->most_confused, .min_count = a->min_count, .confusion = a->confusion,
                     .top_losses = a->top_losses, .thresholds = a->thresholds};

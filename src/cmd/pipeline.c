@@ -13,6 +13,7 @@
 #include "io/safetensors.h"
 #include "models/collab.h"
 #include "models/resnet.h"
+#include "models/weights.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -127,7 +128,7 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
             cfg_path(cfg, "model", "pretrained", path, sizeof path);
         }
         int rc = pth_open_weights(path, &f, err);
-        if (!rc) rc = st_load_model(p->model, f, ST_LOAD_PRETRAINED, p->note, sizeof p->note, err);
+        if (!rc) rc = weights_load(p->model, f, WEIGHTS_PRETRAINED, p->note, sizeof p->note, err);
         st_close(f);
         if (rc) return err_prefix(err, "[model] pretrained: ");
     }
@@ -229,7 +230,7 @@ int pipeline_save_model(Pipeline *p, const Model *m, const char *path, double th
         bad |= st_meta_set_numbers(&meta, "y_range", v, 2);
     }
     bad |= st_meta_set_int(&meta, "seed", (long long)p->ctx.seed);
-    int rc = bad ? err_set(err, ERR_RUNTIME, "%s: out of memory", path) : st_save_model(m, &meta, path, err);
+    int rc = bad ? err_set(err, ERR_RUNTIME, "%s: out of memory", path) : weights_save(m, &meta, path, err);
     st_meta_free(&meta);
     return rc;
 }
@@ -243,7 +244,7 @@ static int ckpt_save(void *ctx, const Model *m, const char *path, Err *err)
 static int ckpt_load(void *ctx, Model *m, const char *path, Err *err)
 {
     (void)ctx;
-    return st_load_model_file(m, path, ST_LOAD_FULL, NULL, 0, err);
+    return weights_load_file(m, path, WEIGHTS_FULL, NULL, 0, err);
 }
 
 /* ---- learner options ------------------------------------------------------------- */

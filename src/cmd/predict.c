@@ -28,7 +28,6 @@
 #include "interp/prep.h"
 #include "io/safetensors.h"
 #include "models/model.h"
-#include "models/resnet.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -209,19 +208,13 @@ static int predict_images(const CmdArgs *a, const ModelFileInfo *mi, const StFil
     ctx_apply_threads(&ctx);
     if ((rc = prep_init_meta(&prep, mi, err))) goto done;
     int bs = in.n < PREDICT_MAX_BS ? in.n : PREDICT_MAX_BS;
-    ResnetSpec spec = resnet_spec_default(mi->arch, mi->n_out, bs, prep.h, prep.w);
-    spec.no_init = 1;   /* every weight comes from the file (ST_LOAD_FULL) */
-    spec.eval_only = 1;
-    spec.n_in = mi->n_in;
-    spec.plain_fc = mi->torchvision_head;
-    spec.has_y_range = mi->has_y_range, spec.y_lo = (float)mi->y_lo, spec.y_hi = (float)mi->y_hi;
-    spec.threads = ctx.threads;
-    if (resnet_new(&m, &spec, err)) {   /* every size came from the file: its fault (README, exit status) */
-        rc = err_prefix(err, "%s: ", mi->path);
+    if (modelfile_eval_net(&m, mi, sf, mi->n_out, bs, prep.h, prep.w, ctx.threads, err)) {
+        /* everything the network is built from came from the file: its fault
+         * (README, exit status); the message names it once */
+        if (strncmp(err->msg, mi->path, strlen(mi->path))) err_prefix(err, "%s: ", mi->path);
         rc = err->code = ERR_RUNTIME;
         goto done;
     }
-    if ((rc = st_load_model(m, sf, ST_LOAD_FULL, NULL, 0, err))) goto done;
     size_t per = (size_t)prep.h * prep.w * mi->n_in;
     x = malloc(sizeof(float) * per * (size_t)bs);
     maps = malloc(sizeof(double) * 4 * (size_t)bs);

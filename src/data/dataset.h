@@ -8,8 +8,8 @@
 #ifndef FASTC_DATASET_H
 #define FASTC_DATASET_H
 
+#include "core/batch.h"
 #include "core/err.h"
-#include "data/batch.h"
 #include "data/items.h"
 
 #include <stdint.h>

@@ -9,8 +9,8 @@
 #ifndef FASTC_LOADER_H
 #define FASTC_LOADER_H
 
+#include "core/batch.h"
 #include "core/err.h"
-#include "data/batch.h"
 
 enum { SPLIT_TRAIN = 0, SPLIT_VALID = 1 };
 

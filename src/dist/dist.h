@@ -61,8 +61,8 @@
 #ifndef FASTC_DIST_DIST_H
 #define FASTC_DIST_DIST_H
 
+#include "core/batch.h"
 #include "core/err.h"
-#include "data/batch.h"
 #include "models/model.h"
 
 #include <stddef.h>

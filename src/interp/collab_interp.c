@@ -8,6 +8,7 @@
 #include "io/plot.h"
 #include "io/safetensors.h"
 #include "models/collab.h"
+#include "models/weights.h"
 
 #include <errno.h>
 #include <float.h>
@@ -196,7 +197,7 @@ int collab_from_file(const StFile *f, Model **mout, RatingsData **vout, Err *err
         ratings_free(d);
         return err_prefix(err, "%s: ", f->path);
     }
-    if ((rc = st_load_model(m, f, ST_LOAD_FULL, NULL, 0, err))) {
+    if ((rc = weights_load(m, f, WEIGHTS_FULL, NULL, 0, err))) {
         model_free(m);
         ratings_free(d);
         return rc;

@@ -23,8 +23,8 @@
 #ifndef FASTC_INTERP_H
 #define FASTC_INTERP_H
 
+#include "core/batch.h"
 #include "core/err.h"
-#include "data/batch.h"
 #include "nn/loss.h"
 
 #include <stdint.h>

@@ -6,6 +6,7 @@
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "models/resnet.h"
+#include "models/weights.h"
 
 #include <float.h>
 #include <math.h>
@@ -194,6 +195,28 @@ void modelfile_info_free(ModelFileInfo *mi)
     if (!mi) return;
     if (mi->vocab) json_strings_free(mi->vocab, mi->n_vocab);
     mi->vocab = NULL, mi->n_vocab = 0;
+}
+
+int modelfile_eval_net(Model **out, const ModelFileInfo *mi, const StFile *f, int n_out, int max_bs, int h, int w,
+                       int threads, Err *err)
+{
+    *out = NULL;
+    ResnetSpec spec = resnet_spec_default(mi->arch, n_out, max_bs, h, w);
+    spec.no_init = 1;   /* every weight comes from the file (WEIGHTS_FULL) */
+    spec.eval_only = 1;
+    spec.n_in = mi->n_in;
+    spec.plain_fc = mi->torchvision_head;
+    spec.has_y_range = mi->has_y_range, spec.y_lo = (float)mi->y_lo, spec.y_hi = (float)mi->y_hi;
+    spec.threads = threads;
+    Model *m;
+    int rc = resnet_new(&m, &spec, err);
+    if (rc) return rc;
+    if ((rc = weights_load(m, f, WEIGHTS_FULL, NULL, 0, err))) {
+        model_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
 }
 
 void modelfile_describe(const ModelFileInfo *mi, char *buf, size_t cap)

@@ -19,6 +19,8 @@
 
 typedef struct Config Config;
 typedef struct StMeta StMeta;
+typedef struct StFile StFile;
+typedef struct Model Model;
 
 /* The most outputs (classes) a model file may declare: every buffer is sized
  * from n_out before the tensors are read. */
@@ -53,6 +55,15 @@ typedef struct ModelFileInfo {
  * value out of range is the file's own fault, exit status 1. */
 int  modelfile_info(ModelFileInfo *mi, const char *path, const StMeta *meta, Err *err);
 void modelfile_info_free(ModelFileInfo *mi);
+
+/* The image network a model file describes, built for evaluation (no random
+ * initialisation, no gradient memory: every weight comes from the file) and
+ * loaded from f: arch, n_in, head and y_range from mi; n_out outputs (the
+ * file's, or the dataset's, which the file must then match), batches of up
+ * to max_bs inputs of h x w, `threads` threads.  predict and interpret build
+ * their network here.  *out is NULL on failure. */
+int modelfile_eval_net(Model **out, const ModelFileInfo *mi, const StFile *f, int n_out, int max_bs, int h, int w,
+                       int threads, Err *err);
 
 /* "a resnet34 multi_label model with 20 outputs (n_in 3)" into buf. */
 void modelfile_describe(const ModelFileInfo *mi, char *buf, size_t cap);

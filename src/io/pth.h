@@ -61,7 +61,7 @@ void pth_close(PthFile *f);   /* NULL-safe */
 /* A tensor's elements in row-major order (cap >= numel x element size). */
 int  pth_read(const PthFile *f, const PthTensor *t, void *dst, size_t cap, Err *err);
 
-/* Open weights for st_load_model whatever their format: a safetensors file,
+/* Open weights for weights_load whatever their format: a safetensors file,
  * or a .pth (told by its first bytes: a zip), presented as an StFile with
  * the same tensor names, dtypes and shapes and no metadata. */
 int  pth_open_weights(const char *path, StFile **out, Err *err);

@@ -1,7 +1,6 @@
-/* safetensors.c — safetensors reader/writer and Model save/load (see safetensors.h). */
+/* safetensors.c — safetensors reader and writer (see safetensors.h). */
 #include "io/safetensors.h"
 
-#include "core/mem.h"
 #include "io/atomic.h"
 #include "io/json.h"
 
@@ -25,7 +24,7 @@ static const size_t dtype_sizes[ST_N_DTYPES] = {1, 1, 1, 2, 2, 2, 2, 4, 4, 4, 8,
 const char *st_dtype_name(StDtype d) { return (unsigned)d < ST_N_DTYPES ? dtype_names[d] : "?"; }
 size_t st_dtype_size(StDtype d) { return (unsigned)d < ST_N_DTYPES ? dtype_sizes[d] : 0; }
 
-static int dtype_is_float(StDtype d) { return d == ST_F16 || d == ST_BF16 || d == ST_F32 || d == ST_F64; }
+int st_dtype_is_float(StDtype d) { return d == ST_F16 || d == ST_BF16 || d == ST_F32 || d == ST_F64; }
 
 void st_shape_str(const int64_t *shape, int ndim, char *buf, size_t cap)
 {
@@ -253,25 +252,15 @@ int st_writer_add(StWriter *w, const char *name, StDtype dtype, int ndim, const 
     return add_tensor(w, name, dtype, ndim, shape, data, SRC_RAW, err);
 }
 
-int st_writer_add_params(StWriter *w, const Param *params, int n_params, Err *err)
+int st_writer_add_f32_ohwi(StWriter *w, const char *name, const int64_t shape[4], const float *data, Err *err)
 {
-    for (int i = 0; i < n_params; i++) {
-        const Param *p = &params[i];
-        SrcKind src = SRC_RAW;
-        StDtype dt = ST_F32;
-        if (p->kind == PARAM_COUNTER) src = SRC_F32_AS_I64, dt = ST_I64;
-        else if (p->layout == LAYOUT_OHWI) {
-            if (p->ndim != 4) return err_set(err, ERR_RUNTIME, "param '%s': OHWI layout needs 4 dimensions", p->name);
-            src = SRC_F32_OHWI;
-        }
-        uint64_t numel = 1;
-        for (int d = 0; d < p->ndim; d++) numel *= (uint64_t)p->shape[d];
-        if (numel != p->n)
-            return err_set(err, ERR_RUNTIME, "param '%s': shape does not match its %zu elements", p->name, p->n);
-        int rc = add_tensor(w, p->name, dt, p->ndim, p->shape, p->w, src, err);
-        if (rc) return rc;
-    }
-    return 0;
+    return add_tensor(w, name, ST_F32, 4, shape, data, SRC_F32_OHWI, err);
+}
+
+int st_writer_add_f32_as_i64(StWriter *w, const char *name, int ndim, const int64_t *shape, const float *data,
+                             Err *err)
+{
+    return add_tensor(w, name, ST_I64, ndim, shape, data, SRC_F32_AS_I64, err);
 }
 
 /* Convert one tensor into the bytes that go into the file. */
@@ -362,26 +351,6 @@ int st_writer_write(StWriter *w, const char *path, Err *err)
         return err_set(err, ERR_RUNTIME, "%s: write failed: %s", path, strerror(e ? e : EIO));
     }
     return atomic_commit(&af, err);
-}
-
-int st_save_model(const Model *m, const StMeta *extra, const char *path, Err *err)
-{
-    StWriter *w = st_writer_new();
-    if (!w) return err_set(err, ERR_RUNTIME, "%s: out of memory", path);
-    int rc = 0;
-    StMeta *meta = st_writer_meta(w);
-    if (st_meta_set(meta, "fastc_format", ST_FORMAT_VERSION) || st_meta_set(meta, "arch", m->info.arch) ||
-        st_meta_set_int(meta, "n_in", m->info.n_in) || st_meta_set_int(meta, "n_out", m->info.n_out))
-        rc = err_set(err, ERR_RUNTIME, "%s: out of memory", path);
-    for (size_t i = 0; extra && i < extra->n && !rc; i++)
-        if (st_meta_set(meta, extra->keys[i], extra->vals[i])) rc = err_set(err, ERR_RUNTIME, "%s: out of memory", path);
-    if (!rc) {
-        rc = st_writer_add_params(w, m->params, m->n_params, err);
-        if (rc) err_prefix(err, "%s: ", path);
-    }
-    if (!rc) rc = st_writer_write(w, path, err);
-    st_writer_free(w);
-    return rc;
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -656,7 +625,7 @@ int st_read_f32(const StFile *f, const StTensor *t, float *dst, size_t n, Err *e
     if (n != t->numel)
         return err_set(err, ERR_RUNTIME, "%s: tensor '%s': %llu elements, expected %zu", f->path, t->name,
                        (unsigned long long)t->numel, n);
-    if (!dtype_is_float(t->dtype))
+    if (!st_dtype_is_float(t->dtype))
         return err_set(err, ERR_RUNTIME, "%s: tensor '%s': dtype %s, expected a floating-point type (F32, F16, BF16, F64)",
                        f->path, t->name, st_dtype_name(t->dtype));
     if (t->dtype == ST_F32) return st_read_raw(f, t, dst, n * sizeof(float), err);
@@ -688,7 +657,7 @@ int st_read_i64(const StFile *f, const StTensor *t, int64_t *dst, size_t n, Err 
         return err_set(err, ERR_RUNTIME, "%s: tensor '%s': %llu elements, expected %zu", f->path, t->name,
                        (unsigned long long)t->numel, n);
     if (t->dtype == ST_I64) return st_read_raw(f, t, dst, n * sizeof(int64_t), err);
-    if (dtype_is_float(t->dtype)) {
+    if (st_dtype_is_float(t->dtype)) {
         float *tmp = malloc((n ? n : 1) * sizeof *tmp);
         if (!tmp) return err_set(err, ERR_RUNTIME, "%s: out of memory", f->path);
         int rc = st_read_f32(f, t, tmp, n, err);
@@ -731,270 +700,24 @@ int st_read_i64(const StFile *f, const StTensor *t, int64_t *dst, size_t n, Err 
 
 /* ---- finite values ------------------------------------------------------ */
 
-/* Index of the first NaN or infinity in v[0..n), or n. */
-static size_t first_nonfinite(const float *v, size_t n)
+int st_check_finite_values(const StFile *f, const StTensor *t, const float *v, size_t n, Err *err)
 {
     for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i])) return i;
-    return n;
-}
-
-static int nonfinite_error(const char *path, const char *name, const float *v, size_t i, size_t n, Err *err)
-{
-    return err_set(err, ERR_RUNTIME,
-                   "%s: tensor '%s': value %zu of %zu is %s; weights must be finite (was the file saved from a run "
-                   "that diverged?)",
-                   path, name, i, n, isnan(v[i]) ? "NaN" : v[i] > 0 ? "+inf" : "-inf");
+        if (!isfinite(v[i]))
+            return err_set(err, ERR_RUNTIME,
+                           "%s: tensor '%s': value %zu of %zu is %s; weights must be finite (was the file saved "
+                           "from a run that diverged?)",
+                           f->path, t->name, i, n, isnan(v[i]) ? "NaN" : v[i] > 0 ? "+inf" : "-inf");
+    return 0;
 }
 
 int st_check_finite(const StFile *f, const StTensor *t, Err *err)
 {
-    if (!dtype_is_float(t->dtype)) return 0;
+    if (!st_dtype_is_float(t->dtype)) return 0;
     float *v = malloc((t->numel ? t->numel : 1) * sizeof *v);
     if (!v) return err_set(err, ERR_RUNTIME, "%s: out of memory", f->path);
     int rc = st_read_f32(f, t, v, (size_t)t->numel, err);
-    size_t i = rc ? 0 : first_nonfinite(v, (size_t)t->numel);
-    if (!rc && i < t->numel) rc = nonfinite_error(f->path, t->name, v, i, (size_t)t->numel, err);
+    if (!rc) rc = st_check_finite_values(f, t, v, (size_t)t->numel, err);
     free(v);
-    return rc;
-}
-
-/* ---- loading a model ---------------------------------------------------- */
-
-/* torchvision/timm resnet name -> fastai Sequential name; 0 = mapped, 1 = the
- * classifier (fc.*), -1 = not a torchvision resnet name (left as is). */
-static int tv_to_fastai(const char *in, char *out, size_t cap)
-{
-    if (strncmp(in, "fc.", 3) == 0) return 1;
-    if (strncmp(in, "conv1.", 6) == 0) return snprintf(out, cap, "0.0.%s", in + 6), 0;
-    if (strncmp(in, "bn1.", 4) == 0) return snprintf(out, cap, "0.1.%s", in + 4), 0;
-    if (strncmp(in, "layer", 5) == 0 && in[5] >= '1' && in[5] <= '4' && in[6] == '.')
-        return snprintf(out, cap, "0.%d.%s", in[5] - '1' + 4, in + 7), 0;
-    snprintf(out, cap, "%s", in);
-    return -1;
-}
-
-/* The inverse, to name a missing tensor the way the file names them. */
-static void fastai_to_tv(const char *in, char *out, size_t cap)
-{
-    if (strncmp(in, "0.0.", 4) == 0) snprintf(out, cap, "conv1.%s", in + 4);
-    else if (strncmp(in, "0.1.", 4) == 0) snprintf(out, cap, "bn1.%s", in + 4);
-    else if (strncmp(in, "0.", 2) == 0 && in[2] >= '4' && in[2] <= '7' && in[3] == '.')
-        snprintf(out, cap, "layer%d.%s", in[2] - '4' + 1, in + 4);
-    else snprintf(out, cap, "%s", in);
-}
-
-static int same_shape(const StTensor *t, const Param *p)
-{
-    if (t->ndim != p->ndim) return 0;
-    for (int d = 0; d < p->ndim; d++)
-        if (t->shape[d] != p->shape[d]) return 0;
-    return 1;
-}
-
-/* fastai's _load_pretrained_weights: a first conv trained on 3 channels
- * given to a model with n_in channels. src [O][3][KH][KW], dst [O][n_in][KH][KW]. */
-static void adapt_first_conv(float *dst, const float *src, int64_t O, int64_t n_in, int64_t khw)
-{
-    for (int64_t o = 0; o < O; o++)
-        for (int64_t i = 0; i < n_in; i++)
-            for (int64_t k = 0; k < khw; k++) {
-                float v;
-                const float *s = src + o * 3 * khw + k;
-                if (n_in == 1) v = s[0] + s[khw] + s[2 * khw];
-                else if (n_in == 2) v = s[i * khw] * 1.5f;
-                else v = i < 3 ? s[i * khw] : 0.0f;
-                dst[(o * n_in + i) * khw + k] = v;
-            }
-}
-
-static int check_metadata(const Model *m, const StFile *f, StLoadMode mode, Err *err)
-{
-    const char *arch = st_meta_get(&f->meta, "arch");
-    if (arch && strcmp(arch, m->info.arch) != 0)
-        return err_set(err, ERR_USAGE, "%s: the file holds a %.40s model; expected %s", f->path, arch, m->info.arch);
-    if (mode != ST_LOAD_FULL) {
-        /* a body's first convolution is adapted from 3 channels only (fastai) */
-        const char *n_in = st_meta_get(&f->meta, "n_in");
-        if (n_in && atoi(n_in) != 3 && atoi(n_in) != m->info.n_in)
-            return err_set(err, ERR_USAGE, "%s: the file's %s body takes n_in = %.20s; expected %d (only 3-channel "
-                           "bodies are adapted, as fastai does)", f->path, arch ? arch : "", n_in, m->info.n_in);
-        return 0;
-    }
-    const char *keys[] = {"n_in", "n_out"};
-    int want[] = {m->info.n_in, m->info.n_out};
-    for (int k = 0; k < 2; k++) {
-        const char *v = st_meta_get(&f->meta, keys[k]);
-        if (v && atoi(v) != want[k])
-            return err_set(err, ERR_USAGE, "%s: the file's %s model has %s = %.20s; expected %d", f->path,
-                           arch ? arch : "", keys[k], v, want[k]);
-    }
-    return 0;
-}
-
-int st_load_model(Model *m, const StFile *f, StLoadMode mode, char *note, size_t note_cap, Err *err)
-{
-    if (note && note_cap) note[0] = 0;
-    int rc = check_metadata(m, f, mode, err);
-    if (rc) return rc;
-    /* torchvision names, to be mapped onto fastai's Sequential(body, head) — unless the
-     * model itself is torchvision-named ([model] head = 'torchvision') */
-    int tv = st_find(f, "conv1.weight") != NULL && !model_param(m, "conv1.weight");
-    int pre = mode == ST_LOAD_PRETRAINED;
-    /* The exit-status rule (README, "Exit status"): a file that declares this
-     * model (fastc metadata, checked above) but whose tensors do not fit it
-     * is damaged: ERR_RUNTIME.  A file without that declaration (torchvision
-     * weights) is described by its tensors alone: ones that do not fit are
-     * another architecture's, the wrong file for this config: ERR_USAGE. */
-    int declared = st_meta_get(&f->meta, "arch") != NULL;
-    int misfit = declared ? ERR_RUNTIME : ERR_USAGE;
-    /* plan[i]: file tensor for param i, or NULL. */
-    const StTensor **plan = calloc((size_t)m->n_params + 1, sizeof *plan);
-    if (!plan) return err_set(err, ERR_RUNTIME, "%s: out of memory", f->path);
-    int n_fc = 0, n_head = 0, adapted = -1, n_zero_counters = 0;
-    char name[256];
-    for (size_t ti = 0; ti < f->n_tensors && !rc; ti++) {
-        const StTensor *t = &f->tensors[ti];
-        if (tv) {
-            if (tv_to_fastai(t->name, name, sizeof name) == 1) {
-                if (pre) { n_fc++; continue; }
-                rc = err_set(err, ERR_USAGE, "%s: tensor '%s' is a torchvision classifier; a torchvision file can only be `pretrained =`",
-                             f->path, t->name);
-                break;
-            }
-        } else {
-            snprintf(name, sizeof name, "%s", t->name);
-        }
-        if (pre && strncmp(name, "1.", 2) == 0) { n_head++; continue; }
-        int pi = -1;
-        for (int i = 0; i < m->n_params; i++)
-            if (strcmp(m->params[i].name, name) == 0) { pi = i; break; }
-        if (pi < 0 || (pre && strncmp(name, "0.", 2) != 0)) {
-            rc = err_set(err, misfit, "%s: tensor '%s' has no place in a %s model (%s)", f->path, t->name,
-                         m->info.arch, declared ? "a damaged file?" : "wrong arch?");
-            break;
-        }
-        const Param *p = &m->params[pi];
-        if (plan[pi]) {
-            rc = err_set(err, ERR_RUNTIME, "%s: tensors '%s' and '%s' both give %s", f->path, plan[pi]->name, t->name, p->name);
-            break;
-        }
-        int float_ok = dtype_is_float(t->dtype);
-        int int_ok = !float_ok && t->dtype != ST_BOOL;
-        if (p->kind == PARAM_COUNTER ? !(float_ok || int_ok) : !float_ok) {
-            rc = err_set(err, ERR_RUNTIME, "%s: tensor '%s': dtype %s, expected %s", f->path, t->name,
-                         st_dtype_name(t->dtype),
-                         p->kind == PARAM_COUNTER ? "an integer or floating-point type (PyTorch writes I64)"
-                                                  : "F32 (or F16, BF16, F64)");
-            break;
-        }
-        if (!same_shape(t, p)) {
-            int can_adapt = pre && strcmp(p->name, "0.0.weight") == 0 && t->ndim == 4 && p->ndim == 4 &&
-                            t->shape[0] == p->shape[0] && t->shape[1] == 3 && t->shape[2] == p->shape[2] &&
-                            t->shape[3] == p->shape[3];
-            if (!can_adapt) {
-                char a[128], b[128];
-                st_shape_str(t->shape, t->ndim, a, sizeof a);
-                st_shape_str(p->shape, p->ndim, b, sizeof b);
-                rc = err_set(err, misfit, "%s: tensor '%s': shape %s, expected %s for a %s model (n_in %d, n_out %d)",
-                             f->path, t->name, a, b, m->info.arch, m->info.n_in, m->info.n_out);
-                break;
-            }
-            adapted = pi;
-        }
-        plan[pi] = t;
-    }
-    for (int i = 0; i < m->n_params && !rc; i++) {
-        const Param *p = &m->params[i];
-        if (plan[i]) continue;
-        if (pre && strncmp(p->name, "0.", 2) != 0) continue;
-        if (pre && p->kind == PARAM_COUNTER) { n_zero_counters++; continue; }
-        if (tv) fastai_to_tv(p->name, name, sizeof name);
-        else snprintf(name, sizeof name, "%s", p->name);
-        rc = err_set(err, misfit, "%s: tensor '%s' is missing: the file is not a %s %s (%s)", f->path, name,
-                     m->info.arch, pre ? "body" : "model", declared ? "a damaged file?" : "wrong arch?");
-    }
-    /* Stage everything, then commit: a read failure leaves the model untouched. */
-    size_t total = 0;
-    for (int i = 0; i < m->n_params && !rc; i++)
-        if (plan[i]) total += (size_t)plan[i]->numel;
-    float *stage = rc ? NULL : malloc((total ? total : 1) * sizeof *stage);
-    if (!rc && !stage) rc = err_set(err, ERR_RUNTIME, "%s: out of memory", f->path);
-    mem_advise_huge(stage, total * sizeof *stage);
-    size_t off = 0;
-    for (int i = 0; i < m->n_params && !rc; i++) {
-        const StTensor *t = plan[i];
-        if (!t) continue;
-        if (m->params[i].kind == PARAM_COUNTER && !dtype_is_float(t->dtype)) {
-            int64_t *tmp = malloc((t->numel ? t->numel : 1) * sizeof *tmp);
-            if (!tmp) { rc = err_set(err, ERR_RUNTIME, "%s: out of memory", f->path); break; }
-            rc = st_read_i64(f, t, tmp, (size_t)t->numel, err);
-            for (size_t k = 0; k < t->numel && !rc; k++) stage[off + k] = (float)tmp[k];
-            free(tmp);
-        } else {
-            rc = st_read_f32(f, t, stage + off, (size_t)t->numel, err);
-            size_t bad = rc ? 0 : first_nonfinite(stage + off, (size_t)t->numel);
-            if (!rc && bad < t->numel) rc = nonfinite_error(f->path, t->name, stage + off, bad, (size_t)t->numel, err);
-        }
-        off += (size_t)t->numel;
-    }
-    off = 0;
-    for (int i = 0; i < m->n_params && !rc; i++) {
-        const StTensor *t = plan[i];
-        Param *p = &m->params[i];
-        if (!t) {
-            if (pre && p->kind == PARAM_COUNTER && strncmp(p->name, "0.", 2) == 0) memset(p->w, 0, p->n * sizeof(float));
-            continue;
-        }
-        const float *src = stage + off;
-        off += (size_t)t->numel;
-        float *conv = NULL;
-        if (i == adapted) {
-            conv = malloc(p->n * sizeof *conv);
-            if (!conv) { rc = err_set(err, ERR_RUNTIME, "%s: out of memory", f->path); break; }
-            adapt_first_conv(conv, src, p->shape[0], p->shape[1], p->shape[2] * p->shape[3]);
-            src = conv;
-        }
-        if (p->layout == LAYOUT_OHWI) {
-            /* PyTorch OIHW -> OHWI: w[o][y][x][i] = src[o][i][y][x]. */
-            int64_t O = p->shape[0], I = p->shape[1], KH = p->shape[2], KW = p->shape[3];
-            for (int64_t a = 0; a < O; a++)
-                for (int64_t y = 0; y < KH; y++)
-                    for (int64_t x = 0; x < KW; x++)
-                        for (int64_t c = 0; c < I; c++)
-                            p->w[((a * KH + y) * KW + x) * I + c] = src[((a * I + c) * KH + y) * KW + x];
-        } else {
-            memcpy(p->w, src, p->n * sizeof(float));
-        }
-        free(conv);
-    }
-    free(stage);
-    if (!rc && note && note_cap) {
-        size_t k = 0;
-#define NOTE(...) do { if (k < note_cap) k += (size_t)snprintf(note + k, note_cap - k, __VA_ARGS__); } while (0)
-        if (n_fc) NOTE("skipped %d classifier tensor%s (fc.*): the fastai head is new", n_fc, n_fc > 1 ? "s" : "");
-        if (n_head) NOTE("%sskipped %d head tensor%s (1.*): the head is new, as with fastai's pretrained models",
-                         k ? "; " : "", n_head, n_head > 1 ? "s" : "");
-        if (adapted >= 0) {
-            const Param *p = &m->params[adapted];
-            NOTE("%sfirst convolution adapted from 3 to %lld input channels (%s, as fastai)", k ? "; " : "",
-                 (long long)p->shape[1],
-                 p->shape[1] == 1 ? "summed" : p->shape[1] == 2 ? "first two x 1.5" : "extra channels zero");
-        }
-        if (n_zero_counters) NOTE("%s%d num_batches_tracked counter%s absent, set to 0", k ? "; " : "", n_zero_counters,
-                                  n_zero_counters > 1 ? "s" : "");
-#undef NOTE
-    }
-    free(plan);
-    return rc;
-}
-
-int st_load_model_file(Model *m, const char *path, StLoadMode mode, char *note, size_t note_cap, Err *err)
-{
-    StFile *f;
-    int rc = st_open(path, &f, err);
-    if (rc) return rc;
-    rc = st_load_model(m, f, mode, note, note_cap, err);
-    st_close(f);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* safetensors.h — read and write safetensors files; save and load a Model.
+/* safetensors.h — read and write safetensors files.
  *
  * Format (https://github.com/huggingface/safetensors): 8-byte little-endian
  * header length N, N bytes of JSON {"__metadata__": {str: str}, name: {"dtype",
@@ -11,24 +11,15 @@
  * not overlapping.  Every error is one line naming the file and the tensor.
  * Tensor bytes are read with pread on demand; nothing is read out of bounds.
  *
- * A saved Model uses the names of fastai's nn.Sequential(body, head) state_dict
- * ("0.0.weight", "0.4.0.conv1.weight", "1.8.weight"), dtype F32 for weights and
- * buffers and I64 for num_batches_tracked, convolution weights in PyTorch's
- * OIHW order, so in PyTorch `model.load_state_dict(safetensors.torch.load_file(f))`
- * works.  Metadata carries "fastc_format" ("1"), "arch", "n_in", "n_out" (set by
- * st_save_model) plus any keys the caller adds; the conventional ones are
- *     vocab          JSON list of class names, e.g. ["cat","dog"]
- *     norm_mean, norm_std   JSON lists of per-channel numbers
- *     size           JSON [h, w];   resize_method   "crop" | "squish" | "pad"
- *     task           "single_label" | "multi_label" | "regression" | "points" | "collab"
- *     y_range        JSON [lo, hi];  threshold       number as text
- * Use st_meta_* to set and get them (numbers as %.17g text: exact round trip).
+ * Metadata is a string -> string map; the conventional keys of a fastc model
+ * file are described in models/weights.h.  Use st_meta_* to set and get them
+ * (numbers as %.17g text: exact round trip).  This module knows files, not
+ * models: models/weights.h saves and loads a Model through it.
  */
 #ifndef FASTC_IO_SAFETENSORS_H
 #define FASTC_IO_SAFETENSORS_H
 
 #include "core/err.h"
-#include "models/model.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +35,7 @@ typedef enum StDtype {
 
 const char *st_dtype_name(StDtype d);   /* "F32" ... */
 size_t st_dtype_size(StDtype d);        /* bytes per element */
+int st_dtype_is_float(StDtype d);       /* F16, BF16, F32 or F64 */
 
 /* ---- metadata: an ordered string -> string map ------------------------- */
 typedef struct StMeta {
@@ -76,14 +68,14 @@ StMeta *st_writer_meta(StWriter *w);  /* add metadata keys here */
  * is borrowed and must stay valid until st_writer_write.  Names must be unique. */
 int st_writer_add(StWriter *w, const char *name, StDtype dtype, int ndim, const int64_t *shape,
                   const void *data, Err *err);
-/* Add every Param of a model (F32, counters as I64, OHWI transposed to OIHW). */
-int st_writer_add_params(StWriter *w, const Param *params, int n_params, Err *err);
+/* A float32 array held [O][KH][KW][I] (channels last), written as F32 in
+ * PyTorch's [O][I][KH][KW] order; shape is the written (OIHW) shape. */
+int st_writer_add_f32_ohwi(StWriter *w, const char *name, const int64_t shape[4], const float *data, Err *err);
+/* Floats that hold integers (counters), written as I64 (rounded). */
+int st_writer_add_f32_as_i64(StWriter *w, const char *name, int ndim, const int64_t *shape, const float *data,
+                             Err *err);
 /* Write the file atomically (io/atomic.h). */
 int st_writer_write(StWriter *w, const char *path, Err *err);
-
-/* Save a model: its params, plus metadata fastc_format/arch/n_in/n_out and the
- * caller's `extra` keys (may be NULL). */
-int st_save_model(const Model *m, const StMeta *extra, const char *path, Err *err);
 
 /* ---- reading ------------------------------------------------------------ */
 typedef struct StTensor {
@@ -117,32 +109,11 @@ int st_read_i64(const StFile *f, const StTensor *t, int64_t *dst, size_t n, Err 
 /* The raw bytes (cap >= t->nbytes). */
 int st_read_raw(const StFile *f, const StTensor *t, void *dst, size_t cap, Err *err);
 /* Refuse a floating-point tensor holding a NaN or an infinity, naming it and
- * the first such value (ERR_RUNTIME); integer tensors pass. */
+ * the first such value (ERR_RUNTIME); integer tensors pass.  The _values form
+ * checks n floats already read from t. */
 int st_check_finite(const StFile *f, const StTensor *t, Err *err);
+int st_check_finite_values(const StFile *f, const StTensor *t, const float *v, size_t n, Err *err);
 /* "[64, 3, 7, 7]" */
 void st_shape_str(const int64_t *shape, int ndim, char *buf, size_t cap);
-
-/* ---- loading a model ---------------------------------------------------- */
-typedef enum StLoadMode {
-    /* A fastc model file (--checkpoint, predict, best.safetensors): every
-     * parameter must be present with its exact shape, no tensor may be left
-     * over, and metadata arch/n_in/n_out (when present) must match. */
-    ST_LOAD_FULL,
-    /* `pretrained = file`: the body only (params named "0.*"); the head stays
-     * as initialised, as with fastai's pretrained models.  torchvision/timm
-     * resnet names are mapped (conv1 -> 0.0, bn1 -> 0.1, layerK -> 0.(3+K)),
-     * `fc.*` and a fastai head ("1.*") are skipped with a note; a first
-     * convolution with 3 input channels is adapted to n_in as fastai does
-     * (n_in 1: sum over channels; 2: first two x 1.5; >3: zero extra channels);
-     * missing num_batches_tracked counters read as 0. */
-    ST_LOAD_PRETRAINED
-} StLoadMode;
-
-/* Load into m->params.  Everything is validated before any parameter is
- * changed (a NaN or infinity in any weight or buffer included: the file is
- * refused naming the tensor), so a refused file leaves the model as it was.  `note` (may be NULL)
- * receives one line on what was skipped or adapted ("" when nothing). */
-int st_load_model(Model *m, const StFile *f, StLoadMode mode, char *note, size_t note_cap, Err *err);
-int st_load_model_file(Model *m, const char *path, StLoadMode mode, char *note, size_t note_cap, Err *err);
 
 #endif

@@ -2,6 +2,7 @@
 #include "io/state.h"
 
 #include "io/safetensors.h"
+#include "models/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -33,7 +33,6 @@
 #define FASTC_IO_STATE_H
 
 #include "core/err.h"
-#include "models/model.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +41,8 @@
  * epoch_secs, epoch_wait; pending lazy optimizer rows; opt.rsqr. arrays) */
 #define STATE_FORMAT_VERSION "2"
 
+typedef struct Model Model;   /* models/model.h */
+typedef struct Param Param;
 typedef struct StateWriter StateWriter;
 typedef struct StateFile StateFile;
 

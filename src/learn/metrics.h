@@ -12,8 +12,8 @@
 #ifndef FASTC_LEARN_METRICS_H
 #define FASTC_LEARN_METRICS_H
 
+#include "core/batch.h"
 #include "core/err.h"
-#include "data/batch.h"
 
 typedef struct CfgValue CfgValue;
 

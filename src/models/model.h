@@ -12,8 +12,8 @@
 #ifndef FASTC_MODEL_H
 #define FASTC_MODEL_H
 
+#include "core/batch.h"
 #include "core/err.h"
-#include "data/batch.h"
 
 #include <stddef.h>
 #include <stdint.h>

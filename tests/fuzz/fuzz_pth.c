@@ -10,6 +10,7 @@
  * here is a bug; every refusal must be one non-empty line. */
 #include "fakemodel.h"
 #include "io/pth.h"
+#include "models/weights.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -58,9 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
         free(v);
     }
     Fake *m = fake_new("resnet18", 3, 5, 1);
-    if (st_load_model(&m->m, f, ST_LOAD_FULL, NULL, 0, &err)) check_err(&err);
+    if (weights_load(&m->m, f, WEIGHTS_FULL, NULL, 0, &err)) check_err(&err);
     char note[256];
-    if (st_load_model(&m->m, f, ST_LOAD_PRETRAINED, note, sizeof note, &err)) check_err(&err);
+    if (weights_load(&m->m, f, WEIGHTS_PRETRAINED, note, sizeof note, &err)) check_err(&err);
     fake_free(m);
     st_close(f);
     close(fd);

@@ -10,6 +10,7 @@
 #include "fakemodel.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "models/weights.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -92,9 +93,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
         free(w);
     }
     Fake *m = fake_new("resnet18", 3, 5, 1);
-    if (st_load_model(&m->m, f, ST_LOAD_FULL, NULL, 0, &err)) check_err(&err);
+    if (weights_load(&m->m, f, WEIGHTS_FULL, NULL, 0, &err)) check_err(&err);
     char note[256];
-    if (st_load_model(&m->m, f, ST_LOAD_PRETRAINED, note, sizeof note, &err)) check_err(&err);
+    if (weights_load(&m->m, f, WEIGHTS_PRETRAINED, note, sizeof note, &err)) check_err(&err);
     fake_free(m);
     st_close(f);
     close(fd);

@@ -2,10 +2,12 @@
  *
  * Images are float32 NHWC (channels last), already normalised.  Targets depend
  * on the task; unused pointers are NULL.  Buffers are owned by the loader and
- * stay valid until the next loader call that produces a batch.
+ * stay valid until the next loader call that produces a batch.  It lives in
+ * core/ because the loaders (data/) fill it and the models (models/) and the
+ * learner read it: below them all, so no layer includes one above it.
  */
-#ifndef FASTC_BATCH_H
-#define FASTC_BATCH_H
+#ifndef FASTC_CORE_BATCH_H
+#define FASTC_CORE_BATCH_H
 
 #include <stdint.h>
 

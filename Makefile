@@ -8,6 +8,8 @@
 #   make fuzz       libFuzzer on the config parser (FUZZ_TIME seconds, default 600)
 #   make fuzz-safetensors  libFuzzer on the safetensors reader and JSON parser
 #   make fuzz-pth   libFuzzer on the PyTorch .pth reader (zip, pickle, views)
+#   make fuzz-decode     libFuzzer on JPEG and PNG decoding (image_decode_mem)
+#   make fuzz-modelfile  libFuzzer on model/state metadata, preprocessing, collab files
 #   make bench      speed against PyTorch/PIL in the same run (needs python3-torch)
 #   make accuracy   long training runs that report accuracy
 #   make install    the binary, fastc(1) and bash completion under $(DESTDIR)$(prefix)
@@ -47,7 +49,7 @@ TEST_HELPERS := $(sort $(wildcard tests/helpers/*.c))
 objs = $(patsubst src/%.c,$(1)/obj/%.o,$(SRCS))
 tests_of = $(patsubst tests/%.c,$(1)/tests/%,$(TEST_SRCS))
 
-.PHONY: all deps run test check check-san fuzz fuzz-safetensors fuzz-pth bench accuracy clean install uninstall
+.PHONY: all deps run test check check-san fuzz fuzz-safetensors fuzz-pth fuzz-decode fuzz-modelfile bench accuracy clean install uninstall
 .DEFAULT_GOAL := all
 
 all: fastc
@@ -56,8 +58,15 @@ fastc: $(BUILD)/fastc
 	cp $< $@
 
 # ---- compile rules, parameterised by build dir -----------------------------
+# Each tree records the command line it is built with (flags.txt); objects
+# depend on it, so a tree built with other flags (build/san compiled without
+# the sanitizers, say) is rebuilt instead of trusted.
 define BUILD_RULES
-$(1)/obj/%.o: src/%.c
+$(1)/flags.txt: FORCE
+	@mkdir -p $(1)
+	@echo '$$(CC) $$(CFLAGS_BASE) $(2)' | cmp -s - $$@ || echo '$$(CC) $$(CFLAGS_BASE) $(2)' > $$@
+
+$(1)/obj/%.o: src/%.c $(1)/flags.txt
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS_BASE) $(2) -MMD -MP -c $$< -o $$@
 
@@ -73,7 +82,7 @@ $(1)/tests/helpers.a: $$(patsubst tests/%.c,$(1)/tests/%.o,$$(TEST_HELPERS))
 	@rm -f $$@
 	ar rcs $$@ $$^
 
-$(1)/tests/%.o: tests/%.c
+$(1)/tests/%.o: tests/%.c $(1)/flags.txt
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS_BASE) $(2) -Itests -Itests/helpers -MMD -MP -c $$< -o $$@
 
@@ -91,10 +100,16 @@ $(1)/fastc.bash: $(1)/gendocs
 	$$< bash-completion > $$@.tmp && mv $$@.tmp $$@
 endef
 
+# `make BUILD=build/san ...` builds the sanitizer tree, with its own flags.
+ifeq ($(BUILD),$(SAN_BUILD))
+$(eval $(call BUILD_RULES,$(SAN_BUILD),$(SAN_FLAGS)))
+else
 $(eval $(call BUILD_RULES,$(BUILD),$(OPT)))
-ifneq ($(BUILD),$(SAN_BUILD))
 $(eval $(call BUILD_RULES,$(SAN_BUILD),$(SAN_FLAGS)))
 endif
+
+.PHONY: FORCE
+FORCE:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
@@ -178,6 +193,42 @@ fuzz-pth:
 	@mkdir -p build/fuzz/corpus_pth
 	build/fuzz/fuzz_pth -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
 	  -max_len=65536 build/fuzz/corpus_pth tests/fuzz/corpus_pth
+
+# libFuzzer on image decoding: JPEG and PNG through image_decode_mem, the
+# entry point the loaders and predict use (src/data/decode.c).
+FUZZ_DEC_SRCS := src/data/decode.c src/data/image.c src/core/err.c
+build/fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c $(FUZZ_DEC_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+	  $(shell pkg-config --cflags libpng libjpeg) $^ -o $@ $(shell pkg-config --libs libpng libjpeg zlib) -lm
+
+fuzz-decode:
+	@./tools/deps.sh $(DEB_BUILD) $(DEB_FUZZ)
+	$(MAKE) build/fuzz/fuzz_decode
+	@mkdir -p build/fuzz/corpus_decode
+	build/fuzz/fuzz_decode -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=65536 build/fuzz/corpus_decode tests/fuzz/corpus_decode
+
+# libFuzzer on model and resume-state files past the container: metadata,
+# the preprocessing rebuilt from it, collab models, state arrays and keys.
+# It needs most of the library, built once with the fuzzer's instrumentation.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fopenmp=libgomp -Isrc \
+               $(shell pkg-config --cflags $(PKGS_RUN) ompi-c 2>/dev/null)
+build/fuzz/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+build/fuzz/lib.a: $(patsubst src/%.c,build/fuzz/obj/%.o,$(SRCS))
+	@rm -f $@
+	ar rcs $@ $^
+build/fuzz/fuzz_modelfile: tests/fuzz/fuzz_modelfile.c tests/helpers/fakemodel.c build/fuzz/lib.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/helpers $^ -o $@ $(LIBS_RUN)
+
+fuzz-modelfile:
+	@./tools/deps.sh $(DEB_BUILD) $(DEB_FUZZ)
+	$(MAKE) build/fuzz/fuzz_modelfile
+	@mkdir -p build/fuzz/corpus_modelfile
+	build/fuzz/fuzz_modelfile -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=65536 -dict=tests/fuzz/modelfile.dict build/fuzz/corpus_modelfile tests/fuzz/corpus_modelfile
 
 # ---- long runs ----------------------------------------------------------------
 bench: deps

@@ -36,10 +36,10 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     Pipeline p;
     Learner *l = NULL;
     LrFindResult r = {0};
-    int rc = pipeline_open(&p, a, PIPE_MODEL, err);
+    int rc = pipeline_open_out(&p, a, err);
     if (rc) goto done;
     LearnerOpts o;
-    if ((rc = pipeline_learner_opts(&p, &o, err)) || (rc = pipeline_mkdir_out(&p, err))) goto done;
+    if ((rc = pipeline_learner_opts(&p, &o, err))) goto done;
     o.out_dir = NULL;   /* lr_find writes only its own files */
     if (!(l = learner_new(p.model, p.dls, &o, err))) {
         rc = err->code;

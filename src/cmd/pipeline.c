@@ -9,6 +9,7 @@
 #include "interp/modelfile.h"
 #include "io/atomic.h"
 #include "io/json.h"
+#include "io/lock.h"
 #include "io/safetensors.h"
 #include "models/collab.h"
 #include "models/resnet.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int blocks_have(const Config *cfg, const char *name)
@@ -131,7 +133,7 @@ static int build_collab(Pipeline *p, PipeStop stop, Err *err)
     return collab_model_from_config(&p->model, p->cfg, &p->ctx, p->ratings->n_users, p->ratings->n_items, bs, err);
 }
 
-int pipeline_open(Pipeline *p, const CmdArgs *a, PipeStop stop, Err *err)
+static int open_config(Pipeline *p, const CmdArgs *a, Err *err)
 {
     memset(p, 0, sizeof *p);
     p->ctx = a->ctx;
@@ -143,9 +145,31 @@ int pipeline_open(Pipeline *p, const CmdArgs *a, PipeStop stop, Err *err)
     ctx_apply_threads(&p->ctx);
     if (cfg_get(p->cfg, "output", "dir")) cfg_path(p->cfg, "output", "dir", p->out_dir, sizeof p->out_dir);
     else snprintf(p->out_dir, sizeof p->out_dir, "runs/%s", config_stem(p->cfg));
+    return 0;
+}
+
+static int build(Pipeline *p, PipeStop stop, Err *err)
+{
     if (stop == PIPE_CONFIG) return 0;
     p->is_collab = blocks_have(p->cfg, "CollabBlock");
     return p->is_collab ? build_collab(p, stop, err) : build_images(p, stop, err);
+}
+
+int pipeline_open(Pipeline *p, const CmdArgs *a, PipeStop stop, Err *err)
+{
+    int rc = open_config(p, a, err);
+    return rc ? rc : build(p, stop, err);
+}
+
+int pipeline_open_out(Pipeline *p, const CmdArgs *a, Err *err)
+{
+    int rc = open_config(p, a, err);
+    if (rc) return rc;
+    struct stat st;
+    if (stat(p->out_dir, &st) == 0 && S_ISDIR(st.st_mode) && (rc = run_lock(&p->out_lock, p->out_dir, err)))
+        return rc;
+    if ((rc = build(p, PIPE_MODEL, err)) || (rc = atomic_mkdirs(p->out_dir, err))) return rc;
+    return p->out_lock.held ? 0 : run_lock(&p->out_lock, p->out_dir, err);
 }
 
 void pipeline_close(Pipeline *p)
@@ -155,6 +179,7 @@ void pipeline_close(Pipeline *p)
     loaders_free(p->dls);
     dataset_free(&p->ds);
     config_free(p->cfg);
+    run_unlock(&p->out_lock);
     p->model = NULL, p->dls = NULL, p->cfg = NULL, p->ratings = NULL;
 }
 
@@ -236,6 +261,36 @@ static int ckpt_load(void *ctx, Model *m, const char *path, Err *err)
 
 /* ---- learner options ------------------------------------------------------------- */
 
+/* Where a key's value comes from, for messages: "file:line", "--set
+ * section.key", or "file (default)". */
+static void where(const Config *cfg, const char *section, const char *key, char *buf, size_t cap)
+{
+    const CfgValue *v = cfg_get(cfg, section, key);
+    if (v && v->line > 0) snprintf(buf, cap, "%s:%d", config_file(cfg), v->line);
+    else if (cfg_is_set(cfg, section, key)) snprintf(buf, cap, "--set %s.%s", section, key);
+    else snprintf(buf, cap, "%s (default)", config_file(cfg));
+}
+
+/* With no validation item (valid_pct=0, a FuncSplitter that matches nothing:
+ * a final model trained on all the data) a callback that monitors a
+ * validation value has nothing to watch: refused before anything trains. */
+static int cbs_without_valid(const Pipeline *p, const LearnerOpts *o, Err *err)
+{
+    const Tracker *t = o->save.on && strcmp(o->save.monitor, "train_loss") ? &o->save
+                     : o->early.on && strcmp(o->early.monitor, "train_loss") ? &o->early
+                                                                              : NULL;
+    if (!t || loaders_n_items(p->dls, SPLIT_VALID) > 0) return 0;
+    char at_cbs[4200], at_split[4200], split[1024] = "(not set)";
+    where(p->cfg, "learner", "cbs", at_cbs, sizeof at_cbs);
+    where(p->cfg, "data", "splitter", at_split, sizeof at_split);
+    const CfgValue *sp = cfg_get(p->cfg, "data", "splitter");
+    if (sp) cfg_value_format(sp, split, sizeof split);
+    return err_set(err, ERR_USAGE, "%s: [learner] cbs: %s(monitor='%s') watches the validation set, but [data] "
+                   "splitter = %s (%s) puts no item in it; monitor 'train_loss', or train without the callback",
+                   at_cbs, t == &o->save ? "SaveModelCallback" : "EarlyStoppingCallback", t->monitor, split,
+                   at_split);
+}
+
 int pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err)
 {
     Config *cfg = p->cfg;
@@ -262,7 +317,8 @@ int pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err)
         for (int i = 0; i < p->model->n_params; i++) p->model->params[i].no_wd = 0;
     TargetKind kind = p->is_collab ? TARGET_RATING : p->ds.kind;
     if (metrics_parse(cfg_get(cfg, "learner", "metrics"), file, &o->metrics, err) ||
-        metrics_check(&o->metrics, kind, file, err) || learner_parse_cbs(cfg_get(cfg, "learner", "cbs"), file, o, err))
+        metrics_check(&o->metrics, kind, file, err) || learner_parse_cbs(cfg_get(cfg, "learner", "cbs"), file, o, err) ||
+        cbs_without_valid(p, o, err))
         return err->code;
     o->loss = pipeline_loss, o->loss_ctx = p;
     static CkptCtx ck;   /* one pipeline per process */
@@ -280,6 +336,60 @@ int pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err)
     const char *pa = getenv("FASTC_TEST_PAUSE_AFTER");   /* test hook: LearnerOpts.pause_after */
     if (pa && atoll(pa) > 0) o->pause_after = atoll(pa);
     return 0;
+}
+
+/* ---- what a run's numbers depend on ------------------------------------------------ */
+
+/* Keys that cannot change a run's numbers or files: the loader's threads and
+ * cache, and where the outputs go. */
+static const char *const NOT_IDENTITY[] = {"[data] num_workers", "[data] cache_mb", "[output] dir", NULL};
+/* Paths: where the data is can change (a moved folder) without changing the
+ * run; whether they are set cannot. */
+static const char *const PATH_KEYS[] = {"[data] path", "[data] csv", "[data] item_names", "[model] pretrained", NULL};
+
+static int in_list(const char *const *list, const char *name)
+{
+    for (int i = 0; list[i]; i++)
+        if (!strcmp(list[i], name)) return 1;
+    return 0;
+}
+
+char *pipeline_run_config(const Pipeline *p)
+{
+    char *printed = NULL, *text = NULL;
+    size_t n_printed = 0, n_text = 0;
+    FILE *f = open_memstream(&printed, &n_printed);
+    if (!f) return NULL;
+    int bad = config_print(p->cfg, f) != 0;
+    bad |= fclose(f) != 0;
+    FILE *o = bad ? NULL : open_memstream(&text, &n_text);
+    if (!o) {
+        free(printed);
+        return NULL;
+    }
+    /* config_print: "[section]" lines, then "key = value" or "; key = (not set)" */
+    char section[64] = "", name[160];
+    for (char *line = printed, *end; line && *line; line = end ? end + 1 : NULL) {
+        if ((end = strchr(line, '\n'))) *end = 0;
+        if (line[0] == '[') {
+            snprintf(section, sizeof section, "%s", line);
+            continue;
+        }
+        const char *kv = !strncmp(line, "; ", 2) && strstr(line, " = (not set)") ? line + 2 : line;
+        const char *eq = strstr(kv, " = ");
+        if (!eq || kv[0] == ';' || !section[0]) continue;
+        snprintf(name, sizeof name, "%s %.*s", section, (int)(eq - kv), kv);
+        if (in_list(NOT_IDENTITY, name)) continue;
+        int set = kv == line;
+        if (in_list(PATH_KEYS, name)) fprintf(o, "%s = %s\n", name, set ? "(set)" : "(not set)");
+        else fprintf(o, "%s = %s\n", name, eq + 3);
+    }
+    free(printed);
+    if (fclose(o) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
 }
 
 int pipeline_schedule(Pipeline *p, Schedule *s, Err *err)

@@ -5,7 +5,6 @@
 #include "config/config.h"
 #include "io/atomic.h"
 #include "io/plot.h"
-#include "io/state.h"
 #include "learn/lr_find.h"
 
 #include <errno.h>
@@ -165,6 +164,7 @@ Learner *learner_new(Model *m, Loaders *dls, const LearnerOpts *o, Err *err)
     const char *names[METRICS_MAX];
     for (int i = 0; i < o->metrics.n; i++) names[i] = o->metrics.m[i].name;
     table_init(&l->table, names, o->metrics.n);
+    l->table.no_valid = loaders_n_items(dls, SPLIT_VALID) == 0;
     l->logging = 1;
     return l;
 }
@@ -215,6 +215,10 @@ int learner_validate(Learner *l, double *vals, Err *err)
     Model *m = l->model;
     Metrics *ms = &l->o.metrics;
     metrics_reset(ms);
+    if (l->table.no_valid) {   /* no validation set: no values */
+        for (int i = 0; i <= ms->n; i++) vals[i] = NAN;
+        return 0;
+    }
     if (loaders_begin(l->dls, SPLIT_VALID, l->epoch, err)) return err->code;
     double sum = 0, count = 0;
     Batch *b;
@@ -427,6 +431,10 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
     if (l->o.early.on && early_idx < 0)
         return err_set(err, ERR_USAGE, "EarlyStoppingCallback: monitor '%s' is not a column (train_loss, "
                                        "valid_loss or a metric)", l->o.early.monitor);
+    if (l->table.no_valid && (save_idx > 0 || early_idx > 0))
+        return err_set(err, ERR_USAGE, "%s: monitor '%s' needs a validation set, and this one is empty (monitor "
+                                       "'train_loss' works without one)", save_idx > 0 ? "SaveModelCallback" :
+                       "EarlyStoppingCallback", save_idx > 0 ? l->o.save.monitor : l->o.early.monitor);
     if (l->batch > 0 && l->n_batches != nb)
         return err_set(err, ERR_USAGE, "resume state: written with %d training batches per epoch; this run has %d "
                                        "(bs or the training set changed?)", l->n_batches, nb);
@@ -508,13 +516,13 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
         if (learner_validate(l, vals + 1, err)) return err->code;
         if (l->o.stop && *l->o.stop)   /* the epoch's training is done, its validation starts again */
             return stop_mid_epoch(l, nb, train_secs, train_wait, err);
-        if (!isfinite(vals[1]))
+        if (!l->table.no_valid && !isfinite(vals[1]))
             return err_set(err, ERR_RUNTIME,
                            "train: the validation loss is %s at epoch %d (stage %d); stopped without writing a "
                            "checkpoint", isnan(vals[1]) ? "NaN" : "infinite", e, stage_idx + 1);
         double secs = now() - t0;
         memcpy(l->last_values, vals, sizeof(double) * (ncol - 2));
-        if (val_push(l, vals[1])) return err_set(err, ERR_RUNTIME, "train: out of memory");
+        if (!l->table.no_valid && val_push(l, vals[1])) return err_set(err, ERR_RUNTIME, "train: out of memory");
         if (l->logging) {
             char line[2048];
             if (l->o.json) {
@@ -595,343 +603,20 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
 int learner_fit_schedule(Learner *l, const Schedule *s, Err *err)
 {
     l->total_epochs = schedule_total_epochs(s);
-    for (; l->stage < s->n; l->stage++) {
+    l->sched = s;
+    int r = 0;
+    for (; l->stage < s->n && !r; l->stage++) {
         const Stage *st = &s->stages[l->stage];
         if (st->kind == STAGE_FREEZE_TO) {
             learner_freeze_to(l, st->freeze_n);
             l->stage_epoch = 0;
             continue;
         }
-        int r = run_stage(l, st, l->stage, err);
-        if (r) return r;
+        if ((r = run_stage(l, st, l->stage, err))) break;
         l->stage_epoch = 0;
     }
-    return 0;
-}
-
-/* ---- resume state ---------------------------------------------------------------
- * state.safetensors (io/state.h): the model's params as "model.<name>", Adam
- * moments "opt.avg.<name>" / "opt.sqr.<name>", per-param step counters and
- * frozen flags, the per-group hypers as exact double bit patterns, the
- * recorder's per-batch losses, and the loop position as metadata. */
-
-static uint64_t dbits(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    return u;
-}
-static double bitsd(uint64_t u)
-{
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
-
-/* Array names of param i's optimizer state.  Adam's second moment is fastai's
- * sqr_avg ("opt.sqr."), or for a lazy-rows param (optim.h) its square root
- * exactly as the optimizer holds it ("opt.rsqr."): converting would not round
- * trip bit for bit, and a resumed run must continue bit-identically. */
-static void opt_name(const Optimizer *o, const Model *m, int i, const char *what, char *buf, size_t cap)
-{
-    if (!strcmp(what, "sqr") && o->lazy[i].row_len) what = "rsqr";
-    snprintf(buf, cap, "opt.%s.%s", what, m->params[i].name);
-}
-
-int learner_save_state(Learner *l, Err *err)
-{
-    if (!l->o.out_dir) return 0;
-    char p[4096], name[300], seed[32];
-    out_path(l, "state.safetensors", p, sizeof p);
-    Model *m = l->model;
-    Optimizer *o = l->opt;
-    int np = m->n_params, ng = o->n_groups, rc = 0;
-    size_t n_done = 0;   /* the lazy rows' pending steps (a mid-epoch state): optim_lazy_log */
-    for (int i = 0; i < np; i++) {
-        int n_log;
-        const int32_t *done;
-        int64_t n_rows;
-        optim_lazy_log(o, i, &n_log, &done, &n_rows);
-        if (n_log) n_done += (size_t)n_rows;
-    }
-    StateWriter *w = state_writer_new(m);
-    uint64_t *steps = malloc(sizeof(uint64_t) * (np + 1)), *frozen = malloc(sizeof(uint64_t) * (np + 1));
-    uint64_t *hyp = malloc(sizeof(uint64_t) * ng * 5), *vl = malloc(sizeof(uint64_t) * (l->n_val + 1));
-    uint64_t *vi = malloc(sizeof(uint64_t) * (l->n_val + 1)), *dn = malloc(sizeof(uint64_t) * (n_done + 1)), *d = dn;
-    float sval = l->smooth.val;
-    if (!w || !steps || !frozen || !hyp || !vl || !vi || !dn) {
-        rc = err_set(err, ERR_RUNTIME, "%s: out of memory", p);
-        goto done;
-    }
-    for (int i = 0; i < np; i++) steps[i] = (uint64_t)o->step[i], frozen[i] = (uint64_t)m->params[i].frozen;
-    for (int g = 0; g < ng; g++) {
-        const OptHyper *h = &o->hyper[g];
-        hyp[5 * g] = dbits(h->lr), hyp[5 * g + 1] = dbits(h->mom), hyp[5 * g + 2] = dbits(h->sqr_mom);
-        hyp[5 * g + 3] = dbits(h->eps), hyp[5 * g + 4] = dbits(h->wd);
-    }
-    for (int i = 0; i < l->n_val; i++) vl[i] = dbits(l->val_loss[i]), vi[i] = (uint64_t)l->val_iter[i];
-    if ((rc = state_put_params(w, "model.", m->params, np, err))) goto done;
-    for (int i = 0; i < np && !rc; i++) {
-        if (o->grad_avg[i]) {
-            opt_name(o, m, i, "avg", name, sizeof name);
-            rc = state_put_f32(w, name, o->grad_avg[i], m->params[i].n, err);
-        }
-        if (!rc && o->sqr_avg[i]) {
-            opt_name(o, m, i, "sqr", name, sizeof name);
-            rc = state_put_f32(w, name, o->sqr_avg[i], m->params[i].n, err);
-        }
-        int n_log;
-        const int32_t *done;
-        int64_t n_rows;
-        const OptRowStep *log = optim_lazy_log(o, i, &n_log, &done, &n_rows);
-        if (rc || !n_log) continue;
-        snprintf(name, sizeof name, "opt.lazy_n.%s", m->params[i].name);
-        if (state_set_int(w, name, n_log)) {
-            rc = err_set(err, ERR_RUNTIME, "%s: out of memory", p);
-            break;
-        }
-        _Static_assert(sizeof(OptRowStep) == OPT_ROW_STEP_FLOATS * sizeof(float), "OptRowStep is floats only");
-        opt_name(o, m, i, "lazy_log", name, sizeof name);
-        if ((rc = state_put_f32(w, name, (const float *)log, (size_t)n_log * OPT_ROW_STEP_FLOATS, err))) break;
-        for (int64_t r = 0; r < n_rows; r++) d[r] = (uint64_t)done[r];
-        opt_name(o, m, i, "lazy_done", name, sizeof name);
-        rc = state_put_u64(w, name, d, (size_t)n_rows, err);
-        d += n_rows;
-    }
-    if (rc || (rc = state_put_u64(w, "opt.step", steps, np, err)) ||
-        (rc = state_put_u64(w, "frozen", frozen, np, err)) || (rc = state_put_u64(w, "opt.hyper", hyp, 5 * ng, err)) ||
-        (rc = state_put_f32(w, "smooth.val", &sval, 1, err)))
-        goto done;
-    if (l->n_rec && (rc = state_put_f32(w, "rec.loss", l->rec_loss, l->n_rec, err))) goto done;
-    if (l->n_val && ((rc = state_put_u64(w, "rec.valid_loss", vl, l->n_val, err)) ||
-                     (rc = state_put_u64(w, "rec.valid_iter", vi, l->n_val, err))))
-        goto done;
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)l->o.seed);
-    if (state_set(w, "seed", seed) || state_set_int(w, "stage", l->stage) ||
-        state_set_int(w, "stage_epoch", l->stage_epoch) || state_set_int(w, "epoch", l->epoch) ||
-        state_set_int(w, "batch", l->batch) || state_set_int(w, "n_batches", l->n_batches) ||
-        state_set_double(w, "epoch_secs", l->epoch_secs) || state_set_double(w, "epoch_wait", l->epoch_wait) ||
-        state_set_int(w, "iter", l->iter) || state_set_int(w, "frozen_n", l->frozen_n) ||
-        state_set_int(w, "smooth.count", l->smooth.count) || state_set_int(w, "csv_started", l->csv_started) ||
-        state_set_int(w, "n_groups", ng) || state_set_double(w, "save.best", l->o.save.best) ||
-        state_set_int(w, "save.wait", l->o.save.wait) || state_set_double(w, "early.best", l->o.early.best) ||
-        state_set_int(w, "early.wait", l->o.early.wait) || state_set_int(w, "n_epochs_total", l->total_epochs) ||
-        state_set_int(w, "rec.n", l->n_rec)) {
-        rc = err_set(err, ERR_RUNTIME, "%s: out of memory", p);
-        goto done;
-    }
-    rc = state_write(w, p, err);
-done:
-    state_writer_free(w);
-    free(steps), free(frozen), free(hyp), free(vl), free(vi), free(dn);
-    return rc;
-}
-
-/* metrics.csv keeps its header and the rows of the epochs the state holds: a
- * row appended after the last state was written (a kill in between) goes. */
-static int csv_truncate(Learner *l, Err *err)
-{
-    char p[4096];
-    out_path(l, "metrics.csv", p, sizeof p);
-    FILE *f = fopen(p, "rb");
-    if (!f) {
-        l->csv_started = 0;
-        return 0;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0, keep = 0;
-    int lines = 0, c;
-    while ((c = fgetc(f)) != EOF) {
-        if (len + 1 >= cap) {
-            cap = cap ? 2 * cap : 4096;
-            char *t = realloc(text, cap);
-            if (!t) {
-                fclose(f), free(text);
-                return err_set(err, ERR_RUNTIME, "%s: out of memory", p);
-            }
-            text = t;
-        }
-        text[len++] = (char)c;
-        if (c == '\n' && ++lines <= l->epoch + 1) keep = len;
-    }
-    fclose(f);
-    int rc = 0;
-    if (keep < len) rc = atomic_write_file(p, text, keep, err);
-    if (lines == 0) l->csv_started = 0;
-    free(text);
-    return rc;
-}
-
-static int get_int(const StateFile *f, const char *key, long long lo, long long hi, long long *out, Err *err)
-{
-    if (state_get_int(f, key, out, err)) return err->code;
-    if (*out < lo || *out > hi) return err_set(err, ERR_RUNTIME, "resume state: %s = %lld is out of range", key, *out);
-    return 0;
-}
-
-/* The pending lazy-row steps of param i (a state written mid-epoch), after
- * its weights and moments are loaded; none in the state: nothing pending. */
-static int load_lazy_log(const StateFile *f, Optimizer *o, const Model *m, int i, const char *path, Err *err)
-{
-    char key[300];
-    snprintf(key, sizeof key, "opt.lazy_n.%s", m->params[i].name);
-    if (!state_get(f, key)) return 0;
-    int n_log;
-    const int32_t *cur;
-    int64_t n_rows;
-    optim_lazy_log(o, i, &n_log, &cur, &n_rows);
-    long long n;
-    if (!n_rows) return err_set(err, ERR_USAGE, "%s: the optimizer in the state differs from the config's (%s)", path,
-                                m->params[i].name);
-    if (get_int(f, key, 1, OPTIM_LOG_CAP, &n, err)) return err->code;
-    OptRowStep *log = malloc(sizeof *log * (size_t)n);
-    uint64_t *d = malloc(sizeof *d * (size_t)n_rows);
-    int32_t *done = malloc(sizeof *done * (size_t)n_rows);
-    int rc = !log || !d || !done ? err_set(err, ERR_RUNTIME, "%s: out of memory", path) : 0;
-    if (!rc) {
-        opt_name(o, m, i, "lazy_log", key, sizeof key);
-        rc = state_get_f32(f, key, (float *)log, (size_t)n * OPT_ROW_STEP_FLOATS, err);
-    }
-    if (!rc) {
-        opt_name(o, m, i, "lazy_done", key, sizeof key);
-        rc = state_get_u64(f, key, d, (size_t)n_rows, err);
-    }
-    for (int64_t r = 0; !rc && r < n_rows; r++) done[r] = d[r] > (uint64_t)n ? -1 : (int32_t)d[r];
-    if (!rc && optim_lazy_restore(o, i, log, (int)n, done))
-        rc = err_set(err, ERR_RUNTIME, "%s: the pending optimizer steps of %s are inconsistent", path,
-                     m->params[i].name);
-    free(log), free(d), free(done);
-    return rc;
-}
-
-int learner_resume(Learner *l, const Schedule *s, Err *err)
-{
-    if (!l->o.out_dir) return 1;
-    char p[4096], name[256], seed[32];
-    out_path(l, "state.safetensors", p, sizeof p);
-    if (access(p, F_OK) != 0) return 1;
-    Model *m = l->model;
-    Optimizer *o = l->opt;
-    int np = m->n_params, ng = o->n_groups;
-    StateFile *f;
-    l->total_epochs = schedule_total_epochs(s);
-    if (state_open(p, m, &f, err)) return err->code;
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)l->o.seed);
-    long long stage, stage_epoch, epoch, iter, frozen_n, count, csv, ngs, save_wait, early_wait, total, batch, n_batches;
-    double save_best, early_best, epoch_secs, epoch_wait;
-    int rc = 0;
-    if ((rc = state_require(f, "seed", seed, err)) || (rc = get_int(f, "n_groups", ng, ng, &ngs, err)) ||
-        (rc = get_int(f, "n_epochs_total", l->total_epochs, l->total_epochs, &total, err)) ||
-        (rc = get_int(f, "stage", 0, s->n - 1, &stage, err)) ||
-        (rc = get_int(f, "stage_epoch", 0, 1000000, &stage_epoch, err)) ||
-        (rc = get_int(f, "epoch", 0, 1000000, &epoch, err)) || (rc = get_int(f, "iter", 0, INT64_MAX, &iter, err)) ||
-        (rc = get_int(f, "frozen_n", -1000, 1000, &frozen_n, err)) ||
-        (rc = get_int(f, "smooth.count", 0, INT32_MAX, &count, err)) ||
-        (rc = get_int(f, "csv_started", 0, 1, &csv, err)) || (rc = get_int(f, "save.wait", 0, 1 << 30, &save_wait, err)) ||
-        (rc = get_int(f, "early.wait", 0, 1 << 30, &early_wait, err)) ||
-        (rc = state_get_double(f, "save.best", &save_best, err)) ||
-        (rc = state_get_double(f, "early.best", &early_best, err)) ||
-        (rc = get_int(f, "n_batches", 0, 1 << 30, &n_batches, err)) ||
-        (rc = get_int(f, "batch", 0, n_batches, &batch, err)) ||
-        (rc = state_get_double(f, "epoch_secs", &epoch_secs, err)) ||
-        (rc = state_get_double(f, "epoch_wait", &epoch_wait, err))) {
-        if (rc == ERR_RUNTIME && strstr(err->msg, "written with"))
-            err_prefix(err, "the config changed since the run started: ");
-        goto done;
-    }
-    if (s->stages[stage].kind != STAGE_FREEZE_TO &&
-        (stage_epoch > s->stages[stage].n_epoch || (batch > 0 && stage_epoch == s->stages[stage].n_epoch))) {
-        rc = err_set(err, ERR_USAGE, "%s: the state is at stage %lld epoch %lld, which this schedule does not have", p,
-                     stage + 1, stage_epoch);
-        goto done;
-    }
-    /* everything present before anything changes */
-    for (int i = 0; i < np; i++) {
-        opt_name(o, m, i, "avg", name, sizeof name);
-        int ha = state_has(f, name);
-        opt_name(o, m, i, "sqr", name, sizeof name);
-        int hs = state_has(f, name);
-        if (ha != (o->grad_avg[i] != NULL) || hs != (o->sqr_avg[i] != NULL)) {
-            rc = err_set(err, ERR_USAGE, "%s: the optimizer in the state differs from the config's (%s)", p,
-                         m->params[i].name);
-            goto done;
-        }
-    }
-    /* replay the freeze stages before the saved position (they clear the optimizer) */
-    for (int i = 0; i < stage; i++)
-        if (s->stages[i].kind == STAGE_FREEZE_TO) learner_freeze_to(l, s->stages[i].freeze_n);
-    uint64_t *u = malloc(sizeof(uint64_t) * (np + 5 * ng + 1));
-    if (!u) {
-        rc = err_set(err, ERR_RUNTIME, "out of memory");
-        goto done;
-    }
-    optim_flush(o);   /* nothing pending may be replayed onto the loaded state */
-    if ((rc = state_get_params(f, "model.", m->params, np, err))) goto freeu;
-    for (int i = 0; i < np && !rc; i++) {
-        if (o->grad_avg[i]) {
-            opt_name(o, m, i, "avg", name, sizeof name);
-            rc = state_get_f32(f, name, o->grad_avg[i], m->params[i].n, err);
-        }
-        if (!rc && o->sqr_avg[i]) {
-            opt_name(o, m, i, "sqr", name, sizeof name);
-            rc = state_get_f32(f, name, o->sqr_avg[i], m->params[i].n, err);
-        }
-        if (!rc) rc = load_lazy_log(f, o, m, i, p, err);
-    }
-    if (rc || (rc = state_get_u64(f, "opt.step", u, np, err))) goto freeu;
-    for (int i = 0; i < np; i++) o->step[i] = (int64_t)u[i];
-    if ((rc = state_get_u64(f, "frozen", u, np, err))) goto freeu;
-    for (int i = 0; i < np; i++)
-        if (m->params[i].kind == PARAM_WEIGHT) m->params[i].frozen = u[i] != 0;
-    if ((rc = state_get_u64(f, "opt.hyper", u, 5 * ng, err))) goto freeu;
-    for (int g = 0; g < ng; g++) {
-        OptHyper *h = &o->hyper[g];
-        h->lr = bitsd(u[5 * g]), h->mom = bitsd(u[5 * g + 1]), h->sqr_mom = bitsd(u[5 * g + 2]);
-        h->eps = bitsd(u[5 * g + 3]), h->wd = bitsd(u[5 * g + 4]);
-    }
-    float sval;
-    if ((rc = state_get_f32(f, "smooth.val", &sval, 1, err))) goto freeu;
-    /* recorder */
-    l->n_rec = 0, l->n_val = 0;
-    if (state_has(f, "rec.loss")) {
-        long long n;
-        if ((rc = get_int(f, "rec.n", 1, INT64_MAX, &n, err))) goto freeu;
-        float *tmp = malloc(sizeof(float) * (n ? n : 1));
-        if (!tmp || (rc = state_get_f32(f, "rec.loss", tmp, (size_t)n, err))) {
-            if (!tmp) rc = err_set(err, ERR_RUNTIME, "out of memory");
-            free(tmp);
-            goto freeu;
-        }
-        for (long long i = 0; i < n; i++) rec_push(l, tmp[i]);
-        free(tmp);
-    }
-    if (state_has(f, "rec.valid_loss")) {
-        uint64_t *a = malloc(sizeof(uint64_t) * (epoch + 1)), *b = malloc(sizeof(uint64_t) * (epoch + 1));
-        if (!a || !b || (rc = state_get_u64(f, "rec.valid_loss", a, epoch, err)) ||
-            (rc = state_get_u64(f, "rec.valid_iter", b, epoch, err))) {
-            if (!rc) rc = err_set(err, ERR_RUNTIME, "out of memory");
-            free(a), free(b);
-            goto freeu;
-        }
-        for (long long i = 0; i < epoch; i++) {
-            int64_t keep = l->n_rec;
-            l->n_rec = (int64_t)b[i];
-            val_push(l, bitsd(a[i]));
-            l->n_rec = keep;
-        }
-        free(a), free(b);
-    }
-    l->stage = (int)stage, l->stage_epoch = (int)stage_epoch, l->epoch = (int)epoch, l->iter = iter;
-    l->batch = (int)batch, l->n_batches = (int)n_batches, l->epoch_secs = epoch_secs, l->epoch_wait = epoch_wait;
-    l->frozen_n = (int)frozen_n, l->smooth.val = sval, l->smooth.count = (int)count, l->csv_started = (int)csv;
-    l->o.save.best = save_best, l->o.save.wait = (int)save_wait;
-    l->o.early.best = early_best, l->o.early.wait = (int)early_wait;
-    rc = csv_truncate(l, err);
-freeu:
-    free(u);
-done:
-    state_close(f);
-    return rc;
+    l->sched = NULL;
+    return r;
 }
 
 /* ---- in-memory snapshot (lr_find) ---------------------------------------------- */

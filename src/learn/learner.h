@@ -35,6 +35,7 @@
 #include "learn/metrics.h"
 #include "learn/optim.h"
 #include "learn/recorder.h"
+#include "learn/resume.h"   /* learner_save_state, learner_resume */
 #include "learn/sched.h"
 #include "models/model.h"
 
@@ -87,6 +88,9 @@ typedef struct LearnerOpts {
     FILE *out, *progress;  /* table/json (stdout) and progress (stderr) */
     const volatile sig_atomic_t *stop;  /* set to a signal number to stop after the batch */
     int max_batches;       /* > 0: cap batches per train epoch (hidden test knob) */
+    const char *run_config;   /* what else the run's numbers depend on, "name = value" lines (for
+                                 `fastc train`, the resolved config): the resume state keeps them
+                                 and --resume requires them unchanged (learn/resume.h); NULL: none */
     int64_t pause_after;   /* > 0: test hook (FASTC_TEST_PAUSE_AFTER): after that many training
                               batches of the run, print "fastc: paused after batch N" on progress
                               and wait up to 60 s for *stop, so a test can kill the process at a
@@ -128,6 +132,7 @@ typedef struct Learner {
     double last_values[TABLE_MAX_COLS];
     int logging;            /* 0 during lr_find */
     int total_epochs;       /* of the schedule (resume check) */
+    const Schedule *sched;  /* the schedule learner_fit_schedule runs (borrowed while it runs) */
 } Learner;
 
 Learner *learner_new(Model *m, Loaders *dls, const LearnerOpts *o, Err *err);
@@ -145,15 +150,6 @@ int learner_fit_schedule(Learner *l, const Schedule *s, Err *err);
 
 /* One validation pass: loss and metric values (out[0] = loss, out[1+i] = metric i). */
 int learner_validate(Learner *l, double *out, Err *err);
-
-/* Resume state (state.safetensors in out_dir): weights, buffers, optimizer moments,
- * pending lazy rows and hypers, schedule position (stage, epoch, batch within
- * the epoch), counters, smoothed loss, trackers, recorder.  learner_save_state
- * writes atomically, at the end of every epoch and at a stop; learner_resume
- * loads it and replays the freeze stages of s before the saved position.
- * Returns 1 when no state file exists (fresh start), 0 when resumed. */
-int learner_save_state(Learner *l, Err *err);
-int learner_resume(Learner *l, const Schedule *s, Err *err);
 
 /* Snapshot/restore of weights+buffers and optimizer state in memory (lr_find). */
 typedef struct LearnerSnap LearnerSnap;

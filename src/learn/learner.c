@@ -1,18 +1,16 @@
-/* learner.c — the fit loop, validation, callbacks, outputs and resume state.
- * See learner.h; FASTAI_REFERENCE.md §1 (Learner, Recorder, trackers) and §3. */
+/* learner.c — the fit loop, one training step, validation, the recorder,
+ * lr_find.  See learner.h; the callbacks are in callbacks.c, the resume
+ * state in resume.c.  FASTAI_REFERENCE.md §1 (Learner, Recorder) and §3. */
 #include "learn/learner.h"
 
 #include "config/config.h"
-#include "io/atomic.h"
 #include "io/plot.h"
 #include "learn/lr_find.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static double now(void)
 {
@@ -206,6 +204,8 @@ double learner_train_batch(Learner *l, const Batch *b, Err *err, int *failed)
     float loss = l->o.loss(l->o.loss_ctx, l->dout, NULL, out, l->n_out, b);
     if (!isfinite(loss)) return loss;
     m->ops->backward(m, l->dout);
+    /* The batch's gradients are complete here (Param.g): the one place to
+     * combine them across processes (data-parallel) before the step. */
     optim_step(l->opt);
     return loss;
 }
@@ -232,6 +232,9 @@ int learner_validate(Learner *l, double *vals, Err *err)
         if (l->o.stop && *l->o.stop) break;
     }
     if (r < 0 || (r > 1)) return err->code ? err->code : ERR_RUNTIME;
+    /* The epoch's validation sums are complete here (sum, count, and each
+     * metric's Metric.sum and .count): the one place to add them up across
+     * processes (data-parallel) before the values are formed. */
     vals[0] = count ? sum / count : NAN;
     for (int i = 0; i < ms->n; i++) vals[1 + i] = metrics_value(ms, i);
     return 0;
@@ -266,111 +269,12 @@ static int val_push(Learner *l, double v)
     return 0;
 }
 
-static void out_path(const Learner *l, const char *name, char *buf, size_t cap)
+void learner_out_path(const Learner *l, const char *name, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s/%s", l->o.out_dir, name);
 }
 
-/* ---- progress -------------------------------------------------------------- */
-
-typedef struct Progress {
-    double t0, last;   /* t0: when the bar started (a resumed epoch: at batch `first`) */
-    int shown, first;
-} Progress;
-
-static void progress_update(Learner *l, Progress *p, const char *what, int done, int total, double loss)
-{
-    if (l->o.quiet || !l->o.is_tty || !l->o.progress || !l->logging) return;
-    double t = now();
-    if (done < total && t - p->last < 0.2 && p->shown) return;
-    p->last = t, p->shown = 1;
-    double el = t - p->t0, eta = done > p->first ? el / (done - p->first) * (total - done) : 0;
-    char a[16], b[16];
-    format_time(el, a, sizeof a), format_time(eta, b, sizeof b);
-    int w = 30, fill = total ? (int)((double)done / total * w) : w;
-    char bar[64];
-    for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '-';
-    bar[w] = 0;
-    fprintf(l->o.progress, "\r%s |%s| %d/%d %s<%s", what, bar, done, total, a, b);
-    if (isfinite(loss)) fprintf(l->o.progress, " loss %.4f", loss);
-    fprintf(l->o.progress, "\033[K");
-    fflush(l->o.progress);
-}
-
-static void progress_clear(Learner *l, Progress *p)
-{
-    if (p->shown && l->o.progress) {
-        fprintf(l->o.progress, "\r\033[K");
-        fflush(l->o.progress);
-    }
-    p->shown = 0;
-}
-
-static void say(Learner *l, const char *line)
-{
-    if (!l->logging) return;
-    FILE *f = l->o.json ? l->o.progress : l->o.out;
-    if (!f) return;
-    fprintf(f, "%s\n", line);
-    fflush(f);
-}
-
-/* ---- trackers ---------------------------------------------------------------- */
-
-static int tracker_index(const Learner *l, const Tracker *t)
-{
-    /* recorder.metric_names[1:]: train_loss, valid_loss, metrics...; time excluded */
-    for (int i = 1; i < l->table.n - 1; i++)
-        if (strcmp(l->table.names[i], t->monitor) == 0) return i - 1;
-    return -1;
-}
-
-static void tracker_reset(Tracker *t)
-{
-    t->best = t->less ? INFINITY : -INFINITY;
-    t->wait = 0, t->new_best = 0;
-}
-
-static void tracker_update(Tracker *t, double v)
-{
-    int better = t->less ? (v - t->min_delta < t->best) : (v - t->min_delta > t->best);
-    if (better) t->best = v, t->new_best = 1;
-    else t->new_best = 0;
-}
-
-static int save_model(Learner *l, const char *name, Err *err)
-{
-    if (!l->o.out_dir || !l->o.ckpt.save) return 0;
-    char p[4096];
-    out_path(l, name, p, sizeof p);
-    return l->o.ckpt.save(l->o.ckpt.ctx, l->model, p, err);
-}
-
-/* ---- the fit loop -------------------------------------------------------------- */
-
-static int csv_write_header(Learner *l, Err *err)
-{
-    if (!l->o.out_dir || l->csv_started) return 0;
-    char p[4096], line[1024];
-    out_path(l, "metrics.csv", p, sizeof p);
-    table_csv_header(&l->table, line, sizeof line);
-    char text[1100];
-    snprintf(text, sizeof text, "%s\n", line);
-    if (atomic_write_file(p, text, strlen(text), err)) return err->code;
-    l->csv_started = 1;
-    return 0;
-}
-
-static int set_hypers_fit(Learner *l, const Stage *st, double *lr_max, Err *err)
-{
-    int ng = l->opt->n_groups;
-    LrSpec spec = st->lr;
-    if (spec.kind == LR_NONE) spec = lr_num(l->o.lr);
-    if (lr_resolve(&spec, ng, lr_max, err)) return err->code;
-    if (st->has_wd) optim_set_wd(l->opt, st->wd);
-    optim_set_lr(l->opt, lr_max);
-    return 0;
-}
+/* ---- the fit loop (fastai's Learner.fit) ------------------------------------------------ */
 
 /* A stop signal after training batch `batch` of the current epoch (batch =
  * n_batches: during its validation): the resume state as things stand, so
@@ -395,209 +299,147 @@ static int stop_mid_epoch(Learner *l, int batch, double secs, double wait, Err *
     return 128 + sig;
 }
 
-/* Test hook (LearnerOpts.pause_after): say so on the progress stream (even
- * with --quiet) and wait, up to a minute, for the stop signal the test sends
- * from outside. */
-static void pause_for_test(Learner *l)
+static int stop_requested(const Learner *l) { return l->o.stop && *l->o.stop; }
+
+/* The next training batch after number *i into *b (NULL: the epoch is over),
+ * checked against the loader's promise: numbers increase and stay in the epoch. */
+static int next_train_batch(Learner *l, Batch **b, int *i, Err *err)
 {
-    if (l->o.progress) {
-        fprintf(l->o.progress, "fastc: paused after batch %lld of the run (FASTC_TEST_PAUSE_AFTER)\n",
-                (long long)l->iter);
-        fflush(l->o.progress);
+    int r = loaders_next(l->dls, b, err);
+    if (r < 0 || r > 1) return err->code ? err->code : ERR_RUNTIME;
+    if (r == 0) {
+        *b = NULL;
+        return 0;
     }
-    for (int k = 0; k < 6000 && !(l->o.stop && *l->o.stop); k++) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    if ((*b)->batch_no <= *i || (*b)->batch_no >= loaders_n_batches(l->dls, SPLIT_TRAIN))
+        return err_set(err, ERR_RUNTIME, "train: the loader gave batch %d of epoch %d after batch %d", (*b)->batch_no,
+                       l->epoch, *i);
+    *i = (*b)->batch_no;
+    return 0;
 }
 
-static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
+/* The training part of an epoch: its batches from l->batch on (0, or where a
+ * stop left a resumed epoch), each with the before_batch hooks (the scheduled
+ * lr and momentum), one step, the smoothed loss and the after_batch hooks.
+ * ev->batch is the loader's number for the batch in hand (Batch.batch_no), the
+ * epoch's position for everything keyed by it (the one-cycle position, the
+ * progress bar, a stop's resume point); it can jump over a batch the loader
+ * left out (every item unreadable under on_bad_item = skip): no step is taken
+ * for that one and the later batches keep their positions.  A stop signal
+ * ends the epoch after the batch running (stop_mid_epoch). */
+static int train_epoch(Learner *l, Callbacks *cbs, FitEvent *ev, double t0, double wait0, Err *err)
 {
-    int ng = l->opt->n_groups;
-    double lr_max[LR_MAX_LIST > 64 ? LR_MAX_LIST : 64], lr[64], mom;
-    FASTC_ASSERT(ng <= 64);
-    if (set_hypers_fit(l, st, lr_max, err)) return err->code;
+    const int nb = ev->n_batches, first = l->batch;
+    int rc = first < nb ? loaders_begin_at(l->dls, SPLIT_TRAIN, l->epoch, first, err) : 0;
+    for (int i = first - 1; !rc && i + 1 < nb;) {
+        Batch *b;
+        if ((rc = next_train_batch(l, &b, &i, err)) || !b || i >= nb) break;   /* i >= nb: past max_batches */
+        ev->batch = i;
+        if ((rc = callbacks_run(cbs, CB_BEFORE_BATCH, l, ev, err))) break;
+        int failed;
+        double loss = learner_train_batch(l, b, err, &failed);
+        if (failed) {
+            rc = err->code;
+            break;
+        }
+        if (!isfinite(loss)) {
+            rc = err_set(err, ERR_RUNTIME, "train: the loss is %s at epoch %d, batch %d (stage %d); stopped without "
+                         "writing a checkpoint (try a lower learning rate)", isnan(loss) ? "NaN" : "infinite",
+                         ev->epoch, i, ev->stage_idx + 1);
+            break;
+        }
+        ev->loss = smooth_add(&l->smooth, loss);
+        if (rec_push(l, (float)ev->loss)) {
+            rc = err_set(err, ERR_RUNTIME, "train: out of memory");
+            break;
+        }
+        l->iter++;
+        if ((rc = callbacks_run(cbs, CB_AFTER_BATCH, l, ev, err))) break;
+        if (stop_requested(l)) {
+            callbacks_run(cbs, CB_AFTER_TRAIN, l, ev, err);
+            return stop_mid_epoch(l, i + 1, now() - t0, l->dls->wait_s - wait0, err);
+        }
+    }
+    optim_flush(l->opt);   /* every lazy row up to date before anything else reads them */
+    int rc2 = callbacks_run(cbs, CB_AFTER_TRAIN, l, ev, err);
+    return rc ? rc : rc2;
+}
+
+/* The epoch's values (FitEvent.vals): the smoothed training loss, then the
+ * validation loss and metrics (fastai's validate), and its time.  A stop
+ * during validation ends the epoch with its training done: the validation
+ * runs again on resume. */
+static int validate_epoch(Learner *l, FitEvent *ev, double *vals, double t0, double wait0, Err *err)
+{
+    ev->train_wait = l->dls->wait_s - wait0;   /* the training steps' wait for data */
+    double train_secs = now() - t0;
+    vals[0] = smooth_value(&l->smooth);
+    if (learner_validate(l, vals + 1, err)) return err->code;
+    if (stop_requested(l)) return stop_mid_epoch(l, ev->n_batches, train_secs, ev->train_wait, err);
+    if (!l->table.no_valid && !isfinite(vals[1]))
+        return err_set(err, ERR_RUNTIME, "train: the validation loss is %s at epoch %d (stage %d); stopped without "
+                       "writing a checkpoint", isnan(vals[1]) ? "NaN" : "infinite", ev->epoch, ev->stage_idx + 1);
+    ev->secs = now() - t0;
+    ev->vals = vals;
+    if (!l->table.no_valid && val_push(l, vals[1])) return err_set(err, ERR_RUNTIME, "train: out of memory");
+    return 0;
+}
+
+/* What a fit needs before its first epoch: the batches per epoch (the same
+ * as the stopped run's, when resuming within an epoch) and, when the fit
+ * starts, fastai's before_fit resets (smoothed loss, trackers: reset_on_fit). */
+static int fit_begin(Learner *l, FitEvent *ev, Err *err)
+{
     int nb = loaders_n_batches(l->dls, SPLIT_TRAIN);
     if (l->o.max_batches > 0 && nb > l->o.max_batches) nb = l->o.max_batches;
     if (nb <= 0)
         return err_set(err, ERR_RUNTIME, "train: the training set has no full batch (%d items, bs %d)",
                        loaders_n_items(l->dls, SPLIT_TRAIN), l->dls->bs);
-    const int ncol = l->table.n;
-    int save_idx = l->o.save.on ? tracker_index(l, &l->o.save) : -1;
-    int early_idx = l->o.early.on ? tracker_index(l, &l->o.early) : -1;
-    if (l->o.save.on && save_idx < 0)
-        return err_set(err, ERR_USAGE, "SaveModelCallback: monitor '%s' is not a column (train_loss, valid_loss "
-                                       "or a metric)", l->o.save.monitor);
-    if (l->o.early.on && early_idx < 0)
-        return err_set(err, ERR_USAGE, "EarlyStoppingCallback: monitor '%s' is not a column (train_loss, "
-                                       "valid_loss or a metric)", l->o.early.monitor);
-    if (l->table.no_valid && (save_idx > 0 || early_idx > 0))
-        return err_set(err, ERR_USAGE, "%s: monitor '%s' needs a validation set, and this one is empty (monitor "
-                                       "'train_loss' works without one)", save_idx > 0 ? "SaveModelCallback" :
-                       "EarlyStoppingCallback", save_idx > 0 ? l->o.save.monitor : l->o.early.monitor);
     if (l->batch > 0 && l->n_batches != nb)
         return err_set(err, ERR_USAGE, "resume state: written with %d training batches per epoch; this run has %d "
                                        "(bs or the training set changed?)", l->n_batches, nb);
-    if (l->stage_epoch == 0 && l->batch == 0) {
-        /* before_fit: smoothed loss and trackers reset (reset_on_fit) */
+    if (ev->fresh) {
         smooth_reset(&l->smooth);
         tracker_reset(&l->o.save);
         tracker_reset(&l->o.early);
     }
-    if (!l->o.json && l->logging && l->stage_epoch < st->n_epoch) {
-        char h[1024];
-        table_header(&l->table, h, sizeof h);
-        say(l, h);
-    }
-    int stopped = 0;
-    l->n_batches = nb;
-    for (int e = l->stage_epoch; e < st->n_epoch && !stopped; e++) {
-        /* a resumed epoch starts at l->batch, with the time it had already taken */
-        const int first = l->batch;
-        double t0 = now() - l->epoch_secs, wait0 = l->dls->wait_s - l->epoch_wait;
-        Progress pg = {.t0 = now(), .first = first};
-        if (first < nb && loaders_begin_at(l->dls, SPLIT_TRAIN, l->epoch, first, err)) return err->code;
-        /* i: the loader's number for the batch in hand (Batch.batch_no), which is
-         * the epoch's position for everything keyed by it (the one-cycle position,
-         * the progress bar, a stop's resume point).  It can jump over a batch the
-         * loader left out (every item unreadable under on_bad_item = skip): no
-         * step is taken for that one and the later batches keep their positions. */
-        for (int i = first - 1; i + 1 < nb;) {
-            Batch *b;
-            int r = loaders_next(l->dls, &b, err);
-            if (r < 0 || r > 1) {
-                optim_flush(l->opt);
-                return err->code ? err->code : ERR_RUNTIME;
-            }
-            if (r == 0) break;
-            if (b->batch_no <= i || b->batch_no >= loaders_n_batches(l->dls, SPLIT_TRAIN)) {
-                optim_flush(l->opt);
-                return err_set(err, ERR_RUNTIME, "train: the loader gave batch %d of epoch %d after batch %d",
-                               b->batch_no, l->epoch, i);
-            }
-            i = b->batch_no;
-            if (i >= nb) break;   /* the batches up to the max_batches cap were left out */
-            double pos = (double)(e * nb + i) / ((double)st->n_epoch * nb);
-            if (st->kind == STAGE_ONE_CYCLE) {
-                one_cycle_at(st, lr_max, ng, pos, lr, &mom);
-                optim_set_lr(l->opt, lr);
-                optim_set_mom(l->opt, mom);
-            }
-            int failed;
-            double loss = learner_train_batch(l, b, err, &failed);
-            if (failed || !isfinite(loss)) optim_flush(l->opt);
-            if (failed) return err->code;
-            if (!isfinite(loss)) {
-                progress_clear(l, &pg);
-                return err_set(err, ERR_RUNTIME,
-                               "train: the loss is %s at epoch %d, batch %d (stage %d); stopped without writing "
-                               "a checkpoint (try a lower learning rate)",
-                               isnan(loss) ? "NaN" : "infinite", e, i, stage_idx + 1);
-            }
-            double sm = smooth_add(&l->smooth, loss);
-            if (rec_push(l, (float)sm)) {
-                optim_flush(l->opt);
-                return err_set(err, ERR_RUNTIME, "train: out of memory");
-            }
-            l->iter++;
-            progress_update(l, &pg, "train", i + 1, nb, sm);
-            if (l->o.pause_after > 0 && l->iter == l->o.pause_after) pause_for_test(l);
-            if (l->o.stop && *l->o.stop) {
-                progress_clear(l, &pg);
-                return stop_mid_epoch(l, i + 1, now() - t0, l->dls->wait_s - wait0, err);
-            }
-        }
-        optim_flush(l->opt);   /* every lazy row up to date before validation reads them */
-        progress_clear(l, &pg);
-        double train_wait = l->dls->wait_s - wait0;   /* the training steps' wait for data */
-        double train_secs = now() - t0;
-        double vals[TABLE_MAX_COLS];
-        vals[0] = smooth_value(&l->smooth);
-        if (learner_validate(l, vals + 1, err)) return err->code;
-        if (l->o.stop && *l->o.stop)   /* the epoch's training is done, its validation starts again */
-            return stop_mid_epoch(l, nb, train_secs, train_wait, err);
-        if (!l->table.no_valid && !isfinite(vals[1]))
-            return err_set(err, ERR_RUNTIME,
-                           "train: the validation loss is %s at epoch %d (stage %d); stopped without writing a "
-                           "checkpoint", isnan(vals[1]) ? "NaN" : "infinite", e, stage_idx + 1);
-        double secs = now() - t0;
-        memcpy(l->last_values, vals, sizeof(double) * (ncol - 2));
-        if (!l->table.no_valid && val_push(l, vals[1])) return err_set(err, ERR_RUNTIME, "train: out of memory");
-        if (l->logging) {
-            char line[2048];
-            if (l->o.json) {
-                table_json_row(&l->table, e, vals, secs, train_wait, line, sizeof line);
-                fprintf(l->o.out, "%s\n", line);
-                fflush(l->o.out);
-            } else {
-                table_row(&l->table, e, vals, secs, line, sizeof line);
-                say(l, line);
-            }
-            if (l->o.out_dir) {
-                char p[4096];
-                out_path(l, "metrics.csv", p, sizeof p);
-                if (csv_write_header(l, err)) return err->code;
-                table_csv_row(&l->table, l->epoch, vals, secs, line, sizeof line);
-                if (atomic_append_line(p, line, err)) return err->code;
-            }
-        }
-        /* SaveModelCallback.after_epoch */
-        Tracker *sv = &l->o.save;
-        if (sv->on && l->logging) {
-            if (sv->every_epoch) {
-                if (e % sv->every_epoch == 0) {
-                    char nm[96];
-                    snprintf(nm, sizeof nm, "%s_%d.safetensors", sv->fname, e);
-                    if (save_model(l, nm, err)) return err->code;
-                }
-            } else {
-                tracker_update(sv, vals[save_idx]);
-                if (sv->new_best) {
-                    char line[256], num[64];
-                    format_pyfloat(sv->best, num, sizeof num);
-                    snprintf(line, sizeof line, "Better model found at epoch %d with %s value: %s.", e, sv->monitor,
-                             num);
-                    say(l, line);
-                    char nm[96];
-                    snprintf(nm, sizeof nm, "%s.safetensors", sv->fname);
-                    if (save_model(l, nm, err)) return err->code;
-                }
-            }
-        }
-        /* EarlyStoppingCallback.after_epoch */
-        Tracker *es = &l->o.early;
-        if (es->on && l->logging) {
-            tracker_update(es, vals[early_idx]);
-            if (es->new_best) es->wait = 0;
-            else if (++es->wait >= es->patience) {
-                char line[128];
-                snprintf(line, sizeof line, "No improvement since epoch %d: early stopping", e - es->wait);
-                say(l, line);
-                stopped = 1;
-            }
-        }
-        l->epoch++;
-        l->stage_epoch = e + 1;
-        l->batch = 0, l->epoch_secs = 0, l->epoch_wait = 0;
-        if (stopped) l->stage_epoch = st->n_epoch;   /* CancelFitException: this fit is over */
-        if (l->o.out_dir && l->logging) {
-            if (learner_plot_losses(l, err)) return err->code;
-            if (learner_save_state(l, err)) return err->code;
-        }
-    }
-    /* SaveModelCallback.after_fit */
-    Tracker *sv = &l->o.save;
-    if (sv->on && l->logging && l->o.out_dir && st->n_epoch > 0) {
-        char nm[96], p[4096];
-        snprintf(nm, sizeof nm, "%s.safetensors", sv->fname);
-        if (sv->at_end) {
-            if (save_model(l, nm, err)) return err->code;
-        } else if (!sv->every_epoch && l->o.ckpt.load) {
-            out_path(l, nm, p, sizeof p);
-            if (l->o.ckpt.load(l->o.ckpt.ctx, l->model, p, err)) return err->code;
-        }
-    }
+    l->n_batches = ev->n_batches = nb;
     return 0;
+}
+
+/* The end of an epoch: the counters move on (to the fit's end when a callback
+ * ended it), then losses.png and the resume state are written. */
+static int end_epoch(Learner *l, const FitEvent *ev, Err *err)
+{
+    l->epoch++;
+    l->stage_epoch = ev->stop ? ev->stage->n_epoch : ev->epoch + 1;
+    l->batch = 0, l->epoch_secs = 0, l->epoch_wait = 0;
+    if (!l->o.out_dir || !l->logging) return 0;
+    return learner_plot_losses(l, err) ? err->code : learner_save_state(l, err);
+}
+
+/* One fit of the schedule (fastai's Learner.fit / fit_one_cycle), from
+ * l->stage_epoch and l->batch (0 and 0, or where a stop left it): per epoch,
+ * training, validation, the after_epoch hooks (table, metrics.csv, trackers),
+ * then the counters and the files of end_epoch. */
+static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
+{
+    FitEvent ev = {.stage = st, .stage_idx = stage_idx, .fresh = l->stage_epoch == 0 && l->batch == 0};
+    Callbacks *cbs = NULL;
+    int rc = fit_begin(l, &ev, err);
+    if (!rc && !(cbs = callbacks_new(l, &ev, err))) rc = err->code;
+    if (!rc) rc = callbacks_run(cbs, CB_BEFORE_FIT, l, &ev, err);
+    for (int e = l->stage_epoch; !rc && !ev.stop && e < st->n_epoch; e++) {
+        /* a resumed epoch goes on with the time it had already taken */
+        double t0 = now() - l->epoch_secs, wait0 = l->dls->wait_s - l->epoch_wait, vals[TABLE_MAX_COLS];
+        ev.epoch = e;
+        if ((rc = train_epoch(l, cbs, &ev, t0, wait0, err)) || (rc = validate_epoch(l, &ev, vals, t0, wait0, err)) ||
+            (rc = callbacks_run(cbs, CB_AFTER_EPOCH, l, &ev, err)) || (rc = end_epoch(l, &ev, err)))
+            break;
+    }
+    if (!rc) rc = callbacks_run(cbs, CB_AFTER_FIT, l, &ev, err);
+    callbacks_free(cbs);
+    return rc;
 }
 
 int learner_fit_schedule(Learner *l, const Schedule *s, Err *err)
@@ -693,7 +535,7 @@ int learner_plot_losses(Learner *l, Err *err)
     };
     LinePlot lp = {.title = "Loss", .xlabel = "batches", .ylabel = "loss", .series = s, .n_series = l->n_val ? 2 : 1};
     char p[4096];
-    out_path(l, "losses.png", p, sizeof p);
+    learner_out_path(l, "losses.png", p, sizeof p);
     rc = plot_lines(&lp, p, err);
 done:
     free(x), free(y), free(vx), free(vy);

@@ -19,11 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static void out_path(const Learner *l, const char *name, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s/%s", l->o.out_dir, name);
-}
-
 static uint64_t dbits(double d)
 {
     uint64_t u;
@@ -195,11 +190,43 @@ static int identity_check(const char *path, const char *then, const char *now, E
 
 /* ---- writing ----------------------------------------------------------------------- */
 
+/* Param i's moments and, in a state written mid-epoch, its pending lazy-row
+ * steps; *d: room for the rows' counters (moved past those written). */
+static int put_param_opt(StateWriter *w, const Optimizer *o, const Model *m, int i, uint64_t **d, const char *p,
+                         Err *err)
+{
+    char name[300];
+    int rc = 0;
+    if (o->grad_avg[i]) {
+        opt_name(o, m, i, "avg", name, sizeof name);
+        rc = state_put_f32(w, name, o->grad_avg[i], m->params[i].n, err);
+    }
+    if (!rc && o->sqr_avg[i]) {
+        opt_name(o, m, i, "sqr", name, sizeof name);
+        rc = state_put_f32(w, name, o->sqr_avg[i], m->params[i].n, err);
+    }
+    int n_log;
+    const int32_t *done;
+    int64_t n_rows;
+    const OptRowStep *log = optim_lazy_log(o, i, &n_log, &done, &n_rows);
+    if (rc || !n_log) return rc;
+    snprintf(name, sizeof name, "opt.lazy_n.%s", m->params[i].name);
+    if (state_set_int(w, name, n_log)) return err_set(err, ERR_RUNTIME, "%s: out of memory", p);
+    _Static_assert(sizeof(OptRowStep) == OPT_ROW_STEP_FLOATS * sizeof(float), "OptRowStep is floats only");
+    opt_name(o, m, i, "lazy_log", name, sizeof name);
+    if ((rc = state_put_f32(w, name, (const float *)log, (size_t)n_log * OPT_ROW_STEP_FLOATS, err))) return rc;
+    for (int64_t r = 0; r < n_rows; r++) (*d)[r] = (uint64_t)done[r];
+    opt_name(o, m, i, "lazy_done", name, sizeof name);
+    rc = state_put_u64(w, name, *d, (size_t)n_rows, err);
+    *d += n_rows;
+    return rc;
+}
+
 int learner_save_state(Learner *l, Err *err)
 {
     if (!l->o.out_dir) return 0;
-    char p[4096], name[300];
-    out_path(l, "state.safetensors", p, sizeof p);
+    char p[4096];
+    learner_out_path(l, "state.safetensors", p, sizeof p);
     Model *m = l->model;
     Optimizer *o = l->opt;
     int np = m->n_params, ng = o->n_groups, rc = 0;
@@ -229,33 +256,7 @@ int learner_save_state(Learner *l, Err *err)
     }
     for (int i = 0; i < l->n_val; i++) vl[i] = dbits(l->val_loss[i]), vi[i] = (uint64_t)l->val_iter[i];
     if ((rc = state_put_params(w, "model.", m->params, np, err))) goto done;
-    for (int i = 0; i < np && !rc; i++) {
-        if (o->grad_avg[i]) {
-            opt_name(o, m, i, "avg", name, sizeof name);
-            rc = state_put_f32(w, name, o->grad_avg[i], m->params[i].n, err);
-        }
-        if (!rc && o->sqr_avg[i]) {
-            opt_name(o, m, i, "sqr", name, sizeof name);
-            rc = state_put_f32(w, name, o->sqr_avg[i], m->params[i].n, err);
-        }
-        int n_log;
-        const int32_t *done;
-        int64_t n_rows;
-        const OptRowStep *log = optim_lazy_log(o, i, &n_log, &done, &n_rows);
-        if (rc || !n_log) continue;
-        snprintf(name, sizeof name, "opt.lazy_n.%s", m->params[i].name);
-        if (state_set_int(w, name, n_log)) {
-            rc = err_set(err, ERR_RUNTIME, "%s: out of memory", p);
-            break;
-        }
-        _Static_assert(sizeof(OptRowStep) == OPT_ROW_STEP_FLOATS * sizeof(float), "OptRowStep is floats only");
-        opt_name(o, m, i, "lazy_log", name, sizeof name);
-        if ((rc = state_put_f32(w, name, (const float *)log, (size_t)n_log * OPT_ROW_STEP_FLOATS, err))) break;
-        for (int64_t r = 0; r < n_rows; r++) d[r] = (uint64_t)done[r];
-        opt_name(o, m, i, "lazy_done", name, sizeof name);
-        rc = state_put_u64(w, name, d, (size_t)n_rows, err);
-        d += n_rows;
-    }
+    for (int i = 0; i < np && !rc; i++) rc = put_param_opt(w, o, m, i, &d, p, err);
     if (rc || (rc = state_put_u64(w, "opt.step", steps, np, err)) ||
         (rc = state_put_u64(w, "frozen", frozen, np, err)) || (rc = state_put_u64(w, "opt.hyper", hyp, 5 * ng, err)) ||
         (rc = state_put_f32(w, "smooth.val", &sval, 1, err)))
@@ -506,7 +507,7 @@ static int read_csv(const Learner *l, Staged *z, Err *err)
 {
     if (!z->csv) return 0;
     char p[4096], header[1024];
-    out_path(l, "metrics.csv", p, sizeof p);
+    learner_out_path(l, "metrics.csv", p, sizeof p);
     FILE *f = fopen(p, "rb");
     if (!f)
         return err_set(err, ERR_RUNTIME, "%s: %s, but the resume state holds %lld epochs of it", p, strerror(errno),
@@ -546,7 +547,7 @@ static int commit(Learner *l, const Schedule *s, Staged *z, Err *err)
 {
     if (z->csv && z->csv_keep < z->csv_len) {
         char p[4096];
-        out_path(l, "metrics.csv", p, sizeof p);
+        learner_out_path(l, "metrics.csv", p, sizeof p);
         if (atomic_write_file(p, z->csv_text, z->csv_keep, err)) return err->code;
     }
     Model *m = l->model;
@@ -591,7 +592,7 @@ int learner_resume(Learner *l, const Schedule *s, Err *err)
 {
     if (!l->o.out_dir) return RESUME_NO_STATE;
     char p[4096];
-    out_path(l, "state.safetensors", p, sizeof p);
+    learner_out_path(l, "state.safetensors", p, sizeof p);
     if (access(p, F_OK) != 0) {
         if (errno == ENOENT) return RESUME_NO_STATE;
         return err_set(err, ERR_RUNTIME, "%s: %s", p, strerror(errno));

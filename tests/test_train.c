@@ -224,22 +224,17 @@ START_TEST(killed_and_resumed_run_ends_bit_identical)
 END_TEST
 
 /* Start `fastc train CFG --quiet --threads 1 --set output.dir=DIR [--resume]`
- * (in root) with the test hook FASTC_TEST_PAUSE_AFTER=k (learner.h: after
+ * (in root) with the hidden test flag --pause-after k (learner.h: after
  * training batch k of the run it says so on stderr and waits up to a
  * minute); returns its pid, *err_fd reading its stderr. */
 static pid_t spawn_paused_train(const char *cfg, const char *dir, int resume, long k, int *err_fd)
 {
-    char c[8400], o[8400], hook[64];
+    char c[8400], o[8400], hook[32];
     snprintf(c, sizeof c, "%s/%s", root, cfg);
     snprintf(o, sizeof o, "output.dir=%s/%s", root, dir);
-    snprintf(hook, sizeof hook, "FASTC_TEST_PAUSE_AFTER=%ld", k);
-    char *argv[] = {(char *)tu_fastc(), "train", c, "--quiet", "--threads", "1", "--set", o,
+    snprintf(hook, sizeof hook, "%ld", k);
+    char *argv[] = {(char *)tu_fastc(), "train", c, "--quiet", "--threads", "1", "--set", o, "--pause-after", hook,
                     resume ? "--resume" : NULL, NULL};
-    int n_env = 0;
-    while (environ[n_env]) n_env++;
-    char **envp = calloc(n_env + 2, sizeof *envp);
-    for (int i = 0; i < n_env; i++) envp[i] = environ[i];
-    envp[n_env] = hook;
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     posix_spawn_file_actions_t fa;
@@ -248,9 +243,8 @@ static pid_t spawn_paused_train(const char *cfg, const char *dir, int resume, lo
     posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     pid_t pid;
-    ck_assert_int_eq(posix_spawn(&pid, tu_fastc(), &fa, NULL, argv, envp), 0);
+    ck_assert_int_eq(posix_spawn(&pid, tu_fastc(), &fa, NULL, argv, environ), 0);
     posix_spawn_file_actions_destroy(&fa);
-    free(envp);
     close(fds[1]);
     *err_fd = fds[0];
     return pid;
@@ -668,6 +662,24 @@ START_TEST(training_without_a_validation_set_keeps_its_model)
 }
 END_TEST
 
+START_TEST(hidden_max_batches_flag_caps_each_epoch)
+{
+    /* --max-batches N (a hidden flag for quick runs, not an environment
+     * variable): N training batches per epoch */
+    char out[1 << 14];
+    int rc = run("train tiny.ini --quiet --max-batches 2 --set output.dir=runs/mb --set 'train.schedule=fit(2, 1e-3)' "
+                 "--set learner.cbs=None", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_int_eq(state_meta("runs/mb", "n_batches"), 2);
+    ck_assert_int_eq(state_meta("runs/mb", "iter"), 4);
+    rc = run("train --help", out, sizeof out);
+    ck_assert_msg(rc == 0 && !strstr(out, "--max-batches") && !strstr(out, "--pause-after"), "%s", out);
+    char p[8400];
+    snprintf(p, sizeof p, "%s/runs/mb", root);
+    tu_rmtree(p);
+}
+END_TEST
+
 START_TEST(lr_find_writes_its_files_and_four_suggestions)
 {
     char out[1 << 14];
@@ -804,6 +816,7 @@ static Suite *suite(void)
     tcase_add_test(tc, resume_without_a_state_says_so_even_when_quiet);
     tcase_add_test(tc, a_second_run_on_a_busy_output_folder_fails_at_once);
     tcase_add_test(tc, training_without_a_validation_set_keeps_its_model);
+    tcase_add_test(tc, hidden_max_batches_flag_caps_each_epoch);
     tcase_add_test(tc, lr_find_writes_its_files_and_four_suggestions);
     tcase_add_test(tc, label_smoothing_loss_reaches_the_learner);
     tcase_add_test(tc, diverging_run_stops_naming_epoch_and_batch);

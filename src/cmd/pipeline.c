@@ -137,6 +137,7 @@ static int open_config(Pipeline *p, const CmdArgs *a, Err *err)
 {
     memset(p, 0, sizeof *p);
     p->ctx = a->ctx;
+    p->max_batches = a->max_batches, p->pause_after = a->pause_after;
     if (!a->config_path) return err_set(err, ERR_USAGE, "%s: expected a CONFIG file", a->command);
     p->cfg = config_load(a->config_path, a->sets, a->n_sets, err);
     if (!p->cfg) return err->code;
@@ -196,11 +197,6 @@ float pipeline_loss(void *ctx, float *dout, float *per_item, const float *out, i
 
 /* ---- checkpoints ---------------------------------------------------------------- */
 
-typedef struct CkptCtx {
-    Pipeline *p;
-    double threshold;
-} CkptCtx;
-
 static int meta_cfg_text(StMeta *m, const Config *cfg, const char *sec, const char *key, const char *meta_key)
 {
     const CfgValue *v = cfg_get(cfg, sec, key);
@@ -247,10 +243,11 @@ int pipeline_save_model(Pipeline *p, const Model *m, const char *path, double th
     return rc;
 }
 
+/* LearnCkpt.save (SaveModelCallback): ctx is the Pipeline */
 static int ckpt_save(void *ctx, const Model *m, const char *path, Err *err)
 {
-    CkptCtx *c = ctx;
-    return pipeline_save_model(c->p, m, path, c->threshold, err);
+    Pipeline *p = ctx;
+    return pipeline_save_model(p, m, path, p->threshold, err);
 }
 
 static int ckpt_load(void *ctx, Model *m, const char *path, Err *err)
@@ -321,20 +318,15 @@ int pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err)
         cbs_without_valid(p, o, err))
         return err->code;
     o->loss = pipeline_loss, o->loss_ctx = p;
-    static CkptCtx ck;   /* one pipeline per process */
-    ck.p = p;
-    if (pipeline_threshold(cfg, &ck.threshold, err)) return err->code;
-    o->ckpt = (LearnCkpt){ckpt_save, ckpt_load, &ck};
+    if (pipeline_threshold(cfg, &p->threshold, err)) return err->code;
+    o->ckpt = (LearnCkpt){ckpt_save, ckpt_load, p};
     o->out_dir = p->out_dir;
     o->seed = p->ctx.seed;
     o->threads = p->ctx.threads;
     o->quiet = p->ctx.quiet, o->json = p->ctx.json;
     o->is_tty = isatty(STDERR_FILENO);
     o->out = stdout, o->progress = stderr;
-    const char *mb = getenv("FASTC_MAX_BATCHES");   /* hidden knob for quick tests */
-    if (mb && atoi(mb) > 0) o->max_batches = atoi(mb);
-    const char *pa = getenv("FASTC_TEST_PAUSE_AFTER");   /* test hook: LearnerOpts.pause_after */
-    if (pa && atoll(pa) > 0) o->pause_after = atoll(pa);
+    o->max_batches = p->max_batches, o->pause_after = p->pause_after;   /* hidden test flags (cmd.h) */
     return 0;
 }
 

@@ -53,6 +53,9 @@ typedef struct Pipeline {
     double loss_eps;          /* LabelSmoothingCrossEntropy(eps) */
     char out_dir[4096];
     RunLock out_lock;         /* held from pipeline_open_out to pipeline_close */
+    double threshold;         /* multi-label threshold of the model files saved (pipeline_learner_opts) */
+    int max_batches;          /* hidden test flags (CmdArgs): LearnerOpts.max_batches, */
+    int64_t pause_after;      /* .pause_after */
     char note[512];           /* what loading pretrained weights skipped/adapted */
 } Pipeline;
 
@@ -69,7 +72,8 @@ void pipeline_close(Pipeline *p);   /* NULL-safe, idempotent; releases the lock 
 /* Learner options from [learner] (opt_func, lr, wd, wd_bn_bias, train_bn,
  * metrics, cbs, seed) for this pipeline's model/loss; also applies
  * wd_bn_bias to the model's params.  Checkpoint hooks save model files with
- * the metadata predict needs. */
+ * the metadata predict needs (their context is the pipeline, which must
+ * outlive the learner). */
 int  pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err);
 
 /* What the run's numbers depend on beyond the learner's own settings, for

@@ -37,7 +37,10 @@ int collab_model_from_config(Model **out, const Config *cfg, const Ctx *ctx, int
     s.n_factors = 50;
     if (a->kind == CV_CALL) {
         const CfgValue *v;
-        if ((v = cfg_arg(a, "n_factors")) && v->kind == CV_NUM) s.n_factors = (int)v->num;
+        /* EmbeddingNN has no n_factors argument (fastai's collab_learner keeps
+         * it for layers' default [n_factors] = [50]) */
+        if (s.arch != COLLAB_NN && (v = cfg_arg(a, "n_factors")) && v->kind == CV_NUM)
+            s.n_factors = (int)v->num;
         int rc = parse_y_range(cfg_arg(a, "y_range"), &s, file, err);
         if (rc) return rc;
         if (s.arch == COLLAB_NN) {

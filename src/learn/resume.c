@@ -344,13 +344,13 @@ static int get_f32_finite(const StateFile *f, const char *path, const char *name
 /* The loop position and counters. */
 static int read_position(const StateFile *f, const char *p, const Learner *l, const Schedule *s, Staged *z, Err *err)
 {
-    long long ngs, total;
+    long long ngs, total, want = schedule_total_epochs(s);
     int ng = l->opt->n_groups, rc;
     if ((rc = get_int(f, p, "n_groups", ng, ng, &ngs, err)) ||
-        (rc = get_int(f, p, "n_epochs_total", l->total_epochs, l->total_epochs, &total, err)) ||
+        (rc = get_int(f, p, "n_epochs_total", want, want, &total, err)) ||
         (rc = get_int(f, p, "stage", 0, s->n - 1, &z->stage, err)) ||
         (rc = get_int(f, p, "stage_epoch", 0, 1000000, &z->stage_epoch, err)) ||
-        (rc = get_int(f, p, "epoch", 0, l->total_epochs, &z->epoch, err)) ||
+        (rc = get_int(f, p, "epoch", 0, want, &z->epoch, err)) ||
         (rc = get_int(f, p, "iter", 0, INT64_MAX, &z->iter, err)) ||
         (rc = get_int(f, p, "frozen_n", -1000, 1000, &z->frozen_n, err)) ||
         (rc = get_int(f, p, "smooth.count", 0, INT32_MAX, &z->count, err)) ||
@@ -578,6 +578,7 @@ static int commit(Learner *l, const Schedule *s, Staged *z, Err *err)
     l->rec_loss = z->rec, l->n_rec = l->cap_rec = z->n_rec;
     l->val_loss = z->val, l->val_iter = z->val_iter, l->n_val = l->cap_val = (int)z->n_val;
     z->rec = NULL, z->val = NULL, z->val_iter = NULL;
+    l->total_epochs = schedule_total_epochs(s);
     l->stage = (int)z->stage, l->stage_epoch = (int)z->stage_epoch, l->epoch = (int)z->epoch, l->iter = z->iter;
     l->batch = (int)z->batch, l->n_batches = (int)z->n_batches;
     l->epoch_secs = z->epoch_secs, l->epoch_wait = z->epoch_wait;
@@ -597,7 +598,6 @@ int learner_resume(Learner *l, const Schedule *s, Err *err)
         if (errno == ENOENT) return RESUME_NO_STATE;
         return err_set(err, ERR_RUNTIME, "%s: %s", p, strerror(errno));
     }
-    l->total_epochs = schedule_total_epochs(s);
     StateFile *f = NULL;
     Staged z = {0};
     char *now = identity(l, s);

@@ -2,19 +2,18 @@
  * split, vocab, a batch's shapes, the first training item), then the model. */
 #include "cmd/cmd.h"
 
-#include "config/config.h"
 #include "data/data_summary.h"
+#include "setup/setup.h"
 
 #include <stdio.h>
 
 int cmd_summary(const CmdArgs *a, Err *err)
 {
-    Config *cfg = config_load(a->config_path, a->sets, a->n_sets, err);
-    if (!cfg) return err->code;
-    Ctx ctx = a->ctx;
-    ctx.seed = (uint64_t)cfg_num(cfg, "learner", "seed");
-    int rc = data_summary_print(stdout, cfg, &ctx, err);
+    Setup s;
+    if (setup_load(&s, a->config_path, a->sets, a->n_sets, &a->ctx, err)) return err->code;
+    int rc = s.is_collab ? data_summary_collab(stdout, &s.ratings, s.loader.bs, s.loader.val_bs, s.ctx.seed, err)
+                         : data_summary_image(stdout, &s.db, &s.loader, err);
     /* the model part (layers, parameters, FLOPs) lands with the engine (issue 5) */
-    config_free(cfg);
+    setup_free(&s);
     return rc;
 }

@@ -1,11 +1,11 @@
 /* prep.c — one file prepared as the validation set prepares it; see prep.h. */
 #include "interp/prep.h"
 
-#include "config/config.h"
 #include "core/rng.h"
 #include "data/decode.h"
 #include "interp/modelfile.h"
 #include "io/safetensors.h"
+#include "setup/setup.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,23 +31,10 @@ int prep_init_meta(Prep *p, const ModelFileInfo *mi, const StMeta *meta, Err *er
 {
     memset(p, 0, sizeof *p);
     p->n_in = mi->n_in;
-    batch_tfm_init(&p->batch);
-    if (mi->item_tfms && *mi->item_tfms) {
-        CfgValue *v = cfg_value_parse(mi->item_tfms, mi->path, 0, err);
-        if (!v) return err_prefix(err, "%s: metadata item_tfms: ", mi->path);
-        ItemTfms ts;
-        int rc = item_tfms_from_cfg(&ts, v, err);
-        cfg_value_free(v);
-        if (rc) return err_prefix(err, "%s: metadata item_tfms: ", mi->path);
-        for (int i = 0; i < ts.n && p->n_item < PREP_MAX_ITEM_TFMS; i++) p->item[p->n_item++] = ts.t[i];
-    }
-    if (mi->batch_tfms && *mi->batch_tfms) {
-        CfgValue *v = cfg_value_parse(mi->batch_tfms, mi->path, 0, err);
-        if (!v) return err_prefix(err, "%s: metadata batch_tfms: ", mi->path);
-        int rc = batch_tfm_from_cfg(&p->batch, v, err);
-        cfg_value_free(v);
-        if (rc) return err_prefix(err, "%s: metadata batch_tfms: ", mi->path);
-    }
+    /* the config's own parser and constructors (setup/setup.h) */
+    ItemTfms ts;
+    if (setup_meta_tfms(mi->path, mi->item_tfms, mi->batch_tfms, &ts, &p->batch, err)) return err->code;
+    for (int i = 0; i < ts.n && p->n_item < PREP_MAX_ITEM_TFMS; i++) p->item[p->n_item++] = ts.t[i];
     /* Normalisation added by the learner (fastai adds it for pretrained models). */
     if (!p->batch.normalize && st_meta_get(meta, "norm_mean") && st_meta_get(meta, "norm_std")) {
         double m[3], s[3];

@@ -12,6 +12,8 @@
  *   DotProductBias(50, y_range=(0, 5.5)) trained with fit_one_cycle(EPOCHS=5,
  *                 5e-3, wd=0.1), bs 64, through the learner's fit loop; the
  *                 valid MSE after each epoch.
+ *   EmbeddingNN(layers=[100, 50], y_range=(0, 5.5)), embedding sizes by
+ *                 emb_sz_rule (the book's use_nn=True model), the same fit.
  */
 #include "core/blas.h"
 #include "core/ctx.h"
@@ -36,6 +38,48 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* fit_one_cycle(epochs, 5e-3, wd=0.1), bs 64, through the learner's fit loop,
+ * printing the valid MSE after each epoch and at the end. */
+static int train_one(const RatingsSpec *rs, const CollabSpec *arch, const char *name, int epochs, int threads,
+                     Err *e)
+{
+    RatingsData *d;   /* the loaders own it: one load per model */
+    if (ratings_load(&d, rs, e)) return 1;
+    CollabSpec spec = *arch, *cs = &spec;
+    cs->n_users = d->n_users, cs->n_items = d->n_items;
+    Ctx ctx = {.threads = threads, .seed = 42, .quiet = 1};
+    ctx_apply_threads(&ctx);
+    Model *m;
+    Loaders *dls;
+    if (collab_model_new(&m, cs, e)) return ratings_free(d), 1;
+    if (ratings_loaders_from_data(&dls, d, 64, 42, e)) return model_free(m), 1;
+    LearnerOpts o;
+    learner_opts_default(&o);
+    o.loss = mse;
+    o.threads = threads;
+    o.quiet = 1;
+    o.seed = 42;
+    FILE *null = fopen("/dev/null", "w");
+    o.out = null, o.progress = null;
+    Learner *l = learner_new(m, dls, &o, e);
+    int rc = 1;
+    double t0 = now(), vals[4];
+    Stage st = {.kind = STAGE_ONE_CYCLE, .n_epoch = epochs, .lr = lr_num(5e-3), .div = 25, .div_final = 1e5,
+                .pct_start = 0.25, .moms = {0.95, 0.85, 0.95}, .has_wd = 1, .wd = 0.1};
+    Schedule sch = {.n = 1, .stages = &st};
+    if (l && learner_fit_schedule(l, &sch, e) == 0 && learner_validate(l, vals, e) == 0) {
+        for (int k = 0; k < l->n_val; k++) printf("  epoch %d valid MSE %.4f\n", k, l->val_loss[k]);
+        printf("%s, fit_one_cycle(%d, 5e-3, wd=0.1), bs 64: valid MSE %.4f (%.1f s)\n", name, epochs, vals[0],
+               now() - t0);
+        rc = 0;
+    }
+    learner_free(l);
+    loaders_free(dls);
+    model_free(m);
+    fclose(null);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -93,43 +137,19 @@ int main(int argc, char **argv)
     m1 /= (double)d->n_valid;
     free(bu), free(bi), free(su), free(si), free(nu), free(ni);
 
-    /* the lesson's recipe */
-    int threads = getenv("THREADS") ? atoi(getenv("THREADS")) : 2;
-    Ctx ctx = {.threads = threads, .seed = 42, .quiet = 1};
-    ctx_apply_threads(&ctx);
-    CollabSpec cs = {.arch = COLLAB_DOT_BIAS, .n_users = d->n_users, .n_items = d->n_items, .n_factors = 50,
-                     .has_y_range = 1, .y_lo = 0, .y_hi = 5.5f, .max_bs = 64, .seed = 42};
-    Model *m;
-    Loaders *dls;
-    if (collab_model_new(&m, &cs, &e)) goto fail;
-    if (ratings_loaders_from_data(&dls, d, 64, 42, &e)) goto fail;
-    LearnerOpts o;
-    learner_opts_default(&o);
-    o.loss = mse;
-    o.threads = threads;
-    o.quiet = 1;
-    o.seed = 42;
-    FILE *null = fopen("/dev/null", "w");
-    o.out = null, o.progress = null;
-    Learner *l = learner_new(m, dls, &o, &e);
-    if (!l) goto fail;
     printf("global-mean baseline   valid MSE %.4f\n", m0);
     printf("bias-only baseline     valid MSE %.4f  (mu + b_user + b_item, regularised ALS)\n", m1);
-    double t0 = now(), vals[4];
-    /* fit_one_cycle(epochs, 5e-3, wd=0.1) one epoch at a time: each call is
-     * the schedule's epoch e (position kept by stage_epoch) */
-    Stage st = {.kind = STAGE_ONE_CYCLE, .n_epoch = epochs, .lr = lr_num(5e-3), .div = 25, .div_final = 1e5,
-                .pct_start = 0.25, .moms = {0.95, 0.85, 0.95}, .has_wd = 1, .wd = 0.1};
-    Schedule sch = {.n = 1, .stages = &st};
-    if (learner_fit_schedule(l, &sch, &e)) goto fail;
-    if (learner_validate(l, vals, &e)) goto fail;
-    for (int k = 0; k < l->n_val; k++) printf("  epoch %d valid MSE %.4f\n", k, l->val_loss[k]);
-    printf("DotProductBias(50, y_range=(0, 5.5)), fit_one_cycle(%d, 5e-3, wd=0.1), bs 64: valid MSE %.4f "
-           "(%.1f s)\n", epochs, vals[0], now() - t0);
-    learner_free(l);
-    loaders_free(dls);
-    model_free(m);
-    fclose(null);
+
+    /* the lesson's recipe, then the book's neural net (collab_learner(dls,
+     * use_nn=True, y_range=(0, 5.5), layers=[100, 50])) under the same fit */
+    int threads = getenv("THREADS") ? atoi(getenv("THREADS")) : 2;
+    ratings_free(d);
+    CollabSpec dot = {.arch = COLLAB_DOT_BIAS, .n_factors = 50,
+                      .has_y_range = 1, .y_lo = 0, .y_hi = 5.5f, .max_bs = 64, .seed = 42};
+    CollabSpec nn = dot;
+    nn.arch = COLLAB_NN, nn.n_layers = 2, nn.layers[0] = 100, nn.layers[1] = 50;
+    if (train_one(&s, &dot, "DotProductBias(50, y_range=(0, 5.5))", epochs, threads, &e)) goto fail;
+    if (train_one(&s, &nn, "EmbeddingNN(layers=[100, 50], y_range=(0, 5.5))", epochs, threads, &e)) goto fail;
     return 0;
 fail:
     fprintf(stderr, "accuracy_collab: %s\n", e.msg);

@@ -2,7 +2,8 @@
 # accuracy_collab.sh — `make accuracy`, collab part: MovieLens latest-small (this machine's copy at
 # /work/shared/data/ml-latest-small, GroupLens licence, never committed; override with
 # ML_LATEST_SMALL=/path/to/ml-latest-small).  Validation MSE of the lesson's recipe,
-# DotProductBias(50, y_range=(0, 5.5)) + fit_one_cycle(5, 5e-3, wd=0.1), next to a global-mean and a
+# DotProductBias(50, y_range=(0, 5.5)) + fit_one_cycle(5, 5e-3, wd=0.1) and the book's
+# EmbeddingNN(layers=[100, 50], y_range=(0, 5.5)) under the same fit, next to a global-mean and a
 # bias-only baseline on the same RandomSplitter(0.2, seed=42) split (bench/accuracy_collab.c), then
 # the same recipe through the command line: fastc train configs/collab_latest.ini.
 set -eu

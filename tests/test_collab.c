@@ -542,6 +542,69 @@ START_TEST(training_is_independent_of_the_thread_count)
 }
 END_TEST
 
+/* EmbeddingNN written as a lesson config (no n_factors, which EmbeddingNN has
+ * not) trains through `fastc train` and `fastc lr_find`: the training loss
+ * falls from the first epoch to the last and the validation MSE ends well
+ * below that of predicting the mean rating (the variance of the ratings). */
+START_TEST(embedding_nn_config_trains_end_to_end_and_its_loss_falls)
+{
+    char dir[512], p[1024], cmd[4096], out[1 << 14];
+    tu_tmpdir(dir, sizeof dir);
+    Rng r = rng_make(11, 4);
+    const int nu = 150, ni = 150, n = 6000;
+    double *bu = malloc(sizeof(double) * nu), *bi = malloc(sizeof(double) * ni);
+    for (int i = 0; i < nu; i++) bu[i] = 0.7 * rng_normal(&r);
+    for (int i = 0; i < ni; i++) bi[i] = 0.7 * rng_normal(&r);
+    char *csv = malloc((size_t)n * 32 + 64);
+    size_t len = (size_t)sprintf(csv, "user,item,rating\n");
+    double sum = 0, sum2 = 0;
+    for (int k = 0; k < n; k++) {
+        int u = (int)rng_below(&r, nu), i = (int)rng_below(&r, ni);
+        double x = 3 + bu[u] + bi[i] + 0.6 * sin(u * 0.37) * cos(i * 0.23) + 0.2 * rng_normal(&r);
+        x = x < 0.5 ? 0.5 : x > 5 ? 5 : x;
+        sum += x, sum2 += x * x;
+        len += (size_t)sprintf(csv + len, "%d,%d,%.2f\n", u, i, x);
+    }
+    double var = sum2 / n - (sum / n) * (sum / n);
+    tu_write(dir, "ratings.csv", csv, len, p, sizeof p);
+    free(csv), free(bu), free(bi);
+    const char *ini = "[data]\ncsv = ratings.csv\nblocks = CollabBlock(user='user', item='item', rating='rating')\n"
+                      "splitter = RandomSplitter(valid_pct=0.2, seed=42)\nbs = 64\n"
+                      "[model]\narch = EmbeddingNN(layers=[32, 16], y_range=(0, 5.5))\n"
+                      "[train]\nschedule = fit_one_cycle(4, 5e-3, wd=0.1)\n";
+    tu_write(dir, "nn.ini", ini, strlen(ini), p, sizeof p);
+
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' train nn.ini --quiet --threads 1", dir, tu_fastc());
+    int rc = tu_run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "train: exit %d: %s", rc, out);
+    snprintf(p, sizeof p, "%s/runs/nn/metrics.csv", dir);
+    FILE *f = fopen(p, "r");
+    ck_assert_msg(f != NULL, "no %s", p);
+    char line[512];
+    double tl[8], vl[8];
+    int rows = 0;
+    ck_assert(fgets(line, sizeof line, f) && strncmp(line, "epoch,train_loss,valid_loss", 27) == 0);
+    while (rows < 8 && fgets(line, sizeof line, f)) {
+        int ep;
+        ck_assert_msg(sscanf(line, "%d,%lf,%lf", &ep, &tl[rows], &vl[rows]) == 3, "row: %s", line);
+        ck_assert_int_eq(ep, rows);
+        rows++;
+    }
+    fclose(f);
+    ck_assert_int_eq(rows, 4);
+    ck_assert_msg(tl[3] < 0.7 * tl[0], "train loss %g -> %g", tl[0], tl[3]);
+    ck_assert_msg(vl[3] < 0.5 * var, "valid MSE %g, variance of the ratings %g", vl[3], var);
+    fprintf(stderr, "EmbeddingNN: train loss %.4f -> %.4f, valid MSE %.4f (variance %.4f)\n", tl[0], tl[3], vl[3],
+            var);
+
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' lr_find nn.ini --quiet --threads 1 --set lr_find.num_it=40",
+             dir, tu_fastc());
+    rc = tu_run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0 && strstr(out, "SuggestedLRs("), "lr_find: exit %d: %s", rc, out);
+    tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("collab");
@@ -559,6 +622,7 @@ static Suite *suite(void)
     tcase_add_test(t, adam_steps_follow_fastai_formulas_on_every_row);
     tcase_add_test(t, recovers_a_known_latent_factor_model_to_the_noise_floor);
     tcase_add_test(t, training_is_independent_of_the_thread_count);
+    tcase_add_test(t, embedding_nn_config_trains_end_to_end_and_its_loss_falls);
     suite_add_tcase(s, t);
     return s;
 }

@@ -66,7 +66,9 @@ END_TEST
  * file's metadata or [data] item_tfms / batch_tfms give them. */
 static int tfms(const char *items, const char *batch, ItemTfms *it, BatchTfm *bt, Err *err)
 {
-    return setup_meta_tfms("m.safetensors", items, batch, it, bt, err);
+    return setup_meta_item_tfms("m.safetensors", items, it, err) || setup_meta_batch_tfms("m.safetensors", batch, bt, err)
+               ? err->code
+               : 0;
 }
 
 START_TEST(choices_map_onto_the_enums_in_schema_order)
@@ -103,7 +105,7 @@ START_TEST(item_tfms_parse_from_config_values)
     ck_assert_double_eq_tol(t->ratio_hi, 1.3333333, 1e-12);
     ck_assert_double_eq_tol(t->max_scale, 1.0, 1e-12);
     ck_assert_int_eq(tfms("Resize(64, method='stretch')", NULL, &it, &bt, &err), ERR_USAGE);
-    ck_assert_msg(strstr(err.msg, "m.safetensors metadata: [data] item_tfms") && strstr(err.msg, "stretch"), "%s",
+    ck_assert_msg(strstr(err.msg, "m.safetensors: [data] item_tfms") && strstr(err.msg, "stretch"), "%s",
                   err.msg);
     ck_assert_int_eq(tfms("RandomResizedCrop(8, min_scale=0.9, max_scale=0.5)", NULL, &it, &bt, &err), ERR_USAGE);
     ck_assert_msg(strstr(err.msg, "min_scale <= max_scale"), "%s", err.msg);

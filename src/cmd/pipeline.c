@@ -34,8 +34,7 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
     if (stop == PIPE_DATA) return 0;
 
     const SetupModel *sm = &su->model;
-    int bs = o.bs > o.val_bs ? o.bs : o.val_bs;
-    ResnetSpec spec = resnet_spec_default(sm->arch, p->dls->n_out, bs, p->in_h, p->in_w);
+    ResnetSpec spec = resnet_spec_default(sm->arch, p->dls->n_out, p->dls->max_batch, p->in_h, p->in_w);
     spec.n_in = sm->n_in;
     spec.ps = sm->ps;
     spec.has_y_range = sm->has_y_range, spec.y_lo = (float)sm->y_lo, spec.y_hi = (float)sm->y_hi;
@@ -58,7 +57,7 @@ static int build_collab(Pipeline *p, PipeStop stop, Err *err)
     if (stop == PIPE_DATA) return 0;
     CollabSpec cs = su->model.collab;
     cs.n_users = p->ratings->n_users, cs.n_items = p->ratings->n_items, cs.seed = p->ctx.seed;
-    cs.max_bs = su->loader.val_bs > su->loader.bs ? su->loader.val_bs : su->loader.bs;
+    cs.max_bs = p->dls->max_batch;
     return collab_model_new(&p->model, &cs, err);
 }
 

@@ -11,6 +11,7 @@
 
 #include "core/err.h"
 #include "data/batch.h"
+#include "data/items.h"
 
 #include <stdint.h>
 
@@ -18,6 +19,8 @@ typedef struct Dataset {
     TargetKind kind;      /* TARGET_CATEGORY, TARGET_MULTI or TARGET_POINTS */
     int n_items;
     char **paths;         /* [n_items] absolute or config-relative-resolved file paths */
+    StrList path_store;   /* datablock_build: the paths' storage, paths == path_store.v (items.h);
+                             unused (zero) when each path is its own malloc'd string */
     /* vocab (category / multi-label): sorted unique labels of the training split */
     int n_vocab;
     char **vocab;

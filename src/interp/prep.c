@@ -4,7 +4,6 @@
 #include "core/rng.h"
 #include "data/decode.h"
 #include "interp/modelfile.h"
-#include "io/safetensors.h"
 #include "setup/setup.h"
 
 #include <stdio.h>
@@ -27,26 +26,37 @@ int prep_init(Prep *p, const ItemTfms *items, const BatchTfm *batch, int n_in, i
     return 0;
 }
 
-int prep_init_meta(Prep *p, const ModelFileInfo *mi, const StMeta *meta, Err *err)
+/* A transform text in the metadata that does not check: the file's fault
+ * (exit 1).  The config module names "file:line: [data] key: ..."; a model
+ * file has no lines, so the message becomes "file: metadata key: ...". */
+static int meta_tfm_fail(Err *err, const char *path, const char *key)
+{
+    char tag[64], rest[sizeof err->msg];
+    snprintf(tag, sizeof tag, "[data] %s: ", key);
+    const char *r = strstr(err->msg, tag);
+    snprintf(rest, sizeof rest, "%s", r ? r + strlen(tag) : err->msg);
+    return err_set(err, ERR_RUNTIME, "%s: metadata %s: %s", path, key, rest);
+}
+
+int prep_init_meta(Prep *p, const ModelFileInfo *mi, Err *err)
 {
     memset(p, 0, sizeof *p);
+    if (mi->n_in != 1 && mi->n_in != 3)   /* the decoder makes grayscale or RGB */
+        return err_set(err, ERR_RUNTIME, "%s: n_in %d: expected 1 or 3 input channels", mi->path, mi->n_in);
     p->n_in = mi->n_in;
-    /* the config's own parser and constructors (setup/setup.h) */
-    ItemTfms ts;
-    if (setup_meta_tfms(mi->path, mi->item_tfms, mi->batch_tfms, &ts, &p->batch, err)) return err->code;
-    for (int i = 0; i < ts.n && p->n_item < PREP_MAX_ITEM_TFMS; i++) p->item[p->n_item++] = ts.t[i];
+    /* the saved config text goes through the config's own parser and checks
+     * (ranges included) and the same constructors as a config's (setup/setup.h) */
+    if (mi->item_tfms && *mi->item_tfms) {
+        ItemTfms ts;
+        if (setup_meta_item_tfms(mi->path, mi->item_tfms, &ts, err)) return meta_tfm_fail(err, mi->path, "item_tfms");
+        for (int i = 0; i < ts.n && p->n_item < PREP_MAX_ITEM_TFMS; i++) p->item[p->n_item++] = ts.t[i];
+    }
+    if (setup_meta_batch_tfms(mi->path, mi->batch_tfms, &p->batch, err))
+        return meta_tfm_fail(err, mi->path, "batch_tfms");
     /* Normalisation added by the learner (fastai adds it for pretrained models). */
-    if (!p->batch.normalize && st_meta_get(meta, "norm_mean") && st_meta_get(meta, "norm_std")) {
-        double m[3], s[3];
-        size_t nm, ns;
-        if (st_meta_get_numbers(meta, "norm_mean", m, 3, &nm, err) ||
-            st_meta_get_numbers(meta, "norm_std", s, 3, &ns, err))
-            return err_prefix(err, "%s: ", mi->path);
+    if (!p->batch.normalize && mi->has_norm) {
         p->batch.normalize = 1;
-        for (int c = 0; c < 3; c++) {
-            p->batch.mean[c] = (float)m[nm == 1 ? 0 : c];
-            p->batch.std[c] = (float)s[ns == 1 ? 0 : c];
-        }
+        for (int c = 0; c < 3; c++) p->batch.mean[c] = (float)mi->norm_mean[c], p->batch.std[c] = (float)mi->norm_std[c];
     }
     /* Input size: the batch transform's size, else the last item transform's,
      * else the metadata's (a dataset of same-sized images). */
@@ -54,17 +64,11 @@ int prep_init_meta(Prep *p, const ModelFileInfo *mi, const StMeta *meta, Err *er
         p->h = p->batch.size_h, p->w = p->batch.size_w;
     else if (p->n_item)
         p->h = p->item[p->n_item - 1].h, p->w = p->item[p->n_item - 1].w;
-    else if (st_meta_get(meta, "size")) {
-        double hw[2];
-        size_t n;
-        if (st_meta_get_numbers(meta, "size", hw, 2, &n, err) || n != 2)
-            return err->code ? err_prefix(err, "%s: ", mi->path)
-                             : err_set(err, ERR_USAGE, "%s: metadata size: expected [h, w]", mi->path);
-        p->h = (int)hw[0], p->w = (int)hw[1];
-    } else {
-        return err_set(err, ERR_USAGE, "%s: the metadata gives no input size (item_tfms, batch_tfms or size)",
+    else if (mi->size_h > 0 && mi->size_w > 0)
+        p->h = mi->size_h, p->w = mi->size_w;
+    else
+        return err_set(err, ERR_RUNTIME, "%s: the metadata gives no input size (item_tfms, batch_tfms or size)",
                        mi->path);
-    }
     return 0;
 }
 

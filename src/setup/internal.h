@@ -14,7 +14,7 @@ struct SetupStore {
     const char *csv_names[SETUP_MAX_NAMES];
     const char *folders[SETUP_MAX_NAMES];
     const char *vocab[SETUP_MAX_NAMES];
-    char item_tfms[4096], batch_tfms[4096];
+    char item_tfms[4096], batch_tfms[4096], opt[512], loss[512];
 };
 
 /* "file:line: [section] key" of a key (line: of one of its items, or 0). */

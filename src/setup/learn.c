@@ -237,6 +237,8 @@ int setup_learn(Setup *s, Err *err)
     const CfgValue *opt = cfg_get(s->cfg, "learner", "opt_func");
     setup_where(s, "learner", "opt_func", opt->line, w, sizeof w);
     if (setup_build(SLOT_OPT, o, opt, w, err)) return err->code;
+    cfg_value_format(opt, s->store->opt, sizeof s->store->opt);
+    s->opt_text = s->store->opt;
     const CfgValue *wd = cfg_get(s->cfg, "learner", "wd");
     if (wd) o->hyper.wd = wd->num;
     o->lr = cfg_num(s->cfg, "learner", "lr");

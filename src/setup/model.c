@@ -185,6 +185,8 @@ int setup_model(Setup *s, Err *err)
     if (lf) {
         setup_where(s, "learner", "loss_func", lf->line, w, sizeof w);
         if (setup_build(SLOT_LOSS, &loss, lf, w, err)) return err->code;
+        cfg_value_format(lf, s->store->loss, sizeof s->store->loss);
+        s->loss_text = s->store->loss;
     }
     s->loss = loss.kind, s->loss_eps = loss.eps;
     s->threshold = loss.thresh;   /* setup_learn() lets accuracy_multi's thresh win */

@@ -80,10 +80,9 @@ static int meta_list(const char *file, const char *key, const char *text, CfgSlo
 {
     *n = 0;
     if (!text || !*text) return 0;
-    char src[SETUP_WHERE], w[SETUP_WHERE];
-    snprintf(src, sizeof src, "%.1300s metadata", file);
-    snprintf(w, sizeof w, "%.1300s: [data] %s", src, key);
-    CfgValue *v = cfg_value_parse_key("data", key, text, src, 0, err);
+    char w[SETUP_WHERE];
+    snprintf(w, sizeof w, "%.1300s: [data] %s", file, key);
+    CfgValue *v = cfg_value_parse_key("data", key, text, file, 0, err);
     if (!v) return err->code;
     int k = v->kind == CV_NONE ? 0 : cfg_list_len(v), rc = 0;
     if (k > max) rc = err_set(err, ERR_USAGE, "%s: found %d, expected at most %d", w, k, max);
@@ -93,15 +92,16 @@ static int meta_list(const char *file, const char *key, const char *text, CfgSlo
     return rc;
 }
 
-int setup_meta_tfms(const char *file, const char *item_text, const char *batch_text, ItemTfms *items,
-                    BatchTfm *batch, Err *err)
+int setup_meta_item_tfms(const char *file, const char *text, ItemTfms *items, Err *err)
 {
     memset(items, 0, sizeof *items);
+    return meta_list(file, "item_tfms", text, SLOT_ITEM_TFM, items->t, sizeof items->t[0], ITEM_TFMS_MAX, &items->n,
+                     err);
+}
+
+int setup_meta_batch_tfms(const char *file, const char *text, BatchTfm *batch, Err *err)
+{
     batch_tfm_init(batch);
-    int n;
-    if (meta_list(file, "item_tfms", item_text, SLOT_ITEM_TFM, items->t, sizeof items->t[0], ITEM_TFMS_MAX,
-                  &items->n, err))
-        return err->code;
-    /* every batch transform adds to the one BatchTfm: out does not advance */
-    return meta_list(file, "batch_tfms", batch_text, SLOT_BATCH_TFM, batch, 0, 1 << 20, &n, err);
+    int n;   /* every batch transform adds to the one BatchTfm: out does not advance (elem 0) */
+    return meta_list(file, "batch_tfms", text, SLOT_BATCH_TFM, batch, 0, 1 << 20, &n, err);
 }

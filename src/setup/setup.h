@@ -85,6 +85,8 @@ typedef struct Setup {
     double loss_eps;             /* LabelSmoothingCrossEntropy(eps) */
     /* [learner] */
     LearnerOpts learn;           /* opt_func, lr, wd, train_bn, metrics, cbs, seed */
+    const char *opt_text;        /* opt_func and loss_func (NULL: unset) in fastai syntax, as */
+    const char *loss_text;       /* `fastc summary` shows them */
     int wd_bn_bias;
     double threshold;            /* multi-label threshold (metrics_multi_thresh) */
     /* [train], [lr_find], [output] */
@@ -100,11 +102,11 @@ typedef struct Setup {
 int  setup_load(Setup *s, const char *path, const char *const *sets, int n_sets, const Ctx *ctx, Err *err);
 void setup_free(Setup *s);   /* zeroed or loaded Setup; idempotent */
 
-/* The transforms a model file's metadata holds (item_tfms, batch_tfms: resolved
- * values in fastai syntax), rebuilt through the config's own parser and the
- * same constructors as a config's.  Absent text: no transform.  Errors name
- * the file and the metadata key. */
-int setup_meta_tfms(const char *file, const char *item_text, const char *batch_text, ItemTfms *items,
-                    BatchTfm *batch, Err *err);
+/* The transforms a model file's metadata holds (item_tfms, batch_tfms: the
+ * resolved values in fastai syntax), rebuilt through the config's own parser
+ * (cfg_value_parse_key) and the same constructors as a config's.  NULL or
+ * empty text: no transform.  Errors (ERR_USAGE) start "file: [data] key". */
+int setup_meta_item_tfms(const char *file, const char *text, ItemTfms *items, Err *err);
+int setup_meta_batch_tfms(const char *file, const char *text, BatchTfm *batch, Err *err);
 
 #endif

@@ -1,0 +1,102 @@
+/* gemm_bf16.h — bf16 matrix multiply with fp32 accumulation (`precision = bf16`).
+ *
+ *   C[M,N] (+)= A[M,K] · B[K,N]        A, B bf16;  C fp32
+ *
+ * The numbers.  Every input is an fp32 value rounded to bf16, to nearest even
+ * (bf16_from_f32; subnormal inputs become zero, as vcvtneps2bf16's DAZ).  Each
+ * element of C is one chain of fp32 adds, k taken by pairs as vdpbf16ps takes
+ * them (odd element first):
+ *     acc = beta ? C : +0
+ *     for p = 0 .. ceil(K/2)−1:
+ *         acc = ftz(acc + a[2p+1]·b[2p+1]);   acc = ftz(acc + a[2p]·b[2p])
+ * A product of two bf16 (8-bit significands) is exact in fp32, each add rounds
+ * to nearest even, ftz flushes a result below 2^-126 in magnitude to a zero of
+ * its sign (vdpbf16ps's FTZ); a missing k (odd K) is a zero.  The chain never
+ * depends on the blocking, the thread count or the CPU: with AVX512-BF16 it is
+ * vdpbf16ps (gemm_bf16_native()), without it an emulation that does the same
+ * adds (slower).  gemm_bf16_ref is the plain triple loop of the same chain;
+ * the tests hold both paths to it bit for bit.  (Products below 2^-126 are the
+ * one place the emulation may round differently: no training value gets there.)
+ *
+ * Operands.
+ *   A: bf16 row-major, lda (elements) even, the K values of a row contiguous,
+ *      so a pair loads as one 32-bit word; when K is odd, A[r][K] must be +0.
+ *   B: packed in the VNNI pair layout: panels of GEMM_BF16_NR columns; panel j
+ *      holds, for pair p = 0 .. ceil(K/2)−1, NR 32-bit words
+ *          word[p][n] = bf16(b[2p][j·NR+n]) | bf16(b[2p+1][j·NR+n]) << 16
+ *      (zero past N or K).  gemm_bf16_pack_b* write it.
+ */
+#ifndef FASTC_NN_GEMM_BF16_H
+#define FASTC_NN_GEMM_BF16_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define GEMM_BF16_NR 64   /* B panel width (columns): 4 AVX-512 vectors */
+
+/* fp32 → bf16, round to nearest even; NaN stays NaN; subnormal → zero of its sign. */
+static inline uint16_t bf16_from_f32(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static inline float bf16_to_f32(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* x rounded to bf16 and back (the value a bf16 GEMM sees). */
+static inline float bf16_round(float x) { return bf16_to_f32(bf16_from_f32(x)); }
+
+/* Whether this CPU runs vdpbf16ps (AVX512-BF16); otherwise the emulation runs. */
+int gemm_bf16_native(void);
+
+/* dst[i] = bf16(src[i]), i < n. */
+void bf16_convert(uint16_t *dst, const float *src, size_t n);
+
+/* dst[r][c] = bf16(src[r][c]) for r < rows, c < cols (row strides ldd, lds);
+ * when cols is odd, dst[r][cols] = 0 (the pad of an odd K). */
+void bf16_convert_rows(uint16_t *dst, int ldd, const float *src, int lds, int rows, int cols);
+
+/* dst[c][r] = bf16(src[r][c]) for r < rows, c < cols: the transpose; when rows
+ * is odd, dst[c][rows] = 0. */
+void bf16_transpose(uint16_t *dst, int ldd, const float *src, int lds, int rows, int cols);
+
+/* 32-bit words of a packed B of K x N. */
+size_t gemm_bf16_packed_words(int K, int N);
+
+/* Pack B[K,N] (fp32) into Bp: trans = 0: b[k][n] = B[k·ldb + n];
+ * trans = 1: b[k][n] = B[n·ldb + k] (B given as Bᵀ, e.g. a weight [N][K]). */
+void gemm_bf16_pack_b(uint32_t *Bp, int trans, int K, int N, const float *B, int ldb);
+
+/* The same from bf16 rows: b[k][n] = B[k·ldb + n]. */
+void gemm_bf16_pack_b16(uint32_t *Bp, int K, int N, const uint16_t *B, int ldb);
+
+/* C[M,N] = (beta ? C : 0) + A·B on the calling thread (beta is 0 or 1). */
+void gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C,
+               int ldc);
+
+/* gemm_bf16 by the emulation whatever the CPU (the tests hold it to the native path). */
+void gemm_bf16_emulated(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C,
+                        int ldc);
+
+/* The same, the output cut into blocks fixed by M, N, K and run by the OpenMP
+ * threads (each element is still one chain: same numbers for any thread count). */
+void nn_gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C,
+                  int ldc);
+
+/* Plain reference, fp32 operands rounded here: C = (beta ? C : 0) + bf16(op(A))·bf16(op(B)),
+ * op(A)[m][k] = trans_a ? A[k·lda + m] : A[m·lda + k], op(B)[k][n] = trans_b ? B[n·ldb + k] : B[k·ldb + n]. */
+void gemm_bf16_ref(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B,
+                   int ldb, int beta, float *C, int ldc);
+
+#endif

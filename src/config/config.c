@@ -10,6 +10,7 @@
 #include "config/schema.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <ini.h>
 #include <limits.h>
@@ -22,6 +23,9 @@
 enum { ORIGIN_DEFAULT, ORIGIN_FILE, ORIGIN_SET };
 #define LINE_SET (INT_MAX - 1) /* error ordering: --set after any file line */
 #define WHERE_CAP 1400
+/* Largest config file: generous for any real one (a vocab of 100k labels fits),
+ * small enough that a wrong file (a device, a dataset) is refused at once. */
+#define CONFIG_MAX_BYTES (16 << 20)
 
 typedef struct Entry {
     char *raw;        /* as written (continuation lines joined by a space) */
@@ -312,6 +316,9 @@ static void scan_sections(Loader *L)
     }
 }
 
+/* The whole file, NUL-terminated.  At most CONFIG_MAX_BYTES + 1 bytes are
+ * read, whatever the file is (a device such as /dev/zero, a pipe, a huge
+ * file): one byte past the limit is enough to say it is too big. */
 static char *read_file(const char *path, size_t *len, Err *err)
 {
     struct stat st;
@@ -326,33 +333,45 @@ static char *read_file(const char *path, size_t *len, Err *err)
         err_set(err, ERR_USAGE, "%s: found a directory, expected a config file (.ini)", path);
         return NULL;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         err_set(err, ERR_USAGE, "%s: cannot open (%s), expected a readable config file", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 4096, n = 0, k;
+    size_t cap = 4096, n = 0;
+    ssize_t k;
+    int bad = 0;
     char *buf = malloc(cap);
-    while (buf) {
-        if (n + 1 >= cap) {
-            char *b = cap > ((size_t)1 << 30) ? NULL : realloc(buf, cap * 2);
+    while (buf && n <= CONFIG_MAX_BYTES) {
+        if (n + 1 >= cap) {   /* room for one more byte and the NUL */
+            size_t grown = cap * 2 > CONFIG_MAX_BYTES + 2 ? CONFIG_MAX_BYTES + 2 : cap * 2;
+            char *b = realloc(buf, grown);
             if (!b) {
                 free(buf);
                 buf = NULL;
                 break;
             }
             buf = b;
-            cap *= 2;
+            cap = grown;
         }
-        k = fread(buf + n, 1, cap - 1 - n, f);
-        if (k == 0) break;
-        n += k;
+        /* read(2), not stdio, which would read ahead past the limit */
+        k = read(fd, buf + n, cap - 1 - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) bad = errno;
+        if (k <= 0) break;
+        n += (size_t)k;
     }
-    int bad = ferror(f);
-    fclose(f);
+    close(fd);
     if (!buf || bad) {
         free(buf);
-        err_set(err, ERR_USAGE, "%s: cannot read%s, expected a config file", path, buf ? "" : " (too big)");
+        err_set(err, ERR_USAGE, "%s: cannot read (%s), expected a config file", path,
+                buf ? strerror(bad) : "out of memory");
+        return NULL;
+    }
+    if (n > CONFIG_MAX_BYTES) {
+        free(buf);
+        err_set(err, ERR_USAGE, "%s: found more than %d MiB, expected a config file (at most %d MiB of text)", path,
+                CONFIG_MAX_BYTES >> 20, CONFIG_MAX_BYTES >> 20);
         return NULL;
     }
     buf[n] = 0;

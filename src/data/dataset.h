@@ -28,6 +28,8 @@ typedef struct Dataset {
     int32_t *yi;          /* [n_items] class index (CATEGORY); -1 = label not in vocab */
     int n_y;              /* floats per item in y: n_vocab (MULTI), 2 * n_points (POINTS) */
     float *y;             /* [n_items, n_y]: multi-hot, or points x0,y0,x1,y1.. in pixels */
+    char *y_file;         /* POINTS: the points file, and the line of each item's row in it, */
+    int *y_line;          /* [n_items]   for messages (NULL when the points came from elsewhere) */
     /* split: indices into the item arrays, in item order */
     int32_t *train_idx;
     int n_train;

@@ -7,6 +7,7 @@
 #include "interp/modelfile.h"
 #include "io/atomic.h"
 #include "io/json.h"
+#include "io/pth.h"
 #include "io/safetensors.h"
 #include "models/collab.h"
 #include "models/resnet.h"
@@ -22,7 +23,7 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
     const Setup *su = &p->setup;
     if (datablock_build_spec(&su->db, &p->ds, err)) return err->code;
     ImageLoaderOpts o = su->loader;
-    p->pretrained = su->model.pretrained != NULL;
+    p->pretrained = su->model.pretrained || su->model.pretrained_torchvision;
     p->norm_added = su->norm_added;
     memcpy(p->norm_mean, su->norm_mean, sizeof p->norm_mean);
     memcpy(p->norm_std, su->norm_std, sizeof p->norm_std);
@@ -42,9 +43,21 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
     spec.seed = p->ctx.seed;
     spec.threads = p->ctx.threads;
     if (resnet_new(&p->model, &spec, err)) return err->code;
-    if (p->pretrained &&
-        st_load_model_file(p->model, sm->pretrained, ST_LOAD_PRETRAINED, p->note, sizeof p->note, err))
-        return err_prefix(err, "[model] pretrained: ");
+    if (p->pretrained) {
+        /* True: torchvision's ImageNet file in its cache, as fastai's pretrained=True
+         * has torchvision fetch it; else a .safetensors or PyTorch .pth file */
+        char path[4096];
+        StFile *f = NULL;
+        if (sm->pretrained_torchvision) {
+            if (pth_torchvision_cached(sm->arch, path, sizeof path, err)) return err_prefix(err, "[model] ");
+        } else {
+            snprintf(path, sizeof path, "%s", sm->pretrained);
+        }
+        int rc = pth_open_weights(path, &f, err);
+        if (!rc) rc = st_load_model(p->model, f, ST_LOAD_PRETRAINED, p->note, sizeof p->note, err);
+        st_close(f);
+        if (rc) return err_prefix(err, "[model] pretrained: ");
+    }
     return 0;
 }
 

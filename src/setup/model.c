@@ -108,7 +108,7 @@ static int image_model(Setup *s, Err *err)
      * torchvision's parameter names), so that its saved file is a body another
      * config loads with `pretrained =` (the fc is skipped, a fastai head is new). */
     m->torchvision_head = cfg_choice(s->cfg, "model", "head") == 1;   /* fastai|torchvision */
-    if (m->torchvision_head && (m->has_y_range || m->pretrained)) {
+    if (m->torchvision_head && (m->has_y_range || m->pretrained || m->pretrained_torchvision)) {
         setup_where(s, "model", "head", 0, w, sizeof w);
         return err_set(err, ERR_USAGE, "%s = 'torchvision' takes no %s (it is for training a body from scratch; use "
                        "the default fastai head)", w, m->has_y_range ? "y_range" : "pretrained weights");
@@ -121,7 +121,7 @@ static int image_model(Setup *s, Err *err)
     }
     /* vision_learner(normalize=True, pretrained=True): Normalize.from_stats(*imagenet_stats)
      * when the batch transforms have none (the stats: the schema's) */
-    if (m->pretrained && !s->loader.batch.normalize) {
+    if ((m->pretrained || m->pretrained_torchvision) && !s->loader.batch.normalize) {
         CfgValue *v = cfg_value_parse_key("data", "batch_tfms", "Normalize.from_stats(imagenet_stats)", NULL, 0, err);
         if (!v) return err->code;
         BatchTfm *b = &s->loader.batch;
@@ -146,10 +146,10 @@ static int collab_model(Setup *s, Err *err)
 {
     SetupModel *m = &s->model;
     char w[SETUP_WHERE];
-    if (m->pretrained) {
+    if (m->pretrained || m->pretrained_torchvision) {
         setup_where(s, "model", "pretrained", 0, w, sizeof w);
         return err_set(err, ERR_USAGE, "%s: found %s, expected no pretrained weights for a collab model (%s starts "
-                       "from its own initialisation)", w, m->pretrained, m->arch);
+                       "from its own initialisation)", w, m->pretrained ? m->pretrained : "True", m->arch);
     }
     if (m->collab.arch == COLLAB_NN && s->loader.bs < 2) {
         setup_where(s, "data", "bs", 0, w, sizeof w);
@@ -169,6 +169,8 @@ int setup_model(Setup *s, Err *err)
     m->n_in = cfg_int(s->cfg, "model", "n_in");
     m->bf16 = cfg_choice(s->cfg, "model", "precision") == 1;   /* fp32|bf16 */
     m->pretrained = s->paths.pretrained;
+    const CfgValue *pv = cfg_get(s->cfg, "model", "pretrained");   /* a path, True or False */
+    m->pretrained_torchvision = pv && pv->kind == CV_BOOL && pv->num != 0;
     const CfgValue *yr = cfg_get(s->cfg, "model", "y_range");
     if (yr) m->has_y_range = 1, m->y_lo = yr->items[0]->num, m->y_hi = yr->items[1]->num;
     if ((m->has_y_range && !(m->y_hi > m->y_lo)) || (m->collab.has_y_range && !(m->collab.y_hi > m->collab.y_lo))) {

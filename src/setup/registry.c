@@ -36,6 +36,8 @@ const SetupComp setup_comps[] = {
     {"resnet18", SLOT_ARCH, build_resnet, 0},
     {"resnet34", SLOT_ARCH, build_resnet, 0},
     {"resnet50", SLOT_ARCH, build_resnet, 0},
+    {"resnet101", SLOT_ARCH, build_resnet, 0},
+    {"resnet152", SLOT_ARCH, build_resnet, 0},
     {"DotProduct", SLOT_ARCH, build_dot_product, COLLAB_DOT},
     {"DotProductBias", SLOT_ARCH, build_dot_product, COLLAB_DOT_BIAS},
     {"EmbeddingNN", SLOT_ARCH, build_embedding_nn, COLLAB_NN},

@@ -46,6 +46,7 @@ typedef struct SetupModel {
     int torchvision_head;        /* head = 'torchvision' */
     int bf16;                    /* precision = 'bf16' */
     const char *pretrained;      /* resolved path of the weights to start from, or NULL */
+    int pretrained_torchvision;  /* pretrained = True: torchvision's ImageNet file in its cache */
     CollabSpec collab;           /* collab models: arch, factors, layers, y_range (sizes: from the data) */
 } SetupModel;
 

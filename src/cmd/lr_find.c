@@ -40,7 +40,7 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     if (rc) goto done;
     data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
     LearnerOpts o;
-    if ((rc = pipeline_learner_opts(&p, &o, err))) goto done;
+    if ((rc = pipeline_learner_opts(&p, &o, err)) || (rc = pipeline_mkdir_out(&p, err))) goto done;
     o.out_dir = NULL;   /* lr_find writes only its own files */
     if (!(l = learner_new(p.model, p.dls, &o, err))) {
         rc = err->code;

@@ -108,8 +108,7 @@ int pipeline_open_out(Pipeline *p, const CmdArgs *a, Err *err)
     struct stat st;
     if (stat(p->out_dir, &st) == 0 && S_ISDIR(st.st_mode) && (rc = run_lock(&p->out_lock, p->out_dir, err)))
         return rc;
-    if ((rc = build(p, PIPE_MODEL, err)) || (rc = atomic_mkdirs(p->out_dir, err))) return rc;
-    return p->out_lock.held ? 0 : run_lock(&p->out_lock, p->out_dir, err);
+    return build(p, PIPE_MODEL, err);
 }
 
 void pipeline_close(Pipeline *p)
@@ -125,7 +124,8 @@ void pipeline_close(Pipeline *p)
 
 int pipeline_mkdir_out(Pipeline *p, Err *err)
 {
-    return atomic_mkdirs(p->out_dir, err);
+    if (atomic_mkdirs(p->out_dir, err)) return err->code;
+    return p->out_lock.held ? 0 : run_lock(&p->out_lock, p->out_dir, err);
 }
 
 float pipeline_loss(void *ctx, float *dout, float *per_item, const float *out, int c, const Batch *b)

@@ -63,10 +63,10 @@ typedef struct Pipeline {
 /* Load the config (with --set overrides) and build up to `stop`. */
 int  pipeline_open(Pipeline *p, const CmdArgs *a, PipeStop stop, Err *err);
 /* pipeline_open up to PIPE_MODEL for a command that writes the output folder
- * (train, lr_find): the folder is created and locked for this run
- * (io/lock.h: a second run on it fails, naming the pid of the first) until
- * pipeline_close.  A folder that exists already is locked straight after the
- * config is read, so that a run on a busy folder fails before loading anything. */
+ * (train, lr_find), which is locked for this run (io/lock.h: a second run on
+ * it fails, naming the pid of the first) until pipeline_close: a folder that
+ * exists already straight after the config is read, so that a run on a busy
+ * folder fails before loading anything; else by pipeline_mkdir_out. */
 int  pipeline_open_out(Pipeline *p, const CmdArgs *a, Err *err);
 void pipeline_close(Pipeline *p);   /* NULL-safe, idempotent; releases the lock */
 
@@ -96,7 +96,9 @@ int  pipeline_save_model(Pipeline *p, const Model *m, const char *path, double t
 /* The loss function for the learner (ctx = the Pipeline). */
 float pipeline_loss(void *ctx, float *dout, float *per_item, const float *out, int c, const Batch *b);
 
-/* Create the output dir (mkdir -p) without locking it. */
+/* Create the output dir (mkdir -p) and, after pipeline_open_out, lock it
+ * when that did not (it did not exist yet).  Called once every check that can
+ * refuse the config has passed, so a refused config leaves no folder. */
 int  pipeline_mkdir_out(Pipeline *p, Err *err);
 
 #endif

@@ -80,7 +80,9 @@ int cmd_train(const CmdArgs *a, Err *err)
     int rc = pipeline_open_out(&p, a, err);
     if (rc) goto done;
     LearnerOpts o;
-    if ((rc = pipeline_learner_opts(&p, &o, err)) || (rc = pipeline_schedule(&p, &s, err))) goto done;
+    if ((rc = pipeline_learner_opts(&p, &o, err)) || (rc = pipeline_schedule(&p, &s, err)) ||
+        (rc = pipeline_mkdir_out(&p, err)))
+        goto done;
     if (!(o.run_config = run_config = pipeline_run_config(&p))) {
         rc = err_set(err, ERR_RUNTIME, "train: out of memory");
         goto done;

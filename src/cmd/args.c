@@ -130,6 +130,13 @@ static int parse_count(const char *flag, const char *text, int lo, int hi, int *
     return 0;
 }
 
+int cmd_argv_json(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--json")) return 1;
+    return 0;
+}
+
 void cmd_args_free(CmdArgs *a)
 {
     free(a->sets);
@@ -149,7 +156,8 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
     }
     const char *first = argv[1];
     if (!strcmp(first, "--version") || !strcmp(first, "-V")) {
-        *action = CMD_VERSION;
+        *action = CMD_VERSION;   /* other flags after it are ignored; --json is read by cmd_argv_json */
+        a->ctx.json = cmd_argv_json(argc, argv);
         return 0;
     }
     if (!strcmp(first, "--help") || !strcmp(first, "-h") || !strcmp(first, "help")) {

@@ -588,11 +588,15 @@ static void resnet_backward(Model *m, const float *dout)
                     0, train, &h1, (size_t)n, 2 * nf);
         concatpool_backward(bufs[0], r->hg1, r->hidx, n, hw, nf);
     }
+    /* the head's gradients are final, then each block's (data-parallel
+     * training sends them while the backward goes on: model.h) */
+    model_grads_ready(m, s->plain_fc ? r->fc_w : r->hbn1.p);
 
     for (int i = r->nblocks - 1; i >= 0; i--) {
         int t = block_backward(r, &r->blocks[i], bufs);
         float *nb[3] = {bufs[t], bufs[(t + 1) % 3], bufs[(t + 2) % 3]};
         memcpy(bufs, nb, sizeof nb);
+        model_grads_ready(m, r->blocks[i].conv[0].p);
     }
     /* stem: d p0 in bufs[0] → maxpool backward → gbig → bn1+relu (mask from c0) → conv1 dW */
     maxpool2d_backward(r->gbig, bufs[0], r->pidx, &r->pd);
@@ -601,6 +605,7 @@ static void resnet_backward(Model *m, const float *dout)
                 train, &bs, conv_out_floats(&r->conv1) / 64, 64);
     float *dw = pg(r, r->conv1.p);
     if (dw) conv2d_backward(NULL, 0, dw, r->gbig, r->x, pw(r, r->conv1.p), &r->conv1.d, &r->cs);
+    model_grads_ready(m, 0);
 }
 
 /* ---- summary --------------------------------------------------------------- */

@@ -447,6 +447,32 @@ START_TEST(train_interpret_predict_from_the_command_line)
     snprintf(cmd, sizeof cmd, "%s interpret %s --similar 'Movie 3 (1903)'", tu_fastc(), cfgp);
     ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
     ck_assert_msg(strstr(out, "items most similar to Movie 3 (1903)"), "%s", out);
+    /* a title typed loosely: refused, with the closest titles */
+    snprintf(cmd, sizeof cmd, "%s interpret %s --similar 'movie 3'", tu_fastc(), cfgp);
+    ck_assert_int_eq(tu_run(cmd, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "(closest: 'Movie 3 (1903)'"), "%s", out);
+    /* --json: the same results as one object */
+    snprintf(cmd, sizeof cmd, "%s interpret %s --similar 'Movie 3 (1903)' --json 2>/dev/null", tu_fastc(), cfgp);
+    ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
+    Err e = {0};
+    Json *j = json_parse(out, strlen(out) - 1, &e);
+    ck_assert_msg(j, "%s: %s", e.msg, out);
+    ck_assert_str_eq(json_get(j, "task")->str, "collab");
+    ck_assert_str_eq(json_get(json_get(j, "similar_to"), "title")->str, "Movie 3 (1903)");
+    ck_assert_int_eq(json_len(json_get(j, "similar")), 10);
+    double s0 = json_get(json_at(json_get(j, "similar"), 0), "similarity")->num;
+    ck_assert(s0 <= 1.0 + 1e-6 && s0 >= json_get(json_at(json_get(j, "similar"), 9), "similarity")->num);
+    json_free(j);
+    snprintf(cmd, sizeof cmd, "%s interpret %s --json 2>/dev/null", tu_fastc(), cfgp);
+    ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
+    j = json_parse(out, strlen(out) - 1, &e);
+    ck_assert_msg(j, "%s: %s", e.msg, out);
+    const Json *lo = json_get(j, "lowest_bias"), *hi = json_get(j, "highest_bias");
+    ck_assert(json_len(lo) == 5 && json_len(hi) == 5);
+    ck_assert(json_get(json_at(lo, 0), "bias")->num <= json_get(json_at(hi, 0), "bias")->num);
+    ck_assert(strstr(json_get(json_at(lo, 0), "title")->str, "Movie "));
+    ck_assert_int_eq(json_len(json_get(j, "files")), 3);
+    json_free(j);
     snprintf(cmd, sizeof cmd, "%s interpret %s", tu_fastc(), cfgp);
     ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
     snprintf(p, sizeof p, "%s/run/item_bias.csv", dir);

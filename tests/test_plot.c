@@ -657,6 +657,44 @@ START_TEST(fig_losses_draws_train_and_valid)
 }
 END_TEST
 
+/* thresholds.png: accuracy_multi against threshold as the lesson plots it,
+ * the best threshold a red dot, the configured one a dashed grey line. */
+START_TEST(fig_thresholds_marks_the_best_threshold)
+{
+    double th[29], acc[29];
+    int best = 0;
+    for (int i = 0; i < 29; i++) {
+        th[i] = 0.05 + i * (0.9 / 28);
+        acc[i] = 0.96 - (th[i] - 0.4) * (th[i] - 0.4);
+        if (acc[i] > acc[best]) best = i;
+    }
+    Err err = {0};
+    PlotAxes a;
+    Canvas *c = fig_thresholds_render(th, acc, 29, best, 0.2, &a, &err);
+    ck_assert_msg(c, "%s", err.msg);
+    char path[512];
+    ck_assert_int_eq(canvas_write_png(c, out_path("thresholds.png", path, sizeof path), &err), 0);
+    canvas_free(c);
+    ck_assert_int_eq(fig_thresholds(path, th, acc, 29, best, 0.2, &err), 0);
+    Image im = read_png(path);
+    ck_assert_int_eq(im.w, 640);
+    Rgb red = plot_color(3), blue = plot_color(0), grey = plot_color(7);
+    int bx = (int)lround(plot_px_x(&a, th[best])), by = (int)lround(plot_px_y(&a, acc[best]));
+    ck_assert(same(px(&im, bx, by), red));
+    ck_assert(count_color(&im, bx - 6, by - 6, bx + 7, by + 7, red) >= 40);   /* a dot, not a point of the line */
+    /* the curve: another sweep point is on it, in the series colour */
+    int x5 = (int)lround(plot_px_x(&a, th[5])), y5 = (int)lround(plot_px_y(&a, acc[5]));
+    ck_assert(count_color(&im, x5 - 2, y5 - 2, x5 + 3, y5 + 3, blue) > 5);
+    /* the configured threshold: a dashed vertical line at 0.2 */
+    int gx = (int)lround(plot_px_x(&a, 0.2));
+    ck_assert(count_color(&im, gx - 1, a.y0, gx + 2, a.y1, grey) > (a.y1 - a.y0) / 3);
+    /* the legend names the best threshold: a second red dot, away from the curve's */
+    ck_assert(count_color(&im, 0, 0, im.w, im.h, red) - count_color(&im, bx - 8, by - 8, bx + 9, by + 9, red) > 10);
+    image_free(&im);
+    ck_assert_ptr_null(fig_thresholds_render(th, acc, 29, 29, 0.2, NULL, &err));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plot");
@@ -678,6 +716,7 @@ static Suite *suite(void)
     tcase_add_test(t, image_grid_shrinks_large_images_by_averaging);
     tcase_add_test(t, fig_lr_find_skips_the_last_points_and_marks_suggestions);
     tcase_add_test(t, fig_losses_draws_train_and_valid);
+    tcase_add_test(t, fig_thresholds_marks_the_best_threshold);
     suite_add_tcase(s, t);
     return s;
 }

@@ -9,9 +9,13 @@
  *   top_losses.png  grid titled Prediction/Actual/Loss/Probability (--top-losses)
  *   results.png     points: target (green +) and prediction (red x) on the
  *                   first validation images, fastai's show_results
+ *   thresholds.png  multi-label --thresholds: the sweep (io/figures.h)
  * Collaborative filtering ([data] blocks = CollabBlock(...)) goes to the collab
  * helper's collab_interpret: item_bias.csv, lowest/highest item biases,
- * pca.csv/pca.png, or --similar ITEM. */
+ * pca.csv/pca.png, or --similar ITEM.
+ * A flag the model's task has no use for is refused before any data is read
+ * (check_flags).  --json prints the results as one JSON object (the
+ * interp_json_* and collab pieces, then "files"): nothing else on stdout. */
 #include "cmd/cmd.h"
 
 #include "cmd/pipeline.h"

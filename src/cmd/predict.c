@@ -16,6 +16,8 @@
  *   regression    path,prediction
  * A file that cannot be read or decoded gets `path,error: <message>` on its row
  * and a line on stderr; the others are still predicted and the exit status is 1.
+ * --json prints one JSON object per input instead, one per line
+ * (print_row_json); an error is then only on its row.
  * Collab models take USER,ITEM pairs (collab_interp.h). */
 #include "cmd/cmd.h"
 #include "cmd/pipeline.h"

@@ -613,7 +613,8 @@ static int print_similar(const Param *fac, const RatingsData *d, const char *wha
         item_json(json, d, q, "n_ratings", d->item_count ? d->item_count[q] : 0);
         json_buf_key(json, "similar");   /* cosine of the item factors, most similar first */
         json_buf_putc(json, '[');
-        for (int k = 0; k < n && k < n_show; k++) json_buf_sep(json), item_json(json, d, r[k].i, "similarity", (float)-r[k].v);
+        for (int k = 0; k < n && k < n_show; k++)
+            json_buf_sep(json), item_json(json, d, r[k].i, "similarity", (float)-r[k].v);
         json_buf_putc(json, ']');
     } else {
         fprintf(out, "items most similar to %s (cosine of the item factors):\n", ratings_item_label(d, q));
@@ -645,7 +646,8 @@ int collab_interpret(Model *m, const RatingsData *d, const CollabInterpOpts *o, 
         if (!rc && json) {
             json_buf_key(json, "lowest_bias");
             json_buf_putc(json, '[');
-            for (int k = 0; k < n && k < n_show; k++) json_buf_sep(json), item_json(json, d, r[k].i, "bias", (float)r[k].v);
+            for (int k = 0; k < n && k < n_show; k++)
+                json_buf_sep(json), item_json(json, d, r[k].i, "bias", (float)r[k].v);
             json_buf_putc(json, ']');
             json_buf_key(json, "highest_bias");
             json_buf_putc(json, '[');

@@ -142,11 +142,12 @@ int collab_from_file(const StFile *f, Model **mout, RatingsData **vout, Err *err
             return err_prefix(err, "%s: ", f->path);
         }
         if ((int)nt != d->n_items) {
+            int n_items = d->n_items;
             json_strings_free(d->item_titles, nt);   /* ratings_free would free n_items of them */
             d->item_titles = NULL;
             ratings_free(d);
             return err_set(err, ERR_RUNTIME, "%s: metadata item_titles has %zu entries for %d items", f->path, nt,
-                           d->n_items);
+                           n_items);
         }
         for (int i = 0; i < d->n_items; i++)
             if (!d->item_titles[i][0]) free(d->item_titles[i]), d->item_titles[i] = NULL;

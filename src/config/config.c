@@ -530,7 +530,8 @@ CfgValue *cfg_value_parse_key(const char *section, const char *name, const char 
     FASTC_ASSERT(k >= 0);
     const SchemaKey *key = &schema_keys[k];
     char where[WHERE_CAP];
-    snprintf(where, sizeof where, "%s:%d: [%s] %s", file ? file : "<value>", line, section, name);
+    if (line > 0) snprintf(where, sizeof where, "%s:%d: [%s] %s", file ? file : "<value>", line, section, name);
+    else snprintf(where, sizeof where, "%s: [%s] %s", file ? file : "<value>", section, name);
     while (*text == ' ' || *text == '\t') text++;
     CfgValue *v;
     if (*text && verbatim_path(key->spec.type, text)) {
@@ -558,13 +559,19 @@ static Entry *entry(Config *cfg, const char *section, const char *name)
 /* "file:line: [section] key" for an entry (its line, or its section's header). */
 static void where_of(const Config *cfg, const char *section, const char *name, char *buf, size_t cap)
 {
+    cfg_where(cfg, section, name, 0, buf, cap);
+}
+
+void cfg_where(const Config *cfg, const char *section, const char *name, int at, char *buf, size_t cap)
+{
     int k = key_index(section, name);
+    FASTC_ASSERT(k >= 0);
     const Entry *e = &cfg->e[k];
     if (e->origin == ORIGIN_SET) {
         snprintf(buf, cap, "--set %s: [%s] %s", e->set, section, name);
         return;
     }
-    int line = e->line;
+    int line = at > 0 ? at : e->line;
     if (!line) line = cfg->section_line[section_index(section)];
     if (!line) line = cfg->n_lines > 0 ? cfg->n_lines : 1;
     snprintf(buf, cap, "%s:%d: [%s] %s", cfg->file, line, section, name);
@@ -968,6 +975,16 @@ const char *cfg_path(const Config *cfg, const char *section, const char *key, ch
     return buf;
 }
 
+int cfg_choice(const Config *cfg, const char *section, const char *key)
+{
+    const SchemaKey *k = schema_key(section, key);
+    const char *v = cfg_str(cfg, section, key);
+    FASTC_ASSERT(k && k->spec.type == ST_CHOICE && v);
+    int i = schema_choice_index(k->spec.choices, v);
+    FASTC_ASSERT(i >= 0);
+    return i;
+}
+
 int cfg_is_set(const Config *cfg, const char *section, const char *key)
 {
     return get_entry(cfg, section, key)->origin != ORIGIN_DEFAULT;
@@ -1112,6 +1129,15 @@ int config_write(const Config *cfg, const char *path, Err *err)
 }
 
 /* ---- help -------------------------------------------------------------------------- */
+
+int cfg_comp_count(void) { return schema_n_comps; }
+
+const char *cfg_comp_at(int i, CfgSlot *slot)
+{
+    FASTC_ASSERT(i >= 0 && i < schema_n_comps);
+    if (slot) *slot = schema_comps[i].slot;
+    return schema_comps[i].name;
+}
 
 const char *config_key_at(int i, char *buf, size_t cap)
 {

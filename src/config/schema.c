@@ -19,6 +19,7 @@
 #define S_POS(d) {.type = ST_NUM, .def = (d), .lo = 0, .hi = BIG, .lo_open = 1}
 #define S_NONNEG(d) {.type = ST_NUM, .def = (d), .lo = 0, .hi = BIG}
 #define S_FRAC(d) {.type = ST_NUM, .def = (d), .lo = 0, .hi = 1}
+#define S_PCT(d) {.type = ST_NUM, .def = (d), .lo = 0, .hi = 1, .hi_open = 1}   /* one-cycle warm-up share */
 #define S_BOOL(d) {.type = ST_BOOL, .def = (d)}
 #define S_STR(d) {.type = ST_STR, .def = (d)}
 #define S_STR_OPT {.type = ST_STR, .optional = 1}
@@ -214,8 +215,8 @@ const SchemaComp schema_comps[] = {
     {"DotProductBias", SLOT_ARCH, {{"n_factors", S_INT("50", 1, 1e6)}, {"y_range", S_NUMS("None", 2)}},
      "collab: user . item factors + user and item biases"},
     {"EmbeddingNN", SLOT_ARCH,
-     {{"layers", S_TYPE(ST_INTS, "None")}, {"emb_szs", S_TYPE(ST_ANY, "None")}, {"y_range", S_NUMS("None", 2)}},
-     "collab: embeddings + MLP (fastai collab_learner(use_nn=True))"},
+     {{"layers", S_TYPE(ST_INTS, "[50]")}, {"emb_szs", S_TYPE(ST_ANY, "None")}, {"y_range", S_NUMS("None", 2)}},
+     "collab: embeddings + MLP (fastai collab_learner(use_nn=True): layers [n_factors] = [50])"},
 
     /* metrics */
     {"error_rate", SLOT_METRIC, {{0}}, "1 - accuracy"},
@@ -257,12 +258,12 @@ const SchemaComp schema_comps[] = {
      "n_epoch epochs at a constant lr (default [learner] lr)"},
     {"fit_one_cycle", SLOT_SCHEDULE,
      {{"n_epoch", EPOCHS}, {"lr_max", S_TYPE(ST_LR, "None")}, {"div", S_POS("25.0")},
-      {"div_final", S_POS("1e5")}, {"pct_start", S_FRAC("0.25")},
+      {"div_final", S_POS("1e5")}, {"pct_start", S_PCT("0.25")},
       {"wd", {.type = ST_NUM, .def = "None", .lo = 0, .hi = BIG}}, {"moms", S_NUMS("None", 3)}},
      "one-cycle policy: warm up to lr_max, anneal down"},
     {"fine_tune", SLOT_SCHEDULE,
      {{"epochs", EPOCHS}, {"base_lr", S_POS("2e-3")}, {"freeze_epochs", S_INT("1", 0, 1e6)},
-      {"lr_mult", S_POS("100")}, {"pct_start", S_FRAC("0.3")}, {"div", S_POS("5.0")},
+      {"lr_mult", S_POS("100")}, {"pct_start", S_PCT("0.3")}, {"div", S_POS("5.0")},
       {"wd", {.type = ST_NUM, .def = "None", .lo = 0, .hi = BIG}}},
      "frozen one-cycle, then unfrozen with discriminative rates"},
     {"freeze", SLOT_SCHEDULE, {{0}}, "train only the head"},
@@ -301,6 +302,20 @@ int schema_comp_n_args(const SchemaComp *c)
     int n = 0;
     while (n < SCHEMA_MAX_ARGS && c->args[n].name) n++;
     return n;
+}
+
+int schema_choice_index(const char *choices, const char *s)
+{
+    size_t n = strlen(s);
+    int k = 0;
+    for (const char *p = choices; *p; k++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, s, n)) return k;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return -1;
 }
 
 int schema_stats(const char *name, double mean[3], double std[3], int *n)

@@ -753,6 +753,21 @@ const char *cfg_arg_str(const CfgValue *call, const char *name)
     return v->str;
 }
 
+int cfg_arg_choice(const CfgValue *call, const char *name)
+{
+    const CfgValue *v = cfg_arg(call, name);
+    const SchemaComp *c = schema_comp(call->str, SLOT_NONE);
+    FASTC_ASSERT(c && v && v->kind == CV_STR);
+    for (int k = 0; k < schema_comp_n_args(c); k++)
+        if (!strcmp(c->args[k].name, name) && c->args[k].spec.type == ST_CHOICE) {
+            int i = schema_choice_index(c->args[k].spec.choices, v->str);
+            FASTC_ASSERT(i >= 0);
+            return i;
+        }
+    FASTC_ASSERT(!"not a choice argument");
+    return -1;
+}
+
 int cfg_list_len(const CfgValue *v)
 {
     if (!v) return 0;

@@ -1,23 +1,10 @@
 /* data_summary.c — see data_summary.h. */
 #include "data/data_summary.h"
 
-#include "config/config.h"
 #include "data/dataset.h"
-#include "data/image_loader.h"
-#include "data/ratings.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int is_collab(const Config *cfg)
-{
-    const CfgValue *blocks = cfg_get(cfg, "data", "blocks");
-    for (int i = 0; blocks && i < cfg_list_len(blocks); i++) {
-        const CfgValue *b = cfg_list_at(blocks, i);
-        if (b->str && !strcmp(b->str, "CollabBlock")) return 1;
-    }
-    return 0;
-}
 
 static void count_splits(DataSummary *s, const Loaders *l, int val_bs)
 {
@@ -35,15 +22,15 @@ static const char *kind_name(TargetKind k)
     }
 }
 
-static int image_summary(DataSummary *s, const Config *cfg, const Ctx *ctx, Err *err)
+int data_summary_image(DataSummary *s, const DbSpec *db, const ImageLoaderOpts *opts, Err *err)
 {
     Dataset ds;
     memset(&ds, 0, sizeof ds);
+    memset(s, 0, sizeof *s);
     Loaders *l = NULL;
-    int rc = datablock_build(cfg, &ds, err);
+    int rc = datablock_build_spec(db, &ds, err);
     if (rc) return rc;
-    ImageLoaderOpts o;
-    if ((rc = image_loader_opts_from_cfg(&o, cfg, ctx, err))) goto done;
+    ImageLoaderOpts o = *opts;
     o.cache_bytes = 0;
     o.n_workers = 1;
     if ((rc = image_loaders_new_opts(&l, &o, &ds, err))) goto done;
@@ -76,16 +63,17 @@ done:
     return rc;
 }
 
-static int collab_summary(DataSummary *s, const Config *cfg, const Ctx *ctx, Err *err)
+int data_summary_collab(DataSummary *s, const RatingsSpec *spec, int bs, int val_bs, uint64_t seed, Err *err)
 {
     Loaders *l = NULL;
     RatingsData *d = NULL;
-    int rc = ratings_loaders_new(&l, cfg, ctx, &d, err);
+    memset(s, 0, sizeof *s);
+    int rc = ratings_loaders_new(&l, spec, bs, val_bs, seed, &d, err);
     if (rc) return rc;
     s->collab = 1;
     s->kind = "collab";
     s->n_items = d->n, s->n_train = d->n_train, s->n_valid = d->n_valid;
-    count_splits(s, l, l->bs);
+    count_splits(s, l, val_bs > 0 ? val_bs : l->bs);
     s->n_users = d->n_users, s->n_items_vocab = d->n_items;
     s->x_shape[0] = l->bs;
     s->n_y = 1;
@@ -96,12 +84,6 @@ static int collab_summary(DataSummary *s, const Config *cfg, const Ctx *ctx, Err
     }
     loaders_free(l);
     return 0;
-}
-
-int data_summary_build(DataSummary *s, const Config *cfg, const Ctx *ctx, Err *err)
-{
-    memset(s, 0, sizeof *s);
-    return is_collab(cfg) ? collab_summary(s, cfg, ctx, err) : image_summary(s, cfg, ctx, err);
 }
 
 void data_summary_free(DataSummary *s)

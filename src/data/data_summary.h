@@ -1,19 +1,19 @@
 /* data_summary.h — the data half of `fastc summary`: item counts per split,
  * batches, the vocab, one batch's shapes and the first training item as
  * fastai's `dsets.train[0]` prints it, for image and collab configs.
- * data_summary_build gathers it (building the data, no training); it is then
- * printed as text or as JSON. */
+ * data_summary_image / _collab gather it (building the data, no training);
+ * it is then printed as text or as JSON. */
 #ifndef FASTC_DATA_SUMMARY_H
 #define FASTC_DATA_SUMMARY_H
 
-#include "core/ctx.h"
 #include "core/err.h"
+#include "data/datablock.h"
+#include "data/image_loader.h"
+#include "data/ratings.h"
 #include "io/json.h"
 
 #include <stdint.h>
 #include <stdio.h>
-
-typedef struct Config Config;
 
 typedef struct DataSummary {
     int collab;
@@ -30,7 +30,11 @@ typedef struct DataSummary {
     int n_skipped;             /* items left out while building the data */
 } DataSummary;
 
-int  data_summary_build(DataSummary *s, const Config *cfg, const Ctx *ctx, Err *err);
+/* Build the data of an image task (the loaders on one thread, no cache) and
+ * fill s. */
+int  data_summary_image(DataSummary *s, const DbSpec *db, const ImageLoaderOpts *o, Err *err);
+/* The same for collab ratings, with batches of bs (val_bs: 0 = bs). */
+int  data_summary_collab(DataSummary *s, const RatingsSpec *spec, int bs, int val_bs, uint64_t seed, Err *err);
 void data_summary_free(DataSummary *s);   /* NULL-safe */
 void data_summary_print(FILE *out, const DataSummary *s);
 /* One JSON object: {"kind", "items", "train", "valid", "batches": {"train",

@@ -586,15 +586,6 @@ static int uses(const CfgValue *list, const char *name)
     return 0;
 }
 
-/* Whether name is one of the comma-separated names in list. */
-static int in_list(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; (p = strstr(p, name)); p += n)
-        if ((p == list || p[-1] == ' ') && (p[n] == ',' || !p[n])) return 1;
-    return 0;
-}
-
 static int cross_check(Config *cfg, Err *err)
 {
     char w[WHERE_CAP], found[256];
@@ -643,35 +634,25 @@ static int cross_check(Config *cfg, Err *err)
             return err_set(err, ERR_USAGE, "%s: found %s without [data] csv, expected a csv to read columns from", w,
                            needs_csv[i][1]);
         }
-    /* metrics and loss must fit the target (fastai would fail on shapes mid-run) */
+    /* metrics and loss must fit the target (fastai would fail on shapes mid-run);
+     * which fits which is the schema table's `fits` */
     const char *target = collab ? "CollabBlock" : b1;
-    static const struct {
-        const char *target, *metrics, *losses;
-    } fits[] = {
-        {"CategoryBlock", "error_rate, accuracy",
-         "CrossEntropyLossFlat, LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyFlat"},
-        {"MultiCategoryBlock", "accuracy_multi", "BCEWithLogitsLossFlat"},
-        {"PointBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
-        {"RegressionBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
-        {"CollabBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
-    };
-    for (size_t i = 0; i < sizeof fits / sizeof fits[0]; i++) {
-        if (strcmp(fits[i].target, target)) continue;
-        const CfgValue *metrics = entry(cfg, "learner", "metrics")->value;
-        for (int m = 0; m < cfg_list_len(metrics); m++) {
-            const char *name = call_name(cfg_list_at(metrics, m));
-            if (!in_list(fits[i].metrics, name)) {
-                where_of(cfg, "learner", "metrics", w, sizeof w);
-                return err_set(err, ERR_USAGE, "%s: found %s, expected a metric for %s: %s", w, name, target,
-                               fits[i].metrics);
-            }
+    unsigned fit = schema_comp(target, SLOT_BLOCK)->fits;
+    char list[512];
+    const CfgValue *metrics = entry(cfg, "learner", "metrics")->value;
+    for (int m = 0; m < cfg_list_len(metrics); m++) {
+        const char *name = call_name(cfg_list_at(metrics, m));
+        if (!(schema_comp(name, SLOT_METRIC)->fits & fit)) {
+            where_of(cfg, "learner", "metrics", w, sizeof w);
+            schema_fitting(SLOT_METRIC, fit, list, sizeof list);
+            return err_set(err, ERR_USAGE, "%s: found %s, expected a metric for %s: %s", w, name, target, list);
         }
-        const char *loss = call_name(entry(cfg, "learner", "loss_func")->value);
-        if (*loss && !in_list(fits[i].losses, loss)) {
-            where_of(cfg, "learner", "loss_func", w, sizeof w);
-            return err_set(err, ERR_USAGE, "%s: found %s, expected a loss for %s: %s", w, loss, target,
-                           fits[i].losses);
-        }
+    }
+    const char *loss = call_name(entry(cfg, "learner", "loss_func")->value);
+    if (*loss && !(schema_comp(loss, SLOT_LOSS)->fits & fit)) {
+        where_of(cfg, "learner", "loss_func", w, sizeof w);
+        schema_fitting(SLOT_LOSS, fit, list, sizeof list);
+        return err_set(err, ERR_USAGE, "%s: found %s, expected a loss for %s: %s", w, loss, target, list);
     }
     if (cfg_num(cfg, "lr_find", "start_lr") >= cfg_num(cfg, "lr_find", "end_lr")) {
         where_of(cfg, "lr_find", "end_lr", w, sizeof w);

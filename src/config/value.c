@@ -231,6 +231,9 @@ static size_t put_utf8(char *out, unsigned cp)
     return 4;
 }
 
+/* A quoted string with Python's escapes decoded.  Long because it is one
+ * scanner over Python's escape table (\n \t \xNN \uNNNN, octal, raw
+ * strings, unknown escapes kept as written), each case a few lines. */
 static CfgValue *parse_string(Parser *ps)
 {
     int raw = 0;
@@ -398,6 +401,9 @@ static int parse_seq(Parser *ps, CfgValue *v, char close, int depth, int *traili
     return 0;
 }
 
+/* A name and what may follow it: True/False/None, a dotted name, slice(...)
+ * or a call with its positional and keyword arguments.  Long because the
+ * grammar after a name is one decision, kept in one place. */
 static CfgValue *parse_name(Parser *ps, int depth)
 {
     const char *start = ps->p;

@@ -50,15 +50,16 @@ START_TEST(every_schema_component_has_a_constructor_and_no_other)
         const SetupComp *c = setup_comp(name, slot);
         ck_assert_msg(c && c->build, "%s has no constructor in setup/registry.c", name);
     }
-    for (int i = 0; i < setup_n_comps; i++) {
+    for (int i = 0; i < setup_comp_count(); i++) {
+        const SetupComp *c = setup_comp_at(i);
         int found = 0;
         for (int k = 0; k < n && !found; k++) {
             CfgSlot slot;
-            found = !strcmp(cfg_comp_at(k, &slot), setup_comps[i].name) && slot == setup_comps[i].slot;
+            found = !strcmp(cfg_comp_at(k, &slot), c->name) && slot == c->slot;
         }
-        ck_assert_msg(found, "%s is in the registry but not in the schema (config/schema.c)", setup_comps[i].name);
+        ck_assert_msg(found, "%s is in the registry but not in the schema (config/schema.c)", c->name);
     }
-    ck_assert_int_eq(setup_n_comps, n);
+    ck_assert_int_eq(setup_comp_count(), n);
 }
 END_TEST
 

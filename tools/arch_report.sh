@@ -22,8 +22,10 @@ set -u
 cd "$(dirname "$0")/.."
 
 # Lowest first: a folder may include the folders before it.  config is read by
-# the setup layer only (setup turns a Config into the modules' spec structs).
-LAYERS="core io nn models data learn interp config setup cmd"
+# the setup layer only (setup turns a Config into the modules' spec structs);
+# interp rebuilds a model file's transforms through setup.  A folder missing
+# here counts as the top.
+LAYERS="core io nn models data dist learn config setup interp cmd"
 
 rank() {
     i=0
@@ -122,7 +124,7 @@ howto() {
     strip_all
     howto_one "a layer (Dropout)" '\bdropout_[a-z_]+\(|\bDropout[A-Z]?[a-z]*\b'
     howto_one "an item transform (RandomResizedCrop)" 'RandomResizedCrop\b|ITFM_RRC'
-    howto_one "a batch transform (aug_transforms)" '"aug_transforms|aug_transforms\(|(\.|->)aug\b'
+    howto_one "a batch transform (aug_transforms)" 'aug_transforms'
     howto_one "a config key ([data] cache_mb)" 'cache_mb|cache_bytes'
     howto_one "a command (show_batch)" 'show_batch'
     howto_one "a metric (rmse)" '"rmse"|\brmse\b|METRIC_RMSE'

@@ -136,21 +136,24 @@ const int schema_n_keys = (int)(sizeof schema_keys / sizeof schema_keys[0]);
 #define RESIZE_METHOD "crop|pad|squish"
 #define PAD_MODE "reflection|zeros|border"
 
+/* A row names its `fits` only where it matters (target blocks, metrics, losses). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 const SchemaComp schema_comps[] = {
     /* blocks */
     {"ImageBlock", SLOT_BLOCK, {{"cls", S_CHOICE("'PILImage'", "PILImage|PILImageBW")}},
      "images (PILImageBW: one channel)"},
     {"CategoryBlock", SLOT_BLOCK,
      {{"vocab", S_TYPE(ST_NAMES, "None")}, {"sort", S_BOOL("True")}, {"add_na", S_BOOL("False")}},
-     "one label per item"},
+     "one label per item", FIT_CATEGORY},
     {"MultiCategoryBlock", SLOT_BLOCK, {{"vocab", S_TYPE(ST_NAMES, "None")}, {"add_na", S_BOOL("False")}},
-     "several labels per item"},
-    {"PointBlock", SLOT_BLOCK, {{0}}, "points (x, y) in pixels, scaled to [-1, 1]"},
+     "several labels per item", FIT_MULTI},
+    {"PointBlock", SLOT_BLOCK, {{0}}, "points (x, y) in pixels, scaled to [-1, 1]", FIT_POINTS},
     {"RegressionBlock", SLOT_BLOCK, {{"n_out", {.type = ST_INT, .def = "None", .lo = 1, .hi = 1e6}}},
-     "continuous targets"},
+     "continuous targets", FIT_REGRESSION},
     {"CollabBlock", SLOT_BLOCK,
      {{"user", S_TYPE(ST_STR, "None")}, {"item", S_TYPE(ST_STR, "None")}, {"rating", S_TYPE(ST_STR, "None")}},
-     "collaborative filtering: column names of user, item and rating (None: columns 0, 1, 2)"},
+     "collaborative filtering: column names of user, item and rating (None: columns 0, 1, 2)", FIT_COLLAB},
 
     /* get_items */
     {"get_image_files", SLOT_ITEMS, {{"folders", S_TYPE(ST_NAMES, "None")}, {"recurse", S_BOOL("True")}},
@@ -219,13 +222,13 @@ const SchemaComp schema_comps[] = {
      "collab: embeddings + MLP (fastai collab_learner(use_nn=True): layers [n_factors] = [50])"},
 
     /* metrics */
-    {"error_rate", SLOT_METRIC, {{0}}, "1 - accuracy"},
-    {"accuracy", SLOT_METRIC, {{0}}, "fraction of correct single-label predictions"},
+    {"error_rate", SLOT_METRIC, {{0}}, "1 - accuracy", FIT_CATEGORY},
+    {"accuracy", SLOT_METRIC, {{0}}, "fraction of correct single-label predictions", FIT_CATEGORY},
     {"accuracy_multi", SLOT_METRIC, {{"thresh", S_FRAC("0.5")}, {"sigmoid", S_BOOL("True")}},
-     "multi-label accuracy at a threshold"},
-    {"mse", SLOT_METRIC, {{0}}, "mean squared error"},
-    {"rmse", SLOT_METRIC, {{0}}, "root mean squared error"},
-    {"mae", SLOT_METRIC, {{0}}, "mean absolute error"},
+     "multi-label accuracy at a threshold", FIT_MULTI},
+    {"mse", SLOT_METRIC, {{0}}, "mean squared error", FIT_NUMBERS},
+    {"rmse", SLOT_METRIC, {{0}}, "root mean squared error", FIT_NUMBERS},
+    {"mae", SLOT_METRIC, {{0}}, "mean absolute error", FIT_NUMBERS},
 
     /* callbacks */
     {"SaveModelCallback", SLOT_CB,
@@ -237,14 +240,14 @@ const SchemaComp schema_comps[] = {
      "stop after patience epochs without improvement"},
 
     /* loss_func */
-    {"CrossEntropyLossFlat", SLOT_LOSS, {{0}}, "single-label classification"},
+    {"CrossEntropyLossFlat", SLOT_LOSS, {{0}}, "single-label classification", FIT_CATEGORY},
     {"LabelSmoothingCrossEntropy", SLOT_LOSS, {{"eps", S_FRAC("0.1")}},
-     "single-label classification against (1-eps)*onehot + eps/n_classes"},
+     "single-label classification against (1-eps)*onehot + eps/n_classes", FIT_CATEGORY},
     {"LabelSmoothingCrossEntropyFlat", SLOT_LOSS, {{"eps", S_FRAC("0.1")}},
-     "the same as LabelSmoothingCrossEntropy (fastai's Flat twin)"},
-    {"BCEWithLogitsLossFlat", SLOT_LOSS, {{"thresh", S_FRAC("0.5")}}, "multi-label classification"},
-    {"MSELossFlat", SLOT_LOSS, {{0}}, "regression, squared error"},
-    {"L1LossFlat", SLOT_LOSS, {{0}}, "regression, absolute error"},
+     "the same as LabelSmoothingCrossEntropy (fastai's Flat twin)", FIT_CATEGORY},
+    {"BCEWithLogitsLossFlat", SLOT_LOSS, {{"thresh", S_FRAC("0.5")}}, "multi-label classification", FIT_MULTI},
+    {"MSELossFlat", SLOT_LOSS, {{0}}, "regression, squared error", FIT_NUMBERS},
+    {"L1LossFlat", SLOT_LOSS, {{0}}, "regression, absolute error", FIT_NUMBERS},
 
     /* opt_func */
     {"Adam", SLOT_OPT,
@@ -279,6 +282,7 @@ const SchemaComp schema_comps[] = {
      {{"lr_diff", S_INT("15", 1, 1e6)}, {"thresh", S_POS("0.005")}, {"adjust_value", S_POS("1.0")}},
      "slide rule"},
 };
+#pragma GCC diagnostic pop
 const int schema_n_comps = (int)(sizeof schema_comps / sizeof schema_comps[0]);
 
 const SchemaKey *schema_key(const char *section, const char *name)
@@ -302,6 +306,15 @@ int schema_comp_n_args(const SchemaComp *c)
     int n = 0;
     while (n < SCHEMA_MAX_ARGS && c->args[n].name) n++;
     return n;
+}
+
+void schema_fitting(SchemaSlot slot, unsigned fit, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < schema_n_comps && len < cap; i++)
+        if (schema_comps[i].slot == slot && (schema_comps[i].fits & fit))
+            len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", schema_comps[i].name);
 }
 
 int schema_choice_index(const char *choices, const char *s)

@@ -274,7 +274,9 @@ static inline float fast_exp2(float x)
 }
 
 /* x ← sigmoid(c·(logit(x) + logit(b))) = 1 / (1 + K·((1-x)/x)^c), K = e^{-c·logit(b)};
- * x is clamped to [1e-7, 1-1e-7] first, as fastai's logit does. */
+ * x is clamped to [1e-7, 1-1e-7] first, as fastai's logit does.  Long because
+ * it holds the same formula three times: AVX-512, AVX2 and the plain loop the
+ * fast ones are tested against (tests/test_augment.c). */
 static void lighting(float *restrict x, size_t n, double b, double c)
 {
     const float K = (float)exp(-c * log(b / (1 - b))), cf = (float)c;
@@ -560,6 +562,10 @@ static void blend16_rgb(float *o, const uint8_t *px, int sw, int sh, const float
 }
 #endif
 
+/* Long because the steps of augment.h's pipeline share one pass over the
+ * output: the grid (affine, warp), the optional area step, the resample, the
+ * lighting and the normalisation, with the points mapped alongside; split,
+ * each step would need its own buffer and pass. */
 void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int train, float *out, int out_w,
                      int out_h, float *pts, int n_pts, AugScratch *s)
 {

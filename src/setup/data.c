@@ -58,7 +58,7 @@ static int flag(const CfgValue *call, const char *name) { return cfg_arg_num(cal
 
 /* ---- blocks --------------------------------------------------------------------- */
 
-int build_image_block(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_image_block(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     SetupBlock *b = out;
     b->image = 1;
@@ -67,7 +67,7 @@ int build_image_block(void *out, const CfgValue *call, int tag, const char *wher
 }
 
 /* tag: the TargetKind */
-int build_target_block(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_target_block(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     SetupBlock *b = out;
     b->kind = (TargetKind)tag;
@@ -81,13 +81,13 @@ int build_target_block(void *out, const CfgValue *call, int tag, const char *whe
     return 0;
 }
 
-int build_regression_block(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_regression_block(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     return err_set(err, ERR_USAGE, "%s: found RegressionBlock, expected CategoryBlock, MultiCategoryBlock or "
                    "PointBlock after ImageBlock (regression of image targets is not implemented)", where);
 }
 
-int build_collab_block(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_collab_block(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     SetupBlock *b = out;
     b->collab = 1;
@@ -100,13 +100,13 @@ int build_collab_block(void *out, const CfgValue *call, int tag, const char *whe
 
 /* ---- items, getters, splitters ----------------------------------------------------- */
 
-int build_get_image_files(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_get_image_files(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     (void)out, (void)call;   /* read by setup_data(), which owns the name storage */
     return 0;
 }
 
-int build_col_reader(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_col_reader(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     SetupGetter *g = out;
     g->kind = DB_Y_COL;
@@ -118,13 +118,13 @@ int build_col_reader(void *out, const CfgValue *call, int tag, const char *where
     return 0;
 }
 
-int build_parent_label(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_parent_label(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     ((SetupGetter *)out)->kind = DB_Y_PARENT;
     return 0;
 }
 
-int build_regex_labeller(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_regex_labeller(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     SetupGetter *g = out;
     g->kind = DB_Y_REGEX;
@@ -137,7 +137,7 @@ int build_regex_labeller(void *out, const CfgValue *call, int tag, const char *w
     return 0;
 }
 
-int build_points_from_csv(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_points_from_csv(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     SetupGetter *g = out;
     g->kind = DB_Y_POINTS;
@@ -145,7 +145,7 @@ int build_points_from_csv(void *out, const CfgValue *call, int tag, const char *
     return 0;
 }
 
-int build_random_splitter(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_random_splitter(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     SetupSplit *sp = out;
     sp->db->split = DB_SPLIT_RANDOM;
@@ -156,7 +156,7 @@ int build_random_splitter(void *out, const CfgValue *call, int tag, const char *
     return 0;
 }
 
-int build_grandparent_splitter(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_grandparent_splitter(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     DbSpec *db = ((SetupSplit *)out)->db;
     db->split = DB_SPLIT_GRANDPARENT;
@@ -165,14 +165,14 @@ int build_grandparent_splitter(void *out, const CfgValue *call, int tag, const c
     return 0;
 }
 
-int build_col_splitter(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_col_splitter(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     DbSpec *db = ((SetupSplit *)out)->db;
     db->split = DB_SPLIT_COL;
     return column_of(cfg_arg(call, "col"), where, &db->split_col, &db->split_col_idx, err);
 }
 
-int build_func_splitter(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_func_splitter(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     DbSpec *db = ((SetupSplit *)out)->db;
     db->split = DB_SPLIT_PARENT;
@@ -193,7 +193,7 @@ static void size_of(const CfgValue *v, int *h, int *w)
     }
 }
 
-int build_resize(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_resize(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     ItemTfm *t = out;
     memset(t, 0, sizeof *t);
@@ -204,7 +204,7 @@ int build_resize(void *out, const CfgValue *call, int tag, const char *where, Er
     return 0;
 }
 
-int build_random_resized_crop(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_random_resized_crop(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     ItemTfm *t = out;
     memset(t, 0, sizeof *t);
@@ -223,7 +223,7 @@ int build_random_resized_crop(void *out, const CfgValue *call, int tag, const ch
 
 /* ---- batch transforms ------------------------------------------------------------- */
 
-int build_aug_transforms(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_aug_transforms(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     BatchTfm *t = out;
     t->aug = 1;
@@ -264,7 +264,7 @@ static int stats_of(const CfgValue *t, float dst[3])
 
 /* Normalize.from_stats(stats) (the config resolves named stats to tuples) and
  * Normalize(mean, std); Normalize() takes the stats of one training batch. */
-int build_normalize(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_normalize(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     BatchTfm *t = out;
     t->normalize = 1;
@@ -464,3 +464,32 @@ int setup_data(Setup *s, Err *err)
     }
     return image_data(s, &b[1], err);
 }
+
+/* ---- the registry rows of these constructors (registry.h) ---- */
+
+const SetupComp setup_data_comps[] = {
+    /* blocks (tag: the TargetKind) */
+    {"ImageBlock", SLOT_BLOCK, build_image_block, 0},
+    {"CategoryBlock", SLOT_BLOCK, build_target_block, TARGET_CATEGORY},
+    {"MultiCategoryBlock", SLOT_BLOCK, build_target_block, TARGET_MULTI},
+    {"PointBlock", SLOT_BLOCK, build_target_block, TARGET_POINTS},
+    {"RegressionBlock", SLOT_BLOCK, build_regression_block, 0},
+    {"CollabBlock", SLOT_BLOCK, build_collab_block, TARGET_RATING},
+    /* get_items, get_x / get_y, splitters */
+    {"get_image_files", SLOT_ITEMS, build_get_image_files, 0},
+    {"ColReader", SLOT_GETTER, build_col_reader, 0},
+    {"parent_label", SLOT_GETTER, build_parent_label, 0},
+    {"RegexLabeller", SLOT_GETTER, build_regex_labeller, 0},
+    {"PointsFromCSV", SLOT_GETTER, build_points_from_csv, 0},
+    {"RandomSplitter", SLOT_SPLITTER, build_random_splitter, 0},
+    {"GrandparentSplitter", SLOT_SPLITTER, build_grandparent_splitter, 0},
+    {"ColSplitter", SLOT_SPLITTER, build_col_splitter, 0},
+    {"FuncSplitter", SLOT_SPLITTER, build_func_splitter, 0},
+    /* transforms */
+    {"Resize", SLOT_ITEM_TFM, build_resize, 0},
+    {"RandomResizedCrop", SLOT_ITEM_TFM, build_random_resized_crop, 0},
+    {"aug_transforms", SLOT_BATCH_TFM, build_aug_transforms, 0},
+    {"Normalize.from_stats", SLOT_BATCH_TFM, build_normalize, 0},
+    {"Normalize", SLOT_BATCH_TFM, build_normalize, 0},
+};
+const int setup_n_data_comps = (int)(sizeof setup_data_comps / sizeof setup_data_comps[0]);

@@ -1,6 +1,6 @@
 /* internal.h — private to src/setup: the parts of setup_load() (one per
- * concern: data.c, model.c, learn.c), the constructors the registry table
- * (registry.c) points to, and the storage the specs' strings live in. */
+ * concern: data.c, model.c, learn.c), each with the registry rows of its
+ * constructors, and the storage the specs' strings live in. */
 #ifndef FASTC_SETUP_INTERNAL_H
 #define FASTC_SETUP_INTERNAL_H
 
@@ -31,37 +31,8 @@ int setup_learn(Setup *s, Err *err);   /* [learner], [train], [lr_find] → Lear
 int setup_build_list(const Setup *s, const char *section, const char *key, CfgSlot slot, void *out, size_t elem,
                      int max, int *n, Err *err);
 
-/* Constructors (registry.c lists them with their names and slots). */
-int build_image_block(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_target_block(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_regression_block(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_collab_block(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_get_image_files(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_col_reader(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_parent_label(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_regex_labeller(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_points_from_csv(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_random_splitter(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_grandparent_splitter(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_col_splitter(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_func_splitter(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_resize(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_random_resized_crop(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_aug_transforms(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_normalize(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_resnet(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_dot_product(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_embedding_nn(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_metric(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_save_model_cb(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_early_stopping_cb(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_loss(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_adam(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_sgd(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_fit(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_fit_one_cycle(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_fine_tune(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_freeze_to(void *out, const CfgValue *call, int tag, const char *where, Err *err);
-int build_suggest(void *out, const CfgValue *call, int tag, const char *where, Err *err);
+/* The registry rows, each table beside its constructors (static there). */
+extern const SetupComp setup_data_comps[], setup_model_comps[], setup_learn_comps[];
+extern const int setup_n_data_comps, setup_n_model_comps, setup_n_learn_comps;
 
 #endif

@@ -13,7 +13,7 @@
 
 /* ---- optimizers ------------------------------------------------------------------- */
 
-int build_adam(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_adam(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     LearnerOpts *o = out;
     o->opt = OPT_ADAM;
@@ -23,7 +23,7 @@ int build_adam(void *out, const CfgValue *call, int tag, const char *where, Err 
     return 0;
 }
 
-int build_sgd(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_sgd(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     LearnerOpts *o = out;
     o->opt = OPT_SGD;
@@ -35,7 +35,7 @@ int build_sgd(void *out, const CfgValue *call, int tag, const char *where, Err *
 /* ---- metrics ---------------------------------------------------------------------- */
 
 /* tag: the MetricKind; the column is named as the metric (fastai's metric.name) */
-int build_metric(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_metric(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     Metric *m = out;
     memset(m, 0, sizeof *m);
@@ -64,7 +64,7 @@ static Tracker *tracker(Tracker *t, const CfgValue *call)
     return t;
 }
 
-int build_save_model_cb(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_save_model_cb(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     Tracker *t = tracker(&((LearnerOpts *)out)->save, call);
     const char *fname = cfg_arg_str(call, "fname");
@@ -76,7 +76,7 @@ int build_save_model_cb(void *out, const CfgValue *call, int tag, const char *wh
     return 0;
 }
 
-int build_early_stopping_cb(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_early_stopping_cb(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     Tracker *t = tracker(&((LearnerOpts *)out)->early, call);
     t->patience = (int)cfg_arg_num(call, "patience");
@@ -126,7 +126,7 @@ static void wd_of(const CfgValue *call, Stage *st)
     if (wd) st->has_wd = 1, st->wd = wd->num;
 }
 
-int build_fit(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_fit(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     Stage st = {.kind = STAGE_FIT};
     st.n_epoch = (int)cfg_arg_num(call, "n_epoch");
@@ -145,7 +145,7 @@ static void one_cycle_of(const CfgValue *call, Stage *st)
     wd_of(call, st);
 }
 
-int build_fit_one_cycle(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_fit_one_cycle(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     Stage st = {0};
     one_cycle_of(call, &st);
@@ -165,7 +165,7 @@ int build_fit_one_cycle(void *out, const CfgValue *call, int tag, const char *wh
  *   fit_one_cycle(epochs, slice(base_lr/lr_mult, base_lr), pct_start=pct_start, div=div, **kwargs)
  * The arguments it does not set (div_final; div of the frozen cycle) are
  * fit_one_cycle's defaults, read from the schema. */
-int build_fine_tune(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_fine_tune(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     CfgValue *d = cfg_value_parse_key("train", "schedule", "fit_one_cycle(1)", NULL, 0, err);
     if (!d) return err->code;
@@ -190,7 +190,7 @@ int build_fine_tune(void *out, const CfgValue *call, int tag, const char *where,
 }
 
 /* tag: freeze_to's n for freeze() (-1) and unfreeze() (0); -2: freeze_to(n) */
-int build_freeze_to(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_freeze_to(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     Stage st = {.kind = STAGE_FREEZE_TO, .freeze_n = tag};
     if (tag == -2) st.freeze_n = (int)cfg_arg_num(call, "n");
@@ -198,7 +198,7 @@ int build_freeze_to(void *out, const CfgValue *call, int tag, const char *where,
 }
 
 /* tag: the LrSuggest bit (learn/lr_find.h) */
-int build_suggest(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_suggest(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     ((SetupLrFind *)out)->suggest |= tag;
     return 0;
@@ -274,3 +274,34 @@ int setup_learn(Setup *s, Err *err)
     }
     return 0;
 }
+
+/* ---- the registry rows of these constructors (registry.h) ---- */
+
+const SetupComp setup_learn_comps[] = {
+    /* metrics (tag: the MetricKind) */
+    {"error_rate", SLOT_METRIC, build_metric, METRIC_ERROR_RATE},
+    {"accuracy", SLOT_METRIC, build_metric, METRIC_ACCURACY},
+    {"accuracy_multi", SLOT_METRIC, build_metric, METRIC_ACCURACY_MULTI},
+    {"mse", SLOT_METRIC, build_metric, METRIC_MSE},
+    {"rmse", SLOT_METRIC, build_metric, METRIC_RMSE},
+    {"mae", SLOT_METRIC, build_metric, METRIC_MAE},
+    /* callbacks */
+    {"SaveModelCallback", SLOT_CB, build_save_model_cb, 0},
+    {"EarlyStoppingCallback", SLOT_CB, build_early_stopping_cb, 0},
+    /* optimizers */
+    {"Adam", SLOT_OPT, build_adam, 0},
+    {"SGD", SLOT_OPT, build_sgd, 0},
+    /* schedule steps (freeze_to tag: n for freeze()/unfreeze(), -2 = the argument) */
+    {"fit", SLOT_SCHEDULE, build_fit, 0},
+    {"fit_one_cycle", SLOT_SCHEDULE, build_fit_one_cycle, 0},
+    {"fine_tune", SLOT_SCHEDULE, build_fine_tune, 0},
+    {"freeze", SLOT_SCHEDULE, build_freeze_to, -1},
+    {"unfreeze", SLOT_SCHEDULE, build_freeze_to, 0},
+    {"freeze_to", SLOT_SCHEDULE, build_freeze_to, -2},
+    /* lr_find suggestions (tag: the SUGGEST_* bit) */
+    {"valley", SLOT_SUGGEST, build_suggest, SUGGEST_VALLEY},
+    {"minimum", SLOT_SUGGEST, build_suggest, SUGGEST_MINIMUM},
+    {"steep", SLOT_SUGGEST, build_suggest, SUGGEST_STEEP},
+    {"slide", SLOT_SUGGEST, build_suggest, SUGGEST_SLIDE},
+};
+const int setup_n_learn_comps = (int)(sizeof setup_learn_comps / sizeof setup_learn_comps[0]);

@@ -12,7 +12,7 @@
 
 /* ---- architectures ------------------------------------------------------------------ */
 
-int build_resnet(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_resnet(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     SetupModel *m = out;
     snprintf(m->arch, sizeof m->arch, "%s", call->str);
@@ -28,7 +28,7 @@ static void collab_y_range(const CfgValue *call, CollabSpec *c)
 }
 
 /* tag: the CollabArch */
-int build_dot_product(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_dot_product(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     SetupModel *m = out;
     snprintf(m->arch, sizeof m->arch, "%s", call->str);
@@ -38,7 +38,7 @@ int build_dot_product(void *out, const CfgValue *call, int tag, const char *wher
     return 0;
 }
 
-int build_embedding_nn(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_embedding_nn(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     SetupModel *m = out;
     CollabSpec *c = &m->collab;
@@ -71,7 +71,7 @@ int build_embedding_nn(void *out, const CfgValue *call, int tag, const char *whe
 /* ---- losses ----------------------------------------------------------------------- */
 
 /* tag: the LossKind */
-int build_loss(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+static int build_loss(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     SetupLoss *l = out;
     l->kind = (LossKind)tag;
@@ -194,3 +194,25 @@ int setup_model(Setup *s, Err *err)
     s->threshold = loss.thresh;   /* setup_learn() lets accuracy_multi's thresh win */
     return s->is_collab ? collab_model(s, err) : image_model(s, err);
 }
+
+/* ---- the registry rows of these constructors (registry.h) ---- */
+
+const SetupComp setup_model_comps[] = {
+    /* architectures (tag: the CollabArch) */
+    {"resnet18", SLOT_ARCH, build_resnet, 0},
+    {"resnet34", SLOT_ARCH, build_resnet, 0},
+    {"resnet50", SLOT_ARCH, build_resnet, 0},
+    {"resnet101", SLOT_ARCH, build_resnet, 0},
+    {"resnet152", SLOT_ARCH, build_resnet, 0},
+    {"DotProduct", SLOT_ARCH, build_dot_product, COLLAB_DOT},
+    {"DotProductBias", SLOT_ARCH, build_dot_product, COLLAB_DOT_BIAS},
+    {"EmbeddingNN", SLOT_ARCH, build_embedding_nn, COLLAB_NN},
+    /* losses (tag: the LossKind) */
+    {"CrossEntropyLossFlat", SLOT_LOSS, build_loss, LOSS_CROSS_ENTROPY},
+    {"LabelSmoothingCrossEntropy", SLOT_LOSS, build_loss, LOSS_LABEL_SMOOTHING},
+    {"LabelSmoothingCrossEntropyFlat", SLOT_LOSS, build_loss, LOSS_LABEL_SMOOTHING},
+    {"BCEWithLogitsLossFlat", SLOT_LOSS, build_loss, LOSS_BCE_LOGITS},
+    {"MSELossFlat", SLOT_LOSS, build_loss, LOSS_MSE},
+    {"L1LossFlat", SLOT_LOSS, build_loss, LOSS_L1},
+};
+const int setup_n_model_comps = (int)(sizeof setup_model_comps / sizeof setup_model_comps[0]);

@@ -1,85 +1,43 @@
-/* registry.c — the table of every component: name, slot, constructor and
- * the constructor's tag (see registry.h).  Adding a component to a config is
- * its row in config/schema.c, its row here, and its constructor. */
+/* registry.c — the lookup over the registry's rows (registry.h).  The rows
+ * live beside their constructors: blocks, getters, splitters and transforms
+ * in data.c; architectures and losses in model.c; optimizers, metrics,
+ * callbacks, schedule steps and lr_find suggestions in learn.c.  Adding a
+ * component a config can name is its row in config/schema.c, its row and
+ * constructor here, and the module code it builds. */
 #include "setup/internal.h"
-
-#include "learn/metrics.h"
-#include "models/collab.h"
 
 #include <string.h>
 
-const SetupComp setup_comps[] = {
-    /* blocks (tag: the TargetKind) */
-    {"ImageBlock", SLOT_BLOCK, build_image_block, 0},
-    {"CategoryBlock", SLOT_BLOCK, build_target_block, TARGET_CATEGORY},
-    {"MultiCategoryBlock", SLOT_BLOCK, build_target_block, TARGET_MULTI},
-    {"PointBlock", SLOT_BLOCK, build_target_block, TARGET_POINTS},
-    {"RegressionBlock", SLOT_BLOCK, build_regression_block, 0},
-    {"CollabBlock", SLOT_BLOCK, build_collab_block, TARGET_RATING},
-    /* get_items, get_x / get_y, splitters */
-    {"get_image_files", SLOT_ITEMS, build_get_image_files, 0},
-    {"ColReader", SLOT_GETTER, build_col_reader, 0},
-    {"parent_label", SLOT_GETTER, build_parent_label, 0},
-    {"RegexLabeller", SLOT_GETTER, build_regex_labeller, 0},
-    {"PointsFromCSV", SLOT_GETTER, build_points_from_csv, 0},
-    {"RandomSplitter", SLOT_SPLITTER, build_random_splitter, 0},
-    {"GrandparentSplitter", SLOT_SPLITTER, build_grandparent_splitter, 0},
-    {"ColSplitter", SLOT_SPLITTER, build_col_splitter, 0},
-    {"FuncSplitter", SLOT_SPLITTER, build_func_splitter, 0},
-    /* transforms */
-    {"Resize", SLOT_ITEM_TFM, build_resize, 0},
-    {"RandomResizedCrop", SLOT_ITEM_TFM, build_random_resized_crop, 0},
-    {"aug_transforms", SLOT_BATCH_TFM, build_aug_transforms, 0},
-    {"Normalize.from_stats", SLOT_BATCH_TFM, build_normalize, 0},
-    {"Normalize", SLOT_BATCH_TFM, build_normalize, 0},
-    /* architectures (tag: the CollabArch) */
-    {"resnet18", SLOT_ARCH, build_resnet, 0},
-    {"resnet34", SLOT_ARCH, build_resnet, 0},
-    {"resnet50", SLOT_ARCH, build_resnet, 0},
-    {"resnet101", SLOT_ARCH, build_resnet, 0},
-    {"resnet152", SLOT_ARCH, build_resnet, 0},
-    {"DotProduct", SLOT_ARCH, build_dot_product, COLLAB_DOT},
-    {"DotProductBias", SLOT_ARCH, build_dot_product, COLLAB_DOT_BIAS},
-    {"EmbeddingNN", SLOT_ARCH, build_embedding_nn, COLLAB_NN},
-    /* metrics (tag: the MetricKind) */
-    {"error_rate", SLOT_METRIC, build_metric, METRIC_ERROR_RATE},
-    {"accuracy", SLOT_METRIC, build_metric, METRIC_ACCURACY},
-    {"accuracy_multi", SLOT_METRIC, build_metric, METRIC_ACCURACY_MULTI},
-    {"mse", SLOT_METRIC, build_metric, METRIC_MSE},
-    {"rmse", SLOT_METRIC, build_metric, METRIC_RMSE},
-    {"mae", SLOT_METRIC, build_metric, METRIC_MAE},
-    /* callbacks */
-    {"SaveModelCallback", SLOT_CB, build_save_model_cb, 0},
-    {"EarlyStoppingCallback", SLOT_CB, build_early_stopping_cb, 0},
-    /* losses (tag: the LossKind) */
-    {"CrossEntropyLossFlat", SLOT_LOSS, build_loss, LOSS_CROSS_ENTROPY},
-    {"LabelSmoothingCrossEntropy", SLOT_LOSS, build_loss, LOSS_LABEL_SMOOTHING},
-    {"LabelSmoothingCrossEntropyFlat", SLOT_LOSS, build_loss, LOSS_LABEL_SMOOTHING},
-    {"BCEWithLogitsLossFlat", SLOT_LOSS, build_loss, LOSS_BCE_LOGITS},
-    {"MSELossFlat", SLOT_LOSS, build_loss, LOSS_MSE},
-    {"L1LossFlat", SLOT_LOSS, build_loss, LOSS_L1},
-    /* optimizers */
-    {"Adam", SLOT_OPT, build_adam, 0},
-    {"SGD", SLOT_OPT, build_sgd, 0},
-    /* schedule steps (freeze_to tag: n for freeze()/unfreeze(), -2 = the argument) */
-    {"fit", SLOT_SCHEDULE, build_fit, 0},
-    {"fit_one_cycle", SLOT_SCHEDULE, build_fit_one_cycle, 0},
-    {"fine_tune", SLOT_SCHEDULE, build_fine_tune, 0},
-    {"freeze", SLOT_SCHEDULE, build_freeze_to, -1},
-    {"unfreeze", SLOT_SCHEDULE, build_freeze_to, 0},
-    {"freeze_to", SLOT_SCHEDULE, build_freeze_to, -2},
-    /* lr_find suggestions (tag: the SUGGEST_* bit) */
-    {"valley", SLOT_SUGGEST, build_suggest, SUGGEST_VALLEY},
-    {"minimum", SLOT_SUGGEST, build_suggest, SUGGEST_MINIMUM},
-    {"steep", SLOT_SUGGEST, build_suggest, SUGGEST_STEEP},
-    {"slide", SLOT_SUGGEST, build_suggest, SUGGEST_SLIDE},
+static const struct {
+    const SetupComp *rows;
+    const int *n;
+} tables[] = {
+    {setup_data_comps, &setup_n_data_comps},
+    {setup_model_comps, &setup_n_model_comps},
+    {setup_learn_comps, &setup_n_learn_comps},
 };
-const int setup_n_comps = (int)(sizeof setup_comps / sizeof setup_comps[0]);
+
+int setup_comp_count(void)
+{
+    int n = 0;
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) n += *tables[t].n;
+    return n;
+}
+
+const SetupComp *setup_comp_at(int i)
+{
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; i -= *tables[t].n, t++)
+        if (i < *tables[t].n) return &tables[t].rows[i];
+    FASTC_ASSERT(!"registry index out of range");
+    return NULL;
+}
 
 const SetupComp *setup_comp(const char *name, CfgSlot slot)
 {
-    for (int i = 0; i < setup_n_comps; i++)
-        if (setup_comps[i].slot == slot && !strcmp(setup_comps[i].name, name)) return &setup_comps[i];
+    for (int i = 0, n = setup_comp_count(); i < n; i++) {
+        const SetupComp *c = setup_comp_at(i);
+        if (c->slot == slot && !strcmp(c->name, name)) return c;
+    }
     return NULL;
 }
 

@@ -1,5 +1,6 @@
-/* registry.h — every component a config can name, as one table: name →
- * slot → constructor (as Caffe's layer registry or ggml's op tables).  The
+/* registry.h — every component a config can name: name → slot →
+ * constructor (as Caffe's layer registry or ggml's op tables), one row per
+ * component beside its constructor (setup/data.c, model.c, learn.c).  The
  * schema table (config/schema.c) says what a component accepts: its
  * arguments, their order, types, ranges and defaults; this table says what
  * it builds.  tests/test_setup.c checks that the two name the same
@@ -48,9 +49,9 @@ typedef struct SetupComp {
     int tag;
 } SetupComp;
 
-extern const SetupComp setup_comps[];
-extern const int setup_n_comps;
-
+/* Every row, in a fixed order: i in [0, setup_comp_count()). */
+int setup_comp_count(void);
+const SetupComp *setup_comp_at(int i);
 /* The entry of name in slot, or NULL. */
 const SetupComp *setup_comp(const char *name, CfgSlot slot);
 /* Build one resolved call of `slot` into out (the config module checked the

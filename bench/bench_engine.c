@@ -1,6 +1,6 @@
 /* bench_engine.c — training-step throughput of the fastc engine.
  *
- *   bench_engine ARCH SIZE [BS] [STEPS] [THREADS] [N_IN]
+ *   bench_engine ARCH SIZE [BS] [STEPS] [THREADS] [N_IN] [fp32|bf16]
  *
  * Builds ARCH (resnet18/34/50 + fastai head, 10 classes) for BS images of
  * SIZE x SIZE with N_IN channels (default 3; the default job has 1), then times STEPS training steps (forward, cross-entropy, backward,
@@ -45,13 +45,14 @@ int main(int argc, char **argv)
     const char *arch = argv[1];
     int size = atoi(argv[2]), bs = argc > 3 ? atoi(argv[3]) : 64;
     int steps = argc > 4 ? atoi(argv[4]) : 5, threads = argc > 5 ? atoi(argv[5]) : 2;
-    int n_in = argc > 6 ? atoi(argv[6]) : 3;
+    int n_in = argc > 6 ? atoi(argv[6]) : 3, bf16 = argc > 7 && !strcmp(argv[7], "bf16");
     Ctx ctx = {.threads = threads, .seed = 42};
     ctx_apply_threads(&ctx);
     ResnetSpec spec = resnet_spec_default(arch, 10, bs, size, size);
     spec.seed = 42;
     spec.threads = threads;
     spec.n_in = n_in;
+    spec.bf16 = bf16;
     Model *m;
     Err err = {0};
     if (resnet_new(&m, &spec, &err)) {

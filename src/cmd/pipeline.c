@@ -110,6 +110,8 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
                        spec.has_y_range ? "y_range" : "pretrained weights");
     spec.seed = p->ctx.seed;
     spec.threads = p->ctx.threads;
+    const char *prec = cfg_str(cfg, "model", "precision");
+    spec.bf16 = prec && !strcmp(prec, "bf16");
     if (resnet_new(&p->model, &spec, err)) return err->code;
     if (p->pretrained) {
         char path[4096];

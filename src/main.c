@@ -4,6 +4,7 @@
 #include "core/blas.h"
 #include "core/ctx.h"
 #include "core/err.h"
+#include "nn/gemm_bf16.h"
 
 #include <cblas.h>
 #include <sched.h>
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
     if (action == CMD_VERSION) {
         printf("fastc 0.1.0\nBLAS: %s; core in use: %s; threads: %d\nOpenMP wait policy: %s\n", openblas_get_config(),
                blas_core_name(), blas_threads(), ctx_wait_policy());
+        printf("bf16: %s\n", gemm_bf16_native() ? "native (AVX512-BF16)"
+                                                  : "emulated (this CPU has no AVX512-BF16: same numbers, slower)");
     } else if (action == CMD_HELP) {
         cmd_print_help(a.command, stdout);
     } else {

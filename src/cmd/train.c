@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "io/atomic.h"
 #include "learn/learner.h"
+#include "nn/gemm_bf16.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -84,6 +85,9 @@ int cmd_train(const CmdArgs *a, Err *err)
     snprintf(path, sizeof path, "%s/config.ini", p.out_dir);
     if ((rc = config_write(p.cfg, path, err))) goto done;
     if (p.note[0]) note(&p, "note: [model] pretrained: %s\n", p.note);
+    const char *prec = cfg_str(p.cfg, "model", "precision");
+    if (prec && !strcmp(prec, "bf16") && !gemm_bf16_native())
+        note(&p, "note: %s\n", "precision = bf16 runs emulated: this CPU has no AVX512-BF16 (same numbers, slower)");
     for (int i = 0; i < p.ds.n_skipped; i++) note(&p, "skipped (on_bad_item = skip): %s\n", p.ds.skipped[i]);
 
     /* temporaries of a run stopped at once (a second signal) or killed while writing */

@@ -20,7 +20,10 @@ PKGS_RUN  = openblas libpng libjpeg inih zlib
 PKGS_TEST = check
 
 # Debian packages: the build needs these; `make deps` installs what is missing.
-DEB_BUILD = gcc make pkg-config libc6-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libinih-dev zlib1g-dev check
+# Open MPI: mpi.h for src/dist (libmpi itself is loaded at run time, only
+# under mpirun: dist/dist.h) and mpirun for the data-parallel tests.
+DEB_BUILD = gcc make pkg-config libc6-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev libinih-dev zlib1g-dev check \
+            libopenmpi-dev openmpi-bin
 DEB_DATA  = dataset-fashion-mnist
 DEB_FUZZ  = clang libclang-rt-14-dev
 DEB_BENCH = python3-torch python3-torchvision python3-pil hyperfine
@@ -28,8 +31,8 @@ DEB_BENCH = python3-torch python3-torchvision python3-pil hyperfine
 OPT      ?= -O3 -march=native
 WARN      = -Wall -Wextra -Wno-unused-parameter
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -Isrc -g \
-              $(shell pkg-config --cflags $(PKGS_RUN) 2>/dev/null)
-LIBS_RUN  = $(shell pkg-config --libs $(PKGS_RUN) 2>/dev/null) -lm -lpthread
+              $(shell pkg-config --cflags $(PKGS_RUN) ompi-c 2>/dev/null)
+LIBS_RUN  = $(shell pkg-config --libs $(PKGS_RUN) 2>/dev/null) -lm -lpthread -ldl
 LIBS_TEST = $(shell pkg-config --libs $(PKGS_TEST) 2>/dev/null)
 SAN_FLAGS = -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 

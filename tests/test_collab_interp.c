@@ -167,6 +167,77 @@ START_TEST(model_file_round_trip_and_predict_pairs)
 }
 END_TEST
 
+/* Save make_model() with its metadata, `key` = `val` written over it. */
+static void save_crafted(const char *path, const char *key, const char *val)
+{
+    RatingsData *d = make_data();
+    Model *m = make_model();
+    Err e = {0};
+    StMeta meta;
+    st_meta_init(&meta);
+    ck_assert_int_eq(collab_meta_add(&meta, m, d, &e), 0);
+    if (key) st_meta_set(&meta, key, val);
+    ck_assert_msg(st_save_model(m, &meta, path, &e) == 0, "%s", e.msg);
+    st_meta_free(&meta);
+    model_free(m);
+    ratings_free(d);
+}
+
+static int open_collab(const char *path, Err *e)
+{
+    StFile *f;
+    ck_assert_msg(st_open(path, &f, e) == 0, "%s", e->msg);
+    Model *m = NULL;
+    RatingsData *v = NULL;
+    int rc = collab_from_file(f, &m, &v, e);
+    ck_assert(rc || (m && v));
+    model_free(m);
+    ratings_free(v);
+    st_close(f);
+    return rc;
+}
+
+START_TEST(crafted_collab_metadata_is_refused)
+{
+    char dir[512], path[1024];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    static const struct { const char *key, *val, *msg; } cases[] = {
+        /* ids are found by binary search: another order would pick other rows */
+        {"user_ids", "[\"#na#\", \"10\", \"2\", \"1\"]", "metadata user_ids: not in ascending order"},
+        {"item_ids", "[\"#na#\", \"5\", \"5\", \"9\", \"11\"]", "metadata item_ids: not in ascending order"},
+        {"user_ids", "[]", "metadata user_ids is empty"},
+        {"user_ids", "[\"#na#\", \"1\", \"2\"]", "expected a tensor u_weight.weight shaped [3, n] with n, m >= 1"},
+        {"item_titles", "[\"a\"]", "metadata item_titles has 1 entries for 5 items"},
+        {"y_range", "[5.5, 0]", "metadata y_range = '[5.5, 0]': expected [lo, hi], finite numbers with lo < hi"},
+        {"y_range", "[0, 1e300]", "metadata y_range = '[0, 1e300]'"},
+        {"arch", "resnet18", "metadata arch = 'resnet18': expected DotProduct, DotProductBias or EmbeddingNN"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        Err e = {0};
+        save_crafted(path, cases[k].key, cases[k].val);
+        ck_assert_msg(open_collab(path, &e) == ERR_RUNTIME, "%s: %s", cases[k].val, e.msg);
+        ck_assert_msg(strstr(e.msg, cases[k].msg), "%s: %s", cases[k].val, e.msg);
+    }
+    /* a table of width 0 would size the model from nothing the file holds */
+    StWriter *w = st_writer_new();
+    int64_t shape[2] = {4, 0};
+    Err e = {0};
+    RatingsData *d = make_data();
+    Model *m = make_model();
+    ck_assert_int_eq(collab_meta_add(st_writer_meta(w), m, d, &e), 0);
+    model_free(m);
+    st_meta_set(st_writer_meta(w), "arch", "DotProduct");
+    ck_assert(st_writer_add(w, "u_weight.weight", ST_F32, 2, shape, NULL, &e) == 0);
+    ck_assert(st_writer_write(w, path, &e) == 0);
+    st_writer_free(w);
+    ratings_free(d);
+    ck_assert_int_eq(open_collab(path, &e), ERR_RUNTIME);
+    ck_assert_msg(strstr(e.msg, "expected a tensor u_weight.weight shaped [4, n] with n, m >= 1"), "%s", e.msg);
+    tu_rmtree(dir);
+}
+END_TEST
+
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -286,6 +357,7 @@ static Suite *suite(void)
     TCase *t = tcase_create("collab_interp");
     tcase_add_test(t, pca_finds_the_directions_of_largest_variance);
     tcase_add_test(t, model_file_round_trip_and_predict_pairs);
+    tcase_add_test(t, crafted_collab_metadata_is_refused);
     tcase_add_test(t, interpret_writes_item_bias_pca_and_finds_similar_items);
     tcase_add_test(t, train_interpret_predict_from_the_command_line);
     suite_add_tcase(s, t);

@@ -451,6 +451,82 @@ START_TEST(paths_resolve_against_config_folder)
 }
 END_TEST
 
+/* Load BASE with [data] path = value; the resolved path into buf, or NULL with err set. */
+static const char *data_path_of(const char *value, char *buf, size_t cap, Err *err)
+{
+    size_t n = strlen(BASE) + strlen(value) + 64;
+    char *text = malloc(n), path[2048];
+    snprintf(text, n, "[data]\npath = %s\n%s", value, strstr(BASE, "blocks"));
+    Config *cfg = load_text("p.ini", text, NULL, 0, err, path, sizeof path);
+    free(text);
+    if (!cfg) return NULL;
+    const char *r = cfg_path(cfg, "data", "path", buf, cap);
+    config_free(cfg);
+    return r;
+}
+
+START_TEST(paths_with_any_number_of_segments_and_dotdots_resolve_exactly)
+{
+    /* Path tidying once kept 512 segments in a fixed table: 600 segments lost
+     * the last 88 without a word, and many ".." wrote past the table. */
+    char buf[CFG_PATH_MAX], want[CFG_PATH_MAX + 64];
+    Err err;
+    char *real = realpath(tmpdir, NULL);
+    size_t cap = 16384, n = 0;
+    char *v = malloc(cap);
+    /* 700 "x/.." pairs, then data: 1400 segments, 700 of them "..", tidied to one */
+    for (int i = 0; i < 700; i++) n += (size_t)snprintf(v + n, cap - n, "x%d/../", i);
+    snprintf(v + n, cap - n, "data");
+    snprintf(want, sizeof want, "%s/data", real);
+    ck_assert_str_eq(data_path_of(v, buf, sizeof buf, &err) ? buf : err.msg, want);
+    /* 600 segments: every one kept */
+    n = 0;
+    for (int i = 0; i < 600; i++) n += (size_t)snprintf(v + n, cap - n, "%s%c", i ? "/" : "", 'a' + i % 26);
+    int m = snprintf(want, sizeof want, "%s/%s", real, v);
+    ck_assert_msg(data_path_of(v, buf, sizeof buf, &err), "%s", err.msg);
+    ck_assert_int_eq((int)strlen(buf), m);
+    ck_assert_str_eq(buf, want);
+    /* ...then 650 "..": 600 undo the segments, the rest climb from the config's folder to the root */
+    for (int i = 0; i < 650; i++) n += (size_t)snprintf(v + n, cap - n, "/..");
+    snprintf(v + n, cap - n, "/top");
+    ck_assert_str_eq(data_path_of(v, buf, sizeof buf, &err) ? buf : err.msg, "/top");
+    /* ".", "//", a trailing "/" and ".." mixed in */
+    ck_assert_str_eq(data_path_of("'/a/./b//c/../d/'", buf, sizeof buf, &err) ? buf : err.msg, "/a/b/d");
+    ck_assert_str_eq(data_path_of("'/..'", buf, sizeof buf, &err) ? buf : err.msg, "/");
+    ck_assert_str_eq(data_path_of("'/a/b/../..'", buf, sizeof buf, &err) ? buf : err.msg, "/");
+    free(v);
+    free(real);
+}
+END_TEST
+
+START_TEST(a_path_too_long_once_resolved_is_an_error_not_cut_short)
+{
+    char buf[CFG_PATH_MAX];
+    Err err;
+    size_t cap = 16384, n = 0;
+    char *v = malloc(cap);
+    for (int i = 0; i < 800; i++) n += (size_t)snprintf(v + n, cap - n, "%sabc", i ? "/" : "");   /* 3199 bytes */
+    ck_assert_ptr_null(data_path_of(v, buf, sizeof buf, &err));
+    ck_assert_int_eq(err.code, ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "p.ini:2: [data] path: found a path of ") && strstr(err.msg, "expected at most 3071"),
+                  "%s", err.msg);
+    /* from --set: named by its argument */
+    char path[2048], *set = malloc(cap + 32);
+    snprintf(set, cap + 32, "data.path=%s", v);
+    const char *sets[] = {set};
+    Config *cfg = load_text("q.ini", BASE, sets, 1, &err, path, sizeof path);
+    ck_assert_ptr_null(cfg);
+    ck_assert_int_eq(err.code, ERR_USAGE);
+    ck_assert_msg(!strncmp(err.msg, "--set data.path=abc/abc", 23), "%s", err.msg);
+    /* just under the limit, through many "..": fine */
+    n = 0;
+    for (int i = 0; i < 2000; i++) n += (size_t)snprintf(v + n, cap - n, "abc/../");
+    snprintf(v + n, cap - n, "end");
+    ck_assert_msg(data_path_of(v, buf, sizeof buf, &err), "%s", err.msg);
+    free(set), free(v);
+}
+END_TEST
+
 START_TEST(lines_of_any_length)
 {
     /* a 200 kB value and a long comment: far past inih's 200-byte default */
@@ -736,6 +812,8 @@ static Suite *suite(void)
     tcase_add_test(l, load_collab_config_like_spec);
     tcase_add_test(l, precedence_defaults_file_set);
     tcase_add_test(l, paths_resolve_against_config_folder);
+    tcase_add_test(l, paths_with_any_number_of_segments_and_dotdots_resolve_exactly);
+    tcase_add_test(l, a_path_too_long_once_resolved_is_an_error_not_cut_short);
     tcase_add_test(l, lines_of_any_length);
     tcase_add_test(l, continuation_lines_crlf_and_bom);
     tcase_add_test(l, write_round_trips);

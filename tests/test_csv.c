@@ -108,6 +108,35 @@ START_TEST(latin1_becomes_utf8)
 }
 END_TEST
 
+START_TEST(text_that_is_not_utf8_or_holds_a_nul_names_file_and_line)
+{
+    /* A Latin-1 file read as UTF-8 (pandas' default) is refused where its
+     * first such byte is, not turned into labels no UTF-8 reader takes back. */
+    CsvOptions o = {.header = 1};
+    parse_bad("fname,label\na.jpg,cafe\nb.jpg,caf\xe9\n", &o,
+              "t.csv:3: found byte 0xE9 at column 10, expected UTF-8 text");
+    /* overlong forms and surrogates are not UTF-8 either; a quoted newline moves the line */
+    parse_bad("a,b\n\"x\ny\",\xc0\xafz\n", &o, "t.csv:3: found byte 0xC0 at column 4");
+    parse_bad("a,b\r\n1,\xed\xa0\x80\r\n", &o, "t.csv:2: found byte 0xED at column 3");
+    /* a NUL inside a label: an error naming the line, never a label cut short */
+    static const char nul[] = "fname,label\na.jpg,dog\nb.jpg,ca\0t\n";
+    CsvTable t;
+    Err err = {0};
+    ck_assert_int_eq(csv_parse(nul, sizeof nul - 1, "t.csv", &o, &t, &err), ERR_RUNTIME);
+    ck_assert_msg(strstr(err.msg, "t.csv:3: found a NUL byte at column 9"), "%s", err.msg);
+    ck_assert_ptr_null(t.cells);
+    /* in Latin-1 mode too */
+    CsvOptions l1 = {.latin1 = 1};
+    ck_assert_int_eq(csv_parse("x\0y\n", 4, "l.csv", &l1, &t, &err), ERR_RUNTIME);
+    ck_assert_msg(strstr(err.msg, "l.csv:1: found a NUL byte at column 2"), "%s", err.msg);
+    /* real UTF-8 (2, 3 and 4 bytes) is read as it is */
+    t = parse_ok("label\ncaf\xc3\xa9\n\xe2\x82\xac\n\xf0\x9f\x90\x88\n", &o);
+    ck_assert_int_eq(t.n_rows, 3);
+    ck_assert_str_eq(csv_cell(&t, 2, 0), "\xf0\x9f\x90\x88");
+    csv_free(&t);
+}
+END_TEST
+
 START_TEST(malformed_rows_name_file_and_line)
 {
     CsvOptions o = {.header = 1};
@@ -174,6 +203,7 @@ static Suite *suite(void)
     tcase_add_test(tc, separators_tab_pipe_and_names);
     tcase_add_test(tc, crlf_bom_blank_lines_and_empty_fields);
     tcase_add_test(tc, latin1_becomes_utf8);
+    tcase_add_test(tc, text_that_is_not_utf8_or_holds_a_nul_names_file_and_line);
     tcase_add_test(tc, malformed_rows_name_file_and_line);
     tcase_add_test(tc, files_and_missing_columns);
     tcase_add_test(tc, hundred_thousand_rows_fast);

@@ -213,6 +213,32 @@ START_TEST(csv_multilabel_unknown_valid_labels_and_bad_cells)
 }
 END_TEST
 
+START_TEST(long_label_cells_are_whole_and_too_many_labels_an_error)
+{
+    /* A cell longer than any fixed buffer keeps every label (they were cut
+     * at 4095 bytes), and more labels on one item than fastc takes is an
+     * error naming the line (they were dropped past 256 without a word). */
+    size_t cap = 20000;
+    char *csv = malloc(cap), *cell = malloc(cap);
+    size_t n = 0;
+    for (int k = 0; k < 256; k++) n += (size_t)snprintf(cell + n, cap - n, "%slabel_number_%03d", k ? " " : "", k);
+    snprintf(csv, cap, "fname,labels,is_valid\na.jpg,%s,0\nb.jpg,label_number_255,1\n", cell);
+    put("p/long.csv", csv);
+    DbSpec s = {.path = pth("p"), .csv = pth("p/long.csv"), .x_col = "fname", .kind = TARGET_MULTI, .y = DB_Y_COL,
+                .y_col = "labels", .label_delim = " ", .split = DB_SPLIT_COL, .split_col = "is_valid"};
+    Dataset ds;
+    build_ok(&s, &ds);
+    ck_assert_int_eq(ds.n_vocab, 256);   /* the last, past byte 4300 of the cell, is there */
+    ck_assert_str_eq(ds.vocab[255], "label_number_255");
+    ck_assert(ds.y[1 * 256 + 255] == 1.0f);
+    dataset_free(&ds);
+    snprintf(csv, cap, "fname,labels,is_valid\na.jpg,%s x,0\nb.jpg,x,1\n", cell);
+    put("p/long.csv", csv);
+    build_bad(&s, ERR_RUNTIME, "long.csv:2: 257 labels in one cell, more than the 256 an item can have");
+    free(csv), free(cell);
+}
+END_TEST
+
 START_TEST(points_from_csv_func_splitter)
 {
     put("biwi/01/a.jpg", "x");
@@ -370,6 +396,7 @@ static Suite *suite(void)
     tcase_add_test(tc, regex_labeller_random_splitter);
     tcase_add_test(tc, csv_multilabel_colreader_colsplitter);
     tcase_add_test(tc, csv_multilabel_unknown_valid_labels_and_bad_cells);
+    tcase_add_test(tc, long_label_cells_are_whole_and_too_many_labels_an_error);
     tcase_add_test(tc, points_from_csv_func_splitter);
     tcase_add_test(tc, empty_folder_and_all_valid_are_errors);
     tcase_add_test(tc, config_pets_regex_random_split);

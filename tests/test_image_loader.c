@@ -322,6 +322,37 @@ START_TEST(valid_is_in_order_with_a_short_last_batch)
 }
 END_TEST
 
+START_TEST(batch_buffers_hold_at_most_the_split)
+{
+    /* val_bs far beyond the 3 validation items: one batch of 3, and the
+     * loaders' capacity (which sizes their buffers and the model's) is the
+     * larger split's batch, min(bs, n_train), not val_bs. */
+    Fixture f;
+    make_fixture(&f, 9, 3, TARGET_CATEGORY, NULL, 0);
+    ImageLoaderOpts o = base_opts(2);
+    o.bs = 4, o.val_bs = 65536;
+    Loaders *l;
+    Err err = {0};
+    ck_assert_msg(image_loaders_new_opts(&l, &o, &f.ds, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(l->max_batch, 4);
+    ck_assert_int_eq(loaders_n_batches(l, SPLIT_VALID), 1);
+    ck_assert_int_eq(loaders_begin(l, SPLIT_VALID, 0, &err), 0);
+    Batch *b;
+    ck_assert_int_eq(loaders_next(l, &b, &err), 1);
+    ck_assert_int_eq(b->n, 3);
+    ck_assert_int_eq(loaders_next(l, &b, &err), 0);
+    loaders_free(l);
+    o.bs = 2, o.val_bs = 0;   /* val_bs = bs */
+    ck_assert_msg(image_loaders_new_opts(&l, &o, &f.ds, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(l->max_batch, 2);
+    loaders_free(l);
+    o.bs = 10;   /* more than the 9 training items: no full batch */
+    ck_assert_int_eq(image_loaders_new_opts(&l, &o, &f.ds, &err), ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "bs: 10 is more than the 9 training items"), "%s", err.msg);
+    free_fixture(&f);
+}
+END_TEST
+
 START_TEST(skip_mode_lists_every_bad_file_once)
 {
     Fixture f;
@@ -667,6 +698,7 @@ static Suite *suite(void)
     tcase_add_test(tc, train_is_shuffled_per_epoch_with_drop_last);
     tcase_add_test(tc, an_epoch_begun_at_batch_k_gives_the_rest_of_the_full_epoch);
     tcase_add_test(tc, valid_is_in_order_with_a_short_last_batch);
+    tcase_add_test(tc, batch_buffers_hold_at_most_the_split);
     tcase_add_test(tc, skip_mode_lists_every_bad_file_once);
     tcase_add_test(tc, a_batch_of_only_bad_files_is_left_out_and_batch_no_says_so);
     tcase_add_test(tc, cache_makes_the_second_epoch_decode_nothing);

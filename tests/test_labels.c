@@ -89,6 +89,53 @@ START_TEST(parent_and_grandparent_labels)
 }
 END_TEST
 
+START_TEST(names_that_are_not_utf8_escape_and_round_trip_byte_exact)
+{
+    char out[1100], back[300];
+    /* UTF-8 names without a backslash are their own label */
+    ck_assert_int_eq(label_escape("caf\xc3\xa9", out, sizeof out), 5);
+    ck_assert_str_eq(out, "caf\xc3\xa9");
+    /* a Latin-1 folder name: Python's backslashreplace spelling */
+    ck_assert_int_eq(label_escape("caf\xe9", out, sizeof out), 7);
+    ck_assert_str_eq(out, "caf\\xe9");
+    /* ...which a UTF-8 name spelled so cannot be confused with */
+    label_escape("caf\\xe9", out, sizeof out);
+    ck_assert_str_eq(out, "caf\\\\xe9");
+    label_escape("a\xff\xc3\xa9\\", out, sizeof out);
+    ck_assert_str_eq(out, "a\\xff\xc3\xa9\\\\");
+    ck_assert_int_eq(label_escape("\xe9", out, 4), -1);   /* too small: said, not cut */
+    ck_assert_int_eq(label_unescape("a\\x0", back, sizeof back), -1);
+    ck_assert_int_eq(label_unescape("a\\x00", back, sizeof back), -1);
+    ck_assert_int_eq(label_unescape("a\\", back, sizeof back), -1);
+    /* every byte string (no NUL): the label is UTF-8, and unescapes to the very bytes */
+    uint64_t x = 88172645463325252ULL;
+    for (int it = 0; it < 20000; it++) {
+        char name[256];
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int n = 1 + (int)(x % 200);
+        for (int i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            /* mostly ASCII and backslashes, with stray high bytes and real UTF-8 */
+            int r = (int)(x % 10);
+            name[i] = (char)(r < 5 ? 'a' + (int)((x >> 8) % 26) : r < 6 ? '\\' : r < 7 ? 'x' : 1 + (int)((x >> 16) % 255));
+        }
+        name[n] = 0;
+        int k = label_escape(name, out, sizeof out), utf8 = 1;
+        for (const unsigned char *p = (const unsigned char *)out; *p && utf8; p++) {
+            /* UTF-8: lead bytes followed by the right number of continuation bytes
+             * (Check's assertions are costly: one per name, not per byte) */
+            int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+            for (int j = 1; j < len; j++) utf8 &= (p[j] & 0xC0) == 0x80;
+            utf8 &= len > 0;
+            p += len > 0 ? len - 1 : 0;
+        }
+        int m = label_unescape(out, back, sizeof back);
+        if (k < n || (int)strlen(out) != k || !utf8 || m != n || memcmp(back, name, (size_t)n + 1))
+            ck_abort_msg("name %d (%d bytes): label of %d bytes, UTF-8 %d, unescaped to %d bytes", it, n, k, utf8, m);
+    }
+}
+END_TEST
+
 static void translates(const char *py, const char *ere, int group)
 {
     char out[256];
@@ -174,6 +221,9 @@ START_TEST(multi_labels_split_and_bools)
     ck_assert_int_eq(label_split(e, " ", p, 8), 0);
     char m[] = "a;;b";
     ck_assert_int_eq(label_split(m, ";", p, 8), 2);
+    char many[] = "a b c d e";   /* more pieces than room: counted, not dropped unsaid */
+    ck_assert_int_eq(label_split(many, " ", p, 3), 5);
+    ck_assert_str_eq(p[2], "c");
     int v;
     const char *t[] = {"true", "True", "TRUE", "1"}, *f[] = {"false", "False", "FALSE", "0"};
     for (int i = 0; i < 4; i++) {
@@ -298,6 +348,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, image_files_recursive_sorted_skip_hidden_any_case);
     tcase_add_test(tc, parent_and_grandparent_labels);
+    tcase_add_test(tc, names_that_are_not_utf8_escape_and_round_trip_byte_exact);
     tcase_add_test(tc, python_regex_translates_to_posix);
     tcase_add_test(tc, regex_labeller_on_file_name_or_path);
     tcase_add_test(tc, multi_labels_split_and_bools);

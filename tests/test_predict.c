@@ -64,7 +64,7 @@ static void expected_outputs(const char *model_path, const char *img, float *out
     ModelFileInfo mi;
     ck_assert_msg(modelfile_info(&mi, model_path, &sf->meta, &err) == 0, "%s", err.msg);
     Prep prep;
-    ck_assert_msg(prep_init_meta(&prep, &mi, &sf->meta, &err) == 0, "%s", err.msg);
+    ck_assert_msg(prep_init_meta(&prep, &mi, &err) == 0, "%s", err.msg);
     ResnetSpec spec = resnet_spec_default("resnet18", mi.n_out, 1, prep.h, prep.w);
     if (mi.has_y_range) spec.has_y_range = 1, spec.y_lo = (float)mi.y_lo, spec.y_hi = (float)mi.y_hi;
     Model *m;
@@ -262,6 +262,107 @@ START_TEST(grayscale_and_rgba_inputs_predict_like_their_rgb_versions)
 }
 END_TEST
 
+/* Save a resnet18 (n_in input channels, n_out outputs) with a valid
+ * single-label metadata set, then `over` (key=value pairs, NULL-terminated)
+ * written over it: a crafted file. */
+static void save_crafted(const char *path, int n_in, int n_out, const char *const *over)
+{
+    Model *m = NULL;
+    Err err = {0};
+    ResnetSpec spec = resnet_spec_default("resnet18", n_out, 2, 32, 32);
+    spec.n_in = n_in;
+    spec.seed = 3;
+    ck_assert_msg(resnet_new(&m, &spec, &err) == 0, "%s", err.msg);
+    StMeta meta;
+    st_meta_init(&meta);
+    st_meta_set(&meta, "task", "single_label");
+    const char *labels[] = {"a", "b", "c", "d"};
+    st_meta_set_strings(&meta, "vocab", labels, (size_t)n_out);
+    st_meta_set(&meta, "item_tfms", "Resize(32)");
+    st_meta_set(&meta, "norm_mean", "[0.5, 0.5, 0.5]");
+    st_meta_set(&meta, "norm_std", "[0.25, 0.25, 0.25]");
+    for (int i = 0; over && over[i]; i += 2) st_meta_set(&meta, over[i], over[i + 1]);
+    ck_assert_msg(st_save_model(m, &meta, path, &err) == 0, "%s", err.msg);
+    st_meta_free(&meta);
+    model_free(m);
+}
+
+/* Run `fastc <args>` in dir: exit status 1, the message on stderr, nothing
+ * on stdout, no sanitizer report (ASan also exits 1). */
+static void expect_refused(const char *dir, const char *args, const char *msg)
+{
+    char cmd[8192], out[16384];
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s", dir, tu_fastc(), args);
+    int rc = tu_run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 1, "%s: rc %d: %s", args, rc, out);
+    ck_assert_msg(strstr(out, msg), "%s: expected '%s' in: %s", args, msg, out);
+    ck_assert_msg(!strstr(out, "Sanitizer") && !strstr(out, "runtime error"), "%s: %s", args, out);
+    ck_assert_msg(!strstr(out, "path,"), "%s: printed predictions: %s", args, out);
+}
+
+START_TEST(crafted_metadata_is_refused_before_use)
+{
+    char dir[256], path[4200];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/a.png", dir);
+    write_img(path, 40, 32, 1);
+    /* input channels the decoder does not make: were a heap overflow (2) and
+     * predictions from uninitialised memory (4, 64) */
+    const int n_ins[] = {2, 4, 64};
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/nin%d.safetensors", dir, n_ins[k]);
+        save_crafted(path, n_ins[k], 2, NULL);
+        char args[256], msg[128];
+        snprintf(args, sizeof args, "predict --model nin%d.safetensors a.png", n_ins[k]);
+        snprintf(msg, sizeof msg, "nin%d.safetensors: metadata n_in = '%d': expected 1 or 3", n_ins[k], n_ins[k]);
+        expect_refused(dir, args, msg);
+    }
+    /* every other field, out of range or inconsistent */
+    static const struct { const char *key, *val, *msg; } cases[] = {
+        {"n_out", "4294967300", "metadata n_out = '4294967300': expected an integer in 1..100000"},
+        {"n_out", "-2", "metadata n_out = '-2'"},
+        {"n_out", "3", "metadata vocab has 2 labels but the model has 3 outputs"},
+        {"n_in", "3x", "metadata n_in = '3x'"},
+        {"size", "[1e300, 1e300]", "metadata size = '[1e300, 1e300]': expected [h, w], integers in 1..65536"},
+        {"size", "[32.5, 32]", "metadata size = '[32.5, 32]'"},
+        {"size", "[32]", "metadata size = '[32]'"},
+        {"task", "segmentation", "metadata task = 'segmentation': expected single_label, multi_label"},
+        {"arch", "resnet101", "metadata arch = 'resnet101': expected resnet18, resnet34 or resnet50"},
+        {"vocab", "[\"a\", \"a\"]", "metadata vocab: the label 'a' appears twice"},
+        {"vocab", "[\"a\"]", "metadata vocab has 1 labels but the model has 2 outputs"},
+        {"threshold", "nan", "metadata threshold = 'nan': expected a number in [0, 1]"},
+        {"threshold", "7", "metadata threshold = '7'"},
+        {"y_range", "[1, -1]", "metadata y_range = '[1, -1]': expected [lo, hi], finite numbers with lo < hi"},
+        {"y_range", "[0, 1e300]", "metadata y_range = '[0, 1e300]'"},
+        {"norm_std", "[0.2, 0, 0.2]", "metadata norm_std = '[0.2, 0, 0.2]': expected a list of 1 or 3 positive"},
+        {"norm_std", "[0.2, 0.2]", "metadata norm_std = '[0.2, 0.2]'"},
+        {"norm_mean", "[]", "metadata norm_mean = '[]'"},
+        {"norm_mean", "[1e300]", "metadata norm_mean = '[1e300]'"},
+        {"item_tfms", "Resize(1e300)", "metadata item_tfms: Resize() size: found number 1e+300, expected a size"},
+        {"item_tfms", "Resize(", "metadata item_tfms: found end of value"},
+        {"batch_tfms", "aug_transforms(size=1e300)", "metadata batch_tfms: aug_transforms() size: found number 1e+300"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const char *over[] = {cases[k].key, cases[k].val, NULL};
+        snprintf(path, sizeof path, "%s/m%zu.safetensors", dir, k);
+        save_crafted(path, 3, 2, over);
+        char args[256], msg[512];
+        snprintf(args, sizeof args, "predict --model m%zu.safetensors a.png", k);
+        snprintf(msg, sizeof msg, "m%zu.safetensors: %s", k, cases[k].msg);
+        expect_refused(dir, args, msg);
+    }
+    /* interpret reads the same metadata first (no data needed to refuse it) */
+    static const char cfg[] = "[data]\npath = .\nblocks = ImageBlock, CategoryBlock\nget_items = get_image_files\n"
+                              "get_y = parent_label\nitem_tfms = Resize(32)\n[model]\narch = resnet18\n"
+                              "[train]\nschedule = fit_one_cycle(1, 1e-3)\n";
+    tu_write(dir, "c.ini", cfg, sizeof cfg - 1, path, sizeof path);
+    expect_refused(dir, "interpret c.ini --checkpoint nin2.safetensors", "nin2.safetensors: metadata n_in = '2'");
+    expect_refused(dir, "interpret c.ini --checkpoint m0.safetensors", "metadata n_out = '4294967300'");
+    expect_refused(dir, "interpret c.ini --checkpoint m7.safetensors", "metadata task = 'segmentation'");
+    tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("predict");
@@ -272,6 +373,7 @@ static Suite *suite(void)
     tcase_add_test(tc, points_come_back_in_the_files_own_pixels);
     tcase_add_test(tc, files_that_are_not_fastc_models_are_refused);
     tcase_add_test(tc, grayscale_and_rgba_inputs_predict_like_their_rgb_versions);
+    tcase_add_test(tc, crafted_metadata_is_refused_before_use);
     suite_add_tcase(s, tc);
     return s;
 }

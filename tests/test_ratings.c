@@ -271,7 +271,21 @@ START_TEST(loaders_shuffle_train_per_epoch_drop_last_and_keep_valid_in_order)
     }
     ck_assert_int_eq(k, 250);
     ck_assert_int_eq(last, 50);
+    ck_assert_int_eq(l->max_batch, 100);
+    /* a val_bs beyond the 250 validation rows: one batch of them all, and
+     * buffers (and the model sized from max_batch) for 250 rows, not 65536 */
+    ck_assert_int_eq(ratings_loaders_set_val_bs(l, 65536, &e), 0);
+    ck_assert_int_eq(l->max_batch, 250);
+    ck_assert_int_eq(loaders_n_batches(l, SPLIT_VALID), 1);
+    ck_assert_int_eq(loaders_begin(l, SPLIT_VALID, 0, &e), 0);
+    ck_assert_int_eq(loaders_next(l, &b, &e), 1);
+    ck_assert_int_eq(b->n, 250);
+    ck_assert_int_eq(b->index[249], 249);
     loaders_free(l);
+    /* a training batch beyond the 750 training rows: there would be none (drop_last) */
+    ck_assert_int_eq(ratings_load(&d, &s, &e), 0);
+    ck_assert_int_eq(ratings_loaders_from_data(&l, d, 751, 7, &e), ERR_USAGE);
+    ck_assert_msg(strstr(e.msg, "bs: 751 is more than the 750 training rows"), "%s", e.msg);
 }
 END_TEST
 

@@ -210,8 +210,7 @@ int cmd_interpret(const CmdArgs *a, Err *err)
         memcpy(lo.batch.std, pl.norm_std, sizeof lo.batch.std);
     }
     if ((rc = prep_init(&prep, &lo.item, &lo.batch, lo.channels, pl.in_h, pl.in_w, err))) goto done;
-    int vbs = lo.val_bs > 0 ? lo.val_bs : lo.bs;
-    ResnetSpec spec = resnet_spec_default(mi.arch, pl.dls->n_out, vbs, pl.in_h, pl.in_w);
+    ResnetSpec spec = resnet_spec_default(mi.arch, pl.dls->n_out, pl.dls->max_batch, pl.in_h, pl.in_w);
     spec.no_init = 1;   /* every weight comes from the file (ST_LOAD_FULL) */
     spec.eval_only = 1;
     spec.n_in = mi.n_in;

@@ -93,8 +93,7 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
     if (!resnet_arch_known(an))
         return err_set(err, ERR_USAGE, "%s:%d: [model] arch: '%s' is not an image model (resnet18, resnet34, resnet50)",
                        config_file(cfg), arch ? arch->line : 0, an);
-    int bs = o.bs > o.val_bs ? o.bs : o.val_bs;
-    ResnetSpec spec = resnet_spec_default(an, p->dls->n_out, bs, p->in_h, p->in_w);
+    ResnetSpec spec = resnet_spec_default(an, p->dls->n_out, p->dls->max_batch, p->in_h, p->in_w);
     spec.n_in = cfg_int(cfg, "model", "n_in");
     spec.ps = (float)cfg_num(cfg, "model", "ps");
     const CfgValue *yr = cfg_get(cfg, "model", "y_range");
@@ -127,10 +126,8 @@ static int build_collab(Pipeline *p, PipeStop stop, Err *err)
     if (ratings_loaders_new(&p->dls, p->cfg, &p->ctx, &p->ratings, err)) return err->code;
     if (pick_loss(p, TARGET_RATING, err)) return err->code;
     if (stop == PIPE_DATA) return 0;
-    int bs = cfg_int(p->cfg, "data", "bs");
-    const CfgValue *vb = cfg_get(p->cfg, "data", "val_bs");
-    if (vb && vb->kind == CV_NUM && vb->num > bs) bs = (int)vb->num;
-    return collab_model_from_config(&p->model, p->cfg, &p->ctx, p->ratings->n_users, p->ratings->n_items, bs, err);
+    return collab_model_from_config(&p->model, p->cfg, &p->ctx, p->ratings->n_users, p->ratings->n_items,
+                                    p->dls->max_batch, err);
 }
 
 int pipeline_open(Pipeline *p, const CmdArgs *a, PipeStop stop, Err *err)

@@ -207,7 +207,7 @@ static int predict_images(const CmdArgs *a, const ModelFileInfo *mi, const StFil
     Ctx ctx = a->ctx;
     if (ctx.threads > in.n) ctx.threads = in.n;
     ctx_apply_threads(&ctx);
-    if ((rc = prep_init_meta(&prep, mi, &sf->meta, err))) goto done;
+    if ((rc = prep_init_meta(&prep, mi, err))) goto done;
     int bs = in.n < PREDICT_MAX_BS ? in.n : PREDICT_MAX_BS;
     ResnetSpec spec = resnet_spec_default(mi->arch, mi->n_out, bs, prep.h, prep.w);
     spec.no_init = 1;   /* every weight comes from the file (ST_LOAD_FULL) */
@@ -301,10 +301,6 @@ int cmd_predict(const CmdArgs *a, Err *err)
     if (!strcmp(mi.task, "collab")) {
         ctx_apply_threads(&a->ctx);
         rc = predict_collab(a, sf, err);
-        goto done;
-    }
-    if (!resnet_arch_known(mi.arch)) {
-        rc = err_set(err, ERR_USAGE, "%s: unknown image architecture '%s'", path, mi.arch);
         goto done;
     }
     rc = predict_images(a, &mi, sf, err);

@@ -1,11 +1,83 @@
 /* summary.c — `fastc summary CONFIG`: the data (data/data_summary.h: counts per
- * split, vocab, a batch's shapes, the first training item), then the model. */
+ * split, vocab, a batch's shapes, the first training item), then the model as
+ * fastai's learn.summary() prints it (models/modelsum.h): layers, output
+ * shapes, parameters trainable or frozen as the first training step of the
+ * schedule has them, FLOPs per item, then the optimizer, the loss function
+ * and the freeze state.
+ *
+ * "The first training step": the learner as train builds it (vision_learner
+ * freezes a pretrained body), with the schedule's freeze()/unfreeze()/
+ * freeze_to() steps before its first fit applied, so fine_tune shows its
+ * frozen epochs.  fastai's learn.summary() shows the state the learner is in
+ * when it is called; a config has no "now", and the first fit is what a user
+ * looking at a summary is about to run. */
 #include "cmd/cmd.h"
 
+#include "cmd/pipeline.h"
 #include "config/config.h"
 #include "data/data_summary.h"
+#include "learn/sched.h"
+#include "models/modelsum.h"
 
 #include <stdio.h>
+#include <string.h>
+
+/* Apply the freeze steps that come before the schedule's first fit; returns
+ * the index of that fit (s->n when there is none). */
+static int freeze_as_first_fit(Learner *l, const Pipeline *p, const Schedule *s)
+{
+    if (p->pretrained) learner_freeze_to(l, -1);   /* as train does */
+    int i = 0;
+    for (; i < s->n && s->stages[i].kind == STAGE_FREEZE_TO; i++) learner_freeze_to(l, s->stages[i].freeze_n);
+    return i;
+}
+
+static int model_summary(const CmdArgs *a, Err *err)
+{
+    Pipeline p;
+    Schedule s = {0};
+    Learner *l = NULL;
+    ModelSum sum;
+    modelsum_init(&sum);
+    int rc = pipeline_open(&p, a, PIPE_MODEL, err);
+    if (rc) goto done;
+    LearnerOpts o;
+    if ((rc = pipeline_learner_opts(&p, &o, err)) || (rc = pipeline_schedule(&p, &s, err))) goto done;
+    o.out_dir = NULL;
+    if (!(l = learner_new(p.model, p.dls, &o, err))) {
+        rc = err->code;
+        goto done;
+    }
+    int first = freeze_as_first_fit(l, &p, &s);
+    p.model->ops->summary(p.model, p.in_h, p.in_w, &sum);
+
+    char title[160], opt[256], loss[256];
+    int bs = cfg_int(p.cfg, "data", "bs");
+    int64_t in_shape[3] = {p.in_c, p.in_h, p.in_w}, in_pair[1] = {2};
+    if (p.is_collab)
+        snprintf(title, sizeof title, "%s", p.model->info.arch);
+    else
+        snprintf(title, sizeof title, "%s + %s head", p.model->info.arch, p.torchvision_head ? "torchvision" : "fastai");
+    printf("\nModel\n");
+    if (p.is_collab) modelsum_print(&sum, stdout, title, bs, 1, in_pair);
+    else modelsum_print(&sum, stdout, title, bs, 3, in_shape);
+    cfg_value_format(cfg_get(p.cfg, "learner", "opt_func"), opt, sizeof opt);
+    const CfgValue *lf = cfg_get(p.cfg, "learner", "loss_func");
+    if (lf && lf->kind != CV_NONE) cfg_value_format(lf, loss, sizeof loss);
+    else snprintf(loss, sizeof loss, "%s() (from the target block)", loss_name(p.loss));
+    printf("Optimizer used: %s\nLoss function: %s\n\n", opt, loss);
+    if (first == s.n) printf("Model ");
+    else printf("Under the first training step (schedule step %d of %d), model ", first + 1, s.n);
+    if (l->frozen_n <= 0) printf("unfrozen\n");
+    else printf("frozen up to parameter group #%d\n", l->frozen_n);
+    if (sum.oom) rc = err_set(err, ERR_RUNTIME, "summary: out of memory for the layer table");
+done:
+    modelsum_free(&sum);
+    learner_free(l);
+    schedule_free(&s);
+    pipeline_close(&p);
+    return rc;
+}
 
 int cmd_summary(const CmdArgs *a, Err *err)
 {
@@ -14,7 +86,8 @@ int cmd_summary(const CmdArgs *a, Err *err)
     Ctx ctx = a->ctx;
     ctx.seed = (uint64_t)cfg_num(cfg, "learner", "seed");
     int rc = data_summary_print(stdout, cfg, &ctx, err);
-    /* the model part (layers, parameters, FLOPs) lands with the engine (issue 5) */
     config_free(cfg);
-    return rc;
+    if (rc) return rc;
+    fflush(stdout);
+    return model_summary(a, err);
 }

@@ -29,6 +29,7 @@ typedef struct Entry {
     int line;         /* 0 for defaults and --set */
     int origin;
     const char *set;  /* the --set argument that gave it */
+    char *path;       /* ST_PATH keys that are set: the value resolved (resolve_paths) */
 } Entry;
 
 struct Config {
@@ -663,6 +664,8 @@ static int set_names(Config *cfg, const char *path)
     return 0;
 }
 
+static int resolve_paths(Config *cfg, Err *err);
+
 Config *config_load(const char *path, const char *const *sets, int n_sets, Err *err)
 {
     Config *cfg = calloc(1, sizeof *cfg);
@@ -759,7 +762,7 @@ Config *config_load(const char *path, const char *const *sets, int n_sets, Err *
         err_set(err, ERR_USAGE, "%s: found nothing, expected %s (required: %s)", w, exp, key->help);
         goto fail;
     }
-    if (cross_check(cfg, err)) goto fail;
+    if (resolve_paths(cfg, err) || cross_check(cfg, err)) goto fail;
     free(L.line_off);
     free(buf);
     return cfg;
@@ -776,6 +779,7 @@ void config_free(Config *cfg)
     if (!cfg) return;
     for (int k = 0; cfg->e && k < schema_n_keys; k++) {
         free(cfg->e[k].raw);
+        free(cfg->e[k].path);
         cfg_value_free(cfg->e[k].value);
     }
     free(cfg->e);
@@ -826,73 +830,110 @@ const char *cfg_str(const Config *cfg, const char *section, const char *key)
     return v->str;
 }
 
-static const char *join_raw(const char *dir, const char *rel, char *buf, size_t cap);
-
-/* Lexically drop "." and "dir/.." from an absolute or relative path, in place. */
+/* Lexically drop "." and "dir/.." from an absolute or relative path, in
+ * place (the result is never longer).  No fixed table of segments: any number
+ * of them, any number of "..".  The leading ".." of a relative path are kept;
+ * ".." at the root of an absolute one is the root. */
 static void tidy_path(char *p)
 {
-    int absolute = p[0] == '/';
-    char *seg[512];
-    int n = 0, up = 0; /* leading ".." of a relative path are kept */
-    char *save = NULL;
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s", p);
-    for (char *t = strtok_r(tmp, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-        if (!strcmp(t, ".")) continue;
-        if (!strcmp(t, "..")) {
-            if (n > up) n--;
-            else if (!absolute) seg[n++] = t, up++;
-            continue;
+    size_t n = strlen(p), w = 0, keep = 0;   /* p[0..keep) is never taken back: "/" or "../.." */
+    if (p[0] == '/') w = keep = 1;
+    for (size_t i = 0; i < n;) {
+        while (i < n && p[i] == '/') i++;
+        size_t s = i;
+        while (i < n && p[i] != '/') i++;
+        size_t len = i - s;
+        if (len == 0 || (len == 1 && p[s] == '.')) continue;
+        if (len == 2 && p[s] == '.' && p[s + 1] == '.') {
+            if (w > keep) {   /* drop the last segment written, and the '/' before it */
+                while (w > keep && p[w - 1] != '/') w--;
+                if (w > keep) w--;
+                continue;
+            }
+            if (keep == 1 && p[0] == '/') continue;   /* "/.." is "/" */
         }
-        if (n < 512) seg[n++] = t;
+        /* reading is always ahead of writing (each segment read gave up a '/'), so memmove is safe */
+        if (w > 0 && p[w - 1] != '/') p[w++] = '/';
+        memmove(p + w, p + s, len);
+        w += len;
+        if (len == 2 && p[s] == '.' && p[s + 1] == '.') keep = w;   /* a kept leading ".." */
     }
-    size_t len = 0, cap = strlen(p) + 1;
-    char out[4200];
-    out[0] = 0;
-    if (absolute) len += (size_t)snprintf(out + len, sizeof out - len, "/");
-    for (int i = 0; i < n && len < sizeof out; i++)
-        len += (size_t)snprintf(out + len, sizeof out - len, "%s%s", i ? "/" : "", seg[i]);
-    if (!out[0]) snprintf(out, sizeof out, ".");
-    if (strlen(out) < cap) memcpy(p, out, strlen(out) + 1);
+    if (w == 0 && n > 0) p[w++] = '.';
+    p[w] = 0;
 }
 
-static const char *join(const char *dir, const char *rel, char *buf, size_t cap)
+/* dir/rel (rel itself when absolute, ~/ from $HOME), tidied, malloc'd; NULL
+ * when out of memory. */
+static char *join_alloc(const char *dir, const char *rel)
 {
-    join_raw(dir, rel, buf, cap);
-    if (strlen(buf) + 1 < cap) tidy_path(buf);
-    return buf;
-}
-
-static const char *join_raw(const char *dir, const char *rel, char *buf, size_t cap)
-{
+    const char *home = getenv("HOME");
+    size_t cap = strlen(dir) + strlen(rel) + (home ? strlen(home) : 0) + 3;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
     if (rel[0] == '/') snprintf(buf, cap, "%s", rel);
-    else if (rel[0] == '~' && (rel[1] == '/' || !rel[1]) && getenv("HOME"))
-        snprintf(buf, cap, "%s%s", getenv("HOME"), rel + 1);
+    else if (rel[0] == '~' && (rel[1] == '/' || !rel[1]) && home) snprintf(buf, cap, "%s%s", home, rel + 1);
     else if (!strcmp(rel, ".")) snprintf(buf, cap, "%s", dir);
     else snprintf(buf, cap, "%s/%s", dir, rel[0] == '.' && rel[1] == '/' ? rel + 2 : rel);
+    tidy_path(buf);
     return buf;
+}
+
+/* Resolve key k's path (and first the one it is relative to): against the
+ * rel_to key's path when that is set, else the config's folder.  A result of
+ * CFG_PATH_MAX bytes or more is an error here, so cfg_path never cuts one short. */
+static int resolve_path(Config *cfg, int k, Err *err)
+{
+    Entry *e = &cfg->e[k];
+    const SchemaKey *key = &schema_keys[k];
+    if (key->spec.type != ST_PATH || !e->value || e->path) return 0;
+    const char *base = cfg->dir;
+    if (key->rel_to && e->value->str[0] != '/') {
+        char sec[32], name[32];
+        const char *dot = strchr(key->rel_to, '.');
+        snprintf(sec, sizeof sec, "%.*s", (int)(dot - key->rel_to), key->rel_to);
+        snprintf(name, sizeof name, "%s", dot + 1);
+        int b = key_index(sec, name);
+        FASTC_ASSERT(b >= 0 && b != k);
+        if (resolve_path(cfg, b, err)) return err->code;
+        if (cfg->e[b].path) base = cfg->e[b].path;
+    }
+    if (!(e->path = join_alloc(base, e->value->str))) return err_set(err, ERR_RUNTIME, "%s: out of memory", cfg->file);
+    size_t n = strlen(e->path);
+    if (n >= CFG_PATH_MAX) {
+        char w[WHERE_CAP];
+        where_of(cfg, key->section, key->name, w, sizeof w);
+        return err_set(err, ERR_USAGE, "%s: found a path of %zu bytes once resolved (%.40s...), expected at most %d",
+                       w, n, e->path, CFG_PATH_MAX - 1);
+    }
+    return 0;
+}
+
+static int resolve_paths(Config *cfg, Err *err)
+{
+    for (int k = 0; k < schema_n_keys; k++)
+        if (resolve_path(cfg, k, err)) return err->code;
+    return 0;
 }
 
 const char *cfg_resolve(const Config *cfg, const char *rel, char *buf, size_t cap)
 {
-    return join(cfg->dir, rel, buf, cap);
+    char *p = join_alloc(cfg->dir, rel);
+    int fits = p && strlen(p) < cap;
+    if (fits) memcpy(buf, p, strlen(p) + 1);
+    free(p);
+    return fits ? buf : NULL;
 }
 
 const char *cfg_path(const Config *cfg, const char *section, const char *key, char *buf, size_t cap)
 {
     int k = key_index(section, key);
     FASTC_ASSERT(k >= 0 && schema_keys[k].spec.type == ST_PATH);
-    const CfgValue *v = cfg->e[k].value;
-    if (!v) return NULL;
-    const char *rel_to = schema_keys[k].rel_to;
-    if (rel_to && v->str[0] != '/') {
-        char sec[32], name[32], base[4096];
-        const char *dot = strchr(rel_to, '.');
-        snprintf(sec, sizeof sec, "%.*s", (int)(dot - rel_to), rel_to);
-        snprintf(name, sizeof name, "%s", dot + 1);
-        if (cfg_path(cfg, sec, name, base, sizeof base)) return join(base, v->str, buf, cap);
-    }
-    return join(cfg->dir, v->str, buf, cap);
+    const Entry *e = &cfg->e[k];
+    if (!e->value) return NULL;
+    /* config_load resolved it and refused one of CFG_PATH_MAX bytes or more */
+    FASTC_ASSERT(e->path && cap >= CFG_PATH_MAX);
+    memcpy(buf, e->path, strlen(e->path) + 1);
+    return buf;
 }
 
 int cfg_is_set(const Config *cfg, const char *section, const char *key)

@@ -88,10 +88,16 @@ const CfgValue *cfg_get(const Config *cfg, const char *section, const char *key)
 double      cfg_num(const Config *cfg, const char *section, const char *key);
 int         cfg_int(const Config *cfg, const char *section, const char *key);
 const char *cfg_str(const Config *cfg, const char *section, const char *key); /* STR or IDENT */
-/* A path value resolved against config_dir(); written into buf.  Returns buf,
- * or NULL when the key is unset. */
+/* Longest path a config may give, once resolved, plus its NUL: longer is a
+ * config error naming the key (so no path is ever cut short), and files
+ * inside such a folder still fit the system's PATH_MAX (4096). */
+#define CFG_PATH_MAX 3072
+/* A path value resolved against config_dir() (or the key it is relative to)
+ * and tidied ("." and "dir/.." dropped); written into buf, which holds
+ * CFG_PATH_MAX bytes or more.  Returns buf, or NULL when the key is unset. */
 const char *cfg_path(const Config *cfg, const char *section, const char *key, char *buf, size_t cap);
-/* Resolve any relative path against config_dir() into buf. */
+/* Resolve any relative path against config_dir() into buf; NULL when the
+ * result does not fit in cap bytes. */
 const char *cfg_resolve(const Config *cfg, const char *rel, char *buf, size_t cap);
 /* Whether the key was given in the file or by --set (not a default). */
 int         cfg_is_set(const Config *cfg, const char *section, const char *key);

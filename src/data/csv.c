@@ -8,6 +8,8 @@
  */
 #include "data/csv.h"
 
+#include "core/utf8.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,6 +49,31 @@ static char *latin1_to_utf8(const char *s, size_t n, size_t *out_n)
     return o;
 }
 
+/* Every byte must be UTF-8 text (pandas' default encoding) and none NUL: a
+ * Latin-1 file would give labels that no UTF-8 reader takes back (fastc's own
+ * model reader included), and a NUL would cut a field short.  Lines are
+ * counted as the parser counts them (\n, \r\n or a lone \r). */
+static int check_text(const char *data, size_t n, const char *name, Err *err)
+{
+    const char *nul = memchr(data, 0, n);
+    size_t bad = n;
+    int utf8 = utf8_valid(data, nul ? (size_t)(nul - data) : n, &bad);
+    if (!nul && utf8) return 0;
+    size_t at = utf8 ? (size_t)(nul - data) : bad, line_start = 0;
+    int line = 1;
+    for (size_t i = 0; i < at; i++)
+        if (data[i] == '\n' || (data[i] == '\r' && !(i + 1 < n && data[i + 1] == '\n')))
+            line++, line_start = i + 1;
+    int col = (int)(at - line_start) + 1;
+    if (data[at] == 0)
+        return err_set(err, ERR_RUNTIME, "%s:%d: found a NUL byte at column %d, expected text (a field would end there)",
+                       name, line, col);
+    return err_set(err, ERR_RUNTIME,
+                   "%s:%d: found byte 0x%02X at column %d, expected UTF-8 text (CSV files are read as UTF-8, as "
+                   "pandas does; convert it, e.g. iconv -f latin1 -t utf-8)",
+                   name, line, (unsigned char)data[at], col);
+}
+
 void csv_free(CsvTable *t)
 {
     if (!t) return;
@@ -82,6 +109,10 @@ int csv_parse(const char *data, size_t n, const char *name, const CsvOptions *op
         data = conv;
     } else if (n >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
         data += 3, n -= 3;
+    }
+    if (check_text(data, n, name, err)) {
+        free(conv);
+        return err->code;
     }
 
     Offs fields = {0}, rowstart = {0}, rowline = {0};  /* rowstart: index of each row's first field */

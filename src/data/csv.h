@@ -6,8 +6,10 @@
  * ("" is one quote) and newlines, any one-byte separator (',', '\t', '|', ...),
  * \n, \r\n or \r line ends, a UTF-8 byte-order mark, empty fields, blank lines
  * skipped.  A row with a different number of fields than the header (or the
- * first row) is an error naming file:line.  latin1 = 1 reads ISO-8859-1 text
- * (MovieLens' u.item) and converts it to UTF-8.
+ * first row) is an error naming file:line.  The text must be UTF-8 (pandas'
+ * default encoding): a byte that is not, or a NUL byte, is an error naming
+ * file:line, so every cell is UTF-8 and whole.  latin1 = 1 reads ISO-8859-1
+ * text (MovieLens' u.item) and converts it to UTF-8.
  *
  * The whole table lives in two allocations; cells are never NULL ("" when
  * empty).  Reading is one pass over the bytes (100k rows in milliseconds).

@@ -176,6 +176,16 @@ static int do_split(Build *b, Err *err)
 
 /* ---- labels ------------------------------------------------------------------ */
 
+/* *buf with room for `need` bytes (grown, never shrunk); NULL when out of memory. */
+static char *grow(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap) return *buf;
+    char *b = realloc(*buf, need);
+    if (!b) return NULL;
+    *cap = need;
+    return *buf = b;
+}
+
 static int label_items(Build *b, Err *err)
 {
     const DbSpec *s = b->s;
@@ -200,7 +210,9 @@ static int label_items(Build *b, Err *err)
     b->lab_off = calloc((size_t)b->n + 1, sizeof(int));
     if (!b->lab_off && !rc) rc = err_set(err, ERR_RUNTIME, "out of memory");
 
-    char buf[4096];
+    char name[4096];           /* a label as found in a path: one file or folder name, or a regex group */
+    char *buf = NULL;          /* the label (a copy of a csv cell, or the escaped name) */
+    size_t buf_cap = 0;
     char *pieces[MAX_LABELS_PER_ITEM];
     for (int i = 0; i < b->n && !rc; i++) {
         b->lab_off[i] = b->lab.n;
@@ -217,23 +229,37 @@ static int label_items(Build *b, Err *err)
             memcpy(b->pts + (size_t)i * b->n_y, pt.xy + (size_t)r * b->n_y, sizeof(float) * b->n_y);
             continue;
         }
-        const char *label = NULL;
+        const char *label = NULL, *found = NULL;
         switch (s->y) {
         case DB_Y_PARENT:
-            label = label_parent(path, buf, sizeof buf);
-            if (!*label) err_set(err, ERR_RUNTIME, "%s: parent_label: the file is not in a folder", path);
+            found = label_parent(path, name, sizeof name);
+            if (!*found) err_set(err, ERR_RUNTIME, "%s: parent_label: the file is not in a folder", path);
             break;
         case DB_Y_REGEX:
-            if (regex_labeller_apply(&re, path, buf, sizeof buf, err) == 0) label = buf;
+            if (regex_labeller_apply(&re, path, name, sizeof name, err) == 0) found = name;
             break;
-        case DB_Y_COL:
-            snprintf(buf, sizeof buf, "%s", csv_cell(&b->csv, b->rows[i], ycol));
+        case DB_Y_COL: {
+            const char *cell = csv_cell(&b->csv, b->rows[i], ycol);
+            if (!grow(&buf, &buf_cap, strlen(cell) + 1)) {
+                rc = err_set(err, ERR_RUNTIME, "out of memory");
+                continue;
+            }
+            strcpy(buf, cell);   /* label_split cuts it up */
             label = buf;
             if (!*label && s->kind == TARGET_CATEGORY)
                 err_set(err, ERR_RUNTIME, "%s:%d: empty label in column '%s' for %s", b->csv.path,
                         b->csv.lines[b->rows[i]], b->csv.names ? b->csv.names[ycol] : "?", path);
             break;
+        }
         case DB_Y_POINTS: break;
+        }
+        if (found && *found) {   /* a name from the file system: kept whatever its bytes (labels.h) */
+            if (!grow(&buf, &buf_cap, 4 * strlen(found) + 1)) {
+                rc = err_set(err, ERR_RUNTIME, "out of memory");
+                continue;
+            }
+            label_escape(found, buf, buf_cap);
+            label = buf;
         }
         if (!label || (!*label && s->kind == TARGET_CATEGORY)) {
             rc = item_bad(b, i, err);
@@ -242,6 +268,16 @@ static int label_items(Build *b, Err *err)
         if (s->kind == TARGET_MULTI) {
             int k = s->label_delim ? label_split(buf, s->label_delim, pieces, MAX_LABELS_PER_ITEM)
                                    : (*buf ? (pieces[0] = buf, 1) : 0);
+            if (k > MAX_LABELS_PER_ITEM) {
+                if (s->y == DB_Y_COL)
+                    err_set(err, ERR_RUNTIME, "%s:%d: %d labels in one cell, more than the %d an item can have",
+                            b->csv.path, b->csv.lines[b->rows[i]], k, MAX_LABELS_PER_ITEM);
+                else
+                    err_set(err, ERR_RUNTIME, "%s: %d labels, more than the %d an item can have", path, k,
+                            MAX_LABELS_PER_ITEM);
+                rc = item_bad(b, i, err);
+                continue;
+            }
             for (int j = 0; j < k && !rc; j++) {
                 int dup = 0;   /* "cat cat" is one label */
                 for (int q = b->lab_off[i]; q < b->lab.n; q++) dup |= strcmp(b->lab.v[q], pieces[j]) == 0;
@@ -252,6 +288,7 @@ static int label_items(Build *b, Err *err)
         }
     }
     if (b->lab_off) b->lab_off[b->n] = b->lab.n;
+    free(buf);
     regex_labeller_free(&re);
     points_table_free(&pt);
     return rc;

@@ -59,6 +59,7 @@ typedef struct ImageLoaders {
     int n_pts;
     /* epoch */
     int split, epoch, bs_cur, n_batches_cur, total_items;
+    int stride;              /* claims per batch: bs_cur, or the largest share of one (sharded) */
     int32_t *order;          /* [max split size] positions in the split */
     int next_item, released, next_batch, holding, in_flight, active;
     int ring;
@@ -212,25 +213,37 @@ static int process_item(ImageLoaders *il, Worker *wk, int split, int epoch, int 
 
 /* ---- threads ---------------------------------------------------------------- */
 
+/* The items of batch b this loader makes: [first, first + count) of the
+ * batch's own positions (the whole batch unless sharded: loader.h). */
+static void batch_share(const ImageLoaders *il, int b, int *first, int *count)
+{
+    int left = il->total_items - b * il->bs_cur, n = left < il->bs_cur ? left : il->bs_cur;
+    if (il->base.shard_size > 1) loaders_share(n, il->base.shard_rank, il->base.shard_size, first, count);
+    else *first = 0, *count = n;
+}
+
 static void *worker_main(void *arg)
 {
     Worker *wk = arg;
     ImageLoaders *il = wk->il;
     pthread_mutex_lock(&il->mu);
     for (;;) {
-        while (!il->quit && !(il->active && il->next_item < il->total_items &&
-                              il->next_item / il->bs_cur < il->released + il->ring))
+        while (!il->quit && !(il->active && il->next_item < il->n_batches_cur * il->stride &&
+                              il->next_item / il->stride < il->released + il->ring))
             pthread_cond_wait(&il->work_cv, &il->mu);
         if (il->quit) break;
-        int k = il->next_item++, b = k / il->bs_cur, j = k % il->bs_cur;
+        int k = il->next_item++, b = k / il->stride, j = k % il->stride, first, count;
+        batch_share(il, b, &first, &count);
         Slot *s = &il->slots[b % il->ring];
         if (j == 0) {
             s->batch_no = b;
-            s->n_items = il->total_items - b * il->bs_cur < il->bs_cur ? il->total_items - b * il->bs_cur : il->bs_cur;
+            s->n_items = count;
             s->n_done = 0;
             s->status = 0;
+            if (count == 0) pthread_cond_broadcast(&il->done_cv);   /* an empty share is complete */
         }
-        int split = il->split, epoch = il->epoch, pos = il->order[k];
+        if (j >= count) continue;   /* a shorter share than the stride: no item in this slot */
+        int split = il->split, epoch = il->epoch, pos = il->order[b * il->bs_cur + first + j];
         il->in_flight++;
         pthread_mutex_unlock(&il->mu);
 
@@ -270,6 +283,8 @@ static int il_begin(Loaders *l, int split, int epoch, int first, Err *err)
     il->bs_cur = split_bs(il, split);
     il->n_batches_cur = il_n_batches(l, split);
     il->total_items = split == SPLIT_TRAIN ? il->n_batches_cur * il->bs_cur : n;
+    int shards = il->base.shard_size > 1 ? il->base.shard_size : 1;
+    il->stride = (il->bs_cur + shards - 1) / shards;
     for (int i = 0; i < n; i++) il->order[i] = i;
     if (split == SPLIT_TRAIN) {
         Rng r = rng_make(rng_hash(il->o.seed, (uint64_t)epoch, 0), PURPOSE_SHUFFLE);
@@ -279,7 +294,7 @@ static int il_begin(Loaders *l, int split, int epoch, int first, Err *err)
     if (first < 0) first = 0;
     if (first > il->n_batches_cur) first = il->n_batches_cur;
     /* a resumed epoch: the workers start claiming at the first item of batch `first` */
-    il->next_item = first * il->bs_cur, il->released = first, il->next_batch = first, il->holding = 0;
+    il->next_item = first * il->stride, il->released = first, il->next_batch = first, il->holding = 0;
     il->active = 1;
     pthread_cond_broadcast(&il->work_cv);
     pthread_mutex_unlock(&il->mu);
@@ -338,7 +353,7 @@ static int next_batch(Loaders *l, Batch **out, Err *err)
         n++;
     }
     s->b.n = n;
-    if (n == 0) return 2;
+    if (n == 0 && l->shard_size <= 1) return 2;   /* sharded: given anyway (loader.h) */
     *out = &s->b;
     return 1;
 }
@@ -458,10 +473,21 @@ static int stats_from_one_batch(ImageLoaders *il, Err *err)
     return 0;
 }
 
+/* The most items a batch can hold: a batch size beyond its split's size is
+ * only that split in one batch. */
+static int batch_capacity(const ImageLoaderOpts *o, const Dataset *ds)
+{
+    int vbs = o->val_bs > 0 ? o->val_bs : o->bs;
+    int t = o->bs < ds->n_train ? o->bs : ds->n_train, v = vbs < ds->n_valid ? vbs : ds->n_valid;
+    int m = t > v ? t : v;
+    return m > 0 ? m : 1;
+}
+
 int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Dataset *ds, Err *err)
 {
     *out = NULL;
     if (o->bs < 1) return err_set(err, ERR_USAGE, "[data] bs: expected a positive integer, found %d", o->bs);
+    if (o->val_bs < 0) return err_set(err, ERR_USAGE, "[data] val_bs: expected a positive integer, found %d", o->val_bs);
     if (o->channels != 1 && o->channels != 3)
         return err_set(err, ERR_USAGE, "[model] n_in: expected 1 or 3 channels, found %d", o->channels);
     if (ds->n_train > 0 && ds->n_train < o->bs)
@@ -477,6 +503,7 @@ int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Datase
     il->n_workers = o->n_workers > 0 ? o->n_workers : 1;
     il->base.ops = &IMAGE_LOADER_OPS;
     il->base.bs = o->bs;
+    il->base.max_batch = batch_capacity(o, ds);
     il->base.kind = ds->kind;
     il->base.n_out = ds->kind == TARGET_CATEGORY || ds->kind == TARGET_MULTI ? ds->n_vocab : ds->n_y;
     il->base.impl = il;
@@ -503,7 +530,7 @@ int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Datase
         il_free(&il->base);
         return st;
     }
-    int bs_max = o->bs > o->val_bs ? o->bs : o->val_bs;
+    int bs_max = il->base.max_batch;
     size_t px = (size_t)il->h * il->w * il->c;
     for (int i = 0; i < il->ring; i++) {
         Slot *s = &il->slots[i];

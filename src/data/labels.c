@@ -1,6 +1,8 @@
 /* labels.c — see labels.h. */
 #include "data/labels.h"
 
+#include "core/utf8.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,61 @@ static const char *ancestor(const char *path, int n, char *buf, size_t cap)
 
 const char *label_parent(const char *path, char *buf, size_t cap) { return ancestor(path, 1, buf, cap); }
 const char *label_grandparent(const char *path, char *buf, size_t cap) { return ancestor(path, 2, buf, cap); }
+
+/* ---- names that are not UTF-8 ------------------------------------------------ */
+
+int label_escape(const char *name, char *out, size_t cap)
+{
+    size_t n = strlen(name), k = 0;
+    if (utf8_valid(name, n, NULL) && !strchr(name, '\\')) {
+        if (n + 1 > cap) return -1;
+        memcpy(out, name, n + 1);
+        return (int)n;
+    }
+    const unsigned char *u = (const unsigned char *)name;
+    for (size_t i = 0; i < n;) {
+        int len = u[i] == '\\' ? 0 : utf8_seq_len(u + i, n - i);
+        if (len > 0) {   /* a UTF-8 character: as it is */
+            if (k + (size_t)len + 1 > cap) return -1;
+            memcpy(out + k, u + i, (size_t)len);
+            k += (size_t)len, i += (size_t)len;
+            continue;
+        }
+        if (k + 5 > cap) return -1;
+        if (u[i] == '\\') out[k++] = '\\', out[k++] = '\\';
+        else k += (size_t)snprintf(out + k, cap - k, "\\x%02x", u[i]);
+        i++;
+    }
+    out[k] = 0;
+    return (int)k;
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int label_unescape(const char *label, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (const char *p = label; *p; p++) {
+        if (k + 2 > cap) return -1;
+        if (*p != '\\') {
+            out[k++] = *p;
+            continue;
+        }
+        if (p[1] == '\\') {
+            out[k++] = '\\', p++;
+            continue;
+        }
+        int hi = p[1] == 'x' ? hex_digit(p[2]) : -1, lo = hi >= 0 ? hex_digit(p[3]) : -1;
+        if (lo < 0 || (hi | lo) == 0) return -1;
+        out[k++] = (char)(hi << 4 | lo), p += 3;
+    }
+    if (k + 1 > cap) return -1;
+    out[k] = 0;
+    return (int)k;
+}
 
 /* ---- regex ------------------------------------------------------------------- */
 
@@ -238,14 +295,17 @@ int label_split(char *s, const char *delim, char **pieces, int max_pieces)
     int n = 0;
     size_t dl = strlen(delim);
     if (dl == 0) {
-        if (*s && max_pieces > 0) pieces[n++] = s;
-        return n;
+        if (*s && max_pieces > 0) pieces[0] = s;
+        return *s ? 1 : 0;
     }
     char *p = s;
     for (;;) {
         char *q = strstr(p, delim);
         if (q) *q = 0;
-        if (*p && n < max_pieces) pieces[n++] = p;
+        if (*p) {
+            if (n < max_pieces) pieces[n] = p;
+            n++;
+        }
         if (!q) break;
         p = q + dl;
     }

@@ -18,6 +18,19 @@ const char *label_grandparent(const char *path, char *buf, size_t cap);
 /* The file name part of a path (pointer into path). */
 const char *label_basename(const char *path);
 
+/* Labels made from file and folder names (parent_label, RegexLabeller) keep
+ * every name, whatever its bytes.  A name that is UTF-8 and holds no
+ * backslash is its own label; in any other, as Python's backslashreplace
+ * writes it, a byte that is not UTF-8 becomes \xNN (two lower-case hex
+ * digits) and a backslash becomes \\.  So every label is UTF-8 (the vocab in
+ * a model file must be, for fastc and for Python to read it back), and two
+ * names never give one label: label_unescape gives back the exact bytes.
+ * Both return the length written, or -1 when out is too small (4 * strlen + 1
+ * bytes always suffice) or, for label_unescape, when `label` is not
+ * well-formed (a lone backslash, \x without two hex digits, \x00). */
+int  label_escape(const char *name, char *out, size_t cap);
+int  label_unescape(const char *label, char *out, size_t cap);
+
 /* RegexLabeller(pat, match=False).  The pattern is written in Python's syntax
  * (as in fastai notebooks) and translated to POSIX extended regex (regcomp
  * REG_EXTENDED): \d \w \s and their negations, (?:...) and (?P<name>...)
@@ -44,7 +57,9 @@ int  regex_labeller_apply(const RegexLabeller *r, const char *path, char *out, s
 void regex_labeller_free(RegexLabeller *r);
 
 /* Split a multi-label cell at `delim` (empty pieces dropped; an empty cell is
- * no labels).  Pieces are written as pointers into the mutable string s. */
+ * no labels).  Pieces are written as pointers into the mutable string s, the
+ * first max_pieces of them; returns how many there are (more than max_pieces:
+ * the caller says so, never drops them). */
 int  label_split(char *s, const char *delim, char **pieces, int max_pieces);
 
 /* PointsFromCSV: a table of  file, x0, y0[, x1, y1 ...]  rows in pixels (an

@@ -36,6 +36,9 @@ typedef struct LoadersOps {
 struct Loaders {
     const LoadersOps *ops;
     int bs;
+    int max_batch;    /* the most items next() ever gives: min(bs, split size), the larger of the
+                         two splits.  Batch buffers (the loader's and the model's) are sized by it,
+                         so a batch size beyond the data costs no memory. */
     TargetKind kind;
     int n_out;        /* model outputs: classes, labels, 2*points, or 1 */
     void *impl;
@@ -43,6 +46,13 @@ struct Loaders {
     double wait_s;    /* seconds next() spent waiting for data, all epochs */
     int n_skipped;    /* files skipped as bad (on_bad_item = skip), each listed once */
     char **skipped;   /* [n_skipped] their paths, owned by the loader */
+    /* Data-parallel share (dist/dist.h; 0 and 0 or 1: the whole batch).  The
+     * batches and their numbers stay the global ones (same order, same
+     * n_batches); of each, next() gives only the items of slice shard_rank of
+     * shard_size (dist_share), possibly none (Batch.n 0): a batch is then
+     * given even when it holds no item, never left out, so every rank walks
+     * the same batch numbers. */
+    int shard_rank, shard_size;
 };
 
 static inline int  loaders_n_batches(const Loaders *l, int s) { return l->ops->n_batches(l, s); }
@@ -54,5 +64,16 @@ static inline int  loaders_begin_at(Loaders *l, int s, int epoch, int first, Err
 }
 static inline int  loaders_next(Loaders *l, Batch **b, Err *e) { return l->ops->next(l, b, e); }
 static inline void loaders_free(Loaders *l) { if (l && l->ops) l->ops->free(l); }
+/* Rank `rank`'s share of a batch of n items over `size` ranks: the contiguous
+ * slice [*first, *first + *count), n/size items and one more for the first
+ * n % size ranks (64 over 3: 22, 21, 21). */
+static inline void loaders_share(int n, int rank, int size, int *first, int *count)
+{
+    int q = n / size, r = n % size;
+    *count = q + (rank < r);
+    *first = rank * q + (rank < r ? rank : r);
+}
+/* Take rank's share of every batch from the next begin on (see above). */
+static inline void loaders_set_shard(Loaders *l, int rank, int size) { l->shard_rank = rank, l->shard_size = size; }
 
 #endif

@@ -4,6 +4,7 @@
 #include "data/ratings.h"
 
 #include "core/rng.h"
+#include "core/utf8.h"
 #include "data/csv.h"
 
 #include <ctype.h>
@@ -128,20 +129,6 @@ static char **build_vocab(Intern *t, int32_t *remap, int *numeric)
 
 /* ---- loading -------------------------------------------------------------- */
 
-static int valid_utf8(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t k = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
-        if (k == 9 || i + k >= n + (k == 0)) return 0;
-        for (size_t j = 1; j <= k; j++)
-            if ((s[i + j] & 0xC0) != 0x80) return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 static int read_titles(RatingsData *d, const char *path, Err *err)
 {
     /* Sniff the layout and encoding from the bytes: '|' on the first line →
@@ -157,7 +144,7 @@ static int read_titles(RatingsData *d, const char *path, Err *err)
     fclose(f);
     const unsigned char *nl = memchr(buf, '\n', n);
     int pipe = memchr(buf, '|', nl ? (size_t)(nl - buf) : n) != NULL;
-    int utf8 = valid_utf8(buf, n);
+    int utf8 = utf8_valid((const char *)buf, n, NULL);
     CsvOptions o = {.sep = pipe ? '|' : ',', .header = !pipe, .latin1 = !utf8};
     CsvTable t;
     int rc = csv_parse((const char *)buf, n, path, &o, &t, err);
@@ -397,17 +384,18 @@ static int rl_next(Loaders *l, Batch **b, Err *err)
     r->n_batches_left--;
     int64_t left = r->n_order - r->pos;
     int bs = r->split == SPLIT_TRAIN ? l->bs : r->val_bs;
-    int n = left < bs ? (int)left : bs;
+    int n = left < bs ? (int)left : bs, first = 0, count = n;
+    if (l->shard_size > 1) loaders_share(n, l->shard_rank, l->shard_size, &first, &count);   /* loader.h */
     const int32_t *rows = r->split == SPLIT_TRAIN ? r->d->train_idx : r->d->valid_idx;
-    for (int i = 0; i < n; i++) {
-        int32_t k = r->order[r->pos + i], row = rows[k];
+    for (int i = 0; i < count; i++) {
+        int32_t k = r->order[r->pos + first + i], row = rows[k];
         r->user[i] = r->d->user[row];
         r->item[i] = r->d->item[row];
         r->y[i] = r->d->rating[row];
         r->index[i] = k;
     }
     r->pos += n;
-    r->batch.n = n;
+    r->batch.n = count;
     r->batch.batch_no = rl_n_batches(l, r->split) - r->n_batches_left - 1;
     *b = &r->batch;
     return 1;
@@ -423,26 +411,60 @@ static void rl_free(Loaders *l)
 
 static const LoadersOps RATINGS_LOADER_OPS = {rl_n_batches, rl_n_items, rl_begin, rl_next, rl_free};
 
+/* The most rows a batch of either split holds: a batch size beyond a split's
+ * size is that split in one batch, and costs no more memory than it. */
+static int rl_capacity(const RatingsData *d, int bs, int val_bs)
+{
+    int64_t t = bs < d->n_train ? bs : d->n_train, v = val_bs < d->n_valid ? val_bs : d->n_valid;
+    int64_t m = t > v ? t : v;
+    return m > 0 ? (int)m : 1;
+}
+
+/* Batch buffers for `cap` rows (grown only). */
+static int rl_reserve(RatingsLoaders *r, int cap)
+{
+    if (cap <= r->base.max_batch) return 0;
+    size_t n = (size_t)cap;
+    int32_t *u = realloc(r->user, sizeof(int32_t) * n);
+    if (u) r->user = u;
+    int32_t *i = realloc(r->item, sizeof(int32_t) * n);
+    if (i) r->item = i;
+    int32_t *x = realloc(r->index, sizeof(int32_t) * n);
+    if (x) r->index = x;
+    float *y = realloc(r->y, sizeof(float) * n);
+    if (y) r->y = y;
+    r->batch.user = r->user, r->batch.item = r->item, r->batch.y = r->y, r->batch.index = r->index;
+    if (!u || !i || !x || !y) return -1;
+    r->base.max_batch = cap;
+    return 0;
+}
+
 int ratings_loaders_from_data(Loaders **out, RatingsData *d, int bs, uint64_t seed, Err *err)
 {
     *out = NULL;
     if (bs < 1) { ratings_free(d); return err_set(err, ERR_USAGE, "[data] bs: %d: expected >= 1", bs); }
+    if (d->n_train > 0 && d->n_train < bs) {
+        int64_t n = d->n_train;
+        ratings_free(d);
+        return err_set(err, ERR_USAGE, "[data] bs: %d is more than the %lld training rows (batches drop the "
+                       "last partial one, so there would be none)", bs, (long long)n);
+    }
     RatingsLoaders *r = calloc(1, sizeof *r);
+    if (!r) { ratings_free(d); return err_set(err, ERR_RUNTIME, "ratings loader: out of memory"); }
     r->d = d, r->seed = seed, r->val_bs = bs;
     int64_t m = d->n_train > d->n_valid ? d->n_train : d->n_valid;
     r->order = malloc(sizeof(int32_t) * (size_t)(m ? m : 1));
-    r->user = malloc(sizeof(int32_t) * (size_t)bs);
-    r->item = malloc(sizeof(int32_t) * (size_t)bs);
-    r->index = malloc(sizeof(int32_t) * (size_t)bs);
-    r->y = malloc(sizeof(float) * (size_t)bs);
     r->batch.kind = TARGET_RATING;
     r->batch.n_y = 1;
-    r->batch.user = r->user, r->batch.item = r->item, r->batch.y = r->y, r->batch.index = r->index;
     r->base.ops = &RATINGS_LOADER_OPS;
     r->base.bs = bs;
     r->base.kind = TARGET_RATING;
     r->base.n_out = 1;
     r->base.impl = r;
+    if (!r->order || rl_reserve(r, rl_capacity(d, bs, bs))) {
+        rl_free(&r->base);
+        return err_set(err, ERR_RUNTIME, "ratings loader: out of memory");
+    }
     *out = &r->base;
     return 0;
 }
@@ -451,19 +473,7 @@ int ratings_loaders_set_val_bs(Loaders *l, int val_bs, Err *err)
 {
     RatingsLoaders *r = l->impl;
     if (val_bs < 1) return err_set(err, ERR_USAGE, "[data] val_bs: %d: expected >= 1", val_bs);
-    if (val_bs > l->bs && val_bs > r->val_bs) {
-        size_t n = (size_t)val_bs;
-        int32_t *u = realloc(r->user, sizeof(int32_t) * n);
-        if (u) r->user = u;
-        int32_t *i = realloc(r->item, sizeof(int32_t) * n);
-        if (i) r->item = i;
-        int32_t *x = realloc(r->index, sizeof(int32_t) * n);
-        if (x) r->index = x;
-        float *y = realloc(r->y, sizeof(float) * n);
-        if (y) r->y = y;
-        if (!u || !i || !x || !y) return err_set(err, ERR_RUNTIME, "ratings loader: out of memory");
-        r->batch.user = r->user, r->batch.item = r->item, r->batch.y = r->y, r->batch.index = r->index;
-    }
+    if (rl_reserve(r, rl_capacity(r->d, l->bs, val_bs))) return err_set(err, ERR_RUNTIME, "ratings loader: out of memory");
     r->val_bs = val_bs;
     return 0;
 }

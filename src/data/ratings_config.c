@@ -10,7 +10,7 @@
 int ratings_from_config(RatingsData **out, const Config *cfg, const Ctx *ctx, Err *err)
 {
     *out = NULL;
-    char path[1024], names_path[1024];
+    char path[CFG_PATH_MAX], names_path[CFG_PATH_MAX];
     if (!cfg_path(cfg, "data", "csv", path, sizeof path))
         return err_set(err, ERR_USAGE, "%s: [data] csv: required for a CollabBlock (the ratings file)",
                        config_file(cfg));

@@ -9,7 +9,10 @@
 #include "io/safetensors.h"
 #include "models/collab.h"
 
+#include <errno.h>
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,10 +46,46 @@ static int all_int(char **v, int n)
 {
     for (int i = 1; i < n; i++) {
         char *e;
+        errno = 0;
         strtoll(v[i], &e, 10);
-        if (e == v[i] || *e) return 0;
+        if (e == v[i] || *e || errno) return 0;
     }
     return 1;
+}
+
+/* Ids are looked up by binary search (ratings.h), so they must be in the order
+ * fastc writes them: after the '#na#' slot 0, ascending (as numbers when all
+ * are integers), none twice.  Any other order would match the wrong rows. */
+static int ids_sorted(char **v, int n, int numeric)
+{
+    for (int i = 2; i < n; i++) {
+        int c = strcmp(v[i - 1], v[i]);
+        if (!c) return 0;
+        if (numeric) {   /* equal numbers written differently ("01", "1") may come in any order */
+            long long a = strtoll(v[i - 1], NULL, 10), b = strtoll(v[i], NULL, 10);
+            if (a > b) return 0;
+        } else if (c > 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A 2-d tensor [rows, >= 1] (rows < 0: any count >= 1): every size the
+ * model is built with comes from such a shape, so none is 0 and their product
+ * is bounded by the file's own bytes. */
+static const StTensor *table_2d(const StFile *f, const char *name, int64_t rows, Err *err)
+{
+    const StTensor *t = st_find(f, name);
+    if (!t || t->ndim != 2 || t->shape[1] < 1 || t->shape[1] > INT32_MAX || (rows >= 0 && t->shape[0] != rows) ||
+        (rows < 0 && (t->shape[0] < 1 || t->shape[0] > INT32_MAX))) {
+        char want[64];
+        if (rows >= 0) snprintf(want, sizeof want, "[%lld, n]", (long long)rows);
+        else snprintf(want, sizeof want, "[n, m]");
+        err_set(err, ERR_RUNTIME, "%s: expected a tensor %s shaped %s with n, m >= 1", f->path, name, want);
+        return NULL;
+    }
+    return t;
 }
 
 int collab_from_file(const StFile *f, Model **mout, RatingsData **vout, Err *err)
@@ -59,37 +98,16 @@ int collab_from_file(const StFile *f, Model **mout, RatingsData **vout, Err *err
     if (!strcmp(arch, "DotProduct")) s.arch = COLLAB_DOT;
     else if (!strcmp(arch, "DotProductBias")) s.arch = COLLAB_DOT_BIAS;
     else if (!strcmp(arch, "EmbeddingNN")) s.arch = COLLAB_NN;
-    else return err_set(err, ERR_USAGE, "%s: arch '%s' is not a collab model", f->path, arch);
-    /* sizes from the tensors themselves (any fastc collab file has them) */
+    else return err_set(err, ERR_RUNTIME, "%s: metadata arch = '%.40s': expected DotProduct, DotProductBias or "
+                        "EmbeddingNN for a collab model", f->path, arch);
     double yr[2];
     size_t n;
-    const StTensor *t;
-    if (s.arch != COLLAB_NN) {
-        if (!(t = st_find(f, "u_weight.weight")) || t->ndim != 2)
-            return err_set(err, ERR_USAGE, "%s: no 2-d tensor u_weight.weight for %s", f->path, arch);
-        s.n_factors = (int)t->shape[1];
-    } else {
-        const StTensor *eu = st_find(f, "embeds.0.weight"), *ei = st_find(f, "embeds.1.weight");
-        if (!eu || !ei || eu->ndim != 2 || ei->ndim != 2)
-            return err_set(err, ERR_USAGE, "%s: EmbeddingNN needs 2-d tensors embeds.0.weight and embeds.1.weight",
-                           f->path);
-        s.emb_user = (int)eu->shape[1], s.emb_item = (int)ei->shape[1];
-        char name[64];
-        for (int k = 0;; k++) {
-            snprintf(name, sizeof name, "layers.%d.2.weight", k);   /* a hidden layer has a BatchNorm */
-            if (!st_find(f, name)) break;
-            if (k == COLLAB_MAX_LAYERS)
-                return err_set(err, ERR_USAGE, "%s: more than %d hidden layers", f->path, COLLAB_MAX_LAYERS);
-            snprintf(name, sizeof name, "layers.%d.0.weight", k);
-            if (!(t = st_find(f, name)) || t->ndim != 2)
-                return err_set(err, ERR_USAGE, "%s: no 2-d tensor %s", f->path, name);
-            s.layers[s.n_layers++] = (int)t->shape[0];
-        }
-    }
     if (st_meta_get(meta, "y_range")) {
-        if (st_meta_get_numbers(meta, "y_range", yr, 2, &n, err) || n != 2)
-            return err->code ? err_prefix(err, "%s: ", f->path)
-                             : err_set(err, ERR_USAGE, "%s: y_range: expected [lo, hi]", f->path);
+        Err e = {0};
+        if (st_meta_get_numbers(meta, "y_range", yr, 2, &n, &e) || n != 2 || !(yr[0] < yr[1]) ||
+            !(fabs(yr[0]) <= FLT_MAX) || !(fabs(yr[1]) <= FLT_MAX))
+            return err_set(err, ERR_RUNTIME, "%s: metadata y_range = '%.60s': expected [lo, hi], finite numbers with "
+                           "lo < hi", f->path, st_meta_get(meta, "y_range"));
         s.has_y_range = 1, s.y_lo = (float)yr[0], s.y_hi = (float)yr[1];
     }
     RatingsData *d = calloc(1, sizeof *d);
@@ -102,9 +120,20 @@ int collab_from_file(const StFile *f, Model **mout, RatingsData **vout, Err *err
         ratings_free(d);
         return err_prefix(err, "%s: ", f->path);
     }
-    d->n_users = (int)nu, d->n_items = (int)ni;
+    d->n_users = (int)nu, d->n_items = (int)ni;   /* json strings in a <= 100 MB header: < INT_MAX */
+    if (nu < 1 || ni < 1) {
+        ratings_free(d);
+        return err_set(err, ERR_RUNTIME, "%s: metadata %s is empty: expected the ids the model was trained on", f->path,
+                       nu < 1 ? "user_ids" : "item_ids");
+    }
     d->user_numeric = all_int(d->user_ids, d->n_users);
     d->item_numeric = all_int(d->item_ids, d->n_items);
+    if (!ids_sorted(d->user_ids, d->n_users, d->user_numeric) || !ids_sorted(d->item_ids, d->n_items, d->item_numeric)) {
+        int users = !ids_sorted(d->user_ids, d->n_users, d->user_numeric);
+        ratings_free(d);
+        return err_set(err, ERR_RUNTIME, "%s: metadata %s: not in ascending order, as fastc writes them", f->path,
+                       users ? "user_ids" : "item_ids");
+    }
     if (st_meta_get(meta, "item_titles")) {
         size_t nt;
         if ((rc = st_meta_get_strings(meta, "item_titles", &d->item_titles, &nt, err))) {
@@ -113,11 +142,47 @@ int collab_from_file(const StFile *f, Model **mout, RatingsData **vout, Err *err
         }
         if ((int)nt != d->n_items) {
             ratings_free(d);
-            return err_set(err, ERR_USAGE, "%s: collab_titles has %zu entries for %d items", f->path, nt, d->n_items);
+            return err_set(err, ERR_RUNTIME, "%s: metadata item_titles has %zu entries for %d items", f->path, nt,
+                           d->n_items);
         }
         for (int i = 0; i < d->n_items; i++)
             if (!d->item_titles[i][0]) free(d->item_titles[i]), d->item_titles[i] = NULL;
         d->has_titles = 1;
+    }
+    /* sizes from the tensors themselves (any fastc collab file has them),
+     * their rows matching the ids */
+    const StTensor *t;
+    Err e = {0};
+    if (s.arch != COLLAB_NN) {
+        /* (the item table's width is checked with every other shape when loading) */
+        if (!(t = table_2d(f, "u_weight.weight", d->n_users, &e)) || !table_2d(f, "i_weight.weight", d->n_items, &e)) {
+            ratings_free(d);
+            return err_set(err, e.code, "%s", e.msg);
+        }
+        s.n_factors = (int)t->shape[1];
+    } else {
+        const StTensor *eu = table_2d(f, "embeds.0.weight", d->n_users, &e);
+        const StTensor *ei = eu ? table_2d(f, "embeds.1.weight", d->n_items, &e) : NULL;
+        if (!ei) {
+            ratings_free(d);
+            return err_set(err, e.code, "%s", e.msg);
+        }
+        s.emb_user = (int)eu->shape[1], s.emb_item = (int)ei->shape[1];
+        char name[64];
+        for (int k = 0;; k++) {
+            snprintf(name, sizeof name, "layers.%d.2.weight", k);   /* a hidden layer has a BatchNorm */
+            if (!st_find(f, name)) break;
+            if (k == COLLAB_MAX_LAYERS) {
+                ratings_free(d);
+                return err_set(err, ERR_RUNTIME, "%s: more than %d hidden layers", f->path, COLLAB_MAX_LAYERS);
+            }
+            snprintf(name, sizeof name, "layers.%d.0.weight", k);
+            if (!(t = table_2d(f, name, -1, &e))) {
+                ratings_free(d);
+                return err_set(err, e.code, "%s", e.msg);
+            }
+            s.layers[s.n_layers++] = (int)t->shape[0];
+        }
     }
     s.n_users = d->n_users, s.n_items = d->n_items, s.max_bs = PREDICT_BS;
     Model *m;

@@ -5,6 +5,10 @@
 #include "config/config.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "models/resnet.h"
+
+#include <float.h>
+#include <math.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,69 +25,164 @@ static int need(const StMeta *meta, const char *path, const char *key, const cha
     return 0;
 }
 
+/* A metadata value the file itself gets wrong (modelfile.h: exit status 1). */
+static int bad_meta(Err *err, const char *path, const char *key, const char *val, const char *expected)
+{
+    return err_set(err, ERR_RUNTIME, "%s: metadata %s = '%.60s': expected %s", path, key, val ? val : "", expected);
+}
+
+/* An integer key in [lo, hi]; *out untouched when absent and !required. */
+static int meta_int(const StMeta *meta, const char *path, const char *key, long long lo, long long hi, int *out,
+                    const char *expected, Err *err)
+{
+    const char *s = st_meta_get(meta, key);
+    long long v;
+    Err e = {0};
+    if (st_meta_get_int(meta, key, &v, &e) || v < lo || v > hi) return bad_meta(err, path, key, s, expected);
+    *out = (int)v;
+    return 0;
+}
+
+/* A JSON list of finite numbers, between lo_n and cap of them. */
+static int meta_numbers(const StMeta *meta, const char *path, const char *key, double *out, size_t lo_n, size_t cap,
+                        size_t *n, const char *expected, Err *err)
+{
+    const char *s = st_meta_get(meta, key);
+    Err e = {0};
+    if (st_meta_get_numbers(meta, key, out, cap, n, &e) || *n < lo_n) return bad_meta(err, path, key, s, expected);
+    for (size_t i = 0; i < *n; i++)
+        if (!isfinite(out[i])) return bad_meta(err, path, key, s, expected);
+    return 0;
+}
+
+/* Representable as a float (the model computes in float32). */
+static int fits_float(double x) { return isfinite(x) && fabs(x) <= FLT_MAX; }
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Labels must be distinct: a prediction names one of them. */
+static int vocab_check(const ModelFileInfo *mi, Err *err)
+{
+    if (mi->n_vocab < 2) return 0;
+    char **v = malloc(sizeof(char *) * mi->n_vocab);
+    if (!v) return err_set(err, ERR_RUNTIME, "%s: out of memory", mi->path);
+    memcpy(v, mi->vocab, sizeof(char *) * mi->n_vocab);
+    qsort(v, mi->n_vocab, sizeof *v, cmp_str);
+    int rc = 0;
+    for (size_t i = 1; i < mi->n_vocab && !rc; i++)
+        if (!strcmp(v[i - 1], v[i]))
+            rc = err_set(err, ERR_RUNTIME, "%s: metadata vocab: the label '%.60s' appears twice", mi->path, v[i]);
+    free(v);
+    return rc;
+}
+
+static const char *const TASKS[] = {"single_label", "multi_label", "points", "regression", "collab"};
+
+/* Every field, checked against its range and the others before anything is
+ * sized from it: a file is read by people who did not write it. */
+static int info_read(ModelFileInfo *mi, const char *path, const StMeta *meta, Err *err)
+{
+    const char *s;
+    int rc;
+    if ((rc = need(meta, path, "arch", &s, err))) return rc;
+    if (strlen(s) >= sizeof mi->arch) return bad_meta(err, path, "arch", s, "an architecture name");
+    snprintf(mi->arch, sizeof mi->arch, "%s", s);
+    if ((rc = need(meta, path, "task", &s, err))) return rc;
+    int known = 0;
+    for (size_t k = 0; k < sizeof TASKS / sizeof TASKS[0]; k++) known |= !strcmp(s, TASKS[k]);
+    if (!known) return bad_meta(err, path, "task", s, "single_label, multi_label, points, regression or collab");
+    snprintf(mi->task, sizeof mi->task, "%s", s);
+    int collab = !strcmp(mi->task, "collab");
+    if (!collab && !resnet_arch_known(mi->arch))
+        return bad_meta(err, path, "arch", mi->arch, "resnet18, resnet34 or resnet50 for an image model");
+    if (!st_meta_get(meta, "n_out") && (rc = need(meta, path, "n_out", &s, err))) return rc;
+    char want_out[64];
+    snprintf(want_out, sizeof want_out, "an integer in 1..%d", MODELFILE_MAX_OUT);
+    if ((rc = meta_int(meta, path, "n_out", 1, MODELFILE_MAX_OUT, &mi->n_out, want_out, err))) return rc;
+    /* image models take grayscale or RGB, which is what the decoder makes
+     * (collab files record the two embedding inputs instead) */
+    mi->n_in = 3;
+    if (!collab && st_meta_get(meta, "n_in") &&
+        (rc = meta_int(meta, path, "n_in", 1, 3, &mi->n_in, "1 or 3 (input channels: grayscale or RGB)", err)))
+        return rc;
+    if (!collab && mi->n_in == 2) return bad_meta(err, path, "n_in", "2", "1 or 3 (input channels: grayscale or RGB)");
+    if (st_meta_get(meta, "vocab")) {
+        Err e = {0};
+        if (st_meta_get_strings(meta, "vocab", &mi->vocab, &mi->n_vocab, &e))
+            return err_set(err, ERR_RUNTIME, "%s: %s", path, e.msg);
+        if ((rc = vocab_check(mi, err))) return rc;
+    }
+    if (!strcmp(mi->task, "single_label") || !strcmp(mi->task, "multi_label")) {
+        if (mi->n_vocab != (size_t)mi->n_out)
+            return err_set(err, ERR_RUNTIME, "%s: metadata vocab has %zu labels but the model has %d outputs", path,
+                           mi->n_vocab, mi->n_out);
+    } else if (!strcmp(mi->task, "points") && mi->n_out % 2) {
+        return err_set(err, ERR_RUNTIME, "%s: metadata n_out = %d: a points model has two outputs (x, y) per point",
+                       path, mi->n_out);
+    }
+    if ((s = st_meta_get(meta, "y_range"))) {
+        double yr[2];
+        size_t n;
+        if ((rc = meta_numbers(meta, path, "y_range", yr, 2, 2, &n, "[lo, hi], finite numbers with lo < hi", err)))
+            return rc;
+        if (!(yr[0] < yr[1]) || !fits_float(yr[0]) || !fits_float(yr[1]))
+            return bad_meta(err, path, "y_range", s, "[lo, hi], finite numbers with lo < hi");
+        mi->has_y_range = 1, mi->y_lo = yr[0], mi->y_hi = yr[1];
+    }
+    const char *head = st_meta_get(meta, "head");
+    if (head && strcmp(head, "torchvision") && strcmp(head, "fastai"))
+        return bad_meta(err, path, "head", head, "fastai or torchvision");
+    mi->torchvision_head = head && !strcmp(head, "torchvision");
+    mi->threshold = 0.5;
+    if ((s = st_meta_get(meta, "threshold"))) {
+        Err e = {0};
+        if (st_meta_get_double(meta, "threshold", &mi->threshold, &e) || !(mi->threshold >= 0 && mi->threshold <= 1))
+            return bad_meta(err, path, "threshold", s, "a number in [0, 1]");
+    }
+    if ((s = st_meta_get(meta, "size"))) {
+        double hw[2];
+        size_t n;
+        const char *want = "[h, w], integers in 1..65536";
+        if ((rc = meta_numbers(meta, path, "size", hw, 2, 2, &n, want, err))) return rc;
+        for (int k = 0; k < 2; k++)
+            if (!(hw[k] >= 1 && hw[k] <= 65536 && hw[k] == floor(hw[k]))) return bad_meta(err, path, "size", s, want);
+        mi->size_h = (int)hw[0], mi->size_w = (int)hw[1];
+    }
+    /* normalisation stats: one value, or one per channel; a std of 0 divides by 0 */
+    const char *ms = st_meta_get(meta, "norm_mean"), *ss = st_meta_get(meta, "norm_std");
+    if (ms || ss) {
+        size_t nm, ns;
+        const char *want = "a list of 1 or 3 finite numbers";
+        if (!ms || !ss)
+            return err_set(err, ERR_RUNTIME, "%s: metadata has %s without %s", path, ms ? "norm_mean" : "norm_std",
+                           ms ? "norm_std" : "norm_mean");
+        if ((rc = meta_numbers(meta, path, "norm_mean", mi->norm_mean, 1, 3, &nm, want, err)) ||
+            (rc = meta_numbers(meta, path, "norm_std", mi->norm_std, 1, 3, &ns, "a list of 1 or 3 positive numbers",
+                               err)))
+            return rc;
+        if (nm == 2) return bad_meta(err, path, "norm_mean", ms, want);
+        if (ns == 2) return bad_meta(err, path, "norm_std", ss, "a list of 1 or 3 positive numbers");
+        for (int c = 0; c < 3; c++) {
+            mi->norm_mean[c] = mi->norm_mean[nm == 1 ? 0 : c];
+            mi->norm_std[c] = mi->norm_std[ns == 1 ? 0 : c];
+            if (!fits_float(mi->norm_mean[c])) return bad_meta(err, path, "norm_mean", ms, want);
+            if (!(mi->norm_std[c] > 0) || !fits_float(mi->norm_std[c]))
+                return bad_meta(err, path, "norm_std", ss, "a list of 1 or 3 positive numbers");
+        }
+        mi->has_norm = 1;
+    }
+    mi->item_tfms = st_meta_get(meta, "item_tfms");
+    mi->batch_tfms = st_meta_get(meta, "batch_tfms");
+    return 0;
+}
+
 int modelfile_info(ModelFileInfo *mi, const char *path, const StMeta *meta, Err *err)
 {
     memset(mi, 0, sizeof *mi);
     snprintf(mi->path, sizeof mi->path, "%s", path);
-    const char *s;
-    long long v;
-    int rc;
-    if ((rc = need(meta, path, "arch", &s, err))) return rc;
-    snprintf(mi->arch, sizeof mi->arch, "%s", s);
-    if ((rc = need(meta, path, "task", &s, err))) return rc;
-    snprintf(mi->task, sizeof mi->task, "%s", s);
-    if ((rc = st_meta_get_int(meta, "n_out", &v, err))) return err_prefix(err, "%s: ", path);
-    mi->n_out = (int)v;
-    mi->n_in = 3;
-    if (st_meta_get(meta, "n_in")) {
-        if ((rc = st_meta_get_int(meta, "n_in", &v, err))) return err_prefix(err, "%s: ", path);
-        mi->n_in = (int)v;
-    }
-    if (st_meta_get(meta, "vocab") &&
-        (rc = st_meta_get_strings(meta, "vocab", &mi->vocab, &mi->n_vocab, err)))
-        return err_prefix(err, "%s: ", path);
-    if (st_meta_get(meta, "y_range")) {
-        double yr[2];
-        size_t n;
-        if ((rc = st_meta_get_numbers(meta, "y_range", yr, 2, &n, err)) || n != 2) {
-            modelfile_info_free(mi);
-            return rc ? err_prefix(err, "%s: ", path)
-                      : err_set(err, ERR_USAGE, "%s: metadata y_range: expected [lo, hi]", path);
-        }
-        mi->has_y_range = 1, mi->y_lo = yr[0], mi->y_hi = yr[1];
-    }
-    const char *head = st_meta_get(meta, "head");
-    if (head && strcmp(head, "torchvision") && strcmp(head, "fastai")) {
-        modelfile_info_free(mi);
-        return err_set(err, ERR_USAGE, "%s: metadata head = '%.40s', expected fastai or torchvision", path, head);
-    }
-    mi->torchvision_head = head && !strcmp(head, "torchvision");
-    mi->threshold = 0.5;
-    if (st_meta_get(meta, "threshold") &&
-        (rc = st_meta_get_double(meta, "threshold", &mi->threshold, err))) {
-        modelfile_info_free(mi);
-        return err_prefix(err, "%s: ", path);
-    }
-    if (st_meta_get(meta, "size")) {
-        double hw[2];
-        size_t n;
-        if ((rc = st_meta_get_numbers(meta, "size", hw, 2, &n, err)) || n != 2) {
-            modelfile_info_free(mi);
-            return rc ? err_prefix(err, "%s: ", path)
-                      : err_set(err, ERR_USAGE, "%s: metadata size: expected [h, w]", path);
-        }
-        mi->size_h = (int)hw[0], mi->size_w = (int)hw[1];
-    }
-    mi->item_tfms = st_meta_get(meta, "item_tfms");
-    mi->batch_tfms = st_meta_get(meta, "batch_tfms");
-    if ((!strcmp(mi->task, "single_label") || !strcmp(mi->task, "multi_label")) &&
-        (int)mi->n_vocab != mi->n_out) {
-        int nv = (int)mi->n_vocab;
-        modelfile_info_free(mi);
-        return err_set(err, ERR_USAGE, "%s: metadata vocab has %d labels but the model has %d outputs",
-                       path, nv, mi->n_out);
-    }
-    return 0;
+    int rc = info_read(mi, path, meta, err);
+    if (rc) modelfile_info_free(mi);
+    return rc;
 }
 
 void modelfile_info_free(ModelFileInfo *mi)

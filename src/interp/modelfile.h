@@ -20,6 +20,10 @@
 typedef struct Config Config;
 typedef struct StMeta StMeta;
 
+/* The most outputs (classes) a model file may declare: every buffer is sized
+ * from n_out before the tensors are read. */
+enum { MODELFILE_MAX_OUT = 100000 };
+
 typedef struct ModelFileInfo {
     char path[4096];
     char arch[64];          /* "resnet18", "DotProductBias", ... */
@@ -32,12 +36,21 @@ typedef struct ModelFileInfo {
     int torchvision_head;   /* metadata head = "torchvision": avgpool + fc ([model] head) */
     double threshold;       /* multi-label; 0.5 when absent */
     int size_h, size_w;     /* model input size from "size"; 0 when absent */
+    int has_norm;           /* norm_mean / norm_std given (one value given is used for every channel) */
+    double norm_mean[3], norm_std[3];
     const char *item_tfms;  /* borrowed from the metadata; NULL when absent */
     const char *batch_tfms;
 } ModelFileInfo;
 
-/* Read the info from a file's metadata.  A file without fastc metadata
- * (e.g. a torchvision checkpoint) is refused naming the missing key. */
+/* Read the info from a file's metadata, every field checked for its range and
+ * against the others (task known, arch an image model unless collab, n_in 1
+ * or 3, n_out in 1..MODELFILE_MAX_OUT and equal to the vocab's length for
+ * classification, distinct labels, an even n_out for points, threshold in
+ * [0, 1], y_range finite with lo < hi, size integers in 1..65536, stats of 1
+ * or 3 finite numbers with std > 0), before anything is sized from it.
+ * A file without fastc metadata (e.g. a torchvision checkpoint) is refused
+ * naming the missing key, exit status 2 (not the file the command needs); a
+ * value out of range is the file's own fault, exit status 1. */
 int  modelfile_info(ModelFileInfo *mi, const char *path, const StMeta *meta, Err *err);
 void modelfile_info_free(ModelFileInfo *mi);
 

@@ -5,7 +5,6 @@
 #include "core/rng.h"
 #include "data/decode.h"
 #include "interp/modelfile.h"
-#include "io/safetensors.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -27,39 +26,47 @@ int prep_init(Prep *p, const ItemTfms *items, const BatchTfm *batch, int n_in, i
     return 0;
 }
 
-int prep_init_meta(Prep *p, const ModelFileInfo *mi, const StMeta *meta, Err *err)
+/* A transform text in the metadata that does not check: the file's fault
+ * (exit 1).  The config module names "file:line: [data] key: ..."; a model
+ * file has no lines, so the message becomes "file: metadata key: ...". */
+static int meta_tfm_fail(Err *err, const char *path, const char *key)
+{
+    char tag[64], rest[sizeof err->msg];
+    snprintf(tag, sizeof tag, "[data] %s: ", key);
+    const char *r = strstr(err->msg, tag);
+    snprintf(rest, sizeof rest, "%s", r ? r + strlen(tag) : err->msg);
+    return err_set(err, ERR_RUNTIME, "%s: metadata %s: %s", path, key, rest);
+}
+
+int prep_init_meta(Prep *p, const ModelFileInfo *mi, Err *err)
 {
     memset(p, 0, sizeof *p);
+    if (mi->n_in != 1 && mi->n_in != 3)   /* the decoder makes grayscale or RGB */
+        return err_set(err, ERR_RUNTIME, "%s: n_in %d: expected 1 or 3 input channels", mi->path, mi->n_in);
     p->n_in = mi->n_in;
     batch_tfm_init(&p->batch);
+    /* the saved config text goes through the config's own checks (ranges
+     * included), as if it were in a config file */
     if (mi->item_tfms && *mi->item_tfms) {
-        CfgValue *v = cfg_value_parse(mi->item_tfms, mi->path, 0, err);
-        if (!v) return err_prefix(err, "%s: metadata item_tfms: ", mi->path);
+        CfgValue *v = cfg_value_parse_key("data", "item_tfms", mi->item_tfms, mi->path, 0, err);
+        if (!v) return meta_tfm_fail(err, mi->path, "item_tfms");
         ItemTfms ts;
         int rc = item_tfms_from_cfg(&ts, v, err);
         cfg_value_free(v);
-        if (rc) return err_prefix(err, "%s: metadata item_tfms: ", mi->path);
+        if (rc) return meta_tfm_fail(err, mi->path, "item_tfms");
         for (int i = 0; i < ts.n && p->n_item < PREP_MAX_ITEM_TFMS; i++) p->item[p->n_item++] = ts.t[i];
     }
     if (mi->batch_tfms && *mi->batch_tfms) {
-        CfgValue *v = cfg_value_parse(mi->batch_tfms, mi->path, 0, err);
-        if (!v) return err_prefix(err, "%s: metadata batch_tfms: ", mi->path);
+        CfgValue *v = cfg_value_parse_key("data", "batch_tfms", mi->batch_tfms, mi->path, 0, err);
+        if (!v) return meta_tfm_fail(err, mi->path, "batch_tfms");
         int rc = batch_tfm_from_cfg(&p->batch, v, err);
         cfg_value_free(v);
-        if (rc) return err_prefix(err, "%s: metadata batch_tfms: ", mi->path);
+        if (rc) return meta_tfm_fail(err, mi->path, "batch_tfms");
     }
     /* Normalisation added by the learner (fastai adds it for pretrained models). */
-    if (!p->batch.normalize && st_meta_get(meta, "norm_mean") && st_meta_get(meta, "norm_std")) {
-        double m[3], s[3];
-        size_t nm, ns;
-        if (st_meta_get_numbers(meta, "norm_mean", m, 3, &nm, err) ||
-            st_meta_get_numbers(meta, "norm_std", s, 3, &ns, err))
-            return err_prefix(err, "%s: ", mi->path);
+    if (!p->batch.normalize && mi->has_norm) {
         p->batch.normalize = 1;
-        for (int c = 0; c < 3; c++) {
-            p->batch.mean[c] = (float)m[nm == 1 ? 0 : c];
-            p->batch.std[c] = (float)s[ns == 1 ? 0 : c];
-        }
+        for (int c = 0; c < 3; c++) p->batch.mean[c] = (float)mi->norm_mean[c], p->batch.std[c] = (float)mi->norm_std[c];
     }
     /* Input size: the batch transform's size, else the last item transform's,
      * else the metadata's (a dataset of same-sized images). */
@@ -67,17 +74,11 @@ int prep_init_meta(Prep *p, const ModelFileInfo *mi, const StMeta *meta, Err *er
         p->h = p->batch.size_h, p->w = p->batch.size_w;
     else if (p->n_item)
         p->h = p->item[p->n_item - 1].h, p->w = p->item[p->n_item - 1].w;
-    else if (st_meta_get(meta, "size")) {
-        double hw[2];
-        size_t n;
-        if (st_meta_get_numbers(meta, "size", hw, 2, &n, err) || n != 2)
-            return err->code ? err_prefix(err, "%s: ", mi->path)
-                             : err_set(err, ERR_USAGE, "%s: metadata size: expected [h, w]", mi->path);
-        p->h = (int)hw[0], p->w = (int)hw[1];
-    } else {
-        return err_set(err, ERR_USAGE, "%s: the metadata gives no input size (item_tfms, batch_tfms or size)",
+    else if (mi->size_h > 0 && mi->size_w > 0)
+        p->h = mi->size_h, p->w = mi->size_w;
+    else
+        return err_set(err, ERR_RUNTIME, "%s: the metadata gives no input size (item_tfms, batch_tfms or size)",
                        mi->path);
-    }
     return 0;
 }
 

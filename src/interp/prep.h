@@ -17,7 +17,6 @@
 #include "data/augment.h"
 #include "data/transform.h"
 
-typedef struct StMeta StMeta;
 typedef struct ModelFileInfo ModelFileInfo;
 
 enum { PREP_MAX_ITEM_TFMS = ITEM_TFMS_MAX };
@@ -33,8 +32,9 @@ typedef struct Prep {
     AugScratch as;
 } Prep;
 
-/* From a model file's metadata (item_tfms, batch_tfms, norm_mean/norm_std, size). */
-int  prep_init_meta(Prep *p, const ModelFileInfo *mi, const StMeta *meta, Err *err);
+/* From a model file's checked metadata (modelfile.h: item_tfms, batch_tfms,
+ * norm_mean/norm_std, size); the transform text is checked as config text is. */
+int  prep_init_meta(Prep *p, const ModelFileInfo *mi, Err *err);
 /* From transforms already built (e.g. the image loader's options); items may be
  * NULL (no item transform); h, w: the input size when no transform sets it. */
 int  prep_init(Prep *p, const ItemTfms *items, const BatchTfm *batch, int n_in, int h, int w, Err *err);

@@ -475,15 +475,34 @@ void optim_flush(Optimizer *o)
     ftz_off(csr);
 }
 
+typedef struct BatchRowsCtx {
+    Model *m;
+    const Batch *b;
+} BatchRowsCtx;
+
+static int model_rows(void *ctx, int param, const int32_t **rows)
+{
+    BatchRowsCtx *c = ctx;
+    return c->m->batch_rows(c->m, c->b, param, rows);
+}
+
 void optim_prepare(Optimizer *o, Model *m, const Batch *b)
 {
     o->prepared = 0;
     if (!o->n_lazy || !m->batch_rows) return;
+    BatchRowsCtx c = {m, b};
+    optim_prepare_rows(o, model_rows, &c);
+}
+
+void optim_prepare_rows(Optimizer *o, int (*rows_of)(void *ctx, int param, const int32_t **rows), void *ctx)
+{
+    o->prepared = 0;
+    if (!o->n_lazy) return;
     for (int i = 0; i < o->n_params; i++) {
         OptRows *z = &o->lazy[i];
         if (!z->row_len) continue;
         const int32_t *rows;
-        int n = m->batch_rows(m, b, i, &rows);
+        int n = rows_of(ctx, i, &rows);
         if (n < 0) return;
         if (n > z->cap) {
             int32_t *q = realloc(z->rows, sizeof *q * (size_t)n);

@@ -147,6 +147,11 @@ void optim_step(Optimizer *o);
  * them for the next optim_step.  Never fails: when m cannot name the rows (or
  * memory runs out) the next step simply runs eagerly. */
 void optim_prepare(Optimizer *o, Model *m, const Batch *b);
+/* The same with the rows named by rows_of(ctx, param, &rows) (returns their
+ * count, repeats allowed, or -1) instead of the model's batch_rows: in
+ * data-parallel training, the rows of the whole global batch (dist/dist.h),
+ * so every rank makes the decisions one process makes. */
+void optim_prepare_rows(Optimizer *o, int (*rows_of)(void *ctx, int param, const int32_t **rows), void *ctx);
 /* Apply every pending step to every lazy row: the weights and moments are
  * then exactly what the eager sweep gives.  Call before anything other than
  * the next prepared forward reads the weights or the optimizer state. */

@@ -10,6 +10,7 @@
 #include "models/collab.h"
 
 #include "core/rng.h"
+#include "models/modelsum.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -372,51 +373,51 @@ static void collab_zero_grad(Model *m)
     c->dirty_all = 0;
 }
 
-static void collab_summary(const Model *m, int h, int w, FILE *out)
+/* fastai's modules in forward order; the dot product of DotProduct(Bias) is no
+ * module, so it gets a row of its own for its FLOPs (2·n_factors). */
+static void collab_summary(const Model *m, int h, int w, ModelSum *sum)
 {
     const Collab *c = m->impl;
     const CollabSpec *s = &c->s;
-    size_t total = 0, trainable = 0;
-    for (int i = 0; i < m->n_params; i++) {
-        total += m->params[i].n;
-        if (m->params[i].kind == PARAM_WEIGHT) trainable += m->params[i].n;
-    }
-    fprintf(out, "%s (%d users, %d items including '#na#')\n", m->info.arch, s->n_users, s->n_items);
-    fprintf(out, "%-28s %-22s %12s\n", "Layer (type)", "Output Shape", "Param #");
-    long long flops = 0;
+    const Param *p = m->params;
+    int64_t one[1] = {1};
     if (s->arch != COLLAB_NN) {
-        fprintf(out, "%-28s %-22s %12lld\n", "u_weight (Embedding)", "[bs, n_factors]",
-                (long long)s->n_users * s->n_factors);
-        fprintf(out, "%-28s %-22s %12lld\n", "i_weight (Embedding)", "[bs, n_factors]",
-                (long long)s->n_items * s->n_factors);
+        int64_t nf[1] = {s->n_factors};
+        modelsum_add(sum, "u_weight", "Embedding", 1, nf, &p[0], 1, 0);
+        modelsum_add(sum, "i_weight", "Embedding", 1, nf, &p[1], 1, 0);
         if (s->arch == COLLAB_DOT_BIAS) {
-            fprintf(out, "%-28s %-22s %12d\n", "u_bias (Embedding)", "[bs, 1]", s->n_users);
-            fprintf(out, "%-28s %-22s %12d\n", "i_bias (Embedding)", "[bs, 1]", s->n_items);
+            modelsum_add(sum, "u_bias", "Embedding", 1, one, &p[2], 1, 0);
+            modelsum_add(sum, "i_bias", "Embedding", 1, one, &p[3], 1, 0);
         }
-        flops = 2LL * s->n_factors + 2;
+        modelsum_add(sum, "(u_weight * i_weight).sum(1)", "dot product", 1, one, NULL, 0, 2.0 * s->n_factors);
     } else {
-        fprintf(out, "%-28s [bs, %-17d] %12lld\n", "embeds.0 (Embedding)", c->du, (long long)s->n_users * c->du);
-        fprintf(out, "%-28s [bs, %-17d] %12lld\n", "embeds.1 (Embedding)", c->di, (long long)s->n_items * c->di);
+        int64_t du[1] = {c->du}, di[1] = {c->di}, cat[1] = {c->du + c->di};
+        modelsum_add(sum, "embeds.0", "Embedding", 1, du, &p[0], 1, 0);
+        modelsum_add(sum, "embeds.1", "Embedding", 1, di, &p[1], 1, 0);
+        modelsum_add(sum, "emb_drop", "Dropout", 1, cat, NULL, 0, 0);
+        int pi = 2;
         for (int k = 0; k < c->n_lin; k++) {
             const NNLayer *l = &c->lin[k];
+            int64_t o[1] = {l->out};
             char name[64];
-            snprintf(name, sizeof name, "layers.%d.0 (Linear)", k);
-            fprintf(out, "%-28s [bs, %-17d] %12lld\n", name, l->out,
-                    (long long)l->in * l->out + (k == c->n_lin - 1));
-            flops += 2LL * l->in * l->out;
-            if (k < c->n_lin - 1) {
-                snprintf(name, sizeof name, "layers.%d.1 (ReLU)", k);
-                fprintf(out, "%-28s [bs, %-17d] %12d\n", name, l->out, 0);
-                snprintf(name, sizeof name, "layers.%d.2 (BatchNorm1d)", k);
-                fprintf(out, "%-28s [bs, %-17d] %12d\n", name, l->out, 2 * l->out);
-                flops += 4LL * l->out;
+            int last = k == c->n_lin - 1;
+            snprintf(name, sizeof name, "layers.%d.0", k);
+            modelsum_add(sum, name, "Linear", 1, o, &p[pi], last ? 2 : 1, 2.0 * l->in * l->out);
+            pi += last ? 2 : 1;
+            if (!last) {
+                snprintf(name, sizeof name, "layers.%d.1", k);
+                modelsum_add(sum, name, "ReLU", 1, o, NULL, 0, 0);
+                snprintf(name, sizeof name, "layers.%d.2", k);
+                modelsum_add(sum, name, "BatchNorm1d", 1, o, &p[pi], 5, 0);
+                pi += 5;
             }
         }
     }
-    if (s->has_y_range)
-        fprintf(out, "%-28s %-22s %12d   y_range=(%g, %g)\n", "SigmoidRange", "[bs, 1]", 0, s->y_lo, s->y_hi);
-    fprintf(out, "Total params: %zu (trainable %zu)\nFLOPs per item (forward): %lld\n", total,
-            trainable, flops);
+    if (s->has_y_range) {
+        char name[64] = "(sigmoid_range)";
+        if (s->arch == COLLAB_NN) snprintf(name, sizeof name, "layers.%d", c->n_lin);
+        modelsum_add(sum, name, "SigmoidRange", 1, one, NULL, 0, 0);
+    }
 }
 
 static void collab_free(Model *m)

@@ -50,6 +50,7 @@ typedef struct Param {
 typedef enum ModelMode { MODE_TRAIN, MODE_EVAL } ModelMode;
 
 typedef struct Model Model;
+typedef struct ModelSum ModelSum;
 
 typedef struct ModelOps {
     /* Forward a batch.  MODE_TRAIN uses batch statistics, updates BN running
@@ -61,8 +62,9 @@ typedef struct ModelOps {
     /* Backward from dL/dout [n, n_out] of the last MODE_TRAIN forward; gradients
      * are accumulated (+=) into Param.g. */
     void (*backward)(Model *m, const float *dout);
-    /* FLOPs of one forward per item, and a printed layer table (fastc summary). */
-    void (*summary)(const Model *m, int h, int w, FILE *out);
+    /* The layer table of one item of h x w (images; collab ignores them):
+     * shapes, params with the current freeze flags, FLOPs (models/modelsum.h). */
+    void (*summary)(const Model *m, int h, int w, ModelSum *sum);
     void (*free)(Model *m);
 } ModelOps;
 
@@ -92,7 +94,20 @@ struct Model {
      * when it cannot tell.  The optimizer uses it to update untouched rows
      * lazily (learn/optim.h). */
     int (*batch_rows)(const Model *m, const Batch *b, int param, const int32_t **rows);
+    /* Optional hook, set by whoever drives the model (NULL: none): backward
+     * calls grads_ready(grads_ctx, first) when the gradients of params
+     * first..n_params-1 are final (params are in forward order, so a backward
+     * can say so after each block).  Data-parallel training starts sending
+     * those gradients while the backward goes on (dist/dist.h). */
+    void (*grads_ready)(void *ctx, int first);
+    void *grads_ctx;
 };
+
+/* The backward's call of the hook above. */
+static inline void model_grads_ready(Model *m, int first)
+{
+    if (m->grads_ready) m->grads_ready(m->grads_ctx, first);
+}
 
 void model_zero_grad(Model *m);
 void model_free(Model *m);   /* NULL-safe; calls ops->free */

@@ -23,6 +23,8 @@
  */
 #include "models/resnet.h"
 
+#include "models/modelsum.h"
+
 #include "core/mem.h"
 #include "core/rng.h"
 #include "nn/batchnorm.h"
@@ -614,11 +616,15 @@ static void resnet_backward(Model *m, const float *dout)
                     0, train, &h1, (size_t)n, 2 * nf);
         concatpool_backward(bufs[0], r->hg1, r->hidx, n, hw, nf);
     }
+    /* the head's gradients are final, then each block's (data-parallel
+     * training sends them while the backward goes on: model.h) */
+    model_grads_ready(m, s->plain_fc ? r->fc_w : r->hbn1.p);
 
     for (int i = r->nblocks - 1; i >= 0; i--) {
         int t = block_backward(r, &r->blocks[i], bufs);
         float *nb[3] = {bufs[t], bufs[(t + 1) % 3], bufs[(t + 2) % 3]};
         memcpy(bufs, nb, sizeof nb);
+        model_grads_ready(m, r->blocks[i].conv[0].p);
     }
     /* stem: d p0 in bufs[0] → maxpool backward → gbig → bn1+relu (mask from c0) → conv1 dW */
     maxpool2d_backward(r->gbig, bufs[0], r->pidx, &r->pd);
@@ -627,122 +633,113 @@ static void resnet_backward(Model *m, const float *dout)
                 train, &bs, conv_out_floats(&r->conv1) / 64, 64);
     float *dw = pg(r, r->conv1.p);
     if (dw) conv2d_backward(NULL, 0, dw, r->gbig, r->x, pw(r, r->conv1.p), &r->conv1.d, &r->cs);
+    model_grads_ready(m, 0);
 }
 
 /* ---- summary --------------------------------------------------------------- */
 
-typedef struct SumAcc {
-    FILE *out;
-    double flops;
-    int64_t params;
-} SumAcc;
-
-static void sum_row(SumAcc *a, const char *name, const char *type, int n1, int n2, int n3,
-                    int64_t params, double macs)
+/* "0.4.0.conv1.weight" → "0.4.0.conv1" */
+static void module_of(char *buf, size_t cap, const Param *p)
 {
-    char shape[64];
-    if (n2 > 0) snprintf(shape, sizeof shape, "%d x %d x %d", n1, n2, n3);
-    else snprintf(shape, sizeof shape, "%d", n1);
-    if (a->out)
-        fprintf(a->out, "%-24s %-20s %-16s %12lld %14.0f\n", name, type, shape, (long long)params,
-                2 * macs);
-    a->flops += 2 * macs;
-    a->params += params;
+    snprintf(buf, cap, "%s", p->name);
+    char *dot = strrchr(buf, '.');
+    if (dot) *dot = 0;
 }
 
-static int64_t bn_count(const BnL *b) { return 2 * (int64_t)b->c; }
-
-static int64_t head_params(const Resnet *r)
+static void sum_conv(ModelSum *s, const Resnet *r, const ConvL *c)
 {
-    int64_t k = 0;
-    for (int i = 0; i < r->np; i++)
-        if (r->params[i].kind == PARAM_WEIGHT && r->params[i].group == 2) k += (int64_t)r->params[i].n;
-    return k;
+    char nm[96];
+    const Param *p = &r->params[c->p];
+    module_of(nm, sizeof nm, p);
+    int64_t sh[3] = {c->cout, c->d.oh, c->d.ow};
+    modelsum_add(s, nm, "Conv2d", 3, sh, p, 1, 2.0 * conv2d_macs_per_image(&c->d));
 }
 
-static void summarize(const Resnet *rc, int h, int w, FILE *out, double *flops, int64_t *params)
+/* a BatchNorm's weight, bias, running_mean, running_var, num_batches_tracked */
+static void sum_bn(ModelSum *s, const Resnet *r, const BnL *b, int ndim, const int64_t *sh)
+{
+    char nm[96];
+    const Param *p = &r->params[b->p];
+    module_of(nm, sizeof nm, p);
+    modelsum_add(s, nm, ndim == 3 ? "BatchNorm2d" : "BatchNorm1d", ndim, sh, p, 5, 0);
+}
+
+/* torchvision's blocks call one ReLU module (".relu") after each BatchNorm but
+ * the last, and again after the residual add. */
+static void sum_relu(ModelSum *s, const Resnet *r, int block, int ndim, const int64_t *sh)
+{
+    char nm[96];
+    if (block < 0) body_name(nm, sizeof nm, r, -1, 0, r->spec.plain_fc ? "relu" : "2");
+    else {
+        int st = 0;
+        while (block >= r->stage_start[st + 1]) st++;
+        body_name(nm, sizeof nm, r, st, block - r->stage_start[st], "relu");
+    }
+    modelsum_add(s, nm, "ReLU", ndim, sh, NULL, 0, 0);
+}
+
+static void summarize(const Resnet *rc, int h, int w, ModelSum *s)
 {
     Resnet *r = (Resnet *)rc;   /* set_dims writes the per-forward dims; restored below */
     int sv_n = r->n, sv_h = r->h, sv_w = r->w;
     set_dims(r, 1, h, w);
-    SumAcc a = {out, 0, 0};
-    if (out) {
-        fprintf(out, "%s (input %d x %d x %d, channels last; per image)\n", r->arch, h, w, r->spec.n_in);
-        fprintf(out, "%-24s %-20s %-16s %12s %14s\n", "layer", "type", "output (h x w x c)", "params", "FLOPs");
-    }
-    char nm[96];
     const Conv2dDims *d = &r->conv1.d;
-    sum_row(&a, r->params[r->conv1.p].name, "Conv2d 7x7/2", d->oh, d->ow, 64,
-            (int64_t)r->params[r->conv1.p].n, conv2d_macs_per_image(d));
-    sum_row(&a, r->params[r->bn1.p].name, "BatchNorm2d+ReLU", d->oh, d->ow, 64, bn_count(&r->bn1), 0);
-    sum_row(&a, "maxpool", "MaxPool2d 3/2", r->pd.oh, r->pd.ow, 64, 0, 0);
+    int64_t sh[3] = {64, d->oh, d->ow};
+    sum_conv(s, r, &r->conv1);
+    sum_bn(s, r, &r->bn1, 3, sh);
+    sum_relu(s, r, -1, 3, sh);
+    char nm[96];
+    body_name(nm, sizeof nm, r, -1, 0, r->spec.plain_fc ? "maxpool" : "3");
+    int64_t shp[3] = {64, r->pd.oh, r->pd.ow};
+    modelsum_add(s, nm, "MaxPool2d", 3, shp, NULL, 0, 0);
     for (int i = 0; i < r->nblocks; i++) {
         Block *b = &r->blocks[i];
         for (int k = 0; k < b->nconv; k++) {
             ConvL *c = &b->conv[k];
-            char type[32];
-            snprintf(type, sizeof type, "Conv2d %dx%d/%d", c->k, c->k, c->stride);
-            sum_row(&a, r->params[c->p].name, type, c->d.oh, c->d.ow, c->cout,
-                    (int64_t)r->params[c->p].n, conv2d_macs_per_image(&c->d));
-            sum_row(&a, r->params[b->bn[k].p].name, k + 1 < b->nconv ? "BatchNorm2d+ReLU" : "BatchNorm2d",
-                    c->d.oh, c->d.ow, c->cout, bn_count(&b->bn[k]), 0);
+            int64_t shc[3] = {c->cout, c->d.oh, c->d.ow};
+            sum_conv(s, r, c);
+            sum_bn(s, r, &b->bn[k], 3, shc);
+            if (k + 1 < b->nconv) sum_relu(s, r, i, 3, shc);
         }
         if (b->has_down) {
-            ConvL *c = &b->down;
-            sum_row(&a, r->params[c->p].name, "Conv2d 1x1 (down)", c->d.oh, c->d.ow, c->cout,
-                    (int64_t)r->params[c->p].n, conv2d_macs_per_image(&c->d));
-            sum_row(&a, r->params[b->down_bn.p].name, "BatchNorm2d", c->d.oh, c->d.ow, c->cout,
-                    bn_count(&b->down_bn), 0);
+            int64_t shd[3] = {b->down.cout, b->down.d.oh, b->down.d.ow};
+            sum_conv(s, r, &b->down);
+            sum_bn(s, r, &b->down_bn, 3, shd);
         }
         ConvL *lc = &b->conv[b->nconv - 1];
-        snprintf(nm, sizeof nm, "block %d", i);
-        sum_row(&a, nm, "add+ReLU", lc->d.oh, lc->d.ow, lc->cout, 0, 0);
+        int64_t sho[3] = {lc->cout, lc->d.oh, lc->d.ow};
+        sum_relu(s, r, i, 3, sho);
     }
-    int nf = r->nf, no = r->spec.n_out;
+    int64_t nf = r->nf, no = r->spec.n_out;
     if (r->spec.plain_fc) {
-        sum_row(&a, "avgpool", "AdaptiveAvgPool2d", nf, 0, 0, 0, 0);
-        sum_row(&a, "fc", "Linear", no, 0, 0, (int64_t)nf * no + no, (double)nf * no);
+        int64_t s1[3] = {nf, 1, 1}, s2[1] = {no};
+        modelsum_add(s, "avgpool", "AdaptiveAvgPool2d", 3, s1, NULL, 0, 0);
+        modelsum_add(s, "fc", "Linear", 1, s2, &r->params[r->fc_w], 2, 2.0 * (double)nf * (double)no);
     } else {
-        int hid = r->hidden;
-        sum_row(&a, "1.0", "AdaptiveConcatPool2d", 2 * nf, 0, 0, 0, 0);
-        sum_row(&a, "1.1", "Flatten", 2 * nf, 0, 0, 0, 0);
-        sum_row(&a, "1.2", "BatchNorm1d", 2 * nf, 0, 0, bn_count(&r->hbn1), 0);
-        sum_row(&a, "1.3", "Dropout", 2 * nf, 0, 0, 0, 0);
-        sum_row(&a, "1.4", "Linear (no bias)", hid, 0, 0, (int64_t)2 * nf * hid, 2.0 * nf * hid);
-        sum_row(&a, "1.5", "ReLU", hid, 0, 0, 0, 0);
-        sum_row(&a, "1.6", "BatchNorm1d", hid, 0, 0, bn_count(&r->hbn2), 0);
-        sum_row(&a, "1.7", "Dropout", hid, 0, 0, 0, 0);
-        sum_row(&a, "1.8", "Linear (no bias)", no, 0, 0, (int64_t)hid * no, (double)hid * no);
-        if (r->spec.has_y_range) sum_row(&a, "1.9", "SigmoidRange", no, 0, 0, 0, 0);
+        int64_t hid = r->hidden, s2nf[1] = {2 * nf}, s2p[3] = {2 * nf, 1, 1}, shid[1] = {hid}, sno[1] = {no};
+        modelsum_add(s, "1.0", "AdaptiveConcatPool2d", 3, s2p, NULL, 0, 0);
+        modelsum_add(s, "1.1", "Flatten", 1, s2nf, NULL, 0, 0);
+        sum_bn(s, r, &r->hbn1, 1, s2nf);
+        modelsum_add(s, "1.3", "Dropout", 1, s2nf, NULL, 0, 0);
+        modelsum_add(s, "1.4", "Linear", 1, shid, &r->params[r->hlin1], 1, 2.0 * (double)(2 * nf) * (double)hid);
+        modelsum_add(s, "1.5", "ReLU", 1, shid, NULL, 0, 0);
+        sum_bn(s, r, &r->hbn2, 1, shid);
+        modelsum_add(s, "1.7", "Dropout", 1, shid, NULL, 0, 0);
+        modelsum_add(s, "1.8", "Linear", 1, sno, &r->params[r->hlin2], 1, 2.0 * (double)hid * (double)no);
+        if (r->spec.has_y_range) modelsum_add(s, "1.9", "SigmoidRange", 1, sno, NULL, 0, 0);
     }
-    if (out) {
-        int64_t trainable = 0;
-        for (int i = 0; i < r->np; i++)
-            if (r->params[i].kind == PARAM_WEIGHT) trainable += (int64_t)r->params[i].n;
-        fprintf(out, "Total params: %lld (body %lld, head %lld)\n", (long long)a.params,
-                (long long)(trainable - head_params(r)), (long long)head_params(r));
-        fprintf(out, "Forward FLOPs per image: %.3f G (multiply-adds x 2 of convs and linears)\n",
-                a.flops / 1e9);
-    }
-    *flops = a.flops;
-    *params = a.params;
     if (sv_n > 0) set_dims(r, sv_n, sv_h, sv_w);
 }
 
-static void resnet_summary_op(const Model *m, int h, int w, FILE *out)
-{
-    double f;
-    int64_t p;
-    summarize(m->impl, h, w, out, &f, &p);
-}
-
-void resnet_summary(const Model *m, int h, int w, FILE *out) { resnet_summary_op(m, h, w, out); }
+static void resnet_summary_op(const Model *m, int h, int w, ModelSum *s) { summarize(m->impl, h, w, s); }
 
 double resnet_flops_per_image(const Model *m, int h, int w)
 {
-    double f;
-    int64_t p;
-    summarize(m->impl, h, w, NULL, &f, &p);
+    ModelSum s;
+    modelsum_init(&s);
+    summarize(m->impl, h, w, &s);
+    double f = s.flops;
+    modelsum_free(&s);
     return f;
 }
 

@@ -67,9 +67,6 @@ double resnet_flops_per_image(const Model *m, int h, int w);
 /* Trainable parameter count (PARAM_WEIGHT elements). */
 int64_t resnet_param_count(const Model *m);
 
-/* Print the layer table (layer, output shape, params, FLOPs) for an h x w input,
- * then totals: the same as m->ops->summary. */
-void resnet_summary(const Model *m, int h, int w, FILE *out);
 
 /* Bytes allocated for activations + scratch (not parameters). */
 size_t resnet_workspace_bytes(const Model *m);

@@ -169,7 +169,6 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("resnet");
     TCase *tc = tcase_create("structure");
-    tcase_set_timeout(tc, 120);   /* a loaded 2-core machine: several short trainings */
     tcase_add_test(tc, param_counts_match_torchvision);
     tcase_add_test(tc, fastai_head_names_and_groups);
     tcase_add_test(tc, same_seed_same_weights_any_thread_count);

@@ -131,35 +131,38 @@ double conv2d_macs_per_image(const Conv2dDims *d)
 /* col[(i·oh + oy)·ow + ox][(ky·kw + kx)·c_in + ci] = in[i, oy·s − p + ky, ox·s − p + kx, ci]
  * (zero outside), for output rows [r0, r1) of the images starting at `in`
  * (row r = i·oh + oy). */
-static void im2col_rows(float *col, const float *in, const Conv2dDims *d, int r0, int r1)
+/* The column row of output position (r = i·oh + oy, ox) into dst (K floats). */
+static void im2col_pos(float *dst, const float *in, const Conv2dDims *d, int r, int ox)
 {
-    const int K = d->kh * d->kw * d->c_in, C = d->c_in;
-    for (int r = r0; r < r1; r++) {
-        int i = r / d->oh, oy = r % d->oh;
-        const float *img = in + (size_t)i * d->h * d->w * C;
-        for (int ox = 0; ox < d->ow; ox++) {
-            float *dst = col + ((size_t)r * d->ow + ox) * K;
-            for (int ky = 0; ky < d->kh; ky++) {
-                int iy = oy * d->stride - d->pad + ky;
-                if (iy < 0 || iy >= d->h) {
-                    memset(dst, 0, sizeof(float) * d->kw * C);
-                    dst += d->kw * C;
-                    continue;
-                }
-                int ix0 = ox * d->stride - d->pad;
-                if (ix0 >= 0 && ix0 + d->kw <= d->w) {
-                    memcpy(dst, img + ((size_t)iy * d->w + ix0) * C, sizeof(float) * d->kw * C);
-                    dst += d->kw * C;
-                    continue;
-                }
-                for (int kx = 0; kx < d->kw; kx++, dst += C) {
-                    int ix = ix0 + kx;
-                    if (ix < 0 || ix >= d->w) memset(dst, 0, sizeof(float) * C);
-                    else memcpy(dst, img + ((size_t)iy * d->w + ix) * C, sizeof(float) * C);
-                }
-            }
+    const int C = d->c_in;
+    int i = r / d->oh, oy = r % d->oh;
+    const float *img = in + (size_t)i * d->h * d->w * C;
+    for (int ky = 0; ky < d->kh; ky++) {
+        int iy = oy * d->stride - d->pad + ky;
+        if (iy < 0 || iy >= d->h) {
+            memset(dst, 0, sizeof(float) * d->kw * C);
+            dst += d->kw * C;
+            continue;
+        }
+        int ix0 = ox * d->stride - d->pad;
+        if (ix0 >= 0 && ix0 + d->kw <= d->w) {
+            memcpy(dst, img + ((size_t)iy * d->w + ix0) * C, sizeof(float) * d->kw * C);
+            dst += d->kw * C;
+            continue;
+        }
+        for (int kx = 0; kx < d->kw; kx++, dst += C) {
+            int ix = ix0 + kx;
+            if (ix < 0 || ix >= d->w) memset(dst, 0, sizeof(float) * C);
+            else memcpy(dst, img + ((size_t)iy * d->w + ix) * C, sizeof(float) * C);
         }
     }
+}
+
+static void im2col_rows(float *col, const float *in, const Conv2dDims *d, int r0, int r1)
+{
+    const size_t K = (size_t)d->kh * d->kw * d->c_in;
+    for (int r = r0; r < r1; r++)
+        for (int ox = 0; ox < d->ow; ox++) im2col_pos(col + ((size_t)r * d->ow + ox) * K, in, d, r, ox);
 }
 
 static void im2col(float *col, const float *in, const Conv2dDims *d, int nt)
@@ -357,10 +360,26 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
 }
 /* ---- bf16 ------------------------------------------------------------------ */
 
+/* Rows of at most this many columns whose kernel rows are short (kw·c_in <
+ * 64: the stem) are gathered in fp32 and converted in one go: converting
+ * each 21-value segment of the 7x7 stem apart cost 5x the stem's GEMMs. */
+#define IM2COL16_ROW_BUF 1024
+
 /* im2col_rows into bf16 rows of ld elements (K rounded up to even: the pad is 0). */
 static void im2col16_rows(uint16_t *col, int ld, const float *in, const Conv2dDims *d, int r0, int r1)
 {
     const int K = d->kh * d->kw * d->c_in, C = d->c_in;
+    if (d->kw * C < 64 && K <= IM2COL16_ROW_BUF) {
+        float buf[IM2COL16_ROW_BUF];
+        for (int r = r0; r < r1; r++)
+            for (int ox = 0; ox < d->ow; ox++) {
+                im2col_pos(buf, in, d, r, ox);
+                uint16_t *row = col + ((size_t)r * d->ow + ox) * ld;
+                bf16_convert(row, buf, (size_t)K);
+                if (K & 1) row[K] = 0;
+            }
+        return;
+    }
     for (int r = r0; r < r1; r++) {
         int i = r / d->oh, oy = r % d->oh;
         const float *img = in + (size_t)i * d->h * d->w * C;

@@ -26,9 +26,10 @@
 
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
+/* (libgcc fills the CPU model in a constructor: no __builtin_cpu_init here,
+ * which every GEMM call would run, from several threads at once) */
 int gemm_bf16_native(void)
 {
-    __builtin_cpu_init();
     return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl");
 }

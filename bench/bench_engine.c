@@ -2,7 +2,7 @@
  *
  *   bench_engine ARCH SIZE [BS] [STEPS] [THREADS] [N_IN] [fp32|bf16]
  *
- * Builds ARCH (resnet18/34/50 + fastai head, 10 classes) for BS images of
+ * Builds ARCH (resnet18/34/50/101/152 + fastai head, 10 classes) for BS images of
  * SIZE x SIZE with N_IN channels (default 3; the default job has 1) in the
  * given precision, then times STEPS training steps (forward, cross-entropy,
  * backward, the learner's Adam step over every trainable parameter) after one

@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench_engine.sh — training-step speed and peak memory of the fastc engine
-# against PyTorch, in the same run, alternating, for resnet18/34/50 at 64x64 and
+# against PyTorch, in the same run, alternating, for resnet18/34/50/101/152 at 64x64 and
 # 128x128, batch 64 (forward + cross-entropy + backward + Adam step), in fp32
 # and in bf16 (fastc `precision = bf16`; PyTorch torch.autocast('cpu', bfloat16)).
 #
@@ -32,7 +32,7 @@ printf '%-8s %4s %-7s | %-24s | %-24s | %-24s | %-24s | %-13s | %-13s | %-13s | 
     arch size wait "fastc fp32 img/s cpu-s" "fastc bf16 img/s cpu-s" "torch fp32 img/s cpu-s" \
     "torch bf16 img/s cpu-s" "f16/t16 wall cpu" "f16/f32 wall cpu" "f32/t32 wall cpu" "peak MB f32 f16 t32 t16" \
     "GF/cpu-s f32 f16 (peak 227, 463)"
-for arch in ${ARCHS:-resnet18 resnet34 resnet50}; do
+for arch in ${ARCHS:-resnet18 resnet34 resnet50 resnet101 resnet152}; do
     for size in ${SIZES:-64 128}; do
         for wait in default PASSIVE; do
             if [ "$wait" = PASSIVE ]; then export OMP_WAIT_POLICY=PASSIVE; else unset OMP_WAIT_POLICY; fi

@@ -7,10 +7,14 @@
 #include "config/schema.h"
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A minimal valid image-classification config. */
@@ -653,6 +657,61 @@ START_TEST(error_file_level)
 }
 END_TEST
 
+/* Writes ';' comment lines into a FIFO until the reader goes away (EPIPE) or
+ * `limit` bytes are out; counts what went in. */
+typedef struct FifoWriter {
+    const char *path;
+    size_t limit, written;
+} FifoWriter;
+
+static void *fifo_writer(void *arg)
+{
+    FifoWriter *w = arg;
+    int fd = open(w->path, O_WRONLY);
+    if (fd < 0) return NULL;
+    char chunk[65536];
+    for (size_t i = 0; i < sizeof chunk; i++) chunk[i] = i % 64 == 63 ? '\n' : i % 64 == 0 ? ';' : 'x';
+    while (w->written < w->limit) {
+        ssize_t k = write(fd, chunk, sizeof chunk);
+        if (k <= 0) break;   /* EPIPE: the reader closed it */
+        w->written += (size_t)k;
+    }
+    close(fd);
+    return NULL;
+}
+
+START_TEST(a_device_or_pipe_as_config_is_read_only_up_to_the_limit)
+{
+    /* /dev/zero and endless pipes were read up to 1 GiB (2 GiB of memory)
+     * before "too big": now at most 16 MiB + 1 byte are read. */
+    char path[2048];
+    Err err = {0};
+    ck_assert_ptr_null(config_load("/dev/zero", NULL, 0, &err));
+    ck_assert_str_eq(err.msg, "/dev/zero: found more than 16 MiB, expected a config file (at most 16 MiB of text)");
+    ck_assert_int_eq(err.code, ERR_USAGE);
+    /* a FIFO fed 64 MiB: the writer sees the reader leave after about 16 MiB */
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(path, sizeof path, "%s/fifo.ini", tmpdir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    FifoWriter w = {.path = path, .limit = (size_t)64 << 20};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, fifo_writer, &w), 0);
+    ck_assert_ptr_null(config_load(path, NULL, 0, &err));
+    pthread_join(th, NULL);
+    ck_assert_msg(strstr(err.msg, "fifo.ini: found more than 16 MiB"), "%s", err.msg);
+    /* what the pipe buffer (64 KiB, up to 1 MiB if raised) holds may be in flight, no more */
+    ck_assert_msg(w.written <= ((size_t)17 << 20), "%zu bytes went into the pipe", w.written);
+    /* a regular file one byte over the limit */
+    size_t big = ((size_t)16 << 20) + 1;
+    char *text = malloc(big);
+    for (size_t i = 0; i < big; i++) text[i] = i % 64 == 63 ? '\n' : i % 64 == 0 ? ';' : 'x';
+    tu_write(tmpdir, "big.ini", text, big, path, sizeof path);
+    free(text);
+    ck_assert_ptr_null(config_load(path, NULL, 0, &err));
+    ck_assert_msg(strstr(err.msg, "big.ini: found more than 16 MiB"), "%s", err.msg);
+}
+END_TEST
+
 START_TEST(error_structure)
 {
     expect_error(with("[trian]\nx = 1\n"), NULL, 0,
@@ -764,7 +823,7 @@ START_TEST(error_missing_and_cross_checks)
                  ":3: [data] blocks: found ImageBlock(cls='PILImage'), expected ImageBlock followed by one of "
                  "CategoryBlock, MultiCategoryBlock, PointBlock, RegressionBlock; or CollabBlock alone");
     expect_error(replace("arch", "arch = DotProduct"), NULL, 0,
-                 ":6: [model] arch: found DotProduct, expected resnet18, resnet34 or resnet50 for ImageBlock data");
+                 ":6: [model] arch: found DotProduct, expected resnet18, resnet34, resnet50, resnet101 or resnet152 for ImageBlock data");
     expect_error(with("[learner]\nmetrics = error_rate, accuracy_multi\n"), NULL, 0,
                  ":10: [learner] metrics: found accuracy_multi, expected a metric for CategoryBlock: error_rate, "
                  "accuracy");
@@ -826,6 +885,7 @@ static Suite *suite(void)
     TCase *e = tcase_create("errors");
     tcase_add_checked_fixture(e, setup, teardown);
     tcase_add_test(e, error_file_level);
+    tcase_add_test(e, a_device_or_pipe_as_config_is_read_only_up_to_the_limit);
     tcase_add_test(e, error_structure);
     tcase_add_test(e, error_values);
     tcase_add_test(e, error_components);

@@ -256,6 +256,11 @@ START_TEST(points_from_csv_func_splitter)
     ck_assert_float_eq(ds.y[1 * 2 + 0], 30.5f);
     ck_assert_float_eq(ds.y[2 * 2 + 1], 60.0f);
     ck_assert_ptr_null(ds.vocab);
+    /* each item's row, for the loader's messages about its points */
+    ck_assert_str_eq(ds.y_file, pth("biwi/centers.csv"));
+    ck_assert_int_eq(ds.y_line[0], 2);
+    ck_assert_int_eq(ds.y_line[1], 3);
+    ck_assert_int_eq(ds.y_line[2], 4);
     dataset_free(&ds);
 
     put("biwi/13/d.jpg", "x");

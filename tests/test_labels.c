@@ -270,6 +270,12 @@ START_TEST(points_from_csv)
     ck_assert_float_eq(pn.xy[0], -4.5f);
     ck_assert_float_eq(pn.xy[1], -2.0f);
     points_table_free(&pn);
+    /* 1e30 is a float: the file reads, the loader judges it against the image (test_image_loader) */
+    txt = "big.jpg,1e30,2\n";
+    tu_write(dir, "big.csv", txt, strlen(txt), p, sizeof p);
+    ck_assert_int_eq(points_table_load(p, 0, &pn, &err), 0);
+    ck_assert_float_eq(pn.xy[0], 1e30f);
+    points_table_free(&pn);
     points_table_free(&pt);
 
     struct { const char *txt, *want; } bad[] = {
@@ -278,6 +284,12 @@ START_TEST(points_from_csv)
         {"a.jpg,1,2\nb.jpg,3,oops\n", "bad.csv:2: field 3 is 'oops', expected a number"},
         {"a.jpg,1,2\nb.jpg,3,4\na.jpg,5,6\n", "bad.csv:3: 'a.jpg' already has points on line 1"},
         {"f,x,y\n", "no rows"},
+        /* numbers that are not finite pixels, header or not (they trained into infinities) */
+        {"f,x,y\na.jpg,1,2\nb.jpg,1e308,4\n", "bad.csv:3: field 2 is '1e308', expected a finite number of pixels"},
+        {"a.jpg,1,2\nb.jpg,3,-4e38\n", "bad.csv:2: field 3 is '-4e38', expected a finite number of pixels"},
+        {"a.jpg,nan,2\n", "bad.csv:1: field 2 is 'nan', expected a finite number of pixels"},
+        {"f,x,y\na.jpg,1,inf\n", "bad.csv:2: field 3 is 'inf', expected a finite number of pixels"},
+        {"f,x,y\na.jpg,-Infinity,1\n", "bad.csv:2: field 2 is '-Infinity', expected a finite number of pixels"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         tu_write(dir, "bad.csv", bad[i].txt, strlen(bad[i].txt), p, sizeof p);

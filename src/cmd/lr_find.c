@@ -6,6 +6,7 @@
 
 #include "cmd/pipeline.h"
 #include "config/config.h"
+#include "data/warnings.h"
 #include "io/atomic.h"
 #include "learn/learner.h"
 #include "learn/lr_find.h"
@@ -38,6 +39,7 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     LrFindResult r = {0};
     int rc = pipeline_open(&p, a, PIPE_MODEL, err);
     if (rc) goto done;
+    data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
     LearnerOpts o;
     if ((rc = pipeline_learner_opts(&p, &o, err)) || (rc = pipeline_mkdir_out(&p, err))) goto done;
     o.out_dir = NULL;   /* lr_find writes only its own files */
@@ -61,6 +63,7 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     if (!p.ctx.quiet && !p.ctx.json)
         fprintf(stderr, "%d batches; wrote %s/lr_find.csv and %s/lr_find.png\n", r.n, p.out_dir, p.out_dir);
 done:
+    if (p.dls) data_warn_load_skips(stderr, &p.ds, p.dls);
     lr_find_result_free(&r);
     learner_free(l);
     pipeline_close(&p);

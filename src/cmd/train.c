@@ -13,6 +13,7 @@
 
 #include "cmd/pipeline.h"
 #include "config/config.h"
+#include "data/warnings.h"
 #include "io/atomic.h"
 #include "learn/learner.h"
 #include "nn/gemm_bf16.h"
@@ -88,7 +89,7 @@ int cmd_train(const CmdArgs *a, Err *err)
     const char *prec = cfg_str(p.cfg, "model", "precision");
     if (prec && !strcmp(prec, "bf16") && !gemm_bf16_native())
         note(&p, "note: %s\n", "precision = bf16 runs emulated: this CPU has no AVX512-BF16 (same numbers, slower)");
-    for (int i = 0; i < p.ds.n_skipped; i++) note(&p, "skipped (on_bad_item = skip): %s\n", p.ds.skipped[i]);
+    data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
 
     /* temporaries of a run stopped at once (a second signal) or killed while writing */
     atomic_remove_stale(p.out_dir);
@@ -127,8 +128,7 @@ int cmd_train(const CmdArgs *a, Err *err)
     }
     rc = learner_fit_schedule(l, &s, err);
     /* what the image loader met while training: unreadable files, time the steps waited for data */
-    for (int i = 0; p.dls && i < p.dls->n_skipped; i++)
-        note(&p, "skipped (on_bad_item = skip, could not be read): %s\n", p.dls->skipped[i]);
+    data_warn_load_skips(stderr, &p.ds, p.dls);
     if (p.dls && !p.ctx.quiet && !p.ctx.json) fprintf(stderr, "time waiting for data: %.2f s\n", p.dls->wait_s);
     if (rc) goto restore;
     snprintf(path, sizeof path, "%s/model.safetensors", p.out_dir);

@@ -10,6 +10,7 @@
 #include "config/schema.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <ini.h>
 #include <limits.h>
@@ -22,6 +23,9 @@
 enum { ORIGIN_DEFAULT, ORIGIN_FILE, ORIGIN_SET };
 #define LINE_SET (INT_MAX - 1) /* error ordering: --set after any file line */
 #define WHERE_CAP 1400
+/* Largest config file: generous for any real one (a vocab of 100k labels fits),
+ * small enough that a wrong file (a device, a dataset) is refused at once. */
+#define CONFIG_MAX_BYTES (16 << 20)
 
 typedef struct Entry {
     char *raw;        /* as written (continuation lines joined by a space) */
@@ -29,7 +33,7 @@ typedef struct Entry {
     int line;         /* 0 for defaults and --set */
     int origin;
     const char *set;  /* the --set argument that gave it */
-    char *path;       /* ST_PATH keys that are set: the value resolved (resolve_paths) */
+    char *path;       /* ST_PATH(_BOOL) keys set to a path: the value resolved (resolve_paths) */
 } Entry;
 
 struct Config {
@@ -312,6 +316,9 @@ static void scan_sections(Loader *L)
     }
 }
 
+/* The whole file, NUL-terminated.  At most CONFIG_MAX_BYTES + 1 bytes are
+ * read, whatever the file is (a device such as /dev/zero, a pipe, a huge
+ * file): one byte past the limit is enough to say it is too big. */
 static char *read_file(const char *path, size_t *len, Err *err)
 {
     struct stat st;
@@ -326,33 +333,45 @@ static char *read_file(const char *path, size_t *len, Err *err)
         err_set(err, ERR_USAGE, "%s: found a directory, expected a config file (.ini)", path);
         return NULL;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         err_set(err, ERR_USAGE, "%s: cannot open (%s), expected a readable config file", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 4096, n = 0, k;
+    size_t cap = 4096, n = 0;
+    ssize_t k;
+    int bad = 0;
     char *buf = malloc(cap);
-    while (buf) {
-        if (n + 1 >= cap) {
-            char *b = cap > ((size_t)1 << 30) ? NULL : realloc(buf, cap * 2);
+    while (buf && n <= CONFIG_MAX_BYTES) {
+        if (n + 1 >= cap) {   /* room for one more byte and the NUL */
+            size_t grown = cap * 2 > CONFIG_MAX_BYTES + 2 ? CONFIG_MAX_BYTES + 2 : cap * 2;
+            char *b = realloc(buf, grown);
             if (!b) {
                 free(buf);
                 buf = NULL;
                 break;
             }
             buf = b;
-            cap *= 2;
+            cap = grown;
         }
-        k = fread(buf + n, 1, cap - 1 - n, f);
-        if (k == 0) break;
-        n += k;
+        /* read(2), not stdio, which would read ahead past the limit */
+        k = read(fd, buf + n, cap - 1 - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) bad = errno;
+        if (k <= 0) break;
+        n += (size_t)k;
     }
-    int bad = ferror(f);
-    fclose(f);
+    close(fd);
     if (!buf || bad) {
         free(buf);
-        err_set(err, ERR_USAGE, "%s: cannot read%s, expected a config file", path, buf ? "" : " (too big)");
+        err_set(err, ERR_USAGE, "%s: cannot read (%s), expected a config file", path,
+                buf ? strerror(bad) : "out of memory");
+        return NULL;
+    }
+    if (n > CONFIG_MAX_BYTES) {
+        free(buf);
+        err_set(err, ERR_USAGE, "%s: found more than %d MiB, expected a config file (at most %d MiB of text)", path,
+                CONFIG_MAX_BYTES >> 20, CONFIG_MAX_BYTES >> 20);
         return NULL;
     }
     buf[n] = 0;
@@ -361,6 +380,16 @@ static char *read_file(const char *path, size_t *len, Err *err)
 }
 
 /* ---- checking -------------------------------------------------------------------- */
+
+static int is_quoted(const char *s);
+
+/* Unquoted path text is taken as it is; for ST_PATH_BOOL a bare True or
+ * False is the boolean (model.pretrained = True). */
+static int verbatim_path(SchemaType type, const char *raw)
+{
+    if (type == ST_PATH_BOOL && (!strcmp(raw, "True") || !strcmp(raw, "False"))) return 0;
+    return (type == ST_PATH || type == ST_PATH_BOOL) && !is_quoted(raw);
+}
 
 static int is_quoted(const char *s)
 {
@@ -387,7 +416,7 @@ static void resolve_entry(Loader *L, int k)
     }
     Err err = {0};
     CfgValue *v;
-    if (key->spec.type == ST_PATH && !is_quoted(raw)) {
+    if (verbatim_path(key->spec.type, raw)) {
         /* paths are taken verbatim: oxford-iiit-pet/images */
         v = cv_new(CV_STR, e->line);
         if (v && !(v->str = strdup(raw))) cfg_value_free(v), v = NULL;
@@ -503,7 +532,7 @@ CfgValue *cfg_value_parse_key(const char *section, const char *name, const char 
     snprintf(where, sizeof where, "%s:%d: [%s] %s", file ? file : "<value>", line, section, name);
     while (*text == ' ' || *text == '\t') text++;
     CfgValue *v;
-    if (key->spec.type == ST_PATH && *text && !is_quoted(text)) {
+    if (*text && verbatim_path(key->spec.type, text)) {
         v = cv_new(CV_STR, line);
         if (v && !(v->str = strdup(text))) cfg_value_free(v), v = NULL;
         if (!v) err_set(err, ERR_RUNTIME, "%s: out of memory", where);
@@ -580,7 +609,7 @@ static int cross_check(Config *cfg, Err *err)
     if (image != resnet) {
         where_of(cfg, "model", "arch", w, sizeof w);
         return err_set(err, ERR_USAGE, "%s: found %s, expected %s for %s data", w, arch,
-                       image ? "resnet18, resnet34 or resnet50" : "DotProduct, DotProductBias or EmbeddingNN",
+                       image ? "resnet18, resnet34, resnet50, resnet101 or resnet152" : "DotProduct, DotProductBias or EmbeddingNN",
                        b0);
     }
     int has_csv = entry(cfg, "data", "csv")->value != NULL;
@@ -885,7 +914,9 @@ static int resolve_path(Config *cfg, int k, Err *err)
 {
     Entry *e = &cfg->e[k];
     const SchemaKey *key = &schema_keys[k];
-    if (key->spec.type != ST_PATH || !e->value || e->path) return 0;
+    if ((key->spec.type != ST_PATH && key->spec.type != ST_PATH_BOOL) || !e->value || e->value->kind == CV_BOOL ||
+        e->path)
+        return 0;
     const char *base = cfg->dir;
     if (key->rel_to && e->value->str[0] != '/') {
         char sec[32], name[32];
@@ -927,9 +958,9 @@ const char *cfg_resolve(const Config *cfg, const char *rel, char *buf, size_t ca
 const char *cfg_path(const Config *cfg, const char *section, const char *key, char *buf, size_t cap)
 {
     int k = key_index(section, key);
-    FASTC_ASSERT(k >= 0 && schema_keys[k].spec.type == ST_PATH);
+    FASTC_ASSERT(k >= 0 && (schema_keys[k].spec.type == ST_PATH || schema_keys[k].spec.type == ST_PATH_BOOL));
     const Entry *e = &cfg->e[k];
-    if (!e->value) return NULL;
+    if (!e->value || e->value->kind == CV_BOOL) return NULL;   /* pretrained = True / False */
     /* config_load resolved it and refused one of CFG_PATH_MAX bytes or more */
     FASTC_ASSERT(e->path && cap >= CFG_PATH_MAX);
     memcpy(buf, e->path, strlen(e->path) + 1);
@@ -952,7 +983,7 @@ static char *format_key(const Config *cfg, int k)
     for (;;) {
         char *buf = malloc(cap);
         if (!buf) return NULL;
-        if (key->spec.type == ST_PATH) {
+        if ((key->spec.type == ST_PATH || key->spec.type == ST_PATH_BOOL) && v && v->kind != CV_BOOL) {
             char path[4200];
             CfgValue tmp = {.kind = CV_STR, .str = (char *)cfg_path(cfg, key->section, key->name, path, sizeof path)};
             cfg_value_format(&tmp, buf, cap);
@@ -1043,6 +1074,13 @@ int config_write(const Config *cfg, const char *path, Err *err)
 }
 
 /* ---- help -------------------------------------------------------------------------- */
+
+const char *config_key_at(int i, char *buf, size_t cap)
+{
+    if (i < 0 || i >= schema_n_keys) return NULL;
+    snprintf(buf, cap, "%s.%s", schema_keys[i].section, schema_keys[i].name);
+    return buf;
+}
 
 void config_print_help(FILE *out)
 {

@@ -23,12 +23,18 @@
 void dataset_free(Dataset *ds)
 {
     if (!ds) return;
-    for (int i = 0; i < ds->n_items; i++) free(ds->paths[i]);
-    free(ds->paths);
+    if (ds->path_store.v) {
+        strlist_free(&ds->path_store);   /* paths are its strings */
+    } else {
+        for (int i = 0; i < ds->n_items; i++) free(ds->paths[i]);
+        free(ds->paths);
+    }
     for (int i = 0; i < ds->n_vocab; i++) free(ds->vocab[i]);
     free(ds->vocab);
     free(ds->yi);
     free(ds->y);
+    free(ds->y_file);
+    free(ds->y_line);
     free(ds->train_idx);
     free(ds->valid_idx);
     for (int i = 0; i < ds->n_skipped; i++) free(ds->skipped[i]);
@@ -49,9 +55,11 @@ typedef struct Build {
     /* labels: item i has labels lab.v[lab_off[i] .. lab_off[i+1]) */
     StrList lab;
     int *lab_off;
-    /* points: [n, n_y] */
+    /* points: [n, n_y], and the points file's line of each item's row */
     float *pts;
     int n_y;
+    int *pts_line;
+    char *pts_file;
     StrList skipped;
 } Build;
 
@@ -65,6 +73,8 @@ static void build_free(Build *b)
     strlist_free(&b->lab);
     free(b->lab_off);
     free(b->pts);
+    free(b->pts_line);
+    free(b->pts_file);
     strlist_free(&b->skipped);
 }
 
@@ -203,7 +213,9 @@ static int label_items(Build *b, Err *err)
         if ((rc = points_table_load(s->points_csv, s->csv_sep, &pt, err))) return rc;
         b->n_y = 2 * pt.n_points;
         b->pts = calloc((size_t)b->n * b->n_y, sizeof(float));
-        if (!b->pts) rc = err_set(err, ERR_RUNTIME, "out of memory");
+        b->pts_line = calloc((size_t)b->n + 1, sizeof(int));
+        b->pts_file = strdup(pt.path);
+        if (!b->pts || !b->pts_line || !b->pts_file) rc = err_set(err, ERR_RUNTIME, "out of memory");
     } else if (s->y == DB_Y_POINTS) {
         return err_set(err, ERR_USAGE, "PointsFromCSV gives points: use blocks = ImageBlock, PointBlock");
     }
@@ -227,6 +239,7 @@ static int label_items(Build *b, Err *err)
                 continue;
             }
             memcpy(b->pts + (size_t)i * b->n_y, pt.xy + (size_t)r * b->n_y, sizeof(float) * b->n_y);
+            b->pts_line[i] = pt.lines[r];
             continue;
         }
         const char *label = NULL, *found = NULL;
@@ -328,6 +341,43 @@ static int vocab_find(const VocabIx *v, const char *s)
     return -1;
 }
 
+/* A set of strings (pointers into the build's lists), open addressing: the
+ * vocab of a million labels in one pass, without sorting them all. */
+typedef struct StrSet {
+    const char **slot;    /* [cap] NULL = free */
+    size_t cap, n;
+} StrSet;
+
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Add s unless present; *added says which.  -1: out of memory. */
+static int strset_add(StrSet *h, const char *s, int *added)
+{
+    if (2 * (h->n + 1) > h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 256;
+        const char **slot = calloc(cap, sizeof *slot);
+        if (!slot) return -1;
+        for (size_t i = 0; i < h->cap; i++) {
+            if (!h->slot[i]) continue;
+            size_t j = str_hash(h->slot[i]) & (cap - 1);
+            while (slot[j]) j = (j + 1) & (cap - 1);
+            slot[j] = h->slot[i];
+        }
+        free(h->slot);
+        h->slot = slot, h->cap = cap;
+    }
+    size_t j = str_hash(s) & (h->cap - 1);
+    for (; h->slot[j]; j = (j + 1) & (h->cap - 1))
+        if (strcmp(h->slot[j], s) == 0) return *added = 0, 0;
+    h->slot[j] = s, h->n++;
+    return *added = 1, 0;
+}
+
 /* The vocab: given, or the training items' labels (sorted unique, or in order
  * of first appearance), '#na#' first with add_na. */
 static int make_vocab(Build *b, StrList *vocab, Err *err)
@@ -344,33 +394,31 @@ static int make_vocab(Build *b, StrList *vocab, Err *err)
         strlist_free(&given);
         return 0;
     }
-    StrList all = {0};
-    for (int i = 0; i < b->n; i++) {
+    /* the distinct labels in order of first appearance, then sorted unless asked not to */
+    StrSet seen = {0};
+    char **uniq = NULL;
+    size_t n_uniq = 0, cap = 0;
+    int rc = 0;
+    for (int i = 0; i < b->n && !rc; i++) {
         if (b->split[i] != 0 || b->drop[i]) continue;
-        for (int q = b->lab_off[i]; q < b->lab_off[i + 1]; q++)
-            if (strlist_push(&all, b->lab.v[q])) return strlist_free(&all), err_set(err, ERR_RUNTIME, "out of memory");
-    }
-    if (!s->vocab_unsorted) {
-        strlist_sort(&all);
-        for (int i = 0; i < all.n; i++)
-            if ((i == 0 || strcmp(all.v[i], all.v[i - 1]) != 0) && strlist_push(vocab, all.v[i]))
-                return strlist_free(&all), err_set(err, ERR_RUNTIME, "out of memory");
-    } else {
-        /* order of first appearance: a sorted shadow copy for the membership test */
-        StrList seen = {0};
-        for (int i = 0; i < all.n; i++) {
-            int found = seen.n && bsearch(&all.v[i], seen.v, (size_t)seen.n, sizeof(char *), cmp_pstr) != NULL;
-            if (found) continue;
-            if (strlist_push(vocab, all.v[i]) || strlist_push(&seen, all.v[i])) {
-                strlist_free(&seen), strlist_free(&all);
-                return err_set(err, ERR_RUNTIME, "out of memory");
+        for (int q = b->lab_off[i]; q < b->lab_off[i + 1] && !rc; q++) {
+            int added;
+            if (strset_add(&seen, b->lab.v[q], &added)) rc = -1;
+            else if (added) {
+                if (n_uniq == cap) {
+                    cap = cap ? 2 * cap : 256;
+                    char **u = realloc(uniq, sizeof *u * cap);
+                    if (!u) rc = -1;
+                    else uniq = u;
+                }
+                if (!rc) uniq[n_uniq++] = b->lab.v[q];
             }
-            strlist_sort(&seen);
         }
-        strlist_free(&seen);
     }
-    strlist_free(&all);
-    return 0;
+    if (!rc && !s->vocab_unsorted && n_uniq > 1) qsort(uniq, n_uniq, sizeof *uniq, cmp_pstr);
+    for (size_t i = 0; !rc && i < n_uniq; i++) rc = strlist_push(vocab, uniq[i]);
+    free(uniq), free(seen.slot);
+    return rc ? err_set(err, ERR_RUNTIME, "out of memory") : 0;
 }
 
 /* Labels outside the vocab: an error listing them (with counts and an example
@@ -385,9 +433,9 @@ static int check_vocab(Build *b, const VocabIx *vx, Err *err)
             if (vocab_find(vx, b->lab.v[q]) >= 0) continue;
             if (first_bad < 0) first_bad = i;
             bad_items++;
-            int dup = 0;
+            int dup = 0;   /* the message names the first few only: no need to collect more */
             for (int u = 0; u < unknown.n; u++) dup |= strcmp(unknown.v[u], b->lab.v[q]) == 0;
-            if (!dup) strlist_push(&unknown, b->lab.v[q]);
+            if (!dup && unknown.n < 64) strlist_push(&unknown, b->lab.v[q]);
             if (b->s->skip_bad) {
                 Err e = {0};
                 err_set(&e, ERR_RUNTIME, "%s: label '%s' is not in the vocab (the training labels)", b->paths.v[i],
@@ -424,10 +472,14 @@ static int fill_dataset(Build *b, StrList *vocab, const VocabIx *vx, Dataset *ds
     int n = 0;
     for (int i = 0; i < b->n; i++) n += b->split[i] >= 0 && !b->drop[i];
     ds->kind = s->kind;
-    ds->paths = calloc((size_t)n + 1, sizeof(char *));
+    /* the listed paths are handed over as they are (no copy of a million strings),
+     * their pointer array compacted to the items kept below */
+    ds->path_store = b->paths;
+    ds->paths = ds->path_store.v;
+    memset(&b->paths, 0, sizeof b->paths);
     ds->train_idx = malloc(sizeof(int32_t) * ((size_t)n + 1));
     ds->valid_idx = malloc(sizeof(int32_t) * ((size_t)n + 1));
-    if (!ds->paths || !ds->train_idx || !ds->valid_idx) return err_set(err, ERR_RUNTIME, "out of memory");
+    if (!ds->train_idx || !ds->valid_idx) return err_set(err, ERR_RUNTIME, "out of memory");
     if (s->kind == TARGET_CATEGORY) ds->yi = malloc(sizeof(int32_t) * ((size_t)n + 1));
     else {
         ds->n_y = s->kind == TARGET_MULTI ? vocab->n : b->n_y;
@@ -435,11 +487,16 @@ static int fill_dataset(Build *b, StrList *vocab, const VocabIx *vx, Dataset *ds
     }
     if ((s->kind == TARGET_CATEGORY && !ds->yi) || (s->kind != TARGET_CATEGORY && !ds->y))
         return err_set(err, ERR_RUNTIME, "out of memory");
+    if (s->kind == TARGET_POINTS) {
+        ds->y_line = malloc(sizeof(int) * ((size_t)n + 1));
+        ds->y_file = b->pts_file;
+        b->pts_file = NULL;   /* moved */
+        if (!ds->y_line) return err_set(err, ERR_RUNTIME, "out of memory");
+    }
     int k = 0;
     for (int i = 0; i < b->n; i++) {
         if (b->split[i] < 0 || b->drop[i]) continue;
-        ds->paths[k] = b->paths.v[i];
-        b->paths.v[i] = NULL;  /* moved */
+        ds->paths[k] = ds->paths[i];   /* k <= i */
         ds->n_items = k + 1;
         if (b->split[i]) ds->valid_idx[ds->n_valid++] = k;
         else ds->train_idx[ds->n_train++] = k;
@@ -452,17 +509,21 @@ static int fill_dataset(Build *b, StrList *vocab, const VocabIx *vx, Dataset *ds
             }
         } else {
             memcpy(ds->y + (size_t)k * ds->n_y, b->pts + (size_t)i * b->n_y, sizeof(float) * b->n_y);
+            ds->y_line[k] = b->pts_line[i];
         }
         k++;
     }
+    /* the lists' strings live in their chunks (items.h): the dataset gets copies */
     if (s->kind != TARGET_POINTS) {
-        ds->n_vocab = vocab->n;
-        ds->vocab = vocab->v;
-        vocab->v = NULL, vocab->n = vocab->cap = 0;
+        ds->vocab = calloc((size_t)vocab->n + 1, sizeof(char *));
+        if (!ds->vocab) return err_set(err, ERR_RUNTIME, "out of memory");
+        for (int v = 0; v < vocab->n; v++, ds->n_vocab = v)
+            if (!(ds->vocab[v] = strdup(vocab->v[v]))) return err_set(err, ERR_RUNTIME, "out of memory");
     }
-    ds->n_skipped = b->skipped.n;
-    ds->skipped = b->skipped.v;
-    b->skipped.v = NULL, b->skipped.n = b->skipped.cap = 0;
+    ds->skipped = calloc((size_t)b->skipped.n + 1, sizeof(char *));
+    if (!ds->skipped) return err_set(err, ERR_RUNTIME, "out of memory");
+    for (int q = 0; q < b->skipped.n; q++, ds->n_skipped = q)
+        if (!(ds->skipped[q] = strdup(b->skipped.v[q]))) return err_set(err, ERR_RUNTIME, "out of memory");
     if (ds->n_train == 0)
         return err_set(err, ERR_RUNTIME, "no training items left after the split (%d items, %d validation, %d skipped)",
                        ds->n_items, ds->n_valid, ds->n_skipped);

@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "data/batch.h"
+#include "data/items.h"
 
 #include <stdint.h>
 
@@ -19,6 +20,8 @@ typedef struct Dataset {
     TargetKind kind;      /* TARGET_CATEGORY, TARGET_MULTI or TARGET_POINTS */
     int n_items;
     char **paths;         /* [n_items] absolute or config-relative-resolved file paths */
+    StrList path_store;   /* datablock_build: the paths' storage, paths == path_store.v (items.h);
+                             unused (zero) when each path is its own malloc'd string */
     /* vocab (category / multi-label): sorted unique labels of the training split */
     int n_vocab;
     char **vocab;
@@ -26,6 +29,8 @@ typedef struct Dataset {
     int32_t *yi;          /* [n_items] class index (CATEGORY); -1 = label not in vocab */
     int n_y;              /* floats per item in y: n_vocab (MULTI), 2 * n_points (POINTS) */
     float *y;             /* [n_items, n_y]: multi-hot, or points x0,y0,x1,y1.. in pixels */
+    char *y_file;         /* POINTS: the points file, and the line of each item's row in it, */
+    int *y_line;          /* [n_items]   for messages (NULL when the points came from elsewhere) */
     /* split: indices into the item arrays, in item order */
     int32_t *train_idx;
     int n_train;

@@ -9,7 +9,15 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-int strlist_push(StrList *l, const char *s)
+struct StrChunk {
+    StrChunk *next;
+    size_t cap;
+    char bytes[];
+};
+
+enum { STR_CHUNK = 1 << 16 };   /* bytes of a chunk (a longer string gets a chunk of its own size) */
+
+int strlist_push_n(StrList *l, const char *s, size_t len)
 {
     if (l->n == l->cap) {
         int cap = l->cap ? l->cap * 2 : 64;
@@ -17,18 +25,30 @@ int strlist_push(StrList *l, const char *s)
         if (!v) return -1;
         l->v = v, l->cap = cap;
     }
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (!d) return -1;
-    memcpy(d, s, n);
+    if (!l->chunks || l->room < len + 1) {
+        size_t cap = len + 1 > (size_t)STR_CHUNK ? len + 1 : (size_t)STR_CHUNK;
+        StrChunk *c = malloc(sizeof *c + cap);
+        if (!c) return -1;
+        c->next = l->chunks, c->cap = cap;
+        l->chunks = c, l->room = cap;
+    }
+    char *d = l->chunks->bytes + (l->chunks->cap - l->room);
+    memcpy(d, s, len);
+    d[len] = 0;
+    l->room -= len + 1;
     l->v[l->n++] = d;
     return 0;
 }
 
+int strlist_push(StrList *l, const char *s) { return strlist_push_n(l, s, strlen(s)); }
+
 void strlist_free(StrList *l)
 {
     if (!l) return;
-    for (int i = 0; i < l->n; i++) free(l->v[i]);
+    for (StrChunk *c = l->chunks, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
     free(l->v);
     memset(l, 0, sizeof *l);
 }
@@ -73,13 +93,16 @@ static int walk(const char *dir, int recurse, DirStack *stk, StrList *out, Err *
     int rc = 0;
     struct dirent *e;
     char path[4096];
+    size_t dir_len = strlen(dir);
+    if (dir_len + 2 < sizeof path) memcpy(path, dir, dir_len), path[dir_len] = '/';
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.') continue;   /* hidden, '.' and '..' */
-        int n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (n < 0 || (size_t)n >= sizeof path) {
+        size_t name_len = strlen(e->d_name), n = dir_len + 1 + name_len;
+        if (n >= sizeof path) {
             rc = err_set(err, ERR_RUNTIME, "%s/%s: path too long", dir, e->d_name);
             break;
         }
+        memcpy(path + dir_len + 1, e->d_name, name_len + 1);
         int is_dir = e->d_type == DT_DIR, is_file = e->d_type == DT_REG;
         if (e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) {
             struct stat st;
@@ -87,9 +110,9 @@ static int walk(const char *dir, int recurse, DirStack *stk, StrList *out, Err *
             is_dir = S_ISDIR(st.st_mode), is_file = S_ISREG(st.st_mode);
         }
         if (is_dir) {
-            if (recurse && strlist_push(&subdirs, path)) rc = err_set(err, ERR_RUNTIME, "out of memory");
+            if (recurse && strlist_push_n(&subdirs, path, n)) rc = err_set(err, ERR_RUNTIME, "out of memory");
         } else if (is_file && items_is_image_name(e->d_name)) {
-            if (strlist_push(out, path)) rc = err_set(err, ERR_RUNTIME, "out of memory");
+            if (strlist_push_n(out, path, n)) rc = err_set(err, ERR_RUNTIME, "out of memory");
         }
         if (rc) break;
     }

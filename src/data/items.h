@@ -11,13 +11,22 @@
 
 #include "core/err.h"
 
-/* A growable list of owned strings. */
+#include <stddef.h>
+
+/* A growable list of strings the list owns.  The strings are packed into
+ * large chunks, not allocated one by one: a million paths cost their bytes and
+ * a pointer each (no per-string malloc header, no million calls to malloc).
+ * So a string of the list cannot be freed or taken over alone: copy it. */
+typedef struct StrChunk StrChunk;
 typedef struct StrList {
     int n, cap;
     char **v;
+    StrChunk *chunks;      /* the storage, newest first */
+    size_t room;           /* bytes left in the newest chunk */
 } StrList;
 
 int  strlist_push(StrList *l, const char *s);   /* copies s; returns 0 or -1 (out of memory) */
+int  strlist_push_n(StrList *l, const char *s, size_t len);   /* copies s[0..len) and a 0 byte */
 void strlist_free(StrList *l);                  /* frees every string; zeroes the list */
 void strlist_sort(StrList *l);                  /* bytewise (= code point order for UTF-8) */
 

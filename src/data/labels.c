@@ -3,6 +3,7 @@
 
 #include "core/utf8.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,6 +325,8 @@ int label_parse_bool(const char *s, int *v)
 
 /* ---- PointsFromCSV ------------------------------------------------------------- */
 
+/* A number of pixels: 0, or -1 when the cell is not a number, -2 when it is
+ * one but not finite as a float (nan, inf, 1e308: the float would be inf). */
 static int parse_float(const char *s, float *v)
 {
     char *end;
@@ -331,7 +334,8 @@ static int parse_float(const char *s, float *v)
     if (!*s) return -1;
     double d = strtod(s, &end);
     while (*end == ' ') end++;
-    if (*end || !isfinite(d)) return -1;
+    if (*end) return -1;
+    if (!(fabs(d) <= FLT_MAX)) return -2;   /* before the cast, which would be undefined */
     *v = (float)d;
     return 0;
 }
@@ -366,7 +370,7 @@ int points_table_load(const char *path, char sep, PointsTable *pt, Err *err)
     CsvTable *t = &pt->csv_;
     int first = 0;
     float tmp;
-    if (t->n_rows > 0 && t->n_cols >= 2 && parse_float(csv_cell(t, 0, 1), &tmp) != 0) first = 1;  /* header */
+    if (t->n_rows > 0 && t->n_cols >= 2 && parse_float(csv_cell(t, 0, 1), &tmp) == -1) first = 1;  /* header */
     int n = t->n_rows - first;
     if (n <= 0) {
         points_table_free(pt);
@@ -419,13 +423,14 @@ int points_table_load(const char *path, char sep, PointsTable *pt, Err *err)
         pt->lines[i] = line;
         for (int c = 0; c < nums; c++) {
             const char *cell = csv_cell(t, r, c + 1);
-            if (parse_float(cell, &pt->xy[(size_t)i * nums + c])) {
+            int bad = parse_float(cell, &pt->xy[(size_t)i * nums + c]);
+            if (bad) {
                 char cp[64];
                 snprintf(cp, sizeof cp, "%s", cell);
                 free(kr);
                 points_table_free(pt);
-                return err_set(err, ERR_RUNTIME, "%s:%d: field %d is '%s', expected a number (pixels)", path, line,
-                               c + 2, cp);
+                return err_set(err, ERR_RUNTIME, "%s:%d: field %d is '%s', expected %s", path, line, c + 2, cp,
+                               bad == -1 ? "a number (pixels)" : "a finite number of pixels");
             }
         }
     }

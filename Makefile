@@ -30,7 +30,7 @@ DEB_BUILD = gcc make pkg-config libc6-dev libopenblas-dev libpng-dev libjpeg62-t
             libopenmpi-dev openmpi-bin
 DEB_DATA  = dataset-fashion-mnist
 DEB_FUZZ  = clang libclang-rt-14-dev
-DEB_BENCH = python3-torch python3-torchvision python3-pil
+DEB_BENCH = python3-torch python3-torchvision python3-pil hyperfine
 
 OPT      ?= -O3 -march=native
 WARN      = -Wall -Wextra -Wno-unused-parameter

@@ -44,6 +44,7 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
     p->torchvision_head = spec.plain_fc = sm->torchvision_head;
     spec.seed = p->ctx.seed;
     spec.threads = p->ctx.threads;
+    spec.bf16 = sm->bf16;
     if (resnet_new(&p->model, &spec, err)) return err->code;
     if (p->pretrained) {
         /* True: torchvision's ImageNet file in its cache, as fastai's pretrained=True

@@ -16,6 +16,7 @@
 #include "data/warnings.h"
 #include "io/atomic.h"
 #include "learn/learner.h"
+#include "nn/gemm_bf16.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -88,6 +89,8 @@ int cmd_train(const CmdArgs *a, Err *err)
         goto done;
     }
     if (p.note[0]) note(&p, "note: [model] pretrained: %s\n", p.note);
+    if (p.setup.model.bf16 && !gemm_bf16_native())
+        note(&p, "note: %s\n", "precision = bf16 runs emulated: this CPU has no AVX512-BF16 (same numbers, slower)");
     data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
 
     /* temporaries of a run stopped at once (a second signal) or killed while writing */

@@ -818,7 +818,7 @@ START_TEST(error_missing_and_cross_checks)
                  ":3: [data] blocks: found ImageBlock(cls='PILImage'), expected ImageBlock followed by one of "
                  "CategoryBlock, MultiCategoryBlock, PointBlock, RegressionBlock; or CollabBlock alone");
     expect_error(replace("arch", "arch = DotProduct"), NULL, 0,
-                 ":6: [model] arch: found DotProduct, expected resnet18, resnet34 or resnet50 for ImageBlock data");
+                 ":6: [model] arch: found DotProduct, expected resnet18, resnet34, resnet50, resnet101 or resnet152 for ImageBlock data");
     expect_error(with("[learner]\nmetrics = error_rate, accuracy_multi\n"), NULL, 0,
                  ":10: [learner] metrics: found accuracy_multi, expected a metric for CategoryBlock: error_rate, "
                  "accuracy");

@@ -363,6 +363,37 @@ START_TEST(crafted_metadata_is_refused_before_use)
 }
 END_TEST
 
+START_TEST(a_model_with_nan_weights_is_refused)
+{
+    /* A first convolution all NaN (a diverged run, a damaged download): with
+     * ReLU letting NaN through the predictions would be NaN; the file is
+     * refused on load, naming the tensor, before anything is predicted. */
+    char dir[256], path[4200];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/a.png", dir);
+    write_img(path, 32, 32, 1);
+    Model *m = NULL;
+    Err err = {0};
+    ResnetSpec spec = resnet_spec_default("resnet18", 2, 2, 32, 32);
+    ck_assert_msg(resnet_new(&m, &spec, &err) == 0, "%s", err.msg);
+    Param *conv = model_param(m, "0.0.weight");
+    ck_assert_ptr_nonnull(conv);
+    for (size_t i = 0; i < conv->n; i++) conv->w[i] = NAN;
+    StMeta meta;
+    st_meta_init(&meta);
+    st_meta_set(&meta, "task", "single_label");
+    st_meta_set(&meta, "vocab", "[\"a\", \"b\"]");
+    st_meta_set(&meta, "item_tfms", "Resize(32)");
+    snprintf(path, sizeof path, "%s/nan.safetensors", dir);
+    ck_assert_msg(st_save_model(m, &meta, path, &err) == 0, "%s", err.msg);
+    st_meta_free(&meta);
+    model_free(m);
+    expect_refused(dir, "predict --model nan.safetensors a.png",
+                   "nan.safetensors: tensor '0.0.weight': value 0 of 9408 is NaN; weights must be finite");
+    tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("predict");
@@ -374,6 +405,7 @@ static Suite *suite(void)
     tcase_add_test(tc, files_that_are_not_fastc_models_are_refused);
     tcase_add_test(tc, grayscale_and_rgba_inputs_predict_like_their_rgb_versions);
     tcase_add_test(tc, crafted_metadata_is_refused_before_use);
+    tcase_add_test(tc, a_model_with_nan_weights_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -327,3 +327,110 @@ void cmd_print_help(const char *topic, FILE *out)
         config_print_help(out);
     }
 }
+
+/* ---- the manual page and shell completion (make install) ------------------------ */
+
+/* text as troff: backslashes escaped, '-' as \- (a hyphen-minus, copyable),
+ * a line starting with '.' or '\'' guarded with \& */
+static void troff_text(FILE *out, const char *text)
+{
+    int bol = 1;
+    for (const char *p = text; *p; p++) {
+        if (bol && (*p == '.' || *p == '\'')) fputs("\\&", out);
+        if (*p == '\\') fputs("\\e", out);
+        else if (*p == '-') fputs("\\-", out);
+        else fputc(*p, out);
+        bol = *p == '\n';
+    }
+    if (!bol) fputc('\n', out);
+}
+
+/* What --help prints for topic, as troff in a no-fill block. */
+static void man_help_block(FILE *out, const char *topic)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
+    if (!m) return;
+    cmd_print_help(topic, m);
+    fclose(m);
+    fputs(".nf\n", out);
+    troff_text(out, buf);
+    fputs(".fi\n", out);
+    free(buf);
+}
+
+void cmd_print_man(FILE *out)
+{
+    fputs(".\\\" fastc(1), generated from the command and config tables (src/cmd/args.c, src/config/schema.c)\n"
+          ".TH FASTC 1 \"\" \"fastc\" \"User Commands\"\n"
+          ".SH NAME\nfastc \\- the fastai workflow as one native command, driven by INI files\n"
+          ".SH SYNOPSIS\n", out);
+    man_help_block(out, NULL);
+    fputs(".SH DESCRIPTION\n"
+          "fastc trains and uses image classifiers, multi\\-label and point models (torchvision resnets with\n"
+          "fastai's head) and collaborative\\-filtering models as fastai does, from a config file written in\n"
+          "fastai's names.  Every command builds the same pipeline from the config (data, model, learner) and\n"
+          "does one thing with it.\n"
+          ".SH COMMANDS\n", out);
+    for (int i = 0; i < N_COMMANDS; i++) {
+        fprintf(out, ".SS %s\n", commands[i].name);
+        man_help_block(out, commands[i].name);
+    }
+    fputs(".SH CONFIGURATION\n", out);
+    man_help_block(out, "config");
+    fputs(".SH EXIT STATUS\n0 success, 2 usage or config error, 1 run\\-time failure.  Every error is one line on\n"
+          "standard error naming the file (and line, key or item) and what was expected.\n"
+          ".SH ENVIRONMENT\n.TP\n.B TORCH_HOME\nwhere \\fBpretrained = True\\fR looks for torchvision's weights: "
+          "$TORCH_HOME/hub/checkpoints (default $XDG_CACHE_HOME/torch, then ~/.cache/torch).\n"
+          ".SH SEE ALSO\nThe README of the fastc sources; fastai's documentation.\n", out);
+}
+
+/* Flags of a command, space-separated (every command's common ones included). */
+static void flags_of(const CmdInfo *cmd, FILE *out)
+{
+    for (int k = 0; k < N_FLAGS; k++)
+        if (!flags[k].bit || (cmd->flags & flags[k].bit)) fprintf(out, "%s%s", k ? " " : "", flags[k].name);
+}
+
+void cmd_print_bash_completion(FILE *out)
+{
+    fputs("# bash completion for fastc, generated from its command and config tables\n"
+          "_fastc() {\n"
+          "    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
+          "    local commands=\"", out);
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(out, "%s%s", i ? " " : "", commands[i].name);
+    fputs("\"\n    local keys=\"", out);
+    char key[128];
+    for (int i = 0; config_key_at(i, key, sizeof key); i++) fprintf(out, "%s%s=", i ? " " : "", key);
+    fputs("\"\n"
+          "    if [ \"$COMP_CWORD\" -eq 1 ]; then\n"
+          "        COMPREPLY=($(compgen -W \"$commands --help --version\" -- \"$cur\"))\n"
+          "        return\n"
+          "    fi\n"
+          "    case \"$prev\" in\n"
+          "        --set) COMPREPLY=($(compgen -W \"$keys\" -- \"$cur\")); compopt -o nospace 2>/dev/null; return ;;\n"
+          "        --checkpoint|--model|--out) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n", out);
+    fputs("        ", out);
+    int first = 1;
+    for (int k = 0; k < N_FLAGS; k++)
+        if (flags[k].arg && strcmp(flags[k].name, "--set") && strcmp(flags[k].name, "--checkpoint") &&
+            strcmp(flags[k].name, "--model") && strcmp(flags[k].name, "--out"))
+            fprintf(out, "%s%s", first ? "" : "|", flags[k].name), first = 0;
+    fputs(") return ;;\n    esac\n    local opts\n    case \"${COMP_WORDS[1]}\" in\n", out);
+    for (int i = 0; i < N_COMMANDS; i++) {
+        fprintf(out, "        %s) opts=\"", commands[i].name);
+        flags_of(&commands[i], out);
+        fputs("\" ;;\n", out);
+    }
+    fputs("        --help|-h|help) COMPREPLY=($(compgen -W \"$commands config\" -- \"$cur\")); return ;;\n"
+          "        *) return ;;\n"
+          "    esac\n"
+          "    if [[ $cur == -* ]]; then\n"
+          "        COMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n"
+          "    else\n"
+          "        COMPREPLY=($(compgen -f -X '!*.ini' -- \"$cur\") $(compgen -d -- \"$cur\"))\n"
+          "    fi\n"
+          "}\n"
+          "complete -F _fastc fastc\n", out);
+}

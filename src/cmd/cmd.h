@@ -45,6 +45,12 @@ int  cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err);
 void cmd_args_free(CmdArgs *a);
 /* --help text: the overview (NULL), one command, or "config" (every key). */
 void cmd_print_help(const char *topic, FILE *out);
+/* The manual page fastc(1), troff, made from the same tables as --help: each
+ * command's --help text verbatim, the overview, `--help config`. */
+void cmd_print_man(FILE *out);
+/* A bash completion script: commands, each command's flags, `--set
+ * SECTION.KEY=` from the config schema, config files and folders. */
+void cmd_print_bash_completion(FILE *out);
 /* The function behind a command name (NULL if unknown). */
 typedef int (*CmdFn)(const CmdArgs *a, Err *err);
 CmdFn cmd_lookup(const char *command);

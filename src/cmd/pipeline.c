@@ -9,6 +9,7 @@
 #include "interp/modelfile.h"
 #include "io/atomic.h"
 #include "io/json.h"
+#include "io/pth.h"
 #include "io/safetensors.h"
 #include "models/collab.h"
 #include "models/resnet.h"
@@ -71,7 +72,9 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
     if (datablock_build(cfg, &p->ds, err)) return err->code;
     ImageLoaderOpts o;
     if (image_loader_opts_from_cfg(&o, cfg, &p->ctx, err)) return err->code;
-    p->pretrained = cfg_get(cfg, "model", "pretrained") != NULL;
+    /* pretrained = False is fastai's pretrained=False; True, or a file, loads weights */
+    const CfgValue *pv = cfg_get(cfg, "model", "pretrained");
+    p->pretrained = pv && !(pv->kind == CV_BOOL && pv->num == 0);
     if (p->pretrained && !o.batch.normalize) {
         /* vision_learner(normalize=True, pretrained=True): Normalize.from_stats(*imagenet_stats) */
         aug_stats("imagenet_stats", p->norm_mean, p->norm_std);
@@ -90,9 +93,12 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
 
     const CfgValue *arch = cfg_get(cfg, "model", "arch");
     const char *an = arch && arch->str ? arch->str : "";
-    if (!resnet_arch_known(an))
-        return err_set(err, ERR_USAGE, "%s:%d: [model] arch: '%s' is not an image model (resnet18, resnet34, resnet50)",
-                       config_file(cfg), arch ? arch->line : 0, an);
+    if (!resnet_arch_known(an)) {
+        char archs[128];
+        resnet_arch_list(archs, sizeof archs);
+        return err_set(err, ERR_USAGE, "%s:%d: [model] arch: '%s' is not an image model (%s)", config_file(cfg),
+                       arch ? arch->line : 0, an, archs);
+    }
     ResnetSpec spec = resnet_spec_default(an, p->dls->n_out, p->dls->max_batch, p->in_h, p->in_w);
     spec.n_in = cfg_int(cfg, "model", "n_in");
     spec.ps = (float)cfg_num(cfg, "model", "ps");
@@ -111,10 +117,19 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
     spec.threads = p->ctx.threads;
     if (resnet_new(&p->model, &spec, err)) return err->code;
     if (p->pretrained) {
+        /* True: torchvision's ImageNet file in its cache, as fastai's pretrained=True
+         * has torchvision fetch it; else a .safetensors or PyTorch .pth file */
         char path[4096];
-        cfg_path(cfg, "model", "pretrained", path, sizeof path);
-        if (st_load_model_file(p->model, path, ST_LOAD_PRETRAINED, p->note, sizeof p->note, err))
-            return err_prefix(err, "[model] pretrained: ");
+        StFile *f = NULL;
+        if (pv->kind == CV_BOOL) {
+            if (pth_torchvision_cached(an, path, sizeof path, err)) return err_prefix(err, "[model] ");
+        } else {
+            cfg_path(cfg, "model", "pretrained", path, sizeof path);
+        }
+        int rc = pth_open_weights(path, &f, err);
+        if (!rc) rc = st_load_model(p->model, f, ST_LOAD_PRETRAINED, p->note, sizeof p->note, err);
+        st_close(f);
+        if (rc) return err_prefix(err, "[model] pretrained: ");
     }
     return 0;
 }

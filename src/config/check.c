@@ -191,10 +191,13 @@ CfgValue *check_value(const CfgValue *v, const SchemaSpec *s, Err *err, const ch
     case ST_BOOL:
         if (v->kind != CV_BOOL) return expect(err, where, v, s);
         return cv_clone(v);
+    case ST_PATH_BOOL:
+        if (v->kind == CV_BOOL) return cv_clone(v);
+        /* fall through */
     case ST_STR:
     case ST_PATH:
         if (!is_text(v)) return expect(err, where, v, s);
-        if (s->type == ST_PATH && !v->str[0]) return expect(err, where, v, s);
+        if (s->type != ST_STR && !v->str[0]) return expect(err, where, v, s);
         return as_str(v, err, where);
     case ST_CHOICE: return check_choice(v, s, err, where);
     case ST_NAMES: return check_seq(v, s, err, where, item_name, CV_LIST, 1);

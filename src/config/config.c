@@ -33,7 +33,7 @@ typedef struct Entry {
     int line;         /* 0 for defaults and --set */
     int origin;
     const char *set;  /* the --set argument that gave it */
-    char *path;       /* ST_PATH keys that are set: the value resolved (resolve_paths) */
+    char *path;       /* ST_PATH(_BOOL) keys set to a path: the value resolved (resolve_paths) */
 } Entry;
 
 struct Config {
@@ -381,6 +381,16 @@ static char *read_file(const char *path, size_t *len, Err *err)
 
 /* ---- checking -------------------------------------------------------------------- */
 
+static int is_quoted(const char *s);
+
+/* Unquoted path text is taken as it is; for ST_PATH_BOOL a bare True or
+ * False is the boolean (model.pretrained = True). */
+static int verbatim_path(SchemaType type, const char *raw)
+{
+    if (type == ST_PATH_BOOL && (!strcmp(raw, "True") || !strcmp(raw, "False"))) return 0;
+    return (type == ST_PATH || type == ST_PATH_BOOL) && !is_quoted(raw);
+}
+
 static int is_quoted(const char *s)
 {
     return *s == '\'' || *s == '"' || ((*s == 'r' || *s == 'R') && (s[1] == '\'' || s[1] == '"'));
@@ -406,7 +416,7 @@ static void resolve_entry(Loader *L, int k)
     }
     Err err = {0};
     CfgValue *v;
-    if (key->spec.type == ST_PATH && !is_quoted(raw)) {
+    if (verbatim_path(key->spec.type, raw)) {
         /* paths are taken verbatim: oxford-iiit-pet/images */
         v = cv_new(CV_STR, e->line);
         if (v && !(v->str = strdup(raw))) cfg_value_free(v), v = NULL;
@@ -522,7 +532,7 @@ CfgValue *cfg_value_parse_key(const char *section, const char *name, const char 
     snprintf(where, sizeof where, "%s:%d: [%s] %s", file ? file : "<value>", line, section, name);
     while (*text == ' ' || *text == '\t') text++;
     CfgValue *v;
-    if (key->spec.type == ST_PATH && *text && !is_quoted(text)) {
+    if (*text && verbatim_path(key->spec.type, text)) {
         v = cv_new(CV_STR, line);
         if (v && !(v->str = strdup(text))) cfg_value_free(v), v = NULL;
         if (!v) err_set(err, ERR_RUNTIME, "%s: out of memory", where);
@@ -599,7 +609,7 @@ static int cross_check(Config *cfg, Err *err)
     if (image != resnet) {
         where_of(cfg, "model", "arch", w, sizeof w);
         return err_set(err, ERR_USAGE, "%s: found %s, expected %s for %s data", w, arch,
-                       image ? "resnet18, resnet34 or resnet50" : "DotProduct, DotProductBias or EmbeddingNN",
+                       image ? "resnet18, resnet34, resnet50, resnet101 or resnet152" : "DotProduct, DotProductBias or EmbeddingNN",
                        b0);
     }
     int has_csv = entry(cfg, "data", "csv")->value != NULL;
@@ -904,7 +914,9 @@ static int resolve_path(Config *cfg, int k, Err *err)
 {
     Entry *e = &cfg->e[k];
     const SchemaKey *key = &schema_keys[k];
-    if (key->spec.type != ST_PATH || !e->value || e->path) return 0;
+    if ((key->spec.type != ST_PATH && key->spec.type != ST_PATH_BOOL) || !e->value || e->value->kind == CV_BOOL ||
+        e->path)
+        return 0;
     const char *base = cfg->dir;
     if (key->rel_to && e->value->str[0] != '/') {
         char sec[32], name[32];
@@ -946,9 +958,9 @@ const char *cfg_resolve(const Config *cfg, const char *rel, char *buf, size_t ca
 const char *cfg_path(const Config *cfg, const char *section, const char *key, char *buf, size_t cap)
 {
     int k = key_index(section, key);
-    FASTC_ASSERT(k >= 0 && schema_keys[k].spec.type == ST_PATH);
+    FASTC_ASSERT(k >= 0 && (schema_keys[k].spec.type == ST_PATH || schema_keys[k].spec.type == ST_PATH_BOOL));
     const Entry *e = &cfg->e[k];
-    if (!e->value) return NULL;
+    if (!e->value || e->value->kind == CV_BOOL) return NULL;   /* pretrained = True / False */
     /* config_load resolved it and refused one of CFG_PATH_MAX bytes or more */
     FASTC_ASSERT(e->path && cap >= CFG_PATH_MAX);
     memcpy(buf, e->path, strlen(e->path) + 1);
@@ -971,7 +983,7 @@ static char *format_key(const Config *cfg, int k)
     for (;;) {
         char *buf = malloc(cap);
         if (!buf) return NULL;
-        if (key->spec.type == ST_PATH) {
+        if ((key->spec.type == ST_PATH || key->spec.type == ST_PATH_BOOL) && v && v->kind != CV_BOOL) {
             char path[4200];
             CfgValue tmp = {.kind = CV_STR, .str = (char *)cfg_path(cfg, key->section, key->name, path, sizeof path)};
             cfg_value_format(&tmp, buf, cap);
@@ -1062,6 +1074,13 @@ int config_write(const Config *cfg, const char *path, Err *err)
 }
 
 /* ---- help -------------------------------------------------------------------------- */
+
+const char *config_key_at(int i, char *buf, size_t cap)
+{
+    if (i < 0 || i >= schema_n_keys) return NULL;
+    snprintf(buf, cap, "%s.%s", schema_keys[i].section, schema_keys[i].name);
+    return buf;
+}
 
 void config_print_help(FILE *out)
 {

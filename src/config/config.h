@@ -121,6 +121,9 @@ int config_print(const Config *cfg, FILE *out);
 int config_print_json(const Config *cfg, FILE *out);
 /* The table of every section, key and component (fastc --help config). */
 void config_print_help(FILE *out);
+/* Key i of the schema as "section.key" in buf (shell completion of --set);
+ * NULL when i is past the last key. */
+const char *config_key_at(int i, char *buf, size_t cap);
 /* Format one value back into fastai syntax. */
 void cfg_value_format(const CfgValue *v, char *buf, size_t cap);
 

@@ -88,7 +88,9 @@ const SchemaKey schema_keys[] = {
 
     /* [model] ----------------------------------------------------------------------- */
     {"model", "arch", S_COMP_REQ(SLOT_ARCH), NULL, "architecture: resnet18/34/50 or a collab model"},
-    {"model", "pretrained", S_PATH_OPT, NULL, "weights to start from (.safetensors, torchvision names)"},
+    {"model", "pretrained", {.type = ST_PATH_BOOL, .optional = 1}, NULL,
+     "weights to start from: a .safetensors or PyTorch .pth file (torchvision or fastai names), or True: "
+     "torchvision's ImageNet file in its cache"},
     {"model", "precision", S_CHOICE("'fp32'", "fp32|bf16"), NULL,
      "fp32, or bf16 (the CPU counterpart of to_fp16())"},
     {"model", "n_in", S_INT("3", 1, 64), NULL, "input channels"},
@@ -205,6 +207,8 @@ const SchemaComp schema_comps[] = {
     {"resnet18", SLOT_ARCH, {{0}}, "ResNet-18 (torchvision layout) + fastai head"},
     {"resnet34", SLOT_ARCH, {{0}}, "ResNet-34 (torchvision layout) + fastai head"},
     {"resnet50", SLOT_ARCH, {{0}}, "ResNet-50 (torchvision layout) + fastai head"},
+    {"resnet101", SLOT_ARCH, {{0}}, "ResNet-101 (torchvision layout) + fastai head"},
+    {"resnet152", SLOT_ARCH, {{0}}, "ResNet-152 (torchvision layout) + fastai head"},
     {"DotProduct", SLOT_ARCH, {{"n_factors", S_INT("50", 1, 1e6)}, {"y_range", S_NUMS("None", 2)}},
      "collab: user . item factors"},
     {"DotProductBias", SLOT_ARCH, {{"n_factors", S_INT("50", 1, 1e6)}, {"y_range", S_NUMS("None", 2)}},
@@ -372,6 +376,7 @@ void schema_expected(const SchemaSpec *s, char *buf, size_t cap)
     case ST_BOOL: snprintf(buf, cap, "True or False"); break;
     case ST_STR: snprintf(buf, cap, "a quoted string"); break;
     case ST_PATH: snprintf(buf, cap, "a path"); break;
+    case ST_PATH_BOOL: snprintf(buf, cap, "True, False or a path"); break;
     case ST_CHOICE: {
         char c[256];
         snprintf(c, sizeof c, "%s", s->choices);

@@ -15,6 +15,7 @@ typedef enum SchemaType {
     ST_BOOL,      /* True / False */
     ST_STR,       /* quoted string (a bare identifier is taken as its text) */
     ST_PATH,      /* file or folder; unquoted text is taken verbatim */
+    ST_PATH_BOOL, /* a path as ST_PATH, or True / False (model.pretrained) */
     ST_CHOICE,    /* one of `choices` ("a|b|c"), quoted or bare; stored as CV_STR */
     ST_NAMES,     /* list of names (quoted or bare): csv_names, vocab */
     ST_NUMS,      /* tuple/list of numbers; `count` items when count > 0 */

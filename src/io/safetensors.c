@@ -722,6 +722,36 @@ int st_read_i64(const StFile *f, const StTensor *t, int64_t *dst, size_t n, Err 
     return rc;
 }
 
+/* ---- finite values ------------------------------------------------------ */
+
+/* Index of the first NaN or infinity in v[0..n), or n. */
+static size_t first_nonfinite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return i;
+    return n;
+}
+
+static int nonfinite_error(const char *path, const char *name, const float *v, size_t i, size_t n, Err *err)
+{
+    return err_set(err, ERR_RUNTIME,
+                   "%s: tensor '%s': value %zu of %zu is %s; weights must be finite (was the file saved from a run "
+                   "that diverged?)",
+                   path, name, i, n, isnan(v[i]) ? "NaN" : v[i] > 0 ? "+inf" : "-inf");
+}
+
+int st_check_finite(const StFile *f, const StTensor *t, Err *err)
+{
+    if (!dtype_is_float(t->dtype)) return 0;
+    float *v = malloc((t->numel ? t->numel : 1) * sizeof *v);
+    if (!v) return err_set(err, ERR_RUNTIME, "%s: out of memory", f->path);
+    int rc = st_read_f32(f, t, v, (size_t)t->numel, err);
+    size_t i = rc ? 0 : first_nonfinite(v, (size_t)t->numel);
+    if (!rc && i < t->numel) rc = nonfinite_error(f->path, t->name, v, i, (size_t)t->numel, err);
+    free(v);
+    return rc;
+}
+
 /* ---- loading a model ---------------------------------------------------- */
 
 /* torchvision/timm resnet name -> fastai Sequential name; 0 = mapped, 1 = the
@@ -880,6 +910,8 @@ int st_load_model(Model *m, const StFile *f, StLoadMode mode, char *note, size_t
             free(tmp);
         } else {
             rc = st_read_f32(f, t, stage + off, (size_t)t->numel, err);
+            size_t bad = rc ? 0 : first_nonfinite(stage + off, (size_t)t->numel);
+            if (!rc && bad < t->numel) rc = nonfinite_error(f->path, t->name, stage + off, bad, (size_t)t->numel, err);
         }
         off += (size_t)t->numel;
     }

@@ -156,6 +156,15 @@ START_TEST(a_monitor_that_is_no_column)
 }
 END_TEST
 
+START_TEST(input_channels_the_decoder_does_not_make)
+{
+    refused(validate(IMAGE, "bs = 8", "", "--set model.n_in=2"), "--set model.n_in=2: [model] n_in", "1 (grayscale) or 3",
+            NULL);
+    refused(validate(IMAGE, "bs = 8", "", "--set 'data.blocks=ImageBlock(cls=PILImageBW), CategoryBlock'"),
+            "[model] n_in", "PILImageBW", NULL);
+}
+END_TEST
+
 START_TEST(a_low_above_high_y_range)
 {
     refused(validate(IMAGE, "bs = 8", "", "--set 'model.y_range=(1, -1)'"), "--set model.y_range=(1, -1)", "lo < hi",
@@ -179,6 +188,7 @@ static Suite *suite(void)
     tcase_add_test(tc, a_batch_of_one_cannot_train_batchnorm);
     tcase_add_test(tc, pretrained_weights_for_a_collab_model);
     tcase_add_test(tc, a_monitor_that_is_no_column);
+    tcase_add_test(tc, input_channels_the_decoder_does_not_make);
     tcase_add_test(tc, a_low_above_high_y_range);
     suite_add_tcase(s, tc);
     return s;

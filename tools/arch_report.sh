@@ -136,14 +136,11 @@ howto() {
 names() {
     echo "== component names as string literals outside config/schema.c (literals per file)"
     strip_all
-    comps=$(grep -oE '^ *\{"[A-Za-z_.0-9]+", SLOT_' src/config/schema.c | sed 's/^ *{"//; s/", SLOT_//' | sort -u)
+    grep -oE '^ *\{"[A-Za-z_.0-9]+", SLOT_' src/config/schema.c | sed 's/^ *{//; s/, SLOT_//' | sort -u \
+        > "$STRIPPED/names.txt"
     total=0 files=0
     for f in $(cd "$STRIPPED" && find src -name '*.[ch]' ! -path src/config/schema.c | sort); do
-        n=0
-        for c in $comps; do
-            k=$(grep -oF "\"$c\"" "$STRIPPED/$f" | wc -l)
-            n=$((n + k))
-        done
+        n=$(grep -oFf "$STRIPPED/names.txt" "$STRIPPED/$f" | wc -l)
         [ "$n" -gt 0 ] || continue
         printf "  %-32s %3d\n" "$f" "$n"
         total=$((total + n)) files=$((files + 1))

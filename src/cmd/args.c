@@ -147,6 +147,9 @@ void cmd_args_free(CmdArgs *a)
     a->sets = a->inputs = NULL;
 }
 
+/* Long because it is one pass over argv with a short branch per kind of
+ * argument (flags with and without a value, --set, positionals per command);
+ * which command takes which flag is the tables above. */
 int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
 {
     memset(a, 0, sizeof *a);

@@ -94,6 +94,9 @@ static char *dupstr(const char *s)
     return d;
 }
 
+/* Long because it is one state machine over the bytes (quoted fields,
+ * doubled quotes, CRLF, the header, UTF-8 and NUL checks naming
+ * file:line:column): every byte goes through the one loop. */
 int csv_parse(const char *data, size_t n, const char *name, const CsvOptions *opt, CsvTable *t, Err *err)
 {
     memset(t, 0, sizeof *t);

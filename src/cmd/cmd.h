@@ -10,6 +10,8 @@
 
 #include <stdio.h>
 
+#define FASTC_VERSION "0.1.0"
+
 typedef struct CmdArgs {
     const char *command;       /* "train", "lr_find", ... */
     const char *config_path;   /* CONFIG, or NULL (predict --model) */
@@ -30,6 +32,10 @@ typedef struct CmdArgs {
     const char *unknown;       /* predict --unknown bias */
     int n;                     /* show_batch --n N */
     const char *out;           /* show_batch --out FILE */
+    /* hidden test flags, not in --help (train, lr_find; train): */
+    int max_batches;           /* --max-batches N: cap training batches per epoch (quick runs) */
+    long long pause_after;     /* --pause-after N: after the run's N-th training batch, say so on
+                                  stderr and wait up to a minute for a stop signal (learner.h) */
     Ctx ctx;                   /* --threads, --quiet, --json, seed once the config is read */
 } CmdArgs;
 
@@ -42,6 +48,9 @@ enum { CMD_RUN, CMD_HELP, CMD_VERSION };
  * name, or "config").  a->ctx.threads is 0 unless --threads was given.
  * cmd_args_free releases what cmd_parse allocated. */
 int  cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err);
+/* Whether --json is among the options (before any `--`), also when argv does
+ * not parse: main.c prints the parse error as JSON then. */
+int  cmd_argv_json(int argc, char **argv);
 void cmd_args_free(CmdArgs *a);
 /* --help text: the overview (NULL), one command, or "config" (every key). */
 void cmd_print_help(const char *topic, FILE *out);

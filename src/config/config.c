@@ -8,6 +8,7 @@
  * first error), then --set problems, then missing required keys and
  * cross-key checks. */
 #include "config/schema.h"
+#include "io/json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,6 +143,11 @@ static int line_indented(const Loader *L, int line)
 static void did_you_mean_key(const char *section, const char *name, char *buf, size_t cap)
 {
     buf[0] = 0;
+    const char *advice = spell_foreign_key(name);   /* an argument of a fastai factory method */
+    if (advice) {
+        snprintf(buf, cap, " (%s)", advice);
+        return;
+    }
     int best = -1, bd = 1 << 30;
     for (int i = 0; i < schema_n_keys; i++) {
         if (strcmp(schema_keys[i].section, section) || !schema_is_near(name, schema_keys[i].name)) continue;
@@ -260,7 +266,7 @@ static int on_pair_value(Loader *L, const char *section, const char *name, const
     }
     int k = key_index(section, name);
     if (k < 0) {
-        char keys[512], hint[128];
+        char keys[512], hint[256];
         section_keys(section, keys, sizeof keys);
         did_you_mean_key(section, name, hint, sizeof hint);
         if (hint[0])
@@ -500,7 +506,7 @@ static int apply_set(Loader *L, const char *arg)
     }
     int k = key_index(section, name);
     if (k < 0) {
-        char keys[512], hint[128];
+        char keys[512], hint[256];
         section_keys(section, keys, sizeof keys);
         did_you_mean_key(section, name, hint, sizeof hint);
         if (hint[0])
@@ -529,7 +535,8 @@ CfgValue *cfg_value_parse_key(const char *section, const char *name, const char 
     FASTC_ASSERT(k >= 0);
     const SchemaKey *key = &schema_keys[k];
     char where[WHERE_CAP];
-    snprintf(where, sizeof where, "%s:%d: [%s] %s", file ? file : "<value>", line, section, name);
+    if (line > 0) snprintf(where, sizeof where, "%s:%d: [%s] %s", file ? file : "<value>", line, section, name);
+    else snprintf(where, sizeof where, "%s: [%s] %s", file ? file : "<value>", section, name);
     while (*text == ' ' || *text == '\t') text++;
     CfgValue *v;
     if (*text && verbatim_path(key->spec.type, text)) {
@@ -557,13 +564,19 @@ static Entry *entry(Config *cfg, const char *section, const char *name)
 /* "file:line: [section] key" for an entry (its line, or its section's header). */
 static void where_of(const Config *cfg, const char *section, const char *name, char *buf, size_t cap)
 {
+    cfg_where(cfg, section, name, 0, buf, cap);
+}
+
+void cfg_where(const Config *cfg, const char *section, const char *name, int at, char *buf, size_t cap)
+{
     int k = key_index(section, name);
+    FASTC_ASSERT(k >= 0);
     const Entry *e = &cfg->e[k];
     if (e->origin == ORIGIN_SET) {
         snprintf(buf, cap, "--set %s: [%s] %s", e->set, section, name);
         return;
     }
-    int line = e->line;
+    int line = at > 0 ? at : e->line;
     if (!line) line = cfg->section_line[section_index(section)];
     if (!line) line = cfg->n_lines > 0 ? cfg->n_lines : 1;
     snprintf(buf, cap, "%s:%d: [%s] %s", cfg->file, line, section, name);
@@ -575,15 +588,6 @@ static int uses(const CfgValue *list, const char *name)
 {
     for (int i = 0; list && i < cfg_list_len(list); i++)
         if (!strcmp(call_name(cfg_list_at(list, i)), name)) return 1;
-    return 0;
-}
-
-/* Whether name is one of the comma-separated names in list. */
-static int in_list(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; (p = strstr(p, name)); p += n)
-        if ((p == list || p[-1] == ' ') && (p[n] == ',' || !p[n])) return 1;
     return 0;
 }
 
@@ -635,35 +639,25 @@ static int cross_check(Config *cfg, Err *err)
             return err_set(err, ERR_USAGE, "%s: found %s without [data] csv, expected a csv to read columns from", w,
                            needs_csv[i][1]);
         }
-    /* metrics and loss must fit the target (fastai would fail on shapes mid-run) */
+    /* metrics and loss must fit the target (fastai would fail on shapes mid-run);
+     * which fits which is the schema table's `fits` */
     const char *target = collab ? "CollabBlock" : b1;
-    static const struct {
-        const char *target, *metrics, *losses;
-    } fits[] = {
-        {"CategoryBlock", "error_rate, accuracy",
-         "CrossEntropyLossFlat, LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyFlat"},
-        {"MultiCategoryBlock", "accuracy_multi", "BCEWithLogitsLossFlat"},
-        {"PointBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
-        {"RegressionBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
-        {"CollabBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
-    };
-    for (size_t i = 0; i < sizeof fits / sizeof fits[0]; i++) {
-        if (strcmp(fits[i].target, target)) continue;
-        const CfgValue *metrics = entry(cfg, "learner", "metrics")->value;
-        for (int m = 0; m < cfg_list_len(metrics); m++) {
-            const char *name = call_name(cfg_list_at(metrics, m));
-            if (!in_list(fits[i].metrics, name)) {
-                where_of(cfg, "learner", "metrics", w, sizeof w);
-                return err_set(err, ERR_USAGE, "%s: found %s, expected a metric for %s: %s", w, name, target,
-                               fits[i].metrics);
-            }
+    unsigned fit = schema_comp(target, SLOT_BLOCK)->fits;
+    char list[512];
+    const CfgValue *metrics = entry(cfg, "learner", "metrics")->value;
+    for (int m = 0; m < cfg_list_len(metrics); m++) {
+        const char *name = call_name(cfg_list_at(metrics, m));
+        if (!(schema_comp(name, SLOT_METRIC)->fits & fit)) {
+            where_of(cfg, "learner", "metrics", w, sizeof w);
+            schema_fitting(SLOT_METRIC, fit, list, sizeof list);
+            return err_set(err, ERR_USAGE, "%s: found %s, expected a metric for %s: %s", w, name, target, list);
         }
-        const char *loss = call_name(entry(cfg, "learner", "loss_func")->value);
-        if (*loss && !in_list(fits[i].losses, loss)) {
-            where_of(cfg, "learner", "loss_func", w, sizeof w);
-            return err_set(err, ERR_USAGE, "%s: found %s, expected a loss for %s: %s", w, loss, target,
-                           fits[i].losses);
-        }
+    }
+    const char *loss = call_name(entry(cfg, "learner", "loss_func")->value);
+    if (*loss && !(schema_comp(loss, SLOT_LOSS)->fits & fit)) {
+        where_of(cfg, "learner", "loss_func", w, sizeof w);
+        schema_fitting(SLOT_LOSS, fit, list, sizeof list);
+        return err_set(err, ERR_USAGE, "%s: found %s, expected a loss for %s: %s", w, loss, target, list);
     }
     if (cfg_num(cfg, "lr_find", "start_lr") >= cfg_num(cfg, "lr_find", "end_lr")) {
         where_of(cfg, "lr_find", "end_lr", w, sizeof w);
@@ -695,6 +689,9 @@ static int set_names(Config *cfg, const char *path)
 
 static int resolve_paths(Config *cfg, Err *err);
 
+/* Long because it is the load in its order: read and index the lines, parse
+ * with inih, --set, resolve each key, defaults, cross-key checks, paths; each
+ * step a few lines, the earliest error kept. */
 Config *config_load(const char *path, const char *const *sets, int n_sets, Err *err)
 {
     Config *cfg = calloc(1, sizeof *cfg);
@@ -967,6 +964,16 @@ const char *cfg_path(const Config *cfg, const char *section, const char *key, ch
     return buf;
 }
 
+int cfg_choice(const Config *cfg, const char *section, const char *key)
+{
+    const SchemaKey *k = schema_key(section, key);
+    const char *v = cfg_str(cfg, section, key);
+    FASTC_ASSERT(k && k->spec.type == ST_CHOICE && v);
+    int i = schema_choice_index(k->spec.choices, v);
+    FASTC_ASSERT(i >= 0);
+    return i;
+}
+
 int cfg_is_set(const Config *cfg, const char *section, const char *key)
 {
     return get_entry(cfg, section, key)->origin != ORIGIN_DEFAULT;
@@ -1018,40 +1025,77 @@ int config_print(const Config *cfg, FILE *out)
     return ferror(out) ? -1 : 0;
 }
 
-static void json_string(FILE *out, const char *s)
+/* A resolved value as JSON: numbers, strings (names too), true/false/null,
+ * arrays for tuples and lists, {"slice": [lo, hi]} (lo null for slice(hi)),
+ * and {"call": "Resize", "args": {"size": 460, ...}} for a component. */
+static void value_json(JsonBuf *b, const CfgValue *v)
 {
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-        else if (c < 0x20) fprintf(out, "\\u%04x", c);
-        else fputc(c, out);
+    switch (v ? v->kind : CV_NONE) {
+    case CV_NUM: json_buf_num(b, v->num); break;
+    case CV_STR:
+    case CV_IDENT: json_buf_str(b, v->str); break;
+    case CV_BOOL: json_buf_bool(b, v->num != 0); break;
+    case CV_NONE: json_buf_raw(b, "null", 4); break;
+    case CV_TUPLE:
+    case CV_LIST:
+        json_buf_putc(b, '[');
+        for (int i = 0; i < v->n; i++) json_buf_sep(b), value_json(b, v->items[i]);
+        json_buf_putc(b, ']');
+        break;
+    case CV_SLICE:
+        json_buf_raw(b, "{\"slice\": [", 11);
+        if (v->n == 2) value_json(b, v->items[0]), json_buf_raw(b, ", ", 2), value_json(b, v->items[1]);
+        else json_buf_raw(b, "null, null", 10);
+        json_buf_raw(b, "]}", 2);
+        break;
+    case CV_CALL: {
+        int named = 1;
+        for (int i = 0; i < v->n; i++) named &= v->names && v->names[i];
+        json_buf_putc(b, '{');
+        json_buf_key(b, "call");
+        json_buf_str(b, v->str);
+        json_buf_key(b, "args");
+        json_buf_putc(b, named ? '{' : '[');
+        for (int i = 0; i < v->n; i++) {
+            if (named) json_buf_key(b, v->names[i]);
+            else json_buf_sep(b);
+            value_json(b, v->items[i]);
+        }
+        json_buf_putc(b, named ? '}' : ']');
+        json_buf_putc(b, '}');
+        break;
     }
-    fputc('"', out);
+    }
 }
 
 int config_print_json(const Config *cfg, FILE *out)
 {
-    fputc('{', out);
+    JsonBuf b = {0};
+    json_buf_putc(&b, '{');
     for (int s = 0; s < schema_n_sections; s++) {
-        fprintf(out, "%s\"%s\": {", s ? ", " : "", schema_sections[s]);
-        int first = 1;
+        json_buf_key(&b, schema_sections[s]);
+        json_buf_putc(&b, '{');
         for (int k = 0; k < schema_n_keys; k++) {
-            if (strcmp(schema_keys[k].section, schema_sections[s])) continue;
-            fprintf(out, "%s\"%s\": ", first ? "" : ", ", schema_keys[k].name);
-            first = 0;
-            if (!cfg->e[k].value) {
-                fputs("null", out);
-                continue;
-            }
-            char *text = format_key(cfg, k);
-            if (!text) return -1;
-            json_string(out, text);
-            free(text);
+            const SchemaKey *key = &schema_keys[k];
+            if (strcmp(key->section, schema_sections[s])) continue;
+            json_buf_key(&b, key->name);
+            char path[4200];
+            const char *abs = cfg->e[k].value && key->spec.type == ST_PATH
+                                  ? cfg_path(cfg, key->section, key->name, path, sizeof path) : NULL;
+            if (abs)   /* absolute, as config.ini has it */
+                json_buf_str(&b, abs);
+            else
+                value_json(&b, cfg->e[k].value);
         }
-        fputc('}', out);
+        json_buf_putc(&b, '}');
     }
-    fputc('}', out);
+    json_buf_putc(&b, '}');
+    if (b.oom) {
+        json_buf_free(&b);
+        return -1;
+    }
+    fputs(b.s, out);
+    json_buf_free(&b);
     return ferror(out) ? -1 : 0;
 }
 
@@ -1074,6 +1118,15 @@ int config_write(const Config *cfg, const char *path, Err *err)
 }
 
 /* ---- help -------------------------------------------------------------------------- */
+
+int cfg_comp_count(void) { return schema_n_comps; }
+
+const char *cfg_comp_at(int i, CfgSlot *slot)
+{
+    FASTC_ASSERT(i >= 0 && i < schema_n_comps);
+    if (slot) *slot = schema_comps[i].slot;
+    return schema_comps[i].name;
+}
 
 const char *config_key_at(int i, char *buf, size_t cap)
 {

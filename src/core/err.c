@@ -5,9 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Names and values quoted from files (a tensor name, a metadata value) may
- * hold a newline or another control character: shown as '?', the message
- * stays one line. */
+/* Messages quote what users give (a CSV cell, a file name) and a cell may
+ * hold a newline: control characters become '?', so a message stays one line. */
 static void one_line(char *s)
 {
     for (; *s; s++)

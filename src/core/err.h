@@ -2,8 +2,8 @@
  *
  * Every function that can fail takes an `Err *` and returns 0 on success or the
  * exit status the failure maps to (ERR_RUNTIME = 1, ERR_USAGE = 2).  The message
- * is one line naming the file/line/key/item and what was expected (a control
- * character quoted from the data, e.g. a newline in a tensor name, is shown as
+ * is one line naming the file/line/key/item and what was expected (control
+ * characters from quoted user text, such as a newline in a CSV cell, become
  * '?'); only main.c prints it.  Deep code never prints errors and never exits.
  */
 #ifndef FASTC_ERR_H

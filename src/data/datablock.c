@@ -196,6 +196,9 @@ static char *grow(char **buf, size_t *cap, size_t need)
     return *buf = b;
 }
 
+/* Long because it labels every item in one loop, a short case per get_y
+ * (parent folder, regex, csv column with label_delim, points), with the
+ * per-item failures of on_bad_item = skip handled in place. */
 static int label_items(Build *b, Err *err)
 {
     const DbSpec *s = b->s;
@@ -210,7 +213,7 @@ static int label_items(Build *b, Err *err)
     }
     if (s->kind == TARGET_POINTS) {
         if (s->y != DB_Y_POINTS) return err_set(err, ERR_USAGE, "PointBlock needs get_y = PointsFromCSV('file.csv')");
-        if ((rc = points_table_load(s->points_csv, s->csv_sep, &pt, err))) return rc;
+        if ((rc = points_table_load(s->points_csv, s->csv_sep, b->root, &pt, err))) return rc;
         b->n_y = 2 * pt.n_points;
         b->pts = calloc((size_t)b->n * b->n_y, sizeof(float));
         b->pts_line = calloc((size_t)b->n + 1, sizeof(int));

@@ -143,6 +143,11 @@ static int line_indented(const Loader *L, int line)
 static void did_you_mean_key(const char *section, const char *name, char *buf, size_t cap)
 {
     buf[0] = 0;
+    const char *advice = spell_foreign_key(name);   /* an argument of a fastai factory method */
+    if (advice) {
+        snprintf(buf, cap, " (%s)", advice);
+        return;
+    }
     int best = -1, bd = 1 << 30;
     for (int i = 0; i < schema_n_keys; i++) {
         if (strcmp(schema_keys[i].section, section) || !schema_is_near(name, schema_keys[i].name)) continue;
@@ -261,7 +266,7 @@ static int on_pair_value(Loader *L, const char *section, const char *name, const
     }
     int k = key_index(section, name);
     if (k < 0) {
-        char keys[512], hint[128];
+        char keys[512], hint[256];
         section_keys(section, keys, sizeof keys);
         did_you_mean_key(section, name, hint, sizeof hint);
         if (hint[0])
@@ -501,7 +506,7 @@ static int apply_set(Loader *L, const char *arg)
     }
     int k = key_index(section, name);
     if (k < 0) {
-        char keys[512], hint[128];
+        char keys[512], hint[256];
         section_keys(section, keys, sizeof keys);
         did_you_mean_key(section, name, hint, sizeof hint);
         if (hint[0])

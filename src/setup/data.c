@@ -436,6 +436,8 @@ static int collab_data(Setup *s, const SetupBlock *b, Err *err)
 
 int setup_data(Setup *s, Err *err)
 {
+    cfg_value_format(cfg_get(s->cfg, "data", "splitter"), s->store->splitter, sizeof s->store->splitter);
+    s->splitter_text = s->store->splitter;
     /* the config module checked the blocks' shape: ImageBlock and one target, or CollabBlock alone */
     const CfgValue *blocks = cfg_get(s->cfg, "data", "blocks");
     SetupBlock b[2] = {{0}};

@@ -198,16 +198,14 @@ static int cbs_without_valid(const Pipeline *p, const LearnerOpts *o, Err *err)
                      : o->early.on && strcmp(o->early.monitor, "train_loss") ? &o->early
                                                                               : NULL;
     if (!t || loaders_n_items(p->dls, SPLIT_VALID) > 0) return 0;
-    const Config *cfg = p->setup.cfg;
-    char at_cbs[1024], at_split[1024], split[1024] = "(not set)", *cut;
-    cfg_where(cfg, "learner", "cbs", 0, at_cbs, sizeof at_cbs);
-    cfg_where(cfg, "data", "splitter", 0, at_split, sizeof at_split);
+    char at_cbs[1024], at_split[1024], *cut;
+    setup_where(&p->setup, "learner", "cbs", 0, at_cbs, sizeof at_cbs);
+    setup_where(&p->setup, "data", "splitter", 0, at_split, sizeof at_split);
     if ((cut = strstr(at_split, ": [data] splitter"))) *cut = 0;   /* the file:line or --set argument alone */
-    const CfgValue *sp = cfg_get(cfg, "data", "splitter");
-    if (sp) cfg_value_format(sp, split, sizeof split);
     return err_set(err, ERR_USAGE, "%s: %s(monitor='%s') watches the validation set, but [data] splitter = %s (%s) "
                    "puts no item in it; monitor 'train_loss', or train without the callback", at_cbs,
-                   t == &o->save ? "SaveModelCallback" : "EarlyStoppingCallback", t->monitor, split, at_split);
+                   t == &o->save ? "SaveModelCallback" : "EarlyStoppingCallback", t->monitor, p->setup.splitter_text,
+                   at_split);
 }
 
 int pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err)

@@ -424,11 +424,11 @@ static int collab_data(Setup *s, const SetupBlock *b, Err *err)
     r->item_names_path = s->paths.item_names;
     const CfgValue *sp = cfg_get(s->cfg, "data", "splitter");
     setup_where(s, "data", "splitter", sp->line, w, sizeof w);
-    if (strcmp(sp->str, "RandomSplitter") != 0)
-        return err_set(err, ERR_USAGE, "%s: %s: a CollabBlock takes RandomSplitter(valid_pct, seed)", w, sp->str);
     DbSpec db = {0};
     SetupSplit split = {.db = &db};
     if (setup_build(SLOT_SPLITTER, &split, sp, w, err)) return err->code;
+    if (db.split != DB_SPLIT_RANDOM)   /* ratings have no folders or columns to split by */
+        return err_set(err, ERR_USAGE, "%s: %s: a CollabBlock takes RandomSplitter(valid_pct, seed)", w, sp->str);
     r->valid_pct = db.valid_pct;
     r->split_seed = split.has_seed ? db.seed : s->ctx.seed;
     return 0;
@@ -436,6 +436,8 @@ static int collab_data(Setup *s, const SetupBlock *b, Err *err)
 
 int setup_data(Setup *s, Err *err)
 {
+    cfg_value_format(cfg_get(s->cfg, "data", "splitter"), s->store->splitter, sizeof s->store->splitter);
+    s->splitter_text = s->store->splitter;
     /* the config module checked the blocks' shape: ImageBlock and one target, or CollabBlock alone */
     const CfgValue *blocks = cfg_get(s->cfg, "data", "blocks");
     SetupBlock b[2] = {{0}};

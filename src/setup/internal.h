@@ -14,11 +14,8 @@ struct SetupStore {
     const char *csv_names[SETUP_MAX_NAMES];
     const char *folders[SETUP_MAX_NAMES];
     const char *vocab[SETUP_MAX_NAMES];
-    char item_tfms[4096], batch_tfms[4096], opt[512], loss[512];
+    char item_tfms[4096], batch_tfms[4096], opt[512], loss[512], splitter[1024];
 };
-
-/* "file:line: [section] key" of a key (line: of one of its items, or 0). */
-void setup_where(const Setup *s, const char *section, const char *key, int line, char *buf, size_t cap);
 
 /* The parts, in the order setup_load() runs them. */
 int setup_data(Setup *s, Err *err);    /* [data] → DbSpec / RatingsSpec, ImageLoaderOpts */

@@ -78,6 +78,7 @@ typedef struct Setup {
     ImageLoaderOpts loader;      /* image tasks: every field; collab: bs, val_bs, seed */
     const char *item_tfms_text;  /* the resolved item_tfms / batch_tfms in fastai syntax, for a */
     const char *batch_tfms_text; /* model file's metadata; NULL when unset */
+    const char *splitter_text;   /* the resolved splitter, for messages about the split */
     /* [model] */
     SetupModel model;
     int norm_added;              /* pretrained without a Normalize: fastai's vision_learner adds */
@@ -102,6 +103,11 @@ typedef struct Setup {
  * ctx: the command's threads (< 1: 1) and flags.  On error s is freed. */
 int  setup_load(Setup *s, const char *path, const char *const *sets, int n_sets, const Ctx *ctx, Err *err);
 void setup_free(Setup *s);   /* zeroed or loaded Setup; idempotent */
+
+/* Where section.key comes from, to start a message about it: "file:line:
+ * [section] key", or "--set ARG: [section] key" (config.h cfg_where); line:
+ * of one item of the value, or 0. */
+void setup_where(const Setup *s, const char *section, const char *key, int line, char *buf, size_t cap);
 
 /* The transforms a model file's metadata holds (item_tfms, batch_tfms: the
  * resolved values in fastai syntax), rebuilt through the config's own parser

@@ -496,10 +496,14 @@ END_TEST
 START_TEST(lr_find_writes_its_files_and_four_suggestions)
 {
     char out[1 << 14];
-    int rc = run("lr_find tiny.ini --set output.dir=runs/lrf --set lr_find.num_it=30", out, sizeof out);
+    int rc = run("lr_find tiny.ini --set output.dir=runs/lrf --set lr_find.num_it=30 "
+                 "--set 'lr_find.suggest_funcs=valley, minimum, steep, slide'", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     ck_assert_msg(strstr(out, "SuggestedLRs(valley=") && strstr(out, "minimum=") && strstr(out, "steep=") &&
                   strstr(out, "slide="), "%s", out);
+    /* fastai's default suggest_funcs: valley alone */
+    rc = run("lr_find tiny.ini --set output.dir=runs/lrf --set lr_find.num_it=30", out, sizeof out);
+    ck_assert_msg(rc == 0 && strstr(out, "SuggestedLRs(valley=") && !strstr(out, "minimum="), "%s", out);
     size_t n;
     char *csv = slurp("runs/lrf", "lr_find.csv", &n);
     ck_assert_msg(csv && strncmp(csv, "lr,loss\n1e-07,", 14) == 0, "%s", csv ? csv : "(none)");

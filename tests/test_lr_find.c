@@ -95,6 +95,15 @@ START_TEST(suggest_funcs_choose_what_is_named_and_the_csv_reads_back)
     }
     Err e = {0};
     ck_assert_msg(lr_suggest(r.lrs, r.losses, r.n, 100, &r.sug, &e) == 0, "%s", e.msg);
+    /* slide's arguments are fastai's: adjust_value scales it, lr_diff moves it */
+    LrSuggest s2;
+    LrSlideArgs sl = {15, 0.005, 2.0};
+    ck_assert_int_eq(lr_suggest_with(r.lrs, r.losses, r.n, 100, &sl, &s2, &e), 0);
+    ck_assert_double_eq(s2.slide, 2 * r.sug.slide);
+    ck_assert(s2.valley == r.sug.valley && s2.steep == r.sug.steep);
+    sl = (LrSlideArgs){5, 0.005, 1.0};
+    ck_assert_int_eq(lr_suggest_with(r.lrs, r.losses, r.n, 100, &sl, &s2, &e), 0);
+    ck_assert(s2.slide != r.sug.slide);
     char buf[256], want[256];
     lr_find_format(&r.sug, LR_SUG_VALLEY, buf, sizeof buf);
     snprintf(want, sizeof want, "SuggestedLRs(valley=%.6g)", r.sug.valley);
@@ -119,7 +128,7 @@ START_TEST(suggest_funcs_choose_what_is_named_and_the_csv_reads_back)
     snprintf(path, sizeof path, "%s/lr_find_1.csv", dir);
     ck_assert_msg(lr_find_write_csv(&r, path, &e) == 0, "%s", e.msg);
     LrFindResult back;
-    ck_assert_msg(lr_find_read_csv(path, 100, &back, &e) == 0, "%s", e.msg);
+    ck_assert_msg(lr_find_read_csv(path, 100, &LR_SLIDE_DEFAULT, &back, &e) == 0, "%s", e.msg);
     ck_assert_int_eq(back.n, r.n);
     for (int i = 0; i < r.n; i++) ck_assert(back.lrs[i] == r.lrs[i] && back.losses[i] == r.losses[i]);
     ck_assert(back.sug.valley == r.sug.valley && back.sug.minimum == r.sug.minimum && back.sug.steep == r.sug.steep &&
@@ -128,7 +137,7 @@ START_TEST(suggest_funcs_choose_what_is_named_and_the_csv_reads_back)
     FILE *f = fopen(path, "a");
     fputs("oops\n", f);
     fclose(f);
-    ck_assert_int_eq(lr_find_read_csv(path, 100, &back, &e), ERR_RUNTIME);
+    ck_assert_int_eq(lr_find_read_csv(path, 100, &LR_SLIDE_DEFAULT, &back, &e), ERR_RUNTIME);
     ck_assert_msg(strstr(e.msg, "lr_find_1.csv:82: expected lr,loss"), "%s", e.msg);
     lr_find_result_free(&r);
     tu_rmtree(dir);

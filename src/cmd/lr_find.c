@@ -60,7 +60,9 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     if (p.pretrained && !a->checkpoint) learner_freeze_to(l, -1);
     const SetupLrFind *f = &p.setup.lr_find;
     unsigned want = (unsigned)f->suggest;
-    if ((rc = learner_lr_find(l, f->start_lr, f->end_lr, f->num_it, f->stop_div, &r, err))) goto done;
+    if ((rc = learner_lr_find(l, f->start_lr, f->end_lr, f->num_it, f->stop_div, &r, err)) ||
+        (rc = lr_suggest_with(r.lrs, r.losses, r.n, f->num_it, &f->slide, &r.sug, err)))   /* slide's arguments */
+        goto done;
     char csv[4200], png[4200];
     snprintf(csv, sizeof csv, "%s/lr_find.csv", p.out_dir);
     snprintf(png, sizeof png, "%s/lr_find.png", p.out_dir);

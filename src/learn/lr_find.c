@@ -31,7 +31,14 @@ static double interp(double x, const double *xp, const float *fp, int n)
     return fp[n - 1];
 }
 
-int lr_suggest(const double *all_lrs, const double *all_losses, int n_all, int num_it, LrSuggest *o, Err *err)
+int lr_suggest(const double *lrs, const double *losses, int n, int num_it, LrSuggest *out, Err *err)
+{
+    LrSlideArgs d = LR_SLIDE_DEFAULT;
+    return lr_suggest_with(lrs, losses, n, num_it, &d, out, err);
+}
+
+int lr_suggest_with(const double *all_lrs, const double *all_losses, int n_all, int num_it, const LrSlideArgs *sl,
+                    LrSuggest *o, Err *err)
 {
     int lo = num_it / 10, hi = n_all - 5;
     int n = hi - lo;
@@ -98,13 +105,13 @@ int lr_suggest(const double *all_lrs, const double *all_losses, int n_all, int n
         grad[n - 1] = ls[n - 1] - ls[n - 2];
         for (int i = 1; i < n - 1; i++) grad[i] = (ls[i + 1] - ls[i - 1]) / 2.0f;
     }
-    int r = n - 1, l = r - 15;
+    int r = n - 1, l = r - sl->lr_diff;
     double local = lr[l >= 0 ? l : 0];
-    while (l >= 0 && fabsf(grad[r] - grad[l]) > 0.005f) {
+    while (l >= 0 && fabsf(grad[r] - grad[l]) > (float)sl->thresh) {
         local = lr[l];
         r--, l--;
     }
-    o->slide = local;
+    o->slide = local * sl->adjust_value;
     for (int i = 0; i < n; i++) llr[i] = log10((double)lr[i]);
     o->slide_pt[0] = local, o->slide_pt[1] = interp(log10(local), llr, ls, n);
     free(lr), free(ls), free(grad), free(lds), free(llr);
@@ -174,7 +181,7 @@ int lr_find_write_csv(const LrFindResult *r, const char *path, Err *err)
     return atomic_commit(&af, err);
 }
 
-int lr_find_read_csv(const char *path, int num_it, LrFindResult *r, Err *err)
+int lr_find_read_csv(const char *path, int num_it, const LrSlideArgs *slide, LrFindResult *r, Err *err)
 {
     memset(r, 0, sizeof *r);
     FILE *f = fopen(path, "r");
@@ -203,7 +210,7 @@ int lr_find_read_csv(const char *path, int num_it, LrFindResult *r, Err *err)
         if (!rc) r->lrs[r->n] = lr, r->losses[r->n] = loss, r->n++;
     }
     fclose(f);
-    if (!rc) rc = lr_suggest(r->lrs, r->losses, r->n, num_it, &r->sug, err);
+    if (!rc) rc = lr_suggest_with(r->lrs, r->losses, r->n, num_it, slide, &r->sug, err);
     if (rc) lr_find_result_free(r);
     return rc;
 }

@@ -69,6 +69,8 @@ typedef struct Stage {
     double start_lr, end_lr;
     int num_it, stop_div;
     unsigned suggest;      /* the suggest_funcs, bits 1 << (LR_REF_* - 1) */
+    int slide_diff;        /* slide(lr_diff, thresh, adjust_value) */
+    double slide_thresh, slide_adjust;
 } Stage;
 
 typedef struct Schedule {

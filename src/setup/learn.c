@@ -226,17 +226,19 @@ static int build_lr_find(void *out, const CfgValue *call, int tag, const char *w
     SetupSchedule *q = out;
     const SetupLrFind *d = q->lr_find;
     Stage st = {.kind = STAGE_LR_FIND, .start_lr = d->start_lr, .end_lr = d->end_lr, .num_it = d->num_it,
-                .stop_div = d->stop_div, .suggest = (unsigned)d->suggest};
+                .stop_div = d->stop_div, .suggest = (unsigned)d->suggest, .slide_diff = d->slide.lr_diff,
+                .slide_thresh = d->slide.thresh, .slide_adjust = d->slide.adjust_value};
     const CfgValue *a;
     if ((a = cfg_arg(call, "start_lr"))) st.start_lr = a->num;
     if ((a = cfg_arg(call, "end_lr"))) st.end_lr = a->num;
     if ((a = cfg_arg(call, "num_it"))) st.num_it = (int)a->num;
     if ((a = cfg_arg(call, "stop_div"))) st.stop_div = a->num != 0;
     if ((a = cfg_arg(call, "suggest_funcs"))) {
-        SetupLrFind f = {0};
+        SetupLrFind f = {.slide = LR_SLIDE_DEFAULT};
         for (int i = 0; i < cfg_list_len(a); i++)
             if (setup_build(SLOT_SUGGEST, &f, cfg_list_at(a, i), where, err)) return err->code;
         st.suggest = (unsigned)f.suggest;
+        st.slide_diff = f.slide.lr_diff, st.slide_thresh = f.slide.thresh, st.slide_adjust = f.slide.adjust_value;
     }
     if (!(st.start_lr < st.end_lr))
         return err_set(err, ERR_USAGE, "%s: lr_find(start_lr=%g, end_lr=%g): expected start_lr < end_lr", where,
@@ -247,7 +249,11 @@ static int build_lr_find(void *out, const CfgValue *call, int tag, const char *w
 /* tag: the LrSuggest bit (learn/lr_find.h) */
 static int build_suggest(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
-    ((SetupLrFind *)out)->suggest |= tag;
+    SetupLrFind *f = out;
+    f->suggest |= tag;
+    if (tag == SUGGEST_SLIDE)   /* fastai's slide(lr_diff=15, thresh=.005, adjust_value=1.) */
+        f->slide = (LrSlideArgs){(int)cfg_arg_num(call, "lr_diff"), cfg_arg_num(call, "thresh"),
+                                 cfg_arg_num(call, "adjust_value")};
     return 0;
 }
 
@@ -332,6 +338,7 @@ int setup_learn(Setup *s, Err *err)
     /* the one multi-label threshold: accuracy_multi's when used, else the loss's */
     s->threshold = metrics_multi_thresh(&o->metrics, s->threshold);
     SetupLrFind *f = &s->lr_find;   /* before the schedule: its lr_find() steps default to it */
+    f->slide = LR_SLIDE_DEFAULT;
     f->start_lr = cfg_num(s->cfg, "lr_find", "start_lr");
     f->end_lr = cfg_num(s->cfg, "lr_find", "end_lr");
     f->num_it = cfg_int(s->cfg, "lr_find", "num_it");

@@ -57,6 +57,7 @@ typedef struct SetupLrFind {
     double start_lr, end_lr;
     int num_it, stop_div;
     int suggest;
+    LrSlideArgs slide;           /* slide(lr_diff, thresh, adjust_value) */
 } SetupLrFind;
 
 /* The config's paths, resolved (NULL when unset), for notes about absent data. */

@@ -73,6 +73,9 @@ static int build_save_model_cb(void *out, const CfgValue *call, int tag, const c
     snprintf(t->fname, sizeof t->fname, "%s", fname);
     t->every_epoch = (int)cfg_arg_num(call, "every_epoch");
     t->at_end = cfg_arg_num(call, "at_end") != 0;
+    if (cfg_arg_num(call, "with_opt") != 0)   /* accepted for fastai's spelling, not silently ignored */
+        return err_set(err, ERR_USAGE, "%s: SaveModelCallback(with_opt=True): saving the optimizer state with the "
+                       "model is not implemented (the resume state, state.safetensors, holds it)", where);
     return 0;
 }
 

@@ -358,7 +358,10 @@ static void keep_suggestions(Learner *l, const Stage *st, const LrSuggest *g)
     l->lr_have = st->suggest;
 }
 
-static LrSlideArgs slide_of(const Stage *st) { return (LrSlideArgs){st->slide_diff, st->slide_thresh, st->slide_adjust}; }
+static LrSlideArgs slide_of(const Stage *st)
+{
+    return (LrSlideArgs){st->slide_diff, st->slide_thresh, st->slide_adjust};
+}
 
 /* The k-th lr_find() step (1-based): see learner_fit_schedule in learner.h. */
 static int lr_find_step(Learner *l, const Stage *st, int k, Err *err)

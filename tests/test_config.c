@@ -907,8 +907,8 @@ START_TEST(error_missing_and_cross_checks)
 {
     expect_error(replace("schedule", ""), NULL, 0,
                  ":7: [train] schedule: found nothing, expected a list of: fit, fit_one_cycle, fine_tune, freeze, "
-                 "unfreeze, freeze_to (required: steps run in order, e.g. fit_one_cycle(3, 3e-3), unfreeze(), "
-                 "fit_one_cycle(2))");
+                 "unfreeze, freeze_to, lr_find (required: steps run in order, e.g. fit_one_cycle(3, 3e-3), "
+                 "unfreeze(), fit_one_cycle(2))");
     expect_error(replace("get_y", ""), NULL, 0,
                  ":1: [data] get_y: found nothing, expected how to label an item (e.g. parent_label, "
                  "ColReader('label'))");

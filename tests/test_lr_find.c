@@ -5,8 +5,10 @@
 #include "learn/lr_find.h"
 #include "learn/recorder.h"
 #include "reference/lr_find_fixture.h"
+#include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +81,69 @@ START_TEST(too_few_points_is_an_error_not_a_crash)
 }
 END_TEST
 
+/* fastai's suggest_funcs: only the suggestions asked for are named (all four
+ * were, always), in fastai's order; and a run's lr_find CSV read back gives
+ * the same suggestions (a resumed schedule recovers an lr_find() step so). */
+START_TEST(suggest_funcs_choose_what_is_named_and_the_csv_reads_back)
+{
+    LrFindResult r = {0};
+    r.n = 80;
+    r.lrs = malloc(sizeof(double) * 80), r.losses = malloc(sizeof(double) * 80);
+    for (int i = 0; i < 80; i++) {
+        r.lrs[i] = lr_find_lr(1e-7, 10, 100, i);
+        r.losses[i] = (float)(2.0 - 0.8 * tanh((i - 40) / 8.0) + (i > 65 ? 0.2 * (i - 65) : 0));
+    }
+    Err e = {0};
+    ck_assert_msg(lr_suggest(r.lrs, r.losses, r.n, 100, &r.sug, &e) == 0, "%s", e.msg);
+    /* slide's arguments are fastai's: adjust_value scales it, lr_diff moves it */
+    LrSuggest s2;
+    LrSlideArgs sl = {15, 0.005, 2.0};
+    ck_assert_int_eq(lr_suggest_with(r.lrs, r.losses, r.n, 100, &sl, &s2, &e), 0);
+    ck_assert_double_eq(s2.slide, 2 * r.sug.slide);
+    ck_assert(s2.valley == r.sug.valley && s2.steep == r.sug.steep);
+    sl = (LrSlideArgs){5, 0.005, 1.0};
+    ck_assert_int_eq(lr_suggest_with(r.lrs, r.losses, r.n, 100, &sl, &s2, &e), 0);
+    ck_assert(s2.slide != r.sug.slide);
+    char buf[256], want[256];
+    lr_find_format(&r.sug, LR_SUG_VALLEY, buf, sizeof buf);
+    snprintf(want, sizeof want, "SuggestedLRs(valley=%.6g)", r.sug.valley);
+    ck_assert_str_eq(buf, want);
+    lr_find_format(&r.sug, LR_SUG_STEEP | LR_SUG_MINIMUM, buf, sizeof buf);
+    snprintf(want, sizeof want, "SuggestedLRs(minimum=%.6g, steep=%.6g)", r.sug.minimum, r.sug.steep);
+    ck_assert_str_eq(buf, want);
+    JsonBuf j = {0};
+    json_buf_putc(&j, '{');
+    lr_find_json(&j, &r.sug, LR_SUG_SLIDE | LR_SUG_VALLEY);
+    json_buf_putc(&j, '}');
+    Json *doc = json_parse(j.s, j.len, &e);
+    ck_assert_msg(doc, "%s: %s", j.s, e.msg);
+    ck_assert_int_eq(json_len(doc), 2);
+    ck_assert_double_eq(json_get(doc, "valley")->num, r.sug.valley);
+    ck_assert_double_eq(json_get(doc, "slide")->num, r.sug.slide);
+    json_free(doc);
+    json_buf_free(&j);
+
+    char dir[512], path[1024];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/lr_find_1.csv", dir);
+    ck_assert_msg(lr_find_write_csv(&r, path, &e) == 0, "%s", e.msg);
+    LrFindResult back;
+    ck_assert_msg(lr_find_read_csv(path, 100, &LR_SLIDE_DEFAULT, &back, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(back.n, r.n);
+    for (int i = 0; i < r.n; i++) ck_assert(back.lrs[i] == r.lrs[i] && back.losses[i] == r.losses[i]);
+    ck_assert(back.sug.valley == r.sug.valley && back.sug.minimum == r.sug.minimum && back.sug.steep == r.sug.steep &&
+              back.sug.slide == r.sug.slide);
+    lr_find_result_free(&back);
+    FILE *f = fopen(path, "a");
+    fputs("oops\n", f);
+    fclose(f);
+    ck_assert_int_eq(lr_find_read_csv(path, 100, &LR_SLIDE_DEFAULT, &back, &e), ERR_RUNTIME);
+    ck_assert_msg(strstr(e.msg, "lr_find_1.csv:82: expected lr,loss"), "%s", e.msg);
+    lr_find_result_free(&r);
+    tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("lr_find");
@@ -87,6 +152,7 @@ static Suite *suite(void)
     tcase_add_test(tc, smoothing_stop_rule_and_suggestions_match_fastai);
     tcase_add_test(tc, valley_keeps_the_start_of_the_first_record);
     tcase_add_test(tc, too_few_points_is_an_error_not_a_crash);
+    tcase_add_test(tc, suggest_funcs_choose_what_is_named_and_the_csv_reads_back);
     suite_add_tcase(s, tc);
     return s;
 }

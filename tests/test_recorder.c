@@ -21,11 +21,11 @@ START_TEST(table_matches_fastprogress_layout)
     ck_assert_str_eq(buf, "epoch,train_loss,valid_loss,error_rate,time");
     table_csv_row(&t, 3, v, 3725, buf, sizeof buf);
     ck_assert_str_eq(buf, "3,0.16939,0.0213879,0.00541272,1:02:05");
-    table_json_row(&t, 3, v, 5, -1, buf, sizeof buf);
-    ck_assert_str_eq(buf, "{\"epoch\": 3, \"train_loss\": 0.16939, \"valid_loss\": 0.0213879, "
-                          "\"error_rate\": 0.00541272, \"time\": \"00:05\", \"seconds\": 5.000}");
-    table_json_row(&t, 3, v, 5, 0.0125, buf, sizeof buf);
-    ck_assert_str_eq(buf, "{\"epoch\": 3, \"train_loss\": 0.16939, \"valid_loss\": 0.0213879, "
+    table_json_row(&t, 1, 3, 7, v, 5, -1, buf, sizeof buf);
+    ck_assert_str_eq(buf, "{\"fit\": 1, \"epoch\": 3, \"run_epoch\": 7, \"train_loss\": 0.16939, \"valid_loss\": "
+                          "0.0213879, \"error_rate\": 0.00541272, \"time\": \"00:05\", \"seconds\": 5.000}");
+    table_json_row(&t, 0, 3, 3, v, 5, 0.0125, buf, sizeof buf);
+    ck_assert_str_eq(buf, "{\"fit\": 0, \"epoch\": 3, \"run_epoch\": 3, \"train_loss\": 0.16939, \"valid_loss\": 0.0213879, "
                           "\"error_rate\": 0.00541272, \"time\": \"00:05\", \"seconds\": 5.000, "
                           "\"data_wait_s\": 0.013}");
 }
@@ -45,8 +45,8 @@ START_TEST(no_validation_set_leaves_its_cells_empty)
     ck_assert_str_eq(buf, "0         0.169390                            00:14     ");
     table_csv_row(&t, 3, v, 5, buf, sizeof buf);
     ck_assert_str_eq(buf, "3,0.16939,,,00:05");
-    table_json_row(&t, 3, v, 5, -1, buf, sizeof buf);
-    ck_assert_str_eq(buf, "{\"epoch\": 3, \"train_loss\": 0.16939, \"valid_loss\": null, \"error_rate\": null, "
+    table_json_row(&t, 0, 3, 3, v, 5, -1, buf, sizeof buf);
+    ck_assert_str_eq(buf, "{\"fit\": 0, \"epoch\": 3, \"run_epoch\": 3, \"train_loss\": 0.16939, \"valid_loss\": null, \"error_rate\": null, "
                           "\"time\": \"00:05\", \"seconds\": 5.000}");
 }
 END_TEST

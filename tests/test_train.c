@@ -683,10 +683,14 @@ END_TEST
 START_TEST(lr_find_writes_its_files_and_four_suggestions)
 {
     char out[1 << 14];
-    int rc = run("lr_find tiny.ini --set output.dir=runs/lrf --set lr_find.num_it=30", out, sizeof out);
+    int rc = run("lr_find tiny.ini --set output.dir=runs/lrf --set lr_find.num_it=30 "
+                 "--set 'lr_find.suggest_funcs=valley, minimum, steep, slide'", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     ck_assert_msg(strstr(out, "SuggestedLRs(valley=") && strstr(out, "minimum=") && strstr(out, "steep=") &&
                   strstr(out, "slide="), "%s", out);
+    /* fastai's default suggest_funcs: valley alone */
+    rc = run("lr_find tiny.ini --set output.dir=runs/lrf --set lr_find.num_it=30", out, sizeof out);
+    ck_assert_msg(rc == 0 && strstr(out, "SuggestedLRs(valley=") && !strstr(out, "minimum="), "%s", out);
     size_t n;
     char *csv = slurp("runs/lrf", "lr_find.csv", &n);
     ck_assert_msg(csv && strncmp(csv, "lr,loss\n1e-07,", 14) == 0, "%s", csv ? csv : "(none)");
@@ -753,6 +757,89 @@ START_TEST(bf16_learns_as_well_as_fp32_saves_fp32_and_resumes_bit_identically)
     rc = run("train tiny_bf16.ini --resume --set output.dir=runs/bf16k", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     assert_same_run("runs/bf16", "runs/bf16k", 1);
+}
+END_TEST
+
+/* tiny.ini with its schedule replaced (a new config file `name` in root) */
+static void config_with_schedule(const char *name, const char *schedule)
+{
+    size_t n;
+    char *t = slurp(".", "tiny.ini", &n), path[8400], text[4096];
+    ck_assert_ptr_nonnull(t);
+    char *sched = strstr(t, "schedule = ");
+    ck_assert_ptr_nonnull(sched);
+    *sched = 0;
+    snprintf(text, sizeof text, "%sschedule = %s\n", t, schedule);
+    free(t);
+    tu_write(root, name, text, strlen(text), path, sizeof path);
+}
+
+/* The lesson's lr_find() between steps: it prints and writes its result and
+ * leaves the run as it found it, and a later step's rate may name its
+ * suggestion.  So the run with `lr_max=valley` ends bit-identical to the same
+ * schedule without the lr_find() step and the number written out; and a run
+ * killed in the step after it and resumed reads the suggestion back from
+ * lr_find_1.csv and ends the same.  The --json lines number the fits (fit)
+ * and count epochs within each (epoch) and over the run (run_epoch). */
+START_TEST(lr_find_step_keeps_the_run_and_sets_a_later_rate)
+{
+    char out[1 << 15], err[1 << 14], sched[512];
+    config_with_schedule("lrstep.ini", "fit_one_cycle(1, 1e-2), lr_find(num_it=20, stop_div=False, "
+                                       "suggest_funcs=(valley, steep)), fit_one_cycle(2, lr_max=valley)");
+    int rc = run("train lrstep.ini --json --set output.dir=runs/lrstep 2>/dev/null", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    char *lf = strstr(out, "{\"lr_find\": 1, \"valley\": ");
+    ck_assert_msg(lf && strstr(lf, "\"steep\": ") && !strstr(lf, "\"minimum\""), "%s", out);
+    double valley = strtod(lf + strlen("{\"lr_find\": 1, \"valley\": "), NULL);
+    ck_assert(valley > 0);
+    ck_assert_msg(strstr(out, "{\"fit\": 0, \"epoch\": 0, \"run_epoch\": 0, ") &&
+                      strstr(out, "{\"fit\": 1, \"epoch\": 0, \"run_epoch\": 1, ") &&
+                      strstr(out, "{\"fit\": 1, \"epoch\": 1, \"run_epoch\": 2, "), "%s", out);
+    size_t n;
+    char *csv = slurp("runs/lrstep", "lr_find_1.csv", &n), *png = slurp("runs/lrstep", "lr_find_1.png", &n);
+    ck_assert(csv && !strncmp(csv, "lr,loss\n", 8) && png && !memcmp(png + 1, "PNG", 3));
+    free(csv), free(png);
+    /* the same run without the step, the rate written as a number */
+    char num[64];
+    snprintf(num, sizeof num, "%.17g", valley);
+    snprintf(sched, sizeof sched, "fit_one_cycle(1, 1e-2), fit_one_cycle(2, lr_max=%s)", num);
+    config_with_schedule("lrnum.ini", sched);
+    ck_assert_int_eq(run("train lrnum.ini --quiet --set output.dir=runs/lrnum", out, sizeof out), 0);
+    assert_same_run("runs/lrnum", "runs/lrstep", 1);
+    /* killed in the last fit (batch 2 of its first epoch; 6 batches an epoch), resumed */
+    int st = train_killed_after("lrstep.ini", "runs/lrkill", 0, 8, err, sizeof err);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 143, "status %d: %s", st, err);
+    ck_assert_int_eq(run("train lrstep.ini --quiet --resume --set output.dir=runs/lrkill", out, sizeof out), 0);
+    assert_same_run("runs/lrstep", "runs/lrkill", 1);
+    /* a rate naming a suggestion the step before it does not compute: refused before any work */
+    config_with_schedule("lrbad.ini", "lr_find(), fit_one_cycle(1, lr_max=steep)");
+    ck_assert_int_eq(run("validate lrbad.ini", out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "found steep as a learning rate, expected one of the suggest_funcs of the lr_find() "
+                              "step before this one"), "%s", out);
+}
+END_TEST
+
+/* fastc lr_find --checkpoint FILE: from a trained model (its losses start
+ * lower than a new model's), the whole model training; another model's file
+ * is refused. */
+START_TEST(lr_find_from_a_checkpoint)
+{
+    char out[1 << 14];
+    ensure_full_run();
+    ck_assert_int_eq(run("lr_find tiny.ini --quiet --set output.dir=runs/lr0 --set lr_find.num_it=20 "
+                         "--set lr_find.stop_div=False", out, sizeof out), 0);
+    int rc = run("lr_find tiny.ini --quiet --set output.dir=runs/lr1 --set lr_find.num_it=20 "
+                 "--set lr_find.stop_div=False --checkpoint runs/a/model.safetensors", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    size_t n;
+    char *a = slurp("runs/lr0", "lr_find.csv", &n), *b = slurp("runs/lr1", "lr_find.csv", &n);
+    ck_assert(a && b);
+    double la = atof(strchr(strchr(a, '\n') + 1, ',') + 1), lb = atof(strchr(strchr(b, '\n') + 1, ',') + 1);
+    ck_assert_msg(lb < la, "first loss from the trained model %g, from a new one %g", lb, la);
+    free(a), free(b);
+    rc = run("lr_find tiny.ini --quiet --set output.dir=runs/lr2 --checkpoint tiny.ini", out, sizeof out);
+    ck_assert_msg(rc == 1 || rc == 2, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "tiny.ini"), "%s", out);
 }
 END_TEST
 
@@ -861,6 +948,8 @@ static Suite *suite(void)
     tcase_add_test(tc, training_without_a_validation_set_keeps_its_model);
     tcase_add_test(tc, hidden_max_batches_flag_caps_each_epoch);
     tcase_add_test(tc, lr_find_writes_its_files_and_four_suggestions);
+    tcase_add_test(tc, lr_find_step_keeps_the_run_and_sets_a_later_rate);
+    tcase_add_test(tc, lr_find_from_a_checkpoint);
     tcase_add_test(tc, label_smoothing_loss_reaches_the_learner);
     tcase_add_test(tc, bf16_learns_as_well_as_fp32_saves_fp32_and_resumes_bit_identically);
     tcase_add_test(tc, diverging_run_stops_naming_epoch_and_batch);

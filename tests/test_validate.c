@@ -3,7 +3,7 @@
  * pct_start=1, a csv_sep of two characters, a regex POSIX cannot take, an
  * input size the network does not take, a batch BatchNorm cannot train on,
  * pretrained weights for a collab model, a monitor that is no column, an
- * argument fastc would otherwise ignore (with_opt, slide's, a resample mode).  Each
+ * argument fastc would otherwise ignore (with_opt, a resample mode).  Each
  * refusal is exit 2 with one line naming where the value came from: the
  * config's file:line, or the --set argument (never "file:0").  The data
  * folders these configs name do not exist: validate never reads them. */
@@ -170,12 +170,12 @@ START_TEST(arguments_fastc_would_ignore)
 {
     refused(validate(IMAGE, "bs = 8", "cbs = SaveModelCallback(with_opt=True)", NULL), "t.ini:9: [learner] cbs",
             "with_opt", NULL);
-    refused(validate(IMAGE, "bs = 8", "", "--set 'lr_find.suggest_funcs=valley, slide(thresh=0.01)'"),
-            "--set lr_find.suggest_funcs=valley, slide(thresh=0.01): [lr_find] suggest_funcs", "thresh", NULL);
     refused(validate(IMAGE, "batch_tfms = aug_transforms(mode='nearest')", "", NULL), "t.ini:4: [data] batch_tfms",
             "bilinear", NULL);
+    /* slide's arguments are used (learn/lr_find.h lr_suggest_with): accepted */
     ck_assert_msg(validate(IMAGE, "bs = 8", "cbs = SaveModelCallback(with_opt=False)", "--set "
-                           "'lr_find.suggest_funcs=slide(lr_diff=15)'") == 0, "%s", out);
+                           "'lr_find.suggest_funcs=valley, slide(lr_diff=10, thresh=0.01, adjust_value=0.5)'") == 0,
+                  "%s", out);
 }
 END_TEST
 

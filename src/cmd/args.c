@@ -31,9 +31,10 @@ static const CmdInfo commands[] = {
     {"train", cmd_train, F_SET | F_RESUME | F_MAX_BATCHES | F_PAUSE_AFTER, POS_CONFIG, "CONFIG [--set SECTION.KEY=VALUE]... [--resume]",
      "Train as the config says; writes config.ini, metrics.csv, model.safetensors, losses.png\n"
      "into [output] dir. --resume continues an interrupted run where it stopped."},
-    {"lr_find", cmd_lr_find, F_SET | F_MAX_BATCHES, POS_CONFIG, "CONFIG [--set ...]",
+    {"lr_find", cmd_lr_find, F_SET | F_CHECKPOINT | F_MAX_BATCHES, POS_CONFIG, "CONFIG [--set ...] [--checkpoint FILE]",
      "fastai's learning-rate finder: loss against an exponentially growing lr ([lr_find] keys);\n"
-     "prints the suggestions, writes lr_find.csv and lr_find.png. The model is left untouched."},
+     "prints the suggest_funcs' suggestions, writes lr_find.csv and lr_find.png. The model is left\n"
+     "untouched. --checkpoint starts from a trained model of the config (trained whole)."},
     {"interpret", cmd_interpret,
      F_SET | F_CHECKPOINT | F_MOST_CONFUSED | F_MIN | F_CONFUSION | F_TOP_LOSSES | F_THRESHOLDS | F_SIMILAR,
      POS_CONFIG,
@@ -70,7 +71,7 @@ typedef struct FlagInfo {
 static const FlagInfo flags[] = {
     {"--set", F_SET, "SECTION.KEY=VALUE", "override a config key (repeatable; wins over the file)"},
     {"--resume", F_RESUME, NULL, "continue the run in [output] dir from where it stopped"},
-    {"--checkpoint", F_CHECKPOINT, "FILE", "weights to interpret (default: the run's model.safetensors)"},
+    {"--checkpoint", F_CHECKPOINT, "FILE", "weights to start from (interpret default: the run's model.safetensors)"},
     {"--most-confused", F_MOST_CONFUSED, NULL, "list the most confused (actual, predicted) pairs"},
     {"--min", F_MIN, "N", "with --most-confused: pairs seen at least N times (default 1; 0 lists every pair)"},
     {"--confusion", F_CONFUSION, NULL, "confusion matrix (confusion.csv, confusion.png)"},

@@ -20,7 +20,7 @@ typedef struct CmdArgs {
     const char **inputs;       /* remaining positionals: predict inputs; get DATASET [DIR] */
     int n_inputs;
     int resume;                /* train --resume */
-    const char *checkpoint;    /* interpret --checkpoint FILE */
+    const char *checkpoint;    /* interpret, lr_find --checkpoint FILE */
     const char *model_path;    /* predict --model FILE */
     int most_confused;         /* interpret --most-confused */
     int min_count;             /* interpret --min N (default 1) */

@@ -28,7 +28,8 @@ static int freeze_as_first_fit(Learner *l, const Pipeline *p, const Schedule *s)
 {
     if (p->pretrained) learner_freeze_to(l, -1);   /* as train does */
     int i = 0;
-    for (; i < s->n && s->stages[i].kind == STAGE_FREEZE_TO; i++) learner_freeze_to(l, s->stages[i].freeze_n);
+    for (; i < s->n && (s->stages[i].kind == STAGE_FREEZE_TO || s->stages[i].kind == STAGE_LR_FIND); i++)
+        if (s->stages[i].kind == STAGE_FREEZE_TO) learner_freeze_to(l, s->stages[i].freeze_n);   /* lr_find(): none */
     return i;
 }
 

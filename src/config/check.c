@@ -180,6 +180,22 @@ static CfgValue *check_choice(const CfgValue *v, const SchemaSpec *s, Err *err, 
 
 static CfgValue *check_comp(const CfgValue *v, const SchemaSpec *s, Err *err, const char *where);
 
+/* An lr_find() suggestion, bare (valley) or scaled (valley/100): a learning
+ * rate an earlier schedule step computes (setup checks there is one). */
+static int is_suggestion(const CfgValue *v)
+{
+    return (v->kind == CV_REF || v->kind == CV_IDENT) && schema_comp(v->str, SLOT_SUGGEST);
+}
+
+static CfgValue *lr_ref(const CfgValue *v, Err *err, const char *where)
+{
+    if (v->kind == CV_REF && !(v->num != 0 && fabs(v->num) < 1e300)) return bad(err, where, v, "a factor other than 0");
+    CfgValue *o = cv_clone(v);
+    if (!o) return nomem(err, where);
+    if (o->kind == CV_IDENT) o->kind = CV_REF, o->num = 1;
+    return o;
+}
+
 /* Long on purpose: one short case per SchemaType, so the whole type table is
  * read in one place, in the order schema.h declares it. */
 CfgValue *check_value(const CfgValue *v, const SchemaSpec *s, Err *err, const char *where)
@@ -239,12 +255,23 @@ CfgValue *check_value(const CfgValue *v, const SchemaSpec *s, Err *err, const ch
             if (!(v->num > 0)) return expect(err, where, v, s);
             return num_value(v->num, v->line);
         }
+        if (is_suggestion(v)) return lr_ref(v, err, where);
         if (v->kind == CV_SLICE) {
             const CfgValue *lo = v->items[0], *hi = v->items[1];
-            if (hi->kind != CV_NUM || !(hi->num > 0) || (lo->kind != CV_NONE && lo->kind != CV_NUM) ||
-                (lo->kind == CV_NUM && !(lo->num > 0 && lo->num <= hi->num)))
+            int ref = is_suggestion(lo) || is_suggestion(hi);   /* known once an lr_find() step has run */
+            if (!(is_suggestion(hi) || (hi->kind == CV_NUM && hi->num > 0)) ||
+                !(lo->kind == CV_NONE || is_suggestion(lo) || (lo->kind == CV_NUM && lo->num > 0)) ||
+                (!ref && lo->kind == CV_NUM && !(lo->num <= hi->num)))
                 return bad(err, where, v, "slice(lo, hi) with 0 < lo <= hi, or slice(hi)");
-            CfgValue *o = cv_clone(v);
+            CfgValue *o = cv_new(CV_SLICE, v->line);
+            for (int i = 0; o && i < 2; i++) {
+                CfgValue *it = is_suggestion(v->items[i]) ? lr_ref(v->items[i], err, where) : cv_clone(v->items[i]);
+                if (!it || cv_push(o, it, NULL) != 0) {
+                    cfg_value_free(it);
+                    cfg_value_free(o);
+                    return err->code ? NULL : nomem(err, where);
+                }
+            }
             return o ? o : nomem(err, where);
         }
         return expect(err, where, v, s);

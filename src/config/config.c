@@ -1048,6 +1048,13 @@ static void value_json(JsonBuf *b, const CfgValue *v)
         else json_buf_raw(b, "null, null", 10);
         json_buf_raw(b, "]}", 2);
         break;
+    case CV_REF:   /* valley/100: {"lr_find": "valley", "factor": 0.01} */
+        json_buf_raw(b, "{\"lr_find\": ", 12);
+        json_buf_str(b, v->str);
+        json_buf_raw(b, ", \"factor\": ", 12);
+        json_buf_num(b, v->num < 0 ? 1 / -v->num : v->num);
+        json_buf_putc(b, '}');
+        break;
     case CV_CALL: {
         int named = 1;
         for (int i = 0; i < v->n; i++) named &= v->names && v->names[i];

@@ -29,8 +29,9 @@
  *  - Strings and names are CV_STR (a bare name given where a string is expected
  *    becomes its text); choices are CV_STR with the schema's spelling
  *    (method=ResizeMethod.Squish and 'squish' both give "squish").
- *  - Sizes are a CV_NUM or a CV_TUPLE (h, w); learning rates a CV_NUM or a
- *    CV_SLICE; name lists (csv_names, vocab, folders) a CV_LIST of CV_STR.
+ *  - Sizes are a CV_NUM or a CV_TUPLE (h, w); learning rates a CV_NUM, a
+ *    CV_REF (an lr_find() step's suggestion: valley, valley/100) or a CV_SLICE
+ *    of those; name lists (csv_names, vocab, folders) a CV_LIST of CV_STR.
  *  - Normalize.from_stats(imagenet_stats) is resolved to mean=(...), std=(...)
  *    tuples (mnist_stats gives one channel).
  *  - [output] dir defaults to <current folder>/runs/<config stem> (absolute).
@@ -55,7 +56,9 @@ typedef enum CfgKind {
     CV_TUPLE,  /* (a, b, ...): items */
     CV_LIST,   /* top-level comma list or [a, b]: items */
     CV_SLICE,  /* slice(lo, hi) / slice(hi): items[0] = lo (CV_NONE if absent), items[1] = hi */
-    CV_CALL    /* Name(args): str = name, items = args, names[i] = keyword (all named once resolved) */
+    CV_CALL,   /* Name(args): str = name, items = args, names[i] = keyword (all named once resolved) */
+    CV_REF     /* a result of an earlier schedule step, scaled: valley, valley/100, 2*steep:
+                  str = the name, num = the factor (> 0: times num; < 0: divided by -num) */
 } CfgKind;
 
 typedef struct CfgValue CfgValue;

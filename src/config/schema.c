@@ -273,6 +273,13 @@ const SchemaComp schema_comps[] = {
     {"unfreeze", SLOT_SCHEDULE, {{0}}, "train every layer group"},
     {"freeze_to", SLOT_SCHEDULE, {{"n", {.type = ST_INT, .lo = -1000, .hi = 1000}}},
      "freeze layer groups before group n"},
+    {"lr_find", SLOT_SCHEDULE,
+     {{"start_lr", {.type = ST_NUM, .def = "None", .lo = 0, .hi = BIG, .lo_open = 1}},
+      {"end_lr", {.type = ST_NUM, .def = "None", .lo = 0, .hi = BIG, .lo_open = 1}},
+      {"num_it", {.type = ST_INT, .def = "None", .lo = 2, .hi = 1e6}}, {"stop_div", S_TYPE(ST_BOOL, "None")},
+      {"suggest_funcs", {.type = ST_COMP_LIST, .slot = SLOT_SUGGEST, .def = "None"}}},
+     "fastai's learn.lr_find() between steps (None: [lr_find]'s); the weights stay as they were; writes "
+     "lr_find_<k>.csv/png; a later step's rate may name its suggestions: lr_max=slice(valley/100, valley)"},
 
     /* lr_find suggestions */
     {"valley", SLOT_SUGGEST, {{0}}, "middle of the longest valley (fastai's default)"},

@@ -408,6 +408,35 @@ static int parse_seq(Parser *ps, CfgValue *v, char close, int depth, int *traili
     return 0;
 }
 
+/* name * number, name / number: a scaled result of an earlier schedule step
+ * (lr_max=slice(valley/100, valley)), as a CV_REF; a name alone stays a name. */
+static CfgValue *scaled_ref(Parser *ps, CfgValue *name)
+{
+    const char *after = ps->p;
+    skip_ws(ps);
+    char op = *ps->p;
+    if (op != '*' && op != '/') {
+        ps->p = after;
+        return name;
+    }
+    ps->p++;
+    skip_ws(ps);
+    int c = (unsigned char)*ps->p;
+    if (!(isdigit(c) || (c == '.' && isdigit((unsigned char)ps->p[1])))) {
+        cfg_value_free(name);
+        return fail(ps, "a number after '*' or '/' (valley/100)");
+    }
+    CfgValue *k = parse_number(ps);
+    if (!k) {
+        cfg_value_free(name);
+        return NULL;
+    }
+    name->kind = CV_REF;
+    name->num = op == '*' ? k->num : -k->num;
+    cfg_value_free(k);
+    return name;
+}
+
 /* A lambda expression, from after the keyword to the ',' or closing bracket
  * that ends it (strings and brackets inside skipped): read as the name
  * `lambda` (a keyword Python allows nowhere else), which the schema checks
@@ -474,7 +503,7 @@ static CfgValue *parse_name(Parser *ps, int depth)
             cfg_value_free(v);
             return oom(ps);
         }
-        return v;
+        return scaled_ref(ps, v);
     }
     ps->p++; /* '(' */
     CfgValue *v = cv_new(CV_CALL, ps->line);
@@ -534,8 +563,29 @@ static CfgValue *parse_item(Parser *ps, int depth)
     if (c == '\'' || c == '"' || ((c == 'r' || c == 'R') && (ps->p[1] == '\'' || ps->p[1] == '"')))
         return parse_string(ps);
     if (isdigit(c) || ((c == '-' || c == '+' || c == '.') && (isdigit((unsigned char)ps->p[1]) ||
-                                                             (ps->p[1] == '.' && c != '.'))))
-        return parse_number(ps);
+                                                             (ps->p[1] == '.' && c != '.')))) {
+        CfgValue *v = parse_number(ps);
+        const char *after = ps->p;
+        skip_ws(ps);
+        if (!v || *ps->p != '*') {   /* number * name: a scaled result (2*valley) */
+            ps->p = after;
+            return v;
+        }
+        ps->p++;
+        skip_ws(ps);
+        const char *n0 = ps->p;
+        while (is_ident_char((unsigned char)*ps->p)) ps->p++;
+        if (ps->p == n0 || !is_ident_start((unsigned char)*n0)) {
+            cfg_value_free(v);
+            return fail(ps, "a name after '*' (2*valley)");
+        }
+        v->kind = CV_REF;
+        if (!(v->str = strndup(n0, (size_t)(ps->p - n0)))) {
+            cfg_value_free(v);
+            return oom(ps);
+        }
+        return v;
+    }
     if (is_ident_start(c)) return parse_name(ps, depth);
     if (c == '(' || c == '[') {
         const char *open = ps->p;
@@ -724,6 +774,14 @@ static void format_value(Out *o, const CfgValue *v, int top)
         }
         if (v->n == 2) format_value(o, v->items[1], 0);
         out_s(o, ")");
+        break;
+    case CV_REF:
+        out_s(o, v->str);
+        if (v->num != 1) {
+            format_num(fabs(v->num), num, sizeof num);
+            out_s(o, v->num < 0 ? "/" : "*");
+            out_s(o, num);
+        }
         break;
     case CV_CALL:
         out_s(o, v->str);

@@ -57,6 +57,8 @@ static int sched_before_fit(void *self, Learner *l, FitEvent *ev, Err *err)
     FASTC_ASSERT(ng <= SCHED_MAX_GROUPS);
     LrSpec spec = ev->stage->lr;
     if (spec.kind == LR_NONE) spec = lr_num(l->o.lr);
+    if (lr_spec_has_ref(&spec) && lr_bind(&spec, l->lr_sug, l->lr_have, err))   /* lr_max=slice(valley/100, valley) */
+        return err_prefix(err, "schedule step %d: ", ev->stage_idx + 1);
     if (lr_resolve(&spec, ng, c->lr_max, err)) return err->code;
     if (ev->stage->has_wd) optim_set_wd(l->opt, ev->stage->wd);
     optim_set_lr(l->opt, c->lr_max);
@@ -153,7 +155,10 @@ static int log_after_epoch(void *self, Learner *l, FitEvent *ev, Err *err)
 {
     char line[2048];
     if (l->o.json) {
-        table_json_row(&l->table, ev->epoch, ev->vals, ev->secs, ev->train_wait, line, sizeof line);
+        int fit = 0;   /* the fits before this one (fine_tune makes two) */
+        for (int i = 0; l->sched && i < ev->stage_idx; i++)
+            fit += l->sched->stages[i].kind == STAGE_FIT || l->sched->stages[i].kind == STAGE_ONE_CYCLE;
+        table_json_row(&l->table, fit, ev->epoch, l->epoch, ev->vals, ev->secs, ev->train_wait, line, sizeof line);
         fprintf(l->o.out, "%s\n", line);
         fflush(l->o.out);
     } else {

@@ -3,6 +3,8 @@
  * state in resume.c.  FASTAI_REFERENCE.md §1 (Learner, Recorder) and §3. */
 #include "learn/learner.h"
 
+#include "io/json.h"
+
 #include "io/plot.h"
 #include "learn/lr_find.h"
 
@@ -347,15 +349,108 @@ static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
     return rc;
 }
 
+/* ---- lr_find() as a schedule step -------------------------------------------------- */
+
+static void keep_suggestions(Learner *l, const Stage *st, const LrSuggest *g)
+{
+    l->lr_sug[LR_REF_VALLEY] = g->valley, l->lr_sug[LR_REF_MINIMUM] = g->minimum;
+    l->lr_sug[LR_REF_STEEP] = g->steep, l->lr_sug[LR_REF_SLIDE] = g->slide;
+    l->lr_have = st->suggest;
+}
+
+static LrSlideArgs slide_of(const Stage *st)
+{
+    return (LrSlideArgs){st->slide_diff, st->slide_thresh, st->slide_adjust};
+}
+
+/* The k-th lr_find() step (1-based): see learner_fit_schedule in learner.h. */
+static int lr_find_step(Learner *l, const Stage *st, int k, Err *err)
+{
+    LrFindResult r;
+    int64_t iter = l->iter;
+    int rc = learner_lr_find(l, st->start_lr, st->end_lr, st->num_it, st->stop_div, &r, err);
+    l->iter = iter;   /* as it found it: the dropout key too, so a resumed run repeats the step exactly */
+    if (rc > 128) {   /* stopped: the state says "this step, from its start" */
+        int sig = rc - 128;
+        l->stage_epoch = 0, l->batch = 0;
+        if (l->o.out_dir && l->logging && learner_save_state(l, err))
+            return err_prefix(err, "train: stopped by signal %d; the resume state could not be written: ", sig);
+        if (l->o.out_dir)
+            err_set(err, ERR_RUNTIME, "train: stopped by signal %d in lr_find() (schedule step %d); "
+                    "%s/state.safetensors holds the run up to there: continue with --resume", sig, l->stage + 1,
+                    l->o.out_dir);
+        else
+            err_set(err, ERR_RUNTIME, "train: stopped by signal %d in lr_find() (schedule step %d)", sig, l->stage + 1);
+        return rc;
+    }
+    LrSlideArgs sl = slide_of(st);
+    if (!rc) rc = lr_suggest_with(r.lrs, r.losses, r.n, st->num_it, &sl, &r.sug, err);
+    if (rc) {
+        lr_find_result_free(&r);
+        return err_prefix(err, "schedule step %d: ", l->stage + 1);
+    }
+    keep_suggestions(l, st, &r.sug);
+    if (l->logging) {
+        char name[64], path[4200], line[512];
+        snprintf(name, sizeof name, "lr_find_%d.csv", k);
+        learner_out_path(l, name, path, sizeof path);
+        if (l->o.out_dir && (rc = lr_find_write_csv(&r, path, err))) goto done;
+        snprintf(name, sizeof name, "lr_find_%d.png", k);
+        learner_out_path(l, name, path, sizeof path);
+        if (l->o.out_dir && (rc = lr_find_plot(&r, path, st->suggest, err))) goto done;
+        if (l->o.json) {
+            JsonBuf b = {0};
+            json_buf_printf(&b, "{\"lr_find\": %d", k);
+            lr_find_json(&b, &r.sug, st->suggest);
+            json_buf_printf(&b, ", \"batches\": %d}", r.n);
+            if (!b.oom && l->o.out) fprintf(l->o.out, "%s\n", b.s), fflush(l->o.out);
+            json_buf_free(&b);
+        } else if (l->o.out) {
+            lr_find_format(&r.sug, st->suggest, line, sizeof line);
+            fprintf(l->o.out, "%s\n", line);
+            fflush(l->o.out);
+        }
+    }
+done:
+    lr_find_result_free(&r);
+    return rc;
+}
+
+/* A resumed run past lr_find() steps: the last one's suggestions, from the
+ * lr_find_<k>.csv it wrote. */
+static int recover_lr_find(Learner *l, const Schedule *s, Err *err)
+{
+    int k = 0, last = -1;
+    for (int i = 0; i < l->stage && i < s->n; i++)
+        if (s->stages[i].kind == STAGE_LR_FIND) k++, last = i;
+    if (last < 0 || !l->o.out_dir) return 0;
+    char name[64], path[4200];
+    snprintf(name, sizeof name, "lr_find_%d.csv", k);
+    learner_out_path(l, name, path, sizeof path);
+    LrFindResult r;
+    LrSlideArgs sl = slide_of(&s->stages[last]);
+    if (lr_find_read_csv(path, s->stages[last].num_it, &sl, &r, err))
+        return err_prefix(err, "resume: the suggestions of lr_find() (schedule step %d): ", last + 1);
+    keep_suggestions(l, &s->stages[last], &r.sug);
+    lr_find_result_free(&r);
+    return 0;
+}
+
 int learner_fit_schedule(Learner *l, const Schedule *s, Err *err)
 {
     l->total_epochs = schedule_total_epochs(s);
     l->sched = s;
-    int r = 0;
+    int r = recover_lr_find(l, s, err), k = 0;
+    for (int i = 0; i < l->stage && i < s->n; i++) k += s->stages[i].kind == STAGE_LR_FIND;
     for (; l->stage < s->n && !r; l->stage++) {
         const Stage *st = &s->stages[l->stage];
         if (st->kind == STAGE_FREEZE_TO) {
             learner_freeze_to(l, st->freeze_n);
+            l->stage_epoch = 0;
+            continue;
+        }
+        if (st->kind == STAGE_LR_FIND) {
+            if ((r = lr_find_step(l, st, ++k, err))) break;
             l->stage_epoch = 0;
             continue;
         }

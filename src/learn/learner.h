@@ -135,6 +135,8 @@ typedef struct Learner {
                                data-parallel run other than the one that writes) */
     int total_epochs;       /* of the schedule (resume check) */
     const Schedule *sched;  /* the schedule learner_fit_schedule runs (borrowed while it runs) */
+    double lr_sug[LR_N_REFS];   /* the last lr_find() step's suggestions (LR_REF_*), */
+    unsigned lr_have;           /* those it computed (its suggest mask; 0: none ran yet) */
 } Learner;
 
 Learner *learner_new(Model *m, Loaders *dls, const LearnerOpts *o, Err *err);
@@ -147,7 +149,14 @@ void learner_freeze_to(Learner *l, int n);
 /* Run the whole schedule from l->stage/l->stage_epoch (0,0 for a fresh run;
  * after learner_resume, where it stopped, possibly mid-epoch).  Returns 0, an
  * error (NaN loss: ERR_RUNTIME naming epoch and batch), or 128+signal when
- * stopped by *o.stop, after writing the resume state (see the top). */
+ * stopped by *o.stop, after writing the resume state (see the top).
+ * An lr_find() step (STAGE_LR_FIND, the k-th of the schedule) runs fastai's
+ * lr_find and leaves the run as it found it (weights, BatchNorm statistics,
+ * optimizer state, the step counter); it prints its suggestions (a JSON line
+ * {"lr_find": k, <suggestions>, "batches"} with --json), writes
+ * lr_find_<k>.csv and lr_find_<k>.png into the output dir, and keeps the
+ * suggestions for the later steps whose rates name them (LrSpec refs).  A
+ * resumed run reads them back from lr_find_<k>.csv. */
 int learner_fit_schedule(Learner *l, const Schedule *s, Err *err);
 
 /* One validation pass: loss and metric values (out[0] = loss, out[1+i] = metric i). */

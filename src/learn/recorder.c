@@ -127,13 +127,13 @@ void table_csv_row(const Table *t, int epoch, const double *v, double seconds, c
     put(buf, cap, &len, ",%s", cell);
 }
 
-void table_json_row(const Table *t, int epoch, const double *v, double seconds, double data_wait_s, char *buf,
-                    size_t cap)
+void table_json_row(const Table *t, int fit, int epoch, int run_epoch, const double *v, double seconds,
+                    double data_wait_s, char *buf, size_t cap)
 {
     size_t len = 0;
     char cell[64];
     buf[0] = 0;
-    put(buf, cap, &len, "{\"epoch\": %d", epoch);
+    put(buf, cap, &len, "{\"fit\": %d, \"epoch\": %d, \"run_epoch\": %d", fit, epoch, run_epoch);
     for (int i = 1; i < t->n - 1; i++) {
         if (isfinite(v[i - 1]) && !(i >= 2 && t->no_valid)) format_pyfloat(v[i - 1], cell, sizeof cell);
         else snprintf(cell, sizeof cell, "null");

@@ -46,11 +46,14 @@ void table_row(const Table *t, int epoch, const double *values, double seconds, 
  * full precision (%.17g shortest round-trip like Python's str) and mm:ss. */
 void table_csv_header(const Table *t, char *buf, size_t cap);
 void table_csv_row(const Table *t, int epoch, const double *values, double seconds, char *buf, size_t cap);
-/* --json: {"epoch": 0, "train_loss": ..., ..., "time": "00:12", "seconds": 12.0,
- * "data_wait_s": 0.01}; data_wait_s (the seconds the training steps waited for
- * their batches) is left out when negative. */
-void table_json_row(const Table *t, int epoch, const double *values, double seconds, double data_wait_s, char *buf,
-                    size_t cap);
+/* --json: {"fit": 1, "epoch": 0, "run_epoch": 3, "train_loss": ..., ...,
+ * "time": "00:12", "seconds": 12.0, "data_wait_s": 0.01}: fit counts the
+ * schedule's fits from 0 (fine_tune makes two), epoch restarts at 0 in each
+ * fit (fastai's table), run_epoch counts over the run (metrics.csv's epoch
+ * column); data_wait_s (the seconds the training steps waited for their
+ * batches) is left out when negative. */
+void table_json_row(const Table *t, int fit, int epoch, int run_epoch, const double *values, double seconds,
+                    double data_wait_s, char *buf, size_t cap);
 
 /* Python's repr of a float (shortest string that reads back the same). */
 void format_pyfloat(double v, char *buf, size_t cap);

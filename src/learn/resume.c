@@ -56,9 +56,14 @@ static void lr_format(const LrSpec *lr, char *buf, size_t cap)
     size_t len;
     switch (lr->kind) {
     case LR_NONE: snprintf(buf, cap, "None"); break;
-    case LR_NUM: num(lr->hi, buf, cap); break;
+    case LR_NUM:
+        if (lr->ref_hi) snprintf(buf, cap, "%s*%.17g", lr_ref_name(lr->ref_hi), lr->f_hi);
+        else num(lr->hi, buf, cap);
+        break;
     case LR_SLICE:
         num(lr->lo, a, sizeof a), num(lr->hi, b, sizeof b);
+        if (lr->ref_lo) snprintf(a, sizeof a, "%s*%.17g", lr_ref_name(lr->ref_lo), lr->f_lo);
+        if (lr->ref_hi) snprintf(b, sizeof b, "%s*%.17g", lr_ref_name(lr->ref_hi), lr->f_hi);
         snprintf(buf, cap, "slice(%s, %s)", a, b);
         break;
     case LR_LIST:
@@ -81,6 +86,12 @@ static void stage_format(const Stage *st, char *buf, size_t cap)
     else snprintf(wd, sizeof wd, "None");
     switch (st->kind) {
     case STAGE_FREEZE_TO: snprintf(buf, cap, "freeze_to(%d)", st->freeze_n); break;
+    case STAGE_LR_FIND:
+        num(st->start_lr, d, sizeof d), num(st->end_lr, df, sizeof df), num(st->slide_thresh, pct, sizeof pct);
+        num(st->slide_adjust, m0, sizeof m0);
+        snprintf(buf, cap, "lr_find(start_lr=%s, end_lr=%s, num_it=%d, stop_div=%d, suggest=%u, slide=(%d, %s, %s))", d,
+                 df, st->num_it, st->stop_div, st->suggest, st->slide_diff, pct, m0);
+        break;
     case STAGE_FIT: snprintf(buf, cap, "fit(%d, lr=%s, wd=%s)", st->n_epoch, lr, wd); break;
     case STAGE_ONE_CYCLE:
         num(st->div, d, sizeof d), num(st->div_final, df, sizeof df), num(st->pct_start, pct, sizeof pct);

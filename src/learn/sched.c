@@ -20,6 +20,34 @@ double sched_combined_cos(double pct, double start, double middle, double end, d
 LrSpec lr_num(double v) { return (LrSpec){.kind = LR_NUM, .hi = v}; }
 LrSpec lr_slice(double lo, double hi) { return (LrSpec){.kind = LR_SLICE, .lo = lo, .hi = hi}; }
 
+const char *lr_ref_name(int ref)
+{
+    static const char *const names[LR_N_REFS] = {NULL, "valley", "minimum", "steep", "slide"};
+    return ref > 0 && ref < LR_N_REFS ? names[ref] : NULL;
+}
+
+int lr_spec_has_ref(const LrSpec *s) { return s->ref_lo != LR_REF_NONE || s->ref_hi != LR_REF_NONE; }
+
+int lr_bind(LrSpec *s, const double *sug, unsigned have, Err *err)
+{
+    int refs[2] = {s->ref_lo, s->ref_hi};
+    for (int k = 0; k < 2; k++) {
+        int r = refs[k];
+        if (r == LR_REF_NONE) continue;
+        if (r < 0 || r >= LR_N_REFS || !(have & (1u << (r - 1))) || !(sug[r] > 0))
+            return err_set(err, ERR_USAGE, "schedule: the learning rate names %s, which the last lr_find() step did "
+                           "not compute (add it to that step's suggest_funcs)", r > 0 && r < LR_N_REFS ?
+                           lr_ref_name(r) : "a suggestion");
+        if (k == 0) s->lo = sug[r] * s->f_lo;
+        else s->hi = sug[r] * s->f_hi;
+    }
+    s->ref_lo = s->ref_hi = LR_REF_NONE;
+    if (s->kind == LR_SLICE && s->lo > s->hi)
+        return err_set(err, ERR_USAGE, "schedule: the learning rate came out as slice(%g, %g) from the last lr_find() "
+                       "step's suggestions: expected lo <= hi", s->lo, s->hi);
+    return 0;
+}
+
 void even_mults(double lo, double hi, int n, double *out)
 {
     if (n == 1) {

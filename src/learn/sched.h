@@ -19,11 +19,16 @@ double sched_combined_cos(double pct, double start, double middle, double end, d
 /* A learning rate as the user wrote it: a number, slice(hi), slice(lo, hi), or a list. */
 typedef enum LrKind { LR_NONE, LR_NUM, LR_SLICE, LR_LIST } LrKind;
 enum { LR_MAX_LIST = 16 };
+/* The suggestions of an lr_find() step a later step's rate may name
+ * (lr_max=slice(valley/100, valley)); bit 1 << (ref - 1) in a suggest mask. */
+enum { LR_REF_NONE, LR_REF_VALLEY, LR_REF_MINIMUM, LR_REF_STEEP, LR_REF_SLIDE, LR_N_REFS };
 typedef struct LrSpec {
     LrKind kind;
     double lo, hi;       /* LR_NUM: hi; LR_SLICE: lo (0 = slice(hi)) and hi */
     int n;               /* LR_LIST */
     double v[LR_MAX_LIST];
+    int ref_lo, ref_hi;  /* LR_REF_*: lo / hi are the last lr_find() step's suggestion times */
+    double f_lo, f_hi;   /* these factors, known once it ran (lr_bind) */
 } LrSpec;
 
 LrSpec lr_num(double v);
@@ -32,11 +37,20 @@ LrSpec lr_slice(double lo, double hi);
  * with lo → even_mults(lo, hi, n); slice(hi) → [hi/10]*(n−1) + [hi]; a list
  * must have n values.  Returns 0, or ERR_USAGE for a list of the wrong length. */
 int lr_resolve(const LrSpec *s, int n_groups, double *out, Err *err);
+/* The rate with the suggestions it names replaced by their values:
+ * sug[LR_REF_*] the last lr_find() step's, `have` its suggest mask.  A
+ * suggestion that step did not compute, or a slice whose bound lo comes out
+ * above hi, is an ERR_USAGE naming it. */
+int lr_bind(LrSpec *s, const double *sug, unsigned have, Err *err);
+int lr_spec_has_ref(const LrSpec *s);
+/* "valley", "minimum", "steep", "slide" (LR_REF_*), NULL for LR_REF_NONE. */
+const char *lr_ref_name(int ref);
+
 /* fastcore even_mults: lo·(hi/lo)^(i/(n−1)), n = 1 → hi. */
 void even_mults(double lo, double hi, int n, double *out);
 
 typedef enum StageKind {
-    STAGE_FIT, STAGE_ONE_CYCLE, STAGE_FREEZE_TO
+    STAGE_FIT, STAGE_ONE_CYCLE, STAGE_FREEZE_TO, STAGE_LR_FIND
 } StageKind;
 
 /* One step of a schedule, after fine_tune and freeze/unfreeze were expanded. */
@@ -50,6 +64,13 @@ typedef struct Stage {
     int has_wd;            /* wd given: set for this fit and later ones (fastai) */
     double wd;
     int freeze_n;          /* FREEZE_TO: freeze_to(n); -1 = freeze(), 0 = unfreeze() */
+    /* LR_FIND: fastai's lr_find() between steps (weights kept); a later step's
+     * rate may name its suggestions (LrSpec.ref_*) */
+    double start_lr, end_lr;
+    int num_it, stop_div;
+    unsigned suggest;      /* the suggest_funcs, bits 1 << (LR_REF_* - 1) */
+    int slide_diff;        /* slide(lr_diff, thresh, adjust_value) */
+    double slide_thresh, slide_adjust;
 } Stage;
 
 typedef struct Schedule {

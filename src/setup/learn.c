@@ -114,13 +114,34 @@ static int push(SetupSchedule *q, Stage st, Err *err)
     return 0;
 }
 
-/* ST_LR: a number, or slice(lo, hi) / slice(hi) (lo 0) */
+/* An lr_find() suggestion a rate names (CV_REF: valley, valley/100): its
+ * LR_REF_* and factor. */
+static int ref_of(const CfgValue *v, double *factor)
+{
+    if (v->kind != CV_REF) return LR_REF_NONE;
+    *factor = v->num < 0 ? 1 / -v->num : v->num;
+    for (int r = LR_REF_VALLEY; r < LR_N_REFS; r++)
+        if (!strcmp(v->str, lr_ref_name(r))) return r;
+    return LR_REF_NONE;   /* the schema admits only the suggestions' names */
+}
+
+/* ST_LR: a number, or slice(lo, hi) / slice(hi) (lo 0), each bound a number
+ * or an lr_find() suggestion (bound when the step runs, lr_bind) */
 static LrSpec lr_of(const CfgValue *v)
 {
     if (!v) return (LrSpec){.kind = LR_NONE};
+    LrSpec s;
     if (v->kind == CV_NUM) return lr_num(v->num);
-    const CfgValue *lo = v->items[0];
-    return lr_slice(lo->kind == CV_NUM ? lo->num : 0, v->items[1]->num);
+    if (v->kind == CV_REF) {
+        s = lr_num(0);
+        s.ref_hi = ref_of(v, &s.f_hi);
+        return s;
+    }
+    const CfgValue *lo = v->items[0], *hi = v->items[1];
+    s = lr_slice(lo->kind == CV_NUM ? lo->num : 0, hi->kind == CV_NUM ? hi->num : 0);
+    s.ref_lo = ref_of(lo, &s.f_lo);
+    s.ref_hi = ref_of(hi, &s.f_hi);
+    return s;
 }
 
 static void wd_of(const CfgValue *call, Stage *st)
@@ -200,34 +221,80 @@ static int build_freeze_to(void *out, const CfgValue *call, int tag, const char 
     return push(out, st, err);
 }
 
-/* tag: the SUGGEST_* bit.  lr_find computes slide with the schema's defaults
- * (learn/lr_find.c): other values are refused, not ignored. */
+/* fastai's learn.lr_find() as a schedule step: the model is trained on
+ * exponentially growing rates and put back as it was; what the call leaves
+ * unset is [lr_find]'s. */
+static int build_lr_find(void *out, const CfgValue *call, int tag, const char *where, Err *err)
+{
+    SetupSchedule *q = out;
+    const SetupLrFind *d = q->lr_find;
+    Stage st = {.kind = STAGE_LR_FIND, .start_lr = d->start_lr, .end_lr = d->end_lr, .num_it = d->num_it,
+                .stop_div = d->stop_div, .suggest = (unsigned)d->suggest, .slide_diff = d->slide.lr_diff,
+                .slide_thresh = d->slide.thresh, .slide_adjust = d->slide.adjust_value};
+    const CfgValue *a;
+    if ((a = cfg_arg(call, "start_lr"))) st.start_lr = a->num;
+    if ((a = cfg_arg(call, "end_lr"))) st.end_lr = a->num;
+    if ((a = cfg_arg(call, "num_it"))) st.num_it = (int)a->num;
+    if ((a = cfg_arg(call, "stop_div"))) st.stop_div = a->num != 0;
+    if ((a = cfg_arg(call, "suggest_funcs"))) {
+        SetupLrFind f = {.slide = LR_SLIDE_DEFAULT};
+        for (int i = 0; i < cfg_list_len(a); i++)
+            if (setup_build(SLOT_SUGGEST, &f, cfg_list_at(a, i), where, err)) return err->code;
+        st.suggest = (unsigned)f.suggest;
+        st.slide_diff = f.slide.lr_diff, st.slide_thresh = f.slide.thresh, st.slide_adjust = f.slide.adjust_value;
+    }
+    if (!(st.start_lr < st.end_lr))
+        return err_set(err, ERR_USAGE, "%s: lr_find(start_lr=%g, end_lr=%g): expected start_lr < end_lr", where,
+                       st.start_lr, st.end_lr);
+    return push(q, st, err);
+}
+
+/* tag: the LrSuggest bit (learn/lr_find.h) */
 static int build_suggest(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
-    ((SetupLrFind *)out)->suggest |= tag;
-    if (tag != SUGGEST_SLIDE) return 0;
-    CfgValue *d = cfg_value_parse_key("lr_find", "suggest_funcs", "slide", NULL, 0, err);
-    if (!d) return err->code;
-    static const char *const args[] = {"lr_diff", "thresh", "adjust_value"};
-    int rc = 0;
-    for (int i = 0; i < 3 && !rc; i++)
-        if (cfg_arg_num(call, args[i]) != cfg_arg_num(cfg_list_at(d, 0), args[i]))
-            rc = err_set(err, ERR_USAGE, "%s: slide(%s=...): only slide's defaults are implemented", where, args[i]);
-    cfg_value_free(d);
-    return rc;
+    SetupLrFind *f = out;
+    f->suggest |= tag;
+    if (tag == SUGGEST_SLIDE)   /* fastai's slide(lr_diff=15, thresh=.005, adjust_value=1.) */
+        f->slide = (LrSlideArgs){(int)cfg_arg_num(call, "lr_diff"), cfg_arg_num(call, "thresh"),
+                                 cfg_arg_num(call, "adjust_value")};
+    return 0;
 }
 
 /* ---- [learner], [train], [lr_find] ---------------------------------------------------- */
 
+/* A rate naming a suggestion needs an lr_find() step before it that computes
+ * it (have: that step's suggest mask, 0 before any). */
+static int check_refs(const Stage *st, unsigned have, const char *where, Err *err)
+{
+    int refs[2] = {st->lr.ref_lo, st->lr.ref_hi};
+    for (int k = 0; k < 2; k++) {
+        if (refs[k] == LR_REF_NONE || (have & (1u << (refs[k] - 1)))) continue;
+        if (!have)
+            return err_set(err, ERR_USAGE, "%s: found %s as a learning rate, expected an lr_find() step before this "
+                           "one (its suggestions are the rates a later step may name)", where, lr_ref_name(refs[k]));
+        return err_set(err, ERR_USAGE, "%s: found %s as a learning rate, expected one of the suggest_funcs of the "
+                       "lr_find() step before this one (add %s to them)", where, lr_ref_name(refs[k]),
+                       lr_ref_name(refs[k]));
+    }
+    return 0;
+}
+
 static int schedule(Setup *s, Err *err)
 {
     const CfgValue *v = cfg_get(s->cfg, "train", "schedule");
-    SetupSchedule q = {.s = &s->schedule};
+    SetupSchedule q = {.s = &s->schedule, .lr_find = &s->lr_find};
+    unsigned have = 0;   /* the suggestions of the last lr_find() step so far */
     for (int i = 0; i < cfg_list_len(v); i++) {
         const CfgValue *c = cfg_list_at(v, i);
         char w[SETUP_WHERE];
         setup_where(s, "train", "schedule", c->line, w, sizeof w);
+        int first = s->schedule.n;
         if (setup_build(SLOT_SCHEDULE, &q, c, w, err)) return err->code;
+        for (int k = first; k < s->schedule.n; k++) {
+            const Stage *st = &s->schedule.stages[k];
+            if (st->kind == STAGE_LR_FIND) have = st->suggest;
+            else if (check_refs(st, have, w, err)) return err->code;
+        }
     }
     /* fit_one_cycle's moms default to [learner] moms; fastai fit(wd=None) takes
      * learn.wd, which when set is applied at every fit */
@@ -273,8 +340,8 @@ int setup_learn(Setup *s, Err *err)
         return err->code;
     /* the one multi-label threshold: accuracy_multi's when used, else the loss's */
     s->threshold = metrics_multi_thresh(&o->metrics, s->threshold);
-    if (schedule(s, err)) return err->code;
-    SetupLrFind *f = &s->lr_find;
+    SetupLrFind *f = &s->lr_find;   /* before the schedule: its lr_find() steps default to it */
+    f->slide = LR_SLIDE_DEFAULT;
     f->start_lr = cfg_num(s->cfg, "lr_find", "start_lr");
     f->end_lr = cfg_num(s->cfg, "lr_find", "end_lr");
     f->num_it = cfg_int(s->cfg, "lr_find", "num_it");
@@ -285,7 +352,7 @@ int setup_learn(Setup *s, Err *err)
         setup_where(s, "lr_find", "suggest_funcs", c->line, w, sizeof w);
         if (setup_build(SLOT_SUGGEST, f, c, w, err)) return err->code;
     }
-    return 0;
+    return schedule(s, err);
 }
 
 /* ---- the registry rows of these constructors (registry.h) ---- */
@@ -311,6 +378,7 @@ const SetupComp setup_learn_comps[] = {
     {"freeze", SLOT_SCHEDULE, build_freeze_to, -1},
     {"unfreeze", SLOT_SCHEDULE, build_freeze_to, 0},
     {"freeze_to", SLOT_SCHEDULE, build_freeze_to, -2},
+    {"lr_find", SLOT_SCHEDULE, build_lr_find, 0},
     /* lr_find suggestions (tag: the SUGGEST_* bit) */
     {"valley", SLOT_SUGGEST, build_suggest, SUGGEST_VALLEY},
     {"minimum", SLOT_SUGGEST, build_suggest, SUGGEST_MINIMUM},

@@ -96,6 +96,7 @@ typedef struct SetupLoss {
 typedef struct SetupSchedule {
     Schedule *s;
     int cap;
+    const struct SetupLrFind *lr_find;   /* [lr_find]: what an lr_find() step leaves unset */
 } SetupSchedule;
 
 #endif

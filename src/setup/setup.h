@@ -51,11 +51,13 @@ typedef struct SetupModel {
 } SetupModel;
 
 /* [lr_find]; suggest: the suggest_funcs asked for, as SUGGEST_* bits */
-enum { SUGGEST_VALLEY = 1, SUGGEST_MINIMUM = 2, SUGGEST_STEEP = 4, SUGGEST_SLIDE = 8 };
+enum { SUGGEST_VALLEY = LR_SUG_VALLEY, SUGGEST_MINIMUM = LR_SUG_MINIMUM, SUGGEST_STEEP = LR_SUG_STEEP,
+       SUGGEST_SLIDE = LR_SUG_SLIDE };
 typedef struct SetupLrFind {
     double start_lr, end_lr;
     int num_it, stop_div;
     int suggest;
+    LrSlideArgs slide;           /* slide(lr_diff, thresh, adjust_value) */
 } SetupLrFind;
 
 /* The config's paths, resolved (NULL when unset), for notes about absent data. */

@@ -515,11 +515,13 @@ void dist_grads_ready(void *ctx, int first)
             if (rc != MPI_SUCCESS && !g->hook_rc) g->hook_rc = rc;
         }
     }
-    g->st.pack_s += now() - t0;
+    double t1 = now();
+    g->st.pack_s += t1 - t0;
     /* Open MPI moves a non-blocking collective on only inside MPI calls: each
      * hook is such a call, between the layers of the backward */
     int done;
     if (g->n_req) g->d->mpi->testall(g->n_req, g->req, &done, MPI_STATUSES_IGNORE);
+    g->st.progress_s += now() - t1;
 }
 
 int dist_grads_end(DistGrads *g, double nominal, DistStep *st, Err *err)
@@ -531,11 +533,10 @@ int dist_grads_end(DistGrads *g, double nominal, DistStep *st, Err *err)
     int rc = g->hook_rc;
     g->hook_rc = 0;
     if (rc != MPI_SUCCESS) return mpi_fail(d, rc, "MPI_Iallreduce", err);
-    double mine[3] = {st->n, st->loss_sum, st->stop}, all[3];
-    memcpy(all, mine, sizeof all);
+    double t0 = now();
+    double all[3] = {st->n, st->loss_sum, st->stop};
     if (dist_sum(d, all, 3, err)) return err->code;
     st->n = all[0], st->loss_sum = all[1], st->stop = all[2];
-    double t0 = now();
     rc = d->mpi->waitall(g->n_req, g->req, MPI_STATUSES_IGNORE);
     double t1 = now();
     g->st.wait_s += t1 - t0;

@@ -124,7 +124,8 @@ typedef struct DistStep {
 
 typedef struct DistStats {
     int64_t steps;
-    double wait_s;        /* time dist_grads_end waited for the allreduces */
+    double wait_s;        /* time dist_grads_end waited: the control exchange and the allreduces */
+    double progress_s;    /* time in MPI inside the hooks (moving the started allreduces on) */
     double pack_s;        /* packing and unpacking the buckets */
     double bytes;         /* gradient bytes allreduced by this rank, all steps */
     int n_buckets;        /* dense buckets of the last step */

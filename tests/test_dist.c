@@ -69,6 +69,22 @@ START_TEST(single_process_loads_no_mpi)
 }
 END_TEST
 
+START_TEST(default_threads_share_the_machine_between_its_ranks)
+{
+    unsetenv("OMPI_COMM_WORLD_SIZE"), unsetenv("PMIX_RANK"), unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    ck_assert_int_eq(dist_default_threads(32, 32), 32);   /* no mpirun: every core */
+    setenv("OMPI_COMM_WORLD_SIZE", "4", 1);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "2", 1);
+    ck_assert_int_eq(dist_default_threads(32, 32), 16);   /* 2 ranks share the 32 cores */
+    ck_assert_int_eq(dist_default_threads(16, 32), 16);   /* bound to a socket of 16 by mpirun */
+    ck_assert_int_eq(dist_default_threads(1, 2), 1);      /* bound to one core (mpirun -np 2's default) */
+    ck_assert_int_eq(dist_default_threads(1, 1), 1);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "1", 1);
+    ck_assert_int_eq(dist_default_threads(32, 32), 32);   /* one rank a machine */
+    unsetenv("OMPI_COMM_WORLD_SIZE"), unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+}
+END_TEST
+
 /* ---- loaders taking a share ----------------------------------------------- */
 
 /* One batch as its items: index, target and pixels, item after item. */
@@ -431,6 +447,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, share_covers_the_batch_once_in_rank_order);
     tcase_add_test(tc, single_process_loads_no_mpi);
+    tcase_add_test(tc, default_threads_share_the_machine_between_its_ranks);
     tcase_add_test(tc, image_loader_shares_make_up_every_batch);
     tcase_add_test(tc, ratings_loader_shares_make_up_every_batch);
     tcase_add_test(tc, collectives_under_mpirun);

@@ -55,6 +55,13 @@ static int env_int(const char *name, int dflt)
     return s && *s && !*end && v >= 0 && v < INT_MAX ? (int)v : dflt;
 }
 
+int dist_default_threads(int cores, int online_cores)
+{
+    int local = dist_launched() ? env_int("OMPI_COMM_WORLD_LOCAL_SIZE", 1) : 1;
+    if (local <= 1 || cores < online_cores) return cores > 0 ? cores : 1;
+    return cores / local > 0 ? cores / local : 1;
+}
+
 /* An MPI call's failure as an error naming the call and the rank. */
 static int mpi_fail(const Dist *d, int rc, const char *call, Err *err)
 {

@@ -80,6 +80,12 @@ typedef struct Dist {
 
 /* Whether the process was started by an MPI launcher (mpirun/srun). */
 int dist_launched(void);
+/* The default thread count of a rank, from the environment alone (no MPI):
+ * `cores`, the cores this process may run on, when it is alone on its
+ * machine or mpirun bound it to its own cores (its affinity mask is smaller
+ * than the machine); else, when the ranks on the machine share every core,
+ * cores / ranks on this machine (at least 1). */
+int dist_default_threads(int cores, int online_cores);
 
 /* Rank 0 of 1 without a launcher; under one, load libmpi, MPI_Init_thread
  * (funneled: only the calling thread talks MPI) and read rank and size.

@@ -265,6 +265,8 @@ int dist_check_params(const Dist *d, const Model *m, const char *when, Err *err)
 typedef struct Bucket {
     int lo, hi;            /* params [lo, hi), the dense ones among them */
     size_t off, n;         /* floats in buf */
+    float *direct;         /* non-NULL: the params' gradients lie in one block in order (a resnet's),
+                              summed where they are, n floats from here (no copy) */
 } Bucket;
 
 typedef struct Sparse {    /* an embedding table whose rows travel alone */
@@ -307,6 +309,30 @@ static int dense_param(const DistGrads *g, int i)
     return p->kind == PARAM_WEIGHT && p->g && !p->frozen && !g->is_sparse[i];
 }
 
+/* Whether the gradients of params [lo, hi) can be summed where they are:
+ * every weight among them is sent (none frozen or sparse), their gradients
+ * follow one another in memory in order, and no other weight's gradient lies
+ * in between (a resnet's one block, where the gaps are alignment padding and
+ * the buffers' unused slots: never written, zeroed with the rest by
+ * zero_grad, summed as zeros).  The start, and the floats from there in *n;
+ * NULL otherwise (the bucket is packed). */
+static float *direct_range(const DistGrads *g, int lo, int hi, size_t *n)
+{
+    const Param *ps = g->m->params;
+    float *first = NULL, *end = NULL;
+    for (int i = lo; i < hi; i++) {
+        if (ps[i].kind != PARAM_WEIGHT) continue;
+        if (!dense_param(g, i) || (end && ps[i].g < end)) return NULL;
+        if (!first) first = ps[i].g;
+        end = ps[i].g + ps[i].n;
+    }
+    if (!first || end - first > INT_MAX) return NULL;
+    for (int j = 0; j < g->m->n_params; j++)
+        if ((j < lo || j >= hi) && ps[j].g && ps[j].g < end && ps[j].g + ps[j].n > first) return NULL;
+    *n = (size_t)(end - first);
+    return first;
+}
+
 /* Buckets in backward order (the last params first), each at least
  * bucket_floats unless it ends the model; built for the current frozen flags. */
 static int build_buckets(DistGrads *g, Err *err)
@@ -321,6 +347,7 @@ static int build_buckets(DistGrads *g, Err *err)
         if ((acc >= g->bucket_floats || i == 0) && acc > 0) {
             Bucket *b = &g->bk[g->n_bk++];
             b->lo = i, b->hi = hi, b->off = off, b->n = acc;
+            if ((b->direct = direct_range(g, i, hi, &b->n))) acc = 0;   /* no room in buf */
             off += acc, hi = i, acc = 0;
         }
     }
@@ -500,12 +527,12 @@ void dist_grads_ready(void *ctx, int first)
     while (g->next_bk < g->n_bk && g->bk[g->next_bk].lo >= first) {
         Bucket *b = &g->bk[g->next_bk++];
         float *dst = g->buf + b->off;
-        for (int i = b->hi - 1; i >= b->lo; i--)
+        for (int i = b->hi - 1; !b->direct && i >= b->lo; i--)
             if (dense_param(g, i)) {
                 memcpy(dst, m->params[i].g, sizeof(float) * m->params[i].n);
                 dst += m->params[i].n;
             }
-        int rc = start(g, g->buf + b->off, b->n);
+        int rc = start(g, b->direct ? b->direct : g->buf + b->off, b->n);
         if (rc != MPI_SUCCESS && !g->hook_rc) g->hook_rc = rc;
     }
     if (!g->sparse_started && g->n_sp && g->sparse_lo >= first) {
@@ -551,6 +578,10 @@ int dist_grads_end(DistGrads *g, double nominal, DistStep *st, Err *err)
     const float k = st->n > 0 && st->n != nominal ? (float)(nominal / st->n) : 1.0f;
     for (int j = 0; j < g->n_bk; j++) {
         const Bucket *b = &g->bk[j];
+        if (b->direct) {   /* summed in place */
+            for (size_t e = 0; k != 1.0f && e < b->n; e++) b->direct[e] *= k;
+            continue;
+        }
         const float *src = g->buf + b->off;
         for (int i = b->hi - 1; i >= b->lo; i--) {
             if (!dense_param(g, i)) continue;

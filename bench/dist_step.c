@@ -123,11 +123,12 @@ int main(int argc, char **argv)
         hidden_wait[mode] = wait;
         if (d.rank == 0)
             printf("mode=%s ranks=%d threads=%d bs=%d img_per_s=%.2f step_s=%.4f fwd_s=%.4f bwd_s=%.4f "
-                   "end_s=%.4f wait_s=%.4f progress_s=%.4f pack_s=%.4f opt_s=%.4f grad_mb=%.2f buckets=%d window_s=%.4f\n",
+                   "end_s=%.4f wait_s=%.4f progress_s=%.4f pack_s=%.4f opt_s=%.4f grad_mb=%.2f buckets=%d last_mb=%.2f "
+                   "window_s=%.4f\n",
                    mode ? "after" : "overlap", d.size, threads, B, B / (t_step * k), t_step * k, t_fwd * k, t_bwd * k,
                    t_wait * k, wait, g ? (s1.progress_s - s0.progress_s) * k : 0.0, g ? (s1.pack_s - s0.pack_s) * k : 0.0,
                    t_opt * k, g ? (s1.bytes - s0.bytes) * k / 1e6 : 0.0, g ? s1.n_buckets : 0,
-                   t_win * k);
+                   g ? s1.last_bytes / 1e6 : 0.0, t_win * k);
         fflush(stdout);
     }
     if (g && d.rank == 0)

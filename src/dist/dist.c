@@ -606,6 +606,7 @@ int dist_grads_end(DistGrads *g, double nominal, DistStep *st, Err *err)
     g->st.pack_s += now() - t1;
     g->st.steps++;
     g->st.n_buckets = g->n_bk;
+    g->st.last_bytes = g->n_bk ? sizeof(float) * (double)g->bk[g->n_bk - 1].n : 0;
     return 0;
 }
 

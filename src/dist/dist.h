@@ -135,6 +135,8 @@ typedef struct DistStats {
     double pack_s;        /* packing and unpacking the buckets */
     double bytes;         /* gradient bytes allreduced by this rank, all steps */
     int n_buckets;        /* dense buckets of the last step */
+    double last_bytes;    /* of them, the one started last (the first layers'), whose sending
+                             nothing can hide: it starts when the backward ends */
 } DistStats;
 
 /* Buckets over m's weights; hooks m->grads_ready to itself (undone by

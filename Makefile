@@ -7,8 +7,12 @@
 #   make check      the Check suites only (no deps, no sanitizers)
 #   make fuzz       libFuzzer on the config parser (FUZZ_TIME seconds, default 600)
 #   make fuzz-safetensors  libFuzzer on the safetensors reader and JSON parser
+#   make fuzz-pth   libFuzzer on the PyTorch .pth reader (zip, pickle, views)
 #   make bench      speed against PyTorch/PIL in the same run (needs python3-torch)
 #   make accuracy   long training runs that report accuracy
+#   make install    the binary, fastc(1) and bash completion under $(DESTDIR)$(prefix)
+#                   (PREFIX=/usr/local by default; GNU's bindir, mandir, ... apply);
+#                   make uninstall removes them
 #
 # Objects go to $(BUILD) (build/release by default); `make BUILD=build/x` keeps
 # separate trees apart.
@@ -43,7 +47,7 @@ TEST_HELPERS := $(sort $(wildcard tests/helpers/*.c))
 objs = $(patsubst src/%.c,$(1)/obj/%.o,$(SRCS))
 tests_of = $(patsubst tests/%.c,$(1)/tests/%,$(TEST_SRCS))
 
-.PHONY: all deps run test check check-san fuzz fuzz-safetensors bench accuracy clean
+.PHONY: all deps run test check check-san fuzz fuzz-safetensors fuzz-pth bench accuracy clean install uninstall
 .DEFAULT_GOAL := all
 
 all: fastc
@@ -75,6 +79,16 @@ $(1)/tests/%.o: tests/%.c
 
 $(1)/tests/test_%: $(1)/tests/test_%.o $(1)/tests/helpers.a $(1)/lib.a
 	$$(CC) $$(CFLAGS_BASE) $(2) $$^ -o $$@ $$(LIBS_TEST) $$(LIBS_RUN)
+
+# the manual page and the completion script, from fastc's own tables
+$(1)/gendocs: tools/gendocs.c $(1)/lib.a
+	$$(CC) $$(CFLAGS_BASE) $(2) $$< $(1)/lib.a -o $$@ $$(LIBS_RUN)
+
+$(1)/fastc.1: $(1)/gendocs
+	$$< man > $$@.tmp && mv $$@.tmp $$@
+
+$(1)/fastc.bash: $(1)/gendocs
+	$$< bash-completion > $$@.tmp && mv $$@.tmp $$@
 endef
 
 $(eval $(call BUILD_RULES,$(BUILD),$(OPT)))
@@ -148,6 +162,22 @@ fuzz-safetensors:
 	build/fuzz/fuzz_safetensors -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
 	  -max_len=65536 build/fuzz/corpus_safetensors tests/fuzz/corpus_safetensors
 
+# libFuzzer on the PyTorch .pth reader (src/io/pth.c): checksums are not
+# enforced in this build (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION), so the
+# fuzzer reaches the pickle machine behind them.
+FUZZ_PTH_SRCS := src/io/pth.c src/core/mem.c $(FUZZ_ST_SRCS)
+build/fuzz/fuzz_pth: tests/fuzz/fuzz_pth.c $(FUZZ_PTH_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -g -O1 \
+	  -fsanitize=fuzzer,address,undefined -Isrc -Itests/helpers $^ -o $@ -lz -lm
+
+fuzz-pth:
+	@./tools/deps.sh $(DEB_BUILD) $(DEB_FUZZ)
+	$(MAKE) build/fuzz/fuzz_pth
+	@mkdir -p build/fuzz/corpus_pth
+	build/fuzz/fuzz_pth -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=65536 build/fuzz/corpus_pth tests/fuzz/corpus_pth
+
 # ---- long runs ----------------------------------------------------------------
 bench: deps
 	@./tools/deps.sh $(DEB_BENCH) $(DEB_DATA)
@@ -158,6 +188,31 @@ accuracy: deps
 	@./tools/deps.sh $(DEB_DATA)
 	$(MAKE) fastc
 	./bench/accuracy.sh
+
+# ---- install (GNU conventions: prefix and the directory variables, DESTDIR for staging) ----
+PREFIX      ?= /usr/local
+prefix      ?= $(PREFIX)
+exec_prefix ?= $(prefix)
+bindir      ?= $(exec_prefix)/bin
+datarootdir ?= $(prefix)/share
+mandir      ?= $(datarootdir)/man
+man1dir     ?= $(mandir)/man1
+bashcompdir ?= $(datarootdir)/bash-completion/completions
+INSTALL         ?= install
+INSTALL_PROGRAM ?= $(INSTALL)
+INSTALL_DATA    ?= $(INSTALL) -m 644
+
+# the tree installed from (test_install sets build/san for the sanitizer run)
+INSTALL_BUILD ?= $(BUILD)
+
+install: $(INSTALL_BUILD)/fastc $(INSTALL_BUILD)/fastc.1 $(INSTALL_BUILD)/fastc.bash
+	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(man1dir) $(DESTDIR)$(bashcompdir)
+	$(INSTALL_PROGRAM) $(INSTALL_BUILD)/fastc $(DESTDIR)$(bindir)/fastc
+	$(INSTALL_DATA) $(INSTALL_BUILD)/fastc.1 $(DESTDIR)$(man1dir)/fastc.1
+	$(INSTALL_DATA) $(INSTALL_BUILD)/fastc.bash $(DESTDIR)$(bashcompdir)/fastc
+
+uninstall:
+	rm -f $(DESTDIR)$(bindir)/fastc $(DESTDIR)$(man1dir)/fastc.1 $(DESTDIR)$(bashcompdir)/fastc
 
 clean:
 	rm -rf build fastc

@@ -2,7 +2,7 @@
  *
  *   bench_engine ARCH SIZE [BS] [STEPS] [THREADS] [N_IN]
  *
- * Builds ARCH (resnet18/34/50 + fastai head, 10 classes) for BS images of
+ * Builds ARCH (resnet18/34/50/101/152 + fastai head, 10 classes) for BS images of
  * SIZE x SIZE with N_IN channels (default 3; the default job has 1), then times STEPS training steps (forward, cross-entropy, backward,
  * the learner's Adam step over every trainable parameter) after one warm-up step, and
  * prints one line:  ARCH SIZE BS img_per_s best_img_per_s peak_rss_mb cpu_s_per_step

@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench_engine.sh — training-step speed and peak memory of the fastc engine
-# against PyTorch, in the same run, alternating, for resnet18/34/50 at 64x64 and
+# against PyTorch, in the same run, alternating, for resnet18/34/50/101/152 at 64x64 and
 # 128x128, batch 64 (forward + cross-entropy + backward + Adam step).
 #
 #   sh bench/bench_engine.sh [STEPS]        (make bench runs it under flock)
@@ -18,7 +18,7 @@ export OMP_WAIT_POLICY=PASSIVE
 make -s bench-engine >/dev/null
 BIN=build/release/bench_engine
 printf '%-9s %5s %10s %10s %7s %10s %10s\n' arch size fastc_img/s torch_img/s ratio fastc_MB torch_MB
-for arch in ${ARCHS:-resnet18 resnet34 resnet50}; do
+for arch in ${ARCHS:-resnet18 resnet34 resnet50 resnet101 resnet152}; do
     for size in 64 128; do
         t1=$($PY bench/engine_torch.py $arch $size 64 $STEPS channels_last 2)
         f1=$($BIN $arch $size 64 $STEPS 2)

@@ -20,7 +20,7 @@ def fastai_resnet(arch, n_out, ps=0.5, n_in=3):
     if n_in != 3:
         body.conv1 = nn.Conv2d(n_in, 64, kernel_size=7, stride=2, padding=3, bias=False)
     body = nn.Sequential(*list(body.children())[:-2])
-    nf = 2048 if arch == "resnet50" else 512
+    nf = 512 if arch in ("resnet18", "resnet34") else 2048
 
     class ConcatPool(nn.Module):
         def forward(self, x):

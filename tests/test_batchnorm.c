@@ -175,6 +175,38 @@ START_TEST(results_do_not_depend_on_thread_count)
 }
 END_TEST
 
+START_TEST(fused_relu_lets_nan_through)
+{
+    /* BN + ReLU (eval: per element) with one NaN input: that output is NaN as
+     * PyTorch's relu(bn(x)) gives, the others are untouched; backward passes
+     * the gradient at the NaN (threshold_backward) in the fast and the
+     * reference pass alike, with the mask from out or recomputed. */
+    const size_t rows = 6;
+    const int c = 5;
+    Bn b = bn_make(rows, c, 3);
+    float *x = randv(rows * c, 4, 1, 0), *y = malloc(rows * c * 4), *yr = malloc(rows * c * 4);
+    float *dy = malloc(rows * c * 4), *dx = malloc(rows * c * 4), *dxr = malloc(rows * c * 4);
+    for (size_t i = 0; i < rows * c; i++) dy[i] = 1;
+    x[2 * c + 3] = NAN;
+    bn_forward(y, x, NULL, 1, 0, &b.s, rows, c);
+    bn_forward_ref(yr, x, NULL, 1, 0, &b.s, rows, c);
+    for (size_t i = 0; i < rows * c; i++) {
+        ck_assert_msg(isnan(y[i]) == (i == 2 * c + 3), "out[%zu] = %g", i, y[i]);
+        ck_assert_msg(isnan(yr[i]) == (i == 2 * c + 3), "ref out[%zu] = %g", i, yr[i]);
+    }
+    for (int with_out = 0; with_out < 2; with_out++) {
+        bn_backward(dx, NULL, NULL, NULL, dy, x, with_out ? y : NULL, 1, 0, &b.s, rows, c);
+        bn_backward_ref(dxr, NULL, NULL, NULL, dy, x, with_out ? y : NULL, 1, 0, &b.s, rows, c);
+        /* eval: dx = gamma·invstd·g, g = dy unless out <= 0 */
+        float pass = b.gamma[3] * b.si[3];
+        ck_assert_msg(dx[2 * c + 3] == pass, "fast: %g, want %g", dx[2 * c + 3], pass);
+        ck_assert_msg(fabsf(dxr[2 * c + 3] - pass) < 1e-6f, "ref: %g, want %g", dxr[2 * c + 3], pass);
+    }
+    free(x), free(y), free(yr), free(dy), free(dx), free(dxr);
+    bn_drop(&b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("batchnorm");
@@ -183,6 +215,7 @@ static Suite *suite(void)
     tcase_add_test(tc, running_statistics_follow_pytorch);
     tcase_add_test(tc, gradients_match_finite_differences);
     tcase_add_test(tc, results_do_not_depend_on_thread_count);
+    tcase_add_test(tc, fused_relu_lets_nan_through);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -224,6 +224,97 @@ START_TEST(a_nul_byte_in_a_csv_label_is_refused_naming_file_and_line)
 }
 END_TEST
 
+/* ---- item 9: points that are not pixels ----------------------------------------------------- */
+
+/* pts/t/{0..3}.png and pts/v/{0,1}.png with centers.csv rows "t/i.png,8,8"
+ * except `bad_row` (0-based among the 6), whose x is `bad_x`; points.ini over them. */
+static void points_data(int bad_row, const char *bad_x)
+{
+    tu_tmpdir(root, sizeof root);
+    char name[256], csv[2048];
+    size_t n = (size_t)snprintf(csv, sizeof csv, "file,x,y\n");
+    for (int i = 0; i < 6; i++) {
+        snprintf(name, sizeof name, "%s/%d.png", i < 4 ? "t" : "v", i);
+        char full[300];
+        snprintf(full, sizeof full, "pts/%s", name);
+        noise_png(full, (uint64_t)i + 40);
+        n += (size_t)snprintf(csv + n, sizeof csv - n, "%s,%s,%d\n", name, i == bad_row ? bad_x : "8", 4 + i);
+    }
+    write_text("pts/centers.csv", "%s", csv);
+    write_text("points.ini",
+               "[data]\npath = pts\nblocks = ImageBlock(cls=PILImageBW), PointBlock\n"
+               "get_y = PointsFromCSV('centers.csv')\nsplitter = FuncSplitter(parent_name='v')\n"
+               "batch_tfms = Normalize.from_stats(mnist_stats)\nbs = 2\n"
+               "[model]\narch = resnet18\nn_in = 1\ny_range = (-1, 1)\n[train]\nschedule = fit_one_cycle(1, 1e-2)\n");
+}
+
+START_TEST(a_point_far_outside_its_image_is_reported_by_file_and_line)
+{
+    /* 1e30 pixels trained into infinities and blamed the learning rate; now
+     * the row is named when the item is read. */
+    points_data(5, "1e30");
+    int rc = run_fastc(0, NULL, 1, "train points.ini --quiet");
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "centers.csv:7: ") && strstr(out, "pts/v/5.png: point 1 (1e+30, 9) is far outside the "
+                                                            "16x16 image"),
+                  "%s", out);
+    ck_assert_msg(!strstr(out, "learning rate"), "%s", out);
+}
+END_TEST
+
+START_TEST(a_point_that_is_not_a_finite_float_is_refused_by_file_and_line)
+{
+    const char *bad[] = {"1e308", "nan", "-inf"};
+    for (int i = 0; i < 3; i++) {
+        points_data(2, bad[i]);
+        int rc = run_fastc(0, NULL, 1, "validate points.ini --quiet");
+        ck_assert_msg(rc == 0, "validate only checks the config: exit %d: %s", rc, out);
+        rc = run_fastc(0, NULL, 1, "train points.ini --quiet");
+        ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+        char want[128];
+        snprintf(want, sizeof want, "centers.csv:4: field 2 is '%s', expected a finite number of pixels", bad[i]);
+        ck_assert_msg(strstr(out, want), "'%s' lacks '%s'", out, want);
+    }
+}
+END_TEST
+
+/* ---- item 13: data warnings are never quiet ------------------------------------------------ */
+
+START_TEST(quiet_still_lists_every_skipped_item_with_its_reason)
+{
+    /* --quiet silences progress, never warnings about the data: each item
+     * left out is on stderr with what is wrong with it, then the count. */
+    tiny_images();
+    char path[8400];
+    static const char gif[] = "GIF89a\x10\x00\x10\x00\x80\x00\x00junk";
+    tu_write(root, "data/valid/a/anim.gif", gif, sizeof gif - 1, path, sizeof path);
+    tu_write(root, "data/valid/a/empty.png", "", 0, path, sizeof path);
+    static uint8_t px[96 * 96];
+    Rng r = rng_make(3, 3);
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (uint8_t)rng_below(&r, 256);
+    tu_write(root, "data/valid/b/cut.jpg", "", 0, path, sizeof path);
+    ti_write_jpeg(path, 96, 96, 1, px, 90, 0);
+    size_t n;
+    uint8_t *jpg = ti_read_all(path, &n);
+    tu_write(root, "data/valid/b/cut.jpg", jpg, n * 3 / 4, path, sizeof path);   /* cut in the scan data */
+    free(jpg);
+    noise_png("data/valid/zebra/0.png", 77);   /* a label the training split lacks */
+    int rc = run_fastc(0, NULL, 1, "train tiny.ini --quiet --set data.on_bad_item=skip");
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "warning: skipped (on_bad_item = skip): ") && strstr(out, "zebra/0.png: label 'zebra'"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "valid/a/anim.gif: not a JPEG or PNG image (looks like GIF)"), "%s", out);
+    ck_assert_msg(strstr(out, "valid/a/empty.png: empty file"), "%s", out);
+    ck_assert_msg(strstr(out, "valid/b/cut.jpg: truncated JPEG"), "%s", out);
+    ck_assert_msg(strstr(out, "warning: 4 items left out (on_bad_item = skip): 1 while building the data, 3 unreadable"),
+                  "%s", out);
+    /* and nothing else: quiet is quiet */
+    int lines = 0;
+    for (const char *p = out; *p; p++) lines += *p == '\n';
+    ck_assert_msg(lines == 5, "%d lines: %s", lines, out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("hostile_data");
@@ -234,6 +325,9 @@ static Suite *suite(void)
     tcase_add_test(tc, a_class_folder_that_is_not_utf8_trains_and_its_model_reads_back);
     tcase_add_test(tc, a_latin1_csv_is_refused_naming_file_and_line);
     tcase_add_test(tc, a_nul_byte_in_a_csv_label_is_refused_naming_file_and_line);
+    tcase_add_test(tc, a_point_far_outside_its_image_is_reported_by_file_and_line);
+    tcase_add_test(tc, a_point_that_is_not_a_finite_float_is_refused_by_file_and_line);
+    tcase_add_test(tc, quiet_still_lists_every_skipped_item_with_its_reason);
     suite_add_tcase(s, tc);
     return s;
 }

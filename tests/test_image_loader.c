@@ -408,7 +408,14 @@ START_TEST(skip_mode_lists_every_bad_file_once)
     ck_assert_int_eq(l->n_skipped, 3);
     int found = 0;
     for (int i = 0; i < l->n_skipped; i++)
-        for (int b = 0; b < 3; b++) found += !strcmp(l->skipped[i], f.ds.paths[bad[b]]);
+        for (int b = 0; b < 3; b++) {
+            /* "path: reason": item 4 is an empty file, 7 and 11 a PNG signature and junk */
+            size_t n = strlen(f.ds.paths[bad[b]]);
+            if (strncmp(l->skipped[i], f.ds.paths[bad[b]], n) || strncmp(l->skipped[i] + n, ": ", 2)) continue;
+            found++;
+            const char *why = bad[b] == 4 ? "empty file" : "PNG";
+            ck_assert_msg(strstr(l->skipped[i] + n, why), "%s lacks '%s'", l->skipped[i], why);
+        }
     ck_assert_int_eq(found, 3);
     ck_assert(total_train <= 60 && total_train >= 60 - 2 * 3);
     loaders_free(l);
@@ -639,6 +646,55 @@ START_TEST(points_outside_the_image_are_kept_not_clamped)
 }
 END_TEST
 
+START_TEST(points_far_outside_the_image_name_the_points_file_line)
+{
+    /* 1e30 (or a coordinate more than a whole image size beyond an edge) is
+     * reported when the item is read, naming the points file's line; with
+     * on_bad_item = skip the item is left out with that reason. */
+    Fixture f;
+    make_fixture(&f, 8, 4, TARGET_POINTS, NULL, 0);
+    f.ds.y_file = strdup("centers.csv");
+    f.ds.y_line = calloc((size_t)f.ds.n_items, sizeof(int));
+    for (int i = 0; i < f.ds.n_items; i++) f.ds.y_line[i] = 10 + i;
+    int far = f.ds.valid_idx[1], w = 30 + far % 7, h = 20 + far % 5;
+    f.ds.y[far * 4 + 2] = 1e30f;
+    ImageLoaderOpts o = base_opts(2);
+    o.item.n = 1, o.item.t[0] = (ItemTfm){.kind = ITFM_RESIZE, .h = 10, .w = 20, .method = RESIZE_SQUISH};
+    batch_tfm_init(&o.batch);
+    Loaders *l;
+    Err err = {0};
+    ck_assert_msg(image_loaders_new_opts(&l, &o, &f.ds, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(loaders_begin(l, SPLIT_VALID, 0, &err), 0);
+    Batch *b;
+    ck_assert_int_eq(loaders_next(l, &b, &err), -1);
+    char want[256];
+    snprintf(want, sizeof want, "centers.csv:%d: %s: point 2 (1e+30, 2) is far outside the %dx%d image", 10 + far,
+             f.ds.paths[far], w, h);
+    ck_assert_msg(strstr(err.msg, want), "'%s' lacks '%s'", err.msg, want);
+    ck_assert_int_eq(err.code, ERR_RUNTIME);
+    loaders_free(l);
+    /* just inside the bounds (an image size beyond the edges) is kept, as fastai keeps it */
+    f.ds.y[far * 4 + 2] = 2.0f * w, f.ds.y[far * 4 + 3] = -(float)h;
+    ck_assert_msg(image_loaders_new_opts(&l, &o, &f.ds, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(loaders_begin(l, SPLIT_VALID, 0, &err), 0);
+    ck_assert_msg(loaders_next(l, &b, &err) == 1, "%s", err.msg);
+    loaders_free(l);
+    /* skip mode: left out, the reason kept */
+    f.ds.y[far * 4 + 3] = -1.01f * h - 1;
+    o.skip_bad = 1;
+    ck_assert_msg(image_loaders_new_opts(&l, &o, &f.ds, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(loaders_begin(l, SPLIT_VALID, 0, &err), 0);
+    int n = 0;
+    while (loaders_next(l, &b, &err) == 1) n += b->n;
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(l->n_skipped, 1);
+    ck_assert_msg(strstr(l->skipped[0], "is far outside the"), "%s", l->skipped[0]);
+    loaders_free(l);
+    free(f.ds.y_file), free(f.ds.y_line);
+    free_fixture(&f);
+}
+END_TEST
+
 START_TEST(normalize_without_stats_uses_one_training_batch)
 {
     Fixture f;
@@ -730,6 +786,7 @@ static Suite *suite(void)
     tcase_add_test(tc, cache_makes_the_second_epoch_decode_nothing);
     tcase_add_test(tc, points_are_scaled_to_minus_one_one_after_the_item_transform);
     tcase_add_test(tc, points_outside_the_image_are_kept_not_clamped);
+    tcase_add_test(tc, points_far_outside_the_image_name_the_points_file_line);
     tcase_add_test(tc, normalize_without_stats_uses_one_training_batch);
     tcase_add_test(tc, summary_and_show_batch_commands);
     suite_add_tcase(s, tc);

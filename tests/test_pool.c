@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,30 @@ START_TEST(concat_pool_is_max_then_mean)
 }
 END_TEST
 
+START_TEST(a_nan_wins_every_max_as_in_pytorch)
+{
+    /* PyTorch's max pools take a NaN as the maximum ((val > max) || isnan(val)),
+     * so NaN reaches the loss instead of vanishing behind a larger number. */
+    PoolDims d = maxpool2d_dims(1, 4, 4, 2, 3, 2, 1);
+    float x[4 * 4 * 2], y[2 * 2 * 2];
+    int32_t idx[2 * 2 * 2];
+    for (int i = 0; i < 32; i++) x[i] = (float)i;
+    x[(1 * 4 + 1) * 2 + 0] = NAN;   /* (1, 1), channel 0: in all four 3x3/2 windows */
+    maxpool2d_forward(y, idx, x, &d);
+    for (int o = 0; o < 4; o++) {
+        ck_assert_msg(isnan(y[o * 2]) && idx[o * 2] == 1 * 4 + 1, "output %d: %g at %d", o, y[o * 2], idx[o * 2]);
+        ck_assert(!isnan(y[o * 2 + 1]));   /* channel 1 untouched */
+    }
+    ck_assert_float_eq(y[3 * 2 + 1], 31);
+    float g[2], c2[4];
+    int32_t gi[2];
+    maxpool_global_forward(g, gi, x, 1, 16, 2);
+    ck_assert(isnan(g[0]) && gi[0] == 5 && g[1] == 31);
+    concatpool_forward(c2, gi, x, 1, 16, 2);
+    ck_assert(isnan(c2[0]) && gi[0] == 5 && c2[1] == 31);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("pool");
@@ -103,6 +128,7 @@ static Suite *suite(void)
     tcase_add_test(tc, maxpool_forward_is_window_max);
     tcase_add_test(tc, gradients_match_finite_differences);
     tcase_add_test(tc, concat_pool_is_max_then_mean);
+    tcase_add_test(tc, a_nan_wins_every_max_as_in_pytorch);
     suite_add_tcase(s, tc);
     return s;
 }

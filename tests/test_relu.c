@@ -3,6 +3,7 @@
 #include "gradcheck.h"
 #include "nn/relu.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 typedef struct Gc { float *x, *r, *y; size_t n; } Gc;
@@ -42,12 +43,31 @@ START_TEST(add_and_its_backward)
 }
 END_TEST
 
+START_TEST(nan_goes_through_as_in_pytorch)
+{
+    /* torch.relu([nan, -1, 0, -0., 2, inf, -inf]) = [nan, 0, 0, 0, 2, inf, 0], and
+     * its backward (threshold_backward(grad, result, 0): result <= 0 ? 0 : grad)
+     * passes the gradient where the result is NaN.  A NaN must never turn into
+     * a 0 that trains on as if nothing happened. */
+    const float x[7] = {NAN, -1, 0, -0.0f, 2, INFINITY, -INFINITY};
+    const float want[7] = {NAN, 0, 0, 0, 2, INFINITY, 0};
+    const float dwant[7] = {1, 0, 0, 0, 1, 1, 0};
+    float y[7], dy[7] = {1, 1, 1, 1, 1, 1, 1}, dx[7];
+    relu_forward(y, x, 7);
+    ck_assert(isnan(y[0]));
+    for (int i = 1; i < 7; i++) ck_assert_float_eq(y[i], want[i]);
+    relu_backward(dx, dy, y, 7);
+    for (int i = 0; i < 7; i++) ck_assert_float_eq(dx[i], dwant[i]);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("relu");
     TCase *tc = tcase_create("relu");
     tcase_add_test(tc, relu_values_and_gradient);
     tcase_add_test(tc, add_and_its_backward);
+    tcase_add_test(tc, nan_goes_through_as_in_pytorch);
     suite_add_tcase(s, tc);
     return s;
 }

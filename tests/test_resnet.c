@@ -23,10 +23,11 @@ static Model *make(const char *arch, int n_out, int plain, int bs, int hw, uint6
 
 START_TEST(param_counts_match_torchvision)
 {
-    /* torchvision resnet18/34/50 with a 10-class fc */
-    const char *archs[3] = {"resnet18", "resnet34", "resnet50"};
-    const long long want[3] = {11181642LL, 21289802LL, 23528522LL};
-    for (int a = 0; a < 3; a++) {
+    /* torchvision resnet18/34/50/101/152 with a 10-class fc (101/152: torchvision's
+     * 44,549,160 and 60,192,808 with 1000 classes, less 1000 x 2049 plus 10 x 2049) */
+    const char *archs[5] = {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"};
+    const long long want[5] = {11181642LL, 21289802LL, 23528522LL, 42520650LL, 58164298LL};
+    for (int a = 0; a < 5; a++) {
         Model *m = make(archs[a], 10, 1, 2, 32, 0);
         ck_assert_int_eq(resnet_param_count(m), want[a]);
         model_free(m);

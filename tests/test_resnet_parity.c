@@ -107,7 +107,8 @@ static void check_fixture(const char *arch, const char *mode)
     Model *m = NULL;
     Err err = {0};
     ck_assert_msg(resnet_new(&m, &spec, &err) == 0, "%s", err.msg);
-    const char *last_bn = strcmp(arch, "resnet50") ? "bn2.weight" : "bn3.weight";
+    /* Bottleneck blocks end with bn3, BasicBlocks with bn2 */
+    const char *last_bn = model_param(m, "0.4.0.conv3.weight") ? "bn3.weight" : "bn2.weight";
     for (int t = 0; t < m->n_params; t++) {
         Param *p = &m->params[t];
         for (size_t i = 0; i < p->n; i++) p->w[our_index(p, i)] = formula(p, i, t, last_bn);

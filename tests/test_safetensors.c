@@ -478,6 +478,49 @@ START_TEST(refuses_wrong_arch_shape_dtype_and_missing_tensors)
 }
 END_TEST
 
+START_TEST(non_finite_weights_are_refused_naming_the_tensor)
+{
+    /* A NaN weight trains into NaN (and ReLU no longer hides it): refused on
+     * load, whatever the mode, naming the tensor and the first bad value; a
+     * refused file changes nothing (expect_refused). */
+    char dir[256], path[512];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    Fake *a = fake_new("resnet18", 3, 5, 1), *b = fake_new("resnet18", 3, 5, 2);
+    Err err = {0};
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    const char *what[] = {"is NaN", "is +inf", "is -inf"};
+    for (int k = 0; k < 3; k++) {
+        float keep = a->p[0].w[7];
+        a->p[0].w[7] = bad[k];   /* 0.0.weight: the first convolution (OHWI; the file is OIHW) */
+        ck_assert_int_eq(st_save_model(&a->m, NULL, path, &err), 0);
+        a->p[0].w[7] = keep;
+        char want[128];
+        snprintf(want, sizeof want, "tensor '0.0.weight': value %d of 216 %s; weights must be finite",
+                 /* OHWI index 7 = (o 0, y 0, x 2, i 1) -> OIHW (o 0, i 1, y 0, x 2) = 11 */ 11, what[k]);
+        expect_refused(path, b, want, ST_LOAD_FULL);
+        expect_refused(path, b, want, ST_LOAD_PRETRAINED);
+        ck_assert_int_eq(st_load_model_file(&b->m, path, ST_LOAD_FULL, NULL, 0, &err), ERR_RUNTIME);
+    }
+    /* a BatchNorm buffer too, and an F16 file (its infinities are real) */
+    a->p[4].w[1] = NAN;   /* 0.1.running_var */
+    ck_assert_int_eq(st_save_model(&a->m, NULL, path, &err), 0);
+    expect_refused(path, b, "tensor '0.1.running_var': value 1 of 8 is NaN", ST_LOAD_FULL);
+    StWriter *w = st_writer_new();
+    uint16_t h[8] = {0x3c00, 0x7c00};   /* 1.0, +inf */
+    ck_assert_int_eq(st_writer_add(w, "x", ST_F16, 1, (int64_t[]){8}, h, &err), 0);
+    ck_assert_int_eq(st_writer_write(w, path, &err), 0);
+    st_writer_free(w);
+    StFile *f;
+    ck_assert_int_eq(st_open(path, &f, &err), 0);
+    ck_assert_int_eq(st_check_finite(f, st_find(f, "x"), &err), ERR_RUNTIME);
+    ck_assert_msg(strstr(err.msg, "tensor 'x': value 1 of 8 is +inf"), "%s", err.msg);
+    st_close(f);
+    fake_free(a), fake_free(b);
+    tu_rmtree(dir);
+}
+END_TEST
+
 START_TEST(refuses_truncated_files_at_every_length)
 {
     char dir[256], path[512], cut[600];
@@ -923,6 +966,7 @@ static Suite *suite(void)
     tcase_add_test(t, pretrained_adapts_first_conv_to_n_in_as_fastai);
     tcase_add_test(t, pretrained_from_a_fastc_model_keeps_the_new_head);
     tcase_add_test(t, refuses_wrong_arch_shape_dtype_and_missing_tensors);
+    tcase_add_test(t, non_finite_weights_are_refused_naming_the_tensor);
     tcase_add_test(t, refuses_truncated_files_at_every_length);
     tcase_add_test(t, refuses_bad_headers);
     tcase_add_test(t, refuses_absurd_header_lengths);

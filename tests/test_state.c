@@ -6,6 +6,7 @@
 #include "io/state.h"
 #include "testutil.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,6 +154,30 @@ START_TEST(refuses_truncated_and_foreign_and_future_files)
 }
 END_TEST
 
+START_TEST(a_non_finite_weight_is_refused_and_changes_nothing)
+{
+    char dir[256], path[512];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/state.safetensors", dir);
+    Fake *a = fake_new("resnet18", 3, 10, 1), *b = fake_new("resnet18", 3, 10, 2), *b0 = fake_new("resnet18", 3, 10, 2);
+    float avg[4] = {0};
+    uint64_t rng[4] = {0};
+    a->p[6].w[3] = NAN;   /* 0.4.0.conv1.weight */
+    write_state(path, a, avg, 4, rng);
+    Err err = {0};
+    StateFile *s;
+    ck_assert_msg(state_open(path, &b->m, &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(state_get_params(s, "model.", b->p, b->m.n_params, &err), ERR_RUNTIME);
+    ck_assert_msg(strstr(err.msg, "state.safetensors: tensor 'model.0.4.0.conv1.weight': value 3 of 576 is NaN"), "%s",
+                  err.msg);
+    const char *d = "";
+    ck_assert_msg(fake_same(b, b0, &d), "%s changed", d);
+    state_close(s);
+    fake_free(a), fake_free(b), fake_free(b0);
+    tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("state");
@@ -160,6 +185,7 @@ static Suite *suite(void)
     tcase_add_test(t, round_trip_restores_everything_exactly);
     tcase_add_test(t, refuses_another_model);
     tcase_add_test(t, refuses_truncated_and_foreign_and_future_files);
+    tcase_add_test(t, a_non_finite_weight_is_refused_and_changes_nothing);
     suite_add_tcase(s, t);
     return s;
 }

@@ -71,11 +71,11 @@ static const FlagInfo flags[] = {
     {"--resume", F_RESUME, NULL, "continue the run in [output] dir from where it stopped"},
     {"--checkpoint", F_CHECKPOINT, "FILE", "weights to interpret (default: the run's model.safetensors)"},
     {"--most-confused", F_MOST_CONFUSED, NULL, "list the most confused (actual, predicted) pairs"},
-    {"--min", F_MIN, "N", "with --most-confused: pairs seen at least N times (default 1)"},
+    {"--min", F_MIN, "N", "with --most-confused: pairs seen at least N times (default 1; 0 lists every pair)"},
     {"--confusion", F_CONFUSION, NULL, "confusion matrix (confusion.csv, confusion.png)"},
     {"--top-losses", F_TOP_LOSSES, "K", "the K validation items with the highest loss"},
-    {"--thresholds", F_THRESHOLDS, NULL, "multi-label: accuracy against threshold (thresholds.csv)"},
-    {"--similar", F_SIMILAR, "ITEM", "collab: items closest to ITEM in factor space"},
+    {"--thresholds", F_THRESHOLDS, NULL, "multi-label: accuracy against threshold (thresholds.csv, thresholds.png)"},
+    {"--similar", F_SIMILAR, "ITEM", "collab: items closest to ITEM (an id or exact title) in factor space"},
     {"--model", F_MODEL, "FILE", "predict from a saved model without its config"},
     {"--all", F_ALL, NULL, "print every class probability"},
     {"--unknown", F_UNKNOWN, "POLICY", "collab: what to do with unknown users/items (bias)"},
@@ -83,7 +83,7 @@ static const FlagInfo flags[] = {
     {"--out", F_OUT, "FILE", "where to write the picture (default: <output dir>/show_batch.png)"},
     {"--threads", 0, "N", "threads for BLAS, kernels and the loader (default: all cores)"},
     {"--quiet", 0, NULL, "no progress output"},
-    {"--json", 0, NULL, "machine-readable results on stdout"},
+    {"--json", 0, NULL, "results as JSON on stdout (errors as a JSON object on stderr)"},
     {"--help", 0, NULL, "this text"},
 };
 #define N_FLAGS ((int)(sizeof flags / sizeof flags[0]))
@@ -130,6 +130,13 @@ static int parse_count(const char *flag, const char *text, int lo, int hi, int *
     return 0;
 }
 
+int cmd_argv_json(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--json")) return 1;
+    return 0;
+}
+
 void cmd_args_free(CmdArgs *a)
 {
     free(a->sets);
@@ -142,6 +149,7 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
     memset(a, 0, sizeof *a);
     a->min_count = 1;
     a->n = 9;
+    int min_given = 0;   /* --min given (its value may be the default) */
     *action = CMD_RUN;
     if (argc < 2) {
         *action = CMD_HELP;
@@ -149,7 +157,8 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
     }
     const char *first = argv[1];
     if (!strcmp(first, "--version") || !strcmp(first, "-V")) {
-        *action = CMD_VERSION;
+        *action = CMD_VERSION;   /* other flags after it are ignored; --json is read by cmd_argv_json */
+        a->ctx.json = cmd_argv_json(argc, argv);
         return 0;
     }
     if (!strcmp(first, "--help") || !strcmp(first, "-h") || !strcmp(first, "help")) {
@@ -239,7 +248,11 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
         } else if (!strcmp(name, "--resume")) a->resume = 1;
         else if (!strcmp(name, "--checkpoint")) a->checkpoint = val;
         else if (!strcmp(name, "--most-confused")) a->most_confused = 1;
-        else if (!strcmp(name, "--min")) rc = parse_count(name, val, 1, INT_MAX, &a->min_count, err);
+        else if (!strcmp(name, "--min")) {
+            /* 0 is allowed, as fastai's most_confused(min_val=0): zero cells are listed too */
+            rc = parse_count(name, val, 0, INT_MAX, &a->min_count, err);
+            min_given = 1;
+        }
         else if (!strcmp(name, "--confusion")) a->confusion = 1;
         else if (!strcmp(name, "--top-losses")) rc = parse_count(name, val, 1, INT_MAX, &a->top_losses, err);
         else if (!strcmp(name, "--thresholds")) a->thresholds = 1;
@@ -258,7 +271,7 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
             return err_set(err, ERR_USAGE, "fastc %s: found an empty value for %s, expected %s", cmd->name, name,
                            f->arg);
     }
-    if (a->min_count != 1 && !a->most_confused)
+    if (min_given && !a->most_confused)
         return err_set(err, ERR_USAGE, "fastc %s: found --min without --most-confused, expected both", cmd->name);
     switch (cmd->pos) {
     case POS_CONFIG:
@@ -326,4 +339,111 @@ void cmd_print_help(const char *topic, FILE *out)
         fprintf(out, "\n");
         config_print_help(out);
     }
+}
+
+/* ---- the manual page and shell completion (make install) ------------------------ */
+
+/* text as troff: backslashes escaped, '-' as \- (a hyphen-minus, copyable),
+ * a line starting with '.' or '\'' guarded with \& */
+static void troff_text(FILE *out, const char *text)
+{
+    int bol = 1;
+    for (const char *p = text; *p; p++) {
+        if (bol && (*p == '.' || *p == '\'')) fputs("\\&", out);
+        if (*p == '\\') fputs("\\e", out);
+        else if (*p == '-') fputs("\\-", out);
+        else fputc(*p, out);
+        bol = *p == '\n';
+    }
+    if (!bol) fputc('\n', out);
+}
+
+/* What --help prints for topic, as troff in a no-fill block. */
+static void man_help_block(FILE *out, const char *topic)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&buf, &n);
+    if (!m) return;
+    cmd_print_help(topic, m);
+    fclose(m);
+    fputs(".nf\n", out);
+    troff_text(out, buf);
+    fputs(".fi\n", out);
+    free(buf);
+}
+
+void cmd_print_man(FILE *out)
+{
+    fputs(".\\\" fastc(1), generated from the command and config tables (src/cmd/args.c, src/config/schema.c)\n"
+          ".TH FASTC 1 \"\" \"fastc\" \"User Commands\"\n"
+          ".SH NAME\nfastc \\- the fastai workflow as one native command, driven by INI files\n"
+          ".SH SYNOPSIS\n", out);
+    man_help_block(out, NULL);
+    fputs(".SH DESCRIPTION\n"
+          "fastc trains and uses image classifiers, multi\\-label and point models (torchvision resnets with\n"
+          "fastai's head) and collaborative\\-filtering models as fastai does, from a config file written in\n"
+          "fastai's names.  Every command builds the same pipeline from the config (data, model, learner) and\n"
+          "does one thing with it.\n"
+          ".SH COMMANDS\n", out);
+    for (int i = 0; i < N_COMMANDS; i++) {
+        fprintf(out, ".SS %s\n", commands[i].name);
+        man_help_block(out, commands[i].name);
+    }
+    fputs(".SH CONFIGURATION\n", out);
+    man_help_block(out, "config");
+    fputs(".SH EXIT STATUS\n0 success, 2 usage or config error, 1 run\\-time failure.  Every error is one line on\n"
+          "standard error naming the file (and line, key or item) and what was expected.\n"
+          ".SH ENVIRONMENT\n.TP\n.B TORCH_HOME\nwhere \\fBpretrained = True\\fR looks for torchvision's weights: "
+          "$TORCH_HOME/hub/checkpoints (default $XDG_CACHE_HOME/torch, then ~/.cache/torch).\n"
+          ".SH SEE ALSO\nThe README of the fastc sources; fastai's documentation.\n", out);
+}
+
+/* Flags of a command, space-separated (every command's common ones included). */
+static void flags_of(const CmdInfo *cmd, FILE *out)
+{
+    for (int k = 0; k < N_FLAGS; k++)
+        if (!flags[k].bit || (cmd->flags & flags[k].bit)) fprintf(out, "%s%s", k ? " " : "", flags[k].name);
+}
+
+void cmd_print_bash_completion(FILE *out)
+{
+    fputs("# bash completion for fastc, generated from its command and config tables\n"
+          "_fastc() {\n"
+          "    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
+          "    local commands=\"", out);
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(out, "%s%s", i ? " " : "", commands[i].name);
+    fputs("\"\n    local keys=\"", out);
+    char key[128];
+    for (int i = 0; config_key_at(i, key, sizeof key); i++) fprintf(out, "%s%s=", i ? " " : "", key);
+    fputs("\"\n"
+          "    if [ \"$COMP_CWORD\" -eq 1 ]; then\n"
+          "        COMPREPLY=($(compgen -W \"$commands --help --version\" -- \"$cur\"))\n"
+          "        return\n"
+          "    fi\n"
+          "    case \"$prev\" in\n"
+          "        --set) COMPREPLY=($(compgen -W \"$keys\" -- \"$cur\")); compopt -o nospace 2>/dev/null; return ;;\n"
+          "        --checkpoint|--model|--out) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n", out);
+    fputs("        ", out);
+    int first = 1;
+    for (int k = 0; k < N_FLAGS; k++)
+        if (flags[k].arg && strcmp(flags[k].name, "--set") && strcmp(flags[k].name, "--checkpoint") &&
+            strcmp(flags[k].name, "--model") && strcmp(flags[k].name, "--out"))
+            fprintf(out, "%s%s", first ? "" : "|", flags[k].name), first = 0;
+    fputs(") return ;;\n    esac\n    local opts\n    case \"${COMP_WORDS[1]}\" in\n", out);
+    for (int i = 0; i < N_COMMANDS; i++) {
+        fprintf(out, "        %s) opts=\"", commands[i].name);
+        flags_of(&commands[i], out);
+        fputs("\" ;;\n", out);
+    }
+    fputs("        --help|-h|help) COMPREPLY=($(compgen -W \"$commands config\" -- \"$cur\")); return ;;\n"
+          "        *) return ;;\n"
+          "    esac\n"
+          "    if [[ $cur == -* ]]; then\n"
+          "        COMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n"
+          "    else\n"
+          "        COMPREPLY=($(compgen -f -X '!*.ini' -- \"$cur\") $(compgen -d -- \"$cur\"))\n"
+          "    fi\n"
+          "}\n"
+          "complete -F _fastc fastc\n", out);
 }

@@ -5,7 +5,7 @@
 #include "cmd/cmd.h"
 
 #include "cmd/pipeline.h"
-#include "config/config.h"
+#include "data/warnings.h"
 #include "io/atomic.h"
 #include "learn/learner.h"
 #include "learn/lr_find.h"
@@ -38,6 +38,7 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     LrFindResult r = {0};
     int rc = pipeline_open(&p, a, PIPE_MODEL, err);
     if (rc) goto done;
+    data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
     LearnerOpts o;
     if ((rc = pipeline_learner_opts(&p, &o, err)) || (rc = pipeline_mkdir_out(&p, err))) goto done;
     o.out_dir = NULL;   /* lr_find writes only its own files */
@@ -46,9 +47,8 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
         goto done;
     }
     if (p.pretrained) learner_freeze_to(l, -1);
-    double start = cfg_num(p.cfg, "lr_find", "start_lr"), end = cfg_num(p.cfg, "lr_find", "end_lr");
-    int num_it = cfg_int(p.cfg, "lr_find", "num_it");
-    if ((rc = learner_lr_find(l, start, end, num_it, cfg_int(p.cfg, "lr_find", "stop_div") != 0, &r, err))) goto done;
+    const SetupLrFind *f = &p.setup.lr_find;
+    if ((rc = learner_lr_find(l, f->start_lr, f->end_lr, f->num_it, f->stop_div, &r, err))) goto done;
     if ((rc = write_csv(p.out_dir, &r, err))) goto done;
     if ((rc = lr_find_plot(&r, p.out_dir, err))) goto done;
     const LrSuggest *s = &r.sug;
@@ -61,6 +61,7 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     if (!p.ctx.quiet && !p.ctx.json)
         fprintf(stderr, "%d batches; wrote %s/lr_find.csv and %s/lr_find.png\n", r.n, p.out_dir, p.out_dir);
 done:
+    if (p.dls) data_warn_load_skips(stderr, &p.ds, p.dls);
     lr_find_result_free(&r);
     learner_free(l);
     pipeline_close(&p);

@@ -13,6 +13,7 @@
 
 #include "cmd/pipeline.h"
 #include "config/config.h"
+#include "data/warnings.h"
 #include "io/atomic.h"
 #include "learn/learner.h"
 
@@ -82,9 +83,9 @@ int cmd_train(const CmdArgs *a, Err *err)
         goto done;
     char path[4200];
     snprintf(path, sizeof path, "%s/config.ini", p.out_dir);
-    if ((rc = config_write(p.cfg, path, err))) goto done;
+    if ((rc = config_write(p.setup.cfg, path, err))) goto done;
     if (p.note[0]) note(&p, "note: [model] pretrained: %s\n", p.note);
-    for (int i = 0; i < p.ds.n_skipped; i++) note(&p, "skipped (on_bad_item = skip): %s\n", p.ds.skipped[i]);
+    data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
 
     /* temporaries of a run stopped at once (a second signal) or killed while writing */
     atomic_remove_stale(p.out_dir);
@@ -123,14 +124,11 @@ int cmd_train(const CmdArgs *a, Err *err)
     }
     rc = learner_fit_schedule(l, &s, err);
     /* what the image loader met while training: unreadable files, time the steps waited for data */
-    for (int i = 0; p.dls && i < p.dls->n_skipped; i++)
-        note(&p, "skipped (on_bad_item = skip, could not be read): %s\n", p.dls->skipped[i]);
+    data_warn_load_skips(stderr, &p.ds, p.dls);
     if (p.dls && !p.ctx.quiet && !p.ctx.json) fprintf(stderr, "time waiting for data: %.2f s\n", p.dls->wait_s);
     if (rc) goto restore;
     snprintf(path, sizeof path, "%s/model.safetensors", p.out_dir);
-    double thresh;
-    if ((rc = pipeline_threshold(p.cfg, &thresh, err)) || (rc = pipeline_save_model(&p, p.model, path, thresh, err)) ||
-        (rc = learner_plot_losses(l, err)))
+    if ((rc = pipeline_save_model(&p, p.model, path, p.setup.threshold, err)) || (rc = learner_plot_losses(l, err)))
         goto restore;
     if (!p.ctx.quiet && !p.ctx.json) fprintf(stderr, "saved %s\n", path);
 restore:

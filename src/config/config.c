@@ -8,8 +8,10 @@
  * first error), then --set problems, then missing required keys and
  * cross-key checks. */
 #include "config/schema.h"
+#include "io/json.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <ini.h>
 #include <limits.h>
@@ -22,6 +24,9 @@
 enum { ORIGIN_DEFAULT, ORIGIN_FILE, ORIGIN_SET };
 #define LINE_SET (INT_MAX - 1) /* error ordering: --set after any file line */
 #define WHERE_CAP 1400
+/* Largest config file: generous for any real one (a vocab of 100k labels fits),
+ * small enough that a wrong file (a device, a dataset) is refused at once. */
+#define CONFIG_MAX_BYTES (16 << 20)
 
 typedef struct Entry {
     char *raw;        /* as written (continuation lines joined by a space) */
@@ -29,7 +34,7 @@ typedef struct Entry {
     int line;         /* 0 for defaults and --set */
     int origin;
     const char *set;  /* the --set argument that gave it */
-    char *path;       /* ST_PATH keys that are set: the value resolved (resolve_paths) */
+    char *path;       /* ST_PATH(_BOOL) keys set to a path: the value resolved (resolve_paths) */
 } Entry;
 
 struct Config {
@@ -138,6 +143,11 @@ static int line_indented(const Loader *L, int line)
 static void did_you_mean_key(const char *section, const char *name, char *buf, size_t cap)
 {
     buf[0] = 0;
+    const char *advice = spell_foreign_key(name);   /* an argument of a fastai factory method */
+    if (advice) {
+        snprintf(buf, cap, " (%s)", advice);
+        return;
+    }
     int best = -1, bd = 1 << 30;
     for (int i = 0; i < schema_n_keys; i++) {
         if (strcmp(schema_keys[i].section, section) || !schema_is_near(name, schema_keys[i].name)) continue;
@@ -256,7 +266,7 @@ static int on_pair_value(Loader *L, const char *section, const char *name, const
     }
     int k = key_index(section, name);
     if (k < 0) {
-        char keys[512], hint[128];
+        char keys[512], hint[256];
         section_keys(section, keys, sizeof keys);
         did_you_mean_key(section, name, hint, sizeof hint);
         if (hint[0])
@@ -312,6 +322,9 @@ static void scan_sections(Loader *L)
     }
 }
 
+/* The whole file, NUL-terminated.  At most CONFIG_MAX_BYTES + 1 bytes are
+ * read, whatever the file is (a device such as /dev/zero, a pipe, a huge
+ * file): one byte past the limit is enough to say it is too big. */
 static char *read_file(const char *path, size_t *len, Err *err)
 {
     struct stat st;
@@ -326,33 +339,45 @@ static char *read_file(const char *path, size_t *len, Err *err)
         err_set(err, ERR_USAGE, "%s: found a directory, expected a config file (.ini)", path);
         return NULL;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         err_set(err, ERR_USAGE, "%s: cannot open (%s), expected a readable config file", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 4096, n = 0, k;
+    size_t cap = 4096, n = 0;
+    ssize_t k;
+    int bad = 0;
     char *buf = malloc(cap);
-    while (buf) {
-        if (n + 1 >= cap) {
-            char *b = cap > ((size_t)1 << 30) ? NULL : realloc(buf, cap * 2);
+    while (buf && n <= CONFIG_MAX_BYTES) {
+        if (n + 1 >= cap) {   /* room for one more byte and the NUL */
+            size_t grown = cap * 2 > CONFIG_MAX_BYTES + 2 ? CONFIG_MAX_BYTES + 2 : cap * 2;
+            char *b = realloc(buf, grown);
             if (!b) {
                 free(buf);
                 buf = NULL;
                 break;
             }
             buf = b;
-            cap *= 2;
+            cap = grown;
         }
-        k = fread(buf + n, 1, cap - 1 - n, f);
-        if (k == 0) break;
-        n += k;
+        /* read(2), not stdio, which would read ahead past the limit */
+        k = read(fd, buf + n, cap - 1 - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) bad = errno;
+        if (k <= 0) break;
+        n += (size_t)k;
     }
-    int bad = ferror(f);
-    fclose(f);
+    close(fd);
     if (!buf || bad) {
         free(buf);
-        err_set(err, ERR_USAGE, "%s: cannot read%s, expected a config file", path, buf ? "" : " (too big)");
+        err_set(err, ERR_USAGE, "%s: cannot read (%s), expected a config file", path,
+                buf ? strerror(bad) : "out of memory");
+        return NULL;
+    }
+    if (n > CONFIG_MAX_BYTES) {
+        free(buf);
+        err_set(err, ERR_USAGE, "%s: found more than %d MiB, expected a config file (at most %d MiB of text)", path,
+                CONFIG_MAX_BYTES >> 20, CONFIG_MAX_BYTES >> 20);
         return NULL;
     }
     buf[n] = 0;
@@ -361,6 +386,16 @@ static char *read_file(const char *path, size_t *len, Err *err)
 }
 
 /* ---- checking -------------------------------------------------------------------- */
+
+static int is_quoted(const char *s);
+
+/* Unquoted path text is taken as it is; for ST_PATH_BOOL a bare True or
+ * False is the boolean (model.pretrained = True). */
+static int verbatim_path(SchemaType type, const char *raw)
+{
+    if (type == ST_PATH_BOOL && (!strcmp(raw, "True") || !strcmp(raw, "False"))) return 0;
+    return (type == ST_PATH || type == ST_PATH_BOOL) && !is_quoted(raw);
+}
 
 static int is_quoted(const char *s)
 {
@@ -387,7 +422,7 @@ static void resolve_entry(Loader *L, int k)
     }
     Err err = {0};
     CfgValue *v;
-    if (key->spec.type == ST_PATH && !is_quoted(raw)) {
+    if (verbatim_path(key->spec.type, raw)) {
         /* paths are taken verbatim: oxford-iiit-pet/images */
         v = cv_new(CV_STR, e->line);
         if (v && !(v->str = strdup(raw))) cfg_value_free(v), v = NULL;
@@ -471,7 +506,7 @@ static int apply_set(Loader *L, const char *arg)
     }
     int k = key_index(section, name);
     if (k < 0) {
-        char keys[512], hint[128];
+        char keys[512], hint[256];
         section_keys(section, keys, sizeof keys);
         did_you_mean_key(section, name, hint, sizeof hint);
         if (hint[0])
@@ -500,10 +535,11 @@ CfgValue *cfg_value_parse_key(const char *section, const char *name, const char 
     FASTC_ASSERT(k >= 0);
     const SchemaKey *key = &schema_keys[k];
     char where[WHERE_CAP];
-    snprintf(where, sizeof where, "%s:%d: [%s] %s", file ? file : "<value>", line, section, name);
+    if (line > 0) snprintf(where, sizeof where, "%s:%d: [%s] %s", file ? file : "<value>", line, section, name);
+    else snprintf(where, sizeof where, "%s: [%s] %s", file ? file : "<value>", section, name);
     while (*text == ' ' || *text == '\t') text++;
     CfgValue *v;
-    if (key->spec.type == ST_PATH && *text && !is_quoted(text)) {
+    if (*text && verbatim_path(key->spec.type, text)) {
         v = cv_new(CV_STR, line);
         if (v && !(v->str = strdup(text))) cfg_value_free(v), v = NULL;
         if (!v) err_set(err, ERR_RUNTIME, "%s: out of memory", where);
@@ -528,13 +564,19 @@ static Entry *entry(Config *cfg, const char *section, const char *name)
 /* "file:line: [section] key" for an entry (its line, or its section's header). */
 static void where_of(const Config *cfg, const char *section, const char *name, char *buf, size_t cap)
 {
+    cfg_where(cfg, section, name, 0, buf, cap);
+}
+
+void cfg_where(const Config *cfg, const char *section, const char *name, int at, char *buf, size_t cap)
+{
     int k = key_index(section, name);
+    FASTC_ASSERT(k >= 0);
     const Entry *e = &cfg->e[k];
     if (e->origin == ORIGIN_SET) {
         snprintf(buf, cap, "--set %s: [%s] %s", e->set, section, name);
         return;
     }
-    int line = e->line;
+    int line = at > 0 ? at : e->line;
     if (!line) line = cfg->section_line[section_index(section)];
     if (!line) line = cfg->n_lines > 0 ? cfg->n_lines : 1;
     snprintf(buf, cap, "%s:%d: [%s] %s", cfg->file, line, section, name);
@@ -546,15 +588,6 @@ static int uses(const CfgValue *list, const char *name)
 {
     for (int i = 0; list && i < cfg_list_len(list); i++)
         if (!strcmp(call_name(cfg_list_at(list, i)), name)) return 1;
-    return 0;
-}
-
-/* Whether name is one of the comma-separated names in list. */
-static int in_list(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; (p = strstr(p, name)); p += n)
-        if ((p == list || p[-1] == ' ') && (p[n] == ',' || !p[n])) return 1;
     return 0;
 }
 
@@ -580,7 +613,7 @@ static int cross_check(Config *cfg, Err *err)
     if (image != resnet) {
         where_of(cfg, "model", "arch", w, sizeof w);
         return err_set(err, ERR_USAGE, "%s: found %s, expected %s for %s data", w, arch,
-                       image ? "resnet18, resnet34 or resnet50" : "DotProduct, DotProductBias or EmbeddingNN",
+                       image ? "resnet18, resnet34, resnet50, resnet101 or resnet152" : "DotProduct, DotProductBias or EmbeddingNN",
                        b0);
     }
     int has_csv = entry(cfg, "data", "csv")->value != NULL;
@@ -606,35 +639,25 @@ static int cross_check(Config *cfg, Err *err)
             return err_set(err, ERR_USAGE, "%s: found %s without [data] csv, expected a csv to read columns from", w,
                            needs_csv[i][1]);
         }
-    /* metrics and loss must fit the target (fastai would fail on shapes mid-run) */
+    /* metrics and loss must fit the target (fastai would fail on shapes mid-run);
+     * which fits which is the schema table's `fits` */
     const char *target = collab ? "CollabBlock" : b1;
-    static const struct {
-        const char *target, *metrics, *losses;
-    } fits[] = {
-        {"CategoryBlock", "error_rate, accuracy",
-         "CrossEntropyLossFlat, LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyFlat"},
-        {"MultiCategoryBlock", "accuracy_multi", "BCEWithLogitsLossFlat"},
-        {"PointBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
-        {"RegressionBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
-        {"CollabBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
-    };
-    for (size_t i = 0; i < sizeof fits / sizeof fits[0]; i++) {
-        if (strcmp(fits[i].target, target)) continue;
-        const CfgValue *metrics = entry(cfg, "learner", "metrics")->value;
-        for (int m = 0; m < cfg_list_len(metrics); m++) {
-            const char *name = call_name(cfg_list_at(metrics, m));
-            if (!in_list(fits[i].metrics, name)) {
-                where_of(cfg, "learner", "metrics", w, sizeof w);
-                return err_set(err, ERR_USAGE, "%s: found %s, expected a metric for %s: %s", w, name, target,
-                               fits[i].metrics);
-            }
+    unsigned fit = schema_comp(target, SLOT_BLOCK)->fits;
+    char list[512];
+    const CfgValue *metrics = entry(cfg, "learner", "metrics")->value;
+    for (int m = 0; m < cfg_list_len(metrics); m++) {
+        const char *name = call_name(cfg_list_at(metrics, m));
+        if (!(schema_comp(name, SLOT_METRIC)->fits & fit)) {
+            where_of(cfg, "learner", "metrics", w, sizeof w);
+            schema_fitting(SLOT_METRIC, fit, list, sizeof list);
+            return err_set(err, ERR_USAGE, "%s: found %s, expected a metric for %s: %s", w, name, target, list);
         }
-        const char *loss = call_name(entry(cfg, "learner", "loss_func")->value);
-        if (*loss && !in_list(fits[i].losses, loss)) {
-            where_of(cfg, "learner", "loss_func", w, sizeof w);
-            return err_set(err, ERR_USAGE, "%s: found %s, expected a loss for %s: %s", w, loss, target,
-                           fits[i].losses);
-        }
+    }
+    const char *loss = call_name(entry(cfg, "learner", "loss_func")->value);
+    if (*loss && !(schema_comp(loss, SLOT_LOSS)->fits & fit)) {
+        where_of(cfg, "learner", "loss_func", w, sizeof w);
+        schema_fitting(SLOT_LOSS, fit, list, sizeof list);
+        return err_set(err, ERR_USAGE, "%s: found %s, expected a loss for %s: %s", w, loss, target, list);
     }
     if (cfg_num(cfg, "lr_find", "start_lr") >= cfg_num(cfg, "lr_find", "end_lr")) {
         where_of(cfg, "lr_find", "end_lr", w, sizeof w);
@@ -885,7 +908,9 @@ static int resolve_path(Config *cfg, int k, Err *err)
 {
     Entry *e = &cfg->e[k];
     const SchemaKey *key = &schema_keys[k];
-    if (key->spec.type != ST_PATH || !e->value || e->path) return 0;
+    if ((key->spec.type != ST_PATH && key->spec.type != ST_PATH_BOOL) || !e->value || e->value->kind == CV_BOOL ||
+        e->path)
+        return 0;
     const char *base = cfg->dir;
     if (key->rel_to && e->value->str[0] != '/') {
         char sec[32], name[32];
@@ -927,13 +952,23 @@ const char *cfg_resolve(const Config *cfg, const char *rel, char *buf, size_t ca
 const char *cfg_path(const Config *cfg, const char *section, const char *key, char *buf, size_t cap)
 {
     int k = key_index(section, key);
-    FASTC_ASSERT(k >= 0 && schema_keys[k].spec.type == ST_PATH);
+    FASTC_ASSERT(k >= 0 && (schema_keys[k].spec.type == ST_PATH || schema_keys[k].spec.type == ST_PATH_BOOL));
     const Entry *e = &cfg->e[k];
-    if (!e->value) return NULL;
+    if (!e->value || e->value->kind == CV_BOOL) return NULL;   /* pretrained = True / False */
     /* config_load resolved it and refused one of CFG_PATH_MAX bytes or more */
     FASTC_ASSERT(e->path && cap >= CFG_PATH_MAX);
     memcpy(buf, e->path, strlen(e->path) + 1);
     return buf;
+}
+
+int cfg_choice(const Config *cfg, const char *section, const char *key)
+{
+    const SchemaKey *k = schema_key(section, key);
+    const char *v = cfg_str(cfg, section, key);
+    FASTC_ASSERT(k && k->spec.type == ST_CHOICE && v);
+    int i = schema_choice_index(k->spec.choices, v);
+    FASTC_ASSERT(i >= 0);
+    return i;
 }
 
 int cfg_is_set(const Config *cfg, const char *section, const char *key)
@@ -952,7 +987,7 @@ static char *format_key(const Config *cfg, int k)
     for (;;) {
         char *buf = malloc(cap);
         if (!buf) return NULL;
-        if (key->spec.type == ST_PATH) {
+        if ((key->spec.type == ST_PATH || key->spec.type == ST_PATH_BOOL) && v && v->kind != CV_BOOL) {
             char path[4200];
             CfgValue tmp = {.kind = CV_STR, .str = (char *)cfg_path(cfg, key->section, key->name, path, sizeof path)};
             cfg_value_format(&tmp, buf, cap);
@@ -987,40 +1022,77 @@ int config_print(const Config *cfg, FILE *out)
     return ferror(out) ? -1 : 0;
 }
 
-static void json_string(FILE *out, const char *s)
+/* A resolved value as JSON: numbers, strings (names too), true/false/null,
+ * arrays for tuples and lists, {"slice": [lo, hi]} (lo null for slice(hi)),
+ * and {"call": "Resize", "args": {"size": 460, ...}} for a component. */
+static void value_json(JsonBuf *b, const CfgValue *v)
 {
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-        else if (c < 0x20) fprintf(out, "\\u%04x", c);
-        else fputc(c, out);
+    switch (v ? v->kind : CV_NONE) {
+    case CV_NUM: json_buf_num(b, v->num); break;
+    case CV_STR:
+    case CV_IDENT: json_buf_str(b, v->str); break;
+    case CV_BOOL: json_buf_bool(b, v->num != 0); break;
+    case CV_NONE: json_buf_raw(b, "null", 4); break;
+    case CV_TUPLE:
+    case CV_LIST:
+        json_buf_putc(b, '[');
+        for (int i = 0; i < v->n; i++) json_buf_sep(b), value_json(b, v->items[i]);
+        json_buf_putc(b, ']');
+        break;
+    case CV_SLICE:
+        json_buf_raw(b, "{\"slice\": [", 11);
+        if (v->n == 2) value_json(b, v->items[0]), json_buf_raw(b, ", ", 2), value_json(b, v->items[1]);
+        else json_buf_raw(b, "null, null", 10);
+        json_buf_raw(b, "]}", 2);
+        break;
+    case CV_CALL: {
+        int named = 1;
+        for (int i = 0; i < v->n; i++) named &= v->names && v->names[i];
+        json_buf_putc(b, '{');
+        json_buf_key(b, "call");
+        json_buf_str(b, v->str);
+        json_buf_key(b, "args");
+        json_buf_putc(b, named ? '{' : '[');
+        for (int i = 0; i < v->n; i++) {
+            if (named) json_buf_key(b, v->names[i]);
+            else json_buf_sep(b);
+            value_json(b, v->items[i]);
+        }
+        json_buf_putc(b, named ? '}' : ']');
+        json_buf_putc(b, '}');
+        break;
     }
-    fputc('"', out);
+    }
 }
 
 int config_print_json(const Config *cfg, FILE *out)
 {
-    fputc('{', out);
+    JsonBuf b = {0};
+    json_buf_putc(&b, '{');
     for (int s = 0; s < schema_n_sections; s++) {
-        fprintf(out, "%s\"%s\": {", s ? ", " : "", schema_sections[s]);
-        int first = 1;
+        json_buf_key(&b, schema_sections[s]);
+        json_buf_putc(&b, '{');
         for (int k = 0; k < schema_n_keys; k++) {
-            if (strcmp(schema_keys[k].section, schema_sections[s])) continue;
-            fprintf(out, "%s\"%s\": ", first ? "" : ", ", schema_keys[k].name);
-            first = 0;
-            if (!cfg->e[k].value) {
-                fputs("null", out);
-                continue;
-            }
-            char *text = format_key(cfg, k);
-            if (!text) return -1;
-            json_string(out, text);
-            free(text);
+            const SchemaKey *key = &schema_keys[k];
+            if (strcmp(key->section, schema_sections[s])) continue;
+            json_buf_key(&b, key->name);
+            char path[4200];
+            const char *abs = cfg->e[k].value && key->spec.type == ST_PATH
+                                  ? cfg_path(cfg, key->section, key->name, path, sizeof path) : NULL;
+            if (abs)   /* absolute, as config.ini has it */
+                json_buf_str(&b, abs);
+            else
+                value_json(&b, cfg->e[k].value);
         }
-        fputc('}', out);
+        json_buf_putc(&b, '}');
     }
-    fputc('}', out);
+    json_buf_putc(&b, '}');
+    if (b.oom) {
+        json_buf_free(&b);
+        return -1;
+    }
+    fputs(b.s, out);
+    json_buf_free(&b);
     return ferror(out) ? -1 : 0;
 }
 
@@ -1043,6 +1115,22 @@ int config_write(const Config *cfg, const char *path, Err *err)
 }
 
 /* ---- help -------------------------------------------------------------------------- */
+
+int cfg_comp_count(void) { return schema_n_comps; }
+
+const char *cfg_comp_at(int i, CfgSlot *slot)
+{
+    FASTC_ASSERT(i >= 0 && i < schema_n_comps);
+    if (slot) *slot = schema_comps[i].slot;
+    return schema_comps[i].name;
+}
+
+const char *config_key_at(int i, char *buf, size_t cap)
+{
+    if (i < 0 || i >= schema_n_keys) return NULL;
+    snprintf(buf, cap, "%s.%s", schema_keys[i].section, schema_keys[i].name);
+    return buf;
+}
 
 void config_print_help(FILE *out)
 {

@@ -15,6 +15,7 @@ typedef enum SchemaType {
     ST_BOOL,      /* True / False */
     ST_STR,       /* quoted string (a bare identifier is taken as its text) */
     ST_PATH,      /* file or folder; unquoted text is taken verbatim */
+    ST_PATH_BOOL, /* a path as ST_PATH, or True / False (model.pretrained) */
     ST_CHOICE,    /* one of `choices` ("a|b|c"), quoted or bare; stored as CV_STR */
     ST_NAMES,     /* list of names (quoted or bare): csv_names, vocab */
     ST_NUMS,      /* tuple/list of numbers; `count` items when count > 0 */
@@ -29,12 +30,8 @@ typedef enum SchemaType {
     ST_COMP_LIST  /* one or more components of `slot` */
 } SchemaType;
 
-/* Which keys accept a component. */
-typedef enum SchemaSlot {
-    SLOT_NONE, SLOT_BLOCK, SLOT_ITEMS, SLOT_GETTER, SLOT_SPLITTER, SLOT_ITEM_TFM,
-    SLOT_BATCH_TFM, SLOT_ARCH, SLOT_METRIC, SLOT_CB, SLOT_LOSS, SLOT_OPT, SLOT_SCHEDULE,
-    SLOT_SUGGEST, SLOT_COUNT
-} SchemaSlot;
+/* Which keys accept a component (config.h: public, for the setup layer). */
+typedef CfgSlot SchemaSlot;
 
 /* A value's type, default and limits: shared by keys and component arguments. */
 typedef struct SchemaSpec {
@@ -64,11 +61,16 @@ typedef struct SchemaArg {
 
 #define SCHEMA_MAX_ARGS 16
 
+/* Targets, as bits: a target block's own bit, the targets a metric or a loss fits. */
+enum { FIT_CATEGORY = 1, FIT_MULTI = 2, FIT_POINTS = 4, FIT_REGRESSION = 8, FIT_COLLAB = 16 };
+#define FIT_NUMBERS (FIT_POINTS | FIT_REGRESSION | FIT_COLLAB)
+
 typedef struct SchemaComp {
     const char *name;
     SchemaSlot slot;
     SchemaArg args[SCHEMA_MAX_ARGS]; /* ends at the first NULL name */
     const char *help;
+    unsigned fits;                   /* FIT_*: blocks, metrics and losses */
 } SchemaComp;
 
 extern const SchemaKey schema_keys[];
@@ -83,6 +85,12 @@ const char *schema_article(const char *noun); /* "a" or "an" */
 const SchemaKey *schema_key(const char *section, const char *name);
 const SchemaComp *schema_comp(const char *name, SchemaSlot slot); /* slot SLOT_NONE = any */
 int schema_comp_n_args(const SchemaComp *c);
+/* The names of slot's components that fit any target of `fit`, in table
+ * order: "error_rate, accuracy". */
+void schema_fitting(SchemaSlot slot, unsigned fit, char *buf, size_t cap);
+
+/* Index of s in choices ("a|b|c"), or -1. */
+int schema_choice_index(const char *choices, const char *s);
 
 /* Standard statistics by name: returns 1 and fills mean/std (n channels) when known. */
 int schema_stats(const char *name, double mean[3], double std[3], int *n);
@@ -106,6 +114,17 @@ int schema_is_near(const char *typo, const char *cand);
 void schema_expected(const SchemaSpec *s, char *buf, size_t cap);
 /* "Resize(size, method='crop', pad_mode='reflection')" */
 void schema_signature(const SchemaComp *c, char *buf, size_t cap);
+
+/* spell.c: fastai's spellings of a component (partial(f, k=v), using_attr(f,
+ * 'name'), get_image_files(path, ...), SuggestionMethod.X) → a fresh value in
+ * fastc's, with *done set; a lambda anywhere in it → NULL with err set and
+ * *done set; anything else → NULL, *done 0 (v stands as written). */
+CfgValue *spell_component(const CfgValue *v, SchemaSlot slot, Err *err, const char *where, int *done);
+/* "a function cannot be written in a config; <what does the job in slot>" */
+void spell_function_hint(SchemaSlot slot, char *buf, size_t cap);
+/* Advice for a key that is an argument of a fastai factory method
+ * (item_name, valid_pct, label_func, ...), or NULL. */
+const char *spell_foreign_key(const char *key);
 
 /* check.c: a value as written → a fresh resolved value, or NULL with err set
  * to "<where>: found X, expected Y". */

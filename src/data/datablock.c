@@ -33,6 +33,8 @@ void dataset_free(Dataset *ds)
     free(ds->vocab);
     free(ds->yi);
     free(ds->y);
+    free(ds->y_file);
+    free(ds->y_line);
     free(ds->train_idx);
     free(ds->valid_idx);
     for (int i = 0; i < ds->n_skipped; i++) free(ds->skipped[i]);
@@ -53,9 +55,11 @@ typedef struct Build {
     /* labels: item i has labels lab.v[lab_off[i] .. lab_off[i+1]) */
     StrList lab;
     int *lab_off;
-    /* points: [n, n_y] */
+    /* points: [n, n_y], and the points file's line of each item's row */
     float *pts;
     int n_y;
+    int *pts_line;
+    char *pts_file;
     StrList skipped;
 } Build;
 
@@ -69,6 +73,8 @@ static void build_free(Build *b)
     strlist_free(&b->lab);
     free(b->lab_off);
     free(b->pts);
+    free(b->pts_line);
+    free(b->pts_file);
     strlist_free(&b->skipped);
 }
 
@@ -204,10 +210,12 @@ static int label_items(Build *b, Err *err)
     }
     if (s->kind == TARGET_POINTS) {
         if (s->y != DB_Y_POINTS) return err_set(err, ERR_USAGE, "PointBlock needs get_y = PointsFromCSV('file.csv')");
-        if ((rc = points_table_load(s->points_csv, s->csv_sep, &pt, err))) return rc;
+        if ((rc = points_table_load(s->points_csv, s->csv_sep, b->root, &pt, err))) return rc;
         b->n_y = 2 * pt.n_points;
         b->pts = calloc((size_t)b->n * b->n_y, sizeof(float));
-        if (!b->pts) rc = err_set(err, ERR_RUNTIME, "out of memory");
+        b->pts_line = calloc((size_t)b->n + 1, sizeof(int));
+        b->pts_file = strdup(pt.path);
+        if (!b->pts || !b->pts_line || !b->pts_file) rc = err_set(err, ERR_RUNTIME, "out of memory");
     } else if (s->y == DB_Y_POINTS) {
         return err_set(err, ERR_USAGE, "PointsFromCSV gives points: use blocks = ImageBlock, PointBlock");
     }
@@ -231,6 +239,7 @@ static int label_items(Build *b, Err *err)
                 continue;
             }
             memcpy(b->pts + (size_t)i * b->n_y, pt.xy + (size_t)r * b->n_y, sizeof(float) * b->n_y);
+            b->pts_line[i] = pt.lines[r];
             continue;
         }
         const char *label = NULL, *found = NULL;
@@ -478,6 +487,12 @@ static int fill_dataset(Build *b, StrList *vocab, const VocabIx *vx, Dataset *ds
     }
     if ((s->kind == TARGET_CATEGORY && !ds->yi) || (s->kind != TARGET_CATEGORY && !ds->y))
         return err_set(err, ERR_RUNTIME, "out of memory");
+    if (s->kind == TARGET_POINTS) {
+        ds->y_line = malloc(sizeof(int) * ((size_t)n + 1));
+        ds->y_file = b->pts_file;
+        b->pts_file = NULL;   /* moved */
+        if (!ds->y_line) return err_set(err, ERR_RUNTIME, "out of memory");
+    }
     int k = 0;
     for (int i = 0; i < b->n; i++) {
         if (b->split[i] < 0 || b->drop[i]) continue;
@@ -494,6 +509,7 @@ static int fill_dataset(Build *b, StrList *vocab, const VocabIx *vx, Dataset *ds
             }
         } else {
             memcpy(ds->y + (size_t)k * ds->n_y, b->pts + (size_t)i * b->n_y, sizeof(float) * b->n_y);
+            ds->y_line[k] = b->pts_line[i];
         }
         k++;
     }

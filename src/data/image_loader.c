@@ -74,6 +74,7 @@ typedef struct ImageLoaders {
     CacheEntry **cache;      /* [n_items] NULL: not cached (cache_put) */
     size_t cache_used;
     uint8_t *bad_known;      /* [n_items] set by workers */
+    char **bad_reason;       /* [n_items] "path: what is wrong", set by the worker that found it */
     uint8_t *listed;         /* [n_items] consumer-side: already in skipped */
     atomic_long decodes, cache_hits;
     int cached_items;
@@ -141,6 +142,26 @@ static void cache_put(ImageLoaders *il, int item, int stage, const Image *img, c
     il->cache[item] = e;
 }
 
+/* The points of an item against its image (w x h pixels), once it is read:
+ * fastai keeps points a little outside the image (a crop moves them out), but
+ * one more than a whole image width or height beyond its edges is a typo or a
+ * wrong unit (1e30 trains into infinities, blamed on the learning rate), so it
+ * is reported naming the points file's line. */
+static int check_points(const Dataset *ds, int item, const float *pts, int n_pts, int w, int h, Err *err)
+{
+    for (int i = 0; i < n_pts; i++) {
+        float x = pts[2 * i], y = pts[2 * i + 1];
+        if (x >= -(float)w && x <= 2.0f * w && y >= -(float)h && y <= 2.0f * h) continue;
+        char where[4200] = "";
+        if (ds->y_file && ds->y_line) snprintf(where, sizeof where, "%s:%d: ", ds->y_file, ds->y_line[item]);
+        return err_set(err, ERR_RUNTIME,
+                       "%s%s: point %d (%g, %g) is far outside the %dx%d image (expected pixels from %d to %d "
+                       "across, %d to %d down: the image, or at most its size beyond an edge)",
+                       where, ds->paths[item], i + 1, x, y, w, h, -w, 2 * w, -h, 2 * h);
+    }
+    return 0;
+}
+
 /* Decode (or fetch) item and run the item transform into wk->item, points in wk->pts. */
 static int item_stage(ImageLoaders *il, Worker *wk, int item, int train, int epoch, int use_cache, Err *err)
 {
@@ -169,6 +190,10 @@ static int item_stage(ImageLoaders *il, Worker *wk, int item, int train, int epo
         item_tfms_decode_hint(it, train, &mw, &mh);
         atomic_fetch_add(&il->decodes, 1);
         if (image_decode_file(ds->paths[item], il->c, mw, mh, &dec, &ow, &oh, err)) return err->code;
+        if (il->n_pts && check_points(ds, item, wk->pts, il->n_pts, ow, oh, err)) {
+            image_free(&dec);
+            return err->code;
+        }
         if (il->n_pts && (dec.w != ow || dec.h != oh))   /* decoded with DCT scaling */
             for (int i = 0; i < il->n_pts; i++) {
                 wk->pts[2 * i] *= (float)dec.w / ow;
@@ -260,7 +285,12 @@ static void *worker_main(void *arg)
         int st = process_item(il, wk, split, epoch, pos, s, j, &err);
         int item = split == SPLIT_TRAIN ? il->ds->train_idx[pos] : il->ds->valid_idx[pos];
         s->bad[j] = st != 0;
-        if (st > 0 && il->o.skip_bad) il->bad_known[item] = 1;
+        if (st > 0 && il->o.skip_bad) {
+            /* one worker at a time holds an item; next() reads this after the
+             * slot is done, under the lock, so it sees the write */
+            if (!il->bad_reason[item]) il->bad_reason[item] = strdup(err.msg);
+            il->bad_known[item] = 1;
+        }
 
         pthread_mutex_lock(&il->mu);
         if (st > 0 && !il->o.skip_bad && (s->status == 0)) {
@@ -345,10 +375,13 @@ static int next_batch(Loaders *l, Batch **out, Err *err)
             int item = il->split == SPLIT_TRAIN ? ds->train_idx[s->index[j]] : ds->valid_idx[s->index[j]];
             if (!il->listed[item]) {
                 char **grown = realloc(l->skipped, sizeof(char *) * (l->n_skipped + 1));
-                if (grown) {
-                    l->skipped = grown;
-                    l->skipped[l->n_skipped++] = strdup(ds->paths[item]);
+                char *line = strdup(il->bad_reason[item] ? il->bad_reason[item] : ds->paths[item]);
+                if (grown) l->skipped = grown;
+                if (grown && line) {
+                    l->skipped[l->n_skipped++] = line;
                     il->listed[item] = 1;
+                } else {
+                    free(line);
                 }
             }
             continue;
@@ -402,7 +435,8 @@ static void il_free(Loaders *l)
     if (il->cache)
         for (int i = 0; i < il->ds->n_items; i++) free(il->cache[i]);
     free(il->cache);
-    free(il->bad_known), free(il->listed), free(il->order);
+    for (int i = 0; il->bad_reason && i < il->ds->n_items; i++) free(il->bad_reason[i]);
+    free(il->bad_known), free(il->bad_reason), free(il->listed), free(il->order);
     for (int i = 0; i < l->n_skipped; i++) free(l->skipped[i]);
     free(l->skipped);
     pthread_mutex_destroy(&il->mu);
@@ -523,11 +557,12 @@ int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Datase
     int n_max = ds->n_train > ds->n_valid ? ds->n_train : ds->n_valid;
     il->order = calloc((size_t)n_max + 1, sizeof(int32_t));
     il->bad_known = calloc((size_t)ds->n_items + 1, 1);
+    il->bad_reason = calloc((size_t)ds->n_items + 1, sizeof(char *));
     il->listed = calloc((size_t)ds->n_items + 1, 1);
     il->cache = o->cache_bytes ? calloc((size_t)ds->n_items + 1, sizeof(CacheEntry *)) : NULL;
     il->workers = calloc((size_t)il->n_workers, sizeof(Worker));
     il->slots = calloc((size_t)il->ring, sizeof(Slot));
-    if (!il->order || !il->bad_known || !il->listed || (o->cache_bytes && !il->cache) || !il->workers || !il->slots)
+    if (!il->order || !il->bad_known || !il->bad_reason || !il->listed || (o->cache_bytes && !il->cache) || !il->workers || !il->slots)
         goto oom;
     for (int i = 0; i < il->n_workers; i++) {
         il->workers[i].il = il;

@@ -45,7 +45,7 @@ struct Loaders {
     /* Statistics kept by next() (zero for loaders that have none): */
     double wait_s;    /* seconds next() spent waiting for data, all epochs */
     int n_skipped;    /* files skipped as bad (on_bad_item = skip), each listed once */
-    char **skipped;   /* [n_skipped] their paths, owned by the loader */
+    char **skipped;   /* [n_skipped] "path: why it could not be read", owned by the loader */
     /* Data-parallel share (dist/dist.h; 0 and 0 or 1: the whole batch).  The
      * batches and their numbers stay the global ones (same order, same
      * n_batches); of each, next() gives only the items of slice shard_rank of

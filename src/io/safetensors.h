@@ -111,10 +111,14 @@ void st_close(StFile *f);   /* NULL-safe */
 const StTensor *st_find(const StFile *f, const char *name);
 /* Read a tensor as float32 (from F32, F16, BF16 or F64); n must equal numel. */
 int st_read_f32(const StFile *f, const StTensor *t, float *dst, size_t n, Err *err);
-/* Read a tensor as int64 (from I64, I32, U8 or integral-valued floats). */
+/* Read a tensor as int64 (from any integer dtype, U64 values up to INT64_MAX,
+ * or integral-valued floats; BOOL is refused). */
 int st_read_i64(const StFile *f, const StTensor *t, int64_t *dst, size_t n, Err *err);
 /* The raw bytes (cap >= t->nbytes). */
 int st_read_raw(const StFile *f, const StTensor *t, void *dst, size_t cap, Err *err);
+/* Refuse a floating-point tensor holding a NaN or an infinity, naming it and
+ * the first such value (ERR_RUNTIME); integer tensors pass. */
+int st_check_finite(const StFile *f, const StTensor *t, Err *err);
 /* "[64, 3, 7, 7]" */
 void st_shape_str(const int64_t *shape, int ndim, char *buf, size_t cap);
 
@@ -135,7 +139,8 @@ typedef enum StLoadMode {
 } StLoadMode;
 
 /* Load into m->params.  Everything is validated before any parameter is
- * changed, so a refused file leaves the model as it was.  `note` (may be NULL)
+ * changed (a NaN or infinity in any weight or buffer included: the file is
+ * refused naming the tensor), so a refused file leaves the model as it was.  `note` (may be NULL)
  * receives one line on what was skipped or adapted ("" when nothing). */
 int st_load_model(Model *m, const StFile *f, StLoadMode mode, char *note, size_t note_cap, Err *err);
 int st_load_model_file(Model *m, const char *path, StLoadMode mode, char *note, size_t note_cap, Err *err);

@@ -195,7 +195,9 @@ int state_get_params(const StateFile *s, const char *prefix, Param *params, int 
     char name[256];
     for (int i = 0; i < n_params; i++) {
         snprintf(name, sizeof name, "%s%s", prefix, params[i].name);
-        if (!need(s, name, params[i].n, ST_F32, err)) return ERR_RUNTIME;
+        const StTensor *t = need(s, name, params[i].n, ST_F32, err);
+        if (!t) return ERR_RUNTIME;
+        if (st_check_finite(s->st, t, err)) return err->code;   /* a NaN weight would train into NaN */
     }
     for (int i = 0; i < n_params; i++) {
         snprintf(name, sizeof name, "%s%s", prefix, params[i].name);

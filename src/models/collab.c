@@ -176,7 +176,7 @@ static void dot_backward(Collab *c, const float *dr)
  * backward of BatchNorm (train): with x̂ = (a − μ)·invstd, g = dy·γ
  *   dγ += Σ_b dy·x̂;  dβ += Σ_b dy
  *   da = invstd/n · (n·g − Σ_b g − x̂·Σ_b g·x̂)
- * ReLU: dz = da·[z > 0];  Linear: dW += dzᵀ·x;  dx = dz·W. */
+ * ReLU: dz = da·[not z <= 0] (a NaN passes, as in PyTorch);  Linear: dW += dzᵀ·x;  dx = dz·W. */
 
 static void nn_forward(Collab *c, int n, ModelMode mode)
 {
@@ -205,13 +205,13 @@ static void nn_forward(Collab *c, int n, ModelMode mode)
                 double s = 0, s2 = 0;
                 for (int b = 0; b < n; b++) {
                     float a = l->z[(size_t)b * o + j];
-                    a = a > 0 ? a : 0;
+                    a = a <= 0 ? 0 : a;
                     s += a;
                 }
                 double mu = s / n;
                 for (int b = 0; b < n; b++) {
                     float a = l->z[(size_t)b * o + j];
-                    a = a > 0 ? a : 0;
+                    a = a <= 0 ? 0 : a;
                     s2 += (a - mu) * (a - mu);
                 }
                 double var = s2 / n;
@@ -219,7 +219,7 @@ static void nn_forward(Collab *c, int n, ModelMode mode)
                 l->invstd[j] = inv;
                 for (int b = 0; b < n; b++) {
                     float a = l->z[(size_t)b * o + j];
-                    a = a > 0 ? a : 0;
+                    a = a <= 0 ? 0 : a;
                     float xh = (float)(a - mu) * inv;
                     l->xhat[(size_t)b * o + j] = xh;
                     y[(size_t)b * o + j] = xh * l->gamma[j] + l->beta[j];
@@ -233,7 +233,7 @@ static void nn_forward(Collab *c, int n, ModelMode mode)
                 float inv = 1.0f / sqrtf(l->rvar[j] + BN_EPS), mu = l->rmean[j];
                 for (int b = 0; b < n; b++) {
                     float a = l->z[(size_t)b * o + j];
-                    a = a > 0 ? a : 0;
+                    a = a <= 0 ? 0 : a;
                     y[(size_t)b * o + j] = (a - mu) * inv * l->gamma[j] + l->beta[j];
                 }
             }
@@ -271,7 +271,7 @@ static void nn_backward(Collab *c, const float *dr)
                 size_t q = (size_t)b * o + j;
                 float g = dy[q] * gam;
                 float da = inv * (g - rn * sg - l->xhat[q] * rn * sgx);
-                dz[q] = l->z[q] > 0 ? da : 0.0f;
+                dz[q] = l->z[q] <= 0 ? 0.0f : da;
             }
         }
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, l->in, n, 1.0f, dz, o, l->x, l->in,

@@ -1,4 +1,4 @@
-/* resnet.c — torchvision resnet18/34/50 + fastai head as a Model (see resnet.h).
+/* resnet.c — torchvision resnet18/34/50/101/152 + fastai head as a Model (see resnet.h).
  *
  * Data flow of one training step (NHWC; n images of h x w):
  *
@@ -43,7 +43,7 @@
  * size in parallel, each in one core's cache; late ones take tiles up to
  * CONV_BIG_FACTOR times larger (see conv.c). */
 #define RESNET_COL_CAP ((size_t)600 << 10)
-#define MAX_PARAMS 512
+#define MAX_PARAMS 1024   /* resnet152 + head: 948 tensors */
 
 typedef struct ConvL {
     int p;                  /* index of the weight Param */
@@ -186,9 +186,36 @@ static float *pg(Resnet *r, int i) { return r->params[i].frozen ? NULL : r->para
 
 /* ---- architecture ---------------------------------------------------------- */
 
-int resnet_arch_known(const char *arch)
+/* torchvision's resnets: blocks per stage, and whether they are Bottlenecks
+ * (1x1 → 3x3 with the stride → 1x1 to 4x the width) or BasicBlocks. */
+static const struct {
+    const char *name;
+    int layers[4];
+    int bottleneck;
+} ARCHS[] = {
+    {"resnet18", {2, 2, 2, 2}, 0},
+    {"resnet34", {3, 4, 6, 3}, 0},
+    {"resnet50", {3, 4, 6, 3}, 1},
+    {"resnet101", {3, 4, 23, 3}, 1},
+    {"resnet152", {3, 8, 36, 3}, 1},
+};
+enum { N_ARCHS = sizeof ARCHS / sizeof ARCHS[0] };
+
+static int arch_index(const char *arch)
 {
-    return arch && (!strcmp(arch, "resnet18") || !strcmp(arch, "resnet34") || !strcmp(arch, "resnet50"));
+    for (int i = 0; arch && i < N_ARCHS; i++)
+        if (!strcmp(arch, ARCHS[i].name)) return i;
+    return -1;
+}
+
+int resnet_arch_known(const char *arch) { return arch_index(arch) >= 0; }
+
+void resnet_arch_list(char *buf, size_t cap)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < N_ARCHS && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", i == 0 ? "" : i == N_ARCHS - 1 ? " or " : ", ", ARCHS[i].name);
 }
 
 ResnetSpec resnet_spec_default(const char *arch, int n_out, int max_bs, int max_h, int max_w)
@@ -770,14 +797,17 @@ static const ModelOps resnet_ops = {resnet_forward, resnet_backward, resnet_summ
 int resnet_new(Model **out, const ResnetSpec *spec, Err *err)
 {
     *out = NULL;
-    if (!resnet_arch_known(spec->arch))
-        return err_set(err, ERR_USAGE, "arch: expected resnet18, resnet34 or resnet50, got '%s'",
-                       spec->arch ? spec->arch : "(none)");
+    if (!resnet_arch_known(spec->arch)) {
+        char archs[128];
+        resnet_arch_list(archs, sizeof archs);
+        return err_set(err, ERR_USAGE, "arch: expected %s, got '%s'", archs, spec->arch ? spec->arch : "(none)");
+    }
     if (spec->n_in < 1 || spec->n_in > 64)
         return err_set(err, ERR_USAGE, "%s: n_in must be in 1..64, got %d", spec->arch, spec->n_in);
     if (spec->n_out < 1)
         return err_set(err, ERR_USAGE, "%s: n_out must be >= 1, got %d", spec->arch, spec->n_out);
-    if (spec->max_bs < 1 || spec->max_h < 1 || spec->max_w < 1 || spec->max_h > 4096 || spec->max_w > 4096)
+    if (spec->max_bs < 1 || spec->max_h < 1 || spec->max_w < 1 || spec->max_h > RESNET_MAX_SIDE ||
+        spec->max_w > RESNET_MAX_SIDE)
         return err_set(err, ERR_USAGE, "%s: batch %d of %dx%d images: sizes must be in 1..4096",
                        spec->arch, spec->max_bs, spec->max_h, spec->max_w);
     if (!(spec->ps >= 0.0f && spec->ps < 1.0f))
@@ -790,9 +820,8 @@ int resnet_new(Model **out, const ResnetSpec *spec, Err *err)
     r->spec = *spec;
     snprintf(r->arch, sizeof r->arch, "%s", spec->arch);
     r->spec.arch = r->arch;
-    static const int L18[4] = {2, 2, 2, 2}, L34[4] = {3, 4, 6, 3};
-    const int *L = !strcmp(spec->arch, "resnet18") ? L18 : L34;
-    r->bottleneck = !strcmp(spec->arch, "resnet50");
+    const int *L = ARCHS[arch_index(spec->arch)].layers;
+    r->bottleneck = ARCHS[arch_index(spec->arch)].bottleneck;
     memcpy(r->layers, L, sizeof r->layers);
     r->nblocks = L[0] + L[1] + L[2] + L[3];
     r->model.ops = &resnet_ops;

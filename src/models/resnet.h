@@ -1,9 +1,9 @@
-/* resnet.h — torchvision resnet18/34/50 bodies with fastai's head, as a Model.
+/* resnet.h — torchvision resnet18/34/50/101/152 bodies with fastai's head, as a Model.
  *
  * The model is fastai's `nn.Sequential(body, head)`:
  *   body = torchvision resnet cut before avgpool/fc:
  *          0 conv1 (7x7/2, n_in → 64), 1 bn1, 2 relu, 3 maxpool(3,2,1), 4..7 layer1..4
- *          (BasicBlock for 18/34, Bottleneck with the stride on the 3x3 for 50)
+ *          (BasicBlock for 18/34, Bottleneck with the stride on the 3x3 for 50/101/152)
  *   head = create_head(nf, n_out, ps):  0 AdaptiveConcatPool2d, 1 Flatten,
  *          2 BatchNorm1d(2nf), 3 Dropout(ps/2), 4 Linear(2nf, 512, bias=False), 5 ReLU,
  *          6 BatchNorm1d(512), 7 Dropout(ps), 8 Linear(512, n_out, bias=False),
@@ -28,11 +28,15 @@
 #include "core/err.h"
 #include "models/model.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
+/* The largest input side (height or width). */
+enum { RESNET_MAX_SIDE = 4096 };
+
 typedef struct ResnetSpec {
-    const char *arch;      /* "resnet18", "resnet34", "resnet50" */
+    const char *arch;      /* "resnet18", "resnet34", "resnet50", "resnet101", "resnet152" */
     int n_in;              /* input channels (3 for RGB) */
     int n_out;             /* outputs */
     int has_y_range;       /* append SigmoidRange(y_lo, y_hi) */
@@ -53,6 +57,8 @@ ResnetSpec resnet_spec_default(const char *arch, int n_out, int max_bs, int max_
 
 /* Whether arch names a supported resnet. */
 int resnet_arch_known(const char *arch);
+/* "resnet18, resnet34, resnet50, resnet101 or resnet152" (the arch table), for messages. */
+void resnet_arch_list(char *buf, size_t cap);
 
 /* Build the model (allocates everything).  Usage errors (unknown arch, bad
  * sizes) → ERR_USAGE; allocation failure → ERR_RUNTIME. */

@@ -106,13 +106,13 @@ static void grad_sums(double *sg, double *sgx, const float *dout, const float *i
                     const float *o = out + r * c;
                     #pragma omp simd
                     for (int j = 0; j < c; j++) {
-                        float gv = o[j] > 0.0f ? g[j] : 0.0f;
+                        float gv = o[j] <= 0.0f ? 0.0f : g[j];
                         f1[j] += gv, f2[j] += gv * (x[j] - mean[j]);
                     }
                 } else {
                     #pragma omp simd
                     for (int j = 0; j < c; j++) {
-                        float gv = x[j] * scale[j] + shift[j] > 0.0f ? g[j] : 0.0f;
+                        float gv = x[j] * scale[j] + shift[j] <= 0.0f ? 0.0f : g[j];
                         f1[j] += gv, f2[j] += gv * (x[j] - mean[j]);
                     }
                 }
@@ -163,7 +163,7 @@ void bn_forward(float *out, const float *in, const float *residual, int relu, in
                 #pragma omp simd
                 for (int j = 0; j < c; j++) {
                     float v = x[j] * scale[j] + shift[j] + res[j];
-                    y[j] = v > 0.0f ? v : 0.0f;
+                    y[j] = v <= 0.0f ? 0.0f : v;
                 }
             } else {
                 #pragma omp simd
@@ -173,7 +173,7 @@ void bn_forward(float *out, const float *in, const float *residual, int relu, in
             #pragma omp simd
             for (int j = 0; j < c; j++) {
                 float v = x[j] * scale[j] + shift[j];
-                y[j] = v > 0.0f ? v : 0.0f;
+                y[j] = v <= 0.0f ? 0.0f : v;
             }
         } else {
             #pragma omp simd
@@ -194,6 +194,10 @@ void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const flo
     }
     double part[2 * red_chunks(rows) * c];
     grad_sums(sg, sgx, dout, in, out, relu, scale, shift, s->save_mean, rows, c, part);
+    /* eval: dx = γ·inv·g depends on no x (as PyTorch's), so the k2·x term reads
+     * zeros: a NaN input must not turn its own gradient into NaN */
+    float zero[c];
+    memset(zero, 0, sizeof zero);
     for (int j = 0; j < c; j++) {
         double mean = s->save_mean[j], inv = s->save_invstd[j];
         double sgxh = inv * sgx[j];                              /* Σ g·x̂ */
@@ -214,7 +218,7 @@ void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const flo
      * index), which the compiler's alias check would refuse and run scalar */
     #pragma omp parallel for schedule(static)
     for (size_t r = 0; r < rows; r++) {
-        const float *g = dout + r * c, *x = in + r * c;
+        const float *g = dout + r * c, *x = in + r * c, *xk = train ? x : zero;
         float *dx = din + r * c, *dr = dres ? dres + r * c : NULL;
         if (!relu) {
             if (dr) {
@@ -222,40 +226,40 @@ void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const flo
                 for (int j = 0; j < c; j++) {
                     float gv = g[j];
                     dr[j] = gv;
-                    dx[j] = k1[j] * gv + k2[j] * x[j] + k3[j];
+                    dx[j] = k1[j] * gv + k2[j] * xk[j] + k3[j];
                 }
             } else {
                 #pragma omp simd
-                for (int j = 0; j < c; j++) dx[j] = k1[j] * g[j] + k2[j] * x[j] + k3[j];
+                for (int j = 0; j < c; j++) dx[j] = k1[j] * g[j] + k2[j] * xk[j] + k3[j];
             }
         } else if (out) {
             const float *o = out + r * c;
             if (dr) {
                 #pragma omp simd
                 for (int j = 0; j < c; j++) {
-                    float gv = o[j] > 0.0f ? g[j] : 0.0f;
+                    float gv = o[j] <= 0.0f ? 0.0f : g[j];
                     dr[j] = gv;
-                    dx[j] = k1[j] * gv + k2[j] * x[j] + k3[j];
+                    dx[j] = k1[j] * gv + k2[j] * xk[j] + k3[j];
                 }
             } else {
                 #pragma omp simd
                 for (int j = 0; j < c; j++) {
-                    float gv = o[j] > 0.0f ? g[j] : 0.0f;
-                    dx[j] = k1[j] * gv + k2[j] * x[j] + k3[j];
+                    float gv = o[j] <= 0.0f ? 0.0f : g[j];
+                    dx[j] = k1[j] * gv + k2[j] * xk[j] + k3[j];
                 }
             }
         } else if (dr) {
             #pragma omp simd
             for (int j = 0; j < c; j++) {
-                float gv = x[j] * scale[j] + shift[j] > 0.0f ? g[j] : 0.0f;
+                float gv = x[j] * scale[j] + shift[j] <= 0.0f ? 0.0f : g[j];
                 dr[j] = gv;
-                dx[j] = k1[j] * gv + k2[j] * x[j] + k3[j];
+                dx[j] = k1[j] * gv + k2[j] * xk[j] + k3[j];
             }
         } else {
             #pragma omp simd
             for (int j = 0; j < c; j++) {
-                float gv = x[j] * scale[j] + shift[j] > 0.0f ? g[j] : 0.0f;
-                dx[j] = k1[j] * gv + k2[j] * x[j] + k3[j];
+                float gv = x[j] * scale[j] + shift[j] <= 0.0f ? 0.0f : g[j];
+                dx[j] = k1[j] * gv + k2[j] * xk[j] + k3[j];
             }
         }
     }
@@ -285,7 +289,7 @@ void bn_forward_ref(float *out, const float *in, const float *residual, int relu
         for (size_t r = 0; r < rows; r++) {
             double y = (in[r * c + j] - mean) * inv * s->gamma[j] + s->beta[j];
             if (residual) y += residual[r * c + j];
-            if (relu && y < 0) y = 0;
+            if (relu && y <= 0) y = 0;
             out[r * c + j] = (float)y;
         }
     }
@@ -300,7 +304,7 @@ void bn_backward_ref(float *din, float *dres, float *dgamma, float *dbeta, const
         double mean = s->save_mean[j], inv = s->save_invstd[j], sg = 0, sgx = 0;
         for (size_t r = 0; r < rows; r++) {
             double g = dout[r * c + j];
-            if (relu && !(out ? out[r * c + j] > 0 : (in[r * c + j] - mean) * inv * s->gamma[j] + s->beta[j] > 0)) g = 0;
+            if (relu && (out ? out[r * c + j] <= 0 : (in[r * c + j] - mean) * inv * s->gamma[j] + s->beta[j] <= 0)) g = 0;
             sg += g;
             sgx += g * (in[r * c + j] - mean) * inv;
         }
@@ -308,7 +312,7 @@ void bn_backward_ref(float *din, float *dres, float *dgamma, float *dbeta, const
         if (dbeta) dbeta[j] += (float)sg;
         for (size_t r = 0; r < rows; r++) {
             double g = dout[r * c + j];
-            if (relu && !(out ? out[r * c + j] > 0 : (in[r * c + j] - mean) * inv * s->gamma[j] + s->beta[j] > 0)) g = 0;
+            if (relu && (out ? out[r * c + j] <= 0 : (in[r * c + j] - mean) * inv * s->gamma[j] + s->beta[j] <= 0)) g = 0;
             double xh = (in[r * c + j] - mean) * inv;
             if (dres) dres[r * c + j] = (float)g;
             double dx = train ? s->gamma[j] * inv * (g - sg / rows - xh * sgx / rows)

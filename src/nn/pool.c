@@ -23,7 +23,8 @@ void maxpool2d_forward(float *out, int32_t *idx, const float *in, const PoolDims
             float *o = out + ((size_t)r * d->ow + ox) * C;
             int32_t *ix_out = idx + ((size_t)r * d->ow + ox) * C;
             for (int c = 0; c < C; c++) o[c] = -FLT_MAX, ix_out[c] = -1;
-            /* window scanned row-major: strict '>' keeps the first maximum */
+            /* window scanned row-major: strict '>' keeps the first maximum; a NaN
+             * wins, as in PyTorch (a NaN input is never hidden) */
             for (int ky = 0; ky < d->k; ky++) {
                 int iy = oy * d->stride - d->pad + ky;
                 if (iy < 0 || iy >= d->h) continue;
@@ -33,7 +34,7 @@ void maxpool2d_forward(float *out, int32_t *idx, const float *in, const PoolDims
                     const float *p = img + ((size_t)iy * d->w + ix) * C;
                     int32_t pos = iy * d->w + ix;
                     for (int c = 0; c < C; c++)
-                        if (p[c] > o[c] || ix_out[c] < 0) o[c] = p[c], ix_out[c] = pos;
+                        if (p[c] > o[c] || ix_out[c] < 0 || p[c] != p[c]) o[c] = p[c], ix_out[c] = pos;
                 }
             }
         }
@@ -88,7 +89,10 @@ void maxpool_global_forward(float *out, int32_t *idx, const float *in, int n, in
         for (int j = 0; j < c; j++) o[j] = x[j], ix[j] = 0;
         for (int p = 1; p < hw; p++)
             for (int j = 0; j < c; j++)
-                if (x[(size_t)p * c + j] > o[j]) o[j] = x[(size_t)p * c + j], ix[j] = p;
+                {
+                    float v = x[(size_t)p * c + j];
+                    if (v > o[j] || v != v) o[j] = v, ix[j] = p;   /* NaN wins, as in PyTorch */
+                }
     }
 }
 
@@ -114,7 +118,7 @@ void concatpool_forward(float *out, int32_t *idx, const float *in, int n, int hw
             for (int j = 0; j < c; j++) {
                 float v = x[(size_t)p * c + j];
                 av[j] += v;
-                if (v > mx[j]) mx[j] = v, ix[j] = p;
+                if (v > mx[j] || v != v) mx[j] = v, ix[j] = p;   /* NaN wins, as in PyTorch */
             }
         for (int j = 0; j < c; j++) av[j] /= (float)hw;
     }

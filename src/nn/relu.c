@@ -4,13 +4,13 @@
 void relu_forward(float *out, const float *in, size_t n)
 {
     #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) out[i] = in[i] <= 0.0f ? 0.0f : in[i];
 }
 
 void relu_backward(float *din, const float *dout, const float *out, size_t n)
 {
     #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) din[i] = out[i] <= 0.0f ? 0.0f : dout[i];
 }
 
 void add_forward(float *out, const float *a, const float *b, size_t n)

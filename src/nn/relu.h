@@ -1,5 +1,7 @@
 /* relu.h — ReLU and the residual add, elementwise over n floats.
- *   relu:  y = max(x, 0);          dx = dy · [y > 0]
+ *   relu:  y = max(x, 0);          dx = dy · [not y <= 0]
+ * NaN goes through both ways, as PyTorch's threshold(x, 0, 0) and its
+ * backward do: a NaN is never hidden as a 0 (y = x <= 0 ? 0 : x).
  *   add:   y = a + b;              da = db = dy
  * (Inside resnets both are fused into batchnorm.h's passes; these standalone
  * versions serve the head and other models.) */

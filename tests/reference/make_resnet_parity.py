@@ -74,6 +74,7 @@ gradient elements it feeds, by up to 160%), 0 for resnet50 eval.
 
     OMP_NUM_THREADS=1 PARITY_ONLY=resnet50_train PARITY_SEEDS=4 \
         /usr/bin/python3 tests/reference/make_resnet_parity.py    # one fixture, one seed
+    PARITY_ARCHS="resnet101 resnet152" /usr/bin/python3 tests/reference/make_resnet_parity.py  # some archs
 """
 import os
 
@@ -86,7 +87,7 @@ import torchvision
 C, N_OUT = 3, 4
 # batch size and image side per fixture (default 8 images of 64x64); see the
 # docstring for why resnet50 in train mode uses 32x32
-SIZES = {"resnet50_train": (8, 32)}
+SIZES = {"resnet50_train": (8, 32), "resnet101_train": (8, 32), "resnet152_train": (8, 32)}
 DEFAULT_SIZE = (8, 64)
 RESIDUAL_GAMMA = 0.1    # scale of the weight of each residual branch's last BN; see the docstring
 PERTURB = 12            # extra float32 runs on inputs perturbed by about one rounding; see the docstring
@@ -127,9 +128,13 @@ def hash_u_all(n, t):
     return torch.from_numpy(h.astype(np.float64) / 4294967296.0)
 
 
+BOTTLENECK = ("resnet50", "resnet101", "resnet152")
+ARCHS = ("resnet18", "resnet34") + BOTTLENECK
+
+
 def last_bn(arch):
     """The name ending of the last BatchNorm weight of a residual branch."""
-    return "bn3.weight" if arch == "resnet50" else "bn2.weight"
+    return "bn3.weight" if arch in BOTTLENECK else "bn2.weight"
 
 
 def tensor_values(name, shape, t, arch):
@@ -167,7 +172,7 @@ class AdaptiveConcatPool2d(nn.Module):
 def fastai_model(arch):
     tv = getattr(torchvision.models, arch)(weights=None)
     body = nn.Sequential(*list(tv.children())[:-2])
-    nf = 2048 if arch == "resnet50" else 512
+    nf = 2048 if arch in BOTTLENECK else 512
     head = nn.Sequential(AdaptiveConcatPool2d(), nn.Flatten(), nn.BatchNorm1d(2 * nf), nn.Dropout(0.0),
                          nn.Linear(2 * nf, 512, bias=False), nn.ReLU(inplace=True), nn.BatchNorm1d(512),
                          nn.Dropout(0.0), nn.Linear(512, N_OUT, bias=False))
@@ -325,7 +330,8 @@ def main():
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     out_dir = os.environ.get("PARITY_OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
     only = os.environ.get("PARITY_ONLY")   # e.g. "resnet18_eval" to redo one fixture
-    for arch in ("resnet18", "resnet34", "resnet50"):
+    archs = os.environ.get("PARITY_ARCHS", " ".join(ARCHS)).split()
+    for arch in archs:
         for mode in ("train", "eval"):
             if only and only != f"{arch}_{mode}":
                 continue

@@ -7,6 +7,7 @@
 #   make check      the Check suites only (no deps, no sanitizers)
 #   make fuzz       libFuzzer on the config parser (FUZZ_TIME seconds, default 600)
 #   make fuzz-safetensors  libFuzzer on the safetensors reader and JSON parser
+#   make fuzz-csv   libFuzzer on the CSV reader, label names and PointsFromCSV
 #   make fuzz-pth   libFuzzer on the PyTorch .pth reader (zip, pickle, views)
 #   make bench      speed against PyTorch/PIL in the same run (needs python3-torch)
 #   make accuracy   long training runs that report accuracy
@@ -30,7 +31,7 @@ DEB_BUILD = gcc make pkg-config libc6-dev libopenblas-dev libpng-dev libjpeg62-t
             libopenmpi-dev openmpi-bin
 DEB_DATA  = dataset-fashion-mnist
 DEB_FUZZ  = clang libclang-rt-14-dev
-DEB_BENCH = python3-torch python3-torchvision python3-pil
+DEB_BENCH = python3-torch python3-torchvision python3-pil hyperfine
 
 OPT      ?= -O3 -march=native
 WARN      = -Wall -Wextra -Wno-unused-parameter
@@ -47,7 +48,7 @@ TEST_HELPERS := $(sort $(wildcard tests/helpers/*.c))
 objs = $(patsubst src/%.c,$(1)/obj/%.o,$(SRCS))
 tests_of = $(patsubst tests/%.c,$(1)/tests/%,$(TEST_SRCS))
 
-.PHONY: all deps run test check check-san fuzz fuzz-safetensors fuzz-pth bench accuracy clean install uninstall
+.PHONY: all deps run test check check-san fuzz fuzz-safetensors fuzz-csv fuzz-pth bench accuracy clean install uninstall
 .DEFAULT_GOAL := all
 
 all: fastc
@@ -161,6 +162,19 @@ fuzz-safetensors:
 	@mkdir -p build/fuzz/corpus_safetensors
 	build/fuzz/fuzz_safetensors -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
 	  -max_len=65536 build/fuzz/corpus_safetensors tests/fuzz/corpus_safetensors
+
+# libFuzzer on the CSV reader, label names and PointsFromCSV (src/data/csv.c, labels.c).
+FUZZ_CSV_SRCS := src/data/csv.c src/data/labels.c src/core/err.c src/core/utf8.c
+build/fuzz/fuzz_csv: tests/fuzz/fuzz_csv.c $(FUZZ_CSV_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $^ -o $@ -lm
+
+fuzz-csv:
+	@./tools/deps.sh $(DEB_BUILD) $(DEB_FUZZ)
+	$(MAKE) build/fuzz/fuzz_csv
+	@mkdir -p build/fuzz/corpus_csv
+	build/fuzz/fuzz_csv -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=16384 -dict=tests/fuzz/csv.dict build/fuzz/corpus_csv tests/fuzz/corpus_csv
 
 # libFuzzer on the PyTorch .pth reader (src/io/pth.c): checksums are not
 # enforced in this build (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION), so the

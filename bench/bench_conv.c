@@ -1,6 +1,6 @@
 /* bench_conv.c — CPU time of each convolution of a resnet18 training step.
  *
- *   build/release/bench/bench_conv [THREADS] [BS] [SIZE] [N_IN]   (make build/release/bench/bench_conv)
+ *   build/release/bench/bench_conv [THREADS] [BS] [SIZE] [N_IN] [fp32|bf16]   (make build/release/bench/bench_conv)
  *
  * For every distinct convolution of resnet18 on BS images of SIZE x SIZE
  * (stem, the 3x3s of each stage, the strided 3x3s and 1x1 downsamples), the
@@ -30,7 +30,7 @@ typedef struct Shape { int h, cin, cout, k, s, p, count; } Shape;
 int main(int argc, char **argv)
 {
     int th = argc > 1 ? atoi(argv[1]) : 1, n = argc > 2 ? atoi(argv[2]) : 64, sz = argc > 3 ? atoi(argv[3]) : 128;
-    int n_in = argc > 4 ? atoi(argv[4]) : 3;
+    int n_in = argc > 4 ? atoi(argv[4]) : 3, bf16 = argc > 5 && !strcmp(argv[5], "bf16");
     Ctx ctx = {.threads = th};
     ctx_apply_threads(&ctx);
     /* map sizes as resnet18 has them: stem /2, maxpool /2, then /2 per stage
@@ -50,10 +50,11 @@ int main(int argc, char **argv)
         const Shape *s = &sh[i];
         Conv2dDims d = conv2d_dims(n, s->h, s->h, s->cin, s->cout, s->k, s->s, s->p);
         size_t nin = (size_t)n * d.h * d.w * d.c_in, nout = (size_t)n * d.oh * d.ow * d.c_out;
-        size_t nw = (size_t)d.c_out * d.kh * d.kw * d.c_in, nsc = conv2d_scratch_floats(&d, cap, th);
+        size_t nw = (size_t)d.c_out * d.kh * d.kw * d.c_in;
+        size_t nsc = bf16 ? conv2d_scratch_floats_bf16(&d, cap, th) : conv2d_scratch_floats(&d, cap, th);
         float *x = malloc(nin * 4), *y = malloc(nout * 4), *w = malloc(nw * 4), *dw = calloc(nw, 4);
         float *dx = malloc(nin * 4);
-        ConvScratch cs = {nsc ? malloc(nsc * 4) : NULL, nsc, cap};
+        ConvScratch cs = {nsc ? aligned_alloc(64, (nsc * 4 + 63) / 64 * 64) : NULL, nsc, cap, bf16};
         for (size_t j = 0; j < nin; j++) x[j] = (float)(j % 13) * 0.1f - 0.6f;
         for (size_t j = 0; j < nw; j++) w[j] = (float)(j % 7) * 0.01f;
         for (size_t j = 0; j < nout; j++) y[j] = (float)(j % 11) * 0.1f - 0.5f;
@@ -71,7 +72,7 @@ int main(int argc, char **argv)
         }
         /* the taps path (conv_taps.h) on the same data, for comparison */
         double tpf = 0, tpb = 0;
-        if (d.kh > 1) {
+        if (d.kh > 1 && !bf16) {
             tpf = tpb = 1e30;
             for (int rep = 0; rep < 3; rep++) {
                 double c0 = cpu_now();

@@ -1,33 +1,51 @@
 #!/bin/sh
 # bench_engine.sh — training-step speed and peak memory of the fastc engine
 # against PyTorch, in the same run, alternating, for resnet18/34/50/101/152 at 64x64 and
-# 128x128, batch 64 (forward + cross-entropy + backward + Adam step).
+# 128x128, batch 64 (forward + cross-entropy + backward + Adam step), in fp32
+# and in bf16 (fastc `precision = bf16`; PyTorch torch.autocast('cpu', bfloat16)).
 #
-#   sh bench/bench_engine.sh [STEPS]        (make bench runs it under flock)
-#   ARCHS="resnet18" sh bench/bench_engine.sh   (some archs only: shorter lock holds)
+#   sh bench/bench_engine.sh [STEPS]             (make bench runs it under flock)
+#   ARCHS="resnet18" SIZES="128" sh bench/bench_engine.sh   (fewer rows: shorter lock holds)
 #
-# PyTorch: 2 threads, OMP_WAIT_POLICY=PASSIVE, best of channels_last and
-# contiguous.  fastc: 2 threads, same environment.  Each number is img/s over
-# STEPS timed steps after one warm-up step, each configuration in a fresh
-# process (so peak RSS is that configuration's).
+# Each side runs with 2 threads, each configuration in a fresh process (so peak
+# RSS is that configuration's), STEPS timed steps (default 8) after one warm-up
+# step, in this order: fastc fp32, fastc bf16, PyTorch fp32, PyTorch bf16 — once
+# with OMP_WAIT_POLICY as a user has it (unset: each runtime's default, which
+# spins) and once with PASSIVE.  PyTorch runs channels_last.  OPENBLAS_CORETYPE
+# and OPENBLAS_L2_SIZE are unset for both sides (this machine's environment
+# pins OpenBLAS to its Haswell kernels; a bench compares the engines, not that).
+#
+# Per configuration: img/s from the median step's wall time (and the fastest's),
+# CPU seconds per step (median), peak RSS; ratios from wall time and from CPU
+# time (on a loaded machine wall time favours whoever spins less, CPU time
+# whoever spins more); fastc's GFLOPS per CPU-second (3x the forward FLOPs per
+# image over the median CPU time) against one core's peak: 227 fp32, 463 bf16.
 set -eu
 cd "$(dirname "$0")/.."
-STEPS=${1:-4}
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+STEPS=${1:-8}
 PY=/usr/bin/python3
-export OMP_WAIT_POLICY=PASSIVE
 make -s bench-engine >/dev/null
 BIN=build/release/bench_engine
-printf '%-9s %5s %10s %10s %7s %10s %10s\n' arch size fastc_img/s torch_img/s ratio fastc_MB torch_MB
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC'); $STEPS steps after a warm-up"
+printf '%-8s %4s %-7s | %-24s | %-24s | %-24s | %-24s | %-13s | %-13s | %-13s | %-23s | %s\n' \
+    arch size wait "fastc fp32 img/s cpu-s" "fastc bf16 img/s cpu-s" "torch fp32 img/s cpu-s" \
+    "torch bf16 img/s cpu-s" "f16/t16 wall cpu" "f16/f32 wall cpu" "f32/t32 wall cpu" "peak MB f32 f16 t32 t16" \
+    "GF/cpu-s f32 f16 (peak 227, 463)"
 for arch in ${ARCHS:-resnet18 resnet34 resnet50 resnet101 resnet152}; do
-    for size in 64 128; do
-        t1=$($PY bench/engine_torch.py $arch $size 64 $STEPS channels_last 2)
-        f1=$($BIN $arch $size 64 $STEPS 2)
-        t2=$($PY bench/engine_torch.py $arch $size 64 $STEPS contiguous 2)
-        f2=$($BIN $arch $size 64 $STEPS 2)
-        echo "$t1|$t2|$f1|$f2" | awk -F'|' -v a=$arch -v s=$size '{
-            split($1, t1, " "); split($2, t2, " "); split($3, f1, " "); split($4, f2, " ");
-            t = t1[4] > t2[4] ? t1[4] : t2[4]; tm = t1[4] > t2[4] ? t1[6] : t2[6];
-            f = f1[4] > f2[4] ? f1[4] : f2[4]; fm = f1[6] > f2[6] ? f1[6] : f2[6];
-            printf "%-9s %5s %10.2f %10.2f %6.2fx %10.0f %10.0f\n", a, s, f, t, f / t, fm, tm }'
+    for size in ${SIZES:-64 128}; do
+        for wait in default PASSIVE; do
+            if [ "$wait" = PASSIVE ]; then export OMP_WAIT_POLICY=PASSIVE; else unset OMP_WAIT_POLICY; fi
+            f1=$($BIN "$arch" "$size" 64 "$STEPS" 2 3 fp32)
+            f2=$($BIN "$arch" "$size" 64 "$STEPS" 2 3 bf16)
+            t1=$($PY bench/engine_torch.py "$arch" "$size" 64 "$STEPS" channels_last 2 3 fp32)
+            t2=$($PY bench/engine_torch.py "$arch" "$size" 64 "$STEPS" channels_last 2 3 bf16)
+            echo "$f1|$f2|$t1|$t2" | awk -F'|' -v a="$arch" -v s="$size" -v w="$wait" '{
+                split($1, f1, " "); split($2, f2, " "); split($3, t1, " "); split($4, t2, " ");
+                printf "%-8s %4s %-7s | %6.1f (%6.1f) %6.3f s | %6.1f (%6.1f) %6.3f s | %6.1f (%6.1f) %6.3f s | %6.1f (%6.1f) %6.3f s | %5.2fx %5.2fx | %5.2fx %5.2fx | %5.2fx %5.2fx | %5.0f %5.0f %5.0f %5.0f | %5.0f %5.0f\n",
+                    a, s, w, f1[4], f1[5], f1[7], f2[4], f2[5], f2[7], t1[4], t1[5], t1[7], t2[4], t2[5], t2[7],
+                    f2[4] / t2[4], t2[7] / f2[7], f2[4] / f1[4], f1[7] / f2[7], f1[4] / t1[4], t1[7] / f1[7],
+                    f1[6], f2[6], t1[6], t2[6], f1[9], f2[9] }'
+        done
     done
 done

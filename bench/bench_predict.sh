@@ -32,7 +32,7 @@ schedule   = fit_one_cycle(1, 1e-3)
 [output]
 dir        = run
 INI
-(cd "$d" && FASTC_MAX_BATCHES=1 "$FASTC" train p.ini --quiet >/dev/null)
+(cd "$d" && "$FASTC" train p.ini --quiet --max-batches 1 >/dev/null)
 (cd "$d" && "$FASTC" predict --model run/model.safetensors one.jpg)
 cd "$d"
 hyperfine -N -w 3 -r "$RUNS" --export-json f.json "$FASTC predict --model run/model.safetensors one.jpg" >/dev/null

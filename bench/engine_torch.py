@@ -1,12 +1,16 @@
 #!/usr/bin/python3
-"""engine_torch.py ARCH SIZE [BS] [STEPS] [MODE] [THREADS] [N_IN] — PyTorch side of bench_engine.sh.
+"""engine_torch.py ARCH SIZE [BS] [STEPS] [MODE] [THREADS] [N_IN] [PRECISION] — PyTorch side of bench_engine.sh.
 
 The same model as fastc (torchvision ARCH body cut before avgpool/fc + fastai's
 create_head for 10 classes), the same training step (forward, cross-entropy,
 backward, Adam step), 2 threads.  MODE is channels_last (default) or contiguous.
 N_IN input channels (default 3; the default job has 1, as bench_engine's N_IN).
-Prints:  ARCH SIZE BS img_per_s best_img_per_s peak_rss_mb  (as bench_engine)."""
+PRECISION fp32 (default) or bf16: the forward under torch.autocast('cpu',
+dtype=torch.bfloat16), fastai's to_fp16 on a CPU (fp32 weights, loss in fp32).
+Prints, as bench_engine:
+  ARCH SIZE BS img_s_median img_s_best peak_rss_mb cpu_s_median cpu_s_min 0 loss"""
 import resource
+import statistics
 import sys
 import time
 
@@ -36,7 +40,7 @@ def fastai_resnet(arch, n_out, ps=0.5, n_in=3):
 def main():
     arch, size = sys.argv[1], int(sys.argv[2])
     bs = int(sys.argv[3]) if len(sys.argv) > 3 else 64
-    steps = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+    steps = int(sys.argv[4]) if len(sys.argv) > 4 else 8
     mode = sys.argv[5] if len(sys.argv) > 5 else "channels_last"
     torch.set_num_threads(int(sys.argv[6]) if len(sys.argv) > 6 else 2)
     n_in = int(sys.argv[7]) if len(sys.argv) > 7 else 3
@@ -50,21 +54,23 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.99), eps=1e-5)
     lossf = nn.CrossEntropyLoss()
     model.train()
-    total, best, cpu0 = 0.0, 1e30, 0.0
+    bf16 = len(sys.argv) > 8 and sys.argv[8] == "bf16"
+    wall, cpu = [], []
     for s in range(steps + 1):
-        if s == 1:
-            cpu0 = time.process_time()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad(set_to_none=False)
-        loss = lossf(model(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model(x)
+        loss = lossf(out.float(), y)
         loss.backward()
         opt.step()
-        dt = time.perf_counter() - t0
         if s > 0:
-            total += dt
-            best = min(best, dt)
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f"{arch} {size} {bs} {steps * bs / total:.2f} {bs / best:.2f} {rss:.0f} cpu_s_per_step={(time.process_time() - cpu0) / steps:.3f} loss={loss.item():.4f}")
+    med = statistics.median
+    print(f"{arch} {size} {bs} {bs / med(wall):.2f} {bs / min(wall):.2f} {rss:.0f} {med(cpu):.3f} {min(cpu):.3f} 0 "
+          f"{loss.item():.4f}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include "core/proc.h"
 #include "dist/dist.h"
 #include "io/json.h"
+#include "nn/gemm_bf16.h"
 
 #include <cblas.h>
 #include <sched.h>
@@ -51,6 +52,8 @@ static void print_version(int json)
     if (!json) {
         printf("fastc %s\nBLAS: %s; core in use: %s; threads: %d\nOpenMP wait policy: %s\n", FASTC_VERSION,
                openblas_get_config(), blas_core_name(), blas_threads(), ctx_wait_policy());
+        printf("bf16: %s\n", gemm_bf16_native() ? "native (AVX512-BF16)"
+                                                  : "emulated (this CPU has no AVX512-BF16: same numbers, slower)");
         return;
     }
     JsonBuf b = {0};
@@ -65,6 +68,8 @@ static void print_version(int json)
     json_buf_int(&b, blas_threads());
     json_buf_key(&b, "omp_wait_policy");
     json_buf_str(&b, ctx_wait_policy());
+    json_buf_key(&b, "bf16_native");
+    json_buf_int(&b, gemm_bf16_native());
     json_buf_putc(&b, '}');
     printf("%s\n", b.s && !b.oom ? b.s : "{}");
     json_buf_free(&b);

@@ -852,6 +852,11 @@ START_TEST(error_values)
                  ":10: [model] y_range: found tuple (0, 1, 2), expected a tuple of 2 numbers");
     expect_error(with("[data]\nbs = \n[model]\nn_in = 65\n"), NULL, 0,
                  ":12: [model] n_in: found number 65, expected an integer in [1, 64]");
+    /* fastai's to_fp16() spelling is told why it is bf16 here, not "did you mean fp32?" */
+    expect_error(with("[model]\nprecision = fp16\n"), NULL, 0,
+                 ":10: [model] precision: found name fp16, expected fp32 or bf16: fp16 is fastai's GPU path (to_fp16 "
+                 "on CUDA); on a CPU mixed precision is bf16 (bf16 products, fp32 sums and weights), so write "
+                 "precision = bf16");
 }
 END_TEST
 

@@ -1,5 +1,6 @@
 /* test_conv.c — src/nn/conv.c: the im2col+GEMM convolution against the direct
- * one, and both against finite differences. */
+ * one, and both against finite differences; the bf16 path against its plain
+ * reference chain (bit for bit) and against the direct one (to bf16's error). */
 #include "check_main.h"
 #include "gradcheck.h"
 #include "nn/conv.h"
@@ -68,7 +69,7 @@ START_TEST(fast_matches_direct_forward_and_backward)
         for (int t = 0; t < 2; t++) {
             size_t cf = conv2d_scratch_floats(&d, caps[t], 2);
             float *col = cf ? malloc(cf * 4) : NULL;
-            ConvScratch cs = {col, cf, caps[t]};
+            ConvScratch cs = {col, cf, caps[t], 0};
             conv2d_forward(y1, x, w, &d, &cs);
             conv2d_forward_ref(y2, x, w, &d);
             ck_assert_msg(tu_max_rel_err(y1, y2, nout, 1.0) < 1e-5, "case %zu fwd err %g", ci,
@@ -116,6 +117,7 @@ START_TEST(gradients_match_finite_differences)
         c.x = alloc_rand(nin, 11 + ci, 1), c.w = alloc_rand(nw, 12 + ci, 0.3f);
         c.r = alloc_rand(c.nout, 13 + ci, 1), c.y = malloc(c.nout * 4);
         c.cs.tile_cap = 1;   /* tiled: the tile-parallel path where it applies */
+        c.cs.bf16 = 0;
         c.cs.floats = conv2d_scratch_floats(&c.d, 1, 2);
         c.cs.buf = c.cs.floats ? malloc(c.cs.floats * 4) : NULL;
         float *dx = calloc(nin, 4), *dw = calloc(nw, 4);
@@ -219,7 +221,7 @@ START_TEST(winograd_matches_direct)
         if (c.cin >= 64 && c.cout >= 64) {
             /* wide enough that conv2d_* take this path: the same bits */
             size_t cf = conv2d_scratch_floats(&d, 1, 2);
-            ConvScratch sc = {malloc(cf * 4), cf, 1};
+            ConvScratch sc = {malloc(cf * 4), cf, 1, 0};
             float *w1 = calloc(nw, 4), *w2 = calloc(nw, 4), *dd = malloc(nin * 4);
             conv2d_forward(y2, x, w, &d, &sc);
             ck_assert(!memcmp(y1, y2, nout * 4));
@@ -279,7 +281,7 @@ START_TEST(taps_match_direct)
         ck_assert_int_eq(conv_taps_used(&d), used);
         if (2 * conv_taps_used(&d) <= conv_taps_full(&d)) {   /* conv2d_* policy: taps */
             size_t cf = conv2d_scratch_floats(&d, 0, 2);
-            ConvScratch sc = {cf ? malloc(cf * 4) : NULL, cf, 0};
+            ConvScratch sc = {cf ? malloc(cf * 4) : NULL, cf, 0, 0};
             float *y3 = malloc(nout * 4), *a3 = malloc(nin * 4), *w3 = calloc(nw, 4), *w4 = calloc(nw, 4);
             conv2d_forward(y3, u.x, u.w, &d, &sc);
             ck_assert_msg(!memcmp(y1, y3, nout * 4), "case %zu conv2d_forward takes the taps", ci);
@@ -308,22 +310,126 @@ START_TEST(same_bits_with_any_thread_count)
         size_t nin = u.nin, nout = u.nout, nw = u.nw;
         float *x = u.x, *w = u.w, *g = u.g;
         float *y[2], *dx[2], *dw[2];
-        for (int t = 0; t < 2; t++) {
-            omp_set_num_threads(t + 1);
-            size_t cap = 1, cf = conv2d_scratch_floats(&d, cap, t ? 3 : 1);
-            ConvScratch s = {malloc(cf * 4), cf, cap};
-            y[t] = malloc(nout * 4), dx[t] = malloc(nin * 4), dw[t] = alloc_rand(nw, 34, 1);
-            conv2d_forward(y[t], x, w, &d, &s);
-            conv2d_backward(dx[t], 0, dw[t], g, x, w, &d, &s);
-            free(s.buf);
+        for (int bf16 = 0; bf16 < 2; bf16++) {
+            for (int t = 0; t < 2; t++) {
+                omp_set_num_threads(t + 1);
+                size_t cap = 1, cf = bf16 ? conv2d_scratch_floats_bf16(&d, cap, t ? 3 : 1)
+                                          : conv2d_scratch_floats(&d, cap, t ? 3 : 1);
+                ConvScratch s = {malloc(cf * 4), cf, cap, bf16};
+                y[t] = malloc(nout * 4), dx[t] = malloc(nin * 4), dw[t] = alloc_rand(nw, 34, 1);
+                conv2d_forward(y[t], x, w, &d, &s);
+                conv2d_backward(dx[t], 0, dw[t], g, x, w, &d, &s);
+                free(s.buf);
+            }
+            ck_assert_msg(!memcmp(y[0], y[1], nout * 4), "case %zu bf16 %d forward", ci, bf16);
+            ck_assert_msg(!memcmp(dx[0], dx[1], nin * 4), "case %zu bf16 %d din", ci, bf16);
+            ck_assert_msg(!memcmp(dw[0], dw[1], nw * 4), "case %zu bf16 %d dw", ci, bf16);
+            for (int t = 0; t < 2; t++) free(y[t]), free(dx[t]), free(dw[t]);
         }
-        ck_assert_msg(!memcmp(y[0], y[1], nout * 4), "case %zu forward", ci);
-        ck_assert_msg(!memcmp(dx[0], dx[1], nin * 4), "case %zu din", ci);
-        ck_assert_msg(!memcmp(dw[0], dw[1], nw * 4), "case %zu dw", ci);
-        for (int t = 0; t < 2; t++) free(y[t]), free(dx[t]), free(dw[t]);
         free(x), free(w), free(g);
     }
     omp_set_num_threads(1);
+}
+END_TEST
+
+static int same_bits(const float *a, const float *b, size_t n) { return !memcmp(a, b, n * sizeof(float)); }
+
+/* bf16 path against conv2d_*_ref_bf16: the whole batch in one tile is one chain
+ * per number, bit for bit; in one-image tiles the forward and din are still,
+ * and the weight gradient differs only by how the fp32 group sums fall. */
+START_TEST(bf16_matches_its_reference_chain)
+{
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        Setup u = setup(cases[ci], 71 + 3 * ci, 0.3f);
+        Conv2dDims d = u.d;
+        float *y1 = malloc(u.nout * 4), *y2 = malloc(u.nout * 4);
+        float *a1 = alloc_rand(u.nin, 5, 1), *a2 = malloc(u.nin * 4), *w1 = alloc_rand(u.nw, 6, 1), *w2 = malloc(u.nw * 4);
+        float *a0 = malloc(u.nin * 4), *w0 = malloc(u.nw * 4);
+        memcpy(a0, a1, u.nin * 4), memcpy(w0, w1, u.nw * 4);
+        conv2d_forward_ref_bf16(y2, u.x, u.w, &d);
+        memcpy(a2, a0, u.nin * 4), memcpy(w2, w0, u.nw * 4);
+        conv2d_backward_ref_bf16(a2, 1, w2, u.g, u.x, u.w, &d);
+        size_t caps[2] = {0, 1};
+        for (int t = 0; t < 2; t++) {
+            size_t cf = conv2d_scratch_floats_bf16(&d, caps[t], 2);
+            ConvScratch cs = {malloc(cf * 4), cf, caps[t], 1};
+            conv2d_forward(y1, u.x, u.w, &d, &cs);
+            ck_assert_msg(same_bits(y1, y2, u.nout), "case %zu cap %zu forward", ci, caps[t]);
+            memcpy(a1, a0, u.nin * 4), memcpy(w1, w0, u.nw * 4);
+            conv2d_backward(a1, 1, w1, u.g, u.x, u.w, &d, &cs);
+            ck_assert_msg(same_bits(a1, a2, u.nin), "case %zu cap %zu din", ci, caps[t]);
+            if (t == 0) ck_assert_msg(same_bits(w1, w2, u.nw), "case %zu dw", ci);
+            else ck_assert_msg(tu_max_rel_err(w1, w2, u.nw, 1.0) < 1e-5, "case %zu tiled dw", ci);
+            free(cs.buf);
+        }
+        free(u.x), free(u.w), free(u.g), free(y1), free(y2), free(a0), free(a1), free(a2), free(w0), free(w1), free(w2);
+    }
+}
+END_TEST
+
+/* |fast − exact| <= (2^-7 + 2^-16) · Σ|a|·|b| + fp32's own error, element by
+ * element: bf16 keeps 8 significant bits (unit roundoff u = 2^-8), so a product
+ * of two rounded values is within 2u + u² of the exact one, and the fp32 sum
+ * adds at most K·2^-24 of Σ|a||b|. */
+static void check_bf16_bound(const float *fast, const double *exact, const double *absum, size_t n, int K,
+                             const char *what, size_t ci)
+{
+    int rounded = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs(fast[i] - exact[i]), bound = (ldexp(1, -7) + ldexp(1, -16) + K * ldexp(1, -24)) * absum[i] + 1e-30;
+        ck_assert_msg(e <= bound, "case %zu %s[%zu]: error %g above the bound %g", ci, what, i, e, bound);
+        rounded |= e > 0;
+    }
+    ck_assert_msg(rounded, "case %zu %s: no rounding at all?", ci, what);
+}
+
+static double *to_double(const float *a, size_t n)
+{
+    double *d = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) d[i] = a[i];
+    return d;
+}
+
+static float *absolute(const float *a, size_t n)
+{
+    float *b = malloc(n * 4);
+    for (size_t i = 0; i < n; i++) b[i] = fabsf(a[i]);
+    return b;
+}
+
+/* ... and the bf16 numbers are the convolution's within bf16's error bound
+ * (the exact values and Σ|a||b| from the direct convolution, in double but
+ * rounded to fp32 on output: a bound 1e-7 looser than the true one). */
+START_TEST(bf16_is_within_its_error_bound)
+{
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        Setup u = setup(cases[ci], 91 + 3 * ci, 0.3f);
+        Conv2dDims d = u.d;
+        int K = d.kh * d.kw * d.c_in;
+        float *y1 = malloc(u.nout * 4), *y2 = malloc(u.nout * 4), *ya = malloc(u.nout * 4);
+        float *a1 = malloc(u.nin * 4), *a2 = malloc(u.nin * 4), *aa = malloc(u.nin * 4);
+        float *w1 = calloc(u.nw, 4), *w2 = calloc(u.nw, 4), *wa = calloc(u.nw, 4);
+        float *xa = absolute(u.x, u.nin), *wabs = absolute(u.w, u.nw), *ga = absolute(u.g, u.nout);
+        size_t cf = conv2d_scratch_floats_bf16(&d, 1, 2);
+        ConvScratch cs = {malloc(cf * 4), cf, 1, 1};
+        conv2d_forward(y1, u.x, u.w, &d, &cs);
+        conv2d_backward(a1, 0, w1, u.g, u.x, u.w, &d, &cs);
+        conv2d_forward_ref(y2, u.x, u.w, &d);
+        conv2d_backward_ref(a2, 0, w2, u.g, u.x, u.w, &d);
+        conv2d_forward_ref(ya, xa, wabs, &d);
+        conv2d_backward_ref(aa, 0, wa, ga, xa, wabs, &d);
+        double *e[3] = {to_double(y2, u.nout), to_double(a2, u.nin), to_double(w2, u.nw)};
+        double *b[3] = {to_double(ya, u.nout), to_double(aa, u.nin), to_double(wa, u.nw)};
+        for (size_t i = 0; i < u.nout; i++) b[0][i] += 2e-7 * b[0][i];   /* the fp32 rounding of the references */
+        for (size_t i = 0; i < u.nin; i++) b[1][i] += 2e-7 * b[1][i];
+        for (size_t i = 0; i < u.nw; i++) b[2][i] += 2e-7 * b[2][i];
+        check_bf16_bound(y1, e[0], b[0], u.nout, K, "out", ci);
+        check_bf16_bound(a1, e[1], b[1], u.nin, d.c_out * d.kh * d.kw, "din", ci);
+        check_bf16_bound(w1, e[2], b[2], u.nw, d.n * d.oh * d.ow, "dw", ci);
+        for (int k = 0; k < 3; k++) free(e[k]), free(b[k]);
+        free(cs.buf), free(u.x), free(u.w), free(u.g), free(y1), free(y2), free(ya), free(a1), free(a2), free(aa);
+        free(w1), free(w2), free(wa), free(xa), free(wabs), free(ga);
+    }
 }
 END_TEST
 
@@ -338,6 +444,8 @@ static Suite *suite(void)
     tcase_add_test(tc, same_bits_with_any_thread_count);
     tcase_add_test(tc, winograd_matches_direct);
     tcase_add_test(tc, taps_match_direct);
+    tcase_add_test(tc, bf16_matches_its_reference_chain);
+    tcase_add_test(tc, bf16_is_within_its_error_bound);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -110,6 +110,11 @@ START_TEST(err_keeps_code_and_message)
     err_prefix(&e, "loading: ");
     ck_assert_str_eq(e.msg, "loading: a.ini:3: bad");
     ck_assert_int_eq(e.code, ERR_USAGE);
+    /* quoted user text (a CSV cell with a newline) never breaks the one line */
+    err_set(&e, ERR_RUNTIME, "t.csv:2: field 2 is '%s'", "1\r\n2\t\x7f");
+    ck_assert_str_eq(e.msg, "t.csv:2: field 2 is '1??2\?\?'");
+    err_prefix(&e, "%s: ", "dir\nname");
+    ck_assert_str_eq(e.msg, "dir?name: t.csv:2: field 2 is '1??2\?\?'");
 }
 END_TEST
 

@@ -216,15 +216,19 @@ END_TEST
 
 START_TEST(transpose_rounds_and_pads)
 {
-    int rows = 5, cols = 3, ldd = 6;
-    float x[15];
-    uint16_t t[18];
-    gc_randn(x, 15, 4, 1);
-    memset(t, 0xff, sizeof t);
-    bf16_transpose(t, ldd, x, cols, rows, cols);
-    for (int c = 0; c < cols; c++) {
-        for (int r = 0; r < rows; r++) ck_assert_uint_eq(t[c * ldd + r], bf16_from_f32(x[r * cols + c]));
-        ck_assert_uint_eq(t[c * ldd + rows], 0);   /* odd rows: the pad of the pair */
+    const int dims[2][2] = {{5, 3}, {37, 20}};   /* the tail alone; 16-row blocks and a tail */
+    for (int t = 0; t < 2; t++) {
+        int rows = dims[t][0], cols = dims[t][1], ldd = rows + 1 + 2;
+        float *x = malloc(sizeof(float) * rows * (cols + 1));
+        uint16_t *o = malloc(2 * (size_t)cols * ldd);
+        special_values(x, (size_t)rows * (cols + 1), 5 + t);
+        memset(o, 0xff, 2 * (size_t)cols * ldd);
+        bf16_transpose(o, ldd, x, cols + 1, rows, cols);
+        for (int c = 0; c < cols; c++) {
+            for (int r = 0; r < rows; r++) ck_assert_uint_eq(o[c * ldd + r], bf16_from_f32(x[r * (cols + 1) + c]));
+            ck_assert_uint_eq(o[c * ldd + rows], 0);   /* odd rows: the pad of the pair */
+        }
+        free(x), free(o);
     }
 }
 END_TEST

@@ -535,6 +535,70 @@ START_TEST(a_left_out_batch_keeps_positions_and_resumes_bit_identically)
 }
 END_TEST
 
+/* A fresh run's learner and model, untouched: weights as initialised, no
+ * optimizer state or steps, position and recorder at the start. */
+static void assert_fresh(Run *c)
+{
+    Run f;
+    run_init(&f, NULL, NULL);
+    ck_assert_msg(same_params(f.m, c->m), "the weights changed");
+    const Optimizer *o = c->l->opt;
+    for (size_t k = 0; k < o->state_n; k++) ck_assert_msg(o->state[k] == 0, "optimizer state %zu changed", k);
+    for (int i = 0; i < c->m->n_params; i++) ck_assert_int_eq(o->step[i], 0);
+    ck_assert_int_eq(c->l->epoch, 0);
+    ck_assert_int_eq(c->l->batch, 0);
+    ck_assert_int_eq(c->l->iter, 0);
+    ck_assert_int_eq(c->l->n_rec, 0);
+    ck_assert_int_eq(c->l->smooth.count, 0);
+    run_free(&f);
+}
+
+START_TEST(a_damaged_or_foreign_state_changes_nothing)
+{
+    /* A state written at a stop after batch 2 of epoch 1.  With the optimizer
+     * hypers (read after the weights and moments) dropped from it, or with
+     * another metric (metrics.csv would get rows under the old header),
+     * learner_resume refuses it, naming what is wrong, and leaves the learner
+     * as it was and metrics.csv as it was: loading is all or nothing. */
+    char d[4096], p[4200];
+    tu_tmpdir(d, sizeof d);
+    Schedule s = fine_tune_like(0.05);
+    Err e = {0};
+    Run b;
+    run_init(&b, d, "error_rate");
+    ((Blobs *)b.dls->impl)->stop_after = NTR / BS + 2;
+    ck_assert_int_eq(learner_fit_schedule(b.l, &s, &e), 128 + 15);
+    run_free(&b);
+    snprintf(p, sizeof p, "%s/metrics.csv", d);
+    char *csv = slurp(p);
+    ck_assert_ptr_nonnull(csv);
+
+    Run c;
+    run_init(&c, d, "accuracy");
+    ck_assert_int_eq(learner_resume(c.l, &s, &e), ERR_USAGE);
+    ck_assert_msg(strstr(e.msg, "state.safetensors: the run started with metrics.csv columns = epoch,train_loss,"
+                                "valid_loss,error_rate,time; this run has epoch,train_loss,valid_loss,accuracy,time"),
+                  "%s", e.msg);
+    assert_fresh(&c);
+    run_free(&c);
+
+    snprintf(p, sizeof p, "%s/state.safetensors", d);
+    ck_assert_int_eq(tu_safetensors_drop(p, "opt.hyper"), 0);
+    run_init(&c, d, "error_rate");
+    ck_assert_int_eq(learner_resume(c.l, &s, &e), ERR_RUNTIME);
+    ck_assert_msg(strstr(e.msg, "state.safetensors: resume state has no 'opt.hyper'"), "%s", e.msg);
+    assert_fresh(&c);
+    run_free(&c);
+
+    snprintf(p, sizeof p, "%s/metrics.csv", d);
+    char *after = slurp(p);
+    ck_assert_str_eq(csv, after);
+    free(csv), free(after);
+    free(s.stages);
+    tu_rmtree(d);
+}
+END_TEST
+
 START_TEST(nan_loss_stops_naming_epoch_and_batch)
 {
     char d[4096];
@@ -590,6 +654,7 @@ static Suite *suite(void)
     tcase_add_test(tc, same_seed_same_metrics_csv);
     tcase_add_test(tc, stopped_and_resumed_run_is_bit_identical);
     tcase_add_test(tc, a_left_out_batch_keeps_positions_and_resumes_bit_identically);
+    tcase_add_test(tc, a_damaged_or_foreign_state_changes_nothing);
     tcase_add_test(tc, nan_loss_stops_naming_epoch_and_batch);
     tcase_add_test(tc, trackers_print_fastai_messages);
     suite_add_tcase(s, tc);

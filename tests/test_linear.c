@@ -96,6 +96,45 @@ START_TEST(blocked_gemm_is_thread_count_independent)
 }
 END_TEST
 
+/* bf16: the three products are gemm_bf16_ref's chains, bit for bit, for any
+ * thread count; the bias and its gradient stay fp32. */
+START_TEST(bf16_matches_its_reference_chain)
+{
+    const int sz[3][3] = {{5, 7, 3}, {64, 512, 96}, {33, 129, 65}};
+    for (int t = 0; t < 3; t++)
+        for (int th = 1; th <= 2; th++) {
+            omp_set_num_threads(th);
+            int n = sz[t][0], in = sz[t][1], out = sz[t][2];
+            size_t sf = linear_scratch_floats_bf16(n, in, out);
+            float *sc = aligned_alloc(64, (sf * 4 + 63) / 64 * 64);
+            float *x = malloc(sizeof(float) * n * in), *w = malloc(sizeof(float) * out * in);
+            float *b = malloc(sizeof(float) * out), *g = malloc(sizeof(float) * n * out);
+            gc_randn(x, (size_t)n * in, 1, 1), gc_randn(w, (size_t)out * in, 2, 0.1f);
+            gc_randn(b, out, 3, 1), gc_randn(g, (size_t)n * out, 4, 1);
+            float *y1 = malloc(sizeof(float) * n * out), *y2 = malloc(sizeof(float) * n * out);
+            linear_forward_bf16(y1, x, w, b, n, in, out, sc);
+            linear_forward_ref_bf16(y2, x, w, b, n, in, out);
+            ck_assert(!memcmp(y1, y2, sizeof(float) * n * out));
+            float *dx1 = malloc(sizeof(float) * n * in), *dx2 = malloc(sizeof(float) * n * in);
+            float *dw1 = malloc(sizeof(float) * out * in), *dw2 = malloc(sizeof(float) * out * in);
+            gc_randn(dw1, (size_t)out * in, 7, 1);
+            memcpy(dw2, dw1, sizeof(float) * out * in);
+            float *db1 = calloc(out, 4), *db2 = calloc(out, 4);
+            linear_backward_bf16(dx1, dw1, db1, g, x, w, n, in, out, sc);
+            linear_backward_ref_bf16(dx2, dw2, db2, g, x, w, n, in, out);
+            ck_assert(!memcmp(dx1, dx2, sizeof(float) * n * in));
+            ck_assert(!memcmp(dw1, dw2, sizeof(float) * out * in));
+            ck_assert(!memcmp(db1, db2, sizeof(float) * out));
+            /* and near the fp32 layer: bf16's 8 significant bits */
+            linear_forward_ref(y2, x, w, b, n, in, out);
+            ck_assert(tu_max_rel_err(y1, y2, (size_t)n * out, 1.0) < 3e-2);
+            free(x), free(w), free(b), free(g), free(y1), free(y2), free(dx1), free(dx2);
+            free(dw1), free(dw2), free(db1), free(db2), free(sc);
+        }
+    omp_set_num_threads(1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("linear");
@@ -103,6 +142,7 @@ static Suite *suite(void)
     tcase_add_test(tc, fast_matches_reference);
     tcase_add_test(tc, gradients_match_finite_differences);
     tcase_add_test(tc, blocked_gemm_is_thread_count_independent);
+    tcase_add_test(tc, bf16_matches_its_reference_chain);
     suite_add_tcase(s, tc);
     return s;
 }

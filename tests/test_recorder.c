@@ -31,6 +31,26 @@ START_TEST(table_matches_fastprogress_layout)
 }
 END_TEST
 
+START_TEST(no_validation_set_leaves_its_cells_empty)
+{
+    /* a run without a validation set: valid_loss and the metrics are left
+     * empty (table, CSV) or null (JSON), whatever values come in */
+    Table t;
+    const char *m[] = {"error_rate"};
+    table_init(&t, m, 1);
+    t.no_valid = 1;
+    char buf[512];
+    double v[3] = {0.16939, NAN, 0.25};
+    table_row(&t, 0, v, 14.7, buf, sizeof buf);
+    ck_assert_str_eq(buf, "0         0.169390                            00:14     ");
+    table_csv_row(&t, 3, v, 5, buf, sizeof buf);
+    ck_assert_str_eq(buf, "3,0.16939,,,00:05");
+    table_json_row(&t, 3, v, 5, -1, buf, sizeof buf);
+    ck_assert_str_eq(buf, "{\"epoch\": 3, \"train_loss\": 0.16939, \"valid_loss\": null, \"error_rate\": null, "
+                          "\"time\": \"00:05\", \"seconds\": 5.000}");
+}
+END_TEST
+
 START_TEST(python_float_repr)
 {
     char b[64];
@@ -70,6 +90,7 @@ static Suite *suite(void)
     Suite *s = suite_create("recorder");
     TCase *tc = tcase_create("recorder");
     tcase_add_test(tc, table_matches_fastprogress_layout);
+    tcase_add_test(tc, no_validation_set_leaves_its_cells_empty);
     tcase_add_test(tc, python_float_repr);
     tcase_add_test(tc, smoothed_loss_is_debiased_ema);
     suite_add_tcase(s, tc);

@@ -10,15 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static Model *make(const char *arch, int n_out, int plain, int bs, int hw, uint64_t seed)
+static Model *make_prec(const char *arch, int n_out, int plain, int bs, int hw, uint64_t seed, int bf16)
 {
     ResnetSpec s = resnet_spec_default(arch, n_out, bs, hw, hw);
     s.plain_fc = plain;
     s.seed = seed;
+    s.bf16 = bf16;
     Model *m = NULL;
     Err e = {0};
     ck_assert_msg(resnet_new(&m, &s, &e) == 0, "%s", e.msg);
     return m;
+}
+
+static Model *make(const char *arch, int n_out, int plain, int bs, int hw, uint64_t seed)
+{
+    return make_prec(arch, n_out, plain, bs, hw, seed, 0);
 }
 
 START_TEST(param_counts_match_torchvision)
@@ -69,10 +75,10 @@ START_TEST(fastai_head_names_and_groups)
 END_TEST
 
 /* n_steps of plain SGD on a fixed batch; returns the weights (all params concatenated). */
-static float *train_steps(int threads, int n_steps, size_t *total)
+static float *train_steps_prec(int threads, int n_steps, size_t *total, int bf16)
 {
     omp_set_num_threads(threads);
-    Model *m = make("resnet18", 3, 0, 4, 32, 123);
+    Model *m = make_prec("resnet18", 3, 0, 4, 32, 123, bf16);
     const int n = 4, hw = 32;
     float *x = malloc(sizeof(float) * n * hw * hw * 3), dout[12];
     for (int i = 0; i < n * hw * hw * 3; i++) x[i] = (float)sin(i * 0.37) + 0.1f * (i % 7);
@@ -100,6 +106,8 @@ static float *train_steps(int threads, int n_steps, size_t *total)
     free(x);
     return w;
 }
+
+static float *train_steps(int threads, int n_steps, size_t *total) { return train_steps_prec(threads, n_steps, total, 0); }
 
 START_TEST(same_seed_same_weights_any_thread_count)
 {
@@ -140,6 +148,24 @@ START_TEST(bad_specs_and_batches_are_refused)
 }
 END_TEST
 
+/* precision = bf16: the same bits for 1, 2 or 3 threads (so run after run),
+ * and not fp32's (the bf16 products did run). */
+START_TEST(bf16_same_seed_same_weights_any_thread_count)
+{
+    size_t n1, n3, n4, n5;
+    float *a = train_steps_prec(2, 3, &n1, 1), *c = train_steps_prec(1, 3, &n3, 1);
+    float *d = train_steps_prec(3, 3, &n4, 1), *f = train_steps_prec(2, 3, &n5, 0);
+    ck_assert(n1 == n3 && n1 == n4 && n1 == n5);
+    ck_assert_msg(memcmp(a, c, n1 * sizeof(float)) == 0, "1 and 2 threads differ");
+    ck_assert_msg(memcmp(a, d, n1 * sizeof(float)) == 0, "3 and 2 threads differ");
+    size_t differ = 0;
+    for (size_t k = 0; k < n1; k++) differ += a[k] != f[k];
+    ck_assert_msg(differ > n1 / 4, "bf16 and fp32 weights differ in %zu of %zu", differ, n1);
+    free(a), free(c), free(d), free(f);
+    omp_set_num_threads(1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("resnet");
@@ -147,6 +173,7 @@ static Suite *suite(void)
     tcase_add_test(tc, param_counts_match_torchvision);
     tcase_add_test(tc, fastai_head_names_and_groups);
     tcase_add_test(tc, same_seed_same_weights_any_thread_count);
+    tcase_add_test(tc, bf16_same_seed_same_weights_any_thread_count);
     tcase_add_test(tc, bad_specs_and_batches_are_refused);
     suite_add_tcase(s, tc);
     return s;

@@ -136,8 +136,8 @@ START_TEST(refuses_truncated_and_foreign_and_future_files)
     char fp[256];
     state_model_fingerprint(&a->m, fp, sizeof fp);
     const char *vers[2] = {"7", "1"};
-    const char *want[2] = {"resume state format 7; this fastc reads format 2",
-                           "resume state format 1; this fastc reads format 2 (an older fastc wrote it: train again "
+    const char *want[2] = {"resume state format 7; this fastc reads format 3",
+                           "resume state format 1; this fastc reads format 3 (an older fastc wrote it: train again "
                            "without --resume)"};
     for (int k = 0; k < 2; k++) {
         w = st_writer_new();

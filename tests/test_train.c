@@ -224,25 +224,17 @@ START_TEST(killed_and_resumed_run_ends_bit_identical)
 END_TEST
 
 /* Start `fastc train CFG --quiet --threads 1 --set output.dir=DIR [--resume]`
- * (in root) with the test hook FASTC_TEST_PAUSE_AFTER=k (learner.h: after
- * training batch k of the run it says so on stderr and waits), wait until it
- * has said it, send it SIGTERM from here (twice: SIGINT then SIGTERM, both
- * delivered before it runs on), and return its wait status; its stderr goes
- * to err. */
-static int train_signalled_after(const char *cfg, const char *dir, int resume, long k, int twice, char *err,
-                                 size_t cap)
+ * (in root) with the hidden test flag --pause-after k (learner.h: after
+ * training batch k of the run it says so on stderr and waits up to a
+ * minute); returns its pid, *err_fd reading its stderr. */
+static pid_t spawn_paused_train(const char *cfg, const char *dir, int resume, long k, int *err_fd)
 {
-    char c[8400], o[8400], hook[64];
+    char c[8400], o[8400], hook[32];
     snprintf(c, sizeof c, "%s/%s", root, cfg);
     snprintf(o, sizeof o, "output.dir=%s/%s", root, dir);
-    snprintf(hook, sizeof hook, "FASTC_TEST_PAUSE_AFTER=%ld", k);
-    char *argv[] = {(char *)tu_fastc(), "train", c, "--quiet", "--threads", "1", "--set", o,
+    snprintf(hook, sizeof hook, "%ld", k);
+    char *argv[] = {(char *)tu_fastc(), "train", c, "--quiet", "--threads", "1", "--set", o, "--pause-after", hook,
                     resume ? "--resume" : NULL, NULL};
-    int n_env = 0;
-    while (environ[n_env]) n_env++;
-    char **envp = calloc(n_env + 2, sizeof *envp);
-    for (int i = 0; i < n_env; i++) envp[i] = environ[i];
-    envp[n_env] = hook;
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     posix_spawn_file_actions_t fa;
@@ -251,32 +243,48 @@ static int train_signalled_after(const char *cfg, const char *dir, int resume, l
     posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     pid_t pid;
-    ck_assert_int_eq(posix_spawn(&pid, tu_fastc(), &fa, NULL, argv, envp), 0);
+    ck_assert_int_eq(posix_spawn(&pid, tu_fastc(), &fa, NULL, argv, environ), 0);
     posix_spawn_file_actions_destroy(&fa);
-    free(envp);
     close(fds[1]);
+    *err_fd = fds[0];
+    return pid;
+}
+
+/* Read the child's stderr from fd into err (cap bytes) until it contains
+ * `until` (returns 1) or ends (returns 0); *len is what err holds. */
+static int read_until(int fd, char *err, size_t cap, size_t *len, const char *until)
+{
+    ssize_t r;
+    while ((!until || !strstr(err, until)) && (r = read(fd, err + *len, cap - 1 - *len)) > 0) {
+        *len += (size_t)r;
+        err[*len] = 0;
+        if (*len + 1 >= cap) *len = 0;   /* never expected: keep reading */
+    }
+    return until && strstr(err, until) != NULL;
+}
+
+/* spawn_paused_train, wait until it has paused, send it SIGTERM from here
+ * (twice: SIGINT then SIGTERM, both delivered before it runs on), and return
+ * its wait status; its stderr goes to err. */
+static int train_signalled_after(const char *cfg, const char *dir, int resume, long k, int twice, char *err,
+                                 size_t cap)
+{
+    int fd;
+    pid_t pid = spawn_paused_train(cfg, dir, resume, k, &fd);
     size_t len = 0;
     err[0] = 0;
-    int killed = 0;
-    ssize_t r;
     /* the child's stderr until it pauses; then the kill, then the rest until it exits */
-    while ((r = read(fds[0], err + len, cap - 1 - len)) > 0) {
-        len += (size_t)r;
-        err[len] = 0;
-        if (!killed && strstr(err, "paused after batch")) {
-            if (twice) {   /* stopped, the two stay pending and arrive together on SIGCONT */
-                kill(pid, SIGSTOP);
-                kill(pid, SIGINT);
-                kill(pid, SIGTERM);
-                kill(pid, SIGCONT);
-            } else {
-                kill(pid, SIGTERM);
-            }
-            killed = 1;
-        }
-        if (len + 1 >= cap) len = 0;   /* never expected: keep reading */
+    int killed = read_until(fd, err, cap, &len, "paused after batch");
+    if (killed && twice) {   /* stopped, the two stay pending and arrive together on SIGCONT */
+        kill(pid, SIGSTOP);
+        kill(pid, SIGINT);
+        kill(pid, SIGTERM);
+        kill(pid, SIGCONT);
+    } else if (killed) {
+        kill(pid, SIGTERM);
     }
-    close(fds[0]);
+    read_until(fd, err, cap, &len, NULL);
+    close(fd);
     int status;
     waitpid(pid, &status, 0);
     ck_assert_msg(killed, "the run never paused: %s", err);
@@ -477,7 +485,7 @@ START_TEST(collab_killed_mid_epoch_resumes_its_pending_lazy_rows_bit_identically
     ck_assert_int_eq(state_meta("runs/cfk", "opt.lazy_n.i_weight.weight"), 100);
     /* a state from the format before mid-epoch states: one line, exit 2 */
     size_t n;
-    char *t = slurp("runs/cfk", "state.safetensors", &n), *v = t ? memmem(t, n, "\"fastc_state\":\"2\"", 17) : NULL;
+    char *t = slurp("runs/cfk", "state.safetensors", &n), *v = t ? memmem(t, n, "\"fastc_state\":\"3\"", 17) : NULL;
     ck_assert_msg(v != NULL, "no fastc_state in the state");
     v[15] = '1';
     snprintf(p, sizeof p, "%s/runs/old", root);
@@ -485,11 +493,190 @@ START_TEST(collab_killed_mid_epoch_resumes_its_pending_lazy_rows_bit_identically
     tu_write(p, "state.safetensors", t, n, q, sizeof q);
     free(t);
     rc = run("train collab.ini --quiet --resume --set output.dir=runs/old", out, sizeof out);
-    ck_assert_msg(rc == 2 && strstr(out, "state.safetensors: resume state format 1; this fastc reads format 2 (") &&
+    ck_assert_msg(rc == 2 && strstr(out, "state.safetensors: resume state format 1; this fastc reads format 3 (") &&
                   !strchr(strchr(out, '\n') ? strchr(out, '\n') + 1 : out, '\n'), "exit %d: %s", rc, out);
     rc = run("train collab.ini --quiet --resume --set output.dir=runs/cfk", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     assert_same_run("runs/cf", "runs/cfk", 0);
+}
+END_TEST
+
+/* FNV-1a of root/dir/name; 0 when it cannot be read. */
+static uint64_t file_hash(const char *dir, const char *name)
+{
+    size_t n;
+    char *t = slurp(dir, name, &n);
+    if (!t) return 0;
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)t[i]) * 1099511628211ull;
+    free(t);
+    return h ? h : 1;
+}
+
+static const char *const RUN_FILES[] = {"config.ini", "metrics.csv", "model.safetensors", "best.safetensors",
+                                        "state.safetensors", "losses.png"};
+enum { N_RUN_FILES = sizeof RUN_FILES / sizeof RUN_FILES[0] };
+
+START_TEST(resume_refuses_a_damaged_or_changed_state_and_touches_nothing)
+{
+    /* --resume on a finished run's folder (tiny.ini, runs/a copied) whose
+     * state was damaged by hand or whose config changed: each is refused with
+     * its exit status and a message naming what is wrong, and no file of the
+     * folder changes (today's silent fall-back would train again from the
+     * beginning over the state, metrics.csv and model). */
+    char out[1 << 14], cmd[1024], sh[8500], p[8400];
+    ensure_full_run();
+    static const struct {
+        const char *damage;      /* "truncate", or a tensor to drop; NULL: none */
+        const char *sets;        /* extra --set arguments */
+        int code;
+        const char *msg;
+    } cases[] = {
+        {"truncate", "", 1, "runs/rz/state.safetensors: truncated file: tensor "},
+        {"opt.sqr.1.8.weight", "", 1, "runs/rz/state.safetensors: resume state has no 'opt.sqr.1.8.weight'"},
+        {"opt.hyper", "", 1, "runs/rz/state.safetensors: resume state has no 'opt.hyper'"},
+        {NULL, "--set 'train.schedule=fit_one_cycle(1, 1e-2), fit_one_cycle(2, lr_max=slice(1e-3, 2e-2))'", 2,
+         "runs/rz/state.safetensors: the run started with [train] schedule = fit_one_cycle(n_epoch=1, lr_max=0.01, "},
+        {NULL, "--set learner.metrics=error_rate", 2,
+         "runs/rz/state.safetensors: the run started with [learner] metrics = error_rate, accuracy; this run has "
+         "error_rate: "},
+        {NULL, "--set data.bs=4", 2, "the run started with [data] bs = "},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        snprintf(sh, sizeof sh, "cd '%s' && rm -rf runs/rz && cp -r runs/a runs/rz", root);
+        ck_assert_msg(tu_run(sh, out, sizeof out) == 0, "%s", out);
+        if (cases[k].damage && !strcmp(cases[k].damage, "truncate")) {
+            snprintf(p, sizeof p, "%s/runs/rz/state.safetensors", root);
+            struct stat st;
+            ck_assert_int_eq(stat(p, &st), 0);
+            ck_assert_int_eq(truncate(p, st.st_size / 2), 0);
+        } else if (cases[k].damage) {
+            snprintf(p, sizeof p, "%s/runs/rz/state.safetensors", root);
+            ck_assert_msg(tu_safetensors_drop(p, cases[k].damage) == 0, "cannot drop %s", cases[k].damage);
+        }
+        uint64_t before[N_RUN_FILES];
+        for (int i = 0; i < N_RUN_FILES; i++) before[i] = file_hash("runs/rz", RUN_FILES[i]);
+        snprintf(cmd, sizeof cmd, "train tiny.ini --quiet --resume --set output.dir=runs/rz %s", cases[k].sets);
+        int rc = run(cmd, out, sizeof out);
+        ck_assert_msg(rc == cases[k].code && strstr(out, cases[k].msg), "case %zu: exit %d: %s", k, rc, out);
+        ck_assert_msg(!strchr(out, '\n') || !strchr(strchr(out, '\n') + 1, '\n'), "case %zu: more than one line: %s",
+                      k, out);
+        for (int i = 0; i < N_RUN_FILES; i++)
+            ck_assert_msg(before[i] && file_hash("runs/rz", RUN_FILES[i]) == before[i], "case %zu: %s changed", k,
+                          RUN_FILES[i]);
+    }
+    snprintf(p, sizeof p, "%s/runs/rz", root);
+    tu_rmtree(p);
+}
+END_TEST
+
+START_TEST(resume_without_a_state_says_so_even_when_quiet)
+{
+    /* the one case that starts from the beginning: no state.safetensors */
+    char out[1 << 14];
+    int rc = run("train tiny.ini --quiet --resume --set output.dir=runs/nostate --set 'train.schedule=fit(1, 1e-3)' "
+                 "--set learner.cbs=None", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "note: --resume: ") && strstr(out, "runs/nostate has no state.safetensors: training from "
+                                                              "the beginning"), "%s", out);
+    char p[8400];
+    snprintf(p, sizeof p, "%s/runs/nostate", root);
+    tu_rmtree(p);
+}
+END_TEST
+
+START_TEST(a_second_run_on_a_busy_output_folder_fails_at_once)
+{
+    /* A run paused after its first batch holds runs/busy: a second train and
+     * an lr_find there exit 1 at once, naming the folder and the first run's
+     * pid, and leave its files alone.  Killed with SIGKILL, the first leaves
+     * no lock behind: a third run on the folder trains. */
+    char out[1 << 14], err[1 << 14], want[256];
+    int fd;
+    pid_t pid = spawn_paused_train("tiny.ini", "runs/busy", 0, 1, &fd);
+    size_t len = 0;
+    err[0] = 0;
+    ck_assert_msg(read_until(fd, err, sizeof err, &len, "paused after batch"), "the run never paused: %s", err);
+    snprintf(want, sizeof want, "runs/busy: another fastc run (pid %ld) is using this output folder", (long)pid);
+    int rc = run("train tiny.ini --quiet --set output.dir=runs/busy", out, sizeof out);
+    ck_assert_msg(rc == 1 && strstr(out, want), "exit %d: %s", rc, out);
+    rc = run("lr_find tiny.ini --quiet --set output.dir=runs/busy", out, sizeof out);
+    ck_assert_msg(rc == 1 && strstr(out, want), "exit %d: %s", rc, out);
+    size_t n;
+    char *ini = slurp("runs/busy", "config.ini", &n);
+    ck_assert_msg(ini != NULL, "the first run's config.ini went");
+    free(ini);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    close(fd);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "status %d", status);
+    rc = run("train tiny.ini --quiet --set output.dir=runs/busy --set 'train.schedule=fit(1, 1e-3)' "
+             "--set learner.cbs=None", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    char p[8400];
+    snprintf(p, sizeof p, "%s/runs/busy", root);
+    tu_rmtree(p);
+}
+END_TEST
+
+START_TEST(training_without_a_validation_set_keeps_its_model)
+{
+    /* A splitter that puts no item in the validation set (a FuncSplitter
+     * matching no folder; RandomSplitter(valid_pct=0)) trains a final model
+     * on all the data: the train loss alone, the validation cells empty in
+     * the table and metrics.csv, the model saved.  A callback monitoring a
+     * validation value is refused before training (exit 2), naming the
+     * callback and the splitter. */
+    char out[1 << 14];
+    int rc = run("train tiny.ini --set output.dir=runs/noval --set \"data.splitter=FuncSplitter(parent_name='none')\" "
+                 "--set \"learner.cbs=SaveModelCallback(monitor='train_loss')\" "
+                 "--set 'train.schedule=fit_one_cycle(2, 1e-2)'", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_msg(!strstr(out, "nan") && !strstr(out, "NaN"), "%s", out);
+    const char *row = strstr(out, "\n0         ");
+    ck_assert_msg(row && strstr(row, "                                      00:"), "no row with empty validation "
+                  "cells: %s", out);
+    ck_assert_msg(strstr(out, "Better model found at epoch 1 with train_loss value: "), "%s", out);
+    char *csv = csv_no_time("runs/noval");
+    const char *r0 = strchr(csv, '\n'), *r1 = r0 ? strchr(r0 + 1, '\n') : NULL;
+    ck_assert_msg(!strncmp(csv, "epoch,train_loss,valid_loss,error_rate,accuracy\n0,", 50) && r1 &&
+                  !strncmp(r1 - 3, ",,,\n1,", 6) && !strcmp(csv + strlen(csv) - 4, ",,,\n"), "%s", csv);
+    free(csv);
+    size_t n;
+    char *m = slurp("runs/noval", "model.safetensors", &n);
+    ck_assert_msg(m && n > 1000, "no model.safetensors");
+    free(m);
+
+    rc = run("train tiny.ini --quiet --set output.dir=runs/noval2 --set 'data.splitter=RandomSplitter(valid_pct=0)'",
+             out, sizeof out);
+    ck_assert_msg(rc == 2 && strstr(out, "tiny.ini:14: [learner] cbs: SaveModelCallback(monitor='error_rate') watches "
+                                         "the validation set, but [data] splitter = RandomSplitter(valid_pct=0") &&
+                  strstr(out, "(--set data.splitter=RandomSplitter(valid_pct=0)) puts no item in it"), "exit %d: %s",
+                  rc, out);
+    char p[8400];
+    snprintf(p, sizeof p, "%s/runs/noval2", root);
+    ck_assert_msg(access(p, F_OK) != 0, "a refused config made its output folder");
+    snprintf(p, sizeof p, "%s/runs/noval", root);
+    tu_rmtree(p);
+}
+END_TEST
+
+START_TEST(hidden_max_batches_flag_caps_each_epoch)
+{
+    /* --max-batches N (a hidden flag for quick runs, not an environment
+     * variable): N training batches per epoch */
+    char out[1 << 14];
+    int rc = run("train tiny.ini --quiet --max-batches 2 --set output.dir=runs/mb --set 'train.schedule=fit(2, 1e-3)' "
+                 "--set learner.cbs=None", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    ck_assert_int_eq(state_meta("runs/mb", "n_batches"), 2);
+    ck_assert_int_eq(state_meta("runs/mb", "iter"), 4);
+    rc = run("train --help", out, sizeof out);
+    ck_assert_msg(rc == 0 && !strstr(out, "--max-batches") && !strstr(out, "--pause-after"), "%s", out);
+    char p[8400];
+    snprintf(p, sizeof p, "%s/runs/mb", root);
+    tu_rmtree(p);
 }
 END_TEST
 
@@ -525,6 +712,49 @@ static int csv_column(const char *dir, int col, double *v, int cap)
     free(t);
     return n;
 }
+
+/* precision = bf16 on the tiny set: it learns as well as fp32 (the last
+ * epoch's error within 2 of the 24 validation images, its valid_loss within a
+ * quarter), its numbers are not fp32's, the model file stays fp32, and a run
+ * killed mid-epoch and resumed ends bit-identical to the bf16 run never killed
+ * (a bf16 run keeps no state but the fp32 one: the rounded copies are made
+ * afresh at each product). */
+START_TEST(bf16_learns_as_well_as_fp32_saves_fp32_and_resumes_bit_identically)
+{
+    char out[1 << 14], err[1 << 14], p[8400];
+    ensure_full_run();
+    size_t n;
+    char *ini = slurp(".", "tiny.ini", &n), *at = ini ? strstr(ini, "n_in = 1\n") : NULL;
+    ck_assert(at != NULL);
+    char text[4096];
+    snprintf(text, sizeof text, "%.*sn_in = 1\nprecision = bf16\n%s", (int)(at - ini), ini, at + strlen("n_in = 1\n"));
+    free(ini);
+    tu_write(root, "tiny_bf16.ini", text, strlen(text), p, sizeof p);
+    int rc = run("train tiny_bf16.ini --quiet --set output.dir=runs/bf16", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    double e16[8], e32[8], l16[8], l32[8];
+    ck_assert_int_eq(csv_column("runs/bf16", 3, e16, 8), 3);
+    ck_assert_int_eq(csv_column("runs/a", 3, e32, 8), 3);
+    ck_assert_int_eq(csv_column("runs/bf16", 2, l16, 8), 3);
+    ck_assert_int_eq(csv_column("runs/a", 2, l32, 8), 3);
+    ck_assert_msg(e16[2] <= e32[2] + 2.0 / 24 + 1e-9 && l16[2] <= 1.25 * l32[2],
+                  "bf16: error_rate %g valid_loss %g; fp32: %g %g", e16[2], l16[2], e32[2], l32[2]);
+    ck_assert_msg(!same_file("runs/a", "runs/bf16", "metrics.csv") && l16[2] != l32[2], "bf16 gave fp32's numbers");
+    char *st = slurp("runs/bf16", "model.safetensors", &n);
+    ck_assert(st && n > 8);
+    uint64_t hl = 0;
+    memcpy(&hl, st, 8);
+    ck_assert(hl < n);
+    char *hdr = strndup(st + 8, (size_t)hl);
+    ck_assert_msg(strstr(hdr, "\"F32\"") && !strstr(hdr, "BF16"), "model file not all F32: %.200s", hdr);
+    free(hdr), free(st);
+    int stt = train_killed_after("tiny_bf16.ini", "runs/bf16k", 0, 9, err, sizeof err);
+    ck_assert_msg(WIFEXITED(stt) && WEXITSTATUS(stt) == 143, "status %d: %s", stt, err);
+    rc = run("train tiny_bf16.ini --resume --set output.dir=runs/bf16k", out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    assert_same_run("runs/bf16", "runs/bf16k", 1);
+}
+END_TEST
 
 START_TEST(label_smoothing_loss_reaches_the_learner)
 {
@@ -625,8 +855,14 @@ static Suite *suite(void)
     tcase_add_test(tc, a_second_signal_stops_at_once_and_the_last_whole_state_stays);
     tcase_add_test(tc, resume_after_a_left_out_batch_continues_at_the_loaders_position);
     tcase_add_test(tc, collab_killed_mid_epoch_resumes_its_pending_lazy_rows_bit_identically);
+    tcase_add_test(tc, resume_refuses_a_damaged_or_changed_state_and_touches_nothing);
+    tcase_add_test(tc, resume_without_a_state_says_so_even_when_quiet);
+    tcase_add_test(tc, a_second_run_on_a_busy_output_folder_fails_at_once);
+    tcase_add_test(tc, training_without_a_validation_set_keeps_its_model);
+    tcase_add_test(tc, hidden_max_batches_flag_caps_each_epoch);
     tcase_add_test(tc, lr_find_writes_its_files_and_four_suggestions);
     tcase_add_test(tc, label_smoothing_loss_reaches_the_learner);
+    tcase_add_test(tc, bf16_learns_as_well_as_fp32_saves_fp32_and_resumes_bit_identically);
     tcase_add_test(tc, diverging_run_stops_naming_epoch_and_batch);
     tcase_add_test(tc, torchvision_head_pretrains_a_body_for_fine_tune);
     suite_add_tcase(s, tc);

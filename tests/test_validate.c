@@ -2,7 +2,8 @@
  * data is read (issue 14, item 10): too many metrics or item transforms,
  * pct_start=1, a csv_sep of two characters, a regex POSIX cannot take, an
  * input size the network does not take, a batch BatchNorm cannot train on,
- * pretrained weights for a collab model, a monitor that is no column.  Each
+ * pretrained weights for a collab model, a monitor that is no column, an
+ * argument fastc would otherwise ignore (with_opt, slide's, a resample mode).  Each
  * refusal is exit 2 with one line naming where the value came from: the
  * config's file:line, or the --set argument (never "file:0").  The data
  * folders these configs name do not exist: validate never reads them. */
@@ -156,6 +157,28 @@ START_TEST(a_monitor_that_is_no_column)
 }
 END_TEST
 
+START_TEST(input_channels_the_decoder_does_not_make)
+{
+    refused(validate(IMAGE, "bs = 8", "", "--set model.n_in=2"), "--set model.n_in=2: [model] n_in", "1 (grayscale) or 3",
+            NULL);
+    refused(validate(IMAGE, "bs = 8", "", "--set 'data.blocks=ImageBlock(cls=PILImageBW), CategoryBlock'"),
+            "[model] n_in", "PILImageBW", NULL);
+}
+END_TEST
+
+START_TEST(arguments_fastc_would_ignore)
+{
+    refused(validate(IMAGE, "bs = 8", "cbs = SaveModelCallback(with_opt=True)", NULL), "t.ini:9: [learner] cbs",
+            "with_opt", NULL);
+    refused(validate(IMAGE, "bs = 8", "", "--set 'lr_find.suggest_funcs=valley, slide(thresh=0.01)'"),
+            "--set lr_find.suggest_funcs=valley, slide(thresh=0.01): [lr_find] suggest_funcs", "thresh", NULL);
+    refused(validate(IMAGE, "batch_tfms = aug_transforms(mode='nearest')", "", NULL), "t.ini:4: [data] batch_tfms",
+            "bilinear", NULL);
+    ck_assert_msg(validate(IMAGE, "bs = 8", "cbs = SaveModelCallback(with_opt=False)", "--set "
+                           "'lr_find.suggest_funcs=slide(lr_diff=15)'") == 0, "%s", out);
+}
+END_TEST
+
 START_TEST(a_low_above_high_y_range)
 {
     refused(validate(IMAGE, "bs = 8", "", "--set 'model.y_range=(1, -1)'"), "--set model.y_range=(1, -1)", "lo < hi",
@@ -179,6 +202,8 @@ static Suite *suite(void)
     tcase_add_test(tc, a_batch_of_one_cannot_train_batchnorm);
     tcase_add_test(tc, pretrained_weights_for_a_collab_model);
     tcase_add_test(tc, a_monitor_that_is_no_column);
+    tcase_add_test(tc, input_channels_the_decoder_does_not_make);
+    tcase_add_test(tc, arguments_fastc_would_ignore);
     tcase_add_test(tc, a_low_above_high_y_range);
     suite_add_tcase(s, tc);
     return s;

@@ -14,10 +14,13 @@
 #      the comment above them says why they are long;
 #   4. "how to add ...": for one existing example of each kind of component,
 #      the files whose code (comments stripped) names it — what a new one of
-#      that kind has to touch.
+#      that kind has to touch;
+#   5. component names written as string literals outside the schema table
+#      (config/schema.c), per file: the places that repeat what the table says
+#      (setup's registry rows are one per component by design).
 #
 # Usage: tools/arch_report.sh [SECTION...]     (sections: includes lookups
-#        functions howto; default all).  Run from the repository root.
+#        functions howto names; default all).  Run from the repository root.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -130,11 +133,26 @@ howto() {
     howto_one "a metric (rmse)" '"rmse"|\brmse\b|METRIC_RMSE'
 }
 
-[ $# -gt 0 ] || set -- includes lookups functions howto
+names() {
+    echo "== component names as string literals outside config/schema.c (literals per file)"
+    strip_all
+    grep -oE '^ *\{"[A-Za-z_.0-9]+", SLOT_' src/config/schema.c | sed 's/^ *{//; s/, SLOT_//' | sort -u \
+        > "$STRIPPED/names.txt"
+    total=0 files=0
+    for f in $(cd "$STRIPPED" && find src -name '*.[ch]' ! -path src/config/schema.c | sort); do
+        n=$(grep -oFf "$STRIPPED/names.txt" "$STRIPPED/$f" | wc -l)
+        [ "$n" -gt 0 ] || continue
+        printf "  %-32s %3d\n" "$f" "$n"
+        total=$((total + n)) files=$((files + 1))
+    done
+    echo "  total: $total in $files files"
+}
+
+[ $# -gt 0 ] || set -- includes lookups functions howto names
 for s in "$@"; do
     case "$s" in
-    includes | lookups | functions | howto) "$s" ;;
-    *) echo "arch_report.sh: unknown section $s (includes, lookups, functions, howto)" >&2; exit 2 ;;
+    includes | lookups | functions | howto | names) "$s" ;;
+    *) echo "arch_report.sh: unknown section $s (includes, lookups, functions, howto, names)" >&2; exit 2 ;;
     esac
 done
 [ -n "$STRIPPED" ] && rm -rf "$STRIPPED"

@@ -12,6 +12,7 @@ enum {
     F_SET = 1 << 0, F_RESUME = 1 << 1, F_CHECKPOINT = 1 << 2, F_MOST_CONFUSED = 1 << 3, F_MIN = 1 << 4,
     F_CONFUSION = 1 << 5, F_TOP_LOSSES = 1 << 6, F_THRESHOLDS = 1 << 7, F_SIMILAR = 1 << 8,
     F_MODEL = 1 << 9, F_ALL = 1 << 10, F_UNKNOWN = 1 << 11, F_N = 1 << 12, F_OUT = 1 << 13,
+    F_MAX_BATCHES = 1 << 14, F_PAUSE_AFTER = 1 << 15,
 };
 
 /* How many positionals a command takes. */
@@ -27,10 +28,10 @@ typedef struct CmdInfo {
 } CmdInfo;
 
 static const CmdInfo commands[] = {
-    {"train", cmd_train, F_SET | F_RESUME, POS_CONFIG, "CONFIG [--set SECTION.KEY=VALUE]... [--resume]",
+    {"train", cmd_train, F_SET | F_RESUME | F_MAX_BATCHES | F_PAUSE_AFTER, POS_CONFIG, "CONFIG [--set SECTION.KEY=VALUE]... [--resume]",
      "Train as the config says; writes config.ini, metrics.csv, model.safetensors, losses.png\n"
      "into [output] dir. --resume continues an interrupted run where it stopped."},
-    {"lr_find", cmd_lr_find, F_SET, POS_CONFIG, "CONFIG [--set ...]",
+    {"lr_find", cmd_lr_find, F_SET | F_MAX_BATCHES, POS_CONFIG, "CONFIG [--set ...]",
      "fastai's learning-rate finder: loss against an exponentially growing lr ([lr_find] keys);\n"
      "prints the suggestions, writes lr_find.csv and lr_find.png. The model is left untouched."},
     {"interpret", cmd_interpret,
@@ -63,7 +64,7 @@ typedef struct FlagInfo {
     const char *name;
     unsigned bit;    /* 0: every command takes it */
     const char *arg; /* NULL for a switch */
-    const char *help;
+    const char *help;  /* NULL: a hidden test flag, left out of --help */
 } FlagInfo;
 
 static const FlagInfo flags[] = {
@@ -81,6 +82,8 @@ static const FlagInfo flags[] = {
     {"--unknown", F_UNKNOWN, "POLICY", "collab: what to do with unknown users/items (bias)"},
     {"--n", F_N, "N", "show_batch: items to show (default 9); get shapes[_single]: images (default 2000)"},
     {"--out", F_OUT, "FILE", "where to write the picture (default: <output dir>/show_batch.png)"},
+    {"--max-batches", F_MAX_BATCHES, "N", NULL},
+    {"--pause-after", F_PAUSE_AFTER, "N", NULL},
     {"--threads", 0, "N", "threads for BLAS, kernels and the loader (default: all cores)"},
     {"--quiet", 0, NULL, "no progress output"},
     {"--json", 0, NULL, "results as JSON on stdout (errors as a JSON object on stderr)"},
@@ -144,6 +147,9 @@ void cmd_args_free(CmdArgs *a)
     a->sets = a->inputs = NULL;
 }
 
+/* Long because it is one pass over argv with a short branch per kind of
+ * argument (flags with and without a value, --set, positionals per command);
+ * which command takes which flag is the tables above. */
 int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
 {
     memset(a, 0, sizeof *a);
@@ -217,7 +223,7 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
             int bd = 3;
             for (int k = 0; k < N_FLAGS; k++) {
                 int d = distance(name, flags[k].name);
-                if (d < bd && (!flags[k].bit || (cmd->flags & flags[k].bit))) bd = d, near = flags[k].name;
+                if (d < bd && flags[k].help && (!flags[k].bit || (cmd->flags & flags[k].bit))) bd = d, near = flags[k].name;
             }
             if (near)
                 return err_set(err, ERR_USAGE, "fastc %s: found unknown option %s, expected an option of %s "
@@ -263,6 +269,12 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
         else if (!strcmp(name, "--n"))
             rc = parse_count(name, val, 1, cmd->pos == POS_GET ? 10000000 : 1024, &a->n, err);
         else if (!strcmp(name, "--out")) a->out = val;
+        else if (!strcmp(name, "--max-batches")) rc = parse_count(name, val, 1, INT_MAX, &a->max_batches, err);
+        else if (!strcmp(name, "--pause-after")) {
+            int k;
+            rc = parse_count(name, val, 1, INT_MAX, &k, err);
+            a->pause_after = k;
+        }
         else if (!strcmp(name, "--threads")) rc = parse_count(name, val, 1, 4096, &a->ctx.threads, err);
         else if (!strcmp(name, "--quiet")) a->ctx.quiet = 1;
         else if (!strcmp(name, "--json")) a->ctx.json = 1;
@@ -330,7 +342,7 @@ void cmd_print_help(const char *topic, FILE *out)
     }
     fprintf(out, "Usage: fastc %s %s\n\n%s\n\nOptions:\n", cmd->name, cmd->usage, cmd->summary);
     for (int k = 0; k < N_FLAGS; k++) {
-        if (flags[k].bit && !(cmd->flags & flags[k].bit)) continue;
+        if ((flags[k].bit && !(cmd->flags & flags[k].bit)) || !flags[k].help) continue;
         char left[64];
         snprintf(left, sizeof left, "%s%s%s", flags[k].name, flags[k].arg ? " " : "", flags[k].arg ? flags[k].arg : "");
         fprintf(out, "  %-28s %s\n", left, flags[k].help);
@@ -399,11 +411,13 @@ void cmd_print_man(FILE *out)
           ".SH SEE ALSO\nThe README of the fastc sources; fastai's documentation.\n", out);
 }
 
-/* Flags of a command, space-separated (every command's common ones included). */
+/* Flags of a command, space-separated (every command's common ones included;
+ * the hidden test flags left out). */
 static void flags_of(const CmdInfo *cmd, FILE *out)
 {
     for (int k = 0; k < N_FLAGS; k++)
-        if (!flags[k].bit || (cmd->flags & flags[k].bit)) fprintf(out, "%s%s", k ? " " : "", flags[k].name);
+        if (flags[k].help && (!flags[k].bit || (cmd->flags & flags[k].bit)))
+            fprintf(out, "%s%s", k ? " " : "", flags[k].name);
 }
 
 void cmd_print_bash_completion(FILE *out)
@@ -427,7 +441,7 @@ void cmd_print_bash_completion(FILE *out)
     fputs("        ", out);
     int first = 1;
     for (int k = 0; k < N_FLAGS; k++)
-        if (flags[k].arg && strcmp(flags[k].name, "--set") && strcmp(flags[k].name, "--checkpoint") &&
+        if (flags[k].arg && flags[k].help && strcmp(flags[k].name, "--set") && strcmp(flags[k].name, "--checkpoint") &&
             strcmp(flags[k].name, "--model") && strcmp(flags[k].name, "--out"))
             fprintf(out, "%s%s", first ? "" : "|", flags[k].name), first = 0;
     fputs(") return ;;\n    esac\n    local opts\n    case \"${COMP_WORDS[1]}\" in\n", out);

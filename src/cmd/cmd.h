@@ -32,6 +32,10 @@ typedef struct CmdArgs {
     const char *unknown;       /* predict --unknown bias */
     int n;                     /* show_batch --n N */
     const char *out;           /* show_batch --out FILE */
+    /* hidden test flags, not in --help (train, lr_find; train): */
+    int max_batches;           /* --max-batches N: cap training batches per epoch (quick runs) */
+    long long pause_after;     /* --pause-after N: after the run's N-th training batch, say so on
+                                  stderr and wait up to a minute for a stop signal (learner.h) */
     Ctx ctx;                   /* --threads, --quiet, --json, seed once the config is read */
 } CmdArgs;
 

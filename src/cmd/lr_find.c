@@ -36,7 +36,7 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     Pipeline p;
     Learner *l = NULL;
     LrFindResult r = {0};
-    int rc = pipeline_open(&p, a, PIPE_MODEL, err);
+    int rc = pipeline_open_out(&p, a, err);
     if (rc) goto done;
     data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
     LearnerOpts o;

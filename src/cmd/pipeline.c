@@ -7,6 +7,7 @@
 #include "interp/modelfile.h"
 #include "io/atomic.h"
 #include "io/json.h"
+#include "io/lock.h"
 #include "io/pth.h"
 #include "io/safetensors.h"
 #include "models/collab.h"
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int build_images(Pipeline *p, PipeStop stop, Err *err)
@@ -42,6 +44,7 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
     p->torchvision_head = spec.plain_fc = sm->torchvision_head;
     spec.seed = p->ctx.seed;
     spec.threads = p->ctx.threads;
+    spec.bf16 = sm->bf16;
     if (resnet_new(&p->model, &spec, err)) return err->code;
     if (p->pretrained) {
         /* True: torchvision's ImageNet file in its cache, as fastai's pretrained=True
@@ -74,17 +77,39 @@ static int build_collab(Pipeline *p, PipeStop stop, Err *err)
     return collab_model_new(&p->model, &cs, err);
 }
 
-int pipeline_open(Pipeline *p, const CmdArgs *a, PipeStop stop, Err *err)
+static int open_config(Pipeline *p, const CmdArgs *a, Err *err)
 {
     memset(p, 0, sizeof *p);
+    p->max_batches = a->max_batches, p->pause_after = a->pause_after;
     if (!a->config_path) return err_set(err, ERR_USAGE, "%s: expected a CONFIG file", a->command);
     if (setup_load(&p->setup, a->config_path, a->sets, a->n_sets, &a->ctx, err)) return err->code;
     p->ctx = p->setup.ctx;
     ctx_apply_threads(&p->ctx);
     snprintf(p->out_dir, sizeof p->out_dir, "%s", p->setup.out_dir);
+    return 0;
+}
+
+static int build(Pipeline *p, PipeStop stop, Err *err)
+{
     if (stop == PIPE_CONFIG) return 0;
     p->is_collab = p->setup.is_collab;
     return p->is_collab ? build_collab(p, stop, err) : build_images(p, stop, err);
+}
+
+int pipeline_open(Pipeline *p, const CmdArgs *a, PipeStop stop, Err *err)
+{
+    int rc = open_config(p, a, err);
+    return rc ? rc : build(p, stop, err);
+}
+
+int pipeline_open_out(Pipeline *p, const CmdArgs *a, Err *err)
+{
+    int rc = open_config(p, a, err);
+    if (rc) return rc;
+    struct stat st;
+    if (stat(p->out_dir, &st) == 0 && S_ISDIR(st.st_mode) && (rc = run_lock(&p->out_lock, p->out_dir, err)))
+        return rc;
+    return build(p, PIPE_MODEL, err);
 }
 
 void pipeline_close(Pipeline *p)
@@ -94,12 +119,14 @@ void pipeline_close(Pipeline *p)
     loaders_free(p->dls);
     dataset_free(&p->ds);
     setup_free(&p->setup);
+    run_unlock(&p->out_lock);
     p->model = NULL, p->dls = NULL, p->ratings = NULL;
 }
 
 int pipeline_mkdir_out(Pipeline *p, Err *err)
 {
-    return atomic_mkdirs(p->out_dir, err);
+    if (atomic_mkdirs(p->out_dir, err)) return err->code;
+    return p->out_lock.held ? 0 : run_lock(&p->out_lock, p->out_dir, err);
 }
 
 float pipeline_loss(void *ctx, float *dout, float *per_item, const float *out, int c, const Batch *b)
@@ -109,11 +136,6 @@ float pipeline_loss(void *ctx, float *dout, float *per_item, const float *out, i
 }
 
 /* ---- checkpoints ---------------------------------------------------------------- */
-
-typedef struct CkptCtx {
-    Pipeline *p;
-    double threshold;
-} CkptCtx;
 
 int pipeline_save_model(Pipeline *p, const Model *m, const char *path, double threshold, Err *err)
 {
@@ -151,10 +173,11 @@ int pipeline_save_model(Pipeline *p, const Model *m, const char *path, double th
     return rc;
 }
 
+/* LearnCkpt.save (SaveModelCallback): ctx is the Pipeline */
 static int ckpt_save(void *ctx, const Model *m, const char *path, Err *err)
 {
-    CkptCtx *c = ctx;
-    return pipeline_save_model(c->p, m, path, c->threshold, err);
+    Pipeline *p = ctx;
+    return pipeline_save_model(p, m, path, p->setup.threshold, err);
 }
 
 static int ckpt_load(void *ctx, Model *m, const char *path, Err *err)
@@ -165,29 +188,98 @@ static int ckpt_load(void *ctx, Model *m, const char *path, Err *err)
 
 /* ---- learner options ------------------------------------------------------------- */
 
+/* With no validation item (valid_pct=0, a FuncSplitter that matches nothing:
+ * a final model trained on all the data) a callback that monitors a
+ * validation value has nothing to watch: refused before anything trains. */
+static int cbs_without_valid(const Pipeline *p, const LearnerOpts *o, Err *err)
+{
+    const Tracker *t = o->save.on && strcmp(o->save.monitor, "train_loss") ? &o->save
+                     : o->early.on && strcmp(o->early.monitor, "train_loss") ? &o->early
+                                                                              : NULL;
+    if (!t || loaders_n_items(p->dls, SPLIT_VALID) > 0) return 0;
+    const Config *cfg = p->setup.cfg;
+    char at_cbs[1024], at_split[1024], split[1024] = "(not set)", *cut;
+    cfg_where(cfg, "learner", "cbs", 0, at_cbs, sizeof at_cbs);
+    cfg_where(cfg, "data", "splitter", 0, at_split, sizeof at_split);
+    if ((cut = strstr(at_split, ": [data] splitter"))) *cut = 0;   /* the file:line or --set argument alone */
+    const CfgValue *sp = cfg_get(cfg, "data", "splitter");
+    if (sp) cfg_value_format(sp, split, sizeof split);
+    return err_set(err, ERR_USAGE, "%s: %s(monitor='%s') watches the validation set, but [data] splitter = %s (%s) "
+                   "puts no item in it; monitor 'train_loss', or train without the callback", at_cbs,
+                   t == &o->save ? "SaveModelCallback" : "EarlyStoppingCallback", t->monitor, split, at_split);
+}
+
 int pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err)
 {
     *o = p->setup.learn;
     if (p->setup.wd_bn_bias)
         for (int i = 0; i < p->model->n_params; i++) p->model->params[i].no_wd = 0;
     TargetKind kind = p->is_collab ? TARGET_RATING : p->ds.kind;
-    if (metrics_check(&o->metrics, kind, p->setup.file, err)) return err->code;
+    if (metrics_check(&o->metrics, kind, p->setup.file, err) || cbs_without_valid(p, o, err)) return err->code;
     o->loss = pipeline_loss, o->loss_ctx = p;
-    static CkptCtx ck;   /* one pipeline per process */
-    ck.p = p;
-    ck.threshold = p->setup.threshold;
-    o->ckpt = (LearnCkpt){ckpt_save, ckpt_load, &ck};
+    o->ckpt = (LearnCkpt){ckpt_save, ckpt_load, p};
     o->out_dir = p->out_dir;
     o->seed = p->ctx.seed;
     o->threads = p->ctx.threads;
     o->quiet = p->ctx.quiet, o->json = p->ctx.json;
     o->is_tty = isatty(STDERR_FILENO);
     o->out = stdout, o->progress = stderr;
-    const char *mb = getenv("FASTC_MAX_BATCHES");   /* hidden knob for quick tests */
-    if (mb && atoi(mb) > 0) o->max_batches = atoi(mb);
-    const char *pa = getenv("FASTC_TEST_PAUSE_AFTER");   /* test hook: LearnerOpts.pause_after */
-    if (pa && atoll(pa) > 0) o->pause_after = atoll(pa);
+    o->max_batches = p->max_batches, o->pause_after = p->pause_after;   /* hidden test flags (cmd.h) */
     return 0;
+}
+
+/* ---- what a run's numbers depend on ------------------------------------------------ */
+
+/* Keys that cannot change a run's numbers or files: the loader's threads and
+ * cache, and where the outputs go. */
+static const char *const NOT_IDENTITY[] = {"[data] num_workers", "[data] cache_mb", "[output] dir", NULL};
+/* Paths: where the data is can change (a moved folder) without changing the
+ * run; whether they are set cannot. */
+static const char *const PATH_KEYS[] = {"[data] path", "[data] csv", "[data] item_names", "[model] pretrained", NULL};
+
+static int in_list(const char *const *list, const char *name)
+{
+    for (int i = 0; list[i]; i++)
+        if (!strcmp(list[i], name)) return 1;
+    return 0;
+}
+
+char *pipeline_run_config(const Pipeline *p)
+{
+    char *printed = NULL, *text = NULL;
+    size_t n_printed = 0, n_text = 0;
+    FILE *f = open_memstream(&printed, &n_printed);
+    if (!f) return NULL;
+    int bad = config_print(p->setup.cfg, f) != 0;
+    bad |= fclose(f) != 0;
+    FILE *o = bad ? NULL : open_memstream(&text, &n_text);
+    if (!o) {
+        free(printed);
+        return NULL;
+    }
+    /* config_print: "[section]" lines, then "key = value" or "; key = (not set)" */
+    char section[64] = "", name[160];
+    for (char *line = printed, *end; line && *line; line = end ? end + 1 : NULL) {
+        if ((end = strchr(line, '\n'))) *end = 0;
+        if (line[0] == '[') {
+            snprintf(section, sizeof section, "%s", line);
+            continue;
+        }
+        const char *kv = !strncmp(line, "; ", 2) && strstr(line, " = (not set)") ? line + 2 : line;
+        const char *eq = strstr(kv, " = ");
+        if (!eq || kv[0] == ';' || !section[0]) continue;
+        snprintf(name, sizeof name, "%s %.*s", section, (int)(eq - kv), kv);
+        if (in_list(NOT_IDENTITY, name)) continue;
+        int set = kv == line;
+        if (in_list(PATH_KEYS, name)) fprintf(o, "%s = %s\n", name, set ? "(set)" : "(not set)");
+        else fprintf(o, "%s = %s\n", name, eq + 3);
+    }
+    free(printed);
+    if (fclose(o) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
 }
 
 int pipeline_schedule(Pipeline *p, Schedule *s, Err *err)

@@ -27,6 +27,7 @@
 #include "core/err.h"
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "io/lock.h"
 #include "learn/learner.h"
 #include "models/model.h"
 #include "nn/loss.h"
@@ -53,18 +54,35 @@ typedef struct Pipeline {
     LossKind loss;
     double loss_eps;          /* LabelSmoothingCrossEntropy(eps) */
     char out_dir[4096];
+    RunLock out_lock;         /* held from pipeline_open_out to pipeline_close */
+    int max_batches;          /* hidden test flags (CmdArgs): LearnerOpts.max_batches, */
+    int64_t pause_after;      /* .pause_after */
     char note[512];           /* what loading pretrained weights skipped/adapted */
 } Pipeline;
 
 /* Load the config (with --set overrides) and build up to `stop`. */
 int  pipeline_open(Pipeline *p, const CmdArgs *a, PipeStop stop, Err *err);
-void pipeline_close(Pipeline *p);   /* NULL-safe, idempotent */
+/* pipeline_open up to PIPE_MODEL for a command that writes the output folder
+ * (train, lr_find), which is locked for this run (io/lock.h: a second run on
+ * it fails, naming the pid of the first) until pipeline_close: a folder that
+ * exists already straight after the config is read, so that a run on a busy
+ * folder fails before loading anything; else by pipeline_mkdir_out. */
+int  pipeline_open_out(Pipeline *p, const CmdArgs *a, Err *err);
+void pipeline_close(Pipeline *p);   /* NULL-safe, idempotent; releases the lock */
 
 /* Learner options of the setup ([learner] opt_func, lr, wd, wd_bn_bias,
  * train_bn, metrics, cbs, seed) for this pipeline's model/loss; also applies
  * wd_bn_bias to the model's params.  Checkpoint hooks save model files with
- * the metadata predict needs. */
+ * the metadata predict needs (their context is the pipeline, which must
+ * outlive the learner). */
 int  pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err);
+
+/* What the run's numbers depend on beyond the learner's own settings, for
+ * the resume state (LearnerOpts.run_config): the resolved config as
+ * "[section] key = value" lines, less the keys that cannot change a run
+ * ([data] num_workers, cache_mb; [output] dir), and the paths as set or not
+ * set (the data may move).  malloc'ed; NULL when out of memory. */
+char *pipeline_run_config(const Pipeline *p);
 
 /* A copy of the setup's schedule ([train] schedule, with [learner] moms as
  * fit_one_cycle's default); the caller frees it (schedule_free). */
@@ -78,7 +96,9 @@ int  pipeline_save_model(Pipeline *p, const Model *m, const char *path, double t
 /* The loss function for the learner (ctx = the Pipeline). */
 float pipeline_loss(void *ctx, float *dout, float *per_item, const float *out, int c, const Batch *b);
 
-/* Create the output dir (mkdir -p). */
+/* Create the output dir (mkdir -p) and, after pipeline_open_out, lock it
+ * when that did not (it did not exist yet).  Called once every check that can
+ * refuse the config has passed, so a refused config leaves no folder. */
 int  pipeline_mkdir_out(Pipeline *p, Err *err);
 
 #endif

@@ -16,12 +16,14 @@
 #include "data/warnings.h"
 #include "io/atomic.h"
 #include "learn/learner.h"
+#include "nn/gemm_bf16.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -74,17 +76,21 @@ int cmd_train(const CmdArgs *a, Err *err)
     Pipeline p;
     Schedule s = {0};
     Learner *l = NULL;
+    char *run_config = NULL;
     struct sigaction sa = {0}, old_int, old_term;
-    int rc = pipeline_open(&p, a, PIPE_MODEL, err);
+    int rc = pipeline_open_out(&p, a, err);
     if (rc) goto done;
     LearnerOpts o;
     if ((rc = pipeline_learner_opts(&p, &o, err)) || (rc = pipeline_schedule(&p, &s, err)) ||
         (rc = pipeline_mkdir_out(&p, err)))
         goto done;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/config.ini", p.out_dir);
-    if ((rc = config_write(p.setup.cfg, path, err))) goto done;
+    if (!(o.run_config = run_config = pipeline_run_config(&p))) {
+        rc = err_set(err, ERR_RUNTIME, "train: out of memory");
+        goto done;
+    }
     if (p.note[0]) note(&p, "note: [model] pretrained: %s\n", p.note);
+    if (p.setup.model.bf16 && !gemm_bf16_native())
+        note(&p, "note: %s\n", "precision = bf16 runs emulated: this CPU has no AVX512-BF16 (same numbers, slower)");
     data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
 
     /* temporaries of a run stopped at once (a second signal) or killed while writing */
@@ -104,11 +110,15 @@ int cmd_train(const CmdArgs *a, Err *err)
         goto restore;
     }
     if (p.pretrained) learner_freeze_to(l, -1);   /* vision_learner: pretrained → freeze() */
+    char path[4200];
     snprintf(path, sizeof path, "%s/state.safetensors", p.out_dir);
     if (a->resume) {
+        /* Only a missing state starts over; anything else wrong with it is an
+         * error, and then nothing in the folder has changed (learn/resume.h). */
         rc = learner_resume(l, &s, err);
-        if (rc == 1) {
-            note(&p, "note: no resume state in %s: starting from the beginning\n", p.out_dir);
+        if (rc == RESUME_NO_STATE) {
+            /* said even with --quiet: the run does not do what was asked */
+            fprintf(stderr, "note: --resume: %s has no state.safetensors: training from the beginning\n", p.out_dir);
             rc = 0;
         } else if (rc) {
             goto restore;
@@ -122,6 +132,8 @@ int cmd_train(const CmdArgs *a, Err *err)
         rc = err_set(err, ERR_RUNTIME, "%s: cannot remove the old resume state: %s", path, strerror(errno));
         goto restore;
     }
+    snprintf(path, sizeof path, "%s/config.ini", p.out_dir);
+    if ((rc = config_write(p.setup.cfg, path, err))) goto restore;
     rc = learner_fit_schedule(l, &s, err);
     /* what the image loader met while training: unreadable files, time the steps waited for data */
     data_warn_load_skips(stderr, &p.ds, p.dls);
@@ -138,5 +150,6 @@ done:
     learner_free(l);
     schedule_free(&s);
     pipeline_close(&p);
+    free(run_config);
     return rc;
 }

@@ -163,6 +163,11 @@ static CfgValue *check_choice(const CfgValue *v, const SchemaSpec *s, Err *err, 
         }
         if (!near && schema_is_near(text, tok)) near = s->choices + (tok - buf);
     }
+    /* fastai's to_fp16() spelling of mixed precision: the GPU's half type */
+    if (!strcmp(s->choices, "fp32|bf16") && (!strcasecmp(text, "fp16") || !strcasecmp(text, "float16")))
+        return bad(err, where, v,
+                   "fp32 or bf16: fp16 is fastai's GPU path (to_fp16 on CUDA); on a CPU mixed precision is bf16 "
+                   "(bf16 products, fp32 sums and weights), so write precision = bf16");
     char exp[512];
     schema_expected(s, exp, sizeof exp);
     if (near) {

@@ -689,6 +689,9 @@ static int set_names(Config *cfg, const char *path)
 
 static int resolve_paths(Config *cfg, Err *err);
 
+/* Long because it is the load in its order: read and index the lines, parse
+ * with inih, --set, resolve each key, defaults, cross-key checks, paths; each
+ * step a few lines, the earliest error kept. */
 Config *config_load(const char *path, const char *const *sets, int n_sets, Err *err)
 {
     Config *cfg = calloc(1, sizeof *cfg);

@@ -5,11 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Messages quote what users give (a CSV cell, a file name) and a cell may
+ * hold a newline: control characters become '?', so a message stays one line. */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
+}
+
 int err_vset(Err *err, int code, const char *fmt, va_list ap)
 {
     if (err) {
         err->code = code;
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        one_line(err->msg);
     }
     return code;
 }
@@ -39,6 +48,7 @@ int err_prefix(Err *err, const char *fmt, ...)
     if (o > room) o = room;
     memcpy(err->msg + h, old, o);
     err->msg[h + o] = 0;
+    one_line(err->msg);
     return err->code;
 }
 

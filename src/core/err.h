@@ -2,8 +2,9 @@
  *
  * Every function that can fail takes an `Err *` and returns 0 on success or the
  * exit status the failure maps to (ERR_RUNTIME = 1, ERR_USAGE = 2).  The message
- * is one line naming the file/line/key/item and what was expected; only main.c
- * prints it.  Deep code never prints errors and never exits.
+ * is one line naming the file/line/key/item and what was expected (control
+ * characters from quoted user text, such as a newline in a CSV cell, become
+ * '?'); only main.c prints it.  Deep code never prints errors and never exits.
  */
 #ifndef FASTC_ERR_H
 #define FASTC_ERR_H

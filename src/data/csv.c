@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct Offs {
     size_t *v;
@@ -93,6 +94,9 @@ static char *dupstr(const char *s)
     return d;
 }
 
+/* Long because it is one state machine over the bytes (quoted fields,
+ * doubled quotes, CRLF, the header, UTF-8 and NUL checks naming
+ * file:line:column): every byte goes through the one loop. */
 int csv_parse(const char *data, size_t n, const char *name, const CsvOptions *opt, CsvTable *t, Err *err)
 {
     memset(t, 0, sizeof *t);
@@ -241,9 +245,13 @@ int csv_read(const char *path, const CsvOptions *opt, CsvTable *t, Err *err)
     if (!f) return err_set(err, ERR_RUNTIME, "%s: cannot open CSV file: %s", path, strerror(errno));
     char *buf = NULL;
     size_t n = 0, cap = 0;
+    struct stat st;
+    size_t first = 1 << 16;   /* a regular file: its size (+1, to see the end) in one go */
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 && (uint64_t)st.st_size < SIZE_MAX / 2)
+        first = (size_t)st.st_size + 1;
     for (;;) {
-        if (cap - n < 65536) {
-            size_t nc = cap ? cap * 2 : 1 << 20;
+        if (cap == 0 || cap == n) {
+            size_t nc = cap ? cap * 2 : first;
             char *b = realloc(buf, nc);
             if (!b) {
                 free(buf);

@@ -196,6 +196,9 @@ static char *grow(char **buf, size_t *cap, size_t need)
     return *buf = b;
 }
 
+/* Long because it labels every item in one loop, a short case per get_y
+ * (parent folder, regex, csv column with label_delim, points), with the
+ * per-item failures of on_bad_item = skip handled in place. */
 static int label_items(Build *b, Err *err)
 {
     const DbSpec *s = b->s;

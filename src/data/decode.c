@@ -166,6 +166,8 @@ static unsigned jpeg_pick_denom(int w, int h, int min_w, int min_h)
     return best;
 }
 
+/* Long because libjpeg reports errors by longjmp: everything from setjmp to
+ * the last scanline has to live in this one stack frame. */
 static int decode_jpeg(const unsigned char *data, size_t n, const char *name, int channels, int min_w,
                        int min_h, Image *out, int *orig_w, int *orig_h, Err *err)
 {

@@ -526,6 +526,9 @@ static int batch_capacity(const ImageLoaderOpts *o, const Dataset *ds)
     return m > 0 ? m : 1;
 }
 
+/* Long because it checks the options, allocates every buffer of the loaders
+ * once (order, bad-item lists, cache, worker scratch, ring slots) and starts
+ * the workers, each a line or two, with one path out on failure. */
 int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Dataset *ds, Err *err)
 {
     *out = NULL;

@@ -110,6 +110,9 @@ static int emit(char *out, size_t cap, size_t *k, const char *s)
     return 0;
 }
 
+/* Long because it is one pass over Python's regex syntax, a short case per
+ * construct (classes, escapes, groups and named groups, the look-arounds
+ * POSIX refuses). */
 int regex_translate(const char *py, char *out, size_t cap, int *group, Err *err)
 {
     size_t k = 0;

@@ -89,6 +89,8 @@ static const StTensor *table_2d(const StFile *f, const char *name, int64_t rows,
     return t;
 }
 
+/* Long because every metadata field and tensor shape is checked against the
+ * others before anything is sized from them (a file comes from anyone). */
 int collab_from_file(const StFile *f, Model **mout, RatingsData **vout, Err *err)
 {
     *mout = NULL, *vout = NULL;

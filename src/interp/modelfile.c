@@ -79,7 +79,8 @@ static int vocab_check(const ModelFileInfo *mi, Err *err)
 static const char *const TASKS[] = {"single_label", "multi_label", "points", "regression", "collab"};
 
 /* Every field, checked against its range and the others before anything is
- * sized from it: a file is read by people who did not write it. */
+ * sized from it: a file is read by people who did not write it.  Long because
+ * it is that list of checks, a few lines per field. */
 static int info_read(ModelFileInfo *mi, const char *path, const StMeta *meta, Err *err)
 {
     const char *s;

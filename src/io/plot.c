@@ -579,6 +579,8 @@ static void short_label(const char *const *labels, int i, char *buf)
     snprintf(buf, MAX_LABEL * 4 + 8, "%.*s..", (int)(p - s), s);
 }
 
+/* Long because title, axis labels, cells, values and colour bar are drawn from
+ * one layout computed at the top. */
 Canvas *plot_heatmap_render(const HeatMap *m, HeatLayout *layout, Err *err)
 {
     if (m->rows <= 0 || m->cols <= 0 || m->rows > 300 || m->cols > 300) {

@@ -587,7 +587,8 @@ static int memo_get(Vm *vm, size_t idx, size_t at)
 
 enum { VM_STOP = -1 };   /* step's result at STOP (error codes are positive) */
 
-/* One opcode.  Returns 0, VM_STOP, or an error code. */
+/* One opcode.  Returns 0, VM_STOP, or an error code.  Long because it is the
+ * interpreter's switch, one short case per pickle opcode. */
 static int step(Vm *vm)
 {
     size_t at = vm->pos;

@@ -162,6 +162,12 @@ void state_close(StateFile *s)
 
 int state_has(const StateFile *s, const char *name) { return st_find(s->st, name) != NULL; }
 
+long long state_len(const StateFile *s, const char *name)
+{
+    const StTensor *t = st_find(s->st, name);
+    return t ? (long long)t->numel : -1;
+}
+
 static const StTensor *need(const StateFile *s, const char *name, size_t n, StDtype dt, Err *err)
 {
     const StTensor *t = st_find(s->st, name);

@@ -39,8 +39,9 @@
 #include <stdint.h>
 
 /* 2: a state can be written in the middle of an epoch (batch, n_batches,
- * epoch_secs, epoch_wait; pending lazy optimizer rows; opt.rsqr. arrays) */
-#define STATE_FORMAT_VERSION "2"
+ * epoch_secs, epoch_wait; pending lazy optimizer rows; opt.rsqr. arrays).
+ * 3: the run's identity lines (learn/resume.h) and rec.n_val. */
+#define STATE_FORMAT_VERSION "3"
 
 typedef struct StateWriter StateWriter;
 typedef struct StateFile StateFile;
@@ -64,6 +65,7 @@ int state_write(StateWriter *w, const char *path, Err *err);
 int state_open(const char *path, const Model *m, StateFile **out, Err *err);
 void state_close(StateFile *s);   /* NULL-safe */
 int state_has(const StateFile *s, const char *name);   /* an array of that name exists */
+long long state_len(const StateFile *s, const char *name);   /* its number of values; -1 when absent */
 /* Fill exactly n values; a missing array or another length is an error naming it. */
 int state_get_f32(const StateFile *s, const char *name, float *dst, size_t n, Err *err);
 int state_get_u64(const StateFile *s, const char *name, uint64_t *dst, size_t n, Err *err);

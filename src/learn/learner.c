@@ -1,18 +1,15 @@
-/* learner.c — the fit loop, validation, callbacks, outputs and resume state.
- * See learner.h; FASTAI_REFERENCE.md §1 (Learner, Recorder, trackers) and §3. */
+/* learner.c — the fit loop, one training step, validation, the recorder,
+ * lr_find.  See learner.h; the callbacks are in callbacks.c, the resume
+ * state in resume.c.  FASTAI_REFERENCE.md §1 (Learner, Recorder) and §3. */
 #include "learn/learner.h"
 
-#include "io/atomic.h"
 #include "io/plot.h"
-#include "io/state.h"
 #include "learn/lr_find.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static double now(void)
 {
@@ -70,6 +67,7 @@ Learner *learner_new(Model *m, Loaders *dls, const LearnerOpts *o, Err *err)
     const char *names[METRICS_MAX];
     for (int i = 0; i < o->metrics.n; i++) names[i] = o->metrics.m[i].name;
     table_init(&l->table, names, o->metrics.n);
+    l->table.no_valid = loaders_n_items(dls, SPLIT_VALID) == 0;
     l->logging = 1;
     return l;
 }
@@ -111,6 +109,8 @@ double learner_train_batch(Learner *l, const Batch *b, Err *err, int *failed)
     float loss = l->o.loss(l->o.loss_ctx, l->dout, NULL, out, l->n_out, b);
     if (!isfinite(loss)) return loss;
     m->ops->backward(m, l->dout);
+    /* The batch's gradients are complete here (Param.g): the one place to
+     * combine them across processes (data-parallel) before the step. */
     optim_step(l->opt);
     return loss;
 }
@@ -120,6 +120,10 @@ int learner_validate(Learner *l, double *vals, Err *err)
     Model *m = l->model;
     Metrics *ms = &l->o.metrics;
     metrics_reset(ms);
+    if (l->table.no_valid) {   /* no validation set: no values */
+        for (int i = 0; i <= ms->n; i++) vals[i] = NAN;
+        return 0;
+    }
     if (loaders_begin(l->dls, SPLIT_VALID, l->epoch, err)) return err->code;
     double sum = 0, count = 0;
     Batch *b;
@@ -133,6 +137,9 @@ int learner_validate(Learner *l, double *vals, Err *err)
         if (l->o.stop && *l->o.stop) break;
     }
     if (r < 0 || (r > 1)) return err->code ? err->code : ERR_RUNTIME;
+    /* The epoch's validation sums are complete here (sum, count, and each
+     * metric's Metric.sum and .count): the one place to add them up across
+     * processes (data-parallel) before the values are formed. */
     vals[0] = count ? sum / count : NAN;
     for (int i = 0; i < ms->n; i++) vals[1 + i] = metrics_value(ms, i);
     return 0;
@@ -167,111 +174,12 @@ static int val_push(Learner *l, double v)
     return 0;
 }
 
-static void out_path(const Learner *l, const char *name, char *buf, size_t cap)
+void learner_out_path(const Learner *l, const char *name, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s/%s", l->o.out_dir, name);
 }
 
-/* ---- progress -------------------------------------------------------------- */
-
-typedef struct Progress {
-    double t0, last;   /* t0: when the bar started (a resumed epoch: at batch `first`) */
-    int shown, first;
-} Progress;
-
-static void progress_update(Learner *l, Progress *p, const char *what, int done, int total, double loss)
-{
-    if (l->o.quiet || !l->o.is_tty || !l->o.progress || !l->logging) return;
-    double t = now();
-    if (done < total && t - p->last < 0.2 && p->shown) return;
-    p->last = t, p->shown = 1;
-    double el = t - p->t0, eta = done > p->first ? el / (done - p->first) * (total - done) : 0;
-    char a[16], b[16];
-    format_time(el, a, sizeof a), format_time(eta, b, sizeof b);
-    int w = 30, fill = total ? (int)((double)done / total * w) : w;
-    char bar[64];
-    for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '-';
-    bar[w] = 0;
-    fprintf(l->o.progress, "\r%s |%s| %d/%d %s<%s", what, bar, done, total, a, b);
-    if (isfinite(loss)) fprintf(l->o.progress, " loss %.4f", loss);
-    fprintf(l->o.progress, "\033[K");
-    fflush(l->o.progress);
-}
-
-static void progress_clear(Learner *l, Progress *p)
-{
-    if (p->shown && l->o.progress) {
-        fprintf(l->o.progress, "\r\033[K");
-        fflush(l->o.progress);
-    }
-    p->shown = 0;
-}
-
-static void say(Learner *l, const char *line)
-{
-    if (!l->logging) return;
-    FILE *f = l->o.json ? l->o.progress : l->o.out;
-    if (!f) return;
-    fprintf(f, "%s\n", line);
-    fflush(f);
-}
-
-/* ---- trackers ---------------------------------------------------------------- */
-
-static int tracker_index(const Learner *l, const Tracker *t)
-{
-    /* recorder.metric_names[1:]: train_loss, valid_loss, metrics...; time excluded */
-    for (int i = 1; i < l->table.n - 1; i++)
-        if (strcmp(l->table.names[i], t->monitor) == 0) return i - 1;
-    return -1;
-}
-
-static void tracker_reset(Tracker *t)
-{
-    t->best = t->less ? INFINITY : -INFINITY;
-    t->wait = 0, t->new_best = 0;
-}
-
-static void tracker_update(Tracker *t, double v)
-{
-    int better = t->less ? (v - t->min_delta < t->best) : (v - t->min_delta > t->best);
-    if (better) t->best = v, t->new_best = 1;
-    else t->new_best = 0;
-}
-
-static int save_model(Learner *l, const char *name, Err *err)
-{
-    if (!l->o.out_dir || !l->o.ckpt.save) return 0;
-    char p[4096];
-    out_path(l, name, p, sizeof p);
-    return l->o.ckpt.save(l->o.ckpt.ctx, l->model, p, err);
-}
-
-/* ---- the fit loop -------------------------------------------------------------- */
-
-static int csv_write_header(Learner *l, Err *err)
-{
-    if (!l->o.out_dir || l->csv_started) return 0;
-    char p[4096], line[1024];
-    out_path(l, "metrics.csv", p, sizeof p);
-    table_csv_header(&l->table, line, sizeof line);
-    char text[1100];
-    snprintf(text, sizeof text, "%s\n", line);
-    if (atomic_write_file(p, text, strlen(text), err)) return err->code;
-    l->csv_started = 1;
-    return 0;
-}
-
-static int set_hypers_fit(Learner *l, const Stage *st, double *lr_max, Err *err)
-{
-    int ng = l->opt->n_groups;
-    LrSpec spec = st->lr;
-    if (spec.kind == LR_NONE) spec = lr_num(l->o.lr);
-    if (lr_resolve(&spec, ng, lr_max, err)) return err->code;
-    if (st->has_wd) optim_set_wd(l->opt, st->wd);
-    optim_set_lr(l->opt, lr_max);
-    return 0;
-}
+/* ---- the fit loop (fastai's Learner.fit) ------------------------------------------------ */
 
 /* A stop signal after training batch `batch` of the current epoch (batch =
  * n_batches: during its validation): the resume state as things stand, so
@@ -296,547 +204,166 @@ static int stop_mid_epoch(Learner *l, int batch, double secs, double wait, Err *
     return 128 + sig;
 }
 
-/* Test hook (LearnerOpts.pause_after): say so on the progress stream (even
- * with --quiet) and wait, up to a minute, for the stop signal the test sends
- * from outside. */
-static void pause_for_test(Learner *l)
+static int stop_requested(const Learner *l) { return l->o.stop && *l->o.stop; }
+
+/* The next training batch after number *i into *b (NULL: the epoch is over),
+ * checked against the loader's promise: numbers increase and stay in the epoch. */
+static int next_train_batch(Learner *l, Batch **b, int *i, Err *err)
 {
-    if (l->o.progress) {
-        fprintf(l->o.progress, "fastc: paused after batch %lld of the run (FASTC_TEST_PAUSE_AFTER)\n",
-                (long long)l->iter);
-        fflush(l->o.progress);
+    int r = loaders_next(l->dls, b, err);
+    if (r < 0 || r > 1) return err->code ? err->code : ERR_RUNTIME;
+    if (r == 0) {
+        *b = NULL;
+        return 0;
     }
-    for (int k = 0; k < 6000 && !(l->o.stop && *l->o.stop); k++) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    if ((*b)->batch_no <= *i || (*b)->batch_no >= loaders_n_batches(l->dls, SPLIT_TRAIN))
+        return err_set(err, ERR_RUNTIME, "train: the loader gave batch %d of epoch %d after batch %d", (*b)->batch_no,
+                       l->epoch, *i);
+    *i = (*b)->batch_no;
+    return 0;
 }
 
-static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
+/* The training part of an epoch: its batches from l->batch on (0, or where a
+ * stop left a resumed epoch), each with the before_batch hooks (the scheduled
+ * lr and momentum), one step, the smoothed loss and the after_batch hooks.
+ * ev->batch is the loader's number for the batch in hand (Batch.batch_no), the
+ * epoch's position for everything keyed by it (the one-cycle position, the
+ * progress bar, a stop's resume point); it can jump over a batch the loader
+ * left out (every item unreadable under on_bad_item = skip): no step is taken
+ * for that one and the later batches keep their positions.  A stop signal
+ * ends the epoch after the batch running (stop_mid_epoch). */
+static int train_epoch(Learner *l, Callbacks *cbs, FitEvent *ev, double t0, double wait0, Err *err)
 {
-    int ng = l->opt->n_groups;
-    double lr_max[LR_MAX_LIST > 64 ? LR_MAX_LIST : 64], lr[64], mom;
-    FASTC_ASSERT(ng <= 64);
-    if (set_hypers_fit(l, st, lr_max, err)) return err->code;
+    const int nb = ev->n_batches, first = l->batch;
+    int rc = first < nb ? loaders_begin_at(l->dls, SPLIT_TRAIN, l->epoch, first, err) : 0;
+    for (int i = first - 1; !rc && i + 1 < nb;) {
+        Batch *b;
+        if ((rc = next_train_batch(l, &b, &i, err)) || !b || i >= nb) break;   /* i >= nb: past max_batches */
+        ev->batch = i;
+        if ((rc = callbacks_run(cbs, CB_BEFORE_BATCH, l, ev, err))) break;
+        int failed;
+        double loss = learner_train_batch(l, b, err, &failed);
+        if (failed) {
+            rc = err->code;
+            break;
+        }
+        if (!isfinite(loss)) {
+            rc = err_set(err, ERR_RUNTIME, "train: the loss is %s at epoch %d, batch %d (stage %d); stopped without "
+                         "writing a checkpoint (try a lower learning rate)", isnan(loss) ? "NaN" : "infinite",
+                         ev->epoch, i, ev->stage_idx + 1);
+            break;
+        }
+        ev->loss = smooth_add(&l->smooth, loss);
+        if (rec_push(l, (float)ev->loss)) {
+            rc = err_set(err, ERR_RUNTIME, "train: out of memory");
+            break;
+        }
+        l->iter++;
+        if ((rc = callbacks_run(cbs, CB_AFTER_BATCH, l, ev, err))) break;
+        if (stop_requested(l)) {
+            callbacks_run(cbs, CB_AFTER_TRAIN, l, ev, err);
+            return stop_mid_epoch(l, i + 1, now() - t0, l->dls->wait_s - wait0, err);
+        }
+    }
+    optim_flush(l->opt);   /* every lazy row up to date before anything else reads them */
+    int rc2 = callbacks_run(cbs, CB_AFTER_TRAIN, l, ev, err);
+    return rc ? rc : rc2;
+}
+
+/* The epoch's values (FitEvent.vals): the smoothed training loss, then the
+ * validation loss and metrics (fastai's validate), and its time.  A stop
+ * during validation ends the epoch with its training done: the validation
+ * runs again on resume. */
+static int validate_epoch(Learner *l, FitEvent *ev, double *vals, double t0, double wait0, Err *err)
+{
+    ev->train_wait = l->dls->wait_s - wait0;   /* the training steps' wait for data */
+    double train_secs = now() - t0;
+    vals[0] = smooth_value(&l->smooth);
+    if (learner_validate(l, vals + 1, err)) return err->code;
+    if (stop_requested(l)) return stop_mid_epoch(l, ev->n_batches, train_secs, ev->train_wait, err);
+    if (!l->table.no_valid && !isfinite(vals[1]))
+        return err_set(err, ERR_RUNTIME, "train: the validation loss is %s at epoch %d (stage %d); stopped without "
+                       "writing a checkpoint", isnan(vals[1]) ? "NaN" : "infinite", ev->epoch, ev->stage_idx + 1);
+    ev->secs = now() - t0;
+    ev->vals = vals;
+    if (!l->table.no_valid && val_push(l, vals[1])) return err_set(err, ERR_RUNTIME, "train: out of memory");
+    return 0;
+}
+
+/* What a fit needs before its first epoch: the batches per epoch (the same
+ * as the stopped run's, when resuming within an epoch) and, when the fit
+ * starts, fastai's before_fit resets (smoothed loss, trackers: reset_on_fit). */
+static int fit_begin(Learner *l, FitEvent *ev, Err *err)
+{
     int nb = loaders_n_batches(l->dls, SPLIT_TRAIN);
     if (l->o.max_batches > 0 && nb > l->o.max_batches) nb = l->o.max_batches;
     if (nb <= 0)
         return err_set(err, ERR_RUNTIME, "train: the training set has no full batch (%d items, bs %d)",
                        loaders_n_items(l->dls, SPLIT_TRAIN), l->dls->bs);
-    const int ncol = l->table.n;
-    int save_idx = l->o.save.on ? tracker_index(l, &l->o.save) : -1;
-    int early_idx = l->o.early.on ? tracker_index(l, &l->o.early) : -1;
-    if (l->o.save.on && save_idx < 0)
-        return err_set(err, ERR_USAGE, "SaveModelCallback: monitor '%s' is not a column (train_loss, valid_loss "
-                                       "or a metric)", l->o.save.monitor);
-    if (l->o.early.on && early_idx < 0)
-        return err_set(err, ERR_USAGE, "EarlyStoppingCallback: monitor '%s' is not a column (train_loss, "
-                                       "valid_loss or a metric)", l->o.early.monitor);
     if (l->batch > 0 && l->n_batches != nb)
         return err_set(err, ERR_USAGE, "resume state: written with %d training batches per epoch; this run has %d "
                                        "(bs or the training set changed?)", l->n_batches, nb);
-    if (l->stage_epoch == 0 && l->batch == 0) {
-        /* before_fit: smoothed loss and trackers reset (reset_on_fit) */
+    if (ev->fresh) {
         smooth_reset(&l->smooth);
         tracker_reset(&l->o.save);
         tracker_reset(&l->o.early);
     }
-    if (!l->o.json && l->logging && l->stage_epoch < st->n_epoch) {
-        char h[1024];
-        table_header(&l->table, h, sizeof h);
-        say(l, h);
-    }
-    int stopped = 0;
-    l->n_batches = nb;
-    for (int e = l->stage_epoch; e < st->n_epoch && !stopped; e++) {
-        /* a resumed epoch starts at l->batch, with the time it had already taken */
-        const int first = l->batch;
-        double t0 = now() - l->epoch_secs, wait0 = l->dls->wait_s - l->epoch_wait;
-        Progress pg = {.t0 = now(), .first = first};
-        if (first < nb && loaders_begin_at(l->dls, SPLIT_TRAIN, l->epoch, first, err)) return err->code;
-        /* i: the loader's number for the batch in hand (Batch.batch_no), which is
-         * the epoch's position for everything keyed by it (the one-cycle position,
-         * the progress bar, a stop's resume point).  It can jump over a batch the
-         * loader left out (every item unreadable under on_bad_item = skip): no
-         * step is taken for that one and the later batches keep their positions. */
-        for (int i = first - 1; i + 1 < nb;) {
-            Batch *b;
-            int r = loaders_next(l->dls, &b, err);
-            if (r < 0 || r > 1) {
-                optim_flush(l->opt);
-                return err->code ? err->code : ERR_RUNTIME;
-            }
-            if (r == 0) break;
-            if (b->batch_no <= i || b->batch_no >= loaders_n_batches(l->dls, SPLIT_TRAIN)) {
-                optim_flush(l->opt);
-                return err_set(err, ERR_RUNTIME, "train: the loader gave batch %d of epoch %d after batch %d",
-                               b->batch_no, l->epoch, i);
-            }
-            i = b->batch_no;
-            if (i >= nb) break;   /* the batches up to the max_batches cap were left out */
-            double pos = (double)(e * nb + i) / ((double)st->n_epoch * nb);
-            if (st->kind == STAGE_ONE_CYCLE) {
-                one_cycle_at(st, lr_max, ng, pos, lr, &mom);
-                optim_set_lr(l->opt, lr);
-                optim_set_mom(l->opt, mom);
-            }
-            int failed;
-            double loss = learner_train_batch(l, b, err, &failed);
-            if (failed || !isfinite(loss)) optim_flush(l->opt);
-            if (failed) return err->code;
-            if (!isfinite(loss)) {
-                progress_clear(l, &pg);
-                return err_set(err, ERR_RUNTIME,
-                               "train: the loss is %s at epoch %d, batch %d (stage %d); stopped without writing "
-                               "a checkpoint (try a lower learning rate)",
-                               isnan(loss) ? "NaN" : "infinite", e, i, stage_idx + 1);
-            }
-            double sm = smooth_add(&l->smooth, loss);
-            if (rec_push(l, (float)sm)) {
-                optim_flush(l->opt);
-                return err_set(err, ERR_RUNTIME, "train: out of memory");
-            }
-            l->iter++;
-            progress_update(l, &pg, "train", i + 1, nb, sm);
-            if (l->o.pause_after > 0 && l->iter == l->o.pause_after) pause_for_test(l);
-            if (l->o.stop && *l->o.stop) {
-                progress_clear(l, &pg);
-                return stop_mid_epoch(l, i + 1, now() - t0, l->dls->wait_s - wait0, err);
-            }
-        }
-        optim_flush(l->opt);   /* every lazy row up to date before validation reads them */
-        progress_clear(l, &pg);
-        double train_wait = l->dls->wait_s - wait0;   /* the training steps' wait for data */
-        double train_secs = now() - t0;
-        double vals[TABLE_MAX_COLS];
-        vals[0] = smooth_value(&l->smooth);
-        if (learner_validate(l, vals + 1, err)) return err->code;
-        if (l->o.stop && *l->o.stop)   /* the epoch's training is done, its validation starts again */
-            return stop_mid_epoch(l, nb, train_secs, train_wait, err);
-        if (!isfinite(vals[1]))
-            return err_set(err, ERR_RUNTIME,
-                           "train: the validation loss is %s at epoch %d (stage %d); stopped without writing a "
-                           "checkpoint", isnan(vals[1]) ? "NaN" : "infinite", e, stage_idx + 1);
-        double secs = now() - t0;
-        memcpy(l->last_values, vals, sizeof(double) * (ncol - 2));
-        if (val_push(l, vals[1])) return err_set(err, ERR_RUNTIME, "train: out of memory");
-        if (l->logging) {
-            char line[2048];
-            if (l->o.json) {
-                table_json_row(&l->table, e, vals, secs, train_wait, line, sizeof line);
-                fprintf(l->o.out, "%s\n", line);
-                fflush(l->o.out);
-            } else {
-                table_row(&l->table, e, vals, secs, line, sizeof line);
-                say(l, line);
-            }
-            if (l->o.out_dir) {
-                char p[4096];
-                out_path(l, "metrics.csv", p, sizeof p);
-                if (csv_write_header(l, err)) return err->code;
-                table_csv_row(&l->table, l->epoch, vals, secs, line, sizeof line);
-                if (atomic_append_line(p, line, err)) return err->code;
-            }
-        }
-        /* SaveModelCallback.after_epoch */
-        Tracker *sv = &l->o.save;
-        if (sv->on && l->logging) {
-            if (sv->every_epoch) {
-                if (e % sv->every_epoch == 0) {
-                    char nm[96];
-                    snprintf(nm, sizeof nm, "%s_%d.safetensors", sv->fname, e);
-                    if (save_model(l, nm, err)) return err->code;
-                }
-            } else {
-                tracker_update(sv, vals[save_idx]);
-                if (sv->new_best) {
-                    char line[256], num[64];
-                    format_pyfloat(sv->best, num, sizeof num);
-                    snprintf(line, sizeof line, "Better model found at epoch %d with %s value: %s.", e, sv->monitor,
-                             num);
-                    say(l, line);
-                    char nm[96];
-                    snprintf(nm, sizeof nm, "%s.safetensors", sv->fname);
-                    if (save_model(l, nm, err)) return err->code;
-                }
-            }
-        }
-        /* EarlyStoppingCallback.after_epoch */
-        Tracker *es = &l->o.early;
-        if (es->on && l->logging) {
-            tracker_update(es, vals[early_idx]);
-            if (es->new_best) es->wait = 0;
-            else if (++es->wait >= es->patience) {
-                char line[128];
-                snprintf(line, sizeof line, "No improvement since epoch %d: early stopping", e - es->wait);
-                say(l, line);
-                stopped = 1;
-            }
-        }
-        l->epoch++;
-        l->stage_epoch = e + 1;
-        l->batch = 0, l->epoch_secs = 0, l->epoch_wait = 0;
-        if (stopped) l->stage_epoch = st->n_epoch;   /* CancelFitException: this fit is over */
-        if (l->o.out_dir && l->logging) {
-            if (learner_plot_losses(l, err)) return err->code;
-            if (learner_save_state(l, err)) return err->code;
-        }
-    }
-    /* SaveModelCallback.after_fit */
-    Tracker *sv = &l->o.save;
-    if (sv->on && l->logging && l->o.out_dir && st->n_epoch > 0) {
-        char nm[96], p[4096];
-        snprintf(nm, sizeof nm, "%s.safetensors", sv->fname);
-        if (sv->at_end) {
-            if (save_model(l, nm, err)) return err->code;
-        } else if (!sv->every_epoch && l->o.ckpt.load) {
-            out_path(l, nm, p, sizeof p);
-            if (l->o.ckpt.load(l->o.ckpt.ctx, l->model, p, err)) return err->code;
-        }
-    }
+    l->n_batches = ev->n_batches = nb;
     return 0;
+}
+
+/* The end of an epoch: the counters move on (to the fit's end when a callback
+ * ended it), then losses.png and the resume state are written. */
+static int end_epoch(Learner *l, const FitEvent *ev, Err *err)
+{
+    l->epoch++;
+    l->stage_epoch = ev->stop ? ev->stage->n_epoch : ev->epoch + 1;
+    l->batch = 0, l->epoch_secs = 0, l->epoch_wait = 0;
+    if (!l->o.out_dir || !l->logging) return 0;
+    return learner_plot_losses(l, err) ? err->code : learner_save_state(l, err);
+}
+
+/* One fit of the schedule (fastai's Learner.fit / fit_one_cycle), from
+ * l->stage_epoch and l->batch (0 and 0, or where a stop left it): per epoch,
+ * training, validation, the after_epoch hooks (table, metrics.csv, trackers),
+ * then the counters and the files of end_epoch. */
+static int run_stage(Learner *l, const Stage *st, int stage_idx, Err *err)
+{
+    FitEvent ev = {.stage = st, .stage_idx = stage_idx, .fresh = l->stage_epoch == 0 && l->batch == 0};
+    Callbacks *cbs = NULL;
+    int rc = fit_begin(l, &ev, err);
+    if (!rc && !(cbs = callbacks_new(l, &ev, err))) rc = err->code;
+    if (!rc) rc = callbacks_run(cbs, CB_BEFORE_FIT, l, &ev, err);
+    for (int e = l->stage_epoch; !rc && !ev.stop && e < st->n_epoch; e++) {
+        /* a resumed epoch goes on with the time it had already taken */
+        double t0 = now() - l->epoch_secs, wait0 = l->dls->wait_s - l->epoch_wait, vals[TABLE_MAX_COLS];
+        ev.epoch = e;
+        if ((rc = train_epoch(l, cbs, &ev, t0, wait0, err)) || (rc = validate_epoch(l, &ev, vals, t0, wait0, err)) ||
+            (rc = callbacks_run(cbs, CB_AFTER_EPOCH, l, &ev, err)) || (rc = end_epoch(l, &ev, err)))
+            break;
+    }
+    if (!rc) rc = callbacks_run(cbs, CB_AFTER_FIT, l, &ev, err);
+    callbacks_free(cbs);
+    return rc;
 }
 
 int learner_fit_schedule(Learner *l, const Schedule *s, Err *err)
 {
     l->total_epochs = schedule_total_epochs(s);
-    for (; l->stage < s->n; l->stage++) {
+    l->sched = s;
+    int r = 0;
+    for (; l->stage < s->n && !r; l->stage++) {
         const Stage *st = &s->stages[l->stage];
         if (st->kind == STAGE_FREEZE_TO) {
             learner_freeze_to(l, st->freeze_n);
             l->stage_epoch = 0;
             continue;
         }
-        int r = run_stage(l, st, l->stage, err);
-        if (r) return r;
+        if ((r = run_stage(l, st, l->stage, err))) break;
         l->stage_epoch = 0;
     }
-    return 0;
-}
-
-/* ---- resume state ---------------------------------------------------------------
- * state.safetensors (io/state.h): the model's params as "model.<name>", Adam
- * moments "opt.avg.<name>" / "opt.sqr.<name>", per-param step counters and
- * frozen flags, the per-group hypers as exact double bit patterns, the
- * recorder's per-batch losses, and the loop position as metadata. */
-
-static uint64_t dbits(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    return u;
-}
-static double bitsd(uint64_t u)
-{
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
-
-/* Array names of param i's optimizer state.  Adam's second moment is fastai's
- * sqr_avg ("opt.sqr."), or for a lazy-rows param (optim.h) its square root
- * exactly as the optimizer holds it ("opt.rsqr."): converting would not round
- * trip bit for bit, and a resumed run must continue bit-identically. */
-static void opt_name(const Optimizer *o, const Model *m, int i, const char *what, char *buf, size_t cap)
-{
-    if (!strcmp(what, "sqr") && o->lazy[i].row_len) what = "rsqr";
-    snprintf(buf, cap, "opt.%s.%s", what, m->params[i].name);
-}
-
-int learner_save_state(Learner *l, Err *err)
-{
-    if (!l->o.out_dir) return 0;
-    char p[4096], name[300], seed[32];
-    out_path(l, "state.safetensors", p, sizeof p);
-    Model *m = l->model;
-    Optimizer *o = l->opt;
-    int np = m->n_params, ng = o->n_groups, rc = 0;
-    size_t n_done = 0;   /* the lazy rows' pending steps (a mid-epoch state): optim_lazy_log */
-    for (int i = 0; i < np; i++) {
-        int n_log;
-        const int32_t *done;
-        int64_t n_rows;
-        optim_lazy_log(o, i, &n_log, &done, &n_rows);
-        if (n_log) n_done += (size_t)n_rows;
-    }
-    StateWriter *w = state_writer_new(m);
-    uint64_t *steps = malloc(sizeof(uint64_t) * (np + 1)), *frozen = malloc(sizeof(uint64_t) * (np + 1));
-    uint64_t *hyp = malloc(sizeof(uint64_t) * ng * 5), *vl = malloc(sizeof(uint64_t) * (l->n_val + 1));
-    uint64_t *vi = malloc(sizeof(uint64_t) * (l->n_val + 1)), *dn = malloc(sizeof(uint64_t) * (n_done + 1)), *d = dn;
-    float sval = l->smooth.val;
-    if (!w || !steps || !frozen || !hyp || !vl || !vi || !dn) {
-        rc = err_set(err, ERR_RUNTIME, "%s: out of memory", p);
-        goto done;
-    }
-    for (int i = 0; i < np; i++) steps[i] = (uint64_t)o->step[i], frozen[i] = (uint64_t)m->params[i].frozen;
-    for (int g = 0; g < ng; g++) {
-        const OptHyper *h = &o->hyper[g];
-        hyp[5 * g] = dbits(h->lr), hyp[5 * g + 1] = dbits(h->mom), hyp[5 * g + 2] = dbits(h->sqr_mom);
-        hyp[5 * g + 3] = dbits(h->eps), hyp[5 * g + 4] = dbits(h->wd);
-    }
-    for (int i = 0; i < l->n_val; i++) vl[i] = dbits(l->val_loss[i]), vi[i] = (uint64_t)l->val_iter[i];
-    if ((rc = state_put_params(w, "model.", m->params, np, err))) goto done;
-    for (int i = 0; i < np && !rc; i++) {
-        if (o->grad_avg[i]) {
-            opt_name(o, m, i, "avg", name, sizeof name);
-            rc = state_put_f32(w, name, o->grad_avg[i], m->params[i].n, err);
-        }
-        if (!rc && o->sqr_avg[i]) {
-            opt_name(o, m, i, "sqr", name, sizeof name);
-            rc = state_put_f32(w, name, o->sqr_avg[i], m->params[i].n, err);
-        }
-        int n_log;
-        const int32_t *done;
-        int64_t n_rows;
-        const OptRowStep *log = optim_lazy_log(o, i, &n_log, &done, &n_rows);
-        if (rc || !n_log) continue;
-        snprintf(name, sizeof name, "opt.lazy_n.%s", m->params[i].name);
-        if (state_set_int(w, name, n_log)) {
-            rc = err_set(err, ERR_RUNTIME, "%s: out of memory", p);
-            break;
-        }
-        _Static_assert(sizeof(OptRowStep) == OPT_ROW_STEP_FLOATS * sizeof(float), "OptRowStep is floats only");
-        opt_name(o, m, i, "lazy_log", name, sizeof name);
-        if ((rc = state_put_f32(w, name, (const float *)log, (size_t)n_log * OPT_ROW_STEP_FLOATS, err))) break;
-        for (int64_t r = 0; r < n_rows; r++) d[r] = (uint64_t)done[r];
-        opt_name(o, m, i, "lazy_done", name, sizeof name);
-        rc = state_put_u64(w, name, d, (size_t)n_rows, err);
-        d += n_rows;
-    }
-    if (rc || (rc = state_put_u64(w, "opt.step", steps, np, err)) ||
-        (rc = state_put_u64(w, "frozen", frozen, np, err)) || (rc = state_put_u64(w, "opt.hyper", hyp, 5 * ng, err)) ||
-        (rc = state_put_f32(w, "smooth.val", &sval, 1, err)))
-        goto done;
-    if (l->n_rec && (rc = state_put_f32(w, "rec.loss", l->rec_loss, l->n_rec, err))) goto done;
-    if (l->n_val && ((rc = state_put_u64(w, "rec.valid_loss", vl, l->n_val, err)) ||
-                     (rc = state_put_u64(w, "rec.valid_iter", vi, l->n_val, err))))
-        goto done;
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)l->o.seed);
-    if (state_set(w, "seed", seed) || state_set_int(w, "stage", l->stage) ||
-        state_set_int(w, "stage_epoch", l->stage_epoch) || state_set_int(w, "epoch", l->epoch) ||
-        state_set_int(w, "batch", l->batch) || state_set_int(w, "n_batches", l->n_batches) ||
-        state_set_double(w, "epoch_secs", l->epoch_secs) || state_set_double(w, "epoch_wait", l->epoch_wait) ||
-        state_set_int(w, "iter", l->iter) || state_set_int(w, "frozen_n", l->frozen_n) ||
-        state_set_int(w, "smooth.count", l->smooth.count) || state_set_int(w, "csv_started", l->csv_started) ||
-        state_set_int(w, "n_groups", ng) || state_set_double(w, "save.best", l->o.save.best) ||
-        state_set_int(w, "save.wait", l->o.save.wait) || state_set_double(w, "early.best", l->o.early.best) ||
-        state_set_int(w, "early.wait", l->o.early.wait) || state_set_int(w, "n_epochs_total", l->total_epochs) ||
-        state_set_int(w, "rec.n", l->n_rec)) {
-        rc = err_set(err, ERR_RUNTIME, "%s: out of memory", p);
-        goto done;
-    }
-    rc = state_write(w, p, err);
-done:
-    state_writer_free(w);
-    free(steps), free(frozen), free(hyp), free(vl), free(vi), free(dn);
-    return rc;
-}
-
-/* metrics.csv keeps its header and the rows of the epochs the state holds: a
- * row appended after the last state was written (a kill in between) goes. */
-static int csv_truncate(Learner *l, Err *err)
-{
-    char p[4096];
-    out_path(l, "metrics.csv", p, sizeof p);
-    FILE *f = fopen(p, "rb");
-    if (!f) {
-        l->csv_started = 0;
-        return 0;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0, keep = 0;
-    int lines = 0, c;
-    while ((c = fgetc(f)) != EOF) {
-        if (len + 1 >= cap) {
-            cap = cap ? 2 * cap : 4096;
-            char *t = realloc(text, cap);
-            if (!t) {
-                fclose(f), free(text);
-                return err_set(err, ERR_RUNTIME, "%s: out of memory", p);
-            }
-            text = t;
-        }
-        text[len++] = (char)c;
-        if (c == '\n' && ++lines <= l->epoch + 1) keep = len;
-    }
-    fclose(f);
-    int rc = 0;
-    if (keep < len) rc = atomic_write_file(p, text, keep, err);
-    if (lines == 0) l->csv_started = 0;
-    free(text);
-    return rc;
-}
-
-static int get_int(const StateFile *f, const char *key, long long lo, long long hi, long long *out, Err *err)
-{
-    if (state_get_int(f, key, out, err)) return err->code;
-    if (*out < lo || *out > hi) return err_set(err, ERR_RUNTIME, "resume state: %s = %lld is out of range", key, *out);
-    return 0;
-}
-
-/* The pending lazy-row steps of param i (a state written mid-epoch), after
- * its weights and moments are loaded; none in the state: nothing pending. */
-static int load_lazy_log(const StateFile *f, Optimizer *o, const Model *m, int i, const char *path, Err *err)
-{
-    char key[300];
-    snprintf(key, sizeof key, "opt.lazy_n.%s", m->params[i].name);
-    if (!state_get(f, key)) return 0;
-    int n_log;
-    const int32_t *cur;
-    int64_t n_rows;
-    optim_lazy_log(o, i, &n_log, &cur, &n_rows);
-    long long n;
-    if (!n_rows) return err_set(err, ERR_USAGE, "%s: the optimizer in the state differs from the config's (%s)", path,
-                                m->params[i].name);
-    if (get_int(f, key, 1, OPTIM_LOG_CAP, &n, err)) return err->code;
-    OptRowStep *log = malloc(sizeof *log * (size_t)n);
-    uint64_t *d = malloc(sizeof *d * (size_t)n_rows);
-    int32_t *done = malloc(sizeof *done * (size_t)n_rows);
-    int rc = !log || !d || !done ? err_set(err, ERR_RUNTIME, "%s: out of memory", path) : 0;
-    if (!rc) {
-        opt_name(o, m, i, "lazy_log", key, sizeof key);
-        rc = state_get_f32(f, key, (float *)log, (size_t)n * OPT_ROW_STEP_FLOATS, err);
-    }
-    if (!rc) {
-        opt_name(o, m, i, "lazy_done", key, sizeof key);
-        rc = state_get_u64(f, key, d, (size_t)n_rows, err);
-    }
-    for (int64_t r = 0; !rc && r < n_rows; r++) done[r] = d[r] > (uint64_t)n ? -1 : (int32_t)d[r];
-    if (!rc && optim_lazy_restore(o, i, log, (int)n, done))
-        rc = err_set(err, ERR_RUNTIME, "%s: the pending optimizer steps of %s are inconsistent", path,
-                     m->params[i].name);
-    free(log), free(d), free(done);
-    return rc;
-}
-
-int learner_resume(Learner *l, const Schedule *s, Err *err)
-{
-    if (!l->o.out_dir) return 1;
-    char p[4096], name[256], seed[32];
-    out_path(l, "state.safetensors", p, sizeof p);
-    if (access(p, F_OK) != 0) return 1;
-    Model *m = l->model;
-    Optimizer *o = l->opt;
-    int np = m->n_params, ng = o->n_groups;
-    StateFile *f;
-    l->total_epochs = schedule_total_epochs(s);
-    if (state_open(p, m, &f, err)) return err->code;
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)l->o.seed);
-    long long stage, stage_epoch, epoch, iter, frozen_n, count, csv, ngs, save_wait, early_wait, total, batch, n_batches;
-    double save_best, early_best, epoch_secs, epoch_wait;
-    int rc = 0;
-    if ((rc = state_require(f, "seed", seed, err)) || (rc = get_int(f, "n_groups", ng, ng, &ngs, err)) ||
-        (rc = get_int(f, "n_epochs_total", l->total_epochs, l->total_epochs, &total, err)) ||
-        (rc = get_int(f, "stage", 0, s->n - 1, &stage, err)) ||
-        (rc = get_int(f, "stage_epoch", 0, 1000000, &stage_epoch, err)) ||
-        (rc = get_int(f, "epoch", 0, 1000000, &epoch, err)) || (rc = get_int(f, "iter", 0, INT64_MAX, &iter, err)) ||
-        (rc = get_int(f, "frozen_n", -1000, 1000, &frozen_n, err)) ||
-        (rc = get_int(f, "smooth.count", 0, INT32_MAX, &count, err)) ||
-        (rc = get_int(f, "csv_started", 0, 1, &csv, err)) || (rc = get_int(f, "save.wait", 0, 1 << 30, &save_wait, err)) ||
-        (rc = get_int(f, "early.wait", 0, 1 << 30, &early_wait, err)) ||
-        (rc = state_get_double(f, "save.best", &save_best, err)) ||
-        (rc = state_get_double(f, "early.best", &early_best, err)) ||
-        (rc = get_int(f, "n_batches", 0, 1 << 30, &n_batches, err)) ||
-        (rc = get_int(f, "batch", 0, n_batches, &batch, err)) ||
-        (rc = state_get_double(f, "epoch_secs", &epoch_secs, err)) ||
-        (rc = state_get_double(f, "epoch_wait", &epoch_wait, err))) {
-        if (rc == ERR_RUNTIME && strstr(err->msg, "written with"))
-            err_prefix(err, "the config changed since the run started: ");
-        goto done;
-    }
-    if (s->stages[stage].kind != STAGE_FREEZE_TO &&
-        (stage_epoch > s->stages[stage].n_epoch || (batch > 0 && stage_epoch == s->stages[stage].n_epoch))) {
-        rc = err_set(err, ERR_USAGE, "%s: the state is at stage %lld epoch %lld, which this schedule does not have", p,
-                     stage + 1, stage_epoch);
-        goto done;
-    }
-    /* everything present before anything changes */
-    for (int i = 0; i < np; i++) {
-        opt_name(o, m, i, "avg", name, sizeof name);
-        int ha = state_has(f, name);
-        opt_name(o, m, i, "sqr", name, sizeof name);
-        int hs = state_has(f, name);
-        if (ha != (o->grad_avg[i] != NULL) || hs != (o->sqr_avg[i] != NULL)) {
-            rc = err_set(err, ERR_USAGE, "%s: the optimizer in the state differs from the config's (%s)", p,
-                         m->params[i].name);
-            goto done;
-        }
-    }
-    /* replay the freeze stages before the saved position (they clear the optimizer) */
-    for (int i = 0; i < stage; i++)
-        if (s->stages[i].kind == STAGE_FREEZE_TO) learner_freeze_to(l, s->stages[i].freeze_n);
-    uint64_t *u = malloc(sizeof(uint64_t) * (np + 5 * ng + 1));
-    if (!u) {
-        rc = err_set(err, ERR_RUNTIME, "out of memory");
-        goto done;
-    }
-    optim_flush(o);   /* nothing pending may be replayed onto the loaded state */
-    if ((rc = state_get_params(f, "model.", m->params, np, err))) goto freeu;
-    for (int i = 0; i < np && !rc; i++) {
-        if (o->grad_avg[i]) {
-            opt_name(o, m, i, "avg", name, sizeof name);
-            rc = state_get_f32(f, name, o->grad_avg[i], m->params[i].n, err);
-        }
-        if (!rc && o->sqr_avg[i]) {
-            opt_name(o, m, i, "sqr", name, sizeof name);
-            rc = state_get_f32(f, name, o->sqr_avg[i], m->params[i].n, err);
-        }
-        if (!rc) rc = load_lazy_log(f, o, m, i, p, err);
-    }
-    if (rc || (rc = state_get_u64(f, "opt.step", u, np, err))) goto freeu;
-    for (int i = 0; i < np; i++) o->step[i] = (int64_t)u[i];
-    if ((rc = state_get_u64(f, "frozen", u, np, err))) goto freeu;
-    for (int i = 0; i < np; i++)
-        if (m->params[i].kind == PARAM_WEIGHT) m->params[i].frozen = u[i] != 0;
-    if ((rc = state_get_u64(f, "opt.hyper", u, 5 * ng, err))) goto freeu;
-    for (int g = 0; g < ng; g++) {
-        OptHyper *h = &o->hyper[g];
-        h->lr = bitsd(u[5 * g]), h->mom = bitsd(u[5 * g + 1]), h->sqr_mom = bitsd(u[5 * g + 2]);
-        h->eps = bitsd(u[5 * g + 3]), h->wd = bitsd(u[5 * g + 4]);
-    }
-    float sval;
-    if ((rc = state_get_f32(f, "smooth.val", &sval, 1, err))) goto freeu;
-    /* recorder */
-    l->n_rec = 0, l->n_val = 0;
-    if (state_has(f, "rec.loss")) {
-        long long n;
-        if ((rc = get_int(f, "rec.n", 1, INT64_MAX, &n, err))) goto freeu;
-        float *tmp = malloc(sizeof(float) * (n ? n : 1));
-        if (!tmp || (rc = state_get_f32(f, "rec.loss", tmp, (size_t)n, err))) {
-            if (!tmp) rc = err_set(err, ERR_RUNTIME, "out of memory");
-            free(tmp);
-            goto freeu;
-        }
-        for (long long i = 0; i < n; i++) rec_push(l, tmp[i]);
-        free(tmp);
-    }
-    if (state_has(f, "rec.valid_loss")) {
-        uint64_t *a = malloc(sizeof(uint64_t) * (epoch + 1)), *b = malloc(sizeof(uint64_t) * (epoch + 1));
-        if (!a || !b || (rc = state_get_u64(f, "rec.valid_loss", a, epoch, err)) ||
-            (rc = state_get_u64(f, "rec.valid_iter", b, epoch, err))) {
-            if (!rc) rc = err_set(err, ERR_RUNTIME, "out of memory");
-            free(a), free(b);
-            goto freeu;
-        }
-        for (long long i = 0; i < epoch; i++) {
-            int64_t keep = l->n_rec;
-            l->n_rec = (int64_t)b[i];
-            val_push(l, bitsd(a[i]));
-            l->n_rec = keep;
-        }
-        free(a), free(b);
-    }
-    l->stage = (int)stage, l->stage_epoch = (int)stage_epoch, l->epoch = (int)epoch, l->iter = iter;
-    l->batch = (int)batch, l->n_batches = (int)n_batches, l->epoch_secs = epoch_secs, l->epoch_wait = epoch_wait;
-    l->frozen_n = (int)frozen_n, l->smooth.val = sval, l->smooth.count = (int)count, l->csv_started = (int)csv;
-    l->o.save.best = save_best, l->o.save.wait = (int)save_wait;
-    l->o.early.best = early_best, l->o.early.wait = (int)early_wait;
-    rc = csv_truncate(l, err);
-freeu:
-    free(u);
-done:
-    state_close(f);
-    return rc;
+    l->sched = NULL;
+    return r;
 }
 
 /* ---- in-memory snapshot (lr_find) ---------------------------------------------- */
@@ -913,7 +440,7 @@ int learner_plot_losses(Learner *l, Err *err)
     };
     LinePlot lp = {.title = "Loss", .xlabel = "batches", .ylabel = "loss", .series = s, .n_series = l->n_val ? 2 : 1};
     char p[4096];
-    out_path(l, "losses.png", p, sizeof p);
+    learner_out_path(l, "losses.png", p, sizeof p);
     rc = plot_lines(&lp, p, err);
 done:
     free(x), free(y), free(vx), free(vy);

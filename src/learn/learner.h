@@ -2,12 +2,14 @@
  * Loaders, a loss, the optimizer, schedules, metrics and callbacks together,
  * and everything a run shows and leaves behind.
  *
- * Per training batch (fastai's order): set the scheduled lr/mom, zero_grad,
- * forward (MODE_TRAIN, dropout keyed by the run's step counter), loss and
- * dL/dout, backward, optimizer step, smoothed loss.  After each epoch the
- * validation loop (MODE_EVAL): loss weighted by batch size, metrics; then one
- * table row, one metrics.csv row (fsync'ed), one --json line, the callbacks
- * (SaveModelCallback, EarlyStoppingCallback), the resume state.
+ * The fit loop (learner.c) reads as fastai's Learner.fit.  Per fit (one
+ * stage of the schedule), per epoch: training, batch by batch (fastai's
+ * order: the scheduled lr/mom, zero_grad, forward (MODE_TRAIN, dropout keyed
+ * by the run's step counter), loss and dL/dout, backward, optimizer step,
+ * smoothed loss); validation (MODE_EVAL: loss weighted by batch size,
+ * metrics); the after_epoch callbacks (callbacks.h: the table row,
+ * metrics.csv row (fsync'ed) and --json line, SaveModelCallback,
+ * EarlyStoppingCallback); then losses.png and the resume state (resume.h).
  *
  * Stopping (*LearnerOpts.stop set by a signal): the batch running finishes,
  * then the resume state is written as of that batch and fit returns 128 +
@@ -18,9 +20,10 @@
  * next batch, Batch.batch_no: the loader restarts the epoch's shuffled order
  * there, augmentation is keyed by seed, epoch and item, and the one-cycle
  * position is a function of epoch and position), the smoothed loss, the
- * recorder's per-batch losses, the trackers, and the epoch's time so far.  A resumed run therefore ends bit-identical to one
- * that never stopped, with the same metrics.csv apart from the time column.
- * A NaN/inf loss never writes a state (the last good one stays).
+ * recorder's per-batch losses, the trackers, and the epoch's time so far.  A
+ * resumed run therefore ends bit-identical to one that never stopped, with
+ * the same metrics.csv apart from the time column.  A NaN/inf loss never
+ * writes a state (the last good one stays).
  *
  * Output dir files (when LearnerOpts.out_dir is set): metrics.csv,
  * best.safetensors (SaveModelCallback), state.safetensors (resume), losses.png.
@@ -31,10 +34,12 @@
 
 #include "core/err.h"
 #include "data/loader.h"
+#include "learn/callbacks.h"
 #include "learn/lr_find.h"
 #include "learn/metrics.h"
 #include "learn/optim.h"
 #include "learn/recorder.h"
+#include "learn/resume.h"   /* learner_save_state, learner_resume */
 #include "learn/sched.h"
 #include "models/model.h"
 
@@ -86,8 +91,11 @@ typedef struct LearnerOpts {
     int quiet, json, is_tty;
     FILE *out, *progress;  /* table/json (stdout) and progress (stderr) */
     const volatile sig_atomic_t *stop;  /* set to a signal number to stop after the batch */
-    int max_batches;       /* > 0: cap batches per train epoch (hidden test knob) */
-    int64_t pause_after;   /* > 0: test hook (FASTC_TEST_PAUSE_AFTER): after that many training
+    int max_batches;       /* > 0: cap batches per train epoch (hidden flag --max-batches N) */
+    const char *run_config;   /* what else the run's numbers depend on, "name = value" lines (for
+                                 `fastc train`, the resolved config): the resume state keeps them
+                                 and --resume requires them unchanged (learn/resume.h); NULL: none */
+    int64_t pause_after;   /* > 0: test hook (train --pause-after N): after that many training
                               batches of the run, print "fastc: paused after batch N" on progress
                               and wait up to 60 s for *stop, so a test can kill the process at a
                               known batch */
@@ -123,9 +131,10 @@ typedef struct Learner {
     double *val_loss;       /* valid loss per epoch */
     int64_t *val_iter;      /* at which batch count */
     int csv_started;
-    double last_values[TABLE_MAX_COLS];
-    int logging;            /* 0 during lr_find */
+    int logging;            /* 1; 0: no table, messages or files (say, a process of a
+                               data-parallel run other than the one that writes) */
     int total_epochs;       /* of the schedule (resume check) */
+    const Schedule *sched;  /* the schedule learner_fit_schedule runs (borrowed while it runs) */
 } Learner;
 
 Learner *learner_new(Model *m, Loaders *dls, const LearnerOpts *o, Err *err);
@@ -144,15 +153,6 @@ int learner_fit_schedule(Learner *l, const Schedule *s, Err *err);
 /* One validation pass: loss and metric values (out[0] = loss, out[1+i] = metric i). */
 int learner_validate(Learner *l, double *out, Err *err);
 
-/* Resume state (state.safetensors in out_dir): weights, buffers, optimizer moments,
- * pending lazy rows and hypers, schedule position (stage, epoch, batch within
- * the epoch), counters, smoothed loss, trackers, recorder.  learner_save_state
- * writes atomically, at the end of every epoch and at a stop; learner_resume
- * loads it and replays the freeze stages of s before the saved position.
- * Returns 1 when no state file exists (fresh start), 0 when resumed. */
-int learner_save_state(Learner *l, Err *err);
-int learner_resume(Learner *l, const Schedule *s, Err *err);
-
 /* Snapshot/restore of weights+buffers and optimizer state in memory (lr_find). */
 typedef struct LearnerSnap LearnerSnap;
 LearnerSnap *learner_snapshot(const Learner *l);
@@ -167,6 +167,9 @@ double learner_train_batch(Learner *l, const Batch *b, Err *err, int *failed);
  * num_it batches, stop at 4x the best smoothed loss (stop_div); weights, BN statistics
  * and optimizer state restored afterwards; suggestions in res->sug. */
 int learner_lr_find(Learner *l, double start_lr, double end_lr, int num_it, int stop_div, LrFindResult *res, Err *err);
+
+/* out_dir/name into buf. */
+void learner_out_path(const Learner *l, const char *name, char *buf, size_t cap);
 
 /* Plot losses.png from the recorder (no-op without an output dir). */
 int learner_plot_losses(Learner *l, Err *err);

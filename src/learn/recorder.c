@@ -76,6 +76,7 @@ void table_row(const Table *t, int epoch, const double *v, double seconds, char 
         char cell[64];
         if (i == 0) snprintf(cell, sizeof cell, "%d", epoch);
         else if (i == t->n - 1) format_time(seconds, cell, sizeof cell);
+        else if (i >= 2 && t->no_valid) cell[0] = 0;
         else snprintf(cell, sizeof cell, "%.6f", v[i - 1]);
         int w = (int)strlen(t->names[i]);
         if (w < 8) w = 8;
@@ -118,7 +119,8 @@ void table_csv_row(const Table *t, int epoch, const double *v, double seconds, c
     buf[0] = 0;
     put(buf, cap, &len, "%d", epoch);
     for (int i = 1; i < t->n - 1; i++) {
-        format_pyfloat(v[i - 1], cell, sizeof cell);
+        if (i >= 2 && t->no_valid) cell[0] = 0;
+        else format_pyfloat(v[i - 1], cell, sizeof cell);
         put(buf, cap, &len, ",%s", cell);
     }
     format_time(seconds, cell, sizeof cell);
@@ -133,7 +135,7 @@ void table_json_row(const Table *t, int epoch, const double *v, double seconds, 
     buf[0] = 0;
     put(buf, cap, &len, "{\"epoch\": %d", epoch);
     for (int i = 1; i < t->n - 1; i++) {
-        if (isfinite(v[i - 1])) format_pyfloat(v[i - 1], cell, sizeof cell);
+        if (isfinite(v[i - 1]) && !(i >= 2 && t->no_valid)) format_pyfloat(v[i - 1], cell, sizeof cell);
         else snprintf(cell, sizeof cell, "null");
         put(buf, cap, &len, ", \"%s\": %s", t->names[i], cell);
     }

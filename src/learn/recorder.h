@@ -32,13 +32,15 @@ enum { TABLE_MAX_COLS = 16 };
 typedef struct Table {
     int n;                             /* columns: epoch, train_loss, valid_loss, metrics..., time */
     char names[TABLE_MAX_COLS][32];
+    int no_valid;                      /* no validation set: valid_loss and the metrics are empty
+                                          cells in the table and CSV, null in JSON */
 } Table;
 
 void table_init(Table *t, const char *const *metric_names, int n_metrics);
 /* The header line (no newline). */
 void table_header(const Table *t, char *buf, size_t cap);
-/* One row: values[0..n-3] are train_loss, valid_loss, metrics (NAN prints as
- * fastai prints None: an empty cell is not possible, "nan" is printed). */
+/* One row: values[0..n-3] are train_loss, valid_loss, metrics (a NAN value
+ * prints "nan"; with no_valid the validation cells are left empty). */
 void table_row(const Table *t, int epoch, const double *values, double seconds, char *buf, size_t cap);
 /* metrics.csv: header "epoch,train_loss,...,time" and a row with values at
  * full precision (%.17g shortest round-trip like Python's str) and mm:ss. */

@@ -456,6 +456,10 @@ const CollabSpec *collab_spec(const Model *m)
     return &((const Collab *)m->impl)->s;
 }
 
+/* Long because it checks the spec, then lays out every parameter of the three
+ * architectures in state_dict order in one block, then initialises them as
+ * fastai does; the layout is easiest to check against fastai read top to
+ * bottom. */
 int collab_model_new(Model **out, const CollabSpec *spec, Err *err)
 {
     *out = NULL;

@@ -383,6 +383,27 @@ static void set_dims(Resnet *r, int n, int h, int w)
     r->fh = ch, r->fw = cw;
 }
 
+static size_t conv_scratch(const Resnet *r, const Conv2dDims *d, int threads)
+{
+    return r->spec.bf16 ? conv2d_scratch_floats_bf16(d, RESNET_COL_CAP, threads)
+                        : conv2d_scratch_floats(d, RESNET_COL_CAP, threads);
+}
+
+/* The head's linears in the model's precision (bf16: in the conv scratch, free by then). */
+static void lin_fwd(Resnet *r, float *out, const float *in, const float *w, const float *b, int n, int in_f,
+                    int out_f)
+{
+    if (r->spec.bf16) linear_forward_bf16(out, in, w, b, n, in_f, out_f, r->cs.buf);
+    else linear_forward(out, in, w, b, n, in_f, out_f);
+}
+
+static void lin_bwd(Resnet *r, float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                    int n, int in_f, int out_f)
+{
+    if (r->spec.bf16) linear_backward_bf16(din, dw, db, dout, in, w, n, in_f, out_f, r->cs.buf);
+    else linear_backward(din, dw, db, dout, in, w, n, in_f, out_f);
+}
+
 static size_t conv_out_floats(const ConvL *c) { return (size_t)c->d.n * c->d.oh * c->d.ow * c->cout; }
 static size_t conv_in_floats(const ConvL *c) { return (size_t)c->d.n * c->d.h * c->d.w * c->cin; }
 
@@ -399,7 +420,7 @@ static int alloc_workspace(Resnet *r)
     A(r->gbig, conv_out_floats(&r->conv1));
     A(r->p0, (size_t)n * r->pd.oh * r->pd.ow * 64);
     A(r->pidx, (size_t)n * r->pd.oh * r->pd.ow * 64);
-    size_t gmax = (size_t)n * r->pd.oh * r->pd.ow * 64, colmax = conv2d_scratch_floats(&r->conv1.d, RESNET_COL_CAP, nth);
+    size_t gmax = (size_t)n * r->pd.oh * r->pd.ow * 64, colmax = conv_scratch(r, &r->conv1.d, nth);
     for (int i = 0; i < r->nblocks; i++) {
         Block *b = &r->blocks[i];
         for (int k = 0; k < b->nconv; k++) {
@@ -407,7 +428,7 @@ static int alloc_workspace(Resnet *r)
             if (k + 1 < b->nconv) A(b->a[k], conv_out_floats(&b->conv[k]));
             if (conv_out_floats(&b->conv[k]) > gmax) gmax = conv_out_floats(&b->conv[k]);
             if (conv_in_floats(&b->conv[k]) > gmax) gmax = conv_in_floats(&b->conv[k]);
-            size_t cf = conv2d_scratch_floats(&b->conv[k].d, RESNET_COL_CAP, nth);
+            size_t cf = conv_scratch(r, &b->conv[k].d, nth);
             if (cf > colmax) colmax = cf;
         }
         for (int k = 0; k < b->nconv; k++) {
@@ -420,7 +441,7 @@ static int alloc_workspace(Resnet *r)
             A(b->cd, conv_out_floats(&b->down));
             A(b->down_bn.save_mean, b->down_bn.c);
             A(b->down_bn.save_invstd, b->down_bn.c);
-            size_t cf = conv2d_scratch_floats(&b->down.d, RESNET_COL_CAP, nth);
+            size_t cf = conv_scratch(r, &b->down.d, nth);
             if (cf > colmax) colmax = cf;
         }
     }
@@ -428,9 +449,16 @@ static int alloc_workspace(Resnet *r)
         for (int k = 0; k < 3; k++) A(r->g[k], gmax);
     A(r->bn1.save_mean, 64);
     A(r->bn1.save_invstd, 64);
-    r->cs.floats = colmax, r->cs.tile_cap = RESNET_COL_CAP;
-    A(r->cs.buf, colmax);
     int nf2 = 2 * r->nf, hid = r->hidden, no = s->n_out;
+    if (s->bf16) {   /* the head's linears borrow the convolutions' scratch */
+        size_t lf = s->plain_fc ? linear_scratch_floats_bf16(n, r->nf, no)
+                                : linear_scratch_floats_bf16(n, nf2, hid > no ? hid : no);
+        size_t l2 = s->plain_fc ? 0 : linear_scratch_floats_bf16(n, hid, no);
+        if (lf > colmax) colmax = lf;
+        if (l2 > colmax) colmax = l2;
+    }
+    r->cs.floats = colmax, r->cs.tile_cap = RESNET_COL_CAP, r->cs.bf16 = s->bf16;
+    A(r->cs.buf, colmax);
     A(r->hp, (size_t)n * nf2);
     A(r->hidx, (size_t)n * r->nf);
     A(r->hg1, (size_t)n * nf2);
@@ -517,7 +545,7 @@ static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t st
     int hw = r->fh * r->fw, nf = r->nf, no = s->n_out;
     if (s->plain_fc) {
         avgpool_global_forward(r->hp, cur, n, hw, nf);
-        linear_forward(r->hl2, r->hp, pw(r, r->fc_w), pw(r, r->fc_b), n, nf, no);
+        lin_fwd(r, r->hl2, r->hp, pw(r, r->fc_w), pw(r, r->fc_b), n, nf, no);
         *out = r->hl2;
         return 0;
     }
@@ -527,11 +555,11 @@ static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t st
     BnState h1 = bn_state(r, &r->hbn1), h2 = bn_state(r, &r->hbn2);
     bn_forward(r->hb1, r->hp, NULL, 0, train, &h1, (size_t)n, 2 * nf);
     dropout_forward(r->hd1, r->hb1, (size_t)n * 2 * nf, train ? s->ps / 2 : 0.0f, step_key, 1);
-    linear_forward(r->hl1, r->hd1, pw(r, r->hlin1), NULL, n, 2 * nf, hid);
+    lin_fwd(r, r->hl1, r->hd1, pw(r, r->hlin1), NULL, n, 2 * nf, hid);
     relu_forward(r->hr, r->hl1, (size_t)n * hid);
     bn_forward(r->hb2, r->hr, NULL, 0, train, &h2, (size_t)n, hid);
     dropout_forward(r->hd2, r->hb2, (size_t)n * hid, train ? s->ps : 0.0f, step_key, 2);
-    linear_forward(r->hl2, r->hd2, pw(r, r->hlin2), NULL, n, hid, no);
+    lin_fwd(r, r->hl2, r->hd2, pw(r, r->hlin2), NULL, n, hid, no);
     if (s->has_y_range) {
         sigmoid_range_forward(r->hout, r->hl2, (size_t)n * no, s->y_lo, s->y_hi);
         *out = r->hout;
@@ -592,7 +620,7 @@ static void resnet_backward(Model *m, const float *dout)
     float *bufs[3] = {r->g[0], r->g[1], r->g[2]};
 
     if (s->plain_fc) {
-        linear_backward(r->hg1, pg(r, r->fc_w), pg(r, r->fc_b), dout, r->hp, pw(r, r->fc_w), n, nf, no);
+        lin_bwd(r, r->hg1, pg(r, r->fc_w), pg(r, r->fc_b), dout, r->hp, pw(r, r->fc_w), n, nf, no);
         avgpool_global_backward(bufs[0], r->hg1, n, hw, nf);
     } else {
         int hid = r->hidden;
@@ -602,14 +630,14 @@ static void resnet_backward(Model *m, const float *dout)
             d = r->hg1;
         }
         /* linear 2: d hd2 → hg2 */
-        linear_backward(r->hg2, pg(r, r->hlin2), NULL, d, r->hd2, pw(r, r->hlin2), n, hid, no);
+        lin_bwd(r, r->hg2, pg(r, r->hlin2), NULL, d, r->hd2, pw(r, r->hlin2), n, hid, no);
         dropout_backward(r->hg2, r->hg2, (size_t)n * hid, train ? s->ps : 0.0f, r->key, 2);
         BnState h2 = bn_state(r, &r->hbn2), h1 = bn_state(r, &r->hbn1);
         bn_backward(r->hg2, NULL, bn_dgamma(r, &r->hbn2), bn_dbeta(r, &r->hbn2), r->hg2, r->hr, NULL,
                     0, train, &h2, (size_t)n, hid);
         relu_backward(r->hg2, r->hg2, r->hr, (size_t)n * hid);
         /* linear 1: d hd1 → hg1 */
-        linear_backward(r->hg1, pg(r, r->hlin1), NULL, r->hg2, r->hd1, pw(r, r->hlin1), n, 2 * nf, hid);
+        lin_bwd(r, r->hg1, pg(r, r->hlin1), NULL, r->hg2, r->hd1, pw(r, r->hlin1), n, 2 * nf, hid);
         dropout_backward(r->hg1, r->hg1, (size_t)n * 2 * nf, train ? s->ps / 2 : 0.0f, r->key, 1);
         bn_backward(r->hg1, NULL, bn_dgamma(r, &r->hbn1), bn_dbeta(r, &r->hbn1), r->hg1, r->hp, NULL,
                     0, train, &h1, (size_t)n, 2 * nf);

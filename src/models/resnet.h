@@ -50,6 +50,9 @@ typedef struct ResnetSpec {
     int eval_only;         /* only MODE_EVAL forwards (predict, interpret): no gradient
                             * memory (Param.g = NULL); backward must not be called */
     int threads;           /* informational; kernels use the OpenMP/BLAS settings of Ctx */
+    int bf16;              /* precision = bf16: convolutions and linears multiply in bf16 with
+                            * fp32 sums (nn/gemm_bf16.h); BatchNorm, pools, the loss and the
+                            * weights (fp32 masters) stay fp32 */
 } ResnetSpec;
 
 /* A spec with fastai defaults: n_in 3, ps 0.5, no y_range, seed 0, 1 thread. */

@@ -4,9 +4,11 @@
 #include "core/err.h"
 #include "nn/conv_taps.h"
 #include "nn/gemm.h"
+#include "nn/gemm_bf16.h"
 #include "nn/winograd.h"
 #include <cblas.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Big-path tiles may hold this many times the tile cap. */
@@ -129,35 +131,38 @@ double conv2d_macs_per_image(const Conv2dDims *d)
 /* col[(i·oh + oy)·ow + ox][(ky·kw + kx)·c_in + ci] = in[i, oy·s − p + ky, ox·s − p + kx, ci]
  * (zero outside), for output rows [r0, r1) of the images starting at `in`
  * (row r = i·oh + oy). */
-static void im2col_rows(float *col, const float *in, const Conv2dDims *d, int r0, int r1)
+/* The column row of output position (r = i·oh + oy, ox) into dst (K floats). */
+static void im2col_pos(float *dst, const float *in, const Conv2dDims *d, int r, int ox)
 {
-    const int K = d->kh * d->kw * d->c_in, C = d->c_in;
-    for (int r = r0; r < r1; r++) {
-        int i = r / d->oh, oy = r % d->oh;
-        const float *img = in + (size_t)i * d->h * d->w * C;
-        for (int ox = 0; ox < d->ow; ox++) {
-            float *dst = col + ((size_t)r * d->ow + ox) * K;
-            for (int ky = 0; ky < d->kh; ky++) {
-                int iy = oy * d->stride - d->pad + ky;
-                if (iy < 0 || iy >= d->h) {
-                    memset(dst, 0, sizeof(float) * d->kw * C);
-                    dst += d->kw * C;
-                    continue;
-                }
-                int ix0 = ox * d->stride - d->pad;
-                if (ix0 >= 0 && ix0 + d->kw <= d->w) {
-                    memcpy(dst, img + ((size_t)iy * d->w + ix0) * C, sizeof(float) * d->kw * C);
-                    dst += d->kw * C;
-                    continue;
-                }
-                for (int kx = 0; kx < d->kw; kx++, dst += C) {
-                    int ix = ix0 + kx;
-                    if (ix < 0 || ix >= d->w) memset(dst, 0, sizeof(float) * C);
-                    else memcpy(dst, img + ((size_t)iy * d->w + ix) * C, sizeof(float) * C);
-                }
-            }
+    const int C = d->c_in;
+    int i = r / d->oh, oy = r % d->oh;
+    const float *img = in + (size_t)i * d->h * d->w * C;
+    for (int ky = 0; ky < d->kh; ky++) {
+        int iy = oy * d->stride - d->pad + ky;
+        if (iy < 0 || iy >= d->h) {
+            memset(dst, 0, sizeof(float) * d->kw * C);
+            dst += d->kw * C;
+            continue;
+        }
+        int ix0 = ox * d->stride - d->pad;
+        if (ix0 >= 0 && ix0 + d->kw <= d->w) {
+            memcpy(dst, img + ((size_t)iy * d->w + ix0) * C, sizeof(float) * d->kw * C);
+            dst += d->kw * C;
+            continue;
+        }
+        for (int kx = 0; kx < d->kw; kx++, dst += C) {
+            int ix = ix0 + kx;
+            if (ix < 0 || ix >= d->w) memset(dst, 0, sizeof(float) * C);
+            else memcpy(dst, img + ((size_t)iy * d->w + ix) * C, sizeof(float) * C);
         }
     }
+}
+
+static void im2col_rows(float *col, const float *in, const Conv2dDims *d, int r0, int r1)
+{
+    const size_t K = (size_t)d->kh * d->kw * d->c_in;
+    for (int r = r0; r < r1; r++)
+        for (int ox = 0; ox < d->ow; ox++) im2col_pos(col + ((size_t)r * d->ow + ox) * K, in, d, r, ox);
 }
 
 static void im2col(float *col, const float *in, const Conv2dDims *d, int nt)
@@ -226,11 +231,19 @@ static int par_threads(const Plan *p, const ConvScratch *s, int extra_parts)
     return t;
 }
 
+static void forward_bf16(float *out, const float *in, const float *w, const Conv2dDims *d, const ConvScratch *s);
+static void backward_bf16(float *din, int din_accumulate, float *dw, const float *dout, const float *in,
+                          const float *w, const Conv2dDims *d, const ConvScratch *s);
+
 void conv2d_forward(float *out, const float *in, const float *w, const Conv2dDims *d,
                     const ConvScratch *s)
 {
     const int K = d->kh * d->kw * d->c_in;
     const size_t in_img = (size_t)d->h * d->w * d->c_in, out_img = (size_t)d->oh * d->ow * d->c_out;
+    if (s->bf16) {
+        forward_bf16(out, in, w, d, s);
+        return;
+    }
     if (conv2d_is_pointwise(d)) {
         /* out[M, c_out] = in[M, c_in] · W[c_out, c_in]^T */
         int M = d->n * d->h * d->w;
@@ -271,6 +284,10 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
 {
     const int K = d->kh * d->kw * d->c_in;
     const size_t in_img = (size_t)d->h * d->w * d->c_in, out_img = (size_t)d->oh * d->ow * d->c_out;
+    if (s->bf16) {
+        backward_bf16(din, din_accumulate, dw, dout, in, w, d, s);
+        return;
+    }
     if (conv2d_is_pointwise(d)) {
         int M = d->n * d->h * d->w;
         if (dw) /* dW[c_out, c_in] += dout[M, c_out]^T · in[M, c_in] */
@@ -341,6 +358,255 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
         }
     }
 }
+/* ---- bf16 ------------------------------------------------------------------ */
+
+/* Rows of at most this many columns whose kernel rows are short (kw·c_in <
+ * 64: the stem) are gathered in fp32 and converted in one go: converting
+ * each 21-value segment of the 7x7 stem apart cost 5x the stem's GEMMs. */
+#define IM2COL16_ROW_BUF 1024
+
+/* im2col_rows into bf16 rows of ld elements (K rounded up to even: the pad is 0). */
+static void im2col16_rows(uint16_t *col, int ld, const float *in, const Conv2dDims *d, int r0, int r1)
+{
+    const int K = d->kh * d->kw * d->c_in, C = d->c_in;
+    if (d->kw * C < 64 && K <= IM2COL16_ROW_BUF) {
+        float buf[IM2COL16_ROW_BUF];
+        for (int r = r0; r < r1; r++)
+            for (int ox = 0; ox < d->ow; ox++) {
+                im2col_pos(buf, in, d, r, ox);
+                uint16_t *row = col + ((size_t)r * d->ow + ox) * ld;
+                bf16_convert(row, buf, (size_t)K);
+                if (K & 1) row[K] = 0;
+            }
+        return;
+    }
+    for (int r = r0; r < r1; r++) {
+        int i = r / d->oh, oy = r % d->oh;
+        const float *img = in + (size_t)i * d->h * d->w * C;
+        for (int ox = 0; ox < d->ow; ox++) {
+            uint16_t *row = col + ((size_t)r * d->ow + ox) * ld, *dst = row;
+            for (int ky = 0; ky < d->kh; ky++) {
+                int iy = oy * d->stride - d->pad + ky, ix0 = ox * d->stride - d->pad;
+                if (iy < 0 || iy >= d->h) {
+                    memset(dst, 0, sizeof(uint16_t) * d->kw * C);
+                    dst += d->kw * C;
+                    continue;
+                }
+                if (ix0 >= 0 && ix0 + d->kw <= d->w) {
+                    bf16_convert(dst, img + ((size_t)iy * d->w + ix0) * C, (size_t)d->kw * C);
+                    dst += d->kw * C;
+                    continue;
+                }
+                for (int kx = 0; kx < d->kw; kx++, dst += C) {
+                    int ix = ix0 + kx;
+                    if (ix < 0 || ix >= d->w) memset(dst, 0, sizeof(uint16_t) * C);
+                    else bf16_convert(dst, img + ((size_t)iy * d->w + ix) * C, (size_t)C);
+                }
+            }
+            if (K & 1) row[K] = 0;
+        }
+    }
+}
+
+static void im2col16(uint16_t *col, int ld, const float *in, const Conv2dDims *d, int nt)
+{
+    int rows = nt * d->oh, nb = rows < 64 ? rows : 64;
+    #pragma omp parallel for schedule(static)
+    for (int b = 0; b < nb; b++)
+        im2col16_rows(col, ld, in, d, (int)((long)rows * b / nb), (int)((long)rows * (b + 1) / nb));
+}
+
+/* The bf16 path's cut: make_plan's at half the tile cap (a bf16 column is half
+ * a float one, and the backward keeps a packed copy and fp32 columns beside it:
+ * a slot is then about 0.8 of the fp32 path's), and the floats of each region:
+ *   wp:   the packed weight, shared (Wᵀ forward, W for din)
+ *   slot: per tile in flight: packed columns (dW's B) | fp32 columns (din's
+ *         product; the bf16 columns live at its start) | bf16 dout (dW's Aᵀ or din's A)
+ *   parts: the weight-gradient partials of groups 1.. (as the fp32 path) */
+typedef struct Plan16 {
+    Plan p;
+    int K, ld, ldg;            /* columns, bf16 row length, row length of the transposed dout */
+    size_t wp, colp, dcol, g16, slot;
+} Plan16;
+
+static size_t words_of_bf16(size_t n) { return (n + 1) / 2; }
+
+static Plan16 plan16(const Conv2dDims *d, size_t cap)
+{
+    Plan16 q;
+    memset(&q, 0, sizeof q);
+    q.p = make_plan(d, cap / 2 > 0 ? cap / 2 : 1);
+    if (cap == 0) q.p = make_plan(d, 0);
+    q.K = d->kh * d->kw * d->c_in;
+    q.ld = (q.K + 1) & ~1;
+    size_t M = (size_t)q.p.tile * d->oh * d->ow;
+    q.ldg = (int)((M + 1) & ~(size_t)1);
+    size_t a = gemm_bf16_packed_words(q.K, d->c_out), b = gemm_bf16_packed_words(d->c_out, q.K);
+    q.wp = ((a > b ? a : b) + 15) / 16 * 16;
+    q.colp = (gemm_bf16_packed_words((int)M, q.K) + 15) / 16 * 16;
+    q.dcol = (M * q.K + 15) / 16 * 16;
+    size_t g1 = words_of_bf16((size_t)d->c_out * q.ldg), g2 = words_of_bf16(M * (size_t)((d->c_out + 1) & ~1));
+    q.g16 = ((g1 > g2 ? g1 : g2) + 15) / 16 * 16;
+    q.slot = q.colp + q.dcol + q.g16;
+    return q;
+}
+
+size_t conv2d_scratch_floats_bf16(const Conv2dDims *d, size_t cap, int threads)
+{
+    Plan16 q = plan16(d, cap);
+    size_t f = q.wp + q.slot;
+    if (q.p.par) {
+        if (threads < 1) threads = 1;
+        if (threads > q.p.ntiles) threads = q.p.ntiles;
+        f = q.wp + (size_t)threads * q.slot + (size_t)(q.p.groups - 1) * q.p.nw;
+    }
+    return f;
+}
+
+static int par_threads16(const Plan16 *q, const ConvScratch *s, int extra_parts)
+{
+    size_t fixed = q->wp + (extra_parts ? (size_t)(q->p.groups - 1) * q->p.nw : 0);
+    size_t slots = s->floats > fixed ? (s->floats - fixed) / q->slot : 0;
+    int t = omp_get_max_threads();
+    if ((size_t)t > slots) t = (int)slots;
+    if (t > q->p.ntiles) t = q->p.ntiles;
+    FASTC_ASSERT(t >= 1);
+    return t;
+}
+
+/* Slot k of the scratch (64-byte aligned: the scratch is, and every region is a multiple of 16 floats). */
+static float *slot16(const Plan16 *q, const ConvScratch *s, int k) { return s->buf + q->wp + (size_t)k * q->slot; }
+
+static void forward_bf16(float *out, const float *in, const float *w, const Conv2dDims *d, const ConvScratch *s)
+{
+    Plan16 q = plan16(d, s->tile_cap);
+    FASTC_ASSERT(s->floats >= q.wp + q.slot);
+    const size_t in_img = (size_t)d->h * d->w * d->c_in, out_img = (size_t)d->oh * d->ow * d->c_out;
+    uint32_t *wp = (uint32_t *)s->buf;
+    /* out[M, c_out] = col[M, K] · Wᵀ: B = Wᵀ, given as the weight W [c_out][K] */
+    gemm_bf16_pack_b(wp, 1, q.K, d->c_out, w, q.K);
+    if (q.p.par) {
+        int nth = par_threads16(&q, s, 0);
+        #pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
+        for (int ti = 0; ti < q.p.ntiles; ti++) {
+            uint16_t *col = (uint16_t *)(slot16(&q, s, omp_get_thread_num()) + q.colp);
+            int i0 = ti * q.p.tile, t = d->n - i0 < q.p.tile ? d->n - i0 : q.p.tile;
+            im2col16_rows(col, q.ld, in + i0 * in_img, d, 0, t * d->oh);
+            gemm_bf16(t * d->oh * d->ow, d->c_out, q.K, col, q.ld, wp, 0, out + i0 * out_img, d->c_out);
+        }
+        return;
+    }
+    uint16_t *col = (uint16_t *)(slot16(&q, s, 0) + q.colp);
+    for (int i0 = 0; i0 < d->n; i0 += q.p.tile) {
+        int t = d->n - i0 < q.p.tile ? d->n - i0 : q.p.tile;
+        im2col16(col, q.ld, in + i0 * in_img, d, t);
+        nn_gemm_bf16(t * d->oh * d->ow, d->c_out, q.K, col, q.ld, wp, 0, out + i0 * out_img, d->c_out);
+    }
+}
+
+/* One tile of the backward: dW_g (+)= dout_tᵀ · col_t (chain continued from
+ * dw_beta ? dwg : 0), din_t (+)= col2im(dout_t · W).  rows_par: split the
+ * copies over the threads (the sequential big path). */
+static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, float *din_t, int din_accumulate,
+                            float *dwg, int dw_beta, const float *dout_t, const float *in_t, const Conv2dDims *d,
+                            int t, int par)
+{
+    const int M = t * d->oh * d->ow;
+    uint32_t *colp = (uint32_t *)sl;
+    float *dcol = sl + q->colp;
+    uint16_t *col = (uint16_t *)dcol, *g16 = (uint16_t *)(sl + q->colp + q->dcol);
+    if (dwg) {
+        if (par) im2col16(col, q->ld, in_t, d, t);
+        else im2col16_rows(col, q->ld, in_t, d, 0, t * d->oh);
+        /* dW[c_out, K] (+)= doutᵀ[c_out, M] · col[M, K]: A = doutᵀ (bf16 rows of ldg), B = col packed */
+        gemm_bf16_pack_b16(colp, M, q->K, col, q->ld);
+        bf16_transpose(g16, q->ldg, dout_t, d->c_out, M, d->c_out);
+        if (par) nn_gemm_bf16(d->c_out, q->K, M, g16, q->ldg, colp, dw_beta, dwg, q->K);
+        else gemm_bf16(d->c_out, q->K, M, g16, q->ldg, colp, dw_beta, dwg, q->K);
+    }
+    if (din_t) {
+        /* dcol[M, K] = dout[M, c_out] · W[c_out, K], then scattered back */
+        int lg = (d->c_out + 1) & ~1;
+        bf16_convert_rows(g16, lg, dout_t, d->c_out, M, d->c_out);
+        if (par) {
+            nn_gemm_bf16(M, q->K, d->c_out, g16, lg, wp, 0, dcol, q->K);
+            col2im(din_t, din_accumulate, dcol, d, t);
+        } else {
+            gemm_bf16(M, q->K, d->c_out, g16, lg, wp, 0, dcol, q->K);
+            col2im_rows(din_t, din_accumulate, dcol, d, 0, t * d->h);
+        }
+    }
+}
+
+static void backward_bf16(float *din, int din_accumulate, float *dw, const float *dout, const float *in,
+                          const float *w, const Conv2dDims *d, const ConvScratch *s)
+{
+    Plan16 q = plan16(d, s->tile_cap);
+    FASTC_ASSERT(s->floats >= q.wp + q.slot);
+    const size_t in_img = (size_t)d->h * d->w * d->c_in, out_img = (size_t)d->oh * d->ow * d->c_out;
+    uint32_t *wp = (uint32_t *)s->buf;
+    /* din's B = W [c_out][K] as rows (k = output channel) */
+    if (din) gemm_bf16_pack_b(wp, 0, d->c_out, q.K, w, q.K);
+    if (q.p.par) {
+        int nth = par_threads16(&q, s, dw != NULL);
+        float *parts = s->buf + (s->floats - (size_t)(q.p.groups - 1) * q.p.nw);
+        #pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
+        for (int g = 0; g < q.p.groups; g++) {
+            float *sl = slot16(&q, s, omp_get_thread_num());
+            float *dwg = !dw ? NULL : g ? parts + (size_t)(g - 1) * q.p.nw : dw;
+            int t0 = (int)((long)q.p.ntiles * g / q.p.groups), t1 = (int)((long)q.p.ntiles * (g + 1) / q.p.groups);
+            for (int ti = t0; ti < t1; ti++) {
+                int i0 = ti * q.p.tile, t = d->n - i0 < q.p.tile ? d->n - i0 : q.p.tile;
+                backward_tile16(&q, sl, wp, din ? din + i0 * in_img : NULL, din_accumulate, dwg, !(g && ti == t0),
+                                dout + i0 * out_img, in + i0 * in_img, d, t, 0);
+            }
+        }
+        if (dw && q.p.groups > 1) {
+            #pragma omp parallel for schedule(static)
+            for (size_t j = 0; j < q.p.nw; j++) {
+                float v = dw[j];
+                for (int g = 1; g < q.p.groups; g++) v += parts[(size_t)(g - 1) * q.p.nw + j];
+                dw[j] = v;
+            }
+        }
+        return;
+    }
+    for (int i0 = 0; i0 < d->n; i0 += q.p.tile) {
+        int t = d->n - i0 < q.p.tile ? d->n - i0 : q.p.tile;
+        backward_tile16(&q, slot16(&q, s, 0), wp, din ? din + i0 * in_img : NULL, din_accumulate, dw, 1,
+                        dout + i0 * out_img, in + i0 * in_img, d, t, 1);
+    }
+}
+
+/* ---- bf16 references: the same chains, plainly ------------------------------ */
+
+void conv2d_forward_ref_bf16(float *out, const float *in, const float *w, const Conv2dDims *d)
+{
+    const int K = d->kh * d->kw * d->c_in, M = d->n * d->oh * d->ow;
+    float *col = malloc(sizeof(float) * (size_t)M * K);
+    FASTC_ASSERT(col);
+    for (int r = 0; r < d->n * d->oh; r++) im2col_rows(col, in, d, r, r + 1);
+    gemm_bf16_ref(0, 1, M, d->c_out, K, col, K, w, K, 0, out, d->c_out);
+    free(col);
+}
+
+void conv2d_backward_ref_bf16(float *din, int din_accumulate, float *dw, const float *dout,
+                              const float *in, const float *w, const Conv2dDims *d)
+{
+    const int K = d->kh * d->kw * d->c_in, M = d->n * d->oh * d->ow;
+    float *col = malloc(sizeof(float) * (size_t)M * K);
+    FASTC_ASSERT(col);
+    if (dw) {
+        for (int r = 0; r < d->n * d->oh; r++) im2col_rows(col, in, d, r, r + 1);
+        gemm_bf16_ref(1, 0, d->c_out, K, M, dout, d->c_out, col, K, 1, dw, K);
+    }
+    if (din) {
+        gemm_bf16_ref(0, 0, M, K, d->c_out, dout, d->c_out, w, K, 0, col, K);
+        for (int r = 0; r < d->n * d->h; r++) col2im_rows(din, din_accumulate, col, d, r, r + 1);
+    }
+    free(col);
+}
+
 /* ---- reference: direct convolution in double ------------------------------ */
 
 void conv2d_forward_ref(float *out, const float *in, const float *w, const Conv2dDims *d)

@@ -18,6 +18,15 @@
  * convolutions with >= 64 channels by Winograd (winograd.h).
  * The reference path (conv2d_forward_ref/backward_ref) is the direct 7-loop
  * convolution in double, kept to test the fast one against.
+ *
+ * bf16 (ConvScratch.bf16, `precision = bf16`): every convolution, 1x1 included,
+ * goes by columns and the bf16 GEMM of nn/gemm_bf16.h — input, weight and
+ * output gradient rounded to bf16, products summed in fp32 — forward and both
+ * backward products; tensors and weights stay fp32.  Each output is one chain
+ * in column order (k = (ky·kw + kx)·c_in + ci) taken by pairs, and the weight
+ * gradient one chain per tile group over the tiles in order, so the numbers
+ * are conv2d_forward_ref_bf16 / backward_ref_bf16's, bit for bit, for any
+ * thread count.  (Winograd and taps would sum in other orders: not used.)
  */
 #ifndef FASTC_NN_CONV_H
 #define FASTC_NN_CONV_H
@@ -48,11 +57,13 @@ typedef struct ConvScratch {
     float *buf;
     size_t floats;
     size_t tile_cap;
+    int bf16;                /* precision = bf16: see below */
 } ConvScratch;
 
 /* Floats of scratch the fast path wants for these dims and tile cap when run
- * by up to `threads` threads.  0 for pointwise. */
+ * by up to `threads` threads.  0 for pointwise.  bf16: for ConvScratch.bf16. */
 size_t conv2d_scratch_floats(const Conv2dDims *d, size_t tile_cap, int threads);
+size_t conv2d_scratch_floats_bf16(const Conv2dDims *d, size_t tile_cap, int threads);
 
 /* out[n,oh,ow,c_out] = conv(in[n,h,w,c_in], w[c_out,kh,kw,c_in]).
  * s->buf may be NULL when pointwise. */
@@ -72,6 +83,13 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
 void conv2d_forward_ref(float *out, const float *in, const float *w, const Conv2dDims *d);
 void conv2d_backward_ref(float *din, int din_accumulate, float *dw, const float *dout,
                          const float *in, const float *w, const Conv2dDims *d);
+
+/* The bf16 chain of gemm_bf16.h on the direct convolution, columns order: the
+ * references of the bf16 path (the weight gradient summed over the whole batch
+ * as one chain: the fast path matches it when its tiling has one group). */
+void conv2d_forward_ref_bf16(float *out, const float *in, const float *w, const Conv2dDims *d);
+void conv2d_backward_ref_bf16(float *din, int din_accumulate, float *dw, const float *dout,
+                              const float *in, const float *w, const Conv2dDims *d);
 
 /* Multiply-accumulates of one forward per image. */
 double conv2d_macs_per_image(const Conv2dDims *d);

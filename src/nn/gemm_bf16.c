@@ -26,9 +26,10 @@
 
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
+/* (libgcc fills the CPU model in a constructor: no __builtin_cpu_init here,
+ * which every GEMM call would run, from several threads at once) */
 int gemm_bf16_native(void)
 {
-    __builtin_cpu_init();
     return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl");
 }
@@ -37,7 +38,7 @@ int gemm_bf16_native(void)
 
 /* 16 floats → 16 bf16, round to nearest even, subnormals to zero, NaN quiet:
  * the same as bf16_from_f32, in AVX-512F integer ops (so it needs no AVX512-BF16). */
-__attribute__((target("avx512f,avx512bw,avx512vl")))
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 static inline __m256i cvt16(__m512 x)
 {
     __m512i u = _mm512_castps_si512(x);
@@ -51,29 +52,22 @@ static inline __m256i cvt16(__m512 x)
     r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(u, _mm512_set1_epi32(0x400000)));
     return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
 }
+#endif
 
-static int have_avx512(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl");
-}
-
-__attribute__((target("avx512f,avx512bw,avx512vl")))
-static void convert_avx512(uint16_t *dst, const float *src, size_t n)
-{
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(dst + i), cvt16(_mm512_loadu_ps(src + i)));
-    for (; i < n; i++) dst[i] = bf16_from_f32(src[i]);
-}
-
+/* The conversion's vector form is chosen at compile time (the build targets
+ * the machine: -march=native); the dot product's at run time (gemm_bf16_native). */
 void bf16_convert(uint16_t *dst, const float *src, size_t n)
 {
-    if (have_avx512()) {
-        convert_avx512(dst, src, n);
+    size_t i = 0;
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+    for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(dst + i), cvt16(_mm512_loadu_ps(src + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm256_mask_storeu_epi16(dst + i, m, cvt16(_mm512_maskz_loadu_ps(m, src + i)));
         return;
     }
-    for (size_t i = 0; i < n; i++) dst[i] = bf16_from_f32(src[i]);
+#endif
+    for (; i < n; i++) dst[i] = bf16_from_f32(src[i]);
 }
 
 void bf16_convert_rows(uint16_t *dst, int ldd, const float *src, int lds, int rows, int cols)
@@ -84,16 +78,34 @@ void bf16_convert_rows(uint16_t *dst, int ldd, const float *src, int lds, int ro
     }
 }
 
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+static void transpose_avx512(uint16_t *dst, int ldd, const float *src, int lds, int rows, int cols)
+{
+    /* 16 rows at a time: column c of those rows is one gather, one convert, one store */
+    __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                     _mm512_set1_epi32(lds));
+    int r = 0;
+    for (; r + 16 <= rows; r += 16) {
+        const float *s0 = src + (size_t)r * lds;
+        for (int c = 0; c < cols; c++)
+            _mm256_storeu_si256((__m256i *)(dst + (size_t)c * ldd + r), cvt16(_mm512_i32gather_ps(idx, s0 + c, 4)));
+    }
+    for (int c = 0; c < cols; c++)
+        for (int rr = r; rr < rows; rr++) dst[(size_t)c * ldd + rr] = bf16_from_f32(src[(size_t)rr * lds + c]);
+}
+#endif
+
 void bf16_transpose(uint16_t *dst, int ldd, const float *src, int lds, int rows, int cols)
 {
-    /* blocks of 16 x 16 keep both sides' lines in cache */
-    for (int r0 = 0; r0 < rows; r0 += 16)
-        for (int c0 = 0; c0 < cols; c0 += 16) {
-            int r1 = r0 + 16 < rows ? r0 + 16 : rows, c1 = c0 + 16 < cols ? c0 + 16 : cols;
-            for (int c = c0; c < c1; c++)
-                for (int r = r0; r < r1; r++)
-                    dst[(size_t)c * ldd + r] = bf16_from_f32(src[(size_t)r * lds + c]);
-        }
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+    if ((size_t)lds * 16 < ((size_t)1 << 31)) {
+        transpose_avx512(dst, ldd, src, lds, rows, cols);
+    } else
+#endif
+    {
+        for (int c = 0; c < cols; c++)
+            for (int r = 0; r < rows; r++) dst[(size_t)c * ldd + r] = bf16_from_f32(src[(size_t)r * lds + c]);
+    }
     if (rows & 1)
         for (int c = 0; c < cols; c++) dst[(size_t)c * ldd + rows] = 0;
 }
@@ -105,33 +117,54 @@ size_t gemm_bf16_packed_words(int K, int N)
     return (size_t)((N + NR - 1) / NR) * NR * (size_t)((K + 1) / 2);
 }
 
-/* b(k, n) as bf16 bits, zero outside K x N. */
-static inline uint32_t b_at(int trans, int K, int N, const float *B, int ldb, int k, int n)
-{
-    if (k >= K || n >= N) return 0;
-    return bf16_from_f32(trans ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n]);
-}
-
-void gemm_bf16_pack_b(uint32_t *Bp, int trans, int K, int N, const float *B, int ldb)
+/* Panels of Bᵀ given as rows [N][K] (a weight): each row n is converted
+ * once and its pairs scattered down column n of its panel. */
+static void pack_bt(uint32_t *Bp, int K, int N, const float *B, int ldb)
 {
     const int KP = (K + 1) / 2, np = (N + NR - 1) / NR;
     #pragma omp parallel for schedule(static)
     for (int j = 0; j < np; j++) {
         uint32_t *dst = Bp + (size_t)j * KP * NR;
-        int n0 = j * NR;
-        if (trans) {
-            /* rows of Bᵀ are contiguous in k: walk each column n along its pairs */
-            for (int n = 0; n < NR; n++)
-                for (int p = 0; p < KP; p++)
-                    dst[(size_t)p * NR + n] = b_at(1, K, N, B, ldb, 2 * p, n0 + n) |
-                                              b_at(1, K, N, B, ldb, 2 * p + 1, n0 + n) << 16;
-        } else {
-            for (int p = 0; p < KP; p++)
-                for (int n = 0; n < NR; n++)
-                    dst[(size_t)p * NR + n] = b_at(0, K, N, B, ldb, 2 * p, n0 + n) |
-                                              b_at(0, K, N, B, ldb, 2 * p + 1, n0 + n) << 16;
+        uint16_t row[2 * KC];
+        for (int n = 0; n < NR; n++) {
+            int nn = j * NR + n;
+            for (int p0 = 0; p0 < KP; p0 += KC) {
+                int kp = KP - p0 < KC ? KP - p0 : KC, k0 = 2 * p0, kn = K - k0 < 2 * kp ? K - k0 : 2 * kp;
+                if (nn < N) bf16_convert(row, B + (size_t)nn * ldb + k0, (size_t)kn);
+                else memset(row, 0, sizeof(uint16_t) * (size_t)kn);
+                if (kn & 1) row[kn] = 0;
+                uint32_t w[KC];
+                memcpy(w, row, sizeof(uint32_t) * (size_t)kp);
+                for (int p = 0; p < kp; p++) dst[(size_t)(p0 + p) * NR + n] = w[p];
+            }
         }
     }
+}
+
+/* Panels of B given as rows [K][N]: rows 2p and 2p+1 converted and interleaved. */
+static void pack_bn(uint32_t *Bp, int K, int N, const float *B, int ldb)
+{
+    const int KP = (K + 1) / 2, np = (N + NR - 1) / NR;
+    #pragma omp parallel for schedule(static)
+    for (int j = 0; j < np; j++) {
+        uint32_t *dst = Bp + (size_t)j * KP * NR;
+        int n0 = j * NR, nn = N - n0 < NR ? N - n0 : NR;
+        uint16_t r0[NR], r1[NR];
+        memset(r0, 0, sizeof r0), memset(r1, 0, sizeof r1);
+        for (int p = 0; p < KP; p++) {
+            bf16_convert(r0, B + (size_t)(2 * p) * ldb + n0, (size_t)nn);
+            if (2 * p + 1 < K) bf16_convert(r1, B + (size_t)(2 * p + 1) * ldb + n0, (size_t)nn);
+            else memset(r1, 0, sizeof r1);
+            uint32_t *d = dst + (size_t)p * NR;
+            for (int n = 0; n < NR; n++) d[n] = r0[n] | (uint32_t)r1[n] << 16;
+        }
+    }
+}
+
+void gemm_bf16_pack_b(uint32_t *Bp, int trans, int K, int N, const float *B, int ldb)
+{
+    if (trans) pack_bt(Bp, K, N, B, ldb);
+    else pack_bn(Bp, K, N, B, ldb);
 }
 
 void gemm_bf16_pack_b16(uint32_t *Bp, int K, int N, const uint16_t *B, int ldb)

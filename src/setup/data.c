@@ -457,10 +457,12 @@ int setup_data(Setup *s, Err *err)
     s->loader.val_bs = vb ? (int)vb->num : 0;
     s->loader.seed = s->ctx.seed;
     if (s->is_collab) return collab_data(s, &b[0], err);
-    if (b[0].gray && cfg_int(s->cfg, "model", "n_in") != 1) {
+    int n_in = cfg_int(s->cfg, "model", "n_in");
+    if ((b[0].gray && n_in != 1) || (n_in != 1 && n_in != 3)) {   /* the decoder makes gray or RGB */
         setup_where(s, "model", "n_in", 0, w, sizeof w);
-        return err_set(err, ERR_USAGE, "%s: found %d, expected 1 for ImageBlock(cls=PILImageBW) (one channel)", w,
-                       cfg_int(s->cfg, "model", "n_in"));
+        return err_set(err, ERR_USAGE, "%s: found %d, expected %s", w, n_in,
+                       b[0].gray ? "1 for ImageBlock(cls=PILImageBW) (one channel)"
+                                 : "1 (grayscale) or 3 (RGB) input channels for images");
     }
     return image_data(s, &b[1], err);
 }

@@ -73,6 +73,9 @@ static int build_save_model_cb(void *out, const CfgValue *call, int tag, const c
     snprintf(t->fname, sizeof t->fname, "%s", fname);
     t->every_epoch = (int)cfg_arg_num(call, "every_epoch");
     t->at_end = cfg_arg_num(call, "at_end") != 0;
+    if (cfg_arg_num(call, "with_opt") != 0)   /* accepted for fastai's spelling, not silently ignored */
+        return err_set(err, ERR_USAGE, "%s: SaveModelCallback(with_opt=True): saving the optimizer state with the "
+                       "model is not implemented (the resume state, state.safetensors, holds it)", where);
     return 0;
 }
 
@@ -197,11 +200,21 @@ static int build_freeze_to(void *out, const CfgValue *call, int tag, const char 
     return push(out, st, err);
 }
 
-/* tag: the LrSuggest bit (learn/lr_find.h) */
+/* tag: the SUGGEST_* bit.  lr_find computes slide with the schema's defaults
+ * (learn/lr_find.c): other values are refused, not ignored. */
 static int build_suggest(void *out, const CfgValue *call, int tag, const char *where, Err *err)
 {
     ((SetupLrFind *)out)->suggest |= tag;
-    return 0;
+    if (tag != SUGGEST_SLIDE) return 0;
+    CfgValue *d = cfg_value_parse_key("lr_find", "suggest_funcs", "slide", NULL, 0, err);
+    if (!d) return err->code;
+    static const char *const args[] = {"lr_diff", "thresh", "adjust_value"};
+    int rc = 0;
+    for (int i = 0; i < 3 && !rc; i++)
+        if (cfg_arg_num(call, args[i]) != cfg_arg_num(cfg_list_at(d, 0), args[i]))
+            rc = err_set(err, ERR_USAGE, "%s: slide(%s=...): only slide's defaults are implemented", where, args[i]);
+    cfg_value_free(d);
+    return rc;
 }
 
 /* ---- [learner], [train], [lr_find] ---------------------------------------------------- */

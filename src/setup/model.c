@@ -75,6 +75,7 @@ static int build_loss(void *out, const CfgValue *call, int tag, const char *wher
 {
     SetupLoss *l = out;
     l->kind = (LossKind)tag;
+    l->thresh = 0.5;   /* used by multi-label targets only, whose loss names its own */
     if (l->kind == LOSS_LABEL_SMOOTHING) l->eps = cfg_arg_num(call, "eps");
     if (l->kind == LOSS_BCE_LOGITS) l->thresh = cfg_arg_num(call, "thresh");
     return 0;
@@ -177,19 +178,26 @@ int setup_model(Setup *s, Err *err)
         setup_where(s, "model", m->has_y_range ? "y_range" : "arch", m->has_y_range ? 0 : arch->line, w, sizeof w);
         return err_set(err, ERR_USAGE, "%s: y_range: expected (lo, hi) with lo < hi", w);
     }
-    /* the loss: [learner] loss_func, else the target's (fastai's defaults); the
-     * config module checked that an explicit one fits the targets */
+    /* the loss: [learner] loss_func (the config module checked that it fits the
+     * targets), else the target's as fastai picks it, with the schema's defaults */
+    static const char *const target_loss[] = {[TARGET_CATEGORY] = "CrossEntropyLossFlat",
+                                              [TARGET_MULTI] = "BCEWithLogitsLossFlat",
+                                              [TARGET_POINTS] = "MSELossFlat", [TARGET_RATING] = "MSELossFlat"};
     const CfgValue *lf = cfg_get(s->cfg, "learner", "loss_func");
-    SetupLoss loss = {.kind = s->kind == TARGET_CATEGORY ? LOSS_CROSS_ENTROPY
-                              : s->kind == TARGET_MULTI  ? LOSS_BCE_LOGITS
-                                                         : LOSS_MSE,
-                      .eps = 0, .thresh = 0.5};
+    CfgValue *def = NULL;
     if (lf) {
-        setup_where(s, "learner", "loss_func", lf->line, w, sizeof w);
-        if (setup_build(SLOT_LOSS, &loss, lf, w, err)) return err->code;
         cfg_value_format(lf, s->store->loss, sizeof s->store->loss);
         s->loss_text = s->store->loss;
+        setup_where(s, "learner", "loss_func", lf->line, w, sizeof w);
+    } else {
+        if (!(def = cfg_value_parse_key("learner", "loss_func", target_loss[s->kind], NULL, 0, err))) return err->code;
+        lf = def;
+        snprintf(w, sizeof w, "the default loss_func");
     }
+    SetupLoss loss = {0};
+    int rc = setup_build(SLOT_LOSS, &loss, lf, w, err);
+    cfg_value_free(def);
+    if (rc) return rc;
     s->loss = loss.kind, s->loss_eps = loss.eps;
     s->threshold = loss.thresh;   /* setup_learn() lets accuracy_multi's thresh win */
     return s->is_collab ? collab_model(s, err) : image_model(s, err);

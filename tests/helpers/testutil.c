@@ -1,6 +1,8 @@
 /* testutil.c — see testutil.h. */
 #include "testutil.h"
 
+#include "io/safetensors.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -115,4 +117,31 @@ const char *tu_fastc(void)
 {
     const char *f = getenv("FASTC");
     return f && *f ? f : "./fastc";
+}
+
+int tu_safetensors_drop(const char *path, const char *name)
+{
+    Err e = {0};
+    StFile *f;
+    if (st_open(path, &f, &e)) return -1;
+    StWriter *w = st_writer_new();
+    void **bufs = calloc(f->n_tensors + 1, sizeof *bufs);
+    int found = 0, bad = !w || !bufs;
+    for (size_t k = 0; !bad && k < f->meta.n; k++) bad = st_meta_set(st_writer_meta(w), f->meta.keys[k], f->meta.vals[k]);
+    for (size_t i = 0; !bad && i < f->n_tensors; i++) {
+        const StTensor *t = &f->tensors[i];
+        if (!strcmp(t->name, name)) {
+            found = 1;
+            continue;
+        }
+        bufs[i] = malloc(t->nbytes ? t->nbytes : 1);
+        bad = !bufs[i] || st_read_raw(f, t, bufs[i], t->nbytes, &e) ||
+              st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, bufs[i], &e);
+    }
+    bad = bad || !found || st_writer_write(w, path, &e);
+    st_writer_free(w);
+    for (size_t i = 0; bufs && i < f->n_tensors; i++) free(bufs[i]);
+    free(bufs);
+    st_close(f);
+    return bad ? -1 : 0;
 }

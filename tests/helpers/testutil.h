@@ -16,6 +16,10 @@ const char *tu_write(const char *dir, const char *name, const void *data, size_t
 double tu_max_rel_err(const float *a, const float *b, size_t n, double floor);
 /* Run a shell command, capture stdout+stderr into out (truncated); returns exit status. */
 int tu_run(const char *cmd, char *out, size_t cap);
+/* Rewrite the safetensors file at path as it is (metadata, other tensors) but
+ * without tensor `name`: a crafted damaged file.  0, or -1 when the file cannot
+ * be read or written or has no such tensor. */
+int tu_safetensors_drop(const char *path, const char *name);
 /* Path of the fastc binary under test ($FASTC, else ./fastc). */
 const char *tu_fastc(void);
 

@@ -138,6 +138,6 @@ int main(int argc, char **argv)
     optim_free(opt);
     model_free(m);
     free(x), free(dout), free(y);
-    dist_close(&d);
+    dist_close(&d, 1);
     return 0;
 }

@@ -68,7 +68,7 @@ START_TEST(single_process_loads_no_mpi)
     while (fgets(line, sizeof line, f)) mapped |= strstr(line, "libmpi") != NULL;
     fclose(f);
     ck_assert_msg(!mapped, "libmpi is mapped in a process started without mpirun");
-    dist_close(&d);
+    dist_close(&d, 1);
 }
 END_TEST
 
@@ -479,7 +479,7 @@ static int run_scenario(const char *name, const char *arg)
                                           : 2;
     if (rc == 0) printf("rank %d ok\n", d->rank);
     fflush(stdout);
-    if (rc == 0) dist_close(&dd);   /* a failed rank exits at once: mpirun stops the others */
+    if (rc == 0) dist_close(&dd, 1);   /* a failed rank exits at once: mpirun stops the others */
     return rc;
 }
 

@@ -38,7 +38,8 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     LrFindResult r = {0};
     int rc = pipeline_open_out(&p, a, err);
     if (rc) goto done;
-    data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
+    const int writer = p.dist.rank == 0;   /* data-parallel: rank 0 alone writes (pipeline.h) */
+    if (writer) data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
     LearnerOpts o;
     if ((rc = pipeline_learner_opts(&p, &o, err)) || (rc = pipeline_mkdir_out(&p, err))) goto done;
     o.out_dir = NULL;   /* lr_find writes only its own files */
@@ -49,6 +50,7 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     if (p.pretrained) learner_freeze_to(l, -1);
     const SetupLrFind *f = &p.setup.lr_find;
     if ((rc = learner_lr_find(l, f->start_lr, f->end_lr, f->num_it, f->stop_div, &r, err))) goto done;
+    if (!writer) goto done;
     if ((rc = write_csv(p.out_dir, &r, err))) goto done;
     if ((rc = lr_find_plot(&r, p.out_dir, err))) goto done;
     const LrSuggest *s = &r.sug;
@@ -61,6 +63,7 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     if (!p.ctx.quiet && !p.ctx.json)
         fprintf(stderr, "%d batches; wrote %s/lr_find.csv and %s/lr_find.png\n", r.n, p.out_dir, p.out_dir);
 done:
+    if (rc == 0 || p.dist.mpi) dist_close(&p.dist, rc == 0);   /* the ranks end together (dist.h) */
     if (p.dls) data_warn_load_skips(stderr, &p.ds, p.dls);
     lr_find_result_free(&r);
     learner_free(l);

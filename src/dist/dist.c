@@ -131,17 +131,20 @@ int dist_open(Dist *d, Err *err)
     d->local_size = env_int("OMPI_COMM_WORLD_LOCAL_SIZE", d->size);
     if (d->local_size < 1) d->local_size = 1;
     if (provided < MPI_THREAD_FUNNELED) {
-        dist_close(d);
+        dist_close(d, 1);
         return err_set(err, ERR_RUNTIME, "MPI: the library offers no thread support (fastc's loader and kernels run "
                                          "threads beside the one that calls MPI)");
     }
     return 0;
 }
 
-void dist_close(Dist *d)
+void dist_close(Dist *d, int ok)
 {
     if (d->mpi) {
-        d->mpi->finalize();
+        if (ok) {
+            d->mpi->barrier(d->mpi->world);
+            d->mpi->finalize();
+        }
         free(d->mpi);
     }
     memset(d, 0, sizeof *d);

@@ -91,8 +91,13 @@ int dist_default_threads(int cores, int online_cores);
  * (funneled: only the calling thread talks MPI) and read rank and size.
  * Fails (ERR_RUNTIME) when libmpi cannot be loaded or initialised. */
 int dist_open(Dist *d, Err *err);
-/* MPI_Finalize when it was initialised; d becomes rank 0 of 1. */
-void dist_close(Dist *d);
+/* The end of the run on this rank; d becomes rank 0 of 1.  ok: every rank
+ * ends here together (success, or a stop they agreed on): a barrier, then
+ * MPI_Finalize.  Not ok (an error on this rank): no MPI call at all, since
+ * the other ranks may be waiting in a collective that will never complete
+ * (MPI_Finalize would wait for them); the process exits with its error and
+ * mpirun stops the job. */
+void dist_close(Dist *d, int ok);
 
 /* Rank `rank`'s share of n items split over `size` ranks: *first, *count. */
 void dist_share(int n, int rank, int size, int *first, int *count);

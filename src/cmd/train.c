@@ -14,12 +14,14 @@
  * Ctrl-C goes to mpirun, which does not pass it on: Open MPI stops a job by
  * sending each rank SIGCONT, then SIGTERM after odls_base_sigkill_timeout
  * (1 s by default), then SIGKILL after as long again.  A rank therefore takes
- * a SIGCONT that no SIGTSTP came before (a Ctrl-Z and fg sends both) as the
- * request to stop, without counting it as a first signal, so the SIGTERM
- * that follows is not a second: the ranks agree on a batch to stop after,
- * rank 0 writes the resume state, and all exit together.  With a batch or a
- * state that takes longer than twice the timeout, give mpirun a longer one
- * (`--mca odls_base_sigkill_timeout 30`). */
+ * SIGCONT as the request to stop, without counting it as a first signal, so
+ * the SIGTERM that follows is not a second: the ranks agree on a batch to
+ * stop after, rank 0 writes the resume state, and all exit together.  With a
+ * batch or a state that takes longer than twice the timeout, give mpirun a
+ * longer one (`--mca odls_base_sigkill_timeout 30`).  The price: Open MPI
+ * turns a Ctrl-Z into SIGSTOP for the ranks and fg into SIGCONT, which looks
+ * the same, so fg after Ctrl-Z also stops the run after a batch (with its
+ * resume state: --resume goes on). */
 #include "cmd/cmd.h"
 
 #include "cmd/pipeline.h"
@@ -76,33 +78,14 @@ static void on_signal(int sig)
     say_now(m, sizeof m - 1);
 }
 
-/* Under mpirun: a SIGTSTP before the SIGCONT (Ctrl-Z, fg) is job control,
- * not mpirun stopping the job (see the top). */
-static volatile sig_atomic_t tstp_seen;
-
+/* Under mpirun: the SIGCONT that starts Open MPI's stopping of a job (see the top). */
 static void on_mpirun_cont(int sig)
 {
-    if (tstp_seen) {
-        tstp_seen = 0;
-        return;
-    }
     if (stop_signal) return;
     stop_signal = SIGTERM;
-    static const char m[] = "\nfastc: mpirun is stopping the job: stopping after the current batch to write the "
-                            "resume state\n";
+    static const char m[] = "\nfastc: SIGCONT from mpirun (it is stopping the job): stopping after the current batch to "
+                            "write the resume state\n";
     say_now(m, sizeof m - 1);
-}
-
-static void on_tstp(int sig)
-{
-    tstp_seen = 1;
-    sigset_t set;   /* stop as SIGTSTP's default does, then take the handler back on fg */
-    sigemptyset(&set);
-    sigaddset(&set, sig);
-    signal(sig, SIG_DFL);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-    raise(sig);
-    signal(sig, on_tstp);
 }
 
 static void note(const Pipeline *p, const char *fmt, const char *s)
@@ -129,7 +112,7 @@ int cmd_train(const CmdArgs *a, Err *err)
     Schedule s = {0};
     Learner *l = NULL;
     char *run_config = NULL;
-    struct sigaction sa = {0}, old_int, old_term, old_cont, old_tstp;
+    struct sigaction sa = {0}, old_int, old_term, old_cont;
     int rc = pipeline_open_out(&p, a, err);
     if (rc) goto done;
     LearnerOpts o;
@@ -157,11 +140,8 @@ int cmd_train(const CmdArgs *a, Err *err)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     if (p.dist.size > 1) {   /* mpirun's way of stopping a job (see the top) */
-        tstp_seen = 0;
         sa.sa_handler = on_mpirun_cont;
         sigaction(SIGCONT, &sa, &old_cont);
-        sa.sa_handler = on_tstp;
-        sigaction(SIGTSTP, &sa, &old_tstp);
     }
     o.stop = &stop_signal;
 
@@ -212,7 +192,7 @@ restore:
     dist_close(&p.dist, rc == 0 || rc > 128);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (p.dist.size > 1) sigaction(SIGCONT, &old_cont, NULL), sigaction(SIGTSTP, &old_tstp, NULL);
+    if (p.dist.size > 1) sigaction(SIGCONT, &old_cont, NULL);
 done:
     learner_free(l);
     schedule_free(&s);

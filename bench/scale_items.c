@@ -4,11 +4,13 @@
  * `fastc train` runs it (list + split + label + vocab + dataset), and the
  * first epoch's loader start (loaders built, epoch begun, first batch out).
  *
- *     scale_items DIR pieces|datablock [BS]
+ *     scale_items DIR pieces|datablock [BS] [BATCHES] [CACHE_MB]
  *
  * pieces: listing, labelling and splitting one after the other; datablock:
  * the data block and the loader start (a fresh process, so the memory of one
- * mode does not show in the other's).
+ * mode does not show in the other's), then BATCHES more batches (default 50)
+ * with a decoded-item cache of CACHE_MB (default 64): the loader's memory must
+ * stay within the cache budget and the batch whatever the number of items.
  * DIR holds train/CLASS/NAME.png and valid/CLASS/NAME.png (bench/scale_items.sh
  * makes them).  Each phase prints one line:
  *     phase=NAME items=N seconds=S cpu_s=C rss_mb=R peak_mb=P
@@ -85,6 +87,7 @@ int main(int argc, char **argv)
     }
     const char *dir = argv[1];
     int bs = argc > 3 ? atoi(argv[3]) : 64, pieces = !strcmp(argv[2], "pieces");
+    int batches = argc > 4 ? atoi(argv[4]) : 50, cache_mb = argc > 5 ? atoi(argv[5]) : 64;
     Err err = {0};
     printf("phase=start items=0 seconds=0 cpu_s=0 rss_mb=%.1f peak_mb=%.1f\n", status_mb("VmRSS"), status_mb("VmHWM"));
 
@@ -123,7 +126,7 @@ int main(int argc, char **argv)
     /* the first epoch's loader start: Resize(32), a small cache */
     ImageLoaderOpts o;
     memset(&o, 0, sizeof o);
-    o.bs = bs, o.n_workers = 2, o.channels = 3, o.seed = 42, o.cache_bytes = (size_t)64 << 20;
+    o.bs = bs, o.n_workers = 2, o.channels = 3, o.seed = 42, o.cache_bytes = (size_t)cache_mb << 20;
     o.item.n = 1, o.item.t[0] = (ItemTfm){.kind = ITFM_RESIZE, .h = 32, .w = 32};
     batch_tfm_init(&o.batch);
     Loaders *l;
@@ -135,8 +138,13 @@ int main(int argc, char **argv)
     report("loader_start", ds.n_items);
     begin();
     int nb = 0;
-    while (nb < 50 && loaders_next(l, &b, &err) == 1) nb++;
-    report("50_batches", (long)nb * bs);
+    while (nb < batches && loaders_next(l, &b, &err) == 1) nb++;
+    ImageLoaderStats ls;
+    image_loaders_stats(l, &ls);
+    char name[64];
+    snprintf(name, sizeof name, "%d_batches", nb);
+    report(name, (long)nb * bs);
+    printf("# cache: %d items, %.1f MB of %d MB\n", ls.cached_items, ls.cached_bytes / 1048576.0, cache_mb);
     loaders_free(l);
     dataset_free(&ds);
     return 0;

@@ -5,6 +5,7 @@
 #include "core/ctx.h"
 #include "core/err.h"
 #include "core/proc.h"
+#include "dist/dist.h"
 #include "io/json.h"
 #include "nn/gemm_bf16.h"
 
@@ -94,7 +95,10 @@ int main(int argc, char **argv)
         cmd_args_free(&a);
         return rc;
     }
-    if (!a.ctx.threads) a.ctx.threads = available_cores();
+    if (!a.ctx.threads) {   /* under mpirun, the ranks of a machine share its cores (dist/dist.h) */
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        a.ctx.threads = dist_default_threads(available_cores(), online > 0 ? (int)online : 1);
+    }
     a.ctx.is_tty = isatty(STDOUT_FILENO);
     ctx_apply_threads(&a.ctx);
     if (action == CMD_VERSION) {

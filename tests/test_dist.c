@@ -9,6 +9,9 @@
 #include "data/augment.h"
 #include "data/image_loader.h"
 #include "data/ratings.h"
+#include "core/rng.h"
+#include "models/resnet.h"
+#include "nn/loss.h"
 #include "testimg.h"
 #include "testutil.h"
 
@@ -65,7 +68,23 @@ START_TEST(single_process_loads_no_mpi)
     while (fgets(line, sizeof line, f)) mapped |= strstr(line, "libmpi") != NULL;
     fclose(f);
     ck_assert_msg(!mapped, "libmpi is mapped in a process started without mpirun");
-    dist_close(&d);
+    dist_close(&d, 1);
+}
+END_TEST
+
+START_TEST(default_threads_share_the_machine_between_its_ranks)
+{
+    unsetenv("OMPI_COMM_WORLD_SIZE"), unsetenv("PMIX_RANK"), unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    ck_assert_int_eq(dist_default_threads(32, 32), 32);   /* no mpirun: every core */
+    setenv("OMPI_COMM_WORLD_SIZE", "4", 1);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "2", 1);
+    ck_assert_int_eq(dist_default_threads(32, 32), 16);   /* 2 ranks share the 32 cores */
+    ck_assert_int_eq(dist_default_threads(16, 32), 16);   /* bound to a socket of 16 by mpirun */
+    ck_assert_int_eq(dist_default_threads(1, 2), 1);      /* bound to one core (mpirun -np 2's default) */
+    ck_assert_int_eq(dist_default_threads(1, 1), 1);
+    setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "1", 1);
+    ck_assert_int_eq(dist_default_threads(32, 32), 32);   /* one rank a machine */
+    unsetenv("OMPI_COMM_WORLD_SIZE"), unsetenv("OMPI_COMM_WORLD_LOCAL_SIZE");
 }
 END_TEST
 
@@ -382,7 +401,70 @@ static int scenario_grads(const Dist *d)
     return 0;
 }
 
-static int run_scenario(const char *name)
+/* A resnet18's gradients summed by the buckets (most of them in place in
+ * the model's gradient block) equal the two ranks' own gradients added: each
+ * rank runs its batch once without the exchange, leaves its gradients in a
+ * file for the other, then again with it. */
+static int scenario_resnet(const Dist *d, const char *dir)
+{
+    Err err = {0};
+    ResnetSpec spec = resnet_spec_default("resnet18", 5, 2, 32, 32);
+    spec.seed = 3;
+    Model *m;
+    REQUIRE(resnet_new(&m, &spec, &err) == 0);
+    float x[2 * 32 * 32 * 3];
+    int32_t y[2] = {d->rank, 4 - d->rank};
+    Rng r = rng_make(9, (uint64_t)d->rank);
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++) x[i] = (float)rng_normal(&r);
+    Batch b = {.n = 2, .h = 32, .w = 32, .c = 3, .x = x, .kind = TARGET_CATEGORY, .yi = y};
+    float dout[10];
+    size_t total = 0;
+    for (int i = 0; i < m->n_params; i++) total += m->params[i].g ? m->params[i].n : 0;
+    float *mine = malloc(sizeof(float) * total), *theirs = malloc(sizeof(float) * total);
+    const float *out;
+    for (int pass = 0; pass < 2; pass++) {
+        DistGrads *g = pass ? dist_grads_new(d, m, 1 << 20, &err) : NULL;
+        REQUIRE(!pass || g);
+        model_zero_grad(m);
+        if (g) REQUIRE(dist_grads_begin(g, &b, &err) == 0);
+        REQUIRE(m->ops->forward(m, &b, MODE_TRAIN, 0, &out, &err) == 0);
+        loss_cross_entropy(dout, NULL, out, y, 2, 5);
+        m->ops->backward(m, dout);
+        if (!g) {   /* this rank's own gradients, to the file the other reads */
+            size_t k = 0;
+            for (int i = 0; i < m->n_params; i++)
+                if (m->params[i].g) memcpy(mine + k, m->params[i].g, sizeof(float) * m->params[i].n), k += m->params[i].n;
+            char path[4200];
+            snprintf(path, sizeof path, "%s/grads%d", dir, d->rank);
+            FILE *f = fopen(path, "wb");
+            REQUIRE(f && fwrite(mine, sizeof(float), total, f) == total && fclose(f) == 0);
+            REQUIRE(dist_barrier(d, &err) == 0);
+            snprintf(path, sizeof path, "%s/grads%d", dir, 1 - d->rank);
+            f = fopen(path, "rb");
+            REQUIRE(f && fread(theirs, sizeof(float), total, f) == total);
+            fclose(f);
+            REQUIRE(dist_barrier(d, &err) == 0);
+            remove(path);
+            continue;
+        }
+        DistStep st = {.n = 2};
+        REQUIRE(dist_grads_end(g, 4, &st, &err) == 0);
+        size_t k = 0, diff = 0;
+        for (int i = 0; i < m->n_params; i++)
+            for (size_t e = 0; m->params[i].g && e < m->params[i].n; e++, k++)
+                diff += m->params[i].g[e] != (d->rank ? theirs[k] + mine[k] : mine[k] + theirs[k]);
+        REQUIRE(diff == 0);
+        DistStats s;
+        dist_grads_stats(g, &s);
+        REQUIRE(s.n_buckets > 4 && s.bytes >= 4.0 * (double)total);
+        dist_grads_free(g);
+    }
+    free(mine), free(theirs);
+    model_free(m);
+    return 0;
+}
+
+static int run_scenario(const char *name, const char *arg)
 {
     Dist dd;
     Err err = {0};
@@ -391,10 +473,13 @@ static int run_scenario(const char *name)
         return 1;
     }
     const Dist *d = &dd;
-    int rc = !strcmp(name, "collectives") ? scenario_collectives(d) : !strcmp(name, "grads") ? scenario_grads(d) : 2;
+    int rc = !strcmp(name, "collectives") ? scenario_collectives(d)
+             : !strcmp(name, "grads")     ? scenario_grads(d)
+             : !strcmp(name, "resnet")    ? scenario_resnet(d, arg)
+                                          : 2;
     if (rc == 0) printf("rank %d ok\n", d->rank);
     fflush(stdout);
-    if (rc == 0) dist_close(&dd);   /* a failed rank exits at once: mpirun stops the others */
+    if (rc == 0) dist_close(&dd, 1);   /* a failed rank exits at once: mpirun stops the others */
     return rc;
 }
 
@@ -420,6 +505,16 @@ START_TEST(collectives_under_mpirun)
 }
 END_TEST
 
+START_TEST(resnet_gradients_summed_in_place_under_mpirun)
+{
+    char out[16384], dir[512], arg[600];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(arg, sizeof arg, "resnet '%s'", dir);
+    int rc = mpirun2(arg, out, sizeof out);
+    ck_assert_msg(rc == 0 && strstr(out, "rank 0 ok") && strstr(out, "rank 1 ok"), "exit %d:\n%s", rc, out);
+}
+END_TEST
+
 START_TEST(gradient_buckets_under_mpirun)
 {
     char out[16384];
@@ -434,17 +529,19 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, share_covers_the_batch_once_in_rank_order);
     tcase_add_test(tc, single_process_loads_no_mpi);
+    tcase_add_test(tc, default_threads_share_the_machine_between_its_ranks);
     tcase_add_test(tc, image_loader_shares_make_up_every_batch);
     tcase_add_test(tc, ratings_loader_shares_make_up_every_batch);
     tcase_add_test(tc, collectives_under_mpirun);
     tcase_add_test(tc, gradient_buckets_under_mpirun);
+    tcase_add_test(tc, resnet_gradients_summed_in_place_under_mpirun);
     suite_add_tcase(s, tc);
     return s;
 }
 
 int main(int argc, char **argv)
 {
-    if (dist_launched()) return argc > 1 ? run_scenario(argv[1]) : 2;
+    if (dist_launched()) return argc > 1 ? run_scenario(argv[1], argc > 2 ? argv[2] : ".") : 2;
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n <= 0) return 1;
     self[n] = 0;

@@ -211,6 +211,31 @@ START_TEST(item_tfms_sequence_is_bit_identical_for_any_workers_and_sizes_the_bat
 }
 END_TEST
 
+/* A cache too small for the set holds what its budget allows (entries,
+ * pixels and points counted), no more, and changes no batch. */
+START_TEST(cache_stays_within_its_budget)
+{
+    Fixture f;
+    make_fixture(&f, 24, 6, TARGET_POINTS, NULL, 0);
+    ImageLoaderOpts o = base_opts(2);
+    Bytes plain = run_epochs(&o, &f.ds, 2);
+    o.cache_bytes = 6000;   /* a few decoded items of ~33x22x3 bytes */
+    Loaders *l;
+    Err err = {0};
+    ck_assert_msg(image_loaders_new_opts(&l, &o, &f.ds, &err) == 0, "%s", err.msg);
+    Bytes cached = {0};
+    for (int e = 0; e < 2; e++) put_epoch(&cached, l, SPLIT_TRAIN, e, 0), put_epoch(&cached, l, SPLIT_VALID, e, 0);
+    ImageLoaderStats st;
+    image_loaders_stats(l, &st);
+    ck_assert_msg(st.cached_bytes <= o.cache_bytes && st.cached_items >= 2 && st.cached_items < 10,
+                  "%d items, %zu bytes cached", st.cached_items, st.cached_bytes);
+    ck_assert(cached.n == plain.n && !memcmp(cached.p, plain.p, plain.n));
+    loaders_free(l);
+    free(plain.p), free(cached.p);
+    free_fixture(&f);
+}
+END_TEST
+
 /* the train positions of each batch of one epoch */
 static int epoch_order(Loaders *l, int epoch, int32_t *pos, int *sizes)
 {
@@ -751,6 +776,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, batches_are_bit_identical_for_1_2_and_4_workers);
     tcase_add_test(tc, item_tfms_sequence_is_bit_identical_for_any_workers_and_sizes_the_batch);
+    tcase_add_test(tc, cache_stays_within_its_budget);
     tcase_add_test(tc, train_is_shuffled_per_epoch_with_drop_last);
     tcase_add_test(tc, an_epoch_begun_at_batch_k_gives_the_rest_of_the_full_epoch);
     tcase_add_test(tc, valid_is_in_order_with_a_short_last_batch);

@@ -19,6 +19,7 @@
 #include "io/safetensors.h"
 #include "learn/learner.h"
 #include "learn/lr_find.h"
+#include "models/weights.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@ static int load_checkpoint(Pipeline *p, const char *path, Err *err)
     int rc = st_open(path, &sf, err);
     if (!rc) rc = modelfile_info(&mi, path, &sf->meta, err);
     if (!rc) rc = modelfile_check(&mi, &expect, err);
-    if (!rc) rc = st_load_model(p->model, sf, ST_LOAD_FULL, NULL, 0, err);
+    if (!rc) rc = weights_load(p->model, sf, WEIGHTS_FULL, NULL, 0, err);
     modelfile_info_free(&mi);
     st_close(sf);
     return rc;
@@ -48,7 +49,8 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     LrFindResult r = {0};
     int rc = pipeline_open_out(&p, a, err);
     if (rc) goto done;
-    data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
+    const int writer = p.dist.rank == 0;   /* data-parallel: rank 0 alone writes (pipeline.h) */
+    if (writer) data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
     LearnerOpts o;
     if ((rc = pipeline_learner_opts(&p, &o, err)) || (rc = pipeline_mkdir_out(&p, err))) goto done;
     o.out_dir = NULL;   /* lr_find writes only its own files */
@@ -63,6 +65,7 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     if ((rc = learner_lr_find(l, f->start_lr, f->end_lr, f->num_it, f->stop_div, &r, err)) ||
         (rc = lr_suggest_with(r.lrs, r.losses, r.n, f->num_it, &f->slide, &r.sug, err)))   /* slide's arguments */
         goto done;
+    if (!writer) goto done;
     char csv[4200], png[4200];
     snprintf(csv, sizeof csv, "%s/lr_find.csv", p.out_dir);
     snprintf(png, sizeof png, "%s/lr_find.png", p.out_dir);
@@ -84,6 +87,7 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
     }
     if (!p.ctx.quiet && !p.ctx.json) fprintf(stderr, "%d batches; wrote %s and %s\n", r.n, csv, png);
 done:
+    if (rc == 0 || p.dist.mpi) dist_close(&p.dist, rc == 0);   /* the ranks end together (dist.h) */
     if (p.dls) data_warn_load_skips(stderr, &p.ds, p.dls);
     lr_find_result_free(&r);
     learner_free(l);

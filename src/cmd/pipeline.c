@@ -106,11 +106,15 @@ int pipeline_open(Pipeline *p, const CmdArgs *a, PipeStop stop, Err *err)
 int pipeline_open_out(Pipeline *p, const CmdArgs *a, Err *err)
 {
     int rc = open_config(p, a, err);
-    if (rc) return rc;
+    if (rc || (rc = dist_open(&p->dist, err))) return rc;
+    const int writer = p->dist.rank == 0;   /* data-parallel: rank 0 holds the folder for the job */
+    if (!writer) p->ctx.quiet = 1;
     struct stat st;
-    if (stat(p->out_dir, &st) == 0 && S_ISDIR(st.st_mode) && (rc = run_lock(&p->out_lock, p->out_dir, err)))
+    if (writer && stat(p->out_dir, &st) == 0 && S_ISDIR(st.st_mode) && (rc = run_lock(&p->out_lock, p->out_dir, err)))
         return rc;
-    return build(p, PIPE_MODEL, err);
+    if ((rc = build(p, PIPE_MODEL, err))) return rc;
+    if (p->dist.size > 1) loaders_set_shard(p->dls, p->dist.rank, p->dist.size);
+    return 0;
 }
 
 void pipeline_close(Pipeline *p)
@@ -121,13 +125,15 @@ void pipeline_close(Pipeline *p)
     dataset_free(&p->ds);
     setup_free(&p->setup);
     run_unlock(&p->out_lock);
+    dist_close(&p->dist, 0);   /* a no-op once the command closed it; else an error path: no MPI call */
     p->model = NULL, p->dls = NULL, p->ratings = NULL;
 }
 
 int pipeline_mkdir_out(Pipeline *p, Err *err)
 {
     if (atomic_mkdirs(p->out_dir, err)) return err->code;
-    return p->out_lock.held ? 0 : run_lock(&p->out_lock, p->out_dir, err);
+    /* data-parallel: rank 0 holds the folder for the job */
+    return p->out_lock.held || p->dist.rank > 0 ? 0 : run_lock(&p->out_lock, p->out_dir, err);
 }
 
 float pipeline_loss(void *ctx, float *dout, float *per_item, const float *out, int c, const Batch *b)
@@ -218,6 +224,7 @@ int pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err)
     o->loss = pipeline_loss, o->loss_ctx = p;
     o->ckpt = (LearnCkpt){ckpt_save, ckpt_load, p};
     o->out_dir = p->out_dir;
+    o->dist = &p->dist;
     o->seed = p->ctx.seed;
     o->threads = p->ctx.threads;
     o->quiet = p->ctx.quiet, o->json = p->ctx.json;

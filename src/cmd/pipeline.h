@@ -27,6 +27,7 @@
 #include "core/err.h"
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "dist/dist.h"
 #include "io/lock.h"
 #include "learn/learner.h"
 #include "models/model.h"
@@ -58,6 +59,8 @@ typedef struct Pipeline {
     int max_batches;          /* hidden test flags (CmdArgs): LearnerOpts.max_batches, */
     int64_t pause_after;      /* .pause_after */
     char note[512];           /* what loading pretrained weights skipped/adapted */
+    Dist dist;                /* pipeline_open_out under mpirun: this rank of a data-parallel run
+                                 (dist/dist.h); rank 0 of 1 otherwise */
 } Pipeline;
 
 /* Load the config (with --set overrides) and build up to `stop`. */
@@ -68,6 +71,11 @@ int  pipeline_open(Pipeline *p, const CmdArgs *a, PipeStop stop, Err *err);
  * exists already straight after the config is read, so that a run on a busy
  * folder fails before loading anything; else by pipeline_mkdir_out. */
 int  pipeline_open_out(Pipeline *p, const CmdArgs *a, Err *err);
+/* Under mpirun, pipeline_open_out also joins the data-parallel run
+ * (Pipeline.dist): rank 0 alone locks the folder, prints and writes (the
+ * others run quiet), and the loaders take this rank's share of every batch.
+ * The command ends it with dist_close(&p->dist, ok) before pipeline_close
+ * (which, on an error path, leaves MPI alone: dist.h). */
 void pipeline_close(Pipeline *p);   /* NULL-safe, idempotent; releases the lock */
 
 /* Learner options of the setup ([learner] opt_func, lr, wd, wd_bn_bias,

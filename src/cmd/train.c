@@ -8,7 +8,20 @@
  * (learner.h).  A second signal before that is done ends the process at
  * once, killed by that signal: the state being written is a temporary file
  * (io/atomic.h), so the last state written whole stays; the next run removes
- * the temporary. */
+ * the temporary.
+ *
+ * Under mpirun (data-parallel, dist/dist.h) rank 0 alone writes and prints.
+ * Ctrl-C goes to mpirun, which does not pass it on: Open MPI stops a job by
+ * sending each rank SIGCONT, then SIGTERM after odls_base_sigkill_timeout
+ * (1 s by default), then SIGKILL after as long again.  A rank therefore takes
+ * SIGCONT as the request to stop, without counting it as a first signal, so
+ * the SIGTERM that follows is not a second: the ranks agree on a batch to
+ * stop after, rank 0 writes the resume state, and all exit together.  With a
+ * batch or a state that takes longer than twice the timeout, give mpirun a
+ * longer one (`--mca odls_base_sigkill_timeout 30`).  The price: Open MPI
+ * turns a Ctrl-Z into SIGSTOP for the ranks and fg into SIGCONT, which looks
+ * the same, so fg after Ctrl-Z also stops the run after a batch (with its
+ * resume state: --resume goes on). */
 #include "cmd/cmd.h"
 
 #include "cmd/pipeline.h"
@@ -65,10 +78,32 @@ static void on_signal(int sig)
     say_now(m, sizeof m - 1);
 }
 
+/* Under mpirun: the SIGCONT that starts Open MPI's stopping of a job (see the top). */
+static void on_mpirun_cont(int sig)
+{
+    if (stop_signal) return;
+    stop_signal = SIGTERM;
+    static const char m[] = "\nfastc: SIGCONT from mpirun (it is stopping the job): stopping after the current batch to "
+                            "write the resume state\n";
+    say_now(m, sizeof m - 1);
+}
+
 static void note(const Pipeline *p, const char *fmt, const char *s)
 {
     if (p->ctx.quiet) return;
     fprintf(stderr, fmt, s);
+}
+
+/* Data-parallel --resume: every rank read the same state (the output folder
+ * must be one that every rank sees: one machine, or a shared file system). */
+static int resume_agree(const Pipeline *p, const Learner *l, int resumed, Err *err)
+{
+    int64_t pos[5] = {resumed, l->stage, l->epoch, l->batch, l->iter};
+    if (dist_check_same(&p->dist, pos, sizeof pos, "resume position", err) ||
+        dist_check_params(&p->dist, l->model, "after --resume", err))
+        return err_prefix(err, "--resume: every process reads %s/state.safetensors, so the output folder must be one "
+                               "they all see (a shared file system): ", p->out_dir);
+    return 0;
 }
 
 int cmd_train(const CmdArgs *a, Err *err)
@@ -77,7 +112,7 @@ int cmd_train(const CmdArgs *a, Err *err)
     Schedule s = {0};
     Learner *l = NULL;
     char *run_config = NULL;
-    struct sigaction sa = {0}, old_int, old_term;
+    struct sigaction sa = {0}, old_int, old_term, old_cont;
     int rc = pipeline_open_out(&p, a, err);
     if (rc) goto done;
     LearnerOpts o;
@@ -88,13 +123,14 @@ int cmd_train(const CmdArgs *a, Err *err)
         rc = err_set(err, ERR_RUNTIME, "train: out of memory");
         goto done;
     }
+    const int writer = p.dist.rank == 0;   /* data-parallel: rank 0 alone writes (pipeline.h) */
     if (p.note[0]) note(&p, "note: [model] pretrained: %s\n", p.note);
-    if (p.setup.model.bf16 && !gemm_bf16_native())
+    if (writer && p.setup.model.bf16 && !gemm_bf16_native())
         note(&p, "note: %s\n", "precision = bf16 runs emulated: this CPU has no AVX512-BF16 (same numbers, slower)");
-    data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
+    if (writer) data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
 
     /* temporaries of a run stopped at once (a second signal) or killed while writing */
-    atomic_remove_stale(p.out_dir);
+    if (writer) atomic_remove_stale(p.out_dir);
     stop_signal = 0;
     atomic_store(&n_signals, 0);
     stop_say = !p.ctx.quiet, stop_tty = isatty(STDERR_FILENO);
@@ -103,6 +139,10 @@ int cmd_train(const CmdArgs *a, Err *err)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    if (p.dist.size > 1) {   /* mpirun's way of stopping a job (see the top) */
+        sa.sa_handler = on_mpirun_cont;
+        sigaction(SIGCONT, &sa, &old_cont);
+    }
     o.stop = &stop_signal;
 
     if (!(l = learner_new(p.model, p.dls, &o, err))) {
@@ -116,36 +156,43 @@ int cmd_train(const CmdArgs *a, Err *err)
         /* Only a missing state starts over; anything else wrong with it is an
          * error, and then nothing in the folder has changed (learn/resume.h). */
         rc = learner_resume(l, &s, err);
+        if (rc != RESUME_NO_STATE && rc) goto restore;
+        if (p.dist.size > 1 && (rc = resume_agree(&p, l, rc == 0, err))) goto restore;
         if (rc == RESUME_NO_STATE) {
             /* said even with --quiet: the run does not do what was asked */
-            fprintf(stderr, "note: --resume: %s has no state.safetensors: training from the beginning\n", p.out_dir);
+            if (writer)
+                fprintf(stderr, "note: --resume: %s has no state.safetensors: training from the beginning\n",
+                        p.out_dir);
             rc = 0;
-        } else if (rc) {
-            goto restore;
         } else if (!p.ctx.quiet && l->batch > 0) {
             fprintf(stderr, "resuming %s in epoch %d after batch %d of %d (schedule step %d)\n", p.out_dir, l->epoch,
                     l->batch, l->n_batches, l->stage + 1);
         } else if (!p.ctx.quiet) {
             fprintf(stderr, "resuming %s after epoch %d (schedule step %d)\n", p.out_dir, l->epoch, l->stage + 1);
         }
-    } else if (unlink(path) != 0 && errno != ENOENT) {
+    } else if (writer && unlink(path) != 0 && errno != ENOENT) {
         rc = err_set(err, ERR_RUNTIME, "%s: cannot remove the old resume state: %s", path, strerror(errno));
         goto restore;
     }
     snprintf(path, sizeof path, "%s/config.ini", p.out_dir);
-    if ((rc = config_write(p.setup.cfg, path, err))) goto restore;
+    if (writer && (rc = config_write(p.setup.cfg, path, err))) goto restore;
     rc = learner_fit_schedule(l, &s, err);
     /* what the image loader met while training: unreadable files, time the steps waited for data */
     data_warn_load_skips(stderr, &p.ds, p.dls);
     if (p.dls && !p.ctx.quiet && !p.ctx.json) fprintf(stderr, "time waiting for data: %.2f s\n", p.dls->wait_s);
-    if (rc) goto restore;
+    if (rc || !writer) goto restore;
     snprintf(path, sizeof path, "%s/model.safetensors", p.out_dir);
     if ((rc = pipeline_save_model(&p, p.model, path, p.setup.threshold, err)) || (rc = learner_plot_losses(l, err)))
         goto restore;
     if (!p.ctx.quiet && !p.ctx.json) fprintf(stderr, "saved %s\n", path);
 restore:
+    /* data-parallel: the ranks end together when they agreed (done, or a stop:
+     * rank 0's state is written before any rank leaves); else this rank's error
+     * ends the job through mpirun (dist.h) */
+    dist_close(&p.dist, rc == 0 || rc > 128);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    if (p.dist.size > 1) sigaction(SIGCONT, &old_cont, NULL);
 done:
     learner_free(l);
     schedule_free(&s);

@@ -71,7 +71,7 @@ typedef struct ImageLoaders {
     Worker *workers;
     int n_workers, n_started;
     /* cache and bad files */
-    CacheEntry *cache;       /* [n_items] */
+    CacheEntry **cache;      /* [n_items] NULL: not cached (cache_put) */
     size_t cache_used;
     uint8_t *bad_known;      /* [n_items] set by workers */
     char **bad_reason;       /* [n_items] "path: what is wrong", set by the worker that found it */
@@ -110,28 +110,36 @@ static int il_n_batches(const Loaders *l, int split)
 
 static size_t image_bytes(const Image *im) { return (size_t)im->w * im->h * im->c; }
 
-/* Try to keep a copy of img (and its points) in the cache; budget permitting. */
+/* Try to keep a copy of img (and its points) in the cache, budget permitting:
+ * one block holding the entry, its pixels and points, all counted against
+ * cache_bytes.  The per-item index is one pointer (8 bytes an item), so a
+ * million items cost 8 MB of index whatever is cached, and the rest of the
+ * cache stays within the budget. */
 static void cache_put(ImageLoaders *il, int item, int stage, const Image *img, const float *pts)
 {
-    size_t bytes = image_bytes(img) + sizeof(float) * 2 * il->n_pts;
+    size_t px = image_bytes(img), pt = sizeof(float) * 2 * il->n_pts, bytes = sizeof(CacheEntry) + px + pt;
     if (!il->cache || il->o.cache_bytes == 0) return;
     pthread_mutex_lock(&il->mu);
     int ok = il->cache_used + bytes <= il->o.cache_bytes;
     if (ok) il->cache_used += bytes, il->cached_items++;
     pthread_mutex_unlock(&il->mu);
     if (!ok) return;
-    CacheEntry *e = &il->cache[item];
-    e->img = *img;
-    e->img.px = malloc(image_bytes(img));
-    e->pts = il->n_pts ? malloc(sizeof(float) * 2 * il->n_pts) : NULL;
-    if (!e->img.px || (il->n_pts && !e->pts)) {
-        free(e->img.px), free(e->pts);
-        memset(e, 0, sizeof *e);
+    CacheEntry *e = malloc(bytes);
+    if (!e) {
+        pthread_mutex_lock(&il->mu);
+        il->cache_used -= bytes, il->cached_items--;
+        pthread_mutex_unlock(&il->mu);
         return;
     }
-    memcpy(e->img.px, img->px, image_bytes(img));
-    if (il->n_pts) memcpy(e->pts, pts, sizeof(float) * 2 * il->n_pts);
+    e->img = *img;   /* the points first, aligned after the entry, then the pixels */
+    e->pts = il->n_pts ? (float *)(e + 1) : NULL;
+    e->img.px = (uint8_t *)(e + 1) + pt;
+    memcpy(e->img.px, img->px, px);
+    if (il->n_pts) memcpy(e->pts, pts, pt);
     e->stage = stage;
+    /* an item is in the hands of one worker at a time, and epochs are apart
+     * under the loader's lock: the pointer is published to later readers */
+    il->cache[item] = e;
 }
 
 /* The points of an item against its image (w x h pixels), once it is read:
@@ -161,7 +169,8 @@ static int item_stage(ImageLoaders *il, Worker *wk, int item, int train, int epo
     const ItemTfms *it = &il->o.item;
     int random = item_tfms_is_random(it, train);
     Rng r = rng_make(rng_hash(il->o.seed, (uint64_t)epoch, (uint64_t)item), PURPOSE_ITEM_TFM);
-    CacheEntry *e = il->cache && use_cache ? &il->cache[item] : NULL;
+    int can_cache = il->cache && use_cache;
+    CacheEntry *e = can_cache ? il->cache[item] : NULL;
     if (e && e->stage == STAGE_FINAL) {
         atomic_fetch_add(&il->cache_hits, 1);
         if (image_buf_reserve(&wk->item, e->img.w, e->img.h, e->img.c, err)) return err->code;
@@ -191,14 +200,14 @@ static int item_stage(ImageLoaders *il, Worker *wk, int item, int train, int epo
                 wk->pts[2 * i + 1] *= (float)dec.h / oh;
             }
         src = &dec;
-        if (random && e) cache_put(il, item, STAGE_DECODED, &dec, wk->pts);
+        if (random && can_cache) cache_put(il, item, STAGE_DECODED, &dec, wk->pts);
     }
     int st = item_tfms_apply(it, src, train, &r, &wk->item, wk->stage, wk->pts, il->n_pts, &wk->tfm, err);
     if (st) {
         image_free(&dec);
         return err_prefix(err, "%s: ", ds->paths[item]);
     }
-    if (!random && e && e->stage == STAGE_NONE) cache_put(il, item, STAGE_FINAL, &wk->item.img, wk->pts);
+    if (!random && can_cache && !e) cache_put(il, item, STAGE_FINAL, &wk->item.img, wk->pts);
     image_free(&dec);
     return 0;
 }
@@ -424,7 +433,7 @@ static void il_free(Loaders *l)
     }
     free(il->slots);
     if (il->cache)
-        for (int i = 0; i < il->ds->n_items; i++) free(il->cache[i].img.px), free(il->cache[i].pts);
+        for (int i = 0; i < il->ds->n_items; i++) free(il->cache[i]);
     free(il->cache);
     for (int i = 0; il->bad_reason && i < il->ds->n_items; i++) free(il->bad_reason[i]);
     free(il->bad_known), free(il->bad_reason), free(il->listed), free(il->order);
@@ -553,7 +562,7 @@ int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Datase
     il->bad_known = calloc((size_t)ds->n_items + 1, 1);
     il->bad_reason = calloc((size_t)ds->n_items + 1, sizeof(char *));
     il->listed = calloc((size_t)ds->n_items + 1, 1);
-    il->cache = o->cache_bytes ? calloc((size_t)ds->n_items + 1, sizeof(CacheEntry)) : NULL;
+    il->cache = o->cache_bytes ? calloc((size_t)ds->n_items + 1, sizeof(CacheEntry *)) : NULL;
     il->workers = calloc((size_t)il->n_workers, sizeof(Worker));
     il->slots = calloc((size_t)il->ring, sizeof(Slot));
     if (!il->order || !il->bad_known || !il->bad_reason || !il->listed || (o->cache_bytes && !il->cache) || !il->workers || !il->slots)

@@ -55,6 +55,13 @@ static int env_int(const char *name, int dflt)
     return s && *s && !*end && v >= 0 && v < INT_MAX ? (int)v : dflt;
 }
 
+int dist_default_threads(int cores, int online_cores)
+{
+    int local = dist_launched() ? env_int("OMPI_COMM_WORLD_LOCAL_SIZE", 1) : 1;
+    if (local <= 1 || cores < online_cores) return cores > 0 ? cores : 1;
+    return cores / local > 0 ? cores / local : 1;
+}
+
 /* An MPI call's failure as an error naming the call and the rank. */
 static int mpi_fail(const Dist *d, int rc, const char *call, Err *err)
 {
@@ -124,17 +131,20 @@ int dist_open(Dist *d, Err *err)
     d->local_size = env_int("OMPI_COMM_WORLD_LOCAL_SIZE", d->size);
     if (d->local_size < 1) d->local_size = 1;
     if (provided < MPI_THREAD_FUNNELED) {
-        dist_close(d);
+        dist_close(d, 1);
         return err_set(err, ERR_RUNTIME, "MPI: the library offers no thread support (fastc's loader and kernels run "
                                          "threads beside the one that calls MPI)");
     }
     return 0;
 }
 
-void dist_close(Dist *d)
+void dist_close(Dist *d, int ok)
 {
     if (d->mpi) {
-        d->mpi->finalize();
+        if (ok) {
+            d->mpi->barrier(d->mpi->world);
+            d->mpi->finalize();
+        }
         free(d->mpi);
     }
     memset(d, 0, sizeof *d);
@@ -258,6 +268,8 @@ int dist_check_params(const Dist *d, const Model *m, const char *when, Err *err)
 typedef struct Bucket {
     int lo, hi;            /* params [lo, hi), the dense ones among them */
     size_t off, n;         /* floats in buf */
+    float *direct;         /* non-NULL: the params' gradients lie in one block in order (a resnet's),
+                              summed where they are, n floats from here (no copy) */
 } Bucket;
 
 typedef struct Sparse {    /* an embedding table whose rows travel alone */
@@ -300,6 +312,30 @@ static int dense_param(const DistGrads *g, int i)
     return p->kind == PARAM_WEIGHT && p->g && !p->frozen && !g->is_sparse[i];
 }
 
+/* Whether the gradients of params [lo, hi) can be summed where they are:
+ * every weight among them is sent (none frozen or sparse), their gradients
+ * follow one another in memory in order, and no other weight's gradient lies
+ * in between (a resnet's one block, where the gaps are alignment padding and
+ * the buffers' unused slots: never written, zeroed with the rest by
+ * zero_grad, summed as zeros).  The start, and the floats from there in *n;
+ * NULL otherwise (the bucket is packed). */
+static float *direct_range(const DistGrads *g, int lo, int hi, size_t *n)
+{
+    const Param *ps = g->m->params;
+    float *first = NULL, *end = NULL;
+    for (int i = lo; i < hi; i++) {
+        if (ps[i].kind != PARAM_WEIGHT) continue;
+        if (!dense_param(g, i) || (end && ps[i].g < end)) return NULL;
+        if (!first) first = ps[i].g;
+        end = ps[i].g + ps[i].n;
+    }
+    if (!first || end - first > INT_MAX) return NULL;
+    for (int j = 0; j < g->m->n_params; j++)
+        if ((j < lo || j >= hi) && ps[j].g && ps[j].g < end && ps[j].g + ps[j].n > first) return NULL;
+    *n = (size_t)(end - first);
+    return first;
+}
+
 /* Buckets in backward order (the last params first), each at least
  * bucket_floats unless it ends the model; built for the current frozen flags. */
 static int build_buckets(DistGrads *g, Err *err)
@@ -314,6 +350,7 @@ static int build_buckets(DistGrads *g, Err *err)
         if ((acc >= g->bucket_floats || i == 0) && acc > 0) {
             Bucket *b = &g->bk[g->n_bk++];
             b->lo = i, b->hi = hi, b->off = off, b->n = acc;
+            if ((b->direct = direct_range(g, i, hi, &b->n))) acc = 0;   /* no room in buf */
             off += acc, hi = i, acc = 0;
         }
     }
@@ -493,12 +530,12 @@ void dist_grads_ready(void *ctx, int first)
     while (g->next_bk < g->n_bk && g->bk[g->next_bk].lo >= first) {
         Bucket *b = &g->bk[g->next_bk++];
         float *dst = g->buf + b->off;
-        for (int i = b->hi - 1; i >= b->lo; i--)
+        for (int i = b->hi - 1; !b->direct && i >= b->lo; i--)
             if (dense_param(g, i)) {
                 memcpy(dst, m->params[i].g, sizeof(float) * m->params[i].n);
                 dst += m->params[i].n;
             }
-        int rc = start(g, g->buf + b->off, b->n);
+        int rc = start(g, b->direct ? b->direct : g->buf + b->off, b->n);
         if (rc != MPI_SUCCESS && !g->hook_rc) g->hook_rc = rc;
     }
     if (!g->sparse_started && g->n_sp && g->sparse_lo >= first) {
@@ -515,11 +552,13 @@ void dist_grads_ready(void *ctx, int first)
             if (rc != MPI_SUCCESS && !g->hook_rc) g->hook_rc = rc;
         }
     }
-    g->st.pack_s += now() - t0;
+    double t1 = now();
+    g->st.pack_s += t1 - t0;
     /* Open MPI moves a non-blocking collective on only inside MPI calls: each
      * hook is such a call, between the layers of the backward */
     int done;
     if (g->n_req) g->d->mpi->testall(g->n_req, g->req, &done, MPI_STATUSES_IGNORE);
+    g->st.progress_s += now() - t1;
 }
 
 int dist_grads_end(DistGrads *g, double nominal, DistStep *st, Err *err)
@@ -531,11 +570,10 @@ int dist_grads_end(DistGrads *g, double nominal, DistStep *st, Err *err)
     int rc = g->hook_rc;
     g->hook_rc = 0;
     if (rc != MPI_SUCCESS) return mpi_fail(d, rc, "MPI_Iallreduce", err);
-    double mine[3] = {st->n, st->loss_sum, st->stop}, all[3];
-    memcpy(all, mine, sizeof all);
+    double t0 = now();
+    double all[3] = {st->n, st->loss_sum, st->stop};
     if (dist_sum(d, all, 3, err)) return err->code;
     st->n = all[0], st->loss_sum = all[1], st->stop = all[2];
-    double t0 = now();
     rc = d->mpi->waitall(g->n_req, g->req, MPI_STATUSES_IGNORE);
     double t1 = now();
     g->st.wait_s += t1 - t0;
@@ -543,6 +581,10 @@ int dist_grads_end(DistGrads *g, double nominal, DistStep *st, Err *err)
     const float k = st->n > 0 && st->n != nominal ? (float)(nominal / st->n) : 1.0f;
     for (int j = 0; j < g->n_bk; j++) {
         const Bucket *b = &g->bk[j];
+        if (b->direct) {   /* summed in place */
+            for (size_t e = 0; k != 1.0f && e < b->n; e++) b->direct[e] *= k;
+            continue;
+        }
         const float *src = g->buf + b->off;
         for (int i = b->hi - 1; i >= b->lo; i--) {
             if (!dense_param(g, i)) continue;
@@ -567,6 +609,7 @@ int dist_grads_end(DistGrads *g, double nominal, DistStep *st, Err *err)
     g->st.pack_s += now() - t1;
     g->st.steps++;
     g->st.n_buckets = g->n_bk;
+    g->st.last_bytes = g->n_bk ? sizeof(float) * (double)g->bk[g->n_bk - 1].n : 0;
     return 0;
 }
 

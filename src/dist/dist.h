@@ -80,13 +80,24 @@ typedef struct Dist {
 
 /* Whether the process was started by an MPI launcher (mpirun/srun). */
 int dist_launched(void);
+/* The default thread count of a rank, from the environment alone (no MPI):
+ * `cores`, the cores this process may run on, when it is alone on its
+ * machine or mpirun bound it to its own cores (its affinity mask is smaller
+ * than the machine); else, when the ranks on the machine share every core,
+ * cores / ranks on this machine (at least 1). */
+int dist_default_threads(int cores, int online_cores);
 
 /* Rank 0 of 1 without a launcher; under one, load libmpi, MPI_Init_thread
  * (funneled: only the calling thread talks MPI) and read rank and size.
  * Fails (ERR_RUNTIME) when libmpi cannot be loaded or initialised. */
 int dist_open(Dist *d, Err *err);
-/* MPI_Finalize when it was initialised; d becomes rank 0 of 1. */
-void dist_close(Dist *d);
+/* The end of the run on this rank; d becomes rank 0 of 1.  ok: every rank
+ * ends here together (success, or a stop they agreed on): a barrier, then
+ * MPI_Finalize.  Not ok (an error on this rank): no MPI call at all, since
+ * the other ranks may be waiting in a collective that will never complete
+ * (MPI_Finalize would wait for them); the process exits with its error and
+ * mpirun stops the job. */
+void dist_close(Dist *d, int ok);
 
 /* Rank `rank`'s share of n items split over `size` ranks: *first, *count. */
 void dist_share(int n, int rank, int size, int *first, int *count);
@@ -124,10 +135,13 @@ typedef struct DistStep {
 
 typedef struct DistStats {
     int64_t steps;
-    double wait_s;        /* time dist_grads_end waited for the allreduces */
+    double wait_s;        /* time dist_grads_end waited: the control exchange and the allreduces */
+    double progress_s;    /* time in MPI inside the hooks (moving the started allreduces on) */
     double pack_s;        /* packing and unpacking the buckets */
     double bytes;         /* gradient bytes allreduced by this rank, all steps */
     int n_buckets;        /* dense buckets of the last step */
+    double last_bytes;    /* of them, the one started last (the first layers'), whose sending
+                             nothing can hide: it starts when the backward ends */
 } DistStats;
 
 /* Buckets over m's weights; hooks m->grads_ready to itself (undone by

@@ -3,8 +3,8 @@
  * state in resume.c.  FASTAI_REFERENCE.md §1 (Learner, Recorder) and §3. */
 #include "learn/learner.h"
 
+#include "dist/dist.h"
 #include "io/json.h"
-
 #include "io/plot.h"
 #include "learn/lr_find.h"
 
@@ -71,6 +71,19 @@ Learner *learner_new(Model *m, Loaders *dls, const LearnerOpts *o, Err *err)
     table_init(&l->table, names, o->metrics.n);
     l->table.no_valid = loaders_n_items(dls, SPLIT_VALID) == 0;
     l->logging = 1;
+    if (o->dist && o->dist->size > 1) {   /* data-parallel: rank 0 alone writes and prints */
+        if (dls->bs < o->dist->size) {
+            err_set(err, ERR_USAGE, "[data] bs: %d is less than the %d processes of mpirun: [data] bs is the global "
+                                    "batch, and every process needs at least one item of it", dls->bs, o->dist->size);
+            learner_free(l);
+            return NULL;
+        }
+        l->logging = o->dist->rank == 0;
+        if (!(l->grads = dist_grads_new(o->dist, m, DIST_BUCKET_BYTES, err))) {
+            learner_free(l);
+            return NULL;
+        }
+    }
     return l;
 }
 
@@ -78,6 +91,7 @@ void learner_free(Learner *l)
 {
     if (!l) return;
     optim_free(l->opt);
+    dist_grads_free(l->grads);
     free(l->dout), free(l->rec_loss), free(l->val_loss), free(l->val_iter);
     free(l);
 }
@@ -97,12 +111,47 @@ void learner_freeze_to(Learner *l, int n)
 
 /* ---- one batch ------------------------------------------------------------- */
 
+/* The data-parallel step (dist/dist.h): this rank's share b of a global
+ * batch of l->dls->bs items.  dL/dout is scaled by n_r / B so that the sum
+ * over ranks is the global batch's mean-loss gradient; the backward runs even
+ * on a non-finite loss (the other ranks wait for this rank's gradients: the
+ * summed loss is then non-finite on every rank and none takes a step); an
+ * empty share (items left out as unreadable) sends zeros.  The summed loss,
+ * item count and stop requests come back the same on every rank. */
+static double dist_train_batch(Learner *l, const Batch *b, Err *err, int *failed)
+{
+    Model *m = l->model;
+    const Dist *d = l->o.dist;
+    if (dist_grads_begin(l->grads, b, err)) return *failed = 1, NAN;
+    optim_prepare_rows(l->opt, dist_grads_rows, l->grads);   /* the global batch's rows: every rank alike */
+    double loss = 0;
+    if (b->n > 0) {
+        const float *out;
+        /* dropout keyed by the step and the rank: the ranks' items draw apart */
+        if (m->ops->forward(m, b, MODE_TRAIN, (uint64_t)l->iter * (uint64_t)d->size + (uint64_t)d->rank, &out, err))
+            return *failed = 1, NAN;
+        loss = l->o.loss(l->o.loss_ctx, l->dout, NULL, out, l->n_out, b);
+        const float k = (float)b->n / (float)l->dls->bs;
+        for (size_t i = 0; i < (size_t)b->n * l->n_out; i++) l->dout[i] *= k;
+        m->ops->backward(m, l->dout);
+    }
+    DistStep st = {.n = b->n, .loss_sum = b->n > 0 ? loss * b->n : 0, .stop = l->o.stop && *l->o.stop};
+    if (dist_grads_end(l->grads, l->dls->bs, &st, err)) return *failed = 1, NAN;
+    l->dist_stop = st.stop > 0;
+    if (st.n == 0) return *failed = 2, NAN;   /* no item anywhere: no step, as one process leaves it out */
+    loss = st.loss_sum / st.n;
+    if (!isfinite(loss)) return loss;
+    optim_step(l->opt);
+    return loss;
+}
+
 double learner_train_batch(Learner *l, const Batch *b, Err *err, int *failed)
 {
     Model *m = l->model;
     const float *out;
     *failed = 0;
     model_zero_grad(m);
+    if (l->grads) return dist_train_batch(l, b, err, failed);
     optim_prepare(l->opt, m, b);   /* the rows b reads are up to date (lazy rows, optim.h) */
     if (m->ops->forward(m, b, MODE_TRAIN, (uint64_t)l->iter, &out, err)) {
         *failed = 1;
@@ -111,10 +160,24 @@ double learner_train_batch(Learner *l, const Batch *b, Err *err, int *failed)
     float loss = l->o.loss(l->o.loss_ctx, l->dout, NULL, out, l->n_out, b);
     if (!isfinite(loss)) return loss;
     m->ops->backward(m, l->dout);
-    /* The batch's gradients are complete here (Param.g): the one place to
-     * combine them across processes (data-parallel) before the step. */
     optim_step(l->opt);
     return loss;
+}
+
+/* Data-parallel validation: every rank's sums added up in rank order (the
+ * same bits everywhere; counts exact), and a stop on any rank is everyone's. */
+static int dist_validation_sums(Learner *l, double *sum, double *count, Err *err)
+{
+    Metrics *ms = &l->o.metrics;
+    double v[3 + 2 * METRICS_MAX];
+    int n = 0;
+    v[n++] = *sum, v[n++] = *count, v[n++] = l->o.stop && *l->o.stop;
+    for (int i = 0; i < ms->n; i++) v[n++] = ms->m[i].sum, v[n++] = ms->m[i].count;
+    if (dist_sum(l->o.dist, v, n, err)) return err->code;
+    n = 0;
+    *sum = v[n++], *count = v[n++], l->dist_stop = v[n++] > 0;
+    for (int i = 0; i < ms->n; i++) ms->m[i].sum = v[n++], ms->m[i].count = v[n++];
+    return 0;
 }
 
 int learner_validate(Learner *l, double *vals, Err *err)
@@ -126,12 +189,15 @@ int learner_validate(Learner *l, double *vals, Err *err)
         for (int i = 0; i <= ms->n; i++) vals[i] = NAN;
         return 0;
     }
+    /* rank 0's BatchNorm statistics are the model's (learner.h) */
+    if (l->grads && dist_bcast_buffers(l->o.dist, m, err)) return err->code;
     if (loaders_begin(l->dls, SPLIT_VALID, l->epoch, err)) return err->code;
     double sum = 0, count = 0;
     Batch *b;
     int r;
     while ((r = loaders_next(l->dls, &b, err)) == 1) {
         const float *out;
+        if (b->n == 0) continue;   /* a rank's empty share of a short batch */
         if (m->ops->forward(m, b, MODE_EVAL, 0, &out, err)) return err->code;
         float loss = l->o.loss(l->o.loss_ctx, NULL, NULL, out, l->n_out, b);
         sum += (double)loss * b->n, count += b->n;
@@ -142,6 +208,7 @@ int learner_validate(Learner *l, double *vals, Err *err)
     /* The epoch's validation sums are complete here (sum, count, and each
      * metric's Metric.sum and .count): the one place to add them up across
      * processes (data-parallel) before the values are formed. */
+    if (l->grads && dist_validation_sums(l, &sum, &count, err)) return err->code;
     vals[0] = count ? sum / count : NAN;
     for (int i = 0; i < ms->n; i++) vals[1 + i] = metrics_value(ms, i);
     return 0;
@@ -191,12 +258,16 @@ void learner_out_path(const Learner *l, const char *name, char *buf, size_t cap)
  * never stopped).  secs and wait: the epoch's time and data wait so far. */
 static int stop_mid_epoch(Learner *l, int batch, double secs, double wait, Err *err)
 {
-    const int sig = *l->o.stop;
+    /* (data-parallel: a rank that got no signal itself stops as mpirun's SIGTERM asks) */
+    const int sig = *l->o.stop ? *l->o.stop : SIGTERM;
     l->batch = batch, l->epoch_secs = secs, l->epoch_wait = wait;
     int rc = l->o.out_dir && l->logging ? learner_save_state(l, err) : 0;
     optim_flush(l->opt);   /* whoever reads the weights next sees every row up to date */
     if (rc) return err_prefix(err, "train: stopped by signal %d; the resume state could not be written: ", sig);
-    if (l->o.out_dir)
+    if (l->grads && !l->logging)   /* data-parallel: rank 0 wrote the state and says where */
+        err_set(err, ERR_RUNTIME, "train: rank %d stopped with the others (signal %d) in epoch %d after batch %d of %d",
+                l->o.dist->rank, sig, l->epoch, batch, l->n_batches);
+    else if (l->o.out_dir)
         err_set(err, ERR_RUNTIME, "train: stopped by signal %d in epoch %d after batch %d of %d; %s/state.safetensors "
                                   "holds the run up to there: continue with --resume", sig, l->epoch, batch,
                 l->n_batches, l->o.out_dir);
@@ -206,7 +277,8 @@ static int stop_mid_epoch(Learner *l, int batch, double secs, double wait, Err *
     return 128 + sig;
 }
 
-static int stop_requested(const Learner *l) { return l->o.stop && *l->o.stop; }
+/* A stop signal (data-parallel: one that every rank has agreed on). */
+static int stop_requested(const Learner *l) { return l->grads ? l->dist_stop : l->o.stop && *l->o.stop; }
 
 /* The next training batch after number *i into *b (NULL: the epoch is over),
  * checked against the loader's promise: numbers increase and stay in the epoch. */
@@ -245,6 +317,11 @@ static int train_epoch(Learner *l, Callbacks *cbs, FitEvent *ev, double t0, doub
         if ((rc = callbacks_run(cbs, CB_BEFORE_BATCH, l, ev, err))) break;
         int failed;
         double loss = learner_train_batch(l, b, err, &failed);
+        if (failed == 2 && !stop_requested(l)) continue;   /* data-parallel: every share left out, no step */
+        if (failed == 2) {
+            callbacks_run(cbs, CB_AFTER_TRAIN, l, ev, err);
+            return stop_mid_epoch(l, i + 1, now() - t0, l->dls->wait_s - wait0, err);
+        }
         if (failed) {
             rc = err->code;
             break;
@@ -311,6 +388,9 @@ static int fit_begin(Learner *l, FitEvent *ev, Err *err)
         tracker_reset(&l->o.early);
     }
     l->n_batches = ev->n_batches = nb;
+    /* data-parallel: every fit starts from rank 0's weights (its initial or
+     * pretrained ones, the best model its SaveModelCallback loaded back) */
+    if (l->grads && dist_bcast_params(l->o.dist, l->model, err)) return err->code;
     return 0;
 }
 
@@ -321,6 +401,11 @@ static int end_epoch(Learner *l, const FitEvent *ev, Err *err)
     l->epoch++;
     l->stage_epoch = ev->stop ? ev->stage->n_epoch : ev->epoch + 1;
     l->batch = 0, l->epoch_secs = 0, l->epoch_wait = 0;
+    if (l->grads) {   /* data-parallel: the replicas must still be one model */
+        char when[64];
+        snprintf(when, sizeof when, "after epoch %d", l->epoch - 1);
+        if (dist_check_params(l->o.dist, l->model, when, err)) return err->code;
+    }
     if (!l->o.out_dir || !l->logging) return 0;
     return learner_plot_losses(l, err) ? err->code : learner_save_state(l, err);
 }
@@ -458,6 +543,7 @@ int learner_fit_schedule(Learner *l, const Schedule *s, Err *err)
         l->stage_epoch = 0;
     }
     l->sched = NULL;
+    if (!r && l->grads) r = dist_bcast_params(l->o.dist, l->model, err);   /* the last fit's best model */
     return r;
 }
 
@@ -552,6 +638,7 @@ int learner_lr_find(Learner *l, double start_lr, double end_lr, int num_it, int 
     if (nb <= 0)
         return err_set(err, ERR_RUNTIME, "lr_find: the training set has no full batch (%d items, bs %d)",
                        loaders_n_items(l->dls, SPLIT_TRAIN), l->dls->bs);
+    if (l->grads && dist_bcast_params(l->o.dist, l->model, err)) return err->code;   /* rank 0's weights */
     res->lrs = malloc(sizeof(double) * num_it);
     res->losses = malloc(sizeof(double) * num_it);
     LearnerSnap *snap = learner_snapshot(l);
@@ -579,6 +666,7 @@ int learner_lr_find(Learner *l, double start_lr, double end_lr, int num_it, int 
             optim_set_lr(l->opt, lrs);
             int failed;
             double loss = learner_train_batch(l, b, err, &failed);
+            if (failed == 2) continue;   /* data-parallel: every share of the batch left out */
             if (failed) {
                 rc = err->code;
                 done = 1;
@@ -590,7 +678,7 @@ int learner_lr_find(Learner *l, double start_lr, double end_lr, int num_it, int 
             l->iter++;
             if (s < best) best = s;
             if ((stop_div && (s > 4 * best || !isfinite(s))) || it >= num_it) done = 1;
-            if (l->o.stop && *l->o.stop) {
+            if (stop_requested(l)) {
                 rc = err_set(err, ERR_RUNTIME, "lr_find: stopped by signal %d", (int)*l->o.stop);
                 rc = 128 + *l->o.stop;
                 done = 1;

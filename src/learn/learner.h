@@ -25,6 +25,15 @@
  * the same metrics.csv apart from the time column.  A NaN/inf loss never
  * writes a state (the last good one stays).
  *
+ * Data-parallel (LearnerOpts.dist, mpirun): each rank trains on its share of
+ * every global batch (the loaders' shard, set by the caller) and the
+ * gradients are summed across ranks between backward and step (dist/dist.h),
+ * so the replicas stay identical; validation is sharded and its sums added
+ * up exactly; a stop is agreed by every rank after the same batch; BatchNorm
+ * running statistics are rank 0's (broadcast before validation, as DDP's
+ * broadcast_buffers); rank 0 alone writes (Learner.logging is 0 elsewhere)
+ * and every fit starts from rank 0's weights (broadcast at its start).
+ *
  * Output dir files (when LearnerOpts.out_dir is set): metrics.csv,
  * best.safetensors (SaveModelCallback), state.safetensors (resume), losses.png.
  * model.safetensors is written by the caller (cmd/train.c) once fit returns 0.
@@ -95,6 +104,8 @@ typedef struct LearnerOpts {
     const char *run_config;   /* what else the run's numbers depend on, "name = value" lines (for
                                  `fastc train`, the resolved config): the resume state keeps them
                                  and --resume requires them unchanged (learn/resume.h); NULL: none */
+    const struct Dist *dist;   /* data-parallel run (dist/dist.h): more than one rank trains, each on
+                                  its share of every batch; NULL or one rank: a single process */
     int64_t pause_after;   /* > 0: test hook (train --pause-after N): after that many training
                               batches of the run, print "fastc: paused after batch N" on progress
                               and wait up to 60 s for *stop, so a test can kill the process at a
@@ -137,6 +148,10 @@ typedef struct Learner {
     const Schedule *sched;  /* the schedule learner_fit_schedule runs (borrowed while it runs) */
     double lr_sug[LR_N_REFS];   /* the last lr_find() step's suggestions (LR_REF_*), */
     unsigned lr_have;           /* those it computed (its suggest mask; 0: none ran yet) */
+    /* data-parallel (LearnerOpts.dist with more than one rank, else NULL and 0): the gradient
+     * exchange, and a stop every rank agreed on (a signal on any of them) */
+    struct DistGrads *grads;
+    int dist_stop;
 } Learner;
 
 Learner *learner_new(Model *m, Loaders *dls, const LearnerOpts *o, Err *err);

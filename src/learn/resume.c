@@ -556,7 +556,7 @@ static int read_csv(const Learner *l, Staged *z, Err *err)
 
 static int commit(Learner *l, const Schedule *s, Staged *z, Err *err)
 {
-    if (z->csv && z->csv_keep < z->csv_len) {
+    if (z->csv && z->csv_keep < z->csv_len && l->logging) {   /* (data-parallel: rank 0 writes) */
         char p[4096];
         learner_out_path(l, "metrics.csv", p, sizeof p);
         if (atomic_write_file(p, z->csv_text, z->csv_keep, err)) return err->code;

@@ -5,6 +5,7 @@
 #include "cmd/cmd.h"
 #include "config/config.h"
 #include "io/json.h"
+#include "io/pth.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,14 @@ static int missing(const Config *cfg, const char *section, const char *key, Note
 {
     char path[4200];
     struct stat st;
+    const CfgValue *v = cfg_get(cfg, section, key);
+    if (v && v->kind == CV_BOOL) {   /* pretrained = True: torchvision's cache file */
+        const CfgValue *arch = cfg_get(cfg, "model", "arch");
+        Err err = {0};
+        if (!v->num || !arch || !arch->str || !pth_torchvision_cached(arch->str, path, sizeof path, &err)) return 0;
+        snprintf(note->text, sizeof note->text, "note: [%s] %s", section, err.msg);
+        return 1;
+    }
     if (!cfg_path(cfg, section, key, path, sizeof path)) return 0;
     if (stat(path, &st) == 0) return 0;
     snprintf(note->text, sizeof note->text, "note: [%s] %s: data not found: %s", section, key, path);

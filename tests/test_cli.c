@@ -121,6 +121,8 @@ START_TEST(usage_errors_exit_2_with_one_line)
         {"validate a.ini --threads", "fastc validate: found --threads at the end, expected --threads N\n"},
         {"interpret a.ini --top-losses x", "fastc: --top-losses: found 'x', expected an integer"},
         {"interpret a.ini --min 3", "fastc interpret: found --min without --most-confused, expected both\n"},
+        {"interpret a.ini --min 1", "fastc interpret: found --min without --most-confused, expected both\n"},
+        {"interpret a.ini --most-confused --min -1", "fastc: --min: found '-1', expected an integer in [0, "},
         {"predict a.ini", "fastc predict: found no INPUT"},
         {"predict --model m.safetensors", "fastc predict: found no INPUT"},
         {"predict c.ini --model m.safetensors x.png", "fastc predict: found both c.ini and --model, expected one of them\n"},

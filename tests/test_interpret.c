@@ -141,6 +141,16 @@ START_TEST(interpret_writes_the_known_confusion)
     s = slurp("run/top_losses.png");
     ck_assert_msg(s && !memcmp(s, "\x89PNG", 4), "top_losses.png missing");
     free(s);
+    /* --min 0 as fastai's most_confused(min_val=0): np.where(cm >= 0) after
+     * fill_diagonal(cm, 0) takes every cell, the zeroed diagonal included,
+     * the zeros after the others in row-major order (a stable sort by count) */
+    snprintf(cmd, sizeof cmd, "cd %s && %s interpret colors.ini --most-confused --min 0", g_dir, tu_fastc());
+    rc = tu_run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0, "interpret --min 0 failed (%d): %s", rc, out);
+    s = slurp("run/most_confused.csv");
+    ck_assert_str_eq(s, "actual,predicted,count\ngreen,red,2\nred,blue,1\nblue,blue,0\nblue,green,0\nblue,red,0\n"
+                        "green,blue,0\ngreen,green,0\nred,green,0\nred,red,0\n");
+    free(s);
 }
 END_TEST
 

@@ -327,7 +327,7 @@ START_TEST(crafted_metadata_is_refused_before_use)
         {"size", "[32.5, 32]", "metadata size = '[32.5, 32]'"},
         {"size", "[32]", "metadata size = '[32]'"},
         {"task", "segmentation", "metadata task = 'segmentation': expected single_label, multi_label"},
-        {"arch", "resnet101", "metadata arch = 'resnet101': expected resnet18, resnet34 or resnet50"},
+        {"arch", "resnet99", "metadata arch = 'resnet99': expected resnet18, resnet34, resnet50"},
         {"vocab", "[\"a\", \"a\"]", "metadata vocab: the label 'a' appears twice"},
         {"vocab", "[\"a\"]", "metadata vocab has 1 labels but the model has 2 outputs"},
         {"threshold", "nan", "metadata threshold = 'nan': expected a number in [0, 1]"},
@@ -394,6 +394,130 @@ START_TEST(a_model_with_nan_weights_is_refused)
 }
 END_TEST
 
+/* A single-label resnet18 file (2 outputs, labels a b) written tensor by
+ * tensor: counters as `counter_dt`, the param named `as_i64` as I64, the
+ * param named `drop` left out, metadata `key` = `val` on top. */
+static void write_variant(const char *path, StDtype counter_dt, const char *as_i64, const char *drop, const char *key,
+                          const char *val)
+{
+    Model *m = NULL;
+    Err err = {0};
+    ResnetSpec spec = resnet_spec_default("resnet18", 2, 2, 32, 32);
+    ck_assert_msg(resnet_new(&m, &spec, &err) == 0, "%s", err.msg);
+    StWriter *w = st_writer_new();
+    StMeta *meta = st_writer_meta(w);
+    st_meta_set(meta, "fastc_format", "1");
+    st_meta_set(meta, "arch", "resnet18");
+    st_meta_set(meta, "n_in", "3");
+    st_meta_set(meta, "n_out", "2");
+    st_meta_set(meta, "task", "single_label");
+    st_meta_set(meta, "vocab", "[\"a\", \"b\"]");
+    st_meta_set(meta, "item_tfms", "Resize(32)");
+    if (key) st_meta_set(meta, key, val);
+    static uint64_t counts[64];
+    static int64_t zeros[4096];
+    for (int i = 0; i < m->n_params; i++) {
+        const Param *p = &m->params[i];
+        if (drop && !strcmp(p->name, drop)) continue;
+        if (p->kind == PARAM_COUNTER && counter_dt != ST_I64) {
+            counts[i % 64] = 7;
+            ck_assert(st_writer_add(w, p->name, counter_dt, p->ndim, p->shape, &counts[i % 64], &err) == 0);
+        } else if (as_i64 && !strcmp(p->name, as_i64)) {
+            ck_assert(p->n <= 4096);
+            ck_assert(st_writer_add(w, p->name, ST_I64, p->ndim, p->shape, zeros, &err) == 0);
+        } else {
+            ck_assert(st_writer_add_params(w, p, 1, &err) == 0);
+        }
+    }
+    ck_assert_msg(st_writer_write(w, path, &err) == 0, "%s", err.msg);
+    st_writer_free(w);
+    model_free(m);
+}
+
+static int run_in(const char *dir, const char *args, char *out, size_t cap)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd %s && %s %s", dir, tu_fastc(), args);
+    return tu_run(cmd, out, cap);
+}
+
+START_TEST(unusable_model_files_follow_one_exit_status_rule)
+{
+    /* README "Files fastc writes": 2 when the file is sound but not the one
+     * the config or command needs, 1 when it is damaged or holds what no
+     * fastc model can. */
+    char dir[256], path[4200], out[16384];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/a.png", dir);
+    write_img(path, 32, 32, 1);
+    /* U64 counters (PyTorch's uint64) are read, not refused */
+    snprintf(path, sizeof path, "%s/u64.safetensors", dir);
+    write_variant(path, ST_U64, NULL, NULL, NULL, NULL);
+    int rc = run_in(dir, "predict --model u64.safetensors a.png", out, sizeof out);
+    ck_assert_msg(rc == 0 && strstr(out, "path,prediction,probability\na.png,"), "rc %d: %s", rc, out);
+    /* damaged: 1 */
+    static const struct { StDtype counter; const char *as_i64, *drop, *key, *val, *msg; } broken[] = {
+        {ST_BOOL, NULL, NULL, NULL, NULL, "tensor '0.1.num_batches_tracked': dtype BOOL, expected an integer or"},
+        {ST_I64, "0.1.weight", NULL, NULL, NULL, "tensor '0.1.weight': dtype I64, expected F32 (or F16, BF16, F64)"},
+        {ST_I64, NULL, "1.8.weight", NULL, NULL, "tensor '1.8.weight' is missing: the file is not a resnet18 model (a "
+                                                 "damaged file?)"},
+        /* shape against the file's own metadata: it says 3 outputs, its head has 2 */
+        {ST_I64, NULL, NULL, "n_out", "3", "metadata vocab has 2 labels but the model has 3 outputs"},
+        {ST_I64, NULL, NULL, "vocab", "[\"a\", \"b\", \"c\"]", "metadata vocab has 3 labels but the model has 2"},
+    };
+    for (size_t k = 0; k < sizeof broken / sizeof broken[0]; k++) {
+        snprintf(path, sizeof path, "%s/b%zu.safetensors", dir, k);
+        write_variant(path, broken[k].counter, broken[k].as_i64, broken[k].drop, broken[k].key, broken[k].val);
+        char args[128];
+        snprintf(args, sizeof args, "predict --model b%zu.safetensors a.png", k);
+        rc = run_in(dir, args, out, sizeof out);
+        ck_assert_msg(rc == 1 && strstr(out, broken[k].msg), "%s: rc %d: %s", args, rc, out);
+    }
+    /* the head's shape contradicting n_out (both metadata keys agree on 3) */
+    snprintf(path, sizeof path, "%s/shape.safetensors", dir);
+    write_variant(path, ST_I64, NULL, NULL, "n_out", "3");
+    StFile *f;
+    Err err = {0};
+    ck_assert(st_open(path, &f, &err) == 0);
+    Model *m3;
+    ResnetSpec spec = resnet_spec_default("resnet18", 3, 1, 32, 32);
+    ck_assert(resnet_new(&m3, &spec, &err) == 0);
+    ck_assert_int_eq(st_load_model(m3, f, ST_LOAD_FULL, NULL, 0, &err), ERR_RUNTIME);
+    ck_assert_msg(strstr(err.msg, "tensor '1.8.weight': shape [2, 512], expected [3, 512]"), "%s", err.msg);
+    model_free(m3);
+    st_close(f);
+    /* truncated at any of a few lengths: 1 */
+    snprintf(path, sizeof path, "%s/u64.safetensors", dir);
+    size_t n;
+    uint8_t *bytes = ti_read_all(path, &n);
+    ck_assert_ptr_nonnull(bytes);
+    const size_t cuts[] = {4, 100, n / 2, n - 1};
+    for (int k = 0; k < 4; k++) {
+        tu_write(dir, "cut.safetensors", bytes, cuts[k], path, sizeof path);
+        rc = run_in(dir, "predict --model cut.safetensors a.png", out, sizeof out);
+        ck_assert_msg(rc == 1 && (strstr(out, "truncated") || strstr(out, "read failed")), "cut %zu: rc %d: %s",
+                      cuts[k], rc, out);
+    }
+    free(bytes);
+    /* sound but not what is needed: 2 */
+    snprintf(path, sizeof path, "%s/future.safetensors", dir);
+    write_variant(path, ST_I64, NULL, NULL, "fastc_format", "2");
+    rc = run_in(dir, "predict --model future.safetensors a.png", out, sizeof out);
+    ck_assert_msg(rc == 2 && strstr(out, "fastc file format '2'; this fastc reads format 1"), "rc %d: %s", rc, out);
+    static const char cfg[] = "[data]\npath = .\nblocks = ImageBlock, CategoryBlock\nget_items = get_image_files\n"
+                              "get_y = parent_label\nitem_tfms = Resize(32)\n[model]\narch = resnet34\n"
+                              "[train]\nschedule = fit_one_cycle(1, 1e-3)\n[output]\ndir = run\n";
+    tu_write(dir, "c34.ini", cfg, sizeof cfg - 1, path, sizeof path);
+    snprintf(path, sizeof path, "%s/run/model.safetensors", dir);
+    tu_write(dir, "run/model.safetensors", "", 0, path, sizeof path);
+    write_variant(path, ST_I64, NULL, NULL, NULL, NULL);
+    rc = run_in(dir, "predict c34.ini a.png", out, sizeof out);
+    ck_assert_msg(rc == 2 && strstr(out, "is a resnet18 single_label model") && strstr(out, "expects a resnet34"),
+                  "rc %d: %s", rc, out);
+    tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("predict");
@@ -406,6 +530,7 @@ static Suite *suite(void)
     tcase_add_test(tc, grayscale_and_rgba_inputs_predict_like_their_rgb_versions);
     tcase_add_test(tc, crafted_metadata_is_refused_before_use);
     tcase_add_test(tc, a_model_with_nan_weights_is_refused);
+    tcase_add_test(tc, unusable_model_files_follow_one_exit_status_rule);
     suite_add_tcase(s, tc);
     return s;
 }

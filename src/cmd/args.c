@@ -71,7 +71,7 @@ static const FlagInfo flags[] = {
     {"--resume", F_RESUME, NULL, "continue the run in [output] dir from where it stopped"},
     {"--checkpoint", F_CHECKPOINT, "FILE", "weights to interpret (default: the run's model.safetensors)"},
     {"--most-confused", F_MOST_CONFUSED, NULL, "list the most confused (actual, predicted) pairs"},
-    {"--min", F_MIN, "N", "with --most-confused: pairs seen at least N times (default 1)"},
+    {"--min", F_MIN, "N", "with --most-confused: pairs seen at least N times (default 1; 0 lists every pair)"},
     {"--confusion", F_CONFUSION, NULL, "confusion matrix (confusion.csv, confusion.png)"},
     {"--top-losses", F_TOP_LOSSES, "K", "the K validation items with the highest loss"},
     {"--thresholds", F_THRESHOLDS, NULL, "multi-label: accuracy against threshold (thresholds.csv)"},
@@ -142,6 +142,7 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
     memset(a, 0, sizeof *a);
     a->min_count = 1;
     a->n = 9;
+    int min_given = 0;   /* --min given (its value may be the default) */
     *action = CMD_RUN;
     if (argc < 2) {
         *action = CMD_HELP;
@@ -239,7 +240,11 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
         } else if (!strcmp(name, "--resume")) a->resume = 1;
         else if (!strcmp(name, "--checkpoint")) a->checkpoint = val;
         else if (!strcmp(name, "--most-confused")) a->most_confused = 1;
-        else if (!strcmp(name, "--min")) rc = parse_count(name, val, 1, INT_MAX, &a->min_count, err);
+        else if (!strcmp(name, "--min")) {
+            /* 0 is allowed, as fastai's most_confused(min_val=0): zero cells are listed too */
+            rc = parse_count(name, val, 0, INT_MAX, &a->min_count, err);
+            min_given = 1;
+        }
         else if (!strcmp(name, "--confusion")) a->confusion = 1;
         else if (!strcmp(name, "--top-losses")) rc = parse_count(name, val, 1, INT_MAX, &a->top_losses, err);
         else if (!strcmp(name, "--thresholds")) a->thresholds = 1;
@@ -258,7 +263,7 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
             return err_set(err, ERR_USAGE, "fastc %s: found an empty value for %s, expected %s", cmd->name, name,
                            f->arg);
     }
-    if (a->min_count != 1 && !a->most_confused)
+    if (min_given && !a->most_confused)
         return err_set(err, ERR_USAGE, "fastc %s: found --min without --most-confused, expected both", cmd->name);
     switch (cmd->pos) {
     case POS_CONFIG:

@@ -216,7 +216,11 @@ static int predict_images(const CmdArgs *a, const ModelFileInfo *mi, const StFil
     spec.plain_fc = mi->torchvision_head;
     spec.has_y_range = mi->has_y_range, spec.y_lo = (float)mi->y_lo, spec.y_hi = (float)mi->y_hi;
     spec.threads = ctx.threads;
-    if ((rc = resnet_new(&m, &spec, err))) goto done;
+    if (resnet_new(&m, &spec, err)) {   /* every size came from the file: its fault (README, exit status) */
+        rc = err_prefix(err, "%s: ", mi->path);
+        rc = err->code = ERR_RUNTIME;
+        goto done;
+    }
     if ((rc = st_load_model(m, sf, ST_LOAD_FULL, NULL, 0, err))) goto done;
     size_t per = (size_t)prep.h * prep.w * mi->n_in;
     x = malloc(sizeof(float) * per * (size_t)bs);

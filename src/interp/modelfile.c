@@ -93,8 +93,12 @@ static int info_read(ModelFileInfo *mi, const char *path, const StMeta *meta, Er
     if (!known) return bad_meta(err, path, "task", s, "single_label, multi_label, points, regression or collab");
     snprintf(mi->task, sizeof mi->task, "%s", s);
     int collab = !strcmp(mi->task, "collab");
-    if (!collab && !resnet_arch_known(mi->arch))
-        return bad_meta(err, path, "arch", mi->arch, "resnet18, resnet34 or resnet50 for an image model");
+    if (!collab && !resnet_arch_known(mi->arch)) {
+        char archs[160], want[200];
+        resnet_arch_list(archs, sizeof archs);
+        snprintf(want, sizeof want, "%s for an image model", archs);
+        return bad_meta(err, path, "arch", mi->arch, want);
+    }
     if (!st_meta_get(meta, "n_out") && (rc = need(meta, path, "n_out", &s, err))) return rc;
     char want_out[64];
     snprintf(want_out, sizeof want_out, "an integer in 1..%d", MODELFILE_MAX_OUT);

@@ -540,7 +540,7 @@ static int parse_header(StFile *f, const Json *root, uint64_t data_start, Err *e
     for (size_t i = 0; i < f->n_tensors; i++) f->tensors[i].offset += data_start;
     const char *fmt = st_meta_get(&f->meta, "fastc_format");
     if (fmt && strcmp(fmt, ST_FORMAT_VERSION) != 0)
-        return err_set(err, ERR_RUNTIME, "%s: fastc file format '%.20s'; this fastc reads format %s (newer fastc?)",
+        return err_set(err, ERR_USAGE, "%s: fastc file format '%.20s'; this fastc reads format %s (newer fastc?)",
                        f->path, fmt, ST_FORMAT_VERSION);
     return 0;
 }
@@ -701,10 +701,9 @@ int st_read_i64(const StFile *f, const StTensor *t, int64_t *dst, size_t n, Err 
         free(tmp);
         return rc;
     }
-    if (t->dtype != ST_I32 && t->dtype != ST_U8 && t->dtype != ST_I8 && t->dtype != ST_I16 && t->dtype != ST_U16 &&
-        t->dtype != ST_U32)
-        return err_set(err, ERR_RUNTIME, "%s: tensor '%s': dtype %s, expected an integer type", f->path, t->name,
-                       st_dtype_name(t->dtype));
+    if (t->dtype == ST_BOOL)
+        return err_set(err, ERR_RUNTIME, "%s: tensor '%s': dtype BOOL, expected an integer or floating-point type",
+                       f->path, t->name);
     void *tmp = malloc(t->nbytes ? t->nbytes : 1);
     if (!tmp) return err_set(err, ERR_RUNTIME, "%s: out of memory", f->path);
     int rc = st_read_raw(f, t, tmp, t->nbytes, err);
@@ -712,6 +711,14 @@ int st_read_i64(const StFile *f, const StTensor *t, int64_t *dst, size_t n, Err 
         switch (t->dtype) {
         case ST_I32: dst[i] = ((const int32_t *)tmp)[i]; break;
         case ST_U32: dst[i] = ((const uint32_t *)tmp)[i]; break;
+        case ST_U64: {
+            uint64_t u = ((const uint64_t *)tmp)[i];
+            if (u > (uint64_t)INT64_MAX)
+                rc = err_set(err, ERR_RUNTIME, "%s: tensor '%s': value %llu does not fit int64", f->path, t->name,
+                             (unsigned long long)u);
+            dst[i] = (int64_t)(u & (uint64_t)INT64_MAX);
+            break;
+        }
         case ST_I16: dst[i] = ((const int16_t *)tmp)[i]; break;
         case ST_U16: dst[i] = ((const uint16_t *)tmp)[i]; break;
         case ST_I8: dst[i] = ((const int8_t *)tmp)[i]; break;
@@ -806,7 +813,14 @@ static int check_metadata(const Model *m, const StFile *f, StLoadMode mode, Err 
     const char *arch = st_meta_get(&f->meta, "arch");
     if (arch && strcmp(arch, m->info.arch) != 0)
         return err_set(err, ERR_USAGE, "%s: the file holds a %.40s model; expected %s", f->path, arch, m->info.arch);
-    if (mode != ST_LOAD_FULL) return 0;
+    if (mode != ST_LOAD_FULL) {
+        /* a body's first convolution is adapted from 3 channels only (fastai) */
+        const char *n_in = st_meta_get(&f->meta, "n_in");
+        if (n_in && atoi(n_in) != 3 && atoi(n_in) != m->info.n_in)
+            return err_set(err, ERR_USAGE, "%s: the file's %s body takes n_in = %.20s; expected %d (only 3-channel "
+                           "bodies are adapted, as fastai does)", f->path, arch ? arch : "", n_in, m->info.n_in);
+        return 0;
+    }
     const char *keys[] = {"n_in", "n_out"};
     int want[] = {m->info.n_in, m->info.n_out};
     for (int k = 0; k < 2; k++) {
@@ -827,6 +841,13 @@ int st_load_model(Model *m, const StFile *f, StLoadMode mode, char *note, size_t
      * model itself is torchvision-named ([model] head = 'torchvision') */
     int tv = st_find(f, "conv1.weight") != NULL && !model_param(m, "conv1.weight");
     int pre = mode == ST_LOAD_PRETRAINED;
+    /* The exit-status rule (README, "Exit status"): a file that declares this
+     * model (fastc metadata, checked above) but whose tensors do not fit it
+     * is damaged: ERR_RUNTIME.  A file without that declaration (torchvision
+     * weights) is described by its tensors alone: ones that do not fit are
+     * another architecture's, the wrong file for this config: ERR_USAGE. */
+    int declared = st_meta_get(&f->meta, "arch") != NULL;
+    int misfit = declared ? ERR_RUNTIME : ERR_USAGE;
     /* plan[i]: file tensor for param i, or NULL. */
     const StTensor **plan = calloc((size_t)m->n_params + 1, sizeof *plan);
     if (!plan) return err_set(err, ERR_RUNTIME, "%s: out of memory", f->path);
@@ -849,20 +870,22 @@ int st_load_model(Model *m, const StFile *f, StLoadMode mode, char *note, size_t
         for (int i = 0; i < m->n_params; i++)
             if (strcmp(m->params[i].name, name) == 0) { pi = i; break; }
         if (pi < 0 || (pre && strncmp(name, "0.", 2) != 0)) {
-            rc = err_set(err, ERR_USAGE, "%s: tensor '%s' has no place in a %s model (wrong arch?)", f->path, t->name,
-                         m->info.arch);
+            rc = err_set(err, misfit, "%s: tensor '%s' has no place in a %s model (%s)", f->path, t->name,
+                         m->info.arch, declared ? "a damaged file?" : "wrong arch?");
             break;
         }
         const Param *p = &m->params[pi];
         if (plan[pi]) {
-            rc = err_set(err, ERR_USAGE, "%s: tensors '%s' and '%s' both give %s", f->path, plan[pi]->name, t->name, p->name);
+            rc = err_set(err, ERR_RUNTIME, "%s: tensors '%s' and '%s' both give %s", f->path, plan[pi]->name, t->name, p->name);
             break;
         }
         int float_ok = dtype_is_float(t->dtype);
         int int_ok = !float_ok && t->dtype != ST_BOOL;
         if (p->kind == PARAM_COUNTER ? !(float_ok || int_ok) : !float_ok) {
-            rc = err_set(err, ERR_USAGE, "%s: tensor '%s': dtype %s, expected %s", f->path, t->name,
-                         st_dtype_name(t->dtype), p->kind == PARAM_COUNTER ? "I64" : "F32 (or F16, BF16, F64)");
+            rc = err_set(err, ERR_RUNTIME, "%s: tensor '%s': dtype %s, expected %s", f->path, t->name,
+                         st_dtype_name(t->dtype),
+                         p->kind == PARAM_COUNTER ? "an integer or floating-point type (PyTorch writes I64)"
+                                                  : "F32 (or F16, BF16, F64)");
             break;
         }
         if (!same_shape(t, p)) {
@@ -873,7 +896,7 @@ int st_load_model(Model *m, const StFile *f, StLoadMode mode, char *note, size_t
                 char a[128], b[128];
                 st_shape_str(t->shape, t->ndim, a, sizeof a);
                 st_shape_str(p->shape, p->ndim, b, sizeof b);
-                rc = err_set(err, ERR_USAGE, "%s: tensor '%s': shape %s, expected %s for a %s model (n_in %d, n_out %d)",
+                rc = err_set(err, misfit, "%s: tensor '%s': shape %s, expected %s for a %s model (n_in %d, n_out %d)",
                              f->path, t->name, a, b, m->info.arch, m->info.n_in, m->info.n_out);
                 break;
             }
@@ -888,8 +911,8 @@ int st_load_model(Model *m, const StFile *f, StLoadMode mode, char *note, size_t
         if (pre && p->kind == PARAM_COUNTER) { n_zero_counters++; continue; }
         if (tv) fastai_to_tv(p->name, name, sizeof name);
         else snprintf(name, sizeof name, "%s", p->name);
-        rc = err_set(err, ERR_USAGE, "%s: tensor '%s' is missing: the file is not a %s %s (wrong arch?)", f->path,
-                     name, m->info.arch, pre ? "body" : "model");
+        rc = err_set(err, misfit, "%s: tensor '%s' is missing: the file is not a %s %s (%s)", f->path, name,
+                     m->info.arch, pre ? "body" : "model", declared ? "a damaged file?" : "wrong arch?");
     }
     /* Stage everything, then commit: a read failure leaves the model untouched. */
     size_t total = 0;

@@ -111,7 +111,8 @@ void st_close(StFile *f);   /* NULL-safe */
 const StTensor *st_find(const StFile *f, const char *name);
 /* Read a tensor as float32 (from F32, F16, BF16 or F64); n must equal numel. */
 int st_read_f32(const StFile *f, const StTensor *t, float *dst, size_t n, Err *err);
-/* Read a tensor as int64 (from I64, I32, U8 or integral-valued floats). */
+/* Read a tensor as int64 (from any integer dtype, U64 values up to INT64_MAX,
+ * or integral-valued floats; BOOL is refused). */
 int st_read_i64(const StFile *f, const StTensor *t, int64_t *dst, size_t n, Err *err);
 /* The raw bytes (cap >= t->nbytes). */
 int st_read_raw(const StFile *f, const StTensor *t, void *dst, size_t cap, Err *err);

@@ -141,6 +141,9 @@ int collab_from_file(const StFile *f, Model **mout, RatingsData **vout, Err *err
             return err_prefix(err, "%s: ", f->path);
         }
         if ((int)nt != d->n_items) {
+            /* ratings_free frees n_items titles: free the nt there are first */
+            for (size_t i = 0; i < nt; i++) free(d->item_titles[i]);
+            free(d->item_titles), d->item_titles = NULL;
             ratings_free(d);
             return err_set(err, ERR_RUNTIME, "%s: metadata item_titles has %zu entries for %d items", f->path, nt,
                            d->n_items);

@@ -4,6 +4,7 @@
 #include "core/blas.h"
 #include "core/ctx.h"
 #include "core/err.h"
+#include "core/proc.h"
 
 #include <cblas.h>
 #include <sched.h>
@@ -25,9 +26,10 @@ static int available_cores(void)
 
 int main(int argc, char **argv)
 {
+    proc_restore_name();                      /* "fastc" again after a re-exec, not "exe" */
     int reexec = ctx_default_wait_policy();   /* libgomp reads it at load time: a new image */
     blas_ensure_fast_core(argv);              /* re-executes when it must, with the policy set */
-    if (reexec) execv("/proc/self/exe", argv); /* failing that, carry on spinning */
+    if (reexec) proc_reexec(argv);            /* failing that, carry on spinning */
     CmdArgs a;
     Err err = {0};
     int action = CMD_RUN;

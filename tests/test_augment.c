@@ -2,7 +2,6 @@
  * inputs, points mapped exactly as the image is resampled, lighting and
  * Normalize formulas, and fastai's random distributions. */
 #include "check_main.h"
-#include "config/config.h"
 #include "data/augment.h"
 #include "data/transform.h"
 
@@ -289,34 +288,6 @@ START_TEST(strong_downscale_averages_first_like_fastai)
 }
 END_TEST
 
-START_TEST(batch_tfms_parse_from_config_values)
-{
-    Err err = {0};
-    BatchTfm t;
-    CfgValue *v = cfg_value_parse("aug_transforms(size=224, min_scale=0.75, max_rotate=5), "
-                                  "Normalize.from_stats(imagenet_stats)", "t.ini", 3, &err);
-    ck_assert_msg(v != NULL, "%s", err.msg);
-    ck_assert_int_eq(batch_tfm_from_cfg(&t, v, &err), 0);
-    ck_assert(t.aug && t.size_w == 224 && t.size_h == 224 && t.do_flip && t.normalize);
-    ck_assert_double_eq_tol(t.min_scale, 0.75, 1e-12); ck_assert_double_eq_tol(t.max_rotate, 5, 1e-12);
-    ck_assert_double_eq_tol(t.max_zoom, 1.1, 1e-12); ck_assert_double_eq_tol(t.p_affine, 0.75, 1e-12);
-    ck_assert_float_eq_tol(t.mean[0], 0.485f, 1e-6); ck_assert_float_eq_tol(t.std[2], 0.225f, 1e-6);
-    cfg_value_free(v);
-    v = cfg_value_parse("Normalize.from_stats((0.5, 0.4, 0.3), (0.2, 0.2, 0.1))", "t.ini", 3, &err);
-    ck_assert_int_eq(batch_tfm_from_cfg(&t, v, &err), 0);
-    ck_assert_float_eq_tol(t.mean[2], 0.3f, 1e-6); ck_assert_float_eq_tol(t.std[2], 0.1f, 1e-6);
-    cfg_value_free(v);
-    v = cfg_value_parse("Normalize()", "t.ini", 3, &err);
-    ck_assert_int_eq(batch_tfm_from_cfg(&t, v, &err), 0);
-    ck_assert(t.normalize && t.normalize_from_batch);
-    cfg_value_free(v);
-    v = cfg_value_parse("Normalize.from_stats(imagenette_stats)", "t.ini", 9, &err);
-    ck_assert_int_eq(batch_tfm_from_cfg(&t, v, &err), ERR_USAGE);
-    ck_assert_msg(strstr(err.msg, "line 9") != NULL, "%s", err.msg);
-    cfg_value_free(v);
-}
-END_TEST
-
 START_TEST(rgb_fast_path_matches_the_plain_path_per_channel)
 {
     /* RGB items take a vectorised blend; gray ones the plain loop: each channel
@@ -390,7 +361,6 @@ static Suite *suite(void)
     tcase_add_test(tc, draws_follow_fastai_defaults);
     tcase_add_test(tc, min_scale_crops_on_train_and_takes_the_centre_square_on_valid);
     tcase_add_test(tc, strong_downscale_averages_first_like_fastai);
-    tcase_add_test(tc, batch_tfms_parse_from_config_values);
     tcase_add_test(tc, rgb_fast_path_matches_the_plain_path_per_channel);
     tcase_add_test(tc, lighting_fast_path_matches_the_formula);
     suite_add_tcase(s, tc);

@@ -5,10 +5,14 @@
 #include "check_main.h"
 #include "testutil.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static char out[1 << 16];
 static char tmpdir[1024];
@@ -214,6 +218,57 @@ START_TEST(example_configs_validate)
 }
 END_TEST
 
+START_TEST(the_process_keeps_its_name_after_re_executing_itself)
+{
+    /* fastc runs itself again at start-up (OMP_WAIT_POLICY, OPENBLAS_CORETYPE
+     * are read when the libraries load); the kernel named the new image
+     * "exe" after /proc/self/exe, and so did ps, top and the OOM killer's log.
+     * Read its name while it is blocked writing `--help config` (10 KB) into
+     * a pipe of 4 KB: by then it runs its final image. */
+    int fd[2];
+    ck_assert(pipe(fd) == 0);
+    ck_assert(fcntl(fd[1], F_SETPIPE_SZ, 4096) >= 0);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(fd[1], STDOUT_FILENO);
+        close(fd[0]), close(fd[1]);
+        unsetenv("OMP_WAIT_POLICY");   /* so that the re-exec happens */
+        execl(tu_fastc(), tu_fastc(), "--help", "config", (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    struct pollfd p = {.fd = fd[0], .events = POLLIN};
+    ck_assert(poll(&p, 1, 60000) == 1);   /* it writes: it is past the re-exec */
+    char path[64], comm[64] = "", env[1 << 16];
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(comm, sizeof comm, f));
+    fclose(f);
+    /* proof that it did re-execute: the final image's environment has the
+     * policy set, which the first one did not */
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(env, 1, sizeof env - 1, f);
+    fclose(f);
+    env[n] = 0;
+    int passive = 0;
+    for (size_t i = 0; i < n; i += strlen(env + i) + 1) passive |= !strcmp(env + i, "OMP_WAIT_POLICY=PASSIVE");
+    char buf[4096];
+    while (read(fd[0], buf, sizeof buf) > 0) {}
+    close(fd[0]);
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_msg(passive, "no re-exec happened: the test proves nothing");
+    const char *base = strrchr(tu_fastc(), '/') ? strrchr(tu_fastc(), '/') + 1 : tu_fastc();
+    char want[64];
+    snprintf(want, sizeof want, "%.15s\n", base);   /* the kernel keeps 15 characters */
+    ck_assert_str_eq(comm, want);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli");
@@ -222,6 +277,7 @@ static Suite *suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, version_names_blas_core_and_threads);
     tcase_add_test(t, version_shows_passive_wait_policy_by_default);
+    tcase_add_test(t, the_process_keeps_its_name_after_re_executing_itself);
     tcase_add_test(t, help_for_every_command);
     tcase_add_test(t, help_config_lists_every_key_and_component);
     tcase_add_test(t, usage_errors_exit_2_with_one_line);

@@ -2,8 +2,8 @@
  * (folders, csv tables, point files): items, split, labels, vocab, and every
  * way an item can fail (error by default, listed when skipped). */
 #include "check_main.h"
-#include "config/config.h"
 #include "data/datablock.h"
+#include "setup/setup.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -299,10 +299,11 @@ static int build_cfg(const char *ini, Dataset *ds, Err *err)
     char text[4096], p[1100];
     snprintf(text, sizeof text, "%s%s", ini, TAIL);
     tu_write(dir, "cfg/run.ini", text, strlen(text), p, sizeof p);
-    Config *cfg = config_load(p, NULL, 0, err);
-    if (!cfg) return err->code;
-    int rc = datablock_build(cfg, ds, err);
-    config_free(cfg);
+    Setup s;
+    Ctx ctx = {.threads = 1};
+    if (setup_load(&s, p, NULL, 0, &ctx, err)) return err->code;
+    int rc = datablock_build_spec(&s.db, ds, err);
+    setup_free(&s);
     return rc;
 }
 

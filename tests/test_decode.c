@@ -492,12 +492,61 @@ START_TEST(random_corruption_never_crashes)
 }
 END_TEST
 
+/* A progressive JPEG whose last scan is repeated so the file holds n_scans
+ * scans in all (the decoder warns of a bogus progression and goes on: this is
+ * how a few hundred KB become minutes of CPU). */
+static void write_many_scans(const char *path, int n_scans)
+{
+    uint8_t *px = quad_rgb(48, 40);
+    ti_write_jpeg(path, 48, 40, 3, px, 90, TI_JPEG_PROGRESSIVE);
+    free(px);
+    size_t n;
+    uint8_t *b = ti_read_all(path, &n);
+    ck_assert(b && n > 4 && b[n - 2] == 0xFF && b[n - 1] == 0xD9);
+    size_t last = 0;
+    int scans = 0;
+    for (size_t i = 2; i + 1 < n; i++)
+        if (b[i] == 0xFF && b[i + 1] == 0xDA) last = i, scans++;   /* SOS (0xFF in entropy data is stuffed) */
+    ck_assert(last > 0 && scans >= 2 && scans < n_scans);
+    size_t scan_len = n - 2 - last, total = last + (size_t)(n_scans - scans + 1) * scan_len + 2;
+    uint8_t *o = malloc(total);
+    memcpy(o, b, last);
+    size_t k = last;
+    for (int i = 0; i < n_scans - scans + 1; i++, k += scan_len) memcpy(o + k, b + last, scan_len);
+    o[k] = 0xFF, o[k + 1] = 0xD9;
+    FILE *f = fopen(path, "wb");
+    ck_assert(f && fwrite(o, 1, total, f) == total);
+    fclose(f);
+    free(o), free(b);
+}
+
+START_TEST(jpeg_with_too_many_scans_is_refused)
+{
+    /* up to the limit: decoded (the repeated refinement scans change the
+     * pixels, as in any decoder); past it: refused with the reason */
+    Image im;
+    write_many_scans(pth("500.jpg"), 500);
+    decode_ok(pth("500.jpg"), 3, 0, 0, &im, NULL, NULL);
+    ck_assert(im.w == 48 && im.h == 40);
+    image_free(&im);
+    write_many_scans(pth("many.jpg"), 5000);
+    for (int ch = 1; ch <= 4; ch += 3) {
+        Err err = {0};
+        memset(&im, 0, sizeof im);
+        ck_assert_int_eq(image_decode_file(pth("many.jpg"), ch, 16, 16, &im, NULL, NULL, &err), ERR_RUNTIME);
+        ck_assert_msg(strstr(err.msg, "many.jpg: progressive JPEG with more than 500 scans"), "%s", err.msg);
+        ck_assert_ptr_null(im.px);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("decode");
     TCase *tc = tcase_create("decode");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, jpeg_baseline_and_progressive_rgb);
+    tcase_add_test(tc, jpeg_with_too_many_scans_is_refused);
     tcase_add_test(tc, jpeg_grayscale_replicates_to_rgb);
     tcase_add_test(tc, jpeg_cmyk_adobe_inverted_plain_and_ycck);
     tcase_add_test(tc, jpeg_dct_scaling_picks_smallest_size_still_large_enough);

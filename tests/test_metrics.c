@@ -1,26 +1,23 @@
 /* test_metrics.c — src/learn/metrics: fastai's metrics, batch-size weighted. */
 #include "check_main.h"
-#include "config/config.h"
 #include "learn/metrics.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static Metrics make(const char *const *names, int n)
+/* Metrics as the setup layer builds them from [learner] metrics (setup/learn.c):
+ * the kind, the name as the column, accuracy_multi's defaults. */
+static Metrics make(const MetricKind *kinds, const char *const *names, int n)
 {
     Metrics ms;
     memset(&ms, 0, sizeof ms);
     for (int i = 0; i < n; i++) {
-        CfgValue v = {.kind = CV_IDENT, .str = (char *)names[i], .line = 3};
-        ck_assert_int_eq(metrics_parse(&v, "x.ini", &ms, NULL), 0);
-        Metric m = ms.m[0];
-        ms.m[0] = (Metric){0};
-        ms.n = 0;
-        static Metrics keep;
-        if (i == 0) memset(&keep, 0, sizeof keep);
-        keep.m[keep.n++] = m;
-        if (i == n - 1) return keep;
+        Metric *m = &ms.m[ms.n++];
+        m->kind = kinds[i];
+        snprintf(m->name, sizeof m->name, "%s", names[i]);
+        m->thresh = 0.5, m->sigmoid = 1;
     }
     return ms;
 }
@@ -28,7 +25,8 @@ static Metrics make(const char *const *names, int n)
 START_TEST(accuracy_and_error_rate_weighted_by_batch_size)
 {
     const char *names[] = {"accuracy", "error_rate"};
-    Metrics ms = make(names, 2);
+    const MetricKind kinds[] = {METRIC_ACCURACY, METRIC_ERROR_RATE};
+    Metrics ms = make(kinds, names, 2);
     metrics_reset(&ms);
     /* batch 1: 4 items, 3 right; batch 2: 2 items, 0 right → 3/6, not (3/4+0)/2 */
     float o1[4 * 3] = {1, 0, 0, 0, 2, 1, 0, 0, 5, 3, 1, 2};
@@ -50,12 +48,10 @@ END_TEST
 
 START_TEST(accuracy_multi_thresh_and_sigmoid)
 {
-    CfgValue thresh = {.kind = CV_NUM, .num = 0.2};
-    CfgValue *items[1] = {&thresh};
-    char *argn[1] = {"thresh"};
-    CfgValue call = {.kind = CV_CALL, .str = "accuracy_multi", .n = 1, .items = items, .names = argn};
-    Metrics ms;
-    ck_assert_int_eq(metrics_parse(&call, "x.ini", &ms, NULL), 0);
+    const char *names[] = {"accuracy_multi"};
+    const MetricKind kinds[] = {METRIC_ACCURACY_MULTI};
+    Metrics ms = make(kinds, names, 1);
+    ms.m[0].thresh = 0.2;   /* accuracy_multi(thresh=0.2) */
     ck_assert_double_eq(ms.m[0].thresh, 0.2);
     ck_assert_int_eq(ms.m[0].sigmoid, 1);
     ck_assert_str_eq(ms.m[0].name, "accuracy_multi");
@@ -75,7 +71,8 @@ END_TEST
 START_TEST(mse_mae_and_rmse_over_the_whole_set)
 {
     const char *names[] = {"mse", "rmse", "mae"};
-    Metrics ms = make(names, 3);
+    const MetricKind kinds[] = {METRIC_MSE, METRIC_RMSE, METRIC_MAE};
+    Metrics ms = make(kinds, names, 3);
     metrics_reset(&ms);
     float o1[3] = {1, 2, 3}, y1[3] = {1, 1, 1};   /* sq: 0 1 4   abs: 0 1 2 */
     float o2[1] = {0}, y2[1] = {3};               /* sq: 9       abs: 3 */
@@ -88,15 +85,13 @@ START_TEST(mse_mae_and_rmse_over_the_whole_set)
 }
 END_TEST
 
-START_TEST(unknown_or_misfit_metrics_are_errors)
+START_TEST(misfit_metrics_are_errors)
 {
-    CfgValue v = {.kind = CV_IDENT, .str = "acuracy", .line = 9};
-    Metrics ms;
+    /* (an unknown metric name is the config's error: tests/test_setup.c) */
+    const char *names[] = {"accuracy"};
+    const MetricKind kinds[] = {METRIC_ACCURACY};
+    Metrics ms = make(kinds, names, 1);
     Err e = {0};
-    ck_assert_int_eq(metrics_parse(&v, "x.ini", &ms, &e), ERR_USAGE);
-    ck_assert_msg(strstr(e.msg, "x.ini:9") && strstr(e.msg, "acuracy"), "%s", e.msg);
-    v.str = "accuracy";
-    ck_assert_int_eq(metrics_parse(&v, "x.ini", &ms, &e), 0);
     ck_assert_int_eq(metrics_check(&ms, TARGET_RATING, "x.ini", &e), ERR_USAGE);
     ck_assert_msg(strstr(e.msg, "ratings"), "%s", e.msg);
     ck_assert_int_eq(metrics_check(&ms, TARGET_CATEGORY, "x.ini", &e), 0);
@@ -110,7 +105,7 @@ static Suite *suite(void)
     tcase_add_test(tc, accuracy_and_error_rate_weighted_by_batch_size);
     tcase_add_test(tc, accuracy_multi_thresh_and_sigmoid);
     tcase_add_test(tc, mse_mae_and_rmse_over_the_whole_set);
-    tcase_add_test(tc, unknown_or_misfit_metrics_are_errors);
+    tcase_add_test(tc, misfit_metrics_are_errors);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,8 +1,8 @@
 /* test_ratings.c — src/data/ratings: reading ratings files, Categorify vocab,
  * titles, the random split and the ratings loaders. */
 #include "check_main.h"
-#include "config/config.h"
 #include "data/ratings.h"
+#include "setup/setup.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -301,12 +301,13 @@ START_TEST(loaders_from_a_collab_config)
                "[model]\narch = DotProductBias(n_factors=4, y_range=(0, 5.5))\n"
                "[train]\nschedule = fit_one_cycle(1, 5e-3)\n", c);
     Err e = {0};
-    Config *cfg = config_load(c, NULL, 0, &e);
-    ck_assert_msg(cfg != NULL, "%s", e.msg);
     Ctx ctx = {.threads = 1, .seed = 42};
+    Setup s;
+    ck_assert_msg(setup_load(&s, c, NULL, 0, &ctx, &e) == 0, "%s", e.msg);
     Loaders *l;
     RatingsData *d;
-    ck_assert_msg(ratings_loaders_new(&l, cfg, &ctx, &d, &e) == 0, "%s", e.msg);
+    ck_assert_msg(ratings_loaders_new(&l, &s.ratings, s.loader.bs, s.loader.val_bs, s.ctx.seed, &d, &e) == 0, "%s",
+                  e.msg);
     ck_assert_int_eq(d->n, 5);
     ck_assert_int_eq(d->n_valid, 2);
     ck_assert_int_eq(l->bs, 2);
@@ -314,14 +315,14 @@ START_TEST(loaders_from_a_collab_config)
     ck_assert_str_eq(ratings_item_label(d, 2), "Eleven (1991)");
     ck_assert_int_eq(loaders_n_batches(l, SPLIT_TRAIN), 1);
     loaders_free(l);
-    config_free(cfg);
+    setup_free(&s);
     /* a column that is not there: a usage error naming it */
     const char *set = "data.blocks=CollabBlock(user='uid')";
-    cfg = config_load(c, &set, 1, &e);
-    ck_assert_msg(cfg != NULL, "%s", e.msg);
-    ck_assert_int_eq(ratings_loaders_new(&l, cfg, &ctx, &d, &e), ERR_USAGE);
+    ck_assert_msg(setup_load(&s, c, &set, 1, &ctx, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(ratings_loaders_new(&l, &s.ratings, s.loader.bs, s.loader.val_bs, s.ctx.seed, &d, &e),
+                     ERR_USAGE);
     ck_assert_msg(strstr(e.msg, "'uid'"), "%s", e.msg);
-    config_free(cfg);
+    setup_free(&s);
 }
 END_TEST
 

@@ -1,11 +1,9 @@
 /* test_sched.c — src/learn/sched: one-cycle lr/mom per batch, slice → even_mults,
  * fine_tune's expansion, against the formulas of FASTAI_REFERENCE.md §3, §5. */
 #include "check_main.h"
-#include "config/config.h"
 #include "learn/sched.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,133 +88,6 @@ START_TEST(pos_equal_to_pct_is_second_phase)
 }
 END_TEST
 
-/* ---- parsing a schedule line (CfgValue built by hand, as config_load resolves it) ---- */
-
-static CfgValue *num(double v) { CfgValue *c = calloc(1, sizeof *c); c->kind = CV_NUM; c->num = v; return c; }
-static CfgValue *none(void) { CfgValue *c = calloc(1, sizeof *c); c->kind = CV_NONE; return c; }
-static CfgValue *slice2(CfgValue *lo, CfgValue *hi)
-{
-    CfgValue *c = calloc(1, sizeof *c);
-    c->kind = CV_SLICE, c->n = 2;
-    c->items = calloc(2, sizeof *c->items);
-    c->items[0] = lo, c->items[1] = hi;
-    return c;
-}
-/* call(name, n, (argname|NULL, value)...) */
-static CfgValue *call(const char *name, int n, ...)
-{
-    CfgValue *c = calloc(1, sizeof *c);
-    c->kind = CV_CALL, c->str = strdup(name), c->n = n, c->line = 7;
-    c->items = calloc(n ? n : 1, sizeof *c->items);
-    c->names = calloc(n ? n : 1, sizeof *c->names);
-    va_list ap;
-    va_start(ap, n);
-    for (int i = 0; i < n; i++) {
-        const char *an = va_arg(ap, const char *);
-        c->names[i] = an ? strdup(an) : NULL;
-        c->items[i] = va_arg(ap, CfgValue *);
-    }
-    va_end(ap);
-    return c;
-}
-static CfgValue *list(int n, ...)
-{
-    CfgValue *c = calloc(1, sizeof *c);
-    c->kind = CV_LIST, c->n = n;
-    c->items = calloc(n, sizeof *c->items);
-    va_list ap;
-    va_start(ap, n);
-    for (int i = 0; i < n; i++) c->items[i] = va_arg(ap, CfgValue *);
-    va_end(ap);
-    return c;
-}
-static void vfree(CfgValue *v)
-{
-    if (!v) return;
-    for (int i = 0; i < v->n; i++) {
-        vfree(v->items[i]);
-        if (v->names) free(v->names[i]);
-    }
-    free(v->items), free(v->names), free(v->str), free(v);
-}
-
-START_TEST(fine_tune_expands_like_fastai)
-{
-    CfgValue *v = call("fine_tune", 2, NULL, num(2), "base_lr", num(2e-3));
-    Schedule s;
-    Err e = {0};
-    ck_assert_msg(schedule_parse(v, "x.ini", &s, &e) == 0, "%s", e.msg);
-    ck_assert_int_eq(s.n, 4);
-    ck_assert_int_eq(s.stages[0].kind, STAGE_FREEZE_TO);
-    ck_assert_int_eq(s.stages[0].freeze_n, -1);
-    const Stage *a = &s.stages[1], *b = &s.stages[3];
-    ck_assert_int_eq(a->n_epoch, 1);
-    ck_assert_double_eq(a->pct_start, 0.99);
-    ck_assert_double_eq(a->div, 25);
-    double lr[3];
-    lr_resolve(&a->lr, 3, lr, NULL);
-    ck_assert(lr[0] == 2e-4 && lr[1] == 2e-4 && lr[2] == 2e-3);   /* §3 stage 1 */
-    ck_assert_int_eq(s.stages[2].freeze_n, 0);
-    ck_assert_int_eq(b->n_epoch, 2);
-    ck_assert_double_eq(b->pct_start, 0.3);
-    ck_assert_double_eq(b->div, 5.0);
-    lr_resolve(&b->lr, 3, lr, NULL);
-    ck_assert_double_eq_tol(lr[0], 1e-5, 1e-18);   /* §3 stage 2: [1e-5, 1e-4, 1e-3] */
-    ck_assert_double_eq_tol(lr[1], 1e-4, 1e-17);
-    ck_assert_double_eq_tol(lr[2], 1e-3, 1e-17);
-    ck_assert_int_eq(schedule_total_epochs(&s), 3);
-    schedule_free(&s);
-    vfree(v);
-}
-END_TEST
-
-START_TEST(sequence_of_stages_in_one_line)
-{
-    CfgValue *v = list(3, call("fit_one_cycle", 2, NULL, num(3), NULL, num(3e-3)), call("unfreeze", 0),
-                       call("fit_one_cycle", 3, NULL, num(12), "lr_max", slice2(num(1e-6), num(1e-4)), "wd",
-                            num(0.1)));
-    Schedule s;
-    Err e = {0};
-    ck_assert_msg(schedule_parse(v, "x.ini", &s, &e) == 0, "%s", e.msg);
-    ck_assert_int_eq(s.n, 3);
-    ck_assert_int_eq(s.stages[0].n_epoch, 3);
-    ck_assert_double_eq(s.stages[0].lr.hi, 3e-3);
-    ck_assert_int_eq(s.stages[1].freeze_n, 0);
-    ck_assert_int_eq(s.stages[2].lr.kind, LR_SLICE);
-    ck_assert_double_eq(s.stages[2].lr.lo, 1e-6);
-    ck_assert_int_eq(s.stages[2].has_wd, 1);
-    ck_assert_double_eq(s.stages[2].wd, 0.1);
-    ck_assert_int_eq(s.stages[0].has_wd, 0);
-    ck_assert_int_eq(schedule_total_epochs(&s), 15);
-    schedule_free(&s);
-    vfree(v);
-}
-END_TEST
-
-START_TEST(bad_schedules_are_one_line_errors)
-{
-    Schedule s;
-    Err e = {0};
-    CfgValue *v = call("fit_one_cycel", 1, NULL, num(3));
-    ck_assert_int_eq(schedule_parse(v, "x.ini", &s, &e), ERR_USAGE);
-    ck_assert_msg(strstr(e.msg, "x.ini:7") && strstr(e.msg, "fit_one_cycel"), "%s", e.msg);
-    vfree(v);
-    v = call("fit_one_cycle", 2, NULL, num(3), "lr", num(1e-3));
-    ck_assert_int_eq(schedule_parse(v, "x.ini", &s, &e), ERR_USAGE);
-    ck_assert_msg(strstr(e.msg, "no argument 'lr'"), "%s", e.msg);
-    vfree(v);
-    v = call("fit", 1, NULL, num(2.5));
-    ck_assert_int_eq(schedule_parse(v, "x.ini", &s, &e), ERR_USAGE);
-    ck_assert_msg(strstr(e.msg, "n_epoch"), "%s", e.msg);
-    vfree(v);
-    v = call("fit_one_cycle", 2, NULL, num(1), "lr_max", slice2(none(), num(-1)));
-    ck_assert_int_eq(schedule_parse(v, "x.ini", &s, &e), ERR_USAGE);
-    vfree(v);
-    v = call("fit_one_cycle", 2, NULL, num(1), "pct_start", num(1.5));
-    ck_assert_int_eq(schedule_parse(v, "x.ini", &s, &e), ERR_USAGE);
-    vfree(v);
-}
-END_TEST
 
 static Suite *suite(void)
 {
@@ -226,9 +97,6 @@ static Suite *suite(void)
     tcase_add_test(tc, slice_rules_per_group);
     tcase_add_test(tc, one_cycle_lr_and_mom_at_chosen_batches);
     tcase_add_test(tc, pos_equal_to_pct_is_second_phase);
-    tcase_add_test(tc, fine_tune_expands_like_fastai);
-    tcase_add_test(tc, sequence_of_stages_in_one_line);
-    tcase_add_test(tc, bad_schedules_are_one_line_errors);
     suite_add_tcase(s, tc);
     return s;
 }

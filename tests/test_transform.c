@@ -2,7 +2,6 @@
  * Resize / RandomResizedCrop geometry on train and valid, and points moving
  * with the image. */
 #include "check_main.h"
-#include "config/config.h"
 #include "data/transform.h"
 #include "reference/resize_fixture.h"
 
@@ -255,28 +254,6 @@ START_TEST(rrc_train_crops_within_scale_and_ratio_with_centre_fallback)
 }
 END_TEST
 
-START_TEST(item_tfms_parse_from_config_values)
-{
-    Err err = {0};
-    ItemTfm t;
-    CfgValue *v = cfg_value_parse("Resize((20, 30), method='pad', pad_mode='zeros')", "t.ini", 1, &err);
-    ck_assert_msg(v != NULL, "%s", err.msg);
-    ck_assert_int_eq(item_tfm_from_cfg(&t, v, &err), 0);
-    ck_assert(t.kind == ITFM_RESIZE && t.h == 20 && t.w == 30 && t.method == RESIZE_PAD && t.pad_mode == PAD_ZEROS);
-    cfg_value_free(v);
-    v = cfg_value_parse("RandomResizedCrop(128, min_scale=0.35)", "t.ini", 1, &err);
-    ck_assert_int_eq(item_tfm_from_cfg(&t, v, &err), 0);
-    ck_assert(t.kind == ITFM_RRC && t.h == 128 && t.w == 128);
-    ck_assert_double_eq_tol(t.min_scale, 0.35, 1e-12); ck_assert_double_eq_tol(t.val_xtra, 0.14, 1e-12);
-    ck_assert_double_eq_tol(t.ratio_lo, 0.75, 1e-12);
-    cfg_value_free(v);
-    v = cfg_value_parse("Resize(64, method='stretch')", "t.ini", 7, &err);
-    ck_assert_int_eq(item_tfm_from_cfg(&t, v, &err), ERR_USAGE);
-    ck_assert_msg(strstr(err.msg, "line 7") && strstr(err.msg, "stretch"), "%s", err.msg);
-    cfg_value_free(v);
-}
-END_TEST
-
 START_TEST(item_tfms_sequence_applies_in_order_and_moves_points)
 {
     /* Resize((10, 20), method='squish') then Resize(10) (crop) on a 40x20
@@ -352,39 +329,6 @@ START_TEST(item_tfms_sequence_on_train_equals_the_steps_one_by_one)
 }
 END_TEST
 
-START_TEST(item_tfms_parse_a_list_and_refuse_bad_ones)
-{
-    Err err = {0};
-    ItemTfms ts;
-    CfgValue *v = cfg_value_parse("Resize(460), RandomResizedCrop(224, min_scale=0.75)", "t.ini", 3, &err);
-    ck_assert_msg(v != NULL, "%s", err.msg);
-    ck_assert_int_eq(item_tfms_from_cfg(&ts, v, &err), 0);
-    ck_assert_int_eq(ts.n, 2);
-    ck_assert(ts.t[0].kind == ITFM_RESIZE && ts.t[0].w == 460 && ts.t[1].kind == ITFM_RRC && ts.t[1].w == 224);
-    cfg_value_free(v);
-    v = cfg_value_parse("Resize(64)", "t.ini", 3, &err);
-    ck_assert_int_eq(item_tfms_from_cfg(&ts, v, &err), 0);
-    ck_assert_int_eq(ts.n, 1);
-    cfg_value_free(v);
-    /* a batch transform among the item transforms */
-    v = cfg_value_parse("Resize(460), aug_transforms(size=224)", "t.ini", 4, &err);
-    ck_assert_int_eq(item_tfms_from_cfg(&ts, v, &err), ERR_USAGE);
-    ck_assert_msg(strstr(err.msg, "line 4") && strstr(err.msg, "aug_transforms is a batch transform") &&
-                  strstr(err.msg, "batch_tfms"), "%s", err.msg);
-    cfg_value_free(v);
-    /* too many */
-    v = cfg_value_parse("Resize(8), Resize(8), Resize(8), Resize(8), Resize(8)", "t.ini", 5, &err);
-    ck_assert_int_eq(item_tfms_from_cfg(&ts, v, &err), ERR_USAGE);
-    ck_assert_msg(strstr(err.msg, "line 5") && strstr(err.msg, "at most"), "%s", err.msg);
-    cfg_value_free(v);
-    /* one bad member names itself */
-    v = cfg_value_parse("Resize(8), Resize(8, method='stretch')", "t.ini", 6, &err);
-    ck_assert_int_eq(item_tfms_from_cfg(&ts, v, &err), ERR_USAGE);
-    ck_assert_msg(strstr(err.msg, "stretch"), "%s", err.msg);
-    cfg_value_free(v);
-}
-END_TEST
-
 static Suite *suite(void)
 {
     Suite *s = suite_create("transform");
@@ -393,14 +337,12 @@ static Suite *suite(void)
     tcase_add_test(tc, fast_resize_matches_the_plain_reference);
     tcase_add_test(tc, item_tfms_sequence_applies_in_order_and_moves_points);
     tcase_add_test(tc, item_tfms_sequence_on_train_equals_the_steps_one_by_one);
-    tcase_add_test(tc, item_tfms_parse_a_list_and_refuse_bad_ones);
     tcase_add_test(tc, resize_crop_valid_takes_the_centre_and_moves_points);
     tcase_add_test(tc, resize_crop_train_is_random_inside_and_keyed);
     tcase_add_test(tc, resize_pad_reflects_and_points_shift);
     tcase_add_test(tc, resize_squish_and_tuple_size_is_height_width);
     tcase_add_test(tc, rrc_valid_resizes_with_val_xtra_then_centre_crops);
     tcase_add_test(tc, rrc_train_crops_within_scale_and_ratio_with_centre_fallback);
-    tcase_add_test(tc, item_tfms_parse_from_config_values);
     suite_add_tcase(s, tc);
     return s;
 }

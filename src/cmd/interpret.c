@@ -16,7 +16,6 @@
 
 #include "cmd/pipeline.h"
 
-#include "config/config.h"
 #include "data/dataset.h"
 #include "data/image_loader.h"
 #include "data/loader.h"
@@ -31,6 +30,7 @@
 #include "models/collab.h"
 #include "models/model.h"
 #include "models/resnet.h"
+#include "setup/setup.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -38,11 +38,6 @@
 #include <string.h>
 
 enum { RESULTS_N = 9, CAPTION_CAP = 512 };
-
-static void run_dir_of(const Config *cfg, char *buf, size_t cap)
-{
-    if (!cfg_path(cfg, "output", "dir", buf, cap)) snprintf(buf, cap, "runs/%s", config_stem(cfg));
-}
 
 /* ---- pictures ----------------------------------------------------------------- */
 
@@ -126,19 +121,22 @@ static int draw_grid(const Preds *p, const int32_t *rows, int n, const char *con
     return rc;
 }
 
-static int interpret_collab(const CmdArgs *a, const Config *cfg, Err *err)
+static int interpret_collab(const CmdArgs *a, const Setup *su, Err *err)
 {
-    char dir[4096], path[4200];
-    if (!cfg_path(cfg, "output", "dir", dir, sizeof dir)) snprintf(dir, sizeof dir, "runs/%s", config_stem(cfg));
+    char path[4200];
     if (a->checkpoint) snprintf(path, sizeof path, "%s", a->checkpoint);
-    else snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    else snprintf(path, sizeof path, "%s/model.safetensors", su->out_dir);
     RatingsData *d = NULL;
     Model *m = NULL;
-    int rc = ratings_from_config(&d, cfg, &a->ctx, err);
-    if (!rc) rc = collab_model_from_config(&m, cfg, &a->ctx, d->n_users, d->n_items, 1024, err);
+    int rc = ratings_load(&d, &su->ratings, err);
+    if (!rc) {
+        CollabSpec cs = su->model.collab;
+        cs.n_users = d->n_users, cs.n_items = d->n_items, cs.max_bs = 1024, cs.seed = su->ctx.seed;
+        rc = collab_model_new(&m, &cs, err);
+    }
     if (!rc) rc = st_load_model_file(m, path, ST_LOAD_FULL, NULL, 0, err);
     if (!rc) {
-        CollabInterpOpts o = {.out_dir = dir, .similar = a->similar, .out = stdout};
+        CollabInterpOpts o = {.out_dir = su->out_dir, .similar = a->similar, .out = stdout};
         rc = collab_interpret(m, d, &o, err);
     }
     model_free(m);
@@ -170,8 +168,8 @@ static double *file_maps(const Preds *p, const char *const *paths, Prep *prep)
 int cmd_interpret(const CmdArgs *a, Err *err)
 {
     if (!a->config_path) return err_set(err, ERR_USAGE, "interpret: expected a CONFIG file");
-    Config *cfg = config_load(a->config_path, a->sets, a->n_sets, err);
-    if (!cfg) return err->code;
+    Setup su;
+    if (setup_load(&su, a->config_path, a->sets, a->n_sets, &a->ctx, err)) return err->code;
     Pipeline pl = {0};
     Model *m = NULL;
     StFile *sf = NULL;
@@ -182,8 +180,8 @@ int cmd_interpret(const CmdArgs *a, Err *err)
     const char **paths = NULL;
     double *maps = NULL;
     int rc;
-    char dir[3800], ckpt[4096];
-    run_dir_of(cfg, dir, sizeof dir);
+    char ckpt[4200];
+    const char *dir = su.out_dir;
     if (a->checkpoint)
         snprintf(ckpt, sizeof ckpt, "%s", a->checkpoint);
     else
@@ -192,23 +190,19 @@ int cmd_interpret(const CmdArgs *a, Err *err)
     /* the model file first: a wrong file is refused before any data is read */
     if ((rc = st_open(ckpt, &sf, err))) goto done;
     if ((rc = modelfile_info(&mi, ckpt, &sf->meta, err))) goto done;
-    if ((rc = modelfile_check(&mi, cfg, err))) goto done;
+    ModelFileExpect expect;
+    modelfile_expect_of(&expect, &su);
+    if ((rc = modelfile_check(&mi, &expect, err))) goto done;
     if (!strcmp(mi.task, "collab")) {
         ctx_apply_threads(&a->ctx);
-        rc = interpret_collab(a, cfg, err);
+        rc = interpret_collab(a, &su, err);
         goto done;
     }
 
     /* config → dataset → loaders, as training built them (pipeline.h) */
     if ((rc = pipeline_open(&pl, a, PIPE_DATA, err))) goto done;
     const Dataset *ds = &pl.ds;
-    ImageLoaderOpts lo;
-    if ((rc = image_loader_opts_from_cfg(&lo, pl.cfg, &pl.ctx, err))) goto done;
-    if (pl.norm_added) {
-        lo.batch.normalize = 1;
-        memcpy(lo.batch.mean, pl.norm_mean, sizeof lo.batch.mean);
-        memcpy(lo.batch.std, pl.norm_std, sizeof lo.batch.std);
-    }
+    const ImageLoaderOpts lo = pl.setup.loader;   /* with the pretrained normalisation, as trained */
     if ((rc = prep_init(&prep, &lo.item, &lo.batch, lo.channels, pl.in_h, pl.in_w, err))) goto done;
     ResnetSpec spec = resnet_spec_default(mi.arch, pl.dls->n_out, pl.dls->max_batch, pl.in_h, pl.in_w);
     spec.no_init = 1;   /* every weight comes from the file (ST_LOAD_FULL) */
@@ -222,7 +216,7 @@ int cmd_interpret(const CmdArgs *a, Err *err)
 
     InterpOpts o = {.most_confused = a->most_confused, .min_count = a->min_count, .confusion = a->confusion,
                     .top_losses = a->top_losses, .thresholds = a->thresholds};
-    if ((rc = pipeline_threshold(pl.cfg, &o.thresh, err))) goto done;
+    o.thresh = pl.setup.threshold;
     if (!a->ctx.quiet) fprintf(stderr, "predicting %d validation items with %s\n", ds->n_valid, ckpt);
     if ((rc = interp_get_preds(m, pl.dls, SPLIT_VALID, pl.loss, &p, err))) goto done;
     paths = malloc(sizeof(char *) * ((size_t)ds->n_valid + 1));
@@ -262,6 +256,6 @@ done:
     pipeline_close(&pl);
     modelfile_info_free(&mi);
     st_close(sf);
-    config_free(cfg);
+    setup_free(&su);
     return rc;
 }

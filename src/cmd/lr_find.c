@@ -5,7 +5,6 @@
 #include "cmd/cmd.h"
 
 #include "cmd/pipeline.h"
-#include "config/config.h"
 #include "data/warnings.h"
 #include "io/atomic.h"
 #include "learn/learner.h"
@@ -48,9 +47,8 @@ int cmd_lr_find(const CmdArgs *a, Err *err)
         goto done;
     }
     if (p.pretrained) learner_freeze_to(l, -1);
-    double start = cfg_num(p.cfg, "lr_find", "start_lr"), end = cfg_num(p.cfg, "lr_find", "end_lr");
-    int num_it = cfg_int(p.cfg, "lr_find", "num_it");
-    if ((rc = learner_lr_find(l, start, end, num_it, cfg_int(p.cfg, "lr_find", "stop_div") != 0, &r, err))) goto done;
+    const SetupLrFind *f = &p.setup.lr_find;
+    if ((rc = learner_lr_find(l, f->start_lr, f->end_lr, f->num_it, f->stop_div, &r, err))) goto done;
     if ((rc = write_csv(p.out_dir, &r, err))) goto done;
     if ((rc = lr_find_plot(&r, p.out_dir, err))) goto done;
     const LrSuggest *s = &r.sug;

@@ -1,8 +1,6 @@
 /* pipeline.c — config → dataset → loaders → model → learner options; see pipeline.h. */
 #include "cmd/pipeline.h"
 
-#include "config/config.h"
-#include "data/augment.h"
 #include "data/image_loader.h"
 #include "data/ratings.h"
 #include "interp/collab_interp.h"
@@ -20,99 +18,28 @@
 #include <string.h>
 #include <unistd.h>
 
-static int blocks_have(const Config *cfg, const char *name)
-{
-    const CfgValue *v = cfg_get(cfg, "data", "blocks");
-    for (int i = 0; v && i < cfg_list_len(v); i++) {
-        const CfgValue *b = cfg_list_at(v, i);
-        if (b->str && strcmp(b->str, name) == 0) return 1;
-    }
-    return 0;
-}
-
-static int pick_loss(Pipeline *p, TargetKind kind, Err *err)
-{
-    const CfgValue *v = cfg_get(p->cfg, "learner", "loss_func");
-    if (!v || v->kind == CV_NONE) {
-        p->loss = kind == TARGET_CATEGORY ? LOSS_CROSS_ENTROPY : kind == TARGET_MULTI ? LOSS_BCE_LOGITS : LOSS_MSE;
-        return 0;
-    }
-    const char *n = v->str ? v->str : "";
-    int ok;
-    if (!strcmp(n, "CrossEntropyLossFlat")) p->loss = LOSS_CROSS_ENTROPY, ok = kind == TARGET_CATEGORY;
-    else if (!strcmp(n, "LabelSmoothingCrossEntropy") || !strcmp(n, "LabelSmoothingCrossEntropyFlat")) {
-        p->loss = LOSS_LABEL_SMOOTHING, ok = kind == TARGET_CATEGORY;
-        p->loss_eps = v->kind == CV_CALL && cfg_arg(v, "eps") ? cfg_arg_num(v, "eps") : 0.1;
-    }
-    else if (!strcmp(n, "BCEWithLogitsLossFlat")) p->loss = LOSS_BCE_LOGITS, ok = kind == TARGET_MULTI;
-    else if (!strcmp(n, "MSELossFlat")) p->loss = LOSS_MSE, ok = kind == TARGET_POINTS || kind == TARGET_RATING;
-    else if (!strcmp(n, "L1LossFlat")) p->loss = LOSS_L1, ok = kind == TARGET_POINTS || kind == TARGET_RATING;
-    else return err_set(err, ERR_USAGE, "%s:%d: [learner] loss_func: unknown '%s'", config_file(p->cfg), v->line, n);
-    if (!ok)
-        return err_set(err, ERR_USAGE, "%s:%d: [learner] loss_func: %s does not fit the targets of [data] blocks",
-                       config_file(p->cfg), v->line, n);
-    return 0;
-}
-
-int pipeline_threshold(const Config *cfg, double *thresh, Err *err)
-{
-    const CfgValue *v = cfg_get(cfg, "learner", "loss_func");
-    double loss_thresh = 0.5;
-    if (v && v->kind == CV_CALL && v->str && !strcmp(v->str, "BCEWithLogitsLossFlat") && cfg_arg(v, "thresh"))
-        loss_thresh = cfg_arg_num(v, "thresh");
-    Metrics ms = {0};
-    if (metrics_parse(cfg_get(cfg, "learner", "metrics"), config_file(cfg), &ms, err)) return err->code;
-    *thresh = metrics_multi_thresh(&ms, loss_thresh);
-    return 0;
-}
-
 static int build_images(Pipeline *p, PipeStop stop, Err *err)
 {
-    Config *cfg = p->cfg;
-    if (datablock_build(cfg, &p->ds, err)) return err->code;
-    ImageLoaderOpts o;
-    if (image_loader_opts_from_cfg(&o, cfg, &p->ctx, err)) return err->code;
-    /* pretrained = False is fastai's pretrained=False; True, or a file, loads weights */
-    const CfgValue *pv = cfg_get(cfg, "model", "pretrained");
-    p->pretrained = pv && !(pv->kind == CV_BOOL && pv->num == 0);
-    if (p->pretrained && !o.batch.normalize) {
-        /* vision_learner(normalize=True, pretrained=True): Normalize.from_stats(*imagenet_stats) */
-        aug_stats("imagenet_stats", p->norm_mean, p->norm_std);
-        o.batch.normalize = 1;
-        memcpy(o.batch.mean, p->norm_mean, sizeof p->norm_mean);
-        memcpy(o.batch.std, p->norm_std, sizeof p->norm_std);
-        if (o.channels == 1) o.batch.mean[0] = p->norm_mean[0], o.batch.std[0] = p->norm_std[0];
-        p->norm_added = 1;
-    }
+    const Setup *su = &p->setup;
+    if (datablock_build_spec(&su->db, &p->ds, err)) return err->code;
+    ImageLoaderOpts o = su->loader;
+    p->pretrained = su->model.pretrained || su->model.pretrained_torchvision;
+    p->norm_added = su->norm_added;
+    memcpy(p->norm_mean, su->norm_mean, sizeof p->norm_mean);
+    memcpy(p->norm_std, su->norm_std, sizeof p->norm_std);
     if (image_loaders_new_opts(&p->dls, &o, &p->ds, err)) return err->code;
     ImageLoaderStats st;
     image_loaders_stats(p->dls, &st);
     p->in_h = st.h, p->in_w = st.w, p->in_c = st.c;
-    if (pick_loss(p, p->ds.kind, err)) return err->code;
+    p->loss = su->loss, p->loss_eps = su->loss_eps;
     if (stop == PIPE_DATA) return 0;
 
-    const CfgValue *arch = cfg_get(cfg, "model", "arch");
-    const char *an = arch && arch->str ? arch->str : "";
-    if (!resnet_arch_known(an)) {
-        char archs[128];
-        resnet_arch_list(archs, sizeof archs);
-        return err_set(err, ERR_USAGE, "%s:%d: [model] arch: '%s' is not an image model (%s)", config_file(cfg),
-                       arch ? arch->line : 0, an, archs);
-    }
-    ResnetSpec spec = resnet_spec_default(an, p->dls->n_out, p->dls->max_batch, p->in_h, p->in_w);
-    spec.n_in = cfg_int(cfg, "model", "n_in");
-    spec.ps = (float)cfg_num(cfg, "model", "ps");
-    const CfgValue *yr = cfg_get(cfg, "model", "y_range");
-    if (yr && yr->n == 2) spec.has_y_range = 1, spec.y_lo = (float)yr->items[0]->num, spec.y_hi = (float)yr->items[1]->num;
-    /* head = 'torchvision': the network torchvision trains on ImageNet (avgpool + fc,
-     * torchvision's parameter names), so that its saved file is a body another
-     * config loads with `pretrained =` (the fc is skipped, a fastai head is new). */
-    const char *head = cfg_str(cfg, "model", "head");
-    p->torchvision_head = spec.plain_fc = head && !strcmp(head, "torchvision");
-    if (spec.plain_fc && (spec.has_y_range || p->pretrained))
-        return err_set(err, ERR_USAGE, "%s:%d: [model] head = 'torchvision' takes no %s (it is for training a body "
-                       "from scratch; use the default fastai head)", config_file(cfg), cfg_get(cfg, "model", "head")->line,
-                       spec.has_y_range ? "y_range" : "pretrained weights");
+    const SetupModel *sm = &su->model;
+    ResnetSpec spec = resnet_spec_default(sm->arch, p->dls->n_out, p->dls->max_batch, p->in_h, p->in_w);
+    spec.n_in = sm->n_in;
+    spec.ps = sm->ps;
+    spec.has_y_range = sm->has_y_range, spec.y_lo = (float)sm->y_lo, spec.y_hi = (float)sm->y_hi;
+    p->torchvision_head = spec.plain_fc = sm->torchvision_head;
     spec.seed = p->ctx.seed;
     spec.threads = p->ctx.threads;
     if (resnet_new(&p->model, &spec, err)) return err->code;
@@ -121,10 +48,10 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
          * has torchvision fetch it; else a .safetensors or PyTorch .pth file */
         char path[4096];
         StFile *f = NULL;
-        if (pv->kind == CV_BOOL) {
-            if (pth_torchvision_cached(an, path, sizeof path, err)) return err_prefix(err, "[model] ");
+        if (sm->pretrained_torchvision) {
+            if (pth_torchvision_cached(sm->arch, path, sizeof path, err)) return err_prefix(err, "[model] ");
         } else {
-            cfg_path(cfg, "model", "pretrained", path, sizeof path);
+            snprintf(path, sizeof path, "%s", sm->pretrained);
         }
         int rc = pth_open_weights(path, &f, err);
         if (!rc) rc = st_load_model(p->model, f, ST_LOAD_PRETRAINED, p->note, sizeof p->note, err);
@@ -136,27 +63,27 @@ static int build_images(Pipeline *p, PipeStop stop, Err *err)
 
 static int build_collab(Pipeline *p, PipeStop stop, Err *err)
 {
-    if (ratings_loaders_new(&p->dls, p->cfg, &p->ctx, &p->ratings, err)) return err->code;
-    if (pick_loss(p, TARGET_RATING, err)) return err->code;
+    const Setup *su = &p->setup;
+    if (ratings_loaders_new(&p->dls, &su->ratings, su->loader.bs, su->loader.val_bs, p->ctx.seed, &p->ratings, err))
+        return err->code;
+    p->loss = su->loss, p->loss_eps = su->loss_eps;
     if (stop == PIPE_DATA) return 0;
-    return collab_model_from_config(&p->model, p->cfg, &p->ctx, p->ratings->n_users, p->ratings->n_items,
-                                    p->dls->max_batch, err);
+    CollabSpec cs = su->model.collab;
+    cs.n_users = p->ratings->n_users, cs.n_items = p->ratings->n_items, cs.seed = p->ctx.seed;
+    cs.max_bs = p->dls->max_batch;
+    return collab_model_new(&p->model, &cs, err);
 }
 
 int pipeline_open(Pipeline *p, const CmdArgs *a, PipeStop stop, Err *err)
 {
     memset(p, 0, sizeof *p);
-    p->ctx = a->ctx;
     if (!a->config_path) return err_set(err, ERR_USAGE, "%s: expected a CONFIG file", a->command);
-    p->cfg = config_load(a->config_path, a->sets, a->n_sets, err);
-    if (!p->cfg) return err->code;
-    p->ctx.seed = (uint64_t)cfg_num(p->cfg, "learner", "seed");
-    if (p->ctx.threads < 1) p->ctx.threads = 1;
+    if (setup_load(&p->setup, a->config_path, a->sets, a->n_sets, &a->ctx, err)) return err->code;
+    p->ctx = p->setup.ctx;
     ctx_apply_threads(&p->ctx);
-    if (cfg_get(p->cfg, "output", "dir")) cfg_path(p->cfg, "output", "dir", p->out_dir, sizeof p->out_dir);
-    else snprintf(p->out_dir, sizeof p->out_dir, "runs/%s", config_stem(p->cfg));
+    snprintf(p->out_dir, sizeof p->out_dir, "%s", p->setup.out_dir);
     if (stop == PIPE_CONFIG) return 0;
-    p->is_collab = blocks_have(p->cfg, "CollabBlock");
+    p->is_collab = p->setup.is_collab;
     return p->is_collab ? build_collab(p, stop, err) : build_images(p, stop, err);
 }
 
@@ -166,8 +93,8 @@ void pipeline_close(Pipeline *p)
     model_free(p->model);
     loaders_free(p->dls);
     dataset_free(&p->ds);
-    config_free(p->cfg);
-    p->model = NULL, p->dls = NULL, p->cfg = NULL, p->ratings = NULL;
+    setup_free(&p->setup);
+    p->model = NULL, p->dls = NULL, p->ratings = NULL;
 }
 
 int pipeline_mkdir_out(Pipeline *p, Err *err)
@@ -188,27 +115,18 @@ typedef struct CkptCtx {
     double threshold;
 } CkptCtx;
 
-static int meta_cfg_text(StMeta *m, const Config *cfg, const char *sec, const char *key, const char *meta_key)
-{
-    const CfgValue *v = cfg_get(cfg, sec, key);
-    if (!v) return 0;
-    char buf[4096];
-    cfg_value_format(v, buf, sizeof buf);
-    return st_meta_set(m, meta_key, buf);
-}
-
 int pipeline_save_model(Pipeline *p, const Model *m, const char *path, double threshold, Err *err)
 {
     StMeta meta;
     st_meta_init(&meta);
-    const char *task = modelfile_config_task(p->cfg);
-    int bad = st_meta_set(&meta, "task", task);
+    const Setup *su = &p->setup;
+    int bad = st_meta_set(&meta, "task", su->task);
     if (!p->is_collab) {
         double size[2] = {p->in_h, p->in_w};
         bad |= st_meta_set_numbers(&meta, "size", size, 2);
         if (p->ds.n_vocab) bad |= st_meta_set_strings(&meta, "vocab", (const char *const *)p->ds.vocab, p->ds.n_vocab);
-        bad |= meta_cfg_text(&meta, p->cfg, "data", "item_tfms", "item_tfms");
-        bad |= meta_cfg_text(&meta, p->cfg, "data", "batch_tfms", "batch_tfms");
+        if (su->item_tfms_text) bad |= st_meta_set(&meta, "item_tfms", su->item_tfms_text);
+        if (su->batch_tfms_text) bad |= st_meta_set(&meta, "batch_tfms", su->batch_tfms_text);
         if (p->norm_added) {
             int n = p->in_c == 1 ? 1 : 3;
             double mu[3], sd[3];
@@ -223,9 +141,8 @@ int pipeline_save_model(Pipeline *p, const Model *m, const char *path, double th
         st_meta_free(&meta);
         return err->code;
     }
-    const CfgValue *yr = cfg_get(p->cfg, "model", "y_range");
-    if (yr && yr->n == 2) {
-        double v[2] = {yr->items[0]->num, yr->items[1]->num};
+    if (su->model.has_y_range) {
+        double v[2] = {su->model.y_lo, su->model.y_hi};
         bad |= st_meta_set_numbers(&meta, "y_range", v, 2);
     }
     bad |= st_meta_set_int(&meta, "seed", (long long)p->ctx.seed);
@@ -250,36 +167,15 @@ static int ckpt_load(void *ctx, Model *m, const char *path, Err *err)
 
 int pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err)
 {
-    Config *cfg = p->cfg;
-    const char *file = config_file(cfg);
-    learner_opts_default(o);
-    const CfgValue *opt = cfg_get(cfg, "learner", "opt_func");
-    const char *on = opt && opt->str ? opt->str : "Adam";
-    if (!strcmp(on, "SGD")) {
-        o->opt = OPT_SGD;
-        o->hyper = optim_default_hyper(OPT_SGD);
-        if (opt->kind == CV_CALL) o->hyper.mom = cfg_arg_num(opt, "mom"), o->hyper.wd = cfg_arg_num(opt, "wd");
-    } else {
-        o->opt = OPT_ADAM;
-        o->hyper = optim_default_hyper(OPT_ADAM);
-        if (opt && opt->kind == CV_CALL) {
-            o->hyper.mom = cfg_arg_num(opt, "mom"), o->hyper.sqr_mom = cfg_arg_num(opt, "sqr_mom");
-            o->hyper.eps = cfg_arg_num(opt, "eps"), o->hyper.wd = cfg_arg_num(opt, "wd");
-        }
-    }
-    if (cfg_get(cfg, "learner", "wd")) o->hyper.wd = cfg_num(cfg, "learner", "wd");
-    o->lr = cfg_num(cfg, "learner", "lr");
-    o->train_bn = cfg_int(cfg, "learner", "train_bn") != 0;
-    if (cfg_int(cfg, "learner", "wd_bn_bias"))
+    *o = p->setup.learn;
+    if (p->setup.wd_bn_bias)
         for (int i = 0; i < p->model->n_params; i++) p->model->params[i].no_wd = 0;
     TargetKind kind = p->is_collab ? TARGET_RATING : p->ds.kind;
-    if (metrics_parse(cfg_get(cfg, "learner", "metrics"), file, &o->metrics, err) ||
-        metrics_check(&o->metrics, kind, file, err) || learner_parse_cbs(cfg_get(cfg, "learner", "cbs"), file, o, err))
-        return err->code;
+    if (metrics_check(&o->metrics, kind, p->setup.file, err)) return err->code;
     o->loss = pipeline_loss, o->loss_ctx = p;
     static CkptCtx ck;   /* one pipeline per process */
     ck.p = p;
-    if (pipeline_threshold(cfg, &ck.threshold, err)) return err->code;
+    ck.threshold = p->setup.threshold;
     o->ckpt = (LearnCkpt){ckpt_save, ckpt_load, &ck};
     o->out_dir = p->out_dir;
     o->seed = p->ctx.seed;
@@ -296,23 +192,11 @@ int pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err)
 
 int pipeline_schedule(Pipeline *p, Schedule *s, Err *err)
 {
-    if (schedule_parse(cfg_get(p->cfg, "train", "schedule"), config_file(p->cfg), s, err)) return err->code;
-    const CfgValue *moms = cfg_get(p->cfg, "learner", "moms");
-    int has_wd = cfg_get(p->cfg, "learner", "wd") != NULL;
-    double wd = has_wd ? cfg_num(p->cfg, "learner", "wd") : 0;
-    for (int i = 0; i < s->n; i++) {
-        Stage *st = &s->stages[i];
-        if (!st->has_moms && moms && moms->n == 3)
-            for (int k = 0; k < 3; k++) st->moms[k] = moms->items[k]->num;
-        /* fastai fit(): wd=None → learn.wd, which when set is applied at every fit */
-        if (!st->has_wd && has_wd) st->has_wd = 1, st->wd = wd;
-    }
-    int ng = p->model ? p->model->info.n_groups : 1;
-    for (int i = 0; i < s->n; i++) {
-        const Stage *st = &s->stages[i];
-        if (st->lr.kind == LR_LIST && st->lr.n != ng)
-            return err_set(err, ERR_USAGE, "%s: [train] schedule: a list of %d learning rates for a model with %d "
-                                           "parameter groups", config_file(p->cfg), st->lr.n, ng);
-    }
+    const Schedule *from = &p->setup.schedule;
+    memset(s, 0, sizeof *s);
+    if (!(s->stages = malloc(sizeof *s->stages * (size_t)(from->n + 1))))
+        return err_set(err, ERR_RUNTIME, "schedule: out of memory");
+    memcpy(s->stages, from->stages, sizeof *s->stages * (size_t)from->n);
+    s->n = from->n;
     return 0;
 }

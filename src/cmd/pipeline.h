@@ -4,15 +4,17 @@
  * model, lr_find after the learner) and drive it differently; none rebuilds a
  * piece by itself.
  *
- * Image tasks: datablock_build (data/dataset.h) + image loaders
- * (data/image_loader.h) + resnet (models/resnet.h).  Collaborative filtering
- * ([data] blocks = CollabBlock(...)): ratings_loaders_new (data/ratings.h) +
- * collab_model_from_config (models/collab.h).
+ * The config is read once, whole, by the setup layer (setup/setup.h), which
+ * gives every spec; the pipeline only builds from them.  Image tasks:
+ * datablock_build_spec (data/datablock.h) + image loaders (data/image_loader.h)
+ * + resnet (models/resnet.h).  Collaborative filtering ([data] blocks =
+ * CollabBlock(...)): ratings_loaders_new (data/ratings.h) + collab_model_new
+ * (models/collab.h).
  *
  * fastai's vision_learner choices applied here: with `pretrained =` the body
  * weights are loaded, Normalize.from_stats(imagenet_stats) is added when the
- * config has no Normalize, and the model starts frozen (freeze()); without
- * pretrained weights nothing is added and nothing frozen.
+ * config has no Normalize (the setup does), and the model starts frozen
+ * (freeze()); without pretrained weights nothing is added and nothing frozen.
  *
  * Output dir: [output] dir resolved against the config's folder like every
  * path; when unset, runs/<config file name> in the current folder.
@@ -28,15 +30,15 @@
 #include "learn/learner.h"
 #include "models/model.h"
 #include "nn/loss.h"
+#include "setup/setup.h"
 
-typedef struct Config Config;
 typedef struct RatingsData RatingsData;
 typedef struct StMeta StMeta;
 
 typedef enum PipeStop { PIPE_CONFIG, PIPE_DATA, PIPE_MODEL } PipeStop;
 
 typedef struct Pipeline {
-    Config *cfg;
+    Setup setup;              /* the config, read: every spec */
     Ctx ctx;
     int is_collab;
     Dataset ds;               /* image tasks */
@@ -58,20 +60,15 @@ typedef struct Pipeline {
 int  pipeline_open(Pipeline *p, const CmdArgs *a, PipeStop stop, Err *err);
 void pipeline_close(Pipeline *p);   /* NULL-safe, idempotent */
 
-/* Learner options from [learner] (opt_func, lr, wd, wd_bn_bias, train_bn,
- * metrics, cbs, seed) for this pipeline's model/loss; also applies
+/* Learner options of the setup ([learner] opt_func, lr, wd, wd_bn_bias,
+ * train_bn, metrics, cbs, seed) for this pipeline's model/loss; also applies
  * wd_bn_bias to the model's params.  Checkpoint hooks save model files with
  * the metadata predict needs. */
 int  pipeline_learner_opts(Pipeline *p, LearnerOpts *o, Err *err);
 
-/* The schedule of [train] with [learner] moms as fit_one_cycle's default. */
+/* A copy of the setup's schedule ([train] schedule, with [learner] moms as
+ * fit_one_cycle's default); the caller frees it (schedule_free). */
 int  pipeline_schedule(Pipeline *p, Schedule *s, Err *err);
-
-/* The multi-label threshold of this config — the one decision used by the
- * metric, the saved model file, interpret and `predict CONFIG`: [learner]
- * metrics accuracy_multi(thresh) when that metric is used, else
- * loss_func BCEWithLogitsLossFlat(thresh), else 0.5 (metrics_multi_thresh). */
-int  pipeline_threshold(const Config *cfg, double *thresh, Err *err);
 
 /* Save the model with metadata: arch, n_in, n_out, task, vocab, size,
  * item_tfms/batch_tfms (config text), norm_mean/std, y_range, threshold;

@@ -2,7 +2,7 @@
  *
  * Everything comes from the model file: architecture, inputs, outputs, vocab,
  * threshold (except that with a CONFIG the multi-label threshold is the
- * config's, pipeline_threshold: the one the metric and interpret use, so a
+ * config's (the setup's threshold): the one the metric and interpret use, so a
  * threshold chosen with `interpret --thresholds` after training applies) and
  * the validation preprocessing (the data module's item and
  * batch transforms, rebuilt from the config text saved in the metadata).
@@ -20,7 +20,6 @@
 #include "cmd/cmd.h"
 #include "cmd/pipeline.h"
 
-#include "config/config.h"
 #include "data/items.h"
 #include "interp/collab_interp.h"
 #include "interp/interp.h"
@@ -176,15 +175,10 @@ static void print_error_row(const char *path, const char *msg)
 
 /* ---- the command ---------------------------------------------------------------- */
 
-static int model_path_of(const CmdArgs *a, const Config *cfg, char *buf, size_t cap)
+static int model_path_of(const CmdArgs *a, const Setup *su, char *buf, size_t cap)
 {
-    if (a->model_path) {
-        snprintf(buf, cap, "%s", a->model_path);
-    } else {
-        char dir[3800];
-        if (!cfg_path(cfg, "output", "dir", dir, sizeof dir)) snprintf(dir, sizeof dir, "runs/%s", config_stem(cfg));
-        snprintf(buf, cap, "%s/model.safetensors", dir);
-    }
+    if (a->model_path) snprintf(buf, cap, "%s", a->model_path);
+    else snprintf(buf, cap, "%.3800s/model.safetensors", su->out_dir);
     return 0;
 }
 
@@ -287,7 +281,7 @@ static int predict_collab(const CmdArgs *a, const StFile *sf, Err *err)
 
 int cmd_predict(const CmdArgs *a, Err *err)
 {
-    Config *cfg = NULL;
+    Setup su = {0}, *setup = NULL;
     StFile *sf = NULL;
     ModelFileInfo mi;
     char path[4096];
@@ -295,13 +289,20 @@ int cmd_predict(const CmdArgs *a, Err *err)
     memset(&mi, 0, sizeof mi);
     if (!a->model_path && !a->config_path)
         return err_set(err, ERR_USAGE, "predict: give a CONFIG or --model FILE, then the inputs");
-    if (a->config_path && !(cfg = config_load(a->config_path, a->sets, a->n_sets, err))) return err->code;
-    model_path_of(a, cfg, path, sizeof path);
+    if (a->config_path) {
+        if (setup_load(&su, a->config_path, a->sets, a->n_sets, &a->ctx, err)) return err->code;
+        setup = &su;
+    }
+    model_path_of(a, setup, path, sizeof path);
     if ((rc = st_open(path, &sf, err))) goto done;
     if ((rc = modelfile_info(&mi, path, &sf->meta, err))) goto done;
-    if (cfg && (rc = modelfile_check(&mi, cfg, err))) goto done;
-    /* with a config, its threshold (as interpret and the metric use it), not the one saved at training */
-    if (cfg && !strcmp(mi.task, "multi_label") && (rc = pipeline_threshold(cfg, &mi.threshold, err))) goto done;
+    if (setup) {
+        ModelFileExpect expect;
+        modelfile_expect_of(&expect, setup);
+        if ((rc = modelfile_check(&mi, &expect, err))) goto done;
+        /* its threshold (as interpret and the metric use it), not the one saved at training */
+        if (!strcmp(mi.task, "multi_label")) mi.threshold = setup->threshold;
+    }
     if (!strcmp(mi.task, "collab")) {
         ctx_apply_threads(&a->ctx);
         rc = predict_collab(a, sf, err);
@@ -311,6 +312,6 @@ int cmd_predict(const CmdArgs *a, Err *err)
 done:
     modelfile_info_free(&mi);
     st_close(sf);
-    config_free(cfg);
+    setup_free(&su);
     return rc;
 }

@@ -4,11 +4,11 @@
  * them), each label under its image and point targets drawn as crosses. */
 #include "cmd/cmd.h"
 
-#include "config/config.h"
 #include "data/dataset.h"
 #include "data/image_loader.h"
 #include "io/atomic.h"
 #include "io/plot.h"
+#include "setup/setup.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,20 +31,21 @@ static void caption_of(const Batch *b, const Dataset *ds, int i, char *buf, size
 
 int cmd_show_batch(const CmdArgs *a, Err *err)
 {
-    Config *cfg = config_load(a->config_path, a->sets, a->n_sets, err);
-    if (!cfg) return err->code;
-    Ctx ctx = a->ctx;
-    ctx.seed = (uint64_t)cfg_num(cfg, "learner", "seed");
+    Setup su;
+    if (setup_load(&su, a->config_path, a->sets, a->n_sets, &a->ctx, err)) return err->code;
     Dataset ds;
     memset(&ds, 0, sizeof ds);
     Loaders *l = NULL;
     GridCell *cells = NULL;
     GridPoint *pts = NULL;
     char (*caps)[256] = NULL;
-    int rc = datablock_build(cfg, &ds, err);
-    if (rc) goto done;
-    ImageLoaderOpts o;
-    if ((rc = image_loader_opts_from_cfg(&o, cfg, &ctx, err))) goto done;
+    int rc = 0;
+    if (su.is_collab) {
+        rc = err_set(err, ERR_USAGE, "%s: show_batch shows images; [data] blocks = CollabBlock has none", su.file);
+        goto done;
+    }
+    if ((rc = datablock_build_spec(&su.db, &ds, err))) goto done;
+    ImageLoaderOpts o = su.loader;
     o.cache_bytes = 0;   /* one batch: nothing to reuse */
     if ((rc = image_loaders_new_opts(&l, &o, &ds, err))) goto done;
     if ((rc = loaders_begin(l, SPLIT_TRAIN, 0, err))) goto done;
@@ -55,7 +56,7 @@ int cmd_show_batch(const CmdArgs *a, Err *err)
         goto done;
     }
     if (st == 0) {
-        rc = err_set(err, ERR_USAGE, "%s: the training split has no full batch of %d items", config_file(cfg), o.bs);
+        rc = err_set(err, ERR_USAGE, "%s: the training split has no full batch of %d items", su.file, o.bs);
         goto done;
     }
     int n = a->n > 0 ? a->n : 9;
@@ -92,10 +93,8 @@ int cmd_show_batch(const CmdArgs *a, Err *err)
     if (a->out) {
         snprintf(path, sizeof path, "%s", a->out);
     } else {
-        char dir[4096];
-        if (!cfg_path(cfg, "output", "dir", dir, sizeof dir)) snprintf(dir, sizeof dir, "runs/%s", config_stem(cfg));
-        if ((rc = atomic_mkdirs(dir, err))) goto done;
-        snprintf(path, sizeof path, "%s/show_batch.png", dir);
+        if ((rc = atomic_mkdirs(su.out_dir, err))) goto done;
+        snprintf(path, sizeof path, "%s/show_batch.png", su.out_dir);
     }
     ImageGrid g = {.cells = cells, .n = n};
     if ((rc = plot_grid(&g, path, err))) goto done;
@@ -104,6 +103,6 @@ done:
     free(cells), free(caps), free(pts);
     loaders_free(l);
     dataset_free(&ds);
-    config_free(cfg);
+    setup_free(&su);
     return rc;
 }

@@ -14,7 +14,6 @@
 #include "cmd/cmd.h"
 
 #include "cmd/pipeline.h"
-#include "config/config.h"
 #include "data/data_summary.h"
 #include "learn/sched.h"
 #include "models/modelsum.h"
@@ -52,7 +51,7 @@ static int model_summary(const CmdArgs *a, Err *err)
     p.model->ops->summary(p.model, p.in_h, p.in_w, &sum);
 
     char title[160], opt[256], loss[256];
-    int bs = cfg_int(p.cfg, "data", "bs");
+    int bs = p.setup.loader.bs;
     int64_t in_shape[3] = {p.in_c, p.in_h, p.in_w}, in_pair[1] = {2};
     if (p.is_collab)
         snprintf(title, sizeof title, "%s", p.model->info.arch);
@@ -61,9 +60,8 @@ static int model_summary(const CmdArgs *a, Err *err)
     printf("\nModel\n");
     if (p.is_collab) modelsum_print(&sum, stdout, title, bs, 1, in_pair);
     else modelsum_print(&sum, stdout, title, bs, 3, in_shape);
-    cfg_value_format(cfg_get(p.cfg, "learner", "opt_func"), opt, sizeof opt);
-    const CfgValue *lf = cfg_get(p.cfg, "learner", "loss_func");
-    if (lf && lf->kind != CV_NONE) cfg_value_format(lf, loss, sizeof loss);
+    snprintf(opt, sizeof opt, "%s", p.setup.opt_text);
+    if (p.setup.loss_text) snprintf(loss, sizeof loss, "%s", p.setup.loss_text);
     else snprintf(loss, sizeof loss, "%s() (from the target block)", loss_name(p.loss));
     printf("Optimizer used: %s\nLoss function: %s\n\n", opt, loss);
     if (first == s.n) printf("Model ");
@@ -81,12 +79,11 @@ done:
 
 int cmd_summary(const CmdArgs *a, Err *err)
 {
-    Config *cfg = config_load(a->config_path, a->sets, a->n_sets, err);
-    if (!cfg) return err->code;
-    Ctx ctx = a->ctx;
-    ctx.seed = (uint64_t)cfg_num(cfg, "learner", "seed");
-    int rc = data_summary_print(stdout, cfg, &ctx, err);
-    config_free(cfg);
+    Setup s;
+    if (setup_load(&s, a->config_path, a->sets, a->n_sets, &a->ctx, err)) return err->code;
+    int rc = s.is_collab ? data_summary_collab(stdout, &s.ratings, s.loader.bs, s.loader.val_bs, s.ctx.seed, err)
+                         : data_summary_image(stdout, &s.db, &s.loader, err);
+    setup_free(&s);
     if (rc) return rc;
     fflush(stdout);
     return model_summary(a, err);

@@ -83,7 +83,7 @@ int cmd_train(const CmdArgs *a, Err *err)
         goto done;
     char path[4200];
     snprintf(path, sizeof path, "%s/config.ini", p.out_dir);
-    if ((rc = config_write(p.cfg, path, err))) goto done;
+    if ((rc = config_write(p.setup.cfg, path, err))) goto done;
     if (p.note[0]) note(&p, "note: [model] pretrained: %s\n", p.note);
     data_warn_build_skips(stderr, &p.ds);   /* data warnings: --quiet or not */
 
@@ -128,9 +128,7 @@ int cmd_train(const CmdArgs *a, Err *err)
     if (p.dls && !p.ctx.quiet && !p.ctx.json) fprintf(stderr, "time waiting for data: %.2f s\n", p.dls->wait_s);
     if (rc) goto restore;
     snprintf(path, sizeof path, "%s/model.safetensors", p.out_dir);
-    double thresh;
-    if ((rc = pipeline_threshold(p.cfg, &thresh, err)) || (rc = pipeline_save_model(&p, p.model, path, thresh, err)) ||
-        (rc = learner_plot_losses(l, err)))
+    if ((rc = pipeline_save_model(&p, p.model, path, p.setup.threshold, err)) || (rc = learner_plot_losses(l, err)))
         goto restore;
     if (!p.ctx.quiet && !p.ctx.json) fprintf(stderr, "saved %s\n", path);
 restore:

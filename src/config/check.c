@@ -175,6 +175,8 @@ static CfgValue *check_choice(const CfgValue *v, const SchemaSpec *s, Err *err, 
 
 static CfgValue *check_comp(const CfgValue *v, const SchemaSpec *s, Err *err, const char *where);
 
+/* Long on purpose: one short case per SchemaType, so the whole type table is
+ * read in one place, in the order schema.h declares it. */
 CfgValue *check_value(const CfgValue *v, const SchemaSpec *s, Err *err, const char *where)
 {
     if (v->kind == CV_NONE) {
@@ -348,74 +350,93 @@ static CfgValue *expand_stats(CfgValue *call, const CfgValue *orig, Err *err, co
     return call;
 }
 
-static CfgValue *check_comp(const CfgValue *v, const SchemaSpec *s, Err *err, const char *where)
+/* The schema row of the component v names in slot s->slot, or NULL with err
+ * set (a name of another slot, or an unknown one with "did you mean"). */
+static const SchemaComp *comp_of(const CfgValue *v, const SchemaSpec *s, Err *err, const char *where)
 {
     char names[768], exp[1024];
     if (v->kind != CV_CALL && v->kind != CV_IDENT) {
         check_expected(s, exp, sizeof exp);
-        return bad(err, where, v, exp);
-    }
-    const SchemaComp *c = schema_comp(v->str, s->slot);
-    if (!c) {
-        const SchemaComp *other = schema_comp(v->str, SLOT_NONE);
-        check_slot_names(s->slot, names, sizeof names);
-        if (other) {
-            const char *has = schema_slot_names[other->slot], *want = schema_slot_names[s->slot];
-            err_set(err, ERR_USAGE, "%s: found %s, %s %s, expected %s %s: %s", where, v->str, schema_article(has),
-                    has, schema_article(want), want, names);
-            return NULL;
-        }
-        const SchemaComp *near = nearest_comp(v->str, s->slot);
-        if (near)
-            err_set(err, ERR_USAGE, "%s: found unknown %s, expected one of %s (did you mean %s?)", where,
-                    v->str, names, near->name);
-        else
-            err_set(err, ERR_USAGE, "%s: found unknown %s, expected one of %s", where, v->str, names);
+        bad(err, where, v, exp);
         return NULL;
     }
+    const SchemaComp *c = schema_comp(v->str, s->slot);
+    if (c) return c;
+    const SchemaComp *other = schema_comp(v->str, SLOT_NONE);
+    check_slot_names(s->slot, names, sizeof names);
+    if (other) {
+        const char *has = schema_slot_names[other->slot], *want = schema_slot_names[s->slot];
+        err_set(err, ERR_USAGE, "%s: found %s, %s %s, expected %s %s: %s", where, v->str, schema_article(has), has,
+                schema_article(want), want, names);
+        return NULL;
+    }
+    const SchemaComp *near = nearest_comp(v->str, s->slot);
+    if (near)
+        err_set(err, ERR_USAGE, "%s: found unknown %s, expected one of %s (did you mean %s?)", where, v->str, names,
+                near->name);
+    else
+        err_set(err, ERR_USAGE, "%s: found unknown %s, expected one of %s", where, v->str, names);
+    return NULL;
+}
+
+/* The arguments of call v, positional and keyword, put in c's order into
+ * given[] (NULL: not given); 0, or -1 with err set. */
+static int match_args(const CfgValue *v, const SchemaComp *c, const CfgValue **given, Err *err, const char *where)
+{
+    char names[768], sig[768];
+    schema_signature(c, sig, sizeof sig);
+    int n = schema_comp_n_args(c);
+    for (int i = 0; v->kind == CV_CALL && i < v->n; i++) {
+        int k = -1;
+        if (!v->names[i]) {
+            if (i >= n) {
+                err_set(err, ERR_USAGE, "%s: found %d positional arguments to %s, expected at most %d: %s", where,
+                        i + 1, c->name, n, sig);
+                return -1;
+            }
+            k = i;
+        } else {
+            for (int j = 0; j < n; j++)
+                if (!strcmp(c->args[j].name, v->names[i])) k = j;
+            if (k < 0) {
+                const char *near = NULL;
+                for (int j = 0; j < n && !near; j++)
+                    if (schema_is_near(v->names[i], c->args[j].name)) near = c->args[j].name;
+                arg_names(c, names, sizeof names);
+                if (n == 0)
+                    err_set(err, ERR_USAGE, "%s: found argument '%s' to %s, expected no arguments: %s", where,
+                            v->names[i], c->name, sig);
+                else if (near)
+                    err_set(err, ERR_USAGE, "%s: found argument '%s' to %s, expected one of %s (did you mean %s?)",
+                            where, v->names[i], c->name, names, near);
+                else
+                    err_set(err, ERR_USAGE, "%s: found argument '%s' to %s, expected one of %s", where, v->names[i],
+                            c->name, names);
+                return -1;
+            }
+            if (given[k]) {
+                err_set(err, ERR_USAGE, "%s: found argument '%s' to %s twice, expected it once: %s", where,
+                        c->args[k].name, c->name, sig);
+                return -1;
+            }
+        }
+        given[k] = v->items[i];
+    }
+    return 0;
+}
+
+/* A component call, checked and resolved: every argument named in the
+ * schema's order, the given ones checked against their spec, the others set
+ * to their defaults. */
+static CfgValue *check_comp(const CfgValue *v, const SchemaSpec *s, Err *err, const char *where)
+{
+    const SchemaComp *c = comp_of(v, s, err, where);
+    if (!c) return NULL;
+    const CfgValue *given[SCHEMA_MAX_ARGS] = {0};
+    if (match_args(v, c, given, err, where)) return NULL;
     char sig[768], at[1200];
     schema_signature(c, sig, sizeof sig);
     int n = schema_comp_n_args(c);
-    const CfgValue *given[SCHEMA_MAX_ARGS] = {0};
-    if (v->kind == CV_CALL) {
-        for (int i = 0; i < v->n; i++) {
-            int k = -1;
-            if (!v->names[i]) {
-                if (i >= n) {
-                    err_set(err, ERR_USAGE, "%s: found %d positional arguments to %s, expected at most %d: %s",
-                            where, i + 1, c->name, n, sig);
-                    return NULL;
-                }
-                k = i;
-            } else {
-                for (int j = 0; j < n; j++)
-                    if (!strcmp(c->args[j].name, v->names[i])) k = j;
-                if (k < 0) {
-                    const char *near = NULL;
-                    for (int j = 0; j < n && !near; j++)
-                        if (schema_is_near(v->names[i], c->args[j].name)) near = c->args[j].name;
-                    arg_names(c, names, sizeof names);
-                    if (n == 0)
-                        err_set(err, ERR_USAGE, "%s: found argument '%s' to %s, expected no arguments: %s",
-                                where, v->names[i], c->name, sig);
-                    else if (near)
-                        err_set(err, ERR_USAGE,
-                                "%s: found argument '%s' to %s, expected one of %s (did you mean %s?)", where,
-                                v->names[i], c->name, names, near);
-                    else
-                        err_set(err, ERR_USAGE, "%s: found argument '%s' to %s, expected one of %s", where,
-                                v->names[i], c->name, names);
-                    return NULL;
-                }
-                if (given[k]) {
-                    err_set(err, ERR_USAGE, "%s: found argument '%s' to %s twice, expected it once: %s", where,
-                            c->args[k].name, c->name, sig);
-                    return NULL;
-                }
-            }
-            given[k] = v->items[i];
-        }
-    }
     CfgValue *call = cv_new(CV_CALL, v->line);
     if (!call || !(call->str = strdup(c->name))) {
         cfg_value_free(call);

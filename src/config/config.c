@@ -529,7 +529,8 @@ CfgValue *cfg_value_parse_key(const char *section, const char *name, const char 
     FASTC_ASSERT(k >= 0);
     const SchemaKey *key = &schema_keys[k];
     char where[WHERE_CAP];
-    snprintf(where, sizeof where, "%s:%d: [%s] %s", file ? file : "<value>", line, section, name);
+    if (line > 0) snprintf(where, sizeof where, "%s:%d: [%s] %s", file ? file : "<value>", line, section, name);
+    else snprintf(where, sizeof where, "%s: [%s] %s", file ? file : "<value>", section, name);
     while (*text == ' ' || *text == '\t') text++;
     CfgValue *v;
     if (*text && verbatim_path(key->spec.type, text)) {
@@ -557,13 +558,19 @@ static Entry *entry(Config *cfg, const char *section, const char *name)
 /* "file:line: [section] key" for an entry (its line, or its section's header). */
 static void where_of(const Config *cfg, const char *section, const char *name, char *buf, size_t cap)
 {
+    cfg_where(cfg, section, name, 0, buf, cap);
+}
+
+void cfg_where(const Config *cfg, const char *section, const char *name, int at, char *buf, size_t cap)
+{
     int k = key_index(section, name);
+    FASTC_ASSERT(k >= 0);
     const Entry *e = &cfg->e[k];
     if (e->origin == ORIGIN_SET) {
         snprintf(buf, cap, "--set %s: [%s] %s", e->set, section, name);
         return;
     }
-    int line = e->line;
+    int line = at > 0 ? at : e->line;
     if (!line) line = cfg->section_line[section_index(section)];
     if (!line) line = cfg->n_lines > 0 ? cfg->n_lines : 1;
     snprintf(buf, cap, "%s:%d: [%s] %s", cfg->file, line, section, name);
@@ -575,15 +582,6 @@ static int uses(const CfgValue *list, const char *name)
 {
     for (int i = 0; list && i < cfg_list_len(list); i++)
         if (!strcmp(call_name(cfg_list_at(list, i)), name)) return 1;
-    return 0;
-}
-
-/* Whether name is one of the comma-separated names in list. */
-static int in_list(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; (p = strstr(p, name)); p += n)
-        if ((p == list || p[-1] == ' ') && (p[n] == ',' || !p[n])) return 1;
     return 0;
 }
 
@@ -635,35 +633,25 @@ static int cross_check(Config *cfg, Err *err)
             return err_set(err, ERR_USAGE, "%s: found %s without [data] csv, expected a csv to read columns from", w,
                            needs_csv[i][1]);
         }
-    /* metrics and loss must fit the target (fastai would fail on shapes mid-run) */
+    /* metrics and loss must fit the target (fastai would fail on shapes mid-run);
+     * which fits which is the schema table's `fits` */
     const char *target = collab ? "CollabBlock" : b1;
-    static const struct {
-        const char *target, *metrics, *losses;
-    } fits[] = {
-        {"CategoryBlock", "error_rate, accuracy",
-         "CrossEntropyLossFlat, LabelSmoothingCrossEntropy, LabelSmoothingCrossEntropyFlat"},
-        {"MultiCategoryBlock", "accuracy_multi", "BCEWithLogitsLossFlat"},
-        {"PointBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
-        {"RegressionBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
-        {"CollabBlock", "mse, rmse, mae", "MSELossFlat, L1LossFlat"},
-    };
-    for (size_t i = 0; i < sizeof fits / sizeof fits[0]; i++) {
-        if (strcmp(fits[i].target, target)) continue;
-        const CfgValue *metrics = entry(cfg, "learner", "metrics")->value;
-        for (int m = 0; m < cfg_list_len(metrics); m++) {
-            const char *name = call_name(cfg_list_at(metrics, m));
-            if (!in_list(fits[i].metrics, name)) {
-                where_of(cfg, "learner", "metrics", w, sizeof w);
-                return err_set(err, ERR_USAGE, "%s: found %s, expected a metric for %s: %s", w, name, target,
-                               fits[i].metrics);
-            }
+    unsigned fit = schema_comp(target, SLOT_BLOCK)->fits;
+    char list[512];
+    const CfgValue *metrics = entry(cfg, "learner", "metrics")->value;
+    for (int m = 0; m < cfg_list_len(metrics); m++) {
+        const char *name = call_name(cfg_list_at(metrics, m));
+        if (!(schema_comp(name, SLOT_METRIC)->fits & fit)) {
+            where_of(cfg, "learner", "metrics", w, sizeof w);
+            schema_fitting(SLOT_METRIC, fit, list, sizeof list);
+            return err_set(err, ERR_USAGE, "%s: found %s, expected a metric for %s: %s", w, name, target, list);
         }
-        const char *loss = call_name(entry(cfg, "learner", "loss_func")->value);
-        if (*loss && !in_list(fits[i].losses, loss)) {
-            where_of(cfg, "learner", "loss_func", w, sizeof w);
-            return err_set(err, ERR_USAGE, "%s: found %s, expected a loss for %s: %s", w, loss, target,
-                           fits[i].losses);
-        }
+    }
+    const char *loss = call_name(entry(cfg, "learner", "loss_func")->value);
+    if (*loss && !(schema_comp(loss, SLOT_LOSS)->fits & fit)) {
+        where_of(cfg, "learner", "loss_func", w, sizeof w);
+        schema_fitting(SLOT_LOSS, fit, list, sizeof list);
+        return err_set(err, ERR_USAGE, "%s: found %s, expected a loss for %s: %s", w, loss, target, list);
     }
     if (cfg_num(cfg, "lr_find", "start_lr") >= cfg_num(cfg, "lr_find", "end_lr")) {
         where_of(cfg, "lr_find", "end_lr", w, sizeof w);
@@ -967,6 +955,16 @@ const char *cfg_path(const Config *cfg, const char *section, const char *key, ch
     return buf;
 }
 
+int cfg_choice(const Config *cfg, const char *section, const char *key)
+{
+    const SchemaKey *k = schema_key(section, key);
+    const char *v = cfg_str(cfg, section, key);
+    FASTC_ASSERT(k && k->spec.type == ST_CHOICE && v);
+    int i = schema_choice_index(k->spec.choices, v);
+    FASTC_ASSERT(i >= 0);
+    return i;
+}
+
 int cfg_is_set(const Config *cfg, const char *section, const char *key)
 {
     return get_entry(cfg, section, key)->origin != ORIGIN_DEFAULT;
@@ -1074,6 +1072,15 @@ int config_write(const Config *cfg, const char *path, Err *err)
 }
 
 /* ---- help -------------------------------------------------------------------------- */
+
+int cfg_comp_count(void) { return schema_n_comps; }
+
+const char *cfg_comp_at(int i, CfgSlot *slot)
+{
+    FASTC_ASSERT(i >= 0 && i < schema_n_comps);
+    if (slot) *slot = schema_comps[i].slot;
+    return schema_comps[i].name;
+}
 
 const char *config_key_at(int i, char *buf, size_t cap)
 {

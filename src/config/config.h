@@ -71,6 +71,13 @@ struct CfgValue {
 
 typedef struct Config Config;
 
+/* What a component is: which keys take it (schema.c's slots). */
+typedef enum CfgSlot {
+    SLOT_NONE, SLOT_BLOCK, SLOT_ITEMS, SLOT_GETTER, SLOT_SPLITTER, SLOT_ITEM_TFM,
+    SLOT_BATCH_TFM, SLOT_ARCH, SLOT_METRIC, SLOT_CB, SLOT_LOSS, SLOT_OPT, SLOT_SCHEDULE,
+    SLOT_SUGGEST, SLOT_COUNT
+} CfgSlot;
+
 /* Parse `path`, apply `n_sets` overrides of the form "section.key=value", check
  * everything against the schema.  On error returns NULL with err set (code
  * ERR_USAGE, one line "file:line: [section] key: found X, expected Y"). */
@@ -101,12 +108,22 @@ const char *cfg_path(const Config *cfg, const char *section, const char *key, ch
 const char *cfg_resolve(const Config *cfg, const char *rel, char *buf, size_t cap);
 /* Whether the key was given in the file or by --set (not a default). */
 int         cfg_is_set(const Config *cfg, const char *section, const char *key);
+/* Where section.key comes from, as the start of a message: "file:LINE:
+ * [section] key" (LINE: `line` when > 0, e.g. the line of one item of a
+ * value, else the key's line, else its section's), or "--set ARG: [section]
+ * key" when a --set argument gave the value. */
+void        cfg_where(const Config *cfg, const char *section, const char *key, int line, char *buf, size_t cap);
 
 /* Arguments of a resolved call, by name (defaults filled by the schema). NULL
  * only for an optional argument with no default that was not given. */
 const CfgValue *cfg_arg(const CfgValue *call, const char *name);
 double      cfg_arg_num(const CfgValue *call, const char *name);
 const char *cfg_arg_str(const CfgValue *call, const char *name);
+/* A choice argument (the schema's "a|b|c") as its index in the schema's list:
+ * callers map it straight to their enum, whose order the schema follows. */
+int         cfg_arg_choice(const CfgValue *call, const char *name);
+/* The same for a key of the config. */
+int         cfg_choice(const Config *cfg, const char *section, const char *key);
 /* The items of a list or tuple value; any other value is a list of one; NULL
  * (unset) is an empty list. */
 int         cfg_list_len(const CfgValue *v);
@@ -119,6 +136,11 @@ int config_write(const Config *cfg, const char *path, Err *err);
  * {"section": {"key": "value as text" or null}}.  0 or -1 on a write error. */
 int config_print(const Config *cfg, FILE *out);
 int config_print_json(const Config *cfg, FILE *out);
+/* The components of the schema table, in table order: name and slot (for the
+ * setup layer's registry check). */
+int         cfg_comp_count(void);
+const char *cfg_comp_at(int i, CfgSlot *slot);
+
 /* The table of every section, key and component (fastc --help config). */
 void config_print_help(FILE *out);
 /* Key i of the schema as "section.key" in buf (shell completion of --set);
@@ -134,7 +156,8 @@ void      cfg_value_free(CfgValue *v);
 /* Parse text as the value of section.key and resolve it exactly as
  * config_load() does (components checked, arguments named, defaults filled):
  * for values kept elsewhere, e.g. item_tfms saved in a model's metadata.
- * None gives a CV_NONE value; NULL means an error (err set, ERR_USAGE). */
+ * None gives a CV_NONE value; NULL means an error (err set, ERR_USAGE) that
+ * starts "file:line: [section] key" ("file: [section] key" when line is 0). */
 CfgValue *cfg_value_parse_key(const char *section, const char *key, const char *text, const char *file, int line,
                               Err *err);
 

@@ -19,6 +19,7 @@
 #define S_POS(d) {.type = ST_NUM, .def = (d), .lo = 0, .hi = BIG, .lo_open = 1}
 #define S_NONNEG(d) {.type = ST_NUM, .def = (d), .lo = 0, .hi = BIG}
 #define S_FRAC(d) {.type = ST_NUM, .def = (d), .lo = 0, .hi = 1}
+#define S_PCT(d) {.type = ST_NUM, .def = (d), .lo = 0, .hi = 1, .hi_open = 1}   /* one-cycle warm-up share */
 #define S_BOOL(d) {.type = ST_BOOL, .def = (d)}
 #define S_STR(d) {.type = ST_STR, .def = (d)}
 #define S_STR_OPT {.type = ST_STR, .optional = 1}
@@ -135,21 +136,24 @@ const int schema_n_keys = (int)(sizeof schema_keys / sizeof schema_keys[0]);
 #define RESIZE_METHOD "crop|pad|squish"
 #define PAD_MODE "reflection|zeros|border"
 
+/* A row names its `fits` only where it matters (target blocks, metrics, losses). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 const SchemaComp schema_comps[] = {
     /* blocks */
     {"ImageBlock", SLOT_BLOCK, {{"cls", S_CHOICE("'PILImage'", "PILImage|PILImageBW")}},
      "images (PILImageBW: one channel)"},
     {"CategoryBlock", SLOT_BLOCK,
      {{"vocab", S_TYPE(ST_NAMES, "None")}, {"sort", S_BOOL("True")}, {"add_na", S_BOOL("False")}},
-     "one label per item"},
+     "one label per item", FIT_CATEGORY},
     {"MultiCategoryBlock", SLOT_BLOCK, {{"vocab", S_TYPE(ST_NAMES, "None")}, {"add_na", S_BOOL("False")}},
-     "several labels per item"},
-    {"PointBlock", SLOT_BLOCK, {{0}}, "points (x, y) in pixels, scaled to [-1, 1]"},
+     "several labels per item", FIT_MULTI},
+    {"PointBlock", SLOT_BLOCK, {{0}}, "points (x, y) in pixels, scaled to [-1, 1]", FIT_POINTS},
     {"RegressionBlock", SLOT_BLOCK, {{"n_out", {.type = ST_INT, .def = "None", .lo = 1, .hi = 1e6}}},
-     "continuous targets"},
+     "continuous targets", FIT_REGRESSION},
     {"CollabBlock", SLOT_BLOCK,
      {{"user", S_TYPE(ST_STR, "None")}, {"item", S_TYPE(ST_STR, "None")}, {"rating", S_TYPE(ST_STR, "None")}},
-     "collaborative filtering: column names of user, item and rating (None: columns 0, 1, 2)"},
+     "collaborative filtering: column names of user, item and rating (None: columns 0, 1, 2)", FIT_COLLAB},
 
     /* get_items */
     {"get_image_files", SLOT_ITEMS, {{"folders", S_TYPE(ST_NAMES, "None")}, {"recurse", S_BOOL("True")}},
@@ -214,17 +218,17 @@ const SchemaComp schema_comps[] = {
     {"DotProductBias", SLOT_ARCH, {{"n_factors", S_INT("50", 1, 1e6)}, {"y_range", S_NUMS("None", 2)}},
      "collab: user . item factors + user and item biases"},
     {"EmbeddingNN", SLOT_ARCH,
-     {{"layers", S_TYPE(ST_INTS, "None")}, {"emb_szs", S_TYPE(ST_ANY, "None")}, {"y_range", S_NUMS("None", 2)}},
-     "collab: embeddings + MLP (fastai collab_learner(use_nn=True))"},
+     {{"layers", S_TYPE(ST_INTS, "[50]")}, {"emb_szs", S_TYPE(ST_ANY, "None")}, {"y_range", S_NUMS("None", 2)}},
+     "collab: embeddings + MLP (fastai collab_learner(use_nn=True): layers [n_factors] = [50])"},
 
     /* metrics */
-    {"error_rate", SLOT_METRIC, {{0}}, "1 - accuracy"},
-    {"accuracy", SLOT_METRIC, {{0}}, "fraction of correct single-label predictions"},
+    {"error_rate", SLOT_METRIC, {{0}}, "1 - accuracy", FIT_CATEGORY},
+    {"accuracy", SLOT_METRIC, {{0}}, "fraction of correct single-label predictions", FIT_CATEGORY},
     {"accuracy_multi", SLOT_METRIC, {{"thresh", S_FRAC("0.5")}, {"sigmoid", S_BOOL("True")}},
-     "multi-label accuracy at a threshold"},
-    {"mse", SLOT_METRIC, {{0}}, "mean squared error"},
-    {"rmse", SLOT_METRIC, {{0}}, "root mean squared error"},
-    {"mae", SLOT_METRIC, {{0}}, "mean absolute error"},
+     "multi-label accuracy at a threshold", FIT_MULTI},
+    {"mse", SLOT_METRIC, {{0}}, "mean squared error", FIT_NUMBERS},
+    {"rmse", SLOT_METRIC, {{0}}, "root mean squared error", FIT_NUMBERS},
+    {"mae", SLOT_METRIC, {{0}}, "mean absolute error", FIT_NUMBERS},
 
     /* callbacks */
     {"SaveModelCallback", SLOT_CB,
@@ -236,14 +240,14 @@ const SchemaComp schema_comps[] = {
      "stop after patience epochs without improvement"},
 
     /* loss_func */
-    {"CrossEntropyLossFlat", SLOT_LOSS, {{0}}, "single-label classification"},
+    {"CrossEntropyLossFlat", SLOT_LOSS, {{0}}, "single-label classification", FIT_CATEGORY},
     {"LabelSmoothingCrossEntropy", SLOT_LOSS, {{"eps", S_FRAC("0.1")}},
-     "single-label classification against (1-eps)*onehot + eps/n_classes"},
+     "single-label classification against (1-eps)*onehot + eps/n_classes", FIT_CATEGORY},
     {"LabelSmoothingCrossEntropyFlat", SLOT_LOSS, {{"eps", S_FRAC("0.1")}},
-     "the same as LabelSmoothingCrossEntropy (fastai's Flat twin)"},
-    {"BCEWithLogitsLossFlat", SLOT_LOSS, {{"thresh", S_FRAC("0.5")}}, "multi-label classification"},
-    {"MSELossFlat", SLOT_LOSS, {{0}}, "regression, squared error"},
-    {"L1LossFlat", SLOT_LOSS, {{0}}, "regression, absolute error"},
+     "the same as LabelSmoothingCrossEntropy (fastai's Flat twin)", FIT_CATEGORY},
+    {"BCEWithLogitsLossFlat", SLOT_LOSS, {{"thresh", S_FRAC("0.5")}}, "multi-label classification", FIT_MULTI},
+    {"MSELossFlat", SLOT_LOSS, {{0}}, "regression, squared error", FIT_NUMBERS},
+    {"L1LossFlat", SLOT_LOSS, {{0}}, "regression, absolute error", FIT_NUMBERS},
 
     /* opt_func */
     {"Adam", SLOT_OPT,
@@ -257,12 +261,12 @@ const SchemaComp schema_comps[] = {
      "n_epoch epochs at a constant lr (default [learner] lr)"},
     {"fit_one_cycle", SLOT_SCHEDULE,
      {{"n_epoch", EPOCHS}, {"lr_max", S_TYPE(ST_LR, "None")}, {"div", S_POS("25.0")},
-      {"div_final", S_POS("1e5")}, {"pct_start", S_FRAC("0.25")},
+      {"div_final", S_POS("1e5")}, {"pct_start", S_PCT("0.25")},
       {"wd", {.type = ST_NUM, .def = "None", .lo = 0, .hi = BIG}}, {"moms", S_NUMS("None", 3)}},
      "one-cycle policy: warm up to lr_max, anneal down"},
     {"fine_tune", SLOT_SCHEDULE,
      {{"epochs", EPOCHS}, {"base_lr", S_POS("2e-3")}, {"freeze_epochs", S_INT("1", 0, 1e6)},
-      {"lr_mult", S_POS("100")}, {"pct_start", S_FRAC("0.3")}, {"div", S_POS("5.0")},
+      {"lr_mult", S_POS("100")}, {"pct_start", S_PCT("0.3")}, {"div", S_POS("5.0")},
       {"wd", {.type = ST_NUM, .def = "None", .lo = 0, .hi = BIG}}},
      "frozen one-cycle, then unfrozen with discriminative rates"},
     {"freeze", SLOT_SCHEDULE, {{0}}, "train only the head"},
@@ -278,6 +282,7 @@ const SchemaComp schema_comps[] = {
      {{"lr_diff", S_INT("15", 1, 1e6)}, {"thresh", S_POS("0.005")}, {"adjust_value", S_POS("1.0")}},
      "slide rule"},
 };
+#pragma GCC diagnostic pop
 const int schema_n_comps = (int)(sizeof schema_comps / sizeof schema_comps[0]);
 
 const SchemaKey *schema_key(const char *section, const char *name)
@@ -301,6 +306,29 @@ int schema_comp_n_args(const SchemaComp *c)
     int n = 0;
     while (n < SCHEMA_MAX_ARGS && c->args[n].name) n++;
     return n;
+}
+
+void schema_fitting(SchemaSlot slot, unsigned fit, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < schema_n_comps && len < cap; i++)
+        if (schema_comps[i].slot == slot && (schema_comps[i].fits & fit))
+            len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", schema_comps[i].name);
+}
+
+int schema_choice_index(const char *choices, const char *s)
+{
+    size_t n = strlen(s);
+    int k = 0;
+    for (const char *p = choices; *p; k++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, s, n)) return k;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return -1;
 }
 
 int schema_stats(const char *name, double mean[3], double std[3], int *n)

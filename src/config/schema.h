@@ -30,12 +30,8 @@ typedef enum SchemaType {
     ST_COMP_LIST  /* one or more components of `slot` */
 } SchemaType;
 
-/* Which keys accept a component. */
-typedef enum SchemaSlot {
-    SLOT_NONE, SLOT_BLOCK, SLOT_ITEMS, SLOT_GETTER, SLOT_SPLITTER, SLOT_ITEM_TFM,
-    SLOT_BATCH_TFM, SLOT_ARCH, SLOT_METRIC, SLOT_CB, SLOT_LOSS, SLOT_OPT, SLOT_SCHEDULE,
-    SLOT_SUGGEST, SLOT_COUNT
-} SchemaSlot;
+/* Which keys accept a component (config.h: public, for the setup layer). */
+typedef CfgSlot SchemaSlot;
 
 /* A value's type, default and limits: shared by keys and component arguments. */
 typedef struct SchemaSpec {
@@ -65,11 +61,16 @@ typedef struct SchemaArg {
 
 #define SCHEMA_MAX_ARGS 16
 
+/* Targets, as bits: a target block's own bit, the targets a metric or a loss fits. */
+enum { FIT_CATEGORY = 1, FIT_MULTI = 2, FIT_POINTS = 4, FIT_REGRESSION = 8, FIT_COLLAB = 16 };
+#define FIT_NUMBERS (FIT_POINTS | FIT_REGRESSION | FIT_COLLAB)
+
 typedef struct SchemaComp {
     const char *name;
     SchemaSlot slot;
     SchemaArg args[SCHEMA_MAX_ARGS]; /* ends at the first NULL name */
     const char *help;
+    unsigned fits;                   /* FIT_*: blocks, metrics and losses */
 } SchemaComp;
 
 extern const SchemaKey schema_keys[];
@@ -84,6 +85,12 @@ const char *schema_article(const char *noun); /* "a" or "an" */
 const SchemaKey *schema_key(const char *section, const char *name);
 const SchemaComp *schema_comp(const char *name, SchemaSlot slot); /* slot SLOT_NONE = any */
 int schema_comp_n_args(const SchemaComp *c);
+/* The names of slot's components that fit any target of `fit`, in table
+ * order: "error_rate, accuracy". */
+void schema_fitting(SchemaSlot slot, unsigned fit, char *buf, size_t cap);
+
+/* Index of s in choices ("a|b|c"), or -1. */
+int schema_choice_index(const char *choices, const char *s);
 
 /* Standard statistics by name: returns 1 and fills mean/std (n channels) when known. */
 int schema_stats(const char *name, double mean[3], double std[3], int *n);

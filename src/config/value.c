@@ -231,6 +231,9 @@ static size_t put_utf8(char *out, unsigned cp)
     return 4;
 }
 
+/* A quoted string with Python's escapes decoded.  Long because it is one
+ * scanner over Python's escape table (\n \t \xNN \uNNNN, octal, raw
+ * strings, unknown escapes kept as written), each case a few lines. */
 static CfgValue *parse_string(Parser *ps)
 {
     int raw = 0;
@@ -398,6 +401,9 @@ static int parse_seq(Parser *ps, CfgValue *v, char close, int depth, int *traili
     return 0;
 }
 
+/* A name and what may follow it: True/False/None, a dotted name, slice(...)
+ * or a call with its positional and keyword arguments.  Long because the
+ * grammar after a name is one decision, kept in one place. */
 static CfgValue *parse_name(Parser *ps, int depth)
 {
     const char *start = ps->p;
@@ -751,6 +757,21 @@ const char *cfg_arg_str(const CfgValue *call, const char *name)
     if (!v) return NULL;
     FASTC_ASSERT(v->kind == CV_STR || v->kind == CV_IDENT);
     return v->str;
+}
+
+int cfg_arg_choice(const CfgValue *call, const char *name)
+{
+    const CfgValue *v = cfg_arg(call, name);
+    const SchemaComp *c = schema_comp(call->str, SLOT_NONE);
+    FASTC_ASSERT(c && v && v->kind == CV_STR);
+    for (int k = 0; k < schema_comp_n_args(c); k++)
+        if (!strcmp(c->args[k].name, name) && c->args[k].spec.type == ST_CHOICE) {
+            int i = schema_choice_index(c->args[k].spec.choices, v->str);
+            FASTC_ASSERT(i >= 0);
+            return i;
+        }
+    FASTC_ASSERT(!"not a choice argument");
+    return -1;
 }
 
 int cfg_list_len(const CfgValue *v)

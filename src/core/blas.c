@@ -1,6 +1,8 @@
 /* blas.c — see blas.h. */
 #include "core/blas.h"
 
+#include "core/proc.h"
+
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,7 @@ void blas_ensure_fast_core(char **argv)
     if (!blas_cpu_has_avx512() || !core_is_generic(blas_core_name())) return;
     setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
     setenv("FASTC_BLAS_REEXEC", "1", 1);
-    execv("/proc/self/exe", argv);
+    proc_reexec(argv);
     /* execv failed: carry on with the slow but correct kernels. */
 }
 

@@ -12,7 +12,8 @@
 
 /* Call first thing in main().  When OPENBLAS_CORETYPE is unset, the CPU has
  * AVX-512 and OpenBLAS picked a generic core, sets OPENBLAS_CORETYPE=SkylakeX
- * and execv()s /proc/self/exe with the same argv (once: FASTC_BLAS_REEXEC
+ * and re-executes itself with the same argv (proc.h: the process keeps its
+ * name; once: FASTC_BLAS_REEXEC
  * guards against loops).  Returns only when no re-exec happened (or it failed,
  * in which case the slow kernels are used — correct, just slower). */
 void blas_ensure_fast_core(char **argv);

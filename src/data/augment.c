@@ -3,7 +3,6 @@
  * FASTAI_REFERENCE.md §7 for the distributions. */
 #include "data/augment.h"
 
-#include "config/config.h"
 #include "data/transform.h"
 
 #include <math.h>
@@ -275,7 +274,9 @@ static inline float fast_exp2(float x)
 }
 
 /* x ← sigmoid(c·(logit(x) + logit(b))) = 1 / (1 + K·((1-x)/x)^c), K = e^{-c·logit(b)};
- * x is clamped to [1e-7, 1-1e-7] first, as fastai's logit does. */
+ * x is clamped to [1e-7, 1-1e-7] first, as fastai's logit does.  Long because
+ * it holds the same formula three times: AVX-512, AVX2 and the plain loop the
+ * fast ones are tested against (tests/test_augment.c). */
 static void lighting(float *restrict x, size_t n, double b, double c)
 {
     const float K = (float)exp(-c * log(b / (1 - b))), cf = (float)c;
@@ -561,6 +562,10 @@ static void blend16_rgb(float *o, const uint8_t *px, int sw, int sh, const float
 }
 #endif
 
+/* Long because the steps of augment.h's pipeline share one pass over the
+ * output: the grid (affine, warp), the optional area step, the resample, the
+ * lighting and the normalisation, with the points mapped alongside; split,
+ * each step would need its own buffer and pass. */
 void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int train, float *out, int out_w,
                      int out_h, float *pts, int n_pts, AugScratch *s)
 {
@@ -674,108 +679,4 @@ void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int t
             pts[2 * i + 1] = (float)(Ai[3] * x + Ai[4] * y + Ai[5]);
         }
     }
-}
-
-/* ---- from the config ----------------------------------------------------- */
-
-static double num_arg(const CfgValue *call, const char *name, int pos, double def)
-{
-    const CfgValue *v = tfm_call_arg(call, name, pos);
-    return v && (v->kind == CV_NUM || v->kind == CV_BOOL) ? v->num : def;
-}
-
-static int stats_from_value(const CfgValue *v, float mean[3], float std[3])
-{
-    if (!v) return 0;
-    if ((v->kind == CV_IDENT || v->kind == CV_STR) && v->str) return aug_stats(v->str, mean, std);
-    /* ((m0, m1, m2), (s0, s1, s2)) */
-    if ((v->kind == CV_TUPLE || v->kind == CV_LIST) && v->n == 2) {
-        for (int j = 0; j < 2; j++) {
-            const CfgValue *t = v->items[j];
-            float *dst = j ? std : mean;
-            if (t->kind == CV_NUM) {
-                dst[0] = dst[1] = dst[2] = (float)t->num;
-                continue;
-            }
-            if (!((t->kind == CV_TUPLE || t->kind == CV_LIST) && (t->n == 3 || t->n == 1))) return 0;
-            for (int k = 0; k < 3; k++) {
-                const CfgValue *e = t->items[t->n == 3 ? k : 0];
-                if (e->kind != CV_NUM) return 0;
-                dst[k] = (float)e->num;
-            }
-        }
-        return std[0] > 0 && std[1] > 0 && std[2] > 0;
-    }
-    return 0;
-}
-
-int batch_tfm_from_cfg(BatchTfm *t, const CfgValue *list, Err *err)
-{
-    batch_tfm_init(t);
-    if (!list || list->kind == CV_NONE) return 0;
-    int n = list->kind == CV_LIST ? list->n : 1;
-    for (int i = 0; i < n; i++) {
-        const CfgValue *call = list->kind == CV_LIST ? list->items[i] : list;
-        if (call->kind != CV_CALL || !call->str)
-            return err_set(err, ERR_USAGE, "line %d: [data] batch_tfms: expected aug_transforms(...) or "
-                           "Normalize.from_stats(...)", call->line);
-        if (!strcmp(call->str, "aug_transforms")) {
-            t->aug = 1;
-            double mult = num_arg(call, "mult", 0, 1.0);
-            t->do_flip = num_arg(call, "do_flip", 1, 1) != 0;
-            t->flip_vert = num_arg(call, "flip_vert", 2, 0) != 0;
-            t->max_rotate = num_arg(call, "max_rotate", 3, 10.0) * mult;
-            t->min_zoom = num_arg(call, "min_zoom", 4, 1.0);
-            t->max_zoom = num_arg(call, "max_zoom", 5, 1.1);
-            t->max_lighting = num_arg(call, "max_lighting", 6, 0.2) * mult;
-            t->max_warp = num_arg(call, "max_warp", 7, 0.2) * mult;
-            t->p_affine = num_arg(call, "p_affine", 8, 0.75);
-            t->p_lighting = num_arg(call, "p_lighting", 9, 0.75);
-            t->min_scale = num_arg(call, "min_scale", 16, 1.0);
-            const CfgValue *sz = tfm_call_arg(call, "size", 11);
-            if (sz && sz->kind == CV_NUM && sz->num >= 1) {
-                t->size_h = t->size_w = (int)sz->num;
-            } else if (sz && (sz->kind == CV_TUPLE || sz->kind == CV_LIST) && sz->n == 2 &&
-                       sz->items[0]->kind == CV_NUM && sz->items[1]->kind == CV_NUM) {
-                t->size_h = (int)sz->items[0]->num, t->size_w = (int)sz->items[1]->num;
-            } else if (sz && sz->kind != CV_NONE) {
-                return err_set(err, ERR_USAGE, "line %d: [data] aug_transforms: size: expected an integer or "
-                               "(height, width)", call->line);
-            }
-            const CfgValue *pm = tfm_call_arg(call, "pad_mode", 13);
-            const char *pms = pm && pm->str ? pm->str : "reflection";
-            t->pad_mode = !strcmp(pms, "zeros") ? PAD_ZEROS : !strcmp(pms, "border") ? PAD_BORDER : PAD_REFLECTION;
-            if (t->max_lighting >= 1 || t->max_lighting < 0 || t->min_zoom <= 0 || t->max_zoom < t->min_zoom ||
-                t->min_scale <= 0 || t->min_scale > 1)
-                return err_set(err, ERR_USAGE, "line %d: [data] aug_transforms: expected 0 <= max_lighting < 1, "
-                               "0 < min_zoom <= max_zoom and 0 < min_scale <= 1", call->line);
-            if (t->min_scale < 1 && t->size_w <= 0)
-                return err_set(err, ERR_USAGE, "line %d: [data] aug_transforms: min_scale < 1 needs size=",
-                               call->line);
-        } else if (!strcmp(call->str, "Normalize.from_stats") || !strcmp(call->str, "Normalize")) {
-            t->normalize = 1;
-            const CfgValue *mean = tfm_call_arg(call, "mean", 0), *std = tfm_call_arg(call, "std", 1);
-            if (!strcmp(call->str, "Normalize") && (!mean || mean->kind == CV_NONE)) {
-                t->normalize_from_batch = 1;   /* fastai: stats of one training batch */
-                continue;
-            }
-            int ok;
-            if (mean && std && std->kind != CV_NONE && mean->kind != CV_IDENT && mean->kind != CV_STR) {
-                CfgValue pair = {.kind = CV_TUPLE, .n = 2, .items = (CfgValue *[]){(CfgValue *)mean, (CfgValue *)std}};
-                ok = stats_from_value(&pair, t->mean, t->std);
-            } else {
-                ok = stats_from_value(mean ? mean : tfm_call_arg(call, "stats", 0), t->mean, t->std);
-            }
-            if (!ok)
-                return err_set(err, ERR_USAGE, "line %d: [data] %s: expected imagenet_stats, cifar_stats, "
-                               "mnist_stats or (mean, std)", call->line, call->str);
-        } else if (!strcmp(call->str, "Resize") || !strcmp(call->str, "RandomResizedCrop")) {
-            return err_set(err, ERR_USAGE, "line %d: [data] batch_tfms: %s is an item transform: move it to "
-                           "item_tfms (or use aug_transforms(size=..., min_scale=...))", call->line, call->str);
-        } else {
-            return err_set(err, ERR_USAGE, "line %d: [data] batch_tfms: unknown transform '%s' (expected "
-                           "aug_transforms or Normalize.from_stats)", call->line, call->str);
-        }
-    }
-    return 0;
 }

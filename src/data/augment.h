@@ -32,8 +32,6 @@
 
 #include <stddef.h>
 
-typedef struct CfgValue CfgValue;
-
 typedef struct BatchTfm {
     int aug;                 /* aug_transforms(...) present */
     int size_h, size_w;      /* size= (0 = keep the item's size) */
@@ -68,8 +66,6 @@ typedef struct AugScratch {
 
 /* Defaults: no augmentation, no normalisation. */
 void batch_tfm_init(BatchTfm *t);
-/* Fill t from the [data] batch_tfms list (aug_transforms(...), Normalize.from_stats(...)). */
-int  batch_tfm_from_cfg(BatchTfm *t, const CfgValue *list, Err *err);
 /* Output size for an item of in_w x in_h. */
 void batch_tfm_out_size(const BatchTfm *t, int in_w, int in_h, int *out_w, int *out_h);
 /* Draw the random parameters of one item (train), or the neutral ones (valid). */

@@ -1,23 +1,10 @@
 /* data_summary.c — see data_summary.h. */
 #include "data/data_summary.h"
 
-#include "config/config.h"
 #include "data/dataset.h"
-#include "data/image_loader.h"
-#include "data/ratings.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int is_collab(const Config *cfg)
-{
-    const CfgValue *blocks = cfg_get(cfg, "data", "blocks");
-    for (int i = 0; blocks && i < cfg_list_len(blocks); i++) {
-        const CfgValue *b = cfg_list_at(blocks, i);
-        if (b->str && !strcmp(b->str, "CollabBlock")) return 1;
-    }
-    return 0;
-}
 
 static void print_splits(FILE *out, const Loaders *l, int val_bs)
 {
@@ -41,15 +28,14 @@ static const char *kind_name(TargetKind k)
     }
 }
 
-static int image_summary(FILE *out, const Config *cfg, const Ctx *ctx, Err *err)
+int data_summary_image(FILE *out, const DbSpec *db, const ImageLoaderOpts *opts, Err *err)
 {
     Dataset ds;
     memset(&ds, 0, sizeof ds);
     Loaders *l = NULL;
-    int rc = datablock_build(cfg, &ds, err);
+    int rc = datablock_build_spec(db, &ds, err);
     if (rc) return rc;
-    ImageLoaderOpts o;
-    if ((rc = image_loader_opts_from_cfg(&o, cfg, ctx, err))) goto done;
+    ImageLoaderOpts o = *opts;
     o.cache_bytes = 0;
     o.n_workers = 1;
     if ((rc = image_loaders_new_opts(&l, &o, &ds, err))) goto done;
@@ -87,11 +73,11 @@ done:
     return rc;
 }
 
-static int collab_summary(FILE *out, const Config *cfg, const Ctx *ctx, Err *err)
+int data_summary_collab(FILE *out, const RatingsSpec *spec, int bs, int val_bs, uint64_t seed, Err *err)
 {
     Loaders *l = NULL;
     RatingsData *d = NULL;
-    int rc = ratings_loaders_new(&l, cfg, ctx, &d, err);
+    int rc = ratings_loaders_new(&l, spec, bs, val_bs, seed, &d, err);
     if (rc) return rc;
     fprintf(out, "Data (collab)\n");
     fprintf(out, "  ratings: %lld (train %lld, valid %lld)\n", (long long)d->n, (long long)d->n_train,
@@ -106,9 +92,4 @@ static int collab_summary(FILE *out, const Config *cfg, const Ctx *ctx, Err *err
     }
     loaders_free(l);
     return 0;
-}
-
-int data_summary_print(FILE *out, const Config *cfg, const Ctx *ctx, Err *err)
-{
-    return is_collab(cfg) ? collab_summary(out, cfg, ctx, err) : image_summary(out, cfg, ctx, err);
 }

@@ -1,8 +1,8 @@
 /* datablock.h — the data block as a plain description (DbSpec), between the
  * config and the Dataset.
  *
- * datablock_build() (dataset.h) reads [data] into a DbSpec and calls
- * datablock_build_spec(); tests and tools can fill a DbSpec directly.
+ * The setup layer (setup/setup.h) reads [data] into a DbSpec; tests and tools
+ * can fill one directly.  datablock_build_spec() runs it.
  *
  * Rules (documented in README.md, "Data"):
  *  - Relative files of [data] (csv, PointsFromCSV's file, ColReader's pref)

@@ -1,6 +1,7 @@
 /* dataset.h — the items of an image task after the data block ran: paths,
- * targets, vocab and the train/valid split.  Built from the [data] section by
- * datablock_build(); consumed by the loader, interpretation and summary.
+ * targets, vocab and the train/valid split.  Built from a DbSpec by
+ * datablock_build_spec() (data/datablock.h); consumed by the loader,
+ * interpretation and summary.
  *
  * Targets are kept raw here (points in the image's own pixels); the loader
  * moves and scales them with every transform.
@@ -13,8 +14,6 @@
 #include "data/items.h"
 
 #include <stdint.h>
-
-typedef struct Config Config;
 
 typedef struct Dataset {
     TargetKind kind;      /* TARGET_CATEGORY, TARGET_MULTI or TARGET_POINTS */
@@ -41,9 +40,6 @@ typedef struct Dataset {
     char **skipped;
 } Dataset;
 
-/* Run the data block of cfg ([data] get_items/csv, get_x, get_y, splitter,
- * blocks) and fill ds.  Errors name the file, line or item. */
-int  datablock_build(const Config *cfg, Dataset *ds, Err *err);
 void dataset_free(Dataset *ds);   /* NULL-safe; zeroes the struct */
 
 #endif

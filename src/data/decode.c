@@ -109,7 +109,31 @@ typedef struct JpegErr {
     struct jpeg_error_mgr pub;
     jmp_buf jb;
     int truncated;
+    int too_many_scans;
 } JpegErr;
+
+/* A progressive JPEG may repeat scans without end (the decoder only warns of a
+ * bogus progression): a few hundred bytes each, every one a pass over the whole
+ * coefficient buffer, so a 384 KB file took 24 s of CPU.  Encoders write about
+ * 10 (jpeg_simple_progression) and rarely more than a few dozen; the limit is
+ * TurboJPEG's own (TJFLAG_LIMITSCANS). */
+enum { JPEG_MAX_SCANS = 500 };
+
+typedef struct JpegProgress {
+    struct jpeg_progress_mgr pub;
+    JpegErr *je;
+} JpegProgress;
+
+/* libjpeg calls this between passes and every few rows while it reads scans
+ * (the number read so far is input_scan_number): stop there. */
+static void jpeg_on_progress(j_common_ptr cinfo)
+{
+    JpegProgress *p = (JpegProgress *)cinfo->progress;
+    if (cinfo->is_decompressor && ((j_decompress_ptr)cinfo)->input_scan_number > JPEG_MAX_SCANS) {
+        p->je->too_many_scans = 1;
+        longjmp(p->je->jb, 1);
+    }
+}
 
 static void jpeg_on_error(j_common_ptr cinfo)
 {
@@ -147,6 +171,7 @@ static int decode_jpeg(const unsigned char *data, size_t n, const char *name, in
 {
     struct jpeg_decompress_struct cinfo;
     JpegErr je;
+    JpegProgress prog = {.pub.progress_monitor = jpeg_on_progress, .je = &je};
     uint8_t *volatile px = NULL;
     uint8_t *volatile row4 = NULL;   /* CMYK scanline scratch */
 
@@ -155,16 +180,20 @@ static int decode_jpeg(const unsigned char *data, size_t n, const char *name, in
     je.pub.error_exit = jpeg_on_error;
     je.pub.emit_message = jpeg_on_message;
     je.pub.output_message = jpeg_on_output;
-    je.truncated = 0;
+    je.truncated = 0, je.too_many_scans = 0;
     if (setjmp(je.jb)) {
         char msg[JMSG_LENGTH_MAX];
         je.pub.format_message((j_common_ptr)&cinfo, msg);
         jpeg_destroy_decompress(&cinfo);
         free(px);
         free(row4);
+        if (je.too_many_scans)
+            return err_set(err, ERR_RUNTIME, "%s: progressive JPEG with more than %d scans (the limit; encoders "
+                           "write about 10): refused as a decompression bomb", name, JPEG_MAX_SCANS);
         return err_set(err, ERR_RUNTIME, "%s: corrupt JPEG: %s", name, msg);
     }
     jpeg_create_decompress(&cinfo);
+    cinfo.progress = &prog.pub;
     jpeg_mem_src(&cinfo, data, (unsigned long)n);
     jpeg_read_header(&cinfo, TRUE);
     if (je.truncated) goto truncated;

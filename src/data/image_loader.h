@@ -35,8 +35,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct Config Config;
-
 typedef struct ImageLoaderOpts {
     int bs, val_bs;          /* val_bs 0 = bs */
     int n_workers;           /* loader threads (>= 1) */
@@ -49,12 +47,9 @@ typedef struct ImageLoaderOpts {
     BatchTfm batch;
 } ImageLoaderOpts;
 
-/* Options from the config ([data] item_tfms, batch_tfms, bs, val_bs,
- * num_workers (0 = ctx->threads), cache_mb, on_bad_item; [model] n_in;
- * [learner] seed). */
-int image_loader_opts_from_cfg(ImageLoaderOpts *o, const Config *cfg, const Ctx *ctx, Err *err);
-int image_loaders_new(Loaders **out, const Config *cfg, const Dataset *ds, const Ctx *ctx, Err *err);
-/* The same without a config.  ds must outlive the loaders. */
+/* The loaders over ds (which must outlive them).  The setup layer fills the
+ * options from a config ([data] item_tfms, batch_tfms, bs, val_bs,
+ * num_workers, cache_mb, on_bad_item; [model] n_in; [learner] seed). */
 int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Dataset *ds, Err *err);
 
 typedef struct ImageLoaderStats {

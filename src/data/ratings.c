@@ -477,3 +477,21 @@ int ratings_loaders_set_val_bs(Loaders *l, int val_bs, Err *err)
     r->val_bs = val_bs;
     return 0;
 }
+
+int ratings_loaders_new(Loaders **out, const RatingsSpec *spec, int bs, int val_bs, uint64_t seed,
+                        RatingsData **data_out, Err *err)
+{
+    *out = NULL;
+    if (data_out) *data_out = NULL;
+    RatingsData *d;
+    int rc = ratings_load(&d, spec, err);
+    if (rc) return rc;
+    if ((rc = ratings_loaders_from_data(out, d, bs, seed, err))) return rc;
+    if (val_bs > 0 && (rc = ratings_loaders_set_val_bs(*out, val_bs, err))) {
+        loaders_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    if (data_out) *data_out = d;
+    return 0;
+}

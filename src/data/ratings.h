@@ -41,9 +41,7 @@
 
 #include <stdint.h>
 
-typedef struct Config Config;
-
-/* How to read a ratings file, independent of the config module. */
+/* How to read a ratings file (the setup layer fills it from [data]). */
 typedef struct RatingsSpec {
     const char *path;              /* the ratings file */
     char sep;                      /* field separator (',' or '\t' ...) */
@@ -95,14 +93,9 @@ int ratings_loaders_from_data(Loaders **out, RatingsData *d, int bs, uint64_t se
 /* Validation batches of val_bs items instead of bs (fastai's val_bs). */
 int ratings_loaders_set_val_bs(Loaders *l, int val_bs, Err *err);
 
-/* The whole [data] section of a collab config: csv, csv_sep, csv_names,
- * item_names, blocks = CollabBlock(user, item, rating), splitter =
- * RandomSplitter(valid_pct, seed) (seed None → ctx->seed), bs.  *data_out
- * (optional) is borrowed: it lives as long as the loaders.  [data] val_bs,
- * when set, sizes the validation batches. */
-int ratings_loaders_new(Loaders **out, const Config *cfg, const Ctx *ctx, RatingsData **data_out,
-                        Err *err);
-/* Just the data of a collab config (no loaders); the caller frees it. */
-int ratings_from_config(RatingsData **out, const Config *cfg, const Ctx *ctx, Err *err);
+/* Read spec and make its loaders: bs, val_bs (0: bs) and the shuffling
+ * seed.  *data_out (optional) is borrowed: it lives as long as the loaders. */
+int ratings_loaders_new(Loaders **out, const RatingsSpec *spec, int bs, int val_bs, uint64_t seed,
+                        RatingsData **data_out, Err *err);
 
 #endif

@@ -2,8 +2,6 @@
  * HWC images, with PIL's bilinear resize reproduced bit for bit.  See transform.h. */
 #include "data/transform.h"
 
-#include "config/config.h"
-
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,102 +471,6 @@ int item_tfm_apply(const ItemTfm *t, const Image *in, int train, Rng *rng, Image
     return 0;
 }
 
-/* ---- from the config ----------------------------------------------------- */
-
-/* size: an integer, or a (height, width) tuple */
-static int size_from_cfg(const CfgValue *v, int *h, int *w, Err *err, int line)
-{
-    if (v && v->kind == CV_NUM && v->num >= 1 && v->num == floor(v->num)) {
-        *h = *w = (int)v->num;
-        return 0;
-    }
-    if (v && (v->kind == CV_TUPLE || v->kind == CV_LIST) && v->n == 2 && v->items[0]->kind == CV_NUM &&
-        v->items[1]->kind == CV_NUM && v->items[0]->num >= 1 && v->items[1]->num >= 1) {
-        *h = (int)v->items[0]->num;
-        *w = (int)v->items[1]->num;
-        return 0;
-    }
-    return err_set(err, ERR_USAGE, "line %d: [data] item_tfms: size: expected an integer or (height, width)",
-                   line);
-}
-
-/* The argument `name` of a call, or its positional argument `pos` when the call
- * was not resolved by name (the config module names every argument; tests may not). */
-const CfgValue *tfm_call_arg(const CfgValue *call, const char *name, int pos)
-{
-    for (int i = 0; i < call->n; i++)
-        if (call->names && call->names[i] && !strcmp(call->names[i], name)) return call->items[i];
-    if (pos >= 0 && pos < call->n && (!call->names || !call->names[pos])) return call->items[pos];
-    return NULL;
-}
-
-static double arg_num_or(const CfgValue *call, const char *name, int pos, double def)
-{
-    const CfgValue *v = tfm_call_arg(call, name, pos);
-    return v && (v->kind == CV_NUM || v->kind == CV_BOOL) ? v->num : def;
-}
-
-static const char *arg_str_or(const CfgValue *call, const char *name, int pos, const char *def)
-{
-    const CfgValue *v = tfm_call_arg(call, name, pos);
-    return v && (v->kind == CV_STR || v->kind == CV_IDENT) && v->str ? v->str : def;
-}
-
-int item_tfm_from_cfg(ItemTfm *t, const CfgValue *call, Err *err)
-{
-    memset(t, 0, sizeof *t);
-    int line = call ? call->line : 0;
-    if (!call || call->kind != CV_CALL || !call->str)
-        return err_set(err, ERR_USAGE, "line %d: [data] item_tfms: expected Resize(...) or RandomResizedCrop(...)",
-                       line);
-    if (!strcmp(call->str, "Resize")) {
-        t->kind = ITFM_RESIZE;
-        if (size_from_cfg(tfm_call_arg(call, "size", 0), &t->h, &t->w, err, line)) return err->code;
-        const char *m = arg_str_or(call, "method", 1, "crop");
-        if (!strcmp(m, "crop"))
-            t->method = RESIZE_CROP;
-        else if (!strcmp(m, "pad"))
-            t->method = RESIZE_PAD;
-        else if (!strcmp(m, "squish"))
-            t->method = RESIZE_SQUISH;
-        else
-            return err_set(err, ERR_USAGE, "line %d: [data] Resize: method '%s': expected crop, pad or squish", line, m);
-        const char *pm = arg_str_or(call, "pad_mode", 2, "reflection");
-        if (!strcmp(pm, "reflection"))
-            t->pad_mode = PAD_REFLECTION;
-        else if (!strcmp(pm, "zeros"))
-            t->pad_mode = PAD_ZEROS;
-        else if (!strcmp(pm, "border"))
-            t->pad_mode = PAD_BORDER;
-        else
-            return err_set(err, ERR_USAGE, "line %d: [data] Resize: pad_mode '%s': expected reflection, zeros or border",
-                           line, pm);
-        return 0;
-    }
-    if (!strcmp(call->str, "RandomResizedCrop")) {
-        t->kind = ITFM_RRC;
-        if (size_from_cfg(tfm_call_arg(call, "size", 0), &t->h, &t->w, err, line)) return err->code;
-        t->min_scale = arg_num_or(call, "min_scale", 1, 0.08);
-        t->max_scale = arg_num_or(call, "max_scale", 5, 1.0);
-        t->val_xtra = arg_num_or(call, "val_xtra", 4, 0.14);
-        t->ratio_lo = 3.0 / 4, t->ratio_hi = 4.0 / 3;
-        const CfgValue *r = tfm_call_arg(call, "ratio", 2);
-        if (r && (r->kind == CV_TUPLE || r->kind == CV_LIST) && r->n == 2 && r->items[0]->kind == CV_NUM &&
-            r->items[1]->kind == CV_NUM) {
-            t->ratio_lo = r->items[0]->num, t->ratio_hi = r->items[1]->num;
-        }
-        if (!(t->min_scale > 0 && t->min_scale <= t->max_scale && t->max_scale <= 1 && t->ratio_lo > 0 &&
-              t->ratio_lo <= t->ratio_hi))
-            return err_set(err, ERR_USAGE,
-                           "line %d: [data] RandomResizedCrop: expected 0 < min_scale <= max_scale <= 1 and "
-                           "0 < ratio[0] <= ratio[1]",
-                           line);
-        return 0;
-    }
-    return err_set(err, ERR_USAGE, "line %d: [data] item_tfms: unknown transform '%s' (expected Resize or "
-                   "RandomResizedCrop)", line, call->str);
-}
-
 /* ---- sequences (item_tfms) ---------------------------------------------------- */
 
 ItemTfms item_tfms_one(const ItemTfm *t)
@@ -605,29 +507,5 @@ int item_tfms_apply(const ItemTfms *ts, const Image *in, int train, Rng *rng, Im
         if (item_tfm_apply(&ts->t[i], cur, train, rng, dst, pts, n_pts, s, err)) return err->code;
         cur = &dst->img;
     }
-    return 0;
-}
-
-static const char *const BATCH_ONLY[] = {"aug_transforms", "Normalize", "Normalize.from_stats", "Flip", "Rotate",
-                                         "Zoom", "Warp", "Brightness", "Contrast", "RandomResizedCropGPU", "Dihedral"};
-
-int item_tfms_from_cfg(ItemTfms *ts, const CfgValue *list, Err *err)
-{
-    memset(ts, 0, sizeof *ts);
-    if (!list || list->kind == CV_NONE) return 0;
-    int n = cfg_list_len(list);
-    if (n > ITEM_TFMS_MAX)
-        return err_set(err, ERR_USAGE, "line %d: [data] item_tfms: %d transforms, at most %d are supported", list->line,
-                       n, ITEM_TFMS_MAX);
-    for (int i = 0; i < n; i++) {
-        const CfgValue *call = cfg_list_at(list, i);
-        if (call && call->kind == CV_CALL && call->str)
-            for (size_t k = 0; k < sizeof BATCH_ONLY / sizeof BATCH_ONLY[0]; k++)
-                if (!strcmp(call->str, BATCH_ONLY[k]))
-                    return err_set(err, ERR_USAGE, "line %d: [data] item_tfms: %s is a batch transform: move it to "
-                                   "batch_tfms", call->line, call->str);
-        if (item_tfm_from_cfg(&ts->t[i], call, err)) return err->code;
-    }
-    ts->n = n;
     return 0;
 }

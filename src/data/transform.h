@@ -30,8 +30,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct CfgValue CfgValue;
-
 typedef enum ItemTfmKind { ITFM_NONE, ITFM_RESIZE, ITFM_RRC } ItemTfmKind;
 typedef enum ResizeMethod { RESIZE_CROP, RESIZE_PAD, RESIZE_SQUISH } ResizeMethod;
 typedef enum PadMode { PAD_REFLECTION, PAD_ZEROS, PAD_BORDER } PadMode;
@@ -72,13 +70,6 @@ typedef struct TfmScratch {
     uint8_t *plan; size_t cap_plan;   /* horizontal-pass permute plan (fast path) */
 } TfmScratch;
 
-/* Fill t from one item_tfms component (Resize(...) / RandomResizedCrop(...)).
- * Unknown names or bad arguments: ERR_USAGE naming the config line. */
-int  item_tfm_from_cfg(ItemTfm *t, const CfgValue *call, Err *err);
-/* Fill ts from the whole [data] item_tfms value (one call or a list).  A batch
- * transform there (aug_transforms, Normalize...) or more than ITEM_TFMS_MAX
- * transforms: ERR_USAGE naming the line. */
-int  item_tfms_from_cfg(ItemTfms *ts, const CfgValue *list, Err *err);
 /* A sequence of one transform (t may be NULL or ITFM_NONE: none). */
 ItemTfms item_tfms_one(const ItemTfm *t);
 int  item_tfms_is_random(const ItemTfms *ts, int train);
@@ -89,9 +80,6 @@ void item_tfms_decode_hint(const ItemTfms *ts, int train, int *min_w, int *min_h
 int  item_tfms_apply(const ItemTfms *ts, const Image *in, int train, Rng *rng, ImageBuf *out, ImageBuf tmp[2],
                      float *pts, int n_pts, TfmScratch *s, Err *err);
 
-/* The argument `name` of a call value, else its positional argument `pos`
- * (unnamed), else NULL.  Shared by the transform parsers. */
-const CfgValue *tfm_call_arg(const CfgValue *call, const char *name, int pos);
 /* Whether the result on this split depends on the Rng (crop on train, RRC on train). */
 int  item_tfm_is_random(const ItemTfm *t, int train);
 /* Smallest decoded size the transform needs at full quality (JPEG DCT-scaling

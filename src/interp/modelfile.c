@@ -2,10 +2,10 @@
  * a file that does not fit the config it is used with. */
 #include "interp/modelfile.h"
 
-#include "config/config.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "models/resnet.h"
+#include "setup/setup.h"
 
 #include <float.h>
 #include <math.h>
@@ -205,49 +205,31 @@ void modelfile_describe(const ModelFileInfo *mi, char *buf, size_t cap)
                  mi->n_out, mi->n_out == 1 ? "" : "s", mi->n_in, mi->n_in == 1 ? "" : "s");
 }
 
-const char *modelfile_config_task(const Config *cfg)
+void modelfile_expect_of(ModelFileExpect *e, const Setup *s)
 {
-    const CfgValue *blocks = cfg_get(cfg, "data", "blocks");
-    int n = blocks ? cfg_list_len(blocks) : 0;
-    for (int i = 0; i < n; i++) {
-        const CfgValue *b = cfg_list_at(blocks, i);
-        const char *name = b->str ? b->str : "";
-        if (!strcmp(name, "CollabBlock")) return "collab";
-        if (i == 0) continue;
-        if (!strcmp(name, "CategoryBlock")) return "single_label";
-        if (!strcmp(name, "MultiCategoryBlock")) return "multi_label";
-        if (!strcmp(name, "PointBlock")) return "points";
-        if (!strcmp(name, "RegressionBlock")) return "regression";
-    }
-    return "unknown";
+    e->config = s->file;
+    e->task = s->task;
+    e->arch = s->model.arch;
+    e->n_in = s->is_collab ? -1 : s->model.n_in;
+    e->torchvision_head = s->model.torchvision_head;
 }
 
-void modelfile_config_arch(const Config *cfg, char *buf, size_t cap)
+int modelfile_check(const ModelFileInfo *mi, const ModelFileExpect *e, Err *err)
 {
-    const CfgValue *a = cfg_get(cfg, "model", "arch");
-    snprintf(buf, cap, "%s", a && a->str ? a->str : "?");
-}
-
-int modelfile_check(const ModelFileInfo *mi, const Config *cfg, Err *err)
-{
-    char arch[64], what[256];
-    const char *task = modelfile_config_task(cfg);
-    modelfile_config_arch(cfg, arch, sizeof arch);
+    char what[256];
     modelfile_describe(mi, what, sizeof what);
-    int n_in = strcmp(task, "collab") ? cfg_int(cfg, "model", "n_in") : mi->n_in;
-    if (strcmp(mi->task, task) || strcmp(mi->arch, arch) || mi->n_in != n_in) {
-        if (!strcmp(task, "collab"))
+    int collab = !strcmp(e->task, "collab");
+    int n_in = e->n_in >= 0 ? e->n_in : mi->n_in;
+    if (strcmp(mi->task, e->task) || strcmp(mi->arch, e->arch) || mi->n_in != n_in) {
+        if (collab)
             return err_set(err, ERR_USAGE, "%s is %s; %s expects a collaborative-filtering %s model",
-                           mi->path, what, config_file(cfg), arch);
+                           mi->path, what, e->config, e->arch);
         return err_set(err, ERR_USAGE, "%s is %s; %s expects a %s %s model (%d input channel%s)",
-                       mi->path, what, config_file(cfg), arch, task, n_in, n_in == 1 ? "" : "s");
+                       mi->path, what, e->config, e->arch, e->task, n_in, n_in == 1 ? "" : "s");
     }
-    if (strcmp(task, "collab")) {
-        const char *head = cfg_str(cfg, "model", "head");
-        int tv = head && !strcmp(head, "torchvision");
-        if (tv != mi->torchvision_head)
-            return err_set(err, ERR_USAGE, "%s has a %s head; %s expects [model] head = '%s'", mi->path,
-                           mi->torchvision_head ? "torchvision" : "fastai", config_file(cfg), tv ? "torchvision" : "fastai");
-    }
+    if (!collab && e->torchvision_head != mi->torchvision_head)
+        return err_set(err, ERR_USAGE, "%s has a %s head; %s expects [model] head = '%s'", mi->path,
+                       mi->torchvision_head ? "torchvision" : "fastai", e->config,
+                       e->torchvision_head ? "torchvision" : "fastai");
     return 0;
 }

@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-typedef struct Config Config;
+typedef struct Setup Setup;
 typedef struct StMeta StMeta;
 
 /* The most outputs (classes) a model file may declare: every buffer is sized
@@ -57,14 +57,22 @@ void modelfile_info_free(ModelFileInfo *mi);
 /* "a resnet34 multi_label model with 20 outputs (n_in 3)" into buf. */
 void modelfile_describe(const ModelFileInfo *mi, char *buf, size_t cap);
 
-/* The task a config trains: from [data] blocks (CategoryBlock → single_label,
- * MultiCategoryBlock → multi_label, PointBlock → points, RegressionBlock →
- * regression, CollabBlock → collab), and its architecture name. */
-const char *modelfile_config_task(const Config *cfg);
-void modelfile_config_arch(const Config *cfg, char *buf, size_t cap);
+/* What a config trains (from its Setup, setup/setup.h): its file name,
+ * task (single_label, multi_label, points, collab), arch, input channels (-1:
+ * any, collab) and head. */
+typedef struct ModelFileExpect {
+    const char *config;
+    const char *task;
+    const char *arch;
+    int n_in;
+    int torchvision_head;
+} ModelFileExpect;
 
-/* Refuse a model file that does not fit the config (task, arch, n_in), with a
- * one-line ERR_USAGE saying what the file is and what was expected. */
-int modelfile_check(const ModelFileInfo *mi, const Config *cfg, Err *err);
+/* The expectations of a config's setup. */
+void modelfile_expect_of(ModelFileExpect *e, const Setup *s);
+
+/* Refuse a model file that does not fit the config (task, arch, n_in, head),
+ * with a one-line ERR_USAGE saying what the file is and what was expected. */
+int modelfile_check(const ModelFileInfo *mi, const ModelFileExpect *e, Err *err);
 
 #endif

@@ -1,10 +1,10 @@
 /* prep.c — one file prepared as the validation set prepares it; see prep.h. */
 #include "interp/prep.h"
 
-#include "config/config.h"
 #include "core/rng.h"
 #include "data/decode.h"
 #include "interp/modelfile.h"
+#include "setup/setup.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -44,25 +44,15 @@ int prep_init_meta(Prep *p, const ModelFileInfo *mi, Err *err)
     if (mi->n_in != 1 && mi->n_in != 3)   /* the decoder makes grayscale or RGB */
         return err_set(err, ERR_RUNTIME, "%s: n_in %d: expected 1 or 3 input channels", mi->path, mi->n_in);
     p->n_in = mi->n_in;
-    batch_tfm_init(&p->batch);
-    /* the saved config text goes through the config's own checks (ranges
-     * included), as if it were in a config file */
+    /* the saved config text goes through the config's own parser and checks
+     * (ranges included) and the same constructors as a config's (setup/setup.h) */
     if (mi->item_tfms && *mi->item_tfms) {
-        CfgValue *v = cfg_value_parse_key("data", "item_tfms", mi->item_tfms, mi->path, 0, err);
-        if (!v) return meta_tfm_fail(err, mi->path, "item_tfms");
         ItemTfms ts;
-        int rc = item_tfms_from_cfg(&ts, v, err);
-        cfg_value_free(v);
-        if (rc) return meta_tfm_fail(err, mi->path, "item_tfms");
+        if (setup_meta_item_tfms(mi->path, mi->item_tfms, &ts, err)) return meta_tfm_fail(err, mi->path, "item_tfms");
         for (int i = 0; i < ts.n && p->n_item < PREP_MAX_ITEM_TFMS; i++) p->item[p->n_item++] = ts.t[i];
     }
-    if (mi->batch_tfms && *mi->batch_tfms) {
-        CfgValue *v = cfg_value_parse_key("data", "batch_tfms", mi->batch_tfms, mi->path, 0, err);
-        if (!v) return meta_tfm_fail(err, mi->path, "batch_tfms");
-        int rc = batch_tfm_from_cfg(&p->batch, v, err);
-        cfg_value_free(v);
-        if (rc) return meta_tfm_fail(err, mi->path, "batch_tfms");
-    }
+    if (setup_meta_batch_tfms(mi->path, mi->batch_tfms, &p->batch, err))
+        return meta_tfm_fail(err, mi->path, "batch_tfms");
     /* Normalisation added by the learner (fastai adds it for pretrained models). */
     if (!p->batch.normalize && mi->has_norm) {
         p->batch.normalize = 1;

@@ -2,7 +2,6 @@
  * See learner.h; FASTAI_REFERENCE.md §1 (Learner, Recorder, trackers) and §3. */
 #include "learn/learner.h"
 
-#include "config/config.h"
 #include "io/atomic.h"
 #include "io/plot.h"
 #include "io/state.h"
@@ -47,100 +46,6 @@ void learner_opts_default(LearnerOpts *o)
     o->out = stdout;
     o->progress = stderr;
 }
-
-static const CfgValue *cb_arg(const CfgValue *c, int pos, const char *name)
-{
-    for (int i = 0; i < c->n; i++)
-        if (c->names && c->names[i] ? strcmp(c->names[i], name) == 0 : i == pos) return c->items[i];
-    return NULL;
-}
-
-int learner_parse_cbs(const void *value, const char *file, LearnerOpts *o, Err *err)
-{
-    const CfgValue *v = value;
-    if (!v || v->kind == CV_NONE) return 0;
-    int n = v->kind == CV_LIST ? v->n : 1;
-    for (int i = 0; i < n; i++) {
-        const CfgValue *c = v->kind == CV_LIST ? v->items[i] : v;
-        if ((c->kind != CV_CALL && c->kind != CV_IDENT) || !c->str)
-            return err_set(err, ERR_USAGE, "%s:%d: [learner] cbs: expected SaveModelCallback(...) or "
-                                           "EarlyStoppingCallback(...)", file, c->line);
-        int save = strcmp(c->str, "SaveModelCallback") == 0, early = strcmp(c->str, "EarlyStoppingCallback") == 0;
-        if (!save && !early)
-            return err_set(err, ERR_USAGE,
-                           "%s:%d: [learner] cbs: unknown callback '%s', expected SaveModelCallback or "
-                           "EarlyStoppingCallback", file, c->line, c->str);
-        static const char *save_args[] = {"monitor", "comp", "min_delta", "fname", "every_epoch", "at_end",
-                                          "with_opt", "reset_on_fit", NULL};
-        static const char *early_args[] = {"monitor", "comp", "min_delta", "patience", "reset_on_fit", NULL};
-        const char **names = save ? save_args : early_args;
-        for (int k = 0; c->kind == CV_CALL && k < c->n; k++) {
-            const char *nm = c->names ? c->names[k] : NULL;
-            int ok = 0, cnt = 0;
-            for (; names[cnt]; cnt++) ok |= nm && strcmp(nm, names[cnt]) == 0;
-            if (!nm && k >= cnt) ok = 0;
-            else if (!nm) ok = 1;
-            if (!ok)
-                return err_set(err, ERR_USAGE, "%s:%d: [learner] cbs: %s has no argument '%s'", file, c->line,
-                               c->str, nm ? nm : "(positional)");
-        }
-        Tracker *t = save ? &o->save : &o->early;
-        const CfgValue *a = c->kind == CV_CALL ? cb_arg(c, 0, "monitor") : NULL;
-        const char *mon = "valid_loss";
-        if (a && a->kind != CV_NONE) {
-            if ((a->kind != CV_STR && a->kind != CV_IDENT) || !a->str)
-                return err_set(err, ERR_USAGE, "%s:%d: [learner] cbs: %s(monitor=...): expected a name like "
-                                               "'valid_loss'", file, c->line, c->str);
-            mon = a->str;
-        }
-        tracker_init(t, mon);
-        t->on = 1;
-        if (c->kind != CV_CALL) continue;
-        a = cb_arg(c, 1, "comp");
-        if (a && a->kind != CV_NONE) {
-            if (a->kind == CV_IDENT && (!strcmp(a->str, "np.less") || !strcmp(a->str, "less"))) t->less = 1;
-            else if (a->kind == CV_IDENT && (!strcmp(a->str, "np.greater") || !strcmp(a->str, "greater")))
-                t->less = 0;
-            else
-                return err_set(err, ERR_USAGE, "%s:%d: [learner] cbs: %s(comp=...): expected np.less or np.greater",
-                               file, c->line, c->str);
-        }
-        a = cb_arg(c, 2, "min_delta");
-        if (a && a->kind != CV_NONE) {
-            if (a->kind != CV_NUM)
-                return err_set(err, ERR_USAGE, "%s:%d: [learner] cbs: %s(min_delta=...): expected a number", file,
-                               c->line, c->str);
-            t->min_delta = a->num;
-        }
-        if (save) {
-            a = cb_arg(c, 3, "fname");
-            if (a && a->kind != CV_NONE) {
-                if (a->kind != CV_STR || !a->str[0] || strchr(a->str, '/') || strlen(a->str) > 40)
-                    return err_set(err, ERR_USAGE,
-                                   "%s:%d: [learner] cbs: SaveModelCallback(fname=...): expected a short file name",
-                                   file, c->line);
-                snprintf(t->fname, sizeof t->fname, "%s", a->str);
-            }
-            a = cb_arg(c, 4, "every_epoch");
-            if (a && (a->kind == CV_NUM || a->kind == CV_BOOL)) t->every_epoch = (int)a->num;
-            a = cb_arg(c, 5, "at_end");
-            if (a && (a->kind == CV_NUM || a->kind == CV_BOOL)) t->at_end = a->num != 0;
-        } else {
-            a = cb_arg(c, 3, "patience");
-            if (a && a->kind != CV_NONE) {
-                if (a->kind != CV_NUM || a->num < 1 || a->num != floor(a->num))
-                    return err_set(err, ERR_USAGE,
-                                   "%s:%d: [learner] cbs: EarlyStoppingCallback(patience=...): expected a whole "
-                                   "number >= 1", file, c->line);
-                t->patience = (int)a->num;
-            }
-        }
-        if (t->less) t->min_delta = -fabs(t->min_delta) * (t->min_delta < 0 ? -1 : 1);
-    }
-    return 0;
-}
-
-/* ---- construction ------------------------------------------------------------ */
 
 Learner *learner_new(Model *m, Loaders *dls, const LearnerOpts *o, Err *err)
 {

@@ -93,8 +93,6 @@ typedef struct LearnerOpts {
                               known batch */
 } LearnerOpts;
 
-/* Parse `[learner] cbs` (SaveModelCallback(...), EarlyStoppingCallback(...)). */
-int learner_parse_cbs(const void *cbs_value, const char *file, LearnerOpts *o, Err *err);
 void learner_opts_default(LearnerOpts *o);
 
 typedef struct Learner {

@@ -15,8 +15,6 @@
 #include "core/err.h"
 #include "data/batch.h"
 
-typedef struct CfgValue CfgValue;
-
 typedef enum MetricKind {
     METRIC_ERROR_RATE, METRIC_ACCURACY, METRIC_ACCURACY_MULTI, METRIC_MSE, METRIC_RMSE, METRIC_MAE
 } MetricKind;
@@ -36,9 +34,7 @@ typedef struct Metrics {
     Metric m[METRICS_MAX];
 } Metrics;
 
-/* From `[learner] metrics` (an identifier, call, or list of them); NULL → none.
- * Errors name the file/line and the metric. */
-int metrics_parse(const CfgValue *v, const char *file, Metrics *ms, Err *err);
+/* The setup layer fills Metrics from [learner] metrics (setup/learn.c). */
 /* Whether a metric fits the target kind (accuracy on ratings is an error). */
 int metrics_check(const Metrics *ms, TargetKind kind, const char *file, Err *err);
 

@@ -10,8 +10,6 @@
 
 #include "core/err.h"
 
-typedef struct CfgValue CfgValue;
-
 double sched_lin(double start, double end, double pos);
 double sched_cos(double start, double end, double pos);
 double sched_exp(double start, double end, double pos);
@@ -59,9 +57,7 @@ typedef struct Schedule {
     Stage *stages;
 } Schedule;
 
-/* Build from the resolved `[train] schedule` value (a call or a list of
- * calls).  Errors name the config file/line and the call. */
-int  schedule_parse(const CfgValue *v, const char *file, Schedule *s, Err *err);
+/* The setup layer builds a Schedule from [train] schedule (setup/learn.c). */
 void schedule_free(Schedule *s);
 /* Training epochs over all stages. */
 int  schedule_total_epochs(const Schedule *s);

@@ -38,8 +38,6 @@
 
 #include <stdint.h>
 
-typedef struct Config Config;
-
 typedef enum CollabArch { COLLAB_DOT, COLLAB_DOT_BIAS, COLLAB_NN } CollabArch;
 
 enum { COLLAB_MAX_LAYERS = 8 };
@@ -61,12 +59,6 @@ typedef struct CollabSpec {
 int collab_emb_sz_rule(int n_cat);
 
 int collab_model_new(Model **out, const CollabSpec *spec, Err *err);
-
-/* [model] arch = DotProduct(n_factors=50, y_range=None) | DotProductBias(...) |
- * EmbeddingNN(layers=[..], emb_szs=None, y_range=None) from a config, with
- * the vocab sizes of the data. */
-int collab_model_from_config(Model **out, const Config *cfg, const Ctx *ctx, int n_users,
-                             int n_items, int max_bs, Err *err);
 
 /* Whether m is one of these models, and its spec. */
 const CollabSpec *collab_spec(const Model *m);

@@ -806,7 +806,8 @@ int resnet_new(Model **out, const ResnetSpec *spec, Err *err)
         return err_set(err, ERR_USAGE, "%s: n_in must be in 1..64, got %d", spec->arch, spec->n_in);
     if (spec->n_out < 1)
         return err_set(err, ERR_USAGE, "%s: n_out must be >= 1, got %d", spec->arch, spec->n_out);
-    if (spec->max_bs < 1 || spec->max_h < 1 || spec->max_w < 1 || spec->max_h > 4096 || spec->max_w > 4096)
+    if (spec->max_bs < 1 || spec->max_h < 1 || spec->max_w < 1 || spec->max_h > RESNET_MAX_SIDE ||
+        spec->max_w > RESNET_MAX_SIDE)
         return err_set(err, ERR_USAGE, "%s: batch %d of %dx%d images: sizes must be in 1..4096",
                        spec->arch, spec->max_bs, spec->max_h, spec->max_w);
     if (!(spec->ps >= 0.0f && spec->ps < 1.0f))

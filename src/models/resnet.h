@@ -32,6 +32,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The largest input side (height or width). */
+enum { RESNET_MAX_SIDE = 4096 };
+
 typedef struct ResnetSpec {
     const char *arch;      /* "resnet18", "resnet34", "resnet50", "resnet101", "resnet152" */
     int n_in;              /* input channels (3 for RGB) */

@@ -142,11 +142,11 @@ int collab_from_file(const StFile *f, Model **mout, RatingsData **vout, Err *err
         }
         if ((int)nt != d->n_items) {
             /* ratings_free frees n_items titles: free the nt there are first */
+            int ni = d->n_items;
             for (size_t i = 0; i < nt; i++) free(d->item_titles[i]);
             free(d->item_titles), d->item_titles = NULL;
             ratings_free(d);
-            return err_set(err, ERR_RUNTIME, "%s: metadata item_titles has %zu entries for %d items", f->path, nt,
-                           d->n_items);
+            return err_set(err, ERR_RUNTIME, "%s: metadata item_titles has %zu entries for %d items", f->path, nt, ni);
         }
         for (int i = 0; i < d->n_items; i++)
             if (!d->item_titles[i][0]) free(d->item_titles[i]), d->item_titles[i] = NULL;

@@ -5,6 +5,7 @@
 #include "core/ctx.h"
 #include "core/err.h"
 #include "core/proc.h"
+#include "io/json.h"
 
 #include <cblas.h>
 #include <sched.h>
@@ -24,6 +25,50 @@ static int available_cores(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* An error: one line on stderr; under --json one JSON object on that line,
+ * {"error": "<the message>", "exit_status": 2}. */
+static void print_error(const char *msg, int rc, int json)
+{
+    if (!msg || !*msg) msg = "fastc: failed (no message)";
+    if (!json) {
+        fprintf(stderr, "%s\n", msg);
+        return;
+    }
+    JsonBuf b = {0};
+    json_buf_putc(&b, '{');
+    json_buf_key(&b, "error");
+    json_buf_str(&b, msg);
+    json_buf_key(&b, "exit_status");
+    json_buf_int(&b, rc);
+    json_buf_putc(&b, '}');
+    fprintf(stderr, "%s\n", b.s && !b.oom ? b.s : "{\"error\": \"out of memory\"}");
+    json_buf_free(&b);
+}
+
+static void print_version(int json)
+{
+    if (!json) {
+        printf("fastc %s\nBLAS: %s; core in use: %s; threads: %d\nOpenMP wait policy: %s\n", FASTC_VERSION,
+               openblas_get_config(), blas_core_name(), blas_threads(), ctx_wait_policy());
+        return;
+    }
+    JsonBuf b = {0};
+    json_buf_putc(&b, '{');
+    json_buf_key(&b, "fastc");
+    json_buf_str(&b, FASTC_VERSION);
+    json_buf_key(&b, "blas");
+    json_buf_str(&b, openblas_get_config());
+    json_buf_key(&b, "core");
+    json_buf_str(&b, blas_core_name());
+    json_buf_key(&b, "threads");
+    json_buf_int(&b, blas_threads());
+    json_buf_key(&b, "omp_wait_policy");
+    json_buf_str(&b, ctx_wait_policy());
+    json_buf_putc(&b, '}');
+    printf("%s\n", b.s && !b.oom ? b.s : "{}");
+    json_buf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
     proc_restore_name();                      /* "fastc" again after a re-exec, not "exe" */
@@ -37,9 +82,10 @@ int main(int argc, char **argv)
         cmd_print_help(NULL, stderr);
         return ERR_USAGE;
     }
+    int json = cmd_argv_json(argc, argv);
     int rc = cmd_parse(argc, argv, &a, &action, &err);
     if (rc) {
-        fprintf(stderr, "%s\n", err.msg);
+        print_error(err.msg, rc, json);
         cmd_args_free(&a);
         return rc;
     }
@@ -47,13 +93,12 @@ int main(int argc, char **argv)
     a.ctx.is_tty = isatty(STDOUT_FILENO);
     ctx_apply_threads(&a.ctx);
     if (action == CMD_VERSION) {
-        printf("fastc 0.1.0\nBLAS: %s; core in use: %s; threads: %d\nOpenMP wait policy: %s\n", openblas_get_config(),
-               blas_core_name(), blas_threads(), ctx_wait_policy());
+        print_version(json);
     } else if (action == CMD_HELP) {
         cmd_print_help(a.command, stdout);
     } else {
         rc = cmd_lookup(a.command)(&a, &err);
-        if (rc) fprintf(stderr, "%s\n", err.msg[0] ? err.msg : "fastc: failed (no message)");
+        if (rc) print_error(err.msg, rc, json);
     }
     cmd_args_free(&a);
     return rc;

@@ -3,6 +3,7 @@
  * with the BLAS core, validate's output, --set from the command line, and
  * every example config in configs/ passing validate. */
 #include "check_main.h"
+#include "io/json.h"
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -161,10 +162,111 @@ START_TEST(validate_prints_resolved_config)
     /* --quiet: nothing at all on success */
     ck_assert_int_eq(run(0, "validate --quiet '%s'", cfg), 0);
     ck_assert_str_eq(out, "");
-    ck_assert_int_eq(run(0, "validate --json '%s' 2>/dev/null", cfg), 0);
-    ck_assert_ptr_nonnull(strstr(out, "{\"valid\": true, \"config\": {\"data\": {"));
-    ck_assert_ptr_nonnull(strstr(out, "\"bs\": \"64\""));
-    ck_assert_ptr_nonnull(strstr(out, "\"notes\": [\"note: [data] path: data not found"));
+}
+END_TEST
+
+/* Parse out as one JSON value (the project's strict reader); fails the test otherwise. */
+static Json *parse_out(void)
+{
+    Err e = {0};
+    size_t n = strlen(out);
+    while (n > 0 && out[n - 1] == '\n') n--;
+    Json *j = json_parse(out, n, &e);
+    ck_assert_msg(j, "not JSON (%s): %s", e.msg, out);
+    return j;
+}
+
+/* validate --json: the resolved config as JSON values, not Python source in
+ * strings: numbers, strings, true/false/null, lists, components as
+ * {"call", "args"}, slices as {"slice": [lo, hi]}, paths absolute. */
+START_TEST(validate_json_gives_json_values)
+{
+    const char *cfg = write_config("v.ini", VALID);
+    ck_assert_int_eq(run(0, "validate --json '%s' --set 'train.schedule=fit_one_cycle(2, slice(1e-4, 1e-2)), "
+                            "unfreeze()' 2>/dev/null", cfg), 0);
+    Json *j = parse_out();
+    ck_assert(json_get(j, "valid")->type == JSON_BOOL && json_get(j, "valid")->boolean);
+    const Json *c = json_get(j, "config"), *data = json_get(c, "data");
+    const Json *bs = json_get(data, "bs");
+    ck_assert(bs->type == JSON_NUMBER && bs->is_int && bs->i == 64);
+    ck_assert(json_get(data, "csv")->type == JSON_NULL);
+    const Json *path = json_get(data, "path");
+    ck_assert(path->type == JSON_STRING && path->str[0] == '/' && strstr(path->str, "/images"));
+    const Json *blocks = json_get(data, "blocks");
+    ck_assert(blocks->type == JSON_ARRAY && json_len(blocks) == 2);
+    ck_assert_str_eq(json_get(json_at(blocks, 1), "call")->str, "CategoryBlock");
+    const Json *sort = json_get(json_get(json_at(blocks, 1), "args"), "sort");
+    ck_assert(sort->type == JSON_BOOL && sort->boolean);
+    const Json *sched = json_get(json_get(c, "train"), "schedule");
+    ck_assert(sched->type == JSON_ARRAY && json_len(sched) == 2);
+    const Json *args = json_get(json_at(sched, 0), "args");
+    ck_assert_str_eq(json_get(json_at(sched, 0), "call")->str, "fit_one_cycle");
+    ck_assert(json_get(args, "n_epoch")->type == JSON_NUMBER && json_get(args, "n_epoch")->num == 2);
+    const Json *sl = json_get(json_get(args, "lr_max"), "slice");
+    ck_assert(sl && json_len(sl) == 2 && json_at(sl, 0)->num == 1e-4 && json_at(sl, 1)->num == 1e-2);
+    ck_assert(json_get(json_get(c, "model"), "arch")->type == JSON_OBJECT);
+    const Json *notes = json_get(j, "notes");
+    ck_assert(notes->type == JSON_ARRAY && json_len(notes) == 1);
+    ck_assert(strstr(json_at(notes, 0)->str, "note: [data] path: data not found"));
+    json_free(j);
+}
+END_TEST
+
+/* --version --json and errors under --json: one JSON object on one line,
+ * {"error": message, "exit_status": N}, whatever the kind of error. */
+START_TEST(version_and_errors_under_json)
+{
+    ck_assert_int_eq(run(0, "--version --json"), 0);
+    Json *j = parse_out();
+    ck_assert_str_eq(json_get(j, "fastc")->str, "0.1.0");
+    ck_assert(json_get(j, "core")->type == JSON_STRING && json_get(j, "threads")->type == JSON_NUMBER);
+    ck_assert(strstr(json_get(j, "blas")->str, "OpenBLAS"));
+    json_free(j);
+    char bad[2048];
+    snprintf(bad, sizeof bad, "%s", write_config("bad.ini", "[data]\nbsz = 3\n"));
+    struct { const char *args; int rc; const char *text; } cases[] = {
+        {"train x.ini --bogus --json", 2, "found unknown option --bogus"},   /* argv */
+        {"validate --json '%s'", 2, "bad.ini:2: [data] bsz: found unknown key bsz"},   /* config */
+        {"validate --json /nonexistent/x.ini", 2, "/nonexistent/x.ini"},
+        {"train --json '%s' --set data.bs=0", 2, "bad.ini"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[1024];
+        snprintf(args, sizeof args, cases[i].args, bad);
+        int rc = run(1, "%s", args);
+        ck_assert_msg(rc == cases[i].rc, "%s: exit %d: %s", args, rc, out);
+        ck_assert_msg(count_lines(out) == 1, "%s: %s", args, out);
+        j = parse_out();
+        ck_assert_msg(strstr(json_get(j, "error")->str, cases[i].text), "%s: %s", args, out);
+        ck_assert_int_eq(json_get(j, "exit_status")->i, cases[i].rc);
+        json_free(j);
+    }
+    /* a run-time failure (exit 1) too */
+    const char *nodata = write_config("nodata.ini", VALID);
+    ck_assert_int_eq(run(1, "train --json --quiet '%s'", nodata), 1);
+    j = parse_out();
+    ck_assert_int_eq(json_get(j, "exit_status")->i, 1);
+    json_free(j);
+    /* without --json the same error is plain text */
+    ck_assert_int_eq(run(1, "validate '%s'", bad), 2);
+    ck_assert_msg(out[0] != '{', "%s", out);
+}
+END_TEST
+
+/* get --json: what was made, where, and whether it was there already. */
+START_TEST(get_json_says_what_it_made)
+{
+    ck_assert_int_eq(run(0, "get shapes '%s/shapes' --n 12 --json", tmpdir), 0);
+    Json *j = parse_out();
+    ck_assert_str_eq(json_get(j, "dataset")->str, "shapes");
+    ck_assert(strstr(json_get(j, "dir")->str, "/shapes"));
+    ck_assert(json_get(j, "already_complete")->type == JSON_BOOL && !json_get(j, "already_complete")->boolean);
+    ck_assert(json_get(j, "seconds")->type == JSON_NUMBER);
+    json_free(j);
+    ck_assert_int_eq(run(0, "get shapes '%s/shapes' --n 12 --json", tmpdir), 0);
+    j = parse_out();
+    ck_assert(json_get(j, "already_complete")->boolean);
+    json_free(j);
 }
 END_TEST
 
@@ -282,6 +384,9 @@ static Suite *suite(void)
     tcase_add_test(t, help_config_lists_every_key_and_component);
     tcase_add_test(t, usage_errors_exit_2_with_one_line);
     tcase_add_test(t, validate_prints_resolved_config);
+    tcase_add_test(t, validate_json_gives_json_values);
+    tcase_add_test(t, version_and_errors_under_json);
+    tcase_add_test(t, get_json_says_what_it_made);
     tcase_add_test(t, config_errors_exit_2_with_file_line);
     tcase_add_test(t, runtime_failure_exits_1);
     tcase_add_test(t, example_configs_validate);

@@ -3,6 +3,7 @@
 #include "check_main.h"
 #include "core/rng.h"
 #include "interp/collab_interp.h"
+#include "io/json.h"
 #include "io/safetensors.h"
 #include "models/collab.h"
 #include "testutil.h"
@@ -130,7 +131,8 @@ START_TEST(model_file_round_trip_and_predict_pairs)
     const char *pairs[] = {"10,9", "1,Seven, The (1997)", "2,5"};
     snprintf(outp, sizeof outp, "%s/out.csv", dir);
     FILE *o = fopen(outp, "w");
-    ck_assert_msg(collab_predict_pairs(m2, v, pairs, 3, 0, o, &e) == 0, "%s", e.msg);
+    CollabPredictOpts po = {.out = o};
+    ck_assert_msg(collab_predict_pairs(m2, v, pairs, 3, &po, &e) == 0, "%s", e.msg);
     fclose(o);
     char buf[1024] = "";
     o = fopen(outp, "r");
@@ -142,17 +144,11 @@ START_TEST(model_file_round_trip_and_predict_pairs)
              expected(m, 3, 3), expected(m, 1, 2), expected(m, 2, 1));
     ck_assert_str_eq(buf, want);
 
-    /* unknown user: an error naming it; with --unknown bias: the item's bias alone */
+    /* --unknown bias: the unknown user contributes nothing, the item's bias alone */
     const char *unk[] = {"1,5", "99,11"};
     o = fopen(outp, "w");
-    ck_assert_int_eq(collab_predict_pairs(m2, v, unk, 2, 0, o, &e), ERR_USAGE);
-    ck_assert_msg(strstr(e.msg, "unknown user '99'"), "%s", e.msg);
-    const char *unk_item[] = {"1,Nope (1900)"};
-    ck_assert_int_eq(collab_predict_pairs(m2, v, unk_item, 1, 0, o, &e), ERR_USAGE);
-    ck_assert_msg(strstr(e.msg, "unknown item 'Nope (1900)'"), "%s", e.msg);
-    fclose(o);
-    o = fopen(outp, "w");
-    ck_assert_int_eq(collab_predict_pairs(m2, v, unk, 2, 1, o, &e), 0);
+    po = (CollabPredictOpts){.out = o, .unknown_bias = 1};
+    ck_assert_int_eq(collab_predict_pairs(m2, v, unk, 2, &po, &e), 0);
     fclose(o);
     o = fopen(outp, "r");
     nr = fread(buf, 1, sizeof buf - 1, o);
@@ -161,6 +157,82 @@ START_TEST(model_file_round_trip_and_predict_pairs)
     snprintf(want, sizeof want, "user,item,prediction\n1,5,%.6g\n99,11,%.6g\n", expected(m, 1, 1),
              (float)(5.5 / (1 + exp(-(double)0.1f))));
     ck_assert_str_eq(buf, want);
+    model_free(m), model_free(m2);
+    ratings_free(d), ratings_free(v);
+    tu_rmtree(dir);
+}
+END_TEST
+
+/* As for images: an unknown user or item is an error on its own row (and a
+ * line on errs), every other pair is still predicted, and the call fails with
+ * ERR_RUNTIME (exit 1); --json gives the same rows as objects.  A pair
+ * without a comma is still a usage error before any output. */
+START_TEST(unknown_user_or_item_is_an_error_row_and_the_others_are_predicted)
+{
+    char dir[512], path[1024];
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    RatingsData *d = make_data();
+    Model *m = make_model();
+    Err e = {0};
+    StMeta meta;
+    st_meta_init(&meta);
+    ck_assert_int_eq(collab_meta_add(&meta, m, d, &e), 0);
+    ck_assert_msg(st_save_model(m, &meta, path, &e) == 0, "%s", e.msg);
+    st_meta_free(&meta);
+    StFile *f;
+    ck_assert_msg(st_open(path, &f, &e) == 0, "%s", e.msg);
+    Model *m2;
+    RatingsData *v;
+    ck_assert_msg(collab_from_file(f, &m2, &v, &e) == 0, "%s", e.msg);
+    st_close(f);
+
+    const char *pairs[] = {"1,5", "99,11", "10,9", "1,Nope (1900)"};
+    char *out = NULL, *errs = NULL;
+    size_t no = 0, ne = 0;
+    FILE *o = open_memstream(&out, &no), *es = open_memstream(&errs, &ne);
+    CollabPredictOpts po = {.out = o, .errs = es};
+    ck_assert_int_eq(collab_predict_pairs(m2, v, pairs, 4, &po, &e), ERR_RUNTIME);
+    fclose(o), fclose(es);
+    ck_assert_msg(strstr(e.msg, "2 of 4 pair(s)"), "%s", e.msg);
+    char want[2048];
+    snprintf(want, sizeof want,
+             "user,item,prediction\n1,5,%.6g\n"
+             "99,11,error: unknown user '99' (the model knows 3 users; --unknown bias predicts from the known "
+             "side's bias)\n10,9,%.6g\n"
+             "1,Nope (1900),error: unknown item 'Nope (1900)' (the model knows 4 items; --unknown bias predicts "
+             "from the known side's bias)\n",
+             expected(m, 1, 1), expected(m, 3, 3));
+    ck_assert_str_eq(out, want);
+    ck_assert_msg(strstr(errs, "input 2: unknown user '99'") && strstr(errs, "input 4: unknown item"), "%s", errs);
+    free(out), free(errs);
+
+    /* the same as JSON lines */
+    o = open_memstream(&out, &no);
+    po = (CollabPredictOpts){.out = o, .json = 1};
+    ck_assert_int_eq(collab_predict_pairs(m2, v, pairs, 2, &po, &e), ERR_RUNTIME);
+    fclose(o);
+    Json *j = json_parse(out, strchr(out, '\n') - out, &e);
+    ck_assert_msg(j, "%s: %s", out, e.msg);
+    ck_assert_str_eq(json_get(j, "user")->str, "1");
+    ck_assert_float_eq_tol(json_get(j, "prediction")->num, expected(m, 1, 1), 1e-6);
+    json_free(j);
+    char *second = strchr(out, '\n') + 1;
+    j = json_parse(second, strlen(second), &e);
+    ck_assert_msg(j, "%s: %s", second, e.msg);
+    ck_assert_msg(strstr(json_get(j, "error")->str, "unknown user '99'"), "%s", second);
+    ck_assert_ptr_null(json_get(j, "prediction"));
+    json_free(j);
+    free(out);
+
+    /* a malformed pair: usage error, nothing printed */
+    const char *bad[] = {"1,5", "nocomma"};
+    o = open_memstream(&out, &no);
+    po = (CollabPredictOpts){.out = o};
+    ck_assert_int_eq(collab_predict_pairs(m2, v, bad, 2, &po, &e), ERR_USAGE);
+    fclose(o);
+    ck_assert_str_eq(out, "");
+    free(out);
     model_free(m), model_free(m2);
     ratings_free(d), ratings_free(v);
     tu_rmtree(dir);
@@ -294,10 +366,45 @@ START_TEST(interpret_writes_item_bias_pca_and_finds_similar_items)
     free(sim);
     s.similar = "Star Wars (1977)";
     ck_assert_int_eq(collab_interpret(m, d, &s, &e), ERR_USAGE);
-    ck_assert_msg(strstr(e.msg, "unknown item 'Star Wars (1977)'"), "%s", e.msg);
+    ck_assert_msg(strstr(e.msg, "found 'Star Wars (1977)', expected an item id or an exact title (no item is close)"),
+                  "%s", e.msg);
     model_free(m);
     ratings_free(d);
     tu_rmtree(dir);
+}
+END_TEST
+
+/* --similar with a name that is not exactly a title: refused (exit 2), with
+ * the closest titles — the words typed found in the title ("the seven" finds
+ * "Seven, The (1997)", "eleven" finds "Eleven (2001)" by a prefix), then
+ * the smallest edit distance ("Fvie" for "Five"), the most-rated first. */
+START_TEST(similar_suggests_the_closest_titles)
+{
+    RatingsData *d = make_data();
+    Model *m = make_model();
+    Err e = {0};
+    char *txt = NULL;
+    size_t n = 0;
+    FILE *out = open_memstream(&txt, &n);
+    CollabInterpOpts s = {.similar = "the seven", .out = out};
+    ck_assert_int_eq(collab_interpret(m, d, &s, &e), ERR_USAGE);
+    ck_assert_msg(strstr(e.msg, "found 'the seven', expected an item id or an exact title (closest: 'Seven, The "
+                                "(1997)')"), "%s", e.msg);
+    s.similar = "Fvie";
+    ck_assert_int_eq(collab_interpret(m, d, &s, &e), ERR_USAGE);
+    ck_assert_msg(strstr(e.msg, "(closest: 'Five (1995)')"), "%s", e.msg);
+    s.similar = "elev";
+    ck_assert_int_eq(collab_interpret(m, d, &s, &e), ERR_USAGE);
+    ck_assert_msg(strstr(e.msg, "(closest: 'Eleven (2001)'"), "%s", e.msg);
+    /* a case-only difference is not an exact title either, but comes first */
+    s.similar = "five (1995)";
+    ck_assert_int_eq(collab_interpret(m, d, &s, &e), ERR_USAGE);
+    ck_assert_msg(strstr(e.msg, "(closest: 'Five (1995)'"), "%s", e.msg);
+    fclose(out);
+    ck_assert_str_eq(txt, "");
+    free(txt);
+    model_free(m);
+    ratings_free(d);
 }
 END_TEST
 
@@ -334,12 +441,38 @@ START_TEST(train_interpret_predict_from_the_command_line)
     double v = atof(out + strlen(pre));
     ck_assert_msg(v > 0.5 && v < 5.5, "%s", out);   /* through SigmoidRange: y_range kept in the file */
     ck_assert_msg(strstr(out, "\n1,Movie 2 (1902),"), "%s", out);
-    snprintf(cmd, sizeof cmd, "%s predict --model %s/run/model.safetensors 99,7", tu_fastc(), dir);
-    ck_assert_int_eq(tu_run(cmd, out, sizeof out), 2);
-    ck_assert_msg(strstr(out, "unknown user '99'"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s/run/model.safetensors 99,7 3,7", tu_fastc(), dir);
+    ck_assert_int_eq(tu_run(cmd, out, sizeof out), 1);   /* an error row, the known pair predicted */
+    ck_assert_msg(strstr(out, "99,7,error: unknown user '99'") && strstr(out, "\n3,7,"), "%s", out);
     snprintf(cmd, sizeof cmd, "%s interpret %s --similar 'Movie 3 (1903)'", tu_fastc(), cfgp);
     ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
     ck_assert_msg(strstr(out, "items most similar to Movie 3 (1903)"), "%s", out);
+    /* a title typed loosely: refused, with the closest titles */
+    snprintf(cmd, sizeof cmd, "%s interpret %s --similar 'movie 3'", tu_fastc(), cfgp);
+    ck_assert_int_eq(tu_run(cmd, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "(closest: 'Movie 3 (1903)'"), "%s", out);
+    /* --json: the same results as one object */
+    snprintf(cmd, sizeof cmd, "%s interpret %s --similar 'Movie 3 (1903)' --json 2>/dev/null", tu_fastc(), cfgp);
+    ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
+    Err e = {0};
+    Json *j = json_parse(out, strlen(out) - 1, &e);
+    ck_assert_msg(j, "%s: %s", e.msg, out);
+    ck_assert_str_eq(json_get(j, "task")->str, "collab");
+    ck_assert_str_eq(json_get(json_get(j, "similar_to"), "title")->str, "Movie 3 (1903)");
+    ck_assert_int_eq(json_len(json_get(j, "similar")), 10);
+    double s0 = json_get(json_at(json_get(j, "similar"), 0), "similarity")->num;
+    ck_assert(s0 <= 1.0 + 1e-6 && s0 >= json_get(json_at(json_get(j, "similar"), 9), "similarity")->num);
+    json_free(j);
+    snprintf(cmd, sizeof cmd, "%s interpret %s --json 2>/dev/null", tu_fastc(), cfgp);
+    ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
+    j = json_parse(out, strlen(out) - 1, &e);
+    ck_assert_msg(j, "%s: %s", e.msg, out);
+    const Json *lo = json_get(j, "lowest_bias"), *hi = json_get(j, "highest_bias");
+    ck_assert(json_len(lo) == 5 && json_len(hi) == 5);
+    ck_assert(json_get(json_at(lo, 0), "bias")->num <= json_get(json_at(hi, 0), "bias")->num);
+    ck_assert(strstr(json_get(json_at(lo, 0), "title")->str, "Movie "));
+    ck_assert_int_eq(json_len(json_get(j, "files")), 3);
+    json_free(j);
     snprintf(cmd, sizeof cmd, "%s interpret %s", tu_fastc(), cfgp);
     ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
     snprintf(p, sizeof p, "%s/run/item_bias.csv", dir);
@@ -357,8 +490,10 @@ static Suite *suite(void)
     TCase *t = tcase_create("collab_interp");
     tcase_add_test(t, pca_finds_the_directions_of_largest_variance);
     tcase_add_test(t, model_file_round_trip_and_predict_pairs);
+    tcase_add_test(t, unknown_user_or_item_is_an_error_row_and_the_others_are_predicted);
     tcase_add_test(t, crafted_collab_metadata_is_refused);
     tcase_add_test(t, interpret_writes_item_bias_pca_and_finds_similar_items);
+    tcase_add_test(t, similar_suggests_the_closest_titles);
     tcase_add_test(t, train_interpret_predict_from_the_command_line);
     suite_add_tcase(s, t);
     return s;

@@ -359,6 +359,99 @@ START_TEST(load_choices_accept_fastai_enum_spelling)
 }
 END_TEST
 
+/* What the notebooks write is accepted as the same component, and the
+ * resolved config shows fastc's spelling. */
+START_TEST(load_accepts_fastai_notebook_spellings)
+{
+    char path[2048], buf[256];
+    Err err;
+    Config *cfg = load_text(
+        "c.ini",
+        "[data]\npath = images\nblocks = (ImageBlock, MultiCategoryBlock)\nget_y = parent_label\n"
+        "get_items = get_image_files(path, folders=['train', 'valid'])\n"
+        "batch_tfms = [*aug_transforms(size=64), Normalize.from_stats(*imagenet_stats)]\n"
+        "[model]\narch = resnet18\n[learner]\nmetrics = partial(accuracy_multi, thresh=0.2)\n"
+        "[train]\nschedule = fit_one_cycle(1)\n[lr_find]\nsuggest_funcs = (minimum, steep, "
+        "SuggestionMethod.Valley)\n",
+        NULL, 0, &err, path, sizeof path);
+    ck_assert_msg(cfg, "%s", err.msg);
+    const CfgValue *b = cfg_get(cfg, "data", "blocks");
+    ck_assert_int_eq(cfg_list_len(b), 2);
+    ck_assert_str_eq(cfg_list_at(b, 1)->str, "MultiCategoryBlock");
+    const CfgValue *gi = cfg_get(cfg, "data", "get_items");   /* `path` is [data] path, not folders=['path'] */
+    ck_assert_int_eq(cfg_list_len(cfg_arg(gi, "folders")), 2);
+    ck_assert_str_eq(cfg_list_at(cfg_arg(gi, "folders"), 0)->str, "train");
+    const CfgValue *bt = cfg_get(cfg, "data", "batch_tfms");
+    ck_assert_str_eq(cfg_list_at(bt, 0)->str, "aug_transforms");
+    ck_assert_double_eq(cfg_arg_num(cfg_list_at(bt, 0), "size"), 64);
+    ck_assert_double_eq_tol(cfg_list_at(cfg_arg(cfg_list_at(bt, 1), "mean"), 0)->num, 0.485, 1e-12);
+    const CfgValue *m = cfg_list_at(cfg_get(cfg, "learner", "metrics"), 0);
+    ck_assert_str_eq(m->str, "accuracy_multi");
+    ck_assert_double_eq(cfg_arg_num(m, "thresh"), 0.2);
+    const CfgValue *sf = cfg_get(cfg, "lr_find", "suggest_funcs");
+    ck_assert_int_eq(cfg_list_len(sf), 3);
+    ck_assert_str_eq(cfg_list_at(sf, 2)->str, "valley");
+    cfg_value_format(cfg_get(cfg, "learner", "metrics"), buf, sizeof buf);
+    ck_assert_str_eq(buf, "accuracy_multi(thresh=0.2, sigmoid=True)");
+    config_free(cfg);
+    /* using_attr(RegexLabeller(pat), 'name') is RegexLabeller(pat): it matches the file name */
+    cfg = load_text("c.ini", replace("get_y", "get_y = using_attr(RegexLabeller(r'^(.+)_\\d+.jpg$'), 'name')"), NULL, 0,
+                    &err, path, sizeof path);
+    ck_assert_msg(cfg, "%s", err.msg);
+    ck_assert_str_eq(cfg_get(cfg, "data", "get_y")->str, "RegexLabeller");
+    ck_assert_str_eq(cfg_arg_str(cfg_get(cfg, "data", "get_y"), "pat"), "^(.+)_\\d+.jpg$");
+    config_free(cfg);
+    /* get_image_files(path) alone: every file under [data] path */
+    cfg = load_text("c.ini", with("[data]\nget_items = get_image_files(path, False)\n"), NULL, 0, &err, path,
+                    sizeof path);
+    ck_assert_msg(cfg, "%s", err.msg);
+    ck_assert_ptr_null(cfg_arg(cfg_get(cfg, "data", "get_items"), "folders"));
+    ck_assert_double_eq(cfg_arg_num(cfg_get(cfg, "data", "get_items"), "recurse"), 0);
+    config_free(cfg);
+}
+END_TEST
+
+/* What cannot be written in a config gets one line saying so and what does
+ * the job; fastai's factory-method arguments written as keys say where they go. */
+START_TEST(fastai_spellings_that_cannot_work_are_explained)
+{
+    expect_error(replace("get_y", "get_y = parent_label\nsplitter = FuncSplitter(lambda o: o.parent.name == '13')"),
+                 NULL, 0,
+                 ":5: [data] splitter: found a lambda, expected a component: a function cannot be written in a "
+                 "config; FuncSplitter(parent_name='13') validates the items whose folder is named 13");
+    expect_error(replace("get_y", "get_y = get_ctr"), NULL, 0,
+                 ":4: [data] get_y: found get_ctr, which is no fastai component fastc knows: a function cannot be "
+                 "written in a config; get_x/get_y take parent_label (the folder's name), RegexLabeller(pat) (a "
+                 "regex on the file name), ColReader(col) (a column of [data] csv) or PointsFromCSV('file.csv') "
+                 "(points)");
+    expect_error(replace("get_y", "get_y = lambda x: x.parent.name, parent_label"), NULL, 0,
+                 ":4: [data] get_y: found a lambda, expected a component: a function cannot be written in a "
+                 "config; get_x/get_y take parent_label (the folder's name), RegexLabeller(pat) (a regex on the "
+                 "file name), ColReader(col) (a column of [data] csv) or PointsFromCSV('file.csv') (points)");
+    expect_error(with("[learner]\nmetrics = my_metric\n"), NULL, 0,
+                 ":10: [learner] metrics: found my_metric, which is no fastai component fastc knows: a function "
+                 "cannot be written in a config; a metric is one of error_rate, accuracy, accuracy_multi, mse, "
+                 "rmse, mae");
+    expect_error(with("[data]\nitem_name = 'title'\n"), NULL, 0,
+                 ":10: [data] item_name: found unknown key item_name, expected a key of [data] "
+                 "(CollabDataLoaders.from_df's item_name is blocks = CollabBlock(item='...') here)");
+    expect_error(with("[data]\nvalid_pct = 0.2\n"), NULL, 0,
+                 ":10: [data] valid_pct: found unknown key valid_pct, expected a key of [data] (valid_pct is the "
+                 "splitter's: splitter = RandomSplitter(valid_pct=0.2, seed=42))");
+    expect_error(with("[data]\nget_items = get_image_files('images')\n"), NULL, 0,
+                 ":10: [data] get_items: found get_image_files('images'), expected get_image_files(path) or no "
+                 "path: the files are those under [data] path (a sub-folder of it: "
+                 "get_image_files(folders=['train']))");
+    expect_error(with("[learner]\nmetrics = partial(thresh=0.2)\n"), NULL, 0,
+                 ":10: [learner] metrics: found partial(...) without a component first, expected "
+                 "partial(component, arg=value, ...) (fastai's partial(accuracy_multi, thresh=0.2))");
+    expect_error(replace("get_y", "get_y = using_attr(parent_label, 'parent')"), NULL, 0,
+                 ":4: [data] get_y: found using_attr(...), expected using_attr(RegexLabeller(pat), 'name') "
+                 "(fastc's RegexLabeller matches the file name already; a pattern with a '/' matches the whole "
+                 "path)");
+}
+END_TEST
+
 START_TEST(load_collab_config_like_spec)
 {
     char path[2048];
@@ -868,6 +961,8 @@ static Suite *suite(void)
     tcase_add_checked_fixture(l, setup, teardown);
     tcase_add_test(l, load_resolves_components_by_name_with_defaults);
     tcase_add_test(l, load_choices_accept_fastai_enum_spelling);
+    tcase_add_test(l, load_accepts_fastai_notebook_spellings);
+    tcase_add_test(l, fastai_spellings_that_cannot_work_are_explained);
     tcase_add_test(l, load_collab_config_like_spec);
     tcase_add_test(l, precedence_defaults_file_set);
     tcase_add_test(l, paths_resolve_against_config_folder);

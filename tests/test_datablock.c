@@ -277,6 +277,49 @@ START_TEST(points_from_csv_func_splitter)
 }
 END_TEST
 
+/* The files people have: pandas writes a header whose first cell is empty
+ * (",0,1" for columns named 0 and 1, the file names as the index), and BIWI
+ * has the same file name in every folder (13/frame_00003_rgb.jpg,
+ * 14/frame_00003_rgb.jpg): each item gets its own folder's row, also when the
+ * keys were written from elsewhere ("biwi/13/...", an absolute path of
+ * another copy of the data, or one into the data folder). */
+START_TEST(points_from_pandas_csv_and_same_name_in_two_folders)
+{
+    put("biwi/13/frame_00003_rgb.jpg", "x");
+    put("biwi/14/frame_00003_rgb.jpg", "x");
+    put("biwi/14/frame_00004_rgb.jpg", "x");
+    char csv[4096];
+    snprintf(csv, sizeof csv, ",0,1\nbiwi/13/frame_00003_rgb.jpg,10,20\n/home/me/data/biwi/14/frame_00003_rgb.jpg,30,40\n"
+             "%s,50,60\n", pth("biwi/14/frame_00004_rgb.jpg"));
+    put("biwi/centers.csv", csv);
+    DbSpec s = {.path = pth("biwi"), .recurse = 1, .kind = TARGET_POINTS, .y = DB_Y_POINTS,
+                .points_csv = pth("biwi/centers.csv"), .split = DB_SPLIT_PARENT, .parent_name = "13"};
+    Dataset ds;
+    build_ok(&s, &ds);
+    ck_assert_int_eq(ds.n_items, 3);
+    for (int i = 0; i < 3; i++) {
+        const char *r = rel(&ds, i);
+        float want = !strcmp(r, "biwi/13/frame_00003_rgb.jpg") ? 10 : !strcmp(r, "biwi/14/frame_00003_rgb.jpg") ? 30 : 50;
+        ck_assert_msg(ds.y[2 * i] == want, "%s: x %g, expected %g", r, ds.y[2 * i], want);
+        ck_assert_int_eq(ds.y_line[i], (int)want / 20 + 2);
+    }
+    dataset_free(&ds);
+    /* pandas without index=False: a row-number column before the file names */
+    put("biwi/centers.csv", ",file,x,y\n0,13/frame_00003_rgb.jpg,1,2\n1,14/frame_00003_rgb.jpg,3,4\n"
+                            "2,14/frame_00004_rgb.jpg,5,6\n");
+    build_ok(&s, &ds);
+    ck_assert_int_eq(ds.n_y, 2);
+    for (int i = 0; i < 3; i++) ck_assert(ds.y[2 * i + 1] == ds.y[2 * i] + 1);
+    dataset_free(&ds);
+    /* two keys naming one file, written two ways: an error, not a silent pick */
+    put("biwi/centers.csv", "file,x,y\n13/frame_00003_rgb.jpg,1,2\nbiwi/13/frame_00003_rgb.jpg,3,4\n");
+    build_bad(&s, ERR_RUNTIME, "centers.csv:3: '13/frame_00003_rgb.jpg' already has points on line 2");
+    /* a bare name present in neither folder's rows is not matched by another folder's row */
+    put("biwi/centers.csv", "file,x,y\n13/frame_00003_rgb.jpg,1,2\n14/frame_00003_rgb.jpg,3,4\n");
+    build_bad(&s, ERR_RUNTIME, "14/frame_00004_rgb.jpg: no points for this item");
+}
+END_TEST
+
 START_TEST(empty_folder_and_all_valid_are_errors)
 {
     put("empty/readme.txt", "x");
@@ -404,6 +447,7 @@ static Suite *suite(void)
     tcase_add_test(tc, csv_multilabel_unknown_valid_labels_and_bad_cells);
     tcase_add_test(tc, long_label_cells_are_whole_and_too_many_labels_an_error);
     tcase_add_test(tc, points_from_csv_func_splitter);
+    tcase_add_test(tc, points_from_pandas_csv_and_same_name_in_two_folders);
     tcase_add_test(tc, empty_folder_and_all_valid_are_errors);
     tcase_add_test(tc, config_pets_regex_random_split);
     tcase_add_test(tc, config_pascal_csv_and_biwi_points);

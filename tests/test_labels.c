@@ -243,7 +243,7 @@ START_TEST(points_from_csv)
     tu_write(dir, "pts.csv", txt, strlen(txt), p, sizeof p);
     PointsTable pt;
     Err err = {0};
-    ck_assert_int_eq(points_table_load(p, 0, &pt, &err), 0);
+    ck_assert_int_eq(points_table_load(p, 0, NULL, &pt, &err), 0);
     ck_assert_int_eq(pt.n_points, 2);
     ck_assert_int_eq(pt.n_rows, 2);
     int r = points_table_find(&pt, "13/a.jpg");
@@ -259,27 +259,47 @@ START_TEST(points_from_csv)
     /* no header, one point */
     txt = "a.jpg,5,6\r\nb.jpg,7,8\r\n";
     tu_write(dir, "one.csv", txt, strlen(txt), p, sizeof p);
-    ck_assert_int_eq(points_table_load(p, 0, &pt, &err), 0);
+    ck_assert_int_eq(points_table_load(p, 0, NULL, &pt, &err), 0);
     ck_assert_int_eq(pt.n_points, 1);
     ck_assert_int_eq(pt.n_rows, 2);
     /* negative coordinates (a point outside the image) are kept as given */
     txt = "neg.jpg,-4.5,-2\n";
     tu_write(dir, "neg.csv", txt, strlen(txt), p, sizeof p);
     PointsTable pn;
-    ck_assert_int_eq(points_table_load(p, 0, &pn, &err), 0);
+    ck_assert_int_eq(points_table_load(p, 0, NULL, &pn, &err), 0);
     ck_assert_float_eq(pn.xy[0], -4.5f);
     ck_assert_float_eq(pn.xy[1], -2.0f);
     points_table_free(&pn);
     /* 1e30 is a float: the file reads, the loader judges it against the image (test_image_loader) */
     txt = "big.jpg,1e30,2\n";
     tu_write(dir, "big.csv", txt, strlen(txt), p, sizeof p);
-    ck_assert_int_eq(points_table_load(p, 0, &pn, &err), 0);
+    ck_assert_int_eq(points_table_load(p, 0, NULL, &pn, &err), 0);
     ck_assert_float_eq(pn.xy[0], 1e30f);
     points_table_free(&pn);
     points_table_free(&pt);
 
+    /* pandas' header: the index has no name, the columns are numbers */
+    txt = ",0,1,2,3\na.jpg,1,2,3,4\n";
+    tu_write(dir, "pd.csv", txt, strlen(txt), p, sizeof p);
+    ck_assert_int_eq(points_table_load(p, 0, NULL, &pn, &err), 0);
+    ck_assert_int_eq(pn.n_rows, 1);
+    ck_assert_int_eq(pn.n_points, 2);
+    ck_assert_int_eq(pn.lines[0], 2);
+    points_table_free(&pn);
+    /* a key ending the item's path: the longest wins, never one of another folder */
+    txt = "file,x,y\n13/a.jpg,1,2\na.jpg,3,4\nimg/14/a.jpg,5,6\n";
+    tu_write(dir, "ends.csv", txt, strlen(txt), p, sizeof p);
+    ck_assert_int_eq(points_table_load(p, 0, NULL, &pn, &err), 0);
+    ck_assert_float_eq(pn.xy[2 * points_table_find(&pn, "x/13/a.jpg")], 1.0f);
+    ck_assert_float_eq(pn.xy[2 * points_table_find(&pn, "15/a.jpg")], 3.0f);
+    ck_assert_float_eq(pn.xy[2 * points_table_find(&pn, "img/14/a.jpg")], 5.0f);
+    ck_assert_float_eq(pn.xy[2 * points_table_find(&pn, "14/a.jpg")], 3.0f);   /* "img/14/a.jpg" does not end it */
+    points_table_free(&pn);
+
     struct { const char *txt, *want; } bad[] = {
         {"a.jpg,1,2\nb.jpg,3,4,5,6\n", "bad.csv:2: expected 3 fields"},
+        {",0,1\n", "no rows"},
+        {",0,1\na.jpg,1,2\n,3,4\n", "bad.csv:3: empty file name"},
         {"f,x,y,z\na.jpg,1,2,3\n", "bad.csv:2: 3 numbers after the file name, expected x,y pairs"},
         {"a.jpg,1,2\nb.jpg,3,oops\n", "bad.csv:2: field 3 is 'oops', expected a number"},
         {"a.jpg,1,2\nb.jpg,3,4\na.jpg,5,6\n", "bad.csv:3: 'a.jpg' already has points on line 1"},
@@ -295,7 +315,7 @@ START_TEST(points_from_csv)
         tu_write(dir, "bad.csv", bad[i].txt, strlen(bad[i].txt), p, sizeof p);
         err = (Err){0};
         /* a bad data file is a run-time failure (exit 1), as every other data error */
-        ck_assert_int_eq(points_table_load(p, 0, &pt, &err), ERR_RUNTIME);
+        ck_assert_int_eq(points_table_load(p, 0, NULL, &pt, &err), ERR_RUNTIME);
         ck_assert_msg(strstr(err.msg, bad[i].want), "'%s' lacks '%s'", err.msg, bad[i].want);
         ck_assert_ptr_null(pt.keys);
     }

@@ -295,6 +295,12 @@ START_TEST(confusion_heatmap_is_legible_with_37_classes)
                                  L.y0 + K * L.cell + 4 + 8 * FONT_W) > 10,
                       "column label %d", i);
     }
+    /* guide lines every 5 rows and columns, darker than the separators */
+    for (int k = 5; k < K; k += 5) {
+        ck_assert(same(px(&im, L.x0 + L.cell / 2, L.y0 + k * L.cell), ((Rgb){150, 150, 150})));
+        ck_assert(same(px(&im, L.x0 + k * L.cell, L.y0 + L.cell / 2), ((Rgb){150, 150, 150})));
+    }
+    ck_assert(same(px(&im, L.x0 + L.cell / 2, L.y0 + 4 * L.cell), ((Rgb){235, 235, 235})));
     /* the long name is drawn whole: 25 characters of turned text */
     ck_assert(count_dark(&im, L.x0 + 3 * L.cell, L.y0 + K * L.cell + 6 + 20 * FONT_W, L.x0 + 4 * L.cell,
                          L.y0 + K * L.cell + 6 + 25 * FONT_W) > 10);
@@ -302,6 +308,47 @@ START_TEST(confusion_heatmap_is_legible_with_37_classes)
     HeatMap bad = {0};
     ck_assert_ptr_null(plot_heatmap_render(&bad, NULL, &err));
     ck_assert_msg(strstr(err.msg, "heat map of 0 x 0 cells"), "%s", err.msg);
+}
+END_TEST
+
+/* Rows of pixels in the rectangle holding colour col. */
+static int rows_with(const Image *im, int x0, int y0, int x1, int y1, Rgb col)
+{
+    int n = 0;
+    for (int y = y0; y < y1; y++) n += count_color(im, x0, y, x1, y + 1, col) > 0;
+    return n;
+}
+
+/* Six classes: big cells and a 2x font (the matrix about 600 pixels across),
+ * not a 126-pixel stamp; the auto size is what interpret uses. */
+START_TEST(confusion_heatmap_is_not_tiny_with_6_classes)
+{
+    enum { K = 6 };
+    double cm[K * K];
+    const char *labels[K] = {"airplane", "automobile", "bird", "cat", "deer", "dog"};
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++) cm[i * K + j] = i == j ? 90 + i : (i + j) % 4 == 1 ? 3 : 0;
+    HeatMap m = {.title = "Confusion matrix", .xlabel = "Predicted", .ylabel = "Actual", .rows = K, .cols = K,
+                 .values = cm, .row_labels = labels, .col_labels = labels, .show_values = 1};
+    HeatLayout L;
+    Err err = {0};
+    Canvas *c = plot_heatmap_render(&m, &L, &err);
+    ck_assert_msg(c, "%s", err.msg);
+    char path[512];
+    ck_assert_int_eq(canvas_write_png(c, out_path("confusion6.png", path, sizeof path), &err), 0);
+    canvas_free(c);
+    Image im = read_png(path);
+    ck_assert_int_eq(L.cell, 100);
+    ck_assert(im.w > 600 && im.h > 600);
+    /* the count in a diagonal cell is written in the 2x font: its white ink 16 rows tall or more (1x: 9) */
+    ck_assert_int_ge(rows_with(&im, L.x0, L.y0, L.x0 + L.cell, L.y0 + L.cell, PLOT_WHITE), 16);
+    /* and so is a row label (dark ink left of row 2) */
+    int tall = 0;
+    for (int y = L.y0 + 2 * L.cell; y < L.y0 + 3 * L.cell; y++) tall += count_dark(&im, 0, y, L.x0 - 2, y + 1) > 0;
+    ck_assert_int_ge(tall, 16);
+    /* no guide lines under 10 classes: every separator is light */
+    ck_assert(same(px(&im, L.x0 + L.cell / 2, L.y0 + 5 * L.cell), ((Rgb){235, 235, 235})));
+    image_free(&im);
 }
 END_TEST
 
@@ -374,45 +421,82 @@ START_TEST(image_grid_shows_images_captions_and_points)
     Image im = grid_png(&g, "grid.png");
     /* 5 cells -> 3 columns, 2 rows */
     int x, y, box, cy;
-    plot_grid_cell_rect(&g, 4, &x, &y, &box, &cy);
+    plot_grid_cell_rect(&g, 4, &x, &y, &box, NULL, &cy);
     ck_assert_int_eq(box, 120);
     ck_assert(x > box && y > box && cy + FONT_H <= im.h);
-    plot_grid_cell_rect(&g, 2, &x, &y, &box, &cy);
+    plot_grid_cell_rect(&g, 2, &x, &y, &box, NULL, &cy);
     ck_assert(x + box <= im.w);
     /* title strip has text */
-    plot_grid_cell_rect(&g, 0, &x, &y, &box, &cy);
+    plot_grid_cell_rect(&g, 0, &x, &y, &box, NULL, &cy);
     ck_assert(count_dark(&im, 0, 0, im.w, y - 2) > 100);
+    int bh;
     for (int k = 0; k < 3; k++) {
-        plot_grid_cell_rect(&g, k, &x, &y, &box, &cy);
-        /* 32x24 fitted in 120: 120 x 90, centred vertically */
-        ck_assert(same(px(&im, x + box / 2, y + box / 2), fills[k]) || k == 1);
-        ck_assert(same(px(&im, x + 2, y + 16), fills[k]));
-        ck_assert(same(px(&im, x + 2, y + 13), PLOT_WHITE)); /* above the fitted image */
+        plot_grid_cell_rect(&g, k, &x, &y, &box, &bh, &cy);
+        /* 32x24 fitted in 120: 120 x 90, on its caption; the row is as high as the
+         * tallest image in the grid (the 16x16 one: 120) */
+        ck_assert_int_eq(bh, 120);
+        ck_assert_int_eq(cy, y + bh + 3);
+        ck_assert(same(px(&im, x + box / 2, y + 30 + 45), fills[k]) || k == 1);
+        ck_assert(same(px(&im, x + 2, y + 31), fills[k]));
+        ck_assert(same(px(&im, x + 2, y + bh - 1), fills[k])); /* down to the caption strip */
+        ck_assert(same(px(&im, x + 2, y + 28), PLOT_WHITE)); /* above the fitted image */
         ck_assert_msg(count_color(&im, x, cy, x + box, cy + FONT_H, PLOT_WHITE) < box * FONT_H, "caption %d", k);
     }
     /* caption colour */
-    plot_grid_cell_rect(&g, 1, &x, &y, &box, &cy);
+    plot_grid_cell_rect(&g, 1, &x, &y, &box, NULL, &cy);
     ck_assert(count_color(&im, x, cy, x + box, cy + FONT_H, (Rgb){0, 128, 0}) > 10);
     /* points at image coordinates: (8, 6) -> scale 120/32 = 3.75 */
-    int ox = x, oy = y + 15;
+    int ox = x, oy = y + 30;
     int cxp = (int)lround(ox + 8.5 * 3.75 - 0.5), cyp = (int)lround(oy + 6.5 * 3.75 - 0.5);
     ck_assert(same(px(&im, cxp, cyp), ((Rgb){255, 0, 0})));
     ck_assert(count_color(&im, cxp - 6, cyp - 6, cxp + 7, cyp + 7, (Rgb){255, 0, 0}) >= 12);
     cxp = (int)lround(ox + 24.5 * 3.75 - 0.5), cyp = (int)lround(oy + 18.5 * 3.75 - 0.5);
     ck_assert(same(px(&im, cxp, cyp), ((Rgb){0, 255, 255})));
     /* the long caption takes 3 lines */
-    plot_grid_cell_rect(&g, 2, &x, &y, &box, &cy);
+    plot_grid_cell_rect(&g, 2, &x, &y, &box, NULL, &cy);
     ck_assert(count_dark(&im, x, cy + 2 * FONT_H, x + box, cy + 3 * FONT_H) > 20);
     /* the float image, denormalised */
-    plot_grid_cell_rect(&g, 3, &x, &y, &box, &cy);
+    plot_grid_cell_rect(&g, 3, &x, &y, &box, NULL, &cy);
     Rgb f = px(&im, x + box / 2, y + box / 2);
     ck_assert_msg(abs(f.r - 230) <= 1 && abs(f.g - 128) <= 1 && abs(f.b - 26) <= 1, "%d %d %d", f.r, f.g, f.b);
     /* the gray image: 40x10 -> 120x30, its columns repeat 3 times */
-    plot_grid_cell_rect(&g, 4, &x, &y, &box, &cy);
-    Rgb g0 = px(&im, x + 3 * 7 + 1, y + 60);
+    plot_grid_cell_rect(&g, 4, &x, &y, &box, NULL, &cy);
+    Rgb g0 = px(&im, x + 3 * 7 + 1, y + bh - 15);   /* 120x30 on its caption */
     ck_assert_int_eq(g0.r, 7 * 6);
     ck_assert(g0.r == g0.g && g0.g == g0.b);
     image_free(&im);
+}
+END_TEST
+
+/* A red prediction cross on a red object and a green target plus on a green
+ * one stay visible: each marker is drawn over an outline of the contrasting
+ * shade (white under dark colours, black under light ones). */
+START_TEST(image_grid_markers_have_a_contrasting_outline)
+{
+    enum { S = 40 };
+    static uint8_t red[S * S * 3], green[S * S * 3];
+    for (int i = 0; i < S * S; i++) {
+        red[3 * i] = 220, red[3 * i + 1] = 40, red[3 * i + 2] = 30;
+        green[3 * i] = 40, green[3 * i + 1] = 200, green[3 * i + 2] = 50;
+    }
+    Rgb rx = {230, 0, 0}, gp = {0, 200, 0};
+    GridPoint p0 = {20, 20, rx, MARK_CROSS}, p1 = {20, 20, gp, MARK_PLUS};
+    GridCell cells[2] = {{.rgb = red, .w = S, .h = S, .c = 3, .points = &p0, .n_points = 1},
+                         {.rgb = green, .w = S, .h = S, .c = 3, .points = &p1, .n_points = 1}};
+    ImageGrid g = {NULL, cells, 2, 2, 120, 1};
+    Image im = grid_png(&g, "grid_outline.png");
+    int x, y, box, cy;
+    plot_grid_cell_rect(&g, 0, &x, &y, &box, NULL, &cy);
+    int cx = x + 61, cyy = y + 61;   /* (20.5 * 3 - 0.5) */
+    ck_assert(same(px(&im, cx - 3, cyy - 3), rx));
+    ck_assert_msg(count_color(&im, cx - 8, cyy - 8, cx + 9, cyy + 9, PLOT_WHITE) >= 16, "no white outline on red");
+    ck_assert(count_color(&im, cx - 8, cyy - 8, cx + 9, cyy + 9, rx) >= 12);
+    plot_grid_cell_rect(&g, 1, &x, &y, &box, NULL, &cy);
+    cx = x + 61, cyy = y + 61;
+    ck_assert(same(px(&im, cx, cyy - 3), gp));
+    ck_assert_msg(count_color(&im, cx - 8, cyy - 8, cx + 9, cyy + 9, PLOT_BLACK) >= 16, "no black outline on green");
+    image_free(&im);
+    ck_assert(same(plot_contrast(PLOT_WHITE), PLOT_BLACK) && same(plot_contrast(PLOT_BLACK), PLOT_WHITE));
 }
 END_TEST
 
@@ -429,8 +513,8 @@ START_TEST(image_grid_points_outside_the_image_stay_on_the_tile)
     ImageGrid g = {NULL, &cell, 1, 0, 120, 1};
     Image im = grid_png(&g, "grid_edge.png");
     int x, y, box, cy;
-    plot_grid_cell_rect(&g, 0, &x, &y, &box, &cy);
-    int ox = x, oy = y + 15, dw = 120, dh = 90;   /* 32x24 fitted in 120: 120 x 90 */
+    plot_grid_cell_rect(&g, 0, &x, &y, &box, NULL, &cy);
+    int ox = x, oy = y, dw = 120, dh = 90;   /* 32x24 fitted in 120: 120 x 90, the whole row */
     /* the plus's vertical bar on the tile's last column, centred at the point's height */
     int my = (int)lround(oy + (H / 2.0 + 0.5) * 3.75 - 0.5);
     ck_assert(same(px(&im, ox + dw - 1, my), mag));
@@ -439,6 +523,35 @@ START_TEST(image_grid_points_outside_the_image_stay_on_the_tile)
     ck_assert_int_eq(count_color(&im, ox + dw + 4, oy, im.w, oy + dh, mag), 0);
     /* the far-away prediction sits in the top-left corner of the tile */
     ck_assert(same(px(&im, ox, oy), yel) && same(px(&im, ox, oy + 2), yel) && same(px(&im, ox + 2, oy), yel));
+    image_free(&im);
+}
+END_TEST
+
+/* BIWI's 320x240 frames: the row is as high as the fitted image, so each
+ * caption sits right under its own picture, not in a white band nearer the
+ * picture below. */
+START_TEST(image_grid_captions_sit_under_wide_images)
+{
+    enum { W = 64, H = 48 };
+    static uint8_t img[H * W * 3];
+    memset(img, 90, sizeof img);
+    GridCell cells[4];
+    for (int k = 0; k < 4; k++)
+        cells[k] = (GridCell){.rgb = img, .w = W, .h = H, .c = 3, .caption = "error 3.1 px", .caption_color = PLOT_BLACK};
+    ImageGrid g = {"Target (+) / Prediction (x)", cells, 4, 2, 160, 1};
+    Image im = grid_png(&g, "grid_wide.png");
+    int x, y, box, bh, cy, x2, y2, cy2;
+    plot_grid_cell_rect(&g, 0, &x, &y, &box, &bh, &cy);
+    plot_grid_cell_rect(&g, 2, &x2, &y2, &box, NULL, &cy2);
+    ck_assert_int_eq(bh, 120);   /* 64x48 in 160: 160 x 120 */
+    Rgb grey = {90, 90, 90};
+    ck_assert(same(px(&im, x + 5, y), grey) && same(px(&im, x + 5, y + bh - 1), grey));
+    ck_assert(count_dark(&im, x, cy, x + box, cy + FONT_H) > 20);   /* the caption, 3 pixels under its image */
+    ck_assert_int_eq(cy, y + bh + 3);
+    /* the caption is much nearer its own image than the next row's */
+    ck_assert_int_gt(y2 - (cy + FONT_H), 3 * (cy - (y + bh)));
+    /* rows of 120 (not 160) + a caption line + padding, under the title */
+    ck_assert_int_eq(im.h, (FONT_H + 12) + 10 + 2 * (120 + FONT_H + 6 + 10));
     image_free(&im);
 }
 END_TEST
@@ -456,7 +569,7 @@ START_TEST(image_grid_shrinks_large_images_by_averaging)
     Canvas *c = plot_grid_render(&g, &err);
     ck_assert_ptr_nonnull(c);
     int x, y, box, cy;
-    plot_grid_cell_rect(&g, 0, &x, &y, &box, &cy);
+    plot_grid_cell_rect(&g, 0, &x, &y, &box, NULL, &cy);
     Rgb v = canvas_get(c, x + 5, y + 5);
     ck_assert_msg(v.r >= 127 && v.r <= 128, "%d", v.r);
     canvas_free(c);
@@ -544,6 +657,44 @@ START_TEST(fig_losses_draws_train_and_valid)
 }
 END_TEST
 
+/* thresholds.png: accuracy_multi against threshold as the lesson plots it,
+ * the best threshold a red dot, the configured one a dashed grey line. */
+START_TEST(fig_thresholds_marks_the_best_threshold)
+{
+    double th[29], acc[29];
+    int best = 0;
+    for (int i = 0; i < 29; i++) {
+        th[i] = 0.05 + i * (0.9 / 28);
+        acc[i] = 0.96 - (th[i] - 0.4) * (th[i] - 0.4);
+        if (acc[i] > acc[best]) best = i;
+    }
+    Err err = {0};
+    PlotAxes a;
+    Canvas *c = fig_thresholds_render(th, acc, 29, best, 0.2, &a, &err);
+    ck_assert_msg(c, "%s", err.msg);
+    char path[512];
+    ck_assert_int_eq(canvas_write_png(c, out_path("thresholds.png", path, sizeof path), &err), 0);
+    canvas_free(c);
+    ck_assert_int_eq(fig_thresholds(path, th, acc, 29, best, 0.2, &err), 0);
+    Image im = read_png(path);
+    ck_assert_int_eq(im.w, 640);
+    Rgb red = plot_color(3), blue = plot_color(0), grey = plot_color(7);
+    int bx = (int)lround(plot_px_x(&a, th[best])), by = (int)lround(plot_px_y(&a, acc[best]));
+    ck_assert(same(px(&im, bx, by), red));
+    ck_assert(count_color(&im, bx - 6, by - 6, bx + 7, by + 7, red) >= 40);   /* a dot, not a point of the line */
+    /* the curve: another sweep point is on it, in the series colour */
+    int x5 = (int)lround(plot_px_x(&a, th[5])), y5 = (int)lround(plot_px_y(&a, acc[5]));
+    ck_assert(count_color(&im, x5 - 2, y5 - 2, x5 + 3, y5 + 3, blue) > 5);
+    /* the configured threshold: a dashed vertical line at 0.2 */
+    int gx = (int)lround(plot_px_x(&a, 0.2));
+    ck_assert(count_color(&im, gx - 1, a.y0, gx + 2, a.y1, grey) > (a.y1 - a.y0) / 3);
+    /* the legend names the best threshold: a second red dot, away from the curve's */
+    ck_assert(count_color(&im, 0, 0, im.w, im.h, red) - count_color(&im, bx - 8, by - 8, bx + 9, by + 9, red) > 10);
+    image_free(&im);
+    ck_assert_ptr_null(fig_thresholds_render(th, acc, 29, 29, 0.2, NULL, &err));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plot");
@@ -556,12 +707,16 @@ static Suite *suite(void)
     tcase_add_test(t, line_plot_survives_bad_data);
     tcase_add_test(t, plots_survive_extreme_ranges);
     tcase_add_test(t, confusion_heatmap_is_legible_with_37_classes);
+    tcase_add_test(t, confusion_heatmap_is_not_tiny_with_6_classes);
     tcase_add_test(t, scatter_draws_points_and_their_labels);
     tcase_add_test(t, image_grid_shows_images_captions_and_points);
     tcase_add_test(t, image_grid_points_outside_the_image_stay_on_the_tile);
+    tcase_add_test(t, image_grid_markers_have_a_contrasting_outline);
+    tcase_add_test(t, image_grid_captions_sit_under_wide_images);
     tcase_add_test(t, image_grid_shrinks_large_images_by_averaging);
     tcase_add_test(t, fig_lr_find_skips_the_last_points_and_marks_suggestions);
     tcase_add_test(t, fig_losses_draws_train_and_valid);
+    tcase_add_test(t, fig_thresholds_marks_the_best_threshold);
     suite_add_tcase(s, t);
     return s;
 }

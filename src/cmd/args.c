@@ -74,8 +74,8 @@ static const FlagInfo flags[] = {
     {"--min", F_MIN, "N", "with --most-confused: pairs seen at least N times (default 1; 0 lists every pair)"},
     {"--confusion", F_CONFUSION, NULL, "confusion matrix (confusion.csv, confusion.png)"},
     {"--top-losses", F_TOP_LOSSES, "K", "the K validation items with the highest loss"},
-    {"--thresholds", F_THRESHOLDS, NULL, "multi-label: accuracy against threshold (thresholds.csv)"},
-    {"--similar", F_SIMILAR, "ITEM", "collab: items closest to ITEM in factor space"},
+    {"--thresholds", F_THRESHOLDS, NULL, "multi-label: accuracy against threshold (thresholds.csv, thresholds.png)"},
+    {"--similar", F_SIMILAR, "ITEM", "collab: items closest to ITEM (an id or exact title) in factor space"},
     {"--model", F_MODEL, "FILE", "predict from a saved model without its config"},
     {"--all", F_ALL, NULL, "print every class probability"},
     {"--unknown", F_UNKNOWN, "POLICY", "collab: what to do with unknown users/items (bias)"},
@@ -83,7 +83,7 @@ static const FlagInfo flags[] = {
     {"--out", F_OUT, "FILE", "where to write the picture (default: <output dir>/show_batch.png)"},
     {"--threads", 0, "N", "threads for BLAS, kernels and the loader (default: all cores)"},
     {"--quiet", 0, NULL, "no progress output"},
-    {"--json", 0, NULL, "machine-readable results on stdout"},
+    {"--json", 0, NULL, "results as JSON on stdout (errors as a JSON object on stderr)"},
     {"--help", 0, NULL, "this text"},
 };
 #define N_FLAGS ((int)(sizeof flags / sizeof flags[0]))
@@ -130,6 +130,13 @@ static int parse_count(const char *flag, const char *text, int lo, int hi, int *
     return 0;
 }
 
+int cmd_argv_json(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--json")) return 1;
+    return 0;
+}
+
 void cmd_args_free(CmdArgs *a)
 {
     free(a->sets);
@@ -150,7 +157,8 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
     }
     const char *first = argv[1];
     if (!strcmp(first, "--version") || !strcmp(first, "-V")) {
-        *action = CMD_VERSION;
+        *action = CMD_VERSION;   /* other flags after it are ignored; --json is read by cmd_argv_json */
+        a->ctx.json = cmd_argv_json(argc, argv);
         return 0;
     }
     if (!strcmp(first, "--help") || !strcmp(first, "-h") || !strcmp(first, "help")) {

@@ -10,6 +10,8 @@
 
 #include <stdio.h>
 
+#define FASTC_VERSION "0.1.0"
+
 typedef struct CmdArgs {
     const char *command;       /* "train", "lr_find", ... */
     const char *config_path;   /* CONFIG, or NULL (predict --model) */
@@ -42,6 +44,9 @@ enum { CMD_RUN, CMD_HELP, CMD_VERSION };
  * name, or "config").  a->ctx.threads is 0 unless --threads was given.
  * cmd_args_free releases what cmd_parse allocated. */
 int  cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err);
+/* Whether --json is among the options (before any `--`), also when argv does
+ * not parse: main.c prints the parse error as JSON then. */
+int  cmd_argv_json(int argc, char **argv);
 void cmd_args_free(CmdArgs *a);
 /* --help text: the overview (NULL), one command, or "config" (every key). */
 void cmd_print_help(const char *topic, FILE *out);

@@ -3,7 +3,9 @@
 #include "cmd/cmd.h"
 
 #include "data/datasets.h"
+#include "io/json.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +42,23 @@ int cmd_get(const CmdArgs *a, Err *err)
                        name);
     }
     if (rc) return rc;
+    if (a->ctx.json) {
+        JsonBuf b = {0};
+        json_buf_putc(&b, '{');
+        json_buf_key(&b, "dataset");
+        json_buf_str(&b, name);
+        json_buf_key(&b, "dir");
+        json_buf_str(&b, dir);
+        json_buf_key(&b, "already_complete");
+        json_buf_bool(&b, reused);
+        json_buf_key(&b, "seconds");
+        json_buf_num(&b, round((now_s() - t0) * 1000) / 1000);
+        json_buf_putc(&b, '}');
+        rc = b.oom ? err_set(err, ERR_RUNTIME, "fastc get: out of memory") : 0;
+        if (!rc) printf("%s\n", b.s);
+        json_buf_free(&b);
+        return rc;
+    }
     if (!a->ctx.quiet) {
         if (reused) fprintf(stderr, "%s: already complete in %s\n", name, dir);
         else fprintf(stderr, "%s: written to %s in %.1f s\n", name, dir, now_s() - t0);

@@ -9,9 +9,13 @@
  *   top_losses.png  grid titled Prediction/Actual/Loss/Probability (--top-losses)
  *   results.png     points: target (green +) and prediction (red x) on the
  *                   first validation images, fastai's show_results
+ *   thresholds.png  multi-label --thresholds: the sweep (io/figures.h)
  * Collaborative filtering ([data] blocks = CollabBlock(...)) goes to the collab
  * helper's collab_interpret: item_bias.csv, lowest/highest item biases,
- * pca.csv/pca.png, or --similar ITEM. */
+ * pca.csv/pca.png, or --similar ITEM.
+ * A flag the model's task has no use for is refused before any data is read
+ * (check_flags).  --json prints the results as one JSON object (the
+ * interp_json_* and collab pieces, then "files"): nothing else on stdout. */
 #include "cmd/cmd.h"
 
 #include "cmd/pipeline.h"
@@ -24,6 +28,8 @@
 #include "interp/interp.h"
 #include "interp/modelfile.h"
 #include "interp/prep.h"
+#include "io/figures.h"
+#include "io/json.h"
 #include "io/plot.h"
 #include "io/safetensors.h"
 #include "learn/metrics.h"
@@ -121,7 +127,7 @@ static int draw_grid(const Preds *p, const int32_t *rows, int n, const char *con
     return rc;
 }
 
-static int interpret_collab(const CmdArgs *a, const Setup *su, Err *err)
+static int interpret_collab(const CmdArgs *a, const Setup *su, JsonBuf *json, Err *err)
 {
     char path[4200];
     if (a->checkpoint) snprintf(path, sizeof path, "%s", a->checkpoint);
@@ -136,7 +142,7 @@ static int interpret_collab(const CmdArgs *a, const Setup *su, Err *err)
     }
     if (!rc) rc = st_load_model_file(m, path, ST_LOAD_FULL, NULL, 0, err);
     if (!rc) {
-        CollabInterpOpts o = {.out_dir = su->out_dir, .similar = a->similar, .out = stdout};
+        CollabInterpOpts o = {.out_dir = su->out_dir, .similar = a->similar, .out = stdout, .json = json};
         rc = collab_interpret(m, d, &o, err);
     }
     model_free(m);
@@ -165,6 +171,57 @@ static double *file_maps(const Preds *p, const char *const *paths, Prep *prep)
 
 /* ---- the command ------------------------------------------------------------------ */
 
+/* The flags each task's interpretation has a use for; any other is refused
+ * (exit 2) rather than ignored. */
+static int check_flags(const CmdArgs *a, const char *task, const char *ckpt, Err *err)
+{
+    static const struct {
+        const char *task, *what, *takes;
+        int confusion, most_confused, top_losses, thresholds, similar;
+    } tasks[] = {
+        {"single_label", "a single-label classifier", "--confusion, --most-confused [--min N], --top-losses K",
+         1, 1, 1, 0, 0},
+        {"multi_label", "a multi-label classifier", "--thresholds, --most-confused [--min N], --top-losses K",
+         0, 1, 1, 1, 0},
+        {"points", "a point regression model", "--top-losses K", 0, 0, 1, 0, 0},
+        {"regression", "a regression model", "--top-losses K", 0, 0, 1, 0, 0},
+        {"collab", "a collaborative-filtering model", "--similar ITEM", 0, 0, 0, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof tasks / sizeof tasks[0]; i++) {
+        if (strcmp(tasks[i].task, task)) continue;
+        const char *bad = a->confusion && !tasks[i].confusion           ? "--confusion"
+                          : a->most_confused && !tasks[i].most_confused ? "--most-confused"
+                          : a->top_losses && !tasks[i].top_losses       ? "--top-losses"
+                          : a->thresholds && !tasks[i].thresholds       ? "--thresholds"
+                          : a->similar && !tasks[i].similar             ? "--similar"
+                                                                        : NULL;
+        if (!bad) return 0;
+        return err_set(err, ERR_USAGE, "fastc interpret: found %s, expected options that apply to %s (%s is one): "
+                       "%s", bad, tasks[i].what, ckpt, tasks[i].takes);
+    }
+    return 0;
+}
+
+/* The object --json prints, opened: {"task", "model", "dir", ... */
+static void json_open(JsonBuf *j, const char *task, const char *ckpt, const char *dir)
+{
+    json_buf_putc(j, '{');
+    json_buf_key(j, "task");
+    json_buf_str(j, task);
+    json_buf_key(j, "model");
+    json_buf_str(j, ckpt);
+    json_buf_key(j, "dir");
+    json_buf_str(j, dir);
+}
+
+static int json_close_print(JsonBuf *j, Err *err)
+{
+    json_buf_putc(j, '}');
+    if (j->oom) return err_set(err, ERR_RUNTIME, "interpret: out of memory");
+    printf("%s\n", j->s);
+    return 0;
+}
+
 int cmd_interpret(const CmdArgs *a, Err *err)
 {
     if (!a->config_path) return err_set(err, ERR_USAGE, "interpret: expected a CONFIG file");
@@ -179,6 +236,7 @@ int cmd_interpret(const CmdArgs *a, Err *err)
     Prep prep = {0};
     const char **paths = NULL;
     double *maps = NULL;
+    JsonBuf jb = {0}, *json = a->ctx.json ? &jb : NULL;
     int rc;
     char ckpt[4200];
     const char *dir = su.out_dir;
@@ -193,9 +251,11 @@ int cmd_interpret(const CmdArgs *a, Err *err)
     ModelFileExpect expect;
     modelfile_expect_of(&expect, &su);
     if ((rc = modelfile_check(&mi, &expect, err))) goto done;
+    if ((rc = check_flags(a, mi.task, ckpt, err))) goto done;
+    if (json) json_open(json, mi.task, ckpt, dir);
     if (!strcmp(mi.task, "collab")) {
         ctx_apply_threads(&a->ctx);
-        rc = interpret_collab(a, &su, err);
+        if (!(rc = interpret_collab(a, &su, json, err)) && json) rc = json_close_print(json, err);
         goto done;
     }
 
@@ -215,9 +275,9 @@ int cmd_interpret(const CmdArgs *a, Err *err)
     if ((rc = st_load_model(m, sf, ST_LOAD_FULL, NULL, 0, err))) goto done;
 
     InterpOpts o = {.most_confused = a->most_confused, .min_count = a->min_count, .confusion = a->confusion,
-                    .top_losses = a->top_losses, .thresholds = a->thresholds};
+                    .top_losses = a->top_losses, .thresholds = a->thresholds, .json = json};
     o.thresh = pl.setup.threshold;
-    if (!a->ctx.quiet) fprintf(stderr, "predicting %d validation items with %s\n", ds->n_valid, ckpt);
+    if (!a->ctx.quiet && !json) fprintf(stderr, "predicting %d validation items with %s\n", ds->n_valid, ckpt);
     if ((rc = interp_get_preds(m, pl.dls, SPLIT_VALID, pl.loss, &p, err))) goto done;
     paths = malloc(sizeof(char *) * ((size_t)ds->n_valid + 1));
     if (!paths) {
@@ -226,9 +286,23 @@ int cmd_interpret(const CmdArgs *a, Err *err)
     }
     for (int j = 0; j < ds->n_valid; j++) paths[j] = ds->paths[ds->valid_idx[j]];
     if (p.kind == TARGET_POINTS) o.maps = maps = file_maps(&p, paths, &prep);
-    if ((rc = interp_report(&o, &p, paths, ds->vocab, ds->n_vocab, dir, stdout, &sum, err))) goto done;
+    if (json) json_buf_key(json, "valid_items"), json_buf_int(json, p.n);
+    if ((rc = interp_report(&o, &p, paths, ds->vocab, ds->n_vocab, dir, json ? NULL : stdout, &sum, err))) goto done;
 
-    if (p.kind == TARGET_CATEGORY && (rc = draw_confusion(&sum, ds->vocab, dir, err))) goto done;
+    const char *pngs[4];
+    int n_png = 0;
+    if (p.kind == TARGET_CATEGORY) {
+        if ((rc = draw_confusion(&sum, ds->vocab, dir, err))) goto done;
+        pngs[n_png++] = "confusion.png";
+    }
+    if (sum.has_sweep) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/thresholds.png", dir);
+        double th[INTERP_N_THRESH], acc[INTERP_N_THRESH];
+        for (int i = 0; i < INTERP_N_THRESH; i++) th[i] = sum.sweep[i].thresh, acc[i] = sum.sweep[i].accuracy_multi;
+        if ((rc = fig_thresholds(path, th, acc, INTERP_N_THRESH, sum.best_thresh, o.thresh, err))) goto done;
+        pngs[n_png++] = "thresholds.png";
+    }
     if (sum.n_top > 0) {
         const char *title = p.kind == TARGET_CATEGORY ? "Prediction/Actual/Loss/Probability"
                             : p.kind == TARGET_MULTI  ? "Prediction/Actual/Loss"
@@ -236,6 +310,7 @@ int cmd_interpret(const CmdArgs *a, Err *err)
         if ((rc = draw_grid(&p, sum.top, sum.n_top, paths, ds->vocab, o.thresh, &prep, title, "top_losses.png",
                             dir, err)))
             goto done;
+        pngs[n_png++] = "top_losses.png";
     }
     if (p.kind == TARGET_POINTS && p.n > 0) {
         int32_t rows[RESULTS_N];
@@ -244,9 +319,19 @@ int cmd_interpret(const CmdArgs *a, Err *err)
         if ((rc = draw_grid(&p, rows, n, paths, NULL, o.thresh, &prep, "Target (+) / Prediction (x)",
                             "results.png", dir, err)))
             goto done;
+        pngs[n_png++] = "results.png";
+    }
+    if (json) {
+        json_buf_key(json, "files");   /* written into dir */
+        json_buf_putc(json, '[');
+        for (int i = 0; i < sum.n_files; i++) json_buf_sep(json), json_buf_str(json, sum.files[i]);
+        for (int i = 0; i < n_png; i++) json_buf_sep(json), json_buf_str(json, pngs[i]);
+        json_buf_putc(json, ']');
+        rc = json_close_print(json, err);
     }
     fflush(stdout);
 done:
+    json_buf_free(&jb);
     free(paths);
     free(maps);
     prep_free(&prep);

@@ -16,6 +16,8 @@
  *   regression    path,prediction
  * A file that cannot be read or decoded gets `path,error: <message>` on its row
  * and a line on stderr; the others are still predicted and the exit status is 1.
+ * --json prints one JSON object per input instead, one per line
+ * (print_row_json); an error is then only on its row.
  * Collab models take USER,ITEM pairs (collab_interp.h). */
 #include "cmd/cmd.h"
 #include "cmd/pipeline.h"
@@ -25,6 +27,7 @@
 #include "interp/interp.h"
 #include "interp/modelfile.h"
 #include "interp/prep.h"
+#include "io/json.h"
 #include "io/safetensors.h"
 #include "models/model.h"
 #include "models/resnet.h"
@@ -100,8 +103,9 @@ static int gather_inputs(Inputs *in, const char *const *args, int n, Err *err)
 
 /* ---- output ------------------------------------------------------------------ */
 
-static void print_header(const ModelFileInfo *mi, int all, int n_points)
+static void print_header(const ModelFileInfo *mi, int all, int n_points, int json)
 {
+    if (json) return;   /* JSON lines name their fields */
     if (!strcmp(mi->task, "points")) {
         fputs("path", stdout);
         for (int k = 0; k < n_points; k++) printf(",x%d,y%d", k, k);
@@ -113,6 +117,66 @@ static void print_header(const ModelFileInfo *mi, int all, int n_points)
             for (size_t j = 0; j < mi->n_vocab; j++) fputc(',', stdout), interp_csv_field(stdout, mi->vocab[j]);
     }
     fputc('\n', stdout);
+}
+
+/* --json: one object per input, one per line: {"path", "prediction", "probability"
+ * [, "probabilities": {label: p}]} (multi-label: lists of the labels above the
+ * threshold and their probabilities), {"path", "points": [[x, y], ...]},
+ * {"path", "prediction"} (regression), {"path", "error"}. */
+static void print_row_json(const ModelFileInfo *mi, int all, const char *path, const float *out, const double map[4])
+{
+    int c = mi->n_out;
+    JsonBuf b = {0};
+    json_buf_putc(&b, '{');
+    json_buf_key(&b, "path");
+    json_buf_str(&b, path);
+    int single = !strcmp(mi->task, "single_label"), multi = !strcmp(mi->task, "multi_label");
+    if (single || multi) {
+        float *p = malloc(sizeof(float) * (size_t)c);
+        FASTC_ASSERT(p);
+        if (single) {
+            int32_t k;
+            interp_softmax(p, out, 1, c);
+            interp_argmax(&k, out, 1, c);
+            json_buf_key(&b, "prediction");
+            json_buf_str(&b, mi->vocab[k]);
+            json_buf_key(&b, "probability");
+            json_buf_float(&b, p[k]);
+        } else {
+            interp_sigmoid(p, out, c);
+            json_buf_key(&b, "prediction");
+            json_buf_putc(&b, '[');
+            for (int j = 0; j < c; j++)
+                if ((double)p[j] > mi->threshold) json_buf_sep(&b), json_buf_str(&b, mi->vocab[j]);
+            json_buf_raw(&b, "]", 1);
+            json_buf_key(&b, "probability");
+            json_buf_putc(&b, '[');
+            for (int j = 0; j < c; j++)
+                if ((double)p[j] > mi->threshold) json_buf_sep(&b), json_buf_float(&b, p[j]);
+            json_buf_putc(&b, ']');
+        }
+        if (all) {
+            json_buf_key(&b, "probabilities");
+            json_buf_putc(&b, '{');
+            for (int j = 0; j < c; j++) json_buf_key(&b, mi->vocab[j]), json_buf_float(&b, p[j]);
+            json_buf_putc(&b, '}');
+        }
+        free(p);
+    } else if (!strcmp(mi->task, "points")) {
+        json_buf_key(&b, "points");
+        json_buf_putc(&b, '[');
+        for (int k = 0; k + 1 < c; k += 2)
+            json_buf_sep(&b), json_buf_printf(&b, "[%.2f, %.2f]", (out[k] - map[1]) / map[0],
+                                              (out[k + 1] - map[3]) / map[2]);
+        json_buf_putc(&b, ']');
+    } else {
+        json_buf_key(&b, "prediction");
+        json_buf_float(&b, out[0]);
+    }
+    json_buf_putc(&b, '}');
+    FASTC_ASSERT(!b.oom);
+    puts(b.s);
+    json_buf_free(&b);
 }
 
 static void print_row(const ModelFileInfo *mi, int all, const char *path, const float *out,
@@ -163,9 +227,22 @@ static void print_row(const ModelFileInfo *mi, int all, const char *path, const 
     fputc('\n', stdout);
 }
 
-static void print_error_row(const char *path, const char *msg)
+static void print_error_row(const char *path, const char *msg, int json)
 {
     char buf[1200];
+    if (json) {
+        JsonBuf b = {0};
+        json_buf_putc(&b, '{');
+        json_buf_key(&b, "path");
+        json_buf_str(&b, path);
+        json_buf_key(&b, "error");
+        json_buf_str(&b, msg);
+        json_buf_putc(&b, '}');
+        FASTC_ASSERT(!b.oom);
+        puts(b.s);
+        json_buf_free(&b);
+        return;
+    }
     interp_csv_field(stdout, path);
     snprintf(buf, sizeof buf, "error: %s", msg);
     fputc(',', stdout);
@@ -225,7 +302,7 @@ static int predict_images(const CmdArgs *a, const ModelFileInfo *mi, const StFil
         rc = err_set(err, ERR_RUNTIME, "predict: out of memory");
         goto done;
     }
-    print_header(mi, a->all, mi->n_out / 2);
+    print_header(mi, a->all, mi->n_out / 2, a->ctx.json);
     for (int start = 0; start < in.n; start += bs) {
         int n = in.n - start < bs ? in.n - start : bs, k = 0;
         for (int i = 0; i < n; i++) {
@@ -245,11 +322,12 @@ static int predict_images(const CmdArgs *a, const ModelFileInfo *mi, const StFil
         }
         for (int i = 0, j = 0; i < n; i++) {
             if (ok[i]) {
-                print_row(mi, a->all, in.v[start + i], out + (size_t)j * mi->n_out, maps + 4 * j);
+                if (a->ctx.json) print_row_json(mi, a->all, in.v[start + i], out + (size_t)j * mi->n_out, maps + 4 * j);
+                else print_row(mi, a->all, in.v[start + i], out + (size_t)j * mi->n_out, maps + 4 * j);
                 j++;
             } else {
-                print_error_row(in.v[start + i], msgs[i]);
-                fprintf(stderr, "fastc predict: %s\n", msgs[i]);
+                print_error_row(in.v[start + i], msgs[i], a->ctx.json);
+                if (!a->ctx.json) fprintf(stderr, "fastc predict: %s\n", msgs[i]);   /* --json: the row says it */
             }
         }
     }
@@ -273,7 +351,9 @@ static int predict_collab(const CmdArgs *a, const StFile *sf, Err *err)
     RatingsData *v;
     int rc = collab_from_file(sf, &m, &v, err);
     if (rc) return rc;
-    rc = collab_predict_pairs(m, v, a->inputs, a->n_inputs, a->unknown != NULL, stdout, err);
+    CollabPredictOpts o = {.unknown_bias = a->unknown != NULL, .json = a->ctx.json, .out = stdout,
+                           .errs = a->ctx.json ? NULL : stderr};
+    rc = collab_predict_pairs(m, v, a->inputs, a->n_inputs, &o, err);
     model_free(m);
     ratings_free(v);
     return rc;

@@ -7,6 +7,7 @@
 #include "data/dataset.h"
 #include "data/image_loader.h"
 #include "io/atomic.h"
+#include "io/json.h"
 #include "io/plot.h"
 #include "setup/setup.h"
 
@@ -27,6 +28,60 @@ static void caption_of(const Batch *b, const Dataset *ds, int i, char *buf, size
             if (b->y[(size_t)i * b->n_y + v] > 0.5f)
                 n += snprintf(buf + n, cap - n, "%s%s", n ? ";" : "", v < ds->n_vocab ? ds->vocab[v] : "?");
     }
+}
+
+/* --json: {"path": PNG, "n": N, "size": [h, w], "items": [{"path": file, "label": "cat" | "labels": [...] |
+ * "points": [[x, y], ...]}, ...]}, points in the shown image's pixels. */
+static int print_json(const char *png, const Batch *b, const Dataset *ds, int n, const GridPoint *pts, int n_pts,
+                      Err *err)
+{
+    JsonBuf j = {0};
+    json_buf_putc(&j, '{');
+    json_buf_key(&j, "path");
+    json_buf_str(&j, png);
+    json_buf_key(&j, "n");
+    json_buf_int(&j, n);
+    json_buf_printf(&j, ", \"size\": [%d, %d]", b->h, b->w);
+    json_buf_key(&j, "items");
+    json_buf_putc(&j, '[');
+    for (int i = 0; i < n; i++) {
+        json_buf_sep(&j);
+        json_buf_putc(&j, '{');
+        if (b->index) {
+            json_buf_key(&j, "path");
+            json_buf_str(&j, ds->paths[ds->train_idx[b->index[i]]]);
+        }
+        if (b->kind == TARGET_CATEGORY) {
+            int y = b->yi[i];
+            json_buf_key(&j, "label");
+            json_buf_str(&j, y >= 0 && y < ds->n_vocab ? ds->vocab[y] : "#na#");
+        } else if (b->kind == TARGET_MULTI) {
+            json_buf_key(&j, "labels");
+            json_buf_putc(&j, '[');
+            for (int v = 0; v < b->n_y && v < ds->n_vocab; v++)
+                if (b->y[(size_t)i * b->n_y + v] > 0.5f) json_buf_sep(&j), json_buf_str(&j, ds->vocab[v]);
+            json_buf_putc(&j, ']');
+        } else if (b->kind == TARGET_POINTS) {
+            json_buf_key(&j, "points");
+            json_buf_putc(&j, '[');
+            for (int p = 0; p < n_pts; p++) {
+                const GridPoint *g = &pts[i * n_pts + p];
+                json_buf_sep(&j);
+                json_buf_putc(&j, '[');
+                json_buf_float(&j, (float)g->x);
+                json_buf_raw(&j, ", ", 2);
+                json_buf_float(&j, (float)g->y);
+                json_buf_putc(&j, ']');
+            }
+            json_buf_putc(&j, ']');
+        }
+        json_buf_putc(&j, '}');
+    }
+    json_buf_raw(&j, "]}", 2);
+    int rc = j.oom ? err_set(err, ERR_RUNTIME, "show_batch: out of memory") : 0;
+    if (!rc) printf("%s\n", j.s);
+    json_buf_free(&j);
+    return rc;
 }
 
 int cmd_show_batch(const CmdArgs *a, Err *err)
@@ -98,7 +153,8 @@ int cmd_show_batch(const CmdArgs *a, Err *err)
     }
     ImageGrid g = {.cells = cells, .n = n};
     if ((rc = plot_grid(&g, path, err))) goto done;
-    if (!a->ctx.quiet) printf("wrote %s (%d training items after item and batch transforms)\n", path, n);
+    if (a->ctx.json) rc = print_json(path, b, &ds, n, pts, n_pts, err);
+    else if (!a->ctx.quiet) printf("wrote %s (%d training items after item and batch transforms)\n", path, n);
 done:
     free(cells), free(caps), free(pts);
     loaders_free(l);

@@ -264,7 +264,7 @@ CfgValue *check_value(const CfgValue *v, const SchemaSpec *s, Err *err, const ch
     }
     case ST_COMP: return check_comp(v, s, err, where);
     case ST_COMP_LIST: {
-        int seq = v->kind == CV_LIST;
+        int seq = v->kind == CV_LIST || v->kind == CV_TUPLE;   /* fastai: blocks = (ImageBlock, CategoryBlock) */
         int n = seq ? v->n : 1;
         CfgValue *o = cv_new(CV_LIST, v->line);
         if (!o) return nomem(err, where);
@@ -371,11 +371,13 @@ static const SchemaComp *comp_of(const CfgValue *v, const SchemaSpec *s, Err *er
         return NULL;
     }
     const SchemaComp *near = nearest_comp(v->str, s->slot);
-    if (near)
+    if (near) {
         err_set(err, ERR_USAGE, "%s: found unknown %s, expected one of %s (did you mean %s?)", where, v->str, names,
                 near->name);
-    else
-        err_set(err, ERR_USAGE, "%s: found unknown %s, expected one of %s", where, v->str, names);
+    } else {   /* most likely a function of the notebook's own (get_y = get_ctr) */
+        spell_function_hint(s->slot, exp, sizeof exp);
+        err_set(err, ERR_USAGE, "%s: found %s, which is no fastai component fastc knows: %s", where, v->str, exp);
+    }
     return NULL;
 }
 
@@ -430,6 +432,13 @@ static int match_args(const CfgValue *v, const SchemaComp *c, const CfgValue **g
  * to their defaults. */
 static CfgValue *check_comp(const CfgValue *v, const SchemaSpec *s, Err *err, const char *where)
 {
+    int spelled = 0;   /* fastai's spellings first (spell.c) */
+    CfgValue *sp = spell_component(v, s->slot, err, where, &spelled);
+    if (spelled) {
+        CfgValue *r = sp ? check_comp(sp, s, err, where) : NULL;
+        cfg_value_free(sp);
+        return r;
+    }
     const SchemaComp *c = comp_of(v, s, err, where);
     if (!c) return NULL;
     const CfgValue *given[SCHEMA_MAX_ARGS] = {0};

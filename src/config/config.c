@@ -8,6 +8,7 @@
  * first error), then --set problems, then missing required keys and
  * cross-key checks. */
 #include "config/schema.h"
+#include "io/json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,6 +143,11 @@ static int line_indented(const Loader *L, int line)
 static void did_you_mean_key(const char *section, const char *name, char *buf, size_t cap)
 {
     buf[0] = 0;
+    const char *advice = spell_foreign_key(name);   /* an argument of a fastai factory method */
+    if (advice) {
+        snprintf(buf, cap, " (%s)", advice);
+        return;
+    }
     int best = -1, bd = 1 << 30;
     for (int i = 0; i < schema_n_keys; i++) {
         if (strcmp(schema_keys[i].section, section) || !schema_is_near(name, schema_keys[i].name)) continue;
@@ -260,7 +266,7 @@ static int on_pair_value(Loader *L, const char *section, const char *name, const
     }
     int k = key_index(section, name);
     if (k < 0) {
-        char keys[512], hint[128];
+        char keys[512], hint[256];
         section_keys(section, keys, sizeof keys);
         did_you_mean_key(section, name, hint, sizeof hint);
         if (hint[0])
@@ -500,7 +506,7 @@ static int apply_set(Loader *L, const char *arg)
     }
     int k = key_index(section, name);
     if (k < 0) {
-        char keys[512], hint[128];
+        char keys[512], hint[256];
         section_keys(section, keys, sizeof keys);
         did_you_mean_key(section, name, hint, sizeof hint);
         if (hint[0])
@@ -1016,40 +1022,77 @@ int config_print(const Config *cfg, FILE *out)
     return ferror(out) ? -1 : 0;
 }
 
-static void json_string(FILE *out, const char *s)
+/* A resolved value as JSON: numbers, strings (names too), true/false/null,
+ * arrays for tuples and lists, {"slice": [lo, hi]} (lo null for slice(hi)),
+ * and {"call": "Resize", "args": {"size": 460, ...}} for a component. */
+static void value_json(JsonBuf *b, const CfgValue *v)
 {
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-        else if (c < 0x20) fprintf(out, "\\u%04x", c);
-        else fputc(c, out);
+    switch (v ? v->kind : CV_NONE) {
+    case CV_NUM: json_buf_num(b, v->num); break;
+    case CV_STR:
+    case CV_IDENT: json_buf_str(b, v->str); break;
+    case CV_BOOL: json_buf_bool(b, v->num != 0); break;
+    case CV_NONE: json_buf_raw(b, "null", 4); break;
+    case CV_TUPLE:
+    case CV_LIST:
+        json_buf_putc(b, '[');
+        for (int i = 0; i < v->n; i++) json_buf_sep(b), value_json(b, v->items[i]);
+        json_buf_putc(b, ']');
+        break;
+    case CV_SLICE:
+        json_buf_raw(b, "{\"slice\": [", 11);
+        if (v->n == 2) value_json(b, v->items[0]), json_buf_raw(b, ", ", 2), value_json(b, v->items[1]);
+        else json_buf_raw(b, "null, null", 10);
+        json_buf_raw(b, "]}", 2);
+        break;
+    case CV_CALL: {
+        int named = 1;
+        for (int i = 0; i < v->n; i++) named &= v->names && v->names[i];
+        json_buf_putc(b, '{');
+        json_buf_key(b, "call");
+        json_buf_str(b, v->str);
+        json_buf_key(b, "args");
+        json_buf_putc(b, named ? '{' : '[');
+        for (int i = 0; i < v->n; i++) {
+            if (named) json_buf_key(b, v->names[i]);
+            else json_buf_sep(b);
+            value_json(b, v->items[i]);
+        }
+        json_buf_putc(b, named ? '}' : ']');
+        json_buf_putc(b, '}');
+        break;
     }
-    fputc('"', out);
+    }
 }
 
 int config_print_json(const Config *cfg, FILE *out)
 {
-    fputc('{', out);
+    JsonBuf b = {0};
+    json_buf_putc(&b, '{');
     for (int s = 0; s < schema_n_sections; s++) {
-        fprintf(out, "%s\"%s\": {", s ? ", " : "", schema_sections[s]);
-        int first = 1;
+        json_buf_key(&b, schema_sections[s]);
+        json_buf_putc(&b, '{');
         for (int k = 0; k < schema_n_keys; k++) {
-            if (strcmp(schema_keys[k].section, schema_sections[s])) continue;
-            fprintf(out, "%s\"%s\": ", first ? "" : ", ", schema_keys[k].name);
-            first = 0;
-            if (!cfg->e[k].value) {
-                fputs("null", out);
-                continue;
-            }
-            char *text = format_key(cfg, k);
-            if (!text) return -1;
-            json_string(out, text);
-            free(text);
+            const SchemaKey *key = &schema_keys[k];
+            if (strcmp(key->section, schema_sections[s])) continue;
+            json_buf_key(&b, key->name);
+            char path[4200];
+            const char *abs = cfg->e[k].value && key->spec.type == ST_PATH
+                                  ? cfg_path(cfg, key->section, key->name, path, sizeof path) : NULL;
+            if (abs)   /* absolute, as config.ini has it */
+                json_buf_str(&b, abs);
+            else
+                value_json(&b, cfg->e[k].value);
         }
-        fputc('}', out);
+        json_buf_putc(&b, '}');
     }
-    fputc('}', out);
+    json_buf_putc(&b, '}');
+    if (b.oom) {
+        json_buf_free(&b);
+        return -1;
+    }
+    fputs(b.s, out);
+    json_buf_free(&b);
     return ferror(out) ? -1 : 0;
 }
 

@@ -133,7 +133,10 @@ const CfgValue *cfg_list_at(const CfgValue *v, int i);
  * made absolute so it loads from anywhere; atomically (temp file + rename). */
 int config_write(const Config *cfg, const char *path, Err *err);
 /* The same text to a stream (fastc validate), and as one JSON object
- * {"section": {"key": "value as text" or null}}.  0 or -1 on a write error. */
+ * {"section": {"key": value}}: numbers, strings (paths absolute), true/false,
+ * null (unset), arrays (tuples, lists; component keys are always lists),
+ * {"slice": [lo, hi]} and {"call": "Name", "args": {"arg": value, ...}}.
+ * 0 or -1 on a write error. */
 int config_print(const Config *cfg, FILE *out);
 int config_print_json(const Config *cfg, FILE *out);
 /* The components of the schema table, in table order: name and slot (for the

@@ -115,6 +115,17 @@ void schema_expected(const SchemaSpec *s, char *buf, size_t cap);
 /* "Resize(size, method='crop', pad_mode='reflection')" */
 void schema_signature(const SchemaComp *c, char *buf, size_t cap);
 
+/* spell.c: fastai's spellings of a component (partial(f, k=v), using_attr(f,
+ * 'name'), get_image_files(path, ...), SuggestionMethod.X) → a fresh value in
+ * fastc's, with *done set; a lambda anywhere in it → NULL with err set and
+ * *done set; anything else → NULL, *done 0 (v stands as written). */
+CfgValue *spell_component(const CfgValue *v, SchemaSlot slot, Err *err, const char *where, int *done);
+/* "a function cannot be written in a config; <what does the job in slot>" */
+void spell_function_hint(SchemaSlot slot, char *buf, size_t cap);
+/* Advice for a key that is an argument of a fastai factory method
+ * (item_name, valid_pct, label_func, ...), or NULL. */
+const char *spell_foreign_key(const char *key);
+
 /* check.c: a value as written → a fresh resolved value, or NULL with err set
  * to "<where>: found X, expected Y". */
 CfgValue *check_value(const CfgValue *v, const SchemaSpec *s, Err *err, const char *where);

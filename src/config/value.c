@@ -366,6 +366,13 @@ static int parse_seq(Parser *ps, CfgValue *v, char close, int depth, int *traili
             fail(ps, "a keyword argument (name=value): positional arguments come first");
             return -1;
         }
+        /* Python's unpacking of an argument or item: fastai writes
+         * Normalize.from_stats(*imagenet_stats) and [*aug_transforms(), ...];
+         * the components take the named statistic, or the component, as it is */
+        if (!name && *ps->p == '*' && ps->p[1] != '*') {
+            ps->p++;
+            skip_ws(ps);
+        }
         CfgValue *it = parse_item(ps, depth + 1);
         if (!it) {
             free(name);
@@ -401,6 +408,35 @@ static int parse_seq(Parser *ps, CfgValue *v, char close, int depth, int *traili
     return 0;
 }
 
+/* A lambda expression, from after the keyword to the ',' or closing bracket
+ * that ends it (strings and brackets inside skipped): read as the name
+ * `lambda` (a keyword Python allows nowhere else), which the schema checks
+ * refuse, saying that a function cannot be written in a config (spell.c). */
+static CfgValue *parse_lambda(Parser *ps)
+{
+    int depth = 0;
+    char quote = 0;
+    for (; *ps->p; ps->p++) {
+        char c = *ps->p;
+        if (quote) {
+            if (c == '\\' && ps->p[1]) ps->p++;
+            else if (c == quote) quote = 0;
+            continue;
+        }
+        if (c == '\'' || c == '"') quote = c;
+        else if (c == '(' || c == '[' || c == '{') depth++;
+        else if ((c == ')' || c == ']' || c == '}') && depth-- == 0) break;
+        else if (c == ',' && depth == 0) break;
+    }
+    if (quote) return fail(ps, "a closing quote in the lambda");
+    CfgValue *v = cv_new(CV_IDENT, ps->line);
+    if (!v || !(v->str = strdup("lambda"))) {
+        cfg_value_free(v);
+        return oom(ps);
+    }
+    return v;
+}
+
 /* A name and what may follow it: True/False/None, a dotted name, slice(...)
  * or a call with its positional and keyword arguments.  Long because the
  * grammar after a name is one decision, kept in one place. */
@@ -417,6 +453,7 @@ static CfgValue *parse_name(Parser *ps, int depth)
     }
     size_t len = (size_t)(ps->p - start);
     if (*ps->p == '.') return fail(ps, "a name after '.'");
+    if (len == 6 && !strncmp(start, "lambda", 6) && !is_ident_char((unsigned char)*ps->p)) return parse_lambda(ps);
     const char *after = ps->p;
     skip_ws(ps);
     if (*ps->p != '(') {

@@ -210,7 +210,7 @@ static int label_items(Build *b, Err *err)
     }
     if (s->kind == TARGET_POINTS) {
         if (s->y != DB_Y_POINTS) return err_set(err, ERR_USAGE, "PointBlock needs get_y = PointsFromCSV('file.csv')");
-        if ((rc = points_table_load(s->points_csv, s->csv_sep, &pt, err))) return rc;
+        if ((rc = points_table_load(s->points_csv, s->csv_sep, b->root, &pt, err))) return rc;
         b->n_y = 2 * pt.n_points;
         b->pts = calloc((size_t)b->n * b->n_y, sizeof(float));
         b->pts_line = calloc((size_t)b->n + 1, sizeof(int));

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *label_basename(const char *path)
 {
@@ -361,22 +362,63 @@ void points_table_free(PointsTable *pt)
     memset(pt, 0, sizeof *pt);
 }
 
-int points_table_load(const char *path, char sep, PointsTable *pt, Err *err)
+/* pandas' to_csv() without index=False: a first column with no name holding
+ * the row numbers 0, 1, 2, ... before the file names. */
+static int pandas_index_column(const CsvTable *t)
+{
+    float tmp;
+    if (t->n_rows < 2 || t->n_cols < 4 || csv_cell(t, 0, 0)[0]) return 0;
+    if (parse_float(csv_cell(t, 1, 1), &tmp) != -1) return 0;   /* the next column must hold names */
+    for (int r = 1; r < t->n_rows; r++) {
+        char want[24];
+        snprintf(want, sizeof want, "%d", r - 1);
+        if (strcmp(csv_cell(t, r, 0), want)) return 0;
+    }
+    return 1;
+}
+
+/* A key as a path under the data folder: an absolute path into it loses the
+ * folder; a path written from elsewhere ("biwi/13/a.jpg", or the absolute
+ * path of another copy of the data) loses leading folders until what is left
+ * names a file under it.  A key naming no file stays as written (a bare file
+ * name is looked up by name). */
+static const char *key_under(const char *key, const char *dir)
+{
+    if (!dir || !*dir) return key;
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    if (key[0] == '/' && !strncmp(key, dir, n) && key[n] == '/') return key + n + 1;
+    char p[8192];
+    for (const char *k = key; *k;) {
+        snprintf(p, sizeof p, "%.*s/%s", (int)n, dir, k);
+        if (access(p, F_OK) == 0) return k;
+        const char *slash = strchr(k, '/');
+        if (!slash) break;
+        for (k = slash + 1; *k == '/'; k++) {}
+    }
+    return key;
+}
+
+int points_table_load(const char *path, char sep, const char *data_dir, PointsTable *pt, Err *err)
 {
     memset(pt, 0, sizeof *pt);
     CsvOptions o = {.sep = sep};
     int rc = csv_read(path, &o, &pt->csv_, err);
     if (rc) return rc;
     CsvTable *t = &pt->csv_;
-    int first = 0;
+    int first = 0, col = 0;   /* the first data row; the column of the file names */
     float tmp;
-    if (t->n_rows > 0 && t->n_cols >= 2 && parse_float(csv_cell(t, 0, 1), &tmp) == -1) first = 1;  /* header */
+    /* a header: names (a non-numeric second field), or pandas' header, whose
+     * first cell (the index's name) is empty: ",0,1,2,..." */
+    if (t->n_rows > 0 && t->n_cols >= 2 && (parse_float(csv_cell(t, 0, 1), &tmp) == -1 || !csv_cell(t, 0, 0)[0]))
+        first = 1;
+    if (first && pandas_index_column(t)) col = 1;
     int n = t->n_rows - first;
     if (n <= 0) {
         points_table_free(pt);
         return err_set(err, ERR_RUNTIME, "%s: no rows (expected file,x,y rows)", path);
     }
-    int nums = t->n_cols - 1;
+    int nums = t->n_cols - 1 - col;
     if (nums < 2 || nums % 2) {
         int line = t->lines[first];
         points_table_free(pt);
@@ -397,8 +439,9 @@ int points_table_load(const char *path, char sep, PointsTable *pt, Err *err)
     }
     strcpy(pt->path, path);
     for (int i = 0; i < n; i++) {
-        const char *key = csv_cell(t, first + i, 0);
+        const char *key = csv_cell(t, first + i, col);
         while (key[0] == '.' && key[1] == '/') key += 2;
+        key = key_under(key, data_dir);
         kr[i].key = key, kr[i].row = first + i;
         if (!*key) {
             int line = t->lines[first + i];
@@ -422,14 +465,14 @@ int points_table_load(const char *path, char sep, PointsTable *pt, Err *err)
         pt->keys[i] = (char *)kr[i].key;
         pt->lines[i] = line;
         for (int c = 0; c < nums; c++) {
-            const char *cell = csv_cell(t, r, c + 1);
+            const char *cell = csv_cell(t, r, col + c + 1);
             int bad = parse_float(cell, &pt->xy[(size_t)i * nums + c]);
             if (bad) {
                 char cp[64];
                 snprintf(cp, sizeof cp, "%s", cell);
                 free(kr);
                 points_table_free(pt);
-                return err_set(err, ERR_RUNTIME, "%s:%d: field %d is '%s', expected %s", path, line, c + 2, cp,
+                return err_set(err, ERR_RUNTIME, "%s:%d: field %d is '%s', expected %s", path, line, col + c + 2, cp,
                                bad == -1 ? "a number (pixels)" : "a finite number of pixels");
             }
         }
@@ -453,7 +496,14 @@ static int find_key(const PointsTable *pt, const char *key)
 int points_table_find(const PointsTable *pt, const char *rel)
 {
     while (rel[0] == '.' && rel[1] == '/') rel += 2;
-    int i = find_key(pt, rel);
-    if (i < 0) i = find_key(pt, label_basename(rel));
-    return i;
+    /* the whole path, then with fewer leading folders down to the file name:
+     * the longest key that ends the item's path */
+    for (const char *k = rel; *k;) {
+        int i = find_key(pt, k);
+        if (i >= 0) return i;
+        const char *slash = strchr(k, '/');
+        if (!slash) break;
+        for (k = slash + 1; *k == '/'; k++) {}
+    }
+    return -1;
 }

@@ -62,11 +62,18 @@ void regex_labeller_free(RegexLabeller *r);
  * the caller says so, never drops them). */
 int  label_split(char *s, const char *delim, char **pieces, int max_pieces);
 
-/* PointsFromCSV: a table of  file, x0, y0[, x1, y1 ...]  rows in pixels (an
- * optional header row is recognised by a non-numeric second field).  Every
- * row must hold the same number of points; a wrong count or a non-number is
- * an error naming file:line.  Items are looked up by their path relative to
- * the data folder, then by file name. */
+/* PointsFromCSV: a table of  file, x0, y0[, x1, y1 ...]  rows in pixels.  An
+ * optional header row is recognised by a non-numeric second field or an
+ * empty first one (pandas writes ",0,1,2,..." for columns named 0, 1, 2);
+ * a first column of row numbers under an empty name (pandas' index, written
+ * without index=False) is skipped.  Every row must hold the same number of
+ * points; a wrong count or a non-number is an error naming file:line.
+ * With data_dir (the [data] path; NULL: none), a key is made a path under it
+ * (key_under: an absolute path into it, or a path written from another
+ * folder, "biwi/13/a.jpg", loses the folders before it), so that files of the
+ * same name in two folders are told apart by their folders; two keys naming
+ * the same file are an error.  Items are looked up by their path under the
+ * data folder, then with fewer leading folders, down to the file name. */
 typedef struct PointsTable {
     int n_rows, n_points;
     char **keys;       /* [n_rows] sorted */
@@ -76,8 +83,9 @@ typedef struct PointsTable {
     CsvTable csv_;
 } PointsTable;
 
-int  points_table_load(const char *path, char sep, PointsTable *pt, Err *err);
-/* Row of rel (path under the data folder) or, failing that, of its file name; -1 if absent. */
+int  points_table_load(const char *path, char sep, const char *data_dir, PointsTable *pt, Err *err);
+/* Row of rel (path under the data folder) or, failing that, of the longest
+ * key that ends it at a '/' (its file name at least); -1 if absent. */
 int  points_table_find(const PointsTable *pt, const char *rel);
 void points_table_free(PointsTable *pt);
 

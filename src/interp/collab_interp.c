@@ -9,6 +9,7 @@
 #include "io/safetensors.h"
 #include "models/collab.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -141,12 +142,12 @@ int collab_from_file(const StFile *f, Model **mout, RatingsData **vout, Err *err
             return err_prefix(err, "%s: ", f->path);
         }
         if ((int)nt != d->n_items) {
-            /* ratings_free frees n_items titles: free the nt there are first */
-            int ni = d->n_items;
-            for (size_t i = 0; i < nt; i++) free(d->item_titles[i]);
-            free(d->item_titles), d->item_titles = NULL;
+            int n_items = d->n_items;
+            json_strings_free(d->item_titles, nt);   /* ratings_free would free n_items of them */
+            d->item_titles = NULL;
             ratings_free(d);
-            return err_set(err, ERR_RUNTIME, "%s: metadata item_titles has %zu entries for %d items", f->path, nt, ni);
+            return err_set(err, ERR_RUNTIME, "%s: metadata item_titles has %zu entries for %d items", f->path, nt,
+                           n_items);
         }
         for (int i = 0; i < d->n_items; i++)
             if (!d->item_titles[i][0]) free(d->item_titles[i]), d->item_titles[i] = NULL;
@@ -209,65 +210,113 @@ static float sigmoid_range(const CollabSpec *s, float x)
     return s->has_y_range ? 1.0f / (1.0f + expf(-x)) * (s->y_hi - s->y_lo) + s->y_lo : x;
 }
 
-int collab_predict_pairs(Model *m, const RatingsData *v, const char *const *pairs, int n, int unknown_bias,
-                         FILE *out, Err *err)
+static void pair_row(FILE *out, int json, const char *user, const char *item, double pred, const char *error)
+{
+    if (json) {
+        JsonBuf b = {0};
+        json_buf_putc(&b, '{');
+        json_buf_key(&b, "user");
+        json_buf_str(&b, user);
+        json_buf_key(&b, "item");
+        json_buf_str(&b, item);
+        json_buf_key(&b, error ? "error" : "prediction");
+        if (error) json_buf_str(&b, error);
+        else json_buf_float(&b, (float)pred);
+        json_buf_putc(&b, '}');
+        fputs(b.s && !b.oom ? b.s : "{\"error\": \"out of memory\"}", out);
+        fputc('\n', out);
+        json_buf_free(&b);
+        return;
+    }
+    interp_csv_field(out, user);
+    fputc(',', out);
+    interp_csv_field(out, item);
+    if (error) {
+        char buf[1200];
+        snprintf(buf, sizeof buf, "error: %s", error);
+        fputc(',', out);
+        interp_csv_field(out, buf);
+        fputc('\n', out);
+    } else {
+        fprintf(out, ",%.6g\n", pred);
+    }
+}
+
+int collab_predict_pairs(Model *m, const RatingsData *v, const char *const *pairs, int n, const CollabPredictOpts *o,
+                         Err *err)
 {
     const CollabSpec *s = collab_spec(m);
-    int32_t *u = malloc(sizeof(int32_t) * (size_t)(n ? n : 1)), *it = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
-    float *pred = malloc(sizeof(float) * (size_t)(n ? n : 1));
-    char **us = calloc((size_t)(n ? n : 1), sizeof(char *));
-    int rc = 0;
-    if (!u || !it || !pred || !us) { rc = err_set(err, ERR_RUNTIME, "predict: out of memory"); goto done; }
+    FILE *out = o->out ? o->out : stdout;
+    size_t cap = (size_t)(n ? n : 1);
+    int32_t *u = malloc(sizeof(int32_t) * cap), *it = malloc(sizeof(int32_t) * cap);
+    int32_t *bu = malloc(sizeof(int32_t) * cap), *bi = malloc(sizeof(int32_t) * cap);
+    float *pred = malloc(sizeof(float) * cap), *bp = malloc(sizeof(float) * cap);
+    char **us = calloc(cap, sizeof(char *)), **msg = calloc(cap, sizeof(char *));
+    int rc = 0, failed = 0, nb = 0;
+    if (!u || !it || !bu || !bi || !pred || !bp || !us || !msg) {
+        rc = err_set(err, ERR_RUNTIME, "predict: out of memory");
+        goto done;
+    }
+    /* every input is checked for its form first: a malformed pair is a usage error, before any output */
     for (int k = 0; k < n; k++) {
         const char *p = pairs[k], *comma = strchr(p, ',');
         if (!comma || comma == p || !comma[1]) {
             rc = err_set(err, ERR_USAGE, "predict: input %d '%s': expected USER,ITEM (e.g. 196,242)", k + 1, p);
             goto done;
         }
-        us[k] = strndup(p, (size_t)(comma - p));
-        u[k] = ratings_user_index(v, us[k]);
-        it[k] = ratings_item_index(v, comma + 1);
-        if ((u[k] < 0 || it[k] < 0) && !unknown_bias) {
-            rc = err_set(err, ERR_USAGE, "predict: input %d: unknown %s '%s' (the model knows %d %s); "
-                         "--unknown bias predicts from the known side's bias", k + 1, u[k] < 0 ? "user" : "item",
-                         u[k] < 0 ? us[k] : comma + 1, u[k] < 0 ? v->n_users - 1 : v->n_items - 1,
-                         u[k] < 0 ? "users" : "items");
+        if (!(us[k] = strndup(p, (size_t)(comma - p)))) {
+            rc = err_set(err, ERR_RUNTIME, "predict: out of memory");
             goto done;
         }
     }
-    /* known pairs in batches; pairs with an unknown side through the fallback */
-    {
-        int32_t *bu = malloc(sizeof(int32_t) * (size_t)(n ? n : 1)), *bi = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
-        for (int k = 0; k < n; k++) {
-            bu[k] = u[k] < 0 ? 0 : u[k];   /* '#na#' for EmbeddingNN's fallback */
-            bi[k] = it[k] < 0 ? 0 : it[k];
-        }
-        rc = collab_predict(m, bu, bi, n, pred, err);
-        free(bu), free(bi);
-        if (rc) goto done;
-    }
-    if (s->arch != COLLAB_NN) {
-        Param *pub = model_param(m, "u_bias.weight"), *pib = model_param(m, "i_bias.weight");
-        for (int k = 0; k < n; k++) {
-            if (u[k] >= 0 && it[k] >= 0) continue;
-            float x = 0;
-            if (pub && u[k] >= 0) x += pub->w[u[k]];
-            if (pib && it[k] >= 0) x += pib->w[it[k]];
-            pred[k] = sigmoid_range(s, x);
-        }
-    }
-    fputs("user,item,prediction\n", out);
+    /* an unknown user or item is an error on its row (unless --unknown bias); the others are predicted */
     for (int k = 0; k < n; k++) {
         const char *item = strchr(pairs[k], ',') + 1;
-        interp_csv_field(out, us[k]);
-        fputc(',', out);
-        interp_csv_field(out, item);
-        fprintf(out, ",%.6g\n", pred[k]);
+        u[k] = ratings_user_index(v, us[k]);
+        it[k] = ratings_item_index(v, item);
+        if ((u[k] < 0 || it[k] < 0) && !o->unknown_bias) {
+            char buf[1100];
+            int user = u[k] < 0;
+            snprintf(buf, sizeof buf, "unknown %s '%.900s' (the model knows %d %s; --unknown bias predicts from "
+                     "the known side's bias)", user ? "user" : "item", user ? us[k] : item,
+                     user ? v->n_users - 1 : v->n_items - 1, user ? "users" : "items");
+            if (!(msg[k] = strdup(buf))) {
+                rc = err_set(err, ERR_RUNTIME, "predict: out of memory");
+                goto done;
+            }
+            failed++;
+            continue;
+        }
+        /* '#na#' for an unknown side: EmbeddingNN's fallback; the others are replaced below */
+        bu[nb] = u[k] < 0 ? 0 : u[k], bi[nb] = it[k] < 0 ? 0 : it[k];
+        nb++;
+    }
+    if (nb > 0 && (rc = collab_predict(m, bu, bi, nb, bp, err))) goto done;
+    for (int k = 0, j = 0; k < n; k++) {
+        if (msg[k]) continue;
+        pred[k] = bp[j++];
+        if (s->arch == COLLAB_NN || (u[k] >= 0 && it[k] >= 0)) continue;
+        Param *pub = model_param(m, "u_bias.weight"), *pib = model_param(m, "i_bias.weight");
+        float x = 0;
+        if (pub && u[k] >= 0) x += pub->w[u[k]];
+        if (pib && it[k] >= 0) x += pib->w[it[k]];
+        pred[k] = sigmoid_range(s, x);
+    }
+    if (!o->json) fputs("user,item,prediction\n", out);
+    for (int k = 0; k < n; k++) {
+        pair_row(out, o->json, us[k], strchr(pairs[k], ',') + 1, pred[k], msg[k]);
+        if (msg[k] && o->errs) fprintf(o->errs, "fastc predict: input %d: %s\n", k + 1, msg[k]);
     }
     fflush(out);
+    if (failed)
+        rc = err_set(err, ERR_RUNTIME, "predict: %d of %d pair(s) name a user or item the model does not know", failed,
+                     n);
 done:
-    for (int k = 0; us && k < n; k++) free(us[k]);
-    free(us), free(u), free(it), free(pred);
+    for (int k = 0; k < n; k++) {
+        if (us) free(us[k]);
+        if (msg) free(msg[k]);
+    }
+    free(us), free(msg), free(u), free(it), free(bu), free(bi), free(pred), free(bp);
     return rc;
 }
 
@@ -368,7 +417,7 @@ static int cmp_count_desc(const void *a, const void *b)
     return x->i - y->i;
 }
 
-static int write_pca(const Param *fac, const RatingsData *d, const char *dir, FILE *out, Err *err)
+static int write_pca(const Param *fac, const RatingsData *d, const char *dir, FILE *out, JsonBuf *json, Err *err)
 {
     const int nf = (int)fac->shape[1];
     Ranked *r = malloc(sizeof(Ranked) * (size_t)d->n_items);
@@ -418,18 +467,134 @@ static int write_pca(const Param *fac, const RatingsData *d, const char *dir, FI
         rc = plot_scatter(&sc, path, err);
         free(px), free(py), free(lab);
     }
-    if (!rc && out) fprintf(out, "wrote %s/pca.csv and %s/pca.png (PCA of the factors of the %d most-rated items)\n",
-                            dir, dir, n);
+    if (!rc && out && !json)
+        fprintf(out, "wrote %s/pca.csv and %s/pca.png (PCA of the factors of the %d most-rated items)\n", dir, dir,
+                n);
+    if (!rc && json) {
+        json_buf_key(json, "pca_items");
+        json_buf_int(json, n);
+    }
     free(r), free(x), free(pc);
     return rc;
 }
 
-static int print_similar(const Param *fac, const RatingsData *d, const char *what, int n_show, FILE *out, Err *err)
+/* {"item": id, "title": title or null, <key>: v} */
+static void item_json(JsonBuf *b, const RatingsData *d, int i, const char *key, double v)
+{
+    json_buf_putc(b, '{');
+    json_buf_key(b, "item");
+    json_buf_str(b, d->item_ids[i]);
+    json_buf_key(b, "title");
+    if (d->item_titles && d->item_titles[i]) json_buf_str(b, d->item_titles[i]);
+    else json_buf_raw(b, "null", 4);
+    json_buf_key(b, key);
+    json_buf_num(b, v);
+    json_buf_putc(b, '}');
+}
+
+/* ---- closest titles, for a --similar name that matches none exactly ---------------- */
+
+enum { MAX_TOKENS = 16, TOKEN_LEN = 32, N_SUGGEST = 5 };
+
+/* Lower-case alphanumeric words of s. */
+static int tokens_of(const char *s, char tok[MAX_TOKENS][TOKEN_LEN])
+{
+    int n = 0;
+    while (*s && n < MAX_TOKENS) {
+        while (*s && !isalnum((unsigned char)*s)) s++;
+        int k = 0;
+        while (*s && isalnum((unsigned char)*s)) {
+            if (k + 1 < TOKEN_LEN) tok[n][k++] = (char)tolower((unsigned char)*s);
+            s++;
+        }
+        if (k) tok[n++][k] = 0;
+    }
+    return n;
+}
+
+/* Levenshtein distance of the lower-cased strings (both cut at 200 bytes). */
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strnlen(a, 200), lb = (int)strnlen(b, 200), row[201];
+    for (int j = 0; j <= lb; j++) row[j] = j;
+    for (int i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int up = row[j];
+            int v = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            if (up + 1 < v) v = up + 1;
+            if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
+            row[j] = v, diag = up;
+        }
+    }
+    return row[lb];
+}
+
+typedef struct Near {
+    int matched, dist, count, i;   /* query words found in the label, edit distance, ratings */
+} Near;
+
+static int cmp_near(const void *pa, const void *pb)
+{
+    const Near *a = pa, *b = pb;
+    if (a->matched != b->matched) return b->matched - a->matched;
+    if (a->dist != b->dist) return a->dist - b->dist;
+    if (a->count != b->count) return b->count - a->count;
+    return a->i - b->i;
+}
+
+/* "'Star Wars (1977)', 'Return of the Jedi (1983)'": the labels nearest to
+ * what — most of its words found in the label (a word may be the start of a
+ * label's word: "godfather" finds "Godfather, The (1972)"), then the smallest
+ * edit distance to the label without its " (year)", then the most rated.
+ * Empty when nothing is near. */
+static void closest_items(const RatingsData *d, const char *what, char *buf, size_t cap)
+{
+    char q[MAX_TOKENS][TOKEN_LEN], t[MAX_TOKENS][TOKEN_LEN];
+    int nq = tokens_of(what, q);
+    Near *near = malloc(sizeof(Near) * (size_t)d->n_items);
+    buf[0] = 0;
+    if (!near) return;
+    int n = 0;
+    for (int i = 1; i < d->n_items; i++) {
+        const char *label = ratings_item_label(d, i);
+        int nt = tokens_of(label, t), matched = 0;
+        for (int a = 0; a < nq; a++)
+            for (int b = 0; b < nt; b++)
+                if (!strcmp(q[a], t[b]) || (strlen(q[a]) >= 3 && !strncmp(q[a], t[b], strlen(q[a])))) {
+                    matched++;
+                    break;
+                }
+        char bare[256];
+        snprintf(bare, sizeof bare, "%s", label);
+        size_t L = strlen(bare);   /* "Title (1977)" → "Title" */
+        if (L > 7 && bare[L - 1] == ')' && bare[L - 6] == '(' && bare[L - 7] == ' ') bare[L - 7] = 0;
+        int dist = edit_distance(what, bare);
+        int len = (int)strlen(what);
+        if (matched == 0 && dist > (len < 6 ? 2 : len / 3)) continue;
+        near[n++] = (Near){matched, dist, d->item_count ? d->item_count[i] : 0, i};
+    }
+    qsort(near, (size_t)n, sizeof(Near), cmp_near);
+    size_t o = 0;
+    for (int k = 0; k < n && k < N_SUGGEST && o + 1 < cap; k++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s'%s'", k ? ", " : "", ratings_item_label(d, near[k].i));
+    free(near);
+}
+
+static int print_similar(const Param *fac, const RatingsData *d, const char *what, int n_show, FILE *out,
+                         JsonBuf *json, Err *err)
 {
     int q = ratings_item_index(d, what);
-    if (q <= 0)
-        return err_set(err, ERR_USAGE, "interpret --similar: unknown item '%s' (not an item id%s)", what,
-                       d->item_titles ? " or title" : "");
+    if (q <= 0) {
+        char near[1200];
+        closest_items(d, what, near, sizeof near);
+        if (near[0])
+            return err_set(err, ERR_USAGE, "interpret --similar: found '%s', expected an item id%s (closest: %s)", what,
+                           d->item_titles ? " or an exact title" : "", near);
+        return err_set(err, ERR_USAGE, "interpret --similar: found '%s', expected an item id%s (no item is close)",
+                       what, d->item_titles ? " or an exact title" : "");
+    }
     const int nf = (int)fac->shape[1];
     const float *a = fac->w + (size_t)q * nf;
     double na = 0;
@@ -444,9 +609,19 @@ static int print_similar(const Param *fac, const RatingsData *d, const char *wha
         r[n].v = -(na > 0 && nb > 0 ? dot / sqrt(na * nb) : 0), r[n].i = i, n++;
     }
     qsort(r, (size_t)n, sizeof(Ranked), cmp_ranked);
-    fprintf(out, "items most similar to %s (cosine of the item factors):\n", ratings_item_label(d, q));
-    for (int k = 0; k < n && k < n_show; k++)
-        fprintf(out, "%3d  %.4f  %s\n", k + 1, -r[k].v, ratings_item_label(d, r[k].i));
+    if (json) {
+        json_buf_key(json, "similar_to");
+        item_json(json, d, q, "n_ratings", d->item_count ? d->item_count[q] : 0);
+        json_buf_key(json, "similar");   /* cosine of the item factors, most similar first */
+        json_buf_putc(json, '[');
+        for (int k = 0; k < n && k < n_show; k++)
+            json_buf_sep(json), item_json(json, d, r[k].i, "similarity", (float)-r[k].v);
+        json_buf_putc(json, ']');
+    } else {
+        fprintf(out, "items most similar to %s (cosine of the item factors):\n", ratings_item_label(d, q));
+        for (int k = 0; k < n && k < n_show; k++)
+            fprintf(out, "%3d  %.4f  %s\n", k + 1, -r[k].v, ratings_item_label(d, r[k].i));
+    }
     free(r);
     return 0;
 }
@@ -458,7 +633,9 @@ int collab_interpret(Model *m, const RatingsData *d, const CollabInterpOpts *o, 
     FILE *out = o->out ? o->out : stdout;
     const int n_show = o->n_show > 0 ? o->n_show : 5;
     const Param *fac = item_factors(m);
-    if (o->similar) return print_similar(fac, d, o->similar, n_show > SIMILAR_N ? n_show : SIMILAR_N, out, err);
+    JsonBuf *json = o->json;
+    if (o->similar)
+        return print_similar(fac, d, o->similar, n_show > SIMILAR_N ? n_show : SIMILAR_N, out, json, err);
     int rc = 0;
     const Param *bias = model_param(m, "i_bias.weight");
     if (bias) {
@@ -467,7 +644,18 @@ int collab_interpret(Model *m, const RatingsData *d, const CollabInterpOpts *o, 
         for (int i = 1; i < d->n_items; i++) r[n].v = bias->w[i], r[n].i = i, n++;
         qsort(r, (size_t)n, sizeof(Ranked), cmp_ranked);
         if (o->out_dir) rc = write_item_bias(bias, d, r, n, o->out_dir, err);
-        if (!rc) {
+        if (!rc && json) {
+            json_buf_key(json, "lowest_bias");
+            json_buf_putc(json, '[');
+            for (int k = 0; k < n && k < n_show; k++)
+                json_buf_sep(json), item_json(json, d, r[k].i, "bias", (float)r[k].v);
+            json_buf_putc(json, ']');
+            json_buf_key(json, "highest_bias");
+            json_buf_putc(json, '[');
+            for (int k = 0; k < n && k < n_show; k++)
+                json_buf_sep(json), item_json(json, d, r[n - 1 - k].i, "bias", (float)r[n - 1 - k].v);
+            json_buf_putc(json, ']');
+        } else if (!rc) {
             fprintf(out, "lowest item bias (liked less than their factors predict):\n");
             for (int k = 0; k < n && k < n_show; k++)
                 fprintf(out, "  %9.4f  %s\n", r[k].v, ratings_item_label(d, r[k].i));
@@ -477,9 +665,16 @@ int collab_interpret(Model *m, const RatingsData *d, const CollabInterpOpts *o, 
             if (o->out_dir) fprintf(out, "wrote %s/item_bias.csv\n", o->out_dir);
         }
         free(r);
-    } else {
+    } else if (!json) {
         fprintf(out, "%s has no item bias: item_bias.csv not written\n", m->info.arch);
     }
-    if (!rc && o->out_dir) rc = write_pca(fac, d, o->out_dir, out, err);
+    if (json) {
+        json_buf_key(json, "files");
+        json_buf_putc(json, '[');
+        if (bias && o->out_dir) json_buf_str(json, "item_bias.csv");
+        if (o->out_dir) json_buf_sep(json), json_buf_raw(json, "\"pca.csv\", \"pca.png\"", 20);
+        json_buf_putc(json, ']');
+    }
+    if (!rc && o->out_dir) rc = write_pca(fac, d, o->out_dir, out, json, err);
     return rc;
 }

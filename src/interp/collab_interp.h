@@ -28,6 +28,7 @@
 
 #include "core/err.h"
 #include "data/ratings.h"
+#include "io/json.h"
 #include "models/model.h"
 
 #include <stdio.h>
@@ -43,19 +44,35 @@ int collab_meta_add(StMeta *meta, const Model *m, const RatingsData *d, Err *err
 int collab_from_file(const StFile *f, Model **m, RatingsData **vocab, Err *err);
 
 /* Predict "USER,ITEM" pairs (ITEM: id or title; split at the first comma) and
- * print CSV `user,item,prediction` to out.  An unknown user or item is an
- * ERR_USAGE naming it, unless unknown_bias: then the unknown side contributes
- * nothing (DotProductBias: the known bias alone through SigmoidRange;
- * DotProduct: 0 through SigmoidRange; EmbeddingNN: the '#na#' row, as
- * fastai's Categorify maps unknown values). */
-int collab_predict_pairs(Model *m, const RatingsData *v, const char *const *pairs, int n, int unknown_bias,
-                         FILE *out, Err *err);
+ * print CSV `user,item,prediction` (or, with json, one object per line:
+ * {"user", "item", "prediction"}) to out.  A pair without a comma is an
+ * ERR_USAGE before anything is printed.  A pair naming an unknown user or
+ * item gets `user,item,error: unknown user '...'` ({"user", "item", "error"})
+ * on its row and a line on errs, the other pairs are still predicted, and the
+ * result is ERR_RUNTIME (exit 1), as for unreadable images.  With
+ * unknown_bias the unknown side contributes nothing instead (DotProductBias:
+ * the known bias alone through SigmoidRange; DotProduct: 0 through
+ * SigmoidRange; EmbeddingNN: the '#na#' row, as fastai's Categorify maps
+ * unknown values). */
+typedef struct CollabPredictOpts {
+    int unknown_bias;        /* --unknown bias */
+    int json;                /* --json */
+    FILE *out;               /* the rows (stdout when NULL) */
+    FILE *errs;              /* one line per error row (NULL: none) */
+} CollabPredictOpts;
+
+int collab_predict_pairs(Model *m, const RatingsData *v, const char *const *pairs, int n, const CollabPredictOpts *o,
+                         Err *err);
 
 typedef struct CollabInterpOpts {
     const char *out_dir;     /* item_bias.csv, pca.csv, pca.png go here */
     const char *similar;     /* --similar ITEM, or NULL */
     int n_show;              /* items printed per list (5 when 0) */
     FILE *out;               /* printed lists (stdout) */
+    JsonBuf *json;           /* --json: members of the object being built instead of text:
+                              * "lowest_bias", "highest_bias" [{"item", "title", "bias"}],
+                              * "files", "pca_items"; with similar: "similar_to" and
+                              * "similar" [{"item", "title", "similarity"}] */
 } CollabInterpOpts;
 
 int collab_interpret(Model *m, const RatingsData *d, const CollabInterpOpts *o, Err *err);

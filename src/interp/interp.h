@@ -25,6 +25,7 @@
 
 #include "core/err.h"
 #include "data/batch.h"
+#include "io/json.h"
 #include "nn/loss.h"
 
 #include <stdint.h>
@@ -183,6 +184,21 @@ void interp_print_class_stats(FILE *f, const ClassStats *s, int c, char *const *
 void interp_csv_top_losses(FILE *f, const Preds *p, const int32_t *idx, int k,
                            const char *const *item_paths, char *const *vocab, double thresh);
 
+/* The same as JSON values (io/json.h):
+ *   confusion      [[counts of actual 0 per predicted class], ...]
+ *   most_confused  [{"actual", "predicted", "count"}, ...]
+ *   thresholds     [{"threshold", "accuracy_multi", "f1_samples"}, ...]
+ *   class_stats    [{"label", "precision", "recall", "tp", "fp", "fn", "support"}, ...]
+ *   top_losses     [{"path", "actual", "predicted", "loss", "prob_predicted", "prob_actual"}]
+ *                  (multi-label: label lists and "missed", "extra"; points:
+ *                  "loss", "error_input_px"); an actual label outside the vocab is null. */
+void interp_json_confusion(JsonBuf *b, const int64_t *cm, int nc);
+void interp_json_most_confused(JsonBuf *b, const Confused *c, int n, char *const *vocab);
+void interp_json_thresholds(JsonBuf *b, const ThreshRow *rows, int n);
+void interp_json_class_stats(JsonBuf *b, const ClassStats *s, int c, char *const *vocab);
+void interp_json_top_losses(JsonBuf *b, const Preds *p, const int32_t *idx, int k, const char *const *item_paths,
+                            char *const *vocab, double thresh);
+
 /* ---- the whole report of `fastc interpret` (text and CSV; no pictures) -- */
 
 typedef struct InterpOpts {
@@ -194,7 +210,11 @@ typedef struct InterpOpts {
     double thresh;         /* the multi-label threshold (metrics_multi_thresh) */
     const double *maps;    /* POINTS: [n, 4] per row of the preds, file pixels → model
                             * input (prep.h), for errors in the images' own pixels; may be NULL */
+    JsonBuf *json;         /* --json: the results as members of the object being built
+                            * (interp_json_*), and nothing printed (out may be NULL) */
 } InterpOpts;
+
+enum { INTERP_MAX_FILES = 8 };
 
 /* What interp_report found, for the pictures the caller draws. */
 typedef struct InterpSummary {
@@ -208,6 +228,10 @@ typedef struct InterpSummary {
     double mean_point_error_file, baseline_point_error_file; /* the same in the files' pixels (maps) */
     double accuracy_multi, baseline_accuracy_multi; /* MULTI at o->thresh; all-negative prediction */
     int skipped;           /* CATEGORY items whose label is not in the vocab */
+    ThreshRow sweep[INTERP_N_THRESH]; /* MULTI with --thresholds: the sweep (thresholds.png) */
+    int has_sweep;
+    char files[INTERP_MAX_FILES][32]; /* the files written into dir, in order */
+    int n_files;
 } InterpSummary;
 
 /* Write into `dir` and print to `out` what the options ask for:

@@ -3,6 +3,8 @@
  * file in the run folder, stdout). */
 #include "interp/interp.h"
 
+#include "io/json.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,4 +175,136 @@ void interp_csv_top_losses(FILE *f, const Preds *p, const int32_t *idx, int k,
             fprintf(f, "%.6f,%.4f\n", p->loss[i], e);
         }
     }
+}
+
+/* ---- the same as JSON ------------------------------------------------------------ */
+
+/* The labels whose value passes `keep` as a JSON array of strings. */
+static void labels_json(JsonBuf *b, const float *probs, const float *t, int c, double thresh, int which,
+                        char *const *vocab)
+{
+    json_buf_putc(b, '[');
+    for (int j = 0; j < c; j++) {
+        int p = (double)probs[j] > thresh, a = t && t[j] > 0.5f;
+        int keep = which == 0 ? p : which == 1 ? (a && !p) : (p && !a);   /* above, missed, extra */
+        if (keep) json_buf_sep(b), json_buf_str(b, vocab[j]);
+    }
+    json_buf_putc(b, ']');
+}
+
+void interp_json_confusion(JsonBuf *b, const int64_t *cm, int nc)
+{
+    json_buf_putc(b, '[');
+    for (int i = 0; i < nc; i++) {
+        json_buf_sep(b);
+        json_buf_putc(b, '[');
+        for (int j = 0; j < nc; j++) json_buf_sep(b), json_buf_int(b, cm[(size_t)i * nc + j]);
+        json_buf_putc(b, ']');
+    }
+    json_buf_putc(b, ']');
+}
+
+void interp_json_most_confused(JsonBuf *b, const Confused *c, int n, char *const *vocab)
+{
+    json_buf_putc(b, '[');
+    for (int i = 0; i < n; i++) {
+        json_buf_sep(b);
+        json_buf_putc(b, '{');
+        json_buf_key(b, "actual");
+        json_buf_str(b, vocab[c[i].actual]);
+        json_buf_key(b, "predicted");
+        json_buf_str(b, vocab[c[i].predicted]);
+        json_buf_key(b, "count");
+        json_buf_int(b, c[i].count);
+        json_buf_putc(b, '}');
+    }
+    json_buf_putc(b, ']');
+}
+
+void interp_json_thresholds(JsonBuf *b, const ThreshRow *rows, int n)
+{
+    json_buf_putc(b, '[');
+    for (int i = 0; i < n; i++) {
+        json_buf_sep(b);
+        json_buf_putc(b, '{');
+        json_buf_key(b, "threshold");
+        json_buf_num(b, rows[i].thresh);
+        json_buf_key(b, "accuracy_multi");
+        json_buf_num(b, rows[i].accuracy_multi);
+        json_buf_key(b, "f1_samples");
+        json_buf_num(b, rows[i].f1_samples);
+        json_buf_putc(b, '}');
+    }
+    json_buf_putc(b, ']');
+}
+
+void interp_json_class_stats(JsonBuf *b, const ClassStats *s, int c, char *const *vocab)
+{
+    json_buf_putc(b, '[');
+    for (int j = 0; j < c; j++) {
+        json_buf_sep(b);
+        json_buf_putc(b, '{');
+        json_buf_key(b, "label");
+        json_buf_str(b, vocab[j]);
+        json_buf_key(b, "precision");
+        json_buf_num(b, s[j].precision);
+        json_buf_key(b, "recall");
+        json_buf_num(b, s[j].recall);
+        json_buf_printf(b, ", \"tp\": %lld, \"fp\": %lld, \"fn\": %lld, \"support\": %lld", (long long)s[j].tp,
+                        (long long)s[j].fp, (long long)s[j].fn, (long long)s[j].support);
+        json_buf_putc(b, '}');
+    }
+    json_buf_putc(b, ']');
+}
+
+void interp_json_top_losses(JsonBuf *b, const Preds *p, const int32_t *idx, int k, const char *const *item_paths,
+                            char *const *vocab, double thresh)
+{
+    json_buf_putc(b, '[');
+    for (int r = 0; r < k; r++) {
+        int i = idx[r];
+        const float *pr = p->probs + (size_t)i * p->n_out;
+        json_buf_sep(b);
+        json_buf_putc(b, '{');
+        json_buf_key(b, "path");
+        json_buf_str(b, item_paths[p->index[i]]);
+        if (p->kind == TARGET_CATEGORY) {
+            int32_t pred;
+            interp_argmax(&pred, p->raw + (size_t)i * p->n_out, 1, p->n_out);
+            int a = p->yi[i], known = a >= 0 && a < p->n_out;
+            json_buf_key(b, "actual");
+            if (known) json_buf_str(b, vocab[a]);
+            else json_buf_raw(b, "null", 4);   /* not in the vocab */
+            json_buf_key(b, "predicted");
+            json_buf_str(b, vocab[pred]);
+            json_buf_key(b, "loss");
+            json_buf_float(b, p->loss[i]);
+            json_buf_key(b, "prob_predicted");
+            json_buf_float(b, pr[pred]);
+            json_buf_key(b, "prob_actual");
+            if (known) json_buf_float(b, pr[a]);
+            else json_buf_raw(b, "null", 4);
+        } else if (p->kind == TARGET_MULTI) {
+            const float *t = p->y + (size_t)i * p->n_y;
+            json_buf_key(b, "actual");
+            labels_json(b, t, NULL, p->n_out, 0.5, 0, vocab);
+            json_buf_key(b, "predicted");
+            labels_json(b, pr, NULL, p->n_out, thresh, 0, vocab);
+            json_buf_key(b, "loss");
+            json_buf_float(b, p->loss[i]);
+            json_buf_key(b, "missed");
+            labels_json(b, pr, t, p->n_out, thresh, 1, vocab);
+            json_buf_key(b, "extra");
+            labels_json(b, pr, t, p->n_out, thresh, 2, vocab);
+        } else {
+            json_buf_key(b, "loss");
+            json_buf_float(b, p->loss[i]);
+            json_buf_key(b, "error_input_px");
+            json_buf_num(b, p->kind == TARGET_POINTS
+                                ? interp_point_error(pr, p->y + (size_t)i * p->n_y, p->n_y, p->w, p->h)
+                                : sqrt(p->loss[i]));
+        }
+        json_buf_putc(b, '}');
+    }
+    json_buf_putc(b, ']');
 }

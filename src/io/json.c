@@ -449,10 +449,45 @@ void json_buf_str(JsonBuf *b, const char *s)
     json_buf_putc(b, '"');
 }
 
+/* The shortest %.Ng (N = lo..hi) that reads back as the same value: 0.2, not
+ * 0.20000000000000001. */
+static void shortest(JsonBuf *b, double v, int lo, int hi, int as_float)
+{
+    char buf[40];
+    for (int p = lo; p <= hi; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, v);
+        double r = strtod(buf, NULL);
+        if (as_float ? (float)r == (float)v : r == v) break;
+    }
+    json_buf_raw(b, buf, strlen(buf));
+}
+
 void json_buf_num(JsonBuf *b, double v)
 {
     if (!isfinite(v)) json_buf_raw(b, "null", 4);
-    else json_buf_printf(b, "%.17g", v);
+    else shortest(b, v, 15, 17, 0);
+}
+
+void json_buf_float(JsonBuf *b, float v)
+{
+    if (!isfinite(v)) json_buf_raw(b, "null", 4);
+    else shortest(b, (double)v, 6, 9, 1);
+}
+
+void json_buf_int(JsonBuf *b, long long v) { json_buf_printf(b, "%lld", v); }
+
+void json_buf_bool(JsonBuf *b, int v) { json_buf_raw(b, v ? "true" : "false", v ? 4 : 5); }
+
+void json_buf_key(JsonBuf *b, const char *key)
+{
+    if (b->len > 0 && b->s[b->len - 1] != '{' && b->s[b->len - 1] != '[') json_buf_raw(b, ", ", 2);
+    json_buf_str(b, key);
+    json_buf_raw(b, ": ", 2);
+}
+
+void json_buf_sep(JsonBuf *b)
+{
+    if (b->len > 0 && b->s[b->len - 1] != '{' && b->s[b->len - 1] != '[') json_buf_raw(b, ", ", 2);
 }
 
 void json_buf_free(JsonBuf *b)

@@ -67,8 +67,18 @@ void json_buf_raw(JsonBuf *b, const char *s, size_t n);
 void json_buf_printf(JsonBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A string value, quoted and escaped (control characters as \u00XX). */
 void json_buf_str(JsonBuf *b, const char *s);
-/* A number that reads back as the same double (%.17g; non-finite → null). */
+/* A number that reads back as the same double (the shortest of %.15g-%.17g
+ * that does; non-finite → null). */
 void json_buf_num(JsonBuf *b, double v);
+/* The same for a float32 value (shortest of %.6g-%.9g reading back as it). */
+void json_buf_float(JsonBuf *b, float v);
+void json_buf_int(JsonBuf *b, long long v);
+void json_buf_bool(JsonBuf *b, int v);   /* true / false */
+/* Objects and arrays written in order: json_buf_key writes `, "key": ` (no
+ * comma right after '{'), json_buf_sep the comma before an array item (none
+ * right after '['). */
+void json_buf_key(JsonBuf *b, const char *key);
+void json_buf_sep(JsonBuf *b);
 void json_buf_free(JsonBuf *b);
 
 /* Helpers for string lists and number lists kept as JSON text in metadata:

@@ -103,11 +103,13 @@ void canvas_line(Canvas *c, double x0, double y0, double x1, double y1, int widt
     }
 }
 
-void canvas_marker(Canvas *c, double x, double y, int size, PlotMarker m, Rgb col)
+/* A marker whose strokes are `extra` pixels wider on each side (and arms that
+ * much longer): the outline drawn under canvas_marker_outlined's marker. */
+static void draw_marker(Canvas *c, double x, double y, int size, PlotMarker m, Rgb col, int extra)
 {
     if (!isfinite(x) || !isfinite(y) || fabs(x) > MAX_SIDE * 2.0 || fabs(y) > MAX_SIDE * 2.0) return;
-    int r = size < 2 ? 1 : size / 2, cx = (int)lround(x), cy = (int)lround(y);
-    int w = size >= 8 ? 2 : 1;
+    int r = (size < 2 ? 1 : size / 2) + extra, cx = (int)lround(x), cy = (int)lround(y);
+    int w = (size >= 8 ? 2 : 1) + 2 * extra;
     switch (m) {
     case MARK_DOT:
         for (int a = -r; a <= r; a++)
@@ -125,10 +127,30 @@ void canvas_marker(Canvas *c, double x, double y, int size, PlotMarker m, Rgb co
     case MARK_CIRCLE:
         for (int k = 0; k < 8 * r + 8; k++) {
             double a = 2 * M_PI * k / (8 * r + 8);
-            canvas_set(c, (int)lround(cx + r * cos(a)), (int)lround(cy + r * sin(a)), col);
+            int px = (int)lround(cx + r * cos(a)), py = (int)lround(cy + r * sin(a));
+            for (int u = -extra; u <= extra; u++)
+                for (int v = -extra; v <= extra; v++) canvas_set(c, px + u, py + v, col);
         }
         break;
     }
+}
+
+void canvas_marker(Canvas *c, double x, double y, int size, PlotMarker m, Rgb col)
+{
+    draw_marker(c, x, y, size, m, col, 0);
+}
+
+Rgb plot_contrast(Rgb col)
+{
+    /* relative luminance (Rec. 709 weights) of the marker's colour */
+    double lum = (0.2126 * col.r + 0.7152 * col.g + 0.0722 * col.b) / 255.0;
+    return lum > 0.45 ? PLOT_BLACK : PLOT_WHITE;
+}
+
+void canvas_marker_outlined(Canvas *c, double x, double y, int size, PlotMarker m, Rgb col)
+{
+    draw_marker(c, x, y, size, m, plot_contrast(col), 1);
+    draw_marker(c, x, y, size, m, col, 0);
 }
 
 void canvas_text(Canvas *c, int x, int y, const char *s, int scale, Rgb col)
@@ -529,6 +551,10 @@ int plot_scatter(const Scatter *s, const char *path, Err *err)
 
 #define MAX_LABEL 32
 #define HEAT_ZERO_INK ((Rgb){190, 190, 190})
+#define HEAT_SEP ((Rgb){235, 235, 235})
+#define HEAT_GUIDE ((Rgb){150, 150, 150})
+#define HEAT_TARGET 600   /* auto size: the matrix side in pixels, when cells allow */
+#define HEAT_MAX_CELL 120
 
 /* Label i, shortened to MAX_LABEL characters with ".." */
 static void short_label(const char *const *labels, int i, char *buf)
@@ -560,7 +586,11 @@ Canvas *plot_heatmap_render(const HeatMap *m, HeatLayout *layout, Err *err)
                 m->rows, m->cols);
         return NULL;
     }
-    int s = m->font_scale > 0 ? m->font_scale : 1, th = FONT_H * s;
+    /* Auto size: the matrix about HEAT_TARGET pixels across, so 6 classes get
+     * big cells and a 2x font, and 37 the smallest cells a count fits in. */
+    int n_max = m->rows > m->cols ? m->rows : m->cols, auto_cell = HEAT_TARGET / n_max;
+    int s = m->font_scale > 0 ? m->font_scale : m->cell <= 0 && auto_cell >= 2 * FONT_H + 14 ? 2 : 1;
+    int th = FONT_H * s;
     int dec = m->decimals < 0 ? 0 : m->decimals > 6 ? 6 : m->decimals;
     double vmax = 0, vmin = 0;
     int valw = 0;
@@ -574,7 +604,8 @@ Canvas *plot_heatmap_render(const HeatMap *m, HeatLayout *layout, Err *err)
         int w = font_text_width(buf, s);
         if (w > valw) valw = w;
     }
-    int cell = m->cell > 0 ? m->cell : th + 8;
+    int cell = m->cell > 0 ? m->cell : auto_cell > HEAT_MAX_CELL ? HEAT_MAX_CELL : auto_cell;
+    if (m->cell <= 0 && cell < th + 8) cell = th + 8;
     if (m->cell <= 0 && m->show_values && valw + 6 > cell) cell = valw + 6;
     int rlw = 0, clw = 0;
     for (int i = 0; i < m->rows; i++) {
@@ -617,9 +648,16 @@ Canvas *plot_heatmap_render(const HeatMap *m, HeatLayout *layout, Err *err)
                 canvas_text(c, x + (cell - w) / 2, y + (cell - th) / 2 + s, buf, s, ink);
             }
         }
-    /* thin separators keep 37 x 37 cells countable */
-    for (int i = 0; i <= m->rows; i++) canvas_line(c, left, top + i * cell, left + mw, top + i * cell, 1, 0, (Rgb){235, 235, 235});
-    for (int j = 0; j <= m->cols; j++) canvas_line(c, left + j * cell, top, left + j * cell, top + mh, 1, 0, (Rgb){235, 235, 235});
+    /* thin separators keep 37 x 37 cells countable; a darker one every 5
+     * rows and columns (beyond 10) guides the eye along a row to its label */
+    for (int i = 0; i <= m->rows; i++) {
+        int guide = m->rows > 10 && i % 5 == 0 && i > 0 && i < m->rows;
+        canvas_line(c, left, top + i * cell, left + mw, top + i * cell, 1, 0, guide ? HEAT_GUIDE : HEAT_SEP);
+    }
+    for (int j = 0; j <= m->cols; j++) {
+        int guide = m->cols > 10 && j % 5 == 0 && j > 0 && j < m->cols;
+        canvas_line(c, left + j * cell, top, left + j * cell, top + mh, 1, 0, guide ? HEAT_GUIDE : HEAT_SEP);
+    }
     for (int i = 0; i < m->rows; i++) {
         short_label(m->row_labels, i, buf);
         canvas_text(c, left - 6 - font_text_width(buf, s), top + i * cell + (cell - th) / 2 + s, buf, s, PLOT_BLACK);
@@ -696,8 +734,17 @@ static int wrap_caption(const char *s, int maxc, char lines[CAP_LINES][CAP_MAX])
 }
 
 typedef struct GridGeom {
-    int s, box, ncols, nrows, pad, title_h, cap_h, W, H, maxc;
+    int s, box, box_h, ncols, nrows, pad, title_h, cap_h, W, H, maxc;
 } GridGeom;
+
+/* The height an image takes once fitted into a box-wide, box-high square. */
+static int fitted_h(const GridCell *cell, int box)
+{
+    if (cell->w <= 0 || cell->h <= 0) return box;
+    double sc = fmin((double)box / cell->w, (double)box / cell->h);
+    int dh = (int)lround(cell->h * sc);
+    return dh < 1 ? 1 : dh;
+}
 
 static void grid_geom(const ImageGrid *g, GridGeom *q)
 {
@@ -717,19 +764,28 @@ static void grid_geom(const ImageGrid *g, GridGeom *q)
         }
     q->cap_h = lines ? lines * FONT_H * q->s + 6 : 0;
     q->title_h = g->title ? FONT_H * q->s + 12 : 0;
+    /* Rows as high as the tallest fitted image, not the square box: a wide
+     * image (BIWI's 320x240) leaves no band between it and its caption. */
+    q->box_h = 1;
+    for (int i = 0; i < g->n; i++) {
+        int h = fitted_h(&g->cells[i], q->box);
+        if (h > q->box_h) q->box_h = h;
+    }
+    if (g->n == 0) q->box_h = q->box;
     q->W = q->pad + q->ncols * (q->box + q->pad);
-    q->H = q->title_h + q->pad + q->nrows * (q->box + q->cap_h + q->pad);
+    q->H = q->title_h + q->pad + q->nrows * (q->box_h + q->cap_h + q->pad);
 }
 
-void plot_grid_cell_rect(const ImageGrid *g, int i, int *x, int *y, int *box, int *caption_y)
+void plot_grid_cell_rect(const ImageGrid *g, int i, int *x, int *y, int *box, int *box_h, int *caption_y)
 {
     GridGeom q;
     grid_geom(g, &q);
     int col = i % q.ncols, row = i / q.ncols;
     *x = q.pad + col * (q.box + q.pad);
-    *y = q.title_h + q.pad + row * (q.box + q.cap_h + q.pad);
+    *y = q.title_h + q.pad + row * (q.box_h + q.cap_h + q.pad);
     *box = q.box;
-    *caption_y = *y + q.box + 3;
+    if (box_h) *box_h = q.box_h;
+    *caption_y = *y + q.box_h + 3;
 }
 
 Canvas *plot_grid_render(const ImageGrid *g, Err *err)
@@ -748,14 +804,14 @@ Canvas *plot_grid_render(const ImageGrid *g, Err *err)
     if (g->title) canvas_text(c, (q.W - font_text_width(g->title, q.s)) / 2, 8, g->title, q.s, PLOT_BLACK);
     for (int i = 0; i < g->n; i++) {
         const GridCell *cell = &g->cells[i];
-        int x, y, box, cy;
-        plot_grid_cell_rect(g, i, &x, &y, &box, &cy);
+        int x, y, box, box_h, cy;
+        plot_grid_cell_rect(g, i, &x, &y, &box, &box_h, &cy);
         if (cell->w > 0 && cell->h > 0 && (cell->c == 1 || cell->c == 3) && (cell->rgb || cell->f)) {
             double sc = fmin((double)box / cell->w, (double)box / cell->h);
             int dw = (int)lround(cell->w * sc), dh = (int)lround(cell->h * sc);
             if (dw < 1) dw = 1;
             if (dh < 1) dh = 1;
-            int ox = x + (box - dw) / 2, oy = y + (box - dh) / 2;
+            int ox = x + (box - dw) / 2, oy = y + box_h - dh;   /* centred, sitting on its caption */
             const uint8_t *src = cell->rgb;
             uint8_t *tmp = NULL;
             if (!src) {
@@ -786,7 +842,7 @@ Canvas *plot_grid_render(const ImageGrid *g, Err *err)
                 const GridPoint *pt = &cell->points[k];
                 double mx = ox + (pt->x + 0.5) * dw / cell->w - 0.5, my = oy + (pt->y + 0.5) * dh / cell->h - 0.5;
                 mx = fmin(fmax(mx, ox), ox + dw - 1), my = fmin(fmax(my, oy), oy + dh - 1);
-                canvas_marker(c, mx, my, ms, pt->marker, pt->color);
+                canvas_marker_outlined(c, mx, my, ms, pt->marker, pt->color);
             }
         }
         if (cell->caption) {

@@ -53,6 +53,11 @@ void canvas_fill(Canvas *c, int x, int y, int w, int h, Rgb col);
 /* A line of `width` pixels; dash > 0 draws dashes of that many pixels. */
 void canvas_line(Canvas *c, double x0, double y0, double x1, double y1, int width, int dash, Rgb col);
 void canvas_marker(Canvas *c, double x, double y, int size, PlotMarker m, Rgb col);
+/* The same over a 1-pixel outline in plot_contrast(col), so a red cross stays
+ * visible on a red object (image grids draw their points so). */
+void canvas_marker_outlined(Canvas *c, double x, double y, int size, PlotMarker m, Rgb col);
+/* Black for a light colour, white for a dark one. */
+Rgb plot_contrast(Rgb col);
 void canvas_text(Canvas *c, int x, int y, const char *s, int scale, Rgb col);      /* top-left at (x, y) */
 void canvas_text_up(Canvas *c, int x, int y, const char *s, int scale, Rgb col);   /* reads upwards from (x, y) */
 /* Draw an 8-bit HWC image (channels 1 or 3) scaled into the dw x dh box at (x, y). */
@@ -132,8 +137,10 @@ typedef struct HeatMap {
     const char *const *row_labels, *const *col_labels;   /* NULL: 0, 1, 2 ... */
     int show_values;                       /* write each value in its cell */
     int decimals;                          /* digits after the point for values */
-    int cell;                              /* cell size in pixels; 0: fit the values and the font */
-    int font_scale;
+    int cell;                              /* cell size in pixels; 0: the matrix about 600 pixels
+                                            * across (up to 120 per cell, at least what a value
+                                            * needs), with a 2x font when cells are 40 or more */
+    int font_scale;                        /* 0: as cell says (1 when cell is given) */
 } HeatMap;
 
 typedef struct HeatLayout {
@@ -170,9 +177,11 @@ typedef struct ImageGrid {
     int font_scale;
 } ImageGrid;
 
-/* Where cell i's image is drawn (the image box, before aspect fitting), and
- * where its caption strip starts. */
-void plot_grid_cell_rect(const ImageGrid *g, int i, int *x, int *y, int *box, int *caption_y);
+/* Where cell i's image is drawn: the box (box wide, box_h high; box_h is the
+ * tallest image fitted into a box x box square, so rows of wide images are
+ * lower), and where its caption strip starts, right under it.  An image is
+ * centred across its box and sits on its caption.  box_h may be NULL. */
+void plot_grid_cell_rect(const ImageGrid *g, int i, int *x, int *y, int *box, int *box_h, int *caption_y);
 Canvas *plot_grid_render(const ImageGrid *g, Err *err);
 int plot_grid(const ImageGrid *g, const char *path, Err *err);
 

@@ -114,3 +114,45 @@ void modelsum_print(const ModelSum *s, FILE *out, const char *title, int bs, int
     if (s->flops >= 1e8) fprintf(out, " (%.2f G)", s->flops / 1e9);
     fputs("\n\n", out);
 }
+
+static void shape_json(JsonBuf *b, int bs, int ndim, const int64_t *shape)
+{
+    json_buf_printf(b, "[%d", bs);
+    for (int k = 0; k < ndim; k++) json_buf_printf(b, ", %lld", (long long)shape[k]);
+    json_buf_putc(b, ']');
+}
+
+void modelsum_json(const ModelSum *s, JsonBuf *b, int bs, int in_ndim, const int64_t *in_shape)
+{
+    json_buf_key(b, "input_shape");
+    shape_json(b, bs, in_ndim, in_shape);
+    json_buf_key(b, "layers");
+    json_buf_putc(b, '[');
+    for (int i = 0; i < s->n; i++) {
+        const ModelSumRow *r = &s->rows[i];
+        json_buf_sep(b);
+        json_buf_putc(b, '{');
+        json_buf_key(b, "name");
+        json_buf_str(b, r->name);
+        json_buf_key(b, "type");
+        json_buf_str(b, r->type);
+        json_buf_key(b, "output_shape");
+        shape_json(b, bs, r->ndim, r->shape);
+        json_buf_key(b, "params");
+        json_buf_int(b, r->params);
+        json_buf_key(b, "trainable_params");
+        json_buf_int(b, r->trainable);
+        json_buf_key(b, "flops");
+        json_buf_num(b, r->flops);
+        json_buf_putc(b, '}');
+    }
+    json_buf_putc(b, ']');
+    json_buf_key(b, "total_params");
+    json_buf_int(b, s->params);
+    json_buf_key(b, "trainable_params");
+    json_buf_int(b, s->trainable);
+    json_buf_key(b, "non_trainable_params");
+    json_buf_int(b, s->params - s->trainable);
+    json_buf_key(b, "flops_per_item");
+    json_buf_num(b, s->flops);
+}

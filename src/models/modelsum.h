@@ -14,6 +14,7 @@
 #ifndef FASTC_MODELSUM_H
 #define FASTC_MODELSUM_H
 
+#include "io/json.h"
 #include "models/model.h"
 
 #include <stdint.h>
@@ -50,5 +51,9 @@ void modelsum_add(ModelSum *s, const char *name, const char *type, int ndim, con
  *   Total params: 21,813,056 / Total trainable params: ... / non-trainable
  * and the FLOPs per item. */
 void modelsum_print(const ModelSum *s, FILE *out, const char *title, int bs, int in_ndim, const int64_t *in_shape);
+/* The same as JSON members (no braces): "input_shape": [bs, ...], "layers":
+ * [{"name", "type", "output_shape": [bs, ...], "params", "trainable_params", "flops"}],
+ * "total_params", "trainable_params", "non_trainable_params", "flops_per_item". */
+void modelsum_json(const ModelSum *s, JsonBuf *b, int bs, int in_ndim, const int64_t *in_shape);
 
 #endif

@@ -467,6 +467,13 @@ START_TEST(pretrained_pth_and_true_load_the_torchvision_body)
                                          "resnet18-f37072fd.pth not found; torchvision downloads it from "
                                          "https://download.pytorch.org/models/resnet18-f37072fd.pth"),
                   "exit %d: %s", rc, out);
+    /* validate: a note, not an error (the file may be fetched later) */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && TORCH_HOME=/nonexistent/th '%s' validate c.ini --set model.pretrained=True "
+             "2>&1 | grep note:", dir, tu_fastc());
+    rc = tu_run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 0 && strstr(out, "note: [model] pretrained = True: /nonexistent/th/hub/checkpoints/"
+                                         "resnet18-f37072fd.pth not found"), "exit %d: %s", rc, out);
     /* True with TORCH_HOME, and the same file named by its path */
     char env[1200];
     snprintf(env, sizeof env, "TORCH_HOME='%s/torch'", dir);

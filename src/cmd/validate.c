@@ -7,6 +7,7 @@
 #include "cmd/cmd.h"
 #include "config/config.h"
 #include "io/json.h"
+#include "io/pth.h"
 #include "setup/setup.h"
 
 #include <stdio.h>
@@ -25,16 +26,27 @@ static int missing(const char *section, const char *key, const char *path, Note 
     return 1;
 }
 
+/* pretrained = True: torchvision's file absent from its cache (fetched later, perhaps) */
+static int missing_torchvision(const SetupModel *m, Note *note)
+{
+    char path[4096];
+    Err err = {0};
+    if (!m->pretrained_torchvision || !pth_torchvision_cached(m->arch, path, sizeof path, &err)) return 0;
+    snprintf(note->text, sizeof note->text, "note: [model] %s", err.msg);
+    return 1;
+}
+
 int cmd_validate(const CmdArgs *a, Err *err)
 {
     Setup s;
     if (setup_load(&s, a->config_path, a->sets, a->n_sets, &a->ctx, err)) return err->code;
-    Note notes[4];
+    Note notes[5];
     int n_notes = 0;
     n_notes += missing("data", "path", s.paths.data, &notes[n_notes]);
     n_notes += missing("data", "csv", s.paths.csv, &notes[n_notes]);
     n_notes += missing("data", "item_names", s.paths.item_names, &notes[n_notes]);
     n_notes += missing("model", "pretrained", s.paths.pretrained, &notes[n_notes]);
+    n_notes += missing_torchvision(&s.model, &notes[n_notes]);
     int rc = 0;
     if (a->ctx.json) {
         printf("{\"valid\": true, \"config\": ");

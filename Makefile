@@ -130,11 +130,13 @@ check-san: $(SAN_BUILD)/fastc $(call tests_of,$(SAN_BUILD))
 	  ./tests/run.sh $(call tests_of,$(SAN_BUILD))
 
 # The sanitizer build runs first: a read past a buffer fails loudly there,
-# where the release build might pass by luck.
+# where the release build might pass by luck.  Compiling uses every core
+# (JOBS); the suites themselves run one after another (tests/run.sh).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps
-	$(MAKE) fastc
-	$(MAKE) check-san
-	$(MAKE) check
+	$(MAKE) -j$(JOBS) fastc
+	$(MAKE) -j$(JOBS) check-san
+	$(MAKE) -j$(JOBS) check
 
 # ---- the main job -----------------------------------------------------------
 run: deps

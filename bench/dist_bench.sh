@@ -32,8 +32,13 @@ echo "# $(date -u +%H:%M) UTC $(uptime | sed 's/.*load/load/')"
 awk '
 function val(line, key,   i, n, f) { n = split(line, f, " "); for (i = 1; i <= n; i++) if (index(f[i], key "=") == 1) return substr(f[i], length(key) + 2); return "" }
 /ranks=1 / { T = val($0, "step_s") }
-/mode=overlap ranks=2/ { W = val($0, "window_s"); G = val($0, "grad_mb") * 1e6; GL = val($0, "last_mb") * 1e6; NB = val($0, "buckets") }
+/mode=overlap ranks=2/ { W = val($0, "window_s"); G = val($0, "grad_mb") * 1e6; GL = val($0, "last_mb") * 1e6; NB = val($0, "buckets")
+                         S2 = val($0, "step_s"); WO = val($0, "wait_s"); MO = val($0, "start_s") + val($0, "progress_s") + WO }
+/mode=after ranks=2/ { SA = val($0, "step_s"); WA = val($0, "wait_s"); MA = val($0, "start_s") + val($0, "progress_s") + WA }
 END {
+    printf "\n2 ranks: waiting for the allreduce %.1f%% of the step overlapped, %.1f%% started after the backward; " \
+           "in MPI calls (start, progress, wait) %.1f%% and %.1f%%; wait hidden %.0f%%, step %.3f s against %.3f s\n",
+           100 * WO / S2, 100 * WA / SA, 100 * MO / S2, 100 * MA / SA, 100 * (1 - WO / WA), S2, SA
     printf "\ninputs: T = %.3f s (1 process, 2 threads, 64 images), W = %.3f s, G = %.2f MB, G_last = %.2f MB, %d buckets\n", T, W, G / 1e6, GL / 1e6, NB
     printf "| machines | link | allreduce A(N) | exposed E(N) | img/s | efficiency | without overlap |\n|---|---|---|---|---|---|---|\n"
     split("2 8 32", Ns, " "); split("10 100", Bs, " ")

@@ -9,10 +9,11 @@
  * Each rank runs its share of GLOBAL_BS images (random, fixed) as the learner
  * does (dout scaled by n_r / B).  Rank 0 prints, for each mode, one line:
  *   mode=overlap|after ranks=N threads=T bs=B img_per_s=.. step_s=.. fwd_s=..
- *   bwd_s=.. end_s=.. wait_s=.. progress_s=.. pack_s=.. opt_s=.. grad_mb=.. buckets=.. window_s=..
+ *   bwd_s=.. end_s=.. wait_s=.. start_s=.. progress_s=.. pack_s=.. opt_s=.. grad_mb=.. buckets=.. window_s=..
  * (seconds per step, means over STEPS after one warm-up step; end_s: all of
  * dist_grads_end, wait_s: its waiting (control exchange + allreduces),
- * progress_s: MPI work inside the backward's hooks, pack_s: copies into and out
+ * start_s: MPI_Iallreduce's start calls (where the bucket starts: in the
+ * backward's hooks, or in dist_grads_end), progress_s: MPI work inside the backward's hooks, pack_s: copies into and out
  * of the buckets; window_s: from
  * the first bucket's start to the end of the backward, the time a bucket can
  * travel hidden).  hidden = 1 − wait(overlap) / wait(after) is printed last. */
@@ -123,10 +124,10 @@ int main(int argc, char **argv)
         hidden_wait[mode] = wait;
         if (d.rank == 0)
             printf("mode=%s ranks=%d threads=%d bs=%d img_per_s=%.2f step_s=%.4f fwd_s=%.4f bwd_s=%.4f "
-                   "end_s=%.4f wait_s=%.4f progress_s=%.4f pack_s=%.4f opt_s=%.4f grad_mb=%.2f buckets=%d last_mb=%.2f "
+                   "end_s=%.4f wait_s=%.4f start_s=%.4f progress_s=%.4f pack_s=%.4f opt_s=%.4f grad_mb=%.2f buckets=%d last_mb=%.2f "
                    "window_s=%.4f\n",
                    mode ? "after" : "overlap", d.size, threads, B, B / (t_step * k), t_step * k, t_fwd * k, t_bwd * k,
-                   t_wait * k, wait, g ? (s1.progress_s - s0.progress_s) * k : 0.0, g ? (s1.pack_s - s0.pack_s) * k : 0.0,
+                   t_wait * k, wait, g ? (s1.start_s - s0.start_s) * k : 0.0, g ? (s1.progress_s - s0.progress_s) * k : 0.0, g ? (s1.pack_s - s0.pack_s) * k : 0.0,
                    t_opt * k, g ? (s1.bytes - s0.bytes) * k / 1e6 : 0.0, g ? s1.n_buckets : 0,
                    g ? s1.last_bytes / 1e6 : 0.0, t_win * k);
         fflush(stdout);

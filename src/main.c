@@ -106,6 +106,18 @@ int main(int argc, char **argv)
     } else if (action == CMD_HELP) {
         cmd_print_help(a.command, stdout);
     } else {
+        /* under mpirun, train and lr_find run data-parallel; any other command runs on rank 0
+         * alone and the other ranks leave at once, without starting MPI (dist/dist.h) */
+        int n_ranks, rank = dist_env_rank(&n_ranks);
+        if (n_ranks > 1 && strcmp(a.command, "train") != 0 && strcmp(a.command, "lr_find") != 0) {
+            if (rank > 0) {
+                cmd_args_free(&a);
+                return 0;
+            }
+            fprintf(stderr, "note: %s runs in one process: rank 0 of the %d that mpirun started does it all, the "
+                            "others have left\n",
+                    a.command, n_ranks);
+        }
         rc = cmd_lookup(a.command)(&a, &err);
         if (rc) print_error(err.msg, rc, json);
     }

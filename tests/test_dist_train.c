@@ -404,6 +404,69 @@ START_TEST(stopped_by_sigint_and_by_a_killed_rank_then_resumed_ends_bit_identica
 }
 END_TEST
 
+/* A state written by N processes resumes with N only: the per-rank BatchNorm
+ * statistics and the order of the sums depend on N, so another N is refused
+ * with a message saying what to run (exit 2), and nothing in the folder changes. */
+START_TEST(resume_with_another_number_of_processes_is_refused)
+{
+    char out[1 << 15];
+    size_t n1, n2;
+    make_ratings();
+    int rc = fastc(2, "train dpb.ini --quiet --set output.dir=runs/dpbn --set 'train.schedule=fit(1, 1e-3)'", out,
+                   sizeof out);
+    ck_assert_msg(rc == 0, "2 ranks: exit %d: %s", rc, out);
+    char *before = slurp("runs/dpbn", "state.safetensors", &n1);
+    ck_assert(before != NULL);
+    rc = fastc(0, "train dpb.ini --quiet --resume --set output.dir=runs/dpbn --set 'train.schedule=fit(1, 1e-3)'", out,
+               sizeof out);
+    ck_assert_msg(rc == 2 && strstr(out, "trained by 2 processes and this one has 1: resume it with mpirun -np 2"),
+                  "one process: exit %d: %s", rc, out);
+    rc = fastc(3, "train dpb.ini --quiet --resume --set output.dir=runs/dpbn --set 'train.schedule=fit(1, 1e-3)'", out,
+               sizeof out);
+    ck_assert_msg(rc != 0 && strstr(out, "trained by 2 processes and this one has 3: resume it with mpirun -np 2"),
+                  "3 ranks: exit %d: %s", rc, out);
+    char *after = slurp("runs/dpbn", "state.safetensors", &n2);
+    ck_assert_msg(after && n1 == n2 && !memcmp(before, after, n1), "the refused runs changed the state");
+    free(before), free(after);
+    /* and a single process's state is refused under mpirun */
+    rc = fastc(0, "train dpb.ini --quiet --set output.dir=runs/dpbn1 --set 'train.schedule=fit(1, 1e-3)'", out,
+               sizeof out);
+    ck_assert_msg(rc == 0, "one process: exit %d: %s", rc, out);
+    rc = fastc(2, "train dpb.ini --quiet --resume --set output.dir=runs/dpbn1 --set 'train.schedule=fit(1, 1e-3)'",
+               out, sizeof out);
+    ck_assert_msg(rc != 0 && strstr(out, "trained by 1 process and this one has 2: resume it with one process, "
+                                         "without mpirun"),
+                  "2 ranks: exit %d: %s", rc, out);
+}
+END_TEST
+
+/* predict, validate (and every command but train and lr_find) under mpirun:
+ * rank 0 does it once, with a note, the other ranks leave at once. */
+static int count(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *q = s; (q = strstr(q, what)); q++) n++;
+    return n;
+}
+
+START_TEST(other_commands_run_on_rank_0_alone)
+{
+    char out[1 << 15];
+    make_ratings();
+    int rc = fastc(0, "train dpb.ini --quiet --set output.dir=runs/dpbp --set 'train.schedule=fit(1, 1e-3)'", out,
+                   sizeof out);
+    ck_assert_msg(rc == 0, "one process: exit %d: %s", rc, out);
+    rc = fastc(2, "predict --model runs/dpbp/model.safetensors 3,7 5,9", out, sizeof out);
+    ck_assert_msg(rc == 0 && count(out, "note: predict runs in one process: rank 0 of the 2") == 1, "exit %d: %s", rc,
+                  out);
+    char one[1 << 15];
+    rc = fastc(0, "predict --model runs/dpbp/model.safetensors 3,7 5,9", one, sizeof one);
+    ck_assert_msg(rc == 0 && strstr(out, one), "the predictions differ from one process's: %s\nagainst %s", out, one);
+    rc = fastc(2, "validate dpb.ini", out, sizeof out);
+    ck_assert_msg(rc == 0 && count(out, "[data]") == 1, "exit %d: %s", rc, out);
+}
+END_TEST
+
 START_TEST(lr_find_runs_on_two_ranks)
 {
     char out[1 << 15];
@@ -442,6 +505,8 @@ static Suite *suite(void)
     tcase_add_test(tc, dot_product_bias_on_two_and_three_ranks_equals_one_process);
     tcase_add_test(tc, resnet_on_two_ranks_learns);
     tcase_add_test(tc, lr_find_runs_on_two_ranks);
+    tcase_add_test(tc, resume_with_another_number_of_processes_is_refused);
+    tcase_add_test(tc, other_commands_run_on_rank_0_alone);
     tcase_add_test(tc, stopped_by_sigint_and_by_a_killed_rank_then_resumed_ends_bit_identical);
     suite_add_tcase(s, tc);
     return s;

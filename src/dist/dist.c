@@ -55,6 +55,13 @@ static int env_int(const char *name, int dflt)
     return s && *s && !*end && v >= 0 && v < INT_MAX ? (int)v : dflt;
 }
 
+int dist_env_rank(int *size)
+{
+    *size = dist_launched() ? env_int("OMPI_COMM_WORLD_SIZE", 1) : 1;
+    if (*size < 1) *size = 1;
+    return *size > 1 ? env_int("OMPI_COMM_WORLD_RANK", env_int("PMIX_RANK", 0)) : 0;
+}
+
 int dist_default_threads(int cores, int online_cores)
 {
     int local = dist_launched() ? env_int("OMPI_COMM_WORLD_LOCAL_SIZE", 1) : 1;
@@ -515,7 +522,9 @@ int dist_grads_rows(void *ctx, int param, const int32_t **rows)
 static int start(DistGrads *g, float *p, size_t n)
 {
     DistMpi *mp = g->d->mpi;
+    double t0 = now();
     int rc = mp->iallreduce(MPI_IN_PLACE, p, (int)n, mp->f32, mp->sum, mp->world, &g->req[g->n_req]);
+    g->st.start_s += now() - t0;
     if (rc == MPI_SUCCESS) g->n_req++;
     g->st.bytes += sizeof(float) * (double)n;
     return rc;
@@ -526,7 +535,7 @@ void dist_grads_ready(void *ctx, int first)
     DistGrads *g = ctx;
     if (g->d->size < 2) return;
     Model *m = g->m;
-    double t0 = now();
+    double t0 = now(), started = g->st.start_s;
     while (g->next_bk < g->n_bk && g->bk[g->next_bk].lo >= first) {
         Bucket *b = &g->bk[g->next_bk++];
         float *dst = g->buf + b->off;
@@ -553,7 +562,7 @@ void dist_grads_ready(void *ctx, int first)
         }
     }
     double t1 = now();
-    g->st.pack_s += t1 - t0;
+    g->st.pack_s += t1 - t0 - (g->st.start_s - started);
     /* Open MPI moves a non-blocking collective on only inside MPI calls: each
      * hook is such a call, between the layers of the backward */
     int done;

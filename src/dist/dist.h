@@ -80,6 +80,11 @@ typedef struct Dist {
 
 /* Whether the process was started by an MPI launcher (mpirun/srun). */
 int dist_launched(void);
+/* This process's rank and (*size) the job's size, from the launcher's
+ * environment alone (no MPI): 0 of 1 without one.  Commands other than train
+ * and lr_find run on rank 0 alone under mpirun (main.c): inference and the
+ * data tools have no gradients to share, and ranks 1.. leave at once. */
+int dist_env_rank(int *size);
 /* The default thread count of a rank, from the environment alone (no MPI):
  * `cores`, the cores this process may run on, when it is alone on its
  * machine or mpirun bound it to its own cores (its affinity mask is smaller
@@ -136,6 +141,8 @@ typedef struct DistStep {
 typedef struct DistStats {
     int64_t steps;
     double wait_s;        /* time dist_grads_end waited: the control exchange and the allreduces */
+    double start_s;       /* time in MPI_Iallreduce's start calls (Open MPI sends what it can
+                             at once: over shared memory, copies done by this rank's core) */
     double progress_s;    /* time in MPI inside the hooks (moving the started allreduces on) */
     double pack_s;        /* packing and unpacking the buckets */
     double bytes;         /* gradient bytes allreduced by this rank, all steps */

@@ -8,6 +8,7 @@
  * metadata. */
 #include "learn/resume.h"
 
+#include "dist/dist.h"   /* the number of processes (#17) */
 #include "io/atomic.h"
 #include "io/state.h"
 #include "learn/learner.h"
@@ -147,6 +148,9 @@ static char *identity(const Learner *l, const Schedule *s)
     fprintf(f, "training items = %d\nvalidation items = %d\nbatch size = %d\n",
             loaders_n_items(l->dls, SPLIT_TRAIN), loaders_n_items(l->dls, SPLIT_VALID), l->dls->bs);
     if (o->max_batches > 0) fprintf(f, "batches per epoch at most = %d\n", o->max_batches);
+    /* data-parallel (#17): the per-rank BatchNorm statistics and the order of the gradient sums
+     * depend on the number of processes; a single process writes no line (its states as before) */
+    if (o->dist && o->dist->size > 1) fprintf(f, "processes = %d\n", o->dist->size);
     if (fclose(f) != 0) {
         free(text);
         return NULL;
@@ -168,6 +172,29 @@ static const char *identity_value(const char *t, const char *name, size_t name_l
         p = *end ? end + 1 : NULL;
     }
     return NULL;
+}
+
+/* Data-parallel (#17): the processes a state was written by ("processes"
+ * line; none: 1) must be this run's, refused first with its own message. */
+static int identity_processes(const char *t)
+{
+    int n;
+    const char *v = identity_value(t, "processes", 9, &n);
+    return v ? atoi(v) : 1;
+}
+
+static int processes_check(const char *path, const char *then, const char *now, Err *err)
+{
+    int a = identity_processes(then), b = identity_processes(now);
+    if (a == b) return 0;
+    char how[64];
+    if (a > 1) snprintf(how, sizeof how, "mpirun -np %d", a);
+    else snprintf(how, sizeof how, "one process, without mpirun");
+    return err_set(err, ERR_USAGE,
+                   "%s: the run was trained by %d process%s and this one has %d: resume it with %s (the per-process "
+                   "BatchNorm statistics and the order of the gradient sums depend on it), or train again without "
+                   "--resume",
+                   path, a, a > 1 ? "es" : "", b, how);
 }
 
 /* 0 when `now` has the lines of `then`; else ERR_USAGE naming the first
@@ -617,7 +644,8 @@ int learner_resume(Learner *l, const Schedule *s, Err *err)
     else if ((rc = state_open(p, l->model, &f, err))) {
     } else if (!state_get(f, "identity")) {
         rc = err_set(err, ERR_RUNTIME, "%s: resume state: metadata key 'identity' is missing", p);
-    } else if (!(rc = identity_check(p, state_get(f, "identity"), now, err)) &&
+    } else if (!(rc = processes_check(p, state_get(f, "identity"), now, err)) &&
+               !(rc = identity_check(p, state_get(f, "identity"), now, err)) &&
                !(rc = read_position(f, p, l, s, &z, err)) && !(rc = read_arrays(f, p, l, &z, err)) &&
                !(rc = read_recorder(f, p, &z, err)) && !(rc = read_csv(l, &z, err))) {
         rc = commit(l, s, &z, err);

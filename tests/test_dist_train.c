@@ -1,7 +1,9 @@
 /* test_dist_train.c — `mpirun -np N fastc train` end to end on one machine:
  * DotProductBias trained by 2 ranks (and by 3, an uneven split of the global
  * batch) ends where one process ends with the same global batch, to the
- * accuracy of float sums taken in another order, and lr_find runs on 2 ranks;
+ * accuracy of float sums taken in another order, and so does lr_find on 2
+ * ranks; a resume with another number of processes is refused; commands
+ * other than train and lr_find run once, on rank 0;
  * a resnet trained by 2 ranks learns; a 2-rank run stopped by SIGINT to
  * mpirun in the middle of an epoch (every rank after the same batch, rank 0
  * writing the state), resumed, then stopped again by killing one rank (the
@@ -480,7 +482,23 @@ START_TEST(lr_find_runs_on_two_ranks)
     ck_assert_msg(!strstr(sug + 1, "SuggestedLRs("), "printed by more than rank 0: %s", out);
     t = slurp("runs/lr", "lr_find.csv", &n);
     ck_assert_msg(t != NULL, "no lr_find.csv");
-    free(t);
+    /* the same global batches as one process: the same losses to float-reduction accuracy */
+    rc = fastc(0, "lr_find dpb.ini --quiet --set output.dir=runs/lr1 --set lr_find.num_it=30", out, sizeof out);
+    ck_assert_msg(rc == 0, "one process: exit %d: %s", rc, out);
+    size_t n1;
+    char *u = slurp("runs/lr1", "lr_find.csv", &n1), *sa, *sb;
+    ck_assert(u != NULL);
+    int rows = 0;
+    for (char *a = strtok_r(t, "\n", &sa), *b = strtok_r(u, "\n", &sb); a || b;
+         a = strtok_r(NULL, "\n", &sa), b = strtok_r(NULL, "\n", &sb), rows++) {
+        ck_assert_msg(a && b, "lr_find.csv: %d rows on one side only", rows);
+        if (rows == 0) continue;   /* lr,loss */
+        double la = atof(strchr(a, ',') + 1), lb = atof(strchr(b, ',') + 1);
+        ck_assert_msg(atof(a) == atof(b) && fabs(la - lb) <= 1e-4 * fabs(lb) + 1e-6,
+                      "lr_find.csv row %d: %s against one process's %s", rows, a, b);
+    }
+    ck_assert_int_ge(rows, 10);
+    free(t), free(u);
 }
 END_TEST
 

@@ -128,17 +128,54 @@ END_TEST
 START_TEST(a_training_batch_size_beyond_the_data_is_refused_before_allocating)
 {
     /* bs = 65536 over 8 training items: no full batch (drop_last), so a
-     * clear error, at once; beyond the documented cap (65536) the config
-     * check refuses it naming the --set argument. */
+     * clear one-line error, at once, naming where bs comes from (the --set
+     * argument, or file:line); beyond the documented cap (65536) the config
+     * check refuses it.  Every command that builds the loaders says the same. */
     tiny_images();
     long rss;
     int rc = run_fastc(4096, &rss, 1, "train tiny.ini --quiet --set data.bs=65536");
     ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
-    ck_assert_msg(strstr(out, "bs: 65536 is more than the 8 training items"), "%s", out);
-    ck_assert_msg(!strchr(out, '\n') || strchr(out, '\n')[1] == 0, "one line expected: %s", out);
+    ck_assert_str_eq(out, "--set data.bs=65536: [data] bs: 65536 is more than the 8 training items (batches drop "
+                          "the last partial one, so there would be none)\n");
+    if (!sanitized()) ck_assert_msg(rss < 200, "peak RSS %ld MB for a refused bs", rss);
+    const char *cmds[] = {"summary", "show_batch", "lr_find"};
+    for (int i = 0; i < 3; i++) {
+        rc = run_fastc(4096, NULL, 1, "%s tiny.ini --quiet --set data.bs=65536", cmds[i]);
+        ck_assert_msg(rc == 2, "%s: exit %d: %s", cmds[i], rc, out);
+        ck_assert_msg(!strncmp(out, "--set data.bs=65536: [data] bs: 65536 is more than the 8", 56), "%s: %s", cmds[i],
+                      out);
+    }
+    write_text("big.ini",
+               "[data]\npath = data\nblocks = ImageBlock(cls=PILImageBW), CategoryBlock\nget_items = get_image_files\n"
+               "get_y = parent_label\nsplitter = GrandparentSplitter()\nbs = 9\n"
+               "[model]\narch = resnet18\nn_in = 1\n[train]\nschedule = fit_one_cycle(1, 1e-2)\n");
+    rc = run_fastc(4096, NULL, 1, "train big.ini --quiet");
+    ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "big.ini:7: [data] bs: 9 is more than the 8 training items"), "%s", out);
     rc = run_fastc(4096, &rss, 1, "train tiny.ini --quiet --set data.val_bs=65537");
     ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
-    ck_assert_msg(strstr(out, "val_bs") && strstr(out, "65536"), "%s", out);
+    ck_assert_str_eq(out, "--set data.val_bs=65537: [data] val_bs: found number 65537, expected an integer in "
+                          "[1, 65536]\n");
+}
+END_TEST
+
+START_TEST(a_collab_batch_size_beyond_the_ratings_is_refused_naming_its_line)
+{
+    /* 10 ratings, 8 of them for training: bs = 64 cannot make one batch. */
+    tu_tmpdir(root, sizeof root);
+    write_text("r.csv", "user,item,rating\n1,1,3\n1,2,4\n2,1,5\n2,3,1\n3,2,2\n3,3,4\n4,1,3\n4,2,5\n5,3,2\n5,1,1\n");
+    write_text("collab.ini", "[data]\ncsv = r.csv\nblocks = CollabBlock\nsplitter = RandomSplitter(valid_pct=0.2)\n"
+                             "bs = 64\n[model]\narch = DotProductBias(n_factors=4, y_range=(0, 5.5))\n"
+                             "[train]\nschedule = fit(1, 1e-2)\n");
+    int rc = run_fastc(4096, NULL, 1, "train collab.ini --quiet");
+    ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
+    ck_assert_str_eq(out, "collab.ini:5: [data] bs: 64 is more than the 8 training rows (batches drop the last "
+                          "partial one, so there would be none)\n");
+    rc = run_fastc(4096, NULL, 1, "summary collab.ini --set data.bs=9");
+    ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
+    ck_assert_msg(!strncmp(out, "--set data.bs=9: [data] bs: 9 is more than the 8 training rows", 62), "%s", out);
+    rc = run_fastc(4096, NULL, 0, "train collab.ini --quiet --set data.bs=8 --set data.val_bs=65536");
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
 }
 END_TEST
 
@@ -322,6 +359,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, a_validation_batch_size_beyond_the_data_costs_no_memory);
     tcase_add_test(tc, a_training_batch_size_beyond_the_data_is_refused_before_allocating);
+    tcase_add_test(tc, a_collab_batch_size_beyond_the_ratings_is_refused_naming_its_line);
     tcase_add_test(tc, a_class_folder_that_is_not_utf8_trains_and_its_model_reads_back);
     tcase_add_test(tc, a_latin1_csv_is_refused_naming_file_and_line);
     tcase_add_test(tc, a_nul_byte_in_a_csv_label_is_refused_naming_file_and_line);

@@ -11,12 +11,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The fake model's identity line (weights_model_id) in buf. */
+static const char *model_id(const Fake *f, char *buf)
+{
+    weights_model_id(&f->m, buf, 256);
+    return buf;
+}
+
 static void write_state(const char *path, Fake *m, const float *avg, size_t n, const uint64_t *rng)
 {
     Err err = {0};
-    StateWriter *w = state_writer_new(&m->m);
+    StateWriter *w = state_writer_new(model_id(m, (char[256]){0}));
     ck_assert_ptr_nonnull(w);
-    ck_assert_int_eq(state_put_params(w, "model.", m->p, m->m.n_params, &err), 0);
+    ck_assert_int_eq(weights_put_state(w, "model.", m->p, m->m.n_params, &err), 0);
     ck_assert_int_eq(state_put_f32(w, "opt.avg", avg, n, &err), 0);
     ck_assert_int_eq(state_put_u64(w, "rng", rng, 4, &err), 0);
     ck_assert_int_eq(state_set_int(w, "epoch", 3), 0);
@@ -40,8 +47,8 @@ START_TEST(round_trip_restores_everything_exactly)
 
     Err err = {0};
     StateFile *s;
-    ck_assert_msg(state_open(path, &b->m, &s, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(state_get_params(s, "model.", b->p, b->m.n_params, &err), 0);
+    ck_assert_msg(state_open(path, model_id(b, (char[256]){0}), &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(weights_get_state(s, "model.", b->p, b->m.n_params, &err), 0);
     const char *d = "";
     ck_assert_msg(fake_same(a, b, &d), "%s differs", d);
     float avg2[100];
@@ -86,19 +93,19 @@ START_TEST(refuses_another_model)
     Fake *b = fake_new("resnet18", 3, 10, 1);
     Err err = {0};
     StateFile *s;
-    ck_assert_int_eq(state_open(path, &b->m, &s, &err), ERR_USAGE);
+    ck_assert_int_eq(state_open(path, model_id(b, (char[256]){0}), &s, &err), ERR_USAGE);
     ck_assert_msg(strstr(err.msg, "written for a resnet34 model (n_in 3, n_out 10); this run's model is a resnet18 model (n_in 3, n_out 10)"),
                   "%s", err.msg);
     ck_assert_ptr_null(s);
     fake_free(b);
     b = fake_new("resnet34", 3, 37, 1);
-    ck_assert_int_eq(state_open(path, &b->m, &s, &err), ERR_USAGE);
+    ck_assert_int_eq(state_open(path, model_id(b, (char[256]){0}), &s, &err), ERR_USAGE);
     ck_assert_msg(strstr(err.msg, "(n_in 3, n_out 37)"), "%s", err.msg);
     fake_free(b);
     /* Same arch and sizes, different parameter list. */
     b = fake_new("resnet34", 3, 10, 1);
     snprintf(b->p[3].name, sizeof b->p[3].name, "0.1.other");
-    ck_assert_int_eq(state_open(path, &b->m, &s, &err), ERR_USAGE);
+    ck_assert_int_eq(state_open(path, model_id(b, (char[256]){0}), &s, &err), ERR_USAGE);
     ck_assert_msg(strstr(err.msg, "different parameter list"), "%s", err.msg);
     fake_free(a), fake_free(b);
     tu_rmtree(dir);
@@ -122,7 +129,7 @@ START_TEST(refuses_truncated_and_foreign_and_future_files)
     Err err = {0};
     StateFile *s;
     ck_assert_int_eq(atomic_write_file(cut, buf, n - 10, &err), 0);
-    ck_assert_int_ne(state_open(cut, &a->m, &s, &err), 0);
+    ck_assert_int_ne(state_open(cut, model_id(a, (char[256]){0}), &s, &err), 0);
     ck_assert_msg(strstr(err.msg, "cut.safetensors: truncated file: tensor 'rng'"), "%s", err.msg);
 
     /* A model file is not a state file. */
@@ -130,12 +137,12 @@ START_TEST(refuses_truncated_and_foreign_and_future_files)
     ck_assert_int_eq(weights_add(w, a->p, a->m.n_params, &err), 0);
     ck_assert_int_eq(st_writer_write(w, cut, &err), 0);
     st_writer_free(w);
-    ck_assert_int_eq(state_open(cut, &a->m, &s, &err), ERR_USAGE);
+    ck_assert_int_eq(state_open(cut, model_id(a, (char[256]){0}), &s, &err), ERR_USAGE);
     ck_assert_msg(strstr(err.msg, "not a fastc resume state"), "%s", err.msg);
 
     /* A newer format, and an older one (1: end-of-epoch states only) which says what to do. */
     char fp[256];
-    state_model_fingerprint(&a->m, fp, sizeof fp);
+    weights_model_id(&a->m, fp, sizeof fp);
     const char *vers[2] = {"7", "1"};
     const char *want[2] = {"resume state format 7; this fastc reads format 3",
                            "resume state format 1; this fastc reads format 3 (an older fastc wrote it: train again "
@@ -146,7 +153,7 @@ START_TEST(refuses_truncated_and_foreign_and_future_files)
         st_meta_set(st_writer_meta(w), "model", fp);
         ck_assert_int_eq(st_writer_write(w, cut, &err), 0);
         st_writer_free(w);
-        ck_assert_int_eq(state_open(cut, &a->m, &s, &err), ERR_USAGE);
+        ck_assert_int_eq(state_open(cut, model_id(a, (char[256]){0}), &s, &err), ERR_USAGE);
         ck_assert_msg(strstr(err.msg, want[k]) && !strchr(err.msg, '\n'), "%s", err.msg);
         ck_assert_msg(k == 1 || !strstr(err.msg, "older"), "%s", err.msg);
     }
@@ -167,8 +174,8 @@ START_TEST(a_non_finite_weight_is_refused_and_changes_nothing)
     write_state(path, a, avg, 4, rng);
     Err err = {0};
     StateFile *s;
-    ck_assert_msg(state_open(path, &b->m, &s, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(state_get_params(s, "model.", b->p, b->m.n_params, &err), ERR_RUNTIME);
+    ck_assert_msg(state_open(path, model_id(b, (char[256]){0}), &s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(weights_get_state(s, "model.", b->p, b->m.n_params, &err), ERR_RUNTIME);
     ck_assert_msg(strstr(err.msg, "state.safetensors: tensor 'model.0.4.0.conv1.weight': value 3 of 576 is NaN"), "%s",
                   err.msg);
     const char *d = "";

@@ -30,7 +30,7 @@ START_TEST(resize_matches_pil_bilinear_exactly)
     /* both the fast resize and its plain reference */
     for (size_t i = 0; i < 2 * sizeof rf_cases / sizeof rf_cases[0]; i++) {
         const ResizeCase *rc = &rf_cases[i / 2];
-        void (*resize)(uint8_t *, int, int, const uint8_t *, int, int, int, int, int, int, int, TfmScratch *) =
+        int (*resize)(uint8_t *, int, int, const uint8_t *, int, int, int, int, int, int, int, TfmScratch *) =
             i % 2 ? tfm_resize_bilinear_ref : tfm_resize_bilinear;
         Image im = make_image(RF_W, RF_H, rc->c, rf_pixel);
         uint8_t *out = malloc((size_t)rc->dw * rc->dh * rc->c);

@@ -222,6 +222,56 @@ static int json_close_print(JsonBuf *j, Err *err)
     return 0;
 }
 
+/* The pictures of the report into dir (confusion.png, thresholds.png,
+ * top_losses.png, results.png, as the task has them); their names in pngs. */
+static int draw_pictures(const Preds *p, const InterpSummary *sum, const char **paths, const Dataset *ds, double thresh,
+                         Prep *prep, const char *dir, const char **pngs, int *n_png, Err *err)
+{
+    int rc;
+    if (p->kind == TARGET_CATEGORY) {
+        if ((rc = draw_confusion(sum, ds->vocab, dir, err))) return rc;
+        pngs[(*n_png)++] = "confusion.png";
+    }
+    if (sum->has_sweep) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/thresholds.png", dir);
+        double th[INTERP_N_THRESH], acc[INTERP_N_THRESH];
+        for (int i = 0; i < INTERP_N_THRESH; i++) th[i] = sum->sweep[i].thresh, acc[i] = sum->sweep[i].accuracy_multi;
+        if ((rc = fig_thresholds(path, th, acc, INTERP_N_THRESH, sum->best_thresh, thresh, err))) return rc;
+        pngs[(*n_png)++] = "thresholds.png";
+    }
+    if (sum->n_top > 0) {
+        const char *title = p->kind == TARGET_CATEGORY ? "Prediction/Actual/Loss/Probability"
+                            : p->kind == TARGET_MULTI  ? "Prediction/Actual/Loss"
+                                                      : "Target (+) / Prediction (x)";
+        if ((rc = draw_grid(p, sum->top, sum->n_top, paths, ds->vocab, thresh, prep, title, "top_losses.png",
+                            dir, err)))
+            return rc;
+        pngs[(*n_png)++] = "top_losses.png";
+    }
+    if (p->kind == TARGET_POINTS && p->n > 0) {
+        int32_t rows[RESULTS_N];
+        int n = p->n < RESULTS_N ? p->n : RESULTS_N;
+        for (int i = 0; i < n; i++) rows[i] = i;
+        if ((rc = draw_grid(p, rows, n, paths, NULL, thresh, prep, "Target (+) / Prediction (x)",
+                            "results.png", dir, err)))
+            return rc;
+        pngs[(*n_png)++] = "results.png";
+    }
+    return 0;
+}
+
+/* --json: the files written into dir (tables, then pictures), and the object closed and printed. */
+static int json_files_close_print(JsonBuf *json, const InterpSummary *sum, const char **pngs, int n_png, Err *err)
+{
+    json_buf_key(json, "files");
+    json_buf_putc(json, '[');
+    for (int i = 0; i < sum->n_files; i++) json_buf_sep(json), json_buf_str(json, sum->files[i]);
+    for (int i = 0; i < n_png; i++) json_buf_sep(json), json_buf_str(json, pngs[i]);
+    json_buf_putc(json, ']');
+    return json_close_print(json, err);
+}
+
 int cmd_interpret(const CmdArgs *a, Err *err)
 {
     if (!a->config_path) return err_set(err, ERR_USAGE, "interpret: expected a CONFIG file");
@@ -285,44 +335,8 @@ int cmd_interpret(const CmdArgs *a, Err *err)
 
     const char *pngs[4];
     int n_png = 0;
-    if (p.kind == TARGET_CATEGORY) {
-        if ((rc = draw_confusion(&sum, ds->vocab, dir, err))) goto done;
-        pngs[n_png++] = "confusion.png";
-    }
-    if (sum.has_sweep) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s/thresholds.png", dir);
-        double th[INTERP_N_THRESH], acc[INTERP_N_THRESH];
-        for (int i = 0; i < INTERP_N_THRESH; i++) th[i] = sum.sweep[i].thresh, acc[i] = sum.sweep[i].accuracy_multi;
-        if ((rc = fig_thresholds(path, th, acc, INTERP_N_THRESH, sum.best_thresh, o.thresh, err))) goto done;
-        pngs[n_png++] = "thresholds.png";
-    }
-    if (sum.n_top > 0) {
-        const char *title = p.kind == TARGET_CATEGORY ? "Prediction/Actual/Loss/Probability"
-                            : p.kind == TARGET_MULTI  ? "Prediction/Actual/Loss"
-                                                      : "Target (+) / Prediction (x)";
-        if ((rc = draw_grid(&p, sum.top, sum.n_top, paths, ds->vocab, o.thresh, &prep, title, "top_losses.png",
-                            dir, err)))
-            goto done;
-        pngs[n_png++] = "top_losses.png";
-    }
-    if (p.kind == TARGET_POINTS && p.n > 0) {
-        int32_t rows[RESULTS_N];
-        int n = p.n < RESULTS_N ? p.n : RESULTS_N;
-        for (int i = 0; i < n; i++) rows[i] = i;
-        if ((rc = draw_grid(&p, rows, n, paths, NULL, o.thresh, &prep, "Target (+) / Prediction (x)",
-                            "results.png", dir, err)))
-            goto done;
-        pngs[n_png++] = "results.png";
-    }
-    if (json) {
-        json_buf_key(json, "files");   /* written into dir */
-        json_buf_putc(json, '[');
-        for (int i = 0; i < sum.n_files; i++) json_buf_sep(json), json_buf_str(json, sum.files[i]);
-        for (int i = 0; i < n_png; i++) json_buf_sep(json), json_buf_str(json, pngs[i]);
-        json_buf_putc(json, ']');
-        rc = json_close_print(json, err);
-    }
+    if ((rc = draw_pictures(&p, &sum, paths, ds, o.thresh, &prep, dir, pngs, &n_png, err))) goto done;
+    if (json) rc = json_files_close_print(json, &sum, pngs, n_png, err);
     fflush(stdout);
 done:
     json_buf_free(&jb);

@@ -106,6 +106,39 @@ static int resume_agree(const Pipeline *p, const Learner *l, int resumed, Err *e
     return 0;
 }
 
+/* --resume: the learner continues from the folder's state; without it, an
+ * old state is removed so that a later --resume cannot pick it up. */
+static int resume_or_start(const Pipeline *p, Learner *l, const Schedule *s, int resume, Err *err)
+{
+    const int writer = p->dist.rank == 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/state.safetensors", p->out_dir);
+    if (!resume) {
+        if (writer && unlink(path) != 0 && errno != ENOENT)
+            return err_set(err, ERR_RUNTIME, "%s: cannot remove the old resume state: %s", path, strerror(errno));
+        return 0;
+    }
+    /* Only a missing state starts over; anything else wrong with it is an
+     * error, and then nothing in the folder has changed (learn/resume.h). */
+    int rc = learner_resume(l, s, err);
+    if (rc != RESUME_NO_STATE && rc) return rc;
+    if (p->dist.size > 1) {
+        int rc2 = resume_agree(p, l, rc == 0, err);
+        if (rc2) return rc2;
+    }
+    if (rc == RESUME_NO_STATE) {
+        /* said even with --quiet: the run does not do what was asked */
+        if (writer)
+            fprintf(stderr, "note: --resume: %s has no state.safetensors: training from the beginning\n", p->out_dir);
+    } else if (!p->ctx.quiet && l->batch > 0) {
+        fprintf(stderr, "resuming %s in epoch %d after batch %d of %d (schedule step %d)\n", p->out_dir, l->epoch,
+                l->batch, l->n_batches, l->stage + 1);
+    } else if (!p->ctx.quiet) {
+        fprintf(stderr, "resuming %s after epoch %d (schedule step %d)\n", p->out_dir, l->epoch, l->stage + 1);
+    }
+    return 0;
+}
+
 int cmd_train(const CmdArgs *a, Err *err)
 {
     Pipeline p;
@@ -150,30 +183,8 @@ int cmd_train(const CmdArgs *a, Err *err)
         goto restore;
     }
     if (p.pretrained) learner_freeze_to(l, -1);   /* vision_learner: pretrained → freeze() */
+    if ((rc = resume_or_start(&p, l, &s, a->resume, err))) goto restore;
     char path[4200];
-    snprintf(path, sizeof path, "%s/state.safetensors", p.out_dir);
-    if (a->resume) {
-        /* Only a missing state starts over; anything else wrong with it is an
-         * error, and then nothing in the folder has changed (learn/resume.h). */
-        rc = learner_resume(l, &s, err);
-        if (rc != RESUME_NO_STATE && rc) goto restore;
-        if (p.dist.size > 1 && (rc = resume_agree(&p, l, rc == 0, err))) goto restore;
-        if (rc == RESUME_NO_STATE) {
-            /* said even with --quiet: the run does not do what was asked */
-            if (writer)
-                fprintf(stderr, "note: --resume: %s has no state.safetensors: training from the beginning\n",
-                        p.out_dir);
-            rc = 0;
-        } else if (!p.ctx.quiet && l->batch > 0) {
-            fprintf(stderr, "resuming %s in epoch %d after batch %d of %d (schedule step %d)\n", p.out_dir, l->epoch,
-                    l->batch, l->n_batches, l->stage + 1);
-        } else if (!p.ctx.quiet) {
-            fprintf(stderr, "resuming %s after epoch %d (schedule step %d)\n", p.out_dir, l->epoch, l->stage + 1);
-        }
-    } else if (writer && unlink(path) != 0 && errno != ENOENT) {
-        rc = err_set(err, ERR_RUNTIME, "%s: cannot remove the old resume state: %s", path, strerror(errno));
-        goto restore;
-    }
     snprintf(path, sizeof path, "%s/config.ini", p.out_dir);
     if (writer && (rc = config_write(p.setup.cfg, path, err))) goto restore;
     rc = learner_fit_schedule(l, &s, err);

@@ -566,8 +566,8 @@ static void blend16_rgb(float *o, const uint8_t *px, int sw, int sh, const float
  * output: the grid (affine, warp), the optional area step, the resample, the
  * lighting and the normalisation, with the points mapped alongside; split,
  * each step would need its own buffer and pass. */
-void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int train, float *out, int out_w,
-                     int out_h, float *pts, int n_pts, AugScratch *s)
+int batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int train, float *out, int out_w,
+                    int out_h, float *pts, int n_pts, AugScratch *s)
 {
     int c = in->c, w = in->w, h = in->h;
     double A[6], H[9];
@@ -598,13 +598,13 @@ void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int t
             if (aw >= 1 && ah >= 1) {
                 if (transform_buf_grow((void **)&s->src, &s->cap_src, sizeof(float) * (size_t)w * h * c) ||
                     transform_buf_grow((void **)&s->area, &s->cap_area, sizeof(float) * ((size_t)aw * ah * c + (size_t)w * c)))
-                    abort();
+                    return -1;
                 for (size_t i = 0; i < (size_t)w * h * c; i++) s->src[i] = in->px[i] * inv255;
                 area_down(s->area, aw, ah, s->src, w, h, c, s->area + (size_t)aw * ah * c);
                 fsrc = s->area, sw = aw, sh = ah;
             }
         }
-        if (transform_buf_grow((void **)&s->coord, &s->cap_coord, sizeof(float) * 2 * (size_t)out_w)) abort();
+        if (transform_buf_grow((void **)&s->coord, &s->cap_coord, sizeof(float) * 2 * (size_t)out_w)) return -1;
         float *cx = s->coord, *cy = s->coord + out_w;
         const float a0 = (float)A[0], a1 = (float)A[1], a2 = (float)A[2], a3 = (float)A[3], a4 = (float)A[4],
                     a5 = (float)A[5];
@@ -679,4 +679,5 @@ void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int t
             pts[2 * i + 1] = (float)(Ai[3] * x + Ai[4] * y + Ai[5]);
         }
     }
+    return 0;
 }

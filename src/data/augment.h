@@ -71,9 +71,10 @@ void batch_tfm_out_size(const BatchTfm *t, int in_w, int in_h, int *out_w, int *
 /* Draw the random parameters of one item (train), or the neutral ones (valid). */
 void batch_tfm_draw(const BatchTfm *t, int in_w, int in_h, int train, Rng *rng, AugDraw *d);
 void aug_draw_neutral(AugDraw *d);
-/* Apply: out [out_h, out_w, in->c] floats; pts [n_pts][2] in [-1, 1] move in place. */
-void batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int train, float *out,
-                     int out_w, int out_h, float *pts, int n_pts, AugScratch *s);
+/* Apply: out [out_h, out_w, in->c] floats; pts [n_pts][2] in [-1, 1] move in place.
+ * 0, or -1 when the scratch cannot grow (out of memory: out is then unspecified). */
+int batch_tfm_apply(const BatchTfm *t, const AugDraw *d, const Image *in, int train, float *out,
+                    int out_w, int out_h, float *pts, int n_pts, AugScratch *s);
 /* The 2x3 affine (row-major) and 3x3 homography of d for an in_w x in_h item:
  * an output grid point (u, v) in [-1, 1] samples the input at H(A·(u, v, 1)).
  * Exposed for tests. */

@@ -236,7 +236,8 @@ static int process_item(ImageLoaders *il, Worker *wk, int split, int epoch, int 
     Rng r = rng_make(rng_hash(il->o.seed, (uint64_t)epoch, (uint64_t)item), PURPOSE_BATCH_TFM);
     batch_tfm_draw(&il->o.batch, im->w, im->h, train, &r, &d);
     float *x = s->b.x + (size_t)j * il->h * il->w * il->c;
-    batch_tfm_apply(&il->o.batch, &d, im, train, x, il->w, il->h, wk->pts, il->n_pts, &wk->aug);
+    if (batch_tfm_apply(&il->o.batch, &d, im, train, x, il->w, il->h, wk->pts, il->n_pts, &wk->aug))
+        return err_set(err, ERR_RUNTIME, "%s: out of memory in the batch transforms", ds->paths[item]);
     switch (ds->kind) {
     case TARGET_CATEGORY: s->b.yi[j] = ds->yi[item]; break;
     case TARGET_POINTS: memcpy(s->b.y + (size_t)j * ds->n_y, wk->pts, sizeof(float) * ds->n_y); break;
@@ -536,9 +537,10 @@ int image_loaders_new_opts(Loaders **out, const ImageLoaderOpts *o, const Datase
     if (o->val_bs < 0) return err_set(err, ERR_USAGE, "[data] val_bs: expected a positive integer, found %d", o->val_bs);
     if (o->channels != 1 && o->channels != 3)
         return err_set(err, ERR_USAGE, "[model] n_in: expected 1 or 3 channels, found %d", o->channels);
-    if (ds->n_train > 0 && ds->n_train < o->bs)
-        return err_set(err, ERR_USAGE, "[data] bs: %d is more than the %d training items (batches drop the "
-                       "last partial one, so there would be none)", o->bs, ds->n_train);
+    if (ds->n_train > 0 && ds->n_train < o->bs)   /* before any buffer is sized by bs */
+        return err_set(err, ERR_USAGE, "%s: %d is more than the %d training items (batches drop the "
+                       "last partial one, so there would be none)", o->bs_at ? o->bs_at : "[data] bs", o->bs,
+                       ds->n_train);
     ImageLoaders *il = calloc(1, sizeof *il);
     if (!il) return err_set(err, ERR_RUNTIME, "out of memory");
     il->o = *o;

@@ -37,6 +37,8 @@
 
 typedef struct ImageLoaderOpts {
     int bs, val_bs;          /* val_bs 0 = bs */
+    const char *bs_at;       /* where bs comes from, to start a message about it ("file:line:
+                              * [data] bs", "--set ARG: [data] bs"); NULL: "[data] bs" */
     int n_workers;           /* loader threads (>= 1) */
     size_t cache_bytes;      /* decoded-item cache budget (0 = no cache) */
     int skip_bad;            /* on_bad_item = skip */

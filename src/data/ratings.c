@@ -486,6 +486,12 @@ int ratings_loaders_new(Loaders **out, const RatingsSpec *spec, int bs, int val_
     RatingsData *d;
     int rc = ratings_load(&d, spec, err);
     if (rc) return rc;
+    if (spec->bs_at && d->n_train > 0 && d->n_train < bs) {   /* the message with its location */
+        int64_t n = d->n_train;
+        ratings_free(d);
+        return err_set(err, ERR_USAGE, "%s: %d is more than the %lld training rows (batches drop the last "
+                       "partial one, so there would be none)", spec->bs_at, bs, (long long)n);
+    }
     if ((rc = ratings_loaders_from_data(out, d, bs, seed, err))) return rc;
     if (val_bs > 0 && (rc = ratings_loaders_set_val_bs(*out, val_bs, err))) {
         loaders_free(*out);

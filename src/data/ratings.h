@@ -53,6 +53,8 @@ typedef struct RatingsSpec {
     const char *item_names_path;   /* optional titles file, or NULL */
     double valid_pct;              /* RandomSplitter valid_pct */
     uint64_t split_seed;           /* RandomSplitter seed */
+    const char *bs_at;             /* where bs comes from, to start a message about it (see
+                                    * ImageLoaderOpts.bs_at); NULL: "[data] bs" */
 } RatingsSpec;
 
 typedef struct RatingsData {

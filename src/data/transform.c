@@ -185,12 +185,12 @@ typedef struct HGroup {
     int ws, wlen, taps;      /* window start and length in bytes; taps = 0: plain loop */
 } HGroup;
 
-static void resample_h_fast(uint8_t *dst, int dw, int rows, int c, const uint8_t *src, size_t sstride, int x0,
-                            int ksize, const int *bounds, const int32_t *kk, TfmScratch *s)
+static int resample_h_fast(uint8_t *dst, int dw, int rows, int c, const uint8_t *src, size_t sstride, int x0,
+                           int ksize, const int *bounds, const int32_t *kk, TfmScratch *s)
 {
     int n = dw * c, ng = (n + 15) / 16;
     size_t need = (size_t)ng * sizeof(HGroup) + 64 + (size_t)ng * ksize * 128;
-    if (transform_buf_grow((void **)&s->plan, &s->cap_plan, need)) abort();
+    if (transform_buf_grow((void **)&s->plan, &s->cap_plan, need)) return -1;
     HGroup *g = (HGroup *)(void *)s->plan;
     uint8_t *tabs = s->plan + (((size_t)ng * sizeof(HGroup) + 63) & ~(size_t)63);
     for (int j = 0; j < ng; j++) {
@@ -244,11 +244,13 @@ static void resample_h_fast(uint8_t *dst, int dw, int rows, int c, const uint8_t
             _mm_mask_storeu_epi8(o + e0, (__mmask16)(cnt == 16 ? 0xffff : (1u << cnt) - 1), clip8x16(acc));
         }
     }
+    return 0;
 }
 #endif
 
-static void resize_impl(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int c, int x0, int y0, int cw,
-                        int ch, TfmScratch *s, int fast)
+/* 0, or -1 when a scratch buffer cannot grow (out of memory). */
+static int resize_impl(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int c, int x0, int y0, int cw,
+                       int ch, TfmScratch *s, int fast)
 {
     size_t sstride = (size_t)sw * c;
     const uint8_t *box = src + (size_t)y0 * sstride;  /* row y0, column offset x0 below */
@@ -256,7 +258,7 @@ static void resize_impl(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw
     if (!need_h && !need_v) {
         for (int y = 0; y < ch; y++)
             memcpy(dst + (size_t)y * dw * c, box + (size_t)y * sstride + (size_t)x0 * c, (size_t)cw * c);
-        return;
+        return 0;
     }
     /* coefficient storage: horizontal then vertical, both as int32 + bounds */
     int ksh = (int)ceil(dw < cw ? (double)cw / dw : 1.0) * 2 + 1;
@@ -264,12 +266,12 @@ static void resize_impl(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw
     size_t nkh = (size_t)dw * (ksh + 2), nkv = (size_t)dh * (ksv + 2);
     if (transform_buf_grow((void **)&s->k, &s->cap_k, (nkh + nkv) * sizeof(int32_t)) ||
         transform_buf_grow((void **)&s->bounds, &s->cap_bounds, (size_t)2 * (dw + dh) * sizeof(int)))
-        abort();  /* tiny: only fails when the machine is out of memory */
+        return -1;
     int *bh = s->bounds, *bv = s->bounds + 2 * dw;
     int32_t *kh = s->k, *kv = s->k + nkh;
     int kszh = precompute_coeffs(cw, dw, s, bh, kh);
     int kszv = precompute_coeffs(ch, dh, s, bv, kv);
-    if (kszh < 0 || kszv < 0) abort();
+    if (kszh < 0 || kszv < 0) return -1;   /* precompute_coeffs: out of memory */
 #ifdef RESIZE_AVX512
     void (*pass_v)(uint8_t *, int, int, int, const uint8_t *, size_t, int, int, const int *, const int32_t *) =
         fast ? resample_v_fast : resample_v_ref;
@@ -280,7 +282,7 @@ static void resize_impl(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw
 #endif
     if (!need_h) {
         pass_v(dst, dh, dw, c, box, sstride, x0, kszv, bv, kv);
-        return;
+        return 0;
     }
     /* PIL's order: the horizontal pass first, over the rows the vertical pass reads */
     int first = 0, last = ch;
@@ -290,30 +292,31 @@ static void resize_impl(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw
         for (int i = 0; i < dh; i++) bv[2 * i] -= first;
     }
     int rows = last - first;
-    if (need_v && transform_buf_grow((void **)&s->tmp, &s->cap_tmp, (size_t)rows * dw * c)) abort();
+    if (need_v && transform_buf_grow((void **)&s->tmp, &s->cap_tmp, (size_t)rows * dw * c)) return -1;
     uint8_t *tmp = need_v ? s->tmp : dst;
     const uint8_t *hsrc = box + (size_t)first * sstride;
 #ifdef RESIZE_AVX512
-    if (fast)
-        resample_h_fast(tmp, dw, rows, c, hsrc, sstride, x0, kszh, bh, kh, s);
-    else
+    if (fast) {
+        if (resample_h_fast(tmp, dw, rows, c, hsrc, sstride, x0, kszh, bh, kh, s)) return -1;
+    } else
 #endif
         resample_h_ref(tmp, dw, rows, c, hsrc, sstride, x0, kszh, bh, kh);
     if (need_v) pass_v(dst, dh, dw, c, tmp, (size_t)dw * c, 0, kszv, bv, kv);
+    return 0;
 }
 
-void tfm_resize_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c, int x0, int y0,
-                         int cw, int ch, TfmScratch *s)
+int tfm_resize_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c, int x0, int y0,
+                        int cw, int ch, TfmScratch *s)
 {
     (void)sh;
-    resize_impl(dst, dw, dh, src, sw, c, x0, y0, cw, ch, s, 1);
+    return resize_impl(dst, dw, dh, src, sw, c, x0, y0, cw, ch, s, 1);
 }
 
-void tfm_resize_bilinear_ref(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c, int x0,
-                             int y0, int cw, int ch, TfmScratch *s)
+int tfm_resize_bilinear_ref(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c, int x0,
+                            int y0, int cw, int ch, TfmScratch *s)
 {
     (void)sh;
-    resize_impl(dst, dw, dh, src, sw, c, x0, y0, cw, ch, s, 0);
+    return resize_impl(dst, dw, dh, src, sw, c, x0, y0, cw, ch, s, 0);
 }
 
 /* ---- crop with padding --------------------------------------------------- */
@@ -423,13 +426,15 @@ static int crop_resize(const Image *in, int x0, int y0, int cw, int ch, int dw, 
 {
     int c = in->c;
     if (x0 >= 0 && y0 >= 0 && x0 + cw <= in->w && y0 + ch <= in->h) {
-        tfm_resize_bilinear(dst, dw, dh, in->px, in->w, in->h, c, x0, y0, cw, ch, s);
+        if (tfm_resize_bilinear(dst, dw, dh, in->px, in->w, in->h, c, x0, y0, cw, ch, s))
+            return err_set(err, ERR_RUNTIME, "out of memory resizing to %dx%d", dw, dh);
         return 0;
     }
     if (transform_buf_grow((void **)&s->pad, &s->cap_pad, (size_t)cw * ch * c))
         return err_set(err, ERR_RUNTIME, "out of memory padding a %dx%d image", cw, ch);
     tfm_crop_pad(s->pad, in->px, in->w, in->h, c, x0, y0, cw, ch, pm);
-    tfm_resize_bilinear(dst, dw, dh, s->pad, cw, ch, c, 0, 0, cw, ch, s);
+    if (tfm_resize_bilinear(dst, dw, dh, s->pad, cw, ch, c, 0, 0, cw, ch, s))
+        return err_set(err, ERR_RUNTIME, "out of memory resizing to %dx%d", dw, dh);
     return 0;
 }
 
@@ -459,7 +464,8 @@ int item_tfm_apply(const ItemTfm *t, const Image *in, int train, Rng *rng, Image
     /* RandomResizedCrop on valid: squish to rw x rh, then a centre crop of t->w x t->h */
     if (transform_buf_grow((void **)&s->pad, &s->cap_pad, (size_t)rw * rh * c))
         return err_set(err, ERR_RUNTIME, "out of memory resizing to %dx%d", rw, rh);
-    tfm_resize_bilinear(s->pad, rw, rh, in->px, in->w, in->h, c, 0, 0, in->w, in->h, s);
+    if (tfm_resize_bilinear(s->pad, rw, rh, in->px, in->w, in->h, c, 0, 0, in->w, in->h, s))
+        return err_set(err, ERR_RUNTIME, "out of memory resizing to %dx%d", rw, rh);
     int cx = (rw - t->w) / 2, cy = (rh - t->h) / 2;
     if (image_buf_reserve(out, t->w, t->h, c, err)) return err->code;
     for (int y = 0; y < t->h; y++)

@@ -99,13 +99,14 @@ void item_tfm_geometry(const ItemTfm *t, int w, int h, int train, Rng *rng,
                        int *x0, int *y0, int *cw, int *ch, int *rw, int *rh);
 
 /* PIL's Image.crop((x0, y0, x0+cw, y0+ch)).resize((dw, dh), BILINEAR), exact;
- * the box must lie inside the src image.  dst: [dh, dw, c]. */
-void tfm_resize_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c,
-                         int x0, int y0, int cw, int ch, TfmScratch *s);
+ * the box must lie inside the src image.  dst: [dh, dw, c].  0, or -1 when
+ * the scratch cannot grow (out of memory: dst is then unspecified). */
+int tfm_resize_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c,
+                        int x0, int y0, int cw, int ch, TfmScratch *s);
 /* The same, plain scalar loops (PIL's own); the reference the fast version
  * (AVX-512 when compiled for it) is tested against. */
-void tfm_resize_bilinear_ref(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c,
-                             int x0, int y0, int cw, int ch, TfmScratch *s);
+int tfm_resize_bilinear_ref(uint8_t *dst, int dw, int dh, const uint8_t *src, int sw, int sh, int c,
+                            int x0, int y0, int cw, int ch, TfmScratch *s);
 /* Copy the box (x0, y0, cw, ch) of src, which may reach outside it, padding
  * with `mode` (reflection = numpy 'reflect', border = 'edge').  dst: [ch, cw, c]. */
 void tfm_crop_pad(uint8_t *dst, const uint8_t *src, int sw, int sh, int c,

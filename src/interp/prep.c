@@ -115,7 +115,10 @@ int prep_item(Prep *p, const char *path, float *x, double map[4], Err *err)
     AugDraw d;
     Rng unused = rng_make(0, 0);   /* the validation draw is deterministic */
     batch_tfm_draw(&p->batch, cur->w, cur->h, 0, &unused, &d);
-    batch_tfm_apply(&p->batch, &d, cur, 0, x, w, h, pts, 2, &p->as);
+    if (batch_tfm_apply(&p->batch, &d, cur, 0, x, w, h, pts, 2, &p->as)) {
+        image_free(&img);
+        return err_set(err, ERR_RUNTIME, "%s: out of memory in the batch transforms", path);
+    }
     /* (0,0) → pts[0..1], (ow,oh) → pts[2..3] */
     if (map) {
         map[0] = (pts[2] - pts[0]) / ow, map[1] = pts[0];

@@ -2,7 +2,6 @@
 #include "io/state.h"
 
 #include "io/safetensors.h"
-#include "models/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,36 +15,13 @@ struct StateFile {
     StFile *st;
 };
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
-    return h;
-}
-
-void state_model_fingerprint(const Model *m, char *buf, size_t cap)
-{
-    uint64_t h = 14695981039346656037ull;
-    for (int i = 0; i < m->n_params; i++) {
-        const Param *p = &m->params[i];
-        h = fnv(h, p->name, strlen(p->name) + 1);
-        int32_t meta[3] = {(int32_t)p->kind, (int32_t)p->layout, p->ndim};
-        h = fnv(h, meta, sizeof meta);
-        for (int d = 0; d < p->ndim; d++) h = fnv(h, &p->shape[d], sizeof p->shape[d]);
-    }
-    snprintf(buf, cap, "%s n_in=%d n_out=%d params=%d hash=%016llx", m->info.arch, m->info.n_in, m->info.n_out,
-             m->n_params, (unsigned long long)h);
-}
-
-StateWriter *state_writer_new(const Model *m)
+StateWriter *state_writer_new(const char *model_id)
 {
     StateWriter *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     w->st = st_writer_new();
-    char fp[256];
-    state_model_fingerprint(m, fp, sizeof fp);
     if (!w->st || st_meta_set(st_writer_meta(w->st), "fastc_state", STATE_FORMAT_VERSION) ||
-        st_meta_set(st_writer_meta(w->st), "model", fp)) {
+        st_meta_set(st_writer_meta(w->st), "model", model_id)) {
         state_writer_free(w);
         return NULL;
     }
@@ -69,17 +45,6 @@ int state_put_u64(StateWriter *w, const char *name, const uint64_t *v, size_t n,
 {
     int64_t shape[1] = {(int64_t)n};
     return st_writer_add(w->st, name, ST_U64, 1, shape, v, err);
-}
-
-int state_put_params(StateWriter *w, const char *prefix, const Param *params, int n_params, Err *err)
-{
-    char name[256];
-    for (int i = 0; i < n_params; i++) {
-        snprintf(name, sizeof name, "%s%s", prefix, params[i].name);
-        int rc = state_put_f32(w, name, params[i].w, params[i].n, err);
-        if (rc) return rc;
-    }
-    return 0;
 }
 
 static int reserved(const char *key) { return !strcmp(key, "fastc_state") || !strcmp(key, "model"); }
@@ -113,7 +78,7 @@ static void describe(const char *fp, char *buf, size_t cap)
     snprintf(buf, cap, "a %s model (n_in %d, n_out %d)", arch, n_in, n_out);
 }
 
-int state_open(const char *path, const Model *m, StateFile **out, Err *err)
+int state_open(const char *path, const char *want, StateFile **out, Err *err)
 {
     *out = NULL;
     StFile *f;
@@ -121,8 +86,6 @@ int state_open(const char *path, const Model *m, StateFile **out, Err *err)
     if (rc) return rc;
     const char *ver = st_meta_get(&f->meta, "fastc_state");
     const char *fp = st_meta_get(&f->meta, "model");
-    char want[256];
-    state_model_fingerprint(m, want, sizeof want);
     if (!ver || !fp)
         rc = err_set(err, ERR_USAGE, "%s: not a fastc resume state (no 'fastc_state' metadata)", path);
     else if (strcmp(ver, STATE_FORMAT_VERSION) != 0)
@@ -196,22 +159,11 @@ int state_get_u64(const StateFile *s, const char *name, uint64_t *dst, size_t n,
     return t ? st_read_raw(s->st, t, dst, n * sizeof *dst, err) : ERR_RUNTIME;
 }
 
-int state_get_params(const StateFile *s, const char *prefix, Param *params, int n_params, Err *err)
+int state_check_f32(const StateFile *s, const char *name, size_t n, Err *err)
 {
-    /* Check all first, so a bad file changes nothing. */
-    char name[256];
-    for (int i = 0; i < n_params; i++) {
-        snprintf(name, sizeof name, "%s%s", prefix, params[i].name);
-        const StTensor *t = need(s, name, params[i].n, ST_F32, err);
-        if (!t) return ERR_RUNTIME;
-        if (st_check_finite(s->st, t, err)) return err->code;   /* a NaN weight would train into NaN */
-    }
-    for (int i = 0; i < n_params; i++) {
-        snprintf(name, sizeof name, "%s%s", prefix, params[i].name);
-        int rc = state_get_f32(s, name, params[i].w, params[i].n, err);
-        if (rc) return rc;
-    }
-    return 0;
+    const StTensor *t = need(s, name, n, ST_F32, err);
+    if (!t) return ERR_RUNTIME;
+    return st_check_finite(s->st, t, err);
 }
 
 const char *state_get(const StateFile *s, const char *key) { return st_meta_get(&s->st->meta, key); }

@@ -11,6 +11,7 @@
 #include "io/atomic.h"
 #include "io/state.h"
 #include "learn/learner.h"
+#include "models/weights.h"
 
 #include <errno.h>
 #include <math.h>
@@ -249,7 +250,9 @@ int learner_save_state(Learner *l, Err *err)
         optim_lazy_log(o, i, &n_log, &done, &n_rows);
         if (n_log) n_done += (size_t)n_rows;
     }
-    StateWriter *w = state_writer_new(m);
+    char model_id[256];
+    weights_model_id(m, model_id, sizeof model_id);
+    StateWriter *w = state_writer_new(model_id);
     uint64_t *steps = malloc(sizeof(uint64_t) * (np + 1)), *frozen = malloc(sizeof(uint64_t) * (np + 1));
     uint64_t *hyp = malloc(sizeof(uint64_t) * ng * 5), *vl = malloc(sizeof(uint64_t) * (l->n_val + 1));
     uint64_t *vi = malloc(sizeof(uint64_t) * (l->n_val + 1)), *dn = malloc(sizeof(uint64_t) * (n_done + 1)), *d = dn;
@@ -266,7 +269,7 @@ int learner_save_state(Learner *l, Err *err)
         hyp[5 * g + 3] = dbits(h->eps), hyp[5 * g + 4] = dbits(h->wd);
     }
     for (int i = 0; i < l->n_val; i++) vl[i] = dbits(l->val_loss[i]), vi[i] = (uint64_t)l->val_iter[i];
-    if ((rc = state_put_params(w, "model.", m->params, np, err))) goto done;
+    if ((rc = weights_put_state(w, "model.", m->params, np, err))) goto done;
     for (int i = 0; i < np && !rc; i++) rc = put_param_opt(w, o, m, i, &d, p, err);
     if (rc || (rc = state_put_u64(w, "opt.step", steps, np, err)) ||
         (rc = state_put_u64(w, "frozen", frozen, np, err)) || (rc = state_put_u64(w, "opt.hyper", hyp, 5 * ng, err)) ||
@@ -611,10 +614,11 @@ int learner_resume(Learner *l, const Schedule *s, Err *err)
     }
     StateFile *f = NULL;
     Staged z = {0};
-    char *now = identity(l, s);
+    char *now = identity(l, s), model_id[256];
+    weights_model_id(l->model, model_id, sizeof model_id);
     int rc = 0;
     if (!now) rc = err_set(err, ERR_RUNTIME, "%s: out of memory", p);
-    else if ((rc = state_open(p, l->model, &f, err))) {
+    else if ((rc = state_open(p, model_id, &f, err))) {
     } else if (!state_get(f, "identity")) {
         rc = err_set(err, ERR_RUNTIME, "%s: resume state: metadata key 'identity' is missing", p);
     } else if (!(rc = identity_check(p, state_get(f, "identity"), now, err)) &&

@@ -1,6 +1,7 @@
 /* weights.h — a Model's weights in safetensors files (io/safetensors.h):
  * saving a model, loading a fastc model file whole, and loading a pretrained
- * body with torchvision's names and fastai's first-convolution adaptation.
+ * body with torchvision's names and fastai's first-convolution adaptation;
+ * a model's identity and its params in a resume state (io/state.h).
  *
  * A saved Model uses the names of fastai's nn.Sequential(body, head) state_dict
  * ("0.0.weight", "0.4.0.conv1.weight", "1.8.weight"), dtype F32 for weights and
@@ -20,6 +21,7 @@
 
 #include "core/err.h"
 #include "io/safetensors.h"
+#include "io/state.h"
 #include "models/model.h"
 
 #include <stddef.h>
@@ -56,5 +58,16 @@ int weights_save(const Model *m, const StMeta *extra, const char *path, Err *err
  * receives one line on what was skipped or adapted ("" when nothing). */
 int weights_load(Model *m, const StFile *f, WeightsMode mode, char *note, size_t note_cap, Err *err);
 int weights_load_file(Model *m, const char *path, WeightsMode mode, char *note, size_t note_cap, Err *err);
+
+/* The model's identity line for a resume state, e.g. "resnet18 n_in=3
+ * n_out=10 params=122 hash=1f2e..." (the hash: every param's name, kind,
+ * layout and shape). */
+void weights_model_id(const Model *m, char *buf, size_t cap);
+/* Every Param's values as prefix+name, in fastc's memory layout (a resume
+ * state is for fastc, not PyTorch). */
+int weights_put_state(StateWriter *w, const char *prefix, const Param *params, int n_params, Err *err);
+/* Read them back: every array is checked (present, its size, finite) before
+ * any param changes, so a bad file changes nothing. */
+int weights_get_state(const StateFile *s, const char *prefix, Param *params, int n_params, Err *err);
 
 #endif

@@ -458,6 +458,8 @@ int setup_data(Setup *s, Err *err)
     const CfgValue *vb = cfg_get(s->cfg, "data", "val_bs");
     s->loader.val_bs = vb ? (int)vb->num : 0;
     s->loader.seed = s->ctx.seed;
+    setup_where(s, "data", "bs", 0, s->store->bs_at, sizeof s->store->bs_at);
+    s->loader.bs_at = s->ratings.bs_at = s->store->bs_at;
     if (s->is_collab) return collab_data(s, &b[0], err);
     int n_in = cfg_int(s->cfg, "model", "n_in");
     if ((b[0].gray && n_in != 1) || (n_in != 1 && n_in != 3)) {   /* the decoder makes gray or RGB */

@@ -15,6 +15,7 @@ struct SetupStore {
     const char *folders[SETUP_MAX_NAMES];
     const char *vocab[SETUP_MAX_NAMES];
     char item_tfms[4096], batch_tfms[4096], opt[512], loss[512], splitter[1024];
+    char bs_at[SETUP_WHERE];
 };
 
 /* The parts, in the order setup_load() runs them. */

@@ -17,6 +17,7 @@
 #include "io/png_write.h"
 #include "io/safetensors.h"
 #include "io/state.h"
+#include "models/weights.h"
 #include "data/ratings.h"
 
 #include <stdint.h>
@@ -76,12 +77,14 @@ static void fuzz_state(const char *path)
     Fake *m = fake_new("resnet18", 3, 5, 1);
     StateFile *s = NULL;
     Err err = {0};
-    if (state_open(path, &m->m, &s, &err)) {
+    char id[256];
+    weights_model_id(&m->m, id, sizeof id);
+    if (state_open(path, id, &s, &err)) {
         check_err(&err);
         fake_free(m);
         return;
     }
-    if (state_get_params(s, "model.", m->p, m->m.n_params, &err)) check_err(&err);
+    if (weights_get_state(s, "model.", m->p, m->m.n_params, &err)) check_err(&err);
     float avg[64];
     uint64_t rng[4];
     long long v;

@@ -253,6 +253,33 @@ START_TEST(version_and_errors_under_json)
 }
 END_TEST
 
+/* --json before the command is the same option (`fastc --json --version`,
+ * `fastc --json validate x.ini`): it used to be refused as "option before a
+ * command", in plain text; alone it is still a usage error, as JSON. */
+START_TEST(json_may_come_before_the_command)
+{
+    ck_assert_int_eq(run(0, "--json --version"), 0);
+    Json *j = parse_out();
+    ck_assert_str_eq(json_get(j, "fastc")->str, "0.1.0");
+    json_free(j);
+    const char *good = write_config("good.ini", VALID);
+    ck_assert_int_eq(run(0, "--json validate '%s' 2>/dev/null", good), 0);
+    j = parse_out();
+    ck_assert(json_get(j, "valid")->type == JSON_BOOL && json_get(j, "valid")->boolean);
+    json_free(j);
+    const char *bad = write_config("bad.ini", "[data]\nbsz = 3\n");
+    ck_assert_int_eq(run(1, "--json validate '%s'", bad), 2);
+    ck_assert_int_eq(count_lines(out), 1);
+    j = parse_out();
+    ck_assert(strstr(json_get(j, "error")->str, "bad.ini:2: [data] bsz"));
+    json_free(j);
+    ck_assert_int_eq(run(1, "--json"), 2);
+    j = parse_out();
+    ck_assert(strstr(json_get(j, "error")->str, "expected a command"));
+    json_free(j);
+}
+END_TEST
+
 /* get --json: what was made, where, and whether it was there already. */
 START_TEST(get_json_says_what_it_made)
 {
@@ -386,6 +413,7 @@ static Suite *suite(void)
     tcase_add_test(t, validate_prints_resolved_config);
     tcase_add_test(t, validate_json_gives_json_values);
     tcase_add_test(t, version_and_errors_under_json);
+    tcase_add_test(t, json_may_come_before_the_command);
     tcase_add_test(t, get_json_says_what_it_made);
     tcase_add_test(t, config_errors_exit_2_with_file_line);
     tcase_add_test(t, runtime_failure_exits_1);

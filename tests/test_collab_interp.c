@@ -445,6 +445,17 @@ START_TEST(train_interpret_predict_from_the_command_line)
     double v = atof(out + strlen(pre));
     ck_assert_msg(v > 0.5 && v < 5.5, "%s", out);   /* through SigmoidRange: y_range kept in the file */
     ck_assert_msg(strstr(out, "\n1,Movie 2 (1902),"), "%s", out);
+    /* `-`: the same pairs on stdin, one a line (blank lines skipped), as predict
+     * takes image paths; the same rows */
+    char by_args[8192];
+    snprintf(by_args, sizeof by_args, "%s", out);
+    snprintf(cmd, sizeof cmd, "printf '3,7\\n\\n1,Movie 2 (1902)\\n' | %s predict --model %s/run/model.safetensors -",
+             tu_fastc(), dir);
+    ck_assert_msg(tu_run(cmd, out, sizeof out) == 0, "%s", out);
+    ck_assert_str_eq(out, by_args);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s/run/model.safetensors - < /dev/null", tu_fastc(), dir);
+    ck_assert_int_eq(tu_run(cmd, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "no USER,ITEM pairs on stdin"), "%s", out);
     snprintf(cmd, sizeof cmd, "%s predict --model %s/run/model.safetensors 99,7 3,7", tu_fastc(), dir);
     ck_assert_int_eq(tu_run(cmd, out, sizeof out), 1);   /* an error row, the known pair predicted */
     ck_assert_msg(strstr(out, "99,7,error: unknown user '99'") && strstr(out, "\n3,7,"), "%s", out);

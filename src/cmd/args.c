@@ -162,7 +162,12 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
         *action = CMD_HELP;
         return 0;
     }
-    const char *first = argv[1];
+    /* --json may come before the command too (`fastc --json --version`), as a
+     * global option: the error of a command line that does not parse is JSON
+     * then as well (cmd_argv_json scans the whole line) */
+    int c = 1;
+    while (c < argc - 1 && !strcmp(argv[c], "--json")) c++, a->ctx.json = 1;
+    const char *first = argv[c];
     if (!strcmp(first, "--version") || !strcmp(first, "-V")) {
         *action = CMD_VERSION;   /* other flags after it are ignored; --json is read by cmd_argv_json */
         a->ctx.json = cmd_argv_json(argc, argv);
@@ -170,10 +175,10 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
     }
     if (!strcmp(first, "--help") || !strcmp(first, "-h") || !strcmp(first, "help")) {
         *action = CMD_HELP;
-        if (argc > 2) {
-            if (strcmp(argv[2], "config") && !find_command(argv[2]))
-                return err_set(err, ERR_USAGE, "fastc --help: found '%s', expected a command or 'config'", argv[2]);
-            a->command = argv[2];
+        if (argc > c + 1) {
+            if (strcmp(argv[c + 1], "config") && !find_command(argv[c + 1]))
+                return err_set(err, ERR_USAGE, "fastc --help: found '%s', expected a command or 'config'", argv[c + 1]);
+            a->command = argv[c + 1];
         }
         return 0;
     }
@@ -201,7 +206,7 @@ int cmd_parse(int argc, char **argv, CmdArgs *a, int *action, Err *err)
     if (!a->sets || !a->inputs) return err_set(err, ERR_RUNTIME, "fastc: out of memory");
     const char **pos = a->inputs; /* positionals collect here, then shift */
     int n_pos = 0, only_pos = 0;
-    for (int i = 2; i < argc; i++) {
+    for (int i = c + 1; i < argc; i++) {
         const char *arg = argv[i];
         if (only_pos || arg[0] != '-' || !strcmp(arg, "-")) {
             pos[n_pos++] = arg;

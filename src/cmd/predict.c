@@ -76,20 +76,28 @@ static int add_folder(Inputs *in, const char *dir, Err *err)
     return rc;
 }
 
+/* The non-empty lines of stdin, each an input (`-`). */
+static int add_stdin(Inputs *in, Err *err)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = 0;
+    while (!rc && (len = getline(&line, &cap, stdin)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (len > 0) rc = inputs_add(in, line, err);
+    }
+    free(line);
+    return rc;
+}
+
 static int gather_inputs(Inputs *in, const char *const *args, int n, Err *err)
 {
     for (int i = 0; i < n; i++) {
         int rc = 0;
         struct stat st;
         if (!strcmp(args[i], "-")) {
-            char *line = NULL;
-            size_t cap = 0;
-            ssize_t len;
-            while (!rc && (len = getline(&line, &cap, stdin)) >= 0) {
-                while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-                if (len > 0) rc = inputs_add(in, line, err);
-            }
-            free(line);
+            rc = add_stdin(in, err);
         } else if (!stat(args[i], &st) && S_ISDIR(st.st_mode)) {
             rc = add_folder(in, args[i], err);
         } else {
@@ -346,7 +354,13 @@ static int predict_collab(const CmdArgs *a, const StFile *sf, Err *err)
     if (rc) return rc;
     CollabPredictOpts o = {.unknown_bias = a->unknown != NULL, .json = a->ctx.json, .out = stdout,
                            .errs = a->ctx.json ? NULL : stderr};
-    rc = collab_predict_pairs(m, v, a->inputs, a->n_inputs, &o, err);
+    /* `-`: pairs on stdin, one a line, as image paths are */
+    Inputs in = {0};
+    for (int i = 0; !rc && i < a->n_inputs; i++)
+        rc = strcmp(a->inputs[i], "-") ? inputs_add(&in, a->inputs[i], err) : add_stdin(&in, err);
+    if (!rc && in.n == 0) rc = err_set(err, ERR_USAGE, "predict: no USER,ITEM pairs on stdin");
+    if (!rc) rc = collab_predict_pairs(m, v, (const char *const *)in.v, in.n, &o, err);
+    inputs_free(&in);
     model_free(m);
     ratings_free(v);
     return rc;

@@ -8,7 +8,9 @@
  * stem) passes, as CPU seconds (process CPU time: robust to a shared machine,
  * unlike wall time) and as useful GFLOP per CPU second (direct-convolution
  * FLOPs, so Winograd shows above the GEMM's peak), then the step's total with
- * each convolution counted as often as resnet18 has it. */
+ * each convolution counted as often as resnet18 has it.  "alt": the other path
+ * on the same data — fp32: by taps (conv_taps.h); bf16: by columns where bf16
+ * goes by taps (ConvScratch.bf16_columns). */
 #include "core/ctx.h"
 #include "nn/conv.h"
 #include "nn/conv_taps.h"
@@ -45,7 +47,7 @@ int main(int argc, char **argv)
     const size_t cap = (size_t)600 << 10;   /* as RESNET_COL_CAP */
     double tf = 0, tb = 0, flops = 0;
     printf("%-26s %10s %10s %10s %10s %10s %10s %6s\n", "conv (h, in>out, k/s)", "fwd ms", "GF/cpu-s", "bwd ms",
-           "GF/cpu-s", "taps fwd", "taps bwd", "used");
+           "GF/cpu-s", "alt fwd", "alt bwd", "used");
     for (size_t i = 0; i < sizeof sh / sizeof *sh; i++) {
         const Shape *s = &sh[i];
         Conv2dDims d = conv2d_dims(n, s->h, s->h, s->cin, s->cout, s->k, s->s, s->p);
@@ -54,7 +56,7 @@ int main(int argc, char **argv)
         size_t nsc = bf16 ? conv2d_scratch_floats_bf16(&d, cap, th) : conv2d_scratch_floats(&d, cap, th);
         float *x = malloc(nin * 4), *y = malloc(nout * 4), *w = malloc(nw * 4), *dw = calloc(nw, 4);
         float *dx = malloc(nin * 4);
-        ConvScratch cs = {nsc ? aligned_alloc(64, (nsc * 4 + 63) / 64 * 64) : NULL, nsc, cap, bf16};
+        ConvScratch cs = {nsc ? aligned_alloc(64, (nsc * 4 + 63) / 64 * 64) : NULL, nsc, cap, bf16, 0};
         for (size_t j = 0; j < nin; j++) x[j] = (float)(j % 13) * 0.1f - 0.6f;
         for (size_t j = 0; j < nw; j++) w[j] = (float)(j % 7) * 0.01f;
         for (size_t j = 0; j < nout; j++) y[j] = (float)(j % 11) * 0.1f - 0.5f;
@@ -70,15 +72,19 @@ int main(int argc, char **argv)
             if (c1 - c0 < cf) cf = c1 - c0;
             if (c2 - c1 < cb) cb = c2 - c1;
         }
-        /* the taps path (conv_taps.h) on the same data, for comparison */
+        /* the other path on the same data, for comparison */
         double tpf = 0, tpb = 0;
-        if (d.kh > 1 && !bf16) {
+        ConvScratch cols = cs;
+        cols.bf16_columns = 1;
+        if ((d.kh > 1 && !bf16) || (bf16 && conv2d_bf16_by_taps(&d))) {
             tpf = tpb = 1e30;
             for (int rep = 0; rep < 3; rep++) {
                 double c0 = cpu_now();
-                conv_taps_forward(y, x, w, &d);
+                if (bf16) conv2d_forward(y, x, w, &d, &cols);
+                else conv_taps_forward(y, x, w, &d);
                 double c1 = cpu_now();
-                conv_taps_backward(stem ? NULL : dx, 0, dw, y, x, w, &d);
+                if (bf16) conv2d_backward(stem ? NULL : dx, 0, dw, y, x, w, &d, &cols);
+                else conv_taps_backward(stem ? NULL : dx, 0, dw, y, x, w, &d);
                 double c2 = cpu_now();
                 if (c1 - c0 < tpf) tpf = c1 - c0;
                 if (c2 - c1 < tpb) tpb = c2 - c1;

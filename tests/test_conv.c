@@ -69,7 +69,7 @@ START_TEST(fast_matches_direct_forward_and_backward)
         for (int t = 0; t < 2; t++) {
             size_t cf = conv2d_scratch_floats(&d, caps[t], 2);
             float *col = cf ? malloc(cf * 4) : NULL;
-            ConvScratch cs = {col, cf, caps[t], 0};
+            ConvScratch cs = {col, cf, caps[t], 0, 0};
             conv2d_forward(y1, x, w, &d, &cs);
             conv2d_forward_ref(y2, x, w, &d);
             ck_assert_msg(tu_max_rel_err(y1, y2, nout, 1.0) < 1e-5, "case %zu fwd err %g", ci,
@@ -221,7 +221,7 @@ START_TEST(winograd_matches_direct)
         if (c.cin >= 64 && c.cout >= 64) {
             /* wide enough that conv2d_* take this path: the same bits */
             size_t cf = conv2d_scratch_floats(&d, 1, 2);
-            ConvScratch sc = {malloc(cf * 4), cf, 1, 0};
+            ConvScratch sc = {malloc(cf * 4), cf, 1, 0, 0};
             float *w1 = calloc(nw, 4), *w2 = calloc(nw, 4), *dd = malloc(nin * 4);
             conv2d_forward(y2, x, w, &d, &sc);
             ck_assert(!memcmp(y1, y2, nout * 4));
@@ -281,7 +281,7 @@ START_TEST(taps_match_direct)
         ck_assert_int_eq(conv_taps_used(&d), used);
         if (2 * conv_taps_used(&d) <= conv_taps_full(&d)) {   /* conv2d_* policy: taps */
             size_t cf = conv2d_scratch_floats(&d, 0, 2);
-            ConvScratch sc = {cf ? malloc(cf * 4) : NULL, cf, 0, 0};
+            ConvScratch sc = {cf ? malloc(cf * 4) : NULL, cf, 0, 0, 0};
             float *y3 = malloc(nout * 4), *a3 = malloc(nin * 4), *w3 = calloc(nw, 4), *w4 = calloc(nw, 4);
             conv2d_forward(y3, u.x, u.w, &d, &sc);
             ck_assert_msg(!memcmp(y1, y3, nout * 4), "case %zu conv2d_forward takes the taps", ci);
@@ -315,7 +315,7 @@ START_TEST(same_bits_with_any_thread_count)
                 omp_set_num_threads(t + 1);
                 size_t cap = 1, cf = bf16 ? conv2d_scratch_floats_bf16(&d, cap, t ? 3 : 1)
                                           : conv2d_scratch_floats(&d, cap, t ? 3 : 1);
-                ConvScratch s = {malloc(cf * 4), cf, cap, bf16};
+                ConvScratch s = {malloc(cf * 4), cf, cap, bf16, 0};
                 y[t] = malloc(nout * 4), dx[t] = malloc(nin * 4), dw[t] = alloc_rand(nw, 34, 1);
                 conv2d_forward(y[t], x, w, &d, &s);
                 conv2d_backward(dx[t], 0, dw[t], g, x, w, &d, &s);
@@ -352,7 +352,7 @@ START_TEST(bf16_matches_its_reference_chain)
         size_t caps[2] = {0, 1};
         for (int t = 0; t < 2; t++) {
             size_t cf = conv2d_scratch_floats_bf16(&d, caps[t], 2);
-            ConvScratch cs = {malloc(cf * 4), cf, caps[t], 1};
+            ConvScratch cs = {malloc(cf * 4), cf, caps[t], 1, 0};
             conv2d_forward(y1, u.x, u.w, &d, &cs);
             ck_assert_msg(same_bits(y1, y2, u.nout), "case %zu cap %zu forward", ci, caps[t]);
             memcpy(a1, a0, u.nin * 4), memcpy(w1, w0, u.nw * 4);
@@ -411,7 +411,7 @@ START_TEST(bf16_is_within_its_error_bound)
         float *w1 = calloc(u.nw, 4), *w2 = calloc(u.nw, 4), *wa = calloc(u.nw, 4);
         float *xa = absolute(u.x, u.nin), *wabs = absolute(u.w, u.nw), *ga = absolute(u.g, u.nout);
         size_t cf = conv2d_scratch_floats_bf16(&d, 1, 2);
-        ConvScratch cs = {malloc(cf * 4), cf, 1, 1};
+        ConvScratch cs = {malloc(cf * 4), cf, 1, 1, 0};
         conv2d_forward(y1, u.x, u.w, &d, &cs);
         conv2d_backward(a1, 0, w1, u.g, u.x, u.w, &d, &cs);
         conv2d_forward_ref(y2, u.x, u.w, &d);
@@ -433,6 +433,47 @@ START_TEST(bf16_is_within_its_error_bound)
 }
 END_TEST
 
+/* On small maps bf16 goes by taps (only the kernel segments inside the input
+ * are multiplied) with the columns' chains: the same bits as the columns path
+ * (ConvScratch.bf16_columns), forward, din (accumulated and overwritten) and
+ * dW, in one tile, in one-image tiles and in tiles summed in groups (odd rows
+ * per tile included). */
+START_TEST(bf16_taps_give_the_columns_bits)
+{
+    typedef struct { Case c; size_t cap; } TC;
+    const TC cs[] = {{{3, 2, 2, 64, 32, 3, 1, 1}, 0},    {{3, 2, 2, 64, 32, 3, 1, 1}, 1},
+                     {{2, 1, 1, 64, 64, 3, 1, 1}, 1},    {{2, 4, 4, 64, 16, 3, 2, 1}, 0},
+                     {{5, 4, 4, 64, 48, 3, 1, 1}, 1},    {{3, 3, 5, 128, 24, 3, 1, 1}, 0},
+                     {{9, 4, 4, 64, 16, 3, 1, 1}, 73728}, {{5, 3, 5, 64, 2, 3, 1, 1}, 17280},
+                     {{4, 2, 3, 64, 80, 3, 1, 1}, 0}};
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        Setup u = setup(cs[ci].c, 211 + 3 * ci, 0.3f);
+        Conv2dDims d = u.d;
+        ck_assert_msg(conv2d_bf16_by_taps(&d), "case %zu goes by taps", ci);
+        size_t cf = conv2d_scratch_floats_bf16(&d, cs[ci].cap, 2);
+        float *y[2], *a[2], *w[2], *a0[2];
+        for (int cols = 0; cols < 2; cols++) {
+            omp_set_num_threads(cols + 1);   /* and the thread count changes nothing */
+            ConvScratch sc = {malloc(cf * 4), cf, cs[ci].cap, 1, cols};
+            y[cols] = malloc(u.nout * 4), a[cols] = alloc_rand(u.nin, 5, 1), w[cols] = alloc_rand(u.nw, 6, 1);
+            a0[cols] = malloc(u.nin * 4);
+            conv2d_forward(y[cols], u.x, u.w, &d, &sc);
+            conv2d_backward(a[cols], 1, w[cols], u.g, u.x, u.w, &d, &sc);
+            conv2d_backward(a0[cols], 0, NULL, u.g, u.x, u.w, &d, &sc);
+            conv2d_backward(NULL, 0, w[cols], u.g, u.x, u.w, &d, &sc);
+            free(sc.buf);
+        }
+        ck_assert_msg(same_bits(y[0], y[1], u.nout), "case %zu forward", ci);
+        ck_assert_msg(same_bits(a[0], a[1], u.nin), "case %zu din accumulated", ci);
+        ck_assert_msg(same_bits(a0[0], a0[1], u.nin), "case %zu din", ci);
+        ck_assert_msg(same_bits(w[0], w[1], u.nw), "case %zu dw", ci);
+        for (int k = 0; k < 2; k++) free(y[k]), free(a[k]), free(w[k]), free(a0[k]);
+        free(u.x), free(u.w), free(u.g);
+    }
+    omp_set_num_threads(1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("conv");
@@ -446,6 +487,7 @@ static Suite *suite(void)
     tcase_add_test(tc, taps_match_direct);
     tcase_add_test(tc, bf16_matches_its_reference_chain);
     tcase_add_test(tc, bf16_is_within_its_error_bound);
+    tcase_add_test(tc, bf16_taps_give_the_columns_bits);
     suite_add_tcase(s, tc);
     return s;
 }

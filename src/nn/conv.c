@@ -451,16 +451,23 @@ static Plan16 plan16(const Conv2dDims *d, size_t cap)
     return q;
 }
 
+static int use_taps16(const Conv2dDims *d);
+static size_t taps16_scratch_floats(const Conv2dDims *d, size_t cap, int threads);
+static void taps16_forward(float *out, const float *in, const float *w, const Conv2dDims *d, const ConvScratch *s);
+static void taps16_backward(float *din, int din_accumulate, float *dw, const float *dout, const float *in,
+                            const float *w, const Conv2dDims *d, const ConvScratch *s);
+
 size_t conv2d_scratch_floats_bf16(const Conv2dDims *d, size_t cap, int threads)
 {
     Plan16 q = plan16(d, cap);
-    size_t f = q.wp + q.slot;
+    size_t f = q.wp + q.slot, ft = use_taps16(d) ? taps16_scratch_floats(d, cap, threads) : 0;
     if (q.p.par) {
         if (threads < 1) threads = 1;
         if (threads > q.p.ntiles) threads = q.p.ntiles;
         f = q.wp + (size_t)threads * q.slot + (size_t)(q.p.groups - 1) * q.p.nw;
     }
-    return f;
+    /* by taps; the columns' size too, so ConvScratch.bf16_columns can run on it */
+    return ft > f ? ft : f;
 }
 
 static int par_threads16(const Plan16 *q, const ConvScratch *s, int extra_parts)
@@ -479,6 +486,10 @@ static float *slot16(const Plan16 *q, const ConvScratch *s, int k) { return s->b
 
 static void forward_bf16(float *out, const float *in, const float *w, const Conv2dDims *d, const ConvScratch *s)
 {
+    if (!s->bf16_columns && use_taps16(d)) {
+        taps16_forward(out, in, w, d, s);
+        return;
+    }
     Plan16 q = plan16(d, s->tile_cap);
     FASTC_ASSERT(s->floats >= q.wp + q.slot);
     const size_t in_img = (size_t)d->h * d->w * d->c_in, out_img = (size_t)d->oh * d->ow * d->c_out;
@@ -541,6 +552,10 @@ static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, floa
 static void backward_bf16(float *din, int din_accumulate, float *dw, const float *dout, const float *in,
                           const float *w, const Conv2dDims *d, const ConvScratch *s)
 {
+    if (!s->bf16_columns && use_taps16(d)) {
+        taps16_backward(din, din_accumulate, dw, dout, in, w, d, s);
+        return;
+    }
     Plan16 q = plan16(d, s->tile_cap);
     FASTC_ASSERT(s->floats >= q.wp + q.slot);
     const size_t in_img = (size_t)d->h * d->w * d->c_in, out_img = (size_t)d->oh * d->ow * d->c_out;
@@ -575,6 +590,270 @@ static void backward_bf16(float *din, int din_accumulate, float *dw, const float
         int t = d->n - i0 < q.p.tile ? d->n - i0 : q.p.tile;
         backward_tile16(&q, slot16(&q, s, 0), wp, din ? din + i0 * in_img : NULL, din_accumulate, dw, 1,
                         dout + i0 * out_img, in + i0 * in_img, d, t, 1);
+    }
+}
+
+/* ---- bf16 by taps (small maps) ------------------------------------------------ */
+
+/* Taken when at most this share of the kernel's products reads the input
+ * (2x2 maps 0.44, 4x4 0.69; 7x7 0.82 and 8x8 0.84 stay with columns). */
+#define TAPS16_MAX_USED 0.75
+
+int conv2d_bf16_by_taps(const Conv2dDims *d) { return use_taps16(d); }
+
+static int use_taps16(const Conv2dDims *d)
+{
+    if (conv2d_is_pointwise(d) || d->c_in % GEMM_BF16_NR) return 0;
+    return (double)conv_taps_used(d) <= TAPS16_MAX_USED * (double)conv_taps_full(d);
+}
+
+/* Regions of the scratch, in floats (each a multiple of 16, so 64-byte aligned):
+ *   wp (plan16's) | in16: bf16 input | d16: bf16 dout rows [M][lg] (din's A) |
+ *   dT: bf16 doutᵀ [c_out][ldg] (dW's A, gathered per tap) | dcol: fp32 [M][K] (din's
+ *   products, only the taps inside the input written) | parts (plan16's groups) |
+ *   one slot per thread for a weight-gradient unit: A_tap [c_out][≤ kmax] bf16,
+ *   B_tap packed, the rows of each pair (ints). */
+typedef struct Taps16 {
+    Plan16 q;
+    int ohw, M, lg, ldg, kmax;
+    size_t in16, d16, dT, dcol, parts, slot_a, slot_b, slot_l, slot, fixed;
+} Taps16;
+
+static size_t up16(size_t f) { return (f + 15) / 16 * 16; }
+
+static Taps16 taps16_plan(const Conv2dDims *d, size_t cap)
+{
+    Taps16 t;
+    memset(&t, 0, sizeof t);
+    t.q = plan16(d, cap);
+    t.ohw = d->oh * d->ow;
+    t.M = d->n * t.ohw;
+    t.lg = (d->c_out + 1) & ~1;
+    t.ldg = (t.M + 1) & ~1;
+    t.kmax = (t.M + t.q.p.ntiles + 2) & ~1;   /* rows of a group, each tile's odd row paired with a zero */
+    t.in16 = up16(words_of_bf16((size_t)d->n * d->h * d->w * d->c_in));
+    t.d16 = up16(words_of_bf16((size_t)t.M * t.lg));
+    t.dT = up16(words_of_bf16((size_t)d->c_out * t.ldg));
+    t.dcol = up16((size_t)t.M * t.q.K);
+    t.parts = up16((size_t)(t.q.p.groups - 1) * t.q.p.nw);
+    t.slot_a = up16(words_of_bf16((size_t)d->c_out * t.kmax));
+    t.slot_b = up16(gemm_bf16_packed_words(t.kmax, d->c_in));
+    t.slot_l = up16((size_t)t.kmax);
+    t.slot = t.slot_a + t.slot_b + t.slot_l;
+    t.fixed = t.q.wp + t.in16 + t.d16 + t.dT + t.dcol + t.parts;
+    return t;
+}
+
+/* Batch rows per unit of the forward and din passes (as conv_taps.c: about
+ * 128, at least 16, at least two units when the batch allows). */
+static int taps16_chunks(int n)
+{
+    int c = (n + 127) / 128;
+    if (c < 2) c = n / 16 < 2 ? n / 16 : 2;
+    return c < 1 ? 1 : c;
+}
+
+/* dst = bf16(src), n values, split over the threads. */
+static void convert_par(uint16_t *dst, const float *src, size_t n)
+{
+    const size_t blk = 1 << 16;
+    long nb = (long)((n + blk - 1) / blk);
+    #pragma omp parallel for schedule(static)
+    for (long b = 0; b < nb; b++) {
+        size_t i0 = (size_t)b * blk;
+        bf16_convert(dst + i0, src + i0, n - i0 < blk ? n - i0 : blk);
+    }
+}
+
+/* out rows [i0, i1) of the batch:
+ *   out[:, oy, ox, :] (+)= in16[:, iy, ix0 .. ix0+nx−1, :] · Wᵀ_seg   per kernel row ky,
+ * the chain continued through out from one kernel row to the next (beta). */
+static void taps16_forward_rows(float *out, const uint16_t *in16, const uint32_t *wp, const Conv2dDims *d, int i0,
+                                int i1)
+{
+    const int K = d->kh * d->kw * d->c_in, KP = K / 2, m = i1 - i0;
+    const int ldi = d->h * d->w * d->c_in, ldo = d->oh * d->ow * d->c_out;
+    in16 += (size_t)i0 * ldi, out += (size_t)i0 * ldo;
+    for (int oy = 0; oy < d->oh; oy++)
+        for (int ox = 0; ox < d->ow; ox++) {
+            int ky0, ky1, kx0, kx1;
+            conv_taps_range(oy, d->stride, d->pad, d->kh, d->h, &ky0, &ky1);
+            conv_taps_range(ox, d->stride, d->pad, d->kw, d->w, &kx0, &kx1);
+            float *o = out + ((size_t)oy * d->ow + ox) * d->c_out;
+            if (ky1 < ky0 || kx1 < kx0) {
+                for (int i = 0; i < m; i++) memset(o + (size_t)i * ldo, 0, sizeof(float) * d->c_out);
+                continue;
+            }
+            int len = (kx1 - kx0 + 1) * d->c_in;
+            for (int ky = ky0; ky <= ky1; ky++) {
+                size_t ko = ((size_t)ky * d->kw + kx0) * d->c_in;
+                const uint16_t *a =
+                    in16 + ((size_t)(oy * d->stride - d->pad + ky) * d->w + (ox * d->stride - d->pad + kx0)) * d->c_in;
+                gemm_bf16_sub(m, d->c_out, len, a, ldi, wp + ko / 2 * GEMM_BF16_NR, KP, ky > ky0, o, ldo);
+            }
+        }
+}
+
+static void taps16_forward(float *out, const float *in, const float *w, const Conv2dDims *d, const ConvScratch *s)
+{
+    Taps16 t = taps16_plan(d, s->tile_cap);
+    FASTC_ASSERT(s->floats >= t.q.wp + t.in16);
+    uint32_t *wp = (uint32_t *)s->buf;
+    uint16_t *in16 = (uint16_t *)(s->buf + t.q.wp);
+    gemm_bf16_pack_b(wp, 1, t.q.K, d->c_out, w, t.q.K);
+    convert_par(in16, in, (size_t)d->n * d->h * d->w * d->c_in);
+    const int nc = taps16_chunks(d->n);
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int u = 0; u < nc; u++)
+        taps16_forward_rows(out, in16, wp, d, (int)((long)d->n * u / nc), (int)((long)d->n * (u + 1) / nc));
+}
+
+/* din rows [i0, i1): dcol[rows, taps inside] = d16 · W_seg per position and
+ * kernel row (each a chain over c_out from zero, as the columns'), then col2im
+ * (which reads only those taps). */
+static void taps16_din_rows(float *din, int accumulate, float *dcol, const uint16_t *d16, const uint32_t *wp,
+                            const Conv2dDims *d, const Taps16 *t, int i0, int i1)
+{
+    const int K = t->q.K, KPc = (d->c_out + 1) / 2, m = i1 - i0;
+    const size_t in_img = (size_t)d->h * d->w * d->c_in;
+    for (int oy = 0; oy < d->oh; oy++)
+        for (int ox = 0; ox < d->ow; ox++) {
+            int ky0, ky1, kx0, kx1, p = oy * d->ow + ox;
+            conv_taps_range(oy, d->stride, d->pad, d->kh, d->h, &ky0, &ky1);
+            conv_taps_range(ox, d->stride, d->pad, d->kw, d->w, &kx0, &kx1);
+            int len = (kx1 - kx0 + 1) * d->c_in;
+            const uint16_t *a = d16 + ((size_t)i0 * t->ohw + p) * t->lg;
+            for (int ky = ky0; ky <= ky1 && kx0 <= kx1; ky++) {
+                size_t ko = ((size_t)ky * d->kw + kx0) * d->c_in;   /* a multiple of 64: whole B panels */
+                gemm_bf16_sub(m, len, d->c_out, a, t->ohw * t->lg, wp + ko / GEMM_BF16_NR * KPc * GEMM_BF16_NR, KPc,
+                              0, dcol + ((size_t)i0 * t->ohw + p) * K + ko, t->ohw * K);
+            }
+        }
+    col2im_rows(din + (size_t)i0 * in_img, accumulate, dcol + (size_t)i0 * t->ohw * K, d, 0, m * d->h);
+}
+
+/* Whether row m (= (i·oh + oy)·ow + ox) reads an input pixel at tap (ky, kx); its offset in in16. */
+static int tap_pixel(const Conv2dDims *d, int ohw, int m, int ky, int kx, size_t *off)
+{
+    int i = m / ohw, pos = m % ohw, oy = pos / d->ow, ox = pos % d->ow;
+    int iy = oy * d->stride - d->pad + ky, ix = ox * d->stride - d->pad + kx;
+    if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w) return 0;
+    *off = (((size_t)i * d->h + iy) * d->w + ix) * d->c_in;
+    return 1;
+}
+
+/* Group g's weight gradient at tap (ky, kx): dW_g[:, tap, :] (+)= Σ_m dout[m]ᵀ in[m @ tap]
+ * over the group's rows m in order, by the pairs of the columns path (rows 2p, 2p+1
+ * of each tile), a pair kept when either row reads a pixel, the other then zero. */
+static void taps16_dw(const Taps16 *t, float *sl, float *dwg, int beta, const uint16_t *dT, const uint16_t *in16,
+                      const Conv2dDims *d, int g, int tap)
+{
+    const Plan *p = &t->q.p;
+    const int ky = tap / d->kw, kx = tap % d->kw, K = t->q.K, C = d->c_in;
+    uint16_t *A = (uint16_t *)sl;
+    uint32_t *Bp = (uint32_t *)(sl + t->slot_a);
+    int *rows = (int *)(sl + t->slot_a + t->slot_b);
+    int t0 = (int)((long)p->ntiles * g / p->groups), t1 = (int)((long)p->ntiles * (g + 1) / p->groups), np = 0;
+    size_t off;
+    for (int ti = t0; ti < t1; ti++) {
+        int i0 = ti * p->tile, nt = d->n - i0 < p->tile ? d->n - i0 : p->tile, base = i0 * t->ohw, Mt = nt * t->ohw;
+        for (int r = 0; r < Mt; r += 2) {
+            int a = tap_pixel(d, t->ohw, base + r, ky, kx, &off) ? base + r : -1;
+            int b = r + 1 < Mt && tap_pixel(d, t->ohw, base + r + 1, ky, kx, &off) ? base + r + 1 : -1;
+            if (a < 0 && b < 0) continue;
+            rows[2 * np] = a, rows[2 * np + 1] = b, np++;
+        }
+    }
+    float *c = dwg + (size_t)tap * C;
+    if (np == 0) {
+        if (!beta)
+            for (int co = 0; co < d->c_out; co++) memset(c + (size_t)co * K, 0, sizeof(float) * C);
+        return;
+    }
+    const int lda = 2 * np;
+    for (int co = 0; co < d->c_out; co++) {
+        uint16_t *ar = A + (size_t)co * lda;
+        const uint16_t *dr = dT + (size_t)co * t->ldg;
+        for (int e = 0; e < 2 * np; e++) ar[e] = rows[e] >= 0 ? dr[rows[e]] : 0;
+    }
+    /* B_tap[k = pair rows][n = ci] in the VNNI pair layout, panels of 64 channels */
+    for (int e = 0; e < np; e++) {
+        size_t oa = 0, ob = 0;
+        int ha = rows[2 * e] >= 0 && tap_pixel(d, t->ohw, rows[2 * e], ky, kx, &oa);
+        int hb = rows[2 * e + 1] >= 0 && tap_pixel(d, t->ohw, rows[2 * e + 1], ky, kx, &ob);
+        const uint16_t *ra = in16 + oa, *rb = in16 + ob;
+        for (int j = 0; j < C / GEMM_BF16_NR; j++) {
+            uint32_t *dst = Bp + ((size_t)j * np + e) * GEMM_BF16_NR;
+            const uint16_t *pa = ra + j * GEMM_BF16_NR, *pb = rb + j * GEMM_BF16_NR;
+            if (ha && hb)
+                for (int n = 0; n < GEMM_BF16_NR; n++) dst[n] = pa[n] | (uint32_t)pb[n] << 16;
+            else if (ha)
+                for (int n = 0; n < GEMM_BF16_NR; n++) dst[n] = pa[n];
+            else
+                for (int n = 0; n < GEMM_BF16_NR; n++) dst[n] = (uint32_t)pb[n] << 16;
+        }
+    }
+    gemm_bf16(d->c_out, C, lda, A, lda, Bp, beta, c, K);
+}
+
+static size_t taps16_scratch_floats(const Conv2dDims *d, size_t cap, int threads)
+{
+    Taps16 t = taps16_plan(d, cap);
+    return t.fixed + (size_t)(threads < 1 ? 1 : threads) * t.slot;
+}
+
+static void taps16_backward(float *din, int din_accumulate, float *dw, const float *dout, const float *in,
+                            const float *w, const Conv2dDims *d, const ConvScratch *s)
+{
+    Taps16 t = taps16_plan(d, s->tile_cap);
+    FASTC_ASSERT(s->floats >= t.fixed + t.slot);
+    const int K = t.q.K, ntap = d->kh * d->kw;
+    uint32_t *wp = (uint32_t *)s->buf;
+    uint16_t *in16 = (uint16_t *)(s->buf + t.q.wp), *d16 = (uint16_t *)(s->buf + t.q.wp + t.in16);
+    uint16_t *dT = (uint16_t *)(s->buf + t.q.wp + t.in16 + t.d16);
+    float *dcol = s->buf + t.q.wp + t.in16 + t.d16 + t.dT, *parts = dcol + t.dcol, *slots = s->buf + t.fixed;
+    if (din) {
+        /* din's B = W [c_out][K] as rows (k = output channel) */
+        gemm_bf16_pack_b(wp, 0, d->c_out, K, w, K);
+        #pragma omp parallel for schedule(static)
+        for (int b = 0; b < 64; b++) {
+            int r0 = (int)((long)t.M * b / 64), r1 = (int)((long)t.M * (b + 1) / 64);
+            bf16_convert_rows(d16 + (size_t)r0 * t.lg, t.lg, dout + (size_t)r0 * d->c_out, d->c_out, r1 - r0, d->c_out);
+        }
+    }
+    if (dw) {
+        convert_par(in16, in, (size_t)d->n * d->h * d->w * d->c_in);
+        /* doutᵀ in blocks of 16 rows (the last block pads the odd row) */
+        int nb16 = (t.M + 15) / 16;
+        #pragma omp parallel for schedule(static)
+        for (int b = 0; b < nb16; b++) {
+            int r0 = b * 16, r1 = r0 + 16 < t.M ? r0 + 16 : t.M;
+            bf16_transpose(dT + r0, t.ldg, dout + (size_t)r0 * d->c_out, d->c_out, r1 - r0, d->c_out);
+        }
+    }
+    int nuw = dw ? t.q.p.groups * ntap : 0, nc = din ? taps16_chunks(d->n) : 0;
+    size_t nslots = (s->floats - t.fixed) / t.slot;
+    int nth = omp_get_max_threads() < (int)nslots ? omp_get_max_threads() : (int)nslots;
+    /* the weight-gradient units (group, tap) and the din row chunks write disjoint memory */
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
+    for (int u = 0; u < nuw + nc; u++) {
+        if (u < nuw) {
+            int g = u / ntap;
+            taps16_dw(&t, slots + (size_t)omp_get_thread_num() * t.slot, g ? parts + (size_t)(g - 1) * t.q.p.nw : dw,
+                      g == 0, dT, in16, d, g, u % ntap);
+        } else {
+            int k = u - nuw;
+            taps16_din_rows(din, din_accumulate, dcol, d16, wp, d, &t, (int)((long)d->n * k / nc),
+                            (int)((long)d->n * (k + 1) / nc));
+        }
+    }
+    if (dw && t.q.p.groups > 1) {
+        #pragma omp parallel for schedule(static)
+        for (size_t j = 0; j < t.q.p.nw; j++) {
+            float v = dw[j];
+            for (int g = 1; g < t.q.p.groups; g++) v += parts[(size_t)(g - 1) * t.q.p.nw + j];
+            dw[j] = v;
+        }
     }
 }
 

@@ -26,7 +26,15 @@
  * in column order (k = (ky·kw + kx)·c_in + ci) taken by pairs, and the weight
  * gradient one chain per tile group over the tiles in order, so the numbers
  * are conv2d_forward_ref_bf16 / backward_ref_bf16's, bit for bit, for any
- * thread count.  (Winograd and taps would sum in other orders: not used.)
+ * thread count.  Winograd would sum in another order: not used.  On small maps
+ * (at most 3/4 of the kernel's products inside the input, c_in a multiple of
+ * 64: layer3/4 at 64 px, from 2x2 to 4x4 maps) the same chains go by taps:
+ * only the kernel segments inside the input are multiplied (the padded ones
+ * add exact zeros to the chain, which change nothing but the sign of a zero
+ * sum), forward and din per output position straight on bf16 copies of the
+ * tensors, the weight gradient per tap over the rows whose input pixel exists
+ * (kept in the columns' pairs, the missing one of a pair zero), in the same
+ * tiles and groups: the numbers are the columns path's, bit for bit.
  */
 #ifndef FASTC_NN_CONV_H
 #define FASTC_NN_CONV_H
@@ -58,6 +66,7 @@ typedef struct ConvScratch {
     size_t floats;
     size_t tile_cap;
     int bf16;                /* precision = bf16: see below */
+    int bf16_columns;        /* bf16: always by columns, never by taps (tests compare the two) */
 } ConvScratch;
 
 /* Floats of scratch the fast path wants for these dims and tile cap when run
@@ -90,6 +99,9 @@ void conv2d_backward_ref(float *din, int din_accumulate, float *dw, const float 
 void conv2d_forward_ref_bf16(float *out, const float *in, const float *w, const Conv2dDims *d);
 void conv2d_backward_ref_bf16(float *din, int din_accumulate, float *dw, const float *dout,
                               const float *in, const float *w, const Conv2dDims *d);
+
+/* Whether a bf16 convolution of these dims goes by taps (unless bf16_columns). */
+int conv2d_bf16_by_taps(const Conv2dDims *d);
 
 /* Multiply-accumulates of one forward per image. */
 double conv2d_macs_per_image(const Conv2dDims *d);

@@ -4,9 +4,7 @@
 #include <cblas.h>
 #include <string.h>
 
-/* Taps [*k0, *k1] of a kernel of size k at output index o along a dimension of
- * input size n: those with 0 <= o·s − p + k < n.  Empty when *k0 > *k1. */
-static void tap_range(int o, int s, int p, int k, int n, int *k0, int *k1)
+void conv_taps_range(int o, int s, int p, int k, int n, int *k0, int *k1)
 {
     int i0 = o * s - p;
     *k0 = i0 < 0 ? -i0 : 0;
@@ -18,12 +16,12 @@ long conv_taps_used(const Conv2dDims *d)
     long ny = 0, nx = 0;
     for (int o = 0; o < d->oh; o++) {
         int a, b;
-        tap_range(o, d->stride, d->pad, d->kh, d->h, &a, &b);
+        conv_taps_range(o, d->stride, d->pad, d->kh, d->h, &a, &b);
         if (b >= a) ny += b - a + 1;
     }
     for (int o = 0; o < d->ow; o++) {
         int a, b;
-        tap_range(o, d->stride, d->pad, d->kw, d->w, &a, &b);
+        conv_taps_range(o, d->stride, d->pad, d->kw, d->w, &a, &b);
         if (b >= a) nx += b - a + 1;
     }
     return ny * nx;
@@ -38,8 +36,8 @@ typedef struct Taps { int ky0, ky1, kx0, kx1; } Taps;
 static Taps taps_at(const Conv2dDims *d, int oy, int ox)
 {
     Taps t;
-    tap_range(oy, d->stride, d->pad, d->kh, d->h, &t.ky0, &t.ky1);
-    tap_range(ox, d->stride, d->pad, d->kw, d->w, &t.kx0, &t.kx1);
+    conv_taps_range(oy, d->stride, d->pad, d->kh, d->h, &t.ky0, &t.ky1);
+    conv_taps_range(ox, d->stride, d->pad, d->kw, d->w, &t.kx0, &t.kx1);
     return t;
 }
 

@@ -32,6 +32,11 @@
 long conv_taps_used(const Conv2dDims *d);
 long conv_taps_full(const Conv2dDims *d);
 
+/* Taps [*k0, *k1] of a kernel of size k at output index o along a dimension of
+ * input size n (stride s, padding p): those with 0 <= o·s − p + k < n.  Empty
+ * when *k0 > *k1.  (conv.c's bf16 taps path walks the same rectangles.) */
+void conv_taps_range(int o, int s, int p, int k, int n, int *k0, int *k1);
+
 /* out[n,oh,ow,c_out] = conv(in[n,h,w,c_in], w[c_out,kh,kw,c_in]). */
 void conv_taps_forward(float *out, const float *in, const float *w, const Conv2dDims *d);
 

@@ -262,8 +262,9 @@ static void kern_emul(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b
 
 /* ---- drivers ------------------------------------------------------------------ */
 
-static void gemm_rows(Kern kern, int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta,
-                      float *C, int ldc, int j0, int j1)
+/* bkp: pairs per B panel (the panel stride: ceil(K/2) for a whole packed B). */
+static void gemm_rows(Kern kern, int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int bkp,
+                      int beta, float *C, int ldc, int j0, int j1)
 {
     const int KP = (K + 1) / 2;
     const size_t lda_w = (size_t)lda / 2;
@@ -280,7 +281,7 @@ static void gemm_rows(Kern kern, int M, int N, int K, const uint16_t *A, int lda
             for (int jj = rows_outer ? 0 : j0; jj < (rows_outer ? 1 : j1); jj++)
                 for (int i = i0; i < i1; i += MR)
                     for (int j = rows_outer ? j0 : jj; j < (rows_outer ? j1 : jj + 1); j++) {
-                        const uint32_t *bp = Bp + ((size_t)j * KP + p0) * NR;
+                        const uint32_t *bp = Bp + ((size_t)j * bkp + p0) * NR;
                         int nr = N - j * NR < NR ? N - j * NR : NR;
                         kern(kp, Aw + (size_t)i * lda_w + p0, lda_w, bp, C + (size_t)i * ldc + (size_t)j * NR, ldc,
                              load, i1 - i < MR ? i1 - i : MR, nr);
@@ -294,14 +295,21 @@ static Kern pick_kernel(void) { return gemm_bf16_native() ? kern_native : kern_e
 void gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    gemm_rows(pick_kernel(), M, N, K, A, lda, Bp, beta, C, ldc, 0, (N + NR - 1) / NR);
+    gemm_rows(pick_kernel(), M, N, K, A, lda, Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR);
+}
+
+void gemm_bf16_sub(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int bkp, int beta, float *C,
+                   int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    gemm_rows(pick_kernel(), M, N, K, A, lda, Bp, bkp, beta, C, ldc, 0, (N + NR - 1) / NR);
 }
 
 void gemm_bf16_emulated(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C,
                         int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    gemm_rows(kern_emul, M, N, K, A, lda, Bp, beta, C, ldc, 0, (N + NR - 1) / NR);
+    gemm_rows(kern_emul, M, N, K, A, lda, Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR);
 }
 
 /* Below this many multiply-adds one thread does the whole product. */
@@ -320,7 +328,7 @@ void nn_gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_
     int units = by_rows ? mb : np;
     int nb = macs < SPLIT_MACS ? 1 : units < MAX_BLOCKS ? units : MAX_BLOCKS;
     if (nb == 1) {
-        gemm_rows(kern, M, N, K, A, lda, Bp, beta, C, ldc, 0, np);
+        gemm_rows(kern, M, N, K, A, lda, Bp, (K + 1) / 2, beta, C, ldc, 0, np);
         return;
     }
     #pragma omp parallel for schedule(dynamic, 1)
@@ -328,9 +336,10 @@ void nn_gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_
         int u0 = (int)((long)units * b / nb), u1 = (int)((long)units * (b + 1) / nb);
         if (by_rows) {
             int r0 = u0 * MC, r1 = u1 * MC < M ? u1 * MC : M;
-            gemm_rows(kern, r1 - r0, N, K, A + (size_t)r0 * lda, lda, Bp, beta, C + (size_t)r0 * ldc, ldc, 0, np);
+            gemm_rows(kern, r1 - r0, N, K, A + (size_t)r0 * lda, lda, Bp, (K + 1) / 2, beta, C + (size_t)r0 * ldc,
+                      ldc, 0, np);
         } else {
-            gemm_rows(kern, M, N, K, A, lda, Bp, beta, C, ldc, u0, u1);
+            gemm_rows(kern, M, N, K, A, lda, Bp, (K + 1) / 2, beta, C, ldc, u0, u1);
         }
     }
 }

@@ -85,6 +85,13 @@ void gemm_bf16_pack_b16(uint32_t *Bp, int K, int N, const uint16_t *B, int ldb);
 void gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C,
                int ldc);
 
+/* gemm_bf16 on a block of a larger packed B: Bp points at pair p0 of panel j0
+ * (Bp_whole + (j0·bkp + p0)·GEMM_BF16_NR), each panel holding bkp pairs; the
+ * product uses pairs p0 .. p0 + ceil(K/2) − 1 and columns j0·NR .. j0·NR + N − 1.
+ * (The convolution by taps multiplies segments of the packed weight this way.) */
+void gemm_bf16_sub(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int bkp, int beta, float *C,
+                   int ldc);
+
 /* gemm_bf16 by the emulation whatever the CPU (the tests hold it to the native path). */
 void gemm_bf16_emulated(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C,
                         int ldc);

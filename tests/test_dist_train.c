@@ -283,8 +283,11 @@ static pid_t spawn_paused(const char *dir, int resume, long k, int *fd_out)
     snprintf(o, sizeof o, "output.dir=%s/%s", root, dir);
     snprintf(hook, sizeof hook, "%ld", k);
     /* a stop has time to write the state however loaded the machine: mpirun waits this long
-     * between its SIGCONT, SIGTERM and SIGKILL (cmd/train.c), the ranks leave before */
-    char *argv[] = {"mpirun", "--oversubscribe", "--allow-run-as-root", "--mca", "odls_base_sigkill_timeout", "60",
+     * between its SIGCONT, SIGTERM and SIGKILL (cmd/train.c), the ranks leave before.  mpirun
+     * (Open MPI 4.1) sleeps both waits even when the ranks have left, so each stop costs twice
+     * this: 20 s (40 s before SIGKILL; a stop and its state write take a few seconds under
+     * ASan) rather than 60 keeps the suite inside make test's budget. */
+    char *argv[] = {"mpirun", "--oversubscribe", "--allow-run-as-root", "--mca", "odls_base_sigkill_timeout", "20",
                     "-np", "2", (char *)tu_fastc(), "train", cfg, "--quiet", "--threads", "1", "--set", o,
                     "--pause-after", hook, resume ? "--resume" : NULL, NULL};
     int fds[2];

@@ -194,26 +194,9 @@ END_TEST
 /* 3 classes of 16x16 stripes (as test_train), train/ and valid/ */
 static void make_images(int san)
 {
-    const char *cls[3] = {"hstripes", "vstripes", "checker"};
-    Rng r = rng_make(5, 5);
-    uint8_t px[16 * 16];
-    char name[256], path[8400];
+    char path[8400];
     int n_train = 24;   /* 72 items, bs 12: 6 batches an epoch, 6 items a rank (BatchNorm per rank) */
-    for (int split = 0; split < 2; split++)
-        for (int c = 0; c < 3; c++)
-            for (int k = 0; k < (split ? 8 : n_train); k++) {
-                int ph = (int)rng_below(&r, 4);
-                for (int y = 0; y < 16; y++)
-                    for (int x = 0; x < 16; x++) {
-                        int on = c == 0 ? ((y + ph) / 2) % 2 : c == 1 ? ((x + ph) / 2) % 2 : ((x / 2 + y / 2 + ph) % 2);
-                        int v = (on ? 200 : 50) + (int)(rng_normal(&r) * 20);
-                        px[y * 16 + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-                    }
-                snprintf(name, sizeof name, "data/%s/%s/%d.png", split ? "valid" : "train", cls[c], k);
-                tu_write(root, name, "", 0, path, sizeof path);
-                snprintf(path, sizeof path, "%s/%s", root, name);
-                ti_write_png(path, 16, 16, 1, px);
-            }
+    ti_write_stripes(root, n_train, 8);
     const char *ini = "[data]\npath = data\nblocks = ImageBlock(cls=PILImageBW), CategoryBlock\n"
                       "get_items = get_image_files\nget_y = parent_label\nsplitter = GrandparentSplitter()\n"
                       "batch_tfms = Normalize.from_stats(mnist_stats)\nbs = %d\n"

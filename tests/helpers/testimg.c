@@ -1,6 +1,9 @@
 /* testimg.c — see testimg.h. */
 #include "testimg.h"
 
+#include "core/rng.h"
+#include "testutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,4 +106,26 @@ uint8_t *ti_read_all(const char *path, size_t *n)
     fclose(f);
     *n = (size_t)len;
     return buf;
+}
+
+void ti_write_stripes(const char *root, int n_train, int n_valid)
+{
+    const char *cls[3] = {"hstripes", "vstripes", "checker"};
+    Rng r = rng_make(5, 5);
+    uint8_t px[16 * 16];
+    char name[256], path[8400];
+    for (int split = 0; split < 2; split++)
+        for (int c = 0; c < 3; c++)
+            for (int k = 0; k < (split ? n_valid : n_train); k++) {
+                int ph = (int)rng_below(&r, 4);
+                for (int y = 0; y < 16; y++)
+                    for (int x = 0; x < 16; x++) {
+                        int on = c == 0 ? ((y + ph) / 2) % 2 : c == 1 ? ((x + ph) / 2) % 2 : ((x / 2 + y / 2 + ph) % 2);
+                        int v = (on ? 200 : 50) + (int)(rng_normal(&r) * 20);
+                        px[y * 16 + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+                    }
+                snprintf(name, sizeof name, "data/%s/%s/%d.png", split ? "valid" : "train", cls[c], k);
+                tu_write(root, name, "", 0, path, sizeof path);   /* makes the folders */
+                ti_write_png(path, 16, 16, 1, px);
+            }
 }

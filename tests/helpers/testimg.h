@@ -24,4 +24,10 @@ void ti_write_jpeg(const char *path, int w, int h, int c, const uint8_t *px, int
  * data, so a text file is also a C string). */
 uint8_t *ti_read_all(const char *path, size_t *n);
 
+/* The small learnable image set of the training suites: 3 classes (hstripes,
+ * vstripes, checker) of gray 16x16 PNGs with a random phase and noise, n_train
+ * and n_valid of each in root/data/{train,valid}/<class>/<k>.png; the same
+ * bytes on every call (seeded). */
+void ti_write_stripes(const char *root, int n_train, int n_valid);
+
 #endif

@@ -33,13 +33,19 @@ void gemm_f32_ref(int trans_b, int M, int N, int K, const float *A, int lda, con
         }
 }
 
-#ifdef __AVX512F__
+/* The kernel is built for AVX-512 whatever the build's -march (the sanitizer
+ * tree checks it too) and chosen at run time. */
 #include <immintrin.h>
+#define F32_TARGET __attribute__((target("avx512f")))
 
-int gemm_f32_native(void) { return 1; }
+int gemm_f32_native(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+}
 
 /* bp[kk][j] = op(B)[k0 + kk][n0 + j] for kk < kc, j < NR (zero where n0 + j >= N). */
-static void pack_b(float *bp, int trans_b, const float *B, int ldb, int k0, int kc, int n0, int N)
+F32_TARGET static void pack_b(float *bp, int trans_b, const float *B, int ldb, int k0, int kc, int n0, int N)
 {
     int nr = N - n0 < NR ? N - n0 : NR;
     if (trans_b) {
@@ -59,7 +65,7 @@ static void pack_b(float *bp, int trans_b, const float *B, int ldb, int k0, int 
 
 /* C[mr x nr] (load: += ; else =) A[mr x kc] · bp[kc x NR]; mr <= MR a
  * compile-time constant after inlining, nr <= NR masked on C only. */
-static inline __attribute__((always_inline)) void kern(const int mr, int kc, const float *a, int lda,
+F32_TARGET static inline __attribute__((always_inline)) void kern(const int mr, int kc, const float *a, int lda,
                                                        const float *bp, float *c, int ldc, int load, int nr)
 {
     __m512 acc[MR][4];
@@ -95,7 +101,7 @@ static inline __attribute__((always_inline)) void kern(const int mr, int kc, con
             if (i < mr) _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16 * j, mk[j], acc[i][j]);
 }
 
-static void kern_any(int mr, int kc, const float *a, int lda, const float *bp, float *c, int ldc, int load, int nr)
+F32_TARGET static void kern_any(int mr, int kc, const float *a, int lda, const float *bp, float *c, int ldc, int load, int nr)
 {
     switch (mr) {
     case 6: kern(6, kc, a, lda, bp, c, ldc, load, nr); break;
@@ -108,7 +114,7 @@ static void kern_any(int mr, int kc, const float *a, int lda, const float *bp, f
 }
 
 /* Rows [r0, r1) x panels [p0, p1) of C. */
-static void unit(int trans_b, int r0, int r1, int p0, int p1, int N, int K, const float *A, int lda, const float *B,
+F32_TARGET static void unit(int trans_b, int r0, int r1, int p0, int p1, int N, int K, const float *A, int lda, const float *B,
                  int ldb, int beta, float *C, int ldc)
 {
     float bp[KC * NR] __attribute__((aligned(64)));
@@ -134,6 +140,10 @@ void gemm_f32(int trans_b, int M, int N, int K, const float *A, int lda, const f
               float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
+    if (!gemm_f32_native()) {   /* OpenBLAS: the same products, another summation order */
+        nn_sgemm(0, trans_b, M, N, K, 1.0f, A, lda, B, ldb, beta ? 1.0f : 0.0f, C, ldc);
+        return;
+    }
     /* units: row blocks of about MC rows (whole MR blocks), and column groups
      * of panels when the rows alone give fewer than 8 units */
     int np = (N + NR - 1) / NR, mb = (M + MC - 1) / MC;
@@ -153,14 +163,3 @@ void gemm_f32(int trans_b, int M, int N, int K, const float *A, int lda, const f
     }
 }
 
-#else /* no AVX-512: OpenBLAS (the same products, another summation order) */
-
-int gemm_f32_native(void) { return 0; }
-
-void gemm_f32(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb, int beta,
-              float *C, int ldc)
-{
-    nn_sgemm(0, trans_b, M, N, K, 1.0f, A, lda, B, ldb, beta ? 1.0f : 0.0f, C, ldc);
-}
-
-#endif

@@ -16,7 +16,7 @@
  * rows of activations) the packing of A alone was 9% of a resnet50 step.
  * This kernel reads A (the activations) in place, broadcasting from 6 rows at
  * once, and packs only a 128 x 64 slice of B (the weights, 32 KB: L1) at a
- * time.  Built without AVX-512 it calls nn_sgemm (OpenBLAS) instead, whose
+ * time.  On a CPU without AVX-512 it calls nn_sgemm (OpenBLAS) instead, whose
  * numbers are the same up to the summation order. */
 #ifndef FASTC_NN_GEMM_F32_H
 #define FASTC_NN_GEMM_F32_H
@@ -30,7 +30,7 @@ void gemm_f32(int trans_b, int M, int N, int K, const float *A, int lda, const f
 void gemm_f32_ref(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb, int beta,
                   float *C, int ldc);
 
-/* Whether gemm_f32 runs its own kernel (built with AVX-512) or OpenBLAS. */
+/* Whether gemm_f32 runs its own kernel (the CPU has AVX-512) or OpenBLAS. */
 int gemm_f32_native(void);
 
 #endif

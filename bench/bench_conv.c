@@ -10,7 +10,7 @@
  * FLOPs, so Winograd shows above the GEMM's peak), then the step's total with
  * each convolution counted as often as resnet18 has it.  "alt": the other path
  * on the same data — fp32: by taps (conv_taps.h); bf16: by columns where bf16
- * goes by taps (ConvScratch.bf16_columns). */
+ * goes by taps or Winograd (ConvScratch.bf16_columns). */
 #include "core/ctx.h"
 #include "nn/conv.h"
 #include "nn/conv_taps.h"
@@ -76,7 +76,7 @@ int main(int argc, char **argv)
         double tpf = 0, tpb = 0;
         ConvScratch cols = cs;
         cols.bf16_columns = 1;
-        if ((d.kh > 1 && !bf16) || (bf16 && conv2d_bf16_by_taps(&d))) {
+        if ((d.kh > 1 && !bf16) || (bf16 && (conv2d_bf16_by_taps(&d) || conv2d_bf16_by_winograd(&d)))) {
             tpf = tpb = 1e30;
             for (int rep = 0; rep < 3; rep++) {
                 double c0 = cpu_now();

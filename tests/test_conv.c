@@ -10,10 +10,13 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct Case { int n, h, w, cin, cout, k, s, p; } Case;
+
+#define RESNET_LIKE_CAP ((size_t)1 << 20)   /* a tile cap of the order resnet.c uses */
 
 /* resnet shapes (small), odd sizes, every kernel/stride/pad kind used */
 static const Case cases[] = {
@@ -299,11 +302,13 @@ END_TEST
  * gradients (the tiling and the weight-gradient groups never follow the threads). */
 START_TEST(same_bits_with_any_thread_count)
 {
-    /* the last three take the taps path: a 1x1 and a 2x2 map, and a batch of
-     * 128 on a 7x7 map with 64 channels (which Winograd would take otherwise) */
+    /* the 6th to 8th take the taps path: a 1x1 and a 2x2 map, and a batch of
+     * 128 on a 7x7 map with 64 channels (which Winograd would take otherwise);
+     * the last two Winograd (bf16 too), the second over two chunks */
     const Case cs[] = {{7, 6, 6, 4, 4, 3, 1, 1}, {5, 10, 10, 8, 8, 3, 2, 1}, {3, 8, 8, 16, 16, 3, 1, 1},
                        {5, 9, 9, 8, 8, 3, 1, 0}, {3, 4, 3, 256, 256, 3, 1, 1}, {40, 1, 1, 64, 96, 3, 1, 1},
-                       {40, 2, 2, 96, 64, 3, 1, 1}, {128, 7, 7, 64, 64, 3, 1, 1}};
+                       {40, 2, 2, 96, 64, 3, 1, 1}, {128, 7, 7, 64, 64, 3, 1, 1}, {3, 8, 8, 64, 64, 3, 1, 1},
+                       {14, 9, 9, 64, 128, 3, 1, 1}};
     for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
         Setup u = setup(cs[ci], 131 + 3 * ci, 0.3f);
         Conv2dDims d = u.d;
@@ -474,6 +479,74 @@ START_TEST(bf16_taps_give_the_columns_bits)
 }
 END_TEST
 
+/* bf16 by Winograd (3x3 stride 1, >= 64 channels, as fp32): the fast path
+ * against winograd_*_ref_bf16 (the transforms per tile, the same rounding
+ * points, gemm_bf16_ref's chain) bit for bit: forward, din overwritten and
+ * accumulated, dW accumulated; odd maps cut the 2x2 tiles, the third case
+ * runs over two chunks of images, the first with an odd tile count (13 images
+ * of 25 tiles: the weight gradient's pairs restart after a zero partner).
+ * Then against the exact convolution, on the error measure of
+ * winograd_matches_direct (|error| over Σ|x||w| of that output): the columns
+ * path is held to 2^-7 of it by bf16's unit roundoff (2^-8, two rounded
+ * operands); Winograd rounds transformed values, V up to 4x and U up to 2.25x
+ * the inputs' size, and their sums cancel in Aᵀ M A: its bar is twice the
+ * columns', 2^-6.  Measured (WG16_VERBOSE=1): Winograd 1.1e-3 to 3.4e-3
+ * (dW the largest), the columns 5.7e-4 to 1.5e-3 on the same data. */
+START_TEST(bf16_winograd_matches_its_reference)
+{
+    const Case cs[] = {{3, 8, 8, 64, 64, 3, 1, 1}, {2, 7, 9, 64, 80, 3, 1, 1}, {14, 9, 9, 64, 128, 3, 1, 1}};
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        Setup u = setup(cs[ci], 301 + 3 * ci, 0.1f);
+        Conv2dDims d = u.d;
+        ck_assert_msg(conv2d_bf16_by_winograd(&d), "case %zu goes by Winograd", ci);
+        size_t cf = conv2d_scratch_floats_bf16(&d, RESNET_LIKE_CAP, 2);
+        ConvScratch sc = {malloc(cf * 4), cf, RESNET_LIKE_CAP, 1, 0};
+        float *y1 = malloc(u.nout * 4), *y2 = malloc(u.nout * 4);
+        conv2d_forward(y1, u.x, u.w, &d, &sc);
+        winograd_conv_ref_bf16(y2, 0, u.x, u.w, &d, 0);
+        ck_assert_msg(same_bits(y1, y2, u.nout), "case %zu forward", ci);
+        float *a1 = alloc_rand(u.nin, 7, 1), *a2 = malloc(u.nin * 4), *w1 = alloc_rand(u.nw, 8, 1), *w2 = malloc(u.nw * 4);
+        memcpy(a2, a1, u.nin * 4), memcpy(w2, w1, u.nw * 4);
+        conv2d_backward(a1, 1, w1, u.g, u.x, u.w, &d, &sc);
+        winograd_conv_ref_bf16(a2, 1, u.g, u.w, &d, 1);
+        winograd_weight_grad_ref_bf16(w2, u.g, u.x, &d);
+        ck_assert_msg(same_bits(a1, a2, u.nin), "case %zu din accumulated", ci);
+        ck_assert_msg(same_bits(w1, w2, u.nw), "case %zu dw", ci);
+        conv2d_backward(a1, 0, NULL, u.g, u.x, u.w, &d, &sc);
+        winograd_conv_ref_bf16(a2, 0, u.g, u.w, &d, 1);
+        ck_assert_msg(same_bits(a1, a2, u.nin), "case %zu din", ci);
+        /* against the exact convolution, beside the columns path */
+        float *ax = abs_copy(u.x, u.nin), *aw = abs_copy(u.w, u.nw), *ag = abs_copy(u.g, u.nout);
+        float *sy = malloc(u.nout * 4), *sd = malloc(u.nin * 4), *sw = calloc(u.nw, 4);
+        float *ey = malloc(u.nout * 4), *ed = malloc(u.nin * 4), *ew = calloc(u.nw, 4);
+        conv2d_forward_ref(sy, ax, aw, &d);
+        conv2d_backward_ref(sd, 0, sw, ag, ax, aw, &d);
+        conv2d_forward_ref(ey, u.x, u.w, &d);
+        conv2d_backward_ref(ed, 0, ew, u.g, u.x, u.w, &d);
+        double e[2][3];
+        for (int cols = 0; cols < 2; cols++) {
+            sc.bf16_columns = cols;
+            memset(w1, 0, u.nw * 4);
+            conv2d_forward(y1, u.x, u.w, &d, &sc);
+            conv2d_backward(a1, 0, w1, u.g, u.x, u.w, &d, &sc);
+            e[cols][0] = err_vs_terms(y1, ey, sy, u.nout);
+            e[cols][1] = err_vs_terms(a1, ed, sd, u.nin);
+            e[cols][2] = err_vs_terms(w1, ew, sw, u.nw);
+        }
+        if (getenv("WG16_VERBOSE"))
+            printf("case %zu err/terms: Winograd out %.3g din %.3g dw %.3g; columns %.3g %.3g %.3g\n", ci, e[0][0],
+                   e[0][1], e[0][2], e[1][0], e[1][1], e[1][2]);
+        for (int k = 0; k < 3; k++) {
+            ck_assert_msg(e[0][k] <= 0.015625, "case %zu Winograd %d err %g", ci, k, e[0][k]);
+            ck_assert_msg(e[1][k] <= 0.0079, "case %zu columns %d err %g", ci, k, e[1][k]);
+            ck_assert_msg(e[0][k] > 1e-5, "case %zu %d: no bf16 rounding at all?", ci, k);
+        }
+        free(sc.buf), free(u.x), free(u.w), free(u.g), free(y1), free(y2), free(a1), free(a2), free(w1), free(w2);
+        free(ax), free(aw), free(ag), free(sy), free(sd), free(sw), free(ey), free(ed), free(ew);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("conv");
@@ -488,6 +561,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bf16_matches_its_reference_chain);
     tcase_add_test(tc, bf16_is_within_its_error_bound);
     tcase_add_test(tc, bf16_taps_give_the_columns_bits);
+    tcase_add_test(tc, bf16_winograd_matches_its_reference);
     suite_add_tcase(s, tc);
     return s;
 }

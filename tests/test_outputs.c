@@ -255,7 +255,8 @@ START_TEST(interpret_json_points)
 END_TEST
 
 /* Flags the task has no use for: exit 2, one line naming the flag, the
- * model's task and what it takes; nothing is read or written. */
+ * config's task and what it takes; nothing is read or written, and the model
+ * file need not exist. */
 START_TEST(interpret_refuses_flags_of_other_tasks)
 {
     ck_assert_msg(ready(), "the models did not train");
@@ -266,6 +267,11 @@ START_TEST(interpret_refuses_flags_of_other_tasks)
         {"points.ini --most-confused", "found --most-confused, expected options that apply to a point regression"},
         {"points.ini --confusion", "found --confusion"},
         {"points.ini --thresholds --top-losses 2", "found --thresholds"},
+        /* the flag is checked against the config's task before the model
+         * file is looked for: a usage error even where nothing is trained */
+        {"single.ini --similar 'x' --set output.dir=run_absent",
+         "found --similar, expected options that apply to a single-label classifier (single.ini trains one)"},
+        {"points.ini --confusion --checkpoint absent.safetensors", "found --confusion"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = run(STDERR, "interpret %s", cases[i].args);

@@ -172,8 +172,10 @@ static double *file_maps(const Preds *p, const char *const *paths, Prep *prep)
 /* ---- the command ------------------------------------------------------------------ */
 
 /* The flags each task's interpretation has a use for; any other is refused
- * (exit 2) rather than ignored. */
-static int check_flags(const CmdArgs *a, const char *task, const char *ckpt, Err *err)
+ * (exit 2) rather than ignored.  The task is the config's (a model file of
+ * another task is refused by modelfile_check), so a wrong flag is a usage
+ * error whether or not the model file exists yet. */
+static int check_flags(const CmdArgs *a, const char *task, const char *config, Err *err)
 {
     static const struct {
         const char *task, *what, *takes;
@@ -196,8 +198,8 @@ static int check_flags(const CmdArgs *a, const char *task, const char *ckpt, Err
                           : a->similar && !tasks[i].similar             ? "--similar"
                                                                         : NULL;
         if (!bad) return 0;
-        return err_set(err, ERR_USAGE, "fastc interpret: found %s, expected options that apply to %s (%s is one): "
-                       "%s", bad, tasks[i].what, ckpt, tasks[i].takes);
+        return err_set(err, ERR_USAGE, "fastc interpret: found %s, expected options that apply to %s (%s trains "
+                       "one): %s", bad, tasks[i].what, config, tasks[i].takes);
     }
     return 0;
 }
@@ -295,13 +297,14 @@ int cmd_interpret(const CmdArgs *a, Err *err)
     else
         snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", dir);
 
-    /* the model file first: a wrong file is refused before any data is read */
+    /* the flags first (a usage error needs no file), then the model file: a
+     * wrong file is refused before any data is read */
+    if ((rc = check_flags(a, su.task, a->config_path, err))) goto done;
     if ((rc = st_open(ckpt, &sf, err))) goto done;
     if ((rc = modelfile_info(&mi, ckpt, &sf->meta, err))) goto done;
     ModelFileExpect expect;
     modelfile_expect_of(&expect, &su);
     if ((rc = modelfile_check(&mi, &expect, err))) goto done;
-    if ((rc = check_flags(a, mi.task, ckpt, err))) goto done;
     if (json) json_open(json, mi.task, ckpt, dir);
     if (!strcmp(mi.task, "collab")) {
         ctx_apply_threads(&a->ctx);

@@ -458,10 +458,16 @@ static void taps16_forward(float *out, const float *in, const float *w, const Co
 static void taps16_backward(float *din, int din_accumulate, float *dw, const float *dout, const float *in,
                             const float *w, const Conv2dDims *d, const ConvScratch *s);
 
+/* bf16 goes by Winograd where fp32 does (and taps do not take it first). */
+static int use_winograd16(const Conv2dDims *d) { return use_winograd(d) && !use_taps(d) && !use_taps16(d); }
+
+int conv2d_bf16_by_winograd(const Conv2dDims *d) { return use_winograd16(d); }
+
 size_t conv2d_scratch_floats_bf16(const Conv2dDims *d, size_t cap, int threads)
 {
     Plan16 q = plan16(d, cap);
     size_t f = q.wp + q.slot, ft = use_taps16(d) ? taps16_scratch_floats(d, cap, threads) : 0;
+    if (use_winograd16(d) && winograd_scratch_floats_bf16(d) > ft) ft = winograd_scratch_floats_bf16(d);
     if (q.p.par) {
         if (threads < 1) threads = 1;
         if (threads > q.p.ntiles) threads = q.p.ntiles;
@@ -489,6 +495,10 @@ static void forward_bf16(float *out, const float *in, const float *w, const Conv
 {
     if (!s->bf16_columns && use_taps16(d)) {
         taps16_forward(out, in, w, d, s);
+        return;
+    }
+    if (!s->bf16_columns && use_winograd16(d)) {
+        winograd_conv_bf16(out, 0, in, w, d, 0, s->buf);
         return;
     }
     Plan16 q = plan16(d, s->tile_cap);
@@ -555,6 +565,11 @@ static void backward_bf16(float *din, int din_accumulate, float *dw, const float
 {
     if (!s->bf16_columns && use_taps16(d)) {
         taps16_backward(din, din_accumulate, dw, dout, in, w, d, s);
+        return;
+    }
+    if (!s->bf16_columns && use_winograd16(d)) {
+        if (dw) winograd_weight_grad_bf16(dw, dout, in, d, s->buf);
+        if (din) winograd_conv_bf16(din, din_accumulate, dout, w, d, 1, s->buf);
         return;
     }
     Plan16 q = plan16(d, s->tile_cap);

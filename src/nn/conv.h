@@ -20,13 +20,18 @@
  * convolution in double, kept to test the fast one against.
  *
  * bf16 (ConvScratch.bf16, `precision = bf16`): every convolution, 1x1 included,
- * goes by columns and the bf16 GEMM of nn/gemm_bf16.h — input, weight and
+ * multiplies with the bf16 GEMM of nn/gemm_bf16.h — input, weight and
  * output gradient rounded to bf16, products summed in fp32 — forward and both
  * backward products; tensors and weights stay fp32.  Each output is one chain
  * in column order (k = (ky·kw + kx)·c_in + ci) taken by pairs, and the weight
  * gradient one chain per tile group over the tiles in order, so the numbers
  * are conv2d_forward_ref_bf16 / backward_ref_bf16's, bit for bit, for any
- * thread count.  Winograd would sum in another order: not used.  On small maps
+ * thread count.  Where fp32 takes Winograd (3x3 stride 1, >= 64 channels, and
+ * the taps below do not take it), bf16 does too (winograd.h: the transforms in
+ * fp32, the transformed input, weight and output gradient rounded to bf16,
+ * the 16 GEMMs by the bf16 GEMM): other rounding points than the columns',
+ * so other numbers (winograd_*_ref_bf16's, bit for bit), still one chain per
+ * number and the same for any thread count.  On small maps
  * (at most 3/4 of the kernel's products inside the input, c_in a multiple of
  * 64: layer3/4 at 64 px, from 2x2 to 4x4 maps) the same chains go by taps:
  * only the kernel segments inside the input are multiplied (the padded ones
@@ -66,7 +71,7 @@ typedef struct ConvScratch {
     size_t floats;
     size_t tile_cap;
     int bf16;                /* precision = bf16: see below */
-    int bf16_columns;        /* bf16: always by columns, never by taps (tests compare the two) */
+    int bf16_columns;        /* bf16: always by columns, never by taps or Winograd (tests compare) */
 } ConvScratch;
 
 /* Floats of scratch the fast path wants for these dims and tile cap when run
@@ -100,8 +105,9 @@ void conv2d_forward_ref_bf16(float *out, const float *in, const float *w, const 
 void conv2d_backward_ref_bf16(float *din, int din_accumulate, float *dw, const float *dout,
                               const float *in, const float *w, const Conv2dDims *d);
 
-/* Whether a bf16 convolution of these dims goes by taps (unless bf16_columns). */
+/* Whether a bf16 convolution of these dims goes by taps / by Winograd (unless bf16_columns). */
 int conv2d_bf16_by_taps(const Conv2dDims *d);
+int conv2d_bf16_by_winograd(const Conv2dDims *d);
 
 /* Multiply-accumulates of one forward per image. */
 double conv2d_macs_per_image(const Conv2dDims *d);

@@ -1,7 +1,11 @@
 /* winograd.c — F(2x2, 3x3) convolution (see winograd.h). */
 #include "nn/winograd.h"
 
+#include "core/err.h"
+#include "nn/gemm_bf16.h"
+
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* V and M of one chunk of tiles stay under this many floats (4 MB; 16 MB
@@ -251,4 +255,265 @@ void winograd_weight_grad(float *dw, const float *dout, const float *in, const C
                         i0 ? 1.0f : 0.0f, dU + (size_t)x * d->c_in * d->c_out, d->c_in);
     }
     weights_grad(dw, dU, d);
+}
+
+/* ---- bf16 ------------------------------------------------------------------ */
+
+static size_t up16(size_t f) { return (f + 15) / 16 * 16; }
+
+/* The bf16 layout of winograd_conv_bf16 (floats from the start of the scratch):
+ *   Up: the 16 packed U_ξ (upx words each) | R: U in fp32 while it is packed,
+ *   then V (fp32, as input_tf writes it) | V16: the bf16 rows of V_ξ (T·ld
+ *   each) | M (fp32) | z */
+typedef struct Wg16 {
+    WgPlan p;
+    size_t tc;         /* tiles of a full chunk */
+    int ld;            /* bf16 row length of V_ξ (c in, rounded up to even) */
+    size_t upx, v16, m, z, total;
+} Wg16;
+
+static Wg16 wg16_plan(const Conv2dDims *d, int flip)
+{
+    Wg16 q;
+    q.p = wg_plan(d, flip);
+    q.tc = (size_t)q.p.chunk * q.p.timg;
+    q.ld = (q.p.ci + 1) & ~1;
+    q.upx = up16(gemm_bf16_packed_words(q.p.ci, q.p.co));
+    size_t r = 16 * q.upx;
+    q.v16 = r + up16(16 * q.tc * q.p.ci);
+    q.m = q.v16 + up16(16 * q.tc * (size_t)q.ld / 2);
+    size_t end = q.m + 16 * q.tc * q.p.co, u_end = r + (size_t)16 * d->c_in * d->c_out;
+    q.z = up16(end > u_end ? end : u_end);
+    q.total = q.z + (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out);
+    return q;
+}
+
+/* The weight gradient's: dU (fp32) | V | Y (fp32, as input_tf / grad_tf write
+ * them) | Vp: V_ξ packed as B (vpx words each) | Yt: Ŷ_ξᵀ in bf16 rows of ldg
+ * (ytx words each) | z */
+typedef struct Wg16g {
+    WgPlan p;
+    size_t tc, ldg, v, y, vp, vpx, yt, ytx, z, total;
+} Wg16g;
+
+static Wg16g wg16g_plan(const Conv2dDims *d)
+{
+    Wg16g q;
+    q.p = wg_plan(d, 0);
+    q.tc = (size_t)q.p.chunk * q.p.timg;
+    q.ldg = (q.tc + 1) & ~(size_t)1;
+    q.v = up16((size_t)16 * d->c_in * d->c_out);
+    q.y = q.v + up16(16 * q.tc * d->c_in);
+    q.vp = q.y + up16(16 * q.tc * d->c_out);
+    q.vpx = up16(gemm_bf16_packed_words((int)q.tc, d->c_in));
+    q.yt = q.vp + 16 * q.vpx;
+    q.ytx = up16((size_t)d->c_out * q.ldg / 2);
+    q.z = q.yt + 16 * q.ytx;
+    q.total = q.z + (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out);
+    return q;
+}
+
+size_t winograd_scratch_floats_bf16(const Conv2dDims *d)
+{
+    size_t a = wg16_plan(d, 0).total, b = wg16_plan(d, 1).total, c = wg16g_plan(d).total;
+    return a > b ? (a > c ? a : c) : (b > c ? b : c);
+}
+
+void winograd_conv_bf16(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
+                        int flip, float *scratch)
+{
+    Wg16 q = wg16_plan(d, flip);
+    const WgPlan *p = &q.p;
+    uint32_t *Up = (uint32_t *)scratch;
+    float *R = scratch + 16 * q.upx, *V = R, *Mb = scratch + q.m, *z = scratch + q.z;
+    uint16_t *V16 = (uint16_t *)(scratch + q.v16);
+    memset(z, 0, sizeof(float) * (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out));
+    weights(R, w, d, flip);
+    /* B_ξ = U_ξᵀ (forward: U_ξ is [c_out][c_in], k = c_in) or U_ξ (din: k = c_out) */
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int x = 0; x < 16; x++)
+        gemm_bf16_pack_b(Up + (size_t)x * q.upx, !flip, p->ci, p->co, R + (size_t)x * d->c_in * d->c_out, d->c_in);
+    for (int i0 = 0; i0 < d->n; i0 += p->chunk) {
+        int ni = d->n - i0 < p->chunk ? d->n - i0 : p->chunk;
+        int T = ni * p->timg;
+        input_tf(V, in, d, p, i0, ni, z);
+        #pragma omp parallel for schedule(dynamic, 1)
+        for (int x = 0; x < 16; x++) {   /* M_ξ = bf16(V_ξ) · bf16(U_ξ)ᵀ, one chain per number */
+            uint16_t *a = V16 + (size_t)x * T * q.ld;
+            bf16_convert_rows(a, q.ld, V + (size_t)x * T * p->ci, p->ci, T, p->ci);
+            gemm_bf16(T, p->co, p->ci, a, q.ld, Up + (size_t)x * q.upx, 0, Mb + (size_t)x * T * p->co, p->co);
+        }
+        output_tf(out, accumulate, Mb, d, p, i0, ni);
+    }
+}
+
+void winograd_weight_grad_bf16(float *dw, const float *dout, const float *in, const Conv2dDims *d, float *scratch)
+{
+    Wg16g q = wg16g_plan(d);
+    const WgPlan *p = &q.p;
+    const int CI = d->c_in, CO = d->c_out;
+    float *dU = scratch, *V = scratch + q.v, *Y = scratch + q.y, *z = scratch + q.z;
+    uint32_t *Vp = (uint32_t *)(scratch + q.vp);
+    uint16_t *Yt = (uint16_t *)(scratch + q.yt);
+    memset(z, 0, sizeof(float) * (size_t)(CI > CO ? CI : CO));
+    for (int i0 = 0; i0 < d->n; i0 += p->chunk) {
+        int ni = d->n - i0 < p->chunk ? d->n - i0 : p->chunk;
+        int T = ni * p->timg, ldg = (T + 1) & ~1;
+        input_tf(V, in, d, p, i0, ni, z);
+        grad_tf(Y, dout, d, p, i0, ni, z);
+        #pragma omp parallel for schedule(dynamic, 1)
+        for (int x = 0; x < 16; x++) {   /* dU_ξ (+)= bf16(Ŷ_ξ)ᵀ · bf16(V_ξ): the chain goes on chunk after chunk */
+            uint32_t *b = Vp + (size_t)x * q.vpx;
+            uint16_t *a = Yt + (size_t)x * q.ytx * 2;
+            gemm_bf16_pack_b(b, 0, T, CI, V + (size_t)x * T * CI, CI);
+            bf16_transpose(a, ldg, Y + (size_t)x * T * CO, CO, T, CO);
+            gemm_bf16(CO, CI, T, a, ldg, b, i0 > 0, dU + (size_t)x * CI * CO, CI);
+        }
+    }
+    weights_grad(dw, dU, d);
+}
+
+/* ---- bf16 references: the same rounding points, plainly --------------------- */
+
+/* r[a][b] = Σ_k L[a][k]·x[k][b] over the nonzero L (k ascending), then
+ * s[a][b] = Σ_k r[a][k]·R[b][k]: the fast path's transforms written as the
+ * matrix products (its sums associate the same way; the ½ factors are exact). */
+static void tf2(float *s, const float *L, int lr, int lc, const float *x, int xc, const float *R, int rr)
+{
+    float r[4][4];
+    for (int a = 0; a < lr; a++)
+        for (int b = 0; b < xc; b++) {
+            int first = 1;
+            float acc = 0;
+            for (int k = 0; k < lc; k++)
+                if (L[a * lc + k] != 0) {
+                    float t = L[a * lc + k] * x[k * xc + b];
+                    acc = first ? t : acc + t, first = 0;
+                }
+            r[a][b] = acc;
+        }
+    for (int a = 0; a < lr; a++)
+        for (int b = 0; b < rr; b++) {
+            int first = 1;
+            float acc = 0;
+            for (int k = 0; k < xc; k++)
+                if (R[b * xc + k] != 0) {
+                    float t = r[a][k] * R[b * xc + k];
+                    acc = first ? t : acc + t, first = 0;
+                }
+            s[a * rr + b] = acc;
+        }
+}
+
+static const float WG_BT[16] = {1, 0, -1, 0, 0, 1, 1, 0, 0, -1, 1, 0, 0, 1, 0, -1};
+static const float WG_G[12] = {1, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0, 0, 1};
+static const float WG_AT[8] = {1, 1, 1, 0, 0, 1, -1, -1};
+static const float WG_A[8] = {1, 0, 1, 1, 1, -1, 0, -1};
+
+/* V[t][ξ][c] (fp32) of all tiles of images [i0, i0+ni) of x [n,h,w,C]. */
+static void ref_input_tf(float *V, const float *x, int C, const Conv2dDims *d, const WgPlan *p, int i0, int ni)
+{
+    for (int t = 0; t < ni * p->timg; t++) {
+        int i = i0 + t / p->timg, ty = t % p->timg / p->tw, tx = t % p->tw;
+        for (int c = 0; c < C; c++) {
+            float dd[16], v[16];
+            for (int a = 0; a < 4; a++)
+                for (int b = 0; b < 4; b++) {
+                    int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
+                    dd[a * 4 + b] = y < 0 || y >= d->h || xx < 0 || xx >= d->w ? 0
+                                    : x[(((size_t)i * d->h + y) * d->w + xx) * C + c];
+                }
+            tf2(v, WG_BT, 4, 4, dd, 4, WG_BT, 4);
+            for (int k = 0; k < 16; k++) V[((size_t)t * 16 + k) * C + c] = v[k];
+        }
+    }
+}
+
+void winograd_conv_ref_bf16(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
+                            int flip)
+{
+    WgPlan p = wg_plan(d, flip);
+    const int CI = p.ci, CO = p.co, T = d->n * p.timg;
+    float *U = malloc(sizeof(float) * 16 * (size_t)CO * CI);   /* U[ξ][o][i] of this direction */
+    float *V = malloc(sizeof(float) * 16 * (size_t)T * CI);
+    FASTC_ASSERT(U && V);
+    for (int o = 0; o < CO; o++)
+        for (int i = 0; i < CI; i++) {
+            float g[9], u[16];
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++)
+                    g[ky * 3 + kx] = flip ? w[(((size_t)i * 3 + 2 - ky) * 3 + 2 - kx) * d->c_in + o]
+                                          : w[(((size_t)o * 3 + ky) * 3 + kx) * d->c_in + i];
+            tf2(u, WG_G, 4, 3, g, 3, WG_G, 4);
+            for (int k = 0; k < 16; k++) U[((size_t)k * CO + o) * CI + i] = u[k];
+        }
+    ref_input_tf(V, in, CI, d, &p, 0, d->n);
+    float *a = malloc(sizeof(float) * (size_t)CI);
+    FASTC_ASSERT(a);
+    for (int t = 0; t < T; t++) {
+        int i = t / p.timg, ty = t % p.timg / p.tw, tx = t % p.tw;
+        for (int o = 0; o < CO; o++) {
+            float m[16], y[4];
+            for (int k = 0; k < 16; k++) {   /* one chain over the channels, as gemm_bf16_ref */
+                for (int c = 0; c < CI; c++) a[c] = V[((size_t)t * 16 + k) * CI + c];
+                gemm_bf16_ref(0, 0, 1, 1, CI, a, CI, U + ((size_t)k * CO + o) * CI, 1, 0, &m[k], 1);
+            }
+            tf2(y, WG_AT, 2, 4, m, 4, WG_AT, 2);
+            for (int r = 0; r < 2; r++)
+                for (int c = 0; c < 2; c++) {
+                    int yy = 2 * ty + r, xx = 2 * tx + c;
+                    if (yy >= d->h || xx >= d->w) continue;
+                    float *dst = out + (((size_t)i * d->h + yy) * d->w + xx) * CO + o;
+                    *dst = accumulate ? *dst + y[r * 2 + c] : y[r * 2 + c];
+                }
+        }
+    }
+    free(U), free(V), free(a);
+}
+
+void winograd_weight_grad_ref_bf16(float *dw, const float *dout, const float *in, const Conv2dDims *d)
+{
+    WgPlan p = wg_plan(d, 0);
+    const int CI = d->c_in, CO = d->c_out;
+    const size_t tc = (size_t)p.chunk * p.timg;
+    float *dU = calloc((size_t)16 * CO * CI, sizeof(float));
+    float *V = malloc(sizeof(float) * 16 * tc * CI), *Y = malloc(sizeof(float) * 16 * tc * CO);
+    FASTC_ASSERT(dU && V && Y);
+    for (int i0 = 0; i0 < d->n; i0 += p.chunk) {   /* the chain goes on over the chunks, pairs restart in each */
+        int ni = d->n - i0 < p.chunk ? d->n - i0 : p.chunk, T = ni * p.timg;
+        ref_input_tf(V, in, CI, d, &p, i0, ni);
+        for (int t = 0; t < T; t++) {
+            int i = i0 + t / p.timg, ty = t % p.timg / p.tw, tx = t % p.tw;
+            for (int c = 0; c < CO; c++) {
+                float yy[4], v[16];
+                for (int a = 0; a < 2; a++)
+                    for (int b = 0; b < 2; b++) {
+                        int y = 2 * ty + a, x = 2 * tx + b;
+                        yy[a * 2 + b] = y < d->h && x < d->w ? dout[(((size_t)i * d->h + y) * d->w + x) * CO + c] : 0;
+                    }
+                tf2(v, WG_A, 4, 2, yy, 2, WG_A, 4);
+                for (int k = 0; k < 16; k++) Y[((size_t)t * 16 + k) * CO + c] = v[k];
+            }
+        }
+        for (int k = 0; k < 16; k++)   /* dU_ξ[o][i] (+)= Σ_t Ŷ[t][ξ][o]·V[t][ξ][i] */
+            gemm_bf16_ref(1, 0, CO, CI, T, Y + (size_t)k * CO, 16 * CO, V + (size_t)k * CI, 16 * CI, i0 > 0,
+                          dU + (size_t)k * CO * CI, CI);
+    }
+    for (int o = 0; o < CO; o++)   /* dw += Gᵀ dU G, associated as weights_grad */
+        for (int i = 0; i < CI; i++) {
+            float u[16], t[3][4];
+            for (int k = 0; k < 16; k++) u[k] = dU[((size_t)k * CO + o) * CI + i];
+            for (int c = 0; c < 4; c++) {
+                t[0][c] = u[c] + 0.5f * (u[4 + c] + u[8 + c]);
+                t[1][c] = 0.5f * (u[4 + c] - u[8 + c]);
+                t[2][c] = 0.5f * (u[4 + c] + u[8 + c]) + u[12 + c];
+            }
+            for (int r = 0; r < 3; r++) {
+                float *g = dw + ((size_t)o * 9 + r * 3) * CI + i;
+                g[0] += t[r][0] + 0.5f * (t[r][1] + t[r][2]);
+                g[CI] += 0.5f * (t[r][1] - t[r][2]);
+                g[2 * CI] += 0.5f * (t[r][1] + t[r][2]) + t[r][3];
+            }
+        }
+    free(dU), free(V), free(Y);
 }

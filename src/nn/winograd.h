@@ -44,4 +44,37 @@ void winograd_conv(float *out, int accumulate, const float *in, const float *w, 
 void winograd_weight_grad(float *dw, const float *dout, const float *in, const Conv2dDims *d,
                           float *scratch);
 
+/* bf16 (`precision = bf16`), as cuDNN's fp16 Winograd algorithms under mixed
+ * precision: the transforms in fp32, the GEMMs in bf16 with fp32 sums.  The
+ * rounding points:
+ *   forward / din:  U_ξ = bf16(G g Gᵀ), V_ξ = bf16(Bᵀ d B) (round to nearest
+ *                   even), M_ξ = V_ξ·U_ξᵀ by gemm_bf16 (one fp32 chain per
+ *                   number over the input channels, pairs as vdpbf16ps),
+ *                   Y = Aᵀ M A in fp32;
+ *   weight grad:    V_ξ = bf16(Bᵀ d B), Ŷ_ξ = bf16(A dy Aᵀ), dU_ξ = Ŷ_ξᵀ·V_ξ
+ *                   by gemm_bf16, one chain per number over the tiles, chunk
+ *                   after chunk (the pairs restart at each chunk: an odd chunk
+ *                   ends on a zero partner), dw += Gᵀ dU G in fp32.
+ * The chunks and the split of the 16 GEMMs over the threads are the fp32
+ * path's (fixed by the dims), each GEMM single-threaded: the numbers do not
+ * depend on the thread count, and the emulated bf16 GEMM gives the same.
+ * Compared with the columns path, each product sees transformed values, which
+ * are up to 4x (V) and 2.25x (U) the magnitude of the inputs and cancel in
+ * Aᵀ M A: the error bound is taken on Σ|V||U| instead of Σ|x||w|
+ * (tests/test_conv.c measures it against the exact convolution). */
+size_t winograd_scratch_floats_bf16(const Conv2dDims *d);
+void winograd_conv_bf16(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
+                        int flip, float *scratch);
+void winograd_weight_grad_bf16(float *dw, const float *dout, const float *in, const Conv2dDims *d,
+                               float *scratch);
+
+/* The plain references of the two: the transforms as matrix products per tile
+ * and channel (summed as the fast path sums; the ½ of G are exact, so with no
+ * subnormal value the fp32 transforms are the same numbers), rounded to bf16
+ * at the same points, the products by gemm_bf16_ref's chain, the weight
+ * gradient's chain over the fast path's chunks.  Bit for bit the fast path's. */
+void winograd_conv_ref_bf16(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
+                            int flip);
+void winograd_weight_grad_ref_bf16(float *dw, const float *dout, const float *in, const Conv2dDims *d);
+
 #endif

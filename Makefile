@@ -144,7 +144,9 @@ run: deps
 	$(MAKE) fastc
 	./fastc validate configs/fashion_mnist.ini --quiet
 	./fastc get fashion_mnist data/fashion_mnist
-	./fastc train configs/fashion_mnist.ini
+	@if ./fastc --version | grep -q '^bf16: native'; then set -x; ./fastc train configs/fashion_mnist.ini; \
+	else echo "make run: this CPU has no AVX512-BF16 (bf16 would be emulated, many times slower): training in fp32"; \
+	set -x; ./fastc train configs/fashion_mnist.ini --set model.precision=fp32; fi
 
 # ---- fuzzing ----------------------------------------------------------------
 FUZZ_TIME ?= 600

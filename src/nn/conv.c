@@ -5,6 +5,7 @@
 #include "nn/conv_taps.h"
 #include "nn/gemm.h"
 #include "nn/gemm_bf16.h"
+#include "nn/gemm_f32.h"
 #include "nn/winograd.h"
 #include <cblas.h>
 #include <omp.h>
@@ -245,9 +246,10 @@ void conv2d_forward(float *out, const float *in, const float *w, const Conv2dDim
         return;
     }
     if (conv2d_is_pointwise(d)) {
-        /* out[M, c_out] = in[M, c_in] · W[c_out, c_in]^T */
+        /* out[M, c_out] = in[M, c_in] · W[c_out, c_in]^T
+         * (gemm_f32: activations read in place, no clearing pass; fp32 owner's edit) */
         int M = d->n * d->h * d->w;
-        nn_sgemm(0, 1, M, d->c_out, d->c_in, 1.0f, in, d->c_in, w, d->c_in, 0.0f, out, d->c_out);
+        gemm_f32(1, M, d->c_out, d->c_in, in, d->c_in, w, d->c_in, 0, out, d->c_out);
         return;
     }
     if (use_taps(d)) {
@@ -292,9 +294,8 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
         int M = d->n * d->h * d->w;
         if (dw) /* dW[c_out, c_in] += dout[M, c_out]^T · in[M, c_in] */
             nn_sgemm(1, 0, d->c_out, d->c_in, M, 1.0f, dout, d->c_out, in, d->c_in, 1.0f, dw, d->c_in);
-        if (din) /* din[M, c_in] (+)= dout[M, c_out] · W[c_out, c_in] */
-            nn_sgemm(0, 0, M, d->c_in, d->c_out, 1.0f, dout, d->c_out, w, d->c_in,
-                     din_accumulate ? 1.0f : 0.0f, din, d->c_in);
+        if (din) /* din[M, c_in] (+)= dout[M, c_out] · W[c_out, c_in] (gemm_f32: fp32 owner's edit) */
+            gemm_f32(0, M, d->c_in, d->c_out, dout, d->c_out, w, d->c_in, din_accumulate, din, d->c_in);
         return;
     }
     if (use_taps(d)) {

@@ -12,6 +12,10 @@ const char *tu_tmpdir(char *buf, size_t cap);
 void tu_rmtree(const char *path);
 /* Write text/bytes to dir/name (creating sub-folders); returns the full path in buf. */
 const char *tu_write(const char *dir, const char *name, const void *data, size_t n, char *buf, size_t cap);
+/* 1 when both files can be read and hold the same bytes, else 0.  Read a
+ * block at a time: a whole-file buffer of a checkpoint costs more in page
+ * faults than the reading. */
+int tu_same_file(const char *path_a, const char *path_b);
 /* Largest |a-b| / max(|a|,|b|,floor) over n elements. */
 double tu_max_rel_err(const float *a, const float *b, size_t n, double floor);
 /* Run a shell command, capture stdout+stderr into out (truncated); returns exit status. */

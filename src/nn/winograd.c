@@ -263,8 +263,7 @@ static size_t up16(size_t f) { return (f + 15) / 16 * 16; }
 
 /* The bf16 layout of winograd_conv_bf16 (floats from the start of the scratch):
  *   Up: the 16 packed U_ξ (upx words each) | R: U in fp32 while it is packed,
- *   then V (fp32, as input_tf writes it) | V16: the bf16 rows of V_ξ (T·ld
- *   each) | M (fp32) | z */
+ *   then V16: the bf16 rows of V_ξ (T·ld each) | M (fp32) | z */
 typedef struct Wg16 {
     WgPlan p;
     size_t tc;         /* tiles of a full chunk */
@@ -280,7 +279,7 @@ static Wg16 wg16_plan(const Conv2dDims *d, int flip)
     q.ld = (q.p.ci + 1) & ~1;
     q.upx = up16(gemm_bf16_packed_words(q.p.ci, q.p.co));
     size_t r = 16 * q.upx;
-    q.v16 = r + up16(16 * q.tc * q.p.ci);
+    q.v16 = r;
     q.m = q.v16 + up16(16 * q.tc * (size_t)q.ld / 2);
     size_t end = q.m + 16 * q.tc * q.p.co, u_end = r + (size_t)16 * d->c_in * d->c_out;
     q.z = up16(end > u_end ? end : u_end);
@@ -319,13 +318,58 @@ size_t winograd_scratch_floats_bf16(const Conv2dDims *d)
     return a > b ? (a > c ? a : c) : (b > c ? b : c);
 }
 
+/* input_tf into bf16 rows: V16_ξ[t][c] = bf16((Bᵀ d B)_ξ), rows of ld (the pad
+ * of an odd C zero), ξ stride T·ld.  The same fp32 values as input_tf (each
+ * block of 64 channels into a small buffer, then converted): no fp32 V in
+ * memory. */
+static void input_tf16(uint16_t *V16, int ld, const float *in, const Conv2dDims *d, const WgPlan *p, int i0,
+                       int ni, const float *z)
+{
+    const int C = p->ci, H = d->h, W = d->w;
+    const size_t T = (size_t)ni * p->timg, S = T * (size_t)ld;
+    #pragma omp parallel for schedule(static)
+    for (size_t t = 0; t < T; t++) {
+        int i = i0 + (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
+        const float *x[4][4];
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 4; b++) {
+                int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
+                x[a][b] = (y < 0 || y >= H || xx < 0 || xx >= W) ? z
+                          : in + (((size_t)i * H + y) * W + xx) * C;
+            }
+        float v[16][64];
+        for (int c0 = 0; c0 < C; c0 += 64) {
+            int nc = C - c0 < 64 ? C - c0 : 64;
+            #pragma omp simd
+            for (int k = 0; k < nc; k++) {
+                int c = c0 + k;
+                float q[4][4];
+                for (int b = 0; b < 4; b++) {   /* Bᵀ d */
+                    float d0 = x[0][b][c], d1 = x[1][b][c], d2 = x[2][b][c], d3 = x[3][b][c];
+                    q[0][b] = d0 - d2, q[1][b] = d1 + d2, q[2][b] = d2 - d1, q[3][b] = d1 - d3;
+                }
+                for (int a = 0; a < 4; a++) {   /* (Bᵀ d) B */
+                    float e0 = q[a][0], e1 = q[a][1], e2 = q[a][2], e3 = q[a][3];
+                    v[a * 4 + 0][k] = e0 - e2;
+                    v[a * 4 + 1][k] = e1 + e2;
+                    v[a * 4 + 2][k] = e2 - e1;
+                    v[a * 4 + 3][k] = e1 - e3;
+                }
+            }
+            for (int x2 = 0; x2 < 16; x2++) bf16_convert(V16 + x2 * S + t * ld + c0, v[x2], (size_t)nc);
+        }
+        if (C & 1)
+            for (int x2 = 0; x2 < 16; x2++) V16[x2 * S + t * ld + C] = 0;
+    }
+}
+
 void winograd_conv_bf16(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
                         int flip, float *scratch)
 {
     Wg16 q = wg16_plan(d, flip);
     const WgPlan *p = &q.p;
     uint32_t *Up = (uint32_t *)scratch;
-    float *R = scratch + 16 * q.upx, *V = R, *Mb = scratch + q.m, *z = scratch + q.z;
+    float *R = scratch + 16 * q.upx, *Mb = scratch + q.m, *z = scratch + q.z;
     uint16_t *V16 = (uint16_t *)(scratch + q.v16);
     memset(z, 0, sizeof(float) * (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out));
     weights(R, w, d, flip);
@@ -336,11 +380,10 @@ void winograd_conv_bf16(float *out, int accumulate, const float *in, const float
     for (int i0 = 0; i0 < d->n; i0 += p->chunk) {
         int ni = d->n - i0 < p->chunk ? d->n - i0 : p->chunk;
         int T = ni * p->timg;
-        input_tf(V, in, d, p, i0, ni, z);
+        input_tf16(V16, q.ld, in, d, p, i0, ni, z);
         #pragma omp parallel for schedule(dynamic, 1)
         for (int x = 0; x < 16; x++) {   /* M_ξ = bf16(V_ξ) · bf16(U_ξ)ᵀ, one chain per number */
-            uint16_t *a = V16 + (size_t)x * T * q.ld;
-            bf16_convert_rows(a, q.ld, V + (size_t)x * T * p->ci, p->ci, T, p->ci);
+            const uint16_t *a = V16 + (size_t)x * T * q.ld;
             gemm_bf16(T, p->co, p->ci, a, q.ld, Up + (size_t)x * q.upx, 0, Mb + (size_t)x * T * p->co, p->co);
         }
         output_tf(out, accumulate, Mb, d, p, i0, ni);

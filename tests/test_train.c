@@ -6,7 +6,9 @@
  * just after a batch of unreadable files the loader left out, or by two
  * signals in a row, which end it at once), lr_find restores the model and
  * writes its files, a diverging run stops with exit 1 naming epoch and batch,
- * and label smoothing reaches the learner. */
+ * and label smoothing reaches the learner.  The sanitizer build runs each
+ * code path once, not the repeated trainings that only compare numbers (the
+ * cases marked "release build only"). */
 #include "check_main.h"
 #include "cmd/pipeline.h"
 #include "core/rng.h"
@@ -696,9 +698,12 @@ START_TEST(lr_find_writes_its_files_and_four_suggestions)
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     ck_assert_msg(strstr(out, "SuggestedLRs(valley=") && strstr(out, "minimum=") && strstr(out, "steep=") &&
                   strstr(out, "slide="), "%s", out);
-    /* fastai's default suggest_funcs: valley alone */
-    rc = run("lr_find tiny.ini --set output.dir=runs/lrf --set lr_find.num_it=30", out, sizeof out);
-    ck_assert_msg(rc == 0 && strstr(out, "SuggestedLRs(valley=") && !strstr(out, "minimum="), "%s", out);
+    /* fastai's default suggest_funcs: valley alone (release build only: the same code
+     * computing one suggestion of the four above, over the folder that run left) */
+    if (!sanitized()) {
+        rc = run("lr_find tiny.ini --set output.dir=runs/lrf --set lr_find.num_it=30", out, sizeof out);
+        ck_assert_msg(rc == 0 && strstr(out, "SuggestedLRs(valley=") && !strstr(out, "minimum="), "%s", out);
+    }
     size_t n;
     char *csv = slurp("runs/lrf", "lr_find.csv", &n);
     ck_assert_msg(csv && strncmp(csv, "lr,loss\n1e-07,", 14) == 0, "%s", csv ? csv : "(none)");

@@ -9,6 +9,8 @@
 #   WAITS="default" ...                         (only the user's OMP_WAIT_POLICY)
 #   QUIET=2 ...                                 (first wait up to 3 min for the 1-minute
 #                                                load average to fall below 2)
+#   ROUNDS=3 ...                                (each row R times, the four sides alternating
+#                                                in every round; default 1)
 #
 # Each side runs with 2 threads, each configuration in a fresh process (so peak
 # RSS is that configuration's), STEPS timed steps (default 8) after one warm-up
@@ -19,7 +21,9 @@
 # pins OpenBLAS to its Haswell kernels; a bench compares the engines, not that).
 #
 # Per configuration: img/s from the median step's wall time (and the fastest's),
-# CPU seconds per step (median and minimum), peak RSS; ratios from wall time and from CPU
+# CPU seconds per step (median and minimum), peak RSS; with ROUNDS > 1, the median
+# over rounds of each round's median (img/s, CPU-s), the best and minimum over all
+# rounds, the largest peak RSS; ratios from wall time and from CPU
 # time (on a loaded machine wall time favours whoever spins less, CPU time
 # whoever spins more); fastc's GFLOPS per CPU-second (3x the forward FLOPs per
 # image over the median CPU time) against one core's peak: 227 fp32, 463 bf16.
@@ -34,6 +38,23 @@ if [ -n "${QUIET:-}" ]; then
     i=0
     while [ $i -lt 36 ] && awk -v q="$QUIET" '{ exit !($1 >= q) }' /proc/loadavg; do sleep 5; i=$((i + 1)); done
 fi
+# summarize "LINE;LINE;...": one line in the programs' format from R rounds' lines
+# (fields 4 img/s median, 5 best, 6 peak MB, 7 CPU-s median, 8 min): the median of
+# the medians, the best of the bests, the largest peak, the least minimum.
+summarize() {
+    echo "$1" | tr ';' '\n' | awk 'NF {
+        n++; for (i = 1; i <= NF; i++) f[n, i] = $i; nf = NF }
+    function med(k,   i, j, t, v) {
+        for (i = 1; i <= n; i++) v[i] = f[i, k]
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+        return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+    function best(k, hi,   i, b) {
+        b = f[1, k]; for (i = 2; i <= n; i++) if (hi ? f[i, k] > b : f[i, k] < b) b = f[i, k]; return b }
+    END {
+        line = f[1, 1] " " f[1, 2] " " f[1, 3] " " med(4) " " best(5, 1) " " best(6, 1) " " med(7) " " best(8, 0)
+        for (i = 9; i <= nf; i++) line = line " " med(i)
+        print line }'
+}
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC'); $STEPS steps after a warm-up"
 printf '%-8s %4s %-7s | %-32s | %-32s | %-32s | %-32s | %-13s | %-13s | %-13s | %-23s | %s\n' \
     arch size wait "fastc fp32 img/s (best) cpu-s (min)" "fastc bf16 img/s (best) cpu-s (min)" \
@@ -44,10 +65,15 @@ for arch in ${ARCHS:-resnet18 resnet34 resnet50 resnet101 resnet152}; do
     for size in ${SIZES:-64 128}; do
         for wait in ${WAITS:-default PASSIVE}; do
             if [ "$wait" = PASSIVE ]; then export OMP_WAIT_POLICY=PASSIVE; else unset OMP_WAIT_POLICY; fi
-            f1=$($BIN "$arch" "$size" 64 "$STEPS" 2 3 fp32)
-            f2=$($BIN "$arch" "$size" 64 "$STEPS" 2 3 bf16)
-            t1=$($PY bench/engine_torch.py "$arch" "$size" 64 "$STEPS" channels_last 2 3 fp32)
-            t2=$($PY bench/engine_torch.py "$arch" "$size" 64 "$STEPS" channels_last 2 3 bf16)
+            f1=; f2=; t1=; t2=; r=0
+            while [ $r -lt "${ROUNDS:-1}" ]; do
+                f1="$f1$($BIN "$arch" "$size" 64 "$STEPS" 2 3 fp32);"
+                f2="$f2$($BIN "$arch" "$size" 64 "$STEPS" 2 3 bf16);"
+                t1="$t1$($PY bench/engine_torch.py "$arch" "$size" 64 "$STEPS" channels_last 2 3 fp32);"
+                t2="$t2$($PY bench/engine_torch.py "$arch" "$size" 64 "$STEPS" channels_last 2 3 bf16);"
+                r=$((r + 1))
+            done
+            f1=$(summarize "$f1"); f2=$(summarize "$f2"); t1=$(summarize "$t1"); t2=$(summarize "$t2")
             echo "$f1|$f2|$t1|$t2" | awk -F'|' -v a="$arch" -v s="$size" -v w="$wait" '{
                 split($1, f1, " "); split($2, f2, " "); split($3, t1, " "); split($4, t2, " ");
                 printf "%-8s %4s %-7s | %6.1f (%6.1f) %6.3f (%6.3f) s | %6.1f (%6.1f) %6.3f (%6.3f) s | %6.1f (%6.1f) %6.3f (%6.3f) s | %6.1f (%6.1f) %6.3f (%6.3f) s | %5.2fx %5.2fx | %5.2fx %5.2fx | %5.2fx %5.2fx | %5.0f %5.0f %5.0f %5.0f | %5.0f %5.0f\n",

@@ -76,53 +76,39 @@ static void weights(float *U, const float *w, const Conv2dDims *d, int flip)
     }
 }
 
-/* x[a][b]: the channel row of input pixel (2ty−1+a, 2tx−1+b) of tile t of the
- * chunk starting at image i0 (tiles numbered image by image, row by row), or
- * the zero row z where that pixel is padding. */
-static inline void tile_patch(const float *x[4][4], const float *in, const Conv2dDims *d, const WgPlan *p,
-                              int i0, size_t t, const float *z)
-{
-    const int H = d->h, W = d->w, C = p->ci;
-    int i = i0 + (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
-    for (int a = 0; a < 4; a++)
-        for (int b = 0; b < 4; b++) {
-            int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
-            x[a][b] = (y < 0 || y >= H || xx < 0 || xx >= W) ? z : in + (((size_t)i * H + y) * W + xx) * C;
-        }
-}
-
-/* e[a·4 + b] = (Bᵀ d B)[a][b] of channel c of the patch x. */
-static inline void bt_d_b(float e[16], const float *x[4][4], int c)
-{
-    float q[4][4];
-    for (int b = 0; b < 4; b++) {   /* Bᵀ d */
-        float d0 = x[0][b][c], d1 = x[1][b][c], d2 = x[2][b][c], d3 = x[3][b][c];
-        q[0][b] = d0 - d2, q[1][b] = d1 + d2, q[2][b] = d2 - d1, q[3][b] = d1 - d3;
-    }
-    for (int a = 0; a < 4; a++) {   /* (Bᵀ d) B */
-        float e0 = q[a][0], e1 = q[a][1], e2 = q[a][2], e3 = q[a][3];
-        e[a * 4 + 0] = e0 - e2, e[a * 4 + 1] = e1 + e2, e[a * 4 + 2] = e2 - e1, e[a * 4 + 3] = e1 - e3;
-    }
-}
-
 /* V_ξ[t][c] = (Bᵀ d B)_ξ for the tiles of images [i0, i0+ni); rows outside
  * the image read the zero row z. */
 static void input_tf(float *V, const float *in, const Conv2dDims *d, const WgPlan *p, int i0, int ni,
                      const float *z)
 {
-    const int C = p->ci;
+    const int C = p->ci, H = d->h, W = d->w;
     const size_t T = (size_t)ni * p->timg;
     #pragma omp parallel for schedule(static)
     for (size_t t = 0; t < T; t++) {
+        int i = i0 + (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
         const float *x[4][4];
-        tile_patch(x, in, d, p, i0, t, z);
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 4; b++) {
+                int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
+                x[a][b] = (y < 0 || y >= H || xx < 0 || xx >= W) ? z
+                          : in + (((size_t)i * H + y) * W + xx) * C;
+            }
         float *restrict v = V + t * C;
         const size_t S = T * C;   /* stride between ξ */
         #pragma omp simd
         for (int c = 0; c < C; c++) {
-            float e[16];
-            bt_d_b(e, x, c);
-            for (int k = 0; k < 16; k++) v[k * S + c] = e[k];
+            float q[4][4];
+            for (int b = 0; b < 4; b++) {   /* Bᵀ d */
+                float d0 = x[0][b][c], d1 = x[1][b][c], d2 = x[2][b][c], d3 = x[3][b][c];
+                q[0][b] = d0 - d2, q[1][b] = d1 + d2, q[2][b] = d2 - d1, q[3][b] = d1 - d3;
+            }
+            for (int a = 0; a < 4; a++) {   /* (Bᵀ d) B */
+                float e0 = q[a][0], e1 = q[a][1], e2 = q[a][2], e3 = q[a][3];
+                v[(a * 4 + 0) * S + c] = e0 - e2;
+                v[(a * 4 + 1) * S + c] = e1 + e2;
+                v[(a * 4 + 2) * S + c] = e2 - e1;
+                v[(a * 4 + 3) * S + c] = e1 - e3;
+            }
         }
     }
 }
@@ -339,21 +325,36 @@ size_t winograd_scratch_floats_bf16(const Conv2dDims *d)
 static void input_tf16(uint16_t *V16, int ld, const float *in, const Conv2dDims *d, const WgPlan *p, int i0,
                        int ni, const float *z)
 {
-    const int C = p->ci;
+    const int C = p->ci, H = d->h, W = d->w;
     const size_t T = (size_t)ni * p->timg, S = T * (size_t)ld;
     #pragma omp parallel for schedule(static)
     for (size_t t = 0; t < T; t++) {
+        int i = i0 + (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
         const float *x[4][4];
-        tile_patch(x, in, d, p, i0, t, z);
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 4; b++) {
+                int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
+                x[a][b] = (y < 0 || y >= H || xx < 0 || xx >= W) ? z
+                          : in + (((size_t)i * H + y) * W + xx) * C;
+            }
         float v[16][64];
         for (int c0 = 0; c0 < C; c0 += 64) {
             int nc = C - c0 < 64 ? C - c0 : 64;
             #pragma omp simd
             for (int k = 0; k < nc; k++) {
                 int c = c0 + k;
-                float e[16];
-                bt_d_b(e, x, c);
-                for (int x2 = 0; x2 < 16; x2++) v[x2][k] = e[x2];
+                float q[4][4];
+                for (int b = 0; b < 4; b++) {   /* Bᵀ d */
+                    float d0 = x[0][b][c], d1 = x[1][b][c], d2 = x[2][b][c], d3 = x[3][b][c];
+                    q[0][b] = d0 - d2, q[1][b] = d1 + d2, q[2][b] = d2 - d1, q[3][b] = d1 - d3;
+                }
+                for (int a = 0; a < 4; a++) {   /* (Bᵀ d) B */
+                    float e0 = q[a][0], e1 = q[a][1], e2 = q[a][2], e3 = q[a][3];
+                    v[a * 4 + 0][k] = e0 - e2;
+                    v[a * 4 + 1][k] = e1 + e2;
+                    v[a * 4 + 2][k] = e2 - e1;
+                    v[a * 4 + 3][k] = e1 - e3;
+                }
             }
             for (int x2 = 0; x2 < 16; x2++) bf16_convert(V16 + x2 * S + t * ld + c0, v[x2], (size_t)nc);
         }

@@ -432,6 +432,18 @@ typedef struct Plan16 {
 
 static size_t words_of_bf16(size_t n) { return (n + 1) / 2; }
 
+/* The slot's regions for tiles of q->p.tile images. */
+static void plan16_slot(Plan16 *q, const Conv2dDims *d)
+{
+    size_t M = (size_t)q->p.tile * d->oh * d->ow;
+    q->ldg = (int)((M + 1) & ~(size_t)1);
+    q->colp = (gemm_bf16_packed_words((int)M, q->K) + 15) / 16 * 16;
+    q->dcol = (M * q->K + 15) / 16 * 16;
+    size_t g1 = words_of_bf16((size_t)d->c_out * q->ldg), g2 = words_of_bf16(M * (size_t)((d->c_out + 1) & ~1));
+    q->g16 = ((g1 > g2 ? g1 : g2) + 15) / 16 * 16;
+    q->slot = q->colp + q->dcol + q->g16;
+}
+
 static Plan16 plan16(const Conv2dDims *d, size_t cap)
 {
     Plan16 q;
@@ -440,15 +452,21 @@ static Plan16 plan16(const Conv2dDims *d, size_t cap)
     if (cap == 0) q.p = make_plan(d, 0);
     q.K = d->kh * d->kw * d->c_in;
     q.ld = (q.K + 1) & ~1;
-    size_t M = (size_t)q.p.tile * d->oh * d->ow;
-    q.ldg = (int)((M + 1) & ~(size_t)1);
     size_t a = gemm_bf16_packed_words(q.K, d->c_out), b = gemm_bf16_packed_words(d->c_out, q.K);
     q.wp = ((a > b ? a : b) + 15) / 16 * 16;
-    q.colp = (gemm_bf16_packed_words((int)M, q.K) + 15) / 16 * 16;
-    q.dcol = (M * q.K + 15) / 16 * 16;
-    size_t g1 = words_of_bf16((size_t)d->c_out * q.ldg), g2 = words_of_bf16(M * (size_t)((d->c_out + 1) & ~1));
-    q.g16 = ((g1 > g2 ? g1 : g2) + 15) / 16 * 16;
-    q.slot = q.colp + q.dcol + q.g16;
+    plan16_slot(&q, d);
+    /* The big path's tile (one slot) was sized by its columns alone; its bf16
+     * dout can be larger (a strided 1x1 that doubles the channels: resnet50's
+     * downsamples at 128 px had a 24 MB slot, above the whole fp32 scratch).
+     * Fewer images per tile until the slot is at most CONV_BIG_FACTOR·cap/2. */
+    size_t big = (size_t)CONV_BIG_FACTOR * (cap / 2);
+    if (cap && !q.p.par)
+        while (q.p.tile > 1 && q.slot > big) {
+            q.p.tile--;
+            q.p.ntiles = (d->n + q.p.tile - 1) / q.p.tile;
+            q.p.tile_floats = (size_t)q.p.tile * col_per_image(d);
+            plan16_slot(&q, d);
+        }
     return q;
 }
 
@@ -625,17 +643,29 @@ static int use_taps16(const Conv2dDims *d)
 
 /* Regions of the scratch, in floats (each a multiple of 16, so 64-byte aligned):
  *   wp (plan16's) | in16: bf16 input | d16: bf16 dout rows [M][lg] (din's A) |
- *   dT: bf16 doutᵀ [c_out][ldg] (dW's A, gathered per tap) | dcol: fp32 [M][K] (din's
- *   products, only the taps inside the input written) | parts (plan16's groups) |
- *   one slot per thread for a weight-gradient unit: A_tap [c_out][≤ kmax] bf16,
- *   B_tap packed, the rows of each pair (ints). */
+ *   dT: bf16 doutᵀ [c_out][ldg] (dW's A, gathered per tap) | parts (plan16's groups) |
+ *   one slot per thread, for the unit it runs: a weight-gradient unit's A_tap
+ *   [c_out][≤ kmax] bf16, B_tap packed and the rows of each pair (ints), or a din
+ *   unit's product of one position and kernel row, fp32 [rows of the unit][≤ kw·c_in].
+ * (The din products were fp32 columns [M][K] of the whole batch: 18.9 MB on
+ * resnet18's 4x4 maps at 128 px, batch 64, which made the bf16 scratch larger
+ * than fp32's; one position's block is 0.2 MB there.) */
 typedef struct Taps16 {
     Plan16 q;
-    int ohw, M, lg, ldg, kmax;
-    size_t in16, d16, dT, dcol, parts, slot_a, slot_b, slot_l, slot, fixed;
+    int ohw, M, lg, ldg, kmax, chunks, chunk_rows;
+    size_t in16, d16, dT, parts, slot_a, slot_b, slot_l, slot_din, slot, fixed;
 } Taps16;
 
 static size_t up16(size_t f) { return (f + 15) / 16 * 16; }
+
+/* Batch rows per unit of the forward and din passes (as conv_taps.c: about
+ * 128, at least 16, at least two units when the batch allows). */
+static int taps16_chunks(int n)
+{
+    int c = (n + 127) / 128;
+    if (c < 2) c = n / 16 < 2 ? n / 16 : 2;
+    return c < 1 ? 1 : c;
+}
 
 static Taps16 taps16_plan(const Conv2dDims *d, size_t cap)
 {
@@ -650,23 +680,17 @@ static Taps16 taps16_plan(const Conv2dDims *d, size_t cap)
     t.in16 = up16(words_of_bf16((size_t)d->n * d->h * d->w * d->c_in));
     t.d16 = up16(words_of_bf16((size_t)t.M * t.lg));
     t.dT = up16(words_of_bf16((size_t)d->c_out * t.ldg));
-    t.dcol = up16((size_t)t.M * t.q.K);
+    t.chunks = taps16_chunks(d->n);
+    t.chunk_rows = (d->n + t.chunks - 1) / t.chunks;   /* the most rows a unit of n·u/chunks .. has */
     t.parts = up16((size_t)(t.q.p.groups - 1) * t.q.p.nw);
     t.slot_a = up16(words_of_bf16((size_t)d->c_out * t.kmax));
     t.slot_b = up16(gemm_bf16_packed_words(t.kmax, d->c_in));
     t.slot_l = up16((size_t)t.kmax);
+    t.slot_din = up16((size_t)t.chunk_rows * d->kw * d->c_in);
     t.slot = t.slot_a + t.slot_b + t.slot_l;
-    t.fixed = t.q.wp + t.in16 + t.d16 + t.dT + t.dcol + t.parts;
+    if (t.slot_din > t.slot) t.slot = t.slot_din;
+    t.fixed = t.q.wp + t.in16 + t.d16 + t.dT + t.parts;
     return t;
-}
-
-/* Batch rows per unit of the forward and din passes (as conv_taps.c: about
- * 128, at least 16, at least two units when the batch allows). */
-static int taps16_chunks(int n)
-{
-    int c = (n + 127) / 128;
-    if (c < 2) c = n / 16 < 2 ? n / 16 : 2;
-    return c < 1 ? 1 : c;
 }
 
 /* dst = bf16(src), n values, split over the threads. */
@@ -724,28 +748,42 @@ static void taps16_forward(float *out, const float *in, const float *w, const Co
         taps16_forward_rows(out, in16, wp, d, (int)((long)d->n * u / nc), (int)((long)d->n * (u + 1) / nc));
 }
 
-/* din rows [i0, i1): dcol[rows, taps inside] = d16 · W_seg per position and
- * kernel row (each a chain over c_out from zero, as the columns'), then col2im
- * (which reads only those taps). */
-static void taps16_din_rows(float *din, int accumulate, float *dcol, const uint16_t *d16, const uint32_t *wp,
+/* din rows [i0, i1):
+ *   prod[rows, nx·c_in] = d16[rows, oy, ox, :] · W_seg    (a chain over c_out from zero, as the columns')
+ *   din[rows, iy, ix0 .. ix0+nx−1, :] += prod
+ * per output position and kernel row, into prod (the thread's slot, one block
+ * at a time).  The columns path sums each din element's products in col2im's
+ * order, its kernel taps (ky, kx) ascending; the position a tap comes from is
+ * (oy, ox) = ((iy + p − ky)/s, (ix + p − kx)/s), so ascending taps are the
+ * positions in descending row-major order, and walking the positions from the
+ * last adds the same products in the same order: the same bits, without the
+ * whole unit's fp32 columns. */
+static void taps16_din_rows(float *din, int accumulate, float *prod, const uint16_t *d16, const uint32_t *wp,
                             const Conv2dDims *d, const Taps16 *t, int i0, int i1)
 {
-    const int K = t->q.K, KPc = (d->c_out + 1) / 2, m = i1 - i0;
+    const int KPc = (d->c_out + 1) / 2, m = i1 - i0;
     const size_t in_img = (size_t)d->h * d->w * d->c_in;
-    for (int oy = 0; oy < d->oh; oy++)
-        for (int ox = 0; ox < d->ow; ox++) {
-            int ky0, ky1, kx0, kx1, p = oy * d->ow + ox;
-            conv_taps_range(oy, d->stride, d->pad, d->kh, d->h, &ky0, &ky1);
-            conv_taps_range(ox, d->stride, d->pad, d->kw, d->w, &kx0, &kx1);
-            int len = (kx1 - kx0 + 1) * d->c_in;
-            const uint16_t *a = d16 + ((size_t)i0 * t->ohw + p) * t->lg;
-            for (int ky = ky0; ky <= ky1 && kx0 <= kx1; ky++) {
-                size_t ko = ((size_t)ky * d->kw + kx0) * d->c_in;   /* a multiple of 64: whole B panels */
-                gemm_bf16_sub(m, len, d->c_out, a, t->ohw * t->lg, wp + ko / GEMM_BF16_NR * KPc * GEMM_BF16_NR, KPc,
-                              0, dcol + ((size_t)i0 * t->ohw + p) * K + ko, t->ohw * K);
+    din += (size_t)i0 * in_img;
+    if (!accumulate) memset(din, 0, sizeof(float) * (size_t)m * in_img);
+    for (int p = t->ohw - 1; p >= 0; p--) {
+        int oy = p / d->ow, ox = p % d->ow, ky0, ky1, kx0, kx1;
+        conv_taps_range(oy, d->stride, d->pad, d->kh, d->h, &ky0, &ky1);
+        conv_taps_range(ox, d->stride, d->pad, d->kw, d->w, &kx0, &kx1);
+        int len = (kx1 - kx0 + 1) * d->c_in;
+        const uint16_t *a = d16 + ((size_t)i0 * t->ohw + p) * t->lg;
+        for (int ky = ky0; ky <= ky1 && kx0 <= kx1; ky++) {
+            size_t ko = ((size_t)ky * d->kw + kx0) * d->c_in;   /* a multiple of 64: whole B panels */
+            gemm_bf16_sub(m, len, d->c_out, a, t->ohw * t->lg, wp + ko / GEMM_BF16_NR * KPc * GEMM_BF16_NR, KPc,
+                          0, prod, len);
+            int iy = oy * d->stride - d->pad + ky, ix0 = ox * d->stride - d->pad + kx0;
+            float *seg = din + ((size_t)iy * d->w + ix0) * d->c_in;
+            for (int i = 0; i < m; i++) {
+                float *dr = seg + (size_t)i * in_img;
+                const float *pr = prod + (size_t)i * len;
+                for (int j = 0; j < len; j++) dr[j] += pr[j];
             }
         }
-    col2im_rows(din + (size_t)i0 * in_img, accumulate, dcol + (size_t)i0 * t->ohw * K, d, 0, m * d->h);
+    }
 }
 
 /* Whether row m (= (i·oh + oy)·ow + ox) reads an input pixel at tap (ky, kx); its offset in in16. */
@@ -827,7 +865,7 @@ static void taps16_backward(float *din, int din_accumulate, float *dw, const flo
     uint32_t *wp = (uint32_t *)s->buf;
     uint16_t *in16 = (uint16_t *)(s->buf + t.q.wp), *d16 = (uint16_t *)(s->buf + t.q.wp + t.in16);
     uint16_t *dT = (uint16_t *)(s->buf + t.q.wp + t.in16 + t.d16);
-    float *dcol = s->buf + t.q.wp + t.in16 + t.d16 + t.dT, *parts = dcol + t.dcol, *slots = s->buf + t.fixed;
+    float *parts = s->buf + t.q.wp + t.in16 + t.d16 + t.dT, *slots = s->buf + t.fixed;
     if (din) {
         /* din's B = W [c_out][K] as rows (k = output channel) */
         gemm_bf16_pack_b(wp, 0, d->c_out, K, w, K);
@@ -847,7 +885,7 @@ static void taps16_backward(float *din, int din_accumulate, float *dw, const flo
             bf16_transpose(dT + r0, t.ldg, dout + (size_t)r0 * d->c_out, d->c_out, r1 - r0, d->c_out);
         }
     }
-    int nuw = dw ? t.q.p.groups * ntap : 0, nc = din ? taps16_chunks(d->n) : 0;
+    int nuw = dw ? t.q.p.groups * ntap : 0, nc = din ? t.chunks : 0;
     size_t nslots = (s->floats - t.fixed) / t.slot;
     int nth = omp_get_max_threads() < (int)nslots ? omp_get_max_threads() : (int)nslots;
     /* the weight-gradient units (group, tap) and the din row chunks write disjoint memory */
@@ -859,8 +897,8 @@ static void taps16_backward(float *din, int din_accumulate, float *dw, const flo
                       g == 0, dT, in16, d, g, u % ntap);
         } else {
             int k = u - nuw;
-            taps16_din_rows(din, din_accumulate, dcol, d16, wp, d, &t, (int)((long)d->n * k / nc),
-                            (int)((long)d->n * (k + 1) / nc));
+            taps16_din_rows(din, din_accumulate, slots + (size_t)omp_get_thread_num() * t.slot, d16, wp, d, &t,
+                            (int)((long)d->n * k / nc), (int)((long)d->n * (k + 1) / nc));
         }
     }
     if (dw && t.q.p.groups > 1) {

@@ -1,7 +1,8 @@
 /* test_batchnorm.c — src/nn/batchnorm.c: the fused fast passes against the
  * two-pass double reference, finite-difference gradients in train and eval mode
- * (with ReLU, residual and the recomputed ReLU mask), running statistics as
- * PyTorch updates them, and thread-count independence. */
+ * (with ReLU, residual and the recomputed ReLU mask), the ReLU mask kept as
+ * bits giving the same numbers as the mask read from the output, running
+ * statistics as PyTorch updates them, and thread-count independence. */
 #include "check_main.h"
 #include "gradcheck.h"
 #include "nn/batchnorm.h"
@@ -207,6 +208,49 @@ START_TEST(fused_relu_lets_nan_through)
 }
 END_TEST
 
+START_TEST(keep_bits_give_the_numbers_of_out)
+{
+    /* bn_forward_keep / bn_backward_keep against bn_forward / bn_backward with
+     * out: bit-identical outputs and gradients, keep bit i = not out[i] <= 0.
+     * c = 16, 64: whole words per row (AVX-512 where the CPU has it); 37, 5:
+     * bits shared by rows.  Half the pre-activations near zero; in eval mode a
+     * NaN input (its gradient passes, as with out). */
+    const int cs[4] = {16, 64, 37, 5};
+    const size_t rs[4] = {129, 40, 33, 3};
+    for (int t = 0; t < 4; t++)
+        for (int mode = 0; mode < 4; mode++) {
+            int train = mode & 1, res = mode >> 1, c = cs[t];
+            size_t rows = rs[t], n = rows * c, nw = bn_keep_words(rows, c);
+            Bn a = bn_make(rows, c, 70 + t), b = bn_copy(&a);
+            float *x = randv(n, 71 + t, 1.0f, 0.0f), *r = res ? randv(n, 72, 0.5f, 0) : NULL;
+            if (!train) x[n / 2] = NAN;
+            float *y1 = malloc(n * 4), *y2 = malloc(n * 4), *g = randv(n, 73, 1, 0);
+            uint16_t *keep = malloc(nw * 2);
+            memset(keep, 0xa5, nw * 2);   /* every bit must be written */
+            bn_forward(y1, x, r, 1, train, &a.s, rows, c);
+            bn_forward_keep(y2, keep, x, r, train, &b.s, rows, c);
+            ck_assert_msg(memcmp(y1, y2, n * 4) == 0, "t%d mode %d: out differs", t, mode);
+            int zeros = 0;
+            for (size_t i = 0; i < n; i++) {
+                int bit = keep[i >> 4] >> (i & 15) & 1;
+                ck_assert_msg(bit == !(y1[i] <= 0.0f), "t%d mode %d: keep bit %zu", t, mode, i);
+                zeros += !bit;
+            }
+            ck_assert(zeros > (int)n / 5 && zeros < (int)(4 * n / 5));
+            float *d1 = malloc(n * 4), *d2 = malloc(n * 4), *r1 = malloc(n * 4), *r2 = malloc(n * 4);
+            float dg1[64] = {0}, db1[64] = {0}, dg2[64] = {0}, db2[64] = {0};
+            bn_backward(d1, res ? r1 : NULL, dg1, db1, g, x, y1, 1, train, &a.s, rows, c);
+            bn_backward_keep(d2, res ? r2 : NULL, dg2, db2, g, x, keep, train, &b.s, rows, c);
+            ck_assert_msg(memcmp(d1, d2, n * 4) == 0, "t%d mode %d: din differs", t, mode);
+            ck_assert(memcmp(dg1, dg2, c * 4) == 0 && memcmp(db1, db2, c * 4) == 0);
+            if (res) ck_assert(memcmp(r1, r2, n * 4) == 0);
+            if (!train) ck_assert(!isnan(d2[n / 2]) && d2[n / 2] != 0.0f);
+            free(x), free(r), free(y1), free(y2), free(g), free(keep), free(d1), free(d2), free(r1), free(r2);
+            bn_drop(&a), bn_drop(&b);
+        }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("batchnorm");
@@ -216,6 +260,7 @@ static Suite *suite(void)
     tcase_add_test(tc, gradients_match_finite_differences);
     tcase_add_test(tc, results_do_not_depend_on_thread_count);
     tcase_add_test(tc, fused_relu_lets_nan_through);
+    tcase_add_test(tc, keep_bits_give_the_numbers_of_out);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -136,6 +136,57 @@ static void check_all(GemmFn fn)
             for (int beta = 0; beta < 2; beta++) check_shape(fn, shapes[i][0], shapes[i][1], shapes[i][2], tb, beta, 1.0f);
 }
 
+typedef void (*GemmPaFn)(int, int, int, const uint32_t *, const uint32_t *, int, float *, int);
+
+/* The same with A packed from Aᵀ (gemm_bf16_pack_at) and, pair by pair, from
+ * bf16 rows (gemm_bf16_pack_a_pair): the two packings equal, the product the
+ * reference's bits. */
+static void check_shape_pa(GemmPaFn fn, int M, int N, int K, int beta)
+{
+    int KP = (K + 1) / 2;
+    float *At = malloc(sizeof(float) * K * M), *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+    float *C = malloc(sizeof(float) * M * N), *R = malloc(sizeof(float) * M * N);
+    uint16_t *Ath = malloc(2 * (size_t)K * M);
+    size_t aw = gemm_bf16_packed_a_words(M, K);
+    uint32_t *Ap = malloc(4 * aw), *Ap2 = malloc(4 * aw), *Bp = malloc(4 * gemm_bf16_packed_words(K, N));
+    gc_randn(At, (size_t)K * M, 11 + M, 1), gc_randn(B, (size_t)K * N, 12 + N, 1);
+    gc_randn(C, (size_t)M * N, 13 + K, 1);
+    for (int k = 0; k < K; k++)
+        for (int m = 0; m < M; m++) A[(size_t)m * K + k] = At[(size_t)k * M + m];
+    memcpy(R, C, sizeof(float) * M * N);
+    memset(Ap, 0xa5, 4 * aw), memset(Ap2, 0x5a, 4 * aw);   /* every word must be written */
+    gemm_bf16_pack_at(Ap, M, K, At, M);
+    bf16_convert(Ath, At, (size_t)K * M);
+    for (int p = 0; p < KP; p++)
+        gemm_bf16_pack_a_pair(Ap2, M, K, p, Ath + (size_t)(2 * p) * M, 2 * p + 1 < K ? Ath + (size_t)(2 * p + 1) * M : NULL);
+    ck_assert_msg(!memcmp(Ap, Ap2, 4 * aw), "M=%d K=%d: the two packings", M, K);
+    gemm_bf16_pack_b(Bp, 0, K, N, B, N);
+    fn(M, N, K, Ap, Bp, beta, C, N);
+    gemm_bf16_ref(0, 0, M, N, K, A, K, B, N, beta, R, N);
+    ck_assert_msg(same_bits(C, R, (size_t)M * N), "packed A: M=%d N=%d K=%d beta=%d", M, N, K, beta);
+    free(At), free(A), free(B), free(C), free(R), free(Ath), free(Ap), free(Ap2), free(Bp);
+}
+
+static void check_all_pa(GemmPaFn fn)
+{
+    static const int pa_shapes[][3] = {{1, 1, 1}, {5, 64, 3}, {13, 130, 147}, {100, 70, 333}, {517, 96, 300}};
+    for (size_t i = 0; i < sizeof pa_shapes / sizeof *pa_shapes; i++)
+        for (int beta = 0; beta < 2; beta++) check_shape_pa(fn, pa_shapes[i][0], pa_shapes[i][1], pa_shapes[i][2], beta);
+}
+
+START_TEST(packed_a_matches_reference)
+{
+    if (gemm_bf16_native()) check_all_pa(gemm_bf16_pa);
+    check_all_pa(gemm_bf16_pa_emulated);
+    for (int th = 1; th <= 2; th++) {   /* the threaded driver: split by rows (517 rows) and by panels */
+        omp_set_num_threads(th);
+        check_shape_pa(nn_gemm_bf16_pa, 517, 96, 300, 1);
+        check_shape_pa(nn_gemm_bf16_pa, 40, 700, 300, 0);
+    }
+    omp_set_num_threads(1);
+}
+END_TEST
+
 START_TEST(native_kernel_matches_reference)
 {
     if (!gemm_bf16_native()) return;   /* gemm_bf16 is the emulation here: tested below */
@@ -247,6 +298,7 @@ static Suite *suite(void)
     tcase_add_test(tc, subnormals_flush_the_same_on_both_paths);
     tcase_add_test(tc, pack_from_bf16_rows_equals_pack_from_floats);
     tcase_add_test(tc, transpose_rounds_and_pads);
+    tcase_add_test(tc, packed_a_matches_reference);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,8 +11,10 @@
  *   Bottleneck:  c1 = conv1(x) 1x1; a1 = relu(bn1(c1)); c2 = conv2(a1) 3x3/stride;
  *                a2 = relu(bn2(c2)); c3 = conv3(a2) 1x1; out = relu(bn3(c3) + residual)
  *
- * Kept for backward: every conv output (BN input) and every BN+ReLU output (the
- * next conv's input and the ReLU mask).  a0 is not kept: it lives in the big
+ * Kept for backward: every conv output (BN input), every BN+ReLU output (the
+ * next conv's input) and the block output's ReLU mask as bits; the masks of
+ * the ReLUs inside a block are recomputed from the BN input, which backward
+ * reads anyway (one stream less than reading the output).  a0 is not kept: it lives in the big
  * gradient buffer during forward (maxpool backward needs only the argmax, and
  * the stem's ReLU mask is recomputed from c0).  The downsample branch's BN
  * output is written straight into the block output and the main branch is added
@@ -69,6 +71,7 @@ typedef struct Block {
     float *a[2];            /* BN+ReLU outputs feeding conv[i+1] */
     float *cd;              /* downsample conv output */
     float *out;             /* block output */
+    uint16_t *keep;         /* its ReLU mask as bits, for backward (batchnorm.h) */
 } Block;
 
 typedef struct Resnet {
@@ -437,6 +440,9 @@ static int alloc_workspace(Resnet *r)
             A(bn->save_invstd, bn->c);
         }
         A(b->out, conv_out_floats(&b->conv[b->nconv - 1]));
+        if (!s->eval_only)
+            A(b->keep, bn_keep_words(conv_out_floats(&b->conv[b->nconv - 1]) / b->conv[b->nconv - 1].cout,
+                                     b->conv[b->nconv - 1].cout));
         if (b->has_down) {
             A(b->cd, conv_out_floats(&b->down));
             A(b->down_bn.save_mean, b->down_bn.c);
@@ -506,7 +512,8 @@ static void block_forward(Resnet *r, Block *b, const float *x, int train)
         res = b->out;
     }
     BnState s = bn_state(r, &b->bn[b->nconv - 1]);
-    bn_forward(b->out, b->c[b->nconv - 1], res, 1, train, &s, rows, last->cout);
+    if (b->keep) bn_forward_keep(b->out, b->keep, b->c[b->nconv - 1], res, train, &s, rows, last->cout);
+    else bn_forward(b->out, b->c[b->nconv - 1], res, 1, train, &s, rows, last->cout);
 }
 
 static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t step_key,
@@ -582,33 +589,34 @@ static int block_backward(Resnet *r, Block *b, float *bufs[3])
     /* out = relu(bn_last(c_last) + res): dz = dout·[out>0] → g0 (in place); d c_last → t */
     int t = 1, f = 2;
     BnState s = bn_state(r, &b->bn[b->nconv - 1]);
-    bn_backward(bufs[t], g0, bn_dgamma(r, &b->bn[b->nconv - 1]), bn_dbeta(r, &b->bn[b->nconv - 1]),
-                g0, b->c[b->nconv - 1], b->out, 1, train, &s, rows, last->cout);
+    bn_backward_keep(bufs[t], g0, bn_dgamma(r, &b->bn[b->nconv - 1]), bn_dbeta(r, &b->bn[b->nconv - 1]),
+                     g0, b->c[b->nconv - 1], b->keep, train, &s, rows, last->cout);
     for (int k = b->nconv - 1; k >= 0; k--) {
         ConvL *c = &b->conv[k];
         const float *in = k ? b->a[k - 1] : b->in;
+        if (k == 0 && !b->has_down) {
+            /* identity shortcut: d(input) = dz (in g0) + conv1's data gradient, accumulated
+             * onto g0 by the convolution itself (no separate add pass) */
+            conv2d_backward(g0, 1, pg(r, c->p), bufs[t], in, pw(r, c->p), &c->d, &r->cs);
+            return 0;
+        }
         /* d(conv input) → bufs[f] (overwritten) */
         conv2d_backward(bufs[f], 0, pg(r, c->p), bufs[t], in, pw(r, c->p), &c->d, &r->cs);
         int tmp = t; t = f; f = tmp;
         if (k) {
-            /* a[k-1] = relu(bn(c[k-1])): in place on bufs[t] */
+            /* a[k-1] = relu(bn(c[k-1])): in place on bufs[t], the ReLU mask recomputed from c[k-1] */
             ConvL *pc = &b->conv[k - 1];
             BnState ps = bn_state(r, &b->bn[k - 1]);
             bn_backward(bufs[t], NULL, bn_dgamma(r, &b->bn[k - 1]), bn_dbeta(r, &b->bn[k - 1]),
-                        bufs[t], b->c[k - 1], b->a[k - 1], 1, train, &ps,
+                        bufs[t], b->c[k - 1], NULL, 1, train, &ps,
                         conv_out_floats(pc) / pc->cout, pc->cout);
         }
     }
-    /* bufs[t] = d(input) through the main branch; add the shortcut's */
-    if (b->has_down) {
-        BnState ds = bn_state(r, &b->down_bn);
-        bn_backward(g0, NULL, bn_dgamma(r, &b->down_bn), bn_dbeta(r, &b->down_bn), g0, b->cd, NULL,
-                    0, train, &ds, rows, last->cout);
-        conv2d_backward(bufs[t], 1, pg(r, b->down.p), g0, b->in, pw(r, b->down.p), &b->down.d,
-                        &r->cs);
-    } else {
-        add_backward_acc(bufs[t], g0, conv_in_floats(&b->conv[0]));
-    }
+    /* bufs[t] = d(input) through the main branch; add the downsample's */
+    BnState ds = bn_state(r, &b->down_bn);
+    bn_backward(g0, NULL, bn_dgamma(r, &b->down_bn), bn_dbeta(r, &b->down_bn), g0, b->cd, NULL,
+                0, train, &ds, rows, last->cout);
+    conv2d_backward(bufs[t], 1, pg(r, b->down.p), g0, b->in, pw(r, b->down.p), &b->down.d, &r->cs);
     return t;
 }
 
@@ -791,7 +799,7 @@ static void resnet_free(Model *m)
     for (int i = 0; r->blocks && i < r->nblocks; i++) {
         Block *b = &r->blocks[i];
         for (int k = 0; k < 3; k++) free(b->c[k]), free(b->bn[k].save_mean), free(b->bn[k].save_invstd);
-        free(b->a[0]), free(b->a[1]), free(b->cd), free(b->out);
+        free(b->a[0]), free(b->a[1]), free(b->cd), free(b->out), free(b->keep);
         free(b->down_bn.save_mean), free(b->down_bn.save_invstd);
     }
     free(r->blocks);

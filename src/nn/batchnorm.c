@@ -6,6 +6,7 @@
  * passes are split over rows. */
 #include "nn/batchnorm.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
@@ -33,6 +34,68 @@ static void chunk_rows(size_t rows, int ch, int nch, size_t *r0, size_t *r1)
     *r0 = nb * ch / nch * BN_RB;
     *r1 = nb * (ch + 1) / nch * BN_RB;
     if (*r1 > rows) *r1 = rows;
+}
+
+/* ---- the ReLU mask as bits (bn_forward_keep / bn_backward_keep) ----------------
+ * With c a multiple of 16 a row holds whole 16-bit words and AVX-512 (chosen
+ * at run time, so the sanitizer tree checks it too) turns a word into a lane
+ * mask in one instruction; otherwise bits are read one by one and written in
+ * a separate pass over whole words (rows would share words).  Both give the
+ * bn_backward-with-out numbers: the same operations on the same values. */
+#define BN_AVX512 __attribute__((target("avx512f")))
+
+size_t bn_keep_words(size_t rows, int c) { return (rows * (size_t)c + 15) / 16; }
+
+static int keep_by_words(int c)
+{
+    __builtin_cpu_init();
+    return c % 16 == 0 && __builtin_cpu_supports("avx512f");
+}
+
+/* keep bits of one row of out (c % 16 == 0): not y <= 0, NaN included (NLE_UQ) */
+BN_AVX512 static void keep_row16(uint16_t *kw, const float *y, int c)
+{
+    const __m512 z = _mm512_setzero_ps();
+    for (int j = 0; j < c; j += 16) kw[j / 16] = (uint16_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(y + j), z, _CMP_NLE_UQ);
+}
+
+/* every bit of keep from out [n], word by word */
+static void keep_words(uint16_t *keep, const float *out, size_t n)
+{
+    long nw = (long)((n + 15) / 16);
+    #pragma omp parallel for schedule(static)
+    for (long w = 0; w < nw; w++) {
+        unsigned v = 0;
+        for (size_t b = 0, i = (size_t)w * 16; b < 16 && i < n; b++, i++) v |= (unsigned)!(out[i] <= 0.0f) << b;
+        keep[w] = (uint16_t)v;
+    }
+}
+
+static inline float keep_g(const uint16_t *keep, size_t i, float g) { return keep[i >> 4] >> (i & 15) & 1 ? g : 0.0f; }
+
+/* grad_sums' row with the mask from whole words: f1 += g', f2 += g'·(x − mean) */
+BN_AVX512 static void gsum_row16(float *f1, float *f2, const float *g, const float *x, const float *mean,
+                                 const uint16_t *kw, int c)
+{
+    for (int j = 0; j < c; j += 16) {
+        __m512 gv = _mm512_maskz_loadu_ps(kw[j / 16], g + j);
+        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + j), _mm512_loadu_ps(mean + j));
+        _mm512_storeu_ps(f1 + j, _mm512_add_ps(_mm512_loadu_ps(f1 + j), gv));
+        _mm512_storeu_ps(f2 + j, _mm512_add_ps(_mm512_loadu_ps(f2 + j), _mm512_mul_ps(gv, d)));
+    }
+}
+
+/* bn_backward's row with the mask from whole words: dr = g', dx = k1·g' + k2·x + k3 */
+BN_AVX512 static void apply_row16(float *dx, float *dr, const float *g, const float *xk, const uint16_t *kw,
+                                  const float *k1, const float *k2, const float *k3, int c)
+{
+    for (int j = 0; j < c; j += 16) {
+        __m512 gv = _mm512_maskz_loadu_ps(kw[j / 16], g + j);
+        __m512 a = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(k1 + j), gv),
+                                 _mm512_mul_ps(_mm512_loadu_ps(k2 + j), _mm512_loadu_ps(xk + j)));
+        if (dr) _mm512_storeu_ps(dr + j, gv);
+        _mm512_storeu_ps(dx + j, _mm512_add_ps(a, _mm512_loadu_ps(k3 + j)));
+    }
 }
 
 /* t1[j], t2[j]: the chunks' two partial sums of channel j (part: chunk ch's
@@ -80,13 +143,13 @@ static void col_sums(double *s1, double *s2, float *k, const float *a, size_t ro
 }
 
 /* For backward: sg[c] = Σ_r g, sgx[c] = Σ_r g·(x − mean) with g = dout masked
- * by the ReLU (mask from out when given, else recomputed from in).  Chunked
- * as col_sums; part as there. */
+ * by the ReLU (mask from keep when given, else from out when given, else
+ * recomputed from in).  Chunked as col_sums; part as there. */
 static void grad_sums(double *sg, double *sgx, const float *dout, const float *in,
-                      const float *out, int relu, const float *scale, const float *shift,
-                      const float *mean, size_t rows, int c, double *part)
+                      const float *out, const uint16_t *keep, int relu, const float *scale,
+                      const float *shift, const float *mean, size_t rows, int c, double *part)
 {
-    const int nch = red_chunks(rows);
+    const int nch = red_chunks(rows), words = keep && keep_by_words(c);
     #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < nch; ch++) {
         double *d1 = part + (size_t)2 * ch * c, *d2 = d1 + c;
@@ -102,6 +165,13 @@ static void grad_sums(double *sg, double *sgx, const float *dout, const float *i
                 if (!relu) {
                     #pragma omp simd
                     for (int j = 0; j < c; j++) f1[j] += g[j], f2[j] += g[j] * (x[j] - mean[j]);
+                } else if (words) {
+                    gsum_row16(f1, f2, g, x, mean, keep + r * c / 16, c);
+                } else if (keep) {
+                    for (int j = 0; j < c; j++) {
+                        float gv = keep_g(keep, r * c + j, g[j]);
+                        f1[j] += gv, f2[j] += gv * (x[j] - mean[j]);
+                    }
                 } else if (out) {
                     const float *o = out + r * c;
                     #pragma omp simd
@@ -123,8 +193,8 @@ static void grad_sums(double *sg, double *sgx, const float *dout, const float *i
     fold_chunks(sg, sgx, part, nch, c);
 }
 
-void bn_forward(float *out, const float *in, const float *residual, int relu, int train,
-                BnState *s, size_t rows, int c)
+static void forward(float *out, uint16_t *keep, const float *in, const float *residual, int relu,
+                    int train, BnState *s, size_t rows, int c)
 {
     double s1[c], s2[c];
     float scale[c], shift[c], k[c];
@@ -151,6 +221,7 @@ void bn_forward(float *out, const float *in, const float *residual, int relu, in
         scale[j] = s->gamma[j] * s->save_invstd[j];
         shift[j] = s->beta[j] - s->save_mean[j] * scale[j];
     }
+    const int words = keep && relu && keep_by_words(c);
     /* omp simd: out may alias in or residual, element by element (same
      * index), which the compiler's alias check would refuse and run scalar */
     #pragma omp parallel for schedule(static)
@@ -165,6 +236,7 @@ void bn_forward(float *out, const float *in, const float *residual, int relu, in
                     float v = x[j] * scale[j] + shift[j] + res[j];
                     y[j] = v <= 0.0f ? 0.0f : v;
                 }
+                if (words) keep_row16(keep + r * c / 16, y, c);   /* y still in L1 */
             } else {
                 #pragma omp simd
                 for (int j = 0; j < c; j++) y[j] = x[j] * scale[j] + shift[j] + res[j];
@@ -175,17 +247,32 @@ void bn_forward(float *out, const float *in, const float *residual, int relu, in
                 float v = x[j] * scale[j] + shift[j];
                 y[j] = v <= 0.0f ? 0.0f : v;
             }
+            if (words) keep_row16(keep + r * c / 16, y, c);
         } else {
             #pragma omp simd
             for (int j = 0; j < c; j++) y[j] = x[j] * scale[j] + shift[j];
         }
     }
+    if (keep && !words) keep_words(keep, out, rows * (size_t)c);
 }
 
-void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
-                 const float *in, const float *out, int relu, int train, const BnState *s,
-                 size_t rows, int c)
+void bn_forward(float *out, const float *in, const float *residual, int relu, int train,
+                BnState *s, size_t rows, int c)
 {
+    forward(out, NULL, in, residual, relu, train, s, rows, c);
+}
+
+void bn_forward_keep(float *out, uint16_t *keep, const float *in, const float *residual, int train,
+                     BnState *s, size_t rows, int c)
+{
+    forward(out, keep, in, residual, 1, train, s, rows, c);
+}
+
+static void backward(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
+                     const float *in, const float *out, const uint16_t *keep, int relu, int train,
+                     const BnState *s, size_t rows, int c)
+{
+    const int words = keep && relu && keep_by_words(c);
     double sg[c], sgx[c];
     float k1[c], k2[c], k3[c], scale[c], shift[c];
     for (int j = 0; j < c; j++) {   /* the forward's affine map, for a recomputed ReLU mask */
@@ -193,7 +280,7 @@ void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const flo
         shift[j] = s->beta[j] - s->save_mean[j] * scale[j];
     }
     double part[2 * red_chunks(rows) * c];
-    grad_sums(sg, sgx, dout, in, out, relu, scale, shift, s->save_mean, rows, c, part);
+    grad_sums(sg, sgx, dout, in, out, keep, relu, scale, shift, s->save_mean, rows, c, part);
     /* eval: dx = γ·inv·g depends on no x (as PyTorch's), so the k2·x term reads
      * zeros: a NaN input must not turn its own gradient into NaN */
     float zero[c];
@@ -232,6 +319,14 @@ void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const flo
                 #pragma omp simd
                 for (int j = 0; j < c; j++) dx[j] = k1[j] * g[j] + k2[j] * xk[j] + k3[j];
             }
+        } else if (words) {
+            apply_row16(dx, dr, g, xk, keep + r * c / 16, k1, k2, k3, c);
+        } else if (keep) {
+            for (int j = 0; j < c; j++) {
+                float gv = keep_g(keep, r * c + j, g[j]);
+                if (dr) dr[j] = gv;
+                dx[j] = k1[j] * gv + k2[j] * xk[j] + k3[j];
+            }
         } else if (out) {
             const float *o = out + r * c;
             if (dr) {
@@ -263,6 +358,20 @@ void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const flo
             }
         }
     }
+}
+
+void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
+                 const float *in, const float *out, int relu, int train, const BnState *s,
+                 size_t rows, int c)
+{
+    backward(din, dres, dgamma, dbeta, dout, in, out, NULL, relu, train, s, rows, c);
+}
+
+void bn_backward_keep(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
+                      const float *in, const uint16_t *keep, int train, const BnState *s, size_t rows,
+                      int c)
+{
+    backward(din, dres, dgamma, dbeta, dout, in, NULL, keep, 1, train, s, rows, c);
 }
 
 /* ---- reference: plain two-pass in double ----------------------------------- */

@@ -20,6 +20,7 @@
 #define FASTC_NN_BATCHNORM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define BN_EPS 1e-5f
 #define BN_MOMENTUM 0.1f
@@ -47,6 +48,22 @@ void bn_forward(float *out, const float *in, const float *residual, int relu, in
 void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
                  const float *in, const float *out, int relu, int train, const BnState *s,
                  size_t rows, int c);
+
+/* The ReLU mask of a fused forward kept as bits, so its backward need not read
+ * out again (a resnet block's output, 4 bytes an element, becomes 1 bit):
+ * bit i of keep (i = r·c + j; word i/16, bit i%16) is 1 where out[i] passes the
+ * gradient, i.e. not out <= 0 (NaN passes, as in bn_backward). */
+size_t bn_keep_words(size_t rows, int c);
+
+/* bn_forward with the ReLU (relu = 1), also writing keep [bn_keep_words]. */
+void bn_forward_keep(float *out, uint16_t *keep, const float *in, const float *residual, int train,
+                     BnState *s, size_t rows, int c);
+
+/* bn_backward with the ReLU mask from keep (as written by bn_forward_keep);
+ * the same numbers as bn_backward given out. */
+void bn_backward_keep(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
+                      const float *in, const uint16_t *keep, int train, const BnState *s, size_t rows,
+                      int c);
 
 /* Plain two-pass reference in double (same contract, for the tests). */
 void bn_forward_ref(float *out, const float *in, const float *residual, int relu, int train,

@@ -422,11 +422,11 @@ static void im2col16(uint16_t *col, int ld, const float *in, const Conv2dDims *d
  * a slot is then about 0.8 of the fp32 path's), and the floats of each region:
  *   wp:   the packed weight, shared (Wᵀ forward, W for din)
  *   slot: per tile in flight: packed columns (dW's B) | fp32 columns (din's
- *         product; the bf16 columns live at its start) | bf16 dout (dW's Aᵀ or din's A)
+ *         product; the bf16 columns live at its start) | bf16 dout (dW's A, doutᵀ packed, or din's A)
  *   parts: the weight-gradient partials of groups 1.. (as the fp32 path) */
 typedef struct Plan16 {
     Plan p;
-    int K, ld, ldg;            /* columns, bf16 row length, row length of the transposed dout */
+    int K, ld;                 /* columns, bf16 row length */
     size_t wp, colp, dcol, g16, slot;
 } Plan16;
 
@@ -436,10 +436,9 @@ static size_t words_of_bf16(size_t n) { return (n + 1) / 2; }
 static void plan16_slot(Plan16 *q, const Conv2dDims *d)
 {
     size_t M = (size_t)q->p.tile * d->oh * d->ow;
-    q->ldg = (int)((M + 1) & ~(size_t)1);
     q->colp = (gemm_bf16_packed_words((int)M, q->K) + 15) / 16 * 16;
     q->dcol = (M * q->K + 15) / 16 * 16;
-    size_t g1 = words_of_bf16((size_t)d->c_out * q->ldg), g2 = words_of_bf16(M * (size_t)((d->c_out + 1) & ~1));
+    size_t g1 = gemm_bf16_packed_a_words(d->c_out, (int)M), g2 = words_of_bf16(M * (size_t)((d->c_out + 1) & ~1));
     q->g16 = ((g1 > g2 ? g1 : g2) + 15) / 16 * 16;
     q->slot = q->colp + q->dcol + q->g16;
 }
@@ -558,11 +557,13 @@ static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, floa
     if (dwg) {
         if (par) im2col16(col, q->ld, in_t, d, t);
         else im2col16_rows(col, q->ld, in_t, d, 0, t * d->oh);
-        /* dW[c_out, K] (+)= doutᵀ[c_out, M] · col[M, K]: A = doutᵀ (bf16 rows of ldg), B = col packed */
+        /* dW[c_out, K] (+)= doutᵀ[c_out, M] · col[M, K]: A = doutᵀ packed from the rows of
+         * dout as they lie (no transpose), B = col packed */
+        uint32_t *ap = (uint32_t *)g16;
         gemm_bf16_pack_b16(colp, M, q->K, col, q->ld);
-        bf16_transpose(g16, q->ldg, dout_t, d->c_out, M, d->c_out);
-        if (par) nn_gemm_bf16(d->c_out, q->K, M, g16, q->ldg, colp, dw_beta, dwg, q->K);
-        else gemm_bf16(d->c_out, q->K, M, g16, q->ldg, colp, dw_beta, dwg, q->K);
+        gemm_bf16_pack_at(ap, d->c_out, M, dout_t, d->c_out);
+        if (par) nn_gemm_bf16_pa(d->c_out, q->K, M, ap, colp, dw_beta, dwg, q->K);
+        else gemm_bf16_pa(d->c_out, q->K, M, ap, colp, dw_beta, dwg, q->K);
     }
     if (din_t) {
         /* dcol[M, K] = dout[M, c_out] · W[c_out, K], then scattered back */
@@ -642,18 +643,18 @@ static int use_taps16(const Conv2dDims *d)
 }
 
 /* Regions of the scratch, in floats (each a multiple of 16, so 64-byte aligned):
- *   wp (plan16's) | in16: bf16 input | d16: bf16 dout rows [M][lg] (din's A) |
- *   dT: bf16 doutᵀ [c_out][ldg] (dW's A, gathered per tap) | parts (plan16's groups) |
+ *   wp (plan16's) | in16: bf16 input | d16: bf16 dout rows [M][lg] (din's A; dW's A is
+ *   packed from them per tap) | parts (plan16's groups) |
  *   one slot per thread, for the unit it runs: a weight-gradient unit's A_tap
- *   [c_out][≤ kmax] bf16, B_tap packed and the rows of each pair (ints), or a din
+ *   (doutᵀ's rows of the tap, packed: c_out x ≤ kmax), B_tap packed and the rows of each pair (ints), or a din
  *   unit's product of one position and kernel row, fp32 [rows of the unit][≤ kw·c_in].
  * (The din products were fp32 columns [M][K] of the whole batch: 18.9 MB on
  * resnet18's 4x4 maps at 128 px, batch 64, which made the bf16 scratch larger
  * than fp32's; one position's block is 0.2 MB there.) */
 typedef struct Taps16 {
     Plan16 q;
-    int ohw, M, lg, ldg, kmax, chunks, chunk_rows;
-    size_t in16, d16, dT, parts, slot_a, slot_b, slot_l, slot_din, slot, fixed;
+    int ohw, M, lg, kmax, chunks, chunk_rows;
+    size_t in16, d16, parts, slot_a, slot_b, slot_l, slot_din, slot, fixed;
 } Taps16;
 
 static size_t up16(size_t f) { return (f + 15) / 16 * 16; }
@@ -675,21 +676,19 @@ static Taps16 taps16_plan(const Conv2dDims *d, size_t cap)
     t.ohw = d->oh * d->ow;
     t.M = d->n * t.ohw;
     t.lg = (d->c_out + 1) & ~1;
-    t.ldg = (t.M + 1) & ~1;
     t.kmax = (t.M + t.q.p.ntiles + 2) & ~1;   /* rows of a group, each tile's odd row paired with a zero */
     t.in16 = up16(words_of_bf16((size_t)d->n * d->h * d->w * d->c_in));
     t.d16 = up16(words_of_bf16((size_t)t.M * t.lg));
-    t.dT = up16(words_of_bf16((size_t)d->c_out * t.ldg));
     t.chunks = taps16_chunks(d->n);
     t.chunk_rows = (d->n + t.chunks - 1) / t.chunks;   /* the most rows a unit of n·u/chunks .. has */
     t.parts = up16((size_t)(t.q.p.groups - 1) * t.q.p.nw);
-    t.slot_a = up16(words_of_bf16((size_t)d->c_out * t.kmax));
+    t.slot_a = up16(gemm_bf16_packed_a_words(d->c_out, t.kmax));
     t.slot_b = up16(gemm_bf16_packed_words(t.kmax, d->c_in));
     t.slot_l = up16((size_t)t.kmax);
     t.slot_din = up16((size_t)t.chunk_rows * d->kw * d->c_in);
     t.slot = t.slot_a + t.slot_b + t.slot_l;
     if (t.slot_din > t.slot) t.slot = t.slot_din;
-    t.fixed = t.q.wp + t.in16 + t.d16 + t.dT + t.parts;
+    t.fixed = t.q.wp + t.in16 + t.d16 + t.parts;
     return t;
 }
 
@@ -799,12 +798,12 @@ static int tap_pixel(const Conv2dDims *d, int ohw, int m, int ky, int kx, size_t
 /* Group g's weight gradient at tap (ky, kx): dW_g[:, tap, :] (+)= Σ_m dout[m]ᵀ in[m @ tap]
  * over the group's rows m in order, by the pairs of the columns path (rows 2p, 2p+1
  * of each tile), a pair kept when either row reads a pixel, the other then zero. */
-static void taps16_dw(const Taps16 *t, float *sl, float *dwg, int beta, const uint16_t *dT, const uint16_t *in16,
+static void taps16_dw(const Taps16 *t, float *sl, float *dwg, int beta, const uint16_t *d16, const uint16_t *in16,
                       const Conv2dDims *d, int g, int tap)
 {
     const Plan *p = &t->q.p;
     const int ky = tap / d->kw, kx = tap % d->kw, K = t->q.K, C = d->c_in;
-    uint16_t *A = (uint16_t *)sl;
+    uint32_t *Ap = (uint32_t *)sl;
     uint32_t *Bp = (uint32_t *)(sl + t->slot_a);
     int *rows = (int *)(sl + t->slot_a + t->slot_b);
     int t0 = (int)((long)p->ntiles * g / p->groups), t1 = (int)((long)p->ntiles * (g + 1) / p->groups), np = 0;
@@ -824,12 +823,11 @@ static void taps16_dw(const Taps16 *t, float *sl, float *dwg, int beta, const ui
             for (int co = 0; co < d->c_out; co++) memset(c + (size_t)co * K, 0, sizeof(float) * C);
         return;
     }
-    const int lda = 2 * np;
-    for (int co = 0; co < d->c_out; co++) {
-        uint16_t *ar = A + (size_t)co * lda;
-        const uint16_t *dr = dT + (size_t)co * t->ldg;
-        for (int e = 0; e < 2 * np; e++) ar[e] = rows[e] >= 0 ? dr[rows[e]] : 0;
-    }
+    /* A_tap[co][k = pair rows] = doutᵀ: packed from the pair's two rows of d16 as they lie */
+    const int kt = 2 * np;
+    for (int e = 0; e < np; e++)
+        gemm_bf16_pack_a_pair(Ap, d->c_out, kt, e, rows[2 * e] >= 0 ? d16 + (size_t)rows[2 * e] * t->lg : NULL,
+                              rows[2 * e + 1] >= 0 ? d16 + (size_t)rows[2 * e + 1] * t->lg : NULL);
     /* B_tap[k = pair rows][n = ci] in the VNNI pair layout, panels of 64 channels */
     for (int e = 0; e < np; e++) {
         size_t oa = 0, ob = 0;
@@ -847,7 +845,7 @@ static void taps16_dw(const Taps16 *t, float *sl, float *dwg, int beta, const ui
                 for (int n = 0; n < GEMM_BF16_NR; n++) dst[n] = (uint32_t)pb[n] << 16;
         }
     }
-    gemm_bf16(d->c_out, C, lda, A, lda, Bp, beta, c, K);
+    gemm_bf16_pa(d->c_out, C, kt, Ap, Bp, beta, c, K);
 }
 
 static size_t taps16_scratch_floats(const Conv2dDims *d, size_t cap, int threads)
@@ -864,27 +862,16 @@ static void taps16_backward(float *din, int din_accumulate, float *dw, const flo
     const int K = t.q.K, ntap = d->kh * d->kw;
     uint32_t *wp = (uint32_t *)s->buf;
     uint16_t *in16 = (uint16_t *)(s->buf + t.q.wp), *d16 = (uint16_t *)(s->buf + t.q.wp + t.in16);
-    uint16_t *dT = (uint16_t *)(s->buf + t.q.wp + t.in16 + t.d16);
-    float *parts = s->buf + t.q.wp + t.in16 + t.d16 + t.dT, *slots = s->buf + t.fixed;
-    if (din) {
-        /* din's B = W [c_out][K] as rows (k = output channel) */
-        gemm_bf16_pack_b(wp, 0, d->c_out, K, w, K);
-        #pragma omp parallel for schedule(static)
-        for (int b = 0; b < 64; b++) {
-            int r0 = (int)((long)t.M * b / 64), r1 = (int)((long)t.M * (b + 1) / 64);
-            bf16_convert_rows(d16 + (size_t)r0 * t.lg, t.lg, dout + (size_t)r0 * d->c_out, d->c_out, r1 - r0, d->c_out);
-        }
+    float *parts = s->buf + t.q.wp + t.in16 + t.d16, *slots = s->buf + t.fixed;
+    /* dout as bf16 rows: din's A, and the rows each weight-gradient unit packs its A from */
+    #pragma omp parallel for schedule(static)
+    for (int b = 0; b < 64; b++) {
+        int r0 = (int)((long)t.M * b / 64), r1 = (int)((long)t.M * (b + 1) / 64);
+        bf16_convert_rows(d16 + (size_t)r0 * t.lg, t.lg, dout + (size_t)r0 * d->c_out, d->c_out, r1 - r0, d->c_out);
     }
-    if (dw) {
-        convert_par(in16, in, (size_t)d->n * d->h * d->w * d->c_in);
-        /* doutᵀ in blocks of 16 rows (the last block pads the odd row) */
-        int nb16 = (t.M + 15) / 16;
-        #pragma omp parallel for schedule(static)
-        for (int b = 0; b < nb16; b++) {
-            int r0 = b * 16, r1 = r0 + 16 < t.M ? r0 + 16 : t.M;
-            bf16_transpose(dT + r0, t.ldg, dout + (size_t)r0 * d->c_out, d->c_out, r1 - r0, d->c_out);
-        }
-    }
+    /* din's B = W [c_out][K] as rows (k = output channel) */
+    if (din) gemm_bf16_pack_b(wp, 0, d->c_out, K, w, K);
+    if (dw) convert_par(in16, in, (size_t)d->n * d->h * d->w * d->c_in);
     int nuw = dw ? t.q.p.groups * ntap : 0, nc = din ? t.chunks : 0;
     size_t nslots = (s->floats - t.fixed) / t.slot;
     int nth = omp_get_max_threads() < (int)nslots ? omp_get_max_threads() : (int)nslots;
@@ -894,7 +881,7 @@ static void taps16_backward(float *din, int din_accumulate, float *dw, const flo
         if (u < nuw) {
             int g = u / ntap;
             taps16_dw(&t, slots + (size_t)omp_get_thread_num() * t.slot, g ? parts + (size_t)(g - 1) * t.q.p.nw : dw,
-                      g == 0, dT, in16, d, g, u % ntap);
+                      g == 0, d16, in16, d, g, u % ntap);
         } else {
             int k = u - nuw;
             taps16_din_rows(din, din_accumulate, slots + (size_t)omp_get_thread_num() * t.slot, d16, wp, d, &t,

@@ -19,7 +19,7 @@
 
 #define NR GEMM_BF16_NR
 #define NV (NR / 16)
-#define MR 6
+#define MR GEMM_BF16_MR
 #define KC 128     /* pairs of k per block */
 #define MC 96      /* rows per block (a multiple of MR) */
 #define SHORT_KP 64  /* k blocks of at most this many pairs run row tiles outer */
@@ -184,15 +184,66 @@ void gemm_bf16_pack_b16(uint32_t *Bp, int K, int N, const uint16_t *B, int ldb)
     }
 }
 
+/* ---- packing of A --------------------------------------------------------------- */
+
+size_t gemm_bf16_packed_a_words(int M, int K)
+{
+    return (size_t)((M + MR - 1) / MR) * MR * (size_t)((K + 1) / 2);
+}
+
+/* Pair p of rows [m0, m0 + n) from the pair's halves: word = lo[m] | hi[m] << 16 (the pad rows of
+ * the last block zero). */
+static void put_pair(uint32_t *Ap, int M, int KP, int p, int m0, int n, const uint16_t *lo, const uint16_t *hi)
+{
+    for (int m = 0; m < n; m += MR) {
+        uint32_t *d = Ap + ((size_t)((m0 + m) / MR) * KP + p) * MR;
+        for (int i = 0; i < MR; i++)
+            d[i] = m + i < n && m0 + m + i < M ? lo[m + i] | (uint32_t)hi[m + i] << 16 : 0;
+    }
+}
+
+#define PA_ROWS (80 * MR)   /* rows converted at a time (a multiple of MR and of 16) */
+#define PA_PAIRS 32         /* pairs per unit of the threads */
+
+void gemm_bf16_pack_at(uint32_t *Ap, int M, int K, const float *At, int ldt)
+{
+    const int KP = (K + 1) / 2, nu = (KP + PA_PAIRS - 1) / PA_PAIRS;
+    #pragma omp parallel for schedule(static)
+    for (int u = 0; u < nu; u++) {
+        uint16_t lo[PA_ROWS], hi[PA_ROWS];
+        int p1 = (u + 1) * PA_PAIRS < KP ? (u + 1) * PA_PAIRS : KP;
+        for (int m0 = 0; m0 < M; m0 += PA_ROWS) {
+            int n = M - m0 < PA_ROWS ? M - m0 : PA_ROWS;
+            for (int p = u * PA_PAIRS; p < p1; p++) {
+                bf16_convert(lo, At + (size_t)(2 * p) * ldt + m0, (size_t)n);
+                if (2 * p + 1 < K) bf16_convert(hi, At + (size_t)(2 * p + 1) * ldt + m0, (size_t)n);
+                else memset(hi, 0, sizeof(uint16_t) * (size_t)n);
+                put_pair(Ap, M, KP, p, m0, (n + MR - 1) / MR * MR, lo, hi);
+            }
+        }
+    }
+}
+
+void gemm_bf16_pack_a_pair(uint32_t *Ap, int M, int K, int p, const uint16_t *lo, const uint16_t *hi)
+{
+    static const uint16_t zero[PA_ROWS];
+    const int KP = (K + 1) / 2;
+    for (int m0 = 0; m0 < M; m0 += PA_ROWS) {
+        int n = M - m0 < PA_ROWS ? M - m0 : PA_ROWS;
+        put_pair(Ap, M, KP, p, m0, (n + MR - 1) / MR * MR, lo ? lo + m0 : zero, hi ? hi + m0 : zero);
+    }
+}
+
 /* ---- microkernels ------------------------------------------------------------ */
 
-/* C tile [mr <= MR][nr <= NR] (+)= A rows (words, row stride lda_w) · B panel slice, kp pairs. */
+/* C tile [mr <= MR][nr <= NR] (+)= A rows · B panel slice, kp pairs; pair p of row i
+ * of A is the word a[i·lda_w + p·ps]: rows of words (ps = 1) or a packed block (lda_w = 1, ps = MR). */
 typedef void (*Kern)(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b, float *c, int ldc, int load,
                      int mr, int nr);
 
-BF16_TARGET
-static void kern_native(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b, float *c, int ldc, int load,
-                        int mr, int nr)
+BF16_TARGET __attribute__((always_inline))
+static inline void kern_native_body(int kp, const uint32_t *a, size_t lda_w, const size_t ps, const uint32_t *b,
+                                    float *c, int ldc, int load, int mr, int nr)
 {
     __m512 acc[MR][NV];
     const uint32_t *ar[MR];
@@ -216,7 +267,7 @@ static void kern_native(int kp, const uint32_t *a, size_t lda_w, const uint32_t 
         for (int j = 0; j < NV; j++) bv[j] = _mm512_loadu_ps((const float *)(b + (size_t)p * NR + 16 * j));
         #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
-            __m512bh av = (__m512bh)_mm512_set1_epi32((int)ar[i][p]);
+            __m512bh av = (__m512bh)_mm512_set1_epi32((int)ar[i][(size_t)p * ps]);
             #pragma GCC unroll 8
             for (int j = 0; j < NV; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], av, (__m512bh)bv[j]);
         }
@@ -226,6 +277,21 @@ static void kern_native(int kp, const uint32_t *a, size_t lda_w, const uint32_t 
         if (i < mr)
             #pragma GCC unroll 8
             for (int j = 0; j < NV; j++) _mm512_mask_storeu_ps(c + (size_t)i * ldc + 16 * j, mk[j], acc[i][j]);
+}
+
+BF16_TARGET
+static void kern_native(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b, float *c, int ldc, int load,
+                        int mr, int nr)
+{
+    kern_native_body(kp, a, lda_w, 1, b, c, ldc, load, mr, nr);
+}
+
+BF16_TARGET
+static void kern_native_pa(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b, float *c, int ldc, int load,
+                           int mr, int nr)
+{
+    (void)lda_w;
+    kern_native_body(kp, a, 1, MR, b, c, ldc, load, mr, nr);
 }
 
 /* One step of the chain: round(acc + a·b) (fmaf: the exact product, one
@@ -240,8 +306,8 @@ static inline float lo_f(uint32_t w) { return bf16_to_f32((uint16_t)(w & 0xffffu
 static inline float hi_f(uint32_t w) { return bf16_to_f32((uint16_t)(w >> 16)); }
 
 /* The same chain without AVX512-BF16. */
-static void kern_emul(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b, float *c, int ldc, int load,
-                      int mr, int nr)
+static void kern_emul_body(int kp, const uint32_t *a, size_t lda_w, size_t ps, const uint32_t *b, float *c, int ldc,
+                           int load, int mr, int nr)
 {
     for (int i = 0; i < mr; i++) {
         float acc[NR];
@@ -252,7 +318,7 @@ static void kern_emul(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b
             acc[j] = fabsf(v) < FLT_MIN ? copysignf(0.0f, v) : v;   /* vdpbf16ps's DAZ on C */
         }
         for (int p = 0; p < kp; p++) {
-            float a0 = lo_f(ai[p]), a1 = hi_f(ai[p]);
+            float a0 = lo_f(ai[(size_t)p * ps]), a1 = hi_f(ai[(size_t)p * ps]);
             const uint32_t *bp = b + (size_t)p * NR;
             for (int j = 0; j < NR; j++) acc[j] = chain_step(chain_step(acc[j], a1, hi_f(bp[j])), a0, lo_f(bp[j]));
         }
@@ -260,15 +326,51 @@ static void kern_emul(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b
     }
 }
 
+static void kern_emul(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b, float *c, int ldc, int load,
+                      int mr, int nr)
+{
+    kern_emul_body(kp, a, lda_w, 1, b, c, ldc, load, mr, nr);
+}
+
+static void kern_emul_pa(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b, float *c, int ldc, int load,
+                         int mr, int nr)
+{
+    (void)lda_w;
+    kern_emul_body(kp, a, 1, MR, b, c, ldc, load, mr, nr);
+}
+
 /* ---- drivers ------------------------------------------------------------------ */
 
+/* Where A's words are: pair p of row i (i a multiple of MR: a row tile) at
+ * w + (i/MR)·tile + p·pair, the tile's rows `row` words apart (the kernel's lda_w).
+ * Rows of words: row = lda/2, tile = MR·row, pair = 1; packed A: row = 1,
+ * tile = MR·ceil(K/2), pair = MR. */
+typedef struct AOp { const uint32_t *w; size_t row, tile, pair; } AOp;
+
+static AOp a_rows(const uint16_t *A, int lda)
+{
+    AOp a = {(const uint32_t *)(const void *)A, (size_t)lda / 2, (size_t)MR * (size_t)(lda / 2), 1};
+    return a;
+}
+
+static AOp a_packed(const uint32_t *Ap, int K)
+{
+    AOp a = {Ap, 1, (size_t)MR * (size_t)((K + 1) / 2), MR};
+    return a;
+}
+
+/* The rows from r0 (a multiple of MR) on. */
+static AOp a_from(AOp a, int r0)
+{
+    a.w += (size_t)(r0 / MR) * a.tile;
+    return a;
+}
+
 /* bkp: pairs per B panel (the panel stride: ceil(K/2) for a whole packed B). */
-static void gemm_rows(Kern kern, int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int bkp,
-                      int beta, float *C, int ldc, int j0, int j1)
+static void gemm_rows(Kern kern, int M, int N, int K, AOp A, const uint32_t *Bp, int bkp, int beta, float *C, int ldc,
+                      int j0, int j1)
 {
     const int KP = (K + 1) / 2;
-    const size_t lda_w = (size_t)lda / 2;
-    const uint32_t *Aw = (const uint32_t *)(const void *)A;
     for (int p0 = 0; p0 < KP; p0 += KC) {
         int kp = KP - p0 < KC ? KP - p0 : KC, load = beta || p0 > 0;
         for (int i0 = 0; i0 < M; i0 += MC) {
@@ -283,43 +385,58 @@ static void gemm_rows(Kern kern, int M, int N, int K, const uint16_t *A, int lda
                     for (int j = rows_outer ? j0 : jj; j < (rows_outer ? j1 : jj + 1); j++) {
                         const uint32_t *bp = Bp + ((size_t)j * bkp + p0) * NR;
                         int nr = N - j * NR < NR ? N - j * NR : NR;
-                        kern(kp, Aw + (size_t)i * lda_w + p0, lda_w, bp, C + (size_t)i * ldc + (size_t)j * NR, ldc,
-                             load, i1 - i < MR ? i1 - i : MR, nr);
+                        kern(kp, A.w + (size_t)(i / MR) * A.tile + (size_t)p0 * A.pair, A.row, bp,
+                             C + (size_t)i * ldc + (size_t)j * NR, ldc, load, i1 - i < MR ? i1 - i : MR, nr);
                     }
         }
     }
 }
 
-static Kern pick_kernel(void) { return gemm_bf16_native() ? kern_native : kern_emul; }
+static Kern pick_kernel(int packed_a)
+{
+    if (gemm_bf16_native()) return packed_a ? kern_native_pa : kern_native;
+    return packed_a ? kern_emul_pa : kern_emul;
+}
 
 void gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    gemm_rows(pick_kernel(), M, N, K, A, lda, Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR);
+    gemm_rows(pick_kernel(0), M, N, K, a_rows(A, lda), Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR);
 }
 
 void gemm_bf16_sub(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int bkp, int beta, float *C,
                    int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    gemm_rows(pick_kernel(), M, N, K, A, lda, Bp, bkp, beta, C, ldc, 0, (N + NR - 1) / NR);
+    gemm_rows(pick_kernel(0), M, N, K, a_rows(A, lda), Bp, bkp, beta, C, ldc, 0, (N + NR - 1) / NR);
 }
 
 void gemm_bf16_emulated(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C,
                         int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    gemm_rows(kern_emul, M, N, K, A, lda, Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR);
+    gemm_rows(kern_emul, M, N, K, a_rows(A, lda), Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR);
+}
+
+void gemm_bf16_pa(int M, int N, int K, const uint32_t *Ap, const uint32_t *Bp, int beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    gemm_rows(pick_kernel(1), M, N, K, a_packed(Ap, K), Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR);
+}
+
+void gemm_bf16_pa_emulated(int M, int N, int K, const uint32_t *Ap, const uint32_t *Bp, int beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    gemm_rows(kern_emul_pa, M, N, K, a_packed(Ap, K), Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR);
 }
 
 /* Below this many multiply-adds one thread does the whole product. */
 #define SPLIT_MACS (1 << 21)
 #define MAX_BLOCKS 16
 
-void nn_gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C, int ldc)
+static void nn_gemm(Kern kern, int M, int N, int K, AOp A, const uint32_t *Bp, int beta, float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    Kern kern = pick_kernel();
     const int np = (N + NR - 1) / NR;
     double macs = (double)M * N * K;
     /* Blocks of rows (multiples of MC) when there are enough, else of B panels:
@@ -328,7 +445,7 @@ void nn_gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_
     int units = by_rows ? mb : np;
     int nb = macs < SPLIT_MACS ? 1 : units < MAX_BLOCKS ? units : MAX_BLOCKS;
     if (nb == 1) {
-        gemm_rows(kern, M, N, K, A, lda, Bp, (K + 1) / 2, beta, C, ldc, 0, np);
+        gemm_rows(kern, M, N, K, A, Bp, (K + 1) / 2, beta, C, ldc, 0, np);
         return;
     }
     #pragma omp parallel for schedule(dynamic, 1)
@@ -336,12 +453,21 @@ void nn_gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_
         int u0 = (int)((long)units * b / nb), u1 = (int)((long)units * (b + 1) / nb);
         if (by_rows) {
             int r0 = u0 * MC, r1 = u1 * MC < M ? u1 * MC : M;
-            gemm_rows(kern, r1 - r0, N, K, A + (size_t)r0 * lda, lda, Bp, (K + 1) / 2, beta, C + (size_t)r0 * ldc,
-                      ldc, 0, np);
+            gemm_rows(kern, r1 - r0, N, K, a_from(A, r0), Bp, (K + 1) / 2, beta, C + (size_t)r0 * ldc, ldc, 0, np);
         } else {
-            gemm_rows(kern, M, N, K, A, lda, Bp, (K + 1) / 2, beta, C, ldc, u0, u1);
+            gemm_rows(kern, M, N, K, A, Bp, (K + 1) / 2, beta, C, ldc, u0, u1);
         }
     }
+}
+
+void nn_gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C, int ldc)
+{
+    nn_gemm(pick_kernel(0), M, N, K, a_rows(A, lda), Bp, beta, C, ldc);
+}
+
+void nn_gemm_bf16_pa(int M, int N, int K, const uint32_t *Ap, const uint32_t *Bp, int beta, float *C, int ldc)
+{
+    nn_gemm(pick_kernel(1), M, N, K, a_packed(Ap, K), Bp, beta, C, ldc);
 }
 
 /* ---- reference ------------------------------------------------------------------- */

@@ -25,6 +25,12 @@
  *      holds, for pair p = 0 .. ceil(K/2)−1, NR 32-bit words
  *          word[p][n] = bf16(b[2p][j·NR+n]) | bf16(b[2p+1][j·NR+n]) << 16
  *      (zero past N or K).  gemm_bf16_pack_b* write it.
+ *   A may instead come packed (the *_pa functions) in the layout the
+ *   microkernel reads: blocks of GEMM_BF16_MR rows; block b holds, for pair p,
+ *   MR 32-bit words
+ *          word[p][i] = bf16(a[b·MR+i][2p]) | bf16(a[b·MR+i][2p+1]) << 16
+ *      (zero past M or K).  Where A is a transpose (the weight gradient's
+ *      doutᵀ), packing it reads the rows of dout in order: no gather.
  */
 #ifndef FASTC_NN_GEMM_BF16_H
 #define FASTC_NN_GEMM_BF16_H
@@ -81,6 +87,18 @@ void gemm_bf16_pack_b(uint32_t *Bp, int trans, int K, int N, const float *B, int
 /* The same from bf16 rows: b[k][n] = B[k·ldb + n]. */
 void gemm_bf16_pack_b16(uint32_t *Bp, int K, int N, const uint16_t *B, int ldb);
 
+#define GEMM_BF16_MR 6    /* rows of a packed A block (the microkernel's rows) */
+
+/* 32-bit words of a packed A of M x K. */
+size_t gemm_bf16_packed_a_words(int M, int K);
+
+/* Pack A[M,K] given as Aᵀ rows [K][M] (fp32): a[m][k] = At[k·ldt + m]. */
+void gemm_bf16_pack_at(uint32_t *Ap, int M, int K, const float *At, int ldt);
+
+/* Pair p of a packed A of M x K from bf16 rows: a[m][2p] = lo[m], a[m][2p+1] = hi[m]
+ * (NULL: zeros). */
+void gemm_bf16_pack_a_pair(uint32_t *Ap, int M, int K, int p, const uint16_t *lo, const uint16_t *hi);
+
 /* C[M,N] = (beta ? C : 0) + A·B on the calling thread (beta is 0 or 1). */
 void gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C,
                int ldc);
@@ -100,6 +118,12 @@ void gemm_bf16_emulated(int M, int N, int K, const uint16_t *A, int lda, const u
  * threads (each element is still one chain: same numbers for any thread count). */
 void nn_gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C,
                   int ldc);
+
+/* gemm_bf16, its emulation and nn_gemm_bf16 with A packed (gemm_bf16_pack_at / _pack_a_pair):
+ * the same chains, the same numbers. */
+void gemm_bf16_pa(int M, int N, int K, const uint32_t *Ap, const uint32_t *Bp, int beta, float *C, int ldc);
+void gemm_bf16_pa_emulated(int M, int N, int K, const uint32_t *Ap, const uint32_t *Bp, int beta, float *C, int ldc);
+void nn_gemm_bf16_pa(int M, int N, int K, const uint32_t *Ap, const uint32_t *Bp, int beta, float *C, int ldc);
 
 /* Plain reference, fp32 operands rounded here: C = (beta ? C : 0) + bf16(op(A))·bf16(op(B)),
  * op(A)[m][k] = trans_a ? A[k·lda + m] : A[m·lda + k], op(B)[k][n] = trans_b ? B[n·ldb + k] : B[k·ldb + n]. */

@@ -75,7 +75,7 @@ static int even(int k) { return (k + 1) & ~1; }
 size_t linear_scratch_floats_bf16(int n, int in_f, int out_f)
 {
     size_t fwd = up16((size_t)n * even(in_f) / 2) + up16(gemm_bf16_packed_words(in_f, out_f));
-    size_t dw = up16((size_t)out_f * even(n) / 2) + up16(gemm_bf16_packed_words(n, in_f));
+    size_t dw = up16(gemm_bf16_packed_a_words(out_f, n)) + up16(gemm_bf16_packed_words(n, in_f));
     size_t din = up16((size_t)n * even(out_f) / 2) + up16(gemm_bf16_packed_words(out_f, in_f));
     size_t m = fwd > dw ? fwd : dw;
     return m > din ? m : din;
@@ -99,11 +99,11 @@ void linear_backward_bf16(float *din, float *dw, float *db, const float *dout, c
                           int n, int in_f, int out_f, float *scratch)
 {
     uint16_t *a = (uint16_t *)scratch;
-    if (dw) { /* dW[o, i] += dout[n, o]ᵀ · in[n, i]: A = doutᵀ, B = in */
-        uint32_t *bp = (uint32_t *)(scratch + up16((size_t)out_f * even(n) / 2));
-        bf16_transpose(a, even(n), dout, out_f, n, out_f);
+    if (dw) { /* dW[o, i] += dout[n, o]ᵀ · in[n, i]: A = doutᵀ (packed from dout's rows), B = in */
+        uint32_t *ap = (uint32_t *)scratch, *bp = (uint32_t *)(scratch + up16(gemm_bf16_packed_a_words(out_f, n)));
+        gemm_bf16_pack_at(ap, out_f, n, dout, out_f);
         gemm_bf16_pack_b(bp, 0, n, in_f, in, in_f);
-        nn_gemm_bf16(out_f, in_f, n, a, even(n), bp, 1, dw, in_f);
+        nn_gemm_bf16_pa(out_f, in_f, n, ap, bp, 1, dw, in_f);
     }
     if (db)
         for (int j = 0; j < out_f; j++) {

@@ -1,6 +1,7 @@
 /* bench_conv.c — CPU time of each convolution of a resnet18 training step.
  *
- *   build/release/bench/bench_conv [THREADS] [BS] [SIZE] [N_IN] [fp32|bf16]   (make build/release/bench/bench_conv)
+ *   build/release/bench/bench_conv [THREADS] [BS] [SIZE] [N_IN] [fp32|bf16] [all|wino]
+ *   (make build/release/bench/bench_conv)
  *
  * For every distinct convolution of resnet18 on BS images of SIZE x SIZE
  * (stem, the 3x3s of each stage, the strided 3x3s and 1x1 downsamples), the
@@ -10,7 +11,8 @@
  * FLOPs, so Winograd shows above the GEMM's peak), then the step's total with
  * each convolution counted as often as resnet18 has it.  "alt": the other path
  * on the same data — fp32: by taps (conv_taps.h); bf16: by columns where bf16
- * goes by taps or Winograd (ConvScratch.bf16_columns). */
+ * goes by taps or Winograd (ConvScratch.bf16_columns).  "wino": only the 3x3
+ * stride-1 convolutions, without the other path (to profile Winograd alone). */
 #include "core/ctx.h"
 #include "nn/conv.h"
 #include "nn/conv_taps.h"
@@ -33,6 +35,7 @@ int main(int argc, char **argv)
 {
     int th = argc > 1 ? atoi(argv[1]) : 1, n = argc > 2 ? atoi(argv[2]) : 64, sz = argc > 3 ? atoi(argv[3]) : 128;
     int n_in = argc > 4 ? atoi(argv[4]) : 3, bf16 = argc > 5 && !strcmp(argv[5], "bf16");
+    int wino = argc > 6 && !strcmp(argv[6], "wino");
     Ctx ctx = {.threads = th};
     ctx_apply_threads(&ctx);
     /* map sizes as resnet18 has them: stem /2, maxpool /2, then /2 per stage
@@ -50,6 +53,7 @@ int main(int argc, char **argv)
            "GF/cpu-s", "alt fwd", "alt bwd", "used");
     for (size_t i = 0; i < sizeof sh / sizeof *sh; i++) {
         const Shape *s = &sh[i];
+        if (wino && (s->k != 3 || s->s != 1)) continue;
         Conv2dDims d = conv2d_dims(n, s->h, s->h, s->cin, s->cout, s->k, s->s, s->p);
         size_t nin = (size_t)n * d.h * d.w * d.c_in, nout = (size_t)n * d.oh * d.ow * d.c_out;
         size_t nw = (size_t)d.c_out * d.kh * d.kw * d.c_in;
@@ -76,7 +80,7 @@ int main(int argc, char **argv)
         double tpf = 0, tpb = 0;
         ConvScratch cols = cs;
         cols.bf16_columns = 1;
-        if ((d.kh > 1 && !bf16) || (bf16 && (conv2d_bf16_by_taps(&d) || conv2d_bf16_by_winograd(&d)))) {
+        if (!wino && ((d.kh > 1 && !bf16) || (bf16 && (conv2d_bf16_by_taps(&d) || conv2d_bf16_by_winograd(&d))))) {
             tpf = tpb = 1e30;
             for (int rep = 0; rep < 3; rep++) {
                 double c0 = cpu_now();

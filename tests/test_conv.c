@@ -483,7 +483,8 @@ END_TEST
 /* bf16 by Winograd (3x3 stride 1, >= 64 channels, as fp32): the fast path
  * against winograd_*_ref_bf16 (the transforms per tile, the same rounding
  * points, gemm_bf16_ref's chain) bit for bit: forward, din overwritten and
- * accumulated, dW accumulated; odd maps cut the 2x2 tiles, the third case
+ * accumulated, dW accumulated, on two threads (the forward also with one
+ * tile-block slot in the scratch); odd maps cut the 2x2 tiles, the third case
  * runs over two chunks of images, the first with an odd tile count (13 images
  * of 25 tiles: the weight gradient's pairs restart after a zero partner).
  * Then against the exact convolution, on the error measure of
@@ -500,11 +501,18 @@ START_TEST(bf16_winograd_matches_its_reference)
         Setup u = setup(cs[ci], 301 + 3 * ci, 0.1f);
         Conv2dDims d = u.d;
         ck_assert_msg(conv2d_bf16_by_winograd(&d), "case %zu goes by Winograd", ci);
+        /* two threads, and two threads on a scratch with one tile-block slot */
+        omp_set_num_threads(2);
+        size_t cf1 = winograd_scratch_floats_bf16(&d, 1);
+        ConvScratch s1 = {malloc(cf1 * 4), cf1, RESNET_LIKE_CAP, 1, 0};
         size_t cf = conv2d_scratch_floats_bf16(&d, RESNET_LIKE_CAP, 2);
         ConvScratch sc = {malloc(cf * 4), cf, RESNET_LIKE_CAP, 1, 0};
         float *y1 = malloc(u.nout * 4), *y2 = malloc(u.nout * 4);
-        conv2d_forward(y1, u.x, u.w, &d, &sc);
         winograd_conv_ref_bf16(y2, 0, u.x, u.w, &d, 0);
+        conv2d_forward(y1, u.x, u.w, &d, &s1);
+        ck_assert_msg(same_bits(y1, y2, u.nout), "case %zu forward, one slot", ci);
+        free(s1.buf);
+        conv2d_forward(y1, u.x, u.w, &d, &sc);
         ck_assert_msg(same_bits(y1, y2, u.nout), "case %zu forward", ci);
         float *a1 = alloc_rand(u.nin, 7, 1), *a2 = malloc(u.nin * 4), *w1 = alloc_rand(u.nw, 8, 1), *w2 = malloc(u.nw * 4);
         memcpy(a2, a1, u.nin * 4), memcpy(w2, w1, u.nw * 4);
@@ -545,6 +553,7 @@ START_TEST(bf16_winograd_matches_its_reference)
         free(sc.buf), free(u.x), free(u.w), free(u.g), free(y1), free(y2), free(a1), free(a2), free(w1), free(w2);
         free(ax), free(aw), free(ag), free(sy), free(sd), free(sw), free(ey), free(ed), free(ew);
     }
+    omp_set_num_threads(1);
 }
 END_TEST
 

@@ -490,7 +490,7 @@ size_t conv2d_scratch_floats_bf16(const Conv2dDims *d, size_t cap, int threads)
 {
     Plan16 q = plan16(d, cap);
     size_t f = q.wp + q.slot, ft = use_taps16(d) ? taps16_scratch_floats(d, cap, threads) : 0;
-    if (use_winograd16(d) && winograd_scratch_floats_bf16(d) > ft) ft = winograd_scratch_floats_bf16(d);
+    if (use_winograd16(d) && winograd_scratch_floats_bf16(d, threads) > ft) ft = winograd_scratch_floats_bf16(d, threads);
     if (q.p.par) {
         if (threads < 1) threads = 1;
         if (threads > q.p.ntiles) threads = q.p.ntiles;
@@ -521,7 +521,7 @@ static void forward_bf16(float *out, const float *in, const float *w, const Conv
         return;
     }
     if (!s->bf16_columns && use_winograd16(d)) {
-        winograd_conv_bf16(out, 0, in, w, d, 0, s->buf);
+        winograd_conv_bf16(out, 0, in, w, d, 0, s->buf, s->floats);
         return;
     }
     Plan16 q = plan16(d, s->tile_cap);
@@ -594,7 +594,7 @@ static void backward_bf16(float *din, int din_accumulate, float *dw, const float
     }
     if (!s->bf16_columns && use_winograd16(d)) {
         if (dw) winograd_weight_grad_bf16(dw, dout, in, d, s->buf);
-        if (din) winograd_conv_bf16(din, din_accumulate, dout, w, d, 1, s->buf);
+        if (din) winograd_conv_bf16(din, din_accumulate, dout, w, d, 1, s->buf, s->floats);
         return;
     }
     Plan16 q = plan16(d, s->tile_cap);

@@ -5,6 +5,7 @@
 #include "nn/gemm_bf16.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,16 +77,16 @@ static void weights(float *U, const float *w, const Conv2dDims *d, int flip)
     }
 }
 
-/* V_ξ[t][c] = (Bᵀ d B)_ξ for the tiles of images [i0, i0+ni); rows outside
- * the image read the zero row z. */
-static void input_tf(float *V, const float *in, const Conv2dDims *d, const WgPlan *p, int i0, int ni,
+/* V_ξ[t][c] = (Bᵀ d B)_ξ for the T tiles from tile t0 (tiles numbered over
+ * the batch, image by image, row by row); rows outside the image read the
+ * zero row z. */
+static void input_tf(float *V, const float *in, const Conv2dDims *d, const WgPlan *p, size_t t0, size_t T,
                      const float *z)
 {
     const int C = p->ci, H = d->h, W = d->w;
-    const size_t T = (size_t)ni * p->timg;
     #pragma omp parallel for schedule(static)
     for (size_t t = 0; t < T; t++) {
-        int i = i0 + (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
+        int i = (int)((t0 + t) / p->timg), r = (int)((t0 + t) % p->timg), ty = r / p->tw, tx = r % p->tw;
         const float *x[4][4];
         for (int a = 0; a < 4; a++)
             for (int b = 0; b < 4; b++) {
@@ -113,39 +114,44 @@ static void input_tf(float *V, const float *in, const Conv2dDims *d, const WgPla
     }
 }
 
-/* out[i, 2ty+a, 2tx+b, c] (+)= (Aᵀ m A)[a][b] for the tiles of the chunk. */
+/* out[i, 2ty+a, 2tx+b, c] (+)= (Aᵀ m A)[a][b] of tile t (numbered over the
+ * whole batch), m its row of M (ξ stride S). */
+static inline void output_tile(float *out, int accumulate, const float *restrict m, size_t S, const Conv2dDims *d,
+                               const WgPlan *p, size_t t)
+{
+    const int C = p->co, H = d->h, W = d->w;
+    int i = (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
+    float *o[2][2];
+    int in[2][2];
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++) {
+            int y = 2 * ty + a, x = 2 * tx + b;
+            in[a][b] = y < H && x < W;
+            o[a][b] = in[a][b] ? out + (((size_t)i * H + y) * W + x) * C : NULL;
+        }
+    #pragma omp simd
+    for (int c = 0; c < C; c++) {
+        float s[2][4];
+        for (int b = 0; b < 4; b++) {   /* Aᵀ m */
+            float m0 = m[(0 + b) * S + c], m1 = m[(4 + b) * S + c], m2 = m[(8 + b) * S + c],
+                  m3 = m[(12 + b) * S + c];
+            s[0][b] = m0 + m1 + m2, s[1][b] = m1 - m2 - m3;
+        }
+        for (int a = 0; a < 2; a++) {   /* (Aᵀ m) A */
+            float y0 = s[a][0] + s[a][1] + s[a][2], y1 = s[a][1] - s[a][2] - s[a][3];
+            if (in[a][0]) o[a][0][c] = accumulate ? o[a][0][c] + y0 : y0;
+            if (in[a][1]) o[a][1][c] = accumulate ? o[a][1][c] + y1 : y1;
+        }
+    }
+}
+
+/* output_tile for the tiles of the chunk of images [i0, i0+ni). */
 static void output_tf(float *out, int accumulate, const float *M, const Conv2dDims *d, const WgPlan *p,
                       int i0, int ni)
 {
-    const int C = p->co, H = d->h, W = d->w;
-    const size_t T = (size_t)ni * p->timg, S = T * C;
+    const size_t T = (size_t)ni * p->timg, S = T * p->co, t0 = (size_t)i0 * p->timg;
     #pragma omp parallel for schedule(static)
-    for (size_t t = 0; t < T; t++) {
-        int i = i0 + (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
-        const float *restrict m = M + t * C;
-        float *o[2][2];
-        int in[2][2];
-        for (int a = 0; a < 2; a++)
-            for (int b = 0; b < 2; b++) {
-                int y = 2 * ty + a, x = 2 * tx + b;
-                in[a][b] = y < H && x < W;
-                o[a][b] = in[a][b] ? out + (((size_t)i * H + y) * W + x) * C : NULL;
-            }
-        #pragma omp simd
-        for (int c = 0; c < C; c++) {
-            float s[2][4];
-            for (int b = 0; b < 4; b++) {   /* Aᵀ m */
-                float m0 = m[(0 + b) * S + c], m1 = m[(4 + b) * S + c], m2 = m[(8 + b) * S + c],
-                      m3 = m[(12 + b) * S + c];
-                s[0][b] = m0 + m1 + m2, s[1][b] = m1 - m2 - m3;
-            }
-            for (int a = 0; a < 2; a++) {   /* (Aᵀ m) A */
-                float y0 = s[a][0] + s[a][1] + s[a][2], y1 = s[a][1] - s[a][2] - s[a][3];
-                if (in[a][0]) o[a][0][c] = accumulate ? o[a][0][c] + y0 : y0;
-                if (in[a][1]) o[a][1][c] = accumulate ? o[a][1][c] + y1 : y1;
-            }
-        }
-    }
+    for (size_t t = 0; t < T; t++) output_tile(out, accumulate, M + t * p->co, S, d, p, t0 + t);
 }
 
 void winograd_conv(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
@@ -161,7 +167,7 @@ void winograd_conv(float *out, int accumulate, const float *in, const float *w, 
     for (int i0 = 0; i0 < d->n; i0 += p.chunk) {
         int ni = d->n - i0 < p.chunk ? d->n - i0 : p.chunk;
         int T = ni * p.timg;
-        input_tf(V, in, d, &p, i0, ni, z);
+        input_tf(V, in, d, &p, (size_t)i0 * p.timg, (size_t)T, z);
         #pragma omp parallel for schedule(dynamic, 1)
         for (int x = 0; x < 16; x++)   /* M_ξ = V_ξ · U_ξᵀ (forward), V_ξ · U_ξ (din) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, flip ? CblasNoTrans : CblasTrans, T, p.co, p.ci, 1.0f,
@@ -171,16 +177,16 @@ void winograd_conv(float *out, int accumulate, const float *in, const float *w, 
     }
 }
 
-/* Ŷ_ξ[t][c] = (A y Aᵀ)_ξ of the 2x2 block y of dout[n,h,w,c_out] of each tile
- * (zero outside the image); A = (Aᵀ)ᵀ = [1 0; 1 1; 1 −1; 0 −1]. */
-static void grad_tf(float *Y, const float *dout, const Conv2dDims *d, const WgPlan *p, int i0, int ni,
+/* Ŷ_ξ[t][c] = (A y Aᵀ)_ξ of the 2x2 block y of dout[n,h,w,c_out] of each of
+ * the T tiles from tile t0 (zero outside the image); A = (Aᵀ)ᵀ = [1 0; 1 1; 1 −1; 0 −1]. */
+static void grad_tf(float *Y, const float *dout, const Conv2dDims *d, const WgPlan *p, size_t t0, size_t T,
                     const float *z)
 {
     const int C = d->c_out, H = d->h, W = d->w;
-    const size_t T = (size_t)ni * p->timg, S = T * C;
+    const size_t S = T * C;
     #pragma omp parallel for schedule(static)
     for (size_t t = 0; t < T; t++) {
-        int i = i0 + (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
+        int i = (int)((t0 + t) / p->timg), r = (int)((t0 + t) % p->timg), ty = r / p->tw, tx = r % p->tw;
         const float *y[2][2];
         for (int a = 0; a < 2; a++)
             for (int b = 0; b < 2; b++) {
@@ -246,8 +252,8 @@ void winograd_weight_grad(float *dw, const float *dout, const float *in, const C
     for (int i0 = 0; i0 < d->n; i0 += p.chunk) {
         int ni = d->n - i0 < p.chunk ? d->n - i0 : p.chunk;
         int T = ni * p.timg;
-        input_tf(V, in, d, &p, i0, ni, z);
-        grad_tf(Y, dout, d, &p, i0, ni, z);
+        input_tf(V, in, d, &p, (size_t)i0 * p.timg, (size_t)T, z);
+        grad_tf(Y, dout, d, &p, (size_t)i0 * p.timg, (size_t)T, z);
         #pragma omp parallel for schedule(dynamic, 1)
         for (int x = 0; x < 16; x++)   /* dU_ξ (+)= Ŷ_ξᵀ · V_ξ, chunk after chunk */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->c_out, d->c_in, T, 1.0f,
@@ -261,30 +267,45 @@ void winograd_weight_grad(float *dw, const float *dout, const float *in, const C
 
 static size_t up16(size_t f) { return (f + 15) / 16 * 16; }
 
+/* The bf16 forward and din run tile blocks, each on one thread start to end:
+ * its V_ξ rows (bf16), the 16 GEMMs into its M rows, Aᵀ M A into the output,
+ * so V and M stay in the core's cache instead of going to memory and back
+ * (one chunk's V and M round trip took as much time as the GEMMs at 32x32
+ * and 16x16 maps).  A block's V and M take up to this many bytes. */
+#define WG16_BLOCK_BYTES ((size_t)256 << 10)
+
 /* The bf16 layout of winograd_conv_bf16 (floats from the start of the scratch):
  *   Up: the 16 packed U_ξ (upx words each) | R: U in fp32 while it is packed,
- *   then V16: the bf16 rows of V_ξ (T·ld each) | M (fp32) | z */
+ *   then the block slots, one per thread: V16 (the bf16 rows of V_ξ, tb·ld
+ *   each) | M (fp32, tb·co each) | z */
 typedef struct Wg16 {
     WgPlan p;
-    size_t tc;         /* tiles of a full chunk */
+    int tb;            /* tiles per block (a multiple of the GEMM's 6 rows) */
     int ld;            /* bf16 row length of V_ξ (c in, rounded up to even) */
-    size_t upx, v16, m, z, total;
+    size_t upx, slots, v16, slot, u_end;
 } Wg16;
 
 static Wg16 wg16_plan(const Conv2dDims *d, int flip)
 {
     Wg16 q;
     q.p = wg_plan(d, flip);
-    q.tc = (size_t)q.p.chunk * q.p.timg;
     q.ld = (q.p.ci + 1) & ~1;
+    size_t per = 16 * ((size_t)q.ld * 2 + (size_t)q.p.co * 4), tb = WG16_BLOCK_BYTES / per / 6 * 6;
+    size_t all = (size_t)d->n * q.p.timg;
+    q.tb = (int)(tb < 48 ? 48 : tb > all ? all : tb);
     q.upx = up16(gemm_bf16_packed_words(q.p.ci, q.p.co));
-    size_t r = 16 * q.upx;
-    q.v16 = r;
-    q.m = q.v16 + up16(16 * q.tc * (size_t)q.ld / 2);
-    size_t end = q.m + 16 * q.tc * q.p.co, u_end = r + (size_t)16 * d->c_in * d->c_out;
-    q.z = up16(end > u_end ? end : u_end);
-    q.total = q.z + (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out);
+    q.slots = 16 * q.upx;
+    q.v16 = up16(16 * (size_t)q.tb * q.ld / 2);
+    q.slot = q.v16 + up16(16 * (size_t)q.tb * q.p.co);
+    q.u_end = q.slots + (size_t)16 * d->c_in * d->c_out;
     return q;
+}
+
+/* The scratch with `slots` block slots. */
+static size_t wg16_floats(const Wg16 *q, const Conv2dDims *d, int slots)
+{
+    size_t end = q->slots + (size_t)slots * q->slot;
+    return up16(end > q->u_end ? end : q->u_end) + (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out);
 }
 
 /* The weight gradient's: dU (fp32) | V | Y (fp32, as input_tf / grad_tf write
@@ -312,81 +333,87 @@ static Wg16g wg16g_plan(const Conv2dDims *d)
     return q;
 }
 
-size_t winograd_scratch_floats_bf16(const Conv2dDims *d)
+size_t winograd_scratch_floats_bf16(const Conv2dDims *d, int threads)
 {
-    size_t a = wg16_plan(d, 0).total, b = wg16_plan(d, 1).total, c = wg16g_plan(d).total;
+    if (threads < 1) threads = 1;
+    Wg16 f = wg16_plan(d, 0), g = wg16_plan(d, 1);
+    size_t a = wg16_floats(&f, d, threads), b = wg16_floats(&g, d, threads), c = wg16g_plan(d).total;
     return a > b ? (a > c ? a : c) : (b > c ? b : c);
 }
 
-/* input_tf into bf16 rows: V16_ξ[t][c] = bf16((Bᵀ d B)_ξ), rows of ld (the pad
- * of an odd C zero), ξ stride T·ld.  The same fp32 values as input_tf (each
- * block of 64 channels into a small buffer, then converted): no fp32 V in
- * memory. */
-static void input_tf16(uint16_t *V16, int ld, const float *in, const Conv2dDims *d, const WgPlan *p, int i0,
-                       int ni, const float *z)
+/* V16_ξ[c] = bf16((Bᵀ d B)_ξ) of tile t (numbered over the whole batch) into
+ * its bf16 rows v (ξ stride S, the pad of an odd C zero): the same fp32
+ * values as input_tf (each block of 64 channels into a small buffer, then
+ * converted), no fp32 V in memory. */
+static inline void input_tile16(uint16_t *v16, size_t S, const float *in, const Conv2dDims *d, const WgPlan *p,
+                                size_t t, const float *z)
 {
     const int C = p->ci, H = d->h, W = d->w;
-    const size_t T = (size_t)ni * p->timg, S = T * (size_t)ld;
-    #pragma omp parallel for schedule(static)
-    for (size_t t = 0; t < T; t++) {
-        int i = i0 + (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
-        const float *x[4][4];
-        for (int a = 0; a < 4; a++)
-            for (int b = 0; b < 4; b++) {
-                int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
-                x[a][b] = (y < 0 || y >= H || xx < 0 || xx >= W) ? z
-                          : in + (((size_t)i * H + y) * W + xx) * C;
-            }
-        float v[16][64];
-        for (int c0 = 0; c0 < C; c0 += 64) {
-            int nc = C - c0 < 64 ? C - c0 : 64;
-            #pragma omp simd
-            for (int k = 0; k < nc; k++) {
-                int c = c0 + k;
-                float q[4][4];
-                for (int b = 0; b < 4; b++) {   /* Bᵀ d */
-                    float d0 = x[0][b][c], d1 = x[1][b][c], d2 = x[2][b][c], d3 = x[3][b][c];
-                    q[0][b] = d0 - d2, q[1][b] = d1 + d2, q[2][b] = d2 - d1, q[3][b] = d1 - d3;
-                }
-                for (int a = 0; a < 4; a++) {   /* (Bᵀ d) B */
-                    float e0 = q[a][0], e1 = q[a][1], e2 = q[a][2], e3 = q[a][3];
-                    v[a * 4 + 0][k] = e0 - e2;
-                    v[a * 4 + 1][k] = e1 + e2;
-                    v[a * 4 + 2][k] = e2 - e1;
-                    v[a * 4 + 3][k] = e1 - e3;
-                }
-            }
-            for (int x2 = 0; x2 < 16; x2++) bf16_convert(V16 + x2 * S + t * ld + c0, v[x2], (size_t)nc);
+    int i = (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
+    const float *x[4][4];
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++) {
+            int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
+            x[a][b] = (y < 0 || y >= H || xx < 0 || xx >= W) ? z : in + (((size_t)i * H + y) * W + xx) * C;
         }
-        if (C & 1)
-            for (int x2 = 0; x2 < 16; x2++) V16[x2 * S + t * ld + C] = 0;
+    float v[16][64];
+    for (int c0 = 0; c0 < C; c0 += 64) {
+        int nc = C - c0 < 64 ? C - c0 : 64;
+        #pragma omp simd
+        for (int k = 0; k < nc; k++) {
+            int c = c0 + k;
+            float q[4][4];
+            for (int b = 0; b < 4; b++) {   /* Bᵀ d */
+                float d0 = x[0][b][c], d1 = x[1][b][c], d2 = x[2][b][c], d3 = x[3][b][c];
+                q[0][b] = d0 - d2, q[1][b] = d1 + d2, q[2][b] = d2 - d1, q[3][b] = d1 - d3;
+            }
+            for (int a = 0; a < 4; a++) {   /* (Bᵀ d) B */
+                float e0 = q[a][0], e1 = q[a][1], e2 = q[a][2], e3 = q[a][3];
+                v[a * 4 + 0][k] = e0 - e2;
+                v[a * 4 + 1][k] = e1 + e2;
+                v[a * 4 + 2][k] = e2 - e1;
+                v[a * 4 + 3][k] = e1 - e3;
+            }
+        }
+        for (int x2 = 0; x2 < 16; x2++) bf16_convert(v16 + x2 * S + c0, v[x2], (size_t)nc);
     }
+    if (C & 1)
+        for (int x2 = 0; x2 < 16; x2++) v16[x2 * S + C] = 0;
 }
 
 void winograd_conv_bf16(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
-                        int flip, float *scratch)
+                        int flip, float *scratch, size_t scratch_floats)
 {
     Wg16 q = wg16_plan(d, flip);
     const WgPlan *p = &q.p;
+    int slots = omp_get_max_threads();
+    while (slots > 1 && wg16_floats(&q, d, slots) > scratch_floats) slots--;
+    FASTC_ASSERT(wg16_floats(&q, d, slots) <= scratch_floats);
     uint32_t *Up = (uint32_t *)scratch;
-    float *R = scratch + 16 * q.upx, *Mb = scratch + q.m, *z = scratch + q.z;
-    uint16_t *V16 = (uint16_t *)(scratch + q.v16);
+    float *R = scratch + q.slots, *z = scratch + wg16_floats(&q, d, slots) - (d->c_in > d->c_out ? d->c_in : d->c_out);
     memset(z, 0, sizeof(float) * (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out));
     weights(R, w, d, flip);
     /* B_ξ = U_ξᵀ (forward: U_ξ is [c_out][c_in], k = c_in) or U_ξ (din: k = c_out) */
     #pragma omp parallel for schedule(dynamic, 1)
     for (int x = 0; x < 16; x++)
         gemm_bf16_pack_b(Up + (size_t)x * q.upx, !flip, p->ci, p->co, R + (size_t)x * d->c_in * d->c_out, d->c_in);
-    for (int i0 = 0; i0 < d->n; i0 += p->chunk) {
-        int ni = d->n - i0 < p->chunk ? d->n - i0 : p->chunk;
-        int T = ni * p->timg;
-        input_tf16(V16, q.ld, in, d, p, i0, ni, z);
-        #pragma omp parallel for schedule(dynamic, 1)
-        for (int x = 0; x < 16; x++) {   /* M_ξ = bf16(V_ξ) · bf16(U_ξ)ᵀ, one chain per number */
-            const uint16_t *a = V16 + (size_t)x * T * q.ld;
-            gemm_bf16(T, p->co, p->ci, a, q.ld, Up + (size_t)x * q.upx, 0, Mb + (size_t)x * T * p->co, p->co);
+    const size_t all = (size_t)d->n * p->timg, nb = (all + q.tb - 1) / q.tb;
+    /* each block on one thread, each number one chain: the same bits for any thread count */
+    #pragma omp parallel num_threads(slots)
+    {
+        float *slot = scratch + q.slots + (size_t)omp_get_thread_num() * q.slot;
+        uint16_t *V16 = (uint16_t *)slot;
+        float *Mb = slot + q.v16;
+        #pragma omp for schedule(dynamic, 1)
+        for (size_t b = 0; b < nb; b++) {
+            size_t t0 = b * q.tb;
+            int T = all - t0 < (size_t)q.tb ? (int)(all - t0) : q.tb;
+            const size_t SV = (size_t)T * q.ld, SM = (size_t)T * p->co;
+            for (int t = 0; t < T; t++) input_tile16(V16 + (size_t)t * q.ld, SV, in, d, p, t0 + t, z);
+            for (int x = 0; x < 16; x++)   /* M_ξ = bf16(V_ξ) · bf16(U_ξ)ᵀ, one chain per number */
+                gemm_bf16(T, p->co, p->ci, V16 + x * SV, q.ld, Up + (size_t)x * q.upx, 0, Mb + x * SM, p->co);
+            for (int t = 0; t < T; t++) output_tile(out, accumulate, Mb + (size_t)t * p->co, SM, d, p, t0 + t);
         }
-        output_tf(out, accumulate, Mb, d, p, i0, ni);
     }
 }
 
@@ -402,8 +429,8 @@ void winograd_weight_grad_bf16(float *dw, const float *dout, const float *in, co
     for (int i0 = 0; i0 < d->n; i0 += p->chunk) {
         int ni = d->n - i0 < p->chunk ? d->n - i0 : p->chunk;
         int T = ni * p->timg, ldg = (T + 1) & ~1;
-        input_tf(V, in, d, p, i0, ni, z);
-        grad_tf(Y, dout, d, p, i0, ni, z);
+        input_tf(V, in, d, p, (size_t)i0 * p->timg, (size_t)T, z);
+        grad_tf(Y, dout, d, p, (size_t)i0 * p->timg, (size_t)T, z);
         #pragma omp parallel for schedule(dynamic, 1)
         for (int x = 0; x < 16; x++) {   /* dU_ξ (+)= bf16(Ŷ_ξ)ᵀ · bf16(V_ξ): the chain goes on chunk after chunk */
             uint32_t *b = Vp + (size_t)x * q.vpx;

@@ -58,13 +58,17 @@ void winograd_weight_grad(float *dw, const float *dout, const float *in, const C
  * The chunks and the split of the 16 GEMMs over the threads are the fp32
  * path's (fixed by the dims), each GEMM single-threaded: the numbers do not
  * depend on the thread count, and the emulated bf16 GEMM gives the same.
+ * The forward and din run blocks of tiles, each on one thread from its input
+ * transform to its output (V and M of a block stay in cache); the scratch has
+ * one block slot per thread (winograd_scratch_floats_bf16's `threads`; with
+ * fewer slots in scratch_floats, fewer threads run: the same numbers).
  * Compared with the columns path, each product sees transformed values, which
  * are up to 4x (V) and 2.25x (U) the magnitude of the inputs and cancel in
  * Aᵀ M A: the error bound is taken on Σ|V||U| instead of Σ|x||w|
  * (tests/test_conv.c measures it against the exact convolution). */
-size_t winograd_scratch_floats_bf16(const Conv2dDims *d);
+size_t winograd_scratch_floats_bf16(const Conv2dDims *d, int threads);
 void winograd_conv_bf16(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
-                        int flip, float *scratch);
+                        int flip, float *scratch, size_t scratch_floats);
 void winograd_weight_grad_bf16(float *dw, const float *dout, const float *in, const Conv2dDims *d,
                                float *scratch);
 

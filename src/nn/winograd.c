@@ -309,11 +309,11 @@ static size_t wg16_floats(const Wg16 *q, const Conv2dDims *d, int slots)
 }
 
 /* The weight gradient's: dU (fp32) | V | Y (fp32, as input_tf / grad_tf write
- * them) | Vp: V_ξ packed as B (vpx words each) | Yt: Ŷ_ξᵀ in bf16 rows of ldg
- * (ytx words each) | z */
+ * them) | Vp: V_ξ packed as B (vpx words each) | Yt: Ŷ_ξᵀ packed as A (from
+ * Ŷ_ξ's rows as they lie: no transpose; ytx words each) | z */
 typedef struct Wg16g {
     WgPlan p;
-    size_t tc, ldg, v, y, vp, vpx, yt, ytx, z, total;
+    size_t tc, v, y, vp, vpx, yt, ytx, z, total;
 } Wg16g;
 
 static Wg16g wg16g_plan(const Conv2dDims *d)
@@ -321,13 +321,12 @@ static Wg16g wg16g_plan(const Conv2dDims *d)
     Wg16g q;
     q.p = wg_plan(d, 0);
     q.tc = (size_t)q.p.chunk * q.p.timg;
-    q.ldg = (q.tc + 1) & ~(size_t)1;
     q.v = up16((size_t)16 * d->c_in * d->c_out);
     q.y = q.v + up16(16 * q.tc * d->c_in);
     q.vp = q.y + up16(16 * q.tc * d->c_out);
     q.vpx = up16(gemm_bf16_packed_words((int)q.tc, d->c_in));
     q.yt = q.vp + 16 * q.vpx;
-    q.ytx = up16((size_t)d->c_out * q.ldg / 2);
+    q.ytx = up16(gemm_bf16_packed_a_words(d->c_out, (int)q.tc));
     q.z = q.yt + 16 * q.ytx;
     q.total = q.z + (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out);
     return q;
@@ -424,20 +423,20 @@ void winograd_weight_grad_bf16(float *dw, const float *dout, const float *in, co
     const int CI = d->c_in, CO = d->c_out;
     float *dU = scratch, *V = scratch + q.v, *Y = scratch + q.y, *z = scratch + q.z;
     uint32_t *Vp = (uint32_t *)(scratch + q.vp);
-    uint16_t *Yt = (uint16_t *)(scratch + q.yt);
+    uint32_t *Yt = (uint32_t *)(scratch + q.yt);
     memset(z, 0, sizeof(float) * (size_t)(CI > CO ? CI : CO));
     for (int i0 = 0; i0 < d->n; i0 += p->chunk) {
         int ni = d->n - i0 < p->chunk ? d->n - i0 : p->chunk;
-        int T = ni * p->timg, ldg = (T + 1) & ~1;
+        int T = ni * p->timg;
         input_tf(V, in, d, p, (size_t)i0 * p->timg, (size_t)T, z);
         grad_tf(Y, dout, d, p, (size_t)i0 * p->timg, (size_t)T, z);
         #pragma omp parallel for schedule(dynamic, 1)
         for (int x = 0; x < 16; x++) {   /* dU_ξ (+)= bf16(Ŷ_ξ)ᵀ · bf16(V_ξ): the chain goes on chunk after chunk */
             uint32_t *b = Vp + (size_t)x * q.vpx;
-            uint16_t *a = Yt + (size_t)x * q.ytx * 2;
+            uint32_t *a = Yt + (size_t)x * q.ytx;
             gemm_bf16_pack_b(b, 0, T, CI, V + (size_t)x * T * CI, CI);
-            bf16_transpose(a, ldg, Y + (size_t)x * T * CO, CO, T, CO);
-            gemm_bf16(CO, CI, T, a, ldg, b, i0 > 0, dU + (size_t)x * CI * CO, CI);
+            gemm_bf16_pack_at(a, CO, T, Y + (size_t)x * T * CO, CO);
+            gemm_bf16_pa(CO, CI, T, a, b, i0 > 0, dU + (size_t)x * CI * CO, CI);
         }
     }
     weights_grad(dw, dU, d);

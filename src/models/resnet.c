@@ -534,7 +534,15 @@ static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t st
     int n = bt->n;
     r->n = n, r->h = bt->h, r->w = bt->w, r->train = train, r->key = step_key;
     set_dims(r, n, bt->h, bt->w);
-    memcpy(r->x, bt->x, sizeof(float) * (size_t)n * bt->h * bt->w * s->n_in);
+    /* the input, kept for the stem's weight gradient: copied by both threads (12 MB at
+     * 128 px, batch 64, 3 channels; one thread would leave the other waiting) */
+    const size_t nx = (size_t)n * bt->h * bt->w * s->n_in, xchunk = (size_t)1 << 16;
+    const long nxc = (long)((nx + xchunk - 1) / xchunk);
+    #pragma omp parallel for schedule(static)
+    for (long k = 0; k < nxc; k++) {
+        size_t lo = (size_t)k * xchunk;
+        memcpy(r->x + lo, bt->x + lo, sizeof(float) * (nx - lo < xchunk ? nx - lo : xchunk));
+    }
 
     /* stem: c0 = conv1(x); p0 = maxpool(relu(bn1(c0))), the BN+ReLU applied inside the
      * pool (a0 is never written: one write and one read of the stem's largest tensor less) */

@@ -251,6 +251,31 @@ START_TEST(keep_bits_give_the_numbers_of_out)
 }
 END_TEST
 
+/* bn_forward_stats + its map applied by hand (as the stem's pool does) gives
+ * bn_forward's output and running statistics bit for bit. */
+START_TEST(stats_and_map_are_bn_forward)
+{
+    const size_t rows = 300;
+    const int c = 64;
+    size_t n = rows * c;
+    for (int train = 0; train < 2; train++) {
+        Bn a = bn_make(rows, c, 80), b = bn_copy(&a);
+        float *x = randv(n, 81, 2.0f, 1.0f), *y1 = malloc(n * 4), *y2 = malloc(n * 4), sc[64], sh[64];
+        bn_forward(y1, x, NULL, 1, train, &a.s, rows, c);
+        bn_forward_stats(sc, sh, x, train, &b.s, rows, c);
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i] * sc[i % c] + sh[i % c];
+            y2[i] = v <= 0.0f ? 0.0f : v;
+        }
+        ck_assert(memcmp(y1, y2, n * 4) == 0);
+        ck_assert(memcmp(a.rm, b.rm, c * 4) == 0 && memcmp(a.rv, b.rv, c * 4) == 0 && a.nb[0] == b.nb[0]);
+        ck_assert(memcmp(a.sm, b.sm, c * 4) == 0 && memcmp(a.si, b.si, c * 4) == 0);
+        free(x), free(y1), free(y2);
+        bn_drop(&a), bn_drop(&b);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("batchnorm");
@@ -261,6 +286,7 @@ static Suite *suite(void)
     tcase_add_test(tc, results_do_not_depend_on_thread_count);
     tcase_add_test(tc, fused_relu_lets_nan_through);
     tcase_add_test(tc, keep_bits_give_the_numbers_of_out);
+    tcase_add_test(tc, stats_and_map_are_bn_forward);
     suite_add_tcase(s, tc);
     return s;
 }

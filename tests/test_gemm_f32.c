@@ -2,9 +2,10 @@
  * bit the plain chain of fused multiply-adds (gemm_f32_ref) over row, column and
  * K tails, both layouts of B, beta, leading dimensions wider than the matrix,
  * and the threaded driver's independence from the thread count; the chain
- * itself against a float64 product within fp32's bound. */
+ * itself against a float64 product within fp32's bound; nn_sgemm_tn_acc's K chunks (gemm.h). */
 #include "check_main.h"
 #include "gradcheck.h"
+#include "nn/gemm.h"
 #include "nn/gemm_f32.h"
 
 #include <float.h>
@@ -98,6 +99,43 @@ START_TEST(chain_is_the_product_within_fp32_bound)
 }
 END_TEST
 
+/* nn_sgemm_tn_acc (gemm.h, the pointwise weight gradient): K long against M
+ * and N is cut in 4 fixed chunks whose partial sums are added in order — the
+ * product within fp32's bound of the double one, accumulated onto C, and the
+ * same bits for 1 and 2 threads; a short K stays one nn_sgemm. */
+START_TEST(k_chunked_tn_is_the_product_for_any_thread_count)
+{
+    const int M = 40, N = 24, K = 4101;
+    ck_assert_int_eq(nn_sgemm_tn_chunks(M, N, K), 4);
+    ck_assert_int_eq(nn_sgemm_tn_chunks(M, N, 256), 1);
+    ck_assert_int_eq(nn_sgemm_tn_chunks(256, 1024, 1024), 1);
+    float *A = malloc(sizeof(float) * K * M), *B = malloc(sizeof(float) * K * N);
+    float *C0 = malloc(sizeof(float) * M * N), *C[2], *part = malloc(sizeof(float) * 3 * M * N);
+    gc_randn(A, (size_t)K * M, 91, 1.0f);
+    gc_randn(B, (size_t)K * N, 92, 1.0f);
+    gc_randn(C0, (size_t)M * N, 93, 1.0f);
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t + 1);
+        C[t] = malloc(sizeof(float) * M * N);
+        memcpy(C[t], C0, sizeof(float) * M * N);
+        memset(part, 0xff, sizeof(float) * 3 * M * N);   /* NaNs: every partial must be written */
+        nn_sgemm_tn_acc(M, N, K, A, M, B, N, C[t], N, part);
+    }
+    ck_assert(memcmp(C[0], C[1], sizeof(float) * M * N) == 0);
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double ref = C0[m * N + n], mag = fabs(ref);
+            for (int k = 0; k < K; k++) {
+                double p = (double)A[(size_t)k * M + m] * B[(size_t)k * N + n];
+                ref += p, mag += fabs(p);
+            }
+            ck_assert_msg(fabs(C[0][m * N + n] - ref) <= 2.0 * K * FLT_EPSILON * mag, "C[%d][%d] = %g, want %g",
+                          m, n, C[0][m * N + n], ref);
+        }
+    free(A), free(B), free(C0), free(C[0]), free(C[1]), free(part);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("gemm_f32");
@@ -106,6 +144,7 @@ static Suite *suite(void)
     tcase_add_test(tc, kernel_matches_reference_bit_for_bit);
     tcase_add_test(tc, threaded_driver_is_the_same_for_any_thread_count);
     tcase_add_test(tc, chain_is_the_product_within_fp32_bound);
+    tcase_add_test(tc, k_chunked_tn_is_the_product_for_any_thread_count);
     suite_add_tcase(s, tc);
     return s;
 }

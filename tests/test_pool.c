@@ -1,6 +1,6 @@
 /* test_pool.c — src/nn/pool.c: max pooling (3/2/1 and others), global
  * average/max pooling and fastai's concat pool, forward by brute force and
- * backward by finite differences. */
+ * backward by finite differences; the stem's pool of BN+ReLU on the fly. */
 #include "check_main.h"
 #include "gradcheck.h"
 #include "nn/pool.h"
@@ -121,6 +121,31 @@ START_TEST(a_nan_wins_every_max_as_in_pytorch)
 }
 END_TEST
 
+/* maxpool2d_forward_bn_relu: the pool of relu(x·scale + shift) computed on the
+ * fly is the pool of bn_forward's output, bit for bit, winners included (a
+ * negative scale turns minima into maxima; a NaN input wins). */
+START_TEST(pool_of_bn_relu_on_the_fly_is_pool_of_bn_output)
+{
+    const int n = 2, h = 9, w = 7, c = 5;
+    PoolDims d = maxpool2d_dims(n, h, w, c, 3, 2, 1);
+    size_t nin = (size_t)n * h * w * c, nout = (size_t)n * d.oh * d.ow * c;
+    float *x = malloc(nin * 4), *a = malloc(nin * 4), *o1 = malloc(nout * 4), *o2 = malloc(nout * 4);
+    int32_t *i1 = malloc(nout * 4), *i2 = malloc(nout * 4);
+    gc_randn(x, nin, 5, 1.0f);
+    x[17] = NAN;
+    const float scale[5] = {1.5f, -0.7f, 0.3f, 2.0f, -1.1f}, shift[5] = {0.1f, -0.2f, 0.5f, -1.0f, 0.0f};
+    for (size_t i = 0; i < nin; i++) {
+        int j = (int)(i % c);
+        float v = x[i] * scale[j] + shift[j];
+        a[i] = v <= 0.0f ? 0.0f : v;
+    }
+    maxpool2d_forward(o1, i1, a, &d);
+    maxpool2d_forward_bn_relu(o2, i2, x, scale, shift, &d);
+    ck_assert(memcmp(o1, o2, nout * 4) == 0 && memcmp(i1, i2, nout * 4) == 0);
+    free(x), free(a), free(o1), free(o2), free(i1), free(i2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("pool");
@@ -129,6 +154,7 @@ static Suite *suite(void)
     tcase_add_test(tc, gradients_match_finite_differences);
     tcase_add_test(tc, concat_pool_is_max_then_mean);
     tcase_add_test(tc, a_nan_wins_every_max_as_in_pytorch);
+    tcase_add_test(tc, pool_of_bn_relu_on_the_fly_is_pool_of_bn_output);
     suite_add_tcase(s, tc);
     return s;
 }

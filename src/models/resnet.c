@@ -14,9 +14,9 @@
  * Kept for backward: every conv output (BN input), every BN+ReLU output (the
  * next conv's input) and the block output's ReLU mask as bits; the masks of
  * the ReLUs inside a block are recomputed from the BN input, which backward
- * reads anyway (one stream less than reading the output).  a0 is not kept: it lives in the big
- * gradient buffer during forward (maxpool backward needs only the argmax, and
- * the stem's ReLU mask is recomputed from c0).  The downsample branch's BN
+ * reads anyway (one stream less than reading the output).  a0 is never
+ * written: the stem's BN+ReLU is applied inside the max pool (its backward
+ * needs only the argmax, and the stem's ReLU mask is recomputed from c0).  The downsample branch's BN
  * output is written straight into the block output and the main branch is added
  * on top, in place.
  *
@@ -536,12 +536,14 @@ static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t st
     set_dims(r, n, bt->h, bt->w);
     memcpy(r->x, bt->x, sizeof(float) * (size_t)n * bt->h * bt->w * s->n_in);
 
-    /* stem: c0 = conv1(x); a0 = relu(bn1(c0)) (in gbig); p0 = maxpool(a0) */
+    /* stem: c0 = conv1(x); p0 = maxpool(relu(bn1(c0))), the BN+ReLU applied inside the
+     * pool (a0 is never written: one write and one read of the stem's largest tensor less) */
     conv2d_forward(r->c0, r->x, pw(r, r->conv1.p), &r->conv1.d, &r->cs);
     BnState bs = bn_state(r, &r->bn1);
     size_t rows0 = conv_out_floats(&r->conv1) / 64;
-    bn_forward(r->gbig, r->c0, NULL, 1, train, &bs, rows0, 64);
-    maxpool2d_forward(r->p0, r->pidx, r->gbig, &r->pd);
+    float scale0[64], shift0[64];
+    bn_forward_stats(scale0, shift0, r->c0, train, &bs, rows0, 64);
+    maxpool2d_forward_bn_relu(r->p0, r->pidx, r->c0, scale0, shift0, &r->pd);
 
     const float *cur = r->p0;
     for (int i = 0; i < r->nblocks; i++) {

@@ -193,11 +193,10 @@ static void grad_sums(double *sg, double *sgx, const float *dout, const float *i
     fold_chunks(sg, sgx, part, nch, c);
 }
 
-static void forward(float *out, uint16_t *keep, const float *in, const float *residual, int relu,
-                    int train, BnState *s, size_t rows, int c)
+void bn_forward_stats(float *scale, float *shift, const float *in, int train, BnState *s, size_t rows, int c)
 {
     double s1[c], s2[c];
-    float scale[c], shift[c], k[c];
+    float k[c];
     if (train) {
         double part[2 * red_chunks(rows) * c];
         col_sums(s1, s2, k, in, rows, c, part);
@@ -221,6 +220,13 @@ static void forward(float *out, uint16_t *keep, const float *in, const float *re
         scale[j] = s->gamma[j] * s->save_invstd[j];
         shift[j] = s->beta[j] - s->save_mean[j] * scale[j];
     }
+}
+
+static void forward(float *out, uint16_t *keep, const float *in, const float *residual, int relu,
+                    int train, BnState *s, size_t rows, int c)
+{
+    float scale[c], shift[c];
+    bn_forward_stats(scale, shift, in, train, s, rows, c);
     const int words = keep && relu && keep_by_words(c);
     /* omp simd: out may alias in or residual, element by element (same
      * index), which the compiler's alias check would refuse and run scalar */

@@ -49,6 +49,13 @@ void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const flo
                  const float *in, const float *out, int relu, int train, const BnState *s,
                  size_t rows, int c);
 
+/* The statistics half of bn_forward (train: batch statistics and the running
+ * update; eval: the running statistics) and the map it would apply:
+ * y = in·scale[c] + shift[c] (then the ReLU), for a consumer that applies it on
+ * the fly with the same operations (the stem's max pool: pool.h), so the
+ * normalised tensor is never written. */
+void bn_forward_stats(float *scale, float *shift, const float *in, int train, BnState *s, size_t rows, int c);
+
 /* The ReLU mask of a fused forward kept as bits, so its backward need not read
  * out again (a resnet block's output, 4 bytes an element, becomes 1 bit):
  * bit i of keep (i = r·c + j; word i/16, bit i%16) is 1 where out[i] passes the

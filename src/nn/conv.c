@@ -112,7 +112,11 @@ static int use_taps(const Conv2dDims *d)
 
 size_t conv2d_scratch_floats(const Conv2dDims *d, size_t cap, int threads)
 {
-    if (conv2d_is_pointwise(d)) return 0;
+    if (conv2d_is_pointwise(d)) {   /* the weight gradient's partial sums (fp32 owner's edit) */
+        int M = d->n * d->h * d->w;
+        return nn_sgemm_tn_chunks(d->c_out, d->c_in, M) > 1
+                   ? (size_t)(nn_sgemm_tn_chunks(d->c_out, d->c_in, M) - 1) * d->c_out * d->c_in : 0;
+    }
     Plan p = make_plan(d, cap);
     size_t f = p.tile_floats;
     if (p.par) {
@@ -292,8 +296,10 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
     }
     if (conv2d_is_pointwise(d)) {
         int M = d->n * d->h * d->w;
-        if (dw) /* dW[c_out, c_in] += dout[M, c_out]^T · in[M, c_in] */
-            nn_sgemm(1, 0, d->c_out, d->c_in, M, 1.0f, dout, d->c_out, in, d->c_in, 1.0f, dw, d->c_in);
+        if (dw) { /* dW[c_out, c_in] += dout[M, c_out]^T · in[M, c_in], over chunks of M (fp32 owner's edit) */
+            FASTC_ASSERT(s->floats >= conv2d_scratch_floats(d, 0, 1));
+            nn_sgemm_tn_acc(d->c_out, d->c_in, M, dout, d->c_out, in, d->c_in, dw, d->c_in, s->buf);
+        }
         if (din) /* din[M, c_in] (+)= dout[M, c_out] · W[c_out, c_in] (gemm_f32: fp32 owner's edit) */
             gemm_f32(0, M, d->c_in, d->c_out, dout, d->c_out, w, d->c_in, din_accumulate, din, d->c_in);
         return;

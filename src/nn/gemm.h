@@ -16,4 +16,15 @@
 void nn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 
+/* C[M,N] += Aᵀ·B with A [K,M] (lda), B [K,N] (ldb) and K long against M and N
+ * (a pointwise convolution's weight gradient: K = the batch's pixels).  Split
+ * in blocks of C, every block would pack all of B (or A) again; split over K,
+ * each operand is packed once.  When nn_sgemm_tn_chunks(M, N, K) > 1, K is cut
+ * in that many fixed chunks: chunk 0 adds into C, the others into
+ * part [(chunks − 1)·M·N floats], added to C in chunk order — the numbers
+ * depend on M, N, K alone.  Otherwise it is nn_sgemm (part unused). */
+int nn_sgemm_tn_chunks(int M, int N, int K);
+void nn_sgemm_tn_acc(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+                     float *part);
+
 #endif

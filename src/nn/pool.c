@@ -12,7 +12,9 @@ PoolDims maxpool2d_dims(int n, int h, int w, int c, int k, int stride, int pad)
     return d;
 }
 
-void maxpool2d_forward(float *out, int32_t *idx, const float *in, const PoolDims *d)
+/* affine: each input element as relu(x·scale + shift) (bn_forward's operations) */
+static void maxpool(float *out, int32_t *idx, const float *in, const float *scale, const float *shift,
+                    const PoolDims *d)
 {
     const int C = d->c;
     #pragma omp parallel for schedule(static)
@@ -33,12 +35,31 @@ void maxpool2d_forward(float *out, int32_t *idx, const float *in, const PoolDims
                     if (ix < 0 || ix >= d->w) continue;
                     const float *p = img + ((size_t)iy * d->w + ix) * C;
                     int32_t pos = iy * d->w + ix;
-                    for (int c = 0; c < C; c++)
-                        if (p[c] > o[c] || ix_out[c] < 0 || p[c] != p[c]) o[c] = p[c], ix_out[c] = pos;
+                    if (scale) {
+                        for (int c = 0; c < C; c++) {
+                            float v = p[c] * scale[c] + shift[c];
+                            v = v <= 0.0f ? 0.0f : v;
+                            if (v > o[c] || ix_out[c] < 0 || v != v) o[c] = v, ix_out[c] = pos;
+                        }
+                    } else {
+                        for (int c = 0; c < C; c++)
+                            if (p[c] > o[c] || ix_out[c] < 0 || p[c] != p[c]) o[c] = p[c], ix_out[c] = pos;
+                    }
                 }
             }
         }
     }
+}
+
+void maxpool2d_forward(float *out, int32_t *idx, const float *in, const PoolDims *d)
+{
+    maxpool(out, idx, in, NULL, NULL, d);
+}
+
+void maxpool2d_forward_bn_relu(float *out, int32_t *idx, const float *in, const float *scale, const float *shift,
+                               const PoolDims *d)
+{
+    maxpool(out, idx, in, scale, shift, d);
 }
 
 void maxpool2d_backward(float *din, const float *dout, const int32_t *idx, const PoolDims *d)

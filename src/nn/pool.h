@@ -23,6 +23,11 @@ typedef struct PoolDims {
 PoolDims maxpool2d_dims(int n, int h, int w, int c, int k, int stride, int pad);
 /* out [n,oh,ow,c], idx [n,oh,ow,c], in [n,h,w,c] */
 void maxpool2d_forward(float *out, int32_t *idx, const float *in, const PoolDims *d);
+/* maxpool2d_forward of relu(in·scale[c] + shift[c]) computed on the fly
+ * (bn_forward_stats' map: the resnet stem's BN+ReLU, whose output is then never
+ * written): the values and winners of the pool over bn_forward's output. */
+void maxpool2d_forward_bn_relu(float *out, int32_t *idx, const float *in, const float *scale, const float *shift,
+                               const PoolDims *d);
 /* din [n,h,w,c] overwritten */
 void maxpool2d_backward(float *din, const float *dout, const int32_t *idx, const PoolDims *d);
 

@@ -308,12 +308,12 @@ static size_t wg16_floats(const Wg16 *q, const Conv2dDims *d, int slots)
     return up16(end > q->u_end ? end : q->u_end) + (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out);
 }
 
-/* The weight gradient's: dU (fp32) | V | Y (fp32, as input_tf / grad_tf write
- * them) | Vp: V_ξ packed as B (vpx words each) | Yt: Ŷ_ξᵀ packed as A (from
- * Ŷ_ξ's rows as they lie: no transpose; ytx words each) | z */
+/* The weight gradient's: dU (fp32) | Vp: V_ξ packed as B straight from the
+ * input (vpx words each) | Yt: Ŷ_ξᵀ packed as A straight from dout (ytx words
+ * each) | z.  No fp32 V or Ŷ in memory. */
 typedef struct Wg16g {
     WgPlan p;
-    size_t tc, v, y, vp, vpx, yt, ytx, z, total;
+    size_t tc, vp, vpx, yt, ytx, z, total;
 } Wg16g;
 
 static Wg16g wg16g_plan(const Conv2dDims *d)
@@ -321,9 +321,7 @@ static Wg16g wg16g_plan(const Conv2dDims *d)
     Wg16g q;
     q.p = wg_plan(d, 0);
     q.tc = (size_t)q.p.chunk * q.p.timg;
-    q.v = up16((size_t)16 * d->c_in * d->c_out);
-    q.y = q.v + up16(16 * q.tc * d->c_in);
-    q.vp = q.y + up16(16 * q.tc * d->c_out);
+    q.vp = up16((size_t)16 * d->c_in * d->c_out);
     q.vpx = up16(gemm_bf16_packed_words((int)q.tc, d->c_in));
     q.yt = q.vp + 16 * q.vpx;
     q.ytx = up16(gemm_bf16_packed_a_words(d->c_out, (int)q.tc));
@@ -340,44 +338,147 @@ size_t winograd_scratch_floats_bf16(const Conv2dDims *d, int threads)
     return a > b ? (a > c ? a : c) : (b > c ? b : c);
 }
 
-/* V16_ξ[c] = bf16((Bᵀ d B)_ξ) of tile t (numbered over the whole batch) into
- * its bf16 rows v (ξ stride S, the pad of an odd C zero): the same fp32
- * values as input_tf (each block of 64 channels into a small buffer, then
- * converted), no fp32 V in memory. */
-static inline void input_tile16(uint16_t *v16, size_t S, const float *in, const Conv2dDims *d, const WgPlan *p,
-                                size_t t, const float *z)
+/* x[a][b]: the channel row of input pixel (2ty−1+a, 2tx−1+b) of tile t
+ * (numbered over the batch), or the zero row z where that pixel is padding. */
+static inline void patch_rows(const float *x[4][4], const float *in, const Conv2dDims *d, const WgPlan *p, size_t t,
+                              const float *z)
 {
     const int C = p->ci, H = d->h, W = d->w;
     int i = (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
-    const float *x[4][4];
     for (int a = 0; a < 4; a++)
         for (int b = 0; b < 4; b++) {
             int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
             x[a][b] = (y < 0 || y >= H || xx < 0 || xx >= W) ? z : in + (((size_t)i * H + y) * W + xx) * C;
         }
+}
+
+/* v[ξ][k] = (Bᵀ d B)_ξ of channel c0 + k of the patch x, k < nc <= 64: input_tf's
+ * operations.  (The channel loop is whole here: a helper called per channel
+ * inside it, with an array for its result, stopped the vectorisation.) */
+static inline void bt_d_b64(float v[16][64], const float *x[4][4], int c0, int nc)
+{
+    #pragma omp simd
+    for (int k = 0; k < nc; k++) {
+        int c = c0 + k;
+        float q[4][4];
+        for (int b = 0; b < 4; b++) {   /* Bᵀ d */
+            float d0 = x[0][b][c], d1 = x[1][b][c], d2 = x[2][b][c], d3 = x[3][b][c];
+            q[0][b] = d0 - d2, q[1][b] = d1 + d2, q[2][b] = d2 - d1, q[3][b] = d1 - d3;
+        }
+        for (int a = 0; a < 4; a++) {   /* (Bᵀ d) B */
+            float e0 = q[a][0], e1 = q[a][1], e2 = q[a][2], e3 = q[a][3];
+            v[a * 4 + 0][k] = e0 - e2;
+            v[a * 4 + 1][k] = e1 + e2;
+            v[a * 4 + 2][k] = e2 - e1;
+            v[a * 4 + 3][k] = e1 - e3;
+        }
+    }
+}
+
+/* V16_ξ[c] = bf16((Bᵀ d B)_ξ) of tile t (numbered over the whole batch) into
+ * its bf16 rows v16 (ξ stride S, the pad of an odd C zero): the same fp32
+ * values as input_tf, no fp32 V in memory. */
+static inline void input_tile16(uint16_t *v16, size_t S, const float *in, const Conv2dDims *d, const WgPlan *p,
+                                size_t t, const float *z)
+{
+    const int C = p->ci;
+    const float *x[4][4];
+    patch_rows(x, in, d, p, t, z);
     float v[16][64];
     for (int c0 = 0; c0 < C; c0 += 64) {
         int nc = C - c0 < 64 ? C - c0 : 64;
-        #pragma omp simd
-        for (int k = 0; k < nc; k++) {
-            int c = c0 + k;
-            float q[4][4];
-            for (int b = 0; b < 4; b++) {   /* Bᵀ d */
-                float d0 = x[0][b][c], d1 = x[1][b][c], d2 = x[2][b][c], d3 = x[3][b][c];
-                q[0][b] = d0 - d2, q[1][b] = d1 + d2, q[2][b] = d2 - d1, q[3][b] = d1 - d3;
-            }
-            for (int a = 0; a < 4; a++) {   /* (Bᵀ d) B */
-                float e0 = q[a][0], e1 = q[a][1], e2 = q[a][2], e3 = q[a][3];
-                v[a * 4 + 0][k] = e0 - e2;
-                v[a * 4 + 1][k] = e1 + e2;
-                v[a * 4 + 2][k] = e2 - e1;
-                v[a * 4 + 3][k] = e1 - e3;
-            }
-        }
+        bt_d_b64(v, x, c0, nc);
         for (int x2 = 0; x2 < 16; x2++) bf16_convert(v16 + x2 * S + c0, v[x2], (size_t)nc);
     }
     if (C & 1)
         for (int x2 = 0; x2 < 16; x2++) v16[x2 * S + C] = 0;
+}
+
+_Static_assert(GEMM_BF16_NR == 64, "input_pair_packed writes panels of 64 channels");
+
+/* Pair pi of V_ξ packed as gemm_bf16's B (K = the T tiles, N = the channels;
+ * ξ stride vpx words): tiles t and t+1 (t+1 only when two; else a zero
+ * partner) straight from the input, as gemm_bf16_pack_b would pack input_tf's
+ * rows: the same words, no fp32 V in memory. */
+static void input_pair_packed(uint32_t *Vp, size_t vpx, int KP, int pi, const float *in, const Conv2dDims *d,
+                              const WgPlan *p, size_t t, int two, const float *z)
+{
+    const int C = p->ci;
+    const float *x0[4][4], *x1[4][4];
+    patch_rows(x0, in, d, p, t, z);
+    if (two) patch_rows(x1, in, d, p, t + 1, z);
+    float v0[16][64], v1[16][64];
+    uint16_t lo[64], hi[64];
+    memset(hi, 0, sizeof hi);
+    for (int c0 = 0; c0 < C; c0 += 64) {
+        int nc = C - c0 < 64 ? C - c0 : 64;
+        bt_d_b64(v0, x0, c0, nc);
+        if (two) bt_d_b64(v1, x1, c0, nc);
+        for (int x2 = 0; x2 < 16; x2++) {
+            uint32_t *dst = Vp + x2 * vpx + ((size_t)(c0 / 64) * KP + pi) * 64;
+            bf16_convert(lo, v0[x2], (size_t)nc);
+            if (two) bf16_convert(hi, v1[x2], (size_t)nc);
+            for (int n = 0; n < nc; n++) dst[n] = lo[n] | (uint32_t)hi[n] << 16;
+            for (int n = nc; n < 64; n++) dst[n] = 0;
+        }
+    }
+}
+
+/* Pair pi of Ŷ_ξᵀ packed as gemm_bf16's A (M = the c_out channels, K = the
+ * tiles; ξ stride ytx words; the layout of gemm_bf16.h: block c/MR of rows,
+ * pair pi, word c%MR): tiles t and t+1 (t+1 only when two; else a zero
+ * partner), grad_tf's operations straight from dout, as gemm_bf16_pack_at
+ * would pack grad_tf's rows: the same words, no fp32 Ŷ in memory. */
+static void grad_pair_packed(uint32_t *Ap, size_t ytx, int KP, int pi, const float *dout, const Conv2dDims *d,
+                             const WgPlan *p, size_t t, int two, const float *z)
+{
+    const int C = d->c_out, H = d->h, W = d->w, MR = GEMM_BF16_MR;
+    const float *y[2][2][2];
+    for (int u = 0; u < 1 + two; u++) {
+        int i = (int)((t + u) / p->timg), r = (int)((t + u) % p->timg), ty = r / p->tw, tx = r % p->tw;
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++) {
+                int yy = 2 * ty + a, xx = 2 * tx + b;
+                y[u][a][b] = yy < H && xx < W ? dout + (((size_t)i * H + yy) * W + xx) * C : z;
+            }
+    }
+    float g[2][16][64];
+    uint16_t lo[64], hi[64];
+    memset(hi, 0, sizeof hi);
+    for (int c0 = 0; c0 < C; c0 += 64) {
+        int nc = C - c0 < 64 ? C - c0 : 64;
+        for (int u = 0; u < 1 + two; u++) {
+            const float *(*yu)[2] = y[u];
+            float (*gu)[64] = g[u];
+            #pragma omp simd
+            for (int k = 0; k < nc; k++) {
+                int c = c0 + k;
+                float q[4][2];   /* A y */
+                for (int b = 0; b < 2; b++) {
+                    float y0 = yu[0][b][c], y1 = yu[1][b][c];
+                    q[0][b] = y0, q[1][b] = y0 + y1, q[2][b] = y0 - y1, q[3][b] = -y1;
+                }
+                for (int a = 0; a < 4; a++) {   /* (A y) Aᵀ */
+                    float e0 = q[a][0], e1 = q[a][1];
+                    gu[a * 4 + 0][k] = e0;
+                    gu[a * 4 + 1][k] = e0 + e1;
+                    gu[a * 4 + 2][k] = e0 - e1;
+                    gu[a * 4 + 3][k] = -e1;
+                }
+            }
+        }
+        for (int x2 = 0; x2 < 16; x2++) {
+            uint32_t *dst = Ap + x2 * ytx + (size_t)pi * MR;
+            bf16_convert(lo, g[0][x2], (size_t)nc);
+            if (two) bf16_convert(hi, g[1][x2], (size_t)nc);
+            for (int n = 0; n < nc; n++) {
+                int c = c0 + n;
+                dst[(size_t)(c / MR) * KP * MR + c % MR] = lo[n] | (uint32_t)hi[n] << 16;
+            }
+        }
+    }
+    for (int c = C; c % MR; c++)   /* the pad rows of the last block */
+        for (int x2 = 0; x2 < 16; x2++) Ap[x2 * ytx + (size_t)pi * MR + (size_t)(c / MR) * KP * MR + c % MR] = 0;
 }
 
 void winograd_conv_bf16(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
@@ -421,21 +522,24 @@ void winograd_weight_grad_bf16(float *dw, const float *dout, const float *in, co
     Wg16g q = wg16g_plan(d);
     const WgPlan *p = &q.p;
     const int CI = d->c_in, CO = d->c_out;
-    float *dU = scratch, *V = scratch + q.v, *Y = scratch + q.y, *z = scratch + q.z;
+    float *dU = scratch, *z = scratch + q.z;
     uint32_t *Vp = (uint32_t *)(scratch + q.vp);
     uint32_t *Yt = (uint32_t *)(scratch + q.yt);
     memset(z, 0, sizeof(float) * (size_t)(CI > CO ? CI : CO));
     for (int i0 = 0; i0 < d->n; i0 += p->chunk) {
         int ni = d->n - i0 < p->chunk ? d->n - i0 : p->chunk;
         int T = ni * p->timg;
-        input_tf(V, in, d, p, (size_t)i0 * p->timg, (size_t)T, z);
-        grad_tf(Y, dout, d, p, (size_t)i0 * p->timg, (size_t)T, z);
+        const int KP = (T + 1) / 2;
+        #pragma omp parallel for schedule(static)
+        for (int pi = 0; pi < KP; pi++)
+            input_pair_packed(Vp, q.vpx, KP, pi, in, d, p, (size_t)i0 * p->timg + 2 * (size_t)pi, 2 * pi + 1 < T, z);
+        #pragma omp parallel for schedule(static)
+        for (int pi = 0; pi < KP; pi++)
+            grad_pair_packed(Yt, q.ytx, KP, pi, dout, d, p, (size_t)i0 * p->timg + 2 * (size_t)pi, 2 * pi + 1 < T, z);
         #pragma omp parallel for schedule(dynamic, 1)
         for (int x = 0; x < 16; x++) {   /* dU_ξ (+)= bf16(Ŷ_ξ)ᵀ · bf16(V_ξ): the chain goes on chunk after chunk */
             uint32_t *b = Vp + (size_t)x * q.vpx;
             uint32_t *a = Yt + (size_t)x * q.ytx;
-            gemm_bf16_pack_b(b, 0, T, CI, V + (size_t)x * T * CI, CI);
-            gemm_bf16_pack_at(a, CO, T, Y + (size_t)x * T * CO, CO);
             gemm_bf16_pa(CO, CI, T, a, b, i0 > 0, dU + (size_t)x * CI * CO, CI);
         }
     }

@@ -604,12 +604,6 @@ static int block_backward(Resnet *r, Block *b, float *bufs[3])
     for (int k = b->nconv - 1; k >= 0; k--) {
         ConvL *c = &b->conv[k];
         const float *in = k ? b->a[k - 1] : b->in;
-        if (k == 0 && !b->has_down) {
-            /* identity shortcut: d(input) = dz (in g0) + conv1's data gradient, accumulated
-             * onto g0 by the convolution itself (no separate add pass) */
-            conv2d_backward(g0, 1, pg(r, c->p), bufs[t], in, pw(r, c->p), &c->d, &r->cs);
-            return 0;
-        }
         /* d(conv input) → bufs[f] (overwritten) */
         conv2d_backward(bufs[f], 0, pg(r, c->p), bufs[t], in, pw(r, c->p), &c->d, &r->cs);
         int tmp = t; t = f; f = tmp;
@@ -622,7 +616,11 @@ static int block_backward(Resnet *r, Block *b, float *bufs[3])
                         conv_out_floats(pc) / pc->cout, pc->cout);
         }
     }
-    /* bufs[t] = d(input) through the main branch; add the downsample's */
+    /* bufs[t] = d(input) through the main branch; add the shortcut's */
+    if (!b->has_down) {
+        add_backward_acc(bufs[t], g0, conv_in_floats(&b->conv[0]));
+        return t;
+    }
     BnState ds = bn_state(r, &b->down_bn);
     bn_backward(g0, NULL, bn_dgamma(r, &b->down_bn), bn_dbeta(r, &b->down_bn), g0, b->cd, NULL,
                 0, train, &ds, rows, last->cout);

@@ -304,6 +304,17 @@ void winograd_weight_grad(float *dw, const float *dout, const float *in, const C
 
 static size_t up16(size_t f) { return (f + 15) / 16 * 16; }
 
+/* n elements of `size` bytes rounded up to an odd number of 64-byte lines: the
+ * stride between the 16 ξ of V, M, Vp and Yt.  A stride that is a multiple of
+ * 4 KB (M of 48 tiles x 64 channels is 12 KB) puts the 16 lines a transform
+ * reads or writes at once in one L1 set, more than its ways; an odd number of
+ * lines spreads them over 16 sets. */
+static size_t odd_lines(size_t n, size_t size)
+{
+    size_t lines = (n * size + 63) / 64;
+    return (lines | 1) * 64 / size;
+}
+
 /* The bf16 forward and din run tile blocks, each on one thread start to end:
  * its V_ξ rows (bf16), the 16 GEMMs into its M rows, Aᵀ M A into the output,
  * so V and M stay in the core's cache instead of going to memory and back
@@ -314,11 +325,12 @@ static size_t up16(size_t f) { return (f + 15) / 16 * 16; }
 /* The bf16 layout of winograd_conv_bf16 (floats from the start of the scratch):
  *   Up: the 16 packed U_ξ (upx words each) | R: U in fp32 while it is packed,
  *   then the block slots, one per thread: V16 (the bf16 rows of V_ξ, tb·ld
- *   each) | M (fp32, tb·co each) | z */
+ *   each, ξ stride sv) | M (fp32, tb·co each, ξ stride sm) | z */
 typedef struct Wg16 {
     WgPlan p;
     int tb;            /* tiles per block (a multiple of the GEMM's 6 rows) */
     int ld;            /* bf16 row length of V_ξ (c in, rounded up to even) */
+    size_t sv, sm;     /* ξ strides of V16 (bf16 elements) and M (floats) */
     size_t upx, slots, v16, slot, u_end;
 } Wg16;
 
@@ -332,8 +344,9 @@ static Wg16 wg16_plan(const Conv2dDims *d, int flip)
     q.tb = (int)(tb < 48 ? 48 : tb > all ? all : tb);
     q.upx = up16(gemm_bf16_packed_words(q.p.ci, q.p.co));
     q.slots = 16 * q.upx;
-    q.v16 = up16(16 * (size_t)q.tb * q.ld / 2);
-    q.slot = q.v16 + up16(16 * (size_t)q.tb * q.p.co);
+    q.sv = odd_lines((size_t)q.tb * q.ld, 2), q.sm = odd_lines((size_t)q.tb * q.p.co, 4);
+    q.v16 = up16(16 * q.sv / 2);
+    q.slot = q.v16 + up16(16 * q.sm);
     q.u_end = q.slots + (size_t)16 * d->c_in * d->c_out;
     return q;
 }
@@ -359,9 +372,9 @@ static Wg16g wg16g_plan(const Conv2dDims *d)
     q.p = wg_plan(d, 0);
     q.tc = (size_t)q.p.chunk * q.p.timg;
     q.vp = up16((size_t)16 * d->c_in * d->c_out);
-    q.vpx = up16(gemm_bf16_packed_words((int)q.tc, d->c_in));
+    q.vpx = odd_lines(gemm_bf16_packed_words((int)q.tc, d->c_in), 4);
     q.yt = q.vp + 16 * q.vpx;
-    q.ytx = up16(gemm_bf16_packed_a_words(d->c_out, (int)q.tc));
+    q.ytx = odd_lines(gemm_bf16_packed_a_words(d->c_out, (int)q.tc), 4);
     q.z = q.yt + 16 * q.ytx;
     q.total = q.z + (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out);
     return q;
@@ -646,7 +659,7 @@ void winograd_conv_bf16(float *out, int accumulate, const float *in, const float
         for (size_t b = 0; b < nb; b++) {
             size_t t0 = b * q.tb;
             int T = all - t0 < (size_t)q.tb ? (int)(all - t0) : q.tb;
-            const size_t SV = (size_t)T * q.ld, SM = (size_t)T * p->co;
+            const size_t SV = q.sv, SM = q.sm;
             for (int t = 0; t < T; t++) input_tile16(V16 + (size_t)t * q.ld, SV, in, d, p, t0 + t, z);
             for (int x = 0; x < 16; x++)   /* M_ξ = bf16(V_ξ) · bf16(U_ξ)ᵀ, one chain per number */
                 gemm_bf16(T, p->co, p->ci, V16 + x * SV, q.ld, Up + (size_t)x * q.upx, 0, Mb + x * SM, p->co);

@@ -224,18 +224,30 @@ void gemm_bf16_pack_at(uint32_t *Ap, int M, int K, const float *At, int ldt)
     }
 }
 
+/* By units of PA_PAIRS pairs (their 2·PA_PAIRS rows of At stay in L1), each MR-row
+ * block's words written in order: word[p][i] = At[2p][m + i] | At[2p+1][m + i] << 16. */
 void gemm_bf16_pack_at16(uint32_t *Ap, int M, int K, const uint16_t *At, int ldt)
 {
-    static const uint16_t zero[PA_ROWS];
-    const int KP = (K + 1) / 2, nu = (KP + PA_PAIRS - 1) / PA_PAIRS;
+    const int KP = (K + 1) / 2, nu = (KP + PA_PAIRS - 1) / PA_PAIRS, nb = (M + MR - 1) / MR;
     #pragma omp parallel for schedule(static)
     for (int u = 0; u < nu; u++) {
-        int p1 = (u + 1) * PA_PAIRS < KP ? (u + 1) * PA_PAIRS : KP;
-        for (int m0 = 0; m0 < M; m0 += PA_ROWS) {
-            int n = M - m0 < PA_ROWS ? M - m0 : PA_ROWS;
-            for (int p = u * PA_PAIRS; p < p1; p++)
-                put_pair(Ap, M, KP, p, m0, (n + MR - 1) / MR * MR, At + (size_t)(2 * p) * ldt + m0,
-                         2 * p + 1 < K ? At + (size_t)(2 * p + 1) * ldt + m0 : zero);
+        int p0 = u * PA_PAIRS, p1 = p0 + PA_PAIRS < KP ? p0 + PA_PAIRS : KP;
+        for (int b = 0; b < nb; b++) {
+            int m = b * MR;
+            uint32_t *d = Ap + ((size_t)b * KP + p0) * MR;
+            if (m + MR <= M && 2 * p1 <= K) {
+                for (int p = p0; p < p1; p++, d += MR) {
+                    const uint16_t *lo = At + (size_t)(2 * p) * ldt + m, *hi = lo + ldt;
+                    #pragma GCC unroll 6
+                    for (int i = 0; i < MR; i++) d[i] = lo[i] | (uint32_t)hi[i] << 16;
+                }
+                continue;
+            }
+            for (int p = p0; p < p1; p++, d += MR) {   /* the last block's pad rows, an odd K's pad */
+                const uint16_t *lo = At + (size_t)(2 * p) * ldt, *hi = 2 * p + 1 < K ? lo + ldt : NULL;
+                for (int i = 0; i < MR; i++)
+                    d[i] = m + i < M ? lo[m + i] | (hi ? (uint32_t)hi[m + i] << 16 : 0) : 0;
+            }
         }
     }
 }

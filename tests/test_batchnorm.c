@@ -6,6 +6,7 @@
 #include "check_main.h"
 #include "gradcheck.h"
 #include "nn/batchnorm.h"
+#include "nn/gemm_bf16.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -251,6 +252,46 @@ START_TEST(keep_bits_give_the_numbers_of_out)
 }
 END_TEST
 
+/* bn_forward_bf16 writes out16 = bf16(out) of bn_forward / bn_forward_keep, bit
+ * for bit (and the same out, keep and running statistics), with or without the
+ * ReLU and the residual, with out and without it (out16 alone), in train and
+ * eval mode; whole-word rows (c = 64) and shared words (c = 37). */
+START_TEST(bf16_copy_is_the_output_rounded)
+{
+    const int cs[2] = {64, 37};
+    const size_t rs[2] = {70, 33};
+    for (int t = 0; t < 2; t++)
+        for (int mode = 0; mode < 8; mode++) {
+            int train = mode & 1, relu = mode >> 1 & 1, res = mode >> 2, c = cs[t];
+            size_t rows = rs[t], n = rows * c, nw = bn_keep_words(rows, c);
+            Bn a = bn_make(rows, c, 90 + t), b = bn_copy(&a), e = bn_copy(&a);
+            float *x = randv(n, 91 + t, 1.0f, 0.3f), *r = res ? randv(n, 92, 0.5f, 0) : NULL;
+            float *y1 = malloc(n * 4), *y2 = malloc(n * 4);
+            uint16_t *k1 = malloc(nw * 2), *k2 = malloc(nw * 2), *h = malloc(n * 2), *want = malloc(n * 2);
+            memset(h, 0xa5, n * 2);
+            if (relu) bn_forward_keep(y1, k1, x, r, train, &a.s, rows, c);
+            else bn_forward(y1, x, r, 0, train, &a.s, rows, c);
+            bn_forward_bf16(y2, h, relu ? k2 : NULL, x, r, relu, train, &b.s, rows, c);
+            for (size_t i = 0; i < n; i++) want[i] = bf16_from_f32(y1[i]);
+            ck_assert_msg(memcmp(y1, y2, n * 4) == 0, "t%d mode %d: out differs", t, mode);
+            ck_assert_msg(memcmp(h, want, n * 2) == 0, "t%d mode %d: out16 is not bf16(out)", t, mode);
+            if (relu) ck_assert(memcmp(k1, k2, nw * 2) == 0);
+            ck_assert(memcmp(a.s.running_mean, b.s.running_mean, c * 4) == 0 &&
+                      memcmp(a.s.running_var, b.s.running_var, c * 4) == 0);
+            int inexact = 0;
+            for (size_t i = 0; i < n; i++) inexact += bf16_to_f32(want[i]) != y1[i];
+            ck_assert_msg(inexact > (int)n / 4, "t%d mode %d: hardly any rounding (%d)", t, mode, inexact);
+            if (!res) {   /* out16 alone */
+                memset(h, 0xa5, n * 2);
+                bn_forward_bf16(NULL, h, NULL, x, NULL, relu, train, &e.s, rows, c);
+                ck_assert_msg(memcmp(h, want, n * 2) == 0, "t%d mode %d: out16 alone", t, mode);
+            }
+            free(x), free(r), free(y1), free(y2), free(k1), free(k2), free(h), free(want);
+            bn_drop(&a), bn_drop(&b), bn_drop(&e);
+        }
+}
+END_TEST
+
 /* bn_forward_stats + its map applied by hand (as the stem's pool does) gives
  * bn_forward's output and running statistics bit for bit. */
 START_TEST(stats_and_map_are_bn_forward)
@@ -287,6 +328,7 @@ static Suite *suite(void)
     tcase_add_test(tc, fused_relu_lets_nan_through);
     tcase_add_test(tc, keep_bits_give_the_numbers_of_out);
     tcase_add_test(tc, stats_and_map_are_bn_forward);
+    tcase_add_test(tc, bf16_copy_is_the_output_rounded);
     suite_add_tcase(s, tc);
     return s;
 }

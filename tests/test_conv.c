@@ -5,6 +5,7 @@
 #include "gradcheck.h"
 #include "nn/conv.h"
 #include "nn/conv_taps.h"
+#include "nn/gemm_bf16.h"
 #include "nn/winograd.h"
 #include "testutil.h"
 
@@ -480,6 +481,64 @@ START_TEST(bf16_taps_give_the_columns_bits)
 }
 END_TEST
 
+/* bf16 with the input given as bf16 (conv2d_*_in16: rounded once by its
+ * producer) gives the bits of the fp32 input rounded by the convolution itself:
+ * forward, din accumulated and overwritten, dW; 1x1 convolutions read the bf16
+ * rows in place (whole batch, one-image tiles, the tile-parallel groups, the
+ * big path's sequential tiles), odd c_in through the columns, strided 1x1 and
+ * 3x3, the stem's 7x7, the taps.  Winograd's convolutions do not take it. */
+START_TEST(bf16_input_given_as_bf16_gives_the_same_bits)
+{
+    typedef struct { Case c; size_t cap; } TC;
+    const TC cs[] = {{{2, 6, 5, 8, 24, 1, 1, 0}, 0},      {{7, 6, 6, 16, 8, 1, 1, 0}, 1},
+                     {{5, 8, 8, 64, 256, 1, 1, 0}, 4096}, {{3, 4, 4, 256, 512, 1, 1, 0}, 1},
+                     {{2, 6, 5, 5, 6, 1, 1, 0}, 1},       {{2, 7, 7, 8, 16, 1, 2, 0}, 1},
+                     {{2, 9, 9, 8, 16, 3, 2, 1}, 1},      {{2, 9, 7, 3, 8, 7, 2, 3}, 0},
+                     {{3, 8, 8, 16, 16, 3, 1, 1}, 1},     {{3, 2, 2, 64, 32, 3, 1, 1}, 1},
+                     {{35, 4, 4, 64, 16, 3, 2, 1}, 1}};
+    omp_set_num_threads(2);
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        Setup u = setup(cs[ci].c, 307 + 3 * ci, 0.3f);
+        Conv2dDims d = u.d;
+        size_t cf = conv2d_scratch_floats_bf16(&d, cs[ci].cap, 2);
+        ConvScratch sc = {malloc(cf * 4), cf, cs[ci].cap, 1, 0};
+        ck_assert_msg(conv2d_bf16_takes_in16(&d, &sc), "case %zu takes bf16", ci);
+        uint16_t *x16 = malloc(u.nin * 2);
+        bf16_convert(x16, u.x, u.nin);
+        float *y[2], *a[2], *w[2], *a0[2];
+        for (int h = 0; h < 2; h++) {
+            y[h] = malloc(u.nout * 4), a[h] = alloc_rand(u.nin, 5, 1), w[h] = alloc_rand(u.nw, 6, 1);
+            a0[h] = malloc(u.nin * 4);
+            if (h) {
+                conv2d_forward_in16(y[h], x16, u.w, &d, &sc);
+                conv2d_backward_in16(a[h], 1, w[h], u.g, x16, u.w, &d, &sc);
+                conv2d_backward_in16(a0[h], 0, NULL, u.g, x16, u.w, &d, &sc);
+                conv2d_backward_in16(NULL, 0, w[h], u.g, x16, u.w, &d, &sc);
+            } else {
+                conv2d_forward(y[h], u.x, u.w, &d, &sc);
+                conv2d_backward(a[h], 1, w[h], u.g, u.x, u.w, &d, &sc);
+                conv2d_backward(a0[h], 0, NULL, u.g, u.x, u.w, &d, &sc);
+                conv2d_backward(NULL, 0, w[h], u.g, u.x, u.w, &d, &sc);
+            }
+        }
+        ck_assert_msg(same_bits(y[0], y[1], u.nout), "case %zu forward", ci);
+        ck_assert_msg(same_bits(a[0], a[1], u.nin), "case %zu din accumulated", ci);
+        ck_assert_msg(same_bits(a0[0], a0[1], u.nin), "case %zu din", ci);
+        ck_assert_msg(same_bits(w[0], w[1], u.nw), "case %zu dw", ci);
+        for (int k = 0; k < 2; k++) free(y[k]), free(a[k]), free(w[k]), free(a0[k]);
+        free(x16), free(sc.buf), free(u.x), free(u.w), free(u.g);
+    }
+    Conv2dDims wd = conv2d_dims(2, 8, 8, 64, 64, 3, 1, 1);
+    ConvScratch ws = {NULL, 0, 0, 1, 0};
+    ck_assert_msg(conv2d_bf16_by_winograd(&wd) && !conv2d_bf16_takes_in16(&wd, &ws), "Winograd reads fp32");
+    ws.bf16_columns = 1;
+    ck_assert(conv2d_bf16_takes_in16(&wd, &ws));
+    ws.bf16 = 0;
+    ck_assert(!conv2d_bf16_takes_in16(&wd, &ws));
+    omp_set_num_threads(1);
+}
+END_TEST
+
 /* bf16 by Winograd (3x3 stride 1, >= 64 channels, as fp32): the fast path
  * against winograd_*_ref_bf16 (the transforms per tile, the same rounding
  * points, gemm_bf16_ref's chain) bit for bit: forward, din overwritten and
@@ -571,6 +630,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bf16_matches_its_reference_chain);
     tcase_add_test(tc, bf16_is_within_its_error_bound);
     tcase_add_test(tc, bf16_taps_give_the_columns_bits);
+    tcase_add_test(tc, bf16_input_given_as_bf16_gives_the_same_bits);
     tcase_add_test(tc, bf16_winograd_matches_its_reference);
     suite_add_tcase(s, tc);
     return s;

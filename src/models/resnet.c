@@ -32,6 +32,7 @@
 #include "nn/batchnorm.h"
 #include "nn/conv.h"
 #include "nn/dropout.h"
+#include "nn/gemm_bf16.h"
 #include "nn/linear.h"
 #include "nn/pool.h"
 #include "nn/relu.h"
@@ -68,10 +69,17 @@ typedef struct Block {
     BnL down_bn;
     const float *in;        /* input (previous output) [n,h,w,cin] */
     float *c[3];            /* conv outputs */
-    float *a[2];            /* BN+ReLU outputs feeding conv[i+1] */
+    float *a[2];            /* BN+ReLU outputs feeding conv[i+1] (NULL where a16 is kept instead) */
     float *cd;              /* downsample conv output */
-    float *out;             /* block output */
+    float *out;             /* block output (a buffer of the next block's forward only: see out_rot) */
     uint16_t *keep;         /* its ReLU mask as bits, for backward (batchnorm.h) */
+    /* bf16 (precision = bf16): a convolution input whose consumers never go by
+     * Winograd is kept as bf16 alone, rounded once by the pass that writes it */
+    int take16;             /* conv[0] and down read the input as bf16 (in16) */
+    const uint16_t *in16;   /* that input: the previous block's out16 (or the stem's) */
+    uint16_t *a16[2];       /* bf16(a[k]) where conv[k+1] reads it so (a[k] then never written) */
+    uint16_t *out16;        /* bf16(out) when the next block takes it */
+    int out_rot;            /* out lives in a rotating buffer (nothing reads it in backward) */
 } Block;
 
 typedef struct Resnet {
@@ -98,6 +106,10 @@ typedef struct Resnet {
     float *x;               /* copy of the input [n,h,w,n_in] */
     float *c0;              /* stem conv output */
     float *p0;              /* maxpool output */
+    uint16_t *p016;         /* bf16(p0) when the first block takes bf16 */
+    float *rot[2];          /* fp32 block outputs only the next block's forward reads:
+                             * g[0], g[1] (free until backward), or rot_own */
+    float *rot_own[2];
     int32_t *pidx;          /* maxpool argmax */
     PoolDims pd;
     float *hp, *hb1, *hd1, *hl1, *hr, *hb2, *hd2, *hl2, *hout;
@@ -412,23 +424,37 @@ static size_t conv_in_floats(const ConvL *c) { return (size_t)c->d.n * c->d.h * 
 
 /* ---- allocation of activations ---------------------------------------------------- */
 
+/* Whether a bf16 convolution reads its input as bf16 whatever the batch and map
+ * sizes: all but the 3x3 stride-1 ones, which may go by Winograd (conv.h). */
+static int takes16(const Resnet *r, const ConvL *c)
+{
+    return r->spec.bf16 && !r->spec.bf16_fp32_inputs && !(c->k == 3 && c->stride == 1);
+}
+
 static int alloc_workspace(Resnet *r)
 {
     const ResnetSpec *s = &r->spec;
     int n = s->max_bs, nth = s->threads > 1 ? s->threads : 1;
     set_dims(r, n, s->max_h, s->max_w);
 #define A(ptr, count) do { if (!((ptr) = xalloc(r, sizeof(*(ptr)) * (size_t)(count)))) return -1; } while (0)
+    const size_t np0 = (size_t)n * r->pd.oh * r->pd.ow * 64;
     A(r->x, (size_t)n * s->max_h * s->max_w * s->n_in);
     A(r->c0, conv_out_floats(&r->conv1));
     A(r->gbig, conv_out_floats(&r->conv1));
-    A(r->p0, (size_t)n * r->pd.oh * r->pd.ow * 64);
-    A(r->pidx, (size_t)n * r->pd.oh * r->pd.ow * 64);
-    size_t gmax = (size_t)n * r->pd.oh * r->pd.ow * 64, colmax = conv_scratch(r, &r->conv1.d, nth);
+    A(r->pidx, np0);
+    for (int i = 0; i < r->nblocks; i++) {
+        Block *b = &r->blocks[i];
+        b->take16 = takes16(r, &b->conv[0]);
+    }
+    if (r->blocks[0].take16) A(r->p016, np0);
+    else A(r->p0, np0);
+    size_t gmax = np0, colmax = conv_scratch(r, &r->conv1.d, nth), rotmax = r->p0 ? 0 : np0;
     for (int i = 0; i < r->nblocks; i++) {
         Block *b = &r->blocks[i];
         for (int k = 0; k < b->nconv; k++) {
             A(b->c[k], conv_out_floats(&b->conv[k]));
-            if (k + 1 < b->nconv) A(b->a[k], conv_out_floats(&b->conv[k]));
+            if (k + 1 < b->nconv && takes16(r, &b->conv[k + 1])) A(b->a16[k], conv_out_floats(&b->conv[k]));
+            else if (k + 1 < b->nconv) A(b->a[k], conv_out_floats(&b->conv[k]));
             if (conv_out_floats(&b->conv[k]) > gmax) gmax = conv_out_floats(&b->conv[k]);
             if (conv_in_floats(&b->conv[k]) > gmax) gmax = conv_in_floats(&b->conv[k]);
             size_t cf = conv_scratch(r, &b->conv[k].d, nth);
@@ -439,7 +465,11 @@ static int alloc_workspace(Resnet *r)
             A(bn->save_mean, bn->c);
             A(bn->save_invstd, bn->c);
         }
-        A(b->out, conv_out_floats(&b->conv[b->nconv - 1]));
+        size_t nout = conv_out_floats(&b->conv[b->nconv - 1]);
+        b->out_rot = i + 1 == r->nblocks || r->blocks[i + 1].take16;
+        if (b->out_rot) rotmax = nout > rotmax ? nout : rotmax;
+        else A(b->out, nout);
+        if (i + 1 < r->nblocks && r->blocks[i + 1].take16) A(b->out16, nout);
         if (!s->eval_only)
             A(b->keep, bn_keep_words(conv_out_floats(&b->conv[b->nconv - 1]) / b->conv[b->nconv - 1].cout,
                                      b->conv[b->nconv - 1].cout));
@@ -453,6 +483,10 @@ static int alloc_workspace(Resnet *r)
     }
     if (!s->eval_only)   /* backward buffers */
         for (int k = 0; k < 3; k++) A(r->g[k], gmax);
+    for (int k = 0; k < 2; k++) {   /* gmax covers every block output and p0 */
+        if (!r->g[k]) A(r->rot_own[k], rotmax);
+        r->rot[k] = r->g[k] ? r->g[k] : r->rot_own[k];
+    }
     A(r->bn1.save_mean, 64);
     A(r->bn1.save_invstd, 64);
     int nf2 = 2 * r->nf, hid = r->hidden, no = s->n_out;
@@ -489,31 +523,65 @@ static int alloc_workspace(Resnet *r)
 
 /* ---- forward --------------------------------------------------------------- */
 
-static void block_forward(Resnet *r, Block *b, const float *x, int train)
+/* dst = bf16(src), n values, over the threads. */
+static void convert_par(uint16_t *dst, const float *src, size_t n)
+{
+    const size_t blk = (size_t)1 << 16;
+    long nb = (long)((n + blk - 1) / blk);
+    #pragma omp parallel for schedule(static)
+    for (long k = 0; k < nb; k++) {
+        size_t lo = (size_t)k * blk;
+        bf16_convert(dst + lo, src + lo, n - lo < blk ? n - lo : blk);
+    }
+}
+
+/* Convolution c of input x, or of its bf16 copy x16 when given. */
+static void conv_fwd(Resnet *r, ConvL *c, float *out, const float *x, const uint16_t *x16)
+{
+    if (x16) conv2d_forward_in16(out, x16, pw(r, c->p), &c->d, &r->cs);
+    else conv2d_forward(out, x, pw(r, c->p), &c->d, &r->cs);
+}
+
+static void conv_bwd(Resnet *r, ConvL *c, float *din, int din_accumulate, const float *dout, const float *x,
+                     const uint16_t *x16)
+{
+    if (x16) conv2d_backward_in16(din, din_accumulate, pg(r, c->p), dout, x16, pw(r, c->p), &c->d, &r->cs);
+    else conv2d_backward(din, din_accumulate, pg(r, c->p), dout, x, pw(r, c->p), &c->d, &r->cs);
+}
+
+/* x: the block input (fp32, read here as the identity shortcut or by a conv1 that
+ * may go by Winograd); b->in16 its bf16 copy when b->take16.  out: b->out, or the
+ * rotating buffer given. */
+static void block_forward(Resnet *r, Block *b, const float *x, float *out, int train)
 {
     b->in = x;
+    const uint16_t *x16 = b->take16 ? b->in16 : NULL;
     const float *cur = x;
+    const uint16_t *cur16 = x16;
     for (int k = 0; k < b->nconv; k++) {
         ConvL *c = &b->conv[k];
-        conv2d_forward(b->c[k], cur, pw(r, c->p), &c->d, &r->cs);
+        conv_fwd(r, c, b->c[k], cur, cur16);
         if (k + 1 < b->nconv) {
             BnState s = bn_state(r, &b->bn[k]);
-            bn_forward(b->a[k], b->c[k], NULL, 1, train, &s, conv_out_floats(c) / c->cout, c->cout);
-            cur = b->a[k];
+            size_t rows = conv_out_floats(c) / c->cout;
+            if (b->a16[k]) bn_forward_bf16(NULL, b->a16[k], NULL, b->c[k], NULL, 1, train, &s, rows, c->cout);
+            else bn_forward(b->a[k], b->c[k], NULL, 1, train, &s, rows, c->cout);
+            cur = b->a[k], cur16 = b->a16[k];
         }
     }
     ConvL *last = &b->conv[b->nconv - 1];
     size_t rows = conv_out_floats(last) / last->cout;
     const float *res = x;
     if (b->has_down) {
-        conv2d_forward(b->cd, x, pw(r, b->down.p), &b->down.d, &r->cs);
+        conv_fwd(r, &b->down, b->cd, x, x16);
         BnState s = bn_state(r, &b->down_bn);
-        bn_forward(b->out, b->cd, NULL, 0, train, &s, rows, last->cout);
-        res = b->out;
+        bn_forward(out, b->cd, NULL, 0, train, &s, rows, last->cout);
+        res = out;
     }
     BnState s = bn_state(r, &b->bn[b->nconv - 1]);
-    if (b->keep) bn_forward_keep(b->out, b->keep, b->c[b->nconv - 1], res, train, &s, rows, last->cout);
-    else bn_forward(b->out, b->c[b->nconv - 1], res, 1, train, &s, rows, last->cout);
+    if (b->out16) bn_forward_bf16(out, b->out16, b->keep, b->c[b->nconv - 1], res, 1, train, &s, rows, last->cout);
+    else if (b->keep) bn_forward_keep(out, b->keep, b->c[b->nconv - 1], res, train, &s, rows, last->cout);
+    else bn_forward(out, b->c[b->nconv - 1], res, 1, train, &s, rows, last->cout);
 }
 
 static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t step_key,
@@ -551,12 +619,18 @@ static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t st
     size_t rows0 = conv_out_floats(&r->conv1) / 64;
     float scale0[64], shift0[64];
     bn_forward_stats(scale0, shift0, r->c0, train, &bs, rows0, 64);
-    maxpool2d_forward_bn_relu(r->p0, r->pidx, r->c0, scale0, shift0, &r->pd);
+    float *p0 = r->p0 ? r->p0 : r->rot[1];   /* (block 0 writes rot[0]) */
+    maxpool2d_forward_bn_relu(p0, r->pidx, r->c0, scale0, shift0, &r->pd);
+    if (r->p016) convert_par(r->p016, p0, (size_t)n * r->pd.oh * r->pd.ow * 64);
 
-    const float *cur = r->p0;
+    const float *cur = p0;
+    const uint16_t *cur16 = r->p016;
     for (int i = 0; i < r->nblocks; i++) {
-        block_forward(r, &r->blocks[i], cur, train);
-        cur = r->blocks[i].out;
+        Block *b = &r->blocks[i];
+        b->in16 = cur16;
+        float *out = b->out_rot ? r->rot[i & 1] : b->out;
+        block_forward(r, b, cur, out, train);
+        cur = out, cur16 = b->out16;
     }
 
     int hw = r->fh * r->fw, nf = r->nf, no = s->n_out;
@@ -604,8 +678,9 @@ static int block_backward(Resnet *r, Block *b, float *bufs[3])
     for (int k = b->nconv - 1; k >= 0; k--) {
         ConvL *c = &b->conv[k];
         const float *in = k ? b->a[k - 1] : b->in;
+        const uint16_t *in16 = k ? b->a16[k - 1] : b->take16 ? b->in16 : NULL;
         /* d(conv input) → bufs[f] (overwritten) */
-        conv2d_backward(bufs[f], 0, pg(r, c->p), bufs[t], in, pw(r, c->p), &c->d, &r->cs);
+        conv_bwd(r, c, bufs[f], 0, bufs[t], in, in16);
         int tmp = t; t = f; f = tmp;
         if (k) {
             /* a[k-1] = relu(bn(c[k-1])): in place on bufs[t], the ReLU mask recomputed from c[k-1] */
@@ -624,7 +699,7 @@ static int block_backward(Resnet *r, Block *b, float *bufs[3])
     BnState ds = bn_state(r, &b->down_bn);
     bn_backward(g0, NULL, bn_dgamma(r, &b->down_bn), bn_dbeta(r, &b->down_bn), g0, b->cd, NULL,
                 0, train, &ds, rows, last->cout);
-    conv2d_backward(bufs[t], 1, pg(r, b->down.p), g0, b->in, pw(r, b->down.p), &b->down.d, &r->cs);
+    conv_bwd(r, &b->down, bufs[t], 1, g0, b->in, b->take16 ? b->in16 : NULL);
     return t;
 }
 
@@ -803,11 +878,13 @@ static void resnet_free(Model *m)
     Resnet *r = m->impl;
     free(r->wmem);
     free(r->gmem);
-    free(r->x), free(r->c0), free(r->gbig), free(r->p0), free(r->pidx);
+    free(r->x), free(r->c0), free(r->gbig), free(r->p0), free(r->p016), free(r->pidx);
+    free(r->rot_own[0]), free(r->rot_own[1]);
     for (int i = 0; r->blocks && i < r->nblocks; i++) {
         Block *b = &r->blocks[i];
         for (int k = 0; k < 3; k++) free(b->c[k]), free(b->bn[k].save_mean), free(b->bn[k].save_invstd);
         free(b->a[0]), free(b->a[1]), free(b->cd), free(b->out), free(b->keep);
+        free(b->a16[0]), free(b->a16[1]), free(b->out16);
         free(b->down_bn.save_mean), free(b->down_bn.save_invstd);
     }
     free(r->blocks);

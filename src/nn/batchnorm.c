@@ -6,6 +6,9 @@
  * passes are split over rows. */
 #include "nn/batchnorm.h"
 
+#include "core/err.h"
+#include "nn/gemm_bf16.h"
+
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -222,7 +225,7 @@ void bn_forward_stats(float *scale, float *shift, const float *in, int train, Bn
     }
 }
 
-static void forward(float *out, uint16_t *keep, const float *in, const float *residual, int relu,
+static void forward(float *out, uint16_t *keep, uint16_t *out16, const float *in, const float *residual, int relu,
                     int train, BnState *s, size_t rows, int c)
 {
     float scale[c], shift[c];
@@ -234,7 +237,8 @@ static void forward(float *out, uint16_t *keep, const float *in, const float *re
     for (size_t r = 0; r < rows; r++) {
         const float *x = in + r * c;
         const float *res = residual ? residual + r * c : NULL;
-        float *y = out + r * c;
+        float yrow[out ? 1 : c];   /* out16 alone: the row is rounded from here */
+        float *y = out ? out + r * c : yrow;
         if (res) {
             if (relu) {
                 #pragma omp simd
@@ -258,6 +262,7 @@ static void forward(float *out, uint16_t *keep, const float *in, const float *re
             #pragma omp simd
             for (int j = 0; j < c; j++) y[j] = x[j] * scale[j] + shift[j];
         }
+        if (out16) bf16_convert(out16 + r * c, y, (size_t)c);   /* y still in L1 */
     }
     if (keep && !words) keep_words(keep, out, rows * (size_t)c);
 }
@@ -265,13 +270,20 @@ static void forward(float *out, uint16_t *keep, const float *in, const float *re
 void bn_forward(float *out, const float *in, const float *residual, int relu, int train,
                 BnState *s, size_t rows, int c)
 {
-    forward(out, NULL, in, residual, relu, train, s, rows, c);
+    forward(out, NULL, NULL, in, residual, relu, train, s, rows, c);
 }
 
 void bn_forward_keep(float *out, uint16_t *keep, const float *in, const float *residual, int train,
                      BnState *s, size_t rows, int c)
 {
-    forward(out, keep, in, residual, 1, train, s, rows, c);
+    forward(out, keep, NULL, in, residual, 1, train, s, rows, c);
+}
+
+void bn_forward_bf16(float *out, uint16_t *out16, uint16_t *keep, const float *in, const float *residual, int relu,
+                     int train, BnState *s, size_t rows, int c)
+{
+    FASTC_ASSERT(out16 && (out || (!keep && !residual)) && (!keep || relu));
+    forward(out, keep, out16, in, residual, relu, train, s, rows, c);
 }
 
 static void backward(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,

@@ -72,6 +72,15 @@ void bn_backward_keep(float *din, float *dres, float *dgamma, float *dbeta, cons
                       const float *in, const uint16_t *keep, int train, const BnState *s, size_t rows,
                       int c);
 
+/* bn_forward (keep NULL) or bn_forward_keep (keep given, relu 1) also writing
+ * out16 = bf16(out), rounded to nearest even as nn/gemm_bf16.h's bf16_from_f32:
+ * the input a bf16 convolution reads (conv2d_forward_in16), made as the row is
+ * written instead of by the convolution, once for its forward and again for its
+ * weight gradient.  out NULL: out16 alone, the fp32 tensor never written (then
+ * no keep and no residual). */
+void bn_forward_bf16(float *out, uint16_t *out16, uint16_t *keep, const float *in, const float *residual, int relu,
+                     int train, BnState *s, size_t rows, int c);
+
 /* Plain two-pass reference in double (same contract, for the tests). */
 void bn_forward_ref(float *out, const float *in, const float *residual, int relu, int train,
                     BnState *s, size_t rows, int c);

@@ -236,9 +236,22 @@ static int par_threads(const Plan *p, const ConvScratch *s, int extra_parts)
     return t;
 }
 
-static void forward_bf16(float *out, const float *in, const float *w, const Conv2dDims *d, const ConvScratch *s);
-static void backward_bf16(float *din, int din_accumulate, float *dw, const float *dout, const float *in,
+/* A bf16 convolution's input: fp32 (rounded here, as it is read) or already
+ * bf16 (h: the same rounding done once by its producer, conv2d_forward_in16). */
+typedef struct Src16 {
+    const float *f;
+    const uint16_t *h;
+} Src16;
+
+static void forward_bf16(float *out, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s);
+static void backward_bf16(float *din, int din_accumulate, float *dw, const float *dout, Src16 in,
                           const float *w, const Conv2dDims *d, const ConvScratch *s);
+
+static Src16 src16_f(const float *in)
+{
+    Src16 x = {in, NULL};
+    return x;
+}
 
 void conv2d_forward(float *out, const float *in, const float *w, const Conv2dDims *d,
                     const ConvScratch *s)
@@ -246,7 +259,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const Conv2dDim
     const int K = d->kh * d->kw * d->c_in;
     const size_t in_img = (size_t)d->h * d->w * d->c_in, out_img = (size_t)d->oh * d->ow * d->c_out;
     if (s->bf16) {
-        forward_bf16(out, in, w, d, s);
+        forward_bf16(out, src16_f(in), w, d, s);
         return;
     }
     if (conv2d_is_pointwise(d)) {
@@ -291,7 +304,7 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
     const int K = d->kh * d->kw * d->c_in;
     const size_t in_img = (size_t)d->h * d->w * d->c_in, out_img = (size_t)d->oh * d->ow * d->c_out;
     if (s->bf16) {
-        backward_bf16(din, din_accumulate, dw, dout, in, w, d, s);
+        backward_bf16(din, din_accumulate, dw, dout, src16_f(in), w, d, s);
         return;
     }
     if (conv2d_is_pointwise(d)) {
@@ -372,15 +385,30 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
  * each 21-value segment of the 7x7 stem apart cost 5x the stem's GEMMs. */
 #define IM2COL16_ROW_BUF 1024
 
+
+static Src16 src16_at(Src16 x, size_t off)
+{
+    if (x.f) x.f += off;
+    else x.h += off;
+    return x;
+}
+
+/* n values of x from element off into dst as bf16. */
+static inline void src16_get(uint16_t *dst, Src16 x, size_t off, size_t n)
+{
+    if (x.f) bf16_convert(dst, x.f + off, n);
+    else memcpy(dst, x.h + off, sizeof(uint16_t) * n);
+}
+
 /* im2col_rows into bf16 rows of ld elements (K rounded up to even: the pad is 0). */
-static void im2col16_rows(uint16_t *col, int ld, const float *in, const Conv2dDims *d, int r0, int r1)
+static void im2col16_rows(uint16_t *col, int ld, Src16 in, const Conv2dDims *d, int r0, int r1)
 {
     const int K = d->kh * d->kw * d->c_in, C = d->c_in;
-    if (d->kw * C < 64 && K <= IM2COL16_ROW_BUF) {
+    if (in.f && d->kw * C < 64 && K <= IM2COL16_ROW_BUF) {
         float buf[IM2COL16_ROW_BUF];
         for (int r = r0; r < r1; r++)
             for (int ox = 0; ox < d->ow; ox++) {
-                im2col_pos(buf, in, d, r, ox);
+                im2col_pos(buf, in.f, d, r, ox);
                 uint16_t *row = col + ((size_t)r * d->ow + ox) * ld;
                 bf16_convert(row, buf, (size_t)K);
                 if (K & 1) row[K] = 0;
@@ -389,7 +417,7 @@ static void im2col16_rows(uint16_t *col, int ld, const float *in, const Conv2dDi
     }
     for (int r = r0; r < r1; r++) {
         int i = r / d->oh, oy = r % d->oh;
-        const float *img = in + (size_t)i * d->h * d->w * C;
+        const size_t img = (size_t)i * d->h * d->w * C;
         for (int ox = 0; ox < d->ow; ox++) {
             uint16_t *row = col + ((size_t)r * d->ow + ox) * ld, *dst = row;
             for (int ky = 0; ky < d->kh; ky++) {
@@ -400,14 +428,14 @@ static void im2col16_rows(uint16_t *col, int ld, const float *in, const Conv2dDi
                     continue;
                 }
                 if (ix0 >= 0 && ix0 + d->kw <= d->w) {
-                    bf16_convert(dst, img + ((size_t)iy * d->w + ix0) * C, (size_t)d->kw * C);
+                    src16_get(dst, in, img + ((size_t)iy * d->w + ix0) * C, (size_t)d->kw * C);
                     dst += d->kw * C;
                     continue;
                 }
                 for (int kx = 0; kx < d->kw; kx++, dst += C) {
                     int ix = ix0 + kx;
                     if (ix < 0 || ix >= d->w) memset(dst, 0, sizeof(uint16_t) * C);
-                    else bf16_convert(dst, img + ((size_t)iy * d->w + ix) * C, (size_t)C);
+                    else src16_get(dst, in, img + ((size_t)iy * d->w + ix) * C, (size_t)C);
                 }
             }
             if (K & 1) row[K] = 0;
@@ -415,13 +443,17 @@ static void im2col16_rows(uint16_t *col, int ld, const float *in, const Conv2dDi
     }
 }
 
-static void im2col16(uint16_t *col, int ld, const float *in, const Conv2dDims *d, int nt)
+static void im2col16(uint16_t *col, int ld, Src16 in, const Conv2dDims *d, int nt)
 {
     int rows = nt * d->oh, nb = rows < 64 ? rows : 64;
     #pragma omp parallel for schedule(static)
     for (int b = 0; b < nb; b++)
         im2col16_rows(col, ld, in, d, (int)((long)rows * b / nb), (int)((long)rows * (b + 1) / nb));
 }
+
+/* Whether the columns of d are the input's bf16 rows themselves (1x1 stride 1, an
+ * even c_in, the input already bf16): the GEMMs read it in place, no copy. */
+static int cols_in_place(const Conv2dDims *d, Src16 in) { return in.h && conv2d_is_pointwise(d) && !(d->c_in & 1); }
 
 /* The bf16 path's cut: make_plan's at half the tile cap (a bf16 column is half
  * a float one, and the backward keeps a packed copy and fp32 columns beside it:
@@ -477,14 +509,34 @@ static Plan16 plan16(const Conv2dDims *d, size_t cap)
 
 static int use_taps16(const Conv2dDims *d);
 static size_t taps16_scratch_floats(const Conv2dDims *d, size_t cap, int threads);
-static void taps16_forward(float *out, const float *in, const float *w, const Conv2dDims *d, const ConvScratch *s);
-static void taps16_backward(float *din, int din_accumulate, float *dw, const float *dout, const float *in,
+static void taps16_forward(float *out, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s);
+static void taps16_backward(float *din, int din_accumulate, float *dw, const float *dout, Src16 in,
                             const float *w, const Conv2dDims *d, const ConvScratch *s);
 
 /* bf16 goes by Winograd where fp32 does (and taps do not take it first). */
 static int use_winograd16(const Conv2dDims *d) { return use_winograd(d) && !use_taps(d) && !use_taps16(d); }
 
 int conv2d_bf16_by_winograd(const Conv2dDims *d) { return use_winograd16(d); }
+
+int conv2d_bf16_takes_in16(const Conv2dDims *d, const ConvScratch *s)
+{
+    return s->bf16 && (s->bf16_columns || !use_winograd16(d));
+}
+
+void conv2d_forward_in16(float *out, const uint16_t *in16, const float *w, const Conv2dDims *d, const ConvScratch *s)
+{
+    FASTC_ASSERT(conv2d_bf16_takes_in16(d, s));
+    Src16 in = {NULL, in16};
+    forward_bf16(out, in, w, d, s);
+}
+
+void conv2d_backward_in16(float *din, int din_accumulate, float *dw, const float *dout, const uint16_t *in16,
+                          const float *w, const Conv2dDims *d, const ConvScratch *s)
+{
+    FASTC_ASSERT(conv2d_bf16_takes_in16(d, s));
+    Src16 in = {NULL, in16};
+    backward_bf16(din, din_accumulate, dw, dout, in, w, d, s);
+}
 
 size_t conv2d_scratch_floats_bf16(const Conv2dDims *d, size_t cap, int threads)
 {
@@ -514,19 +566,21 @@ static int par_threads16(const Plan16 *q, const ConvScratch *s, int extra_parts)
 /* Slot k of the scratch (64-byte aligned: the scratch is, and every region is a multiple of 16 floats). */
 static float *slot16(const Plan16 *q, const ConvScratch *s, int k) { return s->buf + q->wp + (size_t)k * q->slot; }
 
-static void forward_bf16(float *out, const float *in, const float *w, const Conv2dDims *d, const ConvScratch *s)
+static void forward_bf16(float *out, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s)
 {
     if (!s->bf16_columns && use_taps16(d)) {
         taps16_forward(out, in, w, d, s);
         return;
     }
     if (!s->bf16_columns && use_winograd16(d)) {
-        winograd_conv_bf16(out, 0, in, w, d, 0, s->buf, s->floats);
+        FASTC_ASSERT(in.f);   /* the transforms read fp32 (conv2d_bf16_takes_in16) */
+        winograd_conv_bf16(out, 0, in.f, w, d, 0, s->buf, s->floats);
         return;
     }
     Plan16 q = plan16(d, s->tile_cap);
     FASTC_ASSERT(s->floats >= q.wp + q.slot);
     const size_t in_img = (size_t)d->h * d->w * d->c_in, out_img = (size_t)d->oh * d->ow * d->c_out;
+    const int direct = cols_in_place(d, in);
     uint32_t *wp = (uint32_t *)s->buf;
     /* out[M, c_out] = col[M, K] · Wᵀ: B = Wᵀ, given as the weight W [c_out][K] */
     gemm_bf16_pack_b(wp, 1, q.K, d->c_out, w, q.K);
@@ -534,18 +588,20 @@ static void forward_bf16(float *out, const float *in, const float *w, const Conv
         int nth = par_threads16(&q, s, 0);
         #pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
         for (int ti = 0; ti < q.p.ntiles; ti++) {
-            uint16_t *col = (uint16_t *)(slot16(&q, s, omp_get_thread_num()) + q.colp);
             int i0 = ti * q.p.tile, t = d->n - i0 < q.p.tile ? d->n - i0 : q.p.tile;
-            im2col16_rows(col, q.ld, in + i0 * in_img, d, 0, t * d->oh);
-            gemm_bf16(t * d->oh * d->ow, d->c_out, q.K, col, q.ld, wp, 0, out + i0 * out_img, d->c_out);
+            uint16_t *col = (uint16_t *)(slot16(&q, s, omp_get_thread_num()) + q.colp);
+            if (!direct) im2col16_rows(col, q.ld, src16_at(in, i0 * in_img), d, 0, t * d->oh);
+            gemm_bf16(t * d->oh * d->ow, d->c_out, q.K, direct ? in.h + i0 * in_img : col, q.ld, wp, 0,
+                      out + i0 * out_img, d->c_out);
         }
         return;
     }
     uint16_t *col = (uint16_t *)(slot16(&q, s, 0) + q.colp);
     for (int i0 = 0; i0 < d->n; i0 += q.p.tile) {
         int t = d->n - i0 < q.p.tile ? d->n - i0 : q.p.tile;
-        im2col16(col, q.ld, in + i0 * in_img, d, t);
-        nn_gemm_bf16(t * d->oh * d->ow, d->c_out, q.K, col, q.ld, wp, 0, out + i0 * out_img, d->c_out);
+        if (!direct) im2col16(col, q.ld, src16_at(in, i0 * in_img), d, t);
+        nn_gemm_bf16(t * d->oh * d->ow, d->c_out, q.K, direct ? in.h + i0 * in_img : col, q.ld, wp, 0,
+                     out + i0 * out_img, d->c_out);
     }
 }
 
@@ -553,7 +609,7 @@ static void forward_bf16(float *out, const float *in, const float *w, const Conv
  * dw_beta ? dwg : 0), din_t (+)= col2im(dout_t · W).  rows_par: split the
  * copies over the threads (the sequential big path). */
 static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, float *din_t, int din_accumulate,
-                            float *dwg, int dw_beta, const float *dout_t, const float *in_t, const Conv2dDims *d,
+                            float *dwg, int dw_beta, const float *dout_t, Src16 in_t, const Conv2dDims *d,
                             int t, int par)
 {
     const int M = t * d->oh * d->ow;
@@ -561,12 +617,14 @@ static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, floa
     float *dcol = sl + q->colp;
     uint16_t *col = (uint16_t *)dcol, *g16 = (uint16_t *)(sl + q->colp + q->dcol);
     if (dwg) {
-        if (par) im2col16(col, q->ld, in_t, d, t);
+        const uint16_t *cols = col;
+        if (cols_in_place(d, in_t)) cols = in_t.h;
+        else if (par) im2col16(col, q->ld, in_t, d, t);
         else im2col16_rows(col, q->ld, in_t, d, 0, t * d->oh);
         /* dW[c_out, K] (+)= doutᵀ[c_out, M] · col[M, K]: A = doutᵀ packed from the rows of
          * dout as they lie (no transpose), B = col packed */
         uint32_t *ap = (uint32_t *)g16;
-        gemm_bf16_pack_b16(colp, M, q->K, col, q->ld);
+        gemm_bf16_pack_b16(colp, M, q->K, cols, q->ld);
         gemm_bf16_pack_at(ap, d->c_out, M, dout_t, d->c_out);
         if (par) nn_gemm_bf16_pa(d->c_out, q->K, M, ap, colp, dw_beta, dwg, q->K);
         else gemm_bf16_pa(d->c_out, q->K, M, ap, colp, dw_beta, dwg, q->K);
@@ -575,7 +633,12 @@ static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, floa
         /* dcol[M, K] = dout[M, c_out] · W[c_out, K], then scattered back */
         int lg = (d->c_out + 1) & ~1;
         bf16_convert_rows(g16, lg, dout_t, d->c_out, M, d->c_out);
-        if (par) {
+        if (conv2d_is_pointwise(d) && !din_accumulate) {
+            /* 1x1 stride 1: the columns' gradient is din itself (col2im would copy it; the
+             * same numbers, but for the sign of a zero sum flushed by the chain) */
+            if (par) nn_gemm_bf16(M, q->K, d->c_out, g16, lg, wp, 0, din_t, q->K);
+            else gemm_bf16(M, q->K, d->c_out, g16, lg, wp, 0, din_t, q->K);
+        } else if (par) {
             nn_gemm_bf16(M, q->K, d->c_out, g16, lg, wp, 0, dcol, q->K);
             col2im(din_t, din_accumulate, dcol, d, t);
         } else {
@@ -585,7 +648,7 @@ static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, floa
     }
 }
 
-static void backward_bf16(float *din, int din_accumulate, float *dw, const float *dout, const float *in,
+static void backward_bf16(float *din, int din_accumulate, float *dw, const float *dout, Src16 in,
                           const float *w, const Conv2dDims *d, const ConvScratch *s)
 {
     if (!s->bf16_columns && use_taps16(d)) {
@@ -593,7 +656,8 @@ static void backward_bf16(float *din, int din_accumulate, float *dw, const float
         return;
     }
     if (!s->bf16_columns && use_winograd16(d)) {
-        if (dw) winograd_weight_grad_bf16(dw, dout, in, d, s->buf);
+        FASTC_ASSERT(in.f);
+        if (dw) winograd_weight_grad_bf16(dw, dout, in.f, d, s->buf);
         if (din) winograd_conv_bf16(din, din_accumulate, dout, w, d, 1, s->buf, s->floats);
         return;
     }
@@ -614,7 +678,7 @@ static void backward_bf16(float *din, int din_accumulate, float *dw, const float
             for (int ti = t0; ti < t1; ti++) {
                 int i0 = ti * q.p.tile, t = d->n - i0 < q.p.tile ? d->n - i0 : q.p.tile;
                 backward_tile16(&q, sl, wp, din ? din + i0 * in_img : NULL, din_accumulate, dwg, !(g && ti == t0),
-                                dout + i0 * out_img, in + i0 * in_img, d, t, 0);
+                                dout + i0 * out_img, src16_at(in, i0 * in_img), d, t, 0);
             }
         }
         if (dw && q.p.groups > 1) {
@@ -630,7 +694,7 @@ static void backward_bf16(float *din, int din_accumulate, float *dw, const float
     for (int i0 = 0; i0 < d->n; i0 += q.p.tile) {
         int t = d->n - i0 < q.p.tile ? d->n - i0 : q.p.tile;
         backward_tile16(&q, slot16(&q, s, 0), wp, din ? din + i0 * in_img : NULL, din_accumulate, dw, 1,
-                        dout + i0 * out_img, in + i0 * in_img, d, t, 1);
+                        dout + i0 * out_img, src16_at(in, i0 * in_img), d, t, 1);
     }
 }
 
@@ -739,14 +803,15 @@ static void taps16_forward_rows(float *out, const uint16_t *in16, const uint32_t
         }
 }
 
-static void taps16_forward(float *out, const float *in, const float *w, const Conv2dDims *d, const ConvScratch *s)
+static void taps16_forward(float *out, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s)
 {
     Taps16 t = taps16_plan(d, s->tile_cap);
     FASTC_ASSERT(s->floats >= t.q.wp + t.in16);
     uint32_t *wp = (uint32_t *)s->buf;
-    uint16_t *in16 = (uint16_t *)(s->buf + t.q.wp);
+    uint16_t *conv16 = (uint16_t *)(s->buf + t.q.wp);
+    const uint16_t *in16 = in.h ? in.h : conv16;
     gemm_bf16_pack_b(wp, 1, t.q.K, d->c_out, w, t.q.K);
-    convert_par(in16, in, (size_t)d->n * d->h * d->w * d->c_in);
+    if (!in.h) convert_par(conv16, in.f, (size_t)d->n * d->h * d->w * d->c_in);
     const int nc = taps16_chunks(d->n);
     #pragma omp parallel for schedule(dynamic, 1)
     for (int u = 0; u < nc; u++)
@@ -860,14 +925,15 @@ static size_t taps16_scratch_floats(const Conv2dDims *d, size_t cap, int threads
     return t.fixed + (size_t)(threads < 1 ? 1 : threads) * t.slot;
 }
 
-static void taps16_backward(float *din, int din_accumulate, float *dw, const float *dout, const float *in,
+static void taps16_backward(float *din, int din_accumulate, float *dw, const float *dout, Src16 in,
                             const float *w, const Conv2dDims *d, const ConvScratch *s)
 {
     Taps16 t = taps16_plan(d, s->tile_cap);
     FASTC_ASSERT(s->floats >= t.fixed + t.slot);
     const int K = t.q.K, ntap = d->kh * d->kw;
     uint32_t *wp = (uint32_t *)s->buf;
-    uint16_t *in16 = (uint16_t *)(s->buf + t.q.wp), *d16 = (uint16_t *)(s->buf + t.q.wp + t.in16);
+    uint16_t *conv16 = (uint16_t *)(s->buf + t.q.wp), *d16 = (uint16_t *)(s->buf + t.q.wp + t.in16);
+    const uint16_t *in16 = in.h ? in.h : conv16;
     float *parts = s->buf + t.q.wp + t.in16 + t.d16, *slots = s->buf + t.fixed;
     /* dout as bf16 rows: din's A, and the rows each weight-gradient unit packs its A from */
     #pragma omp parallel for schedule(static)
@@ -877,7 +943,7 @@ static void taps16_backward(float *din, int din_accumulate, float *dw, const flo
     }
     /* din's B = W [c_out][K] as rows (k = output channel) */
     if (din) gemm_bf16_pack_b(wp, 0, d->c_out, K, w, K);
-    if (dw) convert_par(in16, in, (size_t)d->n * d->h * d->w * d->c_in);
+    if (dw && !in.h) convert_par(conv16, in.f, (size_t)d->n * d->h * d->w * d->c_in);
     int nuw = dw ? t.q.p.groups * ntap : 0, nc = din ? t.chunks : 0;
     size_t nslots = (s->floats - t.fixed) / t.slot;
     int nth = omp_get_max_threads() < (int)nslots ? omp_get_max_threads() : (int)nslots;

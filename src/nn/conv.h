@@ -45,6 +45,7 @@
 #define FASTC_NN_CONV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct Conv2dDims {
     int n, h, w, c_in;       /* input */
@@ -108,6 +109,21 @@ void conv2d_backward_ref_bf16(float *din, int din_accumulate, float *dw, const f
 /* Whether a bf16 convolution of these dims goes by taps / by Winograd (unless bf16_columns). */
 int conv2d_bf16_by_taps(const Conv2dDims *d);
 int conv2d_bf16_by_winograd(const Conv2dDims *d);
+
+/* bf16 with the input given already rounded: in16 [n,h,w,c_in] = bf16(in), as
+ * nn/gemm_bf16.h's bf16_from_f32 (e.g. written by the BatchNorm that produced
+ * in: bn_forward_bf16).  The same numbers as conv2d_forward / conv2d_backward on
+ * in, bit for bit, without rounding the input again in the forward and in the
+ * weight gradient; a 1x1 stride-1 convolution (even c_in) multiplies in16's
+ * rows in place, with no column copy.  Only where conv2d_bf16_takes_in16:
+ * every bf16 path but Winograd's, whose transforms read the fp32 input (3x3
+ * stride 1 pad 1 with >= 64 channels; a convolution that is never that always
+ * takes it). */
+int conv2d_bf16_takes_in16(const Conv2dDims *d, const ConvScratch *s);
+void conv2d_forward_in16(float *out, const uint16_t *in16, const float *w, const Conv2dDims *d,
+                         const ConvScratch *s);
+void conv2d_backward_in16(float *din, int din_accumulate, float *dw, const float *dout, const uint16_t *in16,
+                          const float *w, const Conv2dDims *d, const ConvScratch *s);
 
 /* Multiply-accumulates of one forward per image. */
 double conv2d_macs_per_image(const Conv2dDims *d);

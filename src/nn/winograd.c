@@ -5,6 +5,7 @@
 #include "nn/gemm_bf16.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,42 @@ static inline void output_tile(float *out, int accumulate, const float *restrict
     }
 }
 
+#if defined(__AVX512F__)
+/* output_tile's sums for a whole tile written over the output (no
+ * accumulation, C a multiple of 16, 64-byte aligned rows) by non-temporal
+ * stores: the output (16 MB for a 32x32x64 map of 64 images) is not read back
+ * before BatchNorm runs over all of it, so the stores need not fetch its lines
+ * first (output_tile spent most of its time waiting on those fetches).  The
+ * same adds in the same order: the same numbers.  The caller fences. */
+static inline int output_tile_nt_ok(const float *out, int accumulate, const Conv2dDims *d, const WgPlan *p, size_t t)
+{
+    int r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
+    return !accumulate && p->co % 16 == 0 && ((uintptr_t)out & 63) == 0 && 2 * ty + 1 < d->h && 2 * tx + 1 < d->w;
+}
+
+static inline void output_tile_nt(float *out, const float *restrict m, size_t S, const Conv2dDims *d, const WgPlan *p,
+                                  size_t t)
+{
+    const int C = p->co, H = d->h, W = d->w;
+    int i = (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
+    float *o0 = out + (((size_t)i * H + 2 * ty) * W + 2 * tx) * C, *o1 = o0 + (size_t)W * C;
+    for (int c = 0; c < C; c += 16) {
+        __m512 s[2][4];
+        for (int b = 0; b < 4; b++) {   /* Aᵀ m */
+            __m512 m0 = _mm512_loadu_ps(m + (0 + b) * S + c), m1 = _mm512_loadu_ps(m + (4 + b) * S + c),
+                   m2 = _mm512_loadu_ps(m + (8 + b) * S + c), m3 = _mm512_loadu_ps(m + (12 + b) * S + c);
+            s[0][b] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+            s[1][b] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        for (int a = 0; a < 2; a++) {   /* (Aᵀ m) A */
+            float *o = a ? o1 : o0;
+            _mm512_stream_ps(o + c, _mm512_add_ps(_mm512_add_ps(s[a][0], s[a][1]), s[a][2]));
+            _mm512_stream_ps(o + C + c, _mm512_sub_ps(_mm512_sub_ps(s[a][1], s[a][2]), s[a][3]));
+        }
+    }
+}
+#endif
+
 /* output_tile for the tiles of the chunk of images [i0, i0+ni). */
 static void output_tf(float *out, int accumulate, const float *M, const Conv2dDims *d, const WgPlan *p,
                       int i0, int ni)
@@ -267,6 +304,17 @@ void winograd_weight_grad(float *dw, const float *dout, const float *in, const C
 
 static size_t up16(size_t f) { return (f + 15) / 16 * 16; }
 
+/* n elements of `size` bytes rounded up to an odd number of 64-byte lines: the
+ * stride between the 16 ξ of V, M, Vp and Yt.  A stride that is a multiple of
+ * 4 KB (M of 48 tiles x 64 channels is 12 KB) puts the 16 lines a transform
+ * reads or writes at once in one L1 set, more than its ways; an odd number of
+ * lines spreads them over 16 sets. */
+static size_t odd_lines(size_t n, size_t size)
+{
+    size_t lines = (n * size + 63) / 64;
+    return (lines | 1) * 64 / size;
+}
+
 /* The bf16 forward and din run tile blocks, each on one thread start to end:
  * its V_ξ rows (bf16), the 16 GEMMs into its M rows, Aᵀ M A into the output,
  * so V and M stay in the core's cache instead of going to memory and back
@@ -277,11 +325,12 @@ static size_t up16(size_t f) { return (f + 15) / 16 * 16; }
 /* The bf16 layout of winograd_conv_bf16 (floats from the start of the scratch):
  *   Up: the 16 packed U_ξ (upx words each) | R: U in fp32 while it is packed,
  *   then the block slots, one per thread: V16 (the bf16 rows of V_ξ, tb·ld
- *   each) | M (fp32, tb·co each) | z */
+ *   each, ξ stride sv) | M (fp32, tb·co each, ξ stride sm) | z */
 typedef struct Wg16 {
     WgPlan p;
     int tb;            /* tiles per block (a multiple of the GEMM's 6 rows) */
     int ld;            /* bf16 row length of V_ξ (c in, rounded up to even) */
+    size_t sv, sm;     /* ξ strides of V16 (bf16 elements) and M (floats) */
     size_t upx, slots, v16, slot, u_end;
 } Wg16;
 
@@ -295,8 +344,9 @@ static Wg16 wg16_plan(const Conv2dDims *d, int flip)
     q.tb = (int)(tb < 48 ? 48 : tb > all ? all : tb);
     q.upx = up16(gemm_bf16_packed_words(q.p.ci, q.p.co));
     q.slots = 16 * q.upx;
-    q.v16 = up16(16 * (size_t)q.tb * q.ld / 2);
-    q.slot = q.v16 + up16(16 * (size_t)q.tb * q.p.co);
+    q.sv = odd_lines((size_t)q.tb * q.ld, 2), q.sm = odd_lines((size_t)q.tb * q.p.co, 4);
+    q.v16 = up16(16 * q.sv / 2);
+    q.slot = q.v16 + up16(16 * q.sm);
     q.u_end = q.slots + (size_t)16 * d->c_in * d->c_out;
     return q;
 }
@@ -322,9 +372,9 @@ static Wg16g wg16g_plan(const Conv2dDims *d)
     q.p = wg_plan(d, 0);
     q.tc = (size_t)q.p.chunk * q.p.timg;
     q.vp = up16((size_t)16 * d->c_in * d->c_out);
-    q.vpx = up16(gemm_bf16_packed_words((int)q.tc, d->c_in));
+    q.vpx = odd_lines(gemm_bf16_packed_words((int)q.tc, d->c_in), 4);
     q.yt = q.vp + 16 * q.vpx;
-    q.ytx = up16(gemm_bf16_packed_a_words(d->c_out, (int)q.tc));
+    q.ytx = odd_lines(gemm_bf16_packed_a_words(d->c_out, (int)q.tc), 4);
     q.z = q.yt + 16 * q.ytx;
     q.total = q.z + (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out);
     return q;
@@ -375,6 +425,48 @@ static inline void bt_d_b64(float v[16][64], const float *x[4][4], int c0, int n
     }
 }
 
+#if defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+/* With AVX512-BF16 the rounding to bf16 happens in the registers that hold
+ * Bᵀ d B (or A y Aᵀ): vcvtneps2bf16 rounds to nearest even and flushes
+ * subnormals to zero, which is bf16_from_f32 on every one of the 2^32 floats
+ * (checked exhaustively on this CPU), so these write the words the portable
+ * versions below write, without the fp32 tile in memory and the separate
+ * conversion pass.  The lanes past the channel count (mask m) compute zeros. */
+#define WG_NATIVE16 1
+
+/* v[ξ] = (Bᵀ d B)_ξ of channels c .. c+15 of the patch x (lanes outside m: 0),
+ * bt_d_b64's operations on 16 lanes. */
+static inline __attribute__((always_inline)) void bt_d_b16(__m512 v[16], const float *x[4][4], int c, __mmask16 m)
+{
+    __m512 q[4][4];
+    for (int b = 0; b < 4; b++) {   /* Bᵀ d */
+        __m512 d0 = _mm512_maskz_loadu_ps(m, x[0][b] + c), d1 = _mm512_maskz_loadu_ps(m, x[1][b] + c),
+               d2 = _mm512_maskz_loadu_ps(m, x[2][b] + c), d3 = _mm512_maskz_loadu_ps(m, x[3][b] + c);
+        q[0][b] = _mm512_sub_ps(d0, d2), q[1][b] = _mm512_add_ps(d1, d2);
+        q[2][b] = _mm512_sub_ps(d2, d1), q[3][b] = _mm512_sub_ps(d1, d3);
+    }
+    for (int a = 0; a < 4; a++) {   /* (Bᵀ d) B */
+        v[a * 4 + 0] = _mm512_sub_ps(q[a][0], q[a][2]);
+        v[a * 4 + 1] = _mm512_add_ps(q[a][1], q[a][2]);
+        v[a * 4 + 2] = _mm512_sub_ps(q[a][2], q[a][1]);
+        v[a * 4 + 3] = _mm512_sub_ps(q[a][1], q[a][3]);
+    }
+}
+
+static inline __mmask16 lanes16(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
+static inline __m256i bf16x16(__m512 x) { return (__m256i)_mm512_cvtneps_pbh(x); }
+
+/* The 16 pair words lo[n] | hi[n] << 16 of two vectors of 16 floats. */
+static inline __m512i bf16_pairs(__m512 lo, __m512 hi)
+{
+    const __m512i ix = _mm512_setr_epi32(0x100000, 0x110001, 0x120002, 0x130003, 0x140004, 0x150005, 0x160006,
+                                         0x170007, 0x180008, 0x190009, 0x1a000a, 0x1b000b, 0x1c000c, 0x1d000d,
+                                         0x1e000e, 0x1f000f);
+    return _mm512_permutexvar_epi16(ix, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+}
+#endif
+
 /* V16_ξ[c] = bf16((Bᵀ d B)_ξ) of tile t (numbered over the whole batch) into
  * its bf16 rows v16 (ξ stride S, the pad of an odd C zero): the same fp32
  * values as input_tf, no fp32 V in memory. */
@@ -384,12 +476,21 @@ static inline void input_tile16(uint16_t *v16, size_t S, const float *in, const 
     const int C = p->ci;
     const float *x[4][4];
     patch_rows(x, in, d, p, t, z);
+#ifdef WG_NATIVE16
+    for (int c = 0; c < C; c += 16) {
+        __mmask16 m = lanes16(C - c);
+        __m512 v[16];
+        bt_d_b16(v, x, c, m);
+        for (int x2 = 0; x2 < 16; x2++) _mm256_mask_storeu_epi16(v16 + x2 * S + c, m, bf16x16(v[x2]));
+    }
+#else
     float v[16][64];
     for (int c0 = 0; c0 < C; c0 += 64) {
         int nc = C - c0 < 64 ? C - c0 : 64;
         bt_d_b64(v, x, c0, nc);
         for (int x2 = 0; x2 < 16; x2++) bf16_convert(v16 + x2 * S + c0, v[x2], (size_t)nc);
     }
+#endif
     if (C & 1)
         for (int x2 = 0; x2 < 16; x2++) v16[x2 * S + C] = 0;
 }
@@ -407,6 +508,18 @@ static void input_pair_packed(uint32_t *Vp, size_t vpx, int KP, int pi, const fl
     const float *x0[4][4], *x1[4][4];
     patch_rows(x0, in, d, p, t, z);
     if (two) patch_rows(x1, in, d, p, t + 1, z);
+#ifdef WG_NATIVE16
+    for (int c = 0; c < (C + 63) / 64 * 64; c += 16) {   /* the panel's words past C: zeros */
+        __mmask16 m = lanes16(C - c);
+        __m512 v0[16], v1[16];
+        bt_d_b16(v0, x0, c, m);
+        if (two) bt_d_b16(v1, x1, c, m);
+        else
+            for (int x2 = 0; x2 < 16; x2++) v1[x2] = _mm512_setzero_ps();
+        for (int x2 = 0; x2 < 16; x2++)
+            _mm512_storeu_si512(Vp + x2 * vpx + ((size_t)(c / 64) * KP + pi) * 64 + c % 64, bf16_pairs(v0[x2], v1[x2]));
+    }
+#else
     float v0[16][64], v1[16][64];
     uint16_t lo[64], hi[64];
     memset(hi, 0, sizeof hi);
@@ -422,6 +535,7 @@ static void input_pair_packed(uint32_t *Vp, size_t vpx, int KP, int pi, const fl
             for (int n = nc; n < 64; n++) dst[n] = 0;
         }
     }
+#endif
 }
 
 /* Pair pi of Ŷ_ξᵀ packed as gemm_bf16's A (M = the c_out channels, K = the
@@ -442,6 +556,42 @@ static void grad_pair_packed(uint32_t *Ap, size_t ytx, int KP, int pi, const flo
                 y[u][a][b] = yy < H && xx < W ? dout + (((size_t)i * H + yy) * W + xx) * C : z;
             }
     }
+#ifdef WG_NATIVE16
+    _Static_assert(48 % GEMM_BF16_MR == 0, "grad_pair_packed copies whole blocks of 48 rows");
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    for (int c0 = 0; c0 < C; c0 += 48) {   /* 48 channels: 3 vectors, 8 whole blocks of MR rows */
+        uint32_t wd[16][48];
+        for (int k = 0; k < 48; k += 16) {
+            __mmask16 m = lanes16(C - c0 - k);
+            __m512 g[2][16];
+            for (int u = 0; u < 2; u++) {
+                if (u == 1 && !two) {   /* the zero partner */
+                    for (int x2 = 0; x2 < 16; x2++) g[u][x2] = _mm512_setzero_ps();
+                    continue;
+                }
+                for (int b = 0; b < 2; b++) {
+                    __m512 y0 = _mm512_maskz_loadu_ps(m, y[u][0][b] + c0 + k), y1 = _mm512_maskz_loadu_ps(m, y[u][1][b] + c0 + k);
+                    __m512 q[4] = {y0, _mm512_add_ps(y0, y1), _mm512_sub_ps(y0, y1),   /* A y */
+                                   _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(y1), sign))};
+                    for (int a = 0; a < 4; a++) g[u][a * 4 + b] = q[a];   /* column b of A y */
+                }
+                for (int a = 0; a < 4; a++) {   /* (A y) Aᵀ */
+                    __m512 e0 = g[u][a * 4 + 0], e1 = g[u][a * 4 + 1];
+                    g[u][a * 4 + 0] = e0;
+                    g[u][a * 4 + 1] = _mm512_add_ps(e0, e1);
+                    g[u][a * 4 + 2] = _mm512_sub_ps(e0, e1);
+                    g[u][a * 4 + 3] = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(e1), sign));
+                }
+            }
+            for (int x2 = 0; x2 < 16; x2++) _mm512_storeu_si512(wd[x2] + k, bf16_pairs(g[0][x2], g[1][x2]));
+        }
+        int nb = ((C - c0 < 48 ? C - c0 : 48) + MR - 1) / MR;
+        for (int x2 = 0; x2 < 16; x2++) {
+            uint32_t *dst = Ap + x2 * ytx + (size_t)pi * MR + (size_t)(c0 / MR) * KP * MR;
+            for (int bl = 0; bl < nb; bl++) memcpy(dst + (size_t)bl * KP * MR, wd[x2] + bl * MR, sizeof(uint32_t) * MR);
+        }
+    }
+#else
     float g[2][16][64];
     uint16_t lo[64], hi[64];
     memset(hi, 0, sizeof hi);
@@ -477,6 +627,7 @@ static void grad_pair_packed(uint32_t *Ap, size_t ytx, int KP, int pi, const flo
             }
         }
     }
+#endif
     for (int c = C; c % MR; c++)   /* the pad rows of the last block */
         for (int x2 = 0; x2 < 16; x2++) Ap[x2 * ytx + (size_t)pi * MR + (size_t)(c / MR) * KP * MR + c % MR] = 0;
 }
@@ -508,11 +659,20 @@ void winograd_conv_bf16(float *out, int accumulate, const float *in, const float
         for (size_t b = 0; b < nb; b++) {
             size_t t0 = b * q.tb;
             int T = all - t0 < (size_t)q.tb ? (int)(all - t0) : q.tb;
-            const size_t SV = (size_t)T * q.ld, SM = (size_t)T * p->co;
+            const size_t SV = q.sv, SM = q.sm;
             for (int t = 0; t < T; t++) input_tile16(V16 + (size_t)t * q.ld, SV, in, d, p, t0 + t, z);
             for (int x = 0; x < 16; x++)   /* M_ξ = bf16(V_ξ) · bf16(U_ξ)ᵀ, one chain per number */
                 gemm_bf16(T, p->co, p->ci, V16 + x * SV, q.ld, Up + (size_t)x * q.upx, 0, Mb + x * SM, p->co);
+#if defined(__AVX512F__)
+            for (int t = 0; t < T; t++)
+                if (output_tile_nt_ok(out, accumulate, d, p, t0 + t))
+                    output_tile_nt(out, Mb + (size_t)t * p->co, SM, d, p, t0 + t);
+                else
+                    output_tile(out, accumulate, Mb + (size_t)t * p->co, SM, d, p, t0 + t);
+            _mm_sfence();   /* the streamed lines reach memory before the region's barrier */
+#else
             for (int t = 0; t < T; t++) output_tile(out, accumulate, Mb + (size_t)t * p->co, SM, d, p, t0 + t);
+#endif
         }
     }
 }

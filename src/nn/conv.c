@@ -455,17 +455,20 @@ static void im2col16(uint16_t *col, int ld, Src16 in, const Conv2dDims *d, int n
  * even c_in, the input already bf16): the GEMMs read it in place, no copy. */
 static int cols_in_place(const Conv2dDims *d, Src16 in) { return in.h && conv2d_is_pointwise(d) && !(d->c_in & 1); }
 
+static size_t up16(size_t f) { return (f + 15) / 16 * 16; }
+
 /* The bf16 path's cut: make_plan's at half the tile cap (a bf16 column is half
  * a float one, and the backward keeps a packed copy and fp32 columns beside it:
  * a slot is then about 0.8 of the fp32 path's), and the floats of each region:
  *   wp:   the packed weight, shared (Wᵀ forward, W for din)
  *   slot: per tile in flight: packed columns (dW's B) | fp32 columns (din's
- *         product; the bf16 columns live at its start) | bf16 dout (dW's A, doutᵀ packed, or din's A)
+ *         product; the bf16 columns live at its start) | doutᵀ packed (dW's A) |
+ *         bf16 dout rows (din's A, and what dW's A is packed from)
  *   parts: the weight-gradient partials of groups 1.. (as the fp32 path) */
 typedef struct Plan16 {
     Plan p;
     int K, ld;                 /* columns, bf16 row length */
-    size_t wp, colp, dcol, g16, slot;
+    size_t wp, colp, dcol, g16, d16, slot;
 } Plan16;
 
 static size_t words_of_bf16(size_t n) { return (n + 1) / 2; }
@@ -504,6 +507,13 @@ static Plan16 plan16(const Conv2dDims *d, size_t cap)
             q.p.tile_floats = (size_t)q.p.tile * col_per_image(d);
             plan16_slot(&q, d);
         }
+    /* Then the slot as used: doutᵀ packed beside dout as bf16 rows, rounded once
+     * for both backward products.  The tile stays the one chosen above (where one
+     * region held either), so the tiles, hence the chains, do not change. */
+    size_t M = (size_t)q.p.tile * d->oh * d->ow;
+    q.g16 = up16(gemm_bf16_packed_a_words(d->c_out, (int)M));
+    q.d16 = up16(words_of_bf16(M * (size_t)((d->c_out + 1) & ~1)));
+    q.slot = q.colp + q.dcol + q.g16 + q.d16;
     return q;
 }
 
@@ -612,10 +622,18 @@ static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, floa
                             float *dwg, int dw_beta, const float *dout_t, Src16 in_t, const Conv2dDims *d,
                             int t, int par)
 {
-    const int M = t * d->oh * d->ow;
-    uint32_t *colp = (uint32_t *)sl;
+    const int M = t * d->oh * d->ow, lg = (d->c_out + 1) & ~1;
+    uint32_t *colp = (uint32_t *)sl, *ap = (uint32_t *)(sl + q->colp + q->dcol);
     float *dcol = sl + q->colp;
-    uint16_t *col = (uint16_t *)dcol, *g16 = (uint16_t *)(sl + q->colp + q->dcol);
+    uint16_t *col = (uint16_t *)dcol, *d16 = (uint16_t *)(sl + q->colp + q->dcol + q->g16);
+    if (din_t) {   /* dout rounded once, for din's A and dW's (the big path: over the threads) */
+        int nb = par ? (M < 64 ? 1 : 64) : 1;
+        #pragma omp parallel for schedule(static) if (par)
+        for (int b = 0; b < nb; b++) {
+            int r0 = (int)((long)M * b / nb), r1 = (int)((long)M * (b + 1) / nb);
+            bf16_convert_rows(d16 + (size_t)r0 * lg, lg, dout_t + (size_t)r0 * d->c_out, d->c_out, r1 - r0, d->c_out);
+        }
+    }
     if (dwg) {
         const uint16_t *cols = col;
         if (cols_in_place(d, in_t)) cols = in_t.h;
@@ -623,26 +641,24 @@ static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, floa
         else im2col16_rows(col, q->ld, in_t, d, 0, t * d->oh);
         /* dW[c_out, K] (+)= doutᵀ[c_out, M] · col[M, K]: A = doutᵀ packed from the rows of
          * dout as they lie (no transpose), B = col packed */
-        uint32_t *ap = (uint32_t *)g16;
         gemm_bf16_pack_b16(colp, M, q->K, cols, q->ld);
-        gemm_bf16_pack_at(ap, d->c_out, M, dout_t, d->c_out);
+        if (din_t) gemm_bf16_pack_at16(ap, d->c_out, M, d16, lg);
+        else gemm_bf16_pack_at(ap, d->c_out, M, dout_t, d->c_out);
         if (par) nn_gemm_bf16_pa(d->c_out, q->K, M, ap, colp, dw_beta, dwg, q->K);
         else gemm_bf16_pa(d->c_out, q->K, M, ap, colp, dw_beta, dwg, q->K);
     }
     if (din_t) {
         /* dcol[M, K] = dout[M, c_out] · W[c_out, K], then scattered back */
-        int lg = (d->c_out + 1) & ~1;
-        bf16_convert_rows(g16, lg, dout_t, d->c_out, M, d->c_out);
         if (conv2d_is_pointwise(d) && !din_accumulate) {
             /* 1x1 stride 1: the columns' gradient is din itself (col2im would copy it; the
              * same numbers, but for the sign of a zero sum flushed by the chain) */
-            if (par) nn_gemm_bf16(M, q->K, d->c_out, g16, lg, wp, 0, din_t, q->K);
-            else gemm_bf16(M, q->K, d->c_out, g16, lg, wp, 0, din_t, q->K);
+            if (par) nn_gemm_bf16(M, q->K, d->c_out, d16, lg, wp, 0, din_t, q->K);
+            else gemm_bf16(M, q->K, d->c_out, d16, lg, wp, 0, din_t, q->K);
         } else if (par) {
-            nn_gemm_bf16(M, q->K, d->c_out, g16, lg, wp, 0, dcol, q->K);
+            nn_gemm_bf16(M, q->K, d->c_out, d16, lg, wp, 0, dcol, q->K);
             col2im(din_t, din_accumulate, dcol, d, t);
         } else {
-            gemm_bf16(M, q->K, d->c_out, g16, lg, wp, 0, dcol, q->K);
+            gemm_bf16(M, q->K, d->c_out, d16, lg, wp, 0, dcol, q->K);
             col2im_rows(din_t, din_accumulate, dcol, d, 0, t * d->h);
         }
     }
@@ -726,8 +742,6 @@ typedef struct Taps16 {
     int ohw, M, lg, kmax, chunks, chunk_rows;
     size_t in16, d16, parts, slot_a, slot_b, slot_l, slot_din, slot, fixed;
 } Taps16;
-
-static size_t up16(size_t f) { return (f + 15) / 16 * 16; }
 
 /* Batch rows per unit of the forward and din passes (as conv_taps.c: about
  * 128, at least 16, at least two units when the batch allows). */

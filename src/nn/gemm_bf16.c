@@ -224,6 +224,22 @@ void gemm_bf16_pack_at(uint32_t *Ap, int M, int K, const float *At, int ldt)
     }
 }
 
+void gemm_bf16_pack_at16(uint32_t *Ap, int M, int K, const uint16_t *At, int ldt)
+{
+    static const uint16_t zero[PA_ROWS];
+    const int KP = (K + 1) / 2, nu = (KP + PA_PAIRS - 1) / PA_PAIRS;
+    #pragma omp parallel for schedule(static)
+    for (int u = 0; u < nu; u++) {
+        int p1 = (u + 1) * PA_PAIRS < KP ? (u + 1) * PA_PAIRS : KP;
+        for (int m0 = 0; m0 < M; m0 += PA_ROWS) {
+            int n = M - m0 < PA_ROWS ? M - m0 : PA_ROWS;
+            for (int p = u * PA_PAIRS; p < p1; p++)
+                put_pair(Ap, M, KP, p, m0, (n + MR - 1) / MR * MR, At + (size_t)(2 * p) * ldt + m0,
+                         2 * p + 1 < K ? At + (size_t)(2 * p + 1) * ldt + m0 : zero);
+        }
+    }
+}
+
 void gemm_bf16_pack_a_pair(uint32_t *Ap, int M, int K, int p, const uint16_t *lo, const uint16_t *hi)
 {
     static const uint16_t zero[PA_ROWS];

@@ -95,6 +95,10 @@ size_t gemm_bf16_packed_a_words(int M, int K);
 /* Pack A[M,K] given as Aᵀ rows [K][M] (fp32): a[m][k] = At[k·ldt + m]. */
 void gemm_bf16_pack_at(uint32_t *Ap, int M, int K, const float *At, int ldt);
 
+/* The same from bf16 rows [K][M] (no rounding: the words gemm_bf16_pack_at writes
+ * from their fp32 values). */
+void gemm_bf16_pack_at16(uint32_t *Ap, int M, int K, const uint16_t *At, int ldt);
+
 /* Pair p of a packed A of M x K from bf16 rows: a[m][2p] = lo[m], a[m][2p+1] = hi[m]
  * (NULL: zeros). */
 void gemm_bf16_pack_a_pair(uint32_t *Ap, int M, int K, int p, const uint16_t *lo, const uint16_t *hi);

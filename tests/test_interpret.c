@@ -225,8 +225,8 @@ START_TEST(a_model_file_for_another_task_is_refused)
 END_TEST
 
 /* Multi-label on the same pictures, from a CSV: blue is "navy blue;cool" (a label
- * with a space, ';' as label_delim), green "green;cool", red "red"; nine plain
- * gray pictures have no label at all (valid items, all-zero targets).  The
+ * with a space, ';' as label_delim), green "green;cool", red "red"; seventeen
+ * plain gray pictures have no label at all (valid items, all-zero targets).  The
  * config's threshold (accuracy_multi(thresh=0.3)) must be the one of the
  * metric, interpret and predict CONFIG; a --set threshold overrides it for
  * both; predict --model uses the one saved at training. */
@@ -283,7 +283,8 @@ START_TEST(multi_label_end_to_end_with_one_threshold)
 {
     ck_assert_msg(train_once(), "the colour data is missing");
     char path[4200], out[16384], cmd[8192];
-    /* the table, and nine gray pictures without labels (8 train, 1 valid: gray8) */
+    /* the table, and gray pictures without labels: 16 for training, levels 90 to 170
+     * by 5 but 130, and gray_mid (130) in the validation set */
     static char csv[8192];
     size_t n = (size_t)snprintf(csv, sizeof csv, "fname,labels,is_valid\n");
     for (int c = 0; c < 3; c++) {
@@ -293,11 +294,13 @@ START_TEST(multi_label_end_to_end_with_one_threshold)
             n += (size_t)snprintf(csv + n, sizeof csv - n, "valid/%s/v%d.png,%s,True\n", NAMES[c], i, MULTI_LABELS[c]);
     }
     uint8_t gray[32 * 32 * 3];
-    for (int g = 0; g < 9; g++) {
-        memset(gray, 90 + 10 * g, sizeof gray);
-        snprintf(path, sizeof path, "%s/data/gray%d.png", g_dir, g);
+    for (int g = 0; g <= 16; g++) {
+        memset(gray, g == 16 ? 130 : 90 + 5 * g + (g >= 8 ? 5 : 0), sizeof gray);
+        char name[32];
+        snprintf(name, sizeof name, g == 16 ? "gray_mid.png" : "gray%d.png", g);
+        snprintf(path, sizeof path, "%s/data/%s", g_dir, name);
         ti_write_png(path, 32, 32, 3, gray);
-        n += (size_t)snprintf(csv + n, sizeof csv - n, "gray%d.png,,%s\n", g, g == 8 ? "True" : "False");
+        n += (size_t)snprintf(csv + n, sizeof csv - n, "%s,,%s\n", name, g == 16 ? "True" : "False");
     }
     tu_write(g_dir, "data/multi.csv", csv, n, path, sizeof path);
     tu_write(g_dir, "multi.ini", MULTI_CONFIG, sizeof MULTI_CONFIG - 1, path, sizeof path);
@@ -329,10 +332,19 @@ START_TEST(multi_label_end_to_end_with_one_threshold)
     free(s);
 
     /* predict: trained well enough that every clean validation picture gets
-     * exactly its labels, and the gray one none */
+     * exactly its labels, and the gray one none.  The gray one is a level among
+     * the training grays', not beyond them: with nine grays, the validation one
+     * (170) above the eight training ones (90-160), it got a label in 4 of 28
+     * runs (seeds 1-15 and 42, on main a29b525 and with the shortcut gradient
+     * summed in another order, 1aeefa5), among them seed 42 with that reorder;
+     * the model's answer beyond the grays it saw is a guess.  As here (16
+     * training grays, 130 held out), 32 such runs (seeds 1-15 and 42, both
+     * engines) put all 52 labels of the 13 validation pictures on the right
+     * side of 0.3, the nearest 0.113 from it (the gray's highest probability
+     * 0.187); the same seed gives the same numbers for any thread count. */
     const char *vocab[4] = {"cool", "green", "navy blue", "red"};
     snprintf(cmd, sizeof cmd,
-             "cd %s/data && %s predict ../multi.ini valid/blue/v0.png valid/green/v1.png valid/red/v2.png gray8.png "
+             "cd %s/data && %s predict ../multi.ini valid/blue/v0.png valid/green/v1.png valid/red/v2.png gray_mid.png "
              "2>/dev/null",
              g_dir, tu_fastc());
     rc = tu_run(cmd, out, sizeof out);
@@ -343,7 +355,7 @@ START_TEST(multi_label_end_to_end_with_one_threshold)
     free(metrics);
     ck_assert_msg(strstr(out, "\nvalid/green/v1.png,cool;green,"), "%s", out);
     ck_assert_msg(strstr(out, "\nvalid/red/v2.png,red,"), "%s", out);
-    ck_assert_msg(strstr(out, "\ngray8.png,,\n"), "%s", out);
+    ck_assert_msg(strstr(out, "\ngray_mid.png,,\n"), "%s", out);
     /* the labels listed are those above the threshold in force: the config's
      * (0.3), the file's with --model (0.3), and --set ones just below the
      * greatest probability left out at 0.3 (one label more at least) and just
@@ -360,7 +372,7 @@ START_TEST(multi_label_end_to_end_with_one_threshold)
             snprintf(thresh[3], sizeof thresh[3], "%.6f", least + 1e-6);
         }
         if (r >= 2) snprintf(runs[r], sizeof runs[r], "multi.ini --set 'learner.metrics=accuracy_multi(thresh=%s)'", thresh[r]);
-        snprintf(cmd, sizeof cmd, "cd %s && %s predict %s data/valid data/gray8.png --all 2>/dev/null", g_dir,
+        snprintf(cmd, sizeof cmd, "cd %s && %s predict %s data/valid data/gray_mid.png --all 2>/dev/null", g_dir,
                  tu_fastc(), runs[r]);
         rc = tu_run(cmd, out, sizeof out);
         ck_assert_msg(rc == 0, "%s: %s", runs[r], out);
@@ -368,7 +380,7 @@ START_TEST(multi_label_end_to_end_with_one_threshold)
         int rows;
         check_rows_against(out, atof(thresh[r]), vocab, &rows, &listed[r], r == 0 ? &least : &d1,
                            r == 0 ? &most_left : &d2);
-        ck_assert_int_eq(rows, 16);   /* 12 clean + 3 planted + gray8 */
+        ck_assert_int_eq(rows, 16);   /* 12 clean + 3 planted + gray_mid */
     }
     /* the thresholds made a difference on this model (else the checks above prove little) */
     ck_assert_msg(listed[2] > listed[0] && listed[0] > listed[3] && listed[1] == listed[0],

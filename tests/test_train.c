@@ -730,12 +730,43 @@ static int csv_column(const char *dir, int col, double *v, int cap)
     return n;
 }
 
-/* precision = bf16 on the tiny set: it learns as well as fp32 (the last
- * epoch's error within 2 of the 24 validation images, its valid_loss within a
- * quarter), its numbers are not fp32's, the model file stays fp32, and a run
- * killed mid-epoch and resumed ends bit-identical to the bf16 run never killed
- * (a bf16 run keeps no state but the fp32 one: the rounded copies are made
- * afresh at each product). */
+/* Mean of column col (0-based) of the last row of metrics.csv over the n runs in dirs. */
+static double last_epoch_mean(const char *const *dirs, int n, int col)
+{
+    double sum = 0, v[8];
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(csv_column(dirs[i], col, v, 8), 3);
+        sum += v[2];
+    }
+    return sum / n;
+}
+
+/* precision = bf16 on the tiny set: it learns as well as fp32, its numbers
+ * are not fp32's, the model file stays fp32, and a run killed mid-epoch and
+ * resumed ends bit-identical to the bf16 run never killed (a bf16 run keeps
+ * no state but the fp32 one: the rounded copies are made afresh at each
+ * product).
+ *
+ * "As well as fp32" is a bar both precisions meet: the last epoch's error
+ * rate, averaged over seeds 42, 43 and 44, at most 3/8 (9 of the 24
+ * validation images; chance is 2/3).  One run against one run cannot say it:
+ * these 18 steps from scratch are chaotic, and any change of rounding (bf16
+ * itself, or a reordered sum anywhere in the engine) draws another outcome.
+ * Measured in the release build (main a29b525, seeds 0-19 each): the last
+ * error rate fp32 0 to 0.417 (mean 0.077), bf16 0 to 0.458 (mean 0.096); the
+ * same seed's bf16 minus fp32 -0.42 to +0.46; valid_loss 2e-5 to 2.8, no
+ * measure at this size.  The former bar (bf16's error within 2/24 of fp32's
+ * and its valid_loss within 1.25x, one seed) failed on 9 of those 20 seeds,
+ * and on 9 of 15 in the sanitizer build, where the shortcut gradient summed
+ * in another order (1aeefa5) made seed 42 one of them.  Means of three runs drawn from the 40 runs: 99.9% at most
+ * 0.347, the worst 0.403 (three of the four worst runs at once); a bf16 path
+ * that does not learn stays near 2/3.  The same seeds give the same numbers
+ * for any thread count.
+ *
+ * The sanitizer build's set (12 images a class, batch 6, 18 steps) does not
+ * learn reliably: fp32 ended at 0.04 to 0.67 over 15 seeds, one at chance.
+ * There bf16 runs once (its code under the sanitizers) and must differ from
+ * fp32; its learning is the release build's to judge. */
 START_TEST(bf16_learns_as_well_as_fp32_saves_fp32_and_resumes_bit_identically)
 {
     char out[1 << 14], err[1 << 14], p[8400];
@@ -749,14 +780,26 @@ START_TEST(bf16_learns_as_well_as_fp32_saves_fp32_and_resumes_bit_identically)
     tu_write(root, "tiny_bf16.ini", text, strlen(text), p, sizeof p);
     int rc = run("train tiny_bf16.ini --quiet --set output.dir=runs/bf16", out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
-    double e16[8], e32[8], l16[8], l32[8];
-    ck_assert_int_eq(csv_column("runs/bf16", 3, e16, 8), 3);
-    ck_assert_int_eq(csv_column("runs/a", 3, e32, 8), 3);
+    double l16[8], l32[8];
     ck_assert_int_eq(csv_column("runs/bf16", 2, l16, 8), 3);
     ck_assert_int_eq(csv_column("runs/a", 2, l32, 8), 3);
-    ck_assert_msg(e16[2] <= e32[2] + 2.0 / 24 + 1e-9 && l16[2] <= 1.25 * l32[2],
-                  "bf16: error_rate %g valid_loss %g; fp32: %g %g", e16[2], l16[2], e32[2], l32[2]);
     ck_assert_msg(!same_file("runs/a", "runs/bf16", "metrics.csv") && l16[2] != l32[2], "bf16 gave fp32's numbers");
+    if (!sanitized()) {
+        /* seed 42 is runs/a and runs/bf16; 43 and 44 in each precision */
+        static const char *const d32[3] = {"runs/a", "runs/fp32_43", "runs/fp32_44"};
+        static const char *const d16[3] = {"runs/bf16", "runs/bf16_43", "runs/bf16_44"};
+        for (int i = 1; i < 3; i++)
+            for (int b = 0; b < 2; b++) {
+                char cmd[256];
+                snprintf(cmd, sizeof cmd, "train %s --quiet --set output.dir=%s --set learner.seed=%d",
+                         b ? "tiny_bf16.ini" : "tiny.ini", b ? d16[i] : d32[i], 42 + i);
+                rc = run(cmd, out, sizeof out);
+                ck_assert_msg(rc == 0, "%s: exit %d: %s", cmd, rc, out);
+            }
+        double e16 = last_epoch_mean(d16, 3, 3), e32 = last_epoch_mean(d32, 3, 3);
+        ck_assert_msg(e16 <= 3.0 / 8 && e32 <= 3.0 / 8, "last error rate over seeds 42-44: bf16 %g, fp32 %g (bar 3/8)",
+                      e16, e32);
+    }
     char *hdr = st_header("runs/bf16", "model.safetensors");
     ck_assert_msg(hdr != NULL, "no runs/bf16/model.safetensors, or its header cannot be read");
     ck_assert_msg(strstr(hdr, "\"F32\"") && !strstr(hdr, "BF16"), "model file not all F32: %.200s", hdr);

@@ -20,6 +20,15 @@
  * output is written straight into the block output and the main branch is added
  * on top, in place.
  *
+ * bf16 (precision = bf16): a convolution input whose consumers never go by
+ * Winograd (1x1s and strided 3x3s: every block input and conv3 input of
+ * resnet50) is kept as bf16 alone, rounded once by the BatchNorm that writes it
+ * (bn_forward_bf16) and read so by the convolution's forward and weight gradient
+ * (conv2d_*_in16): the numbers of rounding the fp32 tensor in each, half its
+ * memory.  A block output whose next block takes bf16 is then read in fp32 only
+ * by that block's forward (its shortcut), so it goes to one of two rotating
+ * buffers: the backward's gradient buffers g[0], g[1], free until backward.
+ *
  * Backward walks the same graph in reverse with three rotating gradient buffers
  * of the largest block tensor (see block_backward) plus one of the stem's size.
  */

@@ -74,27 +74,35 @@ START_TEST(fastai_head_names_and_groups)
 }
 END_TEST
 
+/* n_steps of plain SGD (w -= 0.05·g, cross-entropy) on the batch b of 3 classes, step s drawing seed s. */
+static void sgd_steps(Model *m, const Batch *b, int n_steps)
+{
+    float dout[3 * 16];
+    Err e = {0};
+    ck_assert(b->n <= 16);
+    for (int s = 0; s < n_steps; s++) {
+        const float *out;
+        model_zero_grad(m);
+        ck_assert_msg(m->ops->forward(m, b, MODE_TRAIN, (uint64_t)s, &out, &e) == 0, "%s", e.msg);
+        loss_cross_entropy(dout, NULL, out, b->yi, b->n, 3);
+        m->ops->backward(m, dout);
+        for (int i = 0; i < m->n_params; i++)
+            if (m->params[i].g)
+                for (size_t k = 0; k < m->params[i].n; k++) m->params[i].w[k] -= 0.05f * m->params[i].g[k];
+    }
+}
+
 /* n_steps of plain SGD on a fixed batch; returns the weights (all params concatenated). */
 static float *train_steps_prec(int threads, int n_steps, size_t *total, int bf16)
 {
     omp_set_num_threads(threads);
     Model *m = make_prec("resnet18", 3, 0, 4, 32, 123, bf16);
     const int n = 4, hw = 32;
-    float *x = malloc(sizeof(float) * n * hw * hw * 3), dout[12];
+    float *x = malloc(sizeof(float) * n * hw * hw * 3);
     for (int i = 0; i < n * hw * hw * 3; i++) x[i] = (float)sin(i * 0.37) + 0.1f * (i % 7);
     int32_t y[4] = {0, 1, 2, 1};
     Batch b = {.n = n, .h = hw, .w = hw, .c = 3, .x = x, .kind = TARGET_CATEGORY, .yi = y};
-    Err e = {0};
-    for (int s = 0; s < n_steps; s++) {
-        const float *out;
-        model_zero_grad(m);
-        ck_assert(m->ops->forward(m, &b, MODE_TRAIN, (uint64_t)s, &out, &e) == 0);
-        loss_cross_entropy(dout, NULL, out, y, n, 3);
-        m->ops->backward(m, dout);
-        for (int i = 0; i < m->n_params; i++)
-            if (m->params[i].g)
-                for (size_t k = 0; k < m->params[i].n; k++) m->params[i].w[k] -= 0.05f * m->params[i].g[k];
-    }
+    sgd_steps(m, &b, n_steps);
     *total = 0;
     for (int i = 0; i < m->n_params; i++) *total += m->params[i].n;
     float *w = malloc(*total * sizeof(float)), *p = w;
@@ -180,20 +188,12 @@ static float *bf16_run(const char *arch, int hw, int fp32_inputs, size_t *total,
     Err e = {0};
     ck_assert_msg(resnet_new(&m, &sp, &e) == 0, "%s", e.msg);
     const int n = 4;
-    float *x = malloc(sizeof(float) * n * hw * hw * 3), dout[12];
+    float *x = malloc(sizeof(float) * n * hw * hw * 3);
     for (int i = 0; i < n * hw * hw * 3; i++) x[i] = (float)sin(i * 0.37) + 0.1f * (i % 7);
     int32_t y[4] = {0, 1, 2, 1};
     Batch b = {.n = n, .h = hw, .w = hw, .c = 3, .x = x, .kind = TARGET_CATEGORY, .yi = y};
+    sgd_steps(m, &b, 3);
     const float *out;
-    for (int s = 0; s < 3; s++) {
-        model_zero_grad(m);
-        ck_assert(m->ops->forward(m, &b, MODE_TRAIN, (uint64_t)s, &out, &e) == 0);
-        loss_cross_entropy(dout, NULL, out, y, n, 3);
-        m->ops->backward(m, dout);
-        for (int i = 0; i < m->n_params; i++)
-            if (m->params[i].g)
-                for (size_t k = 0; k < m->params[i].n; k++) m->params[i].w[k] -= 0.05f * m->params[i].g[k];
-    }
     ck_assert(m->ops->forward(m, &b, MODE_EVAL, 9, &out, &e) == 0);
     *total = 12;
     for (int i = 0; i < m->n_params; i++) *total += m->params[i].n;

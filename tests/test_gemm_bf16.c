@@ -71,6 +71,26 @@ START_TEST(vector_conversion_matches_scalar)
 }
 END_TEST
 
+/* The threaded conversion: every value, across its 64K-value blocks and the
+ * short last one, for 1 to 3 threads. */
+START_TEST(threaded_conversion_matches_scalar)
+{
+    const size_t N = 3 * ((size_t)1 << 16) + 1001;
+    float *x = malloc(sizeof(float) * N);
+    uint16_t *h = malloc(2 * N);
+    special_values(x, N, 5);
+    for (int th = 1; th <= 3; th++) {
+        omp_set_num_threads(th);
+        memset(h, 0xff, 2 * N);
+        bf16_convert_par(h, x, N);
+        for (size_t i = 0; i < N; i++)
+            if (h[i] != bf16_from_f32(x[i])) ck_abort_msg("%d threads: value %zu", th, i);
+    }
+    omp_set_num_threads(1);
+    free(x), free(h);
+}
+END_TEST
+
 __attribute__((target("avx512f,avx512bf16,avx512vl")))
 static void hw_convert(uint16_t *dst, const float *src)
 {
@@ -294,6 +314,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, rounding_is_nearest_even);
     tcase_add_test(tc, vector_conversion_matches_scalar);
+    tcase_add_test(tc, threaded_conversion_matches_scalar);
     tcase_add_test(tc, conversion_matches_the_instruction);
     tcase_add_test(tc, native_kernel_matches_reference);
     tcase_add_test(tc, emulation_matches_reference);

@@ -532,18 +532,6 @@ static int alloc_workspace(Resnet *r)
 
 /* ---- forward --------------------------------------------------------------- */
 
-/* dst = bf16(src), n values, over the threads. */
-static void convert_par(uint16_t *dst, const float *src, size_t n)
-{
-    const size_t blk = (size_t)1 << 16;
-    long nb = (long)((n + blk - 1) / blk);
-    #pragma omp parallel for schedule(static)
-    for (long k = 0; k < nb; k++) {
-        size_t lo = (size_t)k * blk;
-        bf16_convert(dst + lo, src + lo, n - lo < blk ? n - lo : blk);
-    }
-}
-
 /* Convolution c of input x, or of its bf16 copy x16 when given. */
 static void conv_fwd(Resnet *r, ConvL *c, float *out, const float *x, const uint16_t *x16)
 {
@@ -630,7 +618,7 @@ static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t st
     bn_forward_stats(scale0, shift0, r->c0, train, &bs, rows0, 64);
     float *p0 = r->p0 ? r->p0 : r->rot[1];   /* (block 0 writes rot[0]) */
     maxpool2d_forward_bn_relu(p0, r->pidx, r->c0, scale0, shift0, &r->pd);
-    if (r->p016) convert_par(r->p016, p0, (size_t)n * r->pd.oh * r->pd.ow * 64);
+    if (r->p016) bf16_convert_par(r->p016, p0, (size_t)n * r->pd.oh * r->pd.ow * 64);
 
     const float *cur = p0;
     const uint16_t *cur16 = r->p016;

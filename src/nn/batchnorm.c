@@ -2,8 +2,8 @@
  *
  * Reductions run over fixed chunks of rows (see col_sums), each chunk read
  * front to back with per-channel partial sums in double, added in chunk
- * order: the result never depends on the thread count.  The elementwise
- * passes are split over rows. */
+ * order: the result never depends on the thread count.  Chunks, and the
+ * elementwise passes' pieces of rows, go to whichever thread is free. */
 #include "nn/batchnorm.h"
 
 #include "core/err.h"
@@ -23,6 +23,15 @@
  * not depend on the thread count. */
 #define BN_MAX_CHUNKS 8
 #define BN_CHUNK_BLOCKS 4   /* at least this many BN_RB-row blocks per chunk */
+
+/* Rows per piece of an elementwise pass, handed to whichever thread is free
+ * (~64 KB of each operand): halves fixed in advance left one thread waiting
+ * whenever the other ran slower (a busy sibling core, its rows not in cache). */
+static int rows_chunk(int c)
+{
+    int r = 16384 / c;
+    return r < 4 ? 4 : r;
+}
 
 static int red_chunks(size_t rows)
 {
@@ -121,7 +130,7 @@ static void col_sums(double *s1, double *s2, float *k, const float *a, size_t ro
 {
     for (int j = 0; j < c; j++) k[j] = a[j];
     const int nch = red_chunks(rows);
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(dynamic, 1)
     for (int ch = 0; ch < nch; ch++) {
         double *d1 = part + (size_t)2 * ch * c, *d2 = d1 + c;
         float f1[c], f2[c];
@@ -153,7 +162,7 @@ static void grad_sums(double *sg, double *sgx, const float *dout, const float *i
                       const float *shift, const float *mean, size_t rows, int c, double *part)
 {
     const int nch = red_chunks(rows), words = keep && keep_by_words(c);
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(dynamic, 1)
     for (int ch = 0; ch < nch; ch++) {
         double *d1 = part + (size_t)2 * ch * c, *d2 = d1 + c;
         float f1[c], f2[c];
@@ -233,7 +242,7 @@ static void forward(float *out, uint16_t *keep, uint16_t *out16, const float *in
     const int words = keep && relu && keep_by_words(c);
     /* omp simd: out may alias in or residual, element by element (same
      * index), which the compiler's alias check would refuse and run scalar */
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(dynamic, rows_chunk(c))
     for (size_t r = 0; r < rows; r++) {
         const float *x = in + r * c;
         const float *res = residual ? residual + r * c : NULL;
@@ -321,7 +330,7 @@ static void backward(float *din, float *dres, float *dgamma, float *dbeta, const
     }
     /* omp simd: din may alias dout and dres may alias dout (in place, same
      * index), which the compiler's alias check would refuse and run scalar */
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(dynamic, rows_chunk(c))
     for (size_t r = 0; r < rows; r++) {
         const float *g = dout + r * c, *x = in + r * c, *xk = train ? x : zero;
         float *dx = din + r * c, *dr = dres ? dres + r * c : NULL;

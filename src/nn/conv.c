@@ -776,18 +776,6 @@ static Taps16 taps16_plan(const Conv2dDims *d, size_t cap)
     return t;
 }
 
-/* dst = bf16(src), n values, split over the threads. */
-static void convert_par(uint16_t *dst, const float *src, size_t n)
-{
-    const size_t blk = 1 << 16;
-    long nb = (long)((n + blk - 1) / blk);
-    #pragma omp parallel for schedule(static)
-    for (long b = 0; b < nb; b++) {
-        size_t i0 = (size_t)b * blk;
-        bf16_convert(dst + i0, src + i0, n - i0 < blk ? n - i0 : blk);
-    }
-}
-
 /* out rows [i0, i1) of the batch:
  *   out[:, oy, ox, :] (+)= in16[:, iy, ix0 .. ix0+nx−1, :] · Wᵀ_seg   per kernel row ky,
  * the chain continued through out from one kernel row to the next (beta). */
@@ -825,7 +813,7 @@ static void taps16_forward(float *out, Src16 in, const float *w, const Conv2dDim
     uint16_t *conv16 = (uint16_t *)(s->buf + t.q.wp);
     const uint16_t *in16 = in.h ? in.h : conv16;
     gemm_bf16_pack_b(wp, 1, t.q.K, d->c_out, w, t.q.K);
-    if (!in.h) convert_par(conv16, in.f, (size_t)d->n * d->h * d->w * d->c_in);
+    if (!in.h) bf16_convert_par(conv16, in.f, (size_t)d->n * d->h * d->w * d->c_in);
     const int nc = taps16_chunks(d->n);
     #pragma omp parallel for schedule(dynamic, 1)
     for (int u = 0; u < nc; u++)
@@ -957,7 +945,7 @@ static void taps16_backward(float *din, int din_accumulate, float *dw, const flo
     }
     /* din's B = W [c_out][K] as rows (k = output channel) */
     if (din) gemm_bf16_pack_b(wp, 0, d->c_out, K, w, K);
-    if (dw && !in.h) convert_par(conv16, in.f, (size_t)d->n * d->h * d->w * d->c_in);
+    if (dw && !in.h) bf16_convert_par(conv16, in.f, (size_t)d->n * d->h * d->w * d->c_in);
     int nuw = dw ? t.q.p.groups * ntap : 0, nc = din ? t.chunks : 0;
     size_t nslots = (s->floats - t.fixed) / t.slot;
     int nth = omp_get_max_threads() < (int)nslots ? omp_get_max_threads() : (int)nslots;

@@ -70,6 +70,17 @@ void bf16_convert(uint16_t *dst, const float *src, size_t n)
     for (; i < n; i++) dst[i] = bf16_from_f32(src[i]);
 }
 
+void bf16_convert_par(uint16_t *dst, const float *src, size_t n)
+{
+    const size_t blk = (size_t)1 << 16;
+    long nb = (long)((n + blk - 1) / blk);
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (long b = 0; b < nb; b++) {
+        size_t i0 = (size_t)b * blk;
+        bf16_convert(dst + i0, src + i0, n - i0 < blk ? n - i0 : blk);
+    }
+}
+
 void bf16_convert_rows(uint16_t *dst, int ldd, const float *src, int lds, int rows, int cols)
 {
     for (int r = 0; r < rows; r++) {
@@ -465,12 +476,15 @@ void gemm_bf16_pa_emulated(int M, int N, int K, const uint32_t *Ap, const uint32
 static void nn_gemm(Kern kern, int M, int N, int K, AOp A, const uint32_t *Bp, int beta, float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    const int np = (N + NR - 1) / NR;
+    const int np = (N + NR - 1) / NR, mt = (M + MR - 1) / MR;
     double macs = (double)M * N * K;
-    /* Blocks of rows (multiples of MC) when there are enough, else of B panels:
-     * fixed by M, N, K, so each element's chain is the same for any thread count. */
-    int mb = (M + MC - 1) / MC, by_rows = mb >= np;
-    int units = by_rows ? mb : np;
+    /* Blocks of rows when there are at least as many MC-row blocks as B panels,
+     * else of B panels; row blocks are cut at MR-row tiles, so MAX_BLOCKS blocks
+     * differ by at most one tile and the threads, taking blocks as they free up,
+     * finish together.  Fixed by M, N, K: each element's chain is the same for any
+     * thread count (and any blocking). */
+    int by_rows = (M + MC - 1) / MC >= np;
+    int units = by_rows ? mt : np;
     int nb = macs < SPLIT_MACS ? 1 : units < MAX_BLOCKS ? units : MAX_BLOCKS;
     if (nb == 1) {
         gemm_rows(kern, M, N, K, A, Bp, (K + 1) / 2, beta, C, ldc, 0, np);
@@ -480,7 +494,7 @@ static void nn_gemm(Kern kern, int M, int N, int K, AOp A, const uint32_t *Bp, i
     for (int b = 0; b < nb; b++) {
         int u0 = (int)((long)units * b / nb), u1 = (int)((long)units * (b + 1) / nb);
         if (by_rows) {
-            int r0 = u0 * MC, r1 = u1 * MC < M ? u1 * MC : M;
+            int r0 = u0 * MR, r1 = u1 * MR < M ? u1 * MR : M;
             gemm_rows(kern, r1 - r0, N, K, a_from(A, r0), Bp, (K + 1) / 2, beta, C + (size_t)r0 * ldc, ldc, 0, np);
         } else {
             gemm_rows(kern, M, N, K, A, Bp, (K + 1) / 2, beta, C, ldc, u0, u1);

@@ -69,6 +69,9 @@ int gemm_bf16_native(void);
 /* dst[i] = bf16(src[i]), i < n. */
 void bf16_convert(uint16_t *dst, const float *src, size_t n);
 
+/* The same, split over the OpenMP threads (for large n). */
+void bf16_convert_par(uint16_t *dst, const float *src, size_t n);
+
 /* dst[r][c] = bf16(src[r][c]) for r < rows, c < cols (row strides ldd, lds);
  * when cols is odd, dst[r][cols] = 0 (the pad of an odd K). */
 void bf16_convert_rows(uint16_t *dst, int ldd, const float *src, int lds, int rows, int cols);

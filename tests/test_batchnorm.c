@@ -292,6 +292,65 @@ START_TEST(bf16_copy_is_the_output_rounded)
 }
 END_TEST
 
+/* bn_backward_bf16 writes din16 = bf16(din) of bn_backward / bn_backward_keep,
+ * bit for bit (and the same din when asked, dres, dγ, dβ), and alone without the
+ * fp32 din (din NULL), packed or over the first half of each fp32 row of dout
+ * (in place, ld16 = 2c): the ReLU mask from keep bits or recomputed from in, no
+ * ReLU; with and without the residual's gradient, which may alias dout (the
+ * block's in-place use); train and eval; whole-word rows (c = 64) and shared
+ * words (c = 37). */
+START_TEST(bf16_gradient_is_the_gradient_rounded)
+{
+    const int cs[2] = {64, 37};
+    const size_t rs[2] = {70, 33};
+    for (int t = 0; t < 2; t++)
+        for (int mode = 0; mode < 12; mode++) {
+            int train = mode & 1, res = mode >> 1 & 1, how = mode >> 2, c = cs[t];   /* how: keep, mask from in, no ReLU */
+            int relu = how < 2;
+            size_t rows = rs[t], n = rows * c, nw = bn_keep_words(rows, c);
+            Bn a = bn_make(rows, c, 110 + t);
+            float *x = randv(n, 111 + t, 1.0f, 0.3f), *y = malloc(n * 4), *g = randv(n, 113, 1, 0);
+            uint16_t *keep = malloc(nw * 2);
+            bn_forward_keep(y, keep, x, NULL, train, &a.s, rows, c);
+            float *d1 = malloc(n * 4), *d2 = malloc(n * 4), *r1 = malloc(n * 4), *r2 = malloc(n * 4);
+            float dg1[64] = {0}, db1[64] = {0}, dg2[64] = {0}, db2[64] = {0}, dg3[64] = {0}, db3[64] = {0};
+            uint16_t *h = malloc(n * 2), *want = malloc(n * 2);
+            const uint16_t *kp = how == 0 ? keep : NULL;
+            if (how == 0) bn_backward_keep(d1, res ? r1 : NULL, dg1, db1, g, x, keep, train, &a.s, rows, c);
+            else bn_backward(d1, res ? r1 : NULL, dg1, db1, g, x, NULL, relu, train, &a.s, rows, c);
+            for (size_t i = 0; i < n; i++) want[i] = bf16_from_f32(d1[i]);
+            memset(h, 0xa5, n * 2), memset(d2, 0xa5, n * 4);
+            bn_backward_bf16(d2, h, c, res ? r2 : NULL, dg2, db2, g, x, kp, relu, train, &a.s, rows, c);
+            ck_assert_msg(memcmp(d1, d2, n * 4) == 0, "t%d mode %d: din differs", t, mode);
+            ck_assert_msg(memcmp(h, want, n * 2) == 0, "t%d mode %d: din16 is not bf16(din)", t, mode);
+            ck_assert(memcmp(dg1, dg2, c * 4) == 0 && memcmp(db1, db2, c * 4) == 0);
+            if (res) ck_assert(memcmp(r1, r2, n * 4) == 0);
+            int inexact = 0;
+            for (size_t i = 0; i < n; i++) inexact += bf16_to_f32(want[i]) != d1[i];
+            ck_assert_msg(inexact > (int)n / 4, "t%d mode %d: hardly any rounding (%d)", t, mode, inexact);
+            /* din16 alone; the residual's gradient in place over dout, as a block does */
+            float *gi = malloc(n * 4);
+            memcpy(gi, g, n * 4);
+            memset(h, 0xa5, n * 2);
+            bn_backward_bf16(NULL, h, c, res ? gi : NULL, dg3, db3, gi, x, kp, relu, train, &a.s, rows, c);
+            ck_assert_msg(memcmp(h, want, n * 2) == 0, "t%d mode %d: din16 alone", t, mode);
+            ck_assert(memcmp(dg1, dg3, c * 4) == 0 && memcmp(db1, db3, c * 4) == 0);
+            ck_assert(memcmp(gi, res ? r1 : g, n * 4) == 0);
+            if (!res) {   /* over dout's own rows */
+                float dg4[64] = {0}, db4[64] = {0};
+                uint16_t *gh = (uint16_t *)gi;
+                bn_backward_bf16(NULL, gh, 2 * c, NULL, dg4, db4, gi, x, kp, relu, train, &a.s, rows, c);
+                for (size_t i = 0; i < rows; i++)
+                    ck_assert_msg(memcmp(gh + i * 2 * c, want + i * c, c * 2) == 0, "t%d mode %d: in place, row %zu",
+                                  t, mode, i);
+                ck_assert(memcmp(dg1, dg4, c * 4) == 0 && memcmp(db1, db4, c * 4) == 0);
+            }
+            free(x), free(y), free(g), free(gi), free(keep), free(d1), free(d2), free(r1), free(r2), free(h), free(want);
+            bn_drop(&a);
+        }
+}
+END_TEST
+
 /* bn_forward_stats + its map applied by hand (as the stem's pool does) gives
  * bn_forward's output and running statistics bit for bit. */
 START_TEST(stats_and_map_are_bn_forward)
@@ -329,6 +388,7 @@ static Suite *suite(void)
     tcase_add_test(tc, keep_bits_give_the_numbers_of_out);
     tcase_add_test(tc, stats_and_map_are_bn_forward);
     tcase_add_test(tc, bf16_copy_is_the_output_rounded);
+    tcase_add_test(tc, bf16_gradient_is_the_gradient_rounded);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -539,6 +539,71 @@ START_TEST(bf16_input_given_as_bf16_gives_the_same_bits)
 }
 END_TEST
 
+/* bf16 with the output gradient given as bf16 (conv2d_backward_dout16: rounded
+ * once by the BatchNorm backward that produced it) gives the bits of the fp32
+ * gradient rounded by the convolution itself: din accumulated and overwritten,
+ * dW alone, the input as fp32 and as bf16, the rows packed and 2·c_out apart
+ * (written over the fp32 rows, the rest garbage); the cases of the input test (1x1 in
+ * place and through columns, tile-parallel groups, the big path's sequential
+ * tiles, strided 1x1 and 3x3, the stem's 7x7, the taps).  Winograd's
+ * convolutions and an odd c_out do not take it. */
+START_TEST(bf16_dout_given_as_bf16_gives_the_same_bits)
+{
+    typedef struct { Case c; size_t cap; } TC;
+    const TC cs[] = {{{2, 6, 5, 8, 24, 1, 1, 0}, 0},      {{7, 6, 6, 16, 8, 1, 1, 0}, 1},
+                     {{5, 8, 8, 64, 256, 1, 1, 0}, 4096}, {{3, 4, 4, 256, 512, 1, 1, 0}, 1},
+                     {{2, 6, 5, 5, 6, 1, 1, 0}, 1},       {{2, 7, 7, 8, 16, 1, 2, 0}, 1},
+                     {{2, 9, 9, 8, 16, 3, 2, 1}, 1},      {{2, 9, 7, 3, 8, 7, 2, 3}, 0},
+                     {{3, 8, 8, 16, 16, 3, 1, 1}, 1},     {{3, 2, 2, 64, 32, 3, 1, 1}, 1},
+                     {{35, 4, 4, 64, 16, 3, 2, 1}, 1},    {{9, 4, 4, 64, 16, 3, 1, 1}, 73728}};
+    omp_set_num_threads(2);
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        Setup u = setup(cs[ci].c, 401 + 3 * ci, 0.3f);
+        Conv2dDims d = u.d;
+        size_t cf = conv2d_scratch_floats_bf16(&d, cs[ci].cap, 2);
+        ConvScratch sc = {malloc(cf * 4), cf, cs[ci].cap, 1, 0};
+        ck_assert_msg(conv2d_bf16_takes_dout16(&d, &sc), "case %zu takes bf16 dout", ci);
+        uint16_t *x16 = malloc(u.nin * 2), *g16 = malloc(u.nout * 2), *g2 = malloc(u.nout * 4);
+        bf16_convert(x16, u.x, u.nin);
+        bf16_convert(g16, u.g, u.nout);
+        for (size_t i = 0; i < u.nout * 2; i++) g2[i] = (uint16_t)(0x7fc1 + i % 7);   /* NaNs */
+        for (size_t m = 0; m < u.nout / d.c_out; m++) memcpy(g2 + m * 2 * d.c_out, g16 + m * d.c_out, d.c_out * 2);
+        float *a[5], *w[5], *a0[5];
+        for (int h = 0; h < 5; h++) {   /* fp32 dout; bf16 dout (packed, spaced) with fp32 in; with bf16 in */
+            a[h] = alloc_rand(u.nin, 5, 1), w[h] = alloc_rand(u.nw, 6, 1), a0[h] = malloc(u.nin * 4);
+            if (h) {
+                const float *x = h & 1 ? u.x : NULL;
+                const uint16_t *xh = h & 1 ? NULL : x16, *gh = h < 3 ? g16 : g2;
+                int ld = h < 3 ? d.c_out : 2 * d.c_out;
+                conv2d_backward_dout16(a[h], 1, w[h], gh, ld, x, xh, u.w, &d, &sc);
+                conv2d_backward_dout16(a0[h], 0, NULL, gh, ld, x, xh, u.w, &d, &sc);
+                conv2d_backward_dout16(NULL, 0, w[h], gh, ld, x, xh, u.w, &d, &sc);
+            } else {
+                conv2d_backward(a[h], 1, w[h], u.g, u.x, u.w, &d, &sc);
+                conv2d_backward(a0[h], 0, NULL, u.g, u.x, u.w, &d, &sc);
+                conv2d_backward(NULL, 0, w[h], u.g, u.x, u.w, &d, &sc);
+            }
+        }
+        for (int h = 1; h < 5; h++) {
+            ck_assert_msg(same_bits(a[0], a[h], u.nin), "case %zu in%d: din accumulated", ci, h);
+            ck_assert_msg(same_bits(a0[0], a0[h], u.nin), "case %zu in%d: din", ci, h);
+            ck_assert_msg(same_bits(w[0], w[h], u.nw), "case %zu in%d: dw", ci, h);
+        }
+        for (int k = 0; k < 5; k++) free(a[k]), free(w[k]), free(a0[k]);
+        free(x16), free(g16), free(g2), free(sc.buf), free(u.x), free(u.w), free(u.g);
+    }
+    Conv2dDims wd = conv2d_dims(2, 8, 8, 64, 64, 3, 1, 1), od = conv2d_dims(2, 8, 8, 16, 7, 1, 1, 0);
+    ConvScratch ws = {NULL, 0, 0, 1, 0};
+    ck_assert_msg(conv2d_bf16_by_winograd(&wd) && !conv2d_bf16_takes_dout16(&wd, &ws), "Winograd reads fp32");
+    ck_assert_msg(conv2d_bf16_takes_in16(&od, &ws) && !conv2d_bf16_takes_dout16(&od, &ws), "odd c_out");
+    ws.bf16_columns = 1;
+    ck_assert(conv2d_bf16_takes_dout16(&wd, &ws));
+    ws.bf16 = 0;
+    ck_assert(!conv2d_bf16_takes_dout16(&wd, &ws));
+    omp_set_num_threads(1);
+}
+END_TEST
+
 /* bf16 by Winograd (3x3 stride 1, >= 64 channels, as fp32): the fast path
  * against winograd_*_ref_bf16 (the transforms per tile, the same rounding
  * points, gemm_bf16_ref's chain) bit for bit: forward, din overwritten and
@@ -631,6 +696,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bf16_is_within_its_error_bound);
     tcase_add_test(tc, bf16_taps_give_the_columns_bits);
     tcase_add_test(tc, bf16_input_given_as_bf16_gives_the_same_bits);
+    tcase_add_test(tc, bf16_dout_given_as_bf16_gives_the_same_bits);
     tcase_add_test(tc, bf16_winograd_matches_its_reference);
     suite_add_tcase(s, tc);
     return s;

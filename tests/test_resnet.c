@@ -176,8 +176,10 @@ END_TEST
 
 /* bf16 keeps the inputs of the convolutions that never go by Winograd as bf16
  * alone (resnet50's 1x1s, the strided 3x3s), rounded once by the BatchNorm that
- * writes them: the same bits as rounding fp32 inputs in each convolution
- * (ResnetSpec.bf16_fp32_inputs), three SGD steps and an eval forward, with less
+ * writes them, and the output gradients of those and of the taps' convolutions,
+ * rounded once by the BatchNorm backward: the same bits as rounding fp32 inputs
+ * and gradients in each convolution (ResnetSpec.bf16_fp32_inputs), three SGD
+ * steps (the last step's gradients compared too) and an eval forward, with less
  * memory.  resnet50 at 32 px (maps 8 to 1: Winograd, taps, columns) and 64 px,
  * resnet18 (its strided blocks take bf16), 2 threads. */
 static float *bf16_run(const char *arch, int hw, int fp32_inputs, size_t *total, size_t *ws)
@@ -196,10 +198,13 @@ static float *bf16_run(const char *arch, int hw, int fp32_inputs, size_t *total,
     const float *out;
     ck_assert(m->ops->forward(m, &b, MODE_EVAL, 9, &out, &e) == 0);
     *total = 12;
-    for (int i = 0; i < m->n_params; i++) *total += m->params[i].n;
+    for (int i = 0; i < m->n_params; i++) *total += m->params[i].n * (m->params[i].g ? 2 : 1);
     float *w = malloc(*total * sizeof(float)), *p = w;
     memcpy(p, out, 12 * sizeof(float)), p += 12;
-    for (int i = 0; i < m->n_params; i++) memcpy(p, m->params[i].w, m->params[i].n * sizeof(float)), p += m->params[i].n;
+    for (int i = 0; i < m->n_params; i++) {
+        memcpy(p, m->params[i].w, m->params[i].n * sizeof(float)), p += m->params[i].n;
+        if (m->params[i].g) memcpy(p, m->params[i].g, m->params[i].n * sizeof(float)), p += m->params[i].n;
+    }
     *ws = resnet_workspace_bytes(m);
     model_free(m);
     free(x);

@@ -28,6 +28,12 @@
  * memory.  A block output whose next block takes bf16 is then read in fp32 only
  * by that block's forward (its shortcut), so it goes to one of two rotating
  * buffers: the backward's gradient buffers g[0], g[1], free until backward.
+ * In backward, the gradient a BatchNorm passes to a convolution that is not
+ * Winograd's (conv2d_bf16_takes_dout16) is likewise written as bf16 alone
+ * (bn_backward_bf16), rounded once as the convolution would, and read so by both
+ * its products (conv2d_backward_dout16): the fp32 gradient is never written.  The
+ * BatchNorms that run in place put each bf16 row over the first half of the fp32
+ * row they read (rows 2·c apart): half the lines written back, none taken anew.
  *
  * Backward walks the same graph in reverse with three rotating gradient buffers
  * of the largest block tensor (see block_backward) plus one of the stem's size.
@@ -539,12 +545,45 @@ static void conv_fwd(Resnet *r, ConvL *c, float *out, const float *x, const uint
     else conv2d_forward(out, x, pw(r, c->p), &c->d, &r->cs);
 }
 
-static void conv_bwd(Resnet *r, ConvL *c, float *din, int din_accumulate, const float *dout, const float *x,
+/* Whether convolution c's backward reads its output gradient as bf16, written so
+ * by the BatchNorm backward that produces it (bn_backward_bf16): the fp32
+ * gradient is then never written. */
+static int dout16(const Resnet *r, const ConvL *c)
+{
+    return r->spec.bf16 && !r->spec.bf16_fp32_inputs && conv2d_bf16_takes_dout16(&c->d, &r->cs);
+}
+
+/* Backward of convolution c; its output gradient dout in fp32 (ld16 = 0) or as
+ * bf16 rows ld16 apart (dout16). */
+static void conv_bwd(Resnet *r, ConvL *c, float *din, int din_accumulate, const float *dout, int ld16, const float *x,
                      const uint16_t *x16)
 {
-    if (x16) conv2d_backward_in16(din, din_accumulate, pg(r, c->p), dout, x16, pw(r, c->p), &c->d, &r->cs);
-    else conv2d_backward(din, din_accumulate, pg(r, c->p), dout, x, pw(r, c->p), &c->d, &r->cs);
+    if (ld16)
+        conv2d_backward_dout16(din, din_accumulate, pg(r, c->p), (const uint16_t *)dout, ld16, x16 ? NULL : x, x16,
+                               pw(r, c->p), &c->d, &r->cs);
+    else if (x16)
+        conv2d_backward_in16(din, din_accumulate, pg(r, c->p), dout, x16, pw(r, c->p), &c->d, &r->cs);
+    else
+        conv2d_backward(din, din_accumulate, pg(r, c->p), dout, x, pw(r, c->p), &c->d, &r->cs);
 }
+
+/* The backward of BatchNorm bn (input x, the ReLU mask recomputed from x when
+ * relu) in place on g, the gradient of convolution c's output: fp32, or, where c
+ * takes it (dout16), bf16 over the first half of each fp32 row.  Returns the
+ * bf16 rows' stride (0: fp32), for conv_bwd. */
+static int bn_bwd_to(Resnet *r, const ConvL *c, BnL *bn, float *g, const float *x, int relu, const BnState *s)
+{
+    size_t rows = conv_out_floats(c) / c->cout;
+    if (!dout16(r, c)) {
+        bn_backward(g, NULL, bn_dgamma(r, bn), bn_dbeta(r, bn), g, x, NULL, relu, r->train, s, rows, c->cout);
+        return 0;
+    }
+    bn_backward_bf16(NULL, (uint16_t *)g, 2 * c->cout, NULL, bn_dgamma(r, bn), bn_dbeta(r, bn), g, x, NULL, relu,
+                     r->train, s, rows, c->cout);
+    return 2 * c->cout;
+}
+
+/* ---- backward -------------------------------------------------------------- */
 
 /* x: the block input (fp32, read here as the identity shortcut or by a conv1 that
  * may go by Winograd); b->in16 its bf16 copy when b->take16.  out: b->out, or the
@@ -660,7 +699,11 @@ static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t st
 /* ---- backward -------------------------------------------------------------- */
 
 /* dout in bufs[0] (gradient wrt b->out; masked in place); bufs[1], bufs[2] free.
- * Returns the index of the buffer holding d(input). */
+ * Returns the index of the buffer holding d(input).
+ * The gradient each BatchNorm passes to its convolution is in bufs[t]: in fp32,
+ * or, where the convolution takes it as bf16 (dout16), as bf16 alone, each row
+ * over the first half of the fp32 row the BatchNorm read there (in place), or
+ * packed (the first, whose fp32 input is g0). */
 static int block_backward(Resnet *r, Block *b, float *bufs[3])
 {
     int train = r->train;
@@ -670,22 +713,26 @@ static int block_backward(Resnet *r, Block *b, float *bufs[3])
     /* out = relu(bn_last(c_last) + res): dz = dout·[out>0] → g0 (in place); d c_last → t */
     int t = 1, f = 2;
     BnState s = bn_state(r, &b->bn[b->nconv - 1]);
-    bn_backward_keep(bufs[t], g0, bn_dgamma(r, &b->bn[b->nconv - 1]), bn_dbeta(r, &b->bn[b->nconv - 1]),
-                     g0, b->c[b->nconv - 1], b->keep, train, &s, rows, last->cout);
+    int ld16 = dout16(r, last) ? last->cout : 0;   /* the bf16 rows' stride (0: fp32) */
+    if (ld16)
+        bn_backward_bf16(NULL, (uint16_t *)bufs[t], ld16, g0, bn_dgamma(r, &b->bn[b->nconv - 1]),
+                         bn_dbeta(r, &b->bn[b->nconv - 1]), g0, b->c[b->nconv - 1], b->keep, 1, train, &s, rows,
+                         last->cout);
+    else
+        bn_backward_keep(bufs[t], g0, bn_dgamma(r, &b->bn[b->nconv - 1]), bn_dbeta(r, &b->bn[b->nconv - 1]),
+                         g0, b->c[b->nconv - 1], b->keep, train, &s, rows, last->cout);
     for (int k = b->nconv - 1; k >= 0; k--) {
         ConvL *c = &b->conv[k];
         const float *in = k ? b->a[k - 1] : b->in;
         const uint16_t *in16 = k ? b->a16[k - 1] : b->take16 ? b->in16 : NULL;
         /* d(conv input) → bufs[f] (overwritten) */
-        conv_bwd(r, c, bufs[f], 0, bufs[t], in, in16);
+        conv_bwd(r, c, bufs[f], 0, bufs[t], ld16, in, in16);
         int tmp = t; t = f; f = tmp;
         if (k) {
             /* a[k-1] = relu(bn(c[k-1])): in place on bufs[t], the ReLU mask recomputed from c[k-1] */
             ConvL *pc = &b->conv[k - 1];
             BnState ps = bn_state(r, &b->bn[k - 1]);
-            bn_backward(bufs[t], NULL, bn_dgamma(r, &b->bn[k - 1]), bn_dbeta(r, &b->bn[k - 1]),
-                        bufs[t], b->c[k - 1], NULL, 1, train, &ps,
-                        conv_out_floats(pc) / pc->cout, pc->cout);
+            ld16 = bn_bwd_to(r, pc, &b->bn[k - 1], bufs[t], b->c[k - 1], 1, &ps);
         }
     }
     /* bufs[t] = d(input) through the main branch; add the shortcut's */
@@ -694,9 +741,8 @@ static int block_backward(Resnet *r, Block *b, float *bufs[3])
         return t;
     }
     BnState ds = bn_state(r, &b->down_bn);
-    bn_backward(g0, NULL, bn_dgamma(r, &b->down_bn), bn_dbeta(r, &b->down_bn), g0, b->cd, NULL,
-                0, train, &ds, rows, last->cout);
-    conv_bwd(r, &b->down, bufs[t], 1, g0, b->in, b->take16 ? b->in16 : NULL);
+    ld16 = bn_bwd_to(r, &b->down, &b->down_bn, g0, b->cd, 0, &ds);
+    conv_bwd(r, &b->down, bufs[t], 1, g0, ld16, b->in, b->take16 ? b->in16 : NULL);
     return t;
 }
 
@@ -744,10 +790,9 @@ static void resnet_backward(Model *m, const float *dout)
     /* stem: d p0 in bufs[0] → maxpool backward → gbig → bn1+relu (mask from c0) → conv1 dW */
     maxpool2d_backward(r->gbig, bufs[0], r->pidx, &r->pd);
     BnState bs = bn_state(r, &r->bn1);
-    bn_backward(r->gbig, NULL, bn_dgamma(r, &r->bn1), bn_dbeta(r, &r->bn1), r->gbig, r->c0, NULL, 1,
-                train, &bs, conv_out_floats(&r->conv1) / 64, 64);
+    int ld16 = bn_bwd_to(r, &r->conv1, &r->bn1, r->gbig, r->c0, 1, &bs);
     float *dw = pg(r, r->conv1.p);
-    if (dw) conv2d_backward(NULL, 0, dw, r->gbig, r->x, pw(r, r->conv1.p), &r->conv1.d, &r->cs);
+    if (dw) conv_bwd(r, &r->conv1, NULL, 0, r->gbig, ld16, r->x, NULL);
     model_grads_ready(m, 0);
 }
 

@@ -53,9 +53,9 @@ typedef struct ResnetSpec {
     int bf16;              /* precision = bf16: convolutions and linears multiply in bf16 with
                             * fp32 sums (nn/gemm_bf16.h); BatchNorm, pools, the loss and the
                             * weights (fp32 masters) stay fp32 */
-    int bf16_fp32_inputs;  /* tests: bf16 with every convolution input kept fp32 and rounded by
-                            * the convolution, as before inputs were kept as bf16 (the same
-                            * numbers: test_resnet) */
+    int bf16_fp32_inputs;  /* tests: bf16 with every convolution input and output gradient kept
+                            * fp32 and rounded by the convolution, as before they were kept as
+                            * bf16 (the same numbers: test_resnet) */
 } ResnetSpec;
 
 /* A spec with fastai defaults: n_in 3, ps 0.5, no y_range, seed 0, 1 thread. */

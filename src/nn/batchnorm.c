@@ -295,7 +295,7 @@ void bn_forward_bf16(float *out, uint16_t *out16, uint16_t *keep, const float *i
     forward(out, keep, out16, in, residual, relu, train, s, rows, c);
 }
 
-static void backward(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
+static void backward(float *din, uint16_t *din16, size_t ld16, float *dres, float *dgamma, float *dbeta, const float *dout,
                      const float *in, const float *out, const uint16_t *keep, int relu, int train,
                      const BnState *s, size_t rows, int c)
 {
@@ -333,7 +333,8 @@ static void backward(float *din, float *dres, float *dgamma, float *dbeta, const
     #pragma omp parallel for schedule(dynamic, rows_chunk(c))
     for (size_t r = 0; r < rows; r++) {
         const float *g = dout + r * c, *x = in + r * c, *xk = train ? x : zero;
-        float *dx = din + r * c, *dr = dres ? dres + r * c : NULL;
+        float dxrow[din ? 1 : c];   /* din16 alone: the row is rounded from here */
+        float *dx = din ? din + r * c : dxrow, *dr = dres ? dres + r * c : NULL;
         if (!relu) {
             if (dr) {
                 #pragma omp simd
@@ -384,6 +385,7 @@ static void backward(float *din, float *dres, float *dgamma, float *dbeta, const
                 dx[j] = k1[j] * gv + k2[j] * xk[j] + k3[j];
             }
         }
+        if (din16) bf16_convert(din16 + r * ld16, dx, (size_t)c);   /* dx still in L1; g read */
     }
 }
 
@@ -391,14 +393,23 @@ void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const flo
                  const float *in, const float *out, int relu, int train, const BnState *s,
                  size_t rows, int c)
 {
-    backward(din, dres, dgamma, dbeta, dout, in, out, NULL, relu, train, s, rows, c);
+    backward(din, NULL, 0, dres, dgamma, dbeta, dout, in, out, NULL, relu, train, s, rows, c);
 }
 
 void bn_backward_keep(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
                       const float *in, const uint16_t *keep, int train, const BnState *s, size_t rows,
                       int c)
 {
-    backward(din, dres, dgamma, dbeta, dout, in, NULL, keep, 1, train, s, rows, c);
+    backward(din, NULL, 0, dres, dgamma, dbeta, dout, in, NULL, keep, 1, train, s, rows, c);
+}
+
+void bn_backward_bf16(float *din, uint16_t *din16, int ld16, float *dres, float *dgamma, float *dbeta,
+                      const float *dout, const float *in, const uint16_t *keep, int relu, int train, const BnState *s,
+                      size_t rows, int c)
+{
+    FASTC_ASSERT(din16 && ld16 >= c && (!keep || relu));
+    FASTC_ASSERT((const void *)din16 != (const void *)dout || (!din && !dres && ld16 == 2 * c));
+    backward(din, din16, (size_t)ld16, dres, dgamma, dbeta, dout, in, NULL, keep, relu, train, s, rows, c);
 }
 
 /* ---- reference: plain two-pass in double ----------------------------------- */

@@ -81,6 +81,18 @@ void bn_backward_keep(float *din, float *dres, float *dgamma, float *dbeta, cons
 void bn_forward_bf16(float *out, uint16_t *out16, uint16_t *keep, const float *in, const float *residual, int relu,
                      int train, BnState *s, size_t rows, int c);
 
+/* bn_backward (keep NULL: the ReLU mask, when relu, recomputed from in) or
+ * bn_backward_keep (keep given, relu 1) also writing din16 = bf16(din) [rows]
+ * [ld16 >= c], rounded to nearest even as nn/gemm_bf16.h's bf16_from_f32: the
+ * output gradient a bf16 convolution reads (conv2d_backward_dout16), made as the
+ * row is written instead of by the convolution.  din NULL: din16 alone, the fp32
+ * gradient never written.  din16 may be dout itself with ld16 = 2c (din, dres NULL):
+ * each bf16 row in the first half of its own fp32 row, written once that row is
+ * read, so the pass writes back half the lines it reads and takes no new ones. */
+void bn_backward_bf16(float *din, uint16_t *din16, int ld16, float *dres, float *dgamma, float *dbeta,
+                      const float *dout, const float *in, const uint16_t *keep, int relu, int train, const BnState *s,
+                      size_t rows, int c);
+
 /* Plain two-pass reference in double (same contract, for the tests). */
 void bn_forward_ref(float *out, const float *in, const float *residual, int relu, int train,
                     BnState *s, size_t rows, int c);

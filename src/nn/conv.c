@@ -244,8 +244,8 @@ typedef struct Src16 {
 } Src16;
 
 static void forward_bf16(float *out, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s);
-static void backward_bf16(float *din, int din_accumulate, float *dw, const float *dout, Src16 in,
-                          const float *w, const Conv2dDims *d, const ConvScratch *s);
+static void backward_bf16(float *din, int din_accumulate, float *dw, const float *dout, const uint16_t *dout16,
+                          int ld16, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s);
 
 static Src16 src16_f(const float *in)
 {
@@ -304,7 +304,7 @@ void conv2d_backward(float *din, int din_accumulate, float *dw, const float *dou
     const int K = d->kh * d->kw * d->c_in;
     const size_t in_img = (size_t)d->h * d->w * d->c_in, out_img = (size_t)d->oh * d->ow * d->c_out;
     if (s->bf16) {
-        backward_bf16(din, din_accumulate, dw, dout, src16_f(in), w, d, s);
+        backward_bf16(din, din_accumulate, dw, dout, NULL, 0, src16_f(in), w, d, s);
         return;
     }
     if (conv2d_is_pointwise(d)) {
@@ -520,8 +520,8 @@ static Plan16 plan16(const Conv2dDims *d, size_t cap)
 static int use_taps16(const Conv2dDims *d);
 static size_t taps16_scratch_floats(const Conv2dDims *d, size_t cap, int threads);
 static void taps16_forward(float *out, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s);
-static void taps16_backward(float *din, int din_accumulate, float *dw, const float *dout, Src16 in,
-                            const float *w, const Conv2dDims *d, const ConvScratch *s);
+static void taps16_backward(float *din, int din_accumulate, float *dw, const float *dout, const uint16_t *dout16,
+                            int ld16, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s);
 
 /* bf16 goes by Winograd where fp32 does (and taps do not take it first). */
 static int use_winograd16(const Conv2dDims *d) { return use_winograd(d) && !use_taps(d) && !use_taps16(d); }
@@ -545,7 +545,21 @@ void conv2d_backward_in16(float *din, int din_accumulate, float *dw, const float
 {
     FASTC_ASSERT(conv2d_bf16_takes_in16(d, s));
     Src16 in = {NULL, in16};
-    backward_bf16(din, din_accumulate, dw, dout, in, w, d, s);
+    backward_bf16(din, din_accumulate, dw, dout, NULL, 0, in, w, d, s);
+}
+
+int conv2d_bf16_takes_dout16(const Conv2dDims *d, const ConvScratch *s)
+{
+    return conv2d_bf16_takes_in16(d, s) && !(d->c_out & 1);
+}
+
+void conv2d_backward_dout16(float *din, int din_accumulate, float *dw, const uint16_t *dout16, int ld16,
+                            const float *in, const uint16_t *in16, const float *w, const Conv2dDims *d,
+                            const ConvScratch *s)
+{
+    FASTC_ASSERT(conv2d_bf16_takes_dout16(d, s) && ld16 >= d->c_out && (in16 || !dw || in));
+    Src16 x = {in16 ? NULL : in, in16};
+    backward_bf16(din, din_accumulate, dw, NULL, dout16, ld16, x, w, d, s);
 }
 
 size_t conv2d_scratch_floats_bf16(const Conv2dDims *d, size_t cap, int threads)
@@ -616,17 +630,32 @@ static void forward_bf16(float *out, Src16 in, const float *w, const Conv2dDims 
 }
 
 /* One tile of the backward: dW_g (+)= dout_tᵀ · col_t (chain continued from
- * dw_beta ? dwg : 0), din_t (+)= col2im(dout_t · W).  rows_par: split the
+ * dw_beta ? dwg : 0), din_t (+)= col2im(dout_t · W).  dout16_t (NULL: dout_t
+ * rounded here): dout_t already as bf16 rows (even c_out).  rows_par: split the
  * copies over the threads (the sequential big path). */
 static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, float *din_t, int din_accumulate,
-                            float *dwg, int dw_beta, const float *dout_t, Src16 in_t, const Conv2dDims *d,
-                            int t, int par)
+                            float *dwg, int dw_beta, const float *dout_t, const uint16_t *dout16_t, int ld16,
+                            Src16 in_t, const Conv2dDims *d, int t, int par)
 {
-    const int M = t * d->oh * d->ow, lg = (d->c_out + 1) & ~1;
+    const int M = t * d->oh * d->ow;
+    int lg = (d->c_out + 1) & ~1;   /* the bf16 rows' stride */
     uint32_t *colp = (uint32_t *)sl, *ap = (uint32_t *)(sl + q->colp + q->dcol);
     float *dcol = sl + q->colp;
     uint16_t *col = (uint16_t *)dcol, *d16 = (uint16_t *)(sl + q->colp + q->dcol + q->g16);
-    if (din_t) {   /* dout rounded once, for din's A and dW's (the big path: over the threads) */
+    const uint16_t *dg = d16;   /* dout's bf16 rows: rounded into d16 here, or given */
+    if (dout16_t) {
+        /* given: a tile run by one thread copies its rows into the slot, in that
+         * core's cache for the pack and the din product (one stream, prefetched),
+         * the big path's tiles (larger than the caches) are read in place */
+        FASTC_ASSERT(lg == d->c_out);
+        if (par) {
+            dg = dout16_t, lg = ld16;
+        } else if (ld16 == lg) {
+            memcpy(d16, dout16_t, sizeof(uint16_t) * (size_t)M * lg);
+        } else {
+            for (int m = 0; m < M; m++) memcpy(d16 + (size_t)m * lg, dout16_t + (size_t)m * ld16, sizeof(uint16_t) * lg);
+        }
+    } else if (din_t) {   /* dout rounded once, for din's A and dW's (the big path: over the threads) */
         int nb = par ? (M < 64 ? 1 : 64) : 1;
         #pragma omp parallel for schedule(static) if (par)
         for (int b = 0; b < nb; b++) {
@@ -642,7 +671,7 @@ static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, floa
         /* dW[c_out, K] (+)= doutᵀ[c_out, M] · col[M, K]: A = doutᵀ packed from the rows of
          * dout as they lie (no transpose), B = col packed */
         gemm_bf16_pack_b16(colp, M, q->K, cols, q->ld);
-        if (din_t) gemm_bf16_pack_at16(ap, d->c_out, M, d16, lg);
+        if (din_t || dout16_t) gemm_bf16_pack_at16(ap, d->c_out, M, dg, lg);
         else gemm_bf16_pack_at(ap, d->c_out, M, dout_t, d->c_out);
         if (par) nn_gemm_bf16_pa(d->c_out, q->K, M, ap, colp, dw_beta, dwg, q->K);
         else gemm_bf16_pa(d->c_out, q->K, M, ap, colp, dw_beta, dwg, q->K);
@@ -652,27 +681,27 @@ static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, floa
         if (conv2d_is_pointwise(d) && !din_accumulate) {
             /* 1x1 stride 1: the columns' gradient is din itself (col2im would copy it; the
              * same numbers, but for the sign of a zero sum flushed by the chain) */
-            if (par) nn_gemm_bf16(M, q->K, d->c_out, d16, lg, wp, 0, din_t, q->K);
-            else gemm_bf16(M, q->K, d->c_out, d16, lg, wp, 0, din_t, q->K);
+            if (par) nn_gemm_bf16(M, q->K, d->c_out, dg, lg, wp, 0, din_t, q->K);
+            else gemm_bf16(M, q->K, d->c_out, dg, lg, wp, 0, din_t, q->K);
         } else if (par) {
-            nn_gemm_bf16(M, q->K, d->c_out, d16, lg, wp, 0, dcol, q->K);
+            nn_gemm_bf16(M, q->K, d->c_out, dg, lg, wp, 0, dcol, q->K);
             col2im(din_t, din_accumulate, dcol, d, t);
         } else {
-            gemm_bf16(M, q->K, d->c_out, d16, lg, wp, 0, dcol, q->K);
+            gemm_bf16(M, q->K, d->c_out, dg, lg, wp, 0, dcol, q->K);
             col2im_rows(din_t, din_accumulate, dcol, d, 0, t * d->h);
         }
     }
 }
 
-static void backward_bf16(float *din, int din_accumulate, float *dw, const float *dout, Src16 in,
-                          const float *w, const Conv2dDims *d, const ConvScratch *s)
+static void backward_bf16(float *din, int din_accumulate, float *dw, const float *dout, const uint16_t *dout16,
+                          int ld16, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s)
 {
     if (!s->bf16_columns && use_taps16(d)) {
-        taps16_backward(din, din_accumulate, dw, dout, in, w, d, s);
+        taps16_backward(din, din_accumulate, dw, dout, dout16, ld16, in, w, d, s);
         return;
     }
     if (!s->bf16_columns && use_winograd16(d)) {
-        FASTC_ASSERT(in.f);
+        FASTC_ASSERT(in.f && dout);   /* the transforms read fp32 (conv2d_bf16_takes_in16) */
         if (dw) winograd_weight_grad_bf16(dw, dout, in.f, d, s->buf);
         if (din) winograd_conv_bf16(din, din_accumulate, dout, w, d, 1, s->buf, s->floats);
         return;
@@ -694,7 +723,9 @@ static void backward_bf16(float *din, int din_accumulate, float *dw, const float
             for (int ti = t0; ti < t1; ti++) {
                 int i0 = ti * q.p.tile, t = d->n - i0 < q.p.tile ? d->n - i0 : q.p.tile;
                 backward_tile16(&q, sl, wp, din ? din + i0 * in_img : NULL, din_accumulate, dwg, !(g && ti == t0),
-                                dout + i0 * out_img, src16_at(in, i0 * in_img), d, t, 0);
+                                dout ? dout + i0 * out_img : NULL,
+                                dout16 ? dout16 + (size_t)i0 * d->oh * d->ow * ld16 : NULL, ld16,
+                                src16_at(in, i0 * in_img), d, t, 0);
             }
         }
         if (dw && q.p.groups > 1) {
@@ -710,7 +741,9 @@ static void backward_bf16(float *din, int din_accumulate, float *dw, const float
     for (int i0 = 0; i0 < d->n; i0 += q.p.tile) {
         int t = d->n - i0 < q.p.tile ? d->n - i0 : q.p.tile;
         backward_tile16(&q, slot16(&q, s, 0), wp, din ? din + i0 * in_img : NULL, din_accumulate, dw, 1,
-                        dout + i0 * out_img, src16_at(in, i0 * in_img), d, t, 1);
+                        dout ? dout + i0 * out_img : NULL,
+                        dout16 ? dout16 + (size_t)i0 * d->oh * d->ow * ld16 : NULL, ld16,
+                        src16_at(in, i0 * in_img), d, t, 1);
     }
 }
 
@@ -927,8 +960,8 @@ static size_t taps16_scratch_floats(const Conv2dDims *d, size_t cap, int threads
     return t.fixed + (size_t)(threads < 1 ? 1 : threads) * t.slot;
 }
 
-static void taps16_backward(float *din, int din_accumulate, float *dw, const float *dout, Src16 in,
-                            const float *w, const Conv2dDims *d, const ConvScratch *s)
+static void taps16_backward(float *din, int din_accumulate, float *dw, const float *dout, const uint16_t *dout16,
+                            int ld16, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s)
 {
     Taps16 t = taps16_plan(d, s->tile_cap);
     FASTC_ASSERT(s->floats >= t.fixed + t.slot);
@@ -937,11 +970,23 @@ static void taps16_backward(float *din, int din_accumulate, float *dw, const flo
     uint16_t *conv16 = (uint16_t *)(s->buf + t.q.wp), *d16 = (uint16_t *)(s->buf + t.q.wp + t.in16);
     const uint16_t *in16 = in.h ? in.h : conv16;
     float *parts = s->buf + t.q.wp + t.in16 + t.d16, *slots = s->buf + t.fixed;
-    /* dout as bf16 rows: din's A, and the rows each weight-gradient unit packs its A from */
-    #pragma omp parallel for schedule(static)
-    for (int b = 0; b < 64; b++) {
-        int r0 = (int)((long)t.M * b / 64), r1 = (int)((long)t.M * (b + 1) / 64);
-        bf16_convert_rows(d16 + (size_t)r0 * t.lg, t.lg, dout + (size_t)r0 * d->c_out, d->c_out, r1 - r0, d->c_out);
+    /* dout as bf16 rows: din's A, and the rows each weight-gradient unit packs its A
+     * from; given (even c_out: lg = c_out; copied when further apart) or rounded into d16 here */
+    const uint16_t *dg = d16;
+    if (dout16 && ld16 == t.lg) {
+        dg = dout16;
+    } else if (dout16) {
+        FASTC_ASSERT(t.lg == d->c_out);
+        #pragma omp parallel for schedule(static)
+        for (int m = 0; m < t.M; m++)
+            memcpy(d16 + (size_t)m * t.lg, dout16 + (size_t)m * ld16, sizeof(uint16_t) * t.lg);
+    } else {
+        #pragma omp parallel for schedule(static)
+        for (int b = 0; b < 64; b++) {
+            int r0 = (int)((long)t.M * b / 64), r1 = (int)((long)t.M * (b + 1) / 64);
+            bf16_convert_rows(d16 + (size_t)r0 * t.lg, t.lg, dout + (size_t)r0 * d->c_out, d->c_out, r1 - r0,
+                              d->c_out);
+        }
     }
     /* din's B = W [c_out][K] as rows (k = output channel) */
     if (din) gemm_bf16_pack_b(wp, 0, d->c_out, K, w, K);
@@ -955,10 +1000,10 @@ static void taps16_backward(float *din, int din_accumulate, float *dw, const flo
         if (u < nuw) {
             int g = u / ntap;
             taps16_dw(&t, slots + (size_t)omp_get_thread_num() * t.slot, g ? parts + (size_t)(g - 1) * t.q.p.nw : dw,
-                      g == 0, d16, in16, d, g, u % ntap);
+                      g == 0, dg, in16, d, g, u % ntap);
         } else {
             int k = u - nuw;
-            taps16_din_rows(din, din_accumulate, slots + (size_t)omp_get_thread_num() * t.slot, d16, wp, d, &t,
+            taps16_din_rows(din, din_accumulate, slots + (size_t)omp_get_thread_num() * t.slot, dg, wp, d, &t,
                             (int)((long)d->n * k / nc), (int)((long)d->n * (k + 1) / nc));
         }
     }

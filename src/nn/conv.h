@@ -125,6 +125,19 @@ void conv2d_forward_in16(float *out, const uint16_t *in16, const float *w, const
 void conv2d_backward_in16(float *din, int din_accumulate, float *dw, const float *dout, const uint16_t *in16,
                           const float *w, const Conv2dDims *d, const ConvScratch *s);
 
+/* bf16 backward with the output gradient given already rounded: dout16
+ * [n·oh·ow][ld16 >= c_out] = bf16(dout), as bf16_from_f32 (e.g. written by the
+ * BatchNorm backward that produced dout, bn_backward_bf16, maybe over the fp32
+ * rows it read: ld16 = 2·c_out), so the fp32 dout need not be written at all.  The input as fp32 in, or as bf16 in16 (then in may be NULL;
+ * conv2d_backward_in16's contract).  The same numbers as conv2d_backward /
+ * conv2d_backward_in16 on dout, bit for bit.  Only where conv2d_bf16_takes_dout16:
+ * where the input may be bf16 (Winograd's transforms read the fp32 gradient)
+ * and c_out is even (the rows are then the bf16 GEMM's A as they lie). */
+int conv2d_bf16_takes_dout16(const Conv2dDims *d, const ConvScratch *s);
+void conv2d_backward_dout16(float *din, int din_accumulate, float *dw, const uint16_t *dout16, int ld16,
+                            const float *in, const uint16_t *in16, const float *w, const Conv2dDims *d,
+                            const ConvScratch *s);
+
 /* Multiply-accumulates of one forward per image. */
 double conv2d_macs_per_image(const Conv2dDims *d);
 

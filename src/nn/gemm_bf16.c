@@ -54,11 +54,43 @@ static inline __m256i cvt16(__m512 x)
 }
 #endif
 
+#define BF16_TARGET_CVT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+/* 16 floats → 16 bf16 by vcvtneps2bf16 (round to nearest even, subnormal inputs
+ * to signed zero: bf16_from_f32's words), a NaN lane set as bf16_from_f32 sets it
+ * (the instruction's own NaN need not keep the payload): a third of cvt16's
+ * instructions, where the BatchNorms round every row they write (batchnorm.h). */
+BF16_TARGET_CVT static inline __m256i cvt16_native(__m512 x)
+{
+    __m256i r = (__m256i)_mm512_cvtneps_pbh(x);
+    __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    if (nan) {
+        __m512i u = _mm512_or_si512(_mm512_srli_epi32(_mm512_castps_si512(x), 16), _mm512_set1_epi32(0x40));
+        r = _mm256_mask_mov_epi16(r, nan, _mm512_cvtepi32_epi16(u));
+    }
+    return r;
+}
+
+BF16_TARGET_CVT static void convert_native(uint16_t *dst, const float *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(dst + i), cvt16_native(_mm512_loadu_ps(src + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm256_mask_storeu_epi16(dst + i, m, cvt16_native(_mm512_maskz_loadu_ps(m, src + i)));
+    }
+}
+
 /* The conversion's vector form is chosen at compile time (the build targets
- * the machine: -march=native); the dot product's at run time (gemm_bf16_native). */
+ * the machine: -march=native), the instruction at run time where the CPU has it;
+ * the dot product's at run time (gemm_bf16_native). */
 void bf16_convert(uint16_t *dst, const float *src, size_t n)
 {
     size_t i = 0;
+    if (gemm_bf16_native()) {
+        convert_native(dst, src, n);
+        return;
+    }
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
     for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(dst + i), cvt16(_mm512_loadu_ps(src + i)));
     if (i < n) {
@@ -235,6 +267,12 @@ void gemm_bf16_pack_at(uint32_t *Ap, int M, int K, const float *At, int ldt)
     }
 }
 
+/* Elements ahead of the block being packed whose lines are fetched (about 4 lines
+ * of 32 bf16): the unit walks its 2·PA_PAIRS rows side by side, too many streams
+ * for the hardware prefetchers when At comes from memory (a BatchNorm's bf16
+ * gradient, conv.c), which made the pack wait on every line. */
+#define PA16_AHEAD 128
+
 /* By units of PA_PAIRS pairs (their 2·PA_PAIRS rows of At stay in L1), each MR-row
  * block's words written in order: word[p][i] = At[2p][m + i] | At[2p+1][m + i] << 16. */
 void gemm_bf16_pack_at16(uint32_t *Ap, int M, int K, const uint16_t *At, int ldt)
@@ -243,9 +281,17 @@ void gemm_bf16_pack_at16(uint32_t *Ap, int M, int K, const uint16_t *At, int ldt
     #pragma omp parallel for schedule(static)
     for (int u = 0; u < nu; u++) {
         int p0 = u * PA_PAIRS, p1 = p0 + PA_PAIRS < KP ? p0 + PA_PAIRS : KP;
+        for (int r = 2 * p0; r < 2 * p1 && r < K; r++)   /* the rows' first lines */
+            for (int e = 0; e < PA16_AHEAD + MR && e < M; e += 32)
+                _mm_prefetch((const char *)(At + (size_t)r * ldt + e), _MM_HINT_T0);
         for (int b = 0; b < nb; b++) {
             int m = b * MR;
             uint32_t *d = Ap + ((size_t)b * KP + p0) * MR;
+            /* the line PA16_AHEAD elements on, when this block enters a new one */
+            int ahead = m + MR + PA16_AHEAD < M && (m + PA16_AHEAD) / 32 != (m + MR + PA16_AHEAD) / 32;
+            if (ahead)
+                for (int r = 2 * p0; r < 2 * p1 && r < K; r++)
+                    _mm_prefetch((const char *)(At + (size_t)r * ldt + m + MR + PA16_AHEAD), _MM_HINT_T0);
             if (m + MR <= M && 2 * p1 <= K) {
                 for (int p = p0; p < p1; p++, d += MR) {
                     const uint16_t *lo = At + (size_t)(2 * p) * ldt + m, *hi = lo + ldt;

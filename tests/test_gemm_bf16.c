@@ -67,6 +67,9 @@ START_TEST(vector_conversion_matches_scalar)
     special_values(x, N, 9);
     bf16_convert(h, x, N);
     for (int i = 0; i < N; i++) ck_assert_uint_eq(h[i], bf16_from_f32(x[i]));
+    memset(h, 0xff, 2 * N);
+    bf16_convert_emulated(h, x, N);   /* a CPU without AVX512-BF16 */
+    for (int i = 0; i < N; i++) ck_assert_uint_eq(h[i], bf16_from_f32(x[i]));
     free(x), free(h);
 }
 END_TEST

@@ -86,11 +86,13 @@ BF16_TARGET_CVT static void convert_native(uint16_t *dst, const float *src, size
  * the dot product's at run time (gemm_bf16_native). */
 void bf16_convert(uint16_t *dst, const float *src, size_t n)
 {
+    if (gemm_bf16_native()) convert_native(dst, src, n);
+    else bf16_convert_emulated(dst, src, n);
+}
+
+void bf16_convert_emulated(uint16_t *dst, const float *src, size_t n)
+{
     size_t i = 0;
-    if (gemm_bf16_native()) {
-        convert_native(dst, src, n);
-        return;
-    }
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
     for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(dst + i), cvt16(_mm512_loadu_ps(src + i)));
     if (i < n) {

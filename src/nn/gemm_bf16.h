@@ -69,6 +69,10 @@ int gemm_bf16_native(void);
 /* dst[i] = bf16(src[i]), i < n. */
 void bf16_convert(uint16_t *dst, const float *src, size_t n);
 
+/* bf16_convert without vcvtneps2bf16, whatever the CPU: what a CPU without
+ * AVX512-BF16 runs (the tests hold both to bf16_from_f32). */
+void bf16_convert_emulated(uint16_t *dst, const float *src, size_t n);
+
 /* The same, split over the OpenMP threads (for large n). */
 void bf16_convert_par(uint16_t *dst, const float *src, size_t n);
 

@@ -340,6 +340,30 @@ END_TEST
 
 static int same_bits(const float *a, const float *b, size_t n) { return !memcmp(a, b, n * sizeof(float)); }
 
+/* Run h's three backward results (din accumulated onto a[h], din alone a0[h],
+ * dW alone w[h]) have run 0's bits. */
+static void assert_same_backward(float *const a[], float *const a0[], float *const w[], int h, const Setup *u,
+                                 size_t ci)
+{
+    ck_assert_msg(same_bits(a[0], a[h], u->nin), "case %zu run %d: din accumulated", ci, h);
+    ck_assert_msg(same_bits(a0[0], a0[h], u->nin), "case %zu run %d: din", ci, h);
+    ck_assert_msg(same_bits(w[0], w[h], u->nw), "case %zu run %d: dw", ci, h);
+}
+
+/* The bf16 convolutions that take their operands as bf16 rows: 1x1 in place and
+ * through the columns (whole batch, one-image tiles, the tile-parallel groups,
+ * the big path's sequential tiles), odd c_in, strided 1x1 and 3x3, the stem's
+ * 7x7, the taps (one tile, two row units, groups of tiles); {case, tile cap}. */
+typedef struct { Case c; size_t cap; } RowCase;
+static const RowCase BF16_ROW_CASES[] = {
+    {{2, 6, 5, 8, 24, 1, 1, 0}, 0},      {{7, 6, 6, 16, 8, 1, 1, 0}, 1},
+    {{5, 8, 8, 64, 256, 1, 1, 0}, 4096}, {{3, 4, 4, 256, 512, 1, 1, 0}, 1},
+    {{2, 6, 5, 5, 6, 1, 1, 0}, 1},       {{2, 7, 7, 8, 16, 1, 2, 0}, 1},
+    {{2, 9, 9, 8, 16, 3, 2, 1}, 1},      {{2, 9, 7, 3, 8, 7, 2, 3}, 0},
+    {{3, 8, 8, 16, 16, 3, 1, 1}, 1},     {{3, 2, 2, 64, 32, 3, 1, 1}, 1},
+    {{35, 4, 4, 64, 16, 3, 2, 1}, 1},    {{9, 4, 4, 64, 16, 3, 1, 1}, 73728}};
+#define N_ROW_CASES (sizeof BF16_ROW_CASES / sizeof BF16_ROW_CASES[0])
+
 /* bf16 path against conv2d_*_ref_bf16: the whole batch in one tile is one chain
  * per number, bit for bit; in one-image tiles the forward and din are still,
  * and the weight gradient differs only by how the fp32 group sums fall. */
@@ -471,9 +495,7 @@ START_TEST(bf16_taps_give_the_columns_bits)
             free(sc.buf);
         }
         ck_assert_msg(same_bits(y[0], y[1], u.nout), "case %zu forward", ci);
-        ck_assert_msg(same_bits(a[0], a[1], u.nin), "case %zu din accumulated", ci);
-        ck_assert_msg(same_bits(a0[0], a0[1], u.nin), "case %zu din", ci);
-        ck_assert_msg(same_bits(w[0], w[1], u.nw), "case %zu dw", ci);
+        assert_same_backward(a, a0, w, 1, &u, ci);
         for (int k = 0; k < 2; k++) free(y[k]), free(a[k]), free(w[k]), free(a0[k]);
         free(u.x), free(u.w), free(u.g);
     }
@@ -483,21 +505,13 @@ END_TEST
 
 /* bf16 with the input given as bf16 (conv2d_*_in16: rounded once by its
  * producer) gives the bits of the fp32 input rounded by the convolution itself:
- * forward, din accumulated and overwritten, dW; 1x1 convolutions read the bf16
- * rows in place (whole batch, one-image tiles, the tile-parallel groups, the
- * big path's sequential tiles), odd c_in through the columns, strided 1x1 and
- * 3x3, the stem's 7x7, the taps.  Winograd's convolutions do not take it. */
+ * forward, din accumulated and overwritten, dW, on BF16_ROW_CASES (1x1s read the
+ * bf16 rows in place).  Winograd's convolutions do not take it. */
 START_TEST(bf16_input_given_as_bf16_gives_the_same_bits)
 {
-    typedef struct { Case c; size_t cap; } TC;
-    const TC cs[] = {{{2, 6, 5, 8, 24, 1, 1, 0}, 0},      {{7, 6, 6, 16, 8, 1, 1, 0}, 1},
-                     {{5, 8, 8, 64, 256, 1, 1, 0}, 4096}, {{3, 4, 4, 256, 512, 1, 1, 0}, 1},
-                     {{2, 6, 5, 5, 6, 1, 1, 0}, 1},       {{2, 7, 7, 8, 16, 1, 2, 0}, 1},
-                     {{2, 9, 9, 8, 16, 3, 2, 1}, 1},      {{2, 9, 7, 3, 8, 7, 2, 3}, 0},
-                     {{3, 8, 8, 16, 16, 3, 1, 1}, 1},     {{3, 2, 2, 64, 32, 3, 1, 1}, 1},
-                     {{35, 4, 4, 64, 16, 3, 2, 1}, 1}};
+    const RowCase *cs = BF16_ROW_CASES;
     omp_set_num_threads(2);
-    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+    for (size_t ci = 0; ci < N_ROW_CASES; ci++) {
         Setup u = setup(cs[ci].c, 307 + 3 * ci, 0.3f);
         Conv2dDims d = u.d;
         size_t cf = conv2d_scratch_floats_bf16(&d, cs[ci].cap, 2);
@@ -522,9 +536,7 @@ START_TEST(bf16_input_given_as_bf16_gives_the_same_bits)
             }
         }
         ck_assert_msg(same_bits(y[0], y[1], u.nout), "case %zu forward", ci);
-        ck_assert_msg(same_bits(a[0], a[1], u.nin), "case %zu din accumulated", ci);
-        ck_assert_msg(same_bits(a0[0], a0[1], u.nin), "case %zu din", ci);
-        ck_assert_msg(same_bits(w[0], w[1], u.nw), "case %zu dw", ci);
+        assert_same_backward(a, a0, w, 1, &u, ci);
         for (int k = 0; k < 2; k++) free(y[k]), free(a[k]), free(w[k]), free(a0[k]);
         free(x16), free(sc.buf), free(u.x), free(u.w), free(u.g);
     }
@@ -543,21 +555,13 @@ END_TEST
  * once by the BatchNorm backward that produced it) gives the bits of the fp32
  * gradient rounded by the convolution itself: din accumulated and overwritten,
  * dW alone, the input as fp32 and as bf16, the rows packed and 2·c_out apart
- * (written over the fp32 rows, the rest garbage); the cases of the input test (1x1 in
- * place and through columns, tile-parallel groups, the big path's sequential
- * tiles, strided 1x1 and 3x3, the stem's 7x7, the taps).  Winograd's
+ * (written over the fp32 rows, the rest garbage), on BF16_ROW_CASES.  Winograd's
  * convolutions and an odd c_out do not take it. */
 START_TEST(bf16_dout_given_as_bf16_gives_the_same_bits)
 {
-    typedef struct { Case c; size_t cap; } TC;
-    const TC cs[] = {{{2, 6, 5, 8, 24, 1, 1, 0}, 0},      {{7, 6, 6, 16, 8, 1, 1, 0}, 1},
-                     {{5, 8, 8, 64, 256, 1, 1, 0}, 4096}, {{3, 4, 4, 256, 512, 1, 1, 0}, 1},
-                     {{2, 6, 5, 5, 6, 1, 1, 0}, 1},       {{2, 7, 7, 8, 16, 1, 2, 0}, 1},
-                     {{2, 9, 9, 8, 16, 3, 2, 1}, 1},      {{2, 9, 7, 3, 8, 7, 2, 3}, 0},
-                     {{3, 8, 8, 16, 16, 3, 1, 1}, 1},     {{3, 2, 2, 64, 32, 3, 1, 1}, 1},
-                     {{35, 4, 4, 64, 16, 3, 2, 1}, 1},    {{9, 4, 4, 64, 16, 3, 1, 1}, 73728}};
+    const RowCase *cs = BF16_ROW_CASES;
     omp_set_num_threads(2);
-    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+    for (size_t ci = 0; ci < N_ROW_CASES; ci++) {
         Setup u = setup(cs[ci].c, 401 + 3 * ci, 0.3f);
         Conv2dDims d = u.d;
         size_t cf = conv2d_scratch_floats_bf16(&d, cs[ci].cap, 2);
@@ -584,11 +588,7 @@ START_TEST(bf16_dout_given_as_bf16_gives_the_same_bits)
                 conv2d_backward(NULL, 0, w[h], u.g, u.x, u.w, &d, &sc);
             }
         }
-        for (int h = 1; h < 5; h++) {
-            ck_assert_msg(same_bits(a[0], a[h], u.nin), "case %zu in%d: din accumulated", ci, h);
-            ck_assert_msg(same_bits(a0[0], a0[h], u.nin), "case %zu in%d: din", ci, h);
-            ck_assert_msg(same_bits(w[0], w[h], u.nw), "case %zu in%d: dw", ci, h);
-        }
+        for (int h = 1; h < 5; h++) assert_same_backward(a, a0, w, h, &u, ci);
         for (int k = 0; k < 5; k++) free(a[k]), free(w[k]), free(a0[k]);
         free(x16), free(g16), free(g2), free(sc.buf), free(u.x), free(u.w), free(u.g);
     }

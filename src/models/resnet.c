@@ -67,6 +67,7 @@ typedef struct ConvL {
     int p;                  /* index of the weight Param */
     int cin, cout, k, stride, pad;
     Conv2dDims d;           /* of the last forward */
+    int o16;                /* its output was stored as bf16 over its fp32 rows (conv2d_forward_out16) */
 } ConvL;
 
 typedef struct BnL {
@@ -538,11 +539,44 @@ static int alloc_workspace(Resnet *r)
 
 /* ---- forward --------------------------------------------------------------- */
 
-/* Convolution c of input x, or of its bf16 copy x16 when given. */
+/* Convolution c of input x, or of its bf16 copy x16 when given; in bf16 its
+ * output (a BatchNorm's input) stored as bf16 where the path allows
+ * (conv2d_bf16_gives_out16), as PyTorch's autocast keeps it: c->o16. */
 static void conv_fwd(Resnet *r, ConvL *c, float *out, const float *x, const uint16_t *x16)
 {
-    if (x16) conv2d_forward_in16(out, x16, pw(r, c->p), &c->d, &r->cs);
+    c->o16 = r->spec.bf16 && conv2d_bf16_gives_out16(&c->d, &r->cs);
+    if (c->o16) conv2d_forward_out16(out, x16 ? NULL : x, x16, pw(r, c->p), &c->d, &r->cs);
+    else if (x16) conv2d_forward_in16(out, x16, pw(r, c->p), &c->d, &r->cs);
     else conv2d_forward(out, x, pw(r, c->p), &c->d, &r->cs);
+}
+
+/* The BatchNorm forward of convolution c's output x (fp32, or bf16 rows over
+ * its fp32 rows when c->o16): out and/or out16 = bf16(out), keep when given. */
+static void bn_fwd(const ConvL *c, float *out, uint16_t *out16, uint16_t *keep, const float *x, const float *res,
+                   int relu, int train, BnState *s)
+{
+    size_t rows = conv_out_floats(c) / c->cout;
+    if (c->o16)
+        bn_forward_in16(out, out16, keep, (const uint16_t *)x, 2 * c->cout, res, relu, train, s, rows, c->cout);
+    else if (out16) bn_forward_bf16(out, out16, keep, x, res, relu, train, s, rows, c->cout);
+    else if (keep) bn_forward_keep(out, keep, x, res, train, s, rows, c->cout);
+    else bn_forward(out, x, res, relu, train, s, rows, c->cout);
+}
+
+/* The BatchNorm backward of convolution c's output x (as bn_fwd): din and/or
+ * din16 (rows ld16 apart), dres, the ReLU mask from keep or recomputed from x. */
+static void bn_bwd(Resnet *r, const ConvL *c, BnL *bn, float *din, uint16_t *din16, int ld16, float *dres,
+                   const float *dout, const float *x, const uint16_t *keep, int relu, const BnState *s)
+{
+    size_t rows = conv_out_floats(c) / c->cout;
+    float *dg = bn_dgamma(r, bn), *db = bn_dbeta(r, bn);
+    if (c->o16)
+        bn_backward_in16(din, din16, ld16, dres, dg, db, dout, (const uint16_t *)x, 2 * c->cout, keep, relu, r->train,
+                         s, rows, c->cout);
+    else if (din16)
+        bn_backward_bf16(din, din16, ld16, dres, dg, db, dout, x, keep, relu, r->train, s, rows, c->cout);
+    else if (keep) bn_backward_keep(din, dres, dg, db, dout, x, keep, r->train, s, rows, c->cout);
+    else bn_backward(din, dres, dg, db, dout, x, NULL, relu, r->train, s, rows, c->cout);
 }
 
 /* Whether convolution c's backward reads its output gradient as bf16, written so
@@ -573,13 +607,11 @@ static void conv_bwd(Resnet *r, ConvL *c, float *din, int din_accumulate, const 
  * bf16 rows' stride (0: fp32), for conv_bwd. */
 static int bn_bwd_to(Resnet *r, const ConvL *c, BnL *bn, float *g, const float *x, int relu, const BnState *s)
 {
-    size_t rows = conv_out_floats(c) / c->cout;
     if (!dout16(r, c)) {
-        bn_backward(g, NULL, bn_dgamma(r, bn), bn_dbeta(r, bn), g, x, NULL, relu, r->train, s, rows, c->cout);
+        bn_bwd(r, c, bn, g, NULL, 0, NULL, g, x, NULL, relu, s);
         return 0;
     }
-    bn_backward_bf16(NULL, (uint16_t *)g, 2 * c->cout, NULL, bn_dgamma(r, bn), bn_dbeta(r, bn), g, x, NULL, relu,
-                     r->train, s, rows, c->cout);
+    bn_bwd(r, c, bn, NULL, (uint16_t *)g, 2 * c->cout, NULL, g, x, NULL, relu, s);
     return 2 * c->cout;
 }
 
@@ -599,25 +631,20 @@ static void block_forward(Resnet *r, Block *b, const float *x, float *out, int t
         conv_fwd(r, c, b->c[k], cur, cur16);
         if (k + 1 < b->nconv) {
             BnState s = bn_state(r, &b->bn[k]);
-            size_t rows = conv_out_floats(c) / c->cout;
-            if (b->a16[k]) bn_forward_bf16(NULL, b->a16[k], NULL, b->c[k], NULL, 1, train, &s, rows, c->cout);
-            else bn_forward(b->a[k], b->c[k], NULL, 1, train, &s, rows, c->cout);
+            bn_fwd(c, b->a[k], b->a16[k], NULL, b->c[k], NULL, 1, train, &s);
             cur = b->a[k], cur16 = b->a16[k];
         }
     }
     ConvL *last = &b->conv[b->nconv - 1];
-    size_t rows = conv_out_floats(last) / last->cout;
     const float *res = x;
     if (b->has_down) {
         conv_fwd(r, &b->down, b->cd, x, x16);
         BnState s = bn_state(r, &b->down_bn);
-        bn_forward(out, b->cd, NULL, 0, train, &s, rows, last->cout);
+        bn_fwd(&b->down, out, NULL, NULL, b->cd, NULL, 0, train, &s);
         res = out;
     }
     BnState s = bn_state(r, &b->bn[b->nconv - 1]);
-    if (b->out16) bn_forward_bf16(out, b->out16, b->keep, b->c[b->nconv - 1], res, 1, train, &s, rows, last->cout);
-    else if (b->keep) bn_forward_keep(out, b->keep, b->c[b->nconv - 1], res, train, &s, rows, last->cout);
-    else bn_forward(out, b->c[b->nconv - 1], res, 1, train, &s, rows, last->cout);
+    bn_fwd(last, out, b->out16, b->keep, b->c[b->nconv - 1], res, 1, train, &s);
 }
 
 static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t step_key,
@@ -706,21 +733,14 @@ static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t st
  * packed (the first, whose fp32 input is g0). */
 static int block_backward(Resnet *r, Block *b, float *bufs[3])
 {
-    int train = r->train;
     float *g0 = bufs[0];
     ConvL *last = &b->conv[b->nconv - 1];
-    size_t rows = conv_out_floats(last) / last->cout;
     /* out = relu(bn_last(c_last) + res): dz = dout·[out>0] → g0 (in place); d c_last → t */
     int t = 1, f = 2;
     BnState s = bn_state(r, &b->bn[b->nconv - 1]);
     int ld16 = dout16(r, last) ? last->cout : 0;   /* the bf16 rows' stride (0: fp32) */
-    if (ld16)
-        bn_backward_bf16(NULL, (uint16_t *)bufs[t], ld16, g0, bn_dgamma(r, &b->bn[b->nconv - 1]),
-                         bn_dbeta(r, &b->bn[b->nconv - 1]), g0, b->c[b->nconv - 1], b->keep, 1, train, &s, rows,
-                         last->cout);
-    else
-        bn_backward_keep(bufs[t], g0, bn_dgamma(r, &b->bn[b->nconv - 1]), bn_dbeta(r, &b->bn[b->nconv - 1]),
-                         g0, b->c[b->nconv - 1], b->keep, train, &s, rows, last->cout);
+    bn_bwd(r, last, &b->bn[b->nconv - 1], ld16 ? NULL : bufs[t], ld16 ? (uint16_t *)bufs[t] : NULL, ld16, g0, g0,
+           b->c[b->nconv - 1], b->keep, 1, &s);
     for (int k = b->nconv - 1; k >= 0; k--) {
         ConvL *c = &b->conv[k];
         const float *in = k ? b->a[k - 1] : b->in;

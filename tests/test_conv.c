@@ -551,9 +551,10 @@ START_TEST(bf16_input_given_as_bf16_gives_the_same_bits)
 }
 END_TEST
 
-/* bf16 with the output stored as bf16 (conv2d_forward_out16: by the GEMM, over
- * the fp32 rows) gives bf16_from_f32 of conv2d_forward's output, bit for bit, the
- * input as fp32 and as bf16, for 1 and 2 threads, on BF16_ROW_CASES (the taps'
+/* bf16 with the output stored as bf16 (conv2d_forward_out16: by the GEMM, in a
+ * buffer of its own or over the fp32 scratch) gives bf16_from_f32 of
+ * conv2d_forward's output, bit for bit, the input as fp32 and as bf16, for 1 and
+ * 2 threads, on BF16_ROW_CASES (the taps'
  * cases forced to the columns, which they otherwise leave: taps write fp32). */
 START_TEST(bf16_output_stored_as_bf16_is_the_rounded_output)
 {
@@ -571,20 +572,24 @@ START_TEST(bf16_output_stored_as_bf16_is_the_rounded_output)
         uint16_t *x16 = malloc(u.nin * 2);
         bf16_convert(x16, u.x, u.nin);
         float *y = malloc(u.nout * 4), *o = malloc(u.nout * 4);
+        uint16_t *h = malloc(u.nout * 2);
         conv2d_forward(y, u.x, u.w, &d, &sc);
         size_t rows = u.nout / d.c_out;
         for (int th = 1; th <= 2; th++)
-            for (int in16 = 0; in16 < 2; in16++) {
+            for (int mode = 0; mode < 4; mode++) {   /* input fp32 / bf16; out16 apart / over acc */
+                int in16 = mode & 1, over = mode >> 1;
                 omp_set_num_threads(th);
                 for (size_t i = 0; i < u.nout; i++) o[i] = NAN;
-                conv2d_forward_out16(o, in16 ? NULL : u.x, in16 ? x16 : NULL, u.w, &d, &sc);
-                const uint16_t *o16 = (const uint16_t *)o;
+                memset(h, 0xff, u.nout * 2);
+                uint16_t *o16 = over ? (uint16_t *)o : h;
+                int ld = over ? 2 * d.c_out : d.c_out;
+                conv2d_forward_out16(o16, ld, o, in16 ? NULL : u.x, in16 ? x16 : NULL, u.w, &d, &sc);
                 for (size_t r = 0; r < rows; r++)
                     for (int c = 0; c < d.c_out; c++)
-                        ck_assert_msg(o16[r * 2 * d.c_out + c] == bf16_from_f32(y[r * d.c_out + c]),
-                                      "case %zu, %d threads, in16 %d: row %zu channel %d", ci, th, in16, r, c);
+                        ck_assert_msg(o16[r * ld + c] == bf16_from_f32(y[r * d.c_out + c]),
+                                      "case %zu, %d threads, mode %d: row %zu channel %d", ci, th, mode, r, c);
             }
-        free(y), free(o), free(x16), free(sc.buf), free(u.x), free(u.w), free(u.g);
+        free(y), free(o), free(h), free(x16), free(sc.buf), free(u.x), free(u.w), free(u.g);
     }
     Conv2dDims wd = conv2d_dims(2, 8, 8, 64, 64, 3, 1, 1);
     ConvScratch ws = {NULL, 0, 0, 1, 0};

@@ -566,10 +566,12 @@ static void nn_gemm(Kern kern, int M, int N, int K, AOp A, const uint32_t *Bp, i
      * else of B panels; row blocks are cut at MR-row tiles, so MAX_BLOCKS blocks
      * differ by at most one tile and the threads, taking blocks as they free up,
      * finish together.  Fixed by M, N, K: each element's chain is the same for any
-     * thread count (and any blocking).  With c16, rows only: a bf16 row over its
-     * fp32 row (ld16 = 2·ldc) lands on other panels' columns, which a thread
-     * working on those panels could still be reading. */
-    int by_rows = c16 || (M + MC - 1) / MC >= np;
+     * thread count (and any blocking).  With c16 over C, rows only: a bf16 row
+     * over its fp32 row (ld16 = 2·ldc) lands on other panels' columns, which a
+     * thread working on those panels could still be reading. */
+    const char *c0 = (const char *)C, *c1 = (const char *)(C + (size_t)(M - 1) * ldc + N);
+    int over = c16 && (const char *)c16 < c1 && (const char *)(c16 + (size_t)(M - 1) * ld16 + N) > c0;
+    int by_rows = over || (M + MC - 1) / MC >= np;
     int units = by_rows ? mt : np;
     int nb = macs < SPLIT_MACS ? 1 : units < MAX_BLOCKS ? units : MAX_BLOCKS;
     if (nb == 1) {
@@ -584,7 +586,7 @@ static void nn_gemm(Kern kern, int M, int N, int K, AOp A, const uint32_t *Bp, i
             gemm_rows(kern, r1 - r0, N, K, a_from(A, r0), Bp, (K + 1) / 2, beta, C + (size_t)r0 * ldc, ldc, 0, np,
                       c16 ? c16 + (size_t)r0 * ld16 : NULL, ld16);
         } else {
-            gemm_rows(kern, M, N, K, A, Bp, (K + 1) / 2, beta, C, ldc, u0, u1, NULL, 0);
+            gemm_rows(kern, M, N, K, A, Bp, (K + 1) / 2, beta, C, ldc, u0, u1, c16, ld16);
         }
     }
 }

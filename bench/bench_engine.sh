@@ -11,6 +11,8 @@
 #                                                load average to fall below 2)
 #   ROUNDS=3 ...                                (each row R times, the four sides alternating
 #                                                in every round; default 1)
+#   HEAP=kept ...                               (every side with glibc's malloc keeping freed
+#                                                memory: see below; default: as a user has it)
 #
 # Each side runs with 2 threads, each configuration in a fresh process (so peak
 # RSS is that configuration's), STEPS timed steps (default 8) after one warm-up
@@ -19,6 +21,15 @@
 # spins) and once with PASSIVE.  PyTorch runs channels_last.  OPENBLAS_CORETYPE
 # and OPENBLAS_L2_SIZE are unset for both sides (this machine's environment
 # pins OpenBLAS to its Haswell kernels; a bench compares the engines, not that).
+#
+# HEAP=kept: glibc's malloc serves every block from its heap and never returns
+# freed memory (GLIBC_TUNABLES mmap_max=0, trim_threshold 4 GB).  By default a
+# block above 32 MB is mmap'd and unmapped again when freed: PyTorch, which
+# allocates each step's activations anew, then takes page faults and zeroes
+# fresh pages every step (at resnet50 128 px its steps spread 2.5-4.1 CPU-s),
+# while fastc allocates its buffers once.  PyTorch's CPU tuning guides advise a
+# caching allocator (jemalloc, tcmalloc) for that; this is the same effect
+# without another package, applied to both sides.
 #
 # Per configuration: img/s from the median step's wall time (and the fastest's),
 # CPU seconds per step (median and minimum), peak RSS; with ROUNDS > 1, the median
@@ -31,6 +42,12 @@ set -eu
 cd "$(dirname "$0")/.."
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 STEPS=${1:-8}
+case "${HEAP:-user}" in
+    user) heap="malloc as a user has it" ;;
+    kept) export GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4000000000
+          heap="malloc keeping freed memory (GLIBC_TUNABLES=$GLIBC_TUNABLES)" ;;
+    *) echo "bench_engine.sh: HEAP=$HEAP: expected user or kept" >&2; exit 2 ;;
+esac
 PY=/usr/bin/python3
 make -s bench-engine >/dev/null
 BIN=build/release/bench_engine
@@ -55,7 +72,7 @@ summarize() {
         for (i = 9; i <= nf; i++) line = line " " med(i)
         print line }'
 }
-echo "load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC'); $STEPS steps after a warm-up"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC'); $STEPS steps after a warm-up; $heap"
 printf '%-8s %4s %-7s | %-32s | %-32s | %-32s | %-32s | %-13s | %-13s | %-13s | %-23s | %s\n' \
     arch size wait "fastc fp32 img/s (best) cpu-s (min)" "fastc bf16 img/s (best) cpu-s (min)" \
     "torch fp32 img/s (best) cpu-s (min)" "torch bf16 img/s (best) cpu-s (min)" "f16/t16 wall cpu" \

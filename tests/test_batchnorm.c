@@ -351,6 +351,112 @@ START_TEST(bf16_gradient_is_the_gradient_rounded)
 }
 END_TEST
 
+/* The input as bf16 rows 2c apart (a bf16 convolution's output over its fp32
+ * rows: the other half garbage), for bn_*_in16, and its fp32 values. */
+static uint16_t *rows16(float **xr, const float *x, size_t rows, int c)
+{
+    uint16_t *h = malloc(rows * 2 * c * 2);
+    memset(h, 0xff, rows * 2 * c * 2);   /* NaN bf16 in the unused halves */
+    *xr = malloc(rows * c * 4);
+    for (size_t r = 0; r < rows; r++)
+        for (int j = 0; j < c; j++) {
+            h[r * 2 * c + j] = bf16_from_f32(x[r * c + j]);
+            (*xr)[r * c + j] = bf16_to_f32(h[r * 2 * c + j]);
+        }
+    return h;
+}
+
+/* bn_forward_in16 given bf16 rows gives the fp32 functions' bits on their fp32
+ * values: out, out16 (with out and alone), keep, the saved and running
+ * statistics; with and without the ReLU and the residual, train and eval, whole-
+ * word rows (c = 64) and shared words (c = 37), 2 threads. */
+START_TEST(bf16_input_gives_the_forward_of_its_values)
+{
+    const int cs[2] = {64, 37};
+    const size_t rs[2] = {70, 33};
+    omp_set_num_threads(2);
+    for (int t = 0; t < 2; t++)
+        for (int mode = 0; mode < 24; mode++) {
+            /* outs: 0 out, 1 out and out16, 2 out16 alone (no residual, no keep) */
+            int train = mode & 1, relu = mode >> 1 & 1, res = mode >> 2 & 1, outs = mode >> 3, c = cs[t];
+            if (outs == 2 && res) continue;
+            int keep = relu && outs < 2;
+            size_t rows = rs[t], n = rows * c, nw = bn_keep_words(rows, c);
+            Bn a = bn_make(rows, c, 130 + t), b = bn_copy(&a);
+            float *x = randv(n, 131 + t, 1.0f, 0.3f), *r = res ? randv(n, 132, 0.5f, 0) : NULL, *xr;
+            uint16_t *x16 = rows16(&xr, x, rows, c);
+            float *y1 = outs < 2 ? malloc(n * 4) : NULL, *y2 = outs < 2 ? malloc(n * 4) : NULL;
+            uint16_t *k1 = malloc(nw * 2), *k2 = malloc(nw * 2), *h1 = malloc(n * 2), *h2 = malloc(n * 2);
+            memset(h1, 0xa5, n * 2), memset(h2, 0x5a, n * 2), memset(k1, 0xa5, nw * 2), memset(k2, 0x5a, nw * 2);
+            uint16_t *o1 = outs ? h1 : NULL, *o2 = outs ? h2 : NULL;
+            if (outs) bn_forward_bf16(y1, o1, keep ? k1 : NULL, xr, r, relu, train, &a.s, rows, c);
+            else if (keep) bn_forward_keep(y1, k1, xr, r, train, &a.s, rows, c);
+            else bn_forward(y1, xr, r, relu, train, &a.s, rows, c);
+            bn_forward_in16(y2, o2, keep ? k2 : NULL, x16, 2 * c, r, relu, train, &b.s, rows, c);
+            if (y1) ck_assert_msg(memcmp(y1, y2, n * 4) == 0, "t%d mode %d: out differs", t, mode);
+            if (outs) ck_assert_msg(memcmp(h1, h2, n * 2) == 0, "t%d mode %d: out16 differs", t, mode);
+            if (keep) ck_assert_msg(memcmp(k1, k2, nw * 2) == 0, "t%d mode %d: keep differs", t, mode);
+            ck_assert_msg(memcmp(a.s.running_mean, b.s.running_mean, c * 4) == 0 &&
+                          memcmp(a.s.running_var, b.s.running_var, c * 4) == 0 &&
+                          memcmp(a.s.save_mean, b.s.save_mean, c * 4) == 0 &&
+                          memcmp(a.s.save_invstd, b.s.save_invstd, c * 4) == 0, "t%d mode %d: statistics", t, mode);
+            free(x), free(r), free(xr), free(x16), free(y1), free(y2), free(k1), free(k2), free(h1), free(h2);
+            bn_drop(&a), bn_drop(&b);
+        }
+    omp_set_num_threads(1);
+}
+END_TEST
+
+/* bn_backward_in16 given bf16 rows gives the fp32 functions' bits on their fp32
+ * values: din (alone and with din16), din16 (packed, alone, and over dout's own
+ * rows), dres, dγ, dβ; the ReLU mask from keep, recomputed from the input, or no
+ * ReLU; with and without the residual; train and eval; c = 64 and 37, 2 threads. */
+START_TEST(bf16_input_gives_the_backward_of_its_values)
+{
+    const int cs[2] = {64, 37};
+    const size_t rs[2] = {70, 33};
+    omp_set_num_threads(2);
+    for (int t = 0; t < 2; t++)
+        for (int mode = 0; mode < 12; mode++) {
+            int train = mode & 1, res = mode >> 1 & 1, how = mode >> 2, c = cs[t];   /* how: keep, mask from in, no ReLU */
+            int relu = how < 2;
+            size_t rows = rs[t], n = rows * c, nw = bn_keep_words(rows, c);
+            Bn a = bn_make(rows, c, 150 + t);
+            float *x = randv(n, 151 + t, 1.0f, 0.3f), *y = malloc(n * 4), *g = randv(n, 153, 1, 0), *xr;
+            uint16_t *x16 = rows16(&xr, x, rows, c), *keep = malloc(nw * 2);
+            bn_forward_keep(y, keep, xr, NULL, train, &a.s, rows, c);
+            const uint16_t *kp = how == 0 ? keep : NULL;
+            float *d1 = malloc(n * 4), *d2 = malloc(n * 4), *r1 = malloc(n * 4), *r2 = malloc(n * 4);
+            float dg1[64] = {0}, db1[64] = {0}, dg2[64] = {0}, db2[64] = {0};
+            uint16_t *h1 = malloc(n * 2), *h2 = malloc(n * 2);
+            /* din and din16 */
+            bn_backward_bf16(d1, h1, c, res ? r1 : NULL, dg1, db1, g, xr, kp, relu, train, &a.s, rows, c);
+            memset(d2, 0xa5, n * 4), memset(h2, 0xa5, n * 2);
+            bn_backward_in16(d2, h2, c, res ? r2 : NULL, dg2, db2, g, x16, 2 * c, kp, relu, train, &a.s, rows, c);
+            ck_assert_msg(memcmp(d1, d2, n * 4) == 0, "t%d mode %d: din differs", t, mode);
+            ck_assert_msg(memcmp(h1, h2, n * 2) == 0, "t%d mode %d: din16 differs", t, mode);
+            ck_assert_msg(memcmp(dg1, dg2, c * 4) == 0 && memcmp(db1, db2, c * 4) == 0, "t%d mode %d: dγ, dβ", t, mode);
+            if (res) ck_assert_msg(memcmp(r1, r2, n * 4) == 0, "t%d mode %d: dres", t, mode);
+            /* din alone */
+            memset(d2, 0xa5, n * 4);
+            bn_backward_in16(d2, NULL, 0, NULL, NULL, NULL, g, x16, 2 * c, kp, relu, train, &a.s, rows, c);
+            ck_assert_msg(memcmp(d1, d2, n * 4) == 0, "t%d mode %d: din alone", t, mode);
+            /* din16 alone, over dout's own rows */
+            float *gi = malloc(n * 4);
+            memcpy(gi, g, n * 4);
+            uint16_t *gh = (uint16_t *)gi;
+            bn_backward_in16(NULL, gh, 2 * c, NULL, NULL, NULL, gi, x16, 2 * c, kp, relu, train, &a.s, rows, c);
+            for (size_t i = 0; i < rows; i++)
+                ck_assert_msg(memcmp(gh + i * 2 * c, h1 + i * c, c * 2) == 0, "t%d mode %d: in place, row %zu", t,
+                              mode, i);
+            free(x), free(xr), free(x16), free(y), free(g), free(gi), free(keep), free(d1), free(d2), free(r1),
+                free(r2), free(h1), free(h2);
+            bn_drop(&a);
+        }
+    omp_set_num_threads(1);
+}
+END_TEST
+
 /* bn_forward_stats + its map applied by hand (as the stem's pool does) gives
  * bn_forward's output and running statistics bit for bit. */
 START_TEST(stats_and_map_are_bn_forward)
@@ -389,6 +495,8 @@ static Suite *suite(void)
     tcase_add_test(tc, stats_and_map_are_bn_forward);
     tcase_add_test(tc, bf16_copy_is_the_output_rounded);
     tcase_add_test(tc, bf16_gradient_is_the_gradient_rounded);
+    tcase_add_test(tc, bf16_input_gives_the_forward_of_its_values);
+    tcase_add_test(tc, bf16_input_gives_the_backward_of_its_values);
     suite_add_tcase(s, tc);
     return s;
 }

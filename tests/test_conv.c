@@ -551,6 +551,55 @@ START_TEST(bf16_input_given_as_bf16_gives_the_same_bits)
 }
 END_TEST
 
+/* bf16 with the output stored as bf16 (conv2d_forward_out16: by the GEMM, in a
+ * buffer of its own or over the fp32 scratch) gives bf16_from_f32 of
+ * conv2d_forward's output, bit for bit, the input as fp32 and as bf16, for 1 and
+ * 2 threads, on BF16_ROW_CASES (the taps'
+ * cases forced to the columns, which they otherwise leave: taps write fp32). */
+START_TEST(bf16_output_stored_as_bf16_is_the_rounded_output)
+{
+    const RowCase *cs = BF16_ROW_CASES;
+    for (size_t ci = 0; ci < N_ROW_CASES; ci++) {
+        Setup u = setup(cs[ci].c, 401 + 3 * ci, 0.3f);
+        Conv2dDims d = u.d;
+        size_t cf = conv2d_scratch_floats_bf16(&d, cs[ci].cap, 2);
+        ConvScratch sc = {malloc(cf * 4), cf, cs[ci].cap, 1, 0};
+        if (conv2d_bf16_by_taps(&d)) {
+            ck_assert_msg(!conv2d_bf16_gives_out16(&d, &sc), "case %zu: taps write fp32", ci);
+            sc.bf16_columns = 1;
+        }
+        ck_assert_msg(conv2d_bf16_gives_out16(&d, &sc), "case %zu gives bf16", ci);
+        uint16_t *x16 = malloc(u.nin * 2);
+        bf16_convert(x16, u.x, u.nin);
+        float *y = malloc(u.nout * 4), *o = malloc(u.nout * 4);
+        uint16_t *h = malloc(u.nout * 2);
+        conv2d_forward(y, u.x, u.w, &d, &sc);
+        size_t rows = u.nout / d.c_out;
+        for (int th = 1; th <= 2; th++)
+            for (int mode = 0; mode < 4; mode++) {   /* input fp32 / bf16; out16 apart / over acc */
+                int in16 = mode & 1, over = mode >> 1;
+                omp_set_num_threads(th);
+                for (size_t i = 0; i < u.nout; i++) o[i] = NAN;
+                memset(h, 0xff, u.nout * 2);
+                uint16_t *o16 = over ? (uint16_t *)o : h;
+                int ld = over ? 2 * d.c_out : d.c_out;
+                conv2d_forward_out16(o16, ld, o, in16 ? NULL : u.x, in16 ? x16 : NULL, u.w, &d, &sc);
+                for (size_t r = 0; r < rows; r++)
+                    for (int c = 0; c < d.c_out; c++)
+                        ck_assert_msg(o16[r * ld + c] == bf16_from_f32(y[r * d.c_out + c]),
+                                      "case %zu, %d threads, mode %d: row %zu channel %d", ci, th, mode, r, c);
+            }
+        free(y), free(o), free(h), free(x16), free(sc.buf), free(u.x), free(u.w), free(u.g);
+    }
+    Conv2dDims wd = conv2d_dims(2, 8, 8, 64, 64, 3, 1, 1);
+    ConvScratch ws = {NULL, 0, 0, 1, 0};
+    ck_assert_msg(!conv2d_bf16_gives_out16(&wd, &ws), "Winograd writes fp32");
+    ws.bf16 = 0;
+    ck_assert(!conv2d_bf16_gives_out16(&wd, &ws));
+    omp_set_num_threads(1);
+}
+END_TEST
+
 /* bf16 with the output gradient given as bf16 (conv2d_backward_dout16: rounded
  * once by the BatchNorm backward that produced it) gives the bits of the fp32
  * gradient rounded by the convolution itself: din accumulated and overwritten,
@@ -697,6 +746,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bf16_taps_give_the_columns_bits);
     tcase_add_test(tc, bf16_input_given_as_bf16_gives_the_same_bits);
     tcase_add_test(tc, bf16_dout_given_as_bf16_gives_the_same_bits);
+    tcase_add_test(tc, bf16_output_stored_as_bf16_is_the_rounded_output);
     tcase_add_test(tc, bf16_winograd_matches_its_reference);
     suite_add_tcase(s, tc);
     return s;

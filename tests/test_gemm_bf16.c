@@ -310,6 +310,79 @@ START_TEST(transpose_rounds_and_pads)
 }
 END_TEST
 
+typedef void (*GemmC16Fn)(int, int, int, const uint16_t *, int, const uint32_t *, float *, int, uint16_t *, int);
+
+/* The product stored as bf16 by fn, in a buffer of its own and over the fp32
+ * scratch (ld16 = 2·ldc): bf16_from_f32 of gemm_bf16_ref's C, bit for bit, every
+ * word of the bf16 rows written and none past N; the scratch's values unread
+ * (filled with NaN). */
+static void check_shape_c16(GemmC16Fn fn, int M, int N, int K)
+{
+    int lda = (K + 1) & ~1, ldc = N + 3, ld16 = N + 5;
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+    float *C = malloc(sizeof(float) * M * ldc), *R = malloc(sizeof(float) * M * N);
+    uint16_t *Ah = malloc(2 * (size_t)M * lda), *C16 = malloc(2 * (size_t)M * ld16);
+    uint32_t *Bp = malloc(4 * gemm_bf16_packed_words(K, N));
+    gc_randn(A, (size_t)M * K, 21 + M, 1), gc_randn(B, (size_t)K * N, 22 + N, 1);
+    bf16_convert_rows(Ah, lda, A, K, M, K);
+    gemm_bf16_pack_b(Bp, 0, K, N, B, N);
+    gemm_bf16_ref(0, 0, M, N, K, A, K, B, N, 0, R, N);
+    for (int sep = 1; sep >= 0; sep--) {   /* a bf16 buffer of its own; then over C */
+        for (size_t i = 0; i < (size_t)M * ldc; i++) C[i] = NAN;
+        memset(C16, 0xa5, 2 * (size_t)M * ld16);
+        uint16_t *o = sep ? C16 : (uint16_t *)C;
+        int ldo = sep ? ld16 : 2 * ldc;
+        fn(M, N, K, Ah, lda, Bp, C, ldc, o, ldo);
+        for (int m = 0; m < M; m++) {
+            for (int n = 0; n < N; n++)
+                ck_assert_msg(o[(size_t)m * ldo + n] == bf16_from_f32(R[(size_t)m * N + n]),
+                              "M=%d N=%d K=%d sep=%d at %d,%d: %04x, want %04x", M, N, K, sep, m, n,
+                              o[(size_t)m * ldo + n], bf16_from_f32(R[(size_t)m * N + n]));
+            if (sep)
+                for (int n = N; n < ld16; n++) ck_assert_uint_eq(C16[(size_t)m * ld16 + n], 0xa5a5);
+        }
+    }
+    free(A), free(B), free(C), free(R), free(Ah), free(C16), free(Bp);
+}
+
+static void check_all_c16(GemmC16Fn fn)
+{
+    /* odd K, one k block (K <= 256) and several (257, 576, 1024), edge rows and panels */
+    static const int c16_shapes[][3] = {{1, 1, 1}, {7, 65, 3}, {13, 130, 147}, {96, 64, 256}, {100, 70, 333},
+                                        {200, 200, 257}, {37, 512, 1024}, {45, 129, 576}};
+    for (size_t i = 0; i < sizeof c16_shapes / sizeof *c16_shapes; i++)
+        check_shape_c16(fn, c16_shapes[i][0], c16_shapes[i][1], c16_shapes[i][2]);
+}
+
+START_TEST(bf16_store_is_the_rounded_product)
+{
+    if (gemm_bf16_native()) check_all_c16(gemm_bf16_c16);
+    check_all_c16(gemm_bf16_c16_emulated);
+    for (int th = 1; th <= 3; th++) {   /* the threaded driver: shapes it would split by panels, and by rows */
+        omp_set_num_threads(th);
+        check_shape_c16(nn_gemm_bf16_c16, 40, 700, 300);
+        check_shape_c16(nn_gemm_bf16_c16, 1000, 200, 300);
+        check_shape_c16(nn_gemm_bf16_c16, 517, 96, 64);
+    }
+    omp_set_num_threads(1);
+}
+END_TEST
+
+START_TEST(widen_is_exact)
+{
+    enum { N = 1037 };
+    uint16_t h[N];
+    float f[N];
+    for (int i = 0; i < N; i++) h[i] = (uint16_t)(i * 2654435761u >> 11);
+    bf16_widen(f, h, N);
+    for (int i = 0; i < N; i++) {
+        uint32_t u;
+        memcpy(&u, f + i, 4);
+        ck_assert_uint_eq(u, (uint32_t)h[i] << 16);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("gemm_bf16");
@@ -326,6 +399,8 @@ static Suite *suite(void)
     tcase_add_test(tc, pack_from_bf16_rows_equals_pack_from_floats);
     tcase_add_test(tc, transpose_rounds_and_pads);
     tcase_add_test(tc, packed_a_matches_reference);
+    tcase_add_test(tc, bf16_store_is_the_rounded_product);
+    tcase_add_test(tc, widen_is_exact);
     suite_add_tcase(s, tc);
     return s;
 }

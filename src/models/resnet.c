@@ -28,6 +28,15 @@
  * memory.  A block output whose next block takes bf16 is then read in fp32 only
  * by that block's forward (its shortcut), so it goes to one of two rotating
  * buffers: the backward's gradient buffers g[0], g[1], free until backward.
+ * A 1x1 convolution's output (conv1 and conv3 of a Bottleneck, every
+ * downsample: most of resnet50's convolution outputs, conv3's 4x width above
+ * all) is kept as bf16 alone, as PyTorch's autocast keeps it: its GEMM stores
+ * it rounded (conv2d_forward_out16, the fp32 chains between k blocks in acc =
+ * g[2], free in forward) and its BatchNorm reads it so in forward and backward
+ * (bn_forward_in16 / bn_backward_in16): half the bytes of each of those four
+ * reads, half its memory.  The BatchNorm's statistics and arithmetic stay fp32;
+ * its numbers are those of the rounded input.  The 3x3s (Winograd, taps or
+ * columns, by map size) and the stem keep fp32 outputs.
  * In backward, the gradient a BatchNorm passes to a convolution that is not
  * Winograd's (conv2d_bf16_takes_dout16) is likewise written as bf16 alone
  * (bn_backward_bf16), rounded once as the convolution would, and read so by both
@@ -67,6 +76,7 @@ typedef struct ConvL {
     int p;                  /* index of the weight Param */
     int cin, cout, k, stride, pad;
     Conv2dDims d;           /* of the last forward */
+    int o16;                /* its output is stored as bf16 alone (conv2d_forward_out16): see out16_conv */
 } ConvL;
 
 typedef struct BnL {
@@ -83,9 +93,11 @@ typedef struct Block {
     ConvL down;
     BnL down_bn;
     const float *in;        /* input (previous output) [n,h,w,cin] */
-    float *c[3];            /* conv outputs */
+    float *c[3];            /* conv outputs (NULL where c16 is kept instead) */
+    uint16_t *c16[3];       /* bf16 conv outputs, where the convolution stores them so (ConvL.o16) */
     float *a[2];            /* BN+ReLU outputs feeding conv[i+1] (NULL where a16 is kept instead) */
-    float *cd;              /* downsample conv output */
+    float *cd;              /* downsample conv output (NULL where cd16 is kept instead) */
+    uint16_t *cd16;         /* as bf16 (ConvL.o16) */
     float *out;             /* block output (a buffer of the next block's forward only: see out_rot) */
     uint16_t *keep;         /* its ReLU mask as bits, for backward (batchnorm.h) */
     /* bf16 (precision = bf16): a convolution input whose consumers never go by
@@ -131,6 +143,9 @@ typedef struct Resnet {
     int32_t *hidx;
     /* gradients of activations and scratch */
     float *gbig, *g[3];
+    float *acc;             /* bf16: fp32 scratch of the convolutions that store bf16 (conv2d_forward_out16):
+                             * g[2], free in forward, or acc_own */
+    float *acc_own;
     float *hg1, *hg2;       /* head gradient scratch [max_bs, 2nf] */
     ConvScratch cs;         /* column buffers of the convolutions */
     size_t ws_bytes;
@@ -446,6 +461,11 @@ static int takes16(const Resnet *r, const ConvL *c)
     return r->spec.bf16 && !r->spec.bf16_fp32_inputs && !(c->k == 3 && c->stride == 1);
 }
 
+/* Whether a bf16 convolution stores its output as bf16 alone whatever the batch
+ * and map sizes: the 1x1s (always the columns path: conv2d_bf16_gives_out16),
+ * which hold most of resnet50's convolution outputs (conv3's 4x width above all). */
+static int out16_conv(const Resnet *r, const ConvL *c) { return r->spec.bf16 && c->k == 1; }
+
 static int alloc_workspace(Resnet *r)
 {
     const ResnetSpec *s = &r->spec;
@@ -467,7 +487,9 @@ static int alloc_workspace(Resnet *r)
     for (int i = 0; i < r->nblocks; i++) {
         Block *b = &r->blocks[i];
         for (int k = 0; k < b->nconv; k++) {
-            A(b->c[k], conv_out_floats(&b->conv[k]));
+            b->conv[k].o16 = out16_conv(r, &b->conv[k]);
+            if (b->conv[k].o16) A(b->c16[k], conv_out_floats(&b->conv[k]));
+            else A(b->c[k], conv_out_floats(&b->conv[k]));
             if (k + 1 < b->nconv && takes16(r, &b->conv[k + 1])) A(b->a16[k], conv_out_floats(&b->conv[k]));
             else if (k + 1 < b->nconv) A(b->a[k], conv_out_floats(&b->conv[k]));
             if (conv_out_floats(&b->conv[k]) > gmax) gmax = conv_out_floats(&b->conv[k]);
@@ -489,7 +511,9 @@ static int alloc_workspace(Resnet *r)
             A(b->keep, bn_keep_words(conv_out_floats(&b->conv[b->nconv - 1]) / b->conv[b->nconv - 1].cout,
                                      b->conv[b->nconv - 1].cout));
         if (b->has_down) {
-            A(b->cd, conv_out_floats(&b->down));
+            b->down.o16 = out16_conv(r, &b->down);
+            if (b->down.o16) A(b->cd16, conv_out_floats(&b->down));
+            else A(b->cd, conv_out_floats(&b->down));
             A(b->down_bn.save_mean, b->down_bn.c);
             A(b->down_bn.save_invstd, b->down_bn.c);
             size_t cf = conv_scratch(r, &b->down.d, nth);
@@ -498,6 +522,10 @@ static int alloc_workspace(Resnet *r)
     }
     if (!s->eval_only)   /* backward buffers */
         for (int k = 0; k < 3; k++) A(r->g[k], gmax);
+    if (s->bf16) {   /* gmax covers every convolution output */
+        if (!r->g[2]) A(r->acc_own, gmax);
+        r->acc = r->g[2] ? r->g[2] : r->acc_own;
+    }
     for (int k = 0; k < 2; k++) {   /* gmax covers every block output and p0 */
         if (!r->g[k]) A(r->rot_own[k], rotmax);
         r->rot[k] = r->g[k] ? r->g[k] : r->rot_own[k];
@@ -538,11 +566,43 @@ static int alloc_workspace(Resnet *r)
 
 /* ---- forward --------------------------------------------------------------- */
 
-/* Convolution c of input x, or of its bf16 copy x16 when given. */
-static void conv_fwd(Resnet *r, ConvL *c, float *out, const float *x, const uint16_t *x16)
+/* Convolution c of input x, or of its bf16 copy x16 when given, into out, or
+ * as bf16 into out16 where c stores its output so (c->o16), as PyTorch's
+ * autocast keeps it. */
+static void conv_fwd(Resnet *r, ConvL *c, float *out, uint16_t *out16, const float *x, const uint16_t *x16)
 {
-    if (x16) conv2d_forward_in16(out, x16, pw(r, c->p), &c->d, &r->cs);
+    if (c->o16) conv2d_forward_out16(out16, c->cout, r->acc, x16 ? NULL : x, x16, pw(r, c->p), &c->d, &r->cs);
+    else if (x16) conv2d_forward_in16(out, x16, pw(r, c->p), &c->d, &r->cs);
     else conv2d_forward(out, x, pw(r, c->p), &c->d, &r->cs);
+}
+
+/* The BatchNorm forward of convolution c's output, x or (c->o16) x16: out
+ * and/or out16 = bf16(out), keep when given. */
+static void bn_fwd(const ConvL *c, float *out, uint16_t *out16, uint16_t *keep, const float *x, const uint16_t *x16,
+                   const float *res, int relu, int train, BnState *s)
+{
+    size_t rows = conv_out_floats(c) / c->cout;
+    if (c->o16) bn_forward_in16(out, out16, keep, x16, c->cout, res, relu, train, s, rows, c->cout);
+    else if (out16) bn_forward_bf16(out, out16, keep, x, res, relu, train, s, rows, c->cout);
+    else if (keep) bn_forward_keep(out, keep, x, res, train, s, rows, c->cout);
+    else bn_forward(out, x, res, relu, train, s, rows, c->cout);
+}
+
+/* The BatchNorm backward of convolution c's output (x or x16, as bn_fwd): din
+ * and/or din16 (rows ld16 apart), dres, the ReLU mask from keep or recomputed
+ * from the input. */
+static void bn_bwd(Resnet *r, const ConvL *c, BnL *bn, float *din, uint16_t *din16, int ld16, float *dres,
+                   const float *dout, const float *x, const uint16_t *x16, const uint16_t *keep, int relu,
+                   const BnState *s)
+{
+    size_t rows = conv_out_floats(c) / c->cout;
+    float *dg = bn_dgamma(r, bn), *db = bn_dbeta(r, bn);
+    if (c->o16)
+        bn_backward_in16(din, din16, ld16, dres, dg, db, dout, x16, c->cout, keep, relu, r->train, s, rows, c->cout);
+    else if (din16)
+        bn_backward_bf16(din, din16, ld16, dres, dg, db, dout, x, keep, relu, r->train, s, rows, c->cout);
+    else if (keep) bn_backward_keep(din, dres, dg, db, dout, x, keep, r->train, s, rows, c->cout);
+    else bn_backward(din, dres, dg, db, dout, x, NULL, relu, r->train, s, rows, c->cout);
 }
 
 /* Whether convolution c's backward reads its output gradient as bf16, written so
@@ -571,15 +631,14 @@ static void conv_bwd(Resnet *r, ConvL *c, float *din, int din_accumulate, const 
  * relu) in place on g, the gradient of convolution c's output: fp32, or, where c
  * takes it (dout16), bf16 over the first half of each fp32 row.  Returns the
  * bf16 rows' stride (0: fp32), for conv_bwd. */
-static int bn_bwd_to(Resnet *r, const ConvL *c, BnL *bn, float *g, const float *x, int relu, const BnState *s)
+static int bn_bwd_to(Resnet *r, const ConvL *c, BnL *bn, float *g, const float *x, const uint16_t *x16, int relu,
+                     const BnState *s)
 {
-    size_t rows = conv_out_floats(c) / c->cout;
     if (!dout16(r, c)) {
-        bn_backward(g, NULL, bn_dgamma(r, bn), bn_dbeta(r, bn), g, x, NULL, relu, r->train, s, rows, c->cout);
+        bn_bwd(r, c, bn, g, NULL, 0, NULL, g, x, x16, NULL, relu, s);
         return 0;
     }
-    bn_backward_bf16(NULL, (uint16_t *)g, 2 * c->cout, NULL, bn_dgamma(r, bn), bn_dbeta(r, bn), g, x, NULL, relu,
-                     r->train, s, rows, c->cout);
+    bn_bwd(r, c, bn, NULL, (uint16_t *)g, 2 * c->cout, NULL, g, x, x16, NULL, relu, s);
     return 2 * c->cout;
 }
 
@@ -596,28 +655,23 @@ static void block_forward(Resnet *r, Block *b, const float *x, float *out, int t
     const uint16_t *cur16 = x16;
     for (int k = 0; k < b->nconv; k++) {
         ConvL *c = &b->conv[k];
-        conv_fwd(r, c, b->c[k], cur, cur16);
+        conv_fwd(r, c, b->c[k], b->c16[k], cur, cur16);
         if (k + 1 < b->nconv) {
             BnState s = bn_state(r, &b->bn[k]);
-            size_t rows = conv_out_floats(c) / c->cout;
-            if (b->a16[k]) bn_forward_bf16(NULL, b->a16[k], NULL, b->c[k], NULL, 1, train, &s, rows, c->cout);
-            else bn_forward(b->a[k], b->c[k], NULL, 1, train, &s, rows, c->cout);
+            bn_fwd(c, b->a[k], b->a16[k], NULL, b->c[k], b->c16[k], NULL, 1, train, &s);
             cur = b->a[k], cur16 = b->a16[k];
         }
     }
     ConvL *last = &b->conv[b->nconv - 1];
-    size_t rows = conv_out_floats(last) / last->cout;
     const float *res = x;
     if (b->has_down) {
-        conv_fwd(r, &b->down, b->cd, x, x16);
+        conv_fwd(r, &b->down, b->cd, b->cd16, x, x16);
         BnState s = bn_state(r, &b->down_bn);
-        bn_forward(out, b->cd, NULL, 0, train, &s, rows, last->cout);
+        bn_fwd(&b->down, out, NULL, NULL, b->cd, b->cd16, NULL, 0, train, &s);
         res = out;
     }
     BnState s = bn_state(r, &b->bn[b->nconv - 1]);
-    if (b->out16) bn_forward_bf16(out, b->out16, b->keep, b->c[b->nconv - 1], res, 1, train, &s, rows, last->cout);
-    else if (b->keep) bn_forward_keep(out, b->keep, b->c[b->nconv - 1], res, train, &s, rows, last->cout);
-    else bn_forward(out, b->c[b->nconv - 1], res, 1, train, &s, rows, last->cout);
+    bn_fwd(last, out, b->out16, b->keep, b->c[b->nconv - 1], b->c16[b->nconv - 1], res, 1, train, &s);
 }
 
 static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t step_key,
@@ -706,21 +760,14 @@ static int resnet_forward(Model *m, const Batch *bt, ModelMode mode, uint64_t st
  * packed (the first, whose fp32 input is g0). */
 static int block_backward(Resnet *r, Block *b, float *bufs[3])
 {
-    int train = r->train;
     float *g0 = bufs[0];
     ConvL *last = &b->conv[b->nconv - 1];
-    size_t rows = conv_out_floats(last) / last->cout;
     /* out = relu(bn_last(c_last) + res): dz = dout·[out>0] → g0 (in place); d c_last → t */
     int t = 1, f = 2;
     BnState s = bn_state(r, &b->bn[b->nconv - 1]);
     int ld16 = dout16(r, last) ? last->cout : 0;   /* the bf16 rows' stride (0: fp32) */
-    if (ld16)
-        bn_backward_bf16(NULL, (uint16_t *)bufs[t], ld16, g0, bn_dgamma(r, &b->bn[b->nconv - 1]),
-                         bn_dbeta(r, &b->bn[b->nconv - 1]), g0, b->c[b->nconv - 1], b->keep, 1, train, &s, rows,
-                         last->cout);
-    else
-        bn_backward_keep(bufs[t], g0, bn_dgamma(r, &b->bn[b->nconv - 1]), bn_dbeta(r, &b->bn[b->nconv - 1]),
-                         g0, b->c[b->nconv - 1], b->keep, train, &s, rows, last->cout);
+    bn_bwd(r, last, &b->bn[b->nconv - 1], ld16 ? NULL : bufs[t], ld16 ? (uint16_t *)bufs[t] : NULL, ld16, g0, g0,
+           b->c[b->nconv - 1], b->c16[b->nconv - 1], b->keep, 1, &s);
     for (int k = b->nconv - 1; k >= 0; k--) {
         ConvL *c = &b->conv[k];
         const float *in = k ? b->a[k - 1] : b->in;
@@ -732,7 +779,7 @@ static int block_backward(Resnet *r, Block *b, float *bufs[3])
             /* a[k-1] = relu(bn(c[k-1])): in place on bufs[t], the ReLU mask recomputed from c[k-1] */
             ConvL *pc = &b->conv[k - 1];
             BnState ps = bn_state(r, &b->bn[k - 1]);
-            ld16 = bn_bwd_to(r, pc, &b->bn[k - 1], bufs[t], b->c[k - 1], 1, &ps);
+            ld16 = bn_bwd_to(r, pc, &b->bn[k - 1], bufs[t], b->c[k - 1], b->c16[k - 1], 1, &ps);
         }
     }
     /* bufs[t] = d(input) through the main branch; add the shortcut's */
@@ -741,7 +788,7 @@ static int block_backward(Resnet *r, Block *b, float *bufs[3])
         return t;
     }
     BnState ds = bn_state(r, &b->down_bn);
-    ld16 = bn_bwd_to(r, &b->down, &b->down_bn, g0, b->cd, 0, &ds);
+    ld16 = bn_bwd_to(r, &b->down, &b->down_bn, g0, b->cd, b->cd16, 0, &ds);
     conv_bwd(r, &b->down, bufs[t], 1, g0, ld16, b->in, b->take16 ? b->in16 : NULL);
     return t;
 }
@@ -790,7 +837,7 @@ static void resnet_backward(Model *m, const float *dout)
     /* stem: d p0 in bufs[0] → maxpool backward → gbig → bn1+relu (mask from c0) → conv1 dW */
     maxpool2d_backward(r->gbig, bufs[0], r->pidx, &r->pd);
     BnState bs = bn_state(r, &r->bn1);
-    int ld16 = bn_bwd_to(r, &r->conv1, &r->bn1, r->gbig, r->c0, 1, &bs);
+    int ld16 = bn_bwd_to(r, &r->conv1, &r->bn1, r->gbig, r->c0, NULL, 1, &bs);
     float *dw = pg(r, r->conv1.p);
     if (dw) conv_bwd(r, &r->conv1, NULL, 0, r->gbig, ld16, r->x, NULL);
     model_grads_ready(m, 0);
@@ -924,13 +971,14 @@ static void resnet_free(Model *m)
     free(r->rot_own[0]), free(r->rot_own[1]);
     for (int i = 0; r->blocks && i < r->nblocks; i++) {
         Block *b = &r->blocks[i];
-        for (int k = 0; k < 3; k++) free(b->c[k]), free(b->bn[k].save_mean), free(b->bn[k].save_invstd);
-        free(b->a[0]), free(b->a[1]), free(b->cd), free(b->out), free(b->keep);
+        for (int k = 0; k < 3; k++) free(b->c[k]), free(b->c16[k]), free(b->bn[k].save_mean), free(b->bn[k].save_invstd);
+        free(b->a[0]), free(b->a[1]), free(b->cd), free(b->cd16), free(b->out), free(b->keep);
         free(b->a16[0]), free(b->a16[1]), free(b->out16);
         free(b->down_bn.save_mean), free(b->down_bn.save_invstd);
     }
     free(r->blocks);
     for (int k = 0; k < 3; k++) free(r->g[k]);
+    free(r->acc_own);
     free(r->bn1.save_mean), free(r->bn1.save_invstd);
     free(r->cs.buf);
     free(r->hp), free(r->hidx), free(r->hg1), free(r->hg2), free(r->hl2), free(r->hout);

@@ -48,6 +48,29 @@ static void chunk_rows(size_t rows, int ch, int nch, size_t *r0, size_t *r1)
     if (*r1 > rows) *r1 = rows;
 }
 
+/* The input: fp32 rows (f), or bf16 rows ld apart (h: a bf16 convolution's
+ * output, conv2d_forward_out16), each row widened to fp32 in L1 as it is read
+ * (exact), so every pass below runs the fp32 operations on the same values. */
+typedef struct BnIn {
+    const float *f;
+    const uint16_t *h;
+    size_t ld;
+} BnIn;
+
+static BnIn in_f32(const float *x)
+{
+    BnIn in = {x, NULL, 0};
+    return in;
+}
+
+/* Row r of in as fp32: in place, or widened into tmp [c]. */
+static inline const float *in_row(BnIn in, size_t r, int c, float *tmp)
+{
+    if (in.f) return in.f + r * (size_t)c;
+    bf16_widen(tmp, in.h + r * in.ld, (size_t)c);
+    return tmp;
+}
+
 /* ---- the ReLU mask as bits (bn_forward_keep / bn_backward_keep) ----------------
  * With c a multiple of 16 a row holds whole 16-bit words and AVX-512 (chosen
  * at run time, so the sanitizer tree checks it too) turns a word into a lane
@@ -126,14 +149,16 @@ static void fold_chunks(double *t1, double *t2, const double *part, int nch, int
  * is large against the spread).  Each run of BN_RB rows is summed in float
  * (vectorised over channels), then folded into the chunk's double sums.
  * part: 2·red_chunks(rows)·c doubles of scratch. */
-static void col_sums(double *s1, double *s2, float *k, const float *a, size_t rows, int c, double *part)
+static void col_sums(double *s1, double *s2, float *k, BnIn a, size_t rows, int c, double *part)
 {
-    for (int j = 0; j < c; j++) k[j] = a[j];
+    float t0[a.f ? 1 : c];
+    const float *a0 = in_row(a, 0, c, t0);
+    for (int j = 0; j < c; j++) k[j] = a0[j];
     const int nch = red_chunks(rows);
     #pragma omp parallel for schedule(dynamic, 1)
     for (int ch = 0; ch < nch; ch++) {
         double *d1 = part + (size_t)2 * ch * c, *d2 = d1 + c;
-        float f1[c], f2[c];
+        float f1[c], f2[c], xt[a.f ? 1 : c];
         size_t lo, hi;
         chunk_rows(rows, ch, nch, &lo, &hi);
         for (int j = 0; j < c; j++) d1[j] = 0, d2[j] = 0;
@@ -141,7 +166,7 @@ static void col_sums(double *s1, double *s2, float *k, const float *a, size_t ro
             size_t r1 = r0 + BN_RB < hi ? r0 + BN_RB : hi;
             for (int j = 0; j < c; j++) f1[j] = 0, f2[j] = 0;
             for (size_t r = r0; r < r1; r++) {
-                const float *p = a + r * c;
+                const float *p = in_row(a, r, c, xt);
                 #pragma omp simd
                 for (int j = 0; j < c; j++) {
                     float v = p[j] - k[j];
@@ -157,7 +182,7 @@ static void col_sums(double *s1, double *s2, float *k, const float *a, size_t ro
 /* For backward: sg[c] = Σ_r g, sgx[c] = Σ_r g·(x − mean) with g = dout masked
  * by the ReLU (mask from keep when given, else from out when given, else
  * recomputed from in).  Chunked as col_sums; part as there. */
-static void grad_sums(double *sg, double *sgx, const float *dout, const float *in,
+static void grad_sums(double *sg, double *sgx, const float *dout, BnIn in,
                       const float *out, const uint16_t *keep, int relu, const float *scale,
                       const float *shift, const float *mean, size_t rows, int c, double *part)
 {
@@ -165,7 +190,7 @@ static void grad_sums(double *sg, double *sgx, const float *dout, const float *i
     #pragma omp parallel for schedule(dynamic, 1)
     for (int ch = 0; ch < nch; ch++) {
         double *d1 = part + (size_t)2 * ch * c, *d2 = d1 + c;
-        float f1[c], f2[c];
+        float f1[c], f2[c], xt[in.f ? 1 : c];
         size_t lo, hi;
         chunk_rows(rows, ch, nch, &lo, &hi);
         for (int j = 0; j < c; j++) d1[j] = 0, d2[j] = 0;
@@ -173,7 +198,7 @@ static void grad_sums(double *sg, double *sgx, const float *dout, const float *i
             size_t r1 = r0 + BN_RB < hi ? r0 + BN_RB : hi;
             for (int j = 0; j < c; j++) f1[j] = 0, f2[j] = 0;
             for (size_t r = r0; r < r1; r++) {
-                const float *g = dout + r * c, *x = in + r * c;
+                const float *g = dout + r * c, *x = in_row(in, r, c, xt);
                 if (!relu) {
                     #pragma omp simd
                     for (int j = 0; j < c; j++) f1[j] += g[j], f2[j] += g[j] * (x[j] - mean[j]);
@@ -205,7 +230,7 @@ static void grad_sums(double *sg, double *sgx, const float *dout, const float *i
     fold_chunks(sg, sgx, part, nch, c);
 }
 
-void bn_forward_stats(float *scale, float *shift, const float *in, int train, BnState *s, size_t rows, int c)
+static void stats(float *scale, float *shift, BnIn in, int train, BnState *s, size_t rows, int c)
 {
     double s1[c], s2[c];
     float k[c];
@@ -234,17 +259,23 @@ void bn_forward_stats(float *scale, float *shift, const float *in, int train, Bn
     }
 }
 
-static void forward(float *out, uint16_t *keep, uint16_t *out16, const float *in, const float *residual, int relu,
+void bn_forward_stats(float *scale, float *shift, const float *in, int train, BnState *s, size_t rows, int c)
+{
+    stats(scale, shift, in_f32(in), train, s, rows, c);
+}
+
+static void forward(float *out, uint16_t *keep, uint16_t *out16, BnIn in, const float *residual, int relu,
                     int train, BnState *s, size_t rows, int c)
 {
     float scale[c], shift[c];
-    bn_forward_stats(scale, shift, in, train, s, rows, c);
+    stats(scale, shift, in, train, s, rows, c);
     const int words = keep && relu && keep_by_words(c);
     /* omp simd: out may alias in or residual, element by element (same
      * index), which the compiler's alias check would refuse and run scalar */
     #pragma omp parallel for schedule(dynamic, rows_chunk(c))
     for (size_t r = 0; r < rows; r++) {
-        const float *x = in + r * c;
+        float xt[in.f ? 1 : c];
+        const float *x = in_row(in, r, c, xt);
         const float *res = residual ? residual + r * c : NULL;
         float yrow[out ? 1 : c];   /* out16 alone: the row is rounded from here */
         float *y = out ? out + r * c : yrow;
@@ -279,24 +310,32 @@ static void forward(float *out, uint16_t *keep, uint16_t *out16, const float *in
 void bn_forward(float *out, const float *in, const float *residual, int relu, int train,
                 BnState *s, size_t rows, int c)
 {
-    forward(out, NULL, NULL, in, residual, relu, train, s, rows, c);
+    forward(out, NULL, NULL, in_f32(in), residual, relu, train, s, rows, c);
 }
 
 void bn_forward_keep(float *out, uint16_t *keep, const float *in, const float *residual, int train,
                      BnState *s, size_t rows, int c)
 {
-    forward(out, keep, NULL, in, residual, 1, train, s, rows, c);
+    forward(out, keep, NULL, in_f32(in), residual, 1, train, s, rows, c);
 }
 
 void bn_forward_bf16(float *out, uint16_t *out16, uint16_t *keep, const float *in, const float *residual, int relu,
                      int train, BnState *s, size_t rows, int c)
 {
     FASTC_ASSERT(out16 && (out || (!keep && !residual)) && (!keep || relu));
+    forward(out, keep, out16, in_f32(in), residual, relu, train, s, rows, c);
+}
+
+void bn_forward_in16(float *out, uint16_t *out16, uint16_t *keep, const uint16_t *in16, int ld, const float *residual,
+                     int relu, int train, BnState *s, size_t rows, int c)
+{
+    FASTC_ASSERT(in16 && ld >= c && (out || (out16 && !keep && !residual)) && (!keep || relu));
+    BnIn in = {NULL, in16, (size_t)ld};
     forward(out, keep, out16, in, residual, relu, train, s, rows, c);
 }
 
 static void backward(float *din, uint16_t *din16, size_t ld16, float *dres, float *dgamma, float *dbeta, const float *dout,
-                     const float *in, const float *out, const uint16_t *keep, int relu, int train,
+                     BnIn in, const float *out, const uint16_t *keep, int relu, int train,
                      const BnState *s, size_t rows, int c)
 {
     const int words = keep && relu && keep_by_words(c);
@@ -332,7 +371,8 @@ static void backward(float *din, uint16_t *din16, size_t ld16, float *dres, floa
      * index), which the compiler's alias check would refuse and run scalar */
     #pragma omp parallel for schedule(dynamic, rows_chunk(c))
     for (size_t r = 0; r < rows; r++) {
-        const float *g = dout + r * c, *x = in + r * c, *xk = train ? x : zero;
+        float xt[in.f ? 1 : c];
+        const float *g = dout + r * c, *x = in_row(in, r, c, xt), *xk = train ? x : zero;
         float dxrow[din ? 1 : c];   /* din16 alone: the row is rounded from here */
         float *dx = din ? din + r * c : dxrow, *dr = dres ? dres + r * c : NULL;
         if (!relu) {
@@ -393,14 +433,14 @@ void bn_backward(float *din, float *dres, float *dgamma, float *dbeta, const flo
                  const float *in, const float *out, int relu, int train, const BnState *s,
                  size_t rows, int c)
 {
-    backward(din, NULL, 0, dres, dgamma, dbeta, dout, in, out, NULL, relu, train, s, rows, c);
+    backward(din, NULL, 0, dres, dgamma, dbeta, dout, in_f32(in), out, NULL, relu, train, s, rows, c);
 }
 
 void bn_backward_keep(float *din, float *dres, float *dgamma, float *dbeta, const float *dout,
                       const float *in, const uint16_t *keep, int train, const BnState *s, size_t rows,
                       int c)
 {
-    backward(din, NULL, 0, dres, dgamma, dbeta, dout, in, NULL, keep, 1, train, s, rows, c);
+    backward(din, NULL, 0, dres, dgamma, dbeta, dout, in_f32(in), NULL, keep, 1, train, s, rows, c);
 }
 
 void bn_backward_bf16(float *din, uint16_t *din16, int ld16, float *dres, float *dgamma, float *dbeta,
@@ -409,6 +449,16 @@ void bn_backward_bf16(float *din, uint16_t *din16, int ld16, float *dres, float 
 {
     FASTC_ASSERT(din16 && ld16 >= c && (!keep || relu));
     FASTC_ASSERT((const void *)din16 != (const void *)dout || (!din && !dres && ld16 == 2 * c));
+    backward(din, din16, (size_t)ld16, dres, dgamma, dbeta, dout, in_f32(in), NULL, keep, relu, train, s, rows, c);
+}
+
+void bn_backward_in16(float *din, uint16_t *din16, int ld16, float *dres, float *dgamma, float *dbeta,
+                      const float *dout, const uint16_t *in16, int ld, const uint16_t *keep, int relu, int train,
+                      const BnState *s, size_t rows, int c)
+{
+    FASTC_ASSERT(in16 && ld >= c && (din || din16) && (!din16 || ld16 >= c) && (!keep || relu));
+    FASTC_ASSERT((const void *)din16 != (const void *)dout || (!din && !dres && ld16 == 2 * c));
+    BnIn in = {NULL, in16, (size_t)ld};
     backward(din, din16, (size_t)ld16, dres, dgamma, dbeta, dout, in, NULL, keep, relu, train, s, rows, c);
 }
 

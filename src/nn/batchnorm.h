@@ -93,6 +93,23 @@ void bn_backward_bf16(float *din, uint16_t *din16, int ld16, float *dres, float 
                       const float *dout, const float *in, const uint16_t *keep, int relu, int train, const BnState *s,
                       size_t rows, int c);
 
+/* The BatchNorm of a bf16 convolution's output, given as bf16 rows in16
+ * [rows][ld >= c] (conv2d_forward_out16 writes them over its fp32 rows: ld = 2c),
+ * as PyTorch's autocast keeps it: half the bytes of each of the four reads
+ * (statistics, normalisation, gradient sums, gradient).  Each row is widened to
+ * fp32 as it is read (exact) and everything after is the fp32 functions'
+ * arithmetic, so the numbers are bit for bit those of bn_forward_bf16 (out16
+ * given) / bn_forward_keep (keep given) / bn_forward and bn_backward_bf16 (din16
+ * given) / bn_backward_keep / bn_backward with in = the fp32 values of in16
+ * (the ReLU mask, when relu without keep, recomputed from them).  Forward: out
+ * NULL as in bn_forward_bf16 (then out16 given, no keep, no residual).
+ * Backward: din or din16 or both; din16 over dout as in bn_backward_bf16. */
+void bn_forward_in16(float *out, uint16_t *out16, uint16_t *keep, const uint16_t *in16, int ld, const float *residual,
+                     int relu, int train, BnState *s, size_t rows, int c);
+void bn_backward_in16(float *din, uint16_t *din16, int ld16, float *dres, float *dgamma, float *dbeta,
+                      const float *dout, const uint16_t *in16, int ld, const uint16_t *keep, int relu, int train,
+                      const BnState *s, size_t rows, int c);
+
 /* Plain two-pass reference in double (same contract, for the tests). */
 void bn_forward_ref(float *out, const float *in, const float *residual, int relu, int train,
                     BnState *s, size_t rows, int c);

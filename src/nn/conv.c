@@ -243,7 +243,8 @@ typedef struct Src16 {
     const uint16_t *h;
 } Src16;
 
-static void forward_bf16(float *out, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s);
+static void forward_bf16(float *out, uint16_t *out16, int ld16, Src16 in, const float *w, const Conv2dDims *d,
+                         const ConvScratch *s);
 static void backward_bf16(float *din, int din_accumulate, float *dw, const float *dout, const uint16_t *dout16,
                           int ld16, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s);
 
@@ -259,7 +260,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const Conv2dDim
     const int K = d->kh * d->kw * d->c_in;
     const size_t in_img = (size_t)d->h * d->w * d->c_in, out_img = (size_t)d->oh * d->ow * d->c_out;
     if (s->bf16) {
-        forward_bf16(out, src16_f(in), w, d, s);
+        forward_bf16(out, NULL, 0, src16_f(in), w, d, s);
         return;
     }
     if (conv2d_is_pointwise(d)) {
@@ -537,7 +538,21 @@ void conv2d_forward_in16(float *out, const uint16_t *in16, const float *w, const
 {
     FASTC_ASSERT(conv2d_bf16_takes_in16(d, s));
     Src16 in = {NULL, in16};
-    forward_bf16(out, in, w, d, s);
+    forward_bf16(out, NULL, 0, in, w, d, s);
+}
+
+int conv2d_bf16_gives_out16(const Conv2dDims *d, const ConvScratch *s)
+{
+    return s->bf16 && (s->bf16_columns || (!use_taps16(d) && !use_winograd16(d)));
+}
+
+void conv2d_forward_out16(uint16_t *out16, int ld16, float *acc, const float *in, const uint16_t *in16, const float *w,
+                          const Conv2dDims *d, const ConvScratch *s)
+{
+    FASTC_ASSERT(conv2d_bf16_gives_out16(d, s) && (in16 ? conv2d_bf16_takes_in16(d, s) : in != NULL));
+    FASTC_ASSERT(out16 && acc && ld16 >= d->c_out);
+    Src16 x = {in16 ? NULL : in, in16};
+    forward_bf16(acc, out16, ld16, x, w, d, s);
 }
 
 void conv2d_backward_in16(float *din, int din_accumulate, float *dw, const float *dout, const uint16_t *in16,
@@ -590,14 +605,19 @@ static int par_threads16(const Plan16 *q, const ConvScratch *s, int extra_parts)
 /* Slot k of the scratch (64-byte aligned: the scratch is, and every region is a multiple of 16 floats). */
 static float *slot16(const Plan16 *q, const ConvScratch *s, int k) { return s->buf + q->wp + (size_t)k * q->slot; }
 
-static void forward_bf16(float *out, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s)
+/* out16 (NULL: none): the output stored there as bf16 (rows ld16 apart) by the
+ * GEMM's last k block, out then its fp32 scratch (conv2d_forward_out16); only on
+ * the columns paths. */
+static void forward_bf16(float *out, uint16_t *out16, int ld16, Src16 in, const float *w, const Conv2dDims *d,
+                         const ConvScratch *s)
 {
     if (!s->bf16_columns && use_taps16(d)) {
+        FASTC_ASSERT(!out16);
         taps16_forward(out, in, w, d, s);
         return;
     }
     if (!s->bf16_columns && use_winograd16(d)) {
-        FASTC_ASSERT(in.f);   /* the transforms read fp32 (conv2d_bf16_takes_in16) */
+        FASTC_ASSERT(in.f && !out16);   /* the transforms read fp32 (conv2d_bf16_takes_in16) */
         winograd_conv_bf16(out, 0, in.f, w, d, 0, s->buf, s->floats);
         return;
     }
@@ -614,18 +634,26 @@ static void forward_bf16(float *out, Src16 in, const float *w, const Conv2dDims 
         for (int ti = 0; ti < q.p.ntiles; ti++) {
             int i0 = ti * q.p.tile, t = d->n - i0 < q.p.tile ? d->n - i0 : q.p.tile;
             uint16_t *col = (uint16_t *)(slot16(&q, s, omp_get_thread_num()) + q.colp);
+            const uint16_t *a = direct ? in.h + i0 * in_img : col;
+            float *o = out + i0 * out_img;
             if (!direct) im2col16_rows(col, q.ld, src16_at(in, i0 * in_img), d, 0, t * d->oh);
-            gemm_bf16(t * d->oh * d->ow, d->c_out, q.K, direct ? in.h + i0 * in_img : col, q.ld, wp, 0,
-                      out + i0 * out_img, d->c_out);
+            if (out16)
+                gemm_bf16_c16(t * d->oh * d->ow, d->c_out, q.K, a, q.ld, wp, o, d->c_out,
+                              out16 + (size_t)i0 * d->oh * d->ow * ld16, ld16);
+            else gemm_bf16(t * d->oh * d->ow, d->c_out, q.K, a, q.ld, wp, 0, o, d->c_out);
         }
         return;
     }
     uint16_t *col = (uint16_t *)(slot16(&q, s, 0) + q.colp);
     for (int i0 = 0; i0 < d->n; i0 += q.p.tile) {
         int t = d->n - i0 < q.p.tile ? d->n - i0 : q.p.tile;
+        const uint16_t *a = direct ? in.h + i0 * in_img : col;
+        float *o = out + i0 * out_img;
         if (!direct) im2col16(col, q.ld, src16_at(in, i0 * in_img), d, t);
-        nn_gemm_bf16(t * d->oh * d->ow, d->c_out, q.K, direct ? in.h + i0 * in_img : col, q.ld, wp, 0,
-                     out + i0 * out_img, d->c_out);
+        if (out16)
+            nn_gemm_bf16_c16(t * d->oh * d->ow, d->c_out, q.K, a, q.ld, wp, o, d->c_out,
+                             out16 + (size_t)i0 * d->oh * d->ow * ld16, ld16);
+        else nn_gemm_bf16(t * d->oh * d->ow, d->c_out, q.K, a, q.ld, wp, 0, o, d->c_out);
     }
 }
 

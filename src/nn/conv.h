@@ -138,6 +138,21 @@ void conv2d_backward_dout16(float *din, int din_accumulate, float *dw, const uin
                             const float *in, const uint16_t *in16, const float *w, const Conv2dDims *d,
                             const ConvScratch *s);
 
+/* bf16 with the output stored as bf16, as PyTorch's autocast keeps a
+ * convolution's output: out16 [n·oh·ow][ld16 >= c_out] = bf16(conv2d_forward's
+ * out), bit for bit, rounded as bf16_from_f32 by the GEMM's store
+ * (gemm_bf16_c16); the fp32 output is never written whole.  acc [n·oh·ow][c_out]
+ * fp32 is scratch, the GEMM's chains between blocks of 256 k (garbage after);
+ * out16 may lie over it (out16 = (uint16_t *)acc, ld16 = 2·c_out).  The
+ * BatchNorm that follows reads it so (bn_forward_in16): half the bytes of fp32,
+ * and half the memory where the output is kept.  The input as fp32 in or as
+ * bf16 in16 (then in may be NULL; conv2d_forward_in16's contract).  Only where
+ * conv2d_bf16_gives_out16: the columns paths (1x1s always, strided 3x3s, the
+ * stem, ...); taps and Winograd write fp32. */
+int conv2d_bf16_gives_out16(const Conv2dDims *d, const ConvScratch *s);
+void conv2d_forward_out16(uint16_t *out16, int ld16, float *acc, const float *in, const uint16_t *in16, const float *w,
+                          const Conv2dDims *d, const ConvScratch *s);
+
 /* Multiply-accumulates of one forward per image. */
 double conv2d_macs_per_image(const Conv2dDims *d);
 

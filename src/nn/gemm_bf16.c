@@ -115,6 +115,18 @@ void bf16_convert_par(uint16_t *dst, const float *src, size_t n)
     }
 }
 
+void bf16_widen(float *dst, const uint16_t *src, size_t n)
+{
+    size_t i = 0;
+#if defined(__AVX512F__)
+    for (; i + 16 <= n; i += 16) {
+        __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(src + i)));
+        _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(h, 16)));
+    }
+#endif
+    for (; i < n; i++) dst[i] = bf16_to_f32(src[i]);
+}
+
 void bf16_convert_rows(uint16_t *dst, int ldd, const float *src, int lds, int rows, int cols)
 {
     for (int r = 0; r < rows; r++) {
@@ -324,13 +336,16 @@ void gemm_bf16_pack_a_pair(uint32_t *Ap, int M, int K, int p, const uint16_t *lo
 /* ---- microkernels ------------------------------------------------------------ */
 
 /* C tile [mr <= MR][nr <= NR] (+)= A rows · B panel slice, kp pairs; pair p of row i
- * of A is the word a[i·lda_w + p·ps]: rows of words (ps = 1) or a packed block (lda_w = 1, ps = MR). */
+ * of A is the word a[i·lda_w + p·ps]: rows of words (ps = 1) or a packed block (lda_w = 1, ps = MR).
+ * c16 (NULL: none): the tile is stored as bf16 there instead (rows ld16 apart), rounded
+ * as bf16_from_f32; every row of C is loaded before the first is stored, so row i of
+ * c16 may lie over row i of c. */
 typedef void (*Kern)(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b, float *c, int ldc, int load,
-                     int mr, int nr);
+                     int mr, int nr, uint16_t *c16, size_t ld16);
 
 BF16_TARGET __attribute__((always_inline))
 static inline void kern_native_body(int kp, const uint32_t *a, size_t lda_w, const size_t ps, const uint32_t *b,
-                                    float *c, int ldc, int load, int mr, int nr)
+                                    float *c, int ldc, int load, int mr, int nr, uint16_t *c16, size_t ld16)
 {
     __m512 acc[MR][NV];
     const uint32_t *ar[MR];
@@ -359,6 +374,15 @@ static inline void kern_native_body(int kp, const uint32_t *a, size_t lda_w, con
             for (int j = 0; j < NV; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], av, (__m512bh)bv[j]);
         }
     }
+    if (c16) {
+        #pragma GCC unroll 8
+        for (int i = 0; i < MR; i++)
+            if (i < mr)
+                #pragma GCC unroll 8
+                for (int j = 0; j < NV; j++)
+                    _mm256_mask_storeu_epi16(c16 + (size_t)i * ld16 + 16 * j, mk[j], cvt16_native(acc[i][j]));
+        return;
+    }
     #pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
         if (i < mr)
@@ -368,17 +392,17 @@ static inline void kern_native_body(int kp, const uint32_t *a, size_t lda_w, con
 
 BF16_TARGET
 static void kern_native(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b, float *c, int ldc, int load,
-                        int mr, int nr)
+                        int mr, int nr, uint16_t *c16, size_t ld16)
 {
-    kern_native_body(kp, a, lda_w, 1, b, c, ldc, load, mr, nr);
+    kern_native_body(kp, a, lda_w, 1, b, c, ldc, load, mr, nr, c16, ld16);
 }
 
 BF16_TARGET
 static void kern_native_pa(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b, float *c, int ldc, int load,
-                           int mr, int nr)
+                           int mr, int nr, uint16_t *c16, size_t ld16)
 {
     (void)lda_w;
-    kern_native_body(kp, a, 1, MR, b, c, ldc, load, mr, nr);
+    kern_native_body(kp, a, 1, MR, b, c, ldc, load, mr, nr, c16, ld16);
 }
 
 /* One step of the chain: round(acc + a·b) (fmaf: the exact product, one
@@ -394,7 +418,7 @@ static inline float hi_f(uint32_t w) { return bf16_to_f32((uint16_t)(w >> 16)); 
 
 /* The same chain without AVX512-BF16. */
 static void kern_emul_body(int kp, const uint32_t *a, size_t lda_w, size_t ps, const uint32_t *b, float *c, int ldc,
-                           int load, int mr, int nr)
+                           int load, int mr, int nr, uint16_t *c16, size_t ld16)
 {
     for (int i = 0; i < mr; i++) {
         float acc[NR];
@@ -409,21 +433,25 @@ static void kern_emul_body(int kp, const uint32_t *a, size_t lda_w, size_t ps, c
             const uint32_t *bp = b + (size_t)p * NR;
             for (int j = 0; j < NR; j++) acc[j] = chain_step(chain_step(acc[j], a1, hi_f(bp[j])), a0, lo_f(bp[j]));
         }
-        for (int j = 0; j < nr; j++) ci[j] = acc[j];
+        if (c16) {   /* (row i is read whole above before its bf16 lands on it) */
+            for (int j = 0; j < nr; j++) c16[(size_t)i * ld16 + j] = bf16_from_f32(acc[j]);
+        } else {
+            for (int j = 0; j < nr; j++) ci[j] = acc[j];
+        }
     }
 }
 
 static void kern_emul(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b, float *c, int ldc, int load,
-                      int mr, int nr)
+                      int mr, int nr, uint16_t *c16, size_t ld16)
 {
-    kern_emul_body(kp, a, lda_w, 1, b, c, ldc, load, mr, nr);
+    kern_emul_body(kp, a, lda_w, 1, b, c, ldc, load, mr, nr, c16, ld16);
 }
 
 static void kern_emul_pa(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b, float *c, int ldc, int load,
-                         int mr, int nr)
+                         int mr, int nr, uint16_t *c16, size_t ld16)
 {
     (void)lda_w;
-    kern_emul_body(kp, a, 1, MR, b, c, ldc, load, mr, nr);
+    kern_emul_body(kp, a, 1, MR, b, c, ldc, load, mr, nr, c16, ld16);
 }
 
 /* ---- drivers ------------------------------------------------------------------ */
@@ -453,13 +481,18 @@ static AOp a_from(AOp a, int r0)
     return a;
 }
 
-/* bkp: pairs per B panel (the panel stride: ceil(K/2) for a whole packed B). */
+/* bkp: pairs per B panel (the panel stride: ceil(K/2) for a whole packed B).
+ * c16 (NULL: none): the last k block stores bf16(C) there (rows ld16 apart)
+ * instead of C; the blocks before it carry the chain through C as ever.  Panels
+ * go in ascending order within each row, so with c16 over C (ld16 = 2·ldc) panel
+ * j's bf16 lands on the fp32 columns of panel j/2, finished already. */
 static void gemm_rows(Kern kern, int M, int N, int K, AOp A, const uint32_t *Bp, int bkp, int beta, float *C, int ldc,
-                      int j0, int j1)
+                      int j0, int j1, uint16_t *c16, size_t ld16)
 {
     const int KP = (K + 1) / 2;
     for (int p0 = 0; p0 < KP; p0 += KC) {
         int kp = KP - p0 < KC ? KP - p0 : KC, load = beta || p0 > 0;
+        uint16_t *o16 = p0 + kp >= KP ? c16 : NULL;
         for (int i0 = 0; i0 < M; i0 += MC) {
             int i1 = i0 + MC < M ? i0 + MC : M;
             /* short k blocks: row tiles outer, so each tile writes whole rows of C
@@ -473,7 +506,8 @@ static void gemm_rows(Kern kern, int M, int N, int K, AOp A, const uint32_t *Bp,
                         const uint32_t *bp = Bp + ((size_t)j * bkp + p0) * NR;
                         int nr = N - j * NR < NR ? N - j * NR : NR;
                         kern(kp, A.w + (size_t)(i / MR) * A.tile + (size_t)p0 * A.pair, A.row, bp,
-                             C + (size_t)i * ldc + (size_t)j * NR, ldc, load, i1 - i < MR ? i1 - i : MR, nr);
+                             C + (size_t)i * ldc + (size_t)j * NR, ldc, load, i1 - i < MR ? i1 - i : MR, nr,
+                             o16 ? o16 + (size_t)i * ld16 + (size_t)j * NR : NULL, ld16);
                     }
         }
     }
@@ -488,40 +522,42 @@ static Kern pick_kernel(int packed_a)
 void gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    gemm_rows(pick_kernel(0), M, N, K, a_rows(A, lda), Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR);
+    gemm_rows(pick_kernel(0), M, N, K, a_rows(A, lda), Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR, NULL, 0);
 }
 
 void gemm_bf16_sub(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int bkp, int beta, float *C,
                    int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    gemm_rows(pick_kernel(0), M, N, K, a_rows(A, lda), Bp, bkp, beta, C, ldc, 0, (N + NR - 1) / NR);
+    gemm_rows(pick_kernel(0), M, N, K, a_rows(A, lda), Bp, bkp, beta, C, ldc, 0, (N + NR - 1) / NR, NULL, 0);
 }
 
 void gemm_bf16_emulated(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C,
                         int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    gemm_rows(kern_emul, M, N, K, a_rows(A, lda), Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR);
+    gemm_rows(kern_emul, M, N, K, a_rows(A, lda), Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR, NULL, 0);
 }
 
 void gemm_bf16_pa(int M, int N, int K, const uint32_t *Ap, const uint32_t *Bp, int beta, float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    gemm_rows(pick_kernel(1), M, N, K, a_packed(Ap, K), Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR);
+    gemm_rows(pick_kernel(1), M, N, K, a_packed(Ap, K), Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR, NULL, 0);
 }
 
 void gemm_bf16_pa_emulated(int M, int N, int K, const uint32_t *Ap, const uint32_t *Bp, int beta, float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    gemm_rows(kern_emul_pa, M, N, K, a_packed(Ap, K), Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR);
+    gemm_rows(kern_emul_pa, M, N, K, a_packed(Ap, K), Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR, NULL, 0);
 }
 
 /* Below this many multiply-adds one thread does the whole product. */
 #define SPLIT_MACS (1 << 21)
 #define MAX_BLOCKS 16
 
-static void nn_gemm(Kern kern, int M, int N, int K, AOp A, const uint32_t *Bp, int beta, float *C, int ldc)
+/* c16 as gemm_rows'. */
+static void nn_gemm(Kern kern, int M, int N, int K, AOp A, const uint32_t *Bp, int beta, float *C, int ldc,
+                    uint16_t *c16, size_t ld16)
 {
     if (M <= 0 || N <= 0) return;
     const int np = (N + NR - 1) / NR, mt = (M + MR - 1) / MR;
@@ -530,12 +566,16 @@ static void nn_gemm(Kern kern, int M, int N, int K, AOp A, const uint32_t *Bp, i
      * else of B panels; row blocks are cut at MR-row tiles, so MAX_BLOCKS blocks
      * differ by at most one tile and the threads, taking blocks as they free up,
      * finish together.  Fixed by M, N, K: each element's chain is the same for any
-     * thread count (and any blocking). */
-    int by_rows = (M + MC - 1) / MC >= np;
+     * thread count (and any blocking).  With c16 over C, rows only: a bf16 row
+     * over its fp32 row (ld16 = 2·ldc) lands on other panels' columns, which a
+     * thread working on those panels could still be reading. */
+    const char *c0 = (const char *)C, *c1 = (const char *)(C + (size_t)(M - 1) * ldc + N);
+    int over = c16 && (const char *)c16 < c1 && (const char *)(c16 + (size_t)(M - 1) * ld16 + N) > c0;
+    int by_rows = over || (M + MC - 1) / MC >= np;
     int units = by_rows ? mt : np;
     int nb = macs < SPLIT_MACS ? 1 : units < MAX_BLOCKS ? units : MAX_BLOCKS;
     if (nb == 1) {
-        gemm_rows(kern, M, N, K, A, Bp, (K + 1) / 2, beta, C, ldc, 0, np);
+        gemm_rows(kern, M, N, K, A, Bp, (K + 1) / 2, beta, C, ldc, 0, np, c16, ld16);
         return;
     }
     #pragma omp parallel for schedule(dynamic, 1)
@@ -543,21 +583,43 @@ static void nn_gemm(Kern kern, int M, int N, int K, AOp A, const uint32_t *Bp, i
         int u0 = (int)((long)units * b / nb), u1 = (int)((long)units * (b + 1) / nb);
         if (by_rows) {
             int r0 = u0 * MR, r1 = u1 * MR < M ? u1 * MR : M;
-            gemm_rows(kern, r1 - r0, N, K, a_from(A, r0), Bp, (K + 1) / 2, beta, C + (size_t)r0 * ldc, ldc, 0, np);
+            gemm_rows(kern, r1 - r0, N, K, a_from(A, r0), Bp, (K + 1) / 2, beta, C + (size_t)r0 * ldc, ldc, 0, np,
+                      c16 ? c16 + (size_t)r0 * ld16 : NULL, ld16);
         } else {
-            gemm_rows(kern, M, N, K, A, Bp, (K + 1) / 2, beta, C, ldc, u0, u1);
+            gemm_rows(kern, M, N, K, A, Bp, (K + 1) / 2, beta, C, ldc, u0, u1, c16, ld16);
         }
     }
 }
 
 void nn_gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C, int ldc)
 {
-    nn_gemm(pick_kernel(0), M, N, K, a_rows(A, lda), Bp, beta, C, ldc);
+    nn_gemm(pick_kernel(0), M, N, K, a_rows(A, lda), Bp, beta, C, ldc, NULL, 0);
 }
 
 void nn_gemm_bf16_pa(int M, int N, int K, const uint32_t *Ap, const uint32_t *Bp, int beta, float *C, int ldc)
 {
-    nn_gemm(pick_kernel(1), M, N, K, a_packed(Ap, K), Bp, beta, C, ldc);
+    nn_gemm(pick_kernel(1), M, N, K, a_packed(Ap, K), Bp, beta, C, ldc, NULL, 0);
+}
+
+void gemm_bf16_c16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, float *C, int ldc,
+                   uint16_t *C16, int ld16)
+{
+    if (M <= 0 || N <= 0) return;
+    gemm_rows(pick_kernel(0), M, N, K, a_rows(A, lda), Bp, (K + 1) / 2, 0, C, ldc, 0, (N + NR - 1) / NR, C16,
+              (size_t)ld16);
+}
+
+void gemm_bf16_c16_emulated(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, float *C, int ldc,
+                            uint16_t *C16, int ld16)
+{
+    if (M <= 0 || N <= 0) return;
+    gemm_rows(kern_emul, M, N, K, a_rows(A, lda), Bp, (K + 1) / 2, 0, C, ldc, 0, (N + NR - 1) / NR, C16, (size_t)ld16);
+}
+
+void nn_gemm_bf16_c16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, float *C, int ldc,
+                      uint16_t *C16, int ld16)
+{
+    nn_gemm(pick_kernel(0), M, N, K, a_rows(A, lda), Bp, 0, C, ldc, C16, (size_t)ld16);
 }
 
 /* ---- reference ------------------------------------------------------------------- */

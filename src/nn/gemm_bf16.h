@@ -76,6 +76,9 @@ void bf16_convert_emulated(uint16_t *dst, const float *src, size_t n);
 /* The same, split over the OpenMP threads (for large n). */
 void bf16_convert_par(uint16_t *dst, const float *src, size_t n);
 
+/* dst[i] = the fp32 value of src[i], i < n (exact). */
+void bf16_widen(float *dst, const uint16_t *src, size_t n);
+
 /* dst[r][c] = bf16(src[r][c]) for r < rows, c < cols (row strides ldd, lds);
  * when cols is odd, dst[r][cols] = 0 (the pad of an odd K). */
 void bf16_convert_rows(uint16_t *dst, int ldd, const float *src, int lds, int rows, int cols);
@@ -129,6 +132,22 @@ void gemm_bf16_emulated(int M, int N, int K, const uint16_t *A, int lda, const u
  * threads (each element is still one chain: same numbers for any thread count). */
 void nn_gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C,
                   int ldc);
+
+/* C16 = bf16(A·B) (beta 0), rounded as bf16_from_f32, rows ld16 apart: the
+ * product stored as bf16 by the microkernel itself (a bf16 convolution's output,
+ * conv.h), never written in fp32 as a whole.  C [M][ldc] is fp32 scratch that
+ * carries each chain between blocks of 256 k (K <= 256: not touched).  C16 may
+ * lie over C, row r of C16 over the first half of row r of C (ld16 = 2·ldc,
+ * C16 = (uint16_t *)C): panels are stored in ascending order within a row, so a
+ * bf16 store lands on fp32 columns already finished, and the threaded driver
+ * then splits the rows only (a C16 apart from C: rows or panels, as nn_gemm_bf16).  Same chains as gemm_bf16: C16 equals bf16_from_f32
+ * of gemm_bf16's C, bit for bit, for any thread count. */
+void gemm_bf16_c16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, float *C, int ldc,
+                   uint16_t *C16, int ld16);
+void gemm_bf16_c16_emulated(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, float *C, int ldc,
+                            uint16_t *C16, int ld16);
+void nn_gemm_bf16_c16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, float *C, int ldc,
+                      uint16_t *C16, int ld16);
 
 /* gemm_bf16, its emulation and nn_gemm_bf16 with A packed (gemm_bf16_pack_at / _pack_a_pair):
  * the same chains, the same numbers. */

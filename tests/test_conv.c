@@ -6,6 +6,7 @@
 #include "nn/conv.h"
 #include "nn/conv_taps.h"
 #include "nn/gemm_bf16.h"
+#include "nn/gemm_f32.h"
 #include "nn/winograd.h"
 #include "testutil.h"
 
@@ -295,6 +296,48 @@ START_TEST(taps_match_direct)
             free(sc.buf), free(y3), free(a3), free(w3), free(w4);
         }
         free(u.x), free(u.w), free(u.g), free(y1), free(y2), free(a1), free(a2), free(w1), free(w2);
+    }
+}
+END_TEST
+
+/* The taps forward's documented order (conv_taps.h): each output is one chain
+ * of fused multiply-adds over its taps inside the input, kernel row by kernel
+ * row, then kx, then ci, from +0 (an output with no tap inside is 0) — bit for
+ * bit, with 1 and 2 threads; the unit layouts: c_out under 256 (column blocks
+ * cut into row chunks) and over (column blocks alone, a tail panel), K over a
+ * gemm_f32 slice, and padding so wide that some outputs see no input. */
+START_TEST(taps_forward_is_one_chain_per_output)
+{
+    if (!gemm_f32_native()) return;   /* OpenBLAS there: taps_match_direct's bound */
+    const Case cs[] = {{40, 2, 2, 100, 130, 3, 1, 1}, {33, 4, 4, 64, 300, 3, 2, 1}, {5, 2, 3, 9, 70, 3, 1, 3},
+                       {4, 1, 1, 16, 520, 3, 1, 1}};
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        Setup u = setup(cs[ci], 301 + 3 * ci, 0.3f);
+        const Conv2dDims d = u.d;
+        float *ref = malloc(u.nout * 4), *y = malloc(u.nout * 4);
+        for (int i = 0; i < d.n; i++)
+            for (int oy = 0; oy < d.oh; oy++)
+                for (int ox = 0; ox < d.ow; ox++)
+                    for (int o = 0; o < d.c_out; o++) {
+                        float acc = 0.0f;
+                        for (int ky = 0; ky < d.kh; ky++)
+                            for (int kx = 0; kx < d.kw; kx++) {
+                                int iy = oy * d.stride - d.pad + ky, ix = ox * d.stride - d.pad + kx;
+                                if (iy < 0 || iy >= d.h || ix < 0 || ix >= d.w) continue;
+                                const float *xp = u.x + (((size_t)i * d.h + iy) * d.w + ix) * d.c_in;
+                                const float *wp = u.w + (((size_t)o * d.kh + ky) * d.kw + kx) * d.c_in;
+                                for (int c = 0; c < d.c_in; c++) acc = fmaf(xp[c], wp[c], acc);
+                            }
+                        ref[(((size_t)i * d.oh + oy) * d.ow + ox) * d.c_out + o] = acc;
+                    }
+        for (int t = 1; t <= 2; t++) {
+            omp_set_num_threads(t);
+            memset(y, 0xff, u.nout * 4);   /* NaN: every output must be written */
+            conv_taps_forward(y, u.x, u.w, &d);
+            ck_assert_msg(!memcmp(y, ref, u.nout * 4), "case %zu, %d threads", ci, t);
+        }
+        omp_set_num_threads(1);
+        free(u.x), free(u.w), free(u.g), free(ref), free(y);
     }
 }
 END_TEST
@@ -741,6 +784,7 @@ static Suite *suite(void)
     tcase_add_test(tc, same_bits_with_any_thread_count);
     tcase_add_test(tc, winograd_matches_direct);
     tcase_add_test(tc, taps_match_direct);
+    tcase_add_test(tc, taps_forward_is_one_chain_per_output);
     tcase_add_test(tc, bf16_matches_its_reference_chain);
     tcase_add_test(tc, bf16_is_within_its_error_bound);
     tcase_add_test(tc, bf16_taps_give_the_columns_bits);

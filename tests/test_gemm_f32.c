@@ -1,7 +1,8 @@
 /* test_gemm_f32.c — src/nn/gemm_f32.c, the pointwise convolutions' GEMM: bit for
  * bit the plain chain of fused multiply-adds (gemm_f32_ref) over row, column and
  * K tails, both layouts of B, beta, leading dimensions wider than the matrix,
- * and the threaded driver's independence from the thread count; the chain
+ * and the threaded driver's independence from the thread count (gemm_f32_serial,
+ * the one-thread entry, likewise bit for bit); the chain
  * itself against a float64 product within fp32's bound; nn_sgemm_tn_acc's K chunks (gemm.h). */
 #include "check_main.h"
 #include "gradcheck.h"
@@ -30,12 +31,18 @@ static void check_shape(int M, int N, int K, int trans_b, int beta, int pad)
     float *C = malloc(sizeof(float) * ((size_t)M * ldc + 1)), *R = malloc(sizeof(float) * ((size_t)M * ldc + 1));
     gc_randn(A, (size_t)M * lda, 1 + M, 1.0f), gc_randn(B, (size_t)brows * ldb, 2 + N, 1.0f);
     gc_randn(C, (size_t)M * ldc, 3 + K, 1.0f);
+    float *S = malloc(sizeof(float) * ((size_t)M * ldc + 1));
     memcpy(R, C, sizeof(float) * (size_t)M * ldc);
+    memcpy(S, C, sizeof(float) * (size_t)M * ldc);
     gemm_f32(trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    gemm_f32_serial(trans_b, M, N, K, A, lda, B, ldb, beta, S, ldc);
     gemm_f32_ref(trans_b, M, N, K, A, lda, B, ldb, beta, R, ldc);
     /* the padding columns of C are never written (they hold R's values) */
     ck_assert_msg(same_bits(C, R, (size_t)M * ldc), "M=%d N=%d K=%d trans_b=%d beta=%d pad=%d", M, N, K, trans_b,
                   beta, pad);
+    ck_assert_msg(same_bits(S, R, (size_t)M * ldc), "serial: M=%d N=%d K=%d trans_b=%d beta=%d pad=%d", M, N, K,
+                  trans_b, beta, pad);
+    free(S);
     free(A), free(B), free(C), free(R);
 }
 

@@ -1,6 +1,8 @@
 /* conv_taps.c — convolution by the taps inside the input (see conv_taps.h). */
 #include "nn/conv_taps.h"
 
+#include "nn/gemm_f32.h"
+
 #include <cblas.h>
 #include <string.h>
 
@@ -55,14 +57,15 @@ static size_t w_off(const Conv2dDims *d, int ky, const Taps *t)
 }
 
 /* Units of work, fixed by the dimensions alone (never by the thread count):
- * the batch is cut into row chunks (forward and din: each unit owns the rows
- * of its chunk), the weight gradient into blocks of output channels (each
- * unit owns those rows of dW).  A unit runs every position and kernel row in
- * the fixed order with single-threaded GEMMs, so each number is summed the
- * same way whatever the threads, and a whole pass is one parallel region
- * (one wake-up of the other thread instead of one per GEMM: several hundred
- * per step on a 7x7 map, each costing a sleep and a wake on a shared CPU). */
-/* Rows per unit: each unit re-packs the weights in every GEMM, so fewer,
+ * the forward is cut into blocks of output channels over the whole batch, the
+ * din into row chunks of the batch (each unit owns the rows of its chunk),
+ * the weight gradient into blocks of output channels (each unit owns those
+ * rows of dW).  A unit runs every position and kernel row in the fixed order
+ * with single-threaded GEMMs, so each number is summed the same way whatever
+ * the threads, and a whole pass is one parallel region (one wake-up of the
+ * other thread instead of one per GEMM: several hundred per step on a 7x7 map,
+ * each costing a sleep and a wake on a shared CPU). */
+/* din rows per unit: each unit re-packs the weights in every GEMM, so fewer,
  * larger units cost less CPU (resnet18 28 px batch 256, 1 thread: 0.359 CPU-s
  * per step with 64-row units, 0.357 with 128, 0.344 with the whole batch);
  * two units keep both threads busy. */
@@ -77,12 +80,16 @@ static int row_chunks(int n)
     return c < 1 ? 1 : c;
 }
 
-/* Output-channel blocks of the weight gradient: 2 (8 from 256 channels),
- * each a multiple of 16 channels wide (one AVX-512 vector); one block for a
- * batch too small to split its rows (the work is too small to share); *width set. */
+/* Output-channel blocks of the weight gradient: 2, each a multiple of 16
+ * channels wide (one AVX-512 vector); one block for a batch too small to split
+ * its rows (the work is too small to share); *width set.  Every block packs
+ * the input segments of every GEMM again, so more blocks cost more: resnet50
+ * at 64 px, batch 64, 2 threads (alternating, ms per pass): 8 blocks for
+ * c_out >= 256 as before, 2 blocks: 8x8 map 256 channels stride 2 5.0-5.7 ->
+ * 3.3-3.4, 4x4 map 512 stride 2 2.5-2.6 -> 2.2-2.3, 2x2 map 512 1.7 -> 1.3-1.5. */
 static int cout_blocks(int n, int c_out, int *width)
 {
-    int nb = n < 2 * TAPS_MIN_ROWS ? 1 : c_out >= 256 ? 8 : TAPS_MIN_UNITS;
+    int nb = n < 2 * TAPS_MIN_ROWS ? 1 : TAPS_MIN_UNITS;
     int wd = ((c_out + nb - 1) / nb + 15) / 16 * 16;
     *width = wd;
     return (c_out + wd - 1) / wd;
@@ -96,8 +103,22 @@ static void gemm1(int ta, int tb, int M, int N, int K, const float *A, int lda, 
                 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
-/* out rows [i0, i1) of the batch, every position. */
-static void forward_rows(float *out, const float *in, const float *w, const Conv2dDims *d, int i0, int i1)
+/* Forward units: blocks of output channels (whole gemm_f32 panels of 64
+ * channels, up to TAPS_FWD_COLS blocks), so each unit packs only its own
+ * weight columns, once per GEMM, for all its rows; with row units alone every
+ * unit packed all the weights again for a few rows (resnet50 at 64 px, batch
+ * 64: the packing took about as long as the products).  Fewer than
+ * TAPS_FWD_SPLIT column blocks (c_out < 256): each also cut into row chunks,
+ * to keep both threads busy. */
+#define TAPS_FWD_COLS 8
+#define TAPS_FWD_SPLIT 4
+
+/* out rows [i0, i1) of the batch, columns [c0, c1) (output channels), every
+ * position: per output number one chain of fused multiply-adds over its
+ * kernel rows in order (gemm_f32 continues a chain through C: beta after the
+ * first row). */
+static void forward_block(float *out, const float *in, const float *w, const Conv2dDims *d, int i0, int i1, int c0,
+                          int c1)
 {
     const int K = d->kh * d->kw * d->c_in, ldi = d->h * d->w * d->c_in, ldo = d->oh * d->ow * d->c_out;
     const int m = i1 - i0;
@@ -105,25 +126,29 @@ static void forward_rows(float *out, const float *in, const float *w, const Conv
     for (int oy = 0; oy < d->oh; oy++)
         for (int ox = 0; ox < d->ow; ox++) {
             Taps t = taps_at(d, oy, ox);
-            float *o = out + ((size_t)oy * d->ow + ox) * d->c_out;
+            float *o = out + ((size_t)oy * d->ow + ox) * d->c_out + c0;
             if (t.ky1 < t.ky0 || t.kx1 < t.kx0) {   /* every tap in the padding */
-                for (int i = 0; i < m; i++) memset(o + (size_t)i * ldo, 0, sizeof(float) * d->c_out);
+                for (int i = 0; i < m; i++) memset(o + (size_t)i * ldo, 0, sizeof(float) * (size_t)(c1 - c0));
                 continue;
             }
             int len = (t.kx1 - t.kx0 + 1) * d->c_in;
             for (int ky = t.ky0; ky <= t.ky1; ky++)
-                /* out_p[m, c_out] (+)= in_seg[m, len] · W_seg[c_out, len]ᵀ */
-                gemm1(0, 1, m, d->c_out, len, in + in_off(d, oy, ox, ky, &t), ldi, w + w_off(d, ky, &t), K,
-                      ky == t.ky0 ? 0.0f : 1.0f, o, ldo);
+                /* out_p[m, c0..c1] (+)= in_seg[m, len] · W_seg[c0..c1, len]ᵀ */
+                gemm_f32_serial(1, m, c1 - c0, len, in + in_off(d, oy, ox, ky, &t), ldi,
+                                w + (size_t)c0 * K + w_off(d, ky, &t), K, ky != t.ky0, o, ldo);
         }
 }
 
 void conv_taps_forward(float *out, const float *in, const float *w, const Conv2dDims *d)
 {
-    const int nc = row_chunks(d->n);
+    int np = (d->c_out + 63) / 64, gp = (np + TAPS_FWD_COLS - 1) / TAPS_FWD_COLS, ncol = (np + gp - 1) / gp;
+    int nrow = ncol < TAPS_FWD_SPLIT ? row_chunks(d->n) : 1;
     #pragma omp parallel for schedule(dynamic, 1)
-    for (int u = 0; u < nc; u++)
-        forward_rows(out, in, w, d, (int)((long)d->n * u / nc), (int)((long)d->n * (u + 1) / nc));
+    for (int u = 0; u < ncol * nrow; u++) {
+        int cb = u % ncol, rb = u / ncol;
+        int c0 = cb * gp * 64, c1 = c0 + gp * 64 < d->c_out ? c0 + gp * 64 : d->c_out;
+        forward_block(out, in, w, d, (int)((long)d->n * rb / nrow), (int)((long)d->n * (rb + 1) / nrow), c0, c1);
+    }
 }
 
 /* dW rows [c0, c1) (output channels), summed over every position and the whole batch. */
@@ -156,9 +181,10 @@ static void din_rows(float *din, int accumulate, const float *dout, const float 
             const float *g = dout + ((size_t)oy * d->ow + ox) * d->c_out;
             int len = (t.kx1 - t.kx0 + 1) * d->c_in;
             for (int ky = t.ky0; ky <= t.ky1 && t.kx0 <= t.kx1; ky++)
-                /* din_seg[m, len] += dout_p[m, c_out] · W_seg[c_out, len] */
-                gemm1(0, 0, m, len, d->c_out, g, ldo, w + w_off(d, ky, &t), K, 1.0f,
-                      din + in_off(d, oy, ox, ky, &t), ldi);
+                /* din_seg[m, len] += dout_p[m, c_out] · W_seg[c_out, len] (gemm_f32: the
+                 * rows of dout read in place, the weights packed by plain row copies) */
+                gemm_f32_serial(0, m, len, d->c_out, g, ldo, w + w_off(d, ky, &t), K, 1,
+                                din + in_off(d, oy, ox, ky, &t), ldi);
         }
 }
 

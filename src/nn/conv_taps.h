@@ -16,8 +16,11 @@
  *   din[:, iy, ix0 .., :]      += dout[:, oy, ox, :] · W[:, ky, kx0 .., :]
  *   dW[:, ky, kx0 .., :]       += dout[:, oy, ox, :]ᵀ · in[:, iy, ix0 .., :]
  *
- * The sums run in a fixed order (positions row-major, then ky) and each GEMM
- * is nn_sgemm, so the numbers do not depend on the thread count.  The same
+ * The sums run in a fixed order (positions row-major, then ky), the forward
+ * and din by gemm_f32 (A read in place; the forward one chain of fused
+ * multiply-adds per output over all its taps), the weight gradient by
+ * single-threaded OpenBLAS calls, in units fixed by the dimensions, so the
+ * numbers do not depend on the thread count.  The same
  * math as the direct convolution (conv2d_forward_ref / backward_ref) minus
  * the zero products; tests compare the two.
  */

@@ -11,6 +11,7 @@
 
 #include "nn/gemm.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -134,6 +135,21 @@ F32_TARGET static void unit(int trans_b, int r0, int r1, int p0, int p1, int N, 
             int n0 = p0 * NR, n1 = p1 * NR < N ? p1 * NR : N;
             memset(C + (size_t)m * ldc + n0, 0, sizeof(float) * (size_t)(n1 - n0));
         }
+}
+
+void gemm_f32_serial(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb, int beta,
+                     float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (!gemm_f32_native()) {   /* one single-threaded OpenBLAS call: another summation order */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb,
+                    beta ? 1.0f : 0.0f, C, ldc);
+        return;
+    }
+    /* row blocks of MC, so a block of A stays in L2 across the panels */
+    int np = (N + NR - 1) / NR;
+    for (int r0 = 0; r0 < M; r0 += MC)
+        unit(trans_b, r0, r0 + MC < M ? r0 + MC : M, 0, np, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 void gemm_f32(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb, int beta,

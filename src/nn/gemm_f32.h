@@ -26,6 +26,12 @@
 void gemm_f32(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb, int beta,
               float *C, int ldc);
 
+/* The same product on the calling thread alone, for callers that split the
+ * work themselves (inside their own parallel region: Winograd's 16 GEMMs, one
+ * per thread at a time).  The same chain: gemm_f32's numbers. */
+void gemm_f32_serial(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb, int beta,
+                     float *C, int ldc);
+
 /* The plain triple loop of the same chain (tests). */
 void gemm_f32_ref(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb, int beta,
                   float *C, int ldc);

@@ -3,6 +3,7 @@
 
 #include "core/err.h"
 #include "nn/gemm_bf16.h"
+#include "nn/gemm_f32.h"
 
 #include <cblas.h>
 #include <immintrin.h>
@@ -205,11 +206,13 @@ void winograd_conv(float *out, int accumulate, const float *in, const float *w, 
         int ni = d->n - i0 < p.chunk ? d->n - i0 : p.chunk;
         int T = ni * p.timg;
         input_tf(V, in, d, &p, (size_t)i0 * p.timg, (size_t)T, z);
+        /* M_ξ = V_ξ · U_ξᵀ (forward), V_ξ · U_ξ (din); gemm_f32 reads V in
+         * place where OpenBLAS packed it (K = c is short: the packing was a
+         * large share of these GEMMs) */
         #pragma omp parallel for schedule(dynamic, 1)
-        for (int x = 0; x < 16; x++)   /* M_ξ = V_ξ · U_ξᵀ (forward), V_ξ · U_ξ (din) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, flip ? CblasNoTrans : CblasTrans, T, p.co, p.ci, 1.0f,
-                        V + (size_t)x * T * p.ci, p.ci, U + (size_t)x * d->c_in * d->c_out, d->c_in, 0.0f,
-                        Mb + (size_t)x * T * p.co, p.co);
+        for (int x = 0; x < 16; x++)
+            gemm_f32_serial(!flip, T, p.co, p.ci, V + (size_t)x * T * p.ci, p.ci, U + (size_t)x * d->c_in * d->c_out,
+                            d->c_in, 0, Mb + (size_t)x * T * p.co, p.co);
         output_tf(out, accumulate, Mb, d, &p, i0, ni);
     }
 }

@@ -597,7 +597,6 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("batchnorm");
     TCase *tc = tcase_create("batchnorm");
-    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, fast_matches_reference);
     tcase_add_test(tc, running_statistics_follow_pytorch);
     tcase_add_test(tc, gradients_match_finite_differences);

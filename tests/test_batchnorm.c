@@ -457,6 +457,117 @@ START_TEST(bf16_input_gives_the_backward_of_its_values)
 }
 END_TEST
 
+/* Rows r of [rows][64] a64 equal the first 64 columns of [rows][67] a67, bit for bit. */
+static int same_cols(const void *a64, const void *a67, size_t rows, size_t esz)
+{
+    for (size_t r = 0; r < rows; r++)
+        if (memcmp((const char *)a64 + r * 64 * esz, (const char *)a67 + r * 67 * esz, 64 * esz)) return 0;
+    return 1;
+}
+
+static float *first64(const float *x67, size_t rows)
+{
+    float *x = malloc(rows * 64 * 4);
+    for (size_t r = 0; r < rows; r++) memcpy(x + r * 64, x67 + r * 67, 64 * 4);
+    return x;
+}
+
+static int keep_bit(const uint16_t *k, size_t i) { return k[i >> 4] >> (i & 15) & 1; }
+
+/* With c a multiple of 16 (64) the passes run on whole vectors (AVX-512: bf16
+ * widened in registers, partial sums held in registers, masks from keep words);
+ * with 67 channels the generic loops run.  A channel's numbers depend on its own
+ * column alone, so the 64 channels of the first must equal the first 64 of the
+ * second bit for bit: out, out16, keep, the saved and running statistics, din,
+ * din16, dres, dγ, dβ; fp32 and bf16 input; the ReLU mask from keep, from out,
+ * recomputed, or no ReLU; residual or not; train and eval; rows over several
+ * reduction chunks and a ragged last block; 2 threads.  (Without AVX-512 both
+ * run the generic loops.) */
+START_TEST(vector_rows_give_the_generic_bits)
+{
+    const size_t rs[2] = {300, 45};
+    omp_set_num_threads(2);
+    for (int t = 0; t < 2; t++)
+        for (int mode = 0; mode < 64; mode++) {
+            int train = mode & 1, res = mode >> 1 & 1, in16 = mode >> 2 & 1, how = mode >> 3 & 3, out16 = mode >> 5;
+            int relu = how < 3;   /* how: 0 keep, 1 mask recomputed from in, 2 from out (fp32 in), 3 no ReLU */
+            if (how == 2 && in16) continue;
+            size_t rows = rs[t], n = rows * 67, nw = bn_keep_words(rows, 67);
+            Bn b = bn_make(rows, 67, 170 + t), a = bn_make(rows, 64, 1);
+            memcpy(a.gamma, b.gamma, 256), memcpy(a.beta, b.beta, 256), memcpy(a.rm, b.rm, 256), memcpy(a.rv, b.rv, 256);
+            Bn b2 = bn_copy(&b), a2 = bn_copy(&a);
+            float *x = randv(n, 171 + t, 1.0f, 0.3f), *r = res ? randv(n, 172, 0.5f, 0) : NULL, *g = randv(n, 173, 1, 0);
+            if (!train) x[n / 2 + 3] = NAN;   /* eval: per element, the NaN passes */
+            float *xr = NULL, *xr64 = NULL;
+            uint16_t *x16 = in16 ? rows16(&xr, x, rows, 67) : NULL;
+            float *x64 = first64(x, rows), *r64 = r ? first64(r, rows) : NULL, *g64 = first64(g, rows);
+            uint16_t *x16_64 = in16 ? rows16(&xr64, x64, rows, 64) : NULL;
+            float *y = malloc(n * 4), *y64 = malloc(rows * 64 * 4);
+            uint16_t *k = malloc(nw * 2), *k64 = malloc(nw * 2), *h = malloc(n * 2), *h64 = malloc(n * 2);
+            memset(h, 0xa5, n * 2), memset(h64, 0x5a, n * 2);
+            uint16_t *kk = how == 0 ? k : NULL, *kk64 = how == 0 ? k64 : NULL;
+            if (in16) {
+                bn_forward_in16(y, out16 ? h : NULL, kk, x16, 2 * 67, r, relu, train, &b.s, rows, 67);
+                bn_forward_in16(y64, out16 ? h64 : NULL, kk64, x16_64, 2 * 64, r64, relu, train, &a.s, rows, 64);
+            } else if (out16) {
+                bn_forward_bf16(y, h, kk, x, r, relu, train, &b.s, rows, 67);
+                bn_forward_bf16(y64, h64, kk64, x64, r64, relu, train, &a.s, rows, 64);
+            } else if (kk) {
+                bn_forward_keep(y, k, x, r, train, &b.s, rows, 67);
+                bn_forward_keep(y64, k64, x64, r64, train, &a.s, rows, 64);
+            } else {
+                bn_forward(y, x, r, relu, train, &b.s, rows, 67);
+                bn_forward(y64, x64, r64, relu, train, &a.s, rows, 64);
+            }
+            ck_assert_msg(same_cols(y64, y, rows, 4), "t%d mode %d: out differs", t, mode);
+            if (out16) ck_assert_msg(same_cols(h64, h, rows, 2), "t%d mode %d: out16 differs", t, mode);
+            if (kk)
+                for (size_t i = 0; i < rows; i++)
+                    for (int j = 0; j < 64; j++)
+                        ck_assert_msg(keep_bit(k64, i * 64 + j) == keep_bit(k, i * 67 + j), "t%d mode %d: keep", t, mode);
+            ck_assert_msg(!memcmp(a.sm, b.sm, 256) && !memcmp(a.si, b.si, 256) && !memcmp(a.rm, b.rm, 256) &&
+                          !memcmp(a.rv, b.rv, 256), "t%d mode %d: statistics", t, mode);
+            if (out16 && !res && !kk) {   /* out16 alone (no fp32 out), from the same starting state */
+                uint16_t *o = malloc(n * 2), *o64 = malloc(n * 2);
+                memset(o, 0xa5, n * 2), memset(o64, 0x5a, n * 2);
+                if (in16) {
+                    bn_forward_in16(NULL, o, NULL, x16, 2 * 67, NULL, relu, train, &b2.s, rows, 67);
+                    bn_forward_in16(NULL, o64, NULL, x16_64, 2 * 64, NULL, relu, train, &a2.s, rows, 64);
+                } else {
+                    bn_forward_bf16(NULL, o, NULL, x, NULL, relu, train, &b2.s, rows, 67);
+                    bn_forward_bf16(NULL, o64, NULL, x64, NULL, relu, train, &a2.s, rows, 64);
+                }
+                ck_assert_msg(same_cols(o64, o, rows, 2) && same_cols(o64, h, rows, 2), "t%d mode %d: out16 alone", t,
+                              mode);
+                free(o), free(o64);
+            }
+            /* backward on the forward's statistics */
+            float *d = malloc(n * 4), *d64 = malloc(rows * 64 * 4), *dr = malloc(n * 4), *dr64 = malloc(rows * 64 * 4);
+            float dg[67] = {0}, db[67] = {0}, dg64[64] = {0}, db64[64] = {0};
+            memset(h, 0xa5, n * 2), memset(h64, 0x5a, n * 2);
+            float *dres = res ? dr : NULL, *dres64 = res ? dr64 : NULL;
+            if (how == 2) {
+                bn_backward(d, dres, dg, db, g, x, y, 1, train, &b.s, rows, 67);
+                bn_backward(d64, dres64, dg64, db64, g64, x64, y64, 1, train, &a.s, rows, 64);
+            } else if (in16) {
+                bn_backward_in16(d, h, 67, dres, dg, db, g, x16, 2 * 67, kk, relu, train, &b.s, rows, 67);
+                bn_backward_in16(d64, h64, 64, dres64, dg64, db64, g64, x16_64, 2 * 64, kk64, relu, train, &a.s, rows, 64);
+            } else {
+                bn_backward_bf16(d, h, 67, dres, dg, db, g, x, kk, relu, train, &b.s, rows, 67);
+                bn_backward_bf16(d64, h64, 64, dres64, dg64, db64, g64, x64, kk64, relu, train, &a.s, rows, 64);
+            }
+            ck_assert_msg(same_cols(d64, d, rows, 4), "t%d mode %d: din differs", t, mode);
+            if (how != 2) ck_assert_msg(same_cols(h64, h, rows, 2), "t%d mode %d: din16 differs", t, mode);
+            if (res) ck_assert_msg(same_cols(dr64, dr, rows, 4), "t%d mode %d: dres differs", t, mode);
+            ck_assert_msg(!memcmp(dg64, dg, 256) && !memcmp(db64, db, 256), "t%d mode %d: dγ, dβ", t, mode);
+            free(x), free(r), free(g), free(xr), free(xr64), free(x16), free(x64), free(r64), free(g64), free(x16_64);
+            free(y), free(y64), free(k), free(k64), free(h), free(h64), free(d), free(d64), free(dr), free(dr64);
+            bn_drop(&a), bn_drop(&b), bn_drop(&a2), bn_drop(&b2);
+        }
+    omp_set_num_threads(1);
+}
+END_TEST
+
 /* bn_forward_stats + its map applied by hand (as the stem's pool does) gives
  * bn_forward's output and running statistics bit for bit. */
 START_TEST(stats_and_map_are_bn_forward)
@@ -497,6 +608,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bf16_gradient_is_the_gradient_rounded);
     tcase_add_test(tc, bf16_input_gives_the_forward_of_its_values);
     tcase_add_test(tc, bf16_input_gives_the_backward_of_its_values);
+    tcase_add_test(tc, vector_rows_give_the_generic_bits);
     suite_add_tcase(s, tc);
     return s;
 }

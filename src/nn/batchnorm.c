@@ -71,28 +71,142 @@ static inline const float *in_row(BnIn in, size_t r, int c, float *tmp)
     return tmp;
 }
 
-/* ---- the ReLU mask as bits (bn_forward_keep / bn_backward_keep) ----------------
- * With c a multiple of 16 a row holds whole 16-bit words and AVX-512 (chosen
- * at run time, so the sanitizer tree checks it too) turns a word into a lane
- * mask in one instruction; otherwise bits are read one by one and written in
- * a separate pass over whole words (rows would share words).  Both give the
- * bn_backward-with-out numbers: the same operations on the same values. */
+/* ---- rows of whole 16-channel vectors (AVX-512) ---------------------------------
+ * With c a multiple of 16 and AVX-512 (chosen at run time, so the sanitizer
+ * tree checks it too) every pass below runs on vectors: a bf16 input is widened
+ * in a register as it is loaded (no fp32 copy of the row in L1), the ReLU mask
+ * comes from a keep word in one instruction, and the reductions keep their
+ * partial sums in registers across the rows of a BN_RB block instead of
+ * loading and storing them for every row.  The operations are the generic
+ * loops' own, in their order (products and sums never contracted to FMAs: the
+ * build is ISO C, -ffp-contract=off), so every number is the same bit for bit
+ * (test_batchnorm vector_rows_give_the_generic_bits). */
 #define BN_AVX512 __attribute__((target("avx512f")))
 
 size_t bn_keep_words(size_t rows, int c) { return (rows * (size_t)c + 15) / 16; }
 
-static int keep_by_words(int c)
+static int by_vectors(int c)
 {
     __builtin_cpu_init();
     return c % 16 == 0 && __builtin_cpu_supports("avx512f");
 }
 
-/* keep bits of one row of out (c % 16 == 0): not y <= 0, NaN included (NLE_UQ) */
-BN_AVX512 static void keep_row16(uint16_t *kw, const float *y, int c)
+/* channels j .. j+15 of row r of in, as fp32 (a bf16 widened: exact) */
+BN_AVX512 static inline __m512 load_in(BnIn in, size_t r, int c, int j)
+{
+    if (!in.h) return _mm512_loadu_ps(in.f + r * (size_t)c + j);
+    __m256i h = _mm256_loadu_si256((const __m256i *)(in.h + r * in.ld + j));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* The ReLU's mask of a backward: where the gradient passes (not y <= 0, NaN
+ * included: NLE_UQ), from keep bits, from out, or recomputed from x·scale + shift. */
+typedef struct BnMask {
+    const uint16_t *keep;
+    const float *out, *scale, *shift;   /* out; else scale, shift when recomputing */
+} BnMask;
+
+BN_AVX512 static inline __mmask16 pass_mask(BnMask m, size_t r, int c, int j, __m512 x)
+{
+    if (m.keep) return (__mmask16)m.keep[(r * (size_t)c + j) / 16];
+    const __m512 z = _mm512_setzero_ps();
+    if (m.out) return _mm512_cmp_ps_mask(_mm512_loadu_ps(m.out + r * (size_t)c + j), z, _CMP_NLE_UQ);
+    __m512 y = _mm512_add_ps(_mm512_mul_ps(x, _mm512_loadu_ps(m.scale + j)), _mm512_loadu_ps(m.shift + j));
+    return _mm512_cmp_ps_mask(y, z, _CMP_NLE_UQ);
+}
+
+/* col_sums' block, rows [r0, r1): f1[j] = Σ (x − k), f2[j] = Σ (x − k)², each
+ * channel's adds in row order; NV vectors of channels from j0 held in registers. */
+BN_AVX512 static inline __attribute__((always_inline)) void
+csum_vecs(float *f1, float *f2, BnIn in, const float *k, size_t r0, size_t r1, int c, int j0, const int NV)
+{
+    __m512 a1[4], a2[4], kv[4];
+    for (int v = 0; v < NV; v++)
+        a1[v] = _mm512_setzero_ps(), a2[v] = _mm512_setzero_ps(), kv[v] = _mm512_loadu_ps(k + j0 + 16 * v);
+    for (size_t r = r0; r < r1; r++)
+        for (int v = 0; v < NV; v++) {
+            __m512 d = _mm512_sub_ps(load_in(in, r, c, j0 + 16 * v), kv[v]);
+            a1[v] = _mm512_add_ps(a1[v], d);
+            a2[v] = _mm512_add_ps(a2[v], _mm512_mul_ps(d, d));
+        }
+    for (int v = 0; v < NV; v++) _mm512_storeu_ps(f1 + j0 + 16 * v, a1[v]), _mm512_storeu_ps(f2 + j0 + 16 * v, a2[v]);
+}
+
+BN_AVX512 static void csum_block16(float *f1, float *f2, BnIn in, const float *k, size_t r0, size_t r1, int c)
+{
+    int j0 = 0;
+    for (; j0 + 64 <= c; j0 += 64) csum_vecs(f1, f2, in, k, r0, r1, c, j0, 4);
+    for (; j0 < c; j0 += 16) csum_vecs(f1, f2, in, k, r0, r1, c, j0, 1);
+}
+
+/* grad_sums' block, rows [r0, r1): f1[j] = Σ g', f2[j] = Σ g'·(x − mean), g' =
+ * dout masked (relu), each channel's adds in row order, as csum_vecs. */
+BN_AVX512 static inline __attribute__((always_inline)) void
+gsum_vecs(float *f1, float *f2, const float *dout, BnIn in, int relu, BnMask m, const float *mean, size_t r0,
+          size_t r1, int c, int j0, const int NV)
+{
+    __m512 a1[4], a2[4], mv[4];
+    for (int v = 0; v < NV; v++)
+        a1[v] = _mm512_setzero_ps(), a2[v] = _mm512_setzero_ps(), mv[v] = _mm512_loadu_ps(mean + j0 + 16 * v);
+    for (size_t r = r0; r < r1; r++)
+        for (int v = 0; v < NV; v++) {
+            int j = j0 + 16 * v;
+            __m512 x = load_in(in, r, c, j), g = _mm512_loadu_ps(dout + r * (size_t)c + j);
+            if (relu) g = _mm512_maskz_mov_ps(pass_mask(m, r, c, j, x), g);
+            a1[v] = _mm512_add_ps(a1[v], g);
+            a2[v] = _mm512_add_ps(a2[v], _mm512_mul_ps(g, _mm512_sub_ps(x, mv[v])));
+        }
+    for (int v = 0; v < NV; v++) _mm512_storeu_ps(f1 + j0 + 16 * v, a1[v]), _mm512_storeu_ps(f2 + j0 + 16 * v, a2[v]);
+}
+
+BN_AVX512 static void gsum_block16(float *f1, float *f2, const float *dout, BnIn in, int relu, BnMask m,
+                                   const float *mean, size_t r0, size_t r1, int c)
+{
+    int j0 = 0;
+    for (; j0 + 64 <= c; j0 += 64) gsum_vecs(f1, f2, dout, in, relu, m, mean, r0, r1, c, j0, 4);
+    for (; j0 < c; j0 += 16) gsum_vecs(f1, f2, dout, in, relu, m, mean, r0, r1, c, j0, 1);
+}
+
+/* forward's row r: y = x·scale + shift (+ res), then the ReLU (y <= 0 → +0, NaN
+ * passes) and its keep word when kw. */
+BN_AVX512 static void fwd_row16(float *y, uint16_t *kw, BnIn in, size_t r, const float *res, int relu,
+                                const float *scale, const float *shift, int c)
 {
     const __m512 z = _mm512_setzero_ps();
-    for (int j = 0; j < c; j += 16) kw[j / 16] = (uint16_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(y + j), z, _CMP_NLE_UQ);
+    for (int j = 0; j < c; j += 16) {
+        __m512 v = _mm512_add_ps(_mm512_mul_ps(load_in(in, r, c, j), _mm512_loadu_ps(scale + j)),
+                                 _mm512_loadu_ps(shift + j));
+        if (res) v = _mm512_add_ps(v, _mm512_loadu_ps(res + j));
+        if (relu) {
+            __mmask16 pass = _mm512_cmp_ps_mask(v, z, _CMP_NLE_UQ);
+            v = _mm512_maskz_mov_ps(pass, v);
+            if (kw) kw[j / 16] = (uint16_t)pass;
+        }
+        _mm512_storeu_ps(y + j, v);
+    }
 }
+
+/* backward's row r: g' = dout masked (relu), dr = g', dx = k1·g' + k2·x + k3
+ * (x read as zeros in eval: xk NULL). */
+BN_AVX512 static void bwd_row16(float *dx, float *dr, const float *g, BnIn in, size_t r, int xk, int relu, BnMask m,
+                                const float *k1, const float *k2, const float *k3, int c)
+{
+    for (int j = 0; j < c; j += 16) {
+        __m512 gv = _mm512_loadu_ps(g + j), x = _mm512_setzero_ps();
+        if (xk || (relu && !m.keep && !m.out)) x = load_in(in, r, c, j);
+        if (relu) gv = _mm512_maskz_mov_ps(pass_mask(m, r, c, j, x), gv);
+        __m512 a = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(k1 + j), gv),
+                                 _mm512_mul_ps(_mm512_loadu_ps(k2 + j), xk ? x : _mm512_setzero_ps()));
+        if (dr) _mm512_storeu_ps(dr + j, gv);
+        _mm512_storeu_ps(dx + j, _mm512_add_ps(a, _mm512_loadu_ps(k3 + j)));
+    }
+}
+
+/* ---- the ReLU mask as bits (bn_forward_keep / bn_backward_keep) ----------------
+ * With c a multiple of 16 a row holds whole 16-bit words, written by fwd_row16;
+ * otherwise bits are read one by one and written in a separate pass over whole
+ * words (rows would share words).  Both give the bn_backward-with-out numbers:
+ * the same operations on the same values. */
 
 /* every bit of keep from out [n], word by word */
 static void keep_words(uint16_t *keep, const float *out, size_t n)
@@ -107,31 +221,6 @@ static void keep_words(uint16_t *keep, const float *out, size_t n)
 }
 
 static inline float keep_g(const uint16_t *keep, size_t i, float g) { return keep[i >> 4] >> (i & 15) & 1 ? g : 0.0f; }
-
-/* grad_sums' row with the mask from whole words: f1 += g', f2 += g'·(x − mean) */
-BN_AVX512 static void gsum_row16(float *f1, float *f2, const float *g, const float *x, const float *mean,
-                                 const uint16_t *kw, int c)
-{
-    for (int j = 0; j < c; j += 16) {
-        __m512 gv = _mm512_maskz_loadu_ps(kw[j / 16], g + j);
-        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + j), _mm512_loadu_ps(mean + j));
-        _mm512_storeu_ps(f1 + j, _mm512_add_ps(_mm512_loadu_ps(f1 + j), gv));
-        _mm512_storeu_ps(f2 + j, _mm512_add_ps(_mm512_loadu_ps(f2 + j), _mm512_mul_ps(gv, d)));
-    }
-}
-
-/* bn_backward's row with the mask from whole words: dr = g', dx = k1·g' + k2·x + k3 */
-BN_AVX512 static void apply_row16(float *dx, float *dr, const float *g, const float *xk, const uint16_t *kw,
-                                  const float *k1, const float *k2, const float *k3, int c)
-{
-    for (int j = 0; j < c; j += 16) {
-        __m512 gv = _mm512_maskz_loadu_ps(kw[j / 16], g + j);
-        __m512 a = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(k1 + j), gv),
-                                 _mm512_mul_ps(_mm512_loadu_ps(k2 + j), _mm512_loadu_ps(xk + j)));
-        if (dr) _mm512_storeu_ps(dr + j, gv);
-        _mm512_storeu_ps(dx + j, _mm512_add_ps(a, _mm512_loadu_ps(k3 + j)));
-    }
-}
 
 /* t1[j], t2[j]: the chunks' two partial sums of channel j (part: chunk ch's
  * pair at part + 2·ch·c), added in chunk order. */
@@ -154,7 +243,7 @@ static void col_sums(double *s1, double *s2, float *k, BnIn a, size_t rows, int 
     float t0[a.f ? 1 : c];
     const float *a0 = in_row(a, 0, c, t0);
     for (int j = 0; j < c; j++) k[j] = a0[j];
-    const int nch = red_chunks(rows);
+    const int nch = red_chunks(rows), vec = by_vectors(c);
     #pragma omp parallel for schedule(dynamic, 1)
     for (int ch = 0; ch < nch; ch++) {
         double *d1 = part + (size_t)2 * ch * c, *d2 = d1 + c;
@@ -164,6 +253,11 @@ static void col_sums(double *s1, double *s2, float *k, BnIn a, size_t rows, int 
         for (int j = 0; j < c; j++) d1[j] = 0, d2[j] = 0;
         for (size_t r0 = lo; r0 < hi; r0 += BN_RB) {
             size_t r1 = r0 + BN_RB < hi ? r0 + BN_RB : hi;
+            if (vec) {
+                csum_block16(f1, f2, a, k, r0, r1, c);
+                for (int j = 0; j < c; j++) d1[j] += f1[j], d2[j] += f2[j];
+                continue;
+            }
             for (int j = 0; j < c; j++) f1[j] = 0, f2[j] = 0;
             for (size_t r = r0; r < r1; r++) {
                 const float *p = in_row(a, r, c, xt);
@@ -186,7 +280,8 @@ static void grad_sums(double *sg, double *sgx, const float *dout, BnIn in,
                       const float *out, const uint16_t *keep, int relu, const float *scale,
                       const float *shift, const float *mean, size_t rows, int c, double *part)
 {
-    const int nch = red_chunks(rows), words = keep && keep_by_words(c);
+    const int nch = red_chunks(rows), vec = by_vectors(c);
+    const BnMask m = {keep, out, scale, shift};
     #pragma omp parallel for schedule(dynamic, 1)
     for (int ch = 0; ch < nch; ch++) {
         double *d1 = part + (size_t)2 * ch * c, *d2 = d1 + c;
@@ -196,14 +291,17 @@ static void grad_sums(double *sg, double *sgx, const float *dout, BnIn in,
         for (int j = 0; j < c; j++) d1[j] = 0, d2[j] = 0;
         for (size_t r0 = lo; r0 < hi; r0 += BN_RB) {
             size_t r1 = r0 + BN_RB < hi ? r0 + BN_RB : hi;
+            if (vec) {
+                gsum_block16(f1, f2, dout, in, relu, m, mean, r0, r1, c);
+                for (int j = 0; j < c; j++) d1[j] += f1[j], d2[j] += f2[j];
+                continue;
+            }
             for (int j = 0; j < c; j++) f1[j] = 0, f2[j] = 0;
             for (size_t r = r0; r < r1; r++) {
                 const float *g = dout + r * c, *x = in_row(in, r, c, xt);
                 if (!relu) {
                     #pragma omp simd
                     for (int j = 0; j < c; j++) f1[j] += g[j], f2[j] += g[j] * (x[j] - mean[j]);
-                } else if (words) {
-                    gsum_row16(f1, f2, g, x, mean, keep + r * c / 16, c);
                 } else if (keep) {
                     for (int j = 0; j < c; j++) {
                         float gv = keep_g(keep, r * c + j, g[j]);
@@ -269,16 +367,21 @@ static void forward(float *out, uint16_t *keep, uint16_t *out16, BnIn in, const 
 {
     float scale[c], shift[c];
     stats(scale, shift, in, train, s, rows, c);
-    const int words = keep && relu && keep_by_words(c);
+    const int vec = by_vectors(c), words = keep && relu && vec;
     /* omp simd: out may alias in or residual, element by element (same
      * index), which the compiler's alias check would refuse and run scalar */
     #pragma omp parallel for schedule(dynamic, rows_chunk(c))
     for (size_t r = 0; r < rows; r++) {
-        float xt[in.f ? 1 : c];
-        const float *x = in_row(in, r, c, xt);
         const float *res = residual ? residual + r * c : NULL;
         float yrow[out ? 1 : c];   /* out16 alone: the row is rounded from here */
         float *y = out ? out + r * c : yrow;
+        if (vec) {
+            fwd_row16(y, words ? keep + r * c / 16 : NULL, in, r, res, relu, scale, shift, c);
+            if (out16) bf16_convert(out16 + r * c, y, (size_t)c);   /* y still in L1 */
+            continue;
+        }
+        float xt[in.f ? 1 : c];
+        const float *x = in_row(in, r, c, xt);
         if (res) {
             if (relu) {
                 #pragma omp simd
@@ -286,7 +389,6 @@ static void forward(float *out, uint16_t *keep, uint16_t *out16, BnIn in, const 
                     float v = x[j] * scale[j] + shift[j] + res[j];
                     y[j] = v <= 0.0f ? 0.0f : v;
                 }
-                if (words) keep_row16(keep + r * c / 16, y, c);   /* y still in L1 */
             } else {
                 #pragma omp simd
                 for (int j = 0; j < c; j++) y[j] = x[j] * scale[j] + shift[j] + res[j];
@@ -297,7 +399,6 @@ static void forward(float *out, uint16_t *keep, uint16_t *out16, BnIn in, const 
                 float v = x[j] * scale[j] + shift[j];
                 y[j] = v <= 0.0f ? 0.0f : v;
             }
-            if (words) keep_row16(keep + r * c / 16, y, c);
         } else {
             #pragma omp simd
             for (int j = 0; j < c; j++) y[j] = x[j] * scale[j] + shift[j];
@@ -338,13 +439,14 @@ static void backward(float *din, uint16_t *din16, size_t ld16, float *dres, floa
                      BnIn in, const float *out, const uint16_t *keep, int relu, int train,
                      const BnState *s, size_t rows, int c)
 {
-    const int words = keep && relu && keep_by_words(c);
+    const int vec = by_vectors(c);
     double sg[c], sgx[c];
     float k1[c], k2[c], k3[c], scale[c], shift[c];
     for (int j = 0; j < c; j++) {   /* the forward's affine map, for a recomputed ReLU mask */
         scale[j] = s->gamma[j] * s->save_invstd[j];
         shift[j] = s->beta[j] - s->save_mean[j] * scale[j];
     }
+    const BnMask m = {keep, out, scale, shift};
     double part[2 * red_chunks(rows) * c];
     grad_sums(sg, sgx, dout, in, out, keep, relu, scale, shift, s->save_mean, rows, c, part);
     /* eval: dx = γ·inv·g depends on no x (as PyTorch's), so the k2·x term reads
@@ -371,10 +473,16 @@ static void backward(float *din, uint16_t *din16, size_t ld16, float *dres, floa
      * index), which the compiler's alias check would refuse and run scalar */
     #pragma omp parallel for schedule(dynamic, rows_chunk(c))
     for (size_t r = 0; r < rows; r++) {
-        float xt[in.f ? 1 : c];
-        const float *g = dout + r * c, *x = in_row(in, r, c, xt), *xk = train ? x : zero;
+        const float *g = dout + r * c;
         float dxrow[din ? 1 : c];   /* din16 alone: the row is rounded from here */
         float *dx = din ? din + r * c : dxrow, *dr = dres ? dres + r * c : NULL;
+        if (vec) {
+            bwd_row16(dx, dr, g, in, r, train, relu, m, k1, k2, k3, c);
+            if (din16) bf16_convert(din16 + r * ld16, dx, (size_t)c);   /* dx still in L1; g read */
+            continue;
+        }
+        float xt[in.f ? 1 : c];
+        const float *x = in_row(in, r, c, xt), *xk = train ? x : zero;
         if (!relu) {
             if (dr) {
                 #pragma omp simd
@@ -387,8 +495,6 @@ static void backward(float *din, uint16_t *din16, size_t ld16, float *dres, floa
                 #pragma omp simd
                 for (int j = 0; j < c; j++) dx[j] = k1[j] * g[j] + k2[j] * xk[j] + k3[j];
             }
-        } else if (words) {
-            apply_row16(dx, dr, g, xk, keep + r * c / 16, k1, k2, k3, c);
         } else if (keep) {
             for (int j = 0; j < c; j++) {
                 float gv = keep_g(keep, r * c + j, g[j]);

@@ -103,7 +103,9 @@ void bn_backward_bf16(float *din, uint16_t *din16, int ld16, float *dres, float 
  * given) / bn_backward_keep / bn_backward with in = the fp32 values of in16
  * (the ReLU mask, when relu without keep, recomputed from them).  Forward: out
  * NULL as in bn_forward_bf16 (then out16 given, no keep, no residual).
- * Backward: din or din16 or both; din16 over dout as in bn_backward_bf16. */
+ * Backward: din or din16 or both; din16 over dout as in bn_backward_bf16.
+ * No output (out, out16, din, din16, dres) may overlap in16: it is read 16
+ * channels at a time as the row is written. */
 void bn_forward_in16(float *out, uint16_t *out16, uint16_t *keep, const uint16_t *in16, int ld, const float *residual,
                      int relu, int train, BnState *s, size_t rows, int c);
 void bn_backward_in16(float *din, uint16_t *din16, int ld16, float *dres, float *dgamma, float *dbeta,

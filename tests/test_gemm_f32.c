@@ -60,10 +60,11 @@ START_TEST(kernel_matches_reference_bit_for_bit)
 {
     if (!gemm_f32_native()) return;   /* OpenBLAS here: the bound below still holds */
     /* rows: under one microkernel, tails of 1..5, several units; columns: under
-     * a panel, tails, several panels; K: 0, 1, a slice, a slice and one */
+     * a panel, tails, several panels; K: 0, 1, a slice, a slice and one, past two slices */
     static const int shapes[][3] = {{1, 1, 1},      {6, 64, 2},      {7, 65, 3},       {13, 130, 147},
                                     {96, 64, 128},  {100, 70, 129},  {200, 200, 257},  {37, 512, 1024},
-                                    {5, 17, 0},     {1543, 192, 64}, {800, 64, 300},   {11, 2048, 70}};
+                                    {5, 17, 0},     {1543, 192, 64}, {800, 64, 300},   {11, 2048, 70},
+                                    {50, 100, 512}, {50, 100, 513},  {13, 70, 1100}};
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         for (int tb = 0; tb < 2; tb++)
             for (int beta = 0; beta < 2; beta++)

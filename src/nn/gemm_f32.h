@@ -15,7 +15,7 @@
  * kernel adds into it; on the pointwise shapes (K = 64..2048, M up to 16384
  * rows of activations) the packing of A alone was 9% of a resnet50 step.
  * This kernel reads A (the activations) in place, broadcasting from 6 rows at
- * once, and packs only a 128 x 64 slice of B (the weights, 32 KB: L1) at a
+ * once, and packs only a 512 x 64 slice of B (the weights, 128 KB: L2) at a
  * time.  On a CPU without AVX-512 it calls nn_sgemm (OpenBLAS) instead, whose
  * numbers are the same up to the summation order. */
 #ifndef FASTC_NN_GEMM_F32_H

@@ -2,7 +2,8 @@
  * bit the plain chain of fused multiply-adds (gemm_f32_ref) over row, column and
  * K tails, both layouts of B, beta, leading dimensions wider than the matrix,
  * and the threaded driver's independence from the thread count (gemm_f32_serial,
- * the one-thread entry, likewise bit for bit); the chain
+ * the one-thread entry, and gemm_f32_packed on a B packed once, likewise bit
+ * for bit); the chain
  * itself against a float64 product within fp32's bound; nn_sgemm_tn_acc's K chunks (gemm.h). */
 #include "check_main.h"
 #include "gradcheck.h"
@@ -42,7 +43,16 @@ static void check_shape(int M, int N, int K, int trans_b, int beta, int pad)
                   beta, pad);
     ck_assert_msg(same_bits(S, R, (size_t)M * ldc), "serial: M=%d N=%d K=%d trans_b=%d beta=%d pad=%d", M, N, K,
                   trans_b, beta, pad);
-    free(S);
+    /* B packed once (one float past an aligned start: a caller's scratch need
+     * not be aligned), then the product from the packed panels */
+    float *P = malloc(sizeof(float) * ((size_t)M * ldc + 1)), *bpa = malloc(sizeof(float) * (gemm_f32_packed_floats(N, K) + 17));
+    float *bp = bpa + 1;
+    gc_randn(P, (size_t)M * ldc, 3 + K, 1.0f);   /* C's starting values again */
+    gemm_f32_pack_b(bp, trans_b, N, K, B, ldb);
+    gemm_f32_packed(M, N, K, A, lda, bp, beta, P, ldc);
+    ck_assert_msg(same_bits(P, R, (size_t)M * ldc), "packed: M=%d N=%d K=%d trans_b=%d beta=%d pad=%d", M, N, K,
+                  trans_b, beta, pad);
+    free(S), free(P), free(bpa);
     free(A), free(B), free(C), free(R);
 }
 

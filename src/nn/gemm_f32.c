@@ -83,8 +83,8 @@ F32_TARGET static inline __attribute__((always_inline)) void kern(const int mr, 
                 acc[i][j] = load ? _mm512_maskz_loadu_ps(mk[j], c + (size_t)i * ldc + 16 * j) : _mm512_setzero_ps();
     for (int k = 0; k < kc; k++) {
         const float *b = bp + (size_t)k * NR;
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32),
-               b3 = _mm512_load_ps(b + 48);
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32),
+               b3 = _mm512_loadu_ps(b + 48);
         #pragma GCC unroll 8
         for (int i = 0; i < MR; i++)
             if (i < mr) {
@@ -114,20 +114,24 @@ F32_TARGET static void kern_any(int mr, int kc, const float *a, int lda, const f
     }
 }
 
-/* Rows [r0, r1) x panels [p0, p1) of C. */
+/* Rows [r0, r1) x panels [p0, p1) of C.  B packed here, slice by slice and
+ * panel by panel, or (pre != NULL) taken from gemm_f32_pack_b's layout. */
 F32_TARGET static void unit(int trans_b, int r0, int r1, int p0, int p1, int N, int K, const float *A, int lda, const float *B,
-                 int ldb, int beta, float *C, int ldc)
+                 int ldb, const float *pre, int beta, float *C, int ldc)
 {
     float bp[KC * NR] __attribute__((aligned(64)));
+    const int np = (N + NR - 1) / NR;
     for (int k0 = 0; k0 < K; k0 += KC) {
         int kc = K - k0 < KC ? K - k0 : KC, load = beta || k0 > 0;
         for (int p = p0; p < p1; p++) {
             int n0 = p * NR, nr = N - n0 < NR ? N - n0 : NR;
-            pack_b(bp, trans_b, B, ldb, k0, kc, n0, N);
+            const float *b = bp;
+            if (pre) b = pre + (size_t)k0 * np * NR + (size_t)p * kc * NR;
+            else pack_b(bp, trans_b, B, ldb, k0, kc, n0, N);
             int m = r0;
             for (; m + MR <= r1; m += MR)
-                kern(MR, kc, A + (size_t)m * lda + k0, lda, bp, C + (size_t)m * ldc + n0, ldc, load, nr);
-            if (m < r1) kern_any(r1 - m, kc, A + (size_t)m * lda + k0, lda, bp, C + (size_t)m * ldc + n0, ldc, load, nr);
+                kern(MR, kc, A + (size_t)m * lda + k0, lda, b, C + (size_t)m * ldc + n0, ldc, load, nr);
+            if (m < r1) kern_any(r1 - m, kc, A + (size_t)m * lda + k0, lda, b, C + (size_t)m * ldc + n0, ldc, load, nr);
         }
     }
     if (K == 0 && !beta)   /* no k: C = 0 */
@@ -135,6 +139,37 @@ F32_TARGET static void unit(int trans_b, int r0, int r1, int p0, int p1, int N, 
             int n0 = p0 * NR, n1 = p1 * NR < N ? p1 * NR : N;
             memset(C + (size_t)m * ldc + n0, 0, sizeof(float) * (size_t)(n1 - n0));
         }
+}
+
+size_t gemm_f32_packed_floats(int N, int K)
+{
+    return (size_t)K * (size_t)((N + NR - 1) / NR) * NR;
+}
+
+void gemm_f32_pack_b(float *bp, int trans_b, int N, int K, const float *B, int ldb)
+{
+    if (!gemm_f32_native()) {   /* OpenBLAS takes B as it is: keep op(B) [K][N] plainly */
+        for (int k = 0; k < K; k++)
+            for (int n = 0; n < N; n++) bp[(size_t)k * N + n] = trans_b ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n];
+        return;
+    }
+    const int np = (N + NR - 1) / NR;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kc = K - k0 < KC ? K - k0 : KC;
+        for (int p = 0; p < np; p++) pack_b(bp + (size_t)k0 * np * NR + (size_t)p * kc * NR, trans_b, B, ldb, k0, kc, p * NR, N);
+    }
+}
+
+void gemm_f32_packed(int M, int N, int K, const float *A, int lda, const float *bp, int beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (!gemm_f32_native()) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, bp, N, beta ? 1.0f : 0.0f, C, ldc);
+        return;
+    }
+    int np = (N + NR - 1) / NR;
+    for (int r0 = 0; r0 < M; r0 += MC)
+        unit(0, r0, r0 + MC < M ? r0 + MC : M, 0, np, N, K, A, lda, NULL, 0, bp, beta, C, ldc);
 }
 
 void gemm_f32_serial(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb, int beta,
@@ -149,7 +184,7 @@ void gemm_f32_serial(int trans_b, int M, int N, int K, const float *A, int lda, 
     /* row blocks of MC, so a block of A stays in L2 across the panels */
     int np = (N + NR - 1) / NR;
     for (int r0 = 0; r0 < M; r0 += MC)
-        unit(trans_b, r0, r0 + MC < M ? r0 + MC : M, 0, np, N, K, A, lda, B, ldb, beta, C, ldc);
+        unit(trans_b, r0, r0 + MC < M ? r0 + MC : M, 0, np, N, K, A, lda, B, ldb, NULL, beta, C, ldc);
 }
 
 void gemm_f32(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb, int beta,
@@ -167,7 +202,7 @@ void gemm_f32(int trans_b, int M, int N, int K, const float *A, int lda, const f
     int gp = mb >= 8 ? np : np >= 8 ? (np + 7) / 8 : 1;   /* panels per group */
     int ng = (np + gp - 1) / gp, units = mb * ng;
     if ((double)M * N * K < SPLIT_MACS) {
-        unit(trans_b, 0, M, 0, np, N, K, A, lda, B, ldb, beta, C, ldc);
+        unit(trans_b, 0, M, 0, np, N, K, A, lda, B, ldb, NULL, beta, C, ldc);
         return;
     }
     #pragma omp parallel for schedule(dynamic, 1)
@@ -175,7 +210,7 @@ void gemm_f32(int trans_b, int M, int N, int K, const float *A, int lda, const f
         int rb = u / ng, g = u % ng;
         int r0 = rb * rows, r1 = r0 + rows < M ? r0 + rows : M;
         int p0 = g * gp, p1 = p0 + gp < np ? p0 + gp : np;
-        if (r0 < r1) unit(trans_b, r0, r1, p0, p1, N, K, A, lda, B, ldb, beta, C, ldc);
+        if (r0 < r1) unit(trans_b, r0, r1, p0, p1, N, K, A, lda, B, ldb, NULL, beta, C, ldc);
     }
 }
 

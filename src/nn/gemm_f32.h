@@ -21,6 +21,8 @@
 #ifndef FASTC_NN_GEMM_F32_H
 #define FASTC_NN_GEMM_F32_H
 
+#include <stddef.h>
+
 /* C (beta: += ; else =) A·op(B), row-major, split over the OpenMP threads in
  * fixed units of rows and column panels. */
 void gemm_f32(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb, int beta,
@@ -31,6 +33,14 @@ void gemm_f32(int trans_b, int M, int N, int K, const float *A, int lda, const f
  * per thread at a time).  The same chain: gemm_f32's numbers. */
 void gemm_f32_serial(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb, int beta,
                      float *C, int ldc);
+
+/* op(B) [K,N] packed once for many products with the same B (Winograd's
+ * U_ξ, reused by every block of tiles): bp holds gemm_f32_packed_floats(N, K)
+ * floats.  gemm_f32_packed is gemm_f32_serial with B taken from there: the
+ * same chain, so the same numbers. */
+size_t gemm_f32_packed_floats(int N, int K);
+void gemm_f32_pack_b(float *bp, int trans_b, int N, int K, const float *B, int ldb);
+void gemm_f32_packed(int M, int N, int K, const float *A, int lda, const float *bp, int beta, float *C, int ldc);
 
 /* The plain triple loop of the same chain (tests). */
 void gemm_f32_ref(int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb, int beta,

@@ -37,12 +37,28 @@ static WgPlan wg_plan(const Conv2dDims *d, int flip)
     return p;
 }
 
-size_t winograd_scratch_floats(const Conv2dDims *d)
+/* winograd_conv's scratch: the 16 packed U_ξ (upx floats each), then a
+ * region that holds U unpacked while it is packed and the block slots after
+ * (as large as one chunk's V and M, at least U), then a zero row. */
+static size_t wg_upx(const Conv2dDims *d)
+{
+    size_t a = gemm_f32_packed_floats(d->c_out, d->c_in), b = gemm_f32_packed_floats(d->c_in, d->c_out);
+    return ((a > b ? a : b) + 15) / 16 * 16;
+}
+
+static size_t wg_region(const Conv2dDims *d)
 {
     WgPlan p = wg_plan(d, 0);
-    /* U, then V and M of one chunk, then a zero row of max(c) floats */
+    size_t u = (size_t)16 * d->c_in * d->c_out, vm = (size_t)16 * p.chunk * p.timg * (d->c_in + d->c_out);
+    return u > vm ? u : vm;
+}
+
+size_t winograd_scratch_floats(const Conv2dDims *d)
+{
+    /* winograd_weight_grad's dU, one chunk's V and Ŷ, and a zero row fit too:
+     * 16·upx >= 16·c_in·c_out */
     int cm = d->c_in > d->c_out ? d->c_in : d->c_out;
-    return (size_t)16 * d->c_in * d->c_out + (size_t)16 * p.chunk * p.timg * (d->c_in + d->c_out) + cm;
+    return 16 * wg_upx(d) + wg_region(d) + cm;
 }
 
 /* U_ξ[o][i] (ξ-major, [c_out][c_in] row-major) = (G g Gᵀ)_ξ of the 3x3 kernel
@@ -79,41 +95,42 @@ static void weights(float *U, const float *w, const Conv2dDims *d, int flip)
     }
 }
 
-/* V_ξ[t][c] = (Bᵀ d B)_ξ for the T tiles from tile t0 (tiles numbered over
- * the batch, image by image, row by row); rows outside the image read the
- * zero row z. */
+/* v[ξ·S + c] = (Bᵀ d B)_ξ of tile t (numbered over the batch, image by image,
+ * row by row); rows outside the image read the zero row z. */
+static inline void input_tile(float *restrict v, size_t S, const float *in, const Conv2dDims *d, const WgPlan *p,
+                              size_t t, const float *z)
+{
+    const int C = p->ci, H = d->h, W = d->w;
+    int i = (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
+    const float *x[4][4];
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++) {
+            int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
+            x[a][b] = (y < 0 || y >= H || xx < 0 || xx >= W) ? z : in + (((size_t)i * H + y) * W + xx) * C;
+        }
+    #pragma omp simd
+    for (int c = 0; c < C; c++) {
+        float q[4][4];
+        for (int b = 0; b < 4; b++) {   /* Bᵀ d */
+            float d0 = x[0][b][c], d1 = x[1][b][c], d2 = x[2][b][c], d3 = x[3][b][c];
+            q[0][b] = d0 - d2, q[1][b] = d1 + d2, q[2][b] = d2 - d1, q[3][b] = d1 - d3;
+        }
+        for (int a = 0; a < 4; a++) {   /* (Bᵀ d) B */
+            float e0 = q[a][0], e1 = q[a][1], e2 = q[a][2], e3 = q[a][3];
+            v[(a * 4 + 0) * S + c] = e0 - e2;
+            v[(a * 4 + 1) * S + c] = e1 + e2;
+            v[(a * 4 + 2) * S + c] = e2 - e1;
+            v[(a * 4 + 3) * S + c] = e1 - e3;
+        }
+    }
+}
+
+/* V_ξ[t][c] for the T tiles from tile t0 (ξ stride T·c). */
 static void input_tf(float *V, const float *in, const Conv2dDims *d, const WgPlan *p, size_t t0, size_t T,
                      const float *z)
 {
-    const int C = p->ci, H = d->h, W = d->w;
     #pragma omp parallel for schedule(static)
-    for (size_t t = 0; t < T; t++) {
-        int i = (int)((t0 + t) / p->timg), r = (int)((t0 + t) % p->timg), ty = r / p->tw, tx = r % p->tw;
-        const float *x[4][4];
-        for (int a = 0; a < 4; a++)
-            for (int b = 0; b < 4; b++) {
-                int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
-                x[a][b] = (y < 0 || y >= H || xx < 0 || xx >= W) ? z
-                          : in + (((size_t)i * H + y) * W + xx) * C;
-            }
-        float *restrict v = V + t * C;
-        const size_t S = T * C;   /* stride between ξ */
-        #pragma omp simd
-        for (int c = 0; c < C; c++) {
-            float q[4][4];
-            for (int b = 0; b < 4; b++) {   /* Bᵀ d */
-                float d0 = x[0][b][c], d1 = x[1][b][c], d2 = x[2][b][c], d3 = x[3][b][c];
-                q[0][b] = d0 - d2, q[1][b] = d1 + d2, q[2][b] = d2 - d1, q[3][b] = d1 - d3;
-            }
-            for (int a = 0; a < 4; a++) {   /* (Bᵀ d) B */
-                float e0 = q[a][0], e1 = q[a][1], e2 = q[a][2], e3 = q[a][3];
-                v[(a * 4 + 0) * S + c] = e0 - e2;
-                v[(a * 4 + 1) * S + c] = e1 + e2;
-                v[(a * 4 + 2) * S + c] = e2 - e1;
-                v[(a * 4 + 3) * S + c] = e1 - e3;
-            }
-        }
-    }
+    for (size_t t = 0; t < T; t++) input_tile(V + t * p->ci, T * p->ci, in, d, p, t0 + t, z);
 }
 
 /* out[i, 2ty+a, 2tx+b, c] (+)= (Aᵀ m A)[a][b] of tile t (numbered over the
@@ -183,37 +200,58 @@ static inline void output_tile_nt(float *out, const float *restrict m, size_t S,
 }
 #endif
 
-/* output_tile for the tiles of the chunk of images [i0, i0+ni). */
-static void output_tf(float *out, int accumulate, const float *M, const Conv2dDims *d, const WgPlan *p,
-                      int i0, int ni)
-{
-    const size_t T = (size_t)ni * p->timg, S = T * p->co, t0 = (size_t)i0 * p->timg;
-    #pragma omp parallel for schedule(static)
-    for (size_t t = 0; t < T; t++) output_tile(out, accumulate, M + t * p->co, S, d, p, t0 + t);
-}
+/* The forward and din run blocks of tiles, each on one thread start to end:
+ * its rows of V_ξ, the 16 GEMMs into its rows of M_ξ, Aᵀ M A into the output,
+ * so V and M stay in the core's cache instead of going to memory and back
+ * between three parallel loops (as the bf16 path does).  A block's V and M
+ * take up to this many bytes. */
+#define WG_BLOCK_BYTES ((size_t)384 << 10)
 
 void winograd_conv(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
                    int flip, float *scratch)
 {
     WgPlan p = wg_plan(d, flip);
-    float *U = scratch;
-    float *V = U + (size_t)16 * d->c_in * d->c_out;
-    float *Mb = V + (size_t)16 * p.chunk * p.timg * p.ci;
-    float *z = Mb + (size_t)16 * p.chunk * p.timg * p.co;
+    const size_t upx = wg_upx(d), region = wg_region(d), all = (size_t)d->n * p.timg;
+    float *Up = scratch, *R = scratch + 16 * upx, *z = R + region;
     memset(z, 0, sizeof(float) * (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out));
-    weights(U, w, d, flip);
-    for (int i0 = 0; i0 < d->n; i0 += p.chunk) {
-        int ni = d->n - i0 < p.chunk ? d->n - i0 : p.chunk;
-        int T = ni * p.timg;
-        input_tf(V, in, d, &p, (size_t)i0 * p.timg, (size_t)T, z);
-        /* M_ξ = V_ξ · U_ξᵀ (forward), V_ξ · U_ξ (din); gemm_f32 reads V in
-         * place where OpenBLAS packed it (K = c is short: the packing was a
-         * large share of these GEMMs) */
-        #pragma omp parallel for schedule(dynamic, 1)
-        for (int x = 0; x < 16; x++)
-            gemm_f32_serial(!flip, T, p.co, p.ci, V + (size_t)x * T * p.ci, p.ci, U + (size_t)x * d->c_in * d->c_out,
-                            d->c_in, 0, Mb + (size_t)x * T * p.co, p.co);
-        output_tf(out, accumulate, Mb, d, &p, i0, ni);
+    /* B_ξ = U_ξᵀ (forward: U_ξ is [c_out][c_in], k = c_in) or U_ξ (din: k = c_out),
+     * packed once for all the blocks */
+    weights(R, w, d, flip);
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int x = 0; x < 16; x++)
+        gemm_f32_pack_b(Up + (size_t)x * upx, !flip, p.co, p.ci, R + (size_t)x * d->c_in * d->c_out, d->c_in);
+    /* tiles per block: a multiple of the GEMM's 6 rows, at least 48, within
+     * the region with one block slot per thread (fewer slots if need be) */
+    size_t per = (size_t)16 * (p.ci + p.co), tb = WG_BLOCK_BYTES / (per * sizeof(float)) / 6 * 6;
+    tb = tb < 48 ? 48 : tb;
+    tb = tb > all ? all : tb > region / per ? region / per : tb;
+    int slots = omp_get_max_threads();
+    while (slots > 1 && (size_t)slots * tb * per > region) slots--;
+    const size_t nb = (all + tb - 1) / tb;
+    /* each block on one thread, each number one chain: the same bits for any
+     * thread count and block size */
+    #pragma omp parallel num_threads(slots)
+    {
+        float *V = R + (size_t)omp_get_thread_num() * tb * per, *Mb = V + 16 * tb * p.ci;
+        #pragma omp for schedule(dynamic, 1)
+        for (size_t b = 0; b < nb; b++) {
+            size_t t0 = b * tb;
+            int T = all - t0 < tb ? (int)(all - t0) : (int)tb;
+            const size_t SV = (size_t)T * p.ci, SM = (size_t)T * p.co;
+            for (int t = 0; t < T; t++) input_tile(V + (size_t)t * p.ci, SV, in, d, &p, t0 + t, z);
+            for (int x = 0; x < 16; x++)   /* M_ξ = V_ξ · U_ξᵀ (forward), V_ξ · U_ξ (din) */
+                gemm_f32_packed(T, p.co, p.ci, V + x * SV, p.ci, Up + (size_t)x * upx, 0, Mb + x * SM, p.co);
+#if defined(__AVX512F__)
+            for (int t = 0; t < T; t++)
+                if (output_tile_nt_ok(out, accumulate, d, &p, t0 + t))
+                    output_tile_nt(out, Mb + (size_t)t * p.co, SM, d, &p, t0 + t);
+                else
+                    output_tile(out, accumulate, Mb + (size_t)t * p.co, SM, d, &p, t0 + t);
+            _mm_sfence();   /* the streamed lines reach memory before the region's barrier */
+#else
+            for (int t = 0; t < T; t++) output_tile(out, accumulate, Mb + (size_t)t * p.co, SM, d, &p, t0 + t);
+#endif
+        }
     }
 }
 

@@ -13,10 +13,12 @@
  * channel axes swapped, so the same code computes din (flip = 1).  The
  * weight gradient takes the transposed route (winograd_weight_grad).
  *
- * Tiles are taken in chunks of whole images fixed by the dims; within a chunk
- * the transforms split over tiles and the 16 GEMMs over ξ (one single-threaded
- * BLAS call each), so every number is computed the same way whatever the
- * thread count.  The plain reference is conv2d_forward_ref / backward_ref
+ * The forward and din run blocks of tiles, each block on one thread from the
+ * input transform through its 16 GEMMs (gemm_f32 on U_ξ packed once) to the
+ * output; the weight gradient takes chunks of whole images fixed by the dims,
+ * the transforms split over tiles and the 16 GEMMs over ξ (one
+ * single-threaded BLAS call each).  Each number is one fixed chain, so it is
+ * computed the same way whatever the thread count or block size.  The plain reference is conv2d_forward_ref / backward_ref
  * (conv.h); tests compare the two.
  */
 #ifndef FASTC_NN_WINOGRAD_H

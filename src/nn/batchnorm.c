@@ -167,38 +167,72 @@ BN_AVX512 static void gsum_block16(float *f1, float *f2, const float *dout, BnIn
     for (; j0 < c; j0 += 16) gsum_vecs(f1, f2, dout, in, relu, m, mean, r0, r1, c, j0, 1);
 }
 
-/* forward's row r: y = x·scale + shift (+ res), then the ReLU (y <= 0 → +0, NaN
- * passes) and its keep word when kw. */
+/* forward's channels j .. j+15 of row r: y = x·scale + shift (+ res), then the
+ * ReLU (y <= 0 → +0, NaN passes) and its keep word when kw. */
+BN_AVX512 static inline __attribute__((always_inline)) __m512
+fwd_vec(BnIn in, size_t r, int c, int j, const float *res, int relu, const float *scale, const float *shift,
+        uint16_t *kw)
+{
+    __m512 v = _mm512_add_ps(_mm512_mul_ps(load_in(in, r, c, j), _mm512_loadu_ps(scale + j)),
+                             _mm512_loadu_ps(shift + j));
+    if (res) v = _mm512_add_ps(v, _mm512_loadu_ps(res + j));
+    if (relu) {
+        __mmask16 pass = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLE_UQ);
+        v = _mm512_maskz_mov_ps(pass, v);
+        if (kw) kw[j / 16] = (uint16_t)pass;
+    }
+    return v;
+}
+
 BN_AVX512 static void fwd_row16(float *y, uint16_t *kw, BnIn in, size_t r, const float *res, int relu,
                                 const float *scale, const float *shift, int c)
 {
-    const __m512 z = _mm512_setzero_ps();
+    for (int j = 0; j < c; j += 16) _mm512_storeu_ps(y + j, fwd_vec(in, r, c, j, res, relu, scale, shift, kw));
+}
+
+/* The same also writing h = bf16(y) by vcvtneps2bf16 (gemm_bf16_native()), y
+ * NULL: h alone; the row rounded as it is made rather than stored and read back. */
+BF16_TARGET_CVT static void fwd_row16_h(float *y, uint16_t *h, uint16_t *kw, BnIn in, size_t r, const float *res,
+                                        int relu, const float *scale, const float *shift, int c)
+{
     for (int j = 0; j < c; j += 16) {
-        __m512 v = _mm512_add_ps(_mm512_mul_ps(load_in(in, r, c, j), _mm512_loadu_ps(scale + j)),
-                                 _mm512_loadu_ps(shift + j));
-        if (res) v = _mm512_add_ps(v, _mm512_loadu_ps(res + j));
-        if (relu) {
-            __mmask16 pass = _mm512_cmp_ps_mask(v, z, _CMP_NLE_UQ);
-            v = _mm512_maskz_mov_ps(pass, v);
-            if (kw) kw[j / 16] = (uint16_t)pass;
-        }
-        _mm512_storeu_ps(y + j, v);
+        __m512 v = fwd_vec(in, r, c, j, res, relu, scale, shift, kw);
+        if (y) _mm512_storeu_ps(y + j, v);
+        _mm256_storeu_si256((__m256i *)(h + j), bf16_cvt16_native(v));
     }
 }
 
-/* backward's row r: g' = dout masked (relu), dr = g', dx = k1·g' + k2·x + k3
- * (x read as zeros in eval: xk NULL). */
+/* backward's channels j .. j+15 of row r: g' = dout masked (relu), dr = g', and
+ * dx = k1·g' + k2·x + k3 returned (x read as zeros in eval: xk 0). */
+BN_AVX512 static inline __attribute__((always_inline)) __m512
+bwd_vec(float *dr, const float *g, BnIn in, size_t r, int c, int j, int xk, int relu, BnMask m, const float *k1,
+        const float *k2, const float *k3)
+{
+    __m512 gv = _mm512_loadu_ps(g + j), x = _mm512_setzero_ps();
+    if (xk || (relu && !m.keep && !m.out)) x = load_in(in, r, c, j);
+    if (relu) gv = _mm512_maskz_mov_ps(pass_mask(m, r, c, j, x), gv);
+    __m512 a = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(k1 + j), gv),
+                             _mm512_mul_ps(_mm512_loadu_ps(k2 + j), xk ? x : _mm512_setzero_ps()));
+    if (dr) _mm512_storeu_ps(dr + j, gv);
+    return _mm512_add_ps(a, _mm512_loadu_ps(k3 + j));
+}
+
 BN_AVX512 static void bwd_row16(float *dx, float *dr, const float *g, BnIn in, size_t r, int xk, int relu, BnMask m,
                                 const float *k1, const float *k2, const float *k3, int c)
 {
+    for (int j = 0; j < c; j += 16) _mm512_storeu_ps(dx + j, bwd_vec(dr, g, in, r, c, j, xk, relu, m, k1, k2, k3));
+}
+
+/* The same also writing h = bf16(dx) (dx NULL: h alone), as fwd_row16_h.  h may
+ * be g's own row (in place, dx and dr NULL): its 16 values j .. j+15 land on g's
+ * bytes of values j/2 .. j/2+7, already read. */
+BF16_TARGET_CVT static void bwd_row16_h(float *dx, uint16_t *h, float *dr, const float *g, BnIn in, size_t r, int xk,
+                                        int relu, BnMask m, const float *k1, const float *k2, const float *k3, int c)
+{
     for (int j = 0; j < c; j += 16) {
-        __m512 gv = _mm512_loadu_ps(g + j), x = _mm512_setzero_ps();
-        if (xk || (relu && !m.keep && !m.out)) x = load_in(in, r, c, j);
-        if (relu) gv = _mm512_maskz_mov_ps(pass_mask(m, r, c, j, x), gv);
-        __m512 a = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(k1 + j), gv),
-                                 _mm512_mul_ps(_mm512_loadu_ps(k2 + j), xk ? x : _mm512_setzero_ps()));
-        if (dr) _mm512_storeu_ps(dr + j, gv);
-        _mm512_storeu_ps(dx + j, _mm512_add_ps(a, _mm512_loadu_ps(k3 + j)));
+        __m512 v = bwd_vec(dr, g, in, r, c, j, xk, relu, m, k1, k2, k3);
+        if (dx) _mm512_storeu_ps(dx + j, v);
+        _mm256_storeu_si256((__m256i *)(h + j), bf16_cvt16_native(v));
     }
 }
 
@@ -367,7 +401,7 @@ static void forward(float *out, uint16_t *keep, uint16_t *out16, BnIn in, const 
 {
     float scale[c], shift[c];
     stats(scale, shift, in, train, s, rows, c);
-    const int vec = by_vectors(c), words = keep && relu && vec;
+    const int vec = by_vectors(c), words = keep && relu && vec, native = out16 && gemm_bf16_native();
     /* omp simd: out may alias in or residual, element by element (same
      * index), which the compiler's alias check would refuse and run scalar */
     #pragma omp parallel for schedule(dynamic, rows_chunk(c))
@@ -375,6 +409,11 @@ static void forward(float *out, uint16_t *keep, uint16_t *out16, BnIn in, const 
         const float *res = residual ? residual + r * c : NULL;
         float yrow[out ? 1 : c];   /* out16 alone: the row is rounded from here */
         float *y = out ? out + r * c : yrow;
+        if (vec && native) {
+            fwd_row16_h(out ? y : NULL, out16 + r * c, words ? keep + r * c / 16 : NULL, in, r, res, relu, scale,
+                        shift, c);
+            continue;
+        }
         if (vec) {
             fwd_row16(y, words ? keep + r * c / 16 : NULL, in, r, res, relu, scale, shift, c);
             if (out16) bf16_convert(out16 + r * c, y, (size_t)c);   /* y still in L1 */
@@ -439,7 +478,7 @@ static void backward(float *din, uint16_t *din16, size_t ld16, float *dres, floa
                      BnIn in, const float *out, const uint16_t *keep, int relu, int train,
                      const BnState *s, size_t rows, int c)
 {
-    const int vec = by_vectors(c);
+    const int vec = by_vectors(c), native = din16 && gemm_bf16_native();
     double sg[c], sgx[c];
     float k1[c], k2[c], k3[c], scale[c], shift[c];
     for (int j = 0; j < c; j++) {   /* the forward's affine map, for a recomputed ReLU mask */
@@ -476,6 +515,10 @@ static void backward(float *din, uint16_t *din16, size_t ld16, float *dres, floa
         const float *g = dout + r * c;
         float dxrow[din ? 1 : c];   /* din16 alone: the row is rounded from here */
         float *dx = din ? din + r * c : dxrow, *dr = dres ? dres + r * c : NULL;
+        if (vec && native) {
+            bwd_row16_h(din ? dx : NULL, din16 + r * ld16, dr, g, in, r, train, relu, m, k1, k2, k3, c);
+            continue;
+        }
         if (vec) {
             bwd_row16(dx, dr, g, in, r, train, relu, m, k1, k2, k3, c);
             if (din16) bf16_convert(din16 + r * ld16, dx, (size_t)c);   /* dx still in L1; g read */

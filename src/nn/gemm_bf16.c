@@ -54,30 +54,13 @@ static inline __m256i cvt16(__m512 x)
 }
 #endif
 
-#define BF16_TARGET_CVT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-
-/* 16 floats → 16 bf16 by vcvtneps2bf16 (round to nearest even, subnormal inputs
- * to signed zero: bf16_from_f32's words), a NaN lane set as bf16_from_f32 sets it
- * (the instruction's own NaN need not keep the payload): a third of cvt16's
- * instructions, where the BatchNorms round every row they write (batchnorm.h). */
-BF16_TARGET_CVT static inline __m256i cvt16_native(__m512 x)
-{
-    __m256i r = (__m256i)_mm512_cvtneps_pbh(x);
-    __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
-    if (nan) {
-        __m512i u = _mm512_or_si512(_mm512_srli_epi32(_mm512_castps_si512(x), 16), _mm512_set1_epi32(0x40));
-        r = _mm256_mask_mov_epi16(r, nan, _mm512_cvtepi32_epi16(u));
-    }
-    return r;
-}
-
 BF16_TARGET_CVT static void convert_native(uint16_t *dst, const float *src, size_t n)
 {
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(dst + i), cvt16_native(_mm512_loadu_ps(src + i)));
+    for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(dst + i), bf16_cvt16_native(_mm512_loadu_ps(src + i)));
     if (i < n) {
         __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        _mm256_mask_storeu_epi16(dst + i, m, cvt16_native(_mm512_maskz_loadu_ps(m, src + i)));
+        _mm256_mask_storeu_epi16(dst + i, m, bf16_cvt16_native(_mm512_maskz_loadu_ps(m, src + i)));
     }
 }
 
@@ -380,7 +363,7 @@ static inline void kern_native_body(int kp, const uint32_t *a, size_t lda_w, con
             if (i < mr)
                 #pragma GCC unroll 8
                 for (int j = 0; j < NV; j++)
-                    _mm256_mask_storeu_epi16(c16 + (size_t)i * ld16 + 16 * j, mk[j], cvt16_native(acc[i][j]));
+                    _mm256_mask_storeu_epi16(c16 + (size_t)i * ld16 + 16 * j, mk[j], bf16_cvt16_native(acc[i][j]));
         return;
     }
     #pragma GCC unroll 8

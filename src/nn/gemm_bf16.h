@@ -35,6 +35,7 @@
 #ifndef FASTC_NN_GEMM_BF16_H
 #define FASTC_NN_GEMM_BF16_H
 
+#include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -65,6 +66,23 @@ static inline float bf16_round(float x) { return bf16_to_f32(bf16_from_f32(x)); 
 
 /* Whether this CPU runs vdpbf16ps (AVX512-BF16); otherwise the emulation runs. */
 int gemm_bf16_native(void);
+
+/* 16 floats → 16 bf16 by vcvtneps2bf16 (round to nearest even, subnormal inputs
+ * to signed zero: bf16_from_f32's words), a NaN lane set as bf16_from_f32 sets it
+ * (the instruction's own NaN need not keep the payload): a third of the integer
+ * emulation's instructions, where the BatchNorms round every row they write
+ * (batchnorm.h) and the GEMM stores bf16.  Only where gemm_bf16_native(). */
+#define BF16_TARGET_CVT __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+BF16_TARGET_CVT static inline __m256i bf16_cvt16_native(__m512 x)
+{
+    __m256i r = (__m256i)_mm512_cvtneps_pbh(x);
+    __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    if (nan) {
+        __m512i u = _mm512_or_si512(_mm512_srli_epi32(_mm512_castps_si512(x), 16), _mm512_set1_epi32(0x40));
+        r = _mm256_mask_mov_epi16(r, nan, _mm512_cvtepi32_epi16(u));
+    }
+    return r;
+}
 
 /* dst[i] = bf16(src[i]), i < n. */
 void bf16_convert(uint16_t *dst, const float *src, size_t n);

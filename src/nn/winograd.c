@@ -95,19 +95,28 @@ static void weights(float *U, const float *w, const Conv2dDims *d, int flip)
     }
 }
 
-/* v[ξ·S + c] = (Bᵀ d B)_ξ of tile t (numbered over the batch, image by image,
- * row by row); rows outside the image read the zero row z. */
-static inline void input_tile(float *restrict v, size_t S, const float *in, const Conv2dDims *d, const WgPlan *p,
-                              size_t t, const float *z)
+/* x[a][b]: the channel row of input pixel (2ty−1+a, 2tx−1+b) of tile t
+ * (numbered over the batch), or the zero row z where that pixel is padding. */
+static inline void patch_rows(const float *x[4][4], const float *in, const Conv2dDims *d, const WgPlan *p, size_t t,
+                              const float *z)
 {
     const int C = p->ci, H = d->h, W = d->w;
     int i = (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
-    const float *x[4][4];
     for (int a = 0; a < 4; a++)
         for (int b = 0; b < 4; b++) {
             int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
             x[a][b] = (y < 0 || y >= H || xx < 0 || xx >= W) ? z : in + (((size_t)i * H + y) * W + xx) * C;
         }
+}
+
+/* v[ξ·S + c] = (Bᵀ d B)_ξ of tile t (numbered over the batch, image by image,
+ * row by row); rows outside the image read the zero row z. */
+static inline void input_tile(float *restrict v, size_t S, const float *in, const Conv2dDims *d, const WgPlan *p,
+                              size_t t, const float *z)
+{
+    const int C = p->ci;
+    const float *x[4][4];
+    patch_rows(x, in, d, p, t, z);
     #pragma omp simd
     for (int c = 0; c < C; c++) {
         float q[4][4];
@@ -427,20 +436,6 @@ size_t winograd_scratch_floats_bf16(const Conv2dDims *d, int threads)
     Wg16 f = wg16_plan(d, 0), g = wg16_plan(d, 1);
     size_t a = wg16_floats(&f, d, threads), b = wg16_floats(&g, d, threads), c = wg16g_plan(d).total;
     return a > b ? (a > c ? a : c) : (b > c ? b : c);
-}
-
-/* x[a][b]: the channel row of input pixel (2ty−1+a, 2tx−1+b) of tile t
- * (numbered over the batch), or the zero row z where that pixel is padding. */
-static inline void patch_rows(const float *x[4][4], const float *in, const Conv2dDims *d, const WgPlan *p, size_t t,
-                              const float *z)
-{
-    const int C = p->ci, H = d->h, W = d->w;
-    int i = (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
-    for (int a = 0; a < 4; a++)
-        for (int b = 0; b < 4; b++) {
-            int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
-            x[a][b] = (y < 0 || y >= H || xx < 0 || xx >= W) ? z : in + (((size_t)i * H + y) * W + xx) * C;
-        }
 }
 
 /* v[ξ][k] = (Bᵀ d B)_ξ of channel c0 + k of the patch x, k < nc <= 64: input_tf's

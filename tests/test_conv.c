@@ -734,11 +734,22 @@ START_TEST(bf16_winograd_matches_its_reference)
         ck_assert_msg(same_bits(y1, y2, u.nout), "case %zu forward", ci);
         float *a1 = alloc_rand(u.nin, 7, 1), *a2 = malloc(u.nin * 4), *w1 = alloc_rand(u.nw, 8, 1), *w2 = malloc(u.nw * 4);
         memcpy(a2, a1, u.nin * 4), memcpy(w2, w1, u.nw * 4);
+        float *w0 = malloc(u.nw * 4), *w3 = malloc(u.nw * 4);
+        memcpy(w0, w1, u.nw * 4);
         conv2d_backward(a1, 1, w1, u.g, u.x, u.w, &d, &sc);
         winograd_conv_ref_bf16(a2, 1, u.g, u.w, &d, 1);
         winograd_weight_grad_ref_bf16(w2, u.g, u.x, &d);
         ck_assert_msg(same_bits(a1, a2, u.nin), "case %zu din accumulated", ci);
         ck_assert_msg(same_bits(w1, w2, u.nw), "case %zu dw", ci);
+        for (int th = 1; th <= 4; th++) {   /* dW by 1, 2 and 4 groups of ξ (the threads decide) */
+            omp_set_num_threads(th);
+            memcpy(w3, w0, u.nw * 4);
+            memset(sc.buf, 0xff, sc.floats * 4);   /* NaN: no number may come from an earlier call's scratch */
+            conv2d_backward(NULL, 0, w3, u.g, u.x, u.w, &d, &sc);
+            ck_assert_msg(same_bits(w3, w2, u.nw), "case %zu dw, %d threads", ci, th);
+        }
+        omp_set_num_threads(2);
+        free(w0), free(w3);
         conv2d_backward(a1, 0, NULL, u.g, u.x, u.w, &d, &sc);
         winograd_conv_ref_bf16(a2, 0, u.g, u.w, &d, 1);
         ck_assert_msg(same_bits(a1, a2, u.nin), "case %zu din", ci);

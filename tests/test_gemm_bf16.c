@@ -213,6 +213,44 @@ START_TEST(packed_a_matches_reference)
 }
 END_TEST
 
+typedef void (*GemmPtFn)(int, int, int, const uint32_t *, int, const uint32_t *, int, float *, int);
+
+/* A given as pair rows of Aᵀ (ldp words apart, wider than M: the words past M
+ * are garbage the product must not read into C): the reference's bits. */
+static void check_shape_pt(GemmPtFn fn, int M, int N, int K, int beta)
+{
+    int KP = (K + 1) / 2, ldp = M + 5;
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+    float *C = malloc(sizeof(float) * M * N), *R = malloc(sizeof(float) * M * N);
+    uint32_t *At2 = malloc(4 * (size_t)KP * ldp), *Bp = malloc(4 * gemm_bf16_packed_words(K, N));
+    gc_randn(A, (size_t)M * K, 21 + M, 1), gc_randn(B, (size_t)K * N, 22 + N, 1);
+    gc_randn(C, (size_t)M * N, 23 + K, 1);
+    memcpy(R, C, sizeof(float) * M * N);
+    memset(At2, 0x7f, 4 * (size_t)KP * ldp);   /* the pad words: large values that would show */
+    for (int p = 0; p < KP; p++)
+        for (int m = 0; m < M; m++) {
+            uint32_t lo = bf16_from_f32(A[(size_t)m * K + 2 * p]);
+            uint32_t hi = 2 * p + 1 < K ? bf16_from_f32(A[(size_t)m * K + 2 * p + 1]) : 0;
+            At2[(size_t)p * ldp + m] = lo | hi << 16;
+        }
+    gemm_bf16_pack_b(Bp, 0, K, N, B, N);
+    fn(M, N, K, At2, ldp, Bp, beta, C, N);
+    gemm_bf16_ref(0, 0, M, N, K, A, K, B, N, beta, R, N);
+    ck_assert_msg(same_bits(C, R, (size_t)M * N), "pair rows A: M=%d N=%d K=%d beta=%d", M, N, K, beta);
+    free(A), free(B), free(C), free(R), free(At2), free(Bp);
+}
+
+START_TEST(pair_rows_a_matches_reference)
+{
+    static const int pt_shapes[][3] = {{1, 1, 1}, {5, 64, 3}, {13, 130, 147}, {64, 64, 512}, {100, 70, 333}};
+    for (size_t i = 0; i < sizeof pt_shapes / sizeof *pt_shapes; i++)
+        for (int beta = 0; beta < 2; beta++) {
+            if (gemm_bf16_native()) check_shape_pt(gemm_bf16_pt, pt_shapes[i][0], pt_shapes[i][1], pt_shapes[i][2], beta);
+            check_shape_pt(gemm_bf16_pt_emulated, pt_shapes[i][0], pt_shapes[i][1], pt_shapes[i][2], beta);
+        }
+}
+END_TEST
+
 START_TEST(native_kernel_matches_reference)
 {
     if (!gemm_bf16_native()) return;   /* gemm_bf16 is the emulation here: tested below */
@@ -399,6 +437,7 @@ static Suite *suite(void)
     tcase_add_test(tc, pack_from_bf16_rows_equals_pack_from_floats);
     tcase_add_test(tc, transpose_rounds_and_pads);
     tcase_add_test(tc, packed_a_matches_reference);
+    tcase_add_test(tc, pair_rows_a_matches_reference);
     tcase_add_test(tc, bf16_store_is_the_rounded_product);
     tcase_add_test(tc, widen_is_exact);
     suite_add_tcase(s, tc);

@@ -319,7 +319,8 @@ void gemm_bf16_pack_a_pair(uint32_t *Ap, int M, int K, int p, const uint16_t *lo
 /* ---- microkernels ------------------------------------------------------------ */
 
 /* C tile [mr <= MR][nr <= NR] (+)= A rows · B panel slice, kp pairs; pair p of row i
- * of A is the word a[i·lda_w + p·ps]: rows of words (ps = 1) or a packed block (lda_w = 1, ps = MR).
+ * of A is the word a[i·lda_w + p·ps]: rows of words (ps = 1), a packed block
+ * (lda_w = 1, ps = MR) or pair rows (lda_w = 1, ps = the kernel's lda_w argument).
  * c16 (NULL: none): the tile is stored as bf16 there instead (rows ld16 apart), rounded
  * as bf16_from_f32; every row of C is loaded before the first is stored, so row i of
  * c16 may lie over row i of c. */
@@ -388,6 +389,13 @@ static void kern_native_pa(int kp, const uint32_t *a, size_t lda_w, const uint32
     kern_native_body(kp, a, 1, MR, b, c, ldc, load, mr, nr, c16, ld16);
 }
 
+BF16_TARGET
+static void kern_native_pt(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b, float *c, int ldc, int load,
+                           int mr, int nr, uint16_t *c16, size_t ld16)
+{
+    kern_native_body(kp, a, 1, lda_w, b, c, ldc, load, mr, nr, c16, ld16);
+}
+
 /* One step of the chain: round(acc + a·b) (fmaf: the exact product, one
  * rounding, as vdpbf16ps), then a result below 2^-126 flushed to a zero of its sign. */
 static inline float chain_step(float acc, float a, float b)
@@ -437,6 +445,12 @@ static void kern_emul_pa(int kp, const uint32_t *a, size_t lda_w, const uint32_t
     kern_emul_body(kp, a, 1, MR, b, c, ldc, load, mr, nr, c16, ld16);
 }
 
+static void kern_emul_pt(int kp, const uint32_t *a, size_t lda_w, const uint32_t *b, float *c, int ldc, int load,
+                         int mr, int nr, uint16_t *c16, size_t ld16)
+{
+    kern_emul_body(kp, a, 1, lda_w, b, c, ldc, load, mr, nr, c16, ld16);
+}
+
 /* ---- drivers ------------------------------------------------------------------ */
 
 /* Where A's words are: pair p of row i (i a multiple of MR: a row tile) at
@@ -454,6 +468,13 @@ static AOp a_rows(const uint16_t *A, int lda)
 static AOp a_packed(const uint32_t *Ap, int K)
 {
     AOp a = {Ap, 1, (size_t)MR * (size_t)((K + 1) / 2), MR};
+    return a;
+}
+
+/* Pair rows (gemm_bf16_pt): `row` carries the pair stride to kern_*_pt. */
+static AOp a_pair_rows(const uint32_t *At2, int ldp)
+{
+    AOp a = {At2, (size_t)ldp, MR, (size_t)ldp};
     return a;
 }
 
@@ -532,6 +553,21 @@ void gemm_bf16_pa_emulated(int M, int N, int K, const uint32_t *Ap, const uint32
 {
     if (M <= 0 || N <= 0) return;
     gemm_rows(kern_emul_pa, M, N, K, a_packed(Ap, K), Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR, NULL, 0);
+}
+
+void gemm_bf16_pt(int M, int N, int K, const uint32_t *At2, int ldp, const uint32_t *Bp, int beta, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    gemm_rows(gemm_bf16_native() ? kern_native_pt : kern_emul_pt, M, N, K, a_pair_rows(At2, ldp), Bp, (K + 1) / 2,
+              beta, C, ldc, 0, (N + NR - 1) / NR, NULL, 0);
+}
+
+void gemm_bf16_pt_emulated(int M, int N, int K, const uint32_t *At2, int ldp, const uint32_t *Bp, int beta, float *C,
+                           int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    gemm_rows(kern_emul_pt, M, N, K, a_pair_rows(At2, ldp), Bp, (K + 1) / 2, beta, C, ldc, 0, (N + NR - 1) / NR,
+              NULL, 0);
 }
 
 /* Below this many multiply-adds one thread does the whole product. */

@@ -173,6 +173,16 @@ void gemm_bf16_pa(int M, int N, int K, const uint32_t *Ap, const uint32_t *Bp, i
 void gemm_bf16_pa_emulated(int M, int N, int K, const uint32_t *Ap, const uint32_t *Bp, int beta, float *C, int ldc);
 void nn_gemm_bf16_pa(int M, int N, int K, const uint32_t *Ap, const uint32_t *Bp, int beta, float *C, int ldc);
 
+/* gemm_bf16 and its emulation with A given as pair rows of Aᵀ: word[p][m] =
+ * bf16(a[m][2p]) | bf16(a[m][2p+1]) << 16 at At2[p·ldp + m] (ldp >= M; zero
+ * past K), two rows of Aᵀ interleaved, as B's panels but of any width.  What a
+ * transform writes for two k at once in whole vectors, where the packed layout
+ * would scatter it in MR-word pieces (the bf16 Winograd weight gradient's Ŷᵀ).
+ * The same chains, the same numbers. */
+void gemm_bf16_pt(int M, int N, int K, const uint32_t *At2, int ldp, const uint32_t *Bp, int beta, float *C, int ldc);
+void gemm_bf16_pt_emulated(int M, int N, int K, const uint32_t *At2, int ldp, const uint32_t *Bp, int beta, float *C,
+                           int ldc);
+
 /* Plain reference, fp32 operands rounded here: C = (beta ? C : 0) + bf16(op(A))·bf16(op(B)),
  * op(A)[m][k] = trans_a ? A[k·lda + m] : A[m·lda + k], op(B)[k][n] = trans_b ? B[n·ldb + k] : B[k·ldb + n]. */
 void gemm_bf16_ref(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B,

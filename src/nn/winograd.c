@@ -409,10 +409,11 @@ static size_t wg16_floats(const Wg16 *q, const Conv2dDims *d, int slots)
 }
 
 /* The weight gradient's: dU (fp32) | Vp: V_ξ packed as B straight from the
- * input (vpx words each) | Yt: Ŷ_ξᵀ packed as A straight from dout (ytx words
- * each) | z.  No fp32 V or Ŷ in memory. */
+ * input (vpx words each) | Yt: Ŷ_ξᵀ as pair rows of ldp words straight from
+ * dout (ytx words each) | z.  No fp32 V or Ŷ in memory. */
 typedef struct Wg16g {
     WgPlan p;
+    int ldp;
     size_t tc, vp, vpx, yt, ytx, z, total;
 } Wg16g;
 
@@ -424,7 +425,8 @@ static Wg16g wg16g_plan(const Conv2dDims *d)
     q.vp = up16((size_t)16 * d->c_in * d->c_out);
     q.vpx = odd_lines(gemm_bf16_packed_words((int)q.tc, d->c_in), 4);
     q.yt = q.vp + 16 * q.vpx;
-    q.ytx = odd_lines(gemm_bf16_packed_a_words(d->c_out, (int)q.tc), 4);
+    q.ldp = (d->c_out + 15) / 16 * 16;
+    q.ytx = odd_lines((q.tc + 1) / 2 * (size_t)q.ldp, 4);
     q.z = q.yt + 16 * q.ytx;
     q.total = q.z + (size_t)(d->c_in > d->c_out ? d->c_in : d->c_out);
     return q;
@@ -537,8 +539,8 @@ _Static_assert(GEMM_BF16_NR == 64, "input_pair_packed writes panels of 64 channe
  * ξ stride vpx words): tiles t and t+1 (t+1 only when two; else a zero
  * partner) straight from the input, as gemm_bf16_pack_b would pack input_tf's
  * rows: the same words, no fp32 V in memory. */
-static void input_pair_packed(uint32_t *Vp, size_t vpx, int KP, int pi, const float *in, const Conv2dDims *d,
-                              const WgPlan *p, size_t t, int two, const float *z)
+static void input_pair_packed(uint32_t *Vp, size_t vpx, int KP, int pi, int xi0, int xi1, const float *in,
+                              const Conv2dDims *d, const WgPlan *p, size_t t, int two, const float *z)
 {
     const int C = p->ci;
     const float *x0[4][4], *x1[4][4];
@@ -552,8 +554,11 @@ static void input_pair_packed(uint32_t *Vp, size_t vpx, int KP, int pi, const fl
         if (two) bt_d_b16(v1, x1, c, m);
         else
             for (int x2 = 0; x2 < 16; x2++) v1[x2] = _mm512_setzero_ps();
-        for (int x2 = 0; x2 < 16; x2++)
-            _mm512_storeu_si512(Vp + x2 * vpx + ((size_t)(c / 64) * KP + pi) * 64 + c % 64, bf16_pairs(v0[x2], v1[x2]));
+        #pragma GCC unroll 16
+        for (int x2 = 0; x2 < 16; x2++)   /* unrolled: v0, v1 stay in registers */
+            if (x2 >= xi0 && x2 < xi1)
+                _mm512_storeu_si512(Vp + x2 * vpx + ((size_t)(c / 64) * KP + pi) * 64 + c % 64,
+                                    bf16_pairs(v0[x2], v1[x2]));
     }
 #else
     float v0[16][64], v1[16][64];
@@ -563,7 +568,7 @@ static void input_pair_packed(uint32_t *Vp, size_t vpx, int KP, int pi, const fl
         int nc = C - c0 < 64 ? C - c0 : 64;
         bt_d_b64(v0, x0, c0, nc);
         if (two) bt_d_b64(v1, x1, c0, nc);
-        for (int x2 = 0; x2 < 16; x2++) {
+        for (int x2 = xi0; x2 < xi1; x2++) {
             uint32_t *dst = Vp + x2 * vpx + ((size_t)(c0 / 64) * KP + pi) * 64;
             bf16_convert(lo, v0[x2], (size_t)nc);
             if (two) bf16_convert(hi, v1[x2], (size_t)nc);
@@ -574,15 +579,15 @@ static void input_pair_packed(uint32_t *Vp, size_t vpx, int KP, int pi, const fl
 #endif
 }
 
-/* Pair pi of Ŷ_ξᵀ packed as gemm_bf16's A (M = the c_out channels, K = the
- * tiles; ξ stride ytx words; the layout of gemm_bf16.h: block c/MR of rows,
- * pair pi, word c%MR): tiles t and t+1 (t+1 only when two; else a zero
- * partner), grad_tf's operations straight from dout, as gemm_bf16_pack_at
- * would pack grad_tf's rows: the same words, no fp32 Ŷ in memory. */
-static void grad_pair_packed(uint32_t *Ap, size_t ytx, int KP, int pi, const float *dout, const Conv2dDims *d,
-                             const WgPlan *p, size_t t, int two, const float *z)
+/* Pair pi of Ŷ_ξᵀ as gemm_bf16_pt's pair rows (ξ stride ytx words, row pi at
+ * pi·ldp, word c = channel c), for ξ in [x0, x1): tiles t and t+1 (t+1 only
+ * when two; else a zero partner), grad_tf's operations straight from dout,
+ * one whole vector of 16 channels at a time: no fp32 Ŷ in memory, no scatter
+ * into MR-row blocks. */
+static void grad_pair_rows(uint32_t *Yt, size_t ytx, int ldp, int pi, int x0, int x1, const float *dout,
+                           const Conv2dDims *d, const WgPlan *p, size_t t, int two, const float *z)
 {
-    const int C = d->c_out, H = d->h, W = d->w, MR = GEMM_BF16_MR;
+    const int C = d->c_out, H = d->h, W = d->w;
     const float *y[2][2][2];
     for (int u = 0; u < 1 + two; u++) {
         int i = (int)((t + u) / p->timg), r = (int)((t + u) % p->timg), ty = r / p->tw, tx = r % p->tw;
@@ -592,40 +597,34 @@ static void grad_pair_packed(uint32_t *Ap, size_t ytx, int KP, int pi, const flo
                 y[u][a][b] = yy < H && xx < W ? dout + (((size_t)i * H + yy) * W + xx) * C : z;
             }
     }
+    uint32_t *row = Yt + (size_t)pi * ldp;
 #ifdef WG_NATIVE16
-    _Static_assert(48 % GEMM_BF16_MR == 0, "grad_pair_packed copies whole blocks of 48 rows");
     const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
-    for (int c0 = 0; c0 < C; c0 += 48) {   /* 48 channels: 3 vectors, 8 whole blocks of MR rows */
-        uint32_t wd[16][48];
-        for (int k = 0; k < 48; k += 16) {
-            __mmask16 m = lanes16(C - c0 - k);
-            __m512 g[2][16];
-            for (int u = 0; u < 2; u++) {
-                if (u == 1 && !two) {   /* the zero partner */
-                    for (int x2 = 0; x2 < 16; x2++) g[u][x2] = _mm512_setzero_ps();
-                    continue;
-                }
-                for (int b = 0; b < 2; b++) {
-                    __m512 y0 = _mm512_maskz_loadu_ps(m, y[u][0][b] + c0 + k), y1 = _mm512_maskz_loadu_ps(m, y[u][1][b] + c0 + k);
-                    __m512 q[4] = {y0, _mm512_add_ps(y0, y1), _mm512_sub_ps(y0, y1),   /* A y */
-                                   _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(y1), sign))};
-                    for (int a = 0; a < 4; a++) g[u][a * 4 + b] = q[a];   /* column b of A y */
-                }
-                for (int a = 0; a < 4; a++) {   /* (A y) Aᵀ */
-                    __m512 e0 = g[u][a * 4 + 0], e1 = g[u][a * 4 + 1];
-                    g[u][a * 4 + 0] = e0;
-                    g[u][a * 4 + 1] = _mm512_add_ps(e0, e1);
-                    g[u][a * 4 + 2] = _mm512_sub_ps(e0, e1);
-                    g[u][a * 4 + 3] = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(e1), sign));
-                }
+    for (int c = 0; c < C; c += 16) {
+        __mmask16 m = lanes16(C - c);
+        __m512 g[2][16];
+        for (int u = 0; u < 2; u++) {
+            if (u == 1 && !two) {   /* the zero partner */
+                for (int x2 = 0; x2 < 16; x2++) g[u][x2] = _mm512_setzero_ps();
+                continue;
             }
-            for (int x2 = 0; x2 < 16; x2++) _mm512_storeu_si512(wd[x2] + k, bf16_pairs(g[0][x2], g[1][x2]));
+            for (int b = 0; b < 2; b++) {
+                __m512 y0 = _mm512_maskz_loadu_ps(m, y[u][0][b] + c), y1 = _mm512_maskz_loadu_ps(m, y[u][1][b] + c);
+                __m512 q[4] = {y0, _mm512_add_ps(y0, y1), _mm512_sub_ps(y0, y1),   /* A y */
+                               _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(y1), sign))};
+                for (int a = 0; a < 4; a++) g[u][a * 4 + b] = q[a];   /* column b of A y */
+            }
+            for (int a = 0; a < 4; a++) {   /* (A y) Aᵀ */
+                __m512 e0 = g[u][a * 4 + 0], e1 = g[u][a * 4 + 1];
+                g[u][a * 4 + 0] = e0;
+                g[u][a * 4 + 1] = _mm512_add_ps(e0, e1);
+                g[u][a * 4 + 2] = _mm512_sub_ps(e0, e1);
+                g[u][a * 4 + 3] = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(e1), sign));
+            }
         }
-        int nb = ((C - c0 < 48 ? C - c0 : 48) + MR - 1) / MR;
-        for (int x2 = 0; x2 < 16; x2++) {
-            uint32_t *dst = Ap + x2 * ytx + (size_t)pi * MR + (size_t)(c0 / MR) * KP * MR;
-            for (int bl = 0; bl < nb; bl++) memcpy(dst + (size_t)bl * KP * MR, wd[x2] + bl * MR, sizeof(uint32_t) * MR);
-        }
+        #pragma GCC unroll 16
+        for (int x2 = 0; x2 < 16; x2++)   /* unrolled: g stays in registers */
+            if (x2 >= x0 && x2 < x1) _mm512_mask_storeu_epi32(row + x2 * ytx + c, m, bf16_pairs(g[0][x2], g[1][x2]));
     }
 #else
     float g[2][16][64];
@@ -653,19 +652,13 @@ static void grad_pair_packed(uint32_t *Ap, size_t ytx, int KP, int pi, const flo
                 }
             }
         }
-        for (int x2 = 0; x2 < 16; x2++) {
-            uint32_t *dst = Ap + x2 * ytx + (size_t)pi * MR;
+        for (int x2 = x0; x2 < x1; x2++) {
             bf16_convert(lo, g[0][x2], (size_t)nc);
             if (two) bf16_convert(hi, g[1][x2], (size_t)nc);
-            for (int n = 0; n < nc; n++) {
-                int c = c0 + n;
-                dst[(size_t)(c / MR) * KP * MR + c % MR] = lo[n] | (uint32_t)hi[n] << 16;
-            }
+            for (int n = 0; n < nc; n++) row[x2 * ytx + c0 + n] = lo[n] | (uint32_t)hi[n] << 16;
         }
     }
 #endif
-    for (int c = C; c % MR; c++)   /* the pad rows of the last block */
-        for (int x2 = 0; x2 < 16; x2++) Ap[x2 * ytx + (size_t)pi * MR + (size_t)(c / MR) * KP * MR + c % MR] = 0;
 }
 
 void winograd_conv_bf16(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
@@ -722,21 +715,26 @@ void winograd_weight_grad_bf16(float *dw, const float *dout, const float *in, co
     uint32_t *Vp = (uint32_t *)(scratch + q.vp);
     uint32_t *Yt = (uint32_t *)(scratch + q.yt);
     memset(z, 0, sizeof(float) * (size_t)(CI > CO ? CI : CO));
-    for (int i0 = 0; i0 < d->n; i0 += p->chunk) {
-        int ni = d->n - i0 < p->chunk ? d->n - i0 : p->chunk;
-        int T = ni * p->timg;
-        const int KP = (T + 1) / 2;
-        #pragma omp parallel for schedule(static)
-        for (int pi = 0; pi < KP; pi++)
-            input_pair_packed(Vp, q.vpx, KP, pi, in, d, p, (size_t)i0 * p->timg + 2 * (size_t)pi, 2 * pi + 1 < T, z);
-        #pragma omp parallel for schedule(static)
-        for (int pi = 0; pi < KP; pi++)
-            grad_pair_packed(Yt, q.ytx, KP, pi, dout, d, p, (size_t)i0 * p->timg + 2 * (size_t)pi, 2 * pi + 1 < T, z);
-        #pragma omp parallel for schedule(dynamic, 1)
-        for (int x = 0; x < 16; x++) {   /* dU_ξ (+)= bf16(Ŷ_ξ)ᵀ · bf16(V_ξ): the chain goes on chunk after chunk */
-            uint32_t *b = Vp + (size_t)x * q.vpx;
-            uint32_t *a = Yt + (size_t)x * q.ytx;
-            gemm_bf16_pa(CO, CI, T, a, b, i0 > 0, dU + (size_t)x * CI * CO, CI);
+    /* Each group of ξ on one thread from the first chunk to the last: its
+     * transforms (of every tile, stored for its ξ only) and its GEMMs, so a
+     * thread reads back what it wrote itself and needs no barrier between
+     * chunks.  The group count follows the threads; no ξ's chain does. */
+    const int th = omp_get_max_threads(), groups = th >= 4 ? 4 : th >= 2 ? 2 : 1;
+    #pragma omp parallel for num_threads(groups) schedule(static, 1)
+    for (int g = 0; g < groups; g++) {
+        const int x0 = 16 * g / groups, x1 = 16 * (g + 1) / groups;
+        for (int i0 = 0; i0 < d->n; i0 += p->chunk) {
+            int ni = d->n - i0 < p->chunk ? d->n - i0 : p->chunk;
+            int T = ni * p->timg;
+            const int KP = (T + 1) / 2;
+            for (int pi = 0; pi < KP; pi++) {
+                size_t t = (size_t)i0 * p->timg + 2 * (size_t)pi;
+                input_pair_packed(Vp, q.vpx, KP, pi, x0, x1, in, d, p, t, 2 * pi + 1 < T, z);
+                grad_pair_rows(Yt, q.ytx, q.ldp, pi, x0, x1, dout, d, p, t, 2 * pi + 1 < T, z);
+            }
+            for (int x = x0; x < x1; x++)   /* dU_ξ (+)= bf16(Ŷ_ξ)ᵀ · bf16(V_ξ): the chain goes on chunk after chunk */
+                gemm_bf16_pt(CO, CI, T, Yt + (size_t)x * q.ytx, q.ldp, Vp + (size_t)x * q.vpx, i0 > 0,
+                             dU + (size_t)x * CI * CO, CI);
         }
     }
     weights_grad(dw, dU, d);

@@ -245,8 +245,9 @@ START_TEST(pair_rows_a_matches_reference)
     static const int pt_shapes[][3] = {{1, 1, 1}, {5, 64, 3}, {13, 130, 147}, {64, 64, 512}, {100, 70, 333}};
     for (size_t i = 0; i < sizeof pt_shapes / sizeof *pt_shapes; i++)
         for (int beta = 0; beta < 2; beta++) {
-            if (gemm_bf16_native()) check_shape_pt(gemm_bf16_pt, pt_shapes[i][0], pt_shapes[i][1], pt_shapes[i][2], beta);
-            check_shape_pt(gemm_bf16_pt_emulated, pt_shapes[i][0], pt_shapes[i][1], pt_shapes[i][2], beta);
+            const int *sh = pt_shapes[i];
+            if (gemm_bf16_native()) check_shape_pt(gemm_bf16_pt, sh[0], sh[1], sh[2], beta);
+            check_shape_pt(gemm_bf16_pt_emulated, sh[0], sh[1], sh[2], beta);
         }
 }
 END_TEST

@@ -158,8 +158,9 @@ void nn_gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_
  * lie over C, row r of C16 over the first half of row r of C (ld16 = 2·ldc,
  * C16 = (uint16_t *)C): panels are stored in ascending order within a row, so a
  * bf16 store lands on fp32 columns already finished, and the threaded driver
- * then splits the rows only (a C16 apart from C: rows or panels, as nn_gemm_bf16).  Same chains as gemm_bf16: C16 equals bf16_from_f32
- * of gemm_bf16's C, bit for bit, for any thread count. */
+ * then splits the rows only (a C16 apart from C: rows or panels, as
+ * nn_gemm_bf16).  Same chains as gemm_bf16: C16 equals bf16_from_f32 of
+ * gemm_bf16's C, bit for bit, for any thread count. */
 void gemm_bf16_c16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, float *C, int ldc,
                    uint16_t *C16, int ld16);
 void gemm_bf16_c16_emulated(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, float *C, int ldc,

@@ -18,8 +18,8 @@
  * output; the weight gradient takes chunks of whole images fixed by the dims,
  * the transforms split over tiles and the 16 GEMMs over ξ (one
  * single-threaded BLAS call each).  Each number is one fixed chain, so it is
- * computed the same way whatever the thread count or block size.  The plain reference is conv2d_forward_ref / backward_ref
- * (conv.h); tests compare the two.
+ * computed the same way whatever the thread count or block size.  The plain
+ * reference is conv2d_forward_ref / backward_ref (conv.h); tests compare the two.
  */
 #ifndef FASTC_NN_WINOGRAD_H
 #define FASTC_NN_WINOGRAD_H
@@ -54,12 +54,16 @@ void winograd_weight_grad(float *dw, const float *dout, const float *in, const C
  *                   number over the input channels, pairs as vdpbf16ps),
  *                   Y = Aᵀ M A in fp32;
  *   weight grad:    V_ξ = bf16(Bᵀ d B), Ŷ_ξ = bf16(A dy Aᵀ), dU_ξ = Ŷ_ξᵀ·V_ξ
- *                   by gemm_bf16, one chain per number over the tiles, chunk
- *                   after chunk (the pairs restart at each chunk: an odd chunk
- *                   ends on a zero partner), dw += Gᵀ dU G in fp32.
- * The chunks and the split of the 16 GEMMs over the threads are the fp32
- * path's (fixed by the dims), each GEMM single-threaded: the numbers do not
- * depend on the thread count, and the emulated bf16 GEMM gives the same.
+ *                   by gemm_bf16 (Ŷ_ξᵀ as pair rows: gemm_bf16_pt), one chain
+ *                   per number over the tiles, chunk after chunk (the pairs
+ *                   restart at each chunk: an odd chunk ends on a zero
+ *                   partner), dw += Gᵀ dU G in fp32.
+ * The chunks are the fp32 path's (fixed by the dims).  The weight gradient
+ * runs groups of ξ (1, 2 or 4, as many as the threads allow), each on one
+ * thread through every chunk: its transforms of each tile, stored for its ξ
+ * only, then its GEMMs, with no barrier between chunks.  Each ξ's chain is
+ * the same in any group: the numbers do not depend on the thread count, and
+ * the emulated bf16 GEMM gives the same.
  * The forward and din run blocks of tiles, each on one thread from its input
  * transform to its output (V and M of a block stay in cache); the scratch has
  * one block slot per thread (winograd_scratch_floats_bf16's `threads`; with

@@ -131,7 +131,8 @@ check-san: $(SAN_BUILD)/fastc $(call tests_of,$(SAN_BUILD))
 
 # The sanitizer build runs first: a read past a buffer fails loudly there,
 # where the release build might pass by luck.  Compiling uses every core
-# (JOBS); the suites themselves run one after another (tests/run.sh).
+# (JOBS); tests/run.sh runs the suites one per core at a time (TEST_JOBS=1:
+# one after another), each suite's output printed whole, in order.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	$(MAKE) -j$(JOBS) fastc

@@ -4,6 +4,7 @@
 #include "check_main.h"
 #include "gradcheck.h"
 #include "nn/conv.h"
+#include "nn/conv_stem16.h"
 #include "nn/conv_taps.h"
 #include "nn/gemm_bf16.h"
 #include "nn/gemm_f32.h"
@@ -596,6 +597,77 @@ START_TEST(bf16_input_given_as_bf16_gives_the_same_bits)
 }
 END_TEST
 
+/* A narrow input (few channels, short kernel rows: the stem) goes without
+ * whole-tile columns (conv_stem16.h) and gives the columns path's bits
+ * (ConvScratch.bf16_columns = 2): forward (input fp32 and bf16, output fp32 and
+ * bf16 over its scratch), dW accumulated onto a non-zero one (dout fp32, bf16
+ * packed and 2·c_out apart, input bf16), din beside dW, with 1 and 2 threads;
+ * {case, tile cap}: the stem's 7x7/2 in the tile-parallel groups (4 groups of 5
+ * tiles, and one tile a group), in one big tile, an odd output width (dW then
+ * by the columns), two and three panels of output channels, stride 3, one
+ * channel, an odd c_out. */
+START_TEST(bf16_narrow_input_gives_the_columns_bits)
+{
+    static const RowCase ncs[] = {
+        {{5, 16, 16, 3, 8, 7, 2, 3}, 1},   {{3, 16, 16, 3, 8, 7, 2, 3}, 1},     {{3, 20, 24, 3, 64, 7, 2, 3}, 1},
+        {{4, 16, 17, 2, 70, 5, 1, 2}, 1},  {{2, 30, 72, 5, 130, 3, 3, 0}, 0},   {{3, 33, 34, 1, 16, 5, 1, 2}, 1},
+        {{6, 12, 12, 3, 7, 4, 2, 1}, 1},   {{2, 64, 64, 3, 64, 7, 2, 3}, RESNET_LIKE_CAP}};
+    for (size_t ci = 0; ci < sizeof ncs / sizeof ncs[0]; ci++) {
+        Setup u = setup(ncs[ci].c, 503 + 3 * ci, 0.3f);
+        Conv2dDims d = u.d;
+        const int ld = 2 * d.c_out;
+        if (gemm_bf16_native()) {
+            ck_assert_msg(conv_stem16_forward_applies(&d), "case %zu goes without columns", ci);
+            ck_assert_msg(conv_stem16_dw_applies(&d) == (d.ow % 2 == 0), "case %zu: dW by planes iff ow even", ci);
+        }
+        uint16_t *x16 = malloc(u.nin * 2), *g16 = malloc(u.nout * 2), *g2 = malloc(u.nout * 4);
+        bf16_convert(x16, u.x, u.nin);
+        bf16_convert(g16, u.g, u.nout);
+        for (size_t i = 0; i < u.nout * 2; i++) g2[i] = (uint16_t)(0x7fc1 + i % 7);   /* NaNs between the rows */
+        for (size_t m = 0; m < u.nout / d.c_out; m++) memcpy(g2 + m * ld, g16 + m * d.c_out, d.c_out * 2);
+        float *y[3][2], *w[3][5], *a[3];
+        uint16_t *o16[3];
+        for (int r = 0; r < 3; r++) {   /* whole columns; this path with 1 and 2 threads */
+            omp_set_num_threads(r == 2 ? 2 : 1);
+            size_t cf = conv2d_scratch_floats_bf16(&d, ncs[ci].cap, r == 2 ? 2 : 1);
+            ConvScratch sc = {malloc(cf * 4), cf, ncs[ci].cap, 1, r == 0 ? 2 : 0};
+            y[r][0] = malloc(u.nout * 4), y[r][1] = malloc(u.nout * 4), o16[r] = malloc(u.nout * 2);
+            float *acc = malloc(u.nout * 4);
+            conv2d_forward(y[r][0], u.x, u.w, &d, &sc);
+            conv2d_forward_in16(y[r][1], x16, u.w, &d, &sc);
+            conv2d_forward_out16((uint16_t *)acc, ld, acc, u.x, NULL, u.w, &d, &sc);
+            for (size_t m = 0; m < u.nout / d.c_out; m++) memcpy(o16[r] + m * d.c_out, (uint16_t *)acc + m * ld, d.c_out * 2);
+            for (int h = 0; h < 5; h++) w[r][h] = alloc_rand(u.nw, 6, 1);
+            a[r] = alloc_rand(u.nin, 5, 1);
+            conv2d_backward(NULL, 0, w[r][0], u.g, u.x, u.w, &d, &sc);
+            conv2d_backward_in16(NULL, 0, w[r][1], u.g, x16, u.w, &d, &sc);
+            conv2d_backward(a[r], 1, w[r][4], u.g, u.x, u.w, &d, &sc);
+            if (conv2d_bf16_takes_dout16(&d, &sc)) {
+                conv2d_backward_dout16(NULL, 0, w[r][2], g16, d.c_out, u.x, NULL, u.w, &d, &sc);
+                conv2d_backward_dout16(NULL, 0, w[r][3], g2, ld, NULL, x16, u.w, &d, &sc);
+            }
+            free(acc), free(sc.buf);
+        }
+        for (int r = 1; r < 3; r++) {
+            ck_assert_msg(same_bits(y[0][0], y[r][0], u.nout), "case %zu run %d forward", ci, r);
+            ck_assert_msg(same_bits(y[0][1], y[r][1], u.nout), "case %zu run %d forward, bf16 input", ci, r);
+            ck_assert_msg(!memcmp(o16[0], o16[r], u.nout * 2), "case %zu run %d bf16 output", ci, r);
+            for (int h = 0; h < 5; h++) ck_assert_msg(same_bits(w[0][h], w[r][h], u.nw), "case %zu run %d dw %d", ci, r, h);
+            ck_assert_msg(same_bits(a[0], a[r], u.nin), "case %zu run %d din", ci, r);
+        }
+        for (int h = 1; h < 5; h++)   /* (bf16 dout only where c_out is even) */
+            if (d.c_out % 2 == 0 || h == 1 || h == 4)
+                ck_assert_msg(same_bits(w[0][0], w[0][h], u.nw), "case %zu: dw %d", ci, h);
+        for (int r = 0; r < 3; r++) {
+            free(y[r][0]), free(y[r][1]), free(o16[r]), free(a[r]);
+            for (int h = 0; h < 5; h++) free(w[r][h]);
+        }
+        free(x16), free(g16), free(g2), free(u.x), free(u.w), free(u.g);
+    }
+    omp_set_num_threads(1);
+}
+END_TEST
+
 /* bf16 with the output stored as bf16 (conv2d_forward_out16: by the GEMM, in a
  * buffer of its own or over the fp32 scratch) gives bf16_from_f32 of
  * conv2d_forward's output, bit for bit, the input as fp32 and as bf16, for 1 and
@@ -804,6 +876,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bf16_input_given_as_bf16_gives_the_same_bits);
     tcase_add_test(tc, bf16_dout_given_as_bf16_gives_the_same_bits);
     tcase_add_test(tc, bf16_output_stored_as_bf16_is_the_rounded_output);
+    tcase_add_test(tc, bf16_narrow_input_gives_the_columns_bits);
     tcase_add_test(tc, bf16_winograd_matches_its_reference);
     suite_add_tcase(s, tc);
     return s;

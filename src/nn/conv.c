@@ -2,6 +2,7 @@
 #include "nn/conv.h"
 
 #include "core/err.h"
+#include "nn/conv_stem16.h"
 #include "nn/conv_taps.h"
 #include "nn/gemm.h"
 #include "nn/gemm_bf16.h"
@@ -587,6 +588,8 @@ size_t conv2d_scratch_floats_bf16(const Conv2dDims *d, size_t cap, int threads)
         if (threads > q.p.ntiles) threads = q.p.ntiles;
         f = q.wp + (size_t)threads * q.slot + (size_t)(q.p.groups - 1) * q.p.nw;
     }
+    if (conv_stem16_forward_applies(d) && conv_stem16_scratch_floats(d, threads) > ft)
+        ft = conv_stem16_scratch_floats(d, threads);
     /* by taps; the columns' size too, so ConvScratch.bf16_columns can run on it */
     return ft > f ? ft : f;
 }
@@ -619,6 +622,10 @@ static void forward_bf16(float *out, uint16_t *out16, int ld16, Src16 in, const 
     if (!s->bf16_columns && use_winograd16(d)) {
         FASTC_ASSERT(in.f && !out16);   /* the transforms read fp32 (conv2d_bf16_takes_in16) */
         winograd_conv_bf16(out, 0, in.f, w, d, 0, s->buf, s->floats);
+        return;
+    }
+    if (s->bf16_columns < 2 && conv_stem16_forward_applies(d)) {
+        conv_stem16_forward(out, out16, ld16, in.f, in.h, w, d, s->buf, s->floats);
         return;
     }
     Plan16 q = plan16(d, s->tile_cap);
@@ -729,6 +736,17 @@ static void backward_bf16(float *din, int din_accumulate, float *dw, const float
         return;
     }
     Plan16 q = plan16(d, s->tile_cap);
+    if (dw && s->bf16_columns < 2 && conv_stem16_dw_applies(d)) {
+        /* the weight gradient without the columns, in the plan's groups of tiles */
+        int img[CONV_GROUPS + 1];
+        for (int g = 0; g <= q.p.groups; g++) {
+            long i = (long)q.p.ntiles * g / q.p.groups * q.p.tile;
+            img[g] = i < d->n ? (int)i : d->n;
+        }
+        conv_stem16_dw(dw, dout, dout16, ld16, in.f, in.h, d, q.p.groups, img, s->buf, s->floats);
+        dw = NULL;
+        if (!din) return;
+    }
     FASTC_ASSERT(s->floats >= q.wp + q.slot);
     const size_t in_img = (size_t)d->h * d->w * d->c_in, out_img = (size_t)d->oh * d->ow * d->c_out;
     uint32_t *wp = (uint32_t *)s->buf;

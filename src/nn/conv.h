@@ -39,7 +39,10 @@
  * sum), forward and din per output position straight on bf16 copies of the
  * tensors, the weight gradient per tap over the rows whose input pixel exists
  * (kept in the columns' pairs, the missing one of a pair zero), in the same
- * tiles and groups: the numbers are the columns path's, bit for bit.
+ * tiles and groups: the numbers are the columns path's, bit for bit.  On a
+ * narrow input (kernel rows of at most 31 values: the stem) the columns path's
+ * forward and weight gradient go without whole-tile columns (conv_stem16.h):
+ * the same chains in the same groups, the same bits.
  */
 #ifndef FASTC_NN_CONV_H
 #define FASTC_NN_CONV_H
@@ -72,7 +75,8 @@ typedef struct ConvScratch {
     size_t floats;
     size_t tile_cap;
     int bf16;                /* precision = bf16: see below */
-    int bf16_columns;        /* bf16: always by columns, never by taps or Winograd (tests compare) */
+    int bf16_columns;        /* bf16: 1: always by columns, never by taps or Winograd; 2: and the narrow-input
+                              * ones (conv_stem16.h) by whole-tile columns too (tests compare) */
 } ConvScratch;
 
 /* Floats of scratch the fast path wants for these dims and tile cap when run

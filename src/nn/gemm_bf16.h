@@ -31,6 +31,8 @@
  *          word[p][i] = bf16(a[b·MR+i][2p]) | bf16(a[b·MR+i][2p+1]) << 16
  *      (zero past M or K).  Where A is a transpose (the weight gradient's
  *      doutᵀ), packing it reads the rows of dout in order: no gather.
+ *   Or A as pair rows of Aᵀ (the *_pt functions): word[p][m] for all m of
+ *      pair p in one row, as a B panel of any width (see gemm_bf16_pt).
  */
 #ifndef FASTC_NN_GEMM_BF16_H
 #define FASTC_NN_GEMM_BF16_H

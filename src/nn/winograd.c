@@ -536,9 +536,10 @@ static inline void input_tile16(uint16_t *v16, size_t S, const float *in, const 
 _Static_assert(GEMM_BF16_NR == 64, "input_pair_packed writes panels of 64 channels");
 
 /* Pair pi of V_ξ packed as gemm_bf16's B (K = the T tiles, N = the channels;
- * ξ stride vpx words): tiles t and t+1 (t+1 only when two; else a zero
- * partner) straight from the input, as gemm_bf16_pack_b would pack input_tf's
- * rows: the same words, no fp32 V in memory. */
+ * ξ stride vpx words), for ξ in [xi0, xi1) (a group's; the patch is x0, x1):
+ * tiles t and t+1 (t+1 only when two; else a zero partner) straight from the
+ * input, as gemm_bf16_pack_b would pack input_tf's rows: the same words, no
+ * fp32 V in memory. */
 static void input_pair_packed(uint32_t *Vp, size_t vpx, int KP, int pi, int xi0, int xi1, const float *in,
                               const Conv2dDims *d, const WgPlan *p, size_t t, int two, const float *z)
 {

@@ -234,8 +234,8 @@ BF16_TARGET static void pack_dout(uint32_t *chunk, int cap, const Geo *g, const 
         }
         for (int j = 0; j < g->np; j++)
             for (int v = 0; v < NV; v++) {
-                int n = j * NR + 16 * v, rem = d->c_out - n;
-                __mmask16 m = rem >= 16 ? (__mmask16)0xffff : rem <= 0 ? 0 : (__mmask16)((1u << rem) - 1);
+                int n = j * NR + 16 * v;
+                __mmask16 m = lanes16(d->c_out - n);
                 __m256i lo, hi;
                 if (dout16) {
                     lo = _mm256_maskz_loadu_epi16(m, dout16 + r0 * ld16 + n);
@@ -282,10 +282,7 @@ BF16_TARGET static void dw_tile(const uint16_t *const a[MR], size_t step, int ro
     __m512 acc[MR][NV];
     __mmask16 mk[NV];
     #pragma GCC unroll 8
-    for (int j = 0; j < NV; j++) {
-        int rem = nr - 16 * j;
-        mk[j] = rem >= 16 ? (__mmask16)0xffff : rem <= 0 ? 0 : (__mmask16)((1u << rem) - 1);
-    }
+    for (int j = 0; j < NV; j++) mk[j] = lanes16(nr - 16 * j);
     #pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
         #pragma GCC unroll 8

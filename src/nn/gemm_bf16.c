@@ -337,10 +337,7 @@ static inline void kern_native_body(int kp, const uint32_t *a, size_t lda_w, con
     #pragma GCC unroll 8
     for (int i = 0; i < MR; i++) ar[i] = a + (size_t)(i < mr ? i : mr - 1) * lda_w;
     #pragma GCC unroll 8
-    for (int j = 0; j < NV; j++) {
-        int rem = nr - 16 * j;
-        mk[j] = rem >= 16 ? (__mmask16)0xffff : rem <= 0 ? 0 : (__mmask16)((1u << rem) - 1);
-    }
+    for (int j = 0; j < NV; j++) mk[j] = lanes16(nr - 16 * j);
     #pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
         #pragma GCC unroll 8

@@ -55,6 +55,13 @@ static inline uint16_t bf16_from_f32(float f)
     return (uint16_t)(u >> 16);
 }
 
+/* The mask of the first n of 16 lanes (n >= 16: all, n <= 0: none): a tail of
+ * columns or channels. */
+static inline __mmask16 lanes16(int n)
+{
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+}
+
 static inline float bf16_to_f32(uint16_t h)
 {
     uint32_t u = (uint32_t)h << 16;

@@ -491,8 +491,6 @@ static inline __attribute__((always_inline)) void bt_d_b16(__m512 v[16], const f
     }
 }
 
-static inline __mmask16 lanes16(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
-
 static inline __m256i bf16x16(__m512 x) { return (__m256i)_mm512_cvtneps_pbh(x); }
 
 /* The 16 pair words lo[n] | hi[n] << 16 of two vectors of 16 floats. */

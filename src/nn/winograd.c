@@ -538,8 +538,9 @@ _Static_assert(GEMM_BF16_NR == 64, "input_pair_packed writes panels of 64 channe
  * tiles t and t+1 (t+1 only when two; else a zero partner) straight from the
  * input, as gemm_bf16_pack_b would pack input_tf's rows: the same words, no
  * fp32 V in memory. */
-static void input_pair_packed(uint32_t *Vp, size_t vpx, int KP, int pi, int xi0, int xi1, const float *in,
-                              const Conv2dDims *d, const WgPlan *p, size_t t, int two, const float *z)
+static inline __attribute__((always_inline)) void input_pair_packed(uint32_t *Vp, size_t vpx, int KP, int pi, int xi0,
+                                                                    int xi1, const float *in, const Conv2dDims *d,
+                                                                    const WgPlan *p, size_t t, int two, const float *z)
 {
     const int C = p->ci;
     const float *x0[4][4], *x1[4][4];
@@ -583,8 +584,9 @@ static void input_pair_packed(uint32_t *Vp, size_t vpx, int KP, int pi, int xi0,
  * when two; else a zero partner), grad_tf's operations straight from dout,
  * one whole vector of 16 channels at a time: no fp32 Ŷ in memory, no scatter
  * into MR-row blocks. */
-static void grad_pair_rows(uint32_t *Yt, size_t ytx, int ldp, int pi, int x0, int x1, const float *dout,
-                           const Conv2dDims *d, const WgPlan *p, size_t t, int two, const float *z)
+static inline __attribute__((always_inline)) void grad_pair_rows(uint32_t *Yt, size_t ytx, int ldp, int pi, int x0,
+                                                                 int x1, const float *dout, const Conv2dDims *d,
+                                                                 const WgPlan *p, size_t t, int two, const float *z)
 {
     const int C = d->c_out, H = d->h, W = d->w;
     const float *y[2][2][2];
@@ -705,6 +707,37 @@ void winograd_conv_bf16(float *out, int accumulate, const float *in, const float
     }
 }
 
+/* The weight gradient's transforms of one chunk (tiles from image i0, T of
+ * them) for the ξ in [X0, X1): each pair of tiles' V_ξ packed and Ŷ_ξᵀ pair
+ * rows.  One function per group of ξ, the range a constant: a group keeps only
+ * its ξ, and with the range known the compiler drops the loads and adds no
+ * kept ξ needs (half of each transform's second step, a quarter of the input
+ * transform's loads), which the threads otherwise all did for every ξ. */
+typedef void (*PairTfs)(uint32_t *Vp, uint32_t *Yt, const Wg16g *q, const float *dout, const float *in,
+                        const Conv2dDims *d, int i0, int T, const float *z);
+#define PAIR_TFS(X0, X1)                                                                                           \
+    static void pair_tfs_##X0##_##X1(uint32_t *Vp, uint32_t *Yt, const Wg16g *q, const float *dout,             \
+                                     const float *in, const Conv2dDims *d, int i0, int T, const float *z)        \
+    {                                                                                                              \
+        const int KP = (T + 1) / 2;                                                                                \
+        for (int pi = 0; pi < KP; pi++) {                                                                          \
+            size_t t = (size_t)i0 * q->p.timg + 2 * (size_t)pi;                                                    \
+            input_pair_packed(Vp, q->vpx, KP, pi, X0, X1, in, d, &q->p, t, 2 * pi + 1 < T, z);                     \
+            grad_pair_rows(Yt, q->ytx, q->ldp, pi, X0, X1, dout, d, &q->p, t, 2 * pi + 1 < T, z);                  \
+        }                                                                                                          \
+    }
+PAIR_TFS(0, 16)
+PAIR_TFS(0, 8)
+PAIR_TFS(8, 16)
+PAIR_TFS(0, 4)
+PAIR_TFS(4, 8)
+PAIR_TFS(8, 12)
+PAIR_TFS(12, 16)
+#undef PAIR_TFS
+/* by groups (1, 2, 4) and group: [0] one group, [1 + g] of two, [3 + g] of four */
+static const PairTfs pair_tfs[7] = {pair_tfs_0_16, pair_tfs_0_8,  pair_tfs_8_16, pair_tfs_0_4,
+                                    pair_tfs_4_8,  pair_tfs_8_12, pair_tfs_12_16};
+
 void winograd_weight_grad_bf16(float *dw, const float *dout, const float *in, const Conv2dDims *d, float *scratch)
 {
     Wg16g q = wg16g_plan(d);
@@ -725,12 +758,7 @@ void winograd_weight_grad_bf16(float *dw, const float *dout, const float *in, co
         for (int i0 = 0; i0 < d->n; i0 += p->chunk) {
             int ni = d->n - i0 < p->chunk ? d->n - i0 : p->chunk;
             int T = ni * p->timg;
-            const int KP = (T + 1) / 2;
-            for (int pi = 0; pi < KP; pi++) {
-                size_t t = (size_t)i0 * p->timg + 2 * (size_t)pi;
-                input_pair_packed(Vp, q.vpx, KP, pi, x0, x1, in, d, p, t, 2 * pi + 1 < T, z);
-                grad_pair_rows(Yt, q.ytx, q.ldp, pi, x0, x1, dout, d, p, t, 2 * pi + 1 < T, z);
-            }
+            pair_tfs[groups == 4 ? 3 + g : groups == 2 ? 1 + g : 0](Vp, Yt, &q, dout, in, d, i0, T, z);
             for (int x = x0; x < x1; x++)   /* dU_ξ (+)= bf16(Ŷ_ξ)ᵀ · bf16(V_ξ): the chain goes on chunk after chunk */
                 gemm_bf16_pt(CO, CI, T, Yt + (size_t)x * q.ytx, q.ldp, Vp + (size_t)x * q.vpx, i0 > 0,
                              dU + (size_t)x * CI * CO, CI);

@@ -407,7 +407,8 @@ static const RowCase BF16_ROW_CASES[] = {
     {{2, 6, 5, 5, 6, 1, 1, 0}, 1},       {{2, 7, 7, 8, 16, 1, 2, 0}, 1},
     {{2, 9, 9, 8, 16, 3, 2, 1}, 1},      {{2, 9, 7, 3, 8, 7, 2, 3}, 0},
     {{3, 8, 8, 16, 16, 3, 1, 1}, 1},     {{3, 2, 2, 64, 32, 3, 1, 1}, 1},
-    {{35, 4, 4, 64, 16, 3, 2, 1}, 1},    {{9, 4, 4, 64, 16, 3, 1, 1}, 73728}};
+    {{35, 4, 4, 64, 16, 3, 2, 1}, 1},    {{9, 4, 4, 64, 16, 3, 1, 1}, 73728},
+    {{3, 8, 8, 64, 64, 3, 1, 1}, 0},     {{2, 7, 9, 80, 64, 3, 1, 1}, 0}};   /* the last two: Winograd */
 #define N_ROW_CASES (sizeof BF16_ROW_CASES / sizeof BF16_ROW_CASES[0])
 
 /* bf16 path against conv2d_*_ref_bf16: the whole batch in one tile is one chain
@@ -552,7 +553,7 @@ END_TEST
 /* bf16 with the input given as bf16 (conv2d_*_in16: rounded once by its
  * producer) gives the bits of the fp32 input rounded by the convolution itself:
  * forward, din accumulated and overwritten, dW, on BF16_ROW_CASES (1x1s read the
- * bf16 rows in place).  Winograd's convolutions do not take it. */
+ * bf16 rows in place; Winograd's transforms load them). */
 START_TEST(bf16_input_given_as_bf16_gives_the_same_bits)
 {
     const RowCase *cs = BF16_ROW_CASES;
@@ -588,9 +589,7 @@ START_TEST(bf16_input_given_as_bf16_gives_the_same_bits)
     }
     Conv2dDims wd = conv2d_dims(2, 8, 8, 64, 64, 3, 1, 1);
     ConvScratch ws = {NULL, 0, 0, 1, 0};
-    ck_assert_msg(conv2d_bf16_by_winograd(&wd) && !conv2d_bf16_takes_in16(&wd, &ws), "Winograd reads fp32");
-    ws.bf16_columns = 1;
-    ck_assert(conv2d_bf16_takes_in16(&wd, &ws));
+    ck_assert_msg(conv2d_bf16_by_winograd(&wd) && conv2d_bf16_takes_in16(&wd, &ws), "Winograd reads bf16");
     ws.bf16 = 0;
     ck_assert(!conv2d_bf16_takes_in16(&wd, &ws));
     omp_set_num_threads(1);
@@ -671,8 +670,8 @@ END_TEST
 /* bf16 with the output stored as bf16 (conv2d_forward_out16: by the GEMM, in a
  * buffer of its own or over the fp32 scratch) gives bf16_from_f32 of
  * conv2d_forward's output, bit for bit, the input as fp32 and as bf16, for 1 and
- * 2 threads, on BF16_ROW_CASES (the taps'
- * cases forced to the columns, which they otherwise leave: taps write fp32). */
+ * 2 threads, on BF16_ROW_CASES (the taps' and Winograd's cases forced to the
+ * columns, which they otherwise leave: taps and Winograd write fp32). */
 START_TEST(bf16_output_stored_as_bf16_is_the_rounded_output)
 {
     const RowCase *cs = BF16_ROW_CASES;
@@ -681,8 +680,8 @@ START_TEST(bf16_output_stored_as_bf16_is_the_rounded_output)
         Conv2dDims d = u.d;
         size_t cf = conv2d_scratch_floats_bf16(&d, cs[ci].cap, 2);
         ConvScratch sc = {malloc(cf * 4), cf, cs[ci].cap, 1, 0};
-        if (conv2d_bf16_by_taps(&d)) {
-            ck_assert_msg(!conv2d_bf16_gives_out16(&d, &sc), "case %zu: taps write fp32", ci);
+        if (conv2d_bf16_by_taps(&d) || conv2d_bf16_by_winograd(&d)) {
+            ck_assert_msg(!conv2d_bf16_gives_out16(&d, &sc), "case %zu: taps and Winograd write fp32", ci);
             sc.bf16_columns = 1;
         }
         ck_assert_msg(conv2d_bf16_gives_out16(&d, &sc), "case %zu gives bf16", ci);
@@ -721,8 +720,8 @@ END_TEST
  * once by the BatchNorm backward that produced it) gives the bits of the fp32
  * gradient rounded by the convolution itself: din accumulated and overwritten,
  * dW alone, the input as fp32 and as bf16, the rows packed and 2·c_out apart
- * (written over the fp32 rows, the rest garbage), on BF16_ROW_CASES.  Winograd's
- * convolutions and an odd c_out do not take it. */
+ * (written over the fp32 rows, the rest garbage), on BF16_ROW_CASES (Winograd's
+ * transforms load them).  An odd c_out does not take it. */
 START_TEST(bf16_dout_given_as_bf16_gives_the_same_bits)
 {
     const RowCase *cs = BF16_ROW_CASES;
@@ -760,10 +759,8 @@ START_TEST(bf16_dout_given_as_bf16_gives_the_same_bits)
     }
     Conv2dDims wd = conv2d_dims(2, 8, 8, 64, 64, 3, 1, 1), od = conv2d_dims(2, 8, 8, 16, 7, 1, 1, 0);
     ConvScratch ws = {NULL, 0, 0, 1, 0};
-    ck_assert_msg(conv2d_bf16_by_winograd(&wd) && !conv2d_bf16_takes_dout16(&wd, &ws), "Winograd reads fp32");
+    ck_assert_msg(conv2d_bf16_by_winograd(&wd) && conv2d_bf16_takes_dout16(&wd, &ws), "Winograd reads bf16");
     ck_assert_msg(conv2d_bf16_takes_in16(&od, &ws) && !conv2d_bf16_takes_dout16(&od, &ws), "odd c_out");
-    ws.bf16_columns = 1;
-    ck_assert(conv2d_bf16_takes_dout16(&wd, &ws));
     ws.bf16 = 0;
     ck_assert(!conv2d_bf16_takes_dout16(&wd, &ws));
     omp_set_num_threads(1);

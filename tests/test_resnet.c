@@ -174,10 +174,10 @@ START_TEST(bf16_same_seed_same_weights_any_thread_count)
 }
 END_TEST
 
-/* bf16 keeps the inputs of the convolutions that never go by Winograd as bf16
- * alone (resnet50's 1x1s, the strided 3x3s), rounded once by the BatchNorm that
- * writes them, and the output gradients of those and of the taps' convolutions,
- * rounded once by the BatchNorm backward: the same bits as rounding fp32 inputs
+/* bf16 keeps the inputs of the convolutions as bf16 alone (Winograd's, taps',
+ * the columns'), rounded once by the BatchNorm that writes them, and their
+ * output gradients, rounded once by the BatchNorm backward (an even c_out:
+ * every one of a resnet): the same bits as rounding fp32 inputs
  * and gradients in each convolution (ResnetSpec.bf16_fp32_inputs), three SGD
  * steps (the last step's gradients compared too) and an eval forward, with less
  * memory.  resnet50 at 32 px (maps 8 to 1: Winograd, taps, columns) and 64 px,

@@ -20,14 +20,14 @@
  * output is written straight into the block output and the main branch is added
  * on top, in place.
  *
- * bf16 (precision = bf16): a convolution input whose consumers never go by
- * Winograd (1x1s and strided 3x3s: every block input and conv3 input of
- * resnet50) is kept as bf16 alone, rounded once by the BatchNorm that writes it
+ * bf16 (precision = bf16): every convolution input (but the stem's image) is
+ * kept as bf16 alone, rounded once by the BatchNorm that writes it
  * (bn_forward_bf16) and read so by the convolution's forward and weight gradient
- * (conv2d_*_in16): the numbers of rounding the fp32 tensor in each, half its
- * memory.  A block output whose next block takes bf16 is then read in fp32 only
- * by that block's forward (its shortcut), so it goes to one of two rotating
- * buffers: the backward's gradient buffers g[0], g[1], free until backward.
+ * (conv2d_*_in16, Winograd's transforms included): the numbers of rounding the
+ * fp32 tensor in each, half its memory and half the bytes each reads.  A block
+ * output is then read in fp32 only by the next block's forward (its shortcut),
+ * so it goes to one of two rotating buffers: the backward's gradient buffers
+ * g[0], g[1], free until backward.
  * A 1x1 convolution's output (conv1 and conv3 of a Bottleneck, every
  * downsample: most of resnet50's convolution outputs, conv3's 4x width above
  * all) is kept as bf16 alone, as PyTorch's autocast keeps it: its GEMM stores
@@ -37,8 +37,8 @@
  * reads, half its memory.  The BatchNorm's statistics and arithmetic stay fp32;
  * its numbers are those of the rounded input.  The 3x3s (Winograd, taps or
  * columns, by map size) and the stem keep fp32 outputs.
- * In backward, the gradient a BatchNorm passes to a convolution that is not
- * Winograd's (conv2d_bf16_takes_dout16) is likewise written as bf16 alone
+ * In backward, the gradient a BatchNorm passes to a convolution (with an even
+ * c_out: conv2d_bf16_takes_dout16) is likewise written as bf16 alone
  * (bn_backward_bf16), rounded once as the convolution would, and read so by both
  * its products (conv2d_backward_dout16): the fp32 gradient is never written.  The
  * BatchNorms that run in place put each bf16 row over the first half of the fp32
@@ -100,8 +100,8 @@ typedef struct Block {
     uint16_t *cd16;         /* as bf16 (ConvL.o16) */
     float *out;             /* block output (a buffer of the next block's forward only: see out_rot) */
     uint16_t *keep;         /* its ReLU mask as bits, for backward (batchnorm.h) */
-    /* bf16 (precision = bf16): a convolution input whose consumers never go by
-     * Winograd is kept as bf16 alone, rounded once by the pass that writes it */
+    /* bf16 (precision = bf16): a convolution input is kept as bf16 alone,
+     * rounded once by the pass that writes it */
     int take16;             /* conv[0] and down read the input as bf16 (in16) */
     const uint16_t *in16;   /* that input: the previous block's out16 (or the stem's) */
     uint16_t *a16[2];       /* bf16(a[k]) where conv[k+1] reads it so (a[k] then never written) */
@@ -454,11 +454,12 @@ static size_t conv_in_floats(const ConvL *c) { return (size_t)c->d.n * c->d.h * 
 
 /* ---- allocation of activations ---------------------------------------------------- */
 
-/* Whether a bf16 convolution reads its input as bf16 whatever the batch and map
- * sizes: all but the 3x3 stride-1 ones, which may go by Winograd (conv.h). */
+/* Whether a bf16 convolution reads its input as bf16: every one (conv.h's
+ * conv2d_bf16_takes_in16), unless a test asks for fp32 inputs. */
 static int takes16(const Resnet *r, const ConvL *c)
 {
-    return r->spec.bf16 && !r->spec.bf16_fp32_inputs && !(c->k == 3 && c->stride == 1);
+    (void)c;
+    return r->spec.bf16 && !r->spec.bf16_fp32_inputs;
 }
 
 /* Whether a bf16 convolution stores its output as bf16 alone whatever the batch
@@ -644,8 +645,8 @@ static int bn_bwd_to(Resnet *r, const ConvL *c, BnL *bn, float *g, const float *
 
 /* ---- backward -------------------------------------------------------------- */
 
-/* x: the block input (fp32, read here as the identity shortcut or by a conv1 that
- * may go by Winograd); b->in16 its bf16 copy when b->take16.  out: b->out, or the
+/* x: the block input (fp32, read here as the identity shortcut, and by the
+ * convolutions unless b->take16); b->in16 its bf16 copy when b->take16.  out: b->out, or the
  * rotating buffer given. */
 static void block_forward(Resnet *r, Block *b, const float *x, float *out, int train)
 {

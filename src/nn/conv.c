@@ -532,7 +532,8 @@ int conv2d_bf16_by_winograd(const Conv2dDims *d) { return use_winograd16(d); }
 
 int conv2d_bf16_takes_in16(const Conv2dDims *d, const ConvScratch *s)
 {
-    return s->bf16 && (s->bf16_columns || !use_winograd16(d));
+    (void)d;
+    return s->bf16;
 }
 
 void conv2d_forward_in16(float *out, const uint16_t *in16, const float *w, const Conv2dDims *d, const ConvScratch *s)
@@ -620,8 +621,8 @@ static void forward_bf16(float *out, uint16_t *out16, int ld16, Src16 in, const 
         return;
     }
     if (!s->bf16_columns && use_winograd16(d)) {
-        FASTC_ASSERT(in.f && !out16);   /* the transforms read fp32 (conv2d_bf16_takes_in16) */
-        winograd_conv_bf16(out, 0, in.f, w, d, 0, s->buf, s->floats);
+        FASTC_ASSERT(!out16);   /* Winograd writes fp32 (conv2d_bf16_gives_out16) */
+        winograd_conv_bf16(out, 0, in.f, in.h, d->c_in, w, d, 0, s->buf, s->floats);
         return;
     }
     if (s->bf16_columns < 2 && conv_stem16_forward_applies(d)) {
@@ -730,9 +731,8 @@ static void backward_bf16(float *din, int din_accumulate, float *dw, const float
         return;
     }
     if (!s->bf16_columns && use_winograd16(d)) {
-        FASTC_ASSERT(in.f && dout);   /* the transforms read fp32 (conv2d_bf16_takes_in16) */
-        if (dw) winograd_weight_grad_bf16(dw, dout, in.f, d, s->buf);
-        if (din) winograd_conv_bf16(din, din_accumulate, dout, w, d, 1, s->buf, s->floats);
+        if (dw) winograd_weight_grad_bf16(dw, dout, dout16, ld16, in.f, in.h, d, s->buf);
+        if (din) winograd_conv_bf16(din, din_accumulate, dout, dout16, ld16, w, d, 1, s->buf, s->floats);
         return;
     }
     Plan16 q = plan16(d, s->tile_cap);

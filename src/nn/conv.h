@@ -28,8 +28,9 @@
  * are conv2d_forward_ref_bf16 / backward_ref_bf16's, bit for bit, for any
  * thread count.  Where fp32 takes Winograd (3x3 stride 1, >= 64 channels, and
  * the taps below do not take it), bf16 does too (winograd.h: the transforms in
- * fp32, the transformed input, weight and output gradient rounded to bf16,
- * the 16 GEMMs by the bf16 GEMM): other rounding points than the columns',
+ * fp32 on the bf16 input and output gradient, the transformed input, weight
+ * and output gradient rounded to bf16 again, the 16 GEMMs by the bf16 GEMM):
+ * other rounding points than the columns',
  * so other numbers (winograd_*_ref_bf16's, bit for bit), still one chain per
  * number and the same for any thread count.  On small maps
  * (at most 3/4 of the kernel's products inside the input, c_in a multiple of
@@ -119,10 +120,9 @@ int conv2d_bf16_by_winograd(const Conv2dDims *d);
  * in: bn_forward_bf16).  The same numbers as conv2d_forward / conv2d_backward on
  * in, bit for bit, without rounding the input again in the forward and in the
  * weight gradient; a 1x1 stride-1 convolution (even c_in) multiplies in16's
- * rows in place, with no column copy.  Only where conv2d_bf16_takes_in16:
- * every bf16 path but Winograd's, whose transforms read the fp32 input (3x3
- * stride 1 pad 1 with >= 64 channels; a convolution that is never that always
- * takes it). */
+ * rows in place, with no column copy; Winograd's transforms read it as they
+ * would read the fp32 input rounded.  Only where conv2d_bf16_takes_in16: every
+ * bf16 convolution. */
 int conv2d_bf16_takes_in16(const Conv2dDims *d, const ConvScratch *s);
 void conv2d_forward_in16(float *out, const uint16_t *in16, const float *w, const Conv2dDims *d,
                          const ConvScratch *s);
@@ -135,8 +135,7 @@ void conv2d_backward_in16(float *din, int din_accumulate, float *dw, const float
  * rows it read: ld16 = 2·c_out), so the fp32 dout need not be written at all.  The input as fp32 in, or as bf16 in16 (then in may be NULL;
  * conv2d_backward_in16's contract).  The same numbers as conv2d_backward /
  * conv2d_backward_in16 on dout, bit for bit.  Only where conv2d_bf16_takes_dout16:
- * where the input may be bf16 (Winograd's transforms read the fp32 gradient)
- * and c_out is even (the rows are then the bf16 GEMM's A as they lie). */
+ * where c_out is even (the rows are then the bf16 GEMM's A as they lie). */
 int conv2d_bf16_takes_dout16(const Conv2dDims *d, const ConvScratch *s);
 void conv2d_backward_dout16(float *din, int din_accumulate, float *dw, const uint16_t *dout16, int ld16,
                             const float *in, const uint16_t *in16, const float *w, const Conv2dDims *d,

@@ -365,6 +365,38 @@ static size_t odd_lines(size_t n, size_t size)
     return (lines | 1) * 64 / size;
 }
 
+/* A bf16 convolution's input (forward: x; din: dout) or the weight gradient's
+ * dout: fp32 (f) or bf16 (h), pixels ld elements apart.  Either way the
+ * transforms see each value rounded to bf16 (to nearest even, as
+ * bf16_from_f32): the input a bf16 convolution multiplies (conv.h), whether the
+ * BatchNorm before rounded it (the model) or the transform does as it loads. */
+typedef struct WgSrc {
+    const float *f;
+    const uint16_t *h;
+    int ld;
+} WgSrc;
+
+/* The 16 pixels of tile t's 4x4 patch in s (rows outside the image: the zero row z). */
+static inline void patch_src(const void *x[4][4], WgSrc s, const Conv2dDims *d, const WgPlan *p, size_t t,
+                             const float *z)
+{
+    const int H = d->h, W = d->w;
+    int i = (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++) {
+            int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
+            size_t off = (((size_t)i * H + y) * W + xx) * (size_t)s.ld;
+            x[a][b] = (y < 0 || y >= H || xx < 0 || xx >= W) ? (const void *)z
+                      : s.h ? (const void *)(s.h + off) : (const void *)(s.f + off);
+        }
+}
+
+/* Value c of pixel x as the transforms see it: bf16, widened (the zero row z reads +0 either way). */
+static inline float src_at(const void *x, int c, int h)
+{
+    return h ? bf16_to_f32(((const uint16_t *)x)[c]) : bf16_round(((const float *)x)[c]);
+}
+
 /* The bf16 forward and din run tile blocks, each on one thread start to end:
  * its V_ξ rows (bf16), the 16 GEMMs into its M rows, Aᵀ M A into the output,
  * so V and M stay in the core's cache instead of going to memory and back
@@ -440,17 +472,18 @@ size_t winograd_scratch_floats_bf16(const Conv2dDims *d, int threads)
     return a > b ? (a > c ? a : c) : (b > c ? b : c);
 }
 
-/* v[ξ][k] = (Bᵀ d B)_ξ of channel c0 + k of the patch x, k < nc <= 64: input_tf's
- * operations.  (The channel loop is whole here: a helper called per channel
+/* v[ξ][k] = (Bᵀ d B)_ξ of channel c0 + k of the patch x (bf16 when h, else fp32
+ * rounded to bf16), k < nc <= 64: input_tf's operations.  (The channel loop is whole here: a helper called per channel
  * inside it, with an array for its result, stopped the vectorisation.) */
-static inline void bt_d_b64(float v[16][64], const float *x[4][4], int c0, int nc)
+static inline void bt_d_b64(float v[16][64], const void *x[4][4], int h, int c0, int nc)
 {
     #pragma omp simd
     for (int k = 0; k < nc; k++) {
         int c = c0 + k;
         float q[4][4];
         for (int b = 0; b < 4; b++) {   /* Bᵀ d */
-            float d0 = x[0][b][c], d1 = x[1][b][c], d2 = x[2][b][c], d3 = x[3][b][c];
+            float d0 = src_at(x[0][b], c, h), d1 = src_at(x[1][b], c, h), d2 = src_at(x[2][b], c, h),
+                  d3 = src_at(x[3][b], c, h);
             q[0][b] = d0 - d2, q[1][b] = d1 + d2, q[2][b] = d2 - d1, q[3][b] = d1 - d3;
         }
         for (int a = 0; a < 4; a++) {   /* (Bᵀ d) B */
@@ -472,14 +505,24 @@ static inline void bt_d_b64(float v[16][64], const float *x[4][4], int c0, int n
  * conversion pass.  The lanes past the channel count (mask m) compute zeros. */
 #define WG_NATIVE16 1
 
+/* Values c .. c+15 of pixel x (lanes outside m: 0) as src_at sees them: bf16
+ * widened by a shift (h), or fp32 rounded in the register (bf16_cvt16_native). */
+static inline __attribute__((always_inline)) __m512 src16(const void *x, int c, __mmask16 m, int h)
+{
+    __m256i b = h ? _mm256_maskz_loadu_epi16(m, (const uint16_t *)x + c)
+                  : bf16_cvt16_native(_mm512_maskz_loadu_ps(m, (const float *)x + c));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(b), 16));
+}
+
 /* v[ξ] = (Bᵀ d B)_ξ of channels c .. c+15 of the patch x (lanes outside m: 0),
  * bt_d_b64's operations on 16 lanes. */
-static inline __attribute__((always_inline)) void bt_d_b16(__m512 v[16], const float *x[4][4], int c, __mmask16 m)
+static inline __attribute__((always_inline)) void bt_d_b16(__m512 v[16], const void *x[4][4], int h, int c,
+                                                           __mmask16 m)
 {
     __m512 q[4][4];
     for (int b = 0; b < 4; b++) {   /* Bᵀ d */
-        __m512 d0 = _mm512_maskz_loadu_ps(m, x[0][b] + c), d1 = _mm512_maskz_loadu_ps(m, x[1][b] + c),
-               d2 = _mm512_maskz_loadu_ps(m, x[2][b] + c), d3 = _mm512_maskz_loadu_ps(m, x[3][b] + c);
+        __m512 d0 = src16(x[0][b], c, m, h), d1 = src16(x[1][b], c, m, h), d2 = src16(x[2][b], c, m, h),
+               d3 = src16(x[3][b], c, m, h);
         q[0][b] = _mm512_sub_ps(d0, d2), q[1][b] = _mm512_add_ps(d1, d2);
         q[2][b] = _mm512_sub_ps(d2, d1), q[3][b] = _mm512_sub_ps(d1, d3);
     }
@@ -503,27 +546,28 @@ static inline __m512i bf16_pairs(__m512 lo, __m512 hi)
 }
 #endif
 
-/* V16_ξ[c] = bf16((Bᵀ d B)_ξ) of tile t (numbered over the whole batch) into
- * its bf16 rows v16 (ξ stride S, the pad of an odd C zero): the same fp32
- * values as input_tf, no fp32 V in memory. */
-static inline void input_tile16(uint16_t *v16, size_t S, const float *in, const Conv2dDims *d, const WgPlan *p,
-                                size_t t, const float *z)
+/* V16_ξ[c] = bf16((Bᵀ bf16(d) B)_ξ) of tile t (numbered over the whole batch)
+ * into its bf16 rows v16 (ξ stride S, the pad of an odd C zero); h: in is bf16
+ * (a constant where this is inlined); no fp32 V in memory. */
+static inline __attribute__((always_inline)) void input_tile16(uint16_t *v16, size_t S, WgSrc in, int h,
+                                                               const Conv2dDims *d, const WgPlan *p, size_t t,
+                                                               const float *z)
 {
     const int C = p->ci;
-    const float *x[4][4];
-    patch_rows(x, in, d, p, t, z);
+    const void *x[4][4];
+    patch_src(x, in, d, p, t, z);
 #ifdef WG_NATIVE16
     for (int c = 0; c < C; c += 16) {
         __mmask16 m = lanes16(C - c);
         __m512 v[16];
-        bt_d_b16(v, x, c, m);
+        bt_d_b16(v, x, h, c, m);
         for (int x2 = 0; x2 < 16; x2++) _mm256_mask_storeu_epi16(v16 + x2 * S + c, m, bf16x16(v[x2]));
     }
 #else
     float v[16][64];
     for (int c0 = 0; c0 < C; c0 += 64) {
         int nc = C - c0 < 64 ? C - c0 : 64;
-        bt_d_b64(v, x, c0, nc);
+        bt_d_b64(v, x, h, c0, nc);
         for (int x2 = 0; x2 < 16; x2++) bf16_convert(v16 + x2 * S + c0, v[x2], (size_t)nc);
     }
 #endif
@@ -539,19 +583,19 @@ _Static_assert(GEMM_BF16_NR == 64, "input_pair_packed writes panels of 64 channe
  * input, as gemm_bf16_pack_b would pack input_tf's rows: the same words, no
  * fp32 V in memory. */
 static inline __attribute__((always_inline)) void input_pair_packed(uint32_t *Vp, size_t vpx, int KP, int pi, int xi0,
-                                                                    int xi1, const float *in, const Conv2dDims *d,
+                                                                    int xi1, WgSrc in, int h, const Conv2dDims *d,
                                                                     const WgPlan *p, size_t t, int two, const float *z)
 {
     const int C = p->ci;
-    const float *x0[4][4], *x1[4][4];
-    patch_rows(x0, in, d, p, t, z);
-    if (two) patch_rows(x1, in, d, p, t + 1, z);
+    const void *x0[4][4], *x1[4][4];
+    patch_src(x0, in, d, p, t, z);
+    if (two) patch_src(x1, in, d, p, t + 1, z);
 #ifdef WG_NATIVE16
     for (int c = 0; c < (C + 63) / 64 * 64; c += 16) {   /* the panel's words past C: zeros */
         __mmask16 m = lanes16(C - c);
         __m512 v0[16], v1[16];
-        bt_d_b16(v0, x0, c, m);
-        if (two) bt_d_b16(v1, x1, c, m);
+        bt_d_b16(v0, x0, h, c, m);
+        if (two) bt_d_b16(v1, x1, h, c, m);
         else
             for (int x2 = 0; x2 < 16; x2++) v1[x2] = _mm512_setzero_ps();
         #pragma GCC unroll 16
@@ -566,8 +610,8 @@ static inline __attribute__((always_inline)) void input_pair_packed(uint32_t *Vp
     memset(hi, 0, sizeof hi);
     for (int c0 = 0; c0 < C; c0 += 64) {
         int nc = C - c0 < 64 ? C - c0 : 64;
-        bt_d_b64(v0, x0, c0, nc);
-        if (two) bt_d_b64(v1, x1, c0, nc);
+        bt_d_b64(v0, x0, h, c0, nc);
+        if (two) bt_d_b64(v1, x1, h, c0, nc);
         for (int x2 = xi0; x2 < xi1; x2++) {
             uint32_t *dst = Vp + x2 * vpx + ((size_t)(c0 / 64) * KP + pi) * 64;
             bf16_convert(lo, v0[x2], (size_t)nc);
@@ -585,17 +629,19 @@ static inline __attribute__((always_inline)) void input_pair_packed(uint32_t *Vp
  * one whole vector of 16 channels at a time: no fp32 Ŷ in memory, no scatter
  * into MR-row blocks. */
 static inline __attribute__((always_inline)) void grad_pair_rows(uint32_t *Yt, size_t ytx, int ldp, int pi, int x0,
-                                                                 int x1, const float *dout, const Conv2dDims *d,
+                                                                 int x1, WgSrc dout, int h, const Conv2dDims *d,
                                                                  const WgPlan *p, size_t t, int two, const float *z)
 {
     const int C = d->c_out, H = d->h, W = d->w;
-    const float *y[2][2][2];
+    const void *y[2][2][2];
     for (int u = 0; u < 1 + two; u++) {
         int i = (int)((t + u) / p->timg), r = (int)((t + u) % p->timg), ty = r / p->tw, tx = r % p->tw;
         for (int a = 0; a < 2; a++)
             for (int b = 0; b < 2; b++) {
                 int yy = 2 * ty + a, xx = 2 * tx + b;
-                y[u][a][b] = yy < H && xx < W ? dout + (((size_t)i * H + yy) * W + xx) * C : z;
+                size_t off = (((size_t)i * H + yy) * W + xx) * (size_t)dout.ld;
+                y[u][a][b] = !(yy < H && xx < W) ? (const void *)z
+                             : h ? (const void *)(dout.h + off) : (const void *)(dout.f + off);
             }
     }
     uint32_t *row = Yt + (size_t)pi * ldp;
@@ -610,7 +656,7 @@ static inline __attribute__((always_inline)) void grad_pair_rows(uint32_t *Yt, s
                 continue;
             }
             for (int b = 0; b < 2; b++) {
-                __m512 y0 = _mm512_maskz_loadu_ps(m, y[u][0][b] + c), y1 = _mm512_maskz_loadu_ps(m, y[u][1][b] + c);
+                __m512 y0 = src16(y[u][0][b], c, m, h), y1 = src16(y[u][1][b], c, m, h);
                 __m512 q[4] = {y0, _mm512_add_ps(y0, y1), _mm512_sub_ps(y0, y1),   /* A y */
                                _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(y1), sign))};
                 for (int a = 0; a < 4; a++) g[u][a * 4 + b] = q[a];   /* column b of A y */
@@ -634,14 +680,14 @@ static inline __attribute__((always_inline)) void grad_pair_rows(uint32_t *Yt, s
     for (int c0 = 0; c0 < C; c0 += 64) {
         int nc = C - c0 < 64 ? C - c0 : 64;
         for (int u = 0; u < 1 + two; u++) {
-            const float *(*yu)[2] = y[u];
+            const void *(*yu)[2] = y[u];
             float (*gu)[64] = g[u];
             #pragma omp simd
             for (int k = 0; k < nc; k++) {
                 int c = c0 + k;
                 float q[4][2];   /* A y */
                 for (int b = 0; b < 2; b++) {
-                    float y0 = yu[0][b][c], y1 = yu[1][b][c];
+                    float y0 = src_at(yu[0][b], c, h), y1 = src_at(yu[1][b], c, h);
                     q[0][b] = y0, q[1][b] = y0 + y1, q[2][b] = y0 - y1, q[3][b] = -y1;
                 }
                 for (int a = 0; a < 4; a++) {   /* (A y) Aᵀ */
@@ -662,9 +708,10 @@ static inline __attribute__((always_inline)) void grad_pair_rows(uint32_t *Yt, s
 #endif
 }
 
-void winograd_conv_bf16(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
-                        int flip, float *scratch, size_t scratch_floats)
+void winograd_conv_bf16(float *out, int accumulate, const float *in, const uint16_t *in16, int ld16, const float *w,
+                        const Conv2dDims *d, int flip, float *scratch, size_t scratch_floats)
 {
+    const WgSrc x = {in16 ? NULL : in, in16, in16 ? ld16 : flip ? d->c_out : d->c_in};
     Wg16 q = wg16_plan(d, flip);
     const WgPlan *p = &q.p;
     int slots = omp_get_max_threads();
@@ -690,7 +737,10 @@ void winograd_conv_bf16(float *out, int accumulate, const float *in, const float
             size_t t0 = b * q.tb;
             int T = all - t0 < (size_t)q.tb ? (int)(all - t0) : q.tb;
             const size_t SV = q.sv, SM = q.sm;
-            for (int t = 0; t < T; t++) input_tile16(V16 + (size_t)t * q.ld, SV, in, d, p, t0 + t, z);
+            if (x.h)   /* (the source's kind a constant in each loop) */
+                for (int t = 0; t < T; t++) input_tile16(V16 + (size_t)t * q.ld, SV, x, 1, d, p, t0 + t, z);
+            else
+                for (int t = 0; t < T; t++) input_tile16(V16 + (size_t)t * q.ld, SV, x, 0, d, p, t0 + t, z);
             for (int x = 0; x < 16; x++)   /* M_ξ = bf16(V_ξ) · bf16(U_ξ)ᵀ, one chain per number */
                 gemm_bf16(T, p->co, p->ci, V16 + x * SV, q.ld, Up + (size_t)x * q.upx, 0, Mb + x * SM, p->co);
 #if defined(__AVX512F__)
@@ -713,18 +763,29 @@ void winograd_conv_bf16(float *out, int accumulate, const float *in, const float
  * its ξ, and with the range known the compiler drops the loads and adds no
  * kept ξ needs (half of each transform's second step, a quarter of the input
  * transform's loads), which the threads otherwise all did for every ξ. */
-typedef void (*PairTfs)(uint32_t *Vp, uint32_t *Yt, const Wg16g *q, const float *dout, const float *in,
-                        const Conv2dDims *d, int i0, int T, const float *z);
+typedef void (*PairTfs)(uint32_t *Vp, uint32_t *Yt, const Wg16g *q, WgSrc dout, WgSrc in, const Conv2dDims *d,
+                        int i0, int T, const float *z);
+static inline __attribute__((always_inline)) void pair_tfs(uint32_t *Vp, uint32_t *Yt, const Wg16g *q, WgSrc dout,
+                                                           int dh, WgSrc in, int ih, const Conv2dDims *d, int i0,
+                                                           int T, const float *z, int x0, int x1)
+{
+    const int KP = (T + 1) / 2;
+    for (int pi = 0; pi < KP; pi++) {
+        size_t t = (size_t)i0 * q->p.timg + 2 * (size_t)pi;
+        input_pair_packed(Vp, q->vpx, KP, pi, x0, x1, in, ih, d, &q->p, t, 2 * pi + 1 < T, z);
+        grad_pair_rows(Yt, q->ytx, q->ldp, pi, x0, x1, dout, dh, d, &q->p, t, 2 * pi + 1 < T, z);
+    }
+}
+/* pair_tfs_X0_X1: dout and in as the kind each is (bf16 or fp32), all four
+ * combinations inlined with constants */
 #define PAIR_TFS(X0, X1)                                                                                           \
-    static void pair_tfs_##X0##_##X1(uint32_t *Vp, uint32_t *Yt, const Wg16g *q, const float *dout,             \
-                                     const float *in, const Conv2dDims *d, int i0, int T, const float *z)        \
+    static void pair_tfs_##X0##_##X1(uint32_t *Vp, uint32_t *Yt, const Wg16g *q, WgSrc dout, WgSrc in,          \
+                                     const Conv2dDims *d, int i0, int T, const float *z)                         \
     {                                                                                                              \
-        const int KP = (T + 1) / 2;                                                                                \
-        for (int pi = 0; pi < KP; pi++) {                                                                          \
-            size_t t = (size_t)i0 * q->p.timg + 2 * (size_t)pi;                                                    \
-            input_pair_packed(Vp, q->vpx, KP, pi, X0, X1, in, d, &q->p, t, 2 * pi + 1 < T, z);                     \
-            grad_pair_rows(Yt, q->ytx, q->ldp, pi, X0, X1, dout, d, &q->p, t, 2 * pi + 1 < T, z);                  \
-        }                                                                                                          \
+        if (dout.h && in.h) pair_tfs(Vp, Yt, q, dout, 1, in, 1, d, i0, T, z, X0, X1);                             \
+        else if (dout.h) pair_tfs(Vp, Yt, q, dout, 1, in, 0, d, i0, T, z, X0, X1);                                \
+        else if (in.h) pair_tfs(Vp, Yt, q, dout, 0, in, 1, d, i0, T, z, X0, X1);                                  \
+        else pair_tfs(Vp, Yt, q, dout, 0, in, 0, d, i0, T, z, X0, X1);                                            \
     }
 PAIR_TFS(0, 16)
 PAIR_TFS(0, 8)
@@ -735,11 +796,13 @@ PAIR_TFS(8, 12)
 PAIR_TFS(12, 16)
 #undef PAIR_TFS
 /* by groups (1, 2, 4) and group: [0] one group, [1 + g] of two, [3 + g] of four */
-static const PairTfs pair_tfs[7] = {pair_tfs_0_16, pair_tfs_0_8,  pair_tfs_8_16, pair_tfs_0_4,
-                                    pair_tfs_4_8,  pair_tfs_8_12, pair_tfs_12_16};
+static const PairTfs pair_tfs_of[7] = {pair_tfs_0_16, pair_tfs_0_8,  pair_tfs_8_16, pair_tfs_0_4,
+                                       pair_tfs_4_8,  pair_tfs_8_12, pair_tfs_12_16};
 
-void winograd_weight_grad_bf16(float *dw, const float *dout, const float *in, const Conv2dDims *d, float *scratch)
+void winograd_weight_grad_bf16(float *dw, const float *dout, const uint16_t *dout16, int ld16, const float *in,
+                               const uint16_t *in16, const Conv2dDims *d, float *scratch)
 {
+    const WgSrc go = {dout16 ? NULL : dout, dout16, dout16 ? ld16 : d->c_out}, x = {in16 ? NULL : in, in16, d->c_in};
     Wg16g q = wg16g_plan(d);
     const WgPlan *p = &q.p;
     const int CI = d->c_in, CO = d->c_out;
@@ -758,7 +821,7 @@ void winograd_weight_grad_bf16(float *dw, const float *dout, const float *in, co
         for (int i0 = 0; i0 < d->n; i0 += p->chunk) {
             int ni = d->n - i0 < p->chunk ? d->n - i0 : p->chunk;
             int T = ni * p->timg;
-            pair_tfs[groups == 4 ? 3 + g : groups == 2 ? 1 + g : 0](Vp, Yt, &q, dout, in, d, i0, T, z);
+            pair_tfs_of[groups == 4 ? 3 + g : groups == 2 ? 1 + g : 0](Vp, Yt, &q, go, x, d, i0, T, z);
             for (int x = x0; x < x1; x++)   /* dU_ξ (+)= bf16(Ŷ_ξ)ᵀ · bf16(V_ξ): the chain goes on chunk after chunk */
                 gemm_bf16_pt(CO, CI, T, Yt + (size_t)x * q.ytx, q.ldp, Vp + (size_t)x * q.vpx, i0 > 0,
                              dU + (size_t)x * CI * CO, CI);
@@ -804,7 +867,7 @@ static const float WG_G[12] = {1, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0, 
 static const float WG_AT[8] = {1, 1, 1, 0, 0, 1, -1, -1};
 static const float WG_A[8] = {1, 0, 1, 1, 1, -1, 0, -1};
 
-/* V[t][ξ][c] (fp32) of all tiles of images [i0, i0+ni) of x [n,h,w,C]. */
+/* V[t][ξ][c] = (Bᵀ bf16(d) B)_ξ (fp32) of all tiles of images [i0, i0+ni) of x [n,h,w,C]. */
 static void ref_input_tf(float *V, const float *x, int C, const Conv2dDims *d, const WgPlan *p, int i0, int ni)
 {
     for (int t = 0; t < ni * p->timg; t++) {
@@ -815,7 +878,7 @@ static void ref_input_tf(float *V, const float *x, int C, const Conv2dDims *d, c
                 for (int b = 0; b < 4; b++) {
                     int y = 2 * ty - 1 + a, xx = 2 * tx - 1 + b;
                     dd[a * 4 + b] = y < 0 || y >= d->h || xx < 0 || xx >= d->w ? 0
-                                    : x[(((size_t)i * d->h + y) * d->w + xx) * C + c];
+                                    : bf16_round(x[(((size_t)i * d->h + y) * d->w + xx) * C + c]);
                 }
             tf2(v, WG_BT, 4, 4, dd, 4, WG_BT, 4);
             for (int k = 0; k < 16; k++) V[((size_t)t * 16 + k) * C + c] = v[k];
@@ -883,7 +946,8 @@ void winograd_weight_grad_ref_bf16(float *dw, const float *dout, const float *in
                 for (int a = 0; a < 2; a++)
                     for (int b = 0; b < 2; b++) {
                         int y = 2 * ty + a, x = 2 * tx + b;
-                        yy[a * 2 + b] = y < d->h && x < d->w ? dout[(((size_t)i * d->h + y) * d->w + x) * CO + c] : 0;
+                        yy[a * 2 + b] =
+                            y < d->h && x < d->w ? bf16_round(dout[(((size_t)i * d->h + y) * d->w + x) * CO + c]) : 0;
                     }
                 tf2(v, WG_A, 4, 2, yy, 2, WG_A, 4);
                 for (int k = 0; k < 16; k++) Y[((size_t)t * 16 + k) * CO + c] = v[k];

@@ -47,17 +47,21 @@ void winograd_weight_grad(float *dw, const float *dout, const float *in, const C
                           float *scratch);
 
 /* bf16 (`precision = bf16`), as cuDNN's fp16 Winograd algorithms under mixed
- * precision: the transforms in fp32, the GEMMs in bf16 with fp32 sums.  The
- * rounding points:
- *   forward / din:  U_ξ = bf16(G g Gᵀ), V_ξ = bf16(Bᵀ d B) (round to nearest
- *                   even), M_ξ = V_ξ·U_ξᵀ by gemm_bf16 (one fp32 chain per
- *                   number over the input channels, pairs as vdpbf16ps),
- *                   Y = Aᵀ M A in fp32;
- *   weight grad:    V_ξ = bf16(Bᵀ d B), Ŷ_ξ = bf16(A dy Aᵀ), dU_ξ = Ŷ_ξᵀ·V_ξ
- *                   by gemm_bf16 (Ŷ_ξᵀ as pair rows: gemm_bf16_pt), one chain
- *                   per number over the tiles, chunk after chunk (the pairs
- *                   restart at each chunk: an odd chunk ends on a zero
- *                   partner), dw += Gᵀ dU G in fp32.
+ * precision: the transforms in fp32 on the bf16 input, the GEMMs in bf16 with
+ * fp32 sums.  The rounding points:
+ *   forward / din:  d = bf16(x) (the input, or din's dout, as every bf16
+ *                   convolution reads it), U_ξ = bf16(G g Gᵀ), V_ξ = bf16(Bᵀ d B)
+ *                   (round to nearest even), M_ξ = V_ξ·U_ξᵀ by gemm_bf16 (one
+ *                   fp32 chain per number over the input channels, pairs as
+ *                   vdpbf16ps), Y = Aᵀ M A in fp32;
+ *   weight grad:    d = bf16(x), y = bf16(dout), V_ξ = bf16(Bᵀ d B),
+ *                   Ŷ_ξ = bf16(A y Aᵀ), dU_ξ = Ŷ_ξᵀ·V_ξ by gemm_bf16 (Ŷ_ξᵀ as
+ *                   pair rows: gemm_bf16_pt), one chain per number over the
+ *                   tiles, chunk after chunk (the pairs restart at each chunk:
+ *                   an odd chunk ends on a zero partner), dw += Gᵀ dU G in fp32.
+ * The input and dout come as fp32 (rounded as the transforms load them) or as
+ * bf16 rows ld16 apart (in16, dout16: what the model's BatchNorms write, half
+ * the bytes to read): the same numbers either way.
  * The chunks are the fp32 path's (fixed by the dims).  The weight gradient
  * runs groups of ξ (1, 2 or 4, as many as the threads allow), each on one
  * thread through every chunk: its transforms of each tile, stored for its ξ
@@ -73,10 +77,12 @@ void winograd_weight_grad(float *dw, const float *dout, const float *in, const C
  * Aᵀ M A: the error bound is taken on Σ|V||U| instead of Σ|x||w|
  * (tests/test_conv.c measures it against the exact convolution). */
 size_t winograd_scratch_floats_bf16(const Conv2dDims *d, int threads);
-void winograd_conv_bf16(float *out, int accumulate, const float *in, const float *w, const Conv2dDims *d,
-                        int flip, float *scratch, size_t scratch_floats);
-void winograd_weight_grad_bf16(float *dw, const float *dout, const float *in, const Conv2dDims *d,
-                               float *scratch);
+/* in or in16 (the other NULL; in16's pixels ld16 elements apart). */
+void winograd_conv_bf16(float *out, int accumulate, const float *in, const uint16_t *in16, int ld16, const float *w,
+                        const Conv2dDims *d, int flip, float *scratch, size_t scratch_floats);
+/* dout or dout16 (pixels ld16 apart), in or in16 (pixels c_in apart); the others NULL. */
+void winograd_weight_grad_bf16(float *dw, const float *dout, const uint16_t *dout16, int ld16, const float *in,
+                               const uint16_t *in16, const Conv2dDims *d, float *scratch);
 
 /* The plain references of the two: the transforms as matrix products per tile
  * and channel (summed as the fast path sums; the ½ of G are exact, so with no

@@ -670,8 +670,8 @@ END_TEST
 /* bf16 with the output stored as bf16 (conv2d_forward_out16: by the GEMM, in a
  * buffer of its own or over the fp32 scratch) gives bf16_from_f32 of
  * conv2d_forward's output, bit for bit, the input as fp32 and as bf16, for 1 and
- * 2 threads, on BF16_ROW_CASES (the taps' and Winograd's cases forced to the
- * columns, which they otherwise leave: taps and Winograd write fp32). */
+ * 2 threads, on BF16_ROW_CASES: by the columns' GEMM, Winograd's output
+ * transform and the taps' rounding pass (each case also forced to the columns). */
 START_TEST(bf16_output_stored_as_bf16_is_the_rounded_output)
 {
     const RowCase *cs = BF16_ROW_CASES;
@@ -680,21 +680,18 @@ START_TEST(bf16_output_stored_as_bf16_is_the_rounded_output)
         Conv2dDims d = u.d;
         size_t cf = conv2d_scratch_floats_bf16(&d, cs[ci].cap, 2);
         ConvScratch sc = {malloc(cf * 4), cf, cs[ci].cap, 1, 0};
-        if (conv2d_bf16_by_taps(&d) || conv2d_bf16_by_winograd(&d)) {
-            ck_assert_msg(!conv2d_bf16_gives_out16(&d, &sc), "case %zu: taps and Winograd write fp32", ci);
-            sc.bf16_columns = 1;
-        }
         ck_assert_msg(conv2d_bf16_gives_out16(&d, &sc), "case %zu gives bf16", ci);
         uint16_t *x16 = malloc(u.nin * 2);
         bf16_convert(x16, u.x, u.nin);
         float *y = malloc(u.nout * 4), *o = malloc(u.nout * 4);
         uint16_t *h = malloc(u.nout * 2);
-        conv2d_forward(y, u.x, u.w, &d, &sc);
         size_t rows = u.nout / d.c_out;
         for (int th = 1; th <= 2; th++)
-            for (int mode = 0; mode < 4; mode++) {   /* input fp32 / bf16; out16 apart / over acc */
-                int in16 = mode & 1, over = mode >> 1;
+            for (int mode = 0; mode < 8; mode++) {   /* input fp32 / bf16; out16 apart / over acc; own path / columns */
+                int in16 = mode & 1, over = mode >> 1 & 1, cols = mode >> 2;
+                sc.bf16_columns = cols;
                 omp_set_num_threads(th);
+                if (mode % 4 == 0) conv2d_forward(y, u.x, u.w, &d, &sc);   /* this path's fp32 output */
                 for (size_t i = 0; i < u.nout; i++) o[i] = NAN;
                 memset(h, 0xff, u.nout * 2);
                 uint16_t *o16 = over ? (uint16_t *)o : h;
@@ -703,15 +700,14 @@ START_TEST(bf16_output_stored_as_bf16_is_the_rounded_output)
                 for (size_t r = 0; r < rows; r++)
                     for (int c = 0; c < d.c_out; c++)
                         ck_assert_msg(o16[r * ld + c] == bf16_from_f32(y[r * d.c_out + c]),
-                                      "case %zu, %d threads, mode %d: row %zu channel %d", ci, th, mode, r, c);
+                                      "case %zu%s, %d threads, mode %d: row %zu channel %d", ci,
+                                      cols ? " by columns" : "", th, mode, r, c);
             }
         free(y), free(o), free(h), free(x16), free(sc.buf), free(u.x), free(u.w), free(u.g);
     }
     Conv2dDims wd = conv2d_dims(2, 8, 8, 64, 64, 3, 1, 1);
-    ConvScratch ws = {NULL, 0, 0, 1, 0};
-    ck_assert_msg(!conv2d_bf16_gives_out16(&wd, &ws), "Winograd writes fp32");
-    ws.bf16 = 0;
-    ck_assert(!conv2d_bf16_gives_out16(&wd, &ws));
+    ConvScratch ws = {NULL, 0, 0, 0, 0};
+    ck_assert(!conv2d_bf16_gives_out16(&wd, &ws));   /* fp32 */
     omp_set_num_threads(1);
 }
 END_TEST

@@ -34,9 +34,10 @@
  * it rounded (conv2d_forward_out16, the fp32 chains between k blocks in acc =
  * g[2], free in forward) and its BatchNorm reads it so in forward and backward
  * (bn_forward_in16 / bn_backward_in16): half the bytes of each of those four
- * reads, half its memory.  The BatchNorm's statistics and arithmetic stay fp32;
- * its numbers are those of the rounded input.  The 3x3s (Winograd, taps or
- * columns, by map size) and the stem keep fp32 outputs.
+ * reads, half its memory; so is a 3x3's that goes by Winograd (the large maps:
+ * out16_conv).  The BatchNorm's statistics and arithmetic stay fp32; its numbers
+ * are those of the rounded input.  The other 3x3s (taps, strided) and the stem
+ * keep fp32 outputs.
  * In backward, the gradient a BatchNorm passes to a convolution (with an even
  * c_out: conv2d_bf16_takes_dout16) is likewise written as bf16 alone
  * (bn_backward_bf16), rounded once as the convolution would, and read so by both
@@ -462,10 +463,17 @@ static int takes16(const Resnet *r, const ConvL *c)
     return r->spec.bf16 && !r->spec.bf16_fp32_inputs;
 }
 
-/* Whether a bf16 convolution stores its output as bf16 alone whatever the batch
- * and map sizes: the 1x1s (always the columns path: conv2d_bf16_gives_out16),
- * which hold most of resnet50's convolution outputs (conv3's 4x width above all). */
-static int out16_conv(const Resnet *r, const ConvL *c) { return r->spec.bf16 && c->k == 1; }
+/* Whether a bf16 convolution stores its output as bf16 alone (every bf16 path
+ * can: conv2d_bf16_gives_out16): the 1x1s, which hold most of resnet50's
+ * convolution outputs (conv3's 4x width above all), and the 3x3s that go by
+ * Winograd at the model's largest batch and maps (called with those dims): the
+ * large maps, whose outputs the BatchNorm reads four times.  A smaller batch
+ * taking another path stores bf16 all the same.  The other 3x3s (taps, strided)
+ * keep fp32 outputs. */
+static int out16_conv(const Resnet *r, const ConvL *c)
+{
+    return r->spec.bf16 && (c->k == 1 || conv2d_bf16_by_winograd(&c->d));
+}
 
 static int alloc_workspace(Resnet *r)
 {

@@ -545,7 +545,8 @@ void conv2d_forward_in16(float *out, const uint16_t *in16, const float *w, const
 
 int conv2d_bf16_gives_out16(const Conv2dDims *d, const ConvScratch *s)
 {
-    return s->bf16 && (s->bf16_columns || (!use_taps16(d) && !use_winograd16(d)));
+    (void)d;
+    return s->bf16;
 }
 
 void conv2d_forward_out16(uint16_t *out16, int ld16, float *acc, const float *in, const uint16_t *in16, const float *w,
@@ -609,20 +610,24 @@ static int par_threads16(const Plan16 *q, const ConvScratch *s, int extra_parts)
 /* Slot k of the scratch (64-byte aligned: the scratch is, and every region is a multiple of 16 floats). */
 static float *slot16(const Plan16 *q, const ConvScratch *s, int k) { return s->buf + q->wp + (size_t)k * q->slot; }
 
-/* out16 (NULL: none): the output stored there as bf16 (rows ld16 apart) by the
- * GEMM's last k block, out then its fp32 scratch (conv2d_forward_out16); only on
- * the columns paths. */
+/* out16 (NULL: none): the output stored there as bf16 (rows ld16 apart), out
+ * then its fp32 scratch (conv2d_forward_out16): by the GEMM's last k block on
+ * the columns paths, by Winograd's output transform, after the fp32 rows by taps. */
 static void forward_bf16(float *out, uint16_t *out16, int ld16, Src16 in, const float *w, const Conv2dDims *d,
                          const ConvScratch *s)
 {
     if (!s->bf16_columns && use_taps16(d)) {
-        FASTC_ASSERT(!out16);
         taps16_forward(out, in, w, d, s);
+        if (out16) {   /* (small maps: one pass over out, the fp32 scratch, rounding each row) */
+            const long rows = (long)d->n * d->oh * d->ow;
+            #pragma omp parallel for schedule(static)
+            for (long r = 0; r < rows; r++)
+                bf16_convert(out16 + (size_t)r * ld16, out + (size_t)r * d->c_out, (size_t)d->c_out);
+        }
         return;
     }
     if (!s->bf16_columns && use_winograd16(d)) {
-        FASTC_ASSERT(!out16);   /* Winograd writes fp32 (conv2d_bf16_gives_out16) */
-        winograd_conv_bf16(out, 0, in.f, in.h, d->c_in, w, d, 0, s->buf, s->floats);
+        winograd_conv_bf16(out16 ? NULL : out, out16, ld16, 0, in.f, in.h, d->c_in, w, d, 0, s->buf, s->floats);
         return;
     }
     if (s->bf16_columns < 2 && conv_stem16_forward_applies(d)) {
@@ -732,7 +737,7 @@ static void backward_bf16(float *din, int din_accumulate, float *dw, const float
     }
     if (!s->bf16_columns && use_winograd16(d)) {
         if (dw) winograd_weight_grad_bf16(dw, dout, dout16, ld16, in.f, in.h, d, s->buf);
-        if (din) winograd_conv_bf16(din, din_accumulate, dout, dout16, ld16, w, d, 1, s->buf, s->floats);
+        if (din) winograd_conv_bf16(din, NULL, 0, din_accumulate, dout, dout16, ld16, w, d, 1, s->buf, s->floats);
         return;
     }
     Plan16 q = plan16(d, s->tile_cap);

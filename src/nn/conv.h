@@ -150,8 +150,8 @@ void conv2d_backward_dout16(float *din, int din_accumulate, float *dw, const uin
  * BatchNorm that follows reads it so (bn_forward_in16): half the bytes of fp32,
  * and half the memory where the output is kept.  The input as fp32 in or as
  * bf16 in16 (then in may be NULL; conv2d_forward_in16's contract).  Only where
- * conv2d_bf16_gives_out16: the columns paths (1x1s always, strided 3x3s, the
- * stem, ...); taps and Winograd write fp32. */
+ * conv2d_bf16_gives_out16: every bf16 path (the columns' GEMM and Winograd's
+ * output transform store bf16; taps write acc's fp32 rows, then round them). */
 int conv2d_bf16_gives_out16(const Conv2dDims *d, const ConvScratch *s);
 void conv2d_forward_out16(uint16_t *out16, int ld16, float *acc, const float *in, const uint16_t *in16, const float *w,
                           const Conv2dDims *d, const ConvScratch *s);

@@ -575,6 +575,53 @@ static inline __attribute__((always_inline)) void input_tile16(uint16_t *v16, si
         for (int x2 = 0; x2 < 16; x2++) v16[x2 * S + C] = 0;
 }
 
+/* out16[i, 2ty+a, 2tx+b, c] = bf16((Aᵀ m A)[a][b]) of tile t, pixels ld elements
+ * apart: output_tile's sums in its order, rounded as bf16_from_f32 (the output
+ * stored as bf16, conv2d_forward_out16's, for the BatchNorm to read so). */
+static inline void output_tile16(uint16_t *out16, int ld, const float *restrict m, size_t S, const Conv2dDims *d,
+                                 const WgPlan *p, size_t t)
+{
+    const int C = p->co, H = d->h, W = d->w;
+    int i = (int)(t / p->timg), r = (int)(t % p->timg), ty = r / p->tw, tx = r % p->tw;
+    uint16_t *o[2][2];
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++) {
+            int y = 2 * ty + a, x = 2 * tx + b;
+            o[a][b] = y < H && x < W ? out16 + (((size_t)i * H + y) * W + x) * (size_t)ld : NULL;
+        }
+#ifdef WG_NATIVE16
+    for (int c = 0; c < C; c += 16) {
+        __mmask16 k = lanes16(C - c);
+        __m512 s[2][4];
+        for (int b = 0; b < 4; b++) {   /* Aᵀ m */
+            __m512 m0 = _mm512_maskz_loadu_ps(k, m + (0 + b) * S + c), m1 = _mm512_maskz_loadu_ps(k, m + (4 + b) * S + c),
+                   m2 = _mm512_maskz_loadu_ps(k, m + (8 + b) * S + c), m3 = _mm512_maskz_loadu_ps(k, m + (12 + b) * S + c);
+            s[0][b] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+            s[1][b] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        for (int a = 0; a < 2; a++) {   /* (Aᵀ m) A */
+            __m512 y0 = _mm512_add_ps(_mm512_add_ps(s[a][0], s[a][1]), s[a][2]);
+            __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(s[a][1], s[a][2]), s[a][3]);
+            if (o[a][0]) _mm256_mask_storeu_epi16(o[a][0] + c, k, bf16_cvt16_native(y0));
+            if (o[a][1]) _mm256_mask_storeu_epi16(o[a][1] + c, k, bf16_cvt16_native(y1));
+        }
+    }
+#else
+    for (int c = 0; c < C; c++) {
+        float sm[2][4];
+        for (int b = 0; b < 4; b++) {   /* Aᵀ m */
+            float m0 = m[(0 + b) * S + c], m1 = m[(4 + b) * S + c], m2 = m[(8 + b) * S + c], m3 = m[(12 + b) * S + c];
+            sm[0][b] = m0 + m1 + m2, sm[1][b] = m1 - m2 - m3;
+        }
+        for (int a = 0; a < 2; a++) {   /* (Aᵀ m) A */
+            float y0 = sm[a][0] + sm[a][1] + sm[a][2], y1 = sm[a][1] - sm[a][2] - sm[a][3];
+            if (o[a][0]) o[a][0][c] = bf16_from_f32(y0);
+            if (o[a][1]) o[a][1][c] = bf16_from_f32(y1);
+        }
+    }
+#endif
+}
+
 _Static_assert(GEMM_BF16_NR == 64, "input_pair_packed writes panels of 64 channels");
 
 /* Pair pi of V_ξ packed as gemm_bf16's B (K = the T tiles, N = the channels;
@@ -708,9 +755,11 @@ static inline __attribute__((always_inline)) void grad_pair_rows(uint32_t *Yt, s
 #endif
 }
 
-void winograd_conv_bf16(float *out, int accumulate, const float *in, const uint16_t *in16, int ld16, const float *w,
-                        const Conv2dDims *d, int flip, float *scratch, size_t scratch_floats)
+void winograd_conv_bf16(float *out, uint16_t *out16, int ld_out16, int accumulate, const float *in,
+                        const uint16_t *in16, int ld16, const float *w, const Conv2dDims *d, int flip, float *scratch,
+                        size_t scratch_floats)
 {
+    FASTC_ASSERT(!out16 || (!accumulate && !out));
     const WgSrc x = {in16 ? NULL : in, in16, in16 ? ld16 : flip ? d->c_out : d->c_in};
     Wg16 q = wg16_plan(d, flip);
     const WgPlan *p = &q.p;
@@ -743,6 +792,12 @@ void winograd_conv_bf16(float *out, int accumulate, const float *in, const uint1
                 for (int t = 0; t < T; t++) input_tile16(V16 + (size_t)t * q.ld, SV, x, 0, d, p, t0 + t, z);
             for (int x = 0; x < 16; x++)   /* M_ξ = bf16(V_ξ) · bf16(U_ξ)ᵀ, one chain per number */
                 gemm_bf16(T, p->co, p->ci, V16 + x * SV, q.ld, Up + (size_t)x * q.upx, 0, Mb + x * SM, p->co);
+            if (out16) {
+                /* (not streamed as output_tile_nt: half the lines, and the BatchNorm
+                 * finds them in cache; streaming them measured no faster) */
+                for (int t = 0; t < T; t++) output_tile16(out16, ld_out16, Mb + (size_t)t * p->co, SM, d, p, t0 + t);
+                continue;
+            }
 #if defined(__AVX512F__)
             for (int t = 0; t < T; t++)
                 if (output_tile_nt_ok(out, accumulate, d, p, t0 + t))

@@ -77,9 +77,12 @@ void winograd_weight_grad(float *dw, const float *dout, const float *in, const C
  * Aᵀ M A: the error bound is taken on Σ|V||U| instead of Σ|x||w|
  * (tests/test_conv.c measures it against the exact convolution). */
 size_t winograd_scratch_floats_bf16(const Conv2dDims *d, int threads);
-/* in or in16 (the other NULL; in16's pixels ld16 elements apart). */
-void winograd_conv_bf16(float *out, int accumulate, const float *in, const uint16_t *in16, int ld16, const float *w,
-                        const Conv2dDims *d, int flip, float *scratch, size_t scratch_floats);
+/* out, or out16 = bf16(out) (pixels ld_out16 elements apart; then out NULL,
+ * accumulate 0; rounded as bf16_from_f32: conv2d_forward_out16's contract);
+ * in or in16 (the other NULL; in16's pixels ld16 elements apart). */
+void winograd_conv_bf16(float *out, uint16_t *out16, int ld_out16, int accumulate, const float *in,
+                        const uint16_t *in16, int ld16, const float *w, const Conv2dDims *d, int flip, float *scratch,
+                        size_t scratch_floats);
 /* dout or dout16 (pixels ld16 apart), in or in16 (pixels c_in apart); the others NULL. */
 void winograd_weight_grad_bf16(float *dw, const float *dout, const uint16_t *dout16, int ld16, const float *in,
                                const uint16_t *in16, const Conv2dDims *d, float *scratch);

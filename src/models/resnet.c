@@ -34,10 +34,9 @@
  * it rounded (conv2d_forward_out16, the fp32 chains between k blocks in acc =
  * g[2], free in forward) and its BatchNorm reads it so in forward and backward
  * (bn_forward_in16 / bn_backward_in16): half the bytes of each of those four
- * reads, half its memory; so is a 3x3's that goes by Winograd (the large maps:
- * out16_conv).  The BatchNorm's statistics and arithmetic stay fp32; its numbers
- * are those of the rounded input.  The other 3x3s (taps, strided) and the stem
- * keep fp32 outputs.
+ * reads, half its memory; so is a 3x3's on a large map (8x8 and up: out16_conv).
+ * The BatchNorm's statistics and arithmetic stay fp32; its numbers are those of
+ * the rounded input.  The 3x3s on smaller maps and the stem keep fp32 outputs.
  * In backward, the gradient a BatchNorm passes to a convolution (with an even
  * c_out: conv2d_bf16_takes_dout16) is likewise written as bf16 alone
  * (bn_backward_bf16), rounded once as the convolution would, and read so by both
@@ -465,14 +464,16 @@ static int takes16(const Resnet *r, const ConvL *c)
 
 /* Whether a bf16 convolution stores its output as bf16 alone (every bf16 path
  * can: conv2d_bf16_gives_out16): the 1x1s, which hold most of resnet50's
- * convolution outputs (conv3's 4x width above all), and the 3x3s that go by
- * Winograd at the model's largest batch and maps (called with those dims): the
- * large maps, whose outputs the BatchNorm reads four times.  A smaller batch
- * taking another path stores bf16 all the same.  The other 3x3s (taps, strided)
- * keep fp32 outputs. */
+ * convolution outputs (conv3's 4x width above all), and the 3x3s whose output
+ * maps have at least OUT16_MIN_POSITIONS positions at the model's largest size
+ * (called with those dims): the large maps, whose outputs the BatchNorm reads
+ * four times.  The 3x3s on smaller maps keep fp32 outputs: at 28 px every one
+ * of resnet18's (7x7 and below), so the default job's numbers are those of
+ * fp32 outputs there. */
+#define OUT16_MIN_POSITIONS 64
 static int out16_conv(const Resnet *r, const ConvL *c)
 {
-    return r->spec.bf16 && (c->k == 1 || conv2d_bf16_by_winograd(&c->d));
+    return r->spec.bf16 && (c->k == 1 || c->d.oh * c->d.ow >= OUT16_MIN_POSITIONS);
 }
 
 static int alloc_workspace(Resnet *r)

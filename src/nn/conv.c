@@ -914,13 +914,13 @@ static void taps16_forward(float *out, Src16 in, const float *w, const Conv2dDim
 /* din unit u (images [i0, i1), channels [c0, c0 + NR)):
  *   prod[rows, NR] = d16[rows, oy, ox, :] · W_tap[:, c0 .. c0+NR−1]  (a chain over c_out from zero, as the columns')
  *   din[rows, iy, ix, c0 .. c0+NR−1] += prod
- * per output position and tap inside the input, into prod (the thread's slot).
- * The columns path sums each din element's products in col2im's order, its
- * kernel taps (ky, kx) ascending; the position a tap comes from is
- * (oy, ox) = ((iy + p − ky)/s, (ix + p − kx)/s), so ascending taps are the
- * positions in descending row-major order, and walking the positions from the
- * last adds the same products in the same order: the same bits, without the
- * whole unit's fp32 columns. */
+ * per tap and output position whose tap lies inside the input, into prod (the
+ * thread's slot).  The columns path sums each din element's products in
+ * col2im's order, its kernel taps (ky, kx) ascending, one position per tap
+ * ((oy, ox) = ((iy + p − ky)/s, (ix + p − kx)/s)); walking the taps in that
+ * order, the positions of a tap in any, adds the same products in the same
+ * order: the same bits, without the whole unit's fp32 columns, and the tap's
+ * panel of W stays in cache while its positions go by. */
 static void taps16_din_unit(float *din, int accumulate, float *prod, const uint16_t *d16, const uint32_t *wp,
                             const Conv2dDims *d, const Taps16 *t, int u)
 {
@@ -933,17 +933,16 @@ static void taps16_din_unit(float *din, int accumulate, float *prod, const uint1
         for (int i = 0; i < m; i++)
             for (int q = 0; q < hw; q++)
                 memset(din + (size_t)i * in_img + (size_t)q * d->c_in, 0, sizeof(float) * GEMM_BF16_NR);
-    for (int p = t->ohw - 1; p >= 0; p--) {
-        int oy = p / d->ow, ox = p % d->ow, ky0, ky1, kx0, kx1;
-        conv_taps_range(oy, d->stride, d->pad, d->kh, d->h, &ky0, &ky1);
-        conv_taps_range(ox, d->stride, d->pad, d->kw, d->w, &kx0, &kx1);
-        const uint16_t *a = d16 + ((size_t)i0 * t->ohw + p) * t->lg;
-        for (int ky = ky0; ky <= ky1; ky++)
-            for (int kx = kx0; kx <= kx1; kx++) {
-                size_t ko = ((size_t)ky * d->kw + kx) * d->c_in + c0;   /* a multiple of 64: a whole B panel */
-                gemm_bf16_sub(m, GEMM_BF16_NR, d->c_out, a, t->ohw * t->lg,
-                              wp + ko / GEMM_BF16_NR * KPc * GEMM_BF16_NR, KPc, 0, prod, GEMM_BF16_NR);
+    for (int ky = 0; ky < d->kh; ky++)
+        for (int kx = 0; kx < d->kw; kx++) {
+            size_t ko = ((size_t)ky * d->kw + kx) * d->c_in + c0;   /* a multiple of 64: a whole B panel */
+            const uint32_t *b = wp + ko / GEMM_BF16_NR * KPc * GEMM_BF16_NR;
+            for (int p = 0; p < t->ohw; p++) {
+                int oy = p / d->ow, ox = p % d->ow;
                 int iy = oy * d->stride - d->pad + ky, ix = ox * d->stride - d->pad + kx;
+                if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w) continue;
+                gemm_bf16_sub(m, GEMM_BF16_NR, d->c_out, d16 + ((size_t)i0 * t->ohw + p) * t->lg, t->ohw * t->lg, b,
+                              KPc, 0, prod, GEMM_BF16_NR);
                 float *seg = din + ((size_t)iy * d->w + ix) * d->c_in;
                 for (int i = 0; i < m; i++) {
                     float *dr = seg + (size_t)i * in_img;
@@ -951,7 +950,7 @@ static void taps16_din_unit(float *din, int accumulate, float *prod, const uint1
                     for (int j = 0; j < GEMM_BF16_NR; j++) dr[j] += pr[j];
                 }
             }
-    }
+        }
 }
 
 /* Whether row m (= (i·oh + oy)·ow + ox) reads an input pixel at tap (ky, kx); its offset in in16. */

@@ -816,15 +816,6 @@ typedef struct Taps16 {
     size_t in16, d16, parts, slot_a, slot_b, slot_l, slot_din, slot, fixed;
 } Taps16;
 
-/* Batch rows per unit of the forward pass (as conv_taps.c: about 128, at
- * least 16, at least two units when the batch allows). */
-static int taps16_chunks(int n)
-{
-    int c = (n + 127) / 128;
-    if (c < 2) c = n / 16 < 2 ? n / 16 : 2;
-    return c < 1 ? 1 : c;
-}
-
 /* The din pass's units: images [k·din_rows, (k+1)·din_rows) x one panel of
  * GEMM_BF16_NR input channels.  A unit holds all the positions of its images,
  * so each din element is summed by one unit in the columns' order; which images
@@ -867,33 +858,44 @@ static Taps16 taps16_plan(const Conv2dDims *d, size_t cap)
     return t;
 }
 
-/* out rows [i0, i1) of the batch:
- *   out[:, oy, ox, :] (+)= in16[:, iy, ix0 .. ix0+nx−1, :] · Wᵀ_seg   per kernel row ky,
- * the chain continued through out from one kernel row to the next (beta). */
-static void taps16_forward_rows(float *out, const uint16_t *in16, const uint32_t *wp, const Conv2dDims *d, int i0,
-                                int i1)
+/* The forward's units: one output position x a block of panels of output
+ * channels, the whole batch the GEMM's rows (64 images: 11 row tiles, where
+ * 32-image units took 6 each, and each B slice serves them all); a position's
+ * outputs split in up to TAPS16_FWD_UNITS / positions blocks so that even a 1x1
+ * map gives the threads units.  Which unit computes an output changes no number. */
+#define TAPS16_FWD_UNITS 8
+static int taps16_fwd_blocks(const Conv2dDims *d)
 {
-    const int K = d->kh * d->kw * d->c_in, KP = K / 2, m = i1 - i0;
-    const int ldi = d->h * d->w * d->c_in, ldo = d->oh * d->ow * d->c_out;
-    in16 += (size_t)i0 * ldi, out += (size_t)i0 * ldo;
-    for (int oy = 0; oy < d->oh; oy++)
-        for (int ox = 0; ox < d->ow; ox++) {
-            int ky0, ky1, kx0, kx1;
-            conv_taps_range(oy, d->stride, d->pad, d->kh, d->h, &ky0, &ky1);
-            conv_taps_range(ox, d->stride, d->pad, d->kw, d->w, &kx0, &kx1);
-            float *o = out + ((size_t)oy * d->ow + ox) * d->c_out;
-            if (ky1 < ky0 || kx1 < kx0) {
-                for (int i = 0; i < m; i++) memset(o + (size_t)i * ldo, 0, sizeof(float) * d->c_out);
-                continue;
-            }
-            int len = (kx1 - kx0 + 1) * d->c_in;
-            for (int ky = ky0; ky <= ky1; ky++) {
-                size_t ko = ((size_t)ky * d->kw + kx0) * d->c_in;
-                const uint16_t *a =
-                    in16 + ((size_t)(oy * d->stride - d->pad + ky) * d->w + (ox * d->stride - d->pad + kx0)) * d->c_in;
-                gemm_bf16_sub(m, d->c_out, len, a, ldi, wp + ko / 2 * GEMM_BF16_NR, KP, ky > ky0, o, ldo);
-            }
-        }
+    int panels = (d->c_out + GEMM_BF16_NR - 1) / GEMM_BF16_NR, ohw = d->oh * d->ow;
+    int nb = (TAPS16_FWD_UNITS + ohw - 1) / ohw;
+    return nb < panels ? nb : panels;
+}
+
+/* Unit u (position p, panels [j0, j1)):
+ *   out[:, oy, ox, j0·NR .. j1·NR−1] (+)= in16[:, iy, ix0 .. ix0+nx−1, :] · Wᵀ_seg   per kernel row ky,
+ * the chain continued through out from one kernel row to the next (beta). */
+static void taps16_forward_unit(float *out, const uint16_t *in16, const uint32_t *wp, const Conv2dDims *d, int u)
+{
+    const int K = d->kh * d->kw * d->c_in, KP = K / 2, nb = taps16_fwd_blocks(d);
+    const int panels = (d->c_out + GEMM_BF16_NR - 1) / GEMM_BF16_NR, p = u / nb, b = u % nb;
+    const int j0 = (int)((long)panels * b / nb), j1 = (int)((long)panels * (b + 1) / nb);
+    const int c0 = j0 * GEMM_BF16_NR, nc = (j1 * GEMM_BF16_NR < d->c_out ? j1 * GEMM_BF16_NR : d->c_out) - c0;
+    const int ldi = d->h * d->w * d->c_in, ldo = d->oh * d->ow * d->c_out, oy = p / d->ow, ox = p % d->ow;
+    int ky0, ky1, kx0, kx1;
+    conv_taps_range(oy, d->stride, d->pad, d->kh, d->h, &ky0, &ky1);
+    conv_taps_range(ox, d->stride, d->pad, d->kw, d->w, &kx0, &kx1);
+    float *o = out + (size_t)p * d->c_out + c0;
+    if (ky1 < ky0 || kx1 < kx0) {
+        for (int i = 0; i < d->n; i++) memset(o + (size_t)i * ldo, 0, sizeof(float) * nc);
+        return;
+    }
+    int len = (kx1 - kx0 + 1) * d->c_in;
+    for (int ky = ky0; ky <= ky1; ky++) {
+        size_t ko = ((size_t)ky * d->kw + kx0) * d->c_in;
+        int iy = oy * d->stride - d->pad + ky, ix0 = ox * d->stride - d->pad + kx0;
+        const uint16_t *a = in16 + ((size_t)iy * d->w + ix0) * d->c_in;
+        gemm_bf16_sub(d->n, nc, len, a, ldi, wp + ((size_t)j0 * KP + ko / 2) * GEMM_BF16_NR, KP, ky > ky0, o, ldo);
+    }
 }
 
 static void taps16_forward(float *out, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s)
@@ -905,10 +907,9 @@ static void taps16_forward(float *out, Src16 in, const float *w, const Conv2dDim
     const uint16_t *in16 = in.h ? in.h : conv16;
     gemm_bf16_pack_b(wp, 1, t.q.K, d->c_out, w, t.q.K);
     if (!in.h) bf16_convert_par(conv16, in.f, (size_t)d->n * d->h * d->w * d->c_in);
-    const int nc = taps16_chunks(d->n);
+    const int nu = t.ohw * taps16_fwd_blocks(d);
     #pragma omp parallel for schedule(dynamic, 1)
-    for (int u = 0; u < nc; u++)
-        taps16_forward_rows(out, in16, wp, d, (int)((long)d->n * u / nc), (int)((long)d->n * (u + 1) / nc));
+    for (int u = 0; u < nu; u++) taps16_forward_unit(out, in16, wp, d, u);
 }
 
 /* din unit u (images [i0, i1), channels [c0, c0 + NR)):

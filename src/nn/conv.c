@@ -1067,9 +1067,12 @@ static void taps16_backward(float *din, int din_accumulate, float *dw, const flo
     int nuw = dw ? t.q.p.groups * ntap : 0, nc = din ? t.din_units : 0;
     size_t nslots = (s->floats - t.fixed) / t.slot;
     int nth = omp_get_max_threads() < (int)nslots ? omp_get_max_threads() : (int)nslots;
-    /* the weight-gradient units (group, tap) and the din units (images, channels) write disjoint memory */
+    /* the weight-gradient units (group, tap) and the din units (images, channels) write disjoint
+     * memory; the equal din units go first, the taps (the last ones smaller: an edge row's taps
+     * keep 3/4 of the pairs on 4x4 maps) last */
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
-    for (int u = 0; u < nuw + nc; u++) {
+    for (int v = 0; v < nuw + nc; v++) {
+        int u = v < nc ? nuw + v : v - nc;
         if (u < nuw) {
             int g = u / ntap;
             taps16_dw(&t, slots + (size_t)omp_get_thread_num() * t.slot, g ? parts + (size_t)(g - 1) * t.q.p.nw : dw,

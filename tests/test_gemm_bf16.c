@@ -252,6 +252,18 @@ START_TEST(pair_rows_a_matches_reference)
 }
 END_TEST
 
+/* gemm_bf16_pt_far (long k blocks, C fetched ahead): the reference's bits, over
+ * one k block and over several (K 2051: blocks of 512, 512 and 2 pairs, the
+ * chain carried through C), row and column tails. */
+START_TEST(pair_rows_a_far_c_matches_reference)
+{
+    static const int shapes[][3] = {{1, 1, 1}, {13, 130, 147}, {64, 64, 1024}, {100, 70, 1025}, {517, 96, 2051}};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        for (int beta = 0; beta < 2; beta++)
+            check_shape_pt(gemm_bf16_pt_far, shapes[i][0], shapes[i][1], shapes[i][2], beta);
+}
+END_TEST
+
 START_TEST(native_kernel_matches_reference)
 {
     if (!gemm_bf16_native()) return;   /* gemm_bf16 is the emulation here: tested below */
@@ -439,6 +451,7 @@ static Suite *suite(void)
     tcase_add_test(tc, transpose_rounds_and_pads);
     tcase_add_test(tc, packed_a_matches_reference);
     tcase_add_test(tc, pair_rows_a_matches_reference);
+    tcase_add_test(tc, pair_rows_a_far_c_matches_reference);
     tcase_add_test(tc, bf16_store_is_the_rounded_product);
     tcase_add_test(tc, widen_is_exact);
     suite_add_tcase(s, tc);

@@ -810,24 +810,32 @@ static int use_taps16(const Conv2dDims *d)
  *   wp (plan16's) | in16: bf16 input | d16: bf16 dout rows [M][lg] (din's A; dW's A is
  *   packed from them per tap) | parts (plan16's groups) |
  *   one slot per thread, for the unit it runs: a weight-gradient unit's A_tap
- *   (doutᵀ's rows of the tap, packed: c_out x ≤ kmax), B_tap packed and the rows of each pair (ints), or a din
- *   unit's product of one position and kernel row, fp32 [rows of the unit][≤ kw·c_in].
+ *   (doutᵀ's rows of the tap as pair rows: ≤ kmax/2 x ldp), B_tap packed and the rows of each pair (ints), or a din
+ *   unit's product of one position and tap, fp32 [images of the unit][one panel of channels].
  * (The din products were fp32 columns [M][K] of the whole batch: 18.9 MB on
  * resnet18's 4x4 maps at 128 px, batch 64, which made the bf16 scratch larger
  * than fp32's; one position's block is 0.2 MB there.) */
 typedef struct Taps16 {
     Plan16 q;
-    int ohw, M, lg, kmax, chunks, chunk_rows;
+    int ohw, M, lg, kmax, ldp, din_rows, din_units;
     size_t in16, d16, parts, slot_a, slot_b, slot_l, slot_din, slot, fixed;
 } Taps16;
 
-/* Batch rows per unit of the forward and din passes (as conv_taps.c: about
- * 128, at least 16, at least two units when the batch allows). */
-static int taps16_chunks(int n)
+/* The din pass's units: images [k·din_rows, (k+1)·din_rows) x one panel of
+ * GEMM_BF16_NR input channels.  A unit holds all the positions of its images,
+ * so each din element is summed by one unit in the columns' order; which images
+ * and channels a unit takes changes no number.  The images of a unit are the
+ * rows of its GEMMs: at most TAPS16_DIN_ROWS, a multiple of the microkernel's
+ * rows (64 images in 6-row tiles: 11 tiles, 32 took 6 each), fewer when that
+ * leaves under 8 units for the threads (c_in 64 or 256), not under 12. */
+#define TAPS16_DIN_ROWS 96
+static int taps16_din_rows_per_unit(const Conv2dDims *d)
 {
-    int c = (n + 127) / 128;
-    if (c < 2) c = n / 16 < 2 ? n / 16 : 2;
-    return c < 1 ? 1 : c;
+    const int panels = d->c_in / GEMM_BF16_NR;
+    int nck = (d->n + TAPS16_DIN_ROWS - 1) / TAPS16_DIN_ROWS;
+    while (nck * panels < 8 && d->n / (nck + 1) >= 12) nck++;
+    int r = (d->n + nck - 1) / nck;
+    return (r + GEMM_BF16_MR - 1) / GEMM_BF16_MR * GEMM_BF16_MR;
 }
 
 static Taps16 taps16_plan(const Conv2dDims *d, size_t cap)
@@ -841,46 +849,58 @@ static Taps16 taps16_plan(const Conv2dDims *d, size_t cap)
     t.kmax = (t.M + t.q.p.ntiles + 2) & ~1;   /* rows of a group, each tile's odd row paired with a zero */
     t.in16 = up16(words_of_bf16((size_t)d->n * d->h * d->w * d->c_in));
     t.d16 = up16(words_of_bf16((size_t)t.M * t.lg));
-    t.chunks = taps16_chunks(d->n);
-    t.chunk_rows = (d->n + t.chunks - 1) / t.chunks;   /* the most rows a unit of n·u/chunks .. has */
+    t.din_rows = taps16_din_rows_per_unit(d);
+    t.din_units = (d->n + t.din_rows - 1) / t.din_rows * (d->c_in / GEMM_BF16_NR);
     t.parts = up16((size_t)(t.q.p.groups - 1) * t.q.p.nw);
-    t.slot_a = up16(gemm_bf16_packed_a_words(d->c_out, t.kmax));
+    t.ldp = (int)up16((size_t)d->c_out) + 16;   /* pair rows not 2^k bytes apart: spread over L1 sets */
+    t.slot_a = up16((size_t)t.kmax / 2 * t.ldp);
     t.slot_b = up16(gemm_bf16_packed_words(t.kmax, d->c_in));
     t.slot_l = up16((size_t)t.kmax);
-    t.slot_din = up16((size_t)t.chunk_rows * d->kw * d->c_in);
+    t.slot_din = up16((size_t)t.din_rows * GEMM_BF16_NR);
     t.slot = t.slot_a + t.slot_b + t.slot_l;
     if (t.slot_din > t.slot) t.slot = t.slot_din;
     t.fixed = t.q.wp + t.in16 + t.d16 + t.parts;
     return t;
 }
 
-/* out rows [i0, i1) of the batch:
- *   out[:, oy, ox, :] (+)= in16[:, iy, ix0 .. ix0+nx−1, :] · Wᵀ_seg   per kernel row ky,
- * the chain continued through out from one kernel row to the next (beta). */
-static void taps16_forward_rows(float *out, const uint16_t *in16, const uint32_t *wp, const Conv2dDims *d, int i0,
-                                int i1)
+/* The forward's units: one output position x a block of panels of output
+ * channels, the whole batch the GEMM's rows (64 images: 11 row tiles, where
+ * 32-image units took 6 each, and each B slice serves them all); a position's
+ * outputs split in up to TAPS16_FWD_UNITS / positions blocks so that even a 1x1
+ * map gives the threads units.  Which unit computes an output changes no number. */
+#define TAPS16_FWD_UNITS 8
+static int taps16_fwd_blocks(const Conv2dDims *d)
 {
-    const int K = d->kh * d->kw * d->c_in, KP = K / 2, m = i1 - i0;
-    const int ldi = d->h * d->w * d->c_in, ldo = d->oh * d->ow * d->c_out;
-    in16 += (size_t)i0 * ldi, out += (size_t)i0 * ldo;
-    for (int oy = 0; oy < d->oh; oy++)
-        for (int ox = 0; ox < d->ow; ox++) {
-            int ky0, ky1, kx0, kx1;
-            conv_taps_range(oy, d->stride, d->pad, d->kh, d->h, &ky0, &ky1);
-            conv_taps_range(ox, d->stride, d->pad, d->kw, d->w, &kx0, &kx1);
-            float *o = out + ((size_t)oy * d->ow + ox) * d->c_out;
-            if (ky1 < ky0 || kx1 < kx0) {
-                for (int i = 0; i < m; i++) memset(o + (size_t)i * ldo, 0, sizeof(float) * d->c_out);
-                continue;
-            }
-            int len = (kx1 - kx0 + 1) * d->c_in;
-            for (int ky = ky0; ky <= ky1; ky++) {
-                size_t ko = ((size_t)ky * d->kw + kx0) * d->c_in;
-                const uint16_t *a =
-                    in16 + ((size_t)(oy * d->stride - d->pad + ky) * d->w + (ox * d->stride - d->pad + kx0)) * d->c_in;
-                gemm_bf16_sub(m, d->c_out, len, a, ldi, wp + ko / 2 * GEMM_BF16_NR, KP, ky > ky0, o, ldo);
-            }
-        }
+    int panels = (d->c_out + GEMM_BF16_NR - 1) / GEMM_BF16_NR, ohw = d->oh * d->ow;
+    int nb = (TAPS16_FWD_UNITS + ohw - 1) / ohw;
+    return nb < panels ? nb : panels;
+}
+
+/* Unit u (position p, panels [j0, j1)):
+ *   out[:, oy, ox, j0·NR .. j1·NR−1] (+)= in16[:, iy, ix0 .. ix0+nx−1, :] · Wᵀ_seg   per kernel row ky,
+ * the chain continued through out from one kernel row to the next (beta). */
+static void taps16_forward_unit(float *out, const uint16_t *in16, const uint32_t *wp, const Conv2dDims *d, int u)
+{
+    const int K = d->kh * d->kw * d->c_in, KP = K / 2, nb = taps16_fwd_blocks(d);
+    const int panels = (d->c_out + GEMM_BF16_NR - 1) / GEMM_BF16_NR, p = u / nb, b = u % nb;
+    const int j0 = (int)((long)panels * b / nb), j1 = (int)((long)panels * (b + 1) / nb);
+    const int c0 = j0 * GEMM_BF16_NR, nc = (j1 * GEMM_BF16_NR < d->c_out ? j1 * GEMM_BF16_NR : d->c_out) - c0;
+    const int ldi = d->h * d->w * d->c_in, ldo = d->oh * d->ow * d->c_out, oy = p / d->ow, ox = p % d->ow;
+    int ky0, ky1, kx0, kx1;
+    conv_taps_range(oy, d->stride, d->pad, d->kh, d->h, &ky0, &ky1);
+    conv_taps_range(ox, d->stride, d->pad, d->kw, d->w, &kx0, &kx1);
+    float *o = out + (size_t)p * d->c_out + c0;
+    if (ky1 < ky0 || kx1 < kx0) {
+        for (int i = 0; i < d->n; i++) memset(o + (size_t)i * ldo, 0, sizeof(float) * nc);
+        return;
+    }
+    int len = (kx1 - kx0 + 1) * d->c_in;
+    for (int ky = ky0; ky <= ky1; ky++) {
+        size_t ko = ((size_t)ky * d->kw + kx0) * d->c_in;
+        int iy = oy * d->stride - d->pad + ky, ix0 = ox * d->stride - d->pad + kx0;
+        const uint16_t *a = in16 + ((size_t)iy * d->w + ix0) * d->c_in;
+        gemm_bf16_sub(d->n, nc, len, a, ldi, wp + ((size_t)j0 * KP + ko / 2) * GEMM_BF16_NR, KP, ky > ky0, o, ldo);
+    }
 }
 
 static void taps16_forward(float *out, Src16 in, const float *w, const Conv2dDims *d, const ConvScratch *s)
@@ -892,48 +912,51 @@ static void taps16_forward(float *out, Src16 in, const float *w, const Conv2dDim
     const uint16_t *in16 = in.h ? in.h : conv16;
     gemm_bf16_pack_b(wp, 1, t.q.K, d->c_out, w, t.q.K);
     if (!in.h) bf16_convert_par(conv16, in.f, (size_t)d->n * d->h * d->w * d->c_in);
-    const int nc = taps16_chunks(d->n);
+    const int nu = t.ohw * taps16_fwd_blocks(d);
     #pragma omp parallel for schedule(dynamic, 1)
-    for (int u = 0; u < nc; u++)
-        taps16_forward_rows(out, in16, wp, d, (int)((long)d->n * u / nc), (int)((long)d->n * (u + 1) / nc));
+    for (int u = 0; u < nu; u++) taps16_forward_unit(out, in16, wp, d, u);
 }
 
-/* din rows [i0, i1):
- *   prod[rows, nx·c_in] = d16[rows, oy, ox, :] · W_seg    (a chain over c_out from zero, as the columns')
- *   din[rows, iy, ix0 .. ix0+nx−1, :] += prod
- * per output position and kernel row, into prod (the thread's slot, one block
- * at a time).  The columns path sums each din element's products in col2im's
- * order, its kernel taps (ky, kx) ascending; the position a tap comes from is
- * (oy, ox) = ((iy + p − ky)/s, (ix + p − kx)/s), so ascending taps are the
- * positions in descending row-major order, and walking the positions from the
- * last adds the same products in the same order: the same bits, without the
- * whole unit's fp32 columns. */
-static void taps16_din_rows(float *din, int accumulate, float *prod, const uint16_t *d16, const uint32_t *wp,
-                            const Conv2dDims *d, const Taps16 *t, int i0, int i1)
+/* din unit u (images [i0, i1), channels [c0, c0 + NR)):
+ *   prod[rows, NR] = d16[rows, oy, ox, :] · W_tap[:, c0 .. c0+NR−1]  (a chain over c_out from zero, as the columns')
+ *   din[rows, iy, ix, c0 .. c0+NR−1] += prod
+ * per tap and output position whose tap lies inside the input, into prod (the
+ * thread's slot).  The columns path sums each din element's products in
+ * col2im's order, its kernel taps (ky, kx) ascending, one position per tap
+ * ((oy, ox) = ((iy + p − ky)/s, (ix + p − kx)/s)); walking the taps in that
+ * order, the positions of a tap in any, adds the same products in the same
+ * order: the same bits, without the whole unit's fp32 columns, and the tap's
+ * panel of W stays in cache while its positions go by. */
+static void taps16_din_unit(float *din, int accumulate, float *prod, const uint16_t *d16, const uint32_t *wp,
+                            const Conv2dDims *d, const Taps16 *t, int u)
 {
-    const int KPc = (d->c_out + 1) / 2, m = i1 - i0;
-    const size_t in_img = (size_t)d->h * d->w * d->c_in;
-    din += (size_t)i0 * in_img;
-    if (!accumulate) memset(din, 0, sizeof(float) * (size_t)m * in_img);
-    for (int p = t->ohw - 1; p >= 0; p--) {
-        int oy = p / d->ow, ox = p % d->ow, ky0, ky1, kx0, kx1;
-        conv_taps_range(oy, d->stride, d->pad, d->kh, d->h, &ky0, &ky1);
-        conv_taps_range(ox, d->stride, d->pad, d->kw, d->w, &kx0, &kx1);
-        int len = (kx1 - kx0 + 1) * d->c_in;
-        const uint16_t *a = d16 + ((size_t)i0 * t->ohw + p) * t->lg;
-        for (int ky = ky0; ky <= ky1 && kx0 <= kx1; ky++) {
-            size_t ko = ((size_t)ky * d->kw + kx0) * d->c_in;   /* a multiple of 64: whole B panels */
-            gemm_bf16_sub(m, len, d->c_out, a, t->ohw * t->lg, wp + ko / GEMM_BF16_NR * KPc * GEMM_BF16_NR, KPc,
-                          0, prod, len);
-            int iy = oy * d->stride - d->pad + ky, ix0 = ox * d->stride - d->pad + kx0;
-            float *seg = din + ((size_t)iy * d->w + ix0) * d->c_in;
-            for (int i = 0; i < m; i++) {
-                float *dr = seg + (size_t)i * in_img;
-                const float *pr = prod + (size_t)i * len;
-                for (int j = 0; j < len; j++) dr[j] += pr[j];
+    const int KPc = (d->c_out + 1) / 2, panels = d->c_in / GEMM_BF16_NR, c0 = u % panels * GEMM_BF16_NR;
+    const int i0 = u / panels * t->din_rows, m = d->n - i0 < t->din_rows ? d->n - i0 : t->din_rows;
+    const int hw = d->h * d->w;
+    const size_t in_img = (size_t)hw * d->c_in;
+    din += (size_t)i0 * in_img + c0;
+    if (!accumulate)
+        for (int i = 0; i < m; i++)
+            for (int q = 0; q < hw; q++)
+                memset(din + (size_t)i * in_img + (size_t)q * d->c_in, 0, sizeof(float) * GEMM_BF16_NR);
+    for (int ky = 0; ky < d->kh; ky++)
+        for (int kx = 0; kx < d->kw; kx++) {
+            size_t ko = ((size_t)ky * d->kw + kx) * d->c_in + c0;   /* a multiple of 64: a whole B panel */
+            const uint32_t *b = wp + ko / GEMM_BF16_NR * KPc * GEMM_BF16_NR;
+            for (int p = 0; p < t->ohw; p++) {
+                int oy = p / d->ow, ox = p % d->ow;
+                int iy = oy * d->stride - d->pad + ky, ix = ox * d->stride - d->pad + kx;
+                if (iy < 0 || iy >= d->h || ix < 0 || ix >= d->w) continue;
+                gemm_bf16_sub(m, GEMM_BF16_NR, d->c_out, d16 + ((size_t)i0 * t->ohw + p) * t->lg, t->ohw * t->lg, b,
+                              KPc, 0, prod, GEMM_BF16_NR);
+                float *seg = din + ((size_t)iy * d->w + ix) * d->c_in;
+                for (int i = 0; i < m; i++) {
+                    float *dr = seg + (size_t)i * in_img;
+                    const float *pr = prod + (size_t)i * GEMM_BF16_NR;
+                    for (int j = 0; j < GEMM_BF16_NR; j++) dr[j] += pr[j];
+                }
             }
         }
-    }
 }
 
 /* Whether row m (= (i·oh + oy)·ow + ox) reads an input pixel at tap (ky, kx); its offset in in16. */
@@ -974,11 +997,21 @@ static void taps16_dw(const Taps16 *t, float *sl, float *dwg, int beta, const ui
             for (int co = 0; co < d->c_out; co++) memset(c + (size_t)co * K, 0, sizeof(float) * C);
         return;
     }
-    /* A_tap[co][k = pair rows] = doutᵀ: packed from the pair's two rows of d16 as they lie */
-    const int kt = 2 * np;
-    for (int e = 0; e < np; e++)
-        gemm_bf16_pack_a_pair(Ap, d->c_out, kt, e, rows[2 * e] >= 0 ? d16 + (size_t)rows[2 * e] * t->lg : NULL,
-                              rows[2 * e + 1] >= 0 ? d16 + (size_t)rows[2 * e + 1] * t->lg : NULL);
+    /* A_tap[co][k = pair rows] = doutᵀ as pair rows (gemm_bf16_pt): pair e's row
+     * is the words d16[r0][co] | d16[r1][co] << 16, co < c_out, from the pair's two
+     * rows of d16 as they lie (a missing row: zeros), ldp words apart */
+    const int kt = 2 * np, ldp = t->ldp, CO = d->c_out;
+    for (int e = 0; e < np; e++) {
+        uint32_t *dst = Ap + (size_t)e * ldp;
+        const uint16_t *lo = rows[2 * e] >= 0 ? d16 + (size_t)rows[2 * e] * t->lg : NULL;
+        const uint16_t *hi = rows[2 * e + 1] >= 0 ? d16 + (size_t)rows[2 * e + 1] * t->lg : NULL;
+        if (lo && hi)
+            for (int co = 0; co < CO; co++) dst[co] = lo[co] | (uint32_t)hi[co] << 16;
+        else if (lo)
+            for (int co = 0; co < CO; co++) dst[co] = lo[co];
+        else
+            for (int co = 0; co < CO; co++) dst[co] = (uint32_t)hi[co] << 16;
+    }
     /* B_tap[k = pair rows][n = ci] in the VNNI pair layout, panels of 64 channels */
     for (int e = 0; e < np; e++) {
         size_t oa = 0, ob = 0;
@@ -996,7 +1029,7 @@ static void taps16_dw(const Taps16 *t, float *sl, float *dwg, int beta, const ui
                 for (int n = 0; n < GEMM_BF16_NR; n++) dst[n] = (uint32_t)pb[n] << 16;
         }
     }
-    gemm_bf16_pa(d->c_out, C, kt, Ap, Bp, beta, c, K);
+    gemm_bf16_pt_far(d->c_out, C, kt, Ap, ldp, Bp, beta, c, K);
 }
 
 static size_t taps16_scratch_floats(const Conv2dDims *d, size_t cap, int threads)
@@ -1036,20 +1069,22 @@ static void taps16_backward(float *din, int din_accumulate, float *dw, const flo
     /* din's B = W [c_out][K] as rows (k = output channel) */
     if (din) gemm_bf16_pack_b(wp, 0, d->c_out, K, w, K);
     if (dw && !in.h) bf16_convert_par(conv16, in.f, (size_t)d->n * d->h * d->w * d->c_in);
-    int nuw = dw ? t.q.p.groups * ntap : 0, nc = din ? t.chunks : 0;
+    int nuw = dw ? t.q.p.groups * ntap : 0, nc = din ? t.din_units : 0;
     size_t nslots = (s->floats - t.fixed) / t.slot;
     int nth = omp_get_max_threads() < (int)nslots ? omp_get_max_threads() : (int)nslots;
-    /* the weight-gradient units (group, tap) and the din row chunks write disjoint memory */
+    /* the weight-gradient units (group, tap) and the din units (images, channels) write disjoint
+     * memory; the equal din units go first, the taps (the last ones smaller: an edge row's taps
+     * keep 3/4 of the pairs on 4x4 maps) last */
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
-    for (int u = 0; u < nuw + nc; u++) {
+    for (int v = 0; v < nuw + nc; v++) {
+        int u = v < nc ? nuw + v : v - nc;
         if (u < nuw) {
             int g = u / ntap;
             taps16_dw(&t, slots + (size_t)omp_get_thread_num() * t.slot, g ? parts + (size_t)(g - 1) * t.q.p.nw : dw,
                       g == 0, dg, in16, d, g, u % ntap);
         } else {
-            int k = u - nuw;
-            taps16_din_rows(din, din_accumulate, slots + (size_t)omp_get_thread_num() * t.slot, dg, wp, d, &t,
-                            (int)((long)d->n * k / nc), (int)((long)d->n * (k + 1) / nc));
+            taps16_din_unit(din, din_accumulate, slots + (size_t)omp_get_thread_num() * t.slot, dg, wp, d, &t,
+                            u - nuw);
         }
     }
     if (dw && t.q.p.groups > 1) {

@@ -193,6 +193,12 @@ void gemm_bf16_pt(int M, int N, int K, const uint32_t *At2, int ldp, const uint3
 void gemm_bf16_pt_emulated(int M, int N, int K, const uint32_t *At2, int ldp, const uint32_t *Bp, int beta, float *C,
                            int ldc);
 
+/* gemm_bf16_pt for a C far in memory, read and written once per long k block,
+ * the next tile's C fetched ahead (the weight gradient by taps, conv.c).  The
+ * same chains, the same numbers. */
+void gemm_bf16_pt_far(int M, int N, int K, const uint32_t *At2, int ldp, const uint32_t *Bp, int beta, float *C,
+                      int ldc);
+
 /* Plain reference, fp32 operands rounded here: C = (beta ? C : 0) + bf16(op(A))·bf16(op(B)),
  * op(A)[m][k] = trans_a ? A[k·lda + m] : A[m·lda + k], op(B)[k][n] = trans_b ? B[n·ldb + k] : B[k·ldb + n]. */
 void gemm_bf16_ref(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B,

@@ -696,22 +696,38 @@ static void pack_panel16(uint32_t *Bj, Src16 in_t, const Conv2dDims *d, int t, i
 {
     static const uint16_t zero[GEMM_BF16_NR];
     const int C = d->c_in, blocks = C / GEMM_BF16_NR, tap = j / blocks, c0 = j % blocks * GEMM_BF16_NR;
-    const int ky = tap / d->kw, kx = tap % d->kw, ohw = d->oh * d->ow, M = t * ohw;
+    const int ky = tap / d->kw, kx = tap % d->kw, M = t * d->oh * d->ow;
     uint16_t cv[2][GEMM_BF16_NR];
-    for (int p = 0; 2 * p < M; p++) {
-        const uint16_t *r[2];
-        for (int e = 0; e < 2; e++) {
-            int m = 2 * p + e, i = m / ohw, pos = m % ohw;
-            int iy = pos / d->ow * d->stride - d->pad + ky, ix = pos % d->ow * d->stride - d->pad + kx;
-            r[e] = zero;
-            if (m >= M || iy < 0 || iy >= d->h || ix < 0 || ix >= d->w) continue;
+    const uint16_t *r[2];
+    int i = 0, oy = 0, ox = 0;   /* row m's position, walked along */
+    for (int m = 0; m < M + (M & 1); m++) {
+        int e = m & 1, iy = oy * d->stride - d->pad + ky, ix = ox * d->stride - d->pad + kx;
+        r[e] = zero;
+        if (m < M && iy >= 0 && iy < d->h && ix >= 0 && ix < d->w) {
             size_t off = (((size_t)i * d->h + iy) * d->w + ix) * C + c0;
             if (in_t.h) r[e] = in_t.h + off;
             else bf16_convert(cv[e], in_t.f + off, GEMM_BF16_NR), r[e] = cv[e];
         }
-        uint32_t *dst = Bj + (size_t)p * GEMM_BF16_NR;
-        for (int n = 0; n < GEMM_BF16_NR; n++) dst[n] = r[0][n] | (uint32_t)r[1][n] << 16;
+        if (++ox == d->ow) {
+            ox = 0;
+            if (++oy == d->oh) oy = 0, i++;
+        }
+        if (!e) continue;
+        uint32_t *dst = Bj + (size_t)(m / 2) * GEMM_BF16_NR;
+        const uint16_t *lo = r[0], *hi = r[1];
+        for (int n = 0; n < GEMM_BF16_NR; n++) dst[n] = lo[n] | (uint32_t)hi[n] << 16;
     }
+}
+
+/* The first tap (ky ascending) whose output row reads input row iy (the same for
+ * columns with kx, ix, w, ow), or −1 when none does. */
+static int first_tap(int iy, int k, int s, int pad, int on)
+{
+    for (int ky = 0; ky < k; ky++) {
+        int ty = iy + pad - ky;
+        if (ty >= 0 && ty % s == 0 && ty / s < on) return ky;
+    }
+    return -1;
 }
 
 /* din rows of images [i0, i1) of a tile, col2im(dout · W) without the fp32
@@ -736,7 +752,17 @@ static void din16_rows(float *din_t, int accumulate, float *prod, const uint16_t
     const size_t in_img = (size_t)d->h * d->w * C;
     float *din = din_t + (size_t)i0 * in_img;
     const uint16_t *a = dg + (size_t)i0 * ohw * lg;
-    if (!accumulate) memset(din, 0, sizeof(float) * (size_t)(i1 - i0) * in_img);
+    if (!accumulate)   /* the pixels no tap reads stay +0; every other one is written by its first tap */
+        for (int i = 0; i < i1 - i0; i++)
+            for (int iy = 0; iy < d->h; iy++) {
+                float *drow = din + ((size_t)i * d->h + iy) * d->w * C;
+                if (first_tap(iy, d->kh, d->stride, d->pad, d->oh) < 0) {
+                    memset(drow, 0, sizeof(float) * d->w * C);
+                    continue;
+                }
+                for (int ix = 0; ix < d->w; ix++)
+                    if (first_tap(ix, d->kw, d->stride, d->pad, d->ow) < 0) memset(drow + (size_t)ix * C, 0, sizeof(float) * C);
+            }
     for (int u = 0; u < np; u++) {
         int j = blocks ? u % ntap * blocks + u / ntap : u;
         int k0 = j * GEMM_BF16_NR, nr = K - k0 < GEMM_BF16_NR ? K - k0 : GEMM_BF16_NR;
@@ -748,6 +774,7 @@ static void din16_rows(float *din_t, int accumulate, float *prod, const uint16_t
                 for (int oy = 0; oy < d->oh; oy++) {
                     int iy = oy * d->stride - d->pad + ky;
                     if (iy < 0 || iy >= d->h) continue;
+                    int first_y = !accumulate && first_tap(iy, d->kh, d->stride, d->pad, d->oh) == ky;
                     float *drow = din + ((size_t)i * d->h + iy) * d->w * C + c0;
                     const float *prow = prod + ((size_t)i * ohw + (size_t)oy * d->ow) * nr + (k - k0);
                     for (int ox = 0; ox < d->ow; ox++) {
@@ -755,7 +782,12 @@ static void din16_rows(float *din_t, int accumulate, float *prod, const uint16_t
                         if (ix < 0 || ix >= d->w) continue;
                         float *dp = drow + (size_t)ix * C;
                         const float *pp = prow + (size_t)ox * nr;
-                        for (int c = 0; c < len; c++) dp[c] += pp[c];
+                        /* the first add of an overwritten din is +0 + p (as col2im after its
+                         * clearing: a −0 product gives +0) */
+                        if (first_y && first_tap(ix, d->kw, d->stride, d->pad, d->ow) == kx)
+                            for (int c = 0; c < len; c++) dp[c] = 0.0f + pp[c];
+                        else
+                            for (int c = 0; c < len; c++) dp[c] += pp[c];
                     }
                 }
             k += len;

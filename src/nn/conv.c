@@ -463,9 +463,13 @@ static size_t up16(size_t f) { return (f + 15) / 16 * 16; }
  * a float one, and the backward keeps a packed copy and fp32 columns beside it:
  * a slot is then about 0.8 of the fp32 path's), and the floats of each region:
  *   wp:   the packed weight, shared (Wᵀ forward, W for din)
- *   slot: per tile in flight: packed columns (dW's B) | fp32 columns (din's
- *         product; the bf16 columns live at its start) | doutᵀ packed (dW's A) |
- *         bf16 dout rows (din's A, and what dW's A is packed from)
+ *   slot: per tile in flight: packed columns (dW's B; with c_in a multiple of
+ *         64, the B panels packed one at a time, one per thread: pack_panel16) |
+ *         fp32 columns (the forward's bf16 columns live at its start; din's
+ *         products of one panel at a time, one run of rows per thread:
+ *         din16_rows) | doutᵀ packed (dW's A) | bf16 dout rows (din's A, and
+ *         what dW's A is packed from).  (The regions keep the sizes of whole-tile
+ *         columns: the tiles, hence the weight gradient's chains, come from them.)
  *   parts: the weight-gradient partials of groups 1.. (as the fp32 path) */
 typedef struct Plan16 {
     Plan p;
@@ -766,7 +770,23 @@ static void din16_rows(float *din_t, int accumulate, float *prod, const uint16_t
     for (int u = 0; u < np; u++) {
         int j = blocks ? u % ntap * blocks + u / ntap : u;
         int k0 = j * GEMM_BF16_NR, nr = K - k0 < GEMM_BF16_NR ? K - k0 : GEMM_BF16_NR;
-        gemm_bf16_sub(M, nr, d->c_out, a, lg, wp + (size_t)j * KPc * GEMM_BF16_NR, KPc, 0, prod, nr);
+        const uint32_t *bj = wp + (size_t)j * KPc * GEMM_BF16_NR;
+        /* only the output rows whose input row exists at the panel's kernel rows (a panel
+         * within one tap: the same rows of every image; the others' products unused) */
+        int ky0 = k0 / C / d->kw, ky1 = (k0 + nr - 1) / C / d->kw, oy0 = d->oh, oy1 = -1;
+        for (int ky = ky0; ky <= ky1; ky++)
+            for (int oy = 0; oy < d->oh; oy++) {
+                int iy = oy * d->stride - d->pad + ky;
+                if (iy >= 0 && iy < d->h) oy0 = oy < oy0 ? oy : oy0, oy1 = oy > oy1 ? oy : oy1;
+            }
+        if (oy1 < oy0) continue;
+        if (oy0 == 0 && oy1 == d->oh - 1)
+            gemm_bf16_sub(M, nr, d->c_out, a, lg, bj, KPc, 0, prod, nr);
+        else
+            for (int i = 0; i < i1 - i0; i++) {
+                size_t m0 = (size_t)i * ohw + (size_t)oy0 * d->ow;
+                gemm_bf16_sub((oy1 - oy0 + 1) * d->ow, nr, d->c_out, a + m0 * lg, lg, bj, KPc, 0, prod + m0 * nr, nr);
+            }
         for (int k = k0; k < k0 + nr;) {   /* the panel's segments of one tap each */
             int tap = k / C, c0 = k % C, len = C - c0 < k0 + nr - k ? C - c0 : k0 + nr - k;
             int ky = tap / d->kw, kx = tap % d->kw;

@@ -868,8 +868,8 @@ static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, floa
                 pack_panel16(bj, in_t, d, t, u);
                 gemm_bf16_pa(d->c_out, GEMM_BF16_NR, M, ap, bj, dw_beta, dwg + (size_t)u * GEMM_BF16_NR, q->K);
             } else {
-                int v = u - np;
-                din16_rows(din_t, din_accumulate, dcol + (size_t)k * pr, dg, lg, wp, d, (int)((long)t * v / nu),
+                int v = u - np;   /* unit v's products in its own part (nu·pr fit; a thread number might not) */
+                din16_rows(din_t, din_accumulate, dcol + (size_t)v * pr, dg, lg, wp, d, (int)((long)t * v / nu),
                            (int)((long)t * (v + 1) / nu));
             }
         }
@@ -903,14 +903,14 @@ static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, floa
         } else if (par) {
             /* the big path: the tile's images in one run of rows per thread (each
              * thread's panels of W then serve all its rows), products in the
-             * column region, rows·min(K, 64) floats per thread */
+             * column region, rows·min(K, 64) floats per run */
             const int nr = q->K < GEMM_BF16_NR ? q->K : GEMM_BF16_NR, ohw = d->oh * d->ow;
             int nu = omp_get_max_threads() < t ? omp_get_max_threads() : t;
             while (nu > 1 && (size_t)nu * ((t + nu - 1) / nu) * ohw * nr > q->dcol) nu--;
             const size_t pr = (size_t)((t + nu - 1) / nu) * ohw * nr;
             #pragma omp parallel for schedule(static) num_threads(nu)
             for (int u = 0; u < nu; u++)
-                din16_rows(din_t, din_accumulate, dcol + (size_t)omp_get_thread_num() * pr, dg, lg, wp, d,
+                din16_rows(din_t, din_accumulate, dcol + (size_t)u * pr, dg, lg, wp, d,
                            (int)((long)t * u / nu), (int)((long)t * (u + 1) / nu));
         } else {
             /* one image at a time: its din stays in the core's cache over the taps */

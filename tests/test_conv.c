@@ -550,6 +550,91 @@ START_TEST(bf16_taps_give_the_columns_bits)
 }
 END_TEST
 
+/* The bf16 columns path's din without the tile's fp32 columns (products of one
+ * panel added in the taps' order, the first add of an overwritten din as +0 +
+ * p, pixels no tap reads zeroed) and its weight gradient from panels packed
+ * straight from the input hold conv2d_*_ref_bf16's bits: forward, din
+ * overwritten (over NaNs) and accumulated, dW; input fp32 and bf16; strided 3x3s
+ * and 1x1s with c_in a multiple of 64 (one tap per panel) and not (panels across
+ * taps), an odd row count (the last pair's zero partner), odd maps, the big path
+ * in one tile and in sequential tiles, the tile-parallel path (its groups make
+ * dW's sums another chain: held to 1e-5). */
+START_TEST(bf16_columns_din_and_panels_match_the_reference)
+{
+    typedef struct { Case c; size_t cap; int dw_exact; } SC;
+    const SC cs[] = {{{2, 9, 9, 64, 16, 3, 2, 1}, 0, 1},   {{3, 9, 9, 64, 16, 3, 2, 1}, 0, 1},
+                     {{3, 8, 8, 128, 32, 3, 2, 1}, 1, 1},  {{8, 8, 8, 64, 2, 3, 2, 1}, 1, 0},
+                     {{2, 7, 7, 64, 16, 1, 2, 0}, 0, 1},   {{3, 8, 8, 64, 16, 1, 2, 0}, 1, 1},
+                     {{2, 6, 6, 96, 16, 3, 2, 1}, 0, 1},   {{2, 9, 9, 8, 16, 3, 2, 1}, 0, 1},
+                     {{2, 6, 7, 64, 24, 3, 1, 1}, 0, 1}};
+    omp_set_num_threads(2);
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        Setup u = setup(cs[ci].c, 601 + 3 * ci, 0.3f);
+        Conv2dDims d = u.d;
+        size_t cf = conv2d_scratch_floats_bf16(&d, cs[ci].cap, 2);
+        ConvScratch sc = {malloc(cf * 4), cf, cs[ci].cap, 1, 1};
+        uint16_t *x16 = malloc(u.nin * 2);
+        bf16_convert(x16, u.x, u.nin);
+        float *y = malloc(u.nout * 4), *yr = malloc(u.nout * 4), *ar = alloc_rand(u.nin, 5, 1);
+        float *a = malloc(u.nin * 4), *a0r = malloc(u.nin * 4), *a0 = malloc(u.nin * 4);
+        float *wr = alloc_rand(u.nw, 6, 1), *w = malloc(u.nw * 4);
+        float *a_init = malloc(u.nin * 4), *w_init = malloc(u.nw * 4);
+        memcpy(a_init, ar, u.nin * 4), memcpy(w_init, wr, u.nw * 4);
+        conv2d_forward_ref_bf16(yr, u.x, u.w, &d);
+        conv2d_backward_ref_bf16(ar, 1, wr, u.g, u.x, u.w, &d);
+        conv2d_backward_ref_bf16(a0r, 0, NULL, u.g, u.x, u.w, &d);
+        for (int h = 0; h < 2; h++) {   /* input fp32, then bf16 */
+            if (h) conv2d_forward_in16(y, x16, u.w, &d, &sc);
+            else conv2d_forward(y, u.x, u.w, &d, &sc);
+            ck_assert_msg(same_bits(y, yr, u.nout), "case %zu input %d: forward", ci, h);
+            memcpy(a, a_init, u.nin * 4), memcpy(w, w_init, u.nw * 4);
+            for (size_t i = 0; i < u.nin; i++) a0[i] = NAN;
+            if (h) {
+                conv2d_backward_in16(a, 1, w, u.g, x16, u.w, &d, &sc);
+                conv2d_backward_in16(a0, 0, NULL, u.g, x16, u.w, &d, &sc);
+            } else {
+                conv2d_backward(a, 1, w, u.g, u.x, u.w, &d, &sc);
+                conv2d_backward(a0, 0, NULL, u.g, u.x, u.w, &d, &sc);
+            }
+            ck_assert_msg(same_bits(a, ar, u.nin), "case %zu input %d: din accumulated", ci, h);
+            ck_assert_msg(same_bits(a0, a0r, u.nin), "case %zu input %d: din", ci, h);
+            if (cs[ci].dw_exact) ck_assert_msg(same_bits(w, wr, u.nw), "case %zu input %d: dw", ci, h);
+            else ck_assert_msg(tu_max_rel_err(w, wr, u.nw, 1.0) < 1e-5, "case %zu input %d: grouped dw", ci, h);
+        }
+        free(sc.buf), free(x16), free(y), free(yr), free(ar), free(a), free(a0r), free(a0), free(wr), free(w);
+        free(a_init), free(w_init), free(u.x), free(u.w), free(u.g);
+    }
+    omp_set_num_threads(1);
+}
+END_TEST
+
+/* An overwritten din starts from +0, as col2im after its clearing: a din whose
+ * products sum to −0 (the chain 0 + 2^-126 − 1.5·2^-126 flushed to a zero of its
+ * sign) is +0, and stays so as the other taps add their −0s (3x3 and 1x1, stride 2). */
+START_TEST(bf16_overwritten_din_starts_from_plus_zero)
+{
+    const Case cs[] = {{2, 8, 8, 64, 2, 3, 2, 1}, {2, 8, 8, 64, 2, 1, 2, 0}};
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        Setup u = setup(cs[ci], 811 + 3 * ci, 0.3f);
+        Conv2dDims d = u.d;
+        /* dout[m] = (−1.5·2^-63, 2^-63), W[co][...] = 2^-63: the chain over c_out (odd first)
+         * is ftz(ftz(0 + 2^-126) − 1.5·2^-126) = −0 */
+        for (size_t m = 0; m < u.nout / 2; m++) u.g[2 * m] = -1.5f * ldexpf(1, -63), u.g[2 * m + 1] = ldexpf(1, -63);
+        for (size_t i = 0; i < u.nw; i++) u.w[i] = ldexpf(1, -63);
+        size_t cf = conv2d_scratch_floats_bf16(&d, 0, 2);
+        ConvScratch sc = {malloc(cf * 4), cf, 0, 1, 1};
+        float *a = malloc(u.nin * 4), *ar = malloc(u.nin * 4);
+        for (size_t i = 0; i < u.nin; i++) a[i] = NAN;
+        conv2d_backward_ref_bf16(ar, 0, NULL, u.g, u.x, u.w, &d);
+        conv2d_backward(a, 0, NULL, u.g, u.x, u.w, &d, &sc);
+        for (size_t i = 0; i < u.nin; i++)
+            ck_assert_msg(ar[i] == 0 && !signbit(ar[i]), "case %zu: the reference's din[%zu] is +0", ci, i);
+        ck_assert_msg(same_bits(a, ar, u.nin), "case %zu: din", ci);
+        free(sc.buf), free(a), free(ar), free(u.x), free(u.w), free(u.g);
+    }
+}
+END_TEST
+
 /* bf16 with the input given as bf16 (conv2d_*_in16: rounded once by its
  * producer) gives the bits of the fp32 input rounded by the convolution itself:
  * forward, din accumulated and overwritten, dW, on BF16_ROW_CASES (1x1s read the
@@ -867,6 +952,8 @@ static Suite *suite(void)
     tcase_add_test(tc, bf16_is_within_its_error_bound);
     tcase_add_test(tc, bf16_taps_give_the_columns_bits);
     tcase_add_test(tc, bf16_input_given_as_bf16_gives_the_same_bits);
+    tcase_add_test(tc, bf16_columns_din_and_panels_match_the_reference);
+    tcase_add_test(tc, bf16_overwritten_din_starts_from_plus_zero);
     tcase_add_test(tc, bf16_dout_given_as_bf16_gives_the_same_bits);
     tcase_add_test(tc, bf16_output_stored_as_bf16_is_the_rounded_output);
     tcase_add_test(tc, bf16_narrow_input_gives_the_columns_bits);

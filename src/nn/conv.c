@@ -463,9 +463,13 @@ static size_t up16(size_t f) { return (f + 15) / 16 * 16; }
  * a float one, and the backward keeps a packed copy and fp32 columns beside it:
  * a slot is then about 0.8 of the fp32 path's), and the floats of each region:
  *   wp:   the packed weight, shared (Wᵀ forward, W for din)
- *   slot: per tile in flight: packed columns (dW's B) | fp32 columns (din's
- *         product; the bf16 columns live at its start) | doutᵀ packed (dW's A) |
- *         bf16 dout rows (din's A, and what dW's A is packed from)
+ *   slot: per tile in flight: packed columns (dW's B; with c_in a multiple of
+ *         64, the B panels packed one at a time, one per thread: pack_panel16) |
+ *         fp32 columns (the forward's bf16 columns live at its start; din's
+ *         products of one panel at a time, one run of rows per thread:
+ *         din16_rows) | doutᵀ packed (dW's A) | bf16 dout rows (din's A, and
+ *         what dW's A is packed from).  (The regions keep the sizes of whole-tile
+ *         columns: the tiles, hence the weight gradient's chains, come from them.)
  *   parts: the weight-gradient partials of groups 1.. (as the fp32 path) */
 typedef struct Plan16 {
     Plan p;
@@ -662,11 +666,158 @@ static void forward_bf16(float *out, uint16_t *out16, int ld16, Src16 in, const 
         int t = d->n - i0 < q.p.tile ? d->n - i0 : q.p.tile;
         const uint16_t *a = direct ? in.h + i0 * in_img : col;
         float *o = out + i0 * out_img;
-        if (!direct) im2col16(col, q.ld, src16_at(in, i0 * in_img), d, t);
+        if (!direct) {
+            /* each block of output rows gathered, then multiplied by the thread that
+             * gathered it, with no barrier between (row by row, the same chains) */
+            const int rows = t * d->oh, ow = d->ow;
+            int nb = 2 * omp_get_max_threads() < rows ? 2 * omp_get_max_threads() : rows;
+            #pragma omp parallel for schedule(dynamic, 1)
+            for (int b = 0; b < nb; b++) {
+                int r0 = (int)((long)rows * b / nb), r1 = (int)((long)rows * (b + 1) / nb);
+                size_t m0 = (size_t)r0 * ow;
+                im2col16_rows(col, q.ld, src16_at(in, i0 * in_img), d, r0, r1);
+                if (out16)
+                    gemm_bf16_c16((r1 - r0) * ow, d->c_out, q.K, col + m0 * q.ld, q.ld, wp, o + m0 * d->c_out,
+                                  d->c_out, out16 + ((size_t)i0 * d->oh * ow + m0) * ld16, ld16);
+                else gemm_bf16((r1 - r0) * ow, d->c_out, q.K, col + m0 * q.ld, q.ld, wp, 0, o + m0 * d->c_out, d->c_out);
+            }
+            continue;
+        }
         if (out16)
             nn_gemm_bf16_c16(t * d->oh * d->ow, d->c_out, q.K, a, q.ld, wp, o, d->c_out,
                              out16 + (size_t)i0 * d->oh * d->ow * ld16, ld16);
         else nn_gemm_bf16(t * d->oh * d->ow, d->c_out, q.K, a, q.ld, wp, 0, o, d->c_out);
+    }
+}
+
+/* Whether the weight gradient's B goes panel by panel straight from the input
+ * (pack_panel16): c_in a multiple of 64, so that a panel is one tap's block of 64
+ * channels. */
+static int panels16(const Conv2dDims *d, Src16 in) { return d->c_in % GEMM_BF16_NR == 0 && !cols_in_place(d, in); }
+
+/* Panel j of the tile's columns packed as the weight gradient's B (K = the t·oh·ow
+ * rows m of the tile, N = the 64 columns k = 64j ..): word[p][n] = col[2p][64j + n]
+ * | col[2p+1][64j + n] << 16 (a missing row 2p+1 zero), the words gemm_bf16_pack_b16
+ * writes from the columns, gathered from the input itself: row m = (i, oy, ox) reads
+ * at tap (ky, kx) the pixel (oy·s − p + ky, ox·s − p + kx) (zeros outside), channels
+ * c0 .. c0+63.  ceil(M/2)·64 words, made right before the product that reads them
+ * (in the core's cache), where the whole tile's columns were written and packed. */
+static void pack_panel16(uint32_t *Bj, Src16 in_t, const Conv2dDims *d, int t, int j)
+{
+    static const uint16_t zero[GEMM_BF16_NR];
+    const int C = d->c_in, blocks = C / GEMM_BF16_NR, tap = j / blocks, c0 = j % blocks * GEMM_BF16_NR;
+    const int ky = tap / d->kw, kx = tap % d->kw, M = t * d->oh * d->ow;
+    uint16_t cv[2][GEMM_BF16_NR];
+    const uint16_t *r[2];
+    int i = 0, oy = 0, ox = 0;   /* row m's position, walked along */
+    for (int m = 0; m < M + (M & 1); m++) {
+        int e = m & 1, iy = oy * d->stride - d->pad + ky, ix = ox * d->stride - d->pad + kx;
+        r[e] = zero;
+        if (m < M && iy >= 0 && iy < d->h && ix >= 0 && ix < d->w) {
+            size_t off = (((size_t)i * d->h + iy) * d->w + ix) * C + c0;
+            if (in_t.h) r[e] = in_t.h + off;
+            else bf16_convert(cv[e], in_t.f + off, GEMM_BF16_NR), r[e] = cv[e];
+        }
+        if (++ox == d->ow) {
+            ox = 0;
+            if (++oy == d->oh) oy = 0, i++;
+        }
+        if (!e) continue;
+        uint32_t *dst = Bj + (size_t)(m / 2) * GEMM_BF16_NR;
+        const uint16_t *lo = r[0], *hi = r[1];
+        for (int n = 0; n < GEMM_BF16_NR; n++) dst[n] = lo[n] | (uint32_t)hi[n] << 16;
+    }
+}
+
+/* The first tap (ky ascending) whose output row reads input row iy (the same for
+ * columns with kx, ix, w, ow), or −1 when none does. */
+static int first_tap(int iy, int k, int s, int pad, int on)
+{
+    for (int ky = 0; ky < k; ky++) {
+        int ty = iy + pad - ky;
+        if (ty >= 0 && ty % s == 0 && ty / s < on) return ky;
+    }
+    return -1;
+}
+
+/* din rows of images [i0, i1) of a tile, col2im(dout · W) without the fp32
+ * columns of the whole tile: the product one B panel (64 columns k of W [c_out][K])
+ * at a time, prod[m][k − k0] = dout[m] · W[:, k] (the columns' chain over c_out
+ * from zero, whatever the panel: gemm_bf16.h), added at once into the pixel its
+ * tap reads (k = tap·c_in + ci):
+ *     din[i, oy·s − p + ky, ox·s − p + kx, ci] += prod[(i, oy, ox)][k]
+ * col2im adds each din element's products in ascending tap order (ky, then kx);
+ * the panels go so that every channel meets its taps in that order: by blocks of
+ * 64 channels, each block's taps ascending (c_in a multiple of 64: one panel is
+ * one tap's block), or simply by ascending k.  The same adds in the same order:
+ * the columns path's bits, with a product of 64 columns in the core's cache
+ * instead of fp32 columns [M][K] written out and read back.  prod: rows·min(K, 64)
+ * floats. */
+static void din16_rows(float *din_t, int accumulate, float *prod, const uint16_t *dg, int lg, const uint32_t *wp,
+                       const Conv2dDims *d, int i0, int i1)
+{
+    const int C = d->c_in, K = d->kh * d->kw * C, KPc = (d->c_out + 1) / 2, ohw = d->oh * d->ow;
+    const int M = (i1 - i0) * ohw, np = (K + GEMM_BF16_NR - 1) / GEMM_BF16_NR, ntap = d->kh * d->kw;
+    const int blocks = C % GEMM_BF16_NR ? 0 : C / GEMM_BF16_NR;   /* 0: by ascending k */
+    const size_t in_img = (size_t)d->h * d->w * C;
+    float *din = din_t + (size_t)i0 * in_img;
+    const uint16_t *a = dg + (size_t)i0 * ohw * lg;
+    if (!accumulate)   /* the pixels no tap reads stay +0; every other one is written by its first tap */
+        for (int i = 0; i < i1 - i0; i++)
+            for (int iy = 0; iy < d->h; iy++) {
+                float *drow = din + ((size_t)i * d->h + iy) * d->w * C;
+                if (first_tap(iy, d->kh, d->stride, d->pad, d->oh) < 0) {
+                    memset(drow, 0, sizeof(float) * d->w * C);
+                    continue;
+                }
+                for (int ix = 0; ix < d->w; ix++)
+                    if (first_tap(ix, d->kw, d->stride, d->pad, d->ow) < 0) memset(drow + (size_t)ix * C, 0, sizeof(float) * C);
+            }
+    for (int u = 0; u < np; u++) {
+        int j = blocks ? u % ntap * blocks + u / ntap : u;
+        int k0 = j * GEMM_BF16_NR, nr = K - k0 < GEMM_BF16_NR ? K - k0 : GEMM_BF16_NR;
+        const uint32_t *bj = wp + (size_t)j * KPc * GEMM_BF16_NR;
+        /* only the output rows whose input row exists at the panel's kernel rows (a panel
+         * within one tap: the same rows of every image; the others' products unused) */
+        int ky0 = k0 / C / d->kw, ky1 = (k0 + nr - 1) / C / d->kw, oy0 = d->oh, oy1 = -1;
+        for (int ky = ky0; ky <= ky1; ky++)
+            for (int oy = 0; oy < d->oh; oy++) {
+                int iy = oy * d->stride - d->pad + ky;
+                if (iy >= 0 && iy < d->h) oy0 = oy < oy0 ? oy : oy0, oy1 = oy > oy1 ? oy : oy1;
+            }
+        if (oy1 < oy0) continue;
+        if (oy0 == 0 && oy1 == d->oh - 1)
+            gemm_bf16_sub(M, nr, d->c_out, a, lg, bj, KPc, 0, prod, nr);
+        else
+            for (int i = 0; i < i1 - i0; i++) {
+                size_t m0 = (size_t)i * ohw + (size_t)oy0 * d->ow;
+                gemm_bf16_sub((oy1 - oy0 + 1) * d->ow, nr, d->c_out, a + m0 * lg, lg, bj, KPc, 0, prod + m0 * nr, nr);
+            }
+        for (int k = k0; k < k0 + nr;) {   /* the panel's segments of one tap each */
+            int tap = k / C, c0 = k % C, len = C - c0 < k0 + nr - k ? C - c0 : k0 + nr - k;
+            int ky = tap / d->kw, kx = tap % d->kw;
+            for (int i = 0; i < i1 - i0; i++)
+                for (int oy = 0; oy < d->oh; oy++) {
+                    int iy = oy * d->stride - d->pad + ky;
+                    if (iy < 0 || iy >= d->h) continue;
+                    int first_y = !accumulate && first_tap(iy, d->kh, d->stride, d->pad, d->oh) == ky;
+                    float *drow = din + ((size_t)i * d->h + iy) * d->w * C + c0;
+                    const float *prow = prod + ((size_t)i * ohw + (size_t)oy * d->ow) * nr + (k - k0);
+                    for (int ox = 0; ox < d->ow; ox++) {
+                        int ix = ox * d->stride - d->pad + kx;
+                        if (ix < 0 || ix >= d->w) continue;
+                        float *dp = drow + (size_t)ix * C;
+                        const float *pp = prow + (size_t)ox * nr;
+                        /* the first add of an overwritten din is +0 + p (as col2im after its
+                         * clearing: a −0 product gives +0) */
+                        if (first_y && first_tap(ix, d->kw, d->stride, d->pad, d->ow) == kx)
+                            for (int c = 0; c < len; c++) dp[c] = 0.0f + pp[c];
+                        else
+                            for (int c = 0; c < len; c++) dp[c] += pp[c];
+                    }
+                }
+            k += len;
+        }
     }
 }
 
@@ -698,7 +849,44 @@ static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, floa
             bf16_convert_rows(d16 + (size_t)r0 * lg, lg, dout_t + (size_t)r0 * d->c_out, d->c_out, r1 - r0, d->c_out);
         }
     }
-    if (dwg) {
+    const int np = panels16(d, in_t) && dwg && !conv2d_is_pointwise(d) ? q->K / GEMM_BF16_NR : 0;   /* dW panels */
+    if (np) {
+        /* dW[:, panel j] (+)= doutᵀ · B_j, B_j packed from the input right before (pack_panel16):
+         * each element's chain over the tile's rows as the whole product's */
+        if (din_t || dout16_t) gemm_bf16_pack_at16(ap, d->c_out, M, dg, lg);
+        else gemm_bf16_pack_at(ap, d->c_out, M, dout_t, d->c_out);
+    }
+    if (np && par) {
+        /* the big path: the panels and the din row runs in one region, each thread with
+         * its panel buffer (column region) and its din products (fp32 column region) */
+        const int nr = q->K < GEMM_BF16_NR ? q->K : GEMM_BF16_NR, ohw = d->oh * d->ow;
+        const size_t pw = (size_t)(M + 1) / 2 * GEMM_BF16_NR;
+        int nth = omp_get_max_threads();
+        while (nth > 1 && (size_t)nth * pw > q->colp) nth--;
+        int nu = !din_t ? 0 : nth < t ? nth : t;
+        while (nu > 1 && (size_t)nu * ((t + nu - 1) / nu) * ohw * nr > q->dcol) nu--;
+        const size_t pr = nu ? (size_t)((t + nu - 1) / nu) * ohw * nr : 0;
+        #pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
+        for (int u = 0; u < np + nu; u++) {
+            int k = omp_get_thread_num();
+            if (u < np) {
+                uint32_t *bj = colp + (size_t)k * pw;
+                pack_panel16(bj, in_t, d, t, u);
+                gemm_bf16_pa(d->c_out, GEMM_BF16_NR, M, ap, bj, dw_beta, dwg + (size_t)u * GEMM_BF16_NR, q->K);
+            } else {
+                int v = u - np;   /* unit v's products in its own part (nu·pr fit; a thread number might not) */
+                din16_rows(din_t, din_accumulate, dcol + (size_t)v * pr, dg, lg, wp, d, (int)((long)t * v / nu),
+                           (int)((long)t * (v + 1) / nu));
+            }
+        }
+        return;
+    }
+    if (np) {
+        for (int j = 0; j < np; j++) {
+            pack_panel16(colp, in_t, d, t, j);
+            gemm_bf16_pa(d->c_out, GEMM_BF16_NR, M, ap, colp, dw_beta, dwg + (size_t)j * GEMM_BF16_NR, q->K);
+        }
+    } else if (dwg) {
         const uint16_t *cols = col;
         if (cols_in_place(d, in_t)) cols = in_t.h;
         else if (par) im2col16(col, q->ld, in_t, d, t);
@@ -719,11 +907,20 @@ static void backward_tile16(const Plan16 *q, float *sl, const uint32_t *wp, floa
             if (par) nn_gemm_bf16(M, q->K, d->c_out, dg, lg, wp, 0, din_t, q->K);
             else gemm_bf16(M, q->K, d->c_out, dg, lg, wp, 0, din_t, q->K);
         } else if (par) {
-            nn_gemm_bf16(M, q->K, d->c_out, dg, lg, wp, 0, dcol, q->K);
-            col2im(din_t, din_accumulate, dcol, d, t);
+            /* the big path: the tile's images in one run of rows per thread (each
+             * thread's panels of W then serve all its rows), products in the
+             * column region, rows·min(K, 64) floats per run */
+            const int nr = q->K < GEMM_BF16_NR ? q->K : GEMM_BF16_NR, ohw = d->oh * d->ow;
+            int nu = omp_get_max_threads() < t ? omp_get_max_threads() : t;
+            while (nu > 1 && (size_t)nu * ((t + nu - 1) / nu) * ohw * nr > q->dcol) nu--;
+            const size_t pr = (size_t)((t + nu - 1) / nu) * ohw * nr;
+            #pragma omp parallel for schedule(static) num_threads(nu)
+            for (int u = 0; u < nu; u++)
+                din16_rows(din_t, din_accumulate, dcol + (size_t)u * pr, dg, lg, wp, d,
+                           (int)((long)t * u / nu), (int)((long)t * (u + 1) / nu));
         } else {
-            gemm_bf16(M, q->K, d->c_out, dg, lg, wp, 0, dcol, q->K);
-            col2im_rows(din_t, din_accumulate, dcol, d, 0, t * d->h);
+            /* one image at a time: its din stays in the core's cache over the taps */
+            for (int i = 0; i < t; i++) din16_rows(din_t, din_accumulate, dcol, dg, lg, wp, d, i, i + 1);
         }
     }
 }

@@ -161,28 +161,23 @@ static void check_all(GemmFn fn)
 
 typedef void (*GemmPaFn)(int, int, int, const uint32_t *, const uint32_t *, int, float *, int);
 
-/* The same with A packed from Aᵀ (gemm_bf16_pack_at), from Aᵀ's bf16 rows
- * (gemm_bf16_pack_at16) and, pair by pair, from bf16 rows (gemm_bf16_pack_a_pair):
- * the three packings equal, the product the reference's bits. */
+/* The same with A packed from Aᵀ (gemm_bf16_pack_at) and from Aᵀ's bf16 rows
+ * (gemm_bf16_pack_at16): the two packings equal, the product the reference's bits. */
 static void check_shape_pa(GemmPaFn fn, int M, int N, int K, int beta)
 {
-    int KP = (K + 1) / 2;
     float *At = malloc(sizeof(float) * K * M), *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
     float *C = malloc(sizeof(float) * M * N), *R = malloc(sizeof(float) * M * N);
     uint16_t *Ath = malloc(2 * (size_t)K * M);
     size_t aw = gemm_bf16_packed_a_words(M, K);
-    uint32_t *Ap = malloc(4 * aw), *Ap2 = malloc(4 * aw), *Ap3 = malloc(4 * aw), *Bp = malloc(4 * gemm_bf16_packed_words(K, N));
+    uint32_t *Ap = malloc(4 * aw), *Ap3 = malloc(4 * aw), *Bp = malloc(4 * gemm_bf16_packed_words(K, N));
     gc_randn(At, (size_t)K * M, 11 + M, 1), gc_randn(B, (size_t)K * N, 12 + N, 1);
     gc_randn(C, (size_t)M * N, 13 + K, 1);
     for (int k = 0; k < K; k++)
         for (int m = 0; m < M; m++) A[(size_t)m * K + k] = At[(size_t)k * M + m];
     memcpy(R, C, sizeof(float) * M * N);
-    memset(Ap, 0xa5, 4 * aw), memset(Ap2, 0x5a, 4 * aw);   /* every word must be written */
+    memset(Ap, 0xa5, 4 * aw);   /* every word must be written */
     gemm_bf16_pack_at(Ap, M, K, At, M);
     bf16_convert(Ath, At, (size_t)K * M);
-    for (int p = 0; p < KP; p++)
-        gemm_bf16_pack_a_pair(Ap2, M, K, p, Ath + (size_t)(2 * p) * M, 2 * p + 1 < K ? Ath + (size_t)(2 * p + 1) * M : NULL);
-    ck_assert_msg(!memcmp(Ap, Ap2, 4 * aw), "M=%d K=%d: the two packings", M, K);
     memset(Ap3, 0x3c, 4 * aw);
     gemm_bf16_pack_at16(Ap3, M, K, Ath, M);
     ck_assert_msg(!memcmp(Ap, Ap3, 4 * aw), "M=%d K=%d: packed from bf16 rows", M, K);
@@ -190,7 +185,7 @@ static void check_shape_pa(GemmPaFn fn, int M, int N, int K, int beta)
     fn(M, N, K, Ap, Bp, beta, C, N);
     gemm_bf16_ref(0, 0, M, N, K, A, K, B, N, beta, R, N);
     ck_assert_msg(same_bits(C, R, (size_t)M * N), "packed A: M=%d N=%d K=%d beta=%d", M, N, K, beta);
-    free(At), free(A), free(B), free(C), free(R), free(Ath), free(Ap), free(Ap2), free(Ap3), free(Bp);
+    free(At), free(A), free(B), free(C), free(R), free(Ath), free(Ap), free(Ap3), free(Bp);
 }
 
 static void check_all_pa(GemmPaFn fn)

@@ -306,16 +306,6 @@ void gemm_bf16_pack_at16(uint32_t *Ap, int M, int K, const uint16_t *At, int ldt
     }
 }
 
-void gemm_bf16_pack_a_pair(uint32_t *Ap, int M, int K, int p, const uint16_t *lo, const uint16_t *hi)
-{
-    static const uint16_t zero[PA_ROWS];
-    const int KP = (K + 1) / 2;
-    for (int m0 = 0; m0 < M; m0 += PA_ROWS) {
-        int n = M - m0 < PA_ROWS ? M - m0 : PA_ROWS;
-        put_pair(Ap, M, KP, p, m0, (n + MR - 1) / MR * MR, lo ? lo + m0 : zero, hi ? hi + m0 : zero);
-    }
-}
-
 /* ---- microkernels ------------------------------------------------------------ */
 
 /* C tile [mr <= MR][nr <= NR] (+)= A rows · B panel slice, kp pairs; pair p of row i

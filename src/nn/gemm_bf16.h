@@ -136,10 +136,6 @@ void gemm_bf16_pack_at(uint32_t *Ap, int M, int K, const float *At, int ldt);
  * from their fp32 values). */
 void gemm_bf16_pack_at16(uint32_t *Ap, int M, int K, const uint16_t *At, int ldt);
 
-/* Pair p of a packed A of M x K from bf16 rows: a[m][2p] = lo[m], a[m][2p+1] = hi[m]
- * (NULL: zeros). */
-void gemm_bf16_pack_a_pair(uint32_t *Ap, int M, int K, int p, const uint16_t *lo, const uint16_t *hi);
-
 /* C[M,N] = (beta ? C : 0) + A·B on the calling thread (beta is 0 or 1). */
 void gemm_bf16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, int beta, float *C,
                int ldc);
@@ -177,7 +173,7 @@ void gemm_bf16_c16_emulated(int M, int N, int K, const uint16_t *A, int lda, con
 void nn_gemm_bf16_c16(int M, int N, int K, const uint16_t *A, int lda, const uint32_t *Bp, float *C, int ldc,
                       uint16_t *C16, int ld16);
 
-/* gemm_bf16, its emulation and nn_gemm_bf16 with A packed (gemm_bf16_pack_at / _pack_a_pair):
+/* gemm_bf16, its emulation and nn_gemm_bf16 with A packed (gemm_bf16_pack_at / _pack_at16):
  * the same chains, the same numbers. */
 void gemm_bf16_pa(int M, int N, int K, const uint32_t *Ap, const uint32_t *Bp, int beta, float *C, int ldc);
 void gemm_bf16_pa_emulated(int M, int N, int K, const uint32_t *Ap, const uint32_t *Bp, int beta, float *C, int ldc);

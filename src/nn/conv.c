@@ -679,7 +679,9 @@ static void forward_bf16(float *out, uint16_t *out16, int ld16, Src16 in, const 
                 if (out16)
                     gemm_bf16_c16((r1 - r0) * ow, d->c_out, q.K, col + m0 * q.ld, q.ld, wp, o + m0 * d->c_out,
                                   d->c_out, out16 + ((size_t)i0 * d->oh * ow + m0) * ld16, ld16);
-                else gemm_bf16((r1 - r0) * ow, d->c_out, q.K, col + m0 * q.ld, q.ld, wp, 0, o + m0 * d->c_out, d->c_out);
+                else
+                    gemm_bf16((r1 - r0) * ow, d->c_out, q.K, col + m0 * q.ld, q.ld, wp, 0, o + m0 * d->c_out,
+                              d->c_out);
             }
             continue;
         }
@@ -771,7 +773,8 @@ static void din16_rows(float *din_t, int accumulate, float *prod, const uint16_t
                     continue;
                 }
                 for (int ix = 0; ix < d->w; ix++)
-                    if (first_tap(ix, d->kw, d->stride, d->pad, d->ow) < 0) memset(drow + (size_t)ix * C, 0, sizeof(float) * C);
+                    if (first_tap(ix, d->kw, d->stride, d->pad, d->ow) < 0)
+                        memset(drow + (size_t)ix * C, 0, sizeof(float) * C);
             }
     for (int u = 0; u < np; u++) {
         int j = blocks ? u % ntap * blocks + u / ntap : u;

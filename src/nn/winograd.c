@@ -473,8 +473,9 @@ size_t winograd_scratch_floats_bf16(const Conv2dDims *d, int threads)
 }
 
 /* v[ξ][k] = (Bᵀ d B)_ξ of channel c0 + k of the patch x (bf16 when h, else fp32
- * rounded to bf16), k < nc <= 64: input_tf's operations.  (The channel loop is whole here: a helper called per channel
- * inside it, with an array for its result, stopped the vectorisation.) */
+ * rounded to bf16), k < nc <= 64: input_tf's operations.  (The channel loop is
+ * whole here: a helper called per channel inside it, with an array for its
+ * result, stopped the vectorisation.) */
 static inline void bt_d_b64(float v[16][64], const void *x[4][4], int h, int c0, int nc)
 {
     #pragma omp simd
@@ -594,8 +595,10 @@ static inline void output_tile16(uint16_t *out16, int ld, const float *restrict 
         __mmask16 k = lanes16(C - c);
         __m512 s[2][4];
         for (int b = 0; b < 4; b++) {   /* Aᵀ m */
-            __m512 m0 = _mm512_maskz_loadu_ps(k, m + (0 + b) * S + c), m1 = _mm512_maskz_loadu_ps(k, m + (4 + b) * S + c),
-                   m2 = _mm512_maskz_loadu_ps(k, m + (8 + b) * S + c), m3 = _mm512_maskz_loadu_ps(k, m + (12 + b) * S + c);
+            __m512 m0 = _mm512_maskz_loadu_ps(k, m + (0 + b) * S + c);
+            __m512 m1 = _mm512_maskz_loadu_ps(k, m + (4 + b) * S + c);
+            __m512 m2 = _mm512_maskz_loadu_ps(k, m + (8 + b) * S + c);
+            __m512 m3 = _mm512_maskz_loadu_ps(k, m + (12 + b) * S + c);
             s[0][b] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
             s[1][b] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
         }

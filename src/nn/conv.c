@@ -697,6 +697,20 @@ static void forward_bf16(float *out, uint16_t *out16, int ld16, Src16 in, const 
  * channels. */
 static int panels16(const Conv2dDims *d, Src16 in) { return d->c_in % GEMM_BF16_NR == 0 && !cols_in_place(d, in); }
 
+/* dst[n] = lo[n] | hi[n] << 16, n < count: the 32-bit pair words of two bf16
+ * rows, as the bf16 GEMM reads a pair (gemm_bf16.h); a NULL row reads zeros. */
+static void pair_words(uint32_t *dst, const uint16_t *lo, const uint16_t *hi, int count)
+{
+    if (lo && hi)
+        for (int n = 0; n < count; n++) dst[n] = lo[n] | (uint32_t)hi[n] << 16;
+    else if (lo)
+        for (int n = 0; n < count; n++) dst[n] = lo[n];
+    else if (hi)
+        for (int n = 0; n < count; n++) dst[n] = (uint32_t)hi[n] << 16;
+    else
+        memset(dst, 0, sizeof(uint32_t) * (size_t)count);
+}
+
 /* Panel j of the tile's columns packed as the weight gradient's B (K = the t·oh·ow
  * rows m of the tile, N = the 64 columns k = 64j ..): word[p][n] = col[2p][64j + n]
  * | col[2p+1][64j + n] << 16 (a missing row 2p+1 zero), the words gemm_bf16_pack_b16
@@ -706,7 +720,6 @@ static int panels16(const Conv2dDims *d, Src16 in) { return d->c_in % GEMM_BF16_
  * (in the core's cache), where the whole tile's columns were written and packed. */
 static void pack_panel16(uint32_t *Bj, Src16 in_t, const Conv2dDims *d, int t, int j)
 {
-    static const uint16_t zero[GEMM_BF16_NR];
     const int C = d->c_in, blocks = C / GEMM_BF16_NR, tap = j / blocks, c0 = j % blocks * GEMM_BF16_NR;
     const int ky = tap / d->kw, kx = tap % d->kw, M = t * d->oh * d->ow;
     uint16_t cv[2][GEMM_BF16_NR];
@@ -714,7 +727,7 @@ static void pack_panel16(uint32_t *Bj, Src16 in_t, const Conv2dDims *d, int t, i
     int i = 0, oy = 0, ox = 0;   /* row m's position, walked along */
     for (int m = 0; m < M + (M & 1); m++) {
         int e = m & 1, iy = oy * d->stride - d->pad + ky, ix = ox * d->stride - d->pad + kx;
-        r[e] = zero;
+        r[e] = NULL;   /* zeros */
         if (m < M && iy >= 0 && iy < d->h && ix >= 0 && ix < d->w) {
             size_t off = (((size_t)i * d->h + iy) * d->w + ix) * C + c0;
             if (in_t.h) r[e] = in_t.h + off;
@@ -724,10 +737,7 @@ static void pack_panel16(uint32_t *Bj, Src16 in_t, const Conv2dDims *d, int t, i
             ox = 0;
             if (++oy == d->oh) oy = 0, i++;
         }
-        if (!e) continue;
-        uint32_t *dst = Bj + (size_t)(m / 2) * GEMM_BF16_NR;
-        const uint16_t *lo = r[0], *hi = r[1];
-        for (int n = 0; n < GEMM_BF16_NR; n++) dst[n] = lo[n] | (uint32_t)hi[n] << 16;
+        if (e) pair_words(Bj + (size_t)(m / 2) * GEMM_BF16_NR, r[0], r[1], GEMM_BF16_NR);
     }
 }
 
@@ -1200,34 +1210,18 @@ static void taps16_dw(const Taps16 *t, float *sl, float *dwg, int beta, const ui
     /* A_tap[co][k = pair rows] = doutᵀ as pair rows (gemm_bf16_pt): pair e's row
      * is the words d16[r0][co] | d16[r1][co] << 16, co < c_out, from the pair's two
      * rows of d16 as they lie (a missing row: zeros), ldp words apart */
-    const int kt = 2 * np, ldp = t->ldp, CO = d->c_out;
-    for (int e = 0; e < np; e++) {
-        uint32_t *dst = Ap + (size_t)e * ldp;
-        const uint16_t *lo = rows[2 * e] >= 0 ? d16 + (size_t)rows[2 * e] * t->lg : NULL;
-        const uint16_t *hi = rows[2 * e + 1] >= 0 ? d16 + (size_t)rows[2 * e + 1] * t->lg : NULL;
-        if (lo && hi)
-            for (int co = 0; co < CO; co++) dst[co] = lo[co] | (uint32_t)hi[co] << 16;
-        else if (lo)
-            for (int co = 0; co < CO; co++) dst[co] = lo[co];
-        else
-            for (int co = 0; co < CO; co++) dst[co] = (uint32_t)hi[co] << 16;
-    }
+    const int kt = 2 * np, ldp = t->ldp;
+    for (int e = 0; e < np; e++)
+        pair_words(Ap + (size_t)e * ldp, rows[2 * e] >= 0 ? d16 + (size_t)rows[2 * e] * t->lg : NULL,
+                   rows[2 * e + 1] >= 0 ? d16 + (size_t)rows[2 * e + 1] * t->lg : NULL, d->c_out);
     /* B_tap[k = pair rows][n = ci] in the VNNI pair layout, panels of 64 channels */
     for (int e = 0; e < np; e++) {
         size_t oa = 0, ob = 0;
         int ha = rows[2 * e] >= 0 && tap_pixel(d, t->ohw, rows[2 * e], ky, kx, &oa);
         int hb = rows[2 * e + 1] >= 0 && tap_pixel(d, t->ohw, rows[2 * e + 1], ky, kx, &ob);
-        const uint16_t *ra = in16 + oa, *rb = in16 + ob;
-        for (int j = 0; j < C / GEMM_BF16_NR; j++) {
-            uint32_t *dst = Bp + ((size_t)j * np + e) * GEMM_BF16_NR;
-            const uint16_t *pa = ra + j * GEMM_BF16_NR, *pb = rb + j * GEMM_BF16_NR;
-            if (ha && hb)
-                for (int n = 0; n < GEMM_BF16_NR; n++) dst[n] = pa[n] | (uint32_t)pb[n] << 16;
-            else if (ha)
-                for (int n = 0; n < GEMM_BF16_NR; n++) dst[n] = pa[n];
-            else
-                for (int n = 0; n < GEMM_BF16_NR; n++) dst[n] = (uint32_t)pb[n] << 16;
-        }
+        for (int j = 0; j < C / GEMM_BF16_NR; j++)
+            pair_words(Bp + ((size_t)j * np + e) * GEMM_BF16_NR, ha ? in16 + oa + j * GEMM_BF16_NR : NULL,
+                       hb ? in16 + ob + j * GEMM_BF16_NR : NULL, GEMM_BF16_NR);
     }
     gemm_bf16_pt_far(d->c_out, C, kt, Ap, ldp, Bp, beta, c, K);
 }

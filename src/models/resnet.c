@@ -454,13 +454,9 @@ static size_t conv_in_floats(const ConvL *c) { return (size_t)c->d.n * c->d.h * 
 
 /* ---- allocation of activations ---------------------------------------------------- */
 
-/* Whether a bf16 convolution reads its input as bf16: every one (conv.h's
- * conv2d_bf16_takes_in16), unless a test asks for fp32 inputs. */
-static int takes16(const Resnet *r, const ConvL *c)
-{
-    (void)c;
-    return r->spec.bf16 && !r->spec.bf16_fp32_inputs;
-}
+/* Whether the convolutions read their inputs as bf16: all of them in bf16
+ * (conv.h's conv2d_bf16_takes_in16), unless a test asks for fp32 inputs. */
+static int takes16(const Resnet *r) { return r->spec.bf16 && !r->spec.bf16_fp32_inputs; }
 
 /* Whether a bf16 convolution stores its output as bf16 alone (every bf16 path
  * can: conv2d_bf16_gives_out16): the 1x1s, which hold most of resnet50's
@@ -489,7 +485,7 @@ static int alloc_workspace(Resnet *r)
     A(r->pidx, np0);
     for (int i = 0; i < r->nblocks; i++) {
         Block *b = &r->blocks[i];
-        b->take16 = takes16(r, &b->conv[0]);
+        b->take16 = takes16(r);
     }
     if (r->blocks[0].take16) A(r->p016, np0);
     else A(r->p0, np0);
@@ -500,7 +496,7 @@ static int alloc_workspace(Resnet *r)
             b->conv[k].o16 = out16_conv(r, &b->conv[k]);
             if (b->conv[k].o16) A(b->c16[k], conv_out_floats(&b->conv[k]));
             else A(b->c[k], conv_out_floats(&b->conv[k]));
-            if (k + 1 < b->nconv && takes16(r, &b->conv[k + 1])) A(b->a16[k], conv_out_floats(&b->conv[k]));
+            if (k + 1 < b->nconv && takes16(r)) A(b->a16[k], conv_out_floats(&b->conv[k]));
             else if (k + 1 < b->nconv) A(b->a[k], conv_out_floats(&b->conv[k]));
             if (conv_out_floats(&b->conv[k]) > gmax) gmax = conv_out_floats(&b->conv[k]);
             if (conv_in_floats(&b->conv[k]) > gmax) gmax = conv_in_floats(&b->conv[k]);
